@@ -1,0 +1,62 @@
+// The Hono application: thin by design — validate, authorize, then read Postgres or talk to a workflow.
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { authenticate } from './auth.js';
+import type { ApiDeps } from './context.js';
+import { errorBody, handleError } from './errors.js';
+import { createRouter } from './openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { serverRoutes } from './routes/servers.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { userRoutes } from './routes/users.js';
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
+export function createApp(deps: ApiDeps) {
+  const app = createRouter();
+
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    deps.log.info(
+      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
+  });
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: deps.env.MAX_BODY_BYTES,
+      // The rest of the body is never read, so the connection cannot be reused: say so.
+      onError: (c) =>
+        c.json(errorBody('payload_too_large', `request body exceeds ${deps.env.MAX_BODY_BYTES} bytes`), 413, { connection: 'close' }),
+    }),
+  );
+  // A body must be JSON; anything else is refused before it reaches a handler.
+  app.use('/api/*', async (c, next) => {
+    const hasBody = c.req.header('content-length') !== undefined ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined;
+    if (hasBody && !JSON_TYPE.test(c.req.header('content-type') ?? '')) {
+      return c.json(errorBody('unsupported_media_type', 'request bodies must be application/json'), 415);
+    }
+    await next();
+  });
+  app.use('/api/*', authenticate(deps.sql));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/api', userRoutes(deps));
+  app.route('/api/tokens', tokenRoutes(deps));
+  app.route('/api/servers', serverRoutes(deps));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'mcp-host API', version: '0.1.0', description: 'Control plane for hosting MCP servers' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => handleError(err, c, deps.log));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,29 @@
+// What every route handler can reach: its dependencies and the authenticated caller.
+import type { Client } from '@temporalio/client';
+import type { Sql } from '../lib/db.js';
+import type { Env } from '../lib/env.js';
+import type { Logger } from '../lib/logger.js';
+import type { Role } from '../lib/schemas/common.js';
+import type { ServerEventHub } from './server-event-hub.js';
+
+export interface ApiDeps {
+  sql: Sql;
+  temporal: Client;
+  env: Env;
+  log: Logger;
+  events: ServerEventHub;
+}
+
+export interface Caller {
+  id: number;
+  email: string;
+  role: Role;
+  tokenId: number;
+}
+
+export interface AppEnv {
+  Variables: {
+    caller: Caller;
+    requestId: string;
+  };
+}

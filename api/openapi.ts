@@ -1,0 +1,41 @@
+// Route-declaration helpers: every route is declared once, with zod schemas that both validate the
+// request and generate the OpenAPI document.
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
+import { ErrorBody } from '../lib/schemas/common.js';
+import type { AppEnv } from './context.js';
+import { describeZodError, errorBody } from './errors.js';
+
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return undefined;
+      const { message, field } = describeZodError(result.error);
+      // A bad path id is a malformed request; a bad body or query is an unprocessable one.
+      const status = result.target === 'param' ? 400 : 422;
+      return c.json(errorBody(status === 400 ? 'invalid_path' : 'validation_failed', message, field), status);
+    },
+  });
+}
+
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { content: { 'application/json': { schema } }, required: true } as const;
+}
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { 'application/json': { schema } }, description } as const;
+}
+
+const error = (description: string) => ({ content: { 'application/json': { schema: ErrorBody } }, description });
+
+/** The error answers every authenticated route may give. */
+export const commonErrors = {
+  400: error('Malformed request: invalid JSON or path id'),
+  401: error('Missing, invalid, expired or revoked token'),
+  403: error('Your role does not allow this'),
+  422: error('The body or query failed validation; `field` names the culprit'),
+} as const;
+
+export const notFoundError = { 404: error('Not found, or not yours') } as const;
+export const conflictError = { 409: error('Not allowed in the current state') } as const;
+export const unavailableError = { 503: error('A dependency (Temporal worker) did not answer in time') } as const;
+export const tooLargeError = { 413: error('Request body too large') } as const;

@@ -1,0 +1,62 @@
+// Liveness and readiness; unauthenticated, for load balancers and orchestrators.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { ApiDeps } from '../context.js';
+import { createRouter, json } from '../openapi.js';
+
+const Readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.object({ postgres: z.string(), temporal: z.string() }),
+  })
+  .openapi('Readiness');
+
+const CHECK_TIMEOUT_MS = 3_000;
+
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return 'ok';
+  } catch (err) {
+    return err instanceof Error && err.message.startsWith('no answer') ? err.message : 'unreachable';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes({ sql, temporal }: ApiDeps) {
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/healthz',
+        tags: ['health'],
+        summary: 'The process is up',
+        responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') },
+      }),
+      (c) => c.json({ status: 'ok' as const }, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/readyz',
+        tags: ['health'],
+        summary: 'Postgres and Temporal answer',
+        responses: { 200: json(Readiness, 'Ready'), 503: json(Readiness, 'Not ready') },
+      }),
+      async (c) => {
+        const [postgres, temporalCheck] = await Promise.all([
+          check(() => sql`select 1`),
+          check(() => temporal.connection.workflowService.getSystemInfo({})),
+        ]);
+        const ready = postgres === 'ok' && temporalCheck === 'ok';
+        const body = { status: ready ? ('ready' as const) : ('not_ready' as const), checks: { postgres, temporal: temporalCheck } };
+        return ready ? c.json(body, 200) : c.json(body, 503);
+      },
+    );
+}

@@ -1,0 +1,299 @@
+// MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
+// become updates of the server's `server/<id>` workflow — the only writer of its status.
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { streamSSE } from 'hono/streaming';
+import { isPgError, PgCode, type Sql } from '../../lib/db.js';
+import { ApiError, ErrorType, notFound } from '../../lib/errors.js';
+import { IdParam } from '../../lib/schemas/common.js';
+import {
+  CreateServerBody,
+  IntentAccepted,
+  ListServersQuery,
+  Server,
+  type ServerSource,
+} from '../../lib/schemas/servers.js';
+import { ServerIdKey, ServerStatusKey } from '../../lib/search-attributes.js';
+import type { ServerIntent, ServerStatus } from '../../lib/server-status.js';
+import { workflowIds } from '../../lib/workflow-ids.js';
+import type { serverLifecycle } from '../../workflows/server-lifecycle.js';
+import { intentUpdates } from '../../workflows/server-lifecycle.messages.js';
+import { requireRole, visibleOwner } from '../auth.js';
+import type { ApiDeps, Caller } from '../context.js';
+import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, unavailableError } from '../openapi.js';
+import { toServerEvent, type EventFilter, type ServerEventRow } from '../server-event-hub.js';
+
+/** How long an intent may wait for the worker to accept it before the API answers 503. */
+const INTENT_TIMEOUT_MS = 10_000;
+
+interface ServerRow {
+  id: number;
+  owner_id: number;
+  name: string;
+  server_type: string;
+  source: ServerSource;
+  config: Record<string, string | number | boolean>;
+  use_gpu: boolean;
+  status: ServerStatus;
+  status_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toServer(row: ServerRow): Server {
+  return {
+    id: row.id,
+    name: row.name,
+    server_type: row.server_type,
+    source: row.source,
+    config: row.config,
+    use_gpu: row.use_gpu,
+    owner_id: row.owner_id,
+    status: row.status,
+    status_reason: row.status_reason,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+/** The server if the caller may see it; another owner's server is indistinguishable from none. */
+export async function findServer(sql: Sql, id: number, caller: Caller): Promise<ServerRow> {
+  const owner = visibleOwner(caller);
+  const [row] = await sql<ServerRow[]>`
+    select * from mcp_servers where id = ${id} ${owner === undefined ? sql`` : sql`and owner_id = ${owner}`}`;
+  if (!row) throw notFound(`server ${id}`);
+  return row;
+}
+
+const tags = ['servers'];
+
+const createServerRoute = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Create an MCP server (and start it unless `start` is false)',
+  request: { body: jsonBody(CreateServerBody) },
+  responses: { 201: json(Server, 'Created; status `creating`'), ...commonErrors, ...conflictError, ...unavailableError },
+});
+
+const listServersRoute = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: 'List servers (operators: their own; admins and viewers: all), by id',
+  request: { query: ListServersQuery },
+  responses: { 200: json(z.array(Server), 'Servers'), ...commonErrors },
+});
+
+const getServerRoute = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'Get one server',
+  request: { params: IdParam },
+  responses: { 200: json(Server, 'The server'), ...commonErrors, ...notFoundError },
+});
+
+const streamRoute = createRoute({
+  method: 'get',
+  path: '/stream',
+  tags,
+  summary: 'Server-sent events of status changes; resumes after `Last-Event-ID`',
+  request: {
+    query: z
+      .object({
+        server_id: z.string().regex(/^[1-9]\d{0,9}$/, 'must be a server id').transform(Number).optional(),
+        last_event_id: z.string().regex(/^\d{1,18}$/, 'must be an event id').transform(Number).optional(),
+      })
+      .strict(),
+  },
+  responses: {
+    200: {
+      description: 'An event stream: `event: status|deleted`, `id: <event id>`, `data: ServerEvent`, keep-alive comments',
+      content: { 'text/event-stream': { schema: z.string() } },
+    },
+    ...commonErrors,
+  },
+});
+
+function intentRoute(intent: ServerIntent) {
+  return createRoute({
+    method: intent === 'delete' ? 'delete' : 'post',
+    path: intent === 'delete' ? '/{id}' : `/{id}/${intent}`,
+    tags,
+    summary:
+      intent === 'delete'
+        ? 'Delete a server: stops it, removes its row and related rows, ends its workflow'
+        : `${intent[0]!.toUpperCase()}${intent.slice(1)} a server`,
+    request: { params: IdParam },
+    responses: {
+      202: json(IntentAccepted, 'Accepted; the status moves on asynchronously (watch the stream)'),
+      ...commonErrors,
+      ...notFoundError,
+      ...conflictError,
+      ...unavailableError,
+    },
+  });
+}
+
+async function sendIntent(deps: ApiDeps, serverId: number, intent: ServerIntent, caller: Caller) {
+  const handle = deps.temporal.workflow.getHandle(workflowIds.server(serverId));
+  try {
+    const accepted = await deps.temporal.withDeadline(Date.now() + INTENT_TIMEOUT_MS, () =>
+      handle.executeUpdate(intentUpdates[intent], { args: [{ actorId: caller.id }] }),
+    );
+    return { server_id: serverId, intent: accepted.intent, status: accepted.status };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === ErrorType.InvalidTransition) {
+        throw new ApiError(409, 'invalid_transition', cause.message);
+      }
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      throw new ApiError(409, 'lifecycle_ended', `server ${serverId} has no running lifecycle workflow`);
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || (err as { code?: number }).code === 4) {
+      throw new ApiError(
+        503,
+        'worker_unavailable',
+        `no worker accepted the ${intent} request within ${INTENT_TIMEOUT_MS / 1000}s; it may still be applied, so check the server status before retrying`,
+      );
+    }
+    throw err;
+  }
+}
+
+export function serverRoutes(deps: ApiDeps) {
+  const { sql, env } = deps;
+  const router = createRouter()
+    .openapi(createServerRoute, async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      const body = c.req.valid('json');
+      try {
+        const row = await sql.begin(async (tx) => {
+          // Lock the owner's row: concurrent creates count the quota one after another.
+          const [owner] = await tx<{ server_quota: number }[]>`select server_quota from users where id = ${caller.id} for update`;
+          const [owned] = await tx<{ count: number }[]>`select count(*)::int as count from mcp_servers where owner_id = ${caller.id}`;
+          if (caller.role !== 'admin' && owned!.count >= owner!.server_quota) {
+            throw new ApiError(409, 'quota_exceeded', `server quota of ${owner!.server_quota} reached; delete a server or ask an admin`);
+          }
+          const [server] = await tx<ServerRow[]>`
+            insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu)
+            values (${caller.id}, ${body.name}, ${body.server_type}, ${tx.json(body.source)}, ${tx.json(body.config)}, ${body.use_gpu})
+            returning *`;
+          await tx`
+            insert into server_events (server_id, owner_id, event_type, status)
+            values (${server!.id}, ${caller.id}, 'status', 'creating')`;
+          // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
+          await deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {
+            taskQueue: env.TEMPORAL_TASK_QUEUE,
+            workflowId: workflowIds.server(server!.id),
+            args: [
+              {
+                serverId: server!.id,
+                ownerId: caller.id,
+                status: 'creating',
+                seq: 0,
+                pending: body.start ? [{ intent: 'start', actorId: caller.id }] : [],
+              },
+            ],
+            typedSearchAttributes: [
+              { key: ServerIdKey, value: String(server!.id) },
+              { key: ServerStatusKey, value: 'creating' },
+            ],
+            memo: { name: body.name, serverType: body.server_type, ownerId: caller.id },
+          });
+          return server!;
+        });
+        return c.json(toServer(row), 201);
+      } catch (err) {
+        if (isPgError(err, PgCode.uniqueViolation)) {
+          throw new ApiError(409, 'name_taken', `you already have a server named "${body.name}"`, 'name');
+        }
+        throw err;
+      }
+    })
+    .openapi(listServersRoute, async (c) => {
+      const caller = c.get('caller');
+      const query = c.req.valid('query');
+      const owner = visibleOwner(caller);
+      const rows = await sql<ServerRow[]>`
+        select * from mcp_servers
+        where id > ${query.after ?? 0}
+          ${owner === undefined ? sql`` : sql`and owner_id = ${owner}`}
+          ${query.status === undefined ? sql`` : sql`and status = ${query.status}`}
+        order by id
+        limit ${query.limit ?? 100}`;
+      return c.json(rows.map(toServer), 200);
+    })
+    .openapi(streamRoute, async (c) => {
+      const caller = c.get('caller');
+      const query = c.req.valid('query');
+      const filter: EventFilter = { ownerId: visibleOwner(caller), serverId: query.server_id };
+      const header = c.req.header('last-event-id');
+      const lastEventId = header && /^\d{1,18}$/.test(header) ? Number(header) : query.last_event_id;
+      return streamSSE(c, async (stream) => {
+        const queue: ServerEventRow[] = [];
+        let wake: (() => void) | undefined;
+        const unsubscribe = deps.events.subscribe(filter, (row) => {
+          queue.push(row);
+          wake?.();
+        });
+        let closed = false;
+        stream.onAbort(() => {
+          closed = true;
+          unsubscribe();
+          wake?.();
+        });
+        let sent = lastEventId ?? 0;
+        const send = async (row: ServerEventRow) => {
+          if (row.id <= sent) return; // already delivered by the replay
+          sent = row.id;
+          await stream.writeSSE({ event: row.event_type, id: String(row.id), data: JSON.stringify(toServerEvent(row)) });
+        };
+        try {
+          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ last_event_id: sent }) });
+          // Subscribed first, replayed second: nothing falls between the two.
+          if (lastEventId !== undefined) {
+            for (const row of await deps.events.replay(lastEventId, filter)) await send(row);
+          }
+          while (!closed) {
+            while (queue.length > 0 && !closed) await send(queue.shift()!);
+            if (closed) break;
+            const woken = await new Promise<boolean>((resolve) => {
+              const timer = setTimeout(() => resolve(false), env.SSE_KEEPALIVE_MS);
+              wake = () => {
+                clearTimeout(timer);
+                resolve(true);
+              };
+            });
+            wake = undefined;
+            if (!woken && !closed) await stream.write(': keep-alive\n\n');
+          }
+        } finally {
+          unsubscribe();
+        }
+      });
+    })
+    .openapi(getServerRoute, async (c) => {
+      const row = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+      return c.json(toServer(row), 200);
+    });
+
+  for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {
+    router.openapi(intentRoute(intent), async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      const server = await findServer(sql, c.req.valid('param').id, caller);
+      return c.json(await sendIntent(deps, server.id, intent, caller), 202);
+    });
+  }
+  return router;
+}

@@ -1,0 +1,61 @@
+// API process: configuration, migrations, bootstrap admin, then serve until SIGINT/SIGTERM.
+import { serve } from '@hono/node-server';
+import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { createSql } from '../lib/db.js';
+import { loadEnv } from '../lib/env.js';
+import { createLogger } from '../lib/logger.js';
+import { migrate } from '../lib/migrate.js';
+import { connectClient } from '../lib/temporal.js';
+import { createApp } from './app.js';
+import { ServerEventHub } from './server-event-hub.js';
+
+const env = loadEnv();
+const log = createLogger('mcp-host-api', env.LOG_LEVEL);
+
+async function main(): Promise<void> {
+  const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-api' });
+  try {
+    const { applied, current } = await migrate(sql);
+    log.info({ applied, version: current }, 'migrations up to date');
+  } catch (err) {
+    if (!env.ALLOW_MIGRATION_FAILURE) throw err;
+    log.error({ err }, 'migrations failed; continuing because ALLOW_MIGRATION_FAILURE=true');
+  }
+  const { generatedToken } = await bootstrapAdmin(sql, {
+    adminEmail: env.ADMIN_EMAIL,
+    adminToken: env.ADMIN_TOKEN,
+    defaultQuota: env.DEFAULT_SERVER_QUOTA,
+  });
+  if (generatedToken) {
+    // Printed once, to the terminal only — never through the structured logger.
+    process.stdout.write(`\nAdmin API token (shown once, store it now):\n  export MCPCTL_TOKEN=${generatedToken}\n\n`);
+  }
+
+  const temporal = await connectClient(env);
+  const events = new ServerEventHub(sql, log);
+  await events.start();
+  const app = createApp({ sql, temporal, env, log, events });
+  const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
+    log.info({ address: info.address, port: info.port }, 'api listening');
+  });
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'api shutting down');
+    server.close();
+    // SSE streams never end on their own: give them a moment, then go.
+    setTimeout(() => (server as import('node:http').Server).closeAllConnections(), 2_000).unref();
+    void (async () => {
+      await events.stop();
+      await temporal.connection.close();
+      await sql.end({ timeout: 5 });
+      process.exit(0);
+    })();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'api failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,156 @@
+// The only reader of process.env: one zod schema for every setting, parsed once at start-up.
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const int = <F extends number | undefined>(fallback: F, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback as F | number;
+      if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer between ${min} and ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+/** `os/arch[/variant]`, e.g. linux/amd64 or linux/arm/v7. */
+export const PLATFORM_PATTERN = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+
+const archTargets = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const targets = (v ?? 'linux/amd64')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (targets.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'expected at least one platform such as linux/amd64' });
+      return z.NEVER;
+    }
+    const bad = targets.find((t) => !PLATFORM_PATTERN.test(t));
+    if (bad) {
+      ctx.addIssue({ code: 'custom', message: `expected platforms as os/arch[/variant], got "${bad}"` });
+      return z.NEVER;
+    }
+    return [...new Set(targets)];
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  BIND_ADDRESS: z.string().trim().min(1).default('0.0.0.0'),
+  BIND_PORT: int(3000, 0, 65535),
+  /** Largest accepted request body, in bytes. */
+  MAX_BODY_BYTES: int(1024 * 1024, 1024),
+  SSE_KEEPALIVE_MS: int(15_000, 100),
+
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .default('postgres://postgres@127.0.0.1:5432/mcp_host')
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// URL'),
+  DATABASE_POOL_MAX: int(10, 1, 200),
+  ALLOW_MIGRATION_FAILURE: bool(false),
+
+  TEMPORAL_ADDRESS: z.string().trim().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('mcp-host-v1'),
+
+  /** Bootstrap admin token (like a dev-mode root token); generated and printed once when unset. */
+  ADMIN_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, 'expected at least 16 characters'),
+  ADMIN_EMAIL: z.string().trim().default('admin@localhost'),
+  /** Servers a new user may own unless an admin sets another quota. */
+  DEFAULT_SERVER_QUOTA: int(5, 0, 100_000),
+
+  CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes']).default('docker'),
+  DOCKER_HOST: optionalText,
+  K8S_NAMESPACE: z.string().trim().min(1).default('default'),
+  K8S_SERVICE_ACCOUNT: z.string().trim().min(1).default('default'),
+  K8S_REGISTRY_SECRET_NAME: optionalText,
+
+  REGISTRY: optionalText,
+  REGISTRY_AUTH_DOCKERCONFIG: optionalText,
+  REGISTRY_AUTH_MAX_AGE_SECONDS: int(86_400, 0),
+  REGISTRY_AUTH_ROTATE_LEAD_SECONDS: int(3_600, 0),
+  REGISTRY_PUSH_RETRIES: int(3, 1, 100),
+  REGISTRY_ARCH_TARGETS: archTargets,
+  /** Unset: CPU count; always clamped to [1, number of targets] where used. */
+  REGISTRY_BUILD_PARALLELISM: int(undefined, 1, 64),
+  REGISTRY_BUILD_DISABLE_CACHE: bool(false),
+  REGISTRY_BUILD_CACHE_FROM: list,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Parses the given variables; throws EnvError whose message is one line naming the variable. */
+export function parseEnvironment(source: Record<string, string | undefined>): Env {
+  const result = envSchema.safeParse(source);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  const got = source[variable];
+  const message =
+    issue.code === 'invalid_value' || issue.code === 'too_small' || issue.code === 'invalid_type'
+      ? `${issue.message}${got === undefined ? '' : `, got "${got}"`}`
+      : issue.message;
+  throw new EnvError(`invalid environment: ${variable}: ${message}`);
+}
+
+/** Reads `.env` (when present) beneath the real environment, which wins. */
+export function readProcessEnv(dotenvPath = '.env'): Record<string, string | undefined> {
+  const fromFile = existsSync(dotenvPath) ? parseEnv(readFileSync(dotenvPath, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+/** Entry points call this: parse, or print the one-line reason and exit non-zero. */
+export function loadEnv(): Env {
+  try {
+    return parseEnvironment(readProcessEnv());
+  } catch (err) {
+    if (err instanceof EnvError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

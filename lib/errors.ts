@@ -1,0 +1,25 @@
+// Typed error strings shared by activities (ApplicationFailure types) and the API (HTTP errors).
+
+/** ApplicationFailure types; workflows and retry policies match on these strings, never on class names. */
+export const ErrorType = {
+  ServerNotFound: 'ServerNotFound',
+  ServerNotYetVisible: 'ServerNotYetVisible',
+  InvalidTransition: 'InvalidTransition',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** An error the API turns into `{error: {code, message, field?}}` with this HTTP status. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+export const forbidden = (message = 'your role does not allow this') => new ApiError(403, 'forbidden', message);

@@ -1,0 +1,123 @@
+import { z } from '@hono/zod-openapi';
+import { gitUrlProblem } from '../git-url.js';
+import { SERVER_STATUSES } from '../server-status.js';
+import { Timestamp } from './common.js';
+
+/** A DNS label, so the name can become a container, pod or service name as it is. */
+export const ServerName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lowercase letters, digits or "-", not starting or ending with "-"');
+
+export const ServerType = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, 'must be 1-64 letters, digits, spaces, "_", "." or "-"');
+
+const GitRef = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$/, 'must be a branch name without spaces, ".." or a leading "-"');
+
+export const ImageRef = z
+  .string()
+  .max(512)
+  .regex(
+    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    'must be an image reference such as registry.example.com/team/server:1.0',
+  );
+
+export const GitSource = z
+  .object({
+    type: z.literal('git'),
+    repository: z.string().superRefine((url, ctx) => {
+      const problem = gitUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
+    }),
+    branch: GitRef.default('main'),
+  })
+  .strict();
+
+export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef }).strict();
+
+export const ServerSource = z.discriminatedUnion('type', [GitSource, ImageSource]).openapi('ServerSource');
+export type ServerSource = z.infer<typeof ServerSource>;
+
+const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
+
+/** Plain settings only: secrets get a store of their own and are never kept in config. */
+export const ServerConfig = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'config keys must be 1-128 letters, digits, "_", "." or "-"'),
+    z.union([z.string().max(4096), z.number(), z.boolean()]),
+  )
+  .superRefine((config, ctx) => {
+    const keys = Object.keys(config);
+    if (keys.length > 64) ctx.addIssue({ code: 'custom', message: 'config may hold at most 64 keys' });
+    for (const key of keys) {
+      if (SECRET_LIKE.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in config' });
+      }
+    }
+  })
+  .openapi('ServerConfig');
+
+export const CreateServerBody = z
+  .object({
+    name: ServerName,
+    server_type: ServerType,
+    source: ServerSource,
+    config: ServerConfig.default({}),
+    use_gpu: z.boolean().default(false),
+    start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),
+  })
+  .strict()
+  .openapi('CreateServer');
+export type CreateServerBody = z.infer<typeof CreateServerBody>;
+
+export const ServerStatusSchema = z.enum(SERVER_STATUSES);
+
+export const Server = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    server_type: z.string(),
+    source: ServerSource,
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    use_gpu: z.boolean(),
+    owner_id: z.number().int(),
+    status: ServerStatusSchema,
+    status_reason: z.string().nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi('Server');
+export type Server = z.infer<typeof Server>;
+
+export const ListServersQuery = z
+  .object({
+    status: ServerStatusSchema.optional(),
+    after: z.string().regex(/^\d{1,10}$/, 'must be a server id').transform(Number).optional(),
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/, 'must be an integer between 1 and 500')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 500, 'must be an integer between 1 and 500')
+      .optional(),
+  })
+  .strict();
+
+export const IntentAccepted = z
+  .object({ server_id: z.number().int(), intent: z.enum(['start', 'stop', 'redeploy', 'delete']), status: ServerStatusSchema })
+  .openapi('IntentAccepted');
+
+export const ServerEvent = z
+  .object({
+    id: z.number().int().openapi({ description: 'Server id' }),
+    event_id: z.number().int(),
+    status: z.string(),
+    previous_status: z.string().nullable(),
+    reason: z.string().nullable(),
+    at: Timestamp,
+  })
+  .openapi('ServerEvent');
+export type ServerEvent = z.infer<typeof ServerEvent>;

@@ -1,0 +1,9 @@
+// Custom search attributes that make mcp-host's workflows findable in the Temporal Web UI.
+// Workflow-safe (only @temporalio/common), so workflows may upsert them.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const ServerIdKey = defineSearchAttributeKey('ServerId', SearchAttributeType.KEYWORD);
+export const ServerStatusKey = defineSearchAttributeKey('ServerStatus', SearchAttributeType.KEYWORD);
+
+/** Every custom attribute, as registered on the namespace at worker start and by the dev stack. */
+export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey];

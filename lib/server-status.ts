@@ -1,0 +1,97 @@
+// Server status vocabulary and the state machine that the serverLifecycle workflow enforces.
+// Pure: imported by workflows (deterministic), activities, the API and tests alike.
+
+export const SERVER_STATUSES = [
+  'creating',
+  'starting',
+  'cloning',
+  'building',
+  'running',
+  'unhealthy',
+  'stopping',
+  'stopped',
+  'redeploying',
+  'pending-governance',
+  'error',
+  'deleting',
+] as const;
+export type ServerStatus = (typeof SERVER_STATUSES)[number];
+
+/** Operator intents; each arrives as a workflow update on `server/<id>`. */
+export const SERVER_INTENTS = ['start', 'stop', 'redeploy', 'delete'] as const;
+export type ServerIntent = (typeof SERVER_INTENTS)[number];
+
+const ACTIVE: readonly ServerStatus[] = [
+  'starting',
+  'cloning',
+  'building',
+  'running',
+  'unhealthy',
+  'redeploying',
+  'pending-governance',
+];
+
+/** Allowed edges. `deleting` ends in removal of the row, which is not a status. */
+const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
+  creating: ['starting', 'stopped', 'redeploying', 'deleting', 'error'],
+  starting: ['cloning', 'building', 'running', 'unhealthy', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  cloning: ['building', 'starting', 'running', 'redeploying', 'stopping', 'deleting', 'error'],
+  building: ['starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  running: ['unhealthy', 'stopping', 'redeploying', 'deleting', 'error'],
+  unhealthy: ['running', 'stopping', 'redeploying', 'deleting', 'error'],
+  stopping: ['stopped', 'deleting', 'error'],
+  stopped: ['starting', 'redeploying', 'deleting'],
+  redeploying: ['cloning', 'building', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
+  'pending-governance': ['starting', 'redeploying', 'stopping', 'deleting', 'error'],
+  error: ['starting', 'redeploying', 'stopping', 'stopped', 'deleting'],
+  deleting: [],
+};
+
+export function canTransition(from: ServerStatus, to: ServerStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export interface IntentVerdict {
+  ok: boolean;
+  /** Why the intent is refused, phrased for the operator. */
+  reason?: string;
+}
+
+/**
+ * Whether an intent makes sense from the current status. The API answers 409 with the reason
+ * when it does not; repeating an intent already under way is refused the same way.
+ */
+export function checkIntent(status: ServerStatus, intent: ServerIntent): IntentVerdict {
+  if (status === 'deleting') return { ok: false, reason: 'server is being deleted' };
+  switch (intent) {
+    case 'start':
+      if (ACTIVE.includes(status)) return { ok: false, reason: `server is already ${status}` };
+      if (status === 'stopping') return { ok: false, reason: 'server is stopping; start it once it has stopped' };
+      return { ok: true };
+    case 'stop':
+      if (status === 'stopped' || status === 'stopping' || status === 'creating') {
+        return { ok: false, reason: `server is not running (status ${status})` };
+      }
+      return { ok: true };
+    case 'redeploy':
+      if (status === 'redeploying') return { ok: false, reason: 'server is already redeploying' };
+      if (status === 'stopping') return { ok: false, reason: 'server is stopping; redeploy it once it has stopped' };
+      return { ok: true };
+    case 'delete':
+      return { ok: true };
+  }
+}
+
+/** The status an accepted intent moves the server to first. */
+export function firstStatusFor(intent: ServerIntent): ServerStatus {
+  switch (intent) {
+    case 'start':
+      return 'starting';
+    case 'stop':
+      return 'stopping';
+    case 'redeploy':
+      return 'redeploying';
+    case 'delete':
+      return 'deleting';
+  }
+}

@@ -1,0 +1,37 @@
+// Temporal client connection and namespace set-up shared by the API, the worker and mcpctl.
+import { Client, Connection } from '@temporalio/client';
+import type { SearchAttributeType } from '@temporalio/common';
+import type { Env } from './env.js';
+import { CUSTOM_SEARCH_ATTRIBUTES } from './search-attributes.js';
+
+const GRPC_ALREADY_EXISTS = 6;
+// temporal.api.enums.v1.IndexedValueType numbers, by SDK type name.
+const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
+  TEXT: 1,
+  KEYWORD: 2,
+  INT: 3,
+  DOUBLE: 4,
+  BOOL: 5,
+  DATETIME: 6,
+  KEYWORD_LIST: 7,
+};
+
+export async function connectClient(env: Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Promise<Client> {
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+}
+
+/** Registers mcp-host's custom search attributes on the namespace; already-present ones are fine. */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = CUSTOM_SEARCH_ATTRIBUTES.filter((key) => !(key.name in (existing.customAttributes ?? {})));
+  if (missing.length === 0) return;
+  try {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type]])),
+    });
+  } catch (err) {
+    if ((err as { code?: number }).code !== GRPC_ALREADY_EXISTS) throw err;
+  }
+}

@@ -1,0 +1,18 @@
+// Opaque API tokens: 256 random bits, shown once; only their SHA-256 is stored. A slow hash buys
+// nothing for a random 256-bit secret and would cost every request.
+import { createHash, randomBytes } from 'node:crypto';
+
+const TOKEN_PREFIX = 'mcph_';
+
+export function generateToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** What listings show to tell tokens apart without revealing them. */
+export function tokenPrefix(token: string): string {
+  return token.slice(0, TOKEN_PREFIX.length + 6);
+}

@@ -1,0 +1,4 @@
+// Workflow ids are business keys: one place builds them, so API, worker and tests agree.
+export const workflowIds = {
+  server: (serverId: number) => `server/${serverId}`,
+} as const;

@@ -1,0 +1,120 @@
+// `npm start`: the whole development stack in the foreground until Ctrl-C, then everything it
+// started is stopped again, in reverse order.
+import { join } from 'node:path';
+import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { createSql } from '../lib/db.js';
+import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
+import { migrate } from '../lib/migrate.js';
+import { startApi, startWorker } from './stack/app.js';
+import { startDockerd } from './stack/docker.js';
+import { DATA_DIR } from './stack/paths.js';
+import { resolvePostgres } from './stack/postgres.js';
+import { portOpen, type ManagedProcess } from './stack/process.js';
+import { startRegistry } from './stack/registry.js';
+import { startTemporal } from './stack/temporal.js';
+
+const LOGS = join(DATA_DIR, 'logs');
+const stops: { name: string; stop: () => Promise<void> }[] = [];
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const raw = readProcessEnv();
+  const env = parseEnvironment(raw); // a bad value stops here, with one line naming it
+
+  const pg = await resolvePostgres({ databaseUrl: raw.DATABASE_URL });
+  stops.push({ name: 'postgres', stop: pg.stop });
+  say(`postgres   ${redactUrl(pg.url)} (${pg.source})`);
+
+  let temporalAddress = env.TEMPORAL_ADDRESS;
+  let temporalUi = 'n/a (external server)';
+  if (!raw.TEMPORAL_ADDRESS) {
+    if (await portOpen(7233)) throw new Error('port 7233 is taken; set TEMPORAL_ADDRESS to use that server, or free the port');
+    const temporal = await startTemporal({ port: 7233, uiPort: 8233, dbFile: join(DATA_DIR, 'temporal.db'), logDir: LOGS });
+    stops.push({ name: 'temporal', stop: temporal.stop });
+    temporalAddress = temporal.address;
+    temporalUi = temporal.uiUrl!;
+  }
+  say(`temporal   ${temporalAddress}   Web UI ${temporalUi}`);
+
+  let dockerHost = env.DOCKER_HOST;
+  if (!dockerHost) {
+    const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS);
+    stops.push({ name: 'dockerd', stop: docker.stop });
+    dockerHost = docker.host;
+  }
+  say(`docker     ${dockerHost}`);
+
+  let registry = env.REGISTRY;
+  if (!registry) {
+    const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: 5000, logDir: LOGS });
+    stops.push({ name: 'registry', stop: reg.stop });
+    registry = `${reg.address}/mcp`;
+  }
+  say(`registry   ${registry}`);
+
+  const sql = createSql(pg.url, { max: 2 });
+  try {
+    const { applied, current } = await migrate(sql);
+    say(`migrations version ${current}${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
+    const { generatedToken } = await bootstrapAdmin(sql, {
+      adminEmail: env.ADMIN_EMAIL,
+      adminToken: env.ADMIN_TOKEN,
+      defaultQuota: env.DEFAULT_SERVER_QUOTA,
+    });
+    if (generatedToken) say(`\nAdmin API token (shown once, store it now):\n  export MCPCTL_TOKEN=${generatedToken}\n`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+
+  const childEnv: NodeJS.ProcessEnv = {
+    ...raw,
+    DATABASE_URL: pg.url,
+    TEMPORAL_ADDRESS: temporalAddress,
+    DOCKER_HOST: dockerHost,
+    REGISTRY: registry,
+  };
+  const worker = await startWorker(childEnv, join(LOGS, 'worker.log'));
+  stops.push({ name: 'worker', stop: () => worker.stop() });
+  const api = await startApi(childEnv, join(LOGS, 'api.log'));
+  stops.push({ name: 'api', stop: () => api.stop() });
+  const apiHost = env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS;
+  say(`worker     task queue ${env.TEMPORAL_TASK_QUEUE} (log ${join(LOGS, 'worker.log')})`);
+  say(`api        http://${apiHost}:${env.BIND_PORT} (log ${join(LOGS, 'api.log')})`);
+  say(`\nmcp-host is up. export MCPCTL_URL=http://${apiHost}:${env.BIND_PORT} and try: npx mcpctl servers list`);
+  say('Ctrl-C stops everything.');
+
+  for (const child of [worker, api]) watchChild(child);
+}
+
+function watchChild(proc: ManagedProcess): void {
+  proc.child.once('exit', (code, signal) => {
+    if (shuttingDown) return;
+    say(`${proc.name} exited unexpectedly (${code ?? signal}); see ${proc.logFile}`);
+    void shutdown(1);
+  });
+}
+
+let shuttingDown = false;
+async function shutdown(code: number): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  for (const { name, stop } of stops.reverse()) {
+    say(`stopping ${name}`);
+    await stop().catch((err: unknown) => say(`  ${name}: ${(err as Error).message}`));
+  }
+  process.exit(code);
+}
+
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+
+main().catch(async (err: unknown) => {
+  say(err instanceof EnvError ? err.message : `start failed: ${(err as Error).message}`);
+  await shutdown(1);
+});

@@ -1,0 +1,257 @@
+// Servers end to end over HTTP against the real stack: lifecycle through the workflow, the status
+// stream, ownership, quota, tokens, and bad input.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+import { collectSse, eventually, httpClient } from '../support/http.js';
+
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+
+const imageServer = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  server_type: 'Router',
+  source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
+  ...extra,
+});
+
+async function newUser(role: 'operator' | 'viewer' | 'admin', quota?: number) {
+  const email = `${role}-${Math.random().toString(36).slice(2)}@example.test`;
+  const user = await call('POST', '/api/users', { token: h.adminToken, json: { email, role, server_quota: quota } });
+  expect(user.status).toBe(201);
+  const token = await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'test', user_id: user.body.id } });
+  expect(token.status).toBe(201);
+  return { id: user.body.id as number, token: token.body.token as string };
+}
+
+async function statusOf(id: number, token = h.adminToken) {
+  return (await call('GET', `/api/servers/${id}`, { token })).body?.status as string | undefined;
+}
+
+beforeAll(async () => {
+  h = await startHarness('servers');
+  call = httpClient(h.apiUrl);
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('health', () => {
+  it('answers healthz without a token and readyz with both dependencies checked', async () => {
+    expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ postgres: 'ok', temporal: 'ok' });
+  });
+});
+
+describe('server lifecycle', () => {
+  it('create → start → stop → delete, every transition on the status stream in order', async () => {
+    const op = await newUser('operator');
+    const stream = collectSse(`${h.apiUrl}/api/servers/stream`, op.token);
+    await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
+
+    const created = await call('POST', '/api/servers', { token: op.token, json: imageServer('lifecycle', { start: false }) });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'lifecycle', status: 'creating', owner_id: op.id, use_gpu: false, config: {} });
+    const id = created.body.id as number;
+    await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped after create');
+
+    const start = await call('POST', `/api/servers/${id}/start`, { token: op.token });
+    expect(start.status).toBe(202);
+    expect(start.body).toEqual({ server_id: id, intent: 'start', status: 'starting' });
+    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
+    // Starting twice is refused by the workflow's state machine.
+    const again = await call('POST', `/api/servers/${id}/start`, { token: op.token });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('invalid_transition');
+
+    expect((await call('POST', `/api/servers/${id}/stop`, { token: op.token })).status).toBe(202);
+    await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
+    expect((await call('POST', `/api/servers/${id}/stop`, { token: op.token })).status).toBe(409);
+
+    const del = await call('DELETE', `/api/servers/${id}`, { token: op.token });
+    expect(del.status).toBe(202);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: op.token })).status === 404, 30_000, 'gone');
+
+    await eventually(async () => stream.frames.some((f) => f.event === 'deleted' && f.data.id === id), 10_000, 'deleted event');
+    await stream.stop();
+    const mine = stream.frames.filter((f) => f.event !== 'ready' && f.data.id === id);
+    expect(mine.map((f) => f.data.status)).toEqual(['creating', 'stopped', 'starting', 'stopping', 'stopped', 'deleting', 'deleted']);
+    const ids = mine.map((f) => Number(f.id));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    expect(mine.at(-1)!.data.previous_status).toBe('deleting');
+
+    // The lifecycle workflow has ended and its row, events aside, is gone.
+    const result = await h.temporal.workflow.getHandle(`server/${id}`).result();
+    expect(result).toEqual({ outcome: 'deleted' });
+    expect(await h.sql`select 1 from mcp_servers where id = ${id}`).toHaveLength(0);
+  });
+
+  it('starts on create by default and replays missed events after Last-Event-ID', async () => {
+    const op = await newUser('operator');
+    const created = await call('POST', '/api/servers', { token: op.token, json: imageServer('auto') });
+    const id = created.body.id as number;
+    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
+    const [first] = await h.sql<{ id: number }[]>`select id from server_events where server_id = ${id} order by id limit 1`;
+    // A reconnecting client gets everything after the last id it saw, and nothing before it.
+    const stream = collectSse(`${h.apiUrl}/api/servers/stream?server_id=${id}`, op.token, { 'last-event-id': String(first!.id) });
+    await eventually(async () => stream.frames.some((f) => f.data?.status === 'starting'), 10_000, 'replayed');
+    await stream.stop();
+    expect(stream.frames.filter((f) => f.event === 'status').map((f) => f.data.status)).toEqual(['starting']);
+  });
+
+  it('redeploy moves a stopped server through redeploying to starting', async () => {
+    const op = await newUser('operator');
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('redeploy', { start: false }) })).body.id;
+    await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
+    expect((await call('POST', `/api/servers/${id}/redeploy`, { token: op.token })).body.status).toBe('redeploying');
+    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
+    const statuses = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
+    expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting']);
+  });
+});
+
+describe('ownership and roles', () => {
+  it('another operator can neither see nor touch a server', async () => {
+    const alice = await newUser('operator');
+    const bob = await newUser('operator');
+    const id = (await call('POST', '/api/servers', { token: alice.token, json: imageServer('private', { start: false }) })).body.id;
+    const bobStream = collectSse(`${h.apiUrl}/api/servers/stream`, bob.token, { 'last-event-id': '0' });
+
+    expect((await call('GET', `/api/servers/${id}`, { token: bob.token })).status).toBe(404);
+    for (const verb of ['start', 'stop', 'redeploy']) {
+      expect((await call('POST', `/api/servers/${id}/${verb}`, { token: bob.token })).status).toBe(404);
+    }
+    expect((await call('DELETE', `/api/servers/${id}`, { token: bob.token })).status).toBe(404);
+    const bobList = await call('GET', '/api/servers', { token: bob.token });
+    expect(bobList.body.map((s: { id: number }) => s.id)).not.toContain(id);
+    const aliceList = await call('GET', '/api/servers', { token: alice.token });
+    expect(aliceList.body.map((s: { id: number }) => s.id)).toEqual([id]);
+
+    await eventually(async () => (await statusOf(id, alice.token)) === 'stopped', 30_000, 'stopped');
+    await new Promise((r) => setTimeout(r, 500));
+    await bobStream.stop();
+    expect(bobStream.frames.filter((f) => f.data?.id === id)).toEqual([]);
+    expect(await statusOf(id, alice.token)).toBe('stopped'); // untouched by Bob's attempts
+  });
+
+  it('viewers read but cannot change; admins see everyone', async () => {
+    const viewer = await newUser('viewer');
+    const op = await newUser('operator');
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('seen', { start: false }) })).body.id;
+    expect((await call('GET', `/api/servers/${id}`, { token: viewer.token })).status).toBe(200);
+    const denied = await call('POST', '/api/servers', { token: viewer.token, json: imageServer('nope') });
+    expect(denied.status).toBe(403);
+    expect((await call('POST', `/api/servers/${id}/start`, { token: viewer.token })).status).toBe(403);
+    expect((await call('POST', '/api/users', { token: op.token, json: { email: 'x@example.test' } })).status).toBe(403);
+    const all = await call('GET', '/api/servers?limit=500', { token: h.adminToken });
+    expect(all.body.map((s: { id: number }) => s.id)).toContain(id);
+  });
+
+  it('enforces the quota even under concurrent creates', async () => {
+    const op = await newUser('operator', 2);
+    const attempts = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => call('POST', '/api/servers', { token: op.token, json: imageServer(`q${n}`, { start: false }) })),
+    );
+    expect(attempts.filter((r) => r.status === 201)).toHaveLength(2);
+    const refused = attempts.filter((r) => r.status !== 201);
+    expect(refused.every((r) => r.status === 409 && r.body.error.code === 'quota_exceeded')).toBe(true);
+    expect(await h.sql`select id from mcp_servers where owner_id = ${op.id}`).toHaveLength(2);
+  });
+});
+
+describe('tokens', () => {
+  it('are stored hashed, listed without their secret, and stop working once revoked', async () => {
+    const op = await newUser('operator');
+    const created = await call('POST', '/api/tokens', { token: op.token, json: { name: 'ci', expires_in_days: 30 } });
+    expect(created.status).toBe(201);
+    const secret = created.body.token as string;
+    expect(secret).toMatch(/^mcph_/);
+    const stored = await h.sql`select * from api_tokens where id = ${created.body.id}`;
+    expect(JSON.stringify(stored)).not.toContain(secret.slice(5));
+
+    const list = await call('GET', '/api/tokens', { token: secret });
+    expect(list.text).not.toContain(secret);
+    expect(list.body.map((t: { name: string }) => t.name)).toContain('ci');
+
+    expect((await call('GET', '/api/me', { token: secret })).body.id).toBe(op.id);
+    expect((await call('DELETE', `/api/tokens/${created.body.id}`, { token: op.token })).status).toBe(200);
+    const after = await call('GET', '/api/me', { token: secret });
+    expect(after.status).toBe(401);
+    expect(after.body.error.code).toBe('unauthorized');
+  });
+
+  it('an operator cannot revoke or mint tokens for someone else', async () => {
+    const a = await newUser('operator');
+    const b = await newUser('operator');
+    const bTokens = await call('GET', '/api/tokens', { token: b.token });
+    expect((await call('DELETE', `/api/tokens/${bTokens.body[0].id}`, { token: a.token })).status).toBe(404);
+    expect((await call('POST', '/api/tokens', { token: a.token, json: { name: 'x', user_id: b.id } })).status).toBe(403);
+  });
+});
+
+describe('bad requests get the documented 4xx, never a 5xx, and change nothing', () => {
+  const valid = imageServer('valid-name');
+  const cases: [string, { method: string; path: string; json?: unknown; body?: string; headers?: Record<string, string>; token?: string | null }, number, string?][] = [
+    ['no token', { method: 'GET', path: '/api/servers', token: null }, 401],
+    ['garbage token', { method: 'GET', path: '/api/servers', token: 'not-a-real-token-000000' }, 401],
+    ['malformed auth header', { method: 'GET', path: '/api/servers', headers: { authorization: 'Basic abc' }, token: null }, 401],
+    ['malformed JSON', { method: 'POST', path: '/api/servers', body: '{"name":', headers: { 'content-type': 'application/json' } }, 400],
+    ['JSON array body', { method: 'POST', path: '/api/servers', json: [1, 2] }, 422],
+    ['non-JSON content type', { method: 'POST', path: '/api/servers', body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
+    ['empty body', { method: 'POST', path: '/api/servers', body: '', headers: { 'content-type': 'application/json' } }, 400],
+    ['unknown field', { method: 'POST', path: '/api/servers', json: { ...valid, colour: 'red' } }, 422, 'colour'],
+    ['unknown source field', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'a:1', extra: 1 } } }, 422, 'source.extra'],
+    ['missing name', { method: 'POST', path: '/api/servers', json: { ...valid, name: undefined } }, 422, 'name'],
+    ['name wrong type', { method: 'POST', path: '/api/servers', json: { ...valid, name: 42 } }, 422, 'name'],
+    ['name with path traversal', { method: 'POST', path: '/api/servers', json: { ...valid, name: '../../etc' } }, 422, 'name'],
+    ['name too long', { method: 'POST', path: '/api/servers', json: { ...valid, name: 'a'.repeat(64) } }, 422, 'name'],
+    ['name with SQL', { method: 'POST', path: '/api/servers', json: { ...valid, name: "x'; drop table users;--" } }, 422, 'name'],
+    ['missing server_type', { method: 'POST', path: '/api/servers', json: { ...valid, server_type: undefined } }, 422, 'server_type'],
+    ['missing source', { method: 'POST', path: '/api/servers', json: { ...valid, source: undefined } }, 422, 'source'],
+    ['unknown source type', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'svn', url: 'x' } } }, 422, 'source.type'],
+    ['file:// repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'file:///etc/passwd' } } }, 422, 'source.repository'],
+    ['ext:: repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'ext::sh -c touch% /tmp/pwned' } } }, 422, 'source.repository'],
+    ['option-looking repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: '--upload-pack=touch /tmp/x' } } }, 422, 'source.repository'],
+    ['local path repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: '/srv/repo' } } }, 422, 'source.repository'],
+    ['option-looking branch', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'https://example.test/r.git', branch: '--orphan' } } }, 422, 'source.branch'],
+    ['bad image reference', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'UPPER CASE!' } } }, 422, 'source.image'],
+    ['secret in config', { method: 'POST', path: '/api/servers', json: { ...valid, config: { API_TOKEN: 'x' } } }, 422, 'config.API_TOKEN'],
+    ['nested config value', { method: 'POST', path: '/api/servers', json: { ...valid, config: { mode: { deep: true } } } }, 422, 'config.mode'],
+    ['use_gpu as string', { method: 'POST', path: '/api/servers', json: { ...valid, use_gpu: 'yes' } }, 422, 'use_gpu'],
+    ['oversized body', { method: 'POST', path: '/api/servers', json: { ...valid, config: { blob: 'x'.repeat(2 * 1024 * 1024) } } }, 413],
+    ['non-numeric id', { method: 'GET', path: '/api/servers/abc' }, 400, 'id'],
+    ['negative id', { method: 'GET', path: '/api/servers/-1' }, 400, 'id'],
+    ['id with traversal', { method: 'POST', path: '/api/servers/..%2F..%2Fetc/start' }, 400, 'id'],
+    ['id beyond int32', { method: 'GET', path: '/api/servers/99999999999' }, 400, 'id'],
+    ['unknown server', { method: 'GET', path: '/api/servers/2147483647' }, 404],
+    ['bad status filter', { method: 'GET', path: '/api/servers?status=exploded' }, 422, 'status'],
+    ['unknown query parameter', { method: 'GET', path: '/api/servers?owner=1' }, 422, 'owner'],
+    ['bad limit', { method: 'GET', path: '/api/servers?limit=100000' }, 422, 'limit'],
+    ['bad user role', { method: 'POST', path: '/api/users', json: { email: 'r@example.test', role: 'root' } }, 422, 'role'],
+    ['bad email', { method: 'POST', path: '/api/users', json: { email: 'not-an-email' } }, 422, 'email'],
+    ['token without name', { method: 'POST', path: '/api/tokens', json: {} }, 422, 'name'],
+    ['token for unknown user', { method: 'POST', path: '/api/tokens', json: { name: 'x', user_id: 2147483647 } }, 404, 'user_id'],
+    ['unknown route', { method: 'GET', path: '/api/nothing-here' }, 404],
+  ];
+
+  it(`has ${cases.length} cases`, () => expect(cases.length).toBeGreaterThanOrEqual(30));
+
+  for (const [name, req, status, field] of cases) {
+    it(`${name} → ${status}${field ? ` naming ${field}` : ''}`, async () => {
+      const before = await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
+      const res = await call(req.method, req.path, {
+        token: req.token === null ? undefined : (req.token ?? h.adminToken),
+        json: req.json,
+        body: req.body,
+        headers: req.headers,
+      });
+      expect(res.status).toBe(status);
+      expect(res.body?.error?.code).toEqual(expect.any(String));
+      expect(res.body?.error?.message).toEqual(expect.any(String));
+      if (field) expect(res.body.error.field).toBe(field);
+      const after = await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
+      expect(after).toEqual(before);
+    });
+  }
+});

@@ -1,0 +1,62 @@
+// An API + worker pair per test file, started as child processes through the stack scripts, on the
+// shared Temporal server and database, with a task queue of the file's own.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { createSql, type Sql } from '../../lib/db.js';
+import { startApi, startWorker } from '../../scripts/stack/app.js';
+import { DATA_DIR } from '../../scripts/stack/paths.js';
+import { freePort, type ManagedProcess } from '../../scripts/stack/process.js';
+
+export interface Harness {
+  apiUrl: string;
+  adminToken: string;
+  env: NodeJS.ProcessEnv;
+  sql: Sql;
+  temporal: Client;
+  api: ManagedProcess;
+  worker: ManagedProcess;
+  restartWorker(opts?: { kill?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(name: string): Promise<Harness> {
+  const stack = inject('stack');
+  const port = await freePort();
+  const adminToken = `test-admin-${randomUUID()}`;
+  const logDir = join(DATA_DIR, 'test-logs');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_TASK_QUEUE: `test-${name}-${randomUUID().slice(0, 8)}`,
+    BIND_ADDRESS: '127.0.0.1',
+    BIND_PORT: String(port),
+    ADMIN_TOKEN: adminToken,
+    SSE_KEEPALIVE_MS: '1000',
+  };
+  const api = await startApi(env, join(logDir, `${name}-api.log`));
+  const harness: Harness = {
+    apiUrl: `http://127.0.0.1:${port}`,
+    adminToken,
+    env,
+    sql: createSql(stack.databaseUrl, { max: 4 }),
+    temporal: new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) }),
+    api,
+    worker: await startWorker(env, join(logDir, `${name}-worker.log`)),
+    async restartWorker({ kill = false } = {}) {
+      await (kill ? harness.worker.kill() : harness.worker.stop());
+      harness.worker = await startWorker(env, join(logDir, `${name}-worker.log`));
+    },
+    async stop() {
+      await Promise.all([harness.worker.stop(), harness.api.stop()]);
+      await harness.temporal.connection.close();
+      await harness.sql.end({ timeout: 5 });
+    },
+  };
+  return harness;
+}

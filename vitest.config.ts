@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Temporal's native worker does not run inside worker threads (sdk-typescript#876).
+    pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['{lib,api,workflows,activities,cli,test}/**/*.test.ts'],
+          exclude: ['test/integration/**', 'node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.int.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+          // One stack per run; files run one after another on this 2-core machine.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,47 @@
+// Worker composition root: the only place that builds activity dependencies.
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createSql } from '../lib/db.js';
+import { loadEnv } from '../lib/env.js';
+import { createLogger } from '../lib/logger.js';
+import { ensureSearchAttributes } from '../lib/temporal.js';
+import { Connection } from '@temporalio/client';
+import { workflowBundleOptions } from './bundle.js';
+
+const env = loadEnv();
+const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
+
+async function main(): Promise<void> {
+  const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
+  const client = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  await client.close();
+
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    ...workflowBundleOptions(),
+    activities: createActivities({ sql }),
+    // Let in-flight activities finish (or heartbeat their cancellation) before exit.
+    shutdownGraceTime: '10s',
+  });
+  log.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS }, 'worker started');
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'worker shutting down');
+      worker.shutdown();
+    });
+  }
+  await worker.run();
+  await connection.close();
+  await sql.end({ timeout: 5 });
+  log.info('worker stopped');
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, 'worker failed');
+  process.exit(1);
+});

@@ -1,0 +1,51 @@
+// Contract of the serverLifecycle workflow (`server/<id>`): input, updates, query. The API imports this.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
+
+export interface ServerLifecycleInput {
+  serverId: number;
+  ownerId: number;
+  /** Status the server has when this run begins (carried across continue-as-new). */
+  status: ServerStatus;
+  /** Transitions written so far; makes each transition's idempotency key unique. */
+  seq: number;
+  /** Intents accepted but not yet carried out (carried across continue-as-new). */
+  pending: QueuedIntent[];
+}
+
+export interface QueuedIntent {
+  intent: ServerIntent;
+  actorId: number;
+}
+
+export interface IntentRequest {
+  actorId: number;
+}
+
+export interface IntentAccepted {
+  intent: ServerIntent;
+  /** The status the server moves to first. */
+  status: ServerStatus;
+}
+
+export interface ServerLifecycleState {
+  status: ServerStatus;
+  pending: ServerIntent[];
+}
+
+export interface ServerLifecycleResult {
+  outcome: 'deleted' | 'abandoned';
+}
+
+export const startUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('start');
+export const stopUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('stop');
+export const redeployUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('redeploy');
+export const deleteUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('delete');
+export const stateQuery = defineQuery<ServerLifecycleState>('state');
+
+export const intentUpdates = {
+  start: startUpdate,
+  stop: stopUpdate,
+  redeploy: redeployUpdate,
+  delete: deleteUpdate,
+} as const;
