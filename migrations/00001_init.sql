@@ -60,6 +60,20 @@ create table server_events (
 create index server_events_server_id_idx on server_events (server_id, id);
 create index server_events_owner_id_idx on server_events (owner_id, id);
 
+-- Readers tail this table by id (the status stream and its Last-Event-ID replay), so ids must be
+-- visible in id order. A sequence alone does not give that: two transactions can commit in the
+-- opposite order of their ids. Writers therefore take one transaction-scoped lock and draw the id
+-- under it, which makes commit order and id order the same. Each holds it for one short transaction.
+create function order_server_event() returns trigger language plpgsql as $$
+begin
+  perform pg_advisory_xact_lock(727003);
+  new.id := nextval(pg_get_serial_sequence('server_events', 'id'));
+  return new;
+end $$;
+
+create trigger server_events_order before insert on server_events
+  for each row execute function order_server_event();
+
 create function notify_server_event() returns trigger language plpgsql as $$
 begin
   perform pg_notify('mcp_server_events', new.id::text);

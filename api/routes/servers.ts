@@ -188,9 +188,6 @@ export function serverRoutes(deps: ApiDeps) {
             insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu)
             values (${caller.id}, ${body.name}, ${body.server_type}, ${tx.json(body.source)}, ${tx.json(body.config)}, ${body.use_gpu})
             returning *`;
-          await tx`
-            insert into server_events (server_id, owner_id, event_type, status)
-            values (${server!.id}, ${caller.id}, 'status', 'creating')`;
           // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
           await deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -210,6 +207,10 @@ export function serverRoutes(deps: ApiDeps) {
             ],
             memo: { name: body.name, serverType: body.server_type, ownerId: caller.id },
           });
+          // Last: the event insert takes the event-ordering lock until commit (see migration 00001).
+          await tx`
+            insert into server_events (server_id, owner_id, event_type, status)
+            values (${server!.id}, ${caller.id}, 'status', 'creating')`;
           return server!;
         });
         return c.json(toServer(row), 201);

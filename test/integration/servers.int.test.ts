@@ -2,6 +2,7 @@
 // stream, ownership, quota, tokens, and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.js';
+import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { collectSse, eventually, httpClient } from '../support/http.js';
 
 let h: Harness;
@@ -84,6 +85,7 @@ describe('server lifecycle', () => {
     // The lifecycle workflow has ended and its row, events aside, is gone.
     const result = await h.temporal.workflow.getHandle(`server/${id}`).result();
     expect(result).toEqual({ outcome: 'deleted' });
+    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-create-start-stop-delete');
     expect(await h.sql`select 1 from mcp_servers where id = ${id}`).toHaveLength(0);
   });
 
@@ -108,6 +110,7 @@ describe('server lifecycle', () => {
     await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
     const statuses = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
     expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting']);
+    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-redeploy-open');
   });
 });
 
@@ -254,4 +257,11 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
       expect(after).toEqual(before);
     });
   }
+});
+
+describe('workflow determinism', () => {
+  it('every serverLifecycle history this file produced replays against the current code', async () => {
+    const replayed = await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!);
+    expect(replayed).toBeGreaterThanOrEqual(5);
+  });
 });

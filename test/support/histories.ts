@@ -1,0 +1,32 @@
+// Workflow histories: fetched from the server after an integration run, replayed against the
+// current workflow code (determinism), and optionally recorded into test/histories/.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { PROJECT_ROOT, TEMPORAL_BIN } from '../../scripts/stack/paths.js';
+import { WORKFLOWS_PATH } from '../../worker/bundle.js';
+
+export const HISTORIES_DIR = join(PROJECT_ROOT, 'test', 'histories');
+
+/** Replays every closed and open workflow that ran on `taskQueue`; returns how many replayed. */
+export async function replayTaskQueue(client: Client, taskQueue: string): Promise<number> {
+  const histories = client.workflow.list({ query: `TaskQueue = "${taskQueue}"` }).intoHistories();
+  let count = 0;
+  for await (const result of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
+    if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
+    count += 1;
+  }
+  return count;
+}
+
+/** With RECORD_HISTORIES=1, saves the workflow's history as test/histories/<name>.json. */
+/** The Temporal CLI writes the canonical JSON form that Worker.runReplayHistory reads back. */
+export function recordHistory(temporalAddress: string, workflowId: string, name: string): void {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, '--address', temporalAddress, '--output', 'json'], {
+    encoding: 'utf8',
+  });
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
+}
