@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   await connection.close();
   await sql.end({ timeout: 5 });
   log.info('worker stopped');
+  // The SDK's native runtime can keep the event loop alive after a clean shutdown.
+  process.exit(0);
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,25 @@
+// mcpctl: the command-line client of the mcp-host API. `bin.mjs` runs this file; so does `tsx cli/index.ts`.
+import { Command, Option } from 'commander';
+import { DEFAULT_URL } from './client.js';
+import { dbCommand } from './commands/db.js';
+import { serversCommand } from './commands/servers.js';
+import { tokenCommand } from './commands/token.js';
+import { usersCommand, whoamiCommand } from './commands/users.js';
+import { handleError } from './handle-error.js';
+
+function buildProgram(): Command {
+  const program = new Command('mcpctl')
+    .description('manage MCP servers hosted by mcp-host')
+    .addOption(new Option('--url <url>', 'API base URL').env('MCPCTL_URL').default(DEFAULT_URL))
+    .addOption(new Option('--token <token>', 'API token').env('MCPCTL_TOKEN'))
+    .addOption(new Option('--timeout <seconds>', 'give up on a request (or on watch --until) after this long').default('30'));
+
+  program.addCommand(serversCommand());
+  program.addCommand(usersCommand());
+  program.addCommand(whoamiCommand());
+  program.addCommand(tokenCommand());
+  program.addCommand(dbCommand());
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv).catch(handleError);

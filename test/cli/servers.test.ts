@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { buildCreateBody, parseConfigPairs, type CreateOptions } from '../../cli/commands/servers.js';
+
+describe('parseConfigPairs', () => {
+  it('turns true/false into booleans and plain numbers into numbers', () => {
+    expect(parseConfigPairs(['DEBUG=true', 'CACHE=false', 'PORT=8080', 'RATIO=-1.5', 'MODE=fast'])).toEqual({
+      DEBUG: true,
+      CACHE: false,
+      PORT: 8080,
+      RATIO: -1.5,
+      MODE: 'fast',
+    });
+  });
+
+  it('keeps as strings the values a number would change', () => {
+    expect(parseConfigPairs(['ZIP=007', 'VERSION=1.50', 'EXP=1e3', 'BIG=12345678901234567890', 'INF=Infinity', 'HEX=0x10', 'CASE=TRUE', 'EMPTY='])).toEqual({
+      ZIP: '007',
+      VERSION: '1.50',
+      EXP: '1e3',
+      BIG: '12345678901234567890',
+      INF: 'Infinity',
+      HEX: '0x10',
+      CASE: 'TRUE',
+      EMPTY: '',
+    });
+  });
+
+  it('splits at the first "=" only', () => {
+    expect(parseConfigPairs(['QUERY=a=b&c=d'])).toEqual({ QUERY: 'a=b&c=d' });
+  });
+
+  it('refuses pairs without a key or "=", and keys given twice', () => {
+    expect(() => parseConfigPairs(['PORT'])).toThrow('--config: expected KEY=VALUE, got "PORT"');
+    expect(() => parseConfigPairs(['=1'])).toThrow('--config: expected KEY=VALUE, got "=1"');
+    expect(() => parseConfigPairs(['PORT=1', 'PORT=2'])).toThrow('--config: PORT is given more than once');
+  });
+});
+
+describe('buildCreateBody', () => {
+  const git: CreateOptions = { type: 'python', git: 'https://github.com/acme/weather.git', start: true };
+
+  it('builds a git source, leaving the branch default to the API', () => {
+    expect(buildCreateBody('weather', { ...git, config: ['PORT=8080'], gpu: true })).toEqual({
+      name: 'weather',
+      server_type: 'python',
+      source: { type: 'git', repository: 'https://github.com/acme/weather.git' },
+      config: { PORT: 8080 },
+      use_gpu: true,
+      start: true,
+    });
+  });
+
+  it('builds an image source and passes --no-start on', () => {
+    const body = buildCreateBody('w', { type: 'node', image: 'ghcr.io/acme/w:1.0', start: false });
+    expect(body.source).toEqual({ type: 'image', image: 'ghcr.io/acme/w:1.0' });
+    expect(body.start).toBe(false);
+  });
+
+  it('needs exactly one of --git and --image', () => {
+    expect(() => buildCreateBody('w', { type: 'node', start: true })).toThrow('--git/--image: give exactly one source');
+    expect(() => buildCreateBody('w', { ...git, image: 'acme/w' })).toThrow('--git/--image: give exactly one source');
+    expect(() => buildCreateBody('w', { type: 'node', image: 'acme/w', branch: 'dev', start: true })).toThrow('--branch: only applies with --git');
+  });
+
+  it('names the option at fault when the API schema refuses the input', () => {
+    expect(() => buildCreateBody('Weather_1', git)).toThrow(/^NAME: must be 1-63 lowercase/);
+    expect(() => buildCreateBody('w', { ...git, type: '' })).toThrow(/^--type: /);
+    expect(() => buildCreateBody('w', { ...git, git: 'file:///etc' })).toThrow(/^--git: repository uses the unsupported scheme "file:"/);
+    expect(() => buildCreateBody('w', { ...git, branch: '../x' })).toThrow(/^--branch: /);
+    expect(() => buildCreateBody('w', { type: 'node', image: 'Not An Image', start: true })).toThrow(/^--image: must be an image reference/);
+    expect(() => buildCreateBody('w', { ...git, config: ['DB_PASSWORD=x'] })).toThrow('--config DB_PASSWORD: looks like a secret');
+  });
+});

@@ -1,0 +1,104 @@
+// mcpctl against the real stack: the commands an operator types, their output and exit codes.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+const run = promisify(execFile);
+let h: Harness;
+
+async function mcpctl(args: string[], env: Record<string, string | undefined> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+beforeAll(async () => {
+  h = await startHarness('mcpctl');
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('mcpctl', () => {
+  it('creates a user and a token, then drives a server create → start → stop → delete as that user', async () => {
+    const user = await mcpctl(['users', 'create', '--email', 'cli-op@example.test', '--role', 'operator', '--json']);
+    expect(user.code).toBe(0);
+    const userId = JSON.parse(user.stdout).id as number;
+    const token = await mcpctl(['token', 'create', 'laptop', '--user', String(userId), '--json']);
+    expect(token.code).toBe(0);
+    const opToken = JSON.parse(token.stdout).token as string;
+    const as = (args: string[]) => mcpctl(args, { MCPCTL_TOKEN: opToken });
+
+    const who = await as(['whoami', '--json']);
+    expect(JSON.parse(who.stdout)).toMatchObject({ id: userId, role: 'operator' });
+
+    const created = await as(['servers', 'create', 'cli-demo', '--type', 'Router', '--image', 'example/router:1', '--config', 'PORT=8080', '--no-start', '--json']);
+    expect(created.code).toBe(0);
+    const server = JSON.parse(created.stdout);
+    expect(server).toMatchObject({ name: 'cli-demo', config: { PORT: 8080 }, owner_id: userId });
+    const id = String(server.id);
+
+    expect((await as(['servers', 'watch', id, '--until', 'stopped', '--timeout', '30'])).code).toBe(0);
+    const table = await as(['servers', 'list']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/id\s+name\s+type\s+status/);
+    expect(table.stdout).toMatch(new RegExp(`${id}\\s+cli-demo\\s+Router\\s+stopped`));
+
+    const start = await as(['servers', 'start', id, '--json']);
+    expect(JSON.parse(start.stdout)).toEqual({ server_id: server.id, intent: 'start', status: 'starting' });
+    expect((await as(['servers', 'watch', id, '--until', 'starting', '--timeout', '30'])).code).toBe(0);
+
+    const twice = await as(['servers', 'start', id]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr.trim()).toBe('error: server is already starting (invalid_transition, HTTP 409)');
+
+    expect((await as(['servers', 'stop', id])).code).toBe(0);
+    expect((await as(['servers', 'watch', id, '--until', 'stopped', '--timeout', '30'])).code).toBe(0);
+    expect((await as(['servers', 'delete', id])).code).toBe(0);
+    expect((await as(['servers', 'watch', id, '--until', 'deleted', '--timeout', '30'])).code).toBe(0);
+
+    const gone = await as(['servers', 'get', id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('not found');
+  });
+
+  it('lists and revokes tokens; a revoked token is refused', async () => {
+    const created = JSON.parse((await mcpctl(['token', 'create', 'short-lived', '--json'])).stdout);
+    const list = await mcpctl(['token', 'list']);
+    expect(list.stdout).toContain('short-lived');
+    expect(list.stdout).not.toContain(created.token);
+    expect((await mcpctl(['token', 'revoke', String(created.id)])).code).toBe(0);
+    const refused = await mcpctl(['servers', 'list'], { MCPCTL_TOKEN: created.token });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: invalid, expired or revoked token \(unauthorized, HTTP 401\)/);
+  });
+
+  it('rejects bad input locally, naming the option, without calling the API', async () => {
+    const bad = await mcpctl(['servers', 'create', 'x', '--type', 'Router', '--git', 'file:///etc']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: --git: /);
+    const id = await mcpctl(['servers', 'get', 'abc']);
+    expect(id.code).toBe(1);
+    expect(id.stderr).toMatch(/^error: ID: /);
+    const unreachable = await mcpctl(['servers', 'list'], { MCPCTL_URL: 'http://127.0.0.1:9' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^error: cannot reach the API at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('db migrate reports the schema up to date', async () => {
+    const res = await mcpctl(['db', 'migrate'], { DATABASE_URL: h.env.DATABASE_URL });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^up to date at version \d+/);
+  });
+});
