@@ -1,14 +1,45 @@
 // Merges every area's activities. Only worker/main.ts builds the real dependencies.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
 import type { Sql } from '../lib/db.js';
+import type { Env } from '../lib/env.js';
+import type { Logger } from '../lib/logger.js';
+import { createBuildLedgerActivities } from './db/builds.js';
 import { createServerDbActivities } from './db/servers.js';
+import { createDockerBuildActivities } from './docker/build.js';
+import { createGitActivities } from './git/checkout.js';
+import { createCredentialManager } from './registry/credentials.js';
+import { createRegistryActivities } from './registry/push.js';
+import { createTelemetry } from './telemetry.js';
 
 export interface ActivityDeps {
   sql: Sql;
+  env: Env;
+  docker: Docker;
+  log: Logger;
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const { sql, env, docker, log } = deps;
+  const telemetry = createTelemetry(sql, log);
+  const credentials = createCredentialManager({
+    registry: env.REGISTRY,
+    dockerconfigPath: env.REGISTRY_AUTH_DOCKERCONFIG,
+    maxAgeSeconds: env.REGISTRY_AUTH_MAX_AGE_SECONDS,
+    rotateLeadSeconds: env.REGISTRY_AUTH_ROTATE_LEAD_SECONDS,
+    refreshCommand: env.REGISTRY_AUTH_REFRESH_COMMAND,
+  });
   return {
-    ...createServerDbActivities(deps.sql),
+    ...createServerDbActivities(sql),
+    ...createBuildLedgerActivities(sql, env),
+    ...createGitActivities({
+      workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),
+      telemetry,
+      baseImages: { node: env.BUILD_NODE_BASE_IMAGE, python: env.BUILD_PYTHON_BASE_IMAGE },
+    }),
+    ...createDockerBuildActivities(docker, telemetry, credentials),
+    ...createRegistryActivities({ docker, telemetry, credentials }),
   };
 }
 

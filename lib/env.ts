@@ -109,11 +109,20 @@ export const envSchema = z.object({
   REGISTRY_AUTH_MAX_AGE_SECONDS: int(86_400, 0),
   REGISTRY_AUTH_ROTATE_LEAD_SECONDS: int(3_600, 0),
   REGISTRY_PUSH_RETRIES: int(3, 1, 100),
+  /** Shell command that renews the dockerconfig (e.g. a cloud CLI login); enables proactive rotation. */
+  REGISTRY_AUTH_REFRESH_COMMAND: optionalText,
+  /** Minutes between scheduled credential checks (the registryCredentials schedule). */
+  REGISTRY_AUTH_CHECK_INTERVAL_MINUTES: int(15, 1, 1440),
   REGISTRY_ARCH_TARGETS: archTargets,
   /** Unset: CPU count; always clamped to [1, number of targets] where used. */
   REGISTRY_BUILD_PARALLELISM: int(undefined, 1, 64),
   REGISTRY_BUILD_DISABLE_CACHE: bool(false),
   REGISTRY_BUILD_CACHE_FROM: list,
+  /** Where build checkouts live on the worker host. */
+  BUILD_WORK_DIR: optionalText,
+  /** Base images for Dockerfiles generated for repositories that have none. */
+  BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
+  BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -5,6 +5,13 @@ export const ErrorType = {
   ServerNotFound: 'ServerNotFound',
   ServerNotYetVisible: 'ServerNotYetVisible',
   InvalidTransition: 'InvalidTransition',
+  GitSourceInvalid: 'GitSourceInvalid',
+  BuildFailed: 'BuildFailed',
+  RegistryRejected: 'RegistryRejected',
+  RegistryAuthExpired: 'RegistryAuthExpired',
+  RegistryAuthRefreshed: 'RegistryAuthRefreshed',
+  RegistryTransport: 'RegistryTransport',
+  CheckoutMoved: 'CheckoutMoved',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

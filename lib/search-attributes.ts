@@ -4,6 +4,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const ServerIdKey = defineSearchAttributeKey('ServerId', SearchAttributeType.KEYWORD);
 export const ServerStatusKey = defineSearchAttributeKey('ServerStatus', SearchAttributeType.KEYWORD);
+export const RevisionKey = defineSearchAttributeKey('Revision', SearchAttributeType.KEYWORD);
+export const ManifestDigestKey = defineSearchAttributeKey('ManifestDigest', SearchAttributeType.KEYWORD);
 
 /** Every custom attribute, as registered on the namespace at worker start and by the dev stack. */
-export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey];
+export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey, RevisionKey, ManifestDigestKey];

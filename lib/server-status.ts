@@ -6,6 +6,7 @@ export const SERVER_STATUSES = [
   'starting',
   'cloning',
   'building',
+  'ready',
   'running',
   'unhealthy',
   'stopping',
@@ -18,13 +19,15 @@ export const SERVER_STATUSES = [
 export type ServerStatus = (typeof SERVER_STATUSES)[number];
 
 /** Operator intents; each arrives as a workflow update on `server/<id>`. */
-export const SERVER_INTENTS = ['start', 'stop', 'redeploy', 'delete'] as const;
+export const SERVER_INTENTS = ['start', 'stop', 'redeploy', 'build', 'delete'] as const;
 export type ServerIntent = (typeof SERVER_INTENTS)[number];
 
 const ACTIVE: readonly ServerStatus[] = [
   'starting',
   'cloning',
   'building',
+  'ready',
+  'ready',
   'running',
   'unhealthy',
   'redeploying',
@@ -33,17 +36,18 @@ const ACTIVE: readonly ServerStatus[] = [
 
 /** Allowed edges. `deleting` ends in removal of the row, which is not a status. */
 const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
-  creating: ['starting', 'stopped', 'redeploying', 'deleting', 'error'],
-  starting: ['cloning', 'building', 'running', 'unhealthy', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  creating: ['starting', 'building', 'stopped', 'redeploying', 'deleting', 'error'],
+  starting: ['cloning', 'building', 'ready', 'running', 'unhealthy', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
   cloning: ['building', 'starting', 'running', 'redeploying', 'stopping', 'deleting', 'error'],
-  building: ['starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  building: ['ready', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  ready: ['building', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'stopped', 'deleting', 'error'],
   running: ['unhealthy', 'stopping', 'redeploying', 'deleting', 'error'],
   unhealthy: ['running', 'stopping', 'redeploying', 'deleting', 'error'],
   stopping: ['stopped', 'deleting', 'error'],
-  stopped: ['starting', 'redeploying', 'deleting'],
-  redeploying: ['cloning', 'building', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
+  stopped: ['starting', 'building', 'redeploying', 'deleting'],
+  redeploying: ['cloning', 'building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
   'pending-governance': ['starting', 'redeploying', 'stopping', 'deleting', 'error'],
-  error: ['starting', 'redeploying', 'stopping', 'stopped', 'deleting'],
+  error: ['starting', 'building', 'redeploying', 'stopping', 'stopped', 'deleting'],
   deleting: [],
 };
 
@@ -77,6 +81,10 @@ export function checkIntent(status: ServerStatus, intent: ServerIntent): IntentV
       if (status === 'redeploying') return { ok: false, reason: 'server is already redeploying' };
       if (status === 'stopping') return { ok: false, reason: 'server is stopping; redeploy it once it has stopped' };
       return { ok: true };
+    case 'build':
+      if (status === 'building' || status === 'cloning') return { ok: false, reason: 'a build is already running' };
+      if (status === 'stopping') return { ok: false, reason: 'server is stopping; build once it has stopped' };
+      return { ok: true };
     case 'delete':
       return { ok: true };
   }
@@ -91,6 +99,8 @@ export function firstStatusFor(intent: ServerIntent): ServerStatus {
       return 'stopping';
     case 'redeploy':
       return 'redeploying';
+    case 'build':
+      return 'building';
     case 'delete':
       return 'deleting';
   }

@@ -1,4 +1,5 @@
 // Workflow ids are business keys: one place builds them, so API, worker and tests agree.
 export const workflowIds = {
   server: (serverId: number) => `server/${serverId}`,
+  build: (serverId: number, revision: string) => `build/${serverId}/${revision.slice(0, 12)}`,
 } as const;

@@ -19,7 +19,7 @@ else
 fi
 
 # 2. Debian packages: dockerd, a registry, qemu binfmt for arm64 builds, static busybox for base images.
-PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates)
+PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

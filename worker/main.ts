@@ -2,6 +2,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createSql } from '../lib/db.js';
+import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureSearchAttributes } from '../lib/temporal.js';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     ...workflowBundleOptions(),
-    activities: createActivities({ sql }),
+    activities: createActivities({ sql, env, docker: createDocker(env.DOCKER_HOST), log }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
   });

@@ -1,2 +1,3 @@
 // Every workflow the worker registers; this file is the bundle's entry point.
 export { serverLifecycle } from './server-lifecycle.js';
+export { buildAndPublish } from './build-and-publish.js';

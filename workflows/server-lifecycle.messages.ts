@@ -1,10 +1,13 @@
 // Contract of the serverLifecycle workflow (`server/<id>`): input, updates, query. The API imports this.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ServerSource } from '../lib/schemas/servers.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
 
 export interface ServerLifecycleInput {
   serverId: number;
   ownerId: number;
+  /** Where the server's image comes from; a git source is built before it can run. Absent = image. */
+  source?: ServerSource;
   /** Status the server has when this run begins (carried across continue-as-new). */
   status: ServerStatus;
   /** Transitions written so far; makes each transition's idempotency key unique. */
@@ -40,6 +43,7 @@ export interface ServerLifecycleResult {
 export const startUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('start');
 export const stopUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('stop');
 export const redeployUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('redeploy');
+export const buildUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('build');
 export const deleteUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('delete');
 export const stateQuery = defineQuery<ServerLifecycleState>('state');
 
@@ -47,5 +51,6 @@ export const intentUpdates = {
   start: startUpdate,
   stop: stopUpdate,
   redeploy: redeployUpdate,
+  build: buildUpdate,
   delete: deleteUpdate,
 } as const;

@@ -1,12 +1,20 @@
 // Entity workflow per MCP server (`server/<id>`): the only writer of a server's status.
 // Operator intents arrive as updates whose validators enforce the state machine; the main loop
 // carries them out one at a time, recording every transition through an idempotent activity.
+// A build in progress is cancelled (and its daemon builds stopped) by a stop or delete.
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  ChildWorkflowCancellationType,
   allHandlersFinished,
   condition,
   continueAsNew,
+  executeChild,
+  isCancellation,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,8 +22,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
-import { ServerStatusKey } from '../lib/search-attributes.js';
+import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
+import { workflowIds } from '../lib/workflow-ids.js';
+import { buildAndPublish } from './build-and-publish.js';
 import {
   intentUpdates,
   stateQuery,
@@ -31,15 +41,23 @@ const ledger = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.ServerNotFound] },
 });
 
+// git ls-remote: a wrong URL or branch will not fix itself; network trouble might.
+const git = proxyActivities<Activities>({
+  startToCloseTimeout: '60s',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid] },
+});
+
 // The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
 const awaitRow = proxyActivities<Activities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
 }).awaitServerRow;
 
-/** Where the server ends up once an intent has been carried out, for validating the next one. */
-function settledStatus(intent: ServerIntent): ServerStatus {
-  return intent === 'stop' ? 'stopped' : intent === 'delete' ? 'deleting' : 'starting';
+/** The most useful one-line reason inside a failure chain. */
+function reasonOf(err: unknown): string {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(err);
 }
 
 export async function serverLifecycle(input: ServerLifecycleInput): Promise<ServerLifecycleResult> {
@@ -47,8 +65,19 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   let seq = input.seq;
   const queue: QueuedIntent[] = [...input.pending];
   const workflowId = workflowInfo().workflowId;
+  const source = input.source ?? { type: 'image' as const, image: '' };
+  const builds = source.type === 'git';
 
   let current: QueuedIntent | undefined; // the intent being carried out right now
+  let currentScope: CancellationScope | undefined;
+
+  /** Where the server ends up once an intent has been carried out, for validating the next one. */
+  const settledStatus = (intent: ServerIntent): ServerStatus => {
+    if (intent === 'stop') return 'stopped';
+    if (intent === 'delete') return 'deleting';
+    if (intent === 'build') return 'ready';
+    return builds ? 'ready' : 'starting';
+  };
   const projected = (): ServerStatus => {
     const last = queue.at(-1) ?? current;
     return last ? settledStatus(last.intent) : status;
@@ -60,11 +89,16 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       update,
       (request: IntentRequest): IntentAccepted => {
         queue.push({ intent, actorId: request.actorId });
+        // Stopping or deleting supersedes a build under way: cancel it rather than wait for it.
+        if ((intent === 'stop' || intent === 'delete') && current && current.intent !== 'stop') currentScope?.cancel();
         return { intent, status: firstStatusFor(intent) };
       },
       {
         validator: (request: IntentRequest) => {
           if (!Number.isInteger(request?.actorId)) throw ApplicationFailure.nonRetryable('actorId is required');
+          if (intent === 'build' && !builds) {
+            throw ApplicationFailure.nonRetryable('only servers with a git source are built', ErrorType.InvalidTransition);
+          }
           const verdict = checkIntent(projected(), intent);
           if (!verdict.ok) throw ApplicationFailure.nonRetryable(verdict.reason!, ErrorType.InvalidTransition);
         },
@@ -77,6 +111,49 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     await ledger.recordServerStatus({ serverId: input.serverId, to, reason, transitionKey: `${workflowId}#${seq}` });
     status = to;
     upsertSearchAttributes([{ key: ServerStatusKey, value: to }]);
+  }
+
+  /** Resolves the branch to a commit, then builds and publishes it as a child workflow. */
+  async function build(): Promise<void> {
+    if (source.type !== 'git') return;
+    await transition('building');
+    const { revision } = await git.resolveRevision({ repository: source.repository, branch: source.branch });
+    const result = await executeChild(buildAndPublish, {
+      workflowId: workflowIds.build(input.serverId, revision),
+      args: [{ serverId: input.serverId, repository: source.repository, branch: source.branch, revision }],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [
+        { key: ServerIdKey, value: String(input.serverId) },
+        { key: RevisionKey, value: revision },
+      ],
+    });
+    await transition('ready', `built ${revision.slice(0, 12)} as ${result.registryImage ?? result.localImage}`);
+  }
+
+  async function carryOut(intent: ServerIntent): Promise<void> {
+    switch (intent) {
+      case 'start':
+        // Launching through an executor comes with the runtime; until then the server waits here.
+        if (builds) await build();
+        else await transition('starting');
+        return;
+      case 'redeploy':
+        await transition('redeploying');
+        if (builds) await build();
+        else await transition('starting');
+        return;
+      case 'build':
+        await build();
+        return;
+      case 'stop':
+        await transition('stopping');
+        await transition('stopped');
+        return;
+      case 'delete':
+        return; // handled by the main loop: it ends the workflow
+    }
   }
 
   if (input.seq === 0) {
@@ -100,26 +177,23 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       }
     }
     current = queue.shift()!;
-    switch (current.intent) {
-      case 'start':
-        // Launching through an executor comes with the runtime; until then the server waits here.
-        await transition('starting');
-        break;
-      case 'redeploy':
-        await transition('redeploying');
-        await transition('starting');
-        break;
-      case 'stop':
-        await transition('stopping');
-        await transition('stopped');
-        break;
-      case 'delete':
-        await transition('deleting');
-        seq += 1;
-        await ledger.removeServer({ serverId: input.serverId, transitionKey: `${workflowId}#${seq}` });
-        await condition(allHandlersFinished);
-        return { outcome: 'deleted' };
+    if (current.intent === 'delete') {
+      await transition('deleting');
+      seq += 1;
+      await ledger.removeServer({ serverId: input.serverId, transitionKey: `${workflowId}#${seq}` });
+      await condition(allHandlersFinished);
+      return { outcome: 'deleted' };
     }
-    current = undefined;
+    const scope = new CancellationScope();
+    currentScope = scope;
+    try {
+      await scope.run(() => carryOut(current!.intent));
+    } catch (err) {
+      // Cancelled by a stop/delete that is now queued; anything else leaves the server in error.
+      if (!isCancellation(err)) await transition('error', reasonOf(err));
+    } finally {
+      currentScope = undefined;
+      current = undefined;
+    }
   }
 }

@@ -19,7 +19,7 @@ import {
   type ServerSource,
 } from '../../lib/schemas/servers.js';
 import { ServerIdKey, ServerStatusKey } from '../../lib/search-attributes.js';
-import type { ServerIntent, ServerStatus } from '../../lib/server-status.js';
+import { SERVER_INTENTS, type ServerIntent, type ServerStatus } from '../../lib/server-status.js';
 import { workflowIds } from '../../lib/workflow-ids.js';
 import type { serverLifecycle } from '../../workflows/server-lifecycle.js';
 import { intentUpdates } from '../../workflows/server-lifecycle.messages.js';
@@ -124,12 +124,14 @@ const streamRoute = createRoute({
 function intentRoute(intent: ServerIntent) {
   return createRoute({
     method: intent === 'delete' ? 'delete' : 'post',
-    path: intent === 'delete' ? '/{id}' : `/{id}/${intent}`,
+    path: intent === 'delete' ? '/{id}' : intent === 'build' ? '/{id}/builds' : `/{id}/${intent}`,
     tags,
     summary:
       intent === 'delete'
         ? 'Delete a server: stops it, removes its row and related rows, ends its workflow'
-        : `${intent[0]!.toUpperCase()}${intent.slice(1)} a server`,
+        : intent === 'build'
+          ? 'Build and publish the head of the server\'s git branch (status building → ready or error)'
+          : `${intent[0]!.toUpperCase()}${intent.slice(1)} a server`,
     request: { params: IdParam },
     responses: {
       202: json(IntentAccepted, 'Accepted; the status moves on asynchronously (watch the stream)'),
@@ -196,6 +198,7 @@ export function serverRoutes(deps: ApiDeps) {
               {
                 serverId: server!.id,
                 ownerId: caller.id,
+                source: body.source,
                 status: 'creating',
                 seq: 0,
                 pending: body.start ? [{ intent: 'start', actorId: caller.id }] : [],
@@ -288,7 +291,7 @@ export function serverRoutes(deps: ApiDeps) {
       return c.json(toServer(row), 200);
     });
 
-  for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {
+  for (const intent of SERVER_INTENTS) {
     router.openapi(intentRoute(intent), async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
-import { SERVER_STATUSES } from '../server-status.js';
+import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
 
 /** A DNS label, so the name can become a container, pod or service name as it is. */
@@ -107,7 +107,7 @@ export const ListServersQuery = z
   .strict();
 
 export const IntentAccepted = z
-  .object({ server_id: z.number().int(), intent: z.enum(['start', 'stop', 'redeploy', 'delete']), status: ServerStatusSchema })
+  .object({ server_id: z.number().int(), intent: z.enum(SERVER_INTENTS), status: ServerStatusSchema })
   .openapi('IntentAccepted');
 
 export const ServerEvent = z

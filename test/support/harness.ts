@@ -21,7 +21,7 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(name: string): Promise<Harness> {
+export async function startHarness(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const stack = inject('stack');
   const port = await freePort();
   const adminToken = `test-admin-${randomUUID()}`;
@@ -38,6 +38,7 @@ export async function startHarness(name: string): Promise<Harness> {
     BIND_PORT: String(port),
     ADMIN_TOKEN: adminToken,
     SSE_KEEPALIVE_MS: '1000',
+    ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
   const harness: Harness = {

@@ -1,0 +1,95 @@
+// The artifact ledger: one build_artifact_runs row per build workflow run, opened first and closed
+// last. Both writes are idempotent, so retried activities never duplicate a run or its platforms.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Sql } from '../../lib/db.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { combineHealth, type CredentialHealthStatus } from '../../lib/registry/credential-health.js';
+import { availableParallelism } from 'node:os';
+import type { BuildRun, BuildSettings, PlatformPush } from '../build/types.js';
+
+export interface BeginBuildRunInput {
+  serverId: number;
+  repository: string;
+  branch: string;
+  revision: string;
+  workflowId: string;
+  workflowRunId: string;
+}
+
+export interface CompleteBuildRunInput {
+  runId: number;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  failureReason?: string;
+  registryImage: string | null;
+  manifestDigest: string | null;
+  platforms: PlatformPush[];
+}
+
+export function buildSettingsFrom(env: Env): BuildSettings {
+  const targets = env.REGISTRY_ARCH_TARGETS;
+  const parallelism = Math.max(1, Math.min(env.REGISTRY_BUILD_PARALLELISM ?? availableParallelism(), targets.length));
+  return {
+    targets,
+    parallelism,
+    registry: env.REGISTRY ?? null,
+    cacheFrom: env.REGISTRY_BUILD_CACHE_FROM,
+    noCache: env.REGISTRY_BUILD_DISABLE_CACHE,
+    pushRetries: env.REGISTRY_PUSH_RETRIES,
+  };
+}
+
+export function createBuildLedgerActivities(sql: Sql, env: Env) {
+  return {
+    async beginBuildRun(input: BeginBuildRunInput): Promise<BuildRun> {
+      const settings = buildSettingsFrom(env);
+      const localImage = `mcp-custom-${input.serverId}`;
+      const [row] = await sql<{ id: number }[]>`
+        insert into build_artifact_runs
+          (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, status)
+        values (${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
+                ${input.revision}, ${settings.registry}, ${localImage}, 'running')
+        on conflict (workflow_id, workflow_run_id) do update set workflow_id = excluded.workflow_id
+        returning id`.catch((err: { code?: string }) => {
+        if (err.code === '23503') throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+        throw err;
+      });
+      return { runId: row!.id, localImage, settings };
+    },
+
+    async completeBuildRun(input: CompleteBuildRunInput): Promise<void> {
+      const health = input.platforms.reduce<CredentialHealthStatus>((acc, p) => combineHealth(acc, p.credentialHealth), 'unknown');
+      const any = (key: keyof PlatformPush) => input.platforms.some((p) => p[key] === true);
+      await sql.begin(async (tx) => {
+        // Only a running row is closed: a retried completion finds it closed and changes nothing.
+        const updated = await tx`
+          update build_artifact_runs set
+            status = ${input.status},
+            failure_reason = ${input.failureReason ?? null},
+            completed_at = now(),
+            registry_image = ${input.registryImage},
+            manifest_tag = ${input.registryImage ? 'latest' : null},
+            manifest_digest = ${input.manifestDigest},
+            multi_arch = ${input.platforms.length > 1},
+            auth_refresh_attempted = ${any('authRefreshAttempted')},
+            auth_refresh_succeeded = ${any('authRefreshSucceeded')},
+            auth_rotation_attempted = ${any('authRotationAttempted')},
+            auth_rotation_succeeded = ${any('authRotationSucceeded')},
+            credential_health_status = ${health}
+          where id = ${input.runId} and status = 'running'
+          returning id`;
+        if (updated.length === 0) return;
+        for (const p of input.platforms) {
+          await tx`
+            insert into build_artifact_platforms
+              (run_id, platform, remote_image, remote_tag, digest, media_type, size, auth_refresh_attempted,
+               auth_refresh_succeeded, auth_rotation_attempted, auth_rotation_succeeded, credential_health_status)
+            values (${input.runId}, ${p.platform}, ${p.remoteImage}, ${p.remoteTag}, ${p.digest}, ${p.mediaType}, ${p.size},
+                    ${p.authRefreshAttempted}, ${p.authRefreshSucceeded}, ${p.authRotationAttempted}, ${p.authRotationSucceeded},
+                    ${p.credentialHealth})
+            on conflict (run_id, platform) do nothing`;
+        }
+      });
+    },
+  };
+}

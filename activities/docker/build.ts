@@ -1,0 +1,170 @@
+// One image per platform through the real dockerd (classic builder, as the daemon here offers).
+// Progress is heartbeated; cancellation aborts the request, and the daemon stops the build.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import dockerignoreModule from '@balena/dockerignore';
+import type Docker from 'dockerode';
+import tar from 'tar-fs';
+import { fromImages, pinFromImages, splitImage } from '../../lib/build/base-pinning.js';
+import { readJsonStream } from '../../lib/docker.js';
+import { RegistryClient } from '../../lib/registry/client.js';
+import { ErrorType } from '../../lib/errors.js';
+import { platformSlug, type BuildSettings, type PlatformBuild } from '../build/types.js';
+import { parseRegistry } from '../../lib/registry/reference.js';
+import type { CredentialManager } from '../registry/credentials.js';
+import type { Telemetry } from '../telemetry.js';
+
+export interface BuildPlatformInput {
+  runId: number;
+  serverId: number;
+  platform: string;
+  contextDir: string;
+  revision: string;
+  settings: BuildSettings;
+}
+
+const HEARTBEAT_MS = 5_000;
+const PINNED_PREFIX = 'Dockerfile.mcp-host.';
+
+/** The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile always kept). */
+async function contextStream(dir: string): Promise<NodeJS.ReadableStream> {
+  const patterns = await readFile(join(dir, '.dockerignore'), 'utf8')
+    .then((text) => text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))
+    .catch(() => [] as string[]);
+  // A CommonJS module whose function sits on `.default`.
+  const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
+  return tar.pack(dir, {
+    ignore: (name) => {
+      const rel = relative(dir, name);
+      const kept = rel === 'Dockerfile' || rel === '.dockerignore' || rel.startsWith(PINNED_PREFIX);
+      return rel !== '' && !kept && ig.ignores(rel);
+    },
+  }) as unknown as NodeJS.ReadableStream;
+}
+
+/**
+ * `image@sha256:…` of `image`'s manifest for `platform`, read from its registry; undefined when the
+ * registry cannot tell (unreachable, anonymous access refused, not an image) — the build then uses
+ * the tag as written.
+ */
+async function pinForPlatform(
+  image: string,
+  platform: string,
+  registry: string | null,
+  credentials: CredentialManager,
+): Promise<string | undefined> {
+  const { host, repository, tag } = splitImage(image);
+  const own = registry ? parseRegistry(registry) : undefined;
+  const scheme = own?.host === host ? own.scheme : /^(127\.|localhost(:|$))/.test(host) ? 'http' : 'https';
+  const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
+  const client = new RegistryClient({
+    apiBase: `${scheme}://${apiHost}`,
+    credentials: own?.host === host ? await credentials.current() : undefined,
+    timeoutMs: 10_000,
+  });
+  try {
+    const manifest = await client.getManifest(repository, tag);
+    const [os, architecture, variant] = platform.split('/');
+    const entries = Array.isArray(manifest.body.manifests) ? manifest.body.manifests : undefined;
+    const digest = entries
+      ? entries.find(
+          (e) => e?.platform?.os === os && e.platform?.architecture === architecture && (!variant || e.platform?.variant === variant),
+        )?.digest
+      : manifest.digest;
+    if (typeof digest !== 'string') return undefined;
+    return `${image.slice(0, image.length - (image.endsWith(`:${tag}`) ? tag.length + 1 : 0))}@${digest}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `linux/arm64/v8` → the daemon's Architecture value `arm64`. */
+const archOf = (platform: string) => platform.split('/')[1]!;
+
+export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry, credentials: CredentialManager) {
+  return {
+    async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
+      const ctx = Context.current();
+      const log = telemetry.buildLog(input.runId, input.platform);
+      const localImage = `mcp-custom-${input.serverId}-${platformSlug(input.platform)}`;
+      const abort = new AbortController();
+      const onCancel = () => abort.abort();
+      ctx.cancellationSignal.addEventListener('abort', onCancel);
+      let progress = 'starting';
+      const beat = setInterval(() => ctx.heartbeat({ platform: input.platform, progress }), HEARTBEAT_MS);
+      try {
+        log.line(`Building image for ${input.platform}`);
+        // Base images may live in the same (authenticated) registry the build pushes to.
+        const creds = input.settings.registry ? await credentials.current() : undefined;
+        const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
+        // A per-platform Dockerfile with every FROM pinned to that platform's digest.
+        const original = await readFile(join(input.contextDir, 'Dockerfile'), 'utf8');
+        const pins = new Map<string, string>();
+        for (const { image } of fromImages(original)) {
+          const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials);
+          if (pinned) {
+            pins.set(image, pinned);
+            log.line(`Base image ${image} for ${input.platform} is ${pinned}`);
+          }
+        }
+        const dockerfile = `${PINNED_PREFIX}${platformSlug(input.platform)}`;
+        await writeFile(join(input.contextDir, dockerfile), pinFromImages(original, pins));
+        const stream = (await docker.buildImage(await contextStream(input.contextDir), {
+          t: `${localImage}:latest`,
+          dockerfile,
+          version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
+          ...(registryconfig && { registryconfig }),
+          platform: input.platform,
+          pull: true,
+          nocache: input.settings.noCache,
+          ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
+          rm: true,
+          forcerm: true,
+          labels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.revision': input.revision },
+          abortSignal: abort.signal,
+        } as Docker.ImageBuildOptions & { abortSignal: AbortSignal })) as NodeJS.ReadableStream;
+        let failure: string | undefined;
+        let imageId: string | undefined;
+        await readJsonStream(stream, (msg) => {
+          if (msg.stream) {
+            log.line(msg.stream);
+            const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
+            if (step) progress = step[0];
+          }
+          if (msg.error || msg.errorDetail) failure = msg.errorDetail?.message ?? msg.error ?? 'unknown build error';
+          if (msg.aux?.ID) imageId = msg.aux.ID;
+        });
+        if (failure) {
+          log.line(`Image build failed for ${input.platform}: ${failure}`);
+          throw ApplicationFailure.nonRetryable(`image build failed for ${input.platform}: ${failure}`, ErrorType.BuildFailed);
+        }
+        const inspected = await docker.getImage(`${localImage}:latest`).inspect();
+        // A misconfigured emulator silently builds the host's architecture: refuse such an image.
+        if (inspected.Architecture !== archOf(input.platform)) {
+          throw ApplicationFailure.nonRetryable(
+            `built image for ${input.platform} reports architecture ${inspected.Architecture}`,
+            ErrorType.BuildFailed,
+          );
+        }
+        log.line(`Built ${localImage}:latest (${input.platform})`);
+        return { platform: input.platform, localImage: `${localImage}:latest`, imageId: imageId ?? inspected.Id };
+      } catch (err) {
+        if (abort.signal.aborted) {
+          log.line(`Build for ${input.platform} cancelled`);
+          throw ctx.cancellationSignal.reason ?? err;
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+        ctx.cancellationSignal.removeEventListener('abort', onCancel);
+        await log.flush();
+      }
+    },
+
+    /** `mcp-custom-<id>:latest` names the first target's image, for runtimes that use local images. */
+    async tagLocalAlias({ from, to }: { serverId: number; from: string; to: string }): Promise<void> {
+      await docker.getImage(from).tag({ repo: to, tag: 'latest' });
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Writes registry/lifecycle telemetry (usage_metrics) and build log lines (build_logs). Both tables
+// are tailed by the API's streams. Log lines are batched so a chatty build is a few inserts a second.
+import type { Sql } from '../lib/db.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface Telemetry {
+  metric(serverId: number, runId: number | null, eventType: string, details: Record<string, unknown> | null): Promise<void>;
+  /** A line writer for one build (and platform); call flush() before the activity returns. */
+  buildLog(runId: number, platform: string | null): BuildLog;
+}
+
+export interface BuildLog {
+  line(text: string): void;
+  flush(): Promise<void>;
+}
+
+const FLUSH_MS = 250;
+const MAX_LINE = 4_000;
+
+export function createTelemetry(sql: Sql, log: Logger): Telemetry {
+  return {
+    async metric(serverId, runId, eventType, details) {
+      await sql`insert into usage_metrics (server_id, run_id, event_type, details)
+                values (${serverId}, ${runId}, ${eventType}, ${details === null ? null : sql.json(details as never)})`;
+      log.info({ target: 'registry.push', serverId, runId, eventType, ...details }, eventType);
+    },
+    buildLog(runId, platform) {
+      let pending: string[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      let writing: Promise<void> = Promise.resolve();
+      const write = () => {
+        timer = undefined;
+        const lines = pending;
+        pending = [];
+        if (lines.length === 0) return writing;
+        const rows = lines.map((line) => ({ run_id: runId, platform, line }));
+        writing = writing.then(() =>
+          sql`insert into build_logs ${sql(rows, 'run_id', 'platform', 'line')}`.then(
+            () => undefined,
+            (err: unknown) => log.warn({ err, runId }, 'build log lines lost'),
+          ),
+        );
+        return writing;
+      };
+      return {
+        line(text) {
+          for (const raw of text.split(/\r?\n/)) {
+            const line = raw.trimEnd();
+            if (line.trim() === '') continue;
+            pending.push(line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line);
+          }
+          timer ??= setTimeout(write, FLUSH_MS);
+        },
+        async flush() {
+          clearTimeout(timer);
+          await write();
+        },
+      };
+    },
+  };
+}

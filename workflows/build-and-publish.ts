@@ -1,0 +1,134 @@
+// buildAndPublish (`build/<server>/<revision>`): checkout → one build per platform (bounded, fail-fast
+// with the others cancelled) → push each (Temporal retries transient faults) → manifest list → ledger.
+// The ledger row is opened first and closed last — succeeded, failed or cancelled — exactly once.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { PlatformBuild, PlatformPush } from '../activities/build/types.js';
+import { ErrorType } from '../lib/errors.js';
+import { ManifestDigestKey } from '../lib/search-attributes.js';
+import type { BuildInput, BuildResult } from './build-and-publish.messages.js';
+
+const ledger = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
+
+const checkout = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '60s',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved] },
+});
+
+// Builds run long and report progress; a failed build is a failed build (not retried), and a
+// cancelled one waits until the daemon has really stopped.
+const builder = proxyActivities<Activities>({
+  startToCloseTimeout: '60m',
+  heartbeatTimeout: '60s',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
+});
+
+const publisher = proxyActivities<Activities>({
+  startToCloseTimeout: '5m',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired] },
+});
+
+/** Runs `task` over `items`, at most `limit` at a time; the first failure cancels the rest. */
+async function boundedAll<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: unknown;
+  const scope = new CancellationScope();
+  await scope
+    .run(async () => {
+      const lane = async () => {
+        while (next < items.length && failure === undefined) {
+          const index = next++;
+          try {
+            results[index] = await task(items[index]!);
+          } catch (err) {
+            if (failure === undefined) {
+              failure = err;
+              scope.cancel();
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+    })
+    .catch((err) => {
+      if (failure === undefined) failure = err;
+    });
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+function failureReason(err: unknown): string {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(err);
+}
+
+export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
+  const { workflowId, runId: workflowRunId } = workflowInfo();
+  const run = await ledger.beginBuildRun({ ...input, workflowId, workflowRunId });
+  const { settings } = run;
+  const pusher = proxyActivities<Activities>({
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '60s',
+    // REGISTRY_PUSH_RETRIES counts every attempt, including the one after a credential refresh.
+    retry: {
+      maximumAttempts: settings.pushRetries,
+      initialInterval: '500ms',
+      backoffCoefficient: 2,
+      nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired],
+    },
+  });
+
+  try {
+    const source = await checkout.prepareCheckout({ runId: run.runId, serverId: input.serverId, repository: input.repository, branch: input.branch, revision: input.revision });
+    const pushed: PlatformPush[] = [];
+    const built: PlatformBuild[] = await boundedAll(settings.targets, settings.parallelism, async (platform) => {
+      const image = await builder.buildPlatformImage({ runId: run.runId, serverId: input.serverId, platform, contextDir: source.contextDir, revision: input.revision, settings });
+      if (settings.registry) pushed.push(await pusher.pushPlatformImage({ runId: run.runId, serverId: input.serverId, platform, localImage: image.localImage, settings }));
+      return image;
+    });
+    await publisher.tagLocalAlias({ serverId: input.serverId, from: built[0]!.localImage, to: run.localImage });
+
+    let manifest: { image: string; digest: string } | null = null;
+    if (settings.registry) {
+      // Platform order as configured, whatever order the pushes finished in.
+      const ordered = settings.targets.map((p) => pushed.find((x) => x.platform === p)!);
+      manifest = await publisher.publishManifestList({ runId: run.runId, serverId: input.serverId, revision: input.revision, platforms: ordered, settings });
+      upsertSearchAttributes([{ key: ManifestDigestKey, value: manifest.digest }]);
+    }
+    await ledger.completeBuildRun({
+      runId: run.runId,
+      status: 'succeeded',
+      registryImage: manifest?.image ?? null,
+      manifestDigest: manifest?.digest ?? null,
+      platforms: pushed,
+    });
+    return {
+      runId: run.runId,
+      revision: input.revision,
+      localImage: run.localImage,
+      registryImage: manifest?.image ?? null,
+      manifestDigest: manifest?.digest ?? null,
+      platforms: settings.targets,
+    };
+  } catch (err) {
+    const status = isCancellation(err) ? 'cancelled' : 'failed';
+    await CancellationScope.nonCancellable(() =>
+      ledger.completeBuildRun({ runId: run.runId, status, failureReason: failureReason(err), registryImage: null, manifestDigest: null, platforms: [] }),
+    );
+    if (status === 'cancelled') throw err;
+    throw ApplicationFailure.nonRetryable(`build failed: ${failureReason(err)}`, ErrorType.BuildFailed);
+  }
+}
