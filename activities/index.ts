@@ -9,6 +9,7 @@ import { createBuildLedgerActivities } from './db/builds.js';
 import { createServerDbActivities } from './db/servers.js';
 import { createDockerBuildActivities } from './docker/build.js';
 import { createGitActivities } from './git/checkout.js';
+import { createCredentialCheckActivities } from './registry/credential-check.js';
 import { createCredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
 import { createTelemetry } from './telemetry.js';
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     }),
     ...createDockerBuildActivities(docker, telemetry, credentials),
     ...createRegistryActivities({ docker, telemetry, credentials }),
+    ...createCredentialCheckActivities(sql, credentials),
   };
 }
 

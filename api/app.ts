@@ -5,10 +5,14 @@ import { authenticate } from './auth.js';
 import type { ApiDeps } from './context.js';
 import { errorBody, handleError } from './errors.js';
 import { createRouter } from './openapi.js';
+import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
+import { metricRoutes } from './routes/metrics.js';
+import { registryRoutes } from './routes/registry.js';
 import { serverRoutes } from './routes/servers.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
+import { webhookRoutes, webhookSecretRoutes } from './routes/webhook.js';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 
@@ -41,12 +45,18 @@ export function createApp(deps: ApiDeps) {
     }
     await next();
   });
+  // Webhooks authenticate by signature: routed before the token check.
+  app.route('/api/servers', webhookRoutes(deps));
   app.use('/api/*', authenticate(deps.sql));
 
   app.route('/', healthRoutes(deps));
   app.route('/api', userRoutes(deps));
   app.route('/api/tokens', tokenRoutes(deps));
   app.route('/api/servers', serverRoutes(deps));
+  app.route('/api/servers', metricRoutes(deps));
+  app.route('/api/servers', webhookSecretRoutes(deps));
+  app.route('/api', buildRoutes(deps));
+  app.route('/api/registry', registryRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -4,14 +4,14 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import type { Role } from '../lib/schemas/common.js';
-import type { ServerEventHub } from './server-event-hub.js';
+import type { Streams } from './streams.js';
 
 export interface ApiDeps {
   sql: Sql;
   temporal: Client;
   env: Env;
   log: Logger;
-  events: ServerEventHub;
+  streams: Streams;
 }
 
 export interface Caller {

@@ -7,7 +7,7 @@ import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { connectClient } from '../lib/temporal.js';
 import { createApp } from './app.js';
-import { ServerEventHub } from './server-event-hub.js';
+import { createStreams } from './streams.js';
 
 const env = loadEnv();
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
@@ -32,9 +32,9 @@ async function main(): Promise<void> {
   }
 
   const temporal = await connectClient(env);
-  const events = new ServerEventHub(sql, log);
-  await events.start();
-  const app = createApp({ sql, temporal, env, log, events });
+  const streams = createStreams(sql, log);
+  await streams.start();
+  const app = createApp({ sql, temporal, env, log, streams });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     // SSE streams never end on their own: give them a moment, then go.
     setTimeout(() => (server as import('node:http').Server).closeAllConnections(), 2_000).unref();
     void (async () => {
-      await events.stop();
+      await streams.stop();
       await temporal.connection.close();
       await sql.end({ timeout: 5 });
       process.exit(0);

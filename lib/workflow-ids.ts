@@ -2,4 +2,6 @@
 export const workflowIds = {
   server: (serverId: number) => `server/${serverId}`,
   build: (serverId: number, revision: string) => `build/${serverId}/${revision.slice(0, 12)}`,
+  /** Also the id of the Temporal Schedule that starts it. */
+  credentials: (registryHost: string) => `credentials/${registryHost}`,
 } as const;

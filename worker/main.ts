@@ -6,8 +6,9 @@ import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { ensureSearchAttributes } from '../lib/temporal.js';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { workflowBundleOptions } from './bundle.js';
+import { ensureCredentialSchedule } from './schedules.js';
 
 const env = loadEnv();
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   const client = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log);
   await client.close();
 
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });

@@ -1,3 +1,4 @@
 // Every workflow the worker registers; this file is the bundle's entry point.
 export { serverLifecycle } from './server-lifecycle.js';
 export { buildAndPublish } from './build-and-publish.js';
+export { registryCredentials } from './registry-credentials.js';

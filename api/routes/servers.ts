@@ -7,7 +7,6 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { streamSSE } from 'hono/streaming';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import { ApiError, ErrorType, notFound } from '../../lib/errors.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -26,7 +25,9 @@ import { intentUpdates } from '../../workflows/server-lifecycle.messages.js';
 import { requireRole, visibleOwner } from '../auth.js';
 import type { ApiDeps, Caller } from '../context.js';
 import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, unavailableError } from '../openapi.js';
-import { toServerEvent, type EventFilter, type ServerEventRow } from '../server-event-hub.js';
+import { lastEventId, tailStream } from '../sse.js';
+import { newWebhookSecret } from './webhook.js';
+import { toServerEvent, type ServerEventRow } from '../streams.js';
 
 /** How long an intent may wait for the worker to accept it before the API answers 503. */
 const INTENT_TIMEOUT_MS = 10_000;
@@ -41,6 +42,7 @@ interface ServerRow {
   use_gpu: boolean;
   status: ServerStatus;
   status_reason: string | null;
+  webhook_secret?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -143,7 +145,7 @@ function intentRoute(intent: ServerIntent) {
   });
 }
 
-async function sendIntent(deps: ApiDeps, serverId: number, intent: ServerIntent, caller: Caller) {
+export async function sendIntent(deps: ApiDeps, serverId: number, intent: ServerIntent, caller: Caller) {
   const handle = deps.temporal.workflow.getHandle(workflowIds.server(serverId));
   try {
     const accepted = await deps.temporal.withDeadline(Date.now() + INTENT_TIMEOUT_MS, () =>
@@ -187,8 +189,9 @@ export function serverRoutes(deps: ApiDeps) {
             throw new ApiError(409, 'quota_exceeded', `server quota of ${owner!.server_quota} reached; delete a server or ask an admin`);
           }
           const [server] = await tx<ServerRow[]>`
-            insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu)
-            values (${caller.id}, ${body.name}, ${body.server_type}, ${tx.json(body.source)}, ${tx.json(body.config)}, ${body.use_gpu})
+            insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu, webhook_secret)
+            values (${caller.id}, ${body.name}, ${body.server_type}, ${tx.json(body.source)}, ${tx.json(body.config)}, ${body.use_gpu},
+                    ${newWebhookSecret()})
             returning *`;
           // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
           await deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {
@@ -240,50 +243,21 @@ export function serverRoutes(deps: ApiDeps) {
     .openapi(streamRoute, async (c) => {
       const caller = c.get('caller');
       const query = c.req.valid('query');
-      const filter: EventFilter = { ownerId: visibleOwner(caller), serverId: query.server_id };
-      const header = c.req.header('last-event-id');
-      const lastEventId = header && /^\d{1,18}$/.test(header) ? Number(header) : query.last_event_id;
-      return streamSSE(c, async (stream) => {
-        const queue: ServerEventRow[] = [];
-        let wake: (() => void) | undefined;
-        const unsubscribe = deps.events.subscribe(filter, (row) => {
-          queue.push(row);
-          wake?.();
-        });
-        let closed = false;
-        stream.onAbort(() => {
-          closed = true;
-          unsubscribe();
-          wake?.();
-        });
-        let sent = lastEventId ?? 0;
-        const send = async (row: ServerEventRow) => {
-          if (row.id <= sent) return; // already delivered by the replay
-          sent = row.id;
-          await stream.writeSSE({ event: row.event_type, id: String(row.id), data: JSON.stringify(toServerEvent(row)) });
-        };
-        try {
-          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ last_event_id: sent }) });
-          // Subscribed first, replayed second: nothing falls between the two.
-          if (lastEventId !== undefined) {
-            for (const row of await deps.events.replay(lastEventId, filter)) await send(row);
-          }
-          while (!closed) {
-            while (queue.length > 0 && !closed) await send(queue.shift()!);
-            if (closed) break;
-            const woken = await new Promise<boolean>((resolve) => {
-              const timer = setTimeout(() => resolve(false), env.SSE_KEEPALIVE_MS);
-              wake = () => {
-                clearTimeout(timer);
-                resolve(true);
-              };
-            });
-            wake = undefined;
-            if (!woken && !closed) await stream.write(': keep-alive\n\n');
-          }
-        } finally {
-          unsubscribe();
-        }
+      const owner = visibleOwner(caller);
+      const accepts = (row: ServerEventRow) =>
+        (owner === undefined || row.owner_id === owner) && (query.server_id === undefined || row.server_id === query.server_id);
+      return tailStream(c, lastEventId(c, query.last_event_id), {
+        tail: deps.streams.serverEvents,
+        accepts,
+        replay: (after) => sql<ServerEventRow[]>`
+          select * from server_events
+          where id > ${after}
+            ${owner === undefined ? sql`` : sql`and owner_id = ${owner}`}
+            ${query.server_id === undefined ? sql`` : sql`and server_id = ${query.server_id}`}
+          order by id
+          limit 1000`,
+        frame: (row) => ({ event: row.event_type, data: toServerEvent(row) }),
+        keepAliveMs: env.SSE_KEEPALIVE_MS,
       });
     })
     .openapi(getServerRoute, async (c) => {

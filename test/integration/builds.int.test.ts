@@ -1,15 +1,19 @@
 // git → two platform images → registry (htpasswd auth) → manifest list → ledger, end to end.
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
 import { startBuildStack, REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from '../support/build-stack.js';
-import { createGitRepo } from '../support/git-fixture.js';
+import { commit, createGitRepo, type GitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient } from '../support/http.js';
 
 let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
+// Shared by the tests below: the first builds what the others read.
+let serverId: number;
+let repo: GitRepo;
 
 async function runImage(image: string, platform: string): Promise<string> {
   const container = await stack.docker.createContainer({
@@ -41,7 +45,7 @@ afterAll(async () => {
 
 describe('build and publish', () => {
   it('builds both platforms, publishes a manifest list whose entries run, and records the ledger', async () => {
-    const repo = await createGitRepo({
+    repo = await createGitRepo({
       dir: join(stack.gitDir, 'hello-mcp'),
       files: {
         Dockerfile: `FROM ${stack.base.reference}\nRUN uname -m > /arch\nEXPOSE 8080\nCMD ["cat", "/arch"]\n`,
@@ -54,7 +58,7 @@ describe('build and publish', () => {
       json: { name: 'hello', server_type: 'Router', source: { type: 'git', repository: stack.git.url('hello-mcp'), branch: 'main' } },
     });
     expect(created.status).toBe(201);
-    const id = created.body.id as number;
+    const id = (serverId = created.body.id as number);
     const server = await eventually(
       async () => {
         const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
@@ -114,5 +118,91 @@ describe('build and publish', () => {
     expect(logs.length).toBeGreaterThan(5);
     const everything = JSON.stringify([logs, events]);
     expect(everything).not.toContain(REGISTRY_PASSWORD);
+  });
+});
+
+describe('builds, logs and telemetry over the API', () => {
+  it('lists runs with platforms and serves the build log, live stream included', async () => {
+    const runs = await call('GET', `/api/servers/${serverId}/builds`, { token: h.adminToken });
+    expect(runs.status).toBe(200);
+    expect(runs.body).toHaveLength(1);
+    const run = runs.body[0];
+    expect(run).toMatchObject({ status: 'succeeded', source_revision: repo.revision, multi_arch: true });
+    expect(run.platforms.map((p: { platform: string }) => p.platform)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect((await call('GET', `/api/builds/${run.id}`, { token: h.adminToken })).body.manifest_digest).toBe(run.manifest_digest);
+
+    const lines = await call('GET', `/api/builds/${run.id}/logs`, { token: h.adminToken });
+    expect(lines.body.some((l: { line: string }) => l.line.startsWith('Manifest list published'))).toBe(true);
+    // The stream of a finished build replays every line, then ends by itself.
+    const stream = collectSse(`${h.apiUrl}/api/builds/${run.id}/logs/stream`, h.adminToken);
+    await eventually(async () => stream.frames.some((f) => f.event === 'end'), 15_000, 'end of the log stream');
+    await stream.stop();
+    expect(stream.frames.filter((f) => f.event === 'log').length).toBe(lines.body.length);
+  });
+
+  it('pages metrics newest first, validates posted registry events with 422, and streams them', async () => {
+    const page1 = await call('GET', `/api/servers/${serverId}/metrics?limit=3`, { token: h.adminToken });
+    expect(page1.body).toHaveLength(3);
+    const ids = page1.body.map((m: { id: number }) => m.id);
+    expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+    const page2 = await call('GET', `/api/servers/${serverId}/metrics?limit=3&before=${ids.at(-1)}`, { token: h.adminToken });
+    expect(page2.body[0].id).toBeLessThan(ids.at(-1));
+
+    const bad = await call('POST', `/api/servers/${serverId}/metrics`, {
+      token: h.adminToken,
+      json: { event_type: 'push_failed', details: { attempt: 1, retry_limit: 3 } },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.field).toBe('details.registry_endpoint');
+
+    const stream = collectSse(`${h.apiUrl}/api/servers/${serverId}/metrics/stream`, h.adminToken);
+    await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
+    const details = { attempt: 2, retry_limit: 5, registry_endpoint: 'r/mcp-custom-1', platform: 'linux/amd64', reason: 'retryable_error', error: 'x' };
+    const good = await call('POST', `/api/servers/${serverId}/metrics`, { token: h.adminToken, json: { event_type: 'push_retry', details } });
+    expect(good.status).toBe(201);
+    await eventually(async () => stream.frames.some((f) => f.event === 'metric' && f.data.id === good.body.id), 10_000, 'streamed metric');
+    await stream.stop();
+    expect(stream.frames.find((f) => f.data?.id === good.body.id)!.data.details).toEqual(details);
+  });
+
+  it('rebuilds on a signed push webhook and refuses unsigned ones', async () => {
+    const secret = await call('POST', `/api/servers/${serverId}/webhook-secret`, { token: h.adminToken });
+    expect(secret.status).toBe(201);
+    const revision = await commit(repo, { 'README.md': 'second revision\n' }, 'second');
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: revision });
+    const sign = (key: string) => `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
+    const post = (signature: string | undefined, event = 'push') =>
+      fetch(`${h.apiUrl}/api/servers/${serverId}/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-github-event': event, ...(signature && { 'x-hub-signature-256': signature }) },
+        body,
+      });
+    expect((await post(undefined)).status).toBe(401);
+    expect((await post(sign('wrong-secret'))).status).toBe(401);
+    expect((await post(sign(secret.body.webhook_secret), 'ping')).status).toBe(200);
+    expect((await post(sign(secret.body.webhook_secret))).status).toBe(202);
+
+    const run = await eventually(
+      async () => {
+        const [r] = await h.sql`select * from build_artifact_runs where server_id = ${serverId} and source_revision = ${revision}`;
+        return r && r.status !== 'running' ? r : undefined;
+      },
+      240_000,
+      'the webhook build',
+    );
+    expect(run.status).toBe('succeeded');
+    await eventually(async () => (await call('GET', `/api/servers/${serverId}`, { token: h.adminToken })).body.status === 'ready', 30_000, 'ready');
+  });
+
+  it('checks credentials on a schedule and rotates them on demand', async () => {
+    const status = await call('GET', '/api/registry/credentials', { token: h.adminToken });
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ registry: `http://${stack.registryHost}/mcp`, configured: true });
+    expect(status.body.schedule.next_runs.length).toBeGreaterThan(0);
+    const rotated = await call('POST', '/api/registry/credentials/rotate', { token: h.adminToken });
+    expect(rotated.status).toBe(200);
+    // No refresh command configured: the check runs and says so, nothing is rotated.
+    expect(rotated.body.latest).toMatchObject({ trigger: 'manual', status: 'healthy', rotation_configured: false, rotation_attempted: false });
+    expect(JSON.stringify(rotated.body)).not.toContain(REGISTRY_PASSWORD);
   });
 });

@@ -1,0 +1,96 @@
+// Telemetry of one server: registry and lifecycle events, newest first, live over SSE, and
+// operator-posted events validated against the telemetry contract (422, not 500).
+import { createRoute, z } from '@hono/zod-openapi';
+import { ApiError } from '../../lib/errors.js';
+import { Metric, PageQuery, PostMetricBody } from '../../lib/schemas/builds.js';
+import { IdParam } from '../../lib/schemas/common.js';
+import { missingDetail } from '../../lib/telemetry-contract.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps } from '../context.js';
+import { commonErrors, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import { lastEventId, tailStream } from '../sse.js';
+import type { MetricRow } from '../streams.js';
+import { findServer } from './servers.js';
+
+const tags = ['metrics'];
+const toMetric = (row: MetricRow) => ({
+  id: row.id,
+  timestamp: row.timestamp.toISOString(),
+  event_type: row.event_type,
+  details: row.details,
+  run_id: row.run_id,
+});
+
+export function metricRoutes(deps: ApiDeps) {
+  const { sql, env } = deps;
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/metrics',
+        tags,
+        summary: 'Telemetry events, newest first (`before` pages back)',
+        request: { params: IdParam, query: PageQuery },
+        responses: { 200: json(z.array(Metric), 'Events'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const { before, limit } = c.req.valid('query');
+        const rows = await sql<MetricRow[]>`
+          select * from usage_metrics
+          where server_id = ${server.id} ${before === undefined ? sql`` : sql`and id < ${before}`}
+          order by id desc limit ${limit ?? 50}`;
+        return c.json(rows.map(toMetric), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/{id}/metrics',
+        tags,
+        summary: 'Record an event; registry events must carry the catalogue keys',
+        request: { params: IdParam, body: jsonBody(PostMetricBody) },
+        responses: { 201: json(Metric, 'Recorded'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const caller = c.get('caller');
+        requireRole(caller, 'admin', 'operator');
+        const server = await findServer(sql, c.req.valid('param').id, caller);
+        const body = c.req.valid('json');
+        const missing = missingDetail(body.event_type, body.details);
+        if (missing) {
+          throw new ApiError(422, 'validation_failed', `${missing}: required for ${body.event_type} events`, missing);
+        }
+        const [row] = await sql<MetricRow[]>`
+          insert into usage_metrics (server_id, event_type, details)
+          values (${server.id}, ${body.event_type}, ${body.details === null ? null : sql.json(body.details as never)})
+          returning *`;
+        return c.json(toMetric(row!), 201);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/metrics/stream',
+        tags,
+        summary: 'Live telemetry (SSE): `event: metric` frames; resumes after `Last-Event-ID`',
+        request: { params: IdParam },
+        responses: {
+          200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } },
+          ...commonErrors,
+          ...notFoundError,
+        },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        return tailStream(c, lastEventId(c), {
+          tail: deps.streams.metrics,
+          accepts: (row) => row.server_id === server.id,
+          replay: (after) => sql<MetricRow[]>`
+            select * from usage_metrics where server_id = ${server.id} and id > ${after} order by id limit 1000`,
+          frame: (row) => ({ event: 'metric', data: toMetric(row) }),
+          keepAliveMs: env.SSE_KEEPALIVE_MS,
+        });
+      },
+    );
+}

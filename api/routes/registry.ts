@@ -1,0 +1,132 @@
+// Registry credentials between builds: the latest scheduled checks, and an on-demand rotation.
+import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApiError } from '../../lib/errors.js';
+import { parseRegistry } from '../../lib/registry/reference.js';
+import { Timestamp } from '../../lib/schemas/common.js';
+import { workflowIds } from '../../lib/workflow-ids.js';
+import type { registryCredentials } from '../../workflows/registry-credentials.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps } from '../context.js';
+import { commonErrors, createRouter, json } from '../openapi.js';
+
+const CredentialCheck = z
+  .object({
+    id: z.number().int(),
+    trigger: z.enum(['schedule', 'manual']),
+    status: z.enum(['healthy', 'expiring_soon', 'expired', 'unknown']),
+    message: z.string().nullable(),
+    observed_at: Timestamp,
+    expires_at: Timestamp.nullable(),
+    seconds_until_expiry: z.number().int().nullable(),
+    rotation_recommended: z.boolean(),
+    rotation_configured: z.boolean(),
+    rotation_attempted: z.boolean(),
+    rotation_succeeded: z.boolean().nullable(),
+    rotation_error: z.string().nullable(),
+    workflow_id: z.string(),
+  })
+  .openapi('CredentialCheck');
+
+const CredentialsStatus = z
+  .object({
+    registry: z.string().nullable(),
+    configured: z.boolean().openapi({ description: 'REGISTRY and REGISTRY_AUTH_DOCKERCONFIG are both set' }),
+    latest: CredentialCheck.nullable(),
+    history: z.array(CredentialCheck),
+    schedule: z.object({ id: z.string(), next_runs: z.array(Timestamp), paused: z.boolean() }).nullable(),
+  })
+  .openapi('CredentialsStatus');
+
+type CheckRow = Omit<z.infer<typeof CredentialCheck>, 'observed_at' | 'expires_at'> & { observed_at: Date; expires_at: Date | null };
+const toCheck = (r: CheckRow) => ({
+  id: r.id,
+  trigger: r.trigger,
+  status: r.status,
+  message: r.message,
+  observed_at: r.observed_at.toISOString(),
+  expires_at: r.expires_at ? r.expires_at.toISOString() : null,
+  seconds_until_expiry: r.seconds_until_expiry === null ? null : Number(r.seconds_until_expiry),
+  rotation_recommended: r.rotation_recommended,
+  rotation_configured: r.rotation_configured,
+  rotation_attempted: r.rotation_attempted,
+  rotation_succeeded: r.rotation_succeeded,
+  rotation_error: r.rotation_error,
+  workflow_id: r.workflow_id,
+});
+
+const tags = ['registry'];
+
+export function registryRoutes(deps: ApiDeps) {
+  const { sql, env, temporal } = deps;
+  const registry = env.REGISTRY ?? null;
+  const host = registry ? parseRegistry(registry).host : null;
+  const status = async () => {
+    const history = registry
+      ? await sql<CheckRow[]>`select * from registry_credential_checks where registry = ${registry} order by id desc limit 20`
+      : [];
+    let schedule: z.infer<typeof CredentialsStatus>['schedule'] = null;
+    if (host) {
+      const described = await temporal.schedule.getHandle(workflowIds.credentials(host)).describe().catch(() => undefined);
+      if (described) {
+        schedule = {
+          id: described.scheduleId,
+          next_runs: described.info.nextActionTimes.map((d) => d.toISOString()),
+          paused: described.state.paused,
+        };
+      }
+    }
+    return {
+      registry,
+      configured: Boolean(registry && env.REGISTRY_AUTH_DOCKERCONFIG),
+      latest: history[0] ? toCheck(history[0]) : null,
+      history: history.map(toCheck),
+      schedule,
+    };
+  };
+
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/credentials',
+        tags,
+        summary: 'Credential health as last checked, recent checks, and the check schedule',
+        responses: { 200: json(CredentialsStatus, 'Status'), ...commonErrors },
+      }),
+      async (c) => c.json(await status(), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/credentials/rotate',
+        tags,
+        summary: 'Rotate the registry credentials now (admin); answers once the rotation has run',
+        responses: {
+          200: json(CredentialsStatus, 'Rotated; `latest` is this rotation'),
+          ...commonErrors,
+          409: json(z.object({ error: z.object({ code: z.string(), message: z.string() }) }), 'Nothing to rotate'),
+          502: json(z.object({ error: z.object({ code: z.string(), message: z.string() }) }), 'The rotation failed'),
+        },
+      }),
+      async (c) => {
+        requireRole(c.get('caller'), 'admin');
+        if (!registry || !host || !env.REGISTRY_AUTH_DOCKERCONFIG) {
+          throw new ApiError(409, 'not_configured', 'REGISTRY and REGISTRY_AUTH_DOCKERCONFIG must be set to rotate credentials');
+        }
+        try {
+          await temporal.withDeadline(Date.now() + 180_000, () =>
+            temporal.workflow.execute<typeof registryCredentials>('registryCredentials', {
+              workflowId: `${workflowIds.credentials(host)}/manual-${Date.now()}`,
+              taskQueue: env.TEMPORAL_TASK_QUEUE,
+              args: [{ registry, trigger: 'manual', force: true }],
+            }),
+          );
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) throw new ApiError(502, 'rotation_failed', 'credential rotation failed; see the latest check');
+          throw err;
+        }
+        return c.json(await status(), 200);
+      },
+    );
+}
