@@ -6,6 +6,7 @@ import { RegistryClient } from '../../lib/registry/client.js';
 import { startBuildStack, REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from '../support/build-stack.js';
 import { commit, createGitRepo, type GitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { collectSse, eventually, httpClient } from '../support/http.js';
 
 let stack: BuildStack;
@@ -118,6 +119,7 @@ describe('build and publish', () => {
     expect(logs.length).toBeGreaterThan(5);
     const everything = JSON.stringify([logs, events]);
     expect(everything).not.toContain(REGISTRY_PASSWORD);
+    recordHistory(h.env.TEMPORAL_ADDRESS!, run!.workflow_id, 'build-and-publish-two-platforms');
   });
 });
 
@@ -192,6 +194,7 @@ describe('builds, logs and telemetry over the API', () => {
     );
     expect(run.status).toBe('succeeded');
     await eventually(async () => (await call('GET', `/api/servers/${serverId}`, { token: h.adminToken })).body.status === 'ready', 30_000, 'ready');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${serverId}`, 'server-lifecycle-git-two-builds-open');
   });
 
   it('checks credentials on a schedule and rotates them on demand', async () => {
@@ -204,5 +207,11 @@ describe('builds, logs and telemetry over the API', () => {
     // No refresh command configured: the check runs and says so, nothing is rotated.
     expect(rotated.body.latest).toMatchObject({ trigger: 'manual', status: 'healthy', rotation_configured: false, rotation_attempted: false });
     expect(JSON.stringify(rotated.body)).not.toContain(REGISTRY_PASSWORD);
+  });
+});
+
+describe('workflow determinism', () => {
+  it('every lifecycle, build and credential history of this file replays against the current code', async () => {
+    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThanOrEqual(4);
   });
 });
