@@ -7,6 +7,7 @@ import { errorBody, handleError } from './errors.js';
 import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
+import { marketplaceRoutes } from './routes/marketplace.js';
 import { metricRoutes } from './routes/metrics.js';
 import { registryRoutes } from './routes/registry.js';
 import { serverRoutes } from './routes/servers.js';
@@ -57,6 +58,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/servers', webhookSecretRoutes(deps));
   app.route('/api', buildRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));
+  app.route('/api/marketplace', marketplaceRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

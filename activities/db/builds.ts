@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { classifyArtifact } from '../../lib/artifact-health.js';
 import { combineHealth, type CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { availableParallelism } from 'node:os';
 import type { BuildRun, BuildSettings, PlatformPush } from '../build/types.js';
@@ -46,21 +47,39 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
       const localImage = `mcp-custom-${input.serverId}`;
       const [row] = await sql<{ id: number }[]>`
         insert into build_artifact_runs
-          (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, status)
-        values (${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
-                ${input.revision}, ${settings.registry}, ${localImage}, 'running')
+          (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, status,
+           owner_id, server_name, server_type, tier, health_overall, health_issues, search_text)
+        select ${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
+               ${input.revision}, ${settings.registry}, ${localImage}, 'running',
+               s.owner_id, s.name, s.server_type, 'watchlist:' || s.server_type, 'blocked', array['build_status:running'],
+               lower(concat_ws(' ', s.name, ${localImage}::text, ${input.repository}::text))
+        from mcp_servers s where s.id = ${input.serverId}
         on conflict (workflow_id, workflow_run_id) do update set workflow_id = excluded.workflow_id
         returning id`.catch((err: { code?: string }) => {
         if (err.code === '23503') throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
         throw err;
       });
-      return { runId: row!.id, localImage, settings };
+      if (!row) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+      return { runId: row.id, localImage, settings };
     },
 
     async completeBuildRun(input: CompleteBuildRunInput): Promise<void> {
       const health = input.platforms.reduce<CredentialHealthStatus>((acc, p) => combineHealth(acc, p.credentialHealth), 'unknown');
       const any = (key: keyof PlatformPush) => input.platforms.some((p) => p[key] === true);
       await sql.begin(async (tx) => {
+        const [run] = await tx<{ server_type: string; server_name: string; local_image: string; source_repo: string | null }[]>`
+          select server_type, server_name, local_image, source_repo from build_artifact_runs where id = ${input.runId}`;
+        const classified = classifyArtifact({
+          status: input.status,
+          credential_health_status: health,
+          multi_arch: input.platforms.length > 1,
+          server_type: run?.server_type ?? '',
+          platforms: input.platforms.map((p) => ({ platform: p.platform, credential_health_status: p.credentialHealth })),
+        });
+        const searchText = [run?.server_name, input.registryImage ? 'latest' : null, input.manifestDigest, input.registryImage, run?.local_image, run?.source_repo]
+          .filter(Boolean)
+          .join(' ')
+          .toLowerCase();
         // Only a running row is closed: a retried completion finds it closed and changes nothing.
         const updated = await tx`
           update build_artifact_runs set
@@ -75,7 +94,11 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
             auth_refresh_succeeded = ${any('authRefreshSucceeded')},
             auth_rotation_attempted = ${any('authRotationAttempted')},
             auth_rotation_succeeded = ${any('authRotationSucceeded')},
-            credential_health_status = ${health}
+            credential_health_status = ${health},
+            tier = ${classified.tier},
+            health_overall = ${classified.overall},
+            health_issues = ${classified.issues},
+            search_text = ${searchText}
           where id = ${input.runId} and status = 'running'
           returning id`;
         if (updated.length === 0) return;
