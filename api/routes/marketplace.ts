@@ -57,6 +57,17 @@ export function likePattern(term: string): string {
   return `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * The `q` condition. Every digest starts with `sha256:`, whose trigrams are in every row: searching
+ * on the hex part alone keeps the trigram index scan small, and a recheck keeps the full term exact.
+ */
+function searchCondition(sql: Sql, term: string) {
+  const lower = term.toLowerCase();
+  const digest = /^sha256:(.{3,})$/.exec(lower);
+  if (digest) return sql`and search_text like ${likePattern(digest[1]!)} and strpos(search_text, ${lower}) > 0`;
+  return sql`and search_text like ${likePattern(lower)}`;
+}
+
 async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<MarketplaceEntry[]> {
   const ids = rows.map((r) => r.id);
   const platforms = ids.length
@@ -123,7 +134,7 @@ export function marketplaceRoutes({ sql }: ApiDeps) {
             ${q.server_type === undefined ? sql`` : sql`and server_type = ${q.server_type}`}
             ${q.status === undefined ? sql`` : sql`and status = ${q.status}`}
             ${q.tier === undefined ? sql`` : sql`and lower(tier) = ${q.tier.toLowerCase()}`}
-            ${q.q ? sql`and search_text like ${likePattern(q.q)}` : sql``}
+            ${q.q ? searchCondition(sql, q.q) : sql``}
             ${cursor ? sql`and (sort_at, id) < (${cursor.at}, ${cursor.id})` : sql``}
           order by sort_at desc, id desc
           limit ${limit + 1}`;

@@ -45,7 +45,9 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
   writeHtpasswd(htpasswdPath, { [REGISTRY_USER]: REGISTRY_PASSWORD });
   const registryPort = await freePort();
   const startReg = () => startRegistry({ dir: join(dir, 'registry'), port: registryPort, logDir, htpasswd: htpasswdPath });
-  const [dockerd, registry] = await Promise.all([startDockerd(join(DATA_DIR, 'test-docker'), logDir), startReg()]);
+  // A daemon of this stack's own: test files (and developers' parallel runs) never share one.
+  const dockerDir = join(DATA_DIR, 'test-docker', `${name}-${process.pid}`);
+  const [dockerd, registry] = await Promise.all([startDockerd(dockerDir, logDir), startReg()]);
   const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: registryPort } });
   const registryHost = `127.0.0.1:${proxy.port}`;
   const dockerconfigPath = join(dir, 'dockerconfig.json');
@@ -80,6 +82,7 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
       await Promise.all([git.stop(), proxy.stop(), stack.registry.stop()]);
       await dockerd.stop();
       rmSync(dir, { recursive: true, force: true });
+      rmSync(dockerDir, { recursive: true, force: true });
     },
   };
   return stack;
