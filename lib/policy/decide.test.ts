@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { decide, EXECUTORS, type PolicyInput } from './decide.js';
+
+const artifact = {
+  runId: 7,
+  status: 'succeeded',
+  manifestDigest: 'sha256:' + 'a'.repeat(64),
+  registryImage: '127.0.0.1:5000/mcp/mcp-custom-3:latest',
+  localImage: 'mcp-custom-3',
+  tier: 'gold:Router',
+  healthOverall: 'healthy' as const,
+};
+const base: PolicyInput = {
+  serverId: 3,
+  serverType: 'Router',
+  source: { type: 'git' },
+  useGpu: false,
+  defaultBackend: 'docker',
+  executors: [EXECUTORS.docker],
+  artifact,
+};
+
+describe('runtime policy decisions', () => {
+  it('launches a built git server on its own artifact, pinned by digest', () => {
+    const d = decide(base);
+    expect(d).toMatchObject({
+      backend: 'docker',
+      candidateBackend: 'docker',
+      executorName: 'Docker containers',
+      image: `127.0.0.1:5000/mcp/mcp-custom-3@sha256:${'a'.repeat(64)}`,
+      requiresBuild: true,
+      artifactRunId: 7,
+      tier: 'gold:Router',
+      capabilityRequirements: ['image-build'],
+      capabilitiesSatisfied: true,
+      launchable: true,
+    });
+    expect(d.notes).toEqual([
+      'artifact:7:status:succeeded:health:healthy',
+      'build:git-requested',
+      'capabilities:requested:image-build',
+      'evaluation:not-required',
+      'executor:docker:capabilities-satisfied:gpu,image-build',
+      'governance:not-required',
+      'image:registry-promoted',
+    ]);
+  });
+
+  it.each<[string, Partial<PolicyInput>, Partial<ReturnType<typeof decide>>, string[]]>([
+    ['image source runs its image', { source: { type: 'image', image: 'team/router:1' }, artifact: null }, { image: 'team/router:1', requiresBuild: false, launchable: true, capabilityRequirements: [] }, ['artifact:none']],
+    ['no registry: the local build', { artifact: { ...artifact, registryImage: null, manifestDigest: null } }, { image: 'mcp-custom-3:latest', launchable: true }, ['image:local-build']],
+    ['failed build is not launched', { artifact: { ...artifact, status: 'failed' } }, { image: null, launchable: false }, ['artifact:unusable:failed', 'image:missing']],
+    ['git without artifact is not launched', { artifact: null }, { image: null, launchable: false }, ['artifact:none', 'image:missing']],
+    ['GPU on docker stays on docker (#14)', { useGpu: true }, { backend: 'docker', capabilityRequirements: ['gpu', 'image-build'], launchable: true }, ['gpu:requested', 'capabilities:requested:gpu,image-build']],
+    ['override to an unregistered backend routes back', { runtimeOverride: 'kubernetes' }, { candidateBackend: 'kubernetes', backend: 'docker', launchable: true }, ['runtime_override:kubernetes', 'executor:unavailable:kubernetes', 'capabilities:routed:kubernetes->docker:image-build']],
+    ['unknown override is noted and ignored', { runtimeOverride: 'firecracker' }, { backend: 'docker' }, ['runtime_override:unknown:firecracker']],
+    ['same override adds no note', { runtimeOverride: 'docker' }, { backend: 'docker' }, []],
+    ['override honoured when registered', { runtimeOverride: 'kubernetes', executors: [EXECUTORS.docker, EXECUTORS.kubernetes] }, { backend: 'kubernetes', executorName: 'Kubernetes clusters' }, ['executor:kubernetes:capabilities-satisfied:gpu,image-build']],
+    ['no executor can build', { executors: [{ backend: 'docker', displayName: 'Docker containers', capabilities: [] }] }, { capabilitiesSatisfied: false, launchable: false, executorName: null }, ['capabilities:unsatisfied:docker:image-build']],
+  ])('%s', (_name, change, expected, notes) => {
+    const d = decide({ ...base, ...change });
+    expect(d).toMatchObject(expected);
+    for (const note of notes) expect(d.notes).toContain(note);
+    expect(d.notes).toEqual([...d.notes].sort());
+  });
+
+  it('is deterministic whatever the executor registration order', () => {
+    const a = decide({ ...base, runtimeOverride: 'podman', executors: [EXECUTORS.kubernetes, EXECUTORS.docker] });
+    const b = decide({ ...base, runtimeOverride: 'podman', executors: [EXECUTORS.docker, EXECUTORS.kubernetes] });
+    expect(a).toEqual(b);
+  });
+});

@@ -1,0 +1,164 @@
+// The runtime policy engine (§8): which backend runs a server, with which image, and whether a gate
+// holds the launch. Pure and deterministic — same inputs, same decision, notes sorted — so it is
+// unit-tested table-driven and replayable; one activity loads the inputs and records the result.
+import type { HealthOverall } from '../artifact-health.js';
+
+export const POLICY_VERSION = 'runtime-policy-v1';
+
+export type Backend = 'docker' | 'kubernetes';
+export type Capability = 'gpu' | 'image-build';
+
+export interface ExecutorDescriptor {
+  backend: Backend;
+  displayName: string;
+  capabilities: readonly Capability[];
+}
+
+/** The executors each runtime mode registers; GPUs run on either (weak spot #14). */
+export const EXECUTORS: Record<Backend, ExecutorDescriptor> = {
+  docker: { backend: 'docker', displayName: 'Docker containers', capabilities: ['gpu', 'image-build'] },
+  kubernetes: { backend: 'kubernetes', displayName: 'Kubernetes clusters', capabilities: ['gpu', 'image-build'] },
+};
+
+export interface ArtifactInput {
+  runId: number;
+  status: string;
+  manifestDigest: string | null;
+  registryImage: string | null;
+  localImage: string;
+  tier: string;
+  healthOverall: HealthOverall;
+}
+
+export interface PolicyInput {
+  serverId: number;
+  serverType: string;
+  source: { type: 'git' } | { type: 'image'; image: string };
+  /** `config.runtime` when given: a backend override. */
+  runtimeOverride?: string;
+  useGpu: boolean;
+  defaultBackend: Backend;
+  executors: readonly ExecutorDescriptor[];
+  /** The latest artifact of the server (for git sources: the build this launch follows). */
+  artifact: ArtifactInput | null;
+}
+
+export interface PolicyDecision {
+  serverId: number;
+  policyVersion: string;
+  candidateBackend: Backend;
+  backend: Backend;
+  executorName: string | null;
+  image: string | null;
+  requiresBuild: boolean;
+  artifactRunId: number | null;
+  manifestDigest: string | null;
+  tier: string | null;
+  healthOverall: HealthOverall | null;
+  capabilityRequirements: Capability[];
+  capabilitiesSatisfied: boolean;
+  evaluationRequired: boolean;
+  governanceRequired: boolean;
+  /** Launch may proceed: capabilities satisfied, an image to run, no gate holding it. */
+  launchable: boolean;
+  notes: string[];
+}
+
+const BACKENDS: readonly Backend[] = ['docker', 'kubernetes'];
+
+export function decide(input: PolicyInput): PolicyDecision {
+  const notes: string[] = [];
+  const requirements = new Set<Capability>();
+
+  let backend: Backend = input.defaultBackend;
+  if (input.useGpu) {
+    requirements.add('gpu');
+    notes.push('gpu:requested');
+  }
+  if (input.runtimeOverride !== undefined) {
+    const override = input.runtimeOverride.trim().toLowerCase();
+    if ((BACKENDS as readonly string[]).includes(override)) {
+      if (override !== backend) notes.push(`runtime_override:${override}`);
+      backend = override as Backend;
+    } else {
+      notes.push(`runtime_override:unknown:${input.runtimeOverride}`);
+    }
+  }
+
+  const requiresBuild = input.source.type === 'git';
+  if (requiresBuild) {
+    requirements.add('image-build');
+    notes.push('build:git-requested');
+  }
+
+  const artifact = input.artifact;
+  let image: string | null = input.source.type === 'image' ? input.source.image : null;
+  if (artifact) {
+    notes.push(`artifact:${artifact.runId}:status:${artifact.status}:health:${artifact.healthOverall}`);
+    if (requiresBuild) {
+      if (artifact.status !== 'succeeded') notes.push(`artifact:unusable:${artifact.status}`);
+      else if (artifact.registryImage) {
+        // Pinned by digest: the launch runs exactly the artifact the decision names.
+        image = artifact.manifestDigest ? `${artifact.registryImage.replace(/:[^:/]+$/, '')}@${artifact.manifestDigest}` : artifact.registryImage;
+        notes.push('image:registry-promoted');
+      } else {
+        image = `${artifact.localImage}:latest`;
+        notes.push('image:local-build');
+      }
+    }
+  } else {
+    notes.push('artifact:none');
+  }
+  if (image === null) notes.push('image:missing');
+
+  const reqs = [...requirements].sort();
+  if (reqs.length > 0) notes.push(`capabilities:requested:${reqs.join(',')}`);
+
+  const candidateBackend = backend;
+  const registered = [...input.executors].sort((a, b) => a.backend.localeCompare(b.backend));
+  const supports = (e: ExecutorDescriptor) => reqs.every((r) => e.capabilities.includes(r));
+  let chosen = registered.find((e) => e.backend === candidateBackend);
+  let capabilitiesSatisfied = true;
+  if (chosen && supports(chosen)) {
+    if (reqs.length > 0) notes.push(`executor:${chosen.backend}:capabilities-satisfied:${[...chosen.capabilities].sort().join(',')}`);
+  } else {
+    if (!chosen) notes.push(`executor:unavailable:${candidateBackend}`);
+    const other = registered.find((e) => e.backend !== candidateBackend && supports(e));
+    if (other) {
+      notes.push(`capabilities:routed:${candidateBackend}->${other.backend}:${reqs.join(',')}`);
+      chosen = other;
+      backend = other.backend;
+    } else {
+      capabilitiesSatisfied = false;
+      notes.push(`capabilities:unsatisfied:${candidateBackend}:${reqs.join(',')}`);
+      chosen = undefined;
+    }
+  }
+
+  // Evaluation and governance gates go live with certifications and release trains; until then the
+  // decision records that nothing requires them.
+  const evaluationRequired = false;
+  const governanceRequired = false;
+  notes.push('evaluation:not-required', 'governance:not-required');
+
+  const artifactUsable = !requiresBuild || artifact?.status === 'succeeded';
+  return {
+    serverId: input.serverId,
+    policyVersion: POLICY_VERSION,
+    candidateBackend,
+    backend,
+    executorName: chosen?.displayName ?? null,
+    image,
+    requiresBuild,
+    artifactRunId: artifact?.runId ?? null,
+    manifestDigest: artifact?.manifestDigest ?? null,
+    tier: artifact?.tier ?? null,
+    healthOverall: artifact?.healthOverall ?? null,
+    capabilityRequirements: reqs,
+    capabilitiesSatisfied,
+    evaluationRequired,
+    governanceRequired,
+    launchable: capabilitiesSatisfied && image !== null && artifactUsable && !evaluationRequired && !governanceRequired,
+    notes: notes.sort(),
+  };
+}
