@@ -36,7 +36,9 @@ export function tailStream<Row extends TailRow>(c: Context, resumeAfter: number 
       unsubscribe();
       wake?.();
     });
-    let sent = resumeAfter ?? 0;
+    // A first connection starts at the tail's position: the ready frame carries it as its id, so a
+    // client that reconnects before any event arrived still resumes without a gap.
+    let sent = resumeAfter ?? (opts.replayFromStart ? 0 : opts.tail.position);
     const send = async (row: Row) => {
       if (row.id <= sent) return; // already delivered by the replay
       sent = row.id;
@@ -44,7 +46,7 @@ export function tailStream<Row extends TailRow>(c: Context, resumeAfter: number 
       await stream.writeSSE({ event, id: String(row.id), data: JSON.stringify(data) });
     };
     try {
-      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ last_event_id: sent }) });
+      await stream.writeSSE({ event: 'ready', id: String(sent), data: JSON.stringify({ last_event_id: sent }) });
       if (resumeAfter !== undefined || opts.replayFromStart) {
         for (;;) {
           const rows = await opts.replay(sent);

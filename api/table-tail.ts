@@ -44,6 +44,11 @@ export class TableTail<Row extends TailRow> {
     this.subscribers.clear();
   }
 
+  /** The last id handed to subscribers: a new subscriber receives every row after it. */
+  get position(): number {
+    return this.lastId;
+  }
+
   get subscriberCount(): number {
     return this.subscribers.size;
   }

@@ -36,8 +36,16 @@ export function resolveConfig(opts: GlobalOptions): ClientConfig {
   return { baseUrl, token, timeoutMs };
 }
 
-export function clientFrom(cmd: Command): ApiClient {
-  return new ApiClient(resolveConfig(cmd.optsWithGlobals<GlobalOptions>()));
+/**
+ * The client for a command's global options. `defaultTimeoutMs` replaces the default --timeout (not
+ * one the operator gave) for requests that take long by design, such as a credential rotation.
+ */
+export function clientFrom(cmd: Command, opts: { defaultTimeoutMs?: number } = {}): ApiClient {
+  const config = resolveConfig(cmd.optsWithGlobals<GlobalOptions>());
+  if (opts.defaultTimeoutMs !== undefined && cmd.getOptionValueSourceWithGlobals('timeout') === 'default') {
+    config.timeoutMs = Math.max(config.timeoutMs, opts.defaultTimeoutMs);
+  }
+  return new ApiClient(config);
 }
 
 export class ApiClient {

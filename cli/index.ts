@@ -1,6 +1,8 @@
 // mcpctl: the command-line client of the mcp-host API. `bin.mjs` runs this file; so does `tsx cli/index.ts`.
 import { Command, Option } from 'commander';
 import { DEFAULT_URL } from './client.js';
+import { buildsCommand } from './commands/builds.js';
+import { credentialsCommand } from './commands/credentials.js';
 import { dbCommand } from './commands/db.js';
 import { serversCommand } from './commands/servers.js';
 import { tokenCommand } from './commands/token.js';
@@ -12,9 +14,13 @@ function buildProgram(): Command {
     .description('manage MCP servers hosted by mcp-host')
     .addOption(new Option('--url <url>', 'API base URL').env('MCPCTL_URL').default(DEFAULT_URL))
     .addOption(new Option('--token <token>', 'API token').env('MCPCTL_TOKEN'))
-    .addOption(new Option('--timeout <seconds>', 'give up on a request (or on watch --until) after this long').default('30'));
+    .addOption(
+      new Option('--timeout <seconds>', 'give up on a request (or on watch --until, or on a build run that does not open) after this long').default('30'),
+    );
 
   program.addCommand(serversCommand());
+  program.addCommand(buildsCommand());
+  program.addCommand(credentialsCommand());
   program.addCommand(usersCommand());
   program.addCommand(whoamiCommand());
   program.addCommand(tokenCommand());

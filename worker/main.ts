@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     activities: createActivities({ sql, env, docker: createDocker(env.DOCKER_HOST), log }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
+    // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.
+    maxHeartbeatThrottleInterval: '2s',
   });
   log.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS }, 'worker started');
 

@@ -25,11 +25,16 @@ const checkout = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved] },
 });
 
+// Cancellation reaches a running activity only in the answer to a heartbeat, and the SDK sends
+// heartbeats at most every 0.8 × heartbeatTimeout: a short timeout is what makes fail-fast (and a
+// stop) reach the daemon within seconds, and a killed worker's activity be retried soon.
+const HEARTBEAT_TIMEOUT = '20s';
+
 // Builds run long and report progress; a failed build is a failed build (not retried), and a
 // cancelled one waits until the daemon has really stopped.
 const builder = proxyActivities<Activities>({
   startToCloseTimeout: '60m',
-  heartbeatTimeout: '60s',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
 });
@@ -81,7 +86,7 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
   const { settings } = run;
   const pusher = proxyActivities<Activities>({
     startToCloseTimeout: '30m',
-    heartbeatTimeout: '60s',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     // REGISTRY_PUSH_RETRIES counts every attempt, including the one after a credential refresh.
     retry: {
       maximumAttempts: settings.pushRetries,

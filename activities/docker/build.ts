@@ -1,6 +1,6 @@
 // One image per platform through the real dockerd (classic builder, as the daemon here offers).
 // Progress is heartbeated; cancellation aborts the request, and the daemon stops the build.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import dockerignoreModule from '@balena/dockerignore';
@@ -8,12 +8,12 @@ import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { fromImages, pinFromImages, splitImage } from '../../lib/build/base-pinning.js';
 import { readJsonStream } from '../../lib/docker.js';
-import { RegistryClient } from '../../lib/registry/client.js';
+import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry/client.js';
 import { ErrorType } from '../../lib/errors.js';
 import { platformSlug, type BuildSettings, type PlatformBuild } from '../build/types.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
-import type { Telemetry } from '../telemetry.js';
+import type { BuildLog, Telemetry } from '../telemetry.js';
 
 export interface BuildPlatformInput {
   runId: number;
@@ -24,21 +24,34 @@ export interface BuildPlatformInput {
   settings: BuildSettings;
 }
 
-const HEARTBEAT_MS = 5_000;
-const PINNED_PREFIX = 'Dockerfile.mcp-host.';
+// Heartbeats are also how a cancellation (fail-fast, stop) reaches the build: the workflow's
+// heartbeatTimeout bounds how often the SDK actually sends them, this only keeps one pending.
+const HEARTBEAT_MS = 2_000;
 
-/** The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile always kept). */
-async function contextStream(dir: string): Promise<NodeJS.ReadableStream> {
+/**
+ * The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile and
+ * .dockerignore always sent, as the docker CLI does; the daemon drops them again when .dockerignore
+ * names them). The Dockerfile sent is `dockerfile` — the per-platform pinned one — in place of the
+ * checkout's: nothing is written into the checkout, so nothing of mcp-host's own reaches `COPY .`,
+ * and concurrent builds for other platforms cannot see each other's Dockerfiles.
+ */
+async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
   const patterns = await readFile(join(dir, '.dockerignore'), 'utf8')
     .then((text) => text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))
     .catch(() => [] as string[]);
   // A CommonJS module whose function sits on `.default`.
   const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
+  const { mtime } = await stat(join(dir, 'Dockerfile'));
   return tar.pack(dir, {
     ignore: (name) => {
       const rel = relative(dir, name);
-      const kept = rel === 'Dockerfile' || rel === '.dockerignore' || rel.startsWith(PINNED_PREFIX);
-      return rel !== '' && !kept && ig.ignores(rel);
+      if (rel === 'Dockerfile') return true; // sent below, pinned
+      return rel !== '' && rel !== '.dockerignore' && ig.ignores(rel);
+    },
+    finalize: false,
+    finish: (pack) => {
+      pack.entry({ name: 'Dockerfile', mode: 0o644, mtime }, dockerfile);
+      pack.finalize();
     },
   }) as unknown as NodeJS.ReadableStream;
 }
@@ -47,24 +60,47 @@ async function contextStream(dir: string): Promise<NodeJS.ReadableStream> {
  * `image@sha256:…` of `image`'s manifest for `platform`, read from its registry; undefined when the
  * registry cannot tell (unreachable, anonymous access refused, not an image) — the build then uses
  * the tag as written.
+ *
+ * For a base image in our own registry this is also the first use of our credentials in a build:
+ * when the registry refuses them (a rotated password), they are refreshed here. Otherwise the
+ * daemon's pull is refused the same way, the build fails, and the push — where auth failures are
+ * otherwise healed — is never reached.
  */
 async function pinForPlatform(
   image: string,
   platform: string,
   registry: string | null,
   credentials: CredentialManager,
+  log: BuildLog,
 ): Promise<string | undefined> {
   const { host, repository, tag } = splitImage(image);
   const own = registry ? parseRegistry(registry) : undefined;
-  const scheme = own?.host === host ? own.scheme : /^(127\.|localhost(:|$))/.test(host) ? 'http' : 'https';
+  const ownRegistry = own?.host === host;
+  const scheme = ownRegistry ? own.scheme : /^(127\.|localhost(:|$))/.test(host) ? 'http' : 'https';
   const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
-  const client = new RegistryClient({
-    apiBase: `${scheme}://${apiHost}`,
-    credentials: own?.host === host ? await credentials.current() : undefined,
-    timeoutMs: 10_000,
-  });
+  const lookup = async () =>
+    new RegistryClient({
+      apiBase: `${scheme}://${apiHost}`,
+      credentials: ownRegistry ? await credentials.current() : undefined,
+      timeoutMs: 10_000,
+    }).getManifest(repository, tag);
   try {
-    const manifest = await client.getManifest(repository, tag);
+    let manifest: Manifest;
+    try {
+      manifest = await lookup();
+    } catch (err) {
+      const refused = err instanceof RegistryError && err.kind === 'auth';
+      if (!(ownRegistry && refused && credentials.refreshConfigured)) throw err;
+      log.line(`Registry refused the credentials for base image ${image}; refreshing them`);
+      try {
+        await credentials.refresh();
+      } catch (refreshErr) {
+        log.line(`Registry credential refresh failed: ${(refreshErr as Error).message}`);
+        throw err;
+      }
+      log.line('Registry credentials refreshed');
+      manifest = await lookup();
+    }
     const [os, architecture, variant] = platform.split('/');
     const entries = Array.isArray(manifest.body.manifests) ? manifest.body.manifests : undefined;
     const digest = entries
@@ -95,24 +131,24 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
       const beat = setInterval(() => ctx.heartbeat({ platform: input.platform, progress }), HEARTBEAT_MS);
       try {
         log.line(`Building image for ${input.platform}`);
-        // Base images may live in the same (authenticated) registry the build pushes to.
-        const creds = input.settings.registry ? await credentials.current() : undefined;
-        const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
         // A per-platform Dockerfile with every FROM pinned to that platform's digest.
         const original = await readFile(join(input.contextDir, 'Dockerfile'), 'utf8');
         const pins = new Map<string, string>();
         for (const { image } of fromImages(original)) {
-          const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials);
+          const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials, log);
           if (pinned) {
             pins.set(image, pinned);
             log.line(`Base image ${image} for ${input.platform} is ${pinned}`);
           }
         }
-        const dockerfile = `${PINNED_PREFIX}${platformSlug(input.platform)}`;
-        await writeFile(join(input.contextDir, dockerfile), pinFromImages(original, pins));
-        const stream = (await docker.buildImage(await contextStream(input.contextDir), {
+        // Base images may live in the same (authenticated) registry the build pushes to. Read after
+        // pinning, which may have refreshed them.
+        const creds = input.settings.registry ? await credentials.current() : undefined;
+        const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
+        const context = await contextStream(input.contextDir, pinFromImages(original, pins));
+        const stream = (await docker.buildImage(context, {
           t: `${localImage}:latest`,
-          dockerfile,
+          dockerfile: 'Dockerfile',
           version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
           ...(registryconfig && { registryconfig }),
           platform: input.platform,

@@ -30,6 +30,21 @@ export interface CredentialManager {
 export function createCredentialManager(settings: CredentialSettings): CredentialManager {
   const host = () => parseRegistry(settings.registry ?? '').host;
   const path = settings.dockerconfigPath;
+  /** The refresh under way: concurrent callers (platforms failing at once) share one run of the command. */
+  let refreshing: Promise<void> | undefined;
+  async function refreshNow(): Promise<void> {
+    if (!path) throw new Error('no REGISTRY_AUTH_DOCKERCONFIG to refresh');
+    if (settings.refreshCommand) {
+      try {
+        // Output is never logged: refresh commands print tokens.
+        await exec('/bin/sh', ['-c', settings.refreshCommand], { timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        throw new Error(`refresh command failed (exit ${String(code ?? 'unknown')})`);
+      }
+    }
+    if (!(await loadCredentials(path, host()))) throw new Error(`no auth entry for ${host()} after refresh`);
+  }
   return {
     refreshConfigured: Boolean(path),
     rotationConfigured: Boolean(path && settings.refreshCommand),
@@ -47,18 +62,11 @@ export function createCredentialManager(settings: CredentialSettings): Credentia
       if (!path || !settings.registry) return undefined;
       return loadCredentials(path, host());
     },
-    async refresh() {
-      if (!path) throw new Error('no REGISTRY_AUTH_DOCKERCONFIG to refresh');
-      if (settings.refreshCommand) {
-        try {
-          // Output is never logged: refresh commands print tokens.
-          await exec('/bin/sh', ['-c', settings.refreshCommand], { timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
-        } catch (err) {
-          const code = (err as { code?: unknown }).code;
-          throw new Error(`refresh command failed (exit ${String(code ?? 'unknown')})`);
-        }
-      }
-      if (!(await loadCredentials(path, host()))) throw new Error(`no auth entry for ${host()} after refresh`);
+    refresh() {
+      refreshing ??= refreshNow().finally(() => {
+        refreshing = undefined;
+      });
+      return refreshing;
     },
   };
 }

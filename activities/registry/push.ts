@@ -48,12 +48,30 @@ class PushError extends Error {
   }
 }
 
+const HEARTBEAT_MS = 2_000;
+
 const imageName = (serverId: number) => `mcp-custom-${serverId}`;
 /** `registry_endpoint` as the catalogue defines it: REGISTRY (scheme kept) + image name, no tag. */
 const endpointOf = (registry: string, serverId: number) => `${registry.replace(/\/+$/, '')}/${imageName(serverId)}`;
 
 function isAuthFailure(code: number | undefined, message: string): boolean {
   return code === 401 || code === 403 || /authentication required|unauthorized|token has expired|no basic auth credentials/i.test(message);
+}
+
+/**
+ * Errors dockerd reports in its push stream that are the network's fault between the daemon and
+ * the registry (a reset or closed connection, a timeout, a registry that is down or restarting):
+ * worth another attempt, unlike a registry that refuses the image. The daemon reports them in-band
+ * like any other error, e.g. `Put "http://…/manifests/latest": read: connection reset by peer`.
+ */
+const TRANSPORT_FAILURES = [
+  /connection reset|connection refused|broken pipe|\bEOF\b|use of closed network connection/i,
+  /i\/o timeout|TLS handshake timeout|timeout awaiting response headers|context deadline exceeded/i,
+  /network is unreachable|no route to host|received unexpected HTTP status: 5\d\d/i,
+];
+
+function isTransportFailure(message: string): boolean {
+  return TRANSPORT_FAILURES.some((pattern) => pattern.test(message));
 }
 
 export interface RegistryDeps {
@@ -88,6 +106,9 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         ...(ctx.info.heartbeatDetails as PushProgress | undefined),
       };
       const remember = () => ctx.heartbeat(progress);
+      // Beat while the daemon is quiet too (a stalled upload, a slow manifest PUT): a dead worker is
+      // then noticed within the heartbeat timeout, and a cancellation reaches the push.
+      const beat = setInterval(remember, HEARTBEAT_MS);
       const failed = (err: PushError) =>
         metric('push_failed', {
           attempt: err.kind === 'tag' ? 0 : attempt,
@@ -129,23 +150,24 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         let healthStatus: CredentialHealthStatus = health.status;
         if (health.rotation_recommended && !progress.authRotationAttempted) {
           log.line(`Registry credentials reported status '${health.status}': ${health.message}`);
+          // Exactly the catalogue's keys (§7.1): rotation_recommended & co. belong to auth_health_reported only.
           const rotation = { registry_endpoint: endpoint, registry, status: health.status };
           if (credentials.rotationConfigured) {
             progress.authRotationAttempted = true;
-            await metric('auth_rotation_started', { ...rotation, observed_at: health.observed_at, rotation_recommended: true, rotation_configured: true, seconds_until_expiry: health.seconds_until_expiry });
+            await metric('auth_rotation_started', { ...rotation, observed_at: health.observed_at });
             try {
               await credentials.refresh();
               progress.authRotationSucceeded = true;
               healthStatus = (await credentials.probe()).status;
-              await metric('auth_rotation_succeeded', { ...rotation, observed_at: new Date().toISOString(), rotation_recommended: true, rotation_configured: true, seconds_until_expiry: health.seconds_until_expiry });
+              await metric('auth_rotation_succeeded', { ...rotation, observed_at: new Date().toISOString() });
               log.line('Proactively rotated registry credentials');
             } catch (err) {
-              await metric('auth_rotation_failed', { ...rotation, error: (err as Error).message, rotation_recommended: true, rotation_configured: true, seconds_until_expiry: health.seconds_until_expiry });
+              await metric('auth_rotation_failed', { ...rotation, error: (err as Error).message });
               log.line(`Proactive registry credential rotation failed: ${(err as Error).message}`);
             }
             remember();
           } else {
-            await metric('auth_rotation_skipped', { ...rotation, reason: 'refresher_unavailable', rotation_recommended: true, rotation_configured: false, seconds_until_expiry: health.seconds_until_expiry });
+            await metric('auth_rotation_skipped', { ...rotation, reason: 'refresher_unavailable' });
             log.line('Registry credentials flagged for rotation but no refresher is configured');
           }
         }
@@ -165,9 +187,14 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
           await readJsonStream(stream, (msg) => {
             if (msg.errorDetail || msg.error) {
               const message = msg.errorDetail?.message ?? msg.error ?? 'Unknown registry error';
-              remote = isAuthFailure(msg.errorDetail?.code, message)
-                ? new PushError('auth_expired', `registry authentication expired: ${message}`)
-                : new PushError('remote', `registry rejected image: ${message}${msg.errorDetail?.code ? ` (code ${msg.errorDetail.code})` : ''}`);
+              const code = msg.errorDetail?.code;
+              if (isAuthFailure(code, message)) {
+                remote = new PushError('auth_expired', `registry authentication expired: ${message}`);
+              } else if (isTransportFailure(message)) {
+                remote = new PushError('push', `docker push failed: ${message}`);
+              } else {
+                remote = new PushError('remote', `registry rejected image: ${message}${code ? ` (code ${code})` : ''}`);
+              }
               return;
             }
             if (msg.status) {
@@ -237,6 +264,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         }
         throw ApplicationFailure.nonRetryable(err.message, ErrorType.RegistryRejected);
       } finally {
+        clearInterval(beat);
         await log.flush();
       }
     },

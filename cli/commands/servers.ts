@@ -1,4 +1,4 @@
-// mcpctl servers: list, create, get, start/stop/redeploy/delete, watch.
+// mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret.
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CreateServerBody, ServerStatusSchema, type Server } from '../../lib/schemas/servers.js';
@@ -8,6 +8,7 @@ import { CliError } from '../handle-error.js';
 import { plain, show, withJson, type Cell } from '../output.js';
 import { checkBody, checkOption, Id, Seconds } from '../validate.js';
 import { watchServers } from '../watch.js';
+import { addMetricsCommands } from './metrics.js';
 
 type ConfigValue = string | number | boolean;
 
@@ -168,5 +169,6 @@ export function serversCommand(): Command {
       });
     });
 
+  addMetricsCommands(servers);
   return servers;
 }

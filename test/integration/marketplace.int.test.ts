@@ -48,9 +48,9 @@ beforeAll(async () => {
   alice = await operator('alice');
   bob = await operator('bob');
   const ok = `FROM ${stack.base.reference}\nRUN uname -m > /arch\n`;
-  await buildServer(multi, alice, 'router-multi', 'Router', ok);
-  await buildServer(single, alice, 'pdf-single', 'PDF Parser', ok, 'pdf_repo');
-  await buildServer(single, bob, 'broken', 'Router', `FROM ${stack.base.reference}\nRUN exit 3\n`);
+  await buildServer(multi, alice, 'router-multi', 'MktRouter', ok);
+  await buildServer(single, alice, 'pdf-single', 'Mkt PDF', ok, 'pdf_repo');
+  await buildServer(single, bob, 'broken', 'MktRouter', `FROM ${stack.base.reference}\nRUN exit 3\n`);
 }, 600_000);
 afterAll(async () => {
   await single?.stop();
@@ -59,6 +59,9 @@ afterAll(async () => {
 });
 
 const names = (body: { server_name: string }[]) => body.map((e) => e.server_name).sort();
+// Other test files share the database: `mine` narrows a listing to this file's artifacts (their
+// source repositories are on this file's git daemon), and the server types are this file's own.
+const mine = () => `q=${encodeURIComponent(`127.0.0.1:${stack.git.port}/`)}`;
 
 describe('marketplace catalog', () => {
   it('pins the entry shape with derived tier and health', async () => {
@@ -77,7 +80,7 @@ describe('marketplace catalog', () => {
       server_id: ids['router-multi']!.server,
       status: 'succeeded',
       multi_arch: true,
-      tier: 'gold:Router',
+      tier: 'gold:MktRouter',
       health: { overall: 'healthy', issues: [] },
       manifest_tag: 'latest',
       promotion: null,
@@ -88,36 +91,36 @@ describe('marketplace catalog', () => {
       ['platform', 'remote_image', 'remote_tag', 'digest', 'auth_refresh_attempted', 'auth_refresh_succeeded', 'auth_rotation_attempted', 'auth_rotation_succeeded', 'credential_health_status'].sort(),
     );
     const silver = res.body.find((e: { server_name: string }) => e.server_name === 'pdf-single');
-    expect(silver).toMatchObject({ multi_arch: false, tier: 'silver:PDF Parser', health: { overall: 'healthy' } });
+    expect(silver).toMatchObject({ multi_arch: false, tier: 'silver:Mkt PDF', health: { overall: 'healthy' } });
   });
 
   it('shows operators their own artifacts and admins everyone’s', async () => {
     expect(names((await call('GET', '/api/marketplace', { token: alice })).body)).toEqual(['pdf-single', 'router-multi']);
     expect(names((await call('GET', '/api/marketplace', { token: bob })).body)).toEqual(['broken']);
-    expect(names((await call('GET', '/api/marketplace', { token: multi.adminToken })).body)).toEqual(['broken', 'pdf-single', 'router-multi']);
+    expect(names((await call('GET', `/api/marketplace?${mine()}`, { token: multi.adminToken })).body)).toEqual(['broken', 'pdf-single', 'router-multi']);
     expect((await call('GET', `/api/marketplace/${ids.broken!.run}`, { token: alice })).status).toBe(404);
     expect((await call('GET', '/api/marketplace')).status).toBe(401);
   });
 
   it('records failed builds as blocked watchlist artifacts', async () => {
     const broken = (await call('GET', `/api/marketplace/${ids.broken!.run}`, { token: bob })).body;
-    expect(broken).toMatchObject({ status: 'failed', tier: 'watchlist:Router', health: { overall: 'blocked', issues: ['build_status:failed'] }, platforms: [] });
+    expect(broken).toMatchObject({ status: 'failed', tier: 'watchlist:MktRouter', health: { overall: 'blocked', issues: ['build_status:failed'] }, platforms: [] });
   });
 
   it('filters by tier (case-insensitive), type, status and q in SQL, before the limit', async () => {
     const admin = multi.adminToken;
     const get = async (query: string) => names((await call('GET', `/api/marketplace?${query}`, { token: admin })).body);
-    expect(await get('tier=GOLD:router')).toEqual(['router-multi']);
-    expect(await get('tier=watchlist:Router&limit=1')).toEqual(['broken']); // limit counts matching rows
-    expect(await get(`server_type=${encodeURIComponent('PDF Parser')}`)).toEqual(['pdf-single']);
-    expect(await get('status=failed')).toEqual(['broken']);
-    expect(await get('q=ROUTER-mu')).toEqual(['router-multi']);
+    expect(await get('tier=GOLD:mktrouter')).toEqual(['router-multi']);
+    expect(await get('tier=watchlist:MktRouter&limit=1')).toEqual(['broken']); // limit counts matching rows
+    expect(await get(`server_type=${encodeURIComponent('Mkt PDF')}`)).toEqual(['pdf-single']);
+    expect(await get('status=failed&server_type=MktRouter')).toEqual(['broken']);
+    expect(await get('q=ROUTER-mu&server_type=MktRouter')).toEqual(['router-multi']);
     const digest = (await call('GET', `/api/marketplace/${ids['router-multi']!.run}`, { token: admin })).body.manifest_digest as string;
     expect(await get(`q=${encodeURIComponent(digest.slice(0, 15))}`)).toEqual(['router-multi']);
     expect(await get('q=%25')).toEqual([]); // a literal %, not a wildcard
-    expect(await get('q=pdf_')).toEqual(['pdf-single']); // matches the source repository …/pdf_repo
-    expect(await get('q=pdf%5Fr')).toEqual(['pdf-single']);
-    expect(await get('q=rou_er')).toEqual([]); // `_` is literal too
+    expect(await get('q=pdf_&server_type=Mkt%20PDF')).toEqual(['pdf-single']); // matches the source repository …/pdf_repo
+    expect(await get('q=pdf%5Fr&server_type=Mkt%20PDF')).toEqual(['pdf-single']);
+    expect(await get('q=rou_er&server_type=MktRouter')).toEqual([]); // `_` is literal too
   });
 
   it('pages with a cursor without gaps or repeats', async () => {
@@ -125,7 +128,7 @@ describe('marketplace catalog', () => {
     let cursor: string | null = null;
     type Page = { body: { server_name: string }[]; headers: Headers };
     for (let page = 0; page < 5; page++) {
-      const res: Page = await call('GET', `/api/marketplace?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: multi.adminToken });
+      const res: Page = await call('GET', `/api/marketplace?${mine()}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: multi.adminToken });
       seen.push(...res.body.map((e: { server_name: string }) => e.server_name));
       cursor = res.headers.get('x-next-cursor');
       if (!cursor) break;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const run = promisify(execFile);
@@ -94,6 +95,29 @@ describe('mcpctl', () => {
     const unreachable = await mcpctl(['servers', 'list'], { MCPCTL_URL: 'http://127.0.0.1:9' });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/^error: cannot reach the API at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('watch survives a dropped connection: it resumes after the last event and misses nothing', async () => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(new URL(h.apiUrl).port) } });
+    try {
+      const created = JSON.parse((await mcpctl(['servers', 'create', 'dropped', '--type', 'Router', '--image', 'example/r:1', '--no-start', '--json'])).stdout);
+      const id = String(created.id);
+      expect((await mcpctl(['servers', 'watch', id, '--until', 'stopped', '--timeout', '30'])).code).toBe(0);
+      expect((await mcpctl(['servers', 'start', id])).code).toBe(0);
+      // Watch through the proxy for the stop that comes after the connection is cut.
+      const watching = mcpctl(['servers', 'watch', id, '--until', 'stopping', '--timeout', '20'], { MCPCTL_URL: `http://${proxy.address}` });
+      await new Promise((r) => setTimeout(r, 1_500));
+      proxy.setMode('refuse'); // cuts the open stream, and refuses reconnects for a moment
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await mcpctl(['servers', 'stop', id])).code).toBe(0);
+      proxy.setMode('pass');
+      const result = await watching;
+      expect(result.code, `${result.stdout}\n${result.stderr}\n${JSON.stringify(proxy.connections)}`).toBe(0);
+      expect(result.stdout).toMatch(/-> stopping/);
+      expect(proxy.connections.accepted).toBeGreaterThan(1); // it did reconnect
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('db migrate reports the schema up to date', async () => {
