@@ -64,6 +64,15 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.exchange<T>(method, path, body)).body;
+  }
+
+  /** A GET whose response headers matter too (e.g. the marketplace's X-Next-Cursor). */
+  getWithHeaders<T>(path: string): Promise<{ body: T; headers: Headers }> {
+    return this.exchange<T>('GET', path);
+  }
+
+  private async exchange<T>(method: string, path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
     const headers = this.headers('application/json');
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     try {
@@ -77,7 +86,7 @@ export class ApiClient {
       const text = await res.text();
       if (!res.ok) throw apiErrorFrom(res.status, res.statusText, text);
       try {
-        return JSON.parse(text) as T;
+        return { body: JSON.parse(text) as T, headers: res.headers };
       } catch {
         throw new CliError(`the API answered ${method} ${path} with something other than JSON`);
       }

@@ -4,6 +4,7 @@ import { DEFAULT_URL } from './client.js';
 import { buildsCommand } from './commands/builds.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { dbCommand } from './commands/db.js';
+import { marketplaceCommand } from './commands/marketplace.js';
 import { serversCommand } from './commands/servers.js';
 import { tokenCommand } from './commands/token.js';
 import { usersCommand, whoamiCommand } from './commands/users.js';
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   program.addCommand(usersCommand());
   program.addCommand(whoamiCommand());
   program.addCommand(tokenCommand());
+  program.addCommand(marketplaceCommand());
   program.addCommand(dbCommand());
   return program;
 }

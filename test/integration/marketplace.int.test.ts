@@ -1,5 +1,8 @@
 // The marketplace catalog over artifacts from real builds: shape, every filter, paging, ownership.
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
@@ -138,5 +141,37 @@ describe('marketplace catalog', () => {
     expect(bad.status).toBe(422);
     expect(bad.body.error.field).toBe('cursor');
     expect((await call('GET', '/api/marketplace?limit=201', { token: multi.adminToken })).status).toBe(422);
+  });
+});
+
+describe('mcpctl marketplace', () => {
+  const mcpctl = async (args: string[], token: string) => {
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
+        env: { PATH: process.env.PATH, MCPCTL_URL: multi.apiUrl, MCPCTL_TOKEN: token },
+      });
+      return { code: 0, stdout, stderr: '' };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('lists with the same filters as a table or JSON, and shows one artifact', async () => {
+    const table = await mcpctl(['marketplace', 'list', '--tier', 'gold:mktrouter'], alice);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^run\s+server\s+name\s+type\s+tier/);
+    expect(table.stdout).toMatch(/router-multi\s+MktRouter\s+gold:MktRouter\s+healthy/);
+    expect(table.stdout).not.toContain('pdf-single');
+    const json = JSON.parse((await mcpctl(['marketplace', 'list', '--type', 'Mkt PDF', '--json'], alice)).stdout);
+    expect(json.map((e: { server_name: string }) => e.server_name)).toEqual(['pdf-single']);
+    const all = JSON.parse((await mcpctl(['marketplace', 'list', '--limit', '1', '--all', '--json', '--q', `127.0.0.1:${stack.git.port}/`], multi.adminToken)).stdout);
+    expect(all).toHaveLength(3);
+    const shown = await mcpctl(['marketplace', 'show', String(ids['router-multi']!.run)], alice);
+    expect(shown.stdout).toMatch(/tier\s+gold:MktRouter/);
+    expect(shown.stdout).toMatch(/platform linux\/arm64/);
+    const refused = await mcpctl(['marketplace', 'list', '--limit', '500'], alice);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: --limit: /);
   });
 });
