@@ -12,6 +12,9 @@ import { createGitActivities } from './git/checkout.js';
 import { createCredentialCheckActivities } from './registry/credential-check.js';
 import { createCredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
+import { createDecisionActivities } from './runtime/decide.js';
+import { createDockerExecutorActivities } from './runtime/docker-executor.js';
+import { createHealthActivities } from './runtime/health.js';
 import { createTelemetry } from './telemetry.js';
 
 export interface ActivityDeps {
@@ -42,6 +45,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createDockerBuildActivities(docker, telemetry, credentials),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
+    ...createDecisionActivities(sql, env, docker),
+    ...createDockerExecutorActivities(sql, env, docker, credentials),
+    ...createHealthActivities(sql, docker),
   };
 }
 

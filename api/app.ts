@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.js';
 import { marketplaceRoutes } from './routes/marketplace.js';
 import { metricRoutes } from './routes/metrics.js';
 import { registryRoutes } from './routes/registry.js';
+import { runtimeRoutes } from './routes/runtime.js';
 import { serverRoutes } from './routes/servers.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/tokens', tokenRoutes(deps));
   app.route('/api/servers', serverRoutes(deps));
   app.route('/api/servers', metricRoutes(deps));
+  app.route('/api/servers', runtimeRoutes(deps));
   app.route('/api/servers', webhookSecretRoutes(deps));
   app.route('/api', buildRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));

@@ -1,5 +1,6 @@
 // What every route handler can reach: its dependencies and the authenticated caller.
 import type { Client } from '@temporalio/client';
+import type Docker from 'dockerode';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
@@ -12,6 +13,7 @@ export interface ApiDeps {
   env: Env;
   log: Logger;
   streams: Streams;
+  docker: Docker;
 }
 
 export interface Caller {

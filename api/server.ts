@@ -2,6 +2,7 @@
 import { serve } from '@hono/node-server';
 import { bootstrapAdmin } from '../lib/bootstrap.js';
 import { createSql } from '../lib/db.js';
+import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const temporal = await connectClient(env);
   const streams = createStreams(sql, log);
   await streams.start();
-  const app = createApp({ sql, temporal, env, log, streams });
+  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST) });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });

@@ -100,6 +100,11 @@ export const envSchema = z.object({
 
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes']).default('docker'),
   DOCKER_HOST: optionalText,
+  /**
+   * How MCP containers are reached: `bridge` publishes the server's port on 127.0.0.1; `host` shares
+   * the host's network (for daemons without a bridge, as the development stack runs).
+   */
+  DOCKER_NETWORK_MODE: z.enum(['bridge', 'host']).default('bridge'),
   K8S_NAMESPACE: z.string().trim().min(1).default('default'),
   K8S_SERVICE_ACCOUNT: z.string().trim().min(1).default('default'),
   K8S_REGISTRY_SECRET_NAME: optionalText,
@@ -123,6 +128,25 @@ export const envSchema = z.object({
   /** Base images for Dockerfiles generated for repositories that have none. */
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
+
+  /** The hypervisor control plane that runs virtual-machine servers (§9.4). */
+  VM_HYPERVISOR_ENDPOINT: z
+    .string()
+    .trim()
+    .default('http://127.0.0.1:8686')
+    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), 'expected an http:// or https:// URL'),
+  VM_HYPERVISOR_TOKEN: optionalText,
+  VM_LOG_TAIL_LINES: int(500, 64, 100_000),
+  /** Trusted measurements, compared lowercased; empty means no evidence is trusted. */
+  VM_ATTESTATION_MEASUREMENTS: list.transform((v) => [...new Set(v.map((m) => m.toLowerCase()))]),
+  /** The only keys attestation signatures verify against: base64 raw 32-byte Ed25519 public keys. */
+  VM_ATTESTATION_TRUST_ROOTS: list.transform((keys, ctx) => {
+    const bad = keys.findIndex((k) => Buffer.from(k, 'base64').length !== 32 || Buffer.from(k, 'base64').toString('base64') !== k);
+    if (bad === -1) return [...new Set(keys)];
+    ctx.addIssue({ code: 'custom', message: `expected base64 Ed25519 public keys of 32 bytes, entry ${bad + 1} is not one` });
+    return z.NEVER;
+  }),
+  VM_ATTESTATION_MAX_AGE_SECONDS: int(300, 1),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -12,6 +12,8 @@ export const ErrorType = {
   RegistryAuthRefreshed: 'RegistryAuthRefreshed',
   RegistryTransport: 'RegistryTransport',
   CheckoutMoved: 'CheckoutMoved',
+  LaunchFailed: 'LaunchFailed',
+  WorkloadExited: 'WorkloadExited',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

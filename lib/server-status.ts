@@ -22,12 +22,11 @@ export type ServerStatus = (typeof SERVER_STATUSES)[number];
 export const SERVER_INTENTS = ['start', 'stop', 'redeploy', 'build', 'delete'] as const;
 export type ServerIntent = (typeof SERVER_INTENTS)[number];
 
+/** Statuses in which the server runs or is on its way to running ('ready' is built, not started). */
 const ACTIVE: readonly ServerStatus[] = [
   'starting',
   'cloning',
   'building',
-  'ready',
-  'ready',
   'running',
   'unhealthy',
   'redeploying',

@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.
     maxHeartbeatThrottleInterval: '2s',
+    // If this worker dies, its cached workflows move to another worker after 3 s rather than 10 s.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
   log.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS }, 'worker started');
 

@@ -8,6 +8,9 @@ export interface ServerLifecycleInput {
   ownerId: number;
   /** Where the server's image comes from; a git source is built before it can run. Absent = image. */
   source?: ServerSource;
+  /** Settings passed to the server's workload as environment (absent in runs started before launching). */
+  config?: Record<string, string | number | boolean>;
+  useGpu?: boolean;
   /** Status the server has when this run begins (carried across continue-as-new). */
   status: ServerStatus;
   /** Transitions written so far; makes each transition's idempotency key unique. */

@@ -15,6 +15,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -47,6 +48,22 @@ const git = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid] },
 });
 
+// Launching: pulls and starts a container (a side effect that replaces the previous one, so safe to retry).
+const runtime = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.LaunchFailed, ErrorType.ServerNotFound] },
+});
+
+// A server needs a moment to answer: keep asking for about half a minute before calling it unhealthy.
+const health = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.WorkloadExited, ErrorType.LaunchFailed] },
+});
+
+/** Workflows started before launching existed replay without it (see README: changing workflows). */
+const RUNTIME_PATCH = 'runtime-launch-v1';
+
 // The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
 const awaitRow = proxyActivities<Activities>({
   startToCloseTimeout: '5s',
@@ -76,7 +93,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     if (intent === 'stop') return 'stopped';
     if (intent === 'delete') return 'deleting';
     if (intent === 'build') return 'ready';
-    return builds ? 'ready' : 'starting';
+    return 'running';
   };
   const projected = (): ServerStatus => {
     const last = queue.at(-1) ?? current;
@@ -113,11 +130,11 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     upsertSearchAttributes([{ key: ServerStatusKey, value: to }]);
   }
 
-  /** Resolves the branch to a commit, then builds and publishes it as a child workflow. */
-  async function build(): Promise<void> {
-    if (source.type !== 'git') return;
+  /** Resolves the branch to a commit (unless given), then builds and publishes it as a child workflow. */
+  async function build(resolved?: string): Promise<number | undefined> {
+    if (source.type !== 'git') return undefined;
     await transition('building');
-    const { revision } = await git.resolveRevision({ repository: source.repository, branch: source.branch });
+    const revision = resolved ?? (await git.resolveRevision({ repository: source.repository, branch: source.branch })).revision;
     const result = await executeChild(buildAndPublish, {
       workflowId: workflowIds.build(input.serverId, revision),
       args: [{ serverId: input.serverId, repository: source.repository, branch: source.branch, revision }],
@@ -130,18 +147,52 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       ],
     });
     await transition('ready', `built ${revision.slice(0, 12)} as ${result.registryImage ?? result.localImage}`);
+    return result.runId;
+  }
+
+  /**
+   * Decides (after the build it follows), then launches through the chosen executor and checks the
+   * server speaks MCP: running, or unhealthy with the reason. A decision that does not allow the
+   * launch leaves the server in error with the decision's notes.
+   */
+  async function launch(artifactRunId: number | undefined): Promise<void> {
+    await transition('starting');
+    seq += 1;
+    const { decisionId, decision } = await runtime.decideLaunch({ serverId: input.serverId, decisionKey: `${workflowId}#${seq}`, artifactRunId });
+    if (!decision.launchable || !decision.image) {
+      const why = decision.notes.filter((n) => /unsatisfied|unusable|missing|unavailable/.test(n));
+      await transition('error', `policy decision ${decisionId} does not allow a launch: ${why.join(', ') || 'see the decision notes'}`);
+      return;
+    }
+    await runtime.launchServer({ serverId: input.serverId, decisionId, image: decision.image, useGpu: input.useGpu ?? false, config: input.config ?? {} });
+    try {
+      const checked = await health.checkMcpHealth({ serverId: input.serverId });
+      await transition('running', `MCP server ${checked.name ?? 'unnamed'} with ${checked.tools.length} tool(s)`);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      await transition('unhealthy', reasonOf(err));
+    }
   }
 
   async function carryOut(intent: ServerIntent): Promise<void> {
     switch (intent) {
       case 'start':
-        // Launching through an executor comes with the runtime; until then the server waits here.
-        if (builds) await build();
+        if (patched(RUNTIME_PATCH)) {
+          // Start resumes: the branch head's artifact when it was built already, otherwise a build.
+          // (Redeploy always rebuilds.)
+          let runId: number | undefined;
+          if (source.type === 'git') {
+            const { revision } = await git.resolveRevision({ repository: source.repository, branch: source.branch });
+            runId = (await ledger.findArtifact({ serverId: input.serverId, revision }))?.runId ?? (await build(revision));
+          }
+          await launch(runId);
+        } else if (builds) await build();
         else await transition('starting');
         return;
       case 'redeploy':
         await transition('redeploying');
-        if (builds) await build();
+        if (patched(RUNTIME_PATCH)) await launch(await build());
+        else if (builds) await build();
         else await transition('starting');
         return;
       case 'build':
@@ -149,6 +200,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
         return;
       case 'stop':
         await transition('stopping');
+        if (patched(RUNTIME_PATCH)) await runtime.stopServer({ serverId: input.serverId });
         await transition('stopped');
         return;
       case 'delete':
@@ -179,6 +231,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     current = queue.shift()!;
     if (current.intent === 'delete') {
       await transition('deleting');
+      if (patched(RUNTIME_PATCH)) await runtime.removeServerWorkload({ serverId: input.serverId });
       seq += 1;
       await ledger.removeServer({ serverId: input.serverId, transitionKey: `${workflowId}#${seq}` });
       await condition(allHandlersFinished);

@@ -63,6 +63,15 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
       return { runId: row.id, localImage, settings };
     },
 
+    /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */
+    async findArtifact({ serverId, revision }: { serverId: number; revision: string }): Promise<{ runId: number } | null> {
+      const [row] = await sql<{ id: number }[]>`
+        select id from build_artifact_runs
+        where server_id = ${serverId} and source_revision = ${revision} and status = 'succeeded'
+        order by id desc limit 1`;
+      return row ? { runId: row.id } : null;
+    },
+
     async completeBuildRun(input: CompleteBuildRunInput): Promise<void> {
       const health = input.platforms.reduce<CredentialHealthStatus>((acc, p) => combineHealth(acc, p.credentialHealth), 'unknown');
       const any = (key: keyof PlatformPush) => input.platforms.some((p) => p[key] === true);

@@ -30,7 +30,7 @@ import { newWebhookSecret } from './webhook.js';
 import { toServerEvent, type ServerEventRow } from '../streams.js';
 
 /** How long an intent may wait for the worker to accept it before the API answers 503. */
-const INTENT_TIMEOUT_MS = 10_000;
+const INTENT_TIMEOUT_MS = 20_000;
 
 interface ServerRow {
   id: number;
@@ -202,6 +202,8 @@ export function serverRoutes(deps: ApiDeps) {
                 serverId: server!.id,
                 ownerId: caller.id,
                 source: body.source,
+                config: body.config,
+                useGpu: body.use_gpu,
                 status: 'creating',
                 seq: 0,
                 pending: body.start ? [{ intent: 'start', actorId: caller.id }] : [],

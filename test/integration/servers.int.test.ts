@@ -29,7 +29,8 @@ async function statusOf(id: number, token = h.adminToken) {
 }
 
 beforeAll(async () => {
-  h = await startHarness('servers');
+  // No Docker daemon on purpose: launches end in a clear `error`; the runtime tests launch for real.
+  h = await startHarness('servers', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
   call = httpClient(h.apiUrl);
 });
 afterAll(async () => {
@@ -60,11 +61,13 @@ describe('server lifecycle', () => {
     const start = await call('POST', `/api/servers/${id}/start`, { token: op.token });
     expect(start.status).toBe(202);
     expect(start.body).toEqual({ server_id: id, intent: 'start', status: 'starting' });
-    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
-    // Starting twice is refused by the workflow's state machine.
-    const again = await call('POST', `/api/servers/${id}/start`, { token: op.token });
-    expect(again.status).toBe(409);
-    expect(again.body.error.code).toBe('invalid_transition');
+    // This stack runs no Docker daemon: the policy decision finds no executor and says so.
+    await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'error without an executor');
+    const failed = (await call('GET', `/api/servers/${id}`, { token: op.token })).body;
+    expect(failed.status_reason).toMatch(/does not allow a launch: .*executor:unavailable:docker/);
+    const [decision] = await h.sql`select launchable, notes from runtime_policy_decisions where server_id = ${id}`;
+    expect(decision).toMatchObject({ launchable: false });
+    expect(decision!.notes).toContain('executor:unavailable:docker');
 
     expect((await call('POST', `/api/servers/${id}/stop`, { token: op.token })).status).toBe(202);
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
@@ -77,7 +80,7 @@ describe('server lifecycle', () => {
     await eventually(async () => stream.frames.some((f) => f.event === 'deleted' && f.data.id === id), 10_000, 'deleted event');
     await stream.stop();
     const mine = stream.frames.filter((f) => f.event !== 'ready' && f.data.id === id);
-    expect(mine.map((f) => f.data.status)).toEqual(['creating', 'stopped', 'starting', 'stopping', 'stopped', 'deleting', 'deleted']);
+    expect(mine.map((f) => f.data.status)).toEqual(['creating', 'stopped', 'starting', 'error', 'stopping', 'stopped', 'deleting', 'deleted']);
     const ids = mine.map((f) => Number(f.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     expect(mine.at(-1)!.data.previous_status).toBe('deleting');
@@ -93,23 +96,23 @@ describe('server lifecycle', () => {
     const op = await newUser('operator');
     const created = await call('POST', '/api/servers', { token: op.token, json: imageServer('auto') });
     const id = created.body.id as number;
-    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
+    await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'start attempted');
     const [first] = await h.sql<{ id: number }[]>`select id from server_events where server_id = ${id} order by id limit 1`;
     // A reconnecting client gets everything after the last id it saw, and nothing before it.
     const stream = collectSse(`${h.apiUrl}/api/servers/stream?server_id=${id}`, op.token, { 'last-event-id': String(first!.id) });
-    await eventually(async () => stream.frames.some((f) => f.data?.status === 'starting'), 10_000, 'replayed');
+    await eventually(async () => stream.frames.some((f) => f.data?.status === 'error'), 10_000, 'replayed');
     await stream.stop();
-    expect(stream.frames.filter((f) => f.event === 'status').map((f) => f.data.status)).toEqual(['starting']);
+    expect(stream.frames.filter((f) => f.event === 'status').map((f) => f.data.status)).toEqual(['starting', 'error']);
   });
 
-  it('redeploy moves a stopped server through redeploying to starting', async () => {
+  it('redeploy moves a stopped server through redeploying to a new launch', async () => {
     const op = await newUser('operator');
     const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('redeploy', { start: false }) })).body.id;
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
     expect((await call('POST', `/api/servers/${id}/redeploy`, { token: op.token })).body.status).toBe('redeploying');
-    await eventually(async () => (await statusOf(id, op.token)) === 'starting', 30_000, 'starting');
+    await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'launch attempted');
     const statuses = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
-    expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting']);
+    expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting', 'error']);
     recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-redeploy-open');
   });
 });

@@ -1,0 +1,75 @@
+// The policy engine's one activity: load the decision's inputs (server, artifact, executors), decide
+// (pure, lib/policy/decide.ts), and record the decision — once per decision key, however often retried.
+import { ApplicationFailure } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { decide, EXECUTORS, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import type { ServerSource } from '../../lib/schemas/servers.js';
+
+export interface DecideLaunchInput {
+  serverId: number;
+  decisionKey: string;
+  /** The build this launch follows (git sources); the server's latest run when omitted. */
+  artifactRunId?: number;
+}
+
+export interface RecordedDecision {
+  decisionId: number;
+  decision: PolicyDecision;
+}
+
+/**
+ * The Docker executor as the daemon is now: absent when the daemon does not answer (the decision
+ * then says `executor:unavailable:docker`), offering GPUs only where it has the NVIDIA runtime.
+ */
+async function dockerExecutor(docker: Docker): Promise<ExecutorDescriptor | undefined> {
+  const info = (await docker.info().catch(() => undefined)) as { Runtimes?: Record<string, unknown> } | undefined;
+  if (!info) return undefined;
+  const capabilities: Capability[] = ['image-build'];
+  if (info.Runtimes && 'nvidia' in info.Runtimes) capabilities.push('gpu');
+  return { ...EXECUTORS.docker, capabilities };
+}
+
+export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
+  return {
+    async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
+      const [server] = await sql<{ id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
+        select id, server_type, source, config, use_gpu from mcp_servers where id = ${input.serverId}`;
+      if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+      const [artifact] = await sql<ArtifactInput[]>`
+        select id as "runId", status, manifest_digest as "manifestDigest", registry_image as "registryImage",
+               local_image as "localImage", tier, health_overall as "healthOverall"
+        from build_artifact_runs
+        where server_id = ${input.serverId}
+          ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
+        order by id desc limit 1`;
+      const executors = [await dockerExecutor(docker)].filter((e): e is ExecutorDescriptor => e !== undefined);
+      const runtime = server.config.runtime;
+      const decision = decide({
+        serverId: server.id,
+        serverType: server.server_type,
+        source: server.source.type === 'image' ? { type: 'image', image: server.source.image } : { type: 'git' },
+        runtimeOverride: typeof runtime === 'string' ? runtime : undefined,
+        useGpu: server.use_gpu,
+        defaultBackend: env.CONTAINER_RUNTIME,
+        executors,
+        artifact: artifact ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' } : null,
+      });
+      const [row] = await sql<{ id: number }[]>`
+        insert into runtime_policy_decisions
+          (server_id, decision_key, backend, candidate_backend, image, requires_build, artifact_run_id, manifest_digest,
+           policy_version, evaluation_required, governance_required, tier, health_overall, notes, capability_requirements,
+           capabilities_satisfied, executor_name, launchable)
+        values (${server.id}, ${input.decisionKey}, ${decision.backend}, ${decision.candidateBackend}, ${decision.image},
+                ${decision.requiresBuild}, ${decision.artifactRunId}, ${decision.manifestDigest}, ${decision.policyVersion},
+                ${decision.evaluationRequired}, ${decision.governanceRequired}, ${decision.tier}, ${decision.healthOverall},
+                ${sql.json(decision.notes)}, ${sql.json(decision.capabilityRequirements)}, ${decision.capabilitiesSatisfied},
+                ${decision.executorName}, ${decision.launchable})
+        on conflict (decision_key) do update set decision_key = excluded.decision_key -- a retry: the recorded id
+        returning id`;
+      return { decisionId: row!.id, decision };
+    },
+  };
+}

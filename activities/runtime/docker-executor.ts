@@ -1,0 +1,149 @@
+// The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
+// the decision names, config as environment, a restart policy and GPUs when asked. Where it runs
+// is recorded in server_runtimes, so stop, delete and logs work after any restart.
+import { createServer } from 'node:net';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import { readJsonStream } from '../../lib/docker.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { parseRegistry } from '../../lib/registry/reference.js';
+import type { CredentialManager } from '../registry/credentials.js';
+
+export interface LaunchInput {
+  serverId: number;
+  decisionId: number;
+  image: string;
+  useGpu: boolean;
+  config: Record<string, string | number | boolean>;
+}
+
+export interface Launched {
+  workload: string;
+  endpoint: string;
+  transport: 'streamable-http';
+}
+
+export const containerName = (serverId: number) => `mcp-server-${serverId}`;
+
+/** The image's own description of how to reach it (examples/hello-mcp sets these labels). */
+function endpointLabels(labels: Record<string, string> | undefined) {
+  return {
+    port: Number(labels?.['io.mcp-host.port'] ?? 8080),
+    path: labels?.['io.mcp-host.path'] ?? '/mcp',
+  };
+}
+
+function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+  async function ensureImage(image: string): Promise<void> {
+    try {
+      await docker.getImage(image).inspect();
+      return;
+    } catch {
+      // not here yet: pull it
+    }
+    const creds = await credentials.current();
+    const own = env.REGISTRY ? parseRegistry(env.REGISTRY).host : undefined;
+    const authconfig = creds && own && image.startsWith(`${own}/`) ? { username: creds.username, password: creds.password, serveraddress: own } : undefined;
+    const stream = (await docker.pull(image, { authconfig })) as NodeJS.ReadableStream;
+    let failure: string | undefined;
+    await readJsonStream(stream, (msg) => {
+      if (msg.error || msg.errorDetail) failure = msg.errorDetail?.message ?? msg.error;
+      Context.current().heartbeat();
+    });
+    if (failure) throw ApplicationFailure.nonRetryable(`pulling ${image} failed: ${failure}`, ErrorType.LaunchFailed);
+  }
+
+  async function removeContainer(name: string): Promise<void> {
+    await docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 404) throw err;
+      });
+  }
+
+  return {
+    async launchServer(input: LaunchInput): Promise<Launched> {
+      const name = containerName(input.serverId);
+      await ensureImage(input.image);
+      const labels = endpointLabels((await docker.getImage(input.image).inspect()).Config?.Labels ?? undefined);
+      // Recorded before the container exists, so a crash in between leaves nothing untracked.
+      await sql`
+        insert into server_runtimes (server_id, backend, decision_id, workload, image)
+        values (${input.serverId}, 'docker', ${input.decisionId}, ${name}, ${input.image})
+        on conflict (server_id) do update set backend = 'docker', decision_id = excluded.decision_id, workload = excluded.workload,
+          image = excluded.image, endpoint = null, updated_at = now()`;
+      await removeContainer(name); // a redeploy replaces the previous container
+      const hostNetwork = env.DOCKER_NETWORK_MODE === 'host';
+      // On the host network the server listens on a port of its own, told through PORT.
+      const port = hostNetwork ? await freeLocalPort() : labels.port;
+      const environment = [
+        ...Object.entries(input.config)
+          .filter(([key]) => key !== 'runtime')
+          .map(([key, value]) => `${key}=${String(value)}`),
+        `PORT=${port}`,
+        `MCP_SERVER_ID=${input.serverId}`,
+      ];
+      const container = await docker.createContainer({
+        name,
+        Image: input.image,
+        Env: environment,
+        Labels: {
+          'mcp-host.managed': 'true',
+          'mcp-host.server-id': String(input.serverId),
+          'mcp-host.decision-id': String(input.decisionId),
+        },
+        ExposedPorts: hostNetwork ? undefined : { [`${port}/tcp`]: {} },
+        HostConfig: {
+          NetworkMode: hostNetwork ? 'host' : 'bridge',
+          PortBindings: hostNetwork ? undefined : { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+          RestartPolicy: { Name: 'unless-stopped' },
+          ...(input.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }] }),
+        },
+      });
+      await container.start();
+      let hostPort = port;
+      if (!hostNetwork) {
+        const bound = (await container.inspect()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0]?.HostPort;
+        if (!bound) throw ApplicationFailure.nonRetryable(`container ${name} published no port for ${port}/tcp`, ErrorType.LaunchFailed);
+        hostPort = Number(bound);
+      }
+      const endpoint = `http://127.0.0.1:${hostPort}${labels.path}`;
+      await sql`update server_runtimes set endpoint = ${endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
+      return { workload: name, endpoint, transport: 'streamable-http' };
+    },
+
+    /** Stops the server's workload where it was recorded to run; nothing recorded, nothing to stop. */
+    async stopServer({ serverId }: { serverId: number }): Promise<void> {
+      const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
+      if (!runtime) return;
+      await docker
+        .getContainer(runtime.workload)
+        .stop({ t: 10 })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // already stopped, or gone
+        });
+    },
+
+    /** Removes the workload and its runtime record (the server row goes with removeServer). */
+    async removeServerWorkload({ serverId }: { serverId: number }): Promise<void> {
+      const [runtime] = await sql<{ workload: string }[]>`select workload from server_runtimes where server_id = ${serverId}`;
+      if (!runtime) return; // never launched: nothing runs anywhere
+      await removeContainer(runtime.workload);
+      await sql`delete from server_runtimes where server_id = ${serverId}`;
+    },
+  };
+}

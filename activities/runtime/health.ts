@@ -1,0 +1,58 @@
+// MCP health check: connect to the running server with the MCP SDK (Streamable HTTP), initialize,
+// list its tools, and keep what it said as the server's manifest. The workflow marks the server
+// `running` only once this succeeds; Temporal retries it while the server is still starting.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ApplicationFailure } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import { ErrorType } from '../../lib/errors.js';
+
+export interface McpManifest {
+  name: string | null;
+  version: string | null;
+  protocol_version: string | null;
+  tools: { name: string; description: string | null; input_schema: unknown }[];
+  checked_at: string;
+}
+
+const CHECK_TIMEOUT_MS = 10_000;
+
+export function createHealthActivities(sql: Sql, docker: Docker) {
+  return {
+    async checkMcpHealth({ serverId }: { serverId: number }): Promise<{ name: string | null; tools: string[] }> {
+      const [runtime] = await sql<{ backend: string; workload: string; endpoint: string | null }[]>`
+        select backend, workload, endpoint from server_runtimes where server_id = ${serverId}`;
+      if (!runtime?.endpoint) throw ApplicationFailure.nonRetryable(`server ${serverId} has no recorded endpoint`, ErrorType.LaunchFailed);
+      if (runtime.backend === 'docker') {
+        // A container that exited will not answer: say why instead of timing out.
+        const state = (await docker.getContainer(runtime.workload).inspect()).State;
+        if (!state.Running && !state.Restarting) {
+          throw ApplicationFailure.nonRetryable(`container ${runtime.workload} is ${state.Status} (exit code ${state.ExitCode})`, ErrorType.WorkloadExited);
+        }
+      }
+      const client = new Client({ name: 'mcp-host', version: '0.1.0' });
+      const transport = new StreamableHTTPClientTransport(new URL(runtime.endpoint));
+      try {
+        const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+        await client.connect(transport, { signal, timeout: CHECK_TIMEOUT_MS });
+        const { tools } = await client.listTools(undefined, { signal, timeout: CHECK_TIMEOUT_MS });
+        const info = client.getServerVersion();
+        const manifest: McpManifest = {
+          name: info?.name ?? null,
+          version: info?.version ?? null,
+          protocol_version: transport.protocolVersion ?? null,
+          tools: tools.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema })),
+          checked_at: new Date().toISOString(),
+        };
+        await sql`update mcp_servers set manifest = ${sql.json(manifest as never)} where id = ${serverId}`;
+        return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        throw ApplicationFailure.retryable(`MCP health check of ${runtime.endpoint} failed: ${(err as Error).message}`);
+      } finally {
+        await client.close().catch(() => {});
+      }
+    },
+  };
+}

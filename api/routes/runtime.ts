@@ -1,0 +1,170 @@
+// A running server as operators see it: its logs (tail and live), the MCP manifest its health
+// check read, and the policy decisions behind each launch. Logs come from where the server was
+// recorded to run (server_runtimes), so they work after any restart of the API or the worker.
+import { PassThrough } from 'node:stream';
+import { createRoute, z } from '@hono/zod-openapi';
+import type Docker from 'dockerode';
+import { streamSSE } from 'hono/streaming';
+import type { Sql } from '../../lib/db.js';
+import { ApiError } from '../../lib/errors.js';
+import { IdParam, Timestamp } from '../../lib/schemas/common.js';
+import type { ApiDeps } from '../context.js';
+import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { findServer } from './servers.js';
+
+const tags = ['runtime'];
+
+const Manifest = z
+  .object({
+    name: z.string().nullable(),
+    version: z.string().nullable(),
+    protocol_version: z.string().nullable(),
+    tools: z.array(z.object({ name: z.string(), description: z.string().nullable(), input_schema: z.unknown() })),
+    checked_at: Timestamp,
+  })
+  .openapi('McpManifest');
+
+const Decision = z
+  .object({
+    id: z.number().int(),
+    decided_at: Timestamp,
+    backend: z.string(),
+    candidate_backend: z.string(),
+    executor_name: z.string().nullable(),
+    image: z.string().nullable(),
+    requires_build: z.boolean(),
+    artifact_run_id: z.number().int().nullable(),
+    manifest_digest: z.string().nullable(),
+    policy_version: z.string(),
+    tier: z.string().nullable(),
+    health_overall: z.string().nullable(),
+    capability_requirements: z.array(z.string()),
+    capabilities_satisfied: z.boolean(),
+    evaluation_required: z.boolean(),
+    governance_required: z.boolean(),
+    launchable: z.boolean(),
+    notes: z.array(z.string()),
+  })
+  .openapi('PolicyDecision');
+
+const LogsQuery = z
+  .object({
+    tail: z
+      .string()
+      .regex(/^\d{1,5}$/, 'must be an integer between 1 and 10000')
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 10_000, 'must be an integer between 1 and 10000')
+      .optional(),
+  })
+  .strict();
+
+async function workloadOf(sql: Sql, serverId: number) {
+  const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
+  if (!runtime) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
+  return runtime;
+}
+
+/** Docker multiplexes stdout and stderr into one stream (no TTY): split them back into text. */
+function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
+  const out = new PassThrough();
+  docker.modem.demuxStream(raw, out, out);
+  raw.on('end', () => out.end());
+  raw.on('error', (err) => out.destroy(err));
+  return out;
+}
+
+export function runtimeRoutes(deps: ApiDeps) {
+  const { sql, docker } = deps;
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/logs',
+        tags,
+        summary: 'The last lines of the server\'s output (stdout and stderr)',
+        request: { params: IdParam, query: LogsQuery },
+        responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const runtime = await workloadOf(sql, server.id);
+        const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, tail: c.req.valid('query').tail ?? 100, follow: false })) as unknown as Buffer;
+        const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
+        const chunks: Buffer[] = [];
+        for await (const chunk of out) chunks.push(chunk as Buffer);
+        return c.text(Buffer.concat(chunks).toString('utf8'), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/logs/stream',
+        tags,
+        summary: 'Follow the server\'s output live (SSE `event: log`, one line each)',
+        request: { params: IdParam, query: LogsQuery },
+        responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const runtime = await workloadOf(sql, server.id);
+        const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, follow: true, tail: c.req.valid('query').tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
+        return streamSSE(c, async (stream) => {
+          stream.onAbort(() => raw.destroy());
+          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: runtime.workload }) });
+          let buffer = '';
+          try {
+            for await (const chunk of demux(docker, raw)) {
+              buffer += (chunk as Buffer).toString('utf8');
+              let nl: number;
+              while ((nl = buffer.indexOf('\n')) >= 0) {
+                await stream.writeSSE({ event: 'log', data: JSON.stringify({ line: buffer.slice(0, nl) }) });
+                buffer = buffer.slice(nl + 1);
+              }
+            }
+          } catch {
+            // the client went away, or the container was removed
+          }
+          await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: 'the workload stopped' }) }).catch(() => {});
+        });
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/manifest',
+        tags,
+        summary: 'What the server said about itself at its last health check: name, version, tools',
+        request: { params: IdParam },
+        responses: { 200: json(Manifest, 'The MCP manifest'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const [row] = await sql<{ manifest: z.infer<typeof Manifest> | null }[]>`select manifest from mcp_servers where id = ${server.id}`;
+        if (!row?.manifest) throw new ApiError(404, 'not_found', `server ${server.id} has passed no MCP health check yet`);
+        return c.json(row.manifest, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/{id}/decisions',
+        tags,
+        summary: 'Policy decisions for this server, newest first',
+        request: {
+          params: IdParam,
+          query: z.object({ limit: LogsQuery.shape.tail }).strict(),
+        },
+        responses: { 200: json(z.array(Decision), 'Decisions'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const rows = await sql<(Omit<z.infer<typeof Decision>, 'decided_at'> & { decided_at: Date })[]>`
+          select id, decided_at, backend, candidate_backend, executor_name, image, requires_build, artifact_run_id, manifest_digest,
+                 policy_version, tier, health_overall, capability_requirements, capabilities_satisfied, evaluation_required,
+                 governance_required, launchable, notes
+          from runtime_policy_decisions where server_id = ${server.id}
+          order by id desc limit ${Math.min(c.req.valid('query').limit ?? 20, 200)}`;
+        return c.json(rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() })), 200);
+      },
+    );
+}

@@ -1,0 +1,147 @@
+// Hosting for real: the example MCP server goes from a git repository to a running container that
+// answers MCP, with logs, decisions and manifest over the API; it survives API and worker restarts,
+// stops, and is deleted with nothing left behind.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startApi } from '../../scripts/stack/app.js';
+import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { createGitRepo } from '../support/git-fixture.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { collectSse, eventually, httpClient } from '../support/http.js';
+import { recordHistory } from '../support/histories.js';
+
+let stack: BuildStack;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+
+/** examples/hello-mcp as a git repository, built FROM the hub-less busybox base. */
+async function exampleRepo(name: string) {
+  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
+  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
+  return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') } });
+}
+
+async function waitFor(id: number, statuses: string[], what: string) {
+  return eventually(
+    async () => {
+      const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    240_000,
+    what,
+  );
+}
+
+const container = (id: number) => stack.docker.getContainer(`mcp-server-${id}`);
+
+beforeAll(async () => {
+  stack = await startBuildStack('runtime');
+  h = await startHarness('runtime', { ...stack.env('linux/amd64'), DOCKER_NETWORK_MODE: 'host' });
+  call = httpClient(h.apiUrl);
+}, 300_000);
+afterAll(async () => {
+  await h?.stop();
+  await stack?.stop();
+});
+
+describe('hosting an MCP server', () => {
+  let id: number;
+
+  it('builds the example from git and runs it, answering MCP with its tools', async () => {
+    await exampleRepo('hello-mcp');
+    const created = await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'hello', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-mcp') }, config: { GREETING: 'hi there', LEVEL: 3 } },
+    });
+    id = created.body.id;
+    const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'running');
+    expect(server.status, server.status_reason).toBe('running');
+    expect(server.status_reason).toBe('MCP server hello-mcp with 2 tool(s)');
+
+    const manifest = (await call('GET', `/api/servers/${id}/manifest`, { token: h.adminToken })).body;
+    expect(manifest).toMatchObject({ name: 'hello-mcp', version: '1.0.0' });
+    expect(manifest.tools.map((t: { name: string }) => t.name)).toEqual(['echo', 'arch']);
+
+    // The decision came after the build and names its artifact, pinned by digest.
+    const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
+    const [run] = await h.sql`select id, manifest_digest from build_artifact_runs where server_id = ${id}`;
+    expect(decision).toMatchObject({ backend: 'docker', launchable: true, artifact_run_id: run!.id, requires_build: true });
+    expect(decision.image).toBe(`${stack.registryHost}/mcp/mcp-custom-${id}@${run!.manifest_digest}`);
+    expect(decision.notes).toEqual([...decision.notes].sort());
+
+    // The container: labelled, the built image, config as environment, restarted unless stopped.
+    const inspected = await container(id).inspect();
+    expect(inspected.Config.Labels).toMatchObject({ 'mcp-host.server-id': String(id), 'mcp-host.managed': 'true' });
+    expect(inspected.Config.Image).toBe(decision.image);
+    expect(inspected.Config.Env).toEqual(expect.arrayContaining(['GREETING=hi there', 'LEVEL=3', `MCP_SERVER_ID=${id}`]));
+    expect(inspected.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
+  });
+
+  it('serves its logs, tail and live', async () => {
+    const logs = await call('GET', `/api/servers/${id}/logs`, { token: h.adminToken });
+    expect(logs.status).toBe(200);
+    expect(logs.text).toMatch(/hello-mcp listening on port \d+/);
+    const stream = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream?tail=5`, h.adminToken);
+    await eventually(async () => stream.frames.some((f) => f.event === 'log' && /listening/.test(f.data.line)), 15_000, 'streamed log line');
+    await stream.stop();
+  });
+
+  it('stops and logs after the API and the worker have restarted', async () => {
+    await h.restartWorker({ kill: true });
+    await h.api.kill();
+    h.api = await startApi(h.env, join(PROJECT_ROOT, '.data', 'test-logs', 'runtime-api.log'));
+    expect((await call('GET', `/api/servers/${id}/logs?tail=10`, { token: h.adminToken })).text).toMatch(/listening/);
+    expect((await call('POST', `/api/servers/${id}/stop`, { token: h.adminToken })).status).toBe(202);
+    await waitFor(id, ['stopped'], 'stopped');
+    expect((await container(id).inspect()).State.Running).toBe(false);
+    expect((await call('GET', `/api/servers/${id}/logs`, { token: h.adminToken })).text).toMatch(/listening/);
+  });
+
+  it('starts the built artifact again without rebuilding, then deletes with nothing left behind', async () => {
+    expect((await call('POST', `/api/servers/${id}/start`, { token: h.adminToken })).status).toBe(202);
+    await waitFor(id, ['running'], 'running again');
+    expect(await h.sql`select 1 from build_artifact_runs where server_id = ${id}`).toHaveLength(1); // same revision: no rebuild
+    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-git-launch-stop-start-open');
+
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await expect(container(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const table of ['server_runtimes', 'runtime_policy_decisions', 'build_artifact_runs', 'usage_metrics']) {
+      expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
+    }
+  });
+
+  it('runs an image source: the image built above, pulled with the registry credentials', async () => {
+    await exampleRepo('hello-image');
+    const built = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'builder', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-image') }, start: false },
+    })).body.id;
+    await waitFor(built, ['stopped'], 'created');
+    await call('POST', `/api/servers/${built}/builds`, { token: h.adminToken });
+    await waitFor(built, ['ready'], 'built');
+    const image = `${stack.registryHost}/mcp/mcp-custom-${built}:latest`;
+    const fromImage = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'from-image', server_type: 'Example', source: { type: 'image', image } },
+    })).body.id;
+    const server = await waitFor(fromImage, ['running', 'unhealthy', 'error'], 'running from image');
+    expect(server.status, server.status_reason).toBe('running');
+    const [decision] = (await call('GET', `/api/servers/${fromImage}/decisions`, { token: h.adminToken })).body;
+    expect(decision).toMatchObject({ image, requires_build: false, launchable: true });
+    await call('DELETE', `/api/servers/${fromImage}`, { token: h.adminToken });
+  });
+
+  it('refuses a GPU server on a daemon without GPUs, with the note that says so', async () => {
+    const gpu = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'gpu', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/anything:1` }, use_gpu: true },
+    })).body.id;
+    const server = await waitFor(gpu, ['error', 'running'], 'decided');
+    expect(server.status).toBe('error');
+    expect(server.status_reason).toContain('capabilities:unsatisfied:docker:gpu');
+    await expect(container(gpu).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
