@@ -16,6 +16,7 @@ import { createDecisionActivities } from './runtime/decide.js';
 import { createDockerExecutorActivities } from './runtime/docker-executor.js';
 import { createHealthActivities } from './runtime/health.js';
 import { createTelemetry } from './telemetry.js';
+import { createVmActivities, vmActivityDeps } from './vm/executor.js';
 
 export interface ActivityDeps {
   sql: Sql;
@@ -48,6 +49,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDecisionActivities(sql, env, docker),
     ...createDockerExecutorActivities(sql, env, docker, credentials),
     ...createHealthActivities(sql, docker),
+    ...createVmActivities(vmActivityDeps(sql, env)),
   };
 }
 

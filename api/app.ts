@@ -11,6 +11,7 @@ import { marketplaceRoutes } from './routes/marketplace.js';
 import { metricRoutes } from './routes/metrics.js';
 import { registryRoutes } from './routes/registry.js';
 import { runtimeRoutes } from './routes/runtime.js';
+import { vmRoutes } from './routes/vm.js';
 import { serverRoutes } from './routes/servers.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/servers', runtimeRoutes(deps));
   app.route('/api/servers', webhookSecretRoutes(deps));
   app.route('/api', buildRoutes(deps));
+  app.route('/api', vmRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));
   app.route('/api/marketplace', marketplaceRoutes(deps));
 

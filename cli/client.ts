@@ -67,6 +67,18 @@ export class ApiClient {
     return (await this.exchange<T>(method, path, body)).body;
   }
 
+  /** A GET of plain text (e.g. a server's logs). */
+  async text(path: string): Promise<string> {
+    try {
+      const res = await fetch(this.config.baseUrl + path, { headers: this.headers('text/plain'), signal: AbortSignal.timeout(this.config.timeoutMs) });
+      const text = await res.text();
+      if (!res.ok) throw apiErrorFrom(res.status, res.statusText, text);
+      return text;
+    } catch (err) {
+      throw this.failure(err, 'GET', path);
+    }
+  }
+
   /** A GET whose response headers matter too (e.g. the marketplace's X-Next-Cursor). */
   getWithHeaders<T>(path: string): Promise<{ body: T; headers: Headers }> {
     return this.exchange<T>('GET', path);

@@ -5,6 +5,7 @@ import { buildsCommand } from './commands/builds.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { dbCommand } from './commands/db.js';
 import { marketplaceCommand } from './commands/marketplace.js';
+import { policyCommand } from './commands/policy.js';
 import { serversCommand } from './commands/servers.js';
 import { tokenCommand } from './commands/token.js';
 import { usersCommand, whoamiCommand } from './commands/users.js';
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   program.addCommand(whoamiCommand());
   program.addCommand(tokenCommand());
   program.addCommand(marketplaceCommand());
+  program.addCommand(policyCommand());
   program.addCommand(dbCommand());
   return program;
 }

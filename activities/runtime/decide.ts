@@ -32,7 +32,15 @@ async function dockerExecutor(docker: Docker): Promise<ExecutorDescriptor | unde
   return { ...EXECUTORS.docker, capabilities };
 }
 
+/** What the daemon offers changes rarely: ask it at most every few seconds, not on every decision. */
+const EXECUTOR_TTL_MS = 5_000;
+
 export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
+  let cached: { at: number; executor: ExecutorDescriptor | undefined } | undefined;
+  const currentDockerExecutor = async () => {
+    if (!cached || Date.now() - cached.at > EXECUTOR_TTL_MS) cached = { at: Date.now(), executor: await dockerExecutor(docker) };
+    return cached.executor;
+  };
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
       const [server] = await sql<{ id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
@@ -45,7 +53,7 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
         where server_id = ${input.serverId}
           ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
         order by id desc limit 1`;
-      const executors = [await dockerExecutor(docker)].filter((e): e is ExecutorDescriptor => e !== undefined);
+      const executors = [await currentDockerExecutor()].filter((e): e is ExecutorDescriptor => e !== undefined);
       const runtime = server.config.runtime;
       const decision = decide({
         serverId: server.id,

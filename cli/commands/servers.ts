@@ -169,6 +169,29 @@ export function serversCommand(): Command {
       });
     });
 
+  servers
+    .command('logs')
+    .description("the server's output; -f follows it live")
+    .argument('<id>', 'server id')
+    .option('--tail <n>', 'lines from the end (default 100; 20 with -f)')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C or the server stops')
+    .action(async (id: string, opts: { tail?: string; follow?: boolean }, cmd: Command) => {
+      const serverId = checkOption('ID', Id, id);
+      const tail = opts.tail === undefined ? undefined : checkOption('--tail', z.coerce.number().int().min(1).max(10_000), opts.tail);
+      const client = clientFrom(cmd);
+      const query = tail === undefined ? '' : `?tail=${tail}`;
+      if (!opts.follow) {
+        process.stdout.write(await client.text(`/api/servers/${serverId}/logs${query}`));
+        return;
+      }
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      for await (const frame of client.stream(`/api/servers/${serverId}/logs/stream${query}`, undefined, stop.signal)) {
+        if (frame.event === 'end') return;
+        if (frame.event === 'log') process.stdout.write(`${plain(String((JSON.parse(frame.data) as { line: unknown }).line))}\n`);
+      }
+    });
+
   addMetricsCommands(servers);
   return servers;
 }

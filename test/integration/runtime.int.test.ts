@@ -1,7 +1,9 @@
 // Hosting for real: the example MCP server goes from a git repository to a running container that
 // answers MCP, with logs, decisions and manifest over the API; it survives API and worker restarts,
 // stops, and is deleted with nothing left behind.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
@@ -86,6 +88,18 @@ describe('hosting an MCP server', () => {
     const stream = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream?tail=5`, h.adminToken);
     await eventually(async () => stream.frames.some((f) => f.event === 'log' && /listening/.test(f.data.line)), 15_000, 'streamed log line');
     await stream.stop();
+  });
+
+  it('shows logs, decisions and VM posture through mcpctl', async () => {
+    const mcpctl = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
+        env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken },
+      })).stdout;
+    expect(await mcpctl('servers', 'logs', String(id), '--tail', '50')).toMatch(/hello-mcp listening on port \d+/);
+    const decisions = JSON.parse(await mcpctl('policy', 'decisions', String(id), '--json'));
+    expect(decisions[0]).toMatchObject({ backend: 'docker', launchable: true });
+    expect(await mcpctl('policy', 'decisions', String(id))).toMatch(/docker/);
+    expect(await mcpctl('policy', 'vm', String(id))).toContain('No VM instances recorded for this server');
   });
 
   it('stops and logs after the API and the worker have restarted', async () => {
