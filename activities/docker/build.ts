@@ -145,7 +145,9 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
         // pinning, which may have refreshed them.
         const creds = input.settings.registry ? await credentials.current() : undefined;
         const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
-        const context = await contextStream(input.contextDir, pinFromImages(original, pins));
+        // Provenance labels as one LABEL line: the classic builder spends a step (~1 s here) per label option.
+        const provenance = `\nLABEL "mcp-host.server-id"="${input.serverId}" "mcp-host.revision"="${input.revision}"\n`;
+        const context = await contextStream(input.contextDir, pinFromImages(original, pins) + provenance);
         const stream = (await docker.buildImage(context, {
           t: `${localImage}:latest`,
           dockerfile: 'Dockerfile',
@@ -157,7 +159,6 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
           ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
           rm: true,
           forcerm: true,
-          labels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.revision': input.revision },
           abortSignal: abort.signal,
         } as Docker.ImageBuildOptions & { abortSignal: AbortSignal })) as NodeJS.ReadableStream;
         let failure: string | undefined;

@@ -97,6 +97,10 @@ describe('build and publish', () => {
     const byRevision = await client.headManifest(`mcp/mcp-custom-${id}`, repo.revision.slice(0, 12));
     expect(byRevision?.digest).toBe(run!.manifest_digest);
 
+    // Provenance travels with the image.
+    const labels = (await stack.docker.getImage(`mcp-custom-${id}-linux_arm64:latest`).inspect()).Config.Labels;
+    expect(labels).toMatchObject({ 'mcp-host.server-id': String(id), 'mcp-host.revision': repo.revision });
+
     // Each entry runs as its own architecture.
     const image = `${stack.registryHost}/mcp/mcp-custom-${id}`;
     expect(await runImage(`${image}:latest-linux_amd64`, 'linux/amd64')).toBe('x86_64');
