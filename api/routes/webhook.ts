@@ -67,8 +67,9 @@ export function webhookRoutes(deps: ApiDeps) {
       if (typeof ref === 'string' && ref !== `refs/heads/${server.source.branch}`) {
         return c.json({ server_id: id, intent: null, status: null, ignored: `push to ${ref}` }, 200);
       }
-      // A stopped server is only rebuilt; a live one is redeployed with the new revision.
-      const intent = server.status === 'stopped' ? 'build' : 'redeploy';
+      // A live server is redeployed with the new revision; any other is only rebuilt.
+      const live = ['running', 'unhealthy', 'starting', 'pending-governance'].includes(server.status);
+      const intent = live ? 'redeploy' : 'build';
       const accepted = await sendIntent(deps, id, intent, { id: server.owner_id, email: 'webhook', role: 'operator', tokenId: 0 });
       return c.json(accepted, 202);
     },

@@ -62,15 +62,19 @@ afterEach(() => stack.proxy.setMode('pass'));
 
 // --- helpers ----------------------------------------------------------------------------------
 
-/** A git repository served as `name`, and a server (named `name`) that builds it. */
+/** A git repository served as `name`, and a server (named `name`) that builds it (a build only: no launch). */
 async function createBuildServer(h: Harness, name: string, files: Record<string, string>): Promise<number> {
   await createGitRepo({ dir: join(stack.gitDir, name), files });
-  const res = await httpClient(h.apiUrl)('POST', '/api/servers', {
+  const call = httpClient(h.apiUrl);
+  const res = await call('POST', '/api/servers', {
     token: h.adminToken,
-    json: { name, server_type: 'Router', source: { type: 'git', repository: stack.git.url(name), branch: 'main' } },
+    json: { name, server_type: 'Router', source: { type: 'git', repository: stack.git.url(name), branch: 'main' }, start: false },
   });
   expect(res.status, res.text).toBe(201);
-  return res.body.id as number;
+  const id = res.body.id as number;
+  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped', 30_000, 'created');
+  expect((await call('POST', `/api/servers/${id}/builds`, { token: h.adminToken })).status).toBe(202);
+  return id;
 }
 
 /** The server once its build is over (`ready` or `error`). */

@@ -56,10 +56,13 @@ describe('build and publish', () => {
     });
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'hello', server_type: 'Router', source: { type: 'git', repository: stack.git.url('hello-mcp'), branch: 'main' } },
+      json: { name: 'hello', server_type: 'Router', source: { type: 'git', repository: stack.git.url('hello-mcp'), branch: 'main' }, start: false },
     });
     expect(created.status).toBe(201);
     const id = (serverId = created.body.id as number);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status === 'stopped', 30_000, 'created');
+    // A build alone (the runtime tests launch): building → ready.
+    expect((await call('POST', `/api/servers/${id}/builds`, { token: h.adminToken })).status).toBe(202);
     const server = await eventually(
       async () => {
         const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;

@@ -28,10 +28,12 @@ async function buildServer(h: Harness, token: string, name: string, type: string
   const api = httpClient(h.apiUrl);
   const created = await api('POST', '/api/servers', {
     token,
-    json: { name, server_type: type, source: { type: 'git', repository: stack.git.url(repoName), branch: 'main' } },
+    json: { name, server_type: type, source: { type: 'git', repository: stack.git.url(repoName), branch: 'main' }, start: false },
   });
   expect(created.status).toBe(201);
   const server = created.body.id as number;
+  await eventually(async () => (await api('GET', `/api/servers/${server}`, { token })).body.status === 'stopped', 30_000, 'created');
+  expect((await api('POST', `/api/servers/${server}/builds`, { token })).status).toBe(202);
   const run = await eventually(
     async () => {
       const [r] = await h.sql`select id, status from build_artifact_runs where server_id = ${server}`;
