@@ -72,6 +72,8 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporalAddress,
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
+    // The private dockerd runs without a bridge: servers then share the host's network.
+    DOCKER_NETWORK_MODE: raw.DOCKER_NETWORK_MODE ?? (env.DOCKER_HOST ? 'bridge' : 'host'),
   };
   const worker = await startWorker(childEnv, join(LOGS, 'worker.log'));
   stops.push({ name: 'worker', stop: () => worker.stop() });
