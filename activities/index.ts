@@ -15,6 +15,7 @@ import { createRegistryActivities } from './registry/push.js';
 import { createDecisionActivities } from './runtime/decide.js';
 import { createDockerExecutorActivities } from './runtime/docker-executor.js';
 import { createHealthActivities } from './runtime/health.js';
+import { createWorkloadActivities } from './runtime/workloads.js';
 import { createTelemetry } from './telemetry.js';
 import { createVmActivities, vmActivityDeps } from './vm/executor.js';
 
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     rotateLeadSeconds: env.REGISTRY_AUTH_ROTATE_LEAD_SECONDS,
     refreshCommand: env.REGISTRY_AUTH_REFRESH_COMMAND,
   });
+  const vm = createVmActivities(vmActivityDeps(sql, env));
   return {
     ...createServerDbActivities(sql),
     ...createBuildLedgerActivities(sql, env),
@@ -49,7 +51,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createDecisionActivities(sql, env, docker),
     ...createDockerExecutorActivities(sql, env, docker, credentials),
     ...createHealthActivities(sql, docker),
-    ...createVmActivities(vmActivityDeps(sql, env)),
+    ...createWorkloadActivities(sql, docker, vm),
+    ...vm,
   };
 }
 

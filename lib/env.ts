@@ -98,7 +98,7 @@ export const envSchema = z.object({
   /** Servers a new user may own unless an admin sets another quota. */
   DEFAULT_SERVER_QUOTA: int(5, 0, 100_000),
 
-  CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes']).default('docker'),
+  CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
   /**
    * How MCP containers are reached: `bridge` publishes the server's port on 127.0.0.1; `host` shares

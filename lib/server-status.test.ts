@@ -12,6 +12,8 @@ describe('server status state machine', () => {
     expect(canTransition('stopped', 'stopping')).toBe(false);
     expect(canTransition('running', 'starting')).toBe(false);
     expect(canTransition('stopping', 'running')).toBe(false);
+    expect(canTransition('stopped', 'provisioning')).toBe(false); // a VM is provisioned by a launch
+    expect(canTransition('blocked', 'running')).toBe(false); // an untrusted VM was torn down
   });
 
   it('allows the first status of each accepted intent from where the intent is accepted', () => {
@@ -37,6 +39,12 @@ describe('server status state machine', () => {
     ['deleting', 'delete', false],
     ['deleting', 'start', false],
     ['creating', 'delete', true],
+    ['provisioning', 'start', false],
+    ['pending-attestation', 'start', false],
+    ['pending-attestation', 'stop', true],
+    ['blocked', 'start', true],
+    ['blocked', 'stop', true],
+    ['blocked', 'redeploy', true],
   ])('%s + %s → %s', (status, intent, ok) => {
     const verdict = checkIntent(status, intent);
     expect(verdict.ok).toBe(ok);

@@ -13,6 +13,9 @@ export const SERVER_STATUSES = [
   'stopped',
   'redeploying',
   'pending-governance',
+  'provisioning',
+  'pending-attestation',
+  'blocked',
   'error',
   'deleting',
 ] as const;
@@ -31,12 +34,14 @@ const ACTIVE: readonly ServerStatus[] = [
   'unhealthy',
   'redeploying',
   'pending-governance',
+  'provisioning',
+  'pending-attestation',
 ];
 
 /** Allowed edges. `deleting` ends in removal of the row, which is not a status. */
 const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
   creating: ['starting', 'building', 'stopped', 'redeploying', 'deleting', 'error'],
-  starting: ['cloning', 'building', 'ready', 'running', 'unhealthy', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
+  starting: ['cloning', 'building', 'ready', 'running', 'unhealthy', 'pending-governance', 'provisioning', 'redeploying', 'stopping', 'deleting', 'error'],
   cloning: ['building', 'starting', 'running', 'redeploying', 'stopping', 'deleting', 'error'],
   building: ['ready', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
   ready: ['building', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'stopped', 'deleting', 'error'],
@@ -46,6 +51,11 @@ const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
   stopped: ['starting', 'building', 'redeploying', 'deleting'],
   redeploying: ['cloning', 'building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
   'pending-governance': ['starting', 'redeploying', 'stopping', 'deleting', 'error'],
+  // Virtual machines (§9.4): provisioned, then running (trusted), waiting for attestation (unknown)
+  // or blocked (untrusted: torn down, and left blocked — not overwritten by error).
+  provisioning: ['running', 'pending-attestation', 'blocked', 'redeploying', 'stopping', 'deleting', 'error'],
+  'pending-attestation': ['running', 'blocked', 'starting', 'redeploying', 'stopping', 'deleting', 'error'],
+  blocked: ['starting', 'redeploying', 'stopping', 'stopped', 'deleting', 'error'],
   error: ['starting', 'building', 'redeploying', 'stopping', 'stopped', 'deleting'],
   deleting: [],
 };

@@ -23,8 +23,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
+import type { PolicyDecision } from '../lib/policy/decide.js';
 import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
+import { VmErrorType } from '../lib/vm/errors.js';
 import { workflowIds } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import {
@@ -61,8 +63,22 @@ const health = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.WorkloadExited, ErrorType.LaunchFailed] },
 });
 
+// Provisioning a VM: the hypervisor boots it and attests it. A refused request or an answer the
+// client cannot use will not fix itself; an unreachable hypervisor might.
+const vm = proxyActivities<Activities>({
+  startToCloseTimeout: '3m',
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [VmErrorType.HypervisorRejected, VmErrorType.HypervisorInvalidResponse, ErrorType.ServerNotFound],
+  },
+});
+
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
 const RUNTIME_PATCH = 'runtime-launch-v1';
+/** Launching on the virtual-machine backend (provisionVm instead of launchServer + health check). */
+const VM_PATCH = 'runtime-vm-launch-v1';
 
 // The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
 const awaitRow = proxyActivities<Activities>({
@@ -164,6 +180,10 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       await transition('error', `policy decision ${decisionId} does not allow a launch: ${why.join(', ') || 'see the decision notes'}`);
       return;
     }
+    if (decision.backend === 'virtual-machine' && patched(VM_PATCH)) {
+      await launchVm(decisionId, decision, decision.image);
+      return;
+    }
     await runtime.launchServer({ serverId: input.serverId, decisionId, image: decision.image, useGpu: input.useGpu ?? false, config: input.config ?? {} });
     try {
       const checked = await health.checkMcpHealth({ serverId: input.serverId });
@@ -171,6 +191,42 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     } catch (err) {
       if (isCancellation(err)) throw err;
       await transition('unhealthy', reasonOf(err));
+    }
+  }
+
+  /**
+   * The VM executor (§9.4): provision, verify the attestation, start only what is trusted. Trusted →
+   * running; unknown → pending-attestation; untrusted → blocked (torn down, the verdict's notes as the
+   * reason — a result, not an error, so nothing overwrites it). Stop and delete reach the instance
+   * through stopServer/removeServerWorkload, which dispatch on the backend provisionVm recorded.
+   */
+  async function launchVm(decisionId: number, decision: PolicyDecision, image: string): Promise<void> {
+    await transition('provisioning', `policy decision ${decisionId}: ${decision.executorName ?? 'virtual machine'}`);
+    seq += 1;
+    const key = `${workflowId}#${seq}`;
+    const result = await vm.provisionVm({
+      serverId: input.serverId,
+      decisionId,
+      image,
+      policyVersion: decision.policyVersion,
+      capabilities: decision.capabilityRequirements,
+      tier: decision.tier,
+      expectedNonce: key,
+      notes: decision.notes,
+      config: input.config ?? {},
+      provisionKey: key,
+    });
+    const notes = result.notes.join(', ');
+    switch (result.status) {
+      case 'running':
+        await transition('running', `virtual machine ${result.instanceId} attested and started`);
+        return;
+      case 'pending-attestation':
+        await transition('pending-attestation', `virtual machine ${result.instanceId} awaits attestation${notes ? `: ${notes}` : ''}`);
+        return;
+      case 'blocked':
+        await transition('blocked', `virtual machine ${result.instanceId} failed attestation and was torn down: ${notes || 'untrusted'}`);
+        return;
     }
   }
 

@@ -5,7 +5,8 @@ import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
-import { decide, EXECUTORS, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import { decide, EXECUTORS, requestedBackend, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import { evaluateVmPosture, vmFallbackBackend, type LatestVmInstance, type VmPosture } from '../../lib/vm/posture.js';
 import type { ServerSource } from '../../lib/schemas/servers.js';
 
 export interface DecideLaunchInput {
@@ -53,17 +54,35 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
         where server_id = ${input.serverId}
           ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
         order by id desc limit 1`;
-      const executors = [await currentDockerExecutor()].filter((e): e is ExecutorDescriptor => e !== undefined);
+      // CONTAINER_RUNTIME=virtual-machine registers the VM executor, docker staying as its fallback (§9.1).
+      const executors = [await currentDockerExecutor(), env.CONTAINER_RUNTIME === 'virtual-machine' ? EXECUTORS['virtual-machine'] : undefined].filter(
+        (e): e is ExecutorDescriptor => e !== undefined,
+      );
       const runtime = server.config.runtime;
+      const runtimeOverride = typeof runtime === 'string' ? runtime : undefined;
+      let vmPosture: VmPosture | undefined;
+      if (requestedBackend({ defaultBackend: env.CONTAINER_RUNTIME, runtimeOverride }) === 'virtual-machine') {
+        const [latest] = await sql<LatestVmInstance[]>`
+          select attestation_status as "attestationStatus", updated_at as "updatedAt", terminated_at as "terminatedAt"
+          from runtime_vm_instances where server_id = ${server.id}
+          order by created_at desc, id desc limit 1`;
+        vmPosture = evaluateVmPosture({
+          latest: latest ?? null,
+          now: new Date(),
+          maxAgeSeconds: env.VM_ATTESTATION_MAX_AGE_SECONDS,
+          fallback: vmFallbackBackend(server.use_gpu),
+        });
+      }
       const decision = decide({
         serverId: server.id,
         serverType: server.server_type,
         source: server.source.type === 'image' ? { type: 'image', image: server.source.image } : { type: 'git' },
-        runtimeOverride: typeof runtime === 'string' ? runtime : undefined,
+        runtimeOverride,
         useGpu: server.use_gpu,
         defaultBackend: env.CONTAINER_RUNTIME,
         executors,
         artifact: artifact ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' } : null,
+        vmPosture,
       });
       const [row] = await sql<{ id: number }[]>`
         insert into runtime_policy_decisions

@@ -27,6 +27,28 @@ export interface Launched {
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
+/** Stopping and removing a recorded container; activities/runtime/workloads.ts dispatches to these. */
+export function dockerWorkloads(docker: Docker) {
+  return {
+    async stopContainer(name: string): Promise<void> {
+      await docker
+        .getContainer(name)
+        .stop({ t: 10 })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // already stopped, or gone
+        });
+    },
+    async removeContainer(name: string): Promise<void> {
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+    },
+  };
+}
+
 /** The image's own description of how to reach it (examples/hello-mcp sets these labels). */
 function endpointLabels(labels: Record<string, string> | undefined) {
   return {
@@ -66,14 +88,7 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
     if (failure) throw ApplicationFailure.nonRetryable(`pulling ${image} failed: ${failure}`, ErrorType.LaunchFailed);
   }
 
-  async function removeContainer(name: string): Promise<void> {
-    await docker
-      .getContainer(name)
-      .remove({ force: true })
-      .catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 404) throw err;
-      });
-  }
+  const { removeContainer } = dockerWorkloads(docker);
 
   return {
     async launchServer(input: LaunchInput): Promise<Launched> {
@@ -124,26 +139,6 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
       const endpoint = `http://127.0.0.1:${hostPort}${labels.path}`;
       await sql`update server_runtimes set endpoint = ${endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
       return { workload: name, endpoint, transport: 'streamable-http' };
-    },
-
-    /** Stops the server's workload where it was recorded to run; nothing recorded, nothing to stop. */
-    async stopServer({ serverId }: { serverId: number }): Promise<void> {
-      const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
-      if (!runtime) return;
-      await docker
-        .getContainer(runtime.workload)
-        .stop({ t: 10 })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // already stopped, or gone
-        });
-    },
-
-    /** Removes the workload and its runtime record (the server row goes with removeServer). */
-    async removeServerWorkload({ serverId }: { serverId: number }): Promise<void> {
-      const [runtime] = await sql<{ workload: string }[]>`select workload from server_runtimes where server_id = ${serverId}`;
-      if (!runtime) return; // never launched: nothing runs anywhere
-      await removeContainer(runtime.workload);
-      await sql`delete from server_runtimes where server_id = ${serverId}`;
     },
   };
 }

@@ -56,6 +56,8 @@ export interface ProvisionVmInput {
   config?: Record<string, unknown>;
   /** Idempotency-Key for the provisioning request, e.g. the workflow id and launch sequence. */
   provisionKey?: string;
+  /** The policy decision this launch follows, recorded with where the server runs. */
+  decisionId?: number | null;
 }
 
 export type ProvisionVmResult =
@@ -144,6 +146,12 @@ export function createVmActivities(deps: VmActivityDeps) {
             on conflict (server_id, instance_id) do update set updated_at = now()
             returning id`;
           await recordEvent(tx, row!.id, 'provisioned', { instance_id: instanceId, requested_image: input.image, image: provisioned.image });
+          // Where the server runs now, with the instance: stop and delete dispatch on it (runtime/workloads.ts).
+          await tx`
+            insert into server_runtimes (server_id, backend, decision_id, workload, image)
+            values (${input.serverId}, 'virtual-machine', ${input.decisionId ?? null}, ${instanceId}, ${input.image})
+            on conflict (server_id) do update set backend = 'virtual-machine', decision_id = excluded.decision_id,
+              workload = excluded.workload, image = excluded.image, endpoint = null, updated_at = now()`;
           return row!.id;
         });
         const id = rowId;

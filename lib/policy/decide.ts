@@ -2,10 +2,11 @@
 // holds the launch. Pure and deterministic — same inputs, same decision, notes sorted — so it is
 // unit-tested table-driven and replayable; one activity loads the inputs and records the result.
 import type { HealthOverall } from '../artifact-health.js';
+import type { VmPosture } from '../vm/posture.js';
 
 export const POLICY_VERSION = 'runtime-policy-v1';
 
-export type Backend = 'docker' | 'kubernetes';
+export type Backend = 'docker' | 'kubernetes' | 'virtual-machine';
 export type Capability = 'gpu' | 'image-build';
 
 export interface ExecutorDescriptor {
@@ -18,6 +19,8 @@ export interface ExecutorDescriptor {
 export const EXECUTORS: Record<Backend, ExecutorDescriptor> = {
   docker: { backend: 'docker', displayName: 'Docker containers', capabilities: ['gpu', 'image-build'] },
   kubernetes: { backend: 'kubernetes', displayName: 'Kubernetes clusters', capabilities: ['gpu', 'image-build'] },
+  // Runs a given image; builds and GPUs go elsewhere (§9.4).
+  'virtual-machine': { backend: 'virtual-machine', displayName: 'Secure virtual machines', capabilities: [] },
 };
 
 export interface ArtifactInput {
@@ -41,6 +44,12 @@ export interface PolicyInput {
   executors: readonly ExecutorDescriptor[];
   /** The latest artifact of the server (for git sources: the build this launch follows). */
   artifact: ArtifactInput | null;
+  /**
+   * The VM attestation posture (`evaluateVmPosture`) of the server, when the candidate backend is
+   * `virtual-machine` (§8.5); ignored for any other candidate. Its notes join the decision's, its
+   * fallback replaces the backend, and its evaluation flag is recorded as `evaluationRequired`.
+   */
+  vmPosture?: VmPosture;
 }
 
 export interface PolicyDecision {
@@ -64,7 +73,13 @@ export interface PolicyDecision {
   notes: string[];
 }
 
-const BACKENDS: readonly Backend[] = ['docker', 'kubernetes'];
+const BACKENDS: readonly Backend[] = ['docker', 'kubernetes', 'virtual-machine'];
+
+/** The backend asked for before any posture or routing: the `config.runtime` override, else the default. */
+export function requestedBackend(input: Pick<PolicyInput, 'defaultBackend' | 'runtimeOverride'>): Backend {
+  const override = input.runtimeOverride?.trim().toLowerCase();
+  return override !== undefined && (BACKENDS as readonly string[]).includes(override) ? (override as Backend) : input.defaultBackend;
+}
 
 export function decide(input: PolicyInput): PolicyDecision {
   const notes: string[] = [];
@@ -115,31 +130,47 @@ export function decide(input: PolicyInput): PolicyDecision {
   if (reqs.length > 0) notes.push(`capabilities:requested:${reqs.join(',')}`);
 
   const candidateBackend = backend;
-  const registered = [...input.executors].sort((a, b) => a.backend.localeCompare(b.backend));
+
+  // VM attestation posture (§8.5): only for a server bound for the VM backend.
+  const posture = candidateBackend === 'virtual-machine' ? input.vmPosture : undefined;
+  if (posture) {
+    notes.push(...posture.notes);
+    backend = posture.backend;
+  }
+  const target = backend;
+
+  // A server whose posture ruled the VM backend out is not routed back onto it.
+  const registered = [...input.executors]
+    .filter((e) => !(posture?.fellBack && e.backend === 'virtual-machine'))
+    .sort((a, b) => a.backend.localeCompare(b.backend));
   const supports = (e: ExecutorDescriptor) => reqs.every((r) => e.capabilities.includes(r));
-  let chosen = registered.find((e) => e.backend === candidateBackend);
+  let chosen = registered.find((e) => e.backend === target);
   let capabilitiesSatisfied = true;
   if (chosen && supports(chosen)) {
     if (reqs.length > 0) notes.push(`executor:${chosen.backend}:capabilities-satisfied:${[...chosen.capabilities].sort().join(',')}`);
   } else {
-    if (!chosen) notes.push(`executor:unavailable:${candidateBackend}`);
-    const other = registered.find((e) => e.backend !== candidateBackend && supports(e));
+    if (!chosen) notes.push(`executor:unavailable:${target}`);
+    const other = registered.find((e) => e.backend !== target && supports(e));
     if (other) {
-      notes.push(`capabilities:routed:${candidateBackend}->${other.backend}:${reqs.join(',')}`);
+      notes.push(`capabilities:routed:${target}->${other.backend}:${reqs.join(',')}`);
       chosen = other;
       backend = other.backend;
     } else {
       capabilitiesSatisfied = false;
-      notes.push(`capabilities:unsatisfied:${candidateBackend}:${reqs.join(',')}`);
+      notes.push(`capabilities:unsatisfied:${target}:${reqs.join(',')}`);
       chosen = undefined;
     }
   }
 
   // Evaluation and governance gates go live with certifications and release trains; until then the
-  // decision records that nothing requires them.
-  const evaluationRequired = false;
+  // decision records that nothing requires them. A VM posture that wants its attestation
+  // (re-)evaluated is recorded, but does not hold the launch: a server staying on the VM backend is
+  // verified when its instance is provisioned (nothing untrusted is started), and one that fell
+  // back runs on the fallback backend.
+  const evaluationGate = false;
+  const evaluationRequired = evaluationGate || (posture?.evaluationRequired ?? false);
   const governanceRequired = false;
-  notes.push('evaluation:not-required', 'governance:not-required');
+  notes.push(evaluationRequired ? 'evaluation:required:vm-attestation' : 'evaluation:not-required', 'governance:not-required');
 
   const artifactUsable = !requiresBuild || artifact?.status === 'succeeded';
   return {
@@ -158,7 +189,7 @@ export function decide(input: PolicyInput): PolicyDecision {
     capabilitiesSatisfied,
     evaluationRequired,
     governanceRequired,
-    launchable: capabilitiesSatisfied && image !== null && artifactUsable && !evaluationRequired && !governanceRequired,
-    notes: notes.sort(),
+    launchable: capabilitiesSatisfied && image !== null && artifactUsable && !evaluationGate && !governanceRequired,
+    notes: [...new Set(notes)].sort(),
   };
 }

@@ -1,5 +1,6 @@
 // A private dockerd (Debian's docker.io) on a socket under .data, for when DOCKER_HOST is not set.
 // vfs storage and no iptables/bridge: it runs in containers and sandboxes without kernel privileges.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -33,7 +34,7 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
   // exec-root holds unix sockets, whose paths must stay short: keep it under /run.
-  const execRoot = `/run/mcp-host-docker-${Buffer.from(dir).toString('base64url').slice(-12)}`;
+  const execRoot = `/run/mcp-host-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
   const proc = spawnManaged(
     'dockerd',
     DOCKERD,

@@ -1,3 +1,4 @@
+// Names carry an rt- prefix: every test file of a run shares one database (and the bootstrap admin).
 // Hosting for real: the example MCP server goes from a git repository to a running container that
 // answers MCP, with logs, decisions and manifest over the API; it survives API and worker restarts,
 // stops, and is deleted with nothing left behind.
@@ -55,7 +56,7 @@ describe('hosting an MCP server', () => {
     await exampleRepo('hello-mcp');
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'hello', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-mcp') }, config: { GREETING: 'hi there', LEVEL: 3 } },
+      json: { name: 'rt-hello', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-mcp') }, config: { GREETING: 'hi there', LEVEL: 3 } },
     });
     id = created.body.id;
     const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'running');
@@ -131,7 +132,7 @@ describe('hosting an MCP server', () => {
     await exampleRepo('hello-image');
     const built = (await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'builder', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-image') }, start: false },
+      json: { name: 'rt-builder', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-image') }, start: false },
     })).body.id;
     await waitFor(built, ['stopped'], 'created');
     await call('POST', `/api/servers/${built}/builds`, { token: h.adminToken });
@@ -139,7 +140,7 @@ describe('hosting an MCP server', () => {
     const image = `${stack.registryHost}/mcp/mcp-custom-${built}:latest`;
     const fromImage = (await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'from-image', server_type: 'Example', source: { type: 'image', image } },
+      json: { name: 'rt-from-image', server_type: 'Example', source: { type: 'image', image } },
     })).body.id;
     const server = await waitFor(fromImage, ['running', 'unhealthy', 'error'], 'running from image');
     expect(server.status, server.status_reason).toBe('running');
@@ -151,7 +152,7 @@ describe('hosting an MCP server', () => {
   it('refuses a GPU server on a daemon without GPUs, with the note that says so', async () => {
     const gpu = (await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'gpu', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/anything:1` }, use_gpu: true },
+      json: { name: 'rt-gpu', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/anything:1` }, use_gpu: true },
     })).body.id;
     const server = await waitFor(gpu, ['error', 'running'], 'decided');
     expect(server.status).toBe('error');

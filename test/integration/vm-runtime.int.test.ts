@@ -1,0 +1,137 @@
+// The virtual-machine backend end to end: CONTAINER_RUNTIME=virtual-machine, no Docker daemon at
+// all, a hypervisor stand-in as its own process. An image server is provisioned, attested and
+// started (provisioning → running), stopped and deleted on the hypervisor; untrusted evidence
+// leaves the server blocked with the verifier's note.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { eventually, httpClient } from '../support/http.js';
+
+let hv: HypervisorStandIn;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+
+async function waitFor(id: number, statuses: string[], what: string) {
+  return eventually(
+    async () => {
+      const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    60_000,
+    what,
+  );
+}
+
+const statusHistory = async (id: number) =>
+  (await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} and status is not null order by id`).map((r) => r.status);
+
+const hvRequests = async (instanceId: string) => (await hv.requests()).filter((r) => r.path.startsWith(`/instances/${instanceId}`));
+
+beforeAll(async () => {
+  hv = await startHypervisorStandIn({ name: 'vm-runtime-hypervisor' });
+  h = await startHarness('vm-runtime', {
+    CONTAINER_RUNTIME: 'virtual-machine',
+    VM_HYPERVISOR_ENDPOINT: hv.url,
+    VM_HYPERVISOR_TOKEN: hv.token,
+    VM_ATTESTATION_TRUST_ROOTS: hv.trustRoot,
+    VM_ATTESTATION_MEASUREMENTS: 'expected-measurement',
+    VM_ATTESTATION_MAX_AGE_SECONDS: '300',
+    DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+  });
+  call = httpClient(h.apiUrl);
+}, 120_000);
+afterAll(async () => {
+  await h?.stop();
+  await hv?.stop();
+});
+
+describe('the virtual-machine backend', () => {
+  it('provisions, attests and runs an image server, then stops and deletes its VM', async () => {
+    await hv.setBehaviour({});
+    const created = await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'vm-router', server_type: 'Router', source: { type: 'image', image: 'ghcr.io/example/router:1' } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id: number = created.body.id;
+
+    const server = await waitFor(id, ['running', 'pending-attestation', 'blocked', 'error'], 'running');
+    expect(server.status, server.status_reason).toBe('running');
+    const history = await statusHistory(id);
+    expect(history.slice(history.indexOf('starting'))).toEqual(['starting', 'provisioning', 'running']);
+
+    // The decision: a first launch stays on the VM backend (#15), attestation verified on provisioning.
+    const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
+    expect(decision).toMatchObject({ backend: 'virtual-machine', candidate_backend: 'virtual-machine', launchable: true, executor_name: 'Secure virtual machines' });
+    expect(decision.notes).toEqual(expect.arrayContaining(['vm:attestation:none', 'vm:attestation:verify-on-provision']));
+
+    const posture = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
+    expect(posture).toMatchObject({ server_id: id, latest_status: 'trusted' });
+    const instanceId: string = posture.active_instance_id;
+    expect(instanceId).toBeTruthy();
+    expect(posture.instances).toHaveLength(1);
+    expect(posture.instances[0]).toMatchObject({ instance_id: instanceId, attestation_status: 'trusted', isolation_tier: 'coco' });
+    expect(posture.instances[0].events.map((e: { event_type: string }) => e.event_type)).toEqual(['provisioned', 'attestation', 'ready']);
+    const [runtime] = await h.sql`select backend, workload, decision_id from server_runtimes where server_id = ${id}`;
+    expect(runtime).toMatchObject({ backend: 'virtual-machine', workload: instanceId, decision_id: decision.id });
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`POST /instances/${instanceId}/start`);
+
+    // Stop: the hypervisor stops the instance.
+    expect((await call('POST', `/api/servers/${id}/stop`, { token: h.adminToken })).status).toBe(202);
+    await waitFor(id, ['stopped'], 'stopped');
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`POST /instances/${instanceId}/stop`);
+    const stopped = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
+    expect(stopped.instances[0].terminated_at).toBeTruthy();
+    expect(stopped.active_instance_id).toBeUndefined();
+
+    // Delete: the hypervisor tears the instance down, and the server is gone.
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`DELETE /instances/${instanceId}`);
+    for (const table of ['server_runtimes', 'runtime_vm_instances', 'runtime_policy_decisions']) {
+      expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
+    }
+  });
+
+  it('blocks a server whose VM presents an untrusted measurement, and keeps it blocked', async () => {
+    await hv.setBehaviour({ measurement: 'bad-measurement' });
+    try {
+      const id: number = (await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: { name: 'vm-untrusted', server_type: 'Router', source: { type: 'image', image: 'ghcr.io/example/router:1' } },
+      })).body.id;
+      const server = await waitFor(id, ['running', 'pending-attestation', 'blocked', 'error'], 'blocked');
+      expect(server.status, server.status_reason).toBe('blocked');
+      expect(server.status_reason).toContain('attestation:measurement:untrusted:bad-measurement');
+      const history = await statusHistory(id);
+      expect(history.slice(history.indexOf('starting'))).toEqual(['starting', 'provisioning', 'blocked']);
+
+      const posture = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
+      expect(posture).toMatchObject({ latest_status: 'untrusted' });
+      expect(posture.active_instance_id).toBeUndefined(); // torn down
+      const instanceId: string = posture.instances[0].instance_id;
+      const asked = (await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`);
+      expect(asked).toContain(`DELETE /instances/${instanceId}`);
+      expect(asked).not.toContain(`POST /instances/${instanceId}/start`);
+
+      // Nothing overwrites blocked with error.
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status).toBe('blocked');
+
+      // A relaunch is judged by the recorded posture: untrusted → the docker fallback, which this
+      // worker does not have, so the decision says so and the server is in error.
+      expect((await call('POST', `/api/servers/${id}/start`, { token: h.adminToken })).status).toBe(202);
+      await eventually(async () => (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body.length === 2, 30_000, 'second decision');
+      const relaunched = await waitFor(id, ['error', 'running'], 'relaunch decided');
+      const [latest] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
+      expect(latest).toMatchObject({ candidate_backend: 'virtual-machine', backend: 'docker', evaluation_required: true, launchable: false });
+      expect(latest.notes).toEqual(expect.arrayContaining(['vm:attestation:untrusted', 'vm:attestation:fallback:docker']));
+      expect(relaunched.status_reason).toContain('unavailable');
+
+      expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+      await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    } finally {
+      await hv.setBehaviour({});
+    }
+  });
+});
