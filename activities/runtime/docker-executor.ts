@@ -1,13 +1,13 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
 // the decision names, config as environment, a restart policy and GPUs when asked. Where it runs
 // is recorded in server_runtimes, so stop, delete and logs work after any restart.
-import { createServer } from 'node:net';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import { readJsonStream } from '../../lib/docker.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { freePort } from '../../lib/net.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 
@@ -57,17 +57,6 @@ function endpointLabels(labels: Record<string, string> | undefined) {
   };
 }
 
-function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
   async function ensureImage(image: string): Promise<void> {
     try {
@@ -104,7 +93,7 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
       await removeContainer(name); // a redeploy replaces the previous container
       const hostNetwork = env.DOCKER_NETWORK_MODE === 'host';
       // On the host network the server listens on a port of its own, told through PORT.
-      const port = hostNetwork ? await freeLocalPort() : labels.port;
+      const port = hostNetwork ? await freePort() : labels.port;
       const environment = [
         ...Object.entries(input.config)
           .filter(([key]) => key !== 'runtime')
