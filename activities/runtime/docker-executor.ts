@@ -21,8 +21,9 @@ export interface LaunchInput {
 
 export interface Launched {
   workload: string;
-  endpoint: string;
-  transport: 'streamable-http';
+  /** The Streamable HTTP URL; null for stdio servers, which are reached by attaching. */
+  endpoint: string | null;
+  transport: 'streamable-http' | 'stdio';
 }
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
@@ -52,6 +53,7 @@ export function dockerWorkloads(docker: Docker) {
 /** The image's own description of how to reach it (examples/hello-mcp sets these labels). */
 function endpointLabels(labels: Record<string, string> | undefined) {
   return {
+    transport: labels?.['io.mcp-host.transport'] === 'stdio' ? ('stdio' as const) : ('streamable-http' as const),
     port: Number(labels?.['io.mcp-host.port'] ?? 8080),
     path: labels?.['io.mcp-host.path'] ?? '/mcp',
   };
@@ -86,12 +88,15 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
       const labels = endpointLabels((await docker.getImage(input.image).inspect()).Config?.Labels ?? undefined);
       // Recorded before the container exists, so a crash in between leaves nothing untracked.
       await sql`
-        insert into server_runtimes (server_id, backend, decision_id, workload, image)
-        values (${input.serverId}, 'docker', ${input.decisionId}, ${name}, ${input.image})
+        insert into server_runtimes (server_id, backend, decision_id, workload, image, transport)
+        values (${input.serverId}, 'docker', ${input.decisionId}, ${name}, ${input.image}, ${labels.transport})
         on conflict (server_id) do update set backend = 'docker', decision_id = excluded.decision_id, workload = excluded.workload,
-          image = excluded.image, endpoint = null, updated_at = now()`;
+          image = excluded.image, transport = excluded.transport, endpoint = null, updated_at = now()`;
       await removeContainer(name); // a redeploy replaces the previous container
-      const hostNetwork = env.DOCKER_NETWORK_MODE === 'host';
+      const stdio = labels.transport === 'stdio';
+      // A stdio server needs no network of its own: it keeps stdin open and mcp-host attaches.
+      const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && !stdio;
+      const published = !hostNetwork && !stdio;
       // On the host network the server listens on a port of its own, told through PORT.
       const port = hostNetwork ? await freePort() : labels.port;
       const environment = [
@@ -110,17 +115,22 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
           'mcp-host.server-id': String(input.serverId),
           'mcp-host.decision-id': String(input.decisionId),
         },
-        ExposedPorts: hostNetwork ? undefined : { [`${port}/tcp`]: {} },
+        ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
+        ExposedPorts: published ? { [`${port}/tcp`]: {} } : undefined,
         HostConfig: {
-          NetworkMode: hostNetwork ? 'host' : 'bridge',
-          PortBindings: hostNetwork ? undefined : { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+          NetworkMode: stdio ? 'none' : hostNetwork ? 'host' : 'bridge',
+          PortBindings: published ? { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
           RestartPolicy: { Name: 'unless-stopped' },
           ...(input.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }] }),
         },
       });
       await container.start();
+      if (stdio) {
+        await sql`update server_runtimes set started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
+        return { workload: name, endpoint: null, transport: 'stdio' };
+      }
       let hostPort = port;
-      if (!hostNetwork) {
+      if (published) {
         const bound = (await container.inspect()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0]?.HostPort;
         if (!bound) throw ApplicationFailure.nonRetryable(`container ${name} published no port for ${port}/tcp`, ErrorType.LaunchFailed);
         hostPort = Number(bound);

@@ -3,10 +3,12 @@
 // `running` only once this succeeds; Temporal retries it while the server is still starting.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
+import { DockerAttachTransport } from './attach-transport.js';
 
 export interface McpManifest {
   name: string | null;
@@ -21,9 +23,12 @@ const CHECK_TIMEOUT_MS = 10_000;
 export function createHealthActivities(sql: Sql, docker: Docker) {
   return {
     async checkMcpHealth({ serverId }: { serverId: number }): Promise<{ name: string | null; tools: string[] }> {
-      const [runtime] = await sql<{ backend: string; workload: string; endpoint: string | null }[]>`
-        select backend, workload, endpoint from server_runtimes where server_id = ${serverId}`;
-      if (!runtime?.endpoint) throw ApplicationFailure.nonRetryable(`server ${serverId} has no recorded endpoint`, ErrorType.LaunchFailed);
+      const [runtime] = await sql<{ backend: string; workload: string; endpoint: string | null; transport: 'streamable-http' | 'stdio' }[]>`
+        select backend, workload, endpoint, transport from server_runtimes where server_id = ${serverId}`;
+      const stdio = runtime?.transport === 'stdio' && runtime.backend === 'docker';
+      if (!runtime || (!runtime.endpoint && !stdio)) {
+        throw ApplicationFailure.nonRetryable(`server ${serverId} has no recorded endpoint`, ErrorType.LaunchFailed);
+      }
       if (runtime.backend === 'docker') {
         // A container that exited will not answer: say why instead of timing out.
         const state = (await docker.getContainer(runtime.workload).inspect()).State;
@@ -32,7 +37,10 @@ export function createHealthActivities(sql: Sql, docker: Docker) {
         }
       }
       const client = new Client({ name: 'mcp-host', version: '0.1.0' });
-      const transport = new StreamableHTTPClientTransport(new URL(runtime.endpoint));
+      const transport: Transport & { protocolVersion?: string } = stdio
+        ? new DockerAttachTransport(docker, runtime.workload)
+        : new StreamableHTTPClientTransport(new URL(runtime.endpoint!));
+      const where = stdio ? `${runtime.workload} (stdio)` : runtime.endpoint;
       try {
         const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
         await client.connect(transport, { signal, timeout: CHECK_TIMEOUT_MS });
@@ -49,7 +57,7 @@ export function createHealthActivities(sql: Sql, docker: Docker) {
         return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
-        throw ApplicationFailure.retryable(`MCP health check of ${runtime.endpoint} failed: ${(err as Error).message}`);
+        throw ApplicationFailure.retryable(`MCP health check of ${where} failed: ${(err as Error).message}`);
       } finally {
         await client.close().catch(() => {});
       }

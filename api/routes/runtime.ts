@@ -61,6 +61,9 @@ const LogsQuery = z
 async function workloadOf(sql: Sql, serverId: number) {
   const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
   if (!runtime) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
+  if (runtime.backend !== 'docker') {
+    throw new ApiError(409, 'logs_unavailable', `logs of ${runtime.backend} servers are not served by the API yet`);
+  }
   return runtime;
 }
 

@@ -20,9 +20,9 @@ let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
 /** examples/hello-mcp as a git repository, built FROM the hub-less busybox base. */
-async function exampleRepo(name: string) {
+async function exampleRepo(name: string, dockerfileName = 'Dockerfile') {
   const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
+  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
   return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') } });
 }
 
@@ -147,6 +147,24 @@ describe('hosting an MCP server', () => {
     const [decision] = (await call('GET', `/api/servers/${fromImage}/decisions`, { token: h.adminToken })).body;
     expect(decision).toMatchObject({ image, requires_build: false, launchable: true });
     await call('DELETE', `/api/servers/${fromImage}`, { token: h.adminToken });
+  });
+
+  it('runs a stdio MCP server, checked by attaching to the container', async () => {
+    await exampleRepo('hello-stdio', 'Dockerfile.stdio');
+    const stdioServer = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'rt-stdio', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-stdio') } },
+    })).body.id;
+    const server = await waitFor(stdioServer, ['running', 'unhealthy', 'error'], 'stdio server running');
+    expect(server.status, server.status_reason).toBe('running');
+    const manifest = (await call('GET', `/api/servers/${stdioServer}/manifest`, { token: h.adminToken })).body;
+    expect(manifest.tools.map((t: { name: string }) => t.name)).toEqual(['echo', 'arch']);
+    const [runtime] = await h.sql`select transport, endpoint from server_runtimes where server_id = ${stdioServer}`;
+    expect(runtime).toEqual({ transport: 'stdio', endpoint: null });
+    expect((await container(stdioServer).inspect()).HostConfig.NetworkMode).toBe('none');
+    expect((await call('GET', `/api/servers/${stdioServer}/logs`, { token: h.adminToken })).text).toContain('speaking MCP on stdio');
+    await call('DELETE', `/api/servers/${stdioServer}`, { token: h.adminToken });
+    await eventually(async () => (await call('GET', `/api/servers/${stdioServer}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
   });
 
   it('refuses a GPU server on a daemon without GPUs, with the note that says so', async () => {
