@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type Docker from 'dockerode';
 import { streamSSE } from 'hono/streaming';
+import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
 import type { Sql } from '../../lib/db.js';
 import { ApiError } from '../../lib/errors.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
@@ -61,9 +62,6 @@ const LogsQuery = z
 async function workloadOf(sql: Sql, serverId: number) {
   const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
   if (!runtime) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
-  if (runtime.backend !== 'docker') {
-    throw new ApiError(409, 'logs_unavailable', `logs of ${runtime.backend} servers are not served by the API yet`);
-  }
   return runtime;
 }
 
@@ -77,7 +75,9 @@ function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
 }
 
 export function runtimeRoutes(deps: ApiDeps) {
-  const { sql, docker } = deps;
+  const { sql, docker, env } = deps;
+  // VM servers' output comes from the hypervisor (§9.4), Docker servers' from the daemon.
+  const hypervisor = createHypervisorClient({ endpoint: env.VM_HYPERVISOR_ENDPOINT, token: env.VM_HYPERVISOR_TOKEN });
   return createRouter()
     .openapi(
       createRoute({
@@ -91,6 +91,9 @@ export function runtimeRoutes(deps: ApiDeps) {
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
         const runtime = await workloadOf(sql, server.id);
+        if (runtime.backend === 'virtual-machine') {
+          return c.text(await hypervisor.logs(runtime.workload, c.req.valid('query').tail ?? env.VM_LOG_TAIL_LINES), 200);
+        }
         const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, tail: c.req.valid('query').tail ?? 100, follow: false })) as unknown as Buffer;
         const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
         const chunks: Buffer[] = [];
@@ -110,6 +113,14 @@ export function runtimeRoutes(deps: ApiDeps) {
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
         const runtime = await workloadOf(sql, server.id);
+        if (runtime.backend === 'virtual-machine') {
+          const lines = await hypervisor.streamLogs(runtime.workload, { signal: c.req.raw.signal });
+          return streamSSE(c, async (stream) => {
+            await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: runtime.workload }) });
+            for await (const line of lines ?? []) await stream.writeSSE({ event: 'log', data: JSON.stringify({ line }) });
+            await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: lines ? 'the stream ended' : 'the instance has no live log' }) });
+          });
+        }
         const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, follow: true, tail: c.req.valid('query').tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
         return streamSSE(c, async (stream) => {
           stream.onAbort(() => raw.destroy());

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient } from '../support/http.js';
 
 let hv: HypervisorStandIn;
 let h: Harness;
@@ -75,6 +75,15 @@ describe('the virtual-machine backend', () => {
     const [runtime] = await h.sql`select backend, workload, decision_id from server_runtimes where server_id = ${id}`;
     expect(runtime).toMatchObject({ backend: 'virtual-machine', workload: instanceId, decision_id: decision.id });
     expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`POST /instances/${instanceId}/start`);
+
+    // Its output comes from the hypervisor, through the same routes as a container's.
+    const logs = await call('GET', `/api/servers/${id}/logs?tail=2`, { token: h.adminToken });
+    expect(logs.status).toBe(200);
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`), JSON.stringify(await hv.requests())).toContain(`GET /instances/${instanceId}/logs`);
+    const live = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream`, h.adminToken);
+    await eventually(async () => live.frames.some((f) => f.event === 'end'), 15_000, 'the VM log stream');
+    await live.stop();
+    expect(live.frames.filter((f) => f.event === 'log').length).toBeGreaterThan(0);
 
     // Stop: the hypervisor stops the instance.
     expect((await call('POST', `/api/servers/${id}/stop`, { token: h.adminToken })).status).toBe(202);
