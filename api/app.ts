@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id';
 import { authenticate } from './auth.js';
 import type { ApiDeps } from './context.js';
 import { errorBody, handleError } from './errors.js';
+import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
@@ -22,7 +23,10 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 export function createApp(deps: ApiDeps) {
   const app = createRouter();
 
+  const metrics = createMetrics(deps.sql);
   app.use('*', requestId());
+  app.use('*', metrics.middleware);
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();

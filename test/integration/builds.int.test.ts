@@ -1,6 +1,8 @@
 // git → two platform images → registry (htpasswd auth) → manifest list → ledger, end to end.
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
 import { startBuildStack, REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from '../support/build-stack.js';
@@ -214,6 +216,17 @@ describe('builds, logs and telemetry over the API', () => {
     // No refresh command configured: the check runs and says so, nothing is rotated.
     expect(rotated.body.latest).toMatchObject({ trigger: 'manual', status: 'healthy', rotation_configured: false, rotation_attempted: false });
     expect(JSON.stringify(rotated.body)).not.toContain(REGISTRY_PASSWORD);
+  });
+});
+
+describe('secrets', () => {
+  it('never reach the API and worker logs, in clear or as the dockerconfig auth value', async () => {
+    const logs = ['builds-api.log', 'builds-worker.log'].map((f) => readFileSync(join(DATA_DIR, 'test-logs', f), 'utf8')).join('\n');
+    expect(logs.length).toBeGreaterThan(1000); // the logs are there, and were written
+    expect(logs).toContain('manifest_published');
+    expect(logs).not.toContain(REGISTRY_PASSWORD);
+    expect(logs).not.toContain(Buffer.from(`${REGISTRY_USER}:${REGISTRY_PASSWORD}`).toString('base64'));
+    expect(logs).not.toContain(h.adminToken);
   });
 });
 

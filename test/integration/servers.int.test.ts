@@ -262,6 +262,23 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
   }
 });
 
+describe('metrics', () => {
+  it('serves Prometheus text: request latency by route pattern and ledger gauges, no secrets', async () => {
+    const op = await newUser('operator');
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('metered', { start: false }) })).body.id;
+    await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
+    await call('GET', '/api/servers/2147483647', { token: h.adminToken });
+    const res = await fetch(`${h.apiUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/mcp_host_http_request_duration_seconds_bucket\{[^}]*route="\/api\/servers\/:id"[^}]*status="404"/);
+    expect(text).toMatch(/mcp_host_servers\{status="stopped"\} [1-9]/);
+    expect(text).toContain('mcp_host_build_runs');
+    expect(text).not.toContain(h.adminToken);
+  });
+});
+
 describe('workflow determinism', () => {
   it('every serverLifecycle history this file produced replays against the current code', async () => {
     const replayed = await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!);

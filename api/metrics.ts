@@ -1,0 +1,81 @@
+// Prometheus metrics: request latency measured as requests are served, and ledger-derived gauges
+// (server statuses, build outcomes, push retries, credential health) read from Postgres at scrape
+// time, so every API replica reports the same totals. Unauthenticated, like /healthz.
+import type { MiddlewareHandler } from 'hono';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Sql } from '../lib/db.js';
+
+export function createMetrics(sql: Sql) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mcp_host_' });
+
+  const requestSeconds = new Histogram({
+    name: 'mcp_host_http_request_duration_seconds',
+    help: 'API request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const requests = new Counter({ name: 'mcp_host_http_requests_total', help: 'API requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
+
+  new Gauge({
+    name: 'mcp_host_servers',
+    help: 'Servers by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from mcp_servers group by status`) this.set({ status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'mcp_host_build_runs',
+    help: 'Build runs (buildAndPublish outcomes) by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from build_artifact_runs group by status`) this.set({ status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'mcp_host_registry_events',
+    help: 'Registry telemetry events by type and reason (push_retry reasons, push_failed kinds, auth_*)',
+    labelNames: ['event_type', 'reason'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await sql<{ event_type: string; reason: string | null; n: number }[]>`
+        select event_type, coalesce(details->>'reason', details->>'error_kind') as reason, count(*)::int as n
+        from usage_metrics where event_type like 'push_%' or event_type like 'auth_%' or event_type like 'manifest_%'
+        group by 1, 2`;
+      for (const r of rows) this.set({ event_type: r.event_type, reason: r.reason ?? '' }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'mcp_host_registry_credential_seconds_until_expiry',
+    help: 'Seconds until the registry credentials expire, as last checked (negative once expired)',
+    labelNames: ['registry', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await sql<{ registry: string; status: string; seconds: number | null }[]>`
+        select distinct on (registry) registry, status, seconds_until_expiry::float8 as seconds
+        from registry_credential_checks order by registry, id desc`;
+      for (const r of rows) if (r.seconds !== null) this.set({ registry: r.registry, status: r.status }, r.seconds);
+    },
+  });
+
+  /** Times every request; the route label is the matched pattern, never the raw path (bounded cardinality). */
+  const middleware: MiddlewareHandler = async (c, next) => {
+    const end = requestSeconds.startTimer();
+    await next();
+    // The endpoint's own pattern: the last matched route that is not a middleware (`*`).
+    const route = c.req.matchedRoutes.filter((r) => r.method !== 'ALL').at(-1)?.path ?? 'unmatched';
+    const labels = { method: c.req.method, route, status: String(c.res.status) };
+    end(labels);
+    requests.inc(labels);
+  };
+
+  return { registry, middleware };
+}
