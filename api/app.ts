@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { authenticate } from './auth.js';
 import type { ApiDeps } from './context.js';
+import { DOCS_HTML } from './docs.js';
 import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDeps) {
     info: { title: 'mcp-host API', version: '0.1.0', description: 'Control plane for hosting MCP servers' },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.get('/docs', (c) => c.html(DOCS_HTML));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => handleError(err, c, deps.log));
