@@ -4,6 +4,7 @@ import { DEFAULT_URL } from './client.js';
 import { buildsCommand } from './commands/builds.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { dbCommand } from './commands/db.js';
+import { doctorCommand } from './commands/doctor.js';
 import { marketplaceCommand } from './commands/marketplace.js';
 import { policyCommand } from './commands/policy.js';
 import { serversCommand } from './commands/servers.js';
@@ -28,6 +29,7 @@ function buildProgram(): Command {
   program.addCommand(tokenCommand());
   program.addCommand(marketplaceCommand());
   program.addCommand(policyCommand());
+  program.addCommand(doctorCommand());
   program.addCommand(dbCommand());
   return program;
 }

@@ -1,5 +1,6 @@
 // Liveness and readiness; unauthenticated, for load balancers and orchestrators.
 import { createRoute, z } from '@hono/zod-openapi';
+import { apiBase } from '../../lib/registry/reference.js';
 import type { ApiDeps } from '../context.js';
 import { createRouter, json } from '../openapi.js';
 
@@ -7,6 +8,8 @@ const Readiness = z
   .object({
     status: z.enum(['ready', 'not_ready']),
     checks: z.object({ postgres: z.string(), temporal: z.string() }),
+    /** What the API can see of the rest; informational, readiness does not depend on it. */
+    info: z.object({ docker: z.string(), registry: z.string() }),
   })
   .openapi('Readiness');
 
@@ -29,7 +32,7 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
   }
 }
 
-export function healthRoutes({ sql, temporal }: ApiDeps) {
+export function healthRoutes({ sql, temporal, docker, env }: ApiDeps) {
   return createRouter()
     .openapi(
       createRoute({
@@ -50,12 +53,24 @@ export function healthRoutes({ sql, temporal }: ApiDeps) {
         responses: { 200: json(Readiness, 'Ready'), 503: json(Readiness, 'Not ready') },
       }),
       async (c) => {
-        const [postgres, temporalCheck] = await Promise.all([
+        const [postgres, temporalCheck, dockerCheck, registryCheck] = await Promise.all([
           check(() => sql`select 1`),
           check(() => temporal.connection.workflowService.getSystemInfo({})),
+          check(() => docker.ping()),
+          env.REGISTRY
+            ? check(async () => {
+                // 200 or 401 both mean a registry answers at /v2/.
+                const res = await fetch(`${apiBase(env.REGISTRY!)}/v2/`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+                if (res.status !== 200 && res.status !== 401) throw new Error(`HTTP ${res.status}`);
+              })
+            : Promise.resolve('not configured'),
         ]);
         const ready = postgres === 'ok' && temporalCheck === 'ok';
-        const body = { status: ready ? ('ready' as const) : ('not_ready' as const), checks: { postgres, temporal: temporalCheck } };
+        const body = {
+          status: ready ? ('ready' as const) : ('not_ready' as const),
+          checks: { postgres, temporal: temporalCheck },
+          info: { docker: dockerCheck, registry: registryCheck },
+        };
         return ready ? c.json(body, 200) : c.json(body, 503);
       },
     );

@@ -120,6 +120,21 @@ describe('mcpctl', () => {
     }
   });
 
+  it('doctor says what works and what is wrong', async () => {
+    const good = await mcpctl(['doctor']);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/postgres\s+ok/);
+    expect(good.stdout).toMatch(/temporal\s+ok/);
+    expect(good.stdout).toMatch(/token\s+ok\s+admin@localhost \(admin\)/);
+    expect(good.stdout).toMatch(/docker\s+info\s+unreachable: launches and logs need a Docker engine/);
+    const badToken = await mcpctl(['doctor'], { MCPCTL_TOKEN: 'not-a-valid-token-0000000' });
+    expect(badToken.code).toBe(1);
+    expect(badToken.stdout).toMatch(/token\s+problem\s+the token is invalid, expired or revoked/);
+    const down = await mcpctl(['doctor'], { MCPCTL_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/api\s+problem\s+cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
   it('db migrate reports the schema up to date', async () => {
     const res = await mcpctl(['db', 'migrate'], { DATABASE_URL: h.env.DATABASE_URL });
     expect(res.code).toBe(0);
