@@ -91,6 +91,13 @@ export const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().trim().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('mcp-host-v1'),
+  /** TLS to Temporal (Temporal Cloud, or a cluster with TLS); implied by an API key or a client certificate. */
+  TEMPORAL_TLS: bool(false),
+  /** mTLS client certificate and key files (PEM), as Temporal Cloud namespaces with certificates use. */
+  TEMPORAL_TLS_CERT_PATH: optionalText,
+  TEMPORAL_TLS_KEY_PATH: optionalText,
+  /** Temporal Cloud API key (a secret: never logged). */
+  TEMPORAL_API_KEY: optionalText,
 
   /** Bootstrap admin token (like a dev-mode root token); generated and printed once when unset. */
   ADMIN_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, 'expected at least 16 characters'),
@@ -151,6 +158,13 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Rules across variables, checked after each variable is valid on its own. */
+function crossCheck(env: Env): void {
+  if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
+    throw new EnvError('invalid environment: TEMPORAL_TLS_CERT_PATH: expected together with TEMPORAL_TLS_KEY_PATH (both or neither)');
+  }
+}
+
 export class EnvError extends Error {
   override readonly name = 'EnvError';
 }
@@ -158,7 +172,10 @@ export class EnvError extends Error {
 /** Parses the given variables; throws EnvError whose message is one line naming the variable. */
 export function parseEnvironment(source: Record<string, string | undefined>): Env {
   const result = envSchema.safeParse(source);
-  if (result.success) return result.data;
+  if (result.success) {
+    crossCheck(result.data);
+    return result.data;
+  }
   const issue = result.error.issues[0]!;
   const variable = String(issue.path[0] ?? 'environment');
   const got = source[variable];

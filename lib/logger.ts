@@ -14,6 +14,10 @@ const REDACT = [
   'headers.authorization',
   '*.ADMIN_TOKEN',
   'ADMIN_TOKEN',
+  '*.apiKey',
+  'apiKey',
+  'TEMPORAL_API_KEY',
+  '*.TEMPORAL_API_KEY',
 ];
 
 export function createLogger(name: string, level: string = 'info'): Logger {

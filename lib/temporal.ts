@@ -1,4 +1,5 @@
 // Temporal client connection and namespace set-up shared by the API, the worker and mcpctl.
+import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { Env } from './env.js';
@@ -16,8 +17,19 @@ const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   KEYWORD_LIST: 7,
 };
 
-export async function connectClient(env: Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Promise<Client> {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+type TemporalEnv = Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY'>;
+
+/** Address, TLS and API key for both connection kinds (the client's and the worker's native one). */
+export function connectionOptions(env: TemporalEnv): { address: string; tls?: boolean | { clientCertPair: { crt: Buffer; key: Buffer } }; apiKey?: string } {
+  const certificate = env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
+    ? { clientCertPair: { crt: readFileSync(env.TEMPORAL_TLS_CERT_PATH), key: readFileSync(env.TEMPORAL_TLS_KEY_PATH) } }
+    : undefined;
+  const tls = certificate ?? (env.TEMPORAL_TLS || Boolean(env.TEMPORAL_API_KEY) ? true : undefined);
+  return { address: env.TEMPORAL_ADDRESS, ...(tls !== undefined && { tls }), ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }) };
+}
+
+export async function connectClient(env: TemporalEnv & Pick<Env, 'TEMPORAL_NAMESPACE'>): Promise<Client> {
+  const connection = await Connection.connect(connectionOptions(env));
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 }
 

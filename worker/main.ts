@@ -5,7 +5,7 @@ import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
-import { ensureSearchAttributes } from '../lib/temporal.js';
+import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
 import { Client, Connection } from '@temporalio/client';
 import { workflowBundleOptions } from './bundle.js';
 import { ensureCredentialSchedule } from './schedules.js';
@@ -15,12 +15,12 @@ const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
-  const client = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log);
   await client.close();
 
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
