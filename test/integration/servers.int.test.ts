@@ -264,6 +264,36 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
   }
 });
 
+describe('every route, enumerated from the OpenAPI document', () => {
+  it('answers 401 without a token, and 404/403 with another operator\'s token', async () => {
+    const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    const alice = await newUser('operator');
+    const bob = await newUser('operator');
+    const server = (await call('POST', '/api/servers', { token: alice.token, json: imageServer('guarded', { start: false }) })).body.id;
+    await eventually(async () => (await statusOf(server, alice.token)) === 'stopped', 30_000, 'stopped');
+    const aliceToken = (await call('GET', '/api/tokens', { token: alice.token })).body[0].id;
+    const bodies: Record<string, unknown> = { '/api/servers/{id}/metrics': { event_type: 'start' } };
+    let checked = 0;
+    for (const [path, item] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/api/'))) {
+      for (const method of Object.keys(item)) {
+        const url = path.replace('{id}', String(path.startsWith('/api/tokens') ? aliceToken : server));
+        const json = item[method]!.requestBody ? (bodies[path] ?? {}) : undefined;
+        const anonymous = await call(method.toUpperCase(), url, { json });
+        expect(anonymous.status, `${method} ${path} without a token`).toBe(401);
+        if (path.includes('{id}')) {
+          const other = await call(method.toUpperCase(), url, { token: bob.token, json });
+          const expected = path.endsWith('/webhook') ? [401] : [403, 404];
+          expect(expected, `${method} ${path} as another operator: ${other.status} ${other.text}`).toContain(other.status);
+        }
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+    // Nothing Bob tried changed Alice's server.
+    expect((await call('GET', `/api/servers/${server}`, { token: alice.token })).body.status).toBe('stopped');
+  });
+});
+
 describe('metrics', () => {
   it('serves Prometheus text: request latency by route pattern and ledger gauges, no secrets', async () => {
     const op = await newUser('operator');
