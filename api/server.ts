@@ -40,6 +40,20 @@ async function main(): Promise<void> {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });
 
+  // Requests Node's parser refuses before they reach the app (an oversized URL or header, a broken
+  // request line) still get the JSON error shape, and the connection is closed.
+  (server as import('node:http').Server).on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: 'headers_too_large', message: 'request line or headers are too large (the URL included)' }
+        : { code: 'bad_request', message: 'malformed HTTP request' },
+    });
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
   const shutdown = (signal: string) => {
     log.info({ signal }, 'api shutting down');
     server.close();
