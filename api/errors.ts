@@ -31,6 +31,11 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
     const { message, field } = describeZodError(err);
     return c.json(errorBody('validation_failed', message, field), 422);
   }
+  // Postgres refuses NUL characters in text and JSON; that is bad input, not a server fault.
+  const pgCode = (err as { code?: unknown }).code;
+  if (pgCode === '22021' || pgCode === '22P05') {
+    return c.json(errorBody('invalid_characters', 'a value contains a NUL or otherwise unstorable character'), 422);
+  }
   if (err instanceof HTTPException) {
     const status = err.status;
     if (status === 413) return c.json(errorBody('payload_too_large', 'request body is too large'), 413);

@@ -44,7 +44,12 @@ export const MarketplaceQuery = z
     server_type: z.string().max(64).optional(),
     status: z.enum(['running', 'succeeded', 'failed', 'cancelled']).optional(),
     tier: z.string().max(100).optional().openapi({ description: 'Derived tier, e.g. gold:Router; case-insensitive' }),
-    q: z.string().trim().max(200).optional().openapi({ description: 'Substring of server name, manifest tag or digest, image references or source repository' }),
+    q: z
+      .string()
+      .trim()
+      .max(200)
+      .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters')
+      .optional().openapi({ description: 'Substring of server name, manifest tag or digest, image references or source repository' }),
     limit: z
       .string()
       .regex(/^\d{1,3}$/, 'must be an integer between 1 and 200')

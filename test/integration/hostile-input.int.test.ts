@@ -9,6 +9,10 @@ import { httpClient } from '../support/http.js';
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 let routes: { method: string; path: string; hasBody: boolean }[];
+// An operator of its own, owning nothing: the run's database is shared with other test files, whose
+// servers must stay out of reach (they answer 404). (An accepted intent on a server of its own would
+// change rows later, asynchronously, and blur the "refused requests change nothing" check.)
+let token: string;
 
 const hostileString = fc.oneof(
   fc.string({ maxLength: 300 }),
@@ -49,6 +53,8 @@ async function counts() {
 beforeAll(async () => {
   h = await startHarness('hostile', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
   call = httpClient(h.apiUrl);
+  const user = await call('POST', '/api/users', { token: h.adminToken, json: { email: `hostile-${Date.now()}@example.test`, role: 'operator' } });
+  token = (await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'hostile', user_id: user.body.id } })).body.token;
   const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
   routes = Object.entries(doc.paths).flatMap(([path, item]) =>
     Object.entries(item)
@@ -69,7 +75,7 @@ describe('hostile input', () => {
         const route = routes[pick % routes.length]!;
         const url = route.path.replace('{id}', id) + (Object.keys(query).length ? `?${new URLSearchParams(query)}` : '');
         const before = await counts();
-        const res = await call(route.method, url, { token: h.adminToken, json: route.hasBody ? body : undefined });
+        const res = await call(route.method, url, { token, json: route.hasBody ? body : undefined });
         requests += 1;
         expect(res.status, `${route.method} ${url} → ${res.text.slice(0, 300)}`).toBeLessThan(500);
         if (res.status >= 400) {

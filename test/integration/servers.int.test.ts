@@ -241,6 +241,8 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
     ['token without name', { method: 'POST', path: '/api/tokens', json: {} }, 422, 'name'],
     ['token for unknown user', { method: 'POST', path: '/api/tokens', json: { name: 'x', user_id: 2147483647 } }, 404, 'user_id'],
     ['unknown route', { method: 'GET', path: '/api/nothing-here' }, 404],
+    ['NUL in a search term', { method: 'GET', path: '/api/marketplace?q=a%00b' }, 422, 'q'],
+    ['NUL in a config value', { method: 'POST', path: '/api/servers', json: { ...valid, name: 'nul-config', config: { MODE: 'a\u0000b' } } }, 422],
   ];
 
   it(`has ${cases.length} cases`, () => expect(cases.length).toBeGreaterThanOrEqual(30));
