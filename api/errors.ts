@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError, type z } from 'zod';
+import { isPgError, PgCode } from '../lib/db.js';
 import { ApiError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -32,8 +33,7 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
     return c.json(errorBody('validation_failed', message, field), 422);
   }
   // Postgres refuses NUL characters in text and JSON; that is bad input, not a server fault.
-  const pgCode = (err as { code?: unknown }).code;
-  if (pgCode === '22021' || pgCode === '22P05') {
+  if (isPgError(err, PgCode.characterNotInRepertoire) || isPgError(err, PgCode.untranslatableCharacter)) {
     return c.json(errorBody('invalid_characters', 'a value contains a NUL or otherwise unstorable character'), 422);
   }
   if (err instanceof HTTPException) {

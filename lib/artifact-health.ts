@@ -48,3 +48,18 @@ export function classifyArtifact(facts: ArtifactFacts): ArtifactHealth & { tier:
   const health = deriveHealth(facts);
   return { ...health, tier: deriveTier(health.overall, facts.multi_arch, facts.server_type) };
 }
+
+/** The one lower-cased text the catalog's `q` searches: name, tag, digest, images, repository. */
+export function catalogSearchText(fields: {
+  serverName: string | null | undefined;
+  manifestTag: string | null;
+  manifestDigest: string | null;
+  registryImage: string | null;
+  localImage: string | null | undefined;
+  sourceRepo: string | null | undefined;
+}): string {
+  return [fields.serverName, fields.manifestTag, fields.manifestDigest, fields.registryImage, fields.localImage, fields.sourceRepo]
+    .filter(Boolean)
+    .join(' ')
+    .toLowerCase();
+}

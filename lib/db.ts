@@ -20,6 +20,9 @@ export const PgCode = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
   checkViolation: '23514',
+  /** NUL or another character the database encoding cannot store (text / JSON). */
+  characterNotInRepertoire: '22021',
+  untranslatableCharacter: '22P05',
 } as const;
 
 export function isPgError(err: unknown, code: string): boolean {

@@ -13,6 +13,12 @@ export const ErrorType = {
   RegistryTransport: 'RegistryTransport',
   CheckoutMoved: 'CheckoutMoved',
   LaunchFailed: 'LaunchFailed',
+  /** The hypervisor refused a request (4xx): retrying the same request cannot help. */
+  HypervisorRejected: 'HypervisorRejected',
+  /** Unreachable, timed out, or a server-side answer (5xx, 429): worth another attempt. */
+  HypervisorUnavailable: 'HypervisorUnavailable',
+  /** A 2xx answer the client cannot use (e.g. no instance id). */
+  HypervisorInvalidResponse: 'HypervisorInvalidResponse',
   WorkloadExited: 'WorkloadExited',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

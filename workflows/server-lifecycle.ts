@@ -26,7 +26,6 @@ import { ErrorType } from '../lib/errors.js';
 import type { PolicyDecision } from '../lib/policy/decide.js';
 import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
-import { VmErrorType } from '../lib/vm/errors.js';
 import { workflowIds } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import {
@@ -71,7 +70,7 @@ const vm = proxyActivities<Activities>({
     initialInterval: '1s',
     maximumInterval: '30s',
     maximumAttempts: 3,
-    nonRetryableErrorTypes: [VmErrorType.HypervisorRejected, VmErrorType.HypervisorInvalidResponse, ErrorType.ServerNotFound],
+    nonRetryableErrorTypes: [ErrorType.HypervisorRejected, ErrorType.HypervisorInvalidResponse, ErrorType.ServerNotFound],
   },
 });
 

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
-import { classifyArtifact } from '../../lib/artifact-health.js';
+import { catalogSearchText, classifyArtifact } from '../../lib/artifact-health.js';
 import { combineHealth, type CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { availableParallelism } from 'node:os';
 import type { BuildRun, BuildSettings, PlatformPush } from '../build/types.js';
@@ -45,22 +45,35 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
     async beginBuildRun(input: BeginBuildRunInput): Promise<BuildRun> {
       const settings = buildSettingsFrom(env);
       const localImage = `mcp-custom-${input.serverId}`;
+      const [server] = await sql<{ owner_id: number; name: string; server_type: string }[]>`
+        select owner_id, name, server_type from mcp_servers where id = ${input.serverId}`;
+      if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+      // A running build, in the catalog's own vocabulary (blocked until it succeeds).
+      const classified = classifyArtifact({
+        status: 'running',
+        credential_health_status: 'unknown',
+        multi_arch: false,
+        server_type: server.server_type,
+        platforms: [],
+      });
+      const searchText = catalogSearchText({
+        serverName: server.name,
+        manifestTag: null,
+        manifestDigest: null,
+        registryImage: null,
+        localImage,
+        sourceRepo: input.repository,
+      });
       const [row] = await sql<{ id: number }[]>`
         insert into build_artifact_runs
           (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, status,
            owner_id, server_name, server_type, tier, health_overall, health_issues, search_text)
-        select ${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
-               ${input.revision}, ${settings.registry}, ${localImage}, 'running',
-               s.owner_id, s.name, s.server_type, 'watchlist:' || s.server_type, 'blocked', array['build_status:running'],
-               lower(concat_ws(' ', s.name, ${localImage}::text, ${input.repository}::text))
-        from mcp_servers s where s.id = ${input.serverId}
+        values (${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
+                ${input.revision}, ${settings.registry}, ${localImage}, 'running', ${server.owner_id}, ${server.name},
+                ${server.server_type}, ${classified.tier}, ${classified.overall}, ${classified.issues}, ${searchText})
         on conflict (workflow_id, workflow_run_id) do update set workflow_id = excluded.workflow_id
-        returning id`.catch((err: { code?: string }) => {
-        if (err.code === '23503') throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
-        throw err;
-      });
-      if (!row) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
-      return { runId: row.id, localImage, settings };
+        returning id`;
+      return { runId: row!.id, localImage, settings };
     },
 
     /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */
@@ -85,10 +98,14 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
           server_type: run?.server_type ?? '',
           platforms: input.platforms.map((p) => ({ platform: p.platform, credential_health_status: p.credentialHealth })),
         });
-        const searchText = [run?.server_name, input.registryImage ? 'latest' : null, input.manifestDigest, input.registryImage, run?.local_image, run?.source_repo]
-          .filter(Boolean)
-          .join(' ')
-          .toLowerCase();
+        const searchText = catalogSearchText({
+          serverName: run?.server_name,
+          manifestTag: input.registryImage ? 'latest' : null,
+          manifestDigest: input.manifestDigest,
+          registryImage: input.registryImage,
+          localImage: run?.local_image,
+          sourceRepo: run?.source_repo,
+        });
         // Only a running row is closed: a retried completion finds it closed and changes nothing.
         const updated = await tx`
           update build_artifact_runs set

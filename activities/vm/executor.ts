@@ -15,7 +15,6 @@ import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { verifyAttestation, type AttestationConfig } from '../../lib/vm/attestation.js';
-import { VmErrorType } from '../../lib/vm/errors.js';
 import { createHypervisorClient, HypervisorError, type HypervisorClient } from './hypervisor.js';
 
 export interface VmActivityDeps {
@@ -78,9 +77,9 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** Hypervisor errors as ApplicationFailures the workflow's retry policy can tell apart. */
 function toFailure(err: unknown): unknown {
   if (!(err instanceof HypervisorError)) return err;
-  if (err.kind === 'invalid-response') return ApplicationFailure.create({ message: err.message, type: VmErrorType.HypervisorInvalidResponse, nonRetryable: true, cause: err });
-  if (err.retryable) return ApplicationFailure.create({ message: err.message, type: VmErrorType.HypervisorUnavailable, cause: err });
-  return ApplicationFailure.create({ message: err.message, type: VmErrorType.HypervisorRejected, nonRetryable: true, cause: err });
+  if (err.kind === 'invalid-response') return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorInvalidResponse, nonRetryable: true, cause: err });
+  if (err.retryable) return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorUnavailable, cause: err });
+  return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorRejected, nonRetryable: true, cause: err });
 }
 
 /** Writes an event once per (instance, type): the instance row lock serializes concurrent attempts. */

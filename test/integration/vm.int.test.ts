@@ -1,6 +1,7 @@
 // The VM executor against a real Postgres database (fresh, migrated) and a hypervisor stand-in
 // running as its own process: lifecycle, failures, attestation verdicts, idempotency, and the
 // GET /api/servers/{id}/vm posture through the real route.
+import { ErrorType } from '../../lib/errors.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
@@ -13,7 +14,6 @@ import { vmText } from '../../cli/commands/policy.js';
 import { createSql, type Sql } from '../../lib/db.js';
 import { createLogger } from '../../lib/logger.js';
 import { migrate } from '../../lib/migrate.js';
-import { VmErrorType } from '../../lib/vm/errors.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
@@ -185,7 +185,7 @@ describe('VM executor lifecycle', () => {
     expect(failure.message).toContain('hypervisor rejected provisioning request');
     expect(failure.message).toBe('hypervisor rejected provisioning request: 503 (no capacity for new instances)');
     expect(failure.message).not.toContain(hv.token);
-    expect(failure.type).toBe(VmErrorType.HypervisorUnavailable);
+    expect(failure.type).toBe(ErrorType.HypervisorUnavailable);
     expect(failure.nonRetryable).toBe(false);
     expect(await sql`select 1 from runtime_vm_instances where server_id = ${serverId}`).toHaveLength(0);
 
@@ -200,7 +200,7 @@ describe('VM executor lifecycle', () => {
     const failure = await failureOf(activities({ token: wrong }).provisionVm(provisionInput(serverId)));
     expect(failure.message).toMatch(/^hypervisor rejected provisioning request: 401/);
     expect(failure.message).not.toContain(wrong);
-    expect(failure.type).toBe(VmErrorType.HypervisorRejected);
+    expect(failure.type).toBe(ErrorType.HypervisorRejected);
     expect(failure.nonRetryable).toBe(true);
   });
 
@@ -214,7 +214,7 @@ describe('VM executor lifecycle', () => {
     });
     const failure = await failureOf(down.provisionVm(provisionInput(serverId)));
     expect(failure.message).toMatch(/^hypervisor unreachable during provisioning request: ECONNREFUSED/);
-    expect(failure.type).toBe(VmErrorType.HypervisorUnavailable);
+    expect(failure.type).toBe(ErrorType.HypervisorUnavailable);
   });
 });
 
