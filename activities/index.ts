@@ -6,6 +6,8 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import { createBuildLedgerActivities } from './db/builds.js';
+import { createGovernanceDbActivities } from './db/governance.js';
+import { createEvaluationActivities } from './evaluation/certify.js';
 import { createServerDbActivities } from './db/servers.js';
 import { createDockerBuildActivities } from './docker/build.js';
 import { createGitActivities } from './git/checkout.js';
@@ -39,6 +41,8 @@ export function createActivities(deps: ActivityDeps) {
   const vm = createVmActivities(vmActivityDeps(sql, env));
   return {
     ...createServerDbActivities(sql),
+    ...createGovernanceDbActivities(sql),
+    ...createEvaluationActivities(sql, env, docker, credentials),
     ...createBuildLedgerActivities(sql, env),
     ...createGitActivities({
       workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),

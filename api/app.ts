@@ -8,6 +8,9 @@ import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
+import { evaluationRoutes } from './routes/evaluations.js';
+import { governanceRoutes } from './routes/governance.js';
+import { promotionRoutes } from './routes/promotions.js';
 import { healthRoutes } from './routes/health.js';
 import { marketplaceRoutes } from './routes/marketplace.js';
 import { metricRoutes } from './routes/metrics.js';
@@ -68,6 +71,9 @@ export function createApp(deps: ApiDeps) {
   app.route('/api', vmRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));
   app.route('/api/marketplace', marketplaceRoutes(deps));
+  app.route('/api', evaluationRoutes(deps));
+  app.route('/api/governance', governanceRoutes(deps));
+  app.route('/api/promotions', promotionRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -21,6 +21,11 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
   return { content: { 'application/json': { schema } }, required: true } as const;
 }
 
+/** A JSON body that may be left out (then validated as `{}`). */
+export function optionalJsonBody<T extends z.ZodType>(schema: T) {
+  return { content: { 'application/json': { schema } }, required: false } as const;
+}
+
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { content: { 'application/json': { schema } }, description } as const;
 }

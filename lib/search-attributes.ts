@@ -6,6 +6,9 @@ export const ServerIdKey = defineSearchAttributeKey('ServerId', SearchAttributeT
 export const ServerStatusKey = defineSearchAttributeKey('ServerStatus', SearchAttributeType.KEYWORD);
 export const RevisionKey = defineSearchAttributeKey('Revision', SearchAttributeType.KEYWORD);
 export const ManifestDigestKey = defineSearchAttributeKey('ManifestDigest', SearchAttributeType.KEYWORD);
+/** Promotions: the track's tier and the stage being promoted to. */
+export const TierKey = defineSearchAttributeKey('Tier', SearchAttributeType.KEYWORD);
+export const StageKey = defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD);
 
 /** Every custom attribute, as registered on the namespace at worker start and by the dev stack. */
-export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey, RevisionKey, ManifestDigestKey];
+export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey, RevisionKey, ManifestDigestKey, TierKey, StageKey];

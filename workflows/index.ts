@@ -2,3 +2,6 @@
 export { serverLifecycle } from './server-lifecycle.js';
 export { buildAndPublish } from './build-and-publish.js';
 export { registryCredentials } from './registry-credentials.js';
+export { governanceRun } from './governance-run.js';
+export { promotion } from './promotion.js';
+export { certification } from './certification.js';

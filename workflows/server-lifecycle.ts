@@ -28,6 +28,7 @@ import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attribu
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
 import { workflowIds } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
+import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
 import {
   intentUpdates,
   stateQuery,
@@ -78,6 +79,12 @@ const vm = proxyActivities<Activities>({
 const RUNTIME_PATCH = 'runtime-launch-v1';
 /** Launching on the virtual-machine backend (provisionVm instead of launchServer + health check). */
 const VM_PATCH = 'runtime-vm-launch-v1';
+/** A launch held by a gate waits in pending-governance for gateChanged, then decides again. */
+const GATES_PATCH = 'governance-gates-v1';
+
+/** The notes that say what a held launch waits for. */
+const waitingFor = (notes: readonly string[]) =>
+  notes.filter((n) => /^(evaluation|promotion|governance):/.test(n) && !/certified|satisfied|not-required|provenance|:track:|^evaluation:required$|^governance:required$/.test(n));
 
 // The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
 const awaitRow = proxyActivities<Activities>({
@@ -102,6 +109,8 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
 
   let current: QueuedIntent | undefined; // the intent being carried out right now
   let currentScope: CancellationScope | undefined;
+  let gateSignals = 0; // gateChanged signals received: a held launch decides again on each
+  let waitingOnGate = false;
 
   /** Where the server ends up once an intent has been carried out, for validating the next one. */
   const settledStatus = (intent: ServerIntent): ServerStatus => {
@@ -122,7 +131,9 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       (request: IntentRequest): IntentAccepted => {
         queue.push({ intent, actorId: request.actorId });
         // Stopping or deleting supersedes a build under way: cancel it rather than wait for it.
+        // Any new intent supersedes a launch waiting on a gate.
         if ((intent === 'stop' || intent === 'delete') && current && current.intent !== 'stop') currentScope?.cancel();
+        else if (waitingOnGate) currentScope?.cancel();
         return { intent, status: firstStatusFor(intent) };
       },
       {
@@ -137,6 +148,15 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       },
     );
   }
+
+  setHandler(gateChangedSignal, () => void (gateSignals += 1));
+  // A completed governance run asks for a redeploy; one the state machine refuses now is dropped
+  // (a signal has no caller to answer), as a refused intent would be.
+  setHandler(redeployRequestedSignal, ({ actorId }) => {
+    if (!checkIntent(projected(), 'redeploy').ok) return;
+    queue.push({ intent: 'redeploy', actorId });
+    if (waitingOnGate) currentScope?.cancel();
+  });
 
   async function transition(to: ServerStatus, reason?: string): Promise<void> {
     seq += 1;
@@ -172,13 +192,32 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
    */
   async function launch(artifactRunId: number | undefined): Promise<void> {
     await transition('starting');
-    seq += 1;
-    const { decisionId, decision } = await runtime.decideLaunch({ serverId: input.serverId, decisionKey: `${workflowId}#${seq}`, artifactRunId });
-    if (!decision.launchable || !decision.image) {
+    let recorded: { decisionId: number; decision: PolicyDecision };
+    for (;;) {
+      seq += 1;
+      recorded = await runtime.decideLaunch({ serverId: input.serverId, decisionKey: `${workflowId}#${seq}`, artifactRunId });
+      const { decisionId, decision } = recorded;
+      if (decision.launchable && decision.image) break;
+      if (decision.heldByGate && patched(GATES_PATCH)) {
+        // Held by a gate: wait for a certification or promotion to change (a signal, no polling),
+        // then decide again. Any new intent cancels the wait.
+        await transition('pending-governance', `policy decision ${decisionId} waits for: ${waitingFor(decision.notes).join(', ') || 'governance'}`);
+        const seen = gateSignals;
+        waitingOnGate = true;
+        try {
+          await condition(() => gateSignals > seen);
+        } finally {
+          waitingOnGate = false;
+        }
+        await transition('starting', 'a gate changed: deciding again');
+        continue;
+      }
       const why = decision.notes.filter((n) => /unsatisfied|unusable|missing|unavailable/.test(n));
       await transition('error', `policy decision ${decisionId} does not allow a launch: ${why.join(', ') || 'see the decision notes'}`);
       return;
     }
+    const { decisionId, decision } = recorded;
+    if (!decision.image) return; // checked above; narrows the type
     if (decision.backend === 'virtual-machine' && patched(VM_PATCH)) {
       await launchVm(decisionId, decision, decision.image);
       return;

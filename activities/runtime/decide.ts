@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { evaluateGates, type GateCertification, type GatePromotion, type GateTrack, type GateVerdict } from '../../lib/governance/gate.js';
 import { decide, EXECUTORS, requestedBackend, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
 import { evaluateVmPosture, vmFallbackBackend, type LatestVmInstance, type VmPosture } from '../../lib/vm/posture.js';
 import type { ServerSource } from '../../lib/schemas/servers.js';
@@ -36,6 +37,33 @@ async function dockerExecutor(docker: Docker): Promise<ExecutorDescriptor | unde
 /** What the daemon offers changes rarely: ask it at most every few seconds, not on every decision. */
 const EXECUTOR_TTL_MS = 5_000;
 
+/** The gate's inputs: the owner's tracks, the artifact's promotions on them, its certifications. */
+async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null): Promise<GateVerdict> {
+  const tracks = await sql<GateTrack[]>`
+    select id, name, tier, stages, launch_stage as "launchStage", required_certifications as "requiredCertifications"
+    from promotion_tracks where owner_id = ${ownerId}`;
+  const digest = artifact?.manifestDigest ?? null;
+  const tier = artifact?.tier ?? null;
+  const promotions = digest && tracks.length
+    ? (
+        await sql<(Omit<GatePromotion, 'workflowRunId'> & { workflowRunId: string | null })[]>`
+          select promotion_track_id as "trackId", stage, status, workflow_run_id as "workflowRunId", notes, updated_at as "updatedAt"
+          from artifact_promotions
+          where manifest_digest = ${digest} and promotion_track_id in ${sql(tracks.map((t) => t.id))}`
+      ).map((p) => ({ ...p, workflowRunId: p.workflowRunId === null ? null : Number(p.workflowRunId) }))
+    : [];
+  const certifications = digest && tier
+    ? (
+        await sql<(Omit<GateCertification, 'refreshCadenceSeconds'> & { refreshCadenceSeconds: string | null })[]>`
+          select policy_requirement as "policyRequirement", status, valid_from as "validFrom", valid_until as "validUntil",
+                 refresh_cadence_seconds as "refreshCadenceSeconds", next_refresh_at as "nextRefreshAt", evidence_source as "evidenceSource"
+          from evaluation_certifications
+          where owner_id = ${ownerId} and manifest_digest = ${digest} and tier = ${tier}`
+      ).map((c) => ({ ...c, refreshCadenceSeconds: c.refreshCadenceSeconds === null ? null : Number(c.refreshCadenceSeconds) }))
+    : [];
+  return evaluateGates({ serverType, manifestDigest: digest, tier, tracks, promotions, certifications, now: new Date() });
+}
+
 export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
   let cached: { at: number; executor: ExecutorDescriptor | undefined } | undefined;
   const currentDockerExecutor = async () => {
@@ -44,8 +72,8 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
   };
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
-      const [server] = await sql<{ id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
-        select id, server_type, source, config, use_gpu from mcp_servers where id = ${input.serverId}`;
+      const [server] = await sql<{ id: number; owner_id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
+        select id, owner_id, server_type, source, config, use_gpu from mcp_servers where id = ${input.serverId}`;
       if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
       const [artifact] = await sql<ArtifactInput[]>`
         select id as "runId", status, manifest_digest as "manifestDigest", registry_image as "registryImage",
@@ -73,6 +101,7 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
           fallback: vmFallbackBackend(server.use_gpu),
         });
       }
+      const gate = await loadGate(sql, server.owner_id, server.server_type, artifact ?? null);
       const decision = decide({
         serverId: server.id,
         serverType: server.server_type,
@@ -83,17 +112,21 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
         executors,
         artifact: artifact ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' } : null,
         vmPosture,
+        gate,
       });
       const [row] = await sql<{ id: number }[]>`
         insert into runtime_policy_decisions
           (server_id, decision_key, backend, candidate_backend, image, requires_build, artifact_run_id, manifest_digest,
            policy_version, evaluation_required, governance_required, tier, health_overall, notes, capability_requirements,
-           capabilities_satisfied, executor_name, launchable)
+           capabilities_satisfied, executor_name, launchable, governance_run_id, promotion_track_id, promotion_stage,
+           promotion_status, promotion_notes)
         values (${server.id}, ${input.decisionKey}, ${decision.backend}, ${decision.candidateBackend}, ${decision.image},
                 ${decision.requiresBuild}, ${decision.artifactRunId}, ${decision.manifestDigest}, ${decision.policyVersion},
                 ${decision.evaluationRequired}, ${decision.governanceRequired}, ${decision.tier}, ${decision.healthOverall},
                 ${sql.json(decision.notes)}, ${sql.json(decision.capabilityRequirements)}, ${decision.capabilitiesSatisfied},
-                ${decision.executorName}, ${decision.launchable})
+                ${decision.executorName}, ${decision.launchable}, ${decision.promotion?.workflowRunId ?? null},
+                ${decision.promotion?.trackId ?? null}, ${decision.promotion?.stage ?? null}, ${decision.promotion?.status ?? null},
+                ${gate.notes.filter((n) => n.startsWith('promotion:') || n.startsWith('governance:'))})
         on conflict (decision_key) do update set decision_key = excluded.decision_key -- a retry: the recorded id
         returning id`;
       return { decisionId: row!.id, decision };

@@ -51,7 +51,7 @@ export function dockerWorkloads(docker: Docker) {
 }
 
 /** The image's own description of how to reach it (examples/hello-mcp sets these labels). */
-function endpointLabels(labels: Record<string, string> | undefined) {
+export function endpointLabels(labels: Record<string, string> | undefined) {
   return {
     transport: labels?.['io.mcp-host.transport'] === 'stdio' ? ('stdio' as const) : ('streamable-http' as const),
     port: Number(labels?.['io.mcp-host.port'] ?? 8080),
@@ -59,11 +59,67 @@ function endpointLabels(labels: Record<string, string> | undefined) {
   };
 }
 
-export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
-  async function ensureImage(image: string): Promise<void> {
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  /** The image's labels: how to reach the server. */
+  labels: ReturnType<typeof endpointLabels>;
+  config: Record<string, string | number | boolean>;
+  useGpu: boolean;
+  extraLabels: Record<string, string>;
+  /** Long-running servers restart with the daemon; throw-away evaluations do not. */
+  restart: boolean;
+}
+
+/**
+ * Creates and starts an MCP server container (replacing one of the same name) and says where it
+ * answers: a Streamable HTTP URL, or null for stdio servers, which are reached by attaching.
+ */
+export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerSpec): Promise<Launched> {
+  const { labels, name } = spec;
+  await dockerWorkloads(docker).removeContainer(name);
+  const stdio = labels.transport === 'stdio';
+  // A stdio server needs no network of its own: it keeps stdin open and mcp-host attaches.
+  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && !stdio;
+  const published = !hostNetwork && !stdio;
+  // On the host network the server listens on a port of its own, told through PORT.
+  const port = hostNetwork ? await freePort() : labels.port;
+  const environment = [
+    ...Object.entries(spec.config)
+      .filter(([key]) => key !== 'runtime')
+      .map(([key, value]) => `${key}=${String(value)}`),
+    `PORT=${port}`,
+  ];
+  const container = await docker.createContainer({
+    name,
+    Image: spec.image,
+    Env: environment,
+    Labels: { 'mcp-host.managed': 'true', ...spec.extraLabels },
+    ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
+    ExposedPorts: published ? { [`${port}/tcp`]: {} } : undefined,
+    HostConfig: {
+      NetworkMode: stdio ? 'none' : hostNetwork ? 'host' : 'bridge',
+      PortBindings: published ? { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
+      RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
+      ...(spec.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }] }),
+    },
+  });
+  await container.start();
+  if (stdio) return { workload: name, endpoint: null, transport: 'stdio' };
+  let hostPort = port;
+  if (published) {
+    const bound = (await container.inspect()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0]?.HostPort;
+    if (!bound) throw ApplicationFailure.nonRetryable(`container ${name} published no port for ${port}/tcp`, ErrorType.LaunchFailed);
+    hostPort = Number(bound);
+  }
+  return { workload: name, endpoint: `http://127.0.0.1:${hostPort}${labels.path}`, transport: 'streamable-http' };
+}
+
+/** Pulls an image unless the daemon has it, with the registry credentials for mcp-host's own registry. */
+export function imagePuller(docker: Docker, env: Env, credentials: CredentialManager) {
+  return async function ensureImage(image: string): Promise<ReturnType<typeof endpointLabels>> {
     try {
-      await docker.getImage(image).inspect();
-      return;
+      return endpointLabels((await docker.getImage(image).inspect()).Config?.Labels ?? undefined);
     } catch {
       // not here yet: pull it
     }
@@ -77,67 +133,34 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
       Context.current().heartbeat();
     });
     if (failure) throw ApplicationFailure.nonRetryable(`pulling ${image} failed: ${failure}`, ErrorType.LaunchFailed);
-  }
+    return endpointLabels((await docker.getImage(image).inspect()).Config?.Labels ?? undefined);
+  };
+}
 
-  const { removeContainer } = dockerWorkloads(docker);
-
+export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+  const ensureImage = imagePuller(docker, env, credentials);
   return {
     async launchServer(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
-      await ensureImage(input.image);
-      const labels = endpointLabels((await docker.getImage(input.image).inspect()).Config?.Labels ?? undefined);
+      const labels = await ensureImage(input.image);
       // Recorded before the container exists, so a crash in between leaves nothing untracked.
       await sql`
         insert into server_runtimes (server_id, backend, decision_id, workload, image, transport)
         values (${input.serverId}, 'docker', ${input.decisionId}, ${name}, ${input.image}, ${labels.transport})
         on conflict (server_id) do update set backend = 'docker', decision_id = excluded.decision_id, workload = excluded.workload,
           image = excluded.image, transport = excluded.transport, endpoint = null, updated_at = now()`;
-      await removeContainer(name); // a redeploy replaces the previous container
-      const stdio = labels.transport === 'stdio';
-      // A stdio server needs no network of its own: it keeps stdin open and mcp-host attaches.
-      const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && !stdio;
-      const published = !hostNetwork && !stdio;
-      // On the host network the server listens on a port of its own, told through PORT.
-      const port = hostNetwork ? await freePort() : labels.port;
-      const environment = [
-        ...Object.entries(input.config)
-          .filter(([key]) => key !== 'runtime')
-          .map(([key, value]) => `${key}=${String(value)}`),
-        `PORT=${port}`,
-        `MCP_SERVER_ID=${input.serverId}`,
-      ];
-      const container = await docker.createContainer({
+      // A redeploy replaces the previous container.
+      const launched = await runMcpContainer(docker, env, {
         name,
-        Image: input.image,
-        Env: environment,
-        Labels: {
-          'mcp-host.managed': 'true',
-          'mcp-host.server-id': String(input.serverId),
-          'mcp-host.decision-id': String(input.decisionId),
-        },
-        ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
-        ExposedPorts: published ? { [`${port}/tcp`]: {} } : undefined,
-        HostConfig: {
-          NetworkMode: stdio ? 'none' : hostNetwork ? 'host' : 'bridge',
-          PortBindings: published ? { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
-          RestartPolicy: { Name: 'unless-stopped' },
-          ...(input.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }] }),
-        },
+        image: input.image,
+        labels,
+        config: { ...input.config, MCP_SERVER_ID: input.serverId },
+        useGpu: input.useGpu,
+        extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
+        restart: true,
       });
-      await container.start();
-      if (stdio) {
-        await sql`update server_runtimes set started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
-        return { workload: name, endpoint: null, transport: 'stdio' };
-      }
-      let hostPort = port;
-      if (published) {
-        const bound = (await container.inspect()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0]?.HostPort;
-        if (!bound) throw ApplicationFailure.nonRetryable(`container ${name} published no port for ${port}/tcp`, ErrorType.LaunchFailed);
-        hostPort = Number(bound);
-      }
-      const endpoint = `http://127.0.0.1:${hostPort}${labels.path}`;
-      await sql`update server_runtimes set endpoint = ${endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
-      return { workload: name, endpoint, transport: 'streamable-http' };
+      await sql`update server_runtimes set endpoint = ${launched.endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
+      return launched;
     },
   };
 }

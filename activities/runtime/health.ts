@@ -20,6 +20,26 @@ export interface McpManifest {
 
 const CHECK_TIMEOUT_MS = 10_000;
 
+/** Connects, initializes, lists the tools, and closes: what the server says it is. */
+export async function readManifest(transport: Transport & { protocolVersion?: string }): Promise<McpManifest> {
+  const client = new Client({ name: 'mcp-host', version: '0.1.0' });
+  try {
+    const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+    await client.connect(transport, { signal, timeout: CHECK_TIMEOUT_MS });
+    const { tools } = await client.listTools(undefined, { signal, timeout: CHECK_TIMEOUT_MS });
+    const info = client.getServerVersion();
+    return {
+      name: info?.name ?? null,
+      version: info?.version ?? null,
+      protocol_version: transport.protocolVersion ?? null,
+      tools: tools.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema })),
+      checked_at: new Date().toISOString(),
+    };
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
 export function createHealthActivities(sql: Sql, docker: Docker) {
   return {
     async checkMcpHealth({ serverId }: { serverId: number }): Promise<{ name: string | null; tools: string[] }> {
@@ -36,30 +56,16 @@ export function createHealthActivities(sql: Sql, docker: Docker) {
           throw ApplicationFailure.nonRetryable(`container ${runtime.workload} is ${state.Status} (exit code ${state.ExitCode})`, ErrorType.WorkloadExited);
         }
       }
-      const client = new Client({ name: 'mcp-host', version: '0.1.0' });
       const transport: Transport & { protocolVersion?: string } = stdio
         ? new DockerAttachTransport(docker, runtime.workload)
         : new StreamableHTTPClientTransport(new URL(runtime.endpoint!));
       const where = stdio ? `${runtime.workload} (stdio)` : runtime.endpoint;
       try {
-        const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
-        await client.connect(transport, { signal, timeout: CHECK_TIMEOUT_MS });
-        const { tools } = await client.listTools(undefined, { signal, timeout: CHECK_TIMEOUT_MS });
-        const info = client.getServerVersion();
-        const manifest: McpManifest = {
-          name: info?.name ?? null,
-          version: info?.version ?? null,
-          protocol_version: transport.protocolVersion ?? null,
-          tools: tools.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema })),
-          checked_at: new Date().toISOString(),
-        };
+        const manifest = await readManifest(transport);
         await sql`update mcp_servers set manifest = ${sql.json(manifest as never)} where id = ${serverId}`;
         return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
       } catch (err) {
-        if (err instanceof ApplicationFailure) throw err;
         throw ApplicationFailure.retryable(`MCP health check of ${where} failed: ${(err as Error).message}`);
-      } finally {
-        await client.close().catch(() => {});
       }
     },
   };

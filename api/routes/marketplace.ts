@@ -68,6 +68,13 @@ function searchCondition(sql: Sql, term: string) {
   return sql`and search_text like ${likePattern(lower)}`;
 }
 
+const PROMOTION_PRIORITY = ['active', 'approved', 'in_progress', 'scheduled', 'rolled_back'];
+
+/** The promotion that describes the artifact now: the most advanced status, then the newest. */
+function currentPromotion(history: MarketplaceEntry['promotion_history']): MarketplaceEntry['promotion'] {
+  return [...history].sort((a, b) => PROMOTION_PRIORITY.indexOf(a.status) - PROMOTION_PRIORITY.indexOf(b.status))[0] ?? null;
+}
+
 async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<MarketplaceEntry[]> {
   const ids = rows.map((r) => r.id);
   const platforms = ids.length
@@ -76,6 +83,22 @@ async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<MarketplaceEntry
                auth_rotation_attempted, auth_rotation_succeeded, credential_health_status
         from build_artifact_platforms where run_id in ${sql(ids)} order by platform`
     : [];
+  // Promotions of each artifact's digest on its owner's tracks (the catalog's release-train view).
+  const digests = [...new Set(rows.map((r) => r.manifest_digest).filter((d): d is string => d !== null))];
+  const promotions = digests.length
+    ? await sql<(MarketplaceEntry['promotion_history'][number] & { server_id: number; manifest_digest: string; updated: Date })[]>`
+        select s.id as server_id, p.manifest_digest, p.promotion_track_id as track_id, t.name as track_name, p.stage, p.status,
+               p.updated_at as updated, p.notes
+        from artifact_promotions p
+        join promotion_tracks t on t.id = p.promotion_track_id
+        join mcp_servers s on s.owner_id = t.owner_id
+        where s.id in ${sql([...new Set(rows.map((r) => r.server_id))])} and p.manifest_digest in ${sql(digests)}
+        order by p.updated_at desc, p.id desc`
+    : [];
+  const promotionsOf = (r: CatalogRow) =>
+    promotions
+      .filter((p) => p.server_id === r.server_id && p.manifest_digest === r.manifest_digest)
+      .map(({ track_id, track_name, stage, status, updated, notes }) => ({ track_id, track_name, stage, status, notes, updated_at: updated.toISOString() }));
   const byRun = new Map<number, MarketplaceEntry['platforms']>();
   for (const { run_id, ...p } of platforms) byRun.set(run_id, [...(byRun.get(run_id) ?? []), p]);
   return rows.map((r) => ({
@@ -97,9 +120,8 @@ async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<MarketplaceEntry
     tier: r.tier,
     health: { overall: r.health_overall, issues: r.health_issues },
     platforms: byRun.get(r.id) ?? [],
-    // Promotions arrive with release trains; the shape is fixed now so clients need not change.
-    promotion: null,
-    promotion_history: [],
+    promotion: currentPromotion(promotionsOf(r)),
+    promotion_history: promotionsOf(r),
   }));
 }
 

@@ -2,6 +2,7 @@
 // holds the launch. Pure and deterministic — same inputs, same decision, notes sorted — so it is
 // unit-tested table-driven and replayable; one activity loads the inputs and records the result.
 import type { HealthOverall } from '../artifact-health.js';
+import type { GateVerdict } from '../governance/gate.js';
 import type { VmPosture } from '../vm/posture.js';
 
 export const POLICY_VERSION = 'runtime-policy-v1';
@@ -50,6 +51,8 @@ export interface PolicyInput {
    * fallback replaces the backend, and its evaluation flag is recorded as `evaluationRequired`.
    */
   vmPosture?: VmPosture;
+  /** The evaluation and promotion gates (`evaluateGates`); none: nothing requires them. */
+  gate?: GateVerdict;
 }
 
 export interface PolicyDecision {
@@ -70,6 +73,9 @@ export interface PolicyDecision {
   governanceRequired: boolean;
   /** Launch may proceed: capabilities satisfied, an image to run, no gate holding it. */
   launchable: boolean;
+  /** Only a gate holds the launch: the server waits in `pending-governance`, not in `error`. */
+  heldByGate: boolean;
+  promotion: GateVerdict['promotion'];
   notes: string[];
 }
 
@@ -162,15 +168,17 @@ export function decide(input: PolicyInput): PolicyDecision {
     }
   }
 
-  // Evaluation and governance gates go live with certifications and release trains; until then the
-  // decision records that nothing requires them. A VM posture that wants its attestation
-  // (re-)evaluated is recorded, but does not hold the launch: a server staying on the VM backend is
-  // verified when its instance is provisioned (nothing untrusted is started), and one that fell
-  // back runs on the fallback backend.
-  const evaluationGate = false;
-  const evaluationRequired = evaluationGate || (posture?.evaluationRequired ?? false);
-  const governanceRequired = false;
-  notes.push(evaluationRequired ? 'evaluation:required:vm-attestation' : 'evaluation:not-required', 'governance:not-required');
+  // The gates (opt-in per release track) hold a launch until certifications pass and the promotion
+  // is active. A VM posture that wants its attestation (re-)evaluated is recorded, but does not
+  // hold the launch: a server staying on the VM backend is verified when its instance is
+  // provisioned (nothing untrusted is started), and one that fell back runs on the fallback backend.
+  const gate = input.gate ?? { evaluationRequired: false, governanceRequired: false, notes: ['evaluation:not-required', 'governance:not-required'], promotion: null };
+  // The attestation's wish replaces the gate's `evaluation:not-required`, so no decision says both.
+  notes.push(...gate.notes.filter((n) => !(posture?.evaluationRequired && n === 'evaluation:not-required')));
+  if (posture?.evaluationRequired) notes.push('evaluation:required:vm-attestation');
+  const evaluationRequired = gate.evaluationRequired || (posture?.evaluationRequired ?? false);
+  const governanceRequired = gate.governanceRequired;
+  const gated = gate.evaluationRequired || gate.governanceRequired;
 
   const artifactUsable = !requiresBuild || artifact?.status === 'succeeded';
   return {
@@ -189,7 +197,9 @@ export function decide(input: PolicyInput): PolicyDecision {
     capabilitiesSatisfied,
     evaluationRequired,
     governanceRequired,
-    launchable: capabilitiesSatisfied && image !== null && artifactUsable && !evaluationGate && !governanceRequired,
+    launchable: capabilitiesSatisfied && image !== null && artifactUsable && !gated,
+    heldByGate: capabilitiesSatisfied && image !== null && artifactUsable && gated,
+    promotion: gate.promotion,
     notes: [...new Set(notes)].sort(),
   };
 }

@@ -1,0 +1,121 @@
+// The automatic evaluation behind a certification: launch the certified artifact (pinned by its
+// digest) in a throw-away container, run the MCP handshake and tools/list, compare the tools with
+// the expected ones, and record pass or fail with the evidence — once per evaluation key.
+import { setTimeout as delay } from 'node:timers/promises';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import type { CredentialManager } from '../registry/credentials.js';
+import { DockerAttachTransport } from '../runtime/attach-transport.js';
+import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker-executor.js';
+import { readManifest, type McpManifest } from '../runtime/health.js';
+
+/** How long a fresh container may take to answer before the evaluation calls it a failure. */
+const ANSWER_WITHIN_MS = 30_000;
+
+export interface EvaluationOutcome {
+  status: 'pass' | 'fail' | 'gone';
+  ownerId: number;
+}
+
+/** Pure: the verdict of a tool list against the expected one (names, order-insensitive). */
+export function compareTools(expected: readonly string[], actual: readonly string[]) {
+  const want = new Set(expected);
+  const have = new Set(actual);
+  const missing = [...want].filter((t) => !have.has(t)).sort();
+  const unexpected = [...have].filter((t) => !want.has(t)).sort();
+  return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
+}
+
+export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+  const ensureImage = imagePuller(docker, env, credentials);
+  const { removeContainer } = dockerWorkloads(docker);
+
+  /** Asks the container for its manifest until it answers, or the time is up. */
+  async function probe(launched: { workload: string; endpoint: string | null }): Promise<McpManifest> {
+    const deadline = Date.now() + ANSWER_WITHIN_MS;
+    for (;;) {
+      Context.current().heartbeat();
+      try {
+        const transport = launched.endpoint ? new StreamableHTTPClientTransport(new URL(launched.endpoint)) : new DockerAttachTransport(docker, launched.workload);
+        return await readManifest(transport);
+      } catch (err) {
+        const state = (await docker.getContainer(launched.workload).inspect()).State;
+        if (!state.Running) throw new Error(`the container exited (code ${state.ExitCode}) before answering`);
+        if (Date.now() > deadline) throw err;
+        await delay(500);
+      }
+    }
+  }
+
+  return {
+    async evaluateCertification({ certificationId, key }: { certificationId: number; key: string }): Promise<EvaluationOutcome> {
+      const [c] = await sql<
+        { owner_id: number; expected_tools: string[] | null; manifest_digest: string; registry_image: string | null; local_image: string; valid_from: Date; valid_until: Date | null; refresh_cadence_seconds: string | null; evidence_source: { evaluation_key?: string } | null; status: string }[]
+      >`
+        select c.owner_id, c.expected_tools, c.manifest_digest, r.registry_image, r.local_image, c.valid_from, c.valid_until,
+               c.refresh_cadence_seconds, c.evidence_source, c.status
+        from evaluation_certifications c join build_artifact_runs r on r.id = c.build_artifact_run_id
+        where c.id = ${certificationId}`;
+      if (!c) return { status: 'gone', ownerId: 0 };
+      if (c.evidence_source?.evaluation_key === key) return { status: c.status as 'pass' | 'fail', ownerId: c.owner_id }; // recorded by an earlier attempt
+      if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.ServerNotFound);
+
+      // The artifact itself: the registry image pinned by the certified digest.
+      const image = c.registry_image ? `${c.registry_image.replace(/:[^:/]+$/, '')}@${c.manifest_digest}` : `${c.local_image}:latest`;
+      const name = `mcp-eval-${certificationId}`;
+      let evidence: Record<string, unknown>;
+      let pass = false;
+      try {
+        const labels = await ensureImage(image);
+        const launched = await runMcpContainer(docker, env, {
+          name,
+          image,
+          labels,
+          config: {},
+          useGpu: false,
+          extraLabels: { 'mcp-host.certification-id': String(certificationId) },
+          restart: false,
+        });
+        const manifest = await probe(launched);
+        const actual = manifest.tools.map((t) => t.name);
+        const verdict = compareTools(c.expected_tools, actual);
+        pass = verdict.pass;
+        evidence = {
+          kind: 'mcp-tools',
+          image,
+          server: { name: manifest.name, version: manifest.version, protocol_version: manifest.protocol_version },
+          expected_tools: [...c.expected_tools].sort(),
+          actual_tools: [...actual].sort(),
+          missing: verdict.missing,
+          unexpected: verdict.unexpected,
+          checked_at: manifest.checked_at,
+        };
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        evidence = { kind: 'mcp-tools', image, error: (err as Error).message, checked_at: new Date().toISOString() };
+      } finally {
+        await removeContainer(name);
+      }
+
+      // A new validity window of the same length as the last one; the refresh cadence re-arms.
+      const windowMs = c.valid_until ? c.valid_until.getTime() - c.valid_from.getTime() : null;
+      const now = new Date();
+      const cadence = c.refresh_cadence_seconds === null ? null : Number(c.refresh_cadence_seconds);
+      await sql`
+        update evaluation_certifications set
+          status = ${pass ? 'pass' : 'fail'},
+          evidence = ${sql.json(evidence as never)},
+          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: `certification/${certificationId}`, evaluation_key: key })},
+          valid_from = ${now},
+          valid_until = ${windowMs === null ? null : new Date(now.getTime() + windowMs)},
+          next_refresh_at = ${cadence === null ? null : new Date(now.getTime() + cadence * 1000)},
+          updated_at = now()
+        where id = ${certificationId}`;
+      return { status: pass ? 'pass' : 'fail', ownerId: c.owner_id };
+    },
+  };
+}

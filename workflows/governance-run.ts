@@ -1,0 +1,180 @@
+// governanceRun (`governance/<run id>`): a governance run's ordered steps and its status, each
+// change an update whose validator enforces the state machine (lib/governance/states.ts) and whose
+// handler records it — run row, step rows and an audit row with actor and note — in one
+// transaction. When the run completes it asks its target server to redeploy and wakes servers
+// waiting on a gate. The API created the rows (and started this run) in one transaction.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { ErrorType } from '../lib/errors.js';
+import { checkRunTransition, checkStepTransition, runEnded, type RunStatus, type StepState } from '../lib/governance/states.js';
+import { workflowIds } from '../lib/workflow-ids.js';
+import {
+  advanceStepUpdate,
+  gateChangedSignal,
+  governanceRunQuery,
+  redeployRequestedSignal,
+  setRunStatusUpdate,
+  type GovernanceRunInput,
+  type GovernanceRunResult,
+  type RunStatusRequest,
+  type StepRequest,
+} from './governance.messages.js';
+
+const ledger = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.ServerNotFound, ErrorType.InvalidTransition] },
+});
+
+// The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
+const awaitRow = proxyActivities<Activities>({
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
+}).loadGovernanceRun;
+
+/** Tells other workflows about the outcome; one that has ended has nothing to hear. */
+export async function notifyServers(serverIds: readonly number[], send: (id: number) => Promise<void>): Promise<void> {
+  for (const id of serverIds) {
+    try {
+      await send(id);
+    } catch {
+      // the server's workflow has ended (deleted): nothing waits there
+    }
+  }
+}
+
+export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {
+  let loaded: Awaited<ReturnType<Activities['loadGovernanceRun']>>;
+  try {
+    loaded = await awaitRow({ runId });
+  } catch (err) {
+    if (err instanceof ActivityFailure) return { status: 'abandoned' };
+    throw err;
+  }
+  let status: RunStatus = loaded.status;
+  const steps: StepState[] = loaded.steps;
+  let seq = 0;
+  let busy = false;
+  let lastActor = loaded.initiatedBy ?? 0;
+  const workflowId = workflowInfo().workflowId;
+
+  const state = () => ({ status, steps: steps.map((s) => ({ ...s })) });
+  setHandler(governanceRunQuery, state);
+
+  /** One change at a time: each handler re-checks under the lock what its validator saw. */
+  async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    await condition(() => !busy);
+    busy = true;
+    try {
+      return await fn();
+    } finally {
+      busy = false;
+    }
+  }
+  const reject = (reason?: string) => {
+    throw ApplicationFailure.nonRetryable(reason ?? 'invalid transition', ErrorType.InvalidTransition);
+  };
+
+  async function setStatus(to: RunStatus, actorId: number, note: string | undefined, event = 'status_change'): Promise<void> {
+    seq += 1;
+    await ledger.recordGovernanceTransition({ runId, key: `${workflowId}#${seq}`, actorId, event, status: to, note });
+    status = to;
+    // Ending the run settles its steps: completed completes the open ones, failed/cancelled fails them.
+    for (const s of steps) {
+      if (to === 'completed' && s.status !== 'completed') s.status = 'completed';
+      if ((to === 'failed' || to === 'cancelled') && s.status !== 'completed' && s.status !== 'failed') s.status = 'failed';
+    }
+    lastActor = actorId;
+  }
+
+  setHandler(
+    setRunStatusUpdate,
+    (req: RunStatusRequest) =>
+      exclusive(async () => {
+        const verdict = checkRunTransition(status, req.status);
+        if (!verdict.ok) reject(verdict.reason);
+        await setStatus(req.status, req.actorId, req.note);
+        return state();
+      }),
+    {
+      validator: (req: RunStatusRequest) => {
+        if (!Number.isInteger(req?.actorId)) reject('actorId is required');
+        const verdict = checkRunTransition(status, req.status);
+        if (!verdict.ok) reject(verdict.reason);
+      },
+    },
+  );
+
+  setHandler(
+    advanceStepUpdate,
+    (req: StepRequest) =>
+      exclusive(async () => {
+        const verdict = checkStepTransition(status, steps, req.position, req.status);
+        if (!verdict.ok) reject(verdict.reason);
+        const step = steps.find((s) => s.position === req.position)!;
+        seq += 1;
+        // The first step under way puts the run under way, in the same transaction.
+        const runTo: RunStatus | undefined = status === 'pending' ? 'in_progress' : undefined;
+        await ledger.recordGovernanceTransition({
+          runId,
+          key: `${workflowId}#${seq}`,
+          actorId: req.actorId,
+          event: `step_${req.status}`,
+          status: runTo,
+          step: { position: req.position, status: req.status },
+          note: req.note,
+        });
+        step.status = req.status;
+        if (runTo) status = runTo;
+        lastActor = req.actorId;
+        // The last step completed completes the run.
+        if (steps.every((s) => s.status === 'completed')) await setStatus('completed', req.actorId, `all ${steps.length} step(s) completed`);
+        return state();
+      }),
+    {
+      validator: (req: StepRequest) => {
+        if (!Number.isInteger(req?.actorId)) reject('actorId is required');
+        const verdict = checkStepTransition(status, steps, req.position, req.status);
+        if (!verdict.ok) reject(verdict.reason);
+      },
+    },
+  );
+
+  try {
+    await condition(() => runEnded(status));
+  } catch (err) {
+    // Cancelled (a promotion rolled back): the run ends cancelled, recorded even while cancelling.
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(async () => {
+      await condition(() => !busy);
+      if (!runEnded(status)) await setStatus('cancelled', lastActor, 'cancelled: the promotion was rolled back');
+      await condition(allHandlersFinished);
+    });
+    return { status };
+  }
+  await condition(allHandlersFinished);
+
+  if (status === 'completed') {
+    if (loaded.targetServerId !== null) {
+      await notifyServers([loaded.targetServerId], (id) =>
+        getExternalWorkflowHandle(workflowIds.server(id)).signal(redeployRequestedSignal, {
+          actorId: lastActor,
+          reason: `governance run ${runId} completed`,
+        }),
+      );
+    }
+    const gated = await ledger.findGatedServers({ ownerId: loaded.ownerId });
+    await notifyServers(gated, (id) => getExternalWorkflowHandle(workflowIds.server(id)).signal(gateChangedSignal));
+  }
+  return { status };
+}
