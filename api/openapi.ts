@@ -43,4 +43,5 @@ export const commonErrors = {
 export const notFoundError = { 404: error('Not found, or not yours') } as const;
 export const conflictError = { 409: error('Not allowed in the current state') } as const;
 export const unavailableError = { 503: error('A dependency (Temporal worker) did not answer in time') } as const;
+export const rateLimitedError = { 429: error('Too many requests; `Retry-After` says when to try again') } as const;
 export const tooLargeError = { 413: error('Request body too large') } as const;

@@ -102,6 +102,8 @@ export const envSchema = z.object({
   /** Bootstrap admin token (like a dev-mode root token); generated and printed once when unset. */
   ADMIN_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, 'expected at least 16 characters'),
   ADMIN_EMAIL: z.string().trim().default('admin@localhost'),
+  /** Tokens a non-admin user may create for themselves per minute (429 beyond). */
+  TOKEN_CREATE_PER_MINUTE: int(10, 1, 10_000),
   /** Servers a new user may own unless an admin sets another quota. */
   DEFAULT_SERVER_QUOTA: int(5, 0, 100_000),
 

@@ -5,7 +5,7 @@ import { CreatedToken, CreateTokenBody, TokenInfo } from '../../lib/schemas/auth
 import { IdParam } from '../../lib/schemas/common.js';
 import { generateToken, hashToken, tokenPrefix } from '../../lib/tokens.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import { commonErrors, rateLimitedError, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
 
 interface TokenRow {
   id: number;
@@ -33,7 +33,7 @@ const toInfo = (row: TokenRow): z.infer<typeof TokenInfo> => ({
 const tags = ['tokens'];
 const columns = 'id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at';
 
-export function tokenRoutes({ sql }: ApiDeps) {
+export function tokenRoutes({ sql, env }: ApiDeps) {
   return createRouter()
     .openapi(
       createRoute({
@@ -42,7 +42,7 @@ export function tokenRoutes({ sql }: ApiDeps) {
         tags,
         summary: 'Create a token for yourself (admins: for any user). The token is in this response only.',
         request: { body: jsonBody(CreateTokenBody) },
-        responses: { 201: json(CreatedToken, 'Created'), ...commonErrors, ...notFoundError },
+        responses: { 201: json(CreatedToken, 'Created'), ...commonErrors, ...notFoundError, ...rateLimitedError },
       }),
       async (c) => {
         const caller = c.get('caller');
@@ -53,11 +53,26 @@ export function tokenRoutes({ sql }: ApiDeps) {
         if (!user) throw new ApiError(404, 'not_found', `user ${userId} not found`, 'user_id');
         const token = generateToken();
         const expiresAt = body.expires_in_days ? new Date(Date.now() + body.expires_in_days * 86_400_000) : null;
-        const [row] = await sql<TokenRow[]>`
-          insert into api_tokens (user_id, name, token_hash, prefix, expires_at)
-          values (${userId}, ${body.name}, ${hashToken(token)}, ${tokenPrefix(token)}, ${expiresAt})
-          returning ${sql.unsafe(columns)}`;
-        return c.json({ ...toInfo(row!), token }, 201);
+        const row = await sql.begin(async (tx) => {
+          // Self-service creation is rate limited per user, counted in the ledger so every API
+          // replica agrees; the per-user lock makes concurrent requests count one after another.
+          // Admins (who provision other users' tokens) are not limited.
+          if (caller.role !== 'admin') {
+            await tx`select pg_advisory_xact_lock(hashtext('api_tokens:create'), ${caller.id})`;
+            const [recent] = await tx<{ n: number }[]>`
+              select count(*)::int as n from api_tokens where user_id = ${caller.id} and created_at > now() - interval '1 minute'`;
+            if (recent!.n >= env.TOKEN_CREATE_PER_MINUTE) {
+              c.header('Retry-After', '60');
+              throw new ApiError(429, 'rate_limited', `at most ${env.TOKEN_CREATE_PER_MINUTE} tokens a minute; try again later`);
+            }
+          }
+          const [inserted] = await tx<TokenRow[]>`
+            insert into api_tokens (user_id, name, token_hash, prefix, expires_at)
+            values (${userId}, ${body.name}, ${hashToken(token)}, ${tokenPrefix(token)}, ${expiresAt})
+            returning ${sql.unsafe(columns)}`;
+          return inserted!;
+        });
+        return c.json({ ...toInfo(row), token }, 201);
       },
     )
     .openapi(

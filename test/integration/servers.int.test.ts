@@ -196,6 +196,23 @@ describe('tokens', () => {
     expect((await call('DELETE', `/api/tokens/${bTokens.body[0].id}`, { token: a.token })).status).toBe(404);
     expect((await call('POST', '/api/tokens', { token: a.token, json: { name: 'x', user_id: b.id } })).status).toBe(403);
   });
+
+  it('rate limits self-service token creation (429 with Retry-After), even when requests race; admins provision freely', async () => {
+    const op = await newUser('operator');
+    const burst = await Promise.all(
+      Array.from({ length: 14 }, (_, i) => call('POST', '/api/tokens', { token: op.token, json: { name: `burst-${i}` } })),
+    );
+    const created = burst.filter((r) => r.status === 201).length;
+    const limited = burst.filter((r) => r.status === 429);
+    // The user's own tokens made in the last minute, the admin-minted one included, count: 10 in all.
+    expect(created).toBe(9);
+    expect(limited).toHaveLength(5);
+    expect(limited[0]!.headers.get('retry-after')).toBe('60');
+    expect(limited[0]!.body.error).toMatchObject({ code: 'rate_limited' });
+    const [{ n }] = (await h.sql`select count(*)::int as n from api_tokens where user_id = ${op.id}`) as never as [{ n: number }];
+    expect(n).toBe(10);
+    expect((await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'provisioned', user_id: op.id } })).status).toBe(201);
+  });
 });
 
 describe('bad requests get the documented 4xx, never a 5xx, and change nothing', () => {
