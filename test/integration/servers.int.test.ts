@@ -291,11 +291,20 @@ describe('every route, enumerated from the OpenAPI document', () => {
     const server = (await call('POST', '/api/servers', { token: alice.token, json: imageServer('guarded', { start: false }) })).body.id;
     await eventually(async () => (await statusOf(server, alice.token)) === 'stopped', 30_000, 'stopped');
     const aliceToken = (await call('GET', '/api/tokens', { token: alice.token })).body[0].id;
-    const bodies: Record<string, unknown> = { '/api/servers/{id}/metrics': { event_type: 'start' } };
+    // Valid bodies, so the ownership check (not validation) answers; governance resources are
+    // checked against their real owners in governance.int.test.ts.
+    const bodies: Record<string, unknown> = {
+      '/api/servers/{id}/metrics': { event_type: 'start' },
+      '/api/artifacts/{id}/evaluations': { tier: 'silver:Router', policy_requirement: 'baseline', status: 'pass' },
+      '/api/evaluations/{id}/status': { governance_notes: 'x' },
+      '/api/governance/runs/{id}/status': { status: 'completed' },
+      '/api/governance/runs/{id}/steps/{position}': { status: 'completed' },
+      '/api/promotions/tracks/{id}': { description: 'x' },
+    };
     let checked = 0;
     for (const [path, item] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/api/'))) {
       for (const method of Object.keys(item)) {
-        const url = path.replace('{id}', String(path.startsWith('/api/tokens') ? aliceToken : server));
+        const url = path.replace('{id}', String(path.startsWith('/api/tokens') ? aliceToken : server)).replace('{position}', '1');
         const json = item[method]!.requestBody ? (bodies[path] ?? {}) : undefined;
         const anonymous = await call(method.toUpperCase(), url, { json });
         expect(anonymous.status, `${method} ${path} without a token`).toBe(401);
