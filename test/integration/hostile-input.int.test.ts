@@ -41,12 +41,14 @@ const hostileBody = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
 );
 const hostileId = fc.oneof(fc.constantFrom('0', '-1', '1e3', '99999999999', '2147483648', '%2e%2e', 'null', '1;2', ' 1'), fc.nat({ max: 2_147_483_647 }).map(String), fc.string({ maxLength: 20 }).map(encodeURIComponent));
-const hostileQuery = fc.dictionary(fc.constantFrom('limit', 'after', 'before', 'status', 'tier', 'q', 'cursor', 'server_type', 'tail', 'x'), hostileString, { maxKeys: 4 });
+const hostileQuery = fc.dictionary(fc.constantFrom('limit', 'after', 'before', 'status', 'tier', 'q', 'cursor', 'server_type', 'tail', 'track_id', 'manifest_digest', 'x'), hostileString, { maxKeys: 4 });
 
 async function counts() {
   const [row] = await h.sql`
     select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users,
-           (select count(*) from api_tokens) as tokens, (select count(*) from usage_metrics) as metrics`;
+           (select count(*) from api_tokens) as tokens, (select count(*) from usage_metrics) as metrics,
+           (select count(*) from governance_workflows) as governance_workflows, (select count(*) from promotion_tracks) as tracks,
+           (select count(*) from evaluation_certifications) as certifications, (select count(*) from artifact_promotions) as promotions`;
   return row;
 }
 
