@@ -12,7 +12,7 @@ import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory, replayTaskQueue } from '../support/histories.js';
-import { collectSse, eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 
 let stack: BuildStack;
 let h: Harness;
@@ -27,16 +27,7 @@ async function newUser(role: 'operator' | 'viewer') {
   return { id: user.body.id as number, token: token.body.token as string };
 }
 
-async function waitFor(id: number, statuses: string[], what: string) {
-  return eventually(
-    async () => {
-      const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    240_000,
-    what,
-  );
-}
+const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
 
 const as = (who: { token: string }) => ({ token: who.token });
 

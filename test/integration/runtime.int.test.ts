@@ -12,7 +12,7 @@ import { startApi } from '../../scripts/stack/app.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { collectSse, eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 import { recordHistory } from '../support/histories.js';
 
 let stack: BuildStack;
@@ -26,16 +26,7 @@ async function exampleRepo(name: string, dockerfileName = 'Dockerfile') {
   return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') } });
 }
 
-async function waitFor(id: number, statuses: string[], what: string) {
-  return eventually(
-    async () => {
-      const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    240_000,
-    what,
-  );
-}
+const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
 
 const container = (id: number) => stack.docker.getContainer(`mcp-server-${id}`);
 

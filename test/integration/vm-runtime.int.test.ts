@@ -5,22 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { collectSse, eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 
 let hv: HypervisorStandIn;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
-async function waitFor(id: number, statuses: string[], what: string) {
-  return eventually(
-    async () => {
-      const s = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
-      return statuses.includes(s.status) ? s : undefined;
-    },
-    60_000,
-    what,
-  );
-}
+const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what, 60_000);
 
 const statusHistory = async (id: number) =>
   (await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} and status is not null order by id`).map((r) => r.status);

@@ -83,3 +83,15 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Polls a server until its status is one of `statuses`; returns the server. */
+export function waitForStatus(call: ReturnType<typeof httpClient>, token: string, id: number, statuses: string[], what: string, timeoutMs = 240_000) {
+  return eventually(
+    async () => {
+      const s = (await call('GET', `/api/servers/${id}`, { token })).body;
+      return statuses.includes(s.status) ? s : undefined;
+    },
+    timeoutMs,
+    what,
+  );
+}
