@@ -25,6 +25,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        extends: true,
+        test: {
+          // npm run test:chaos: its own stack (it kills Temporal and Postgres), after the integration run.
+          name: 'chaos',
+          include: ['test/chaos/**/*.chaos.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -24,6 +24,16 @@ export function describeZodError(error: ZodError | z.core.$ZodError): { message:
   return { field, message: field ? `${field}: ${issue.message}` : issue.message };
 }
 
+/** Postgres connection failures and shutdowns; Temporal's gRPC UNAVAILABLE / DEADLINE_EXCEEDED. */
+const PG_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P02', '57P03']);
+export function dependencyUnavailable(err: unknown): 'database' | 'temporal' | undefined {
+  for (let cur = err as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0; cur && depth < 5; cur = cur.cause as typeof cur, depth++) {
+    if (typeof cur.code === 'string' && PG_DOWN.has(cur.code)) return 'database';
+    if (cur.name === 'ConnectionError' || cur.code === 14 || cur.code === 4) return 'temporal';
+  }
+  return undefined;
+}
+
 export function handleError(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message, err.field), err.status);
@@ -35,6 +45,12 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
   // Postgres refuses NUL characters in text and JSON; that is bad input, not a server fault.
   if (isPgError(err, PgCode.characterNotInRepertoire) || isPgError(err, PgCode.untranslatableCharacter)) {
     return c.json(errorBody('invalid_characters', 'a value contains a NUL or otherwise unstorable character'), 422);
+  }
+  // A dependency that is down (restarting, failing over) is a 503 the client may retry, not a 500.
+  const unavailable = dependencyUnavailable(err);
+  if (unavailable) {
+    log.warn({ err: (err as Error).message, path: c.req.path, dependency: unavailable }, 'dependency unavailable');
+    return c.json(errorBody(`${unavailable}_unavailable`, `${unavailable === 'database' ? 'the database' : 'Temporal'} is unavailable; retry shortly`), 503, { 'Retry-After': '2' });
   }
   if (err instanceof HTTPException) {
     const status = err.status;

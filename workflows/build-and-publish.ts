@@ -19,10 +19,12 @@ import type { BuildInput, BuildResult } from './build-and-publish.messages.js';
 
 const ledger = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
 
+// Attempts are spaced out (2 s, 4 s, 8 s, …) so a dependency restarting — the daemon, the
+// database the build log goes to — is waited out rather than failing the build.
 const checkout = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '60s',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved] },
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved] },
 });
 
 // Cancellation reaches a running activity only in the answer to a heartbeat, and the SDK sends
@@ -31,17 +33,18 @@ const checkout = proxyActivities<Activities>({
 const HEARTBEAT_TIMEOUT = '20s';
 
 // Builds run long and report progress; a failed build is a failed build (not retried), and a
-// cancelled one waits until the daemon has really stopped.
+// cancelled one waits until the daemon has really stopped. Anything else (a daemon or database
+// restarting) is retried a few times, spaced out.
 const builder = proxyActivities<Activities>({
   startToCloseTimeout: '60m',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { maximumAttempts: 2, nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
 });
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired] },
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired] },
 });
 
 /** Runs `task` over `items`, at most `limit` at a time; the first failure cancels the rest. */
@@ -90,7 +93,7 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
     // REGISTRY_PUSH_RETRIES counts every attempt, including the one after a credential refresh.
     retry: {
       maximumAttempts: settings.pushRetries,
-      initialInterval: '500ms',
+      initialInterval: '1s',
       backoffCoefficient: 2,
       nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired],
     },

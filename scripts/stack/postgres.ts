@@ -11,6 +11,8 @@ export interface PostgresHandle {
   url: string;
   source: 'DATABASE_URL' | 'local' | 'embedded';
   stop(): Promise<void>;
+  /** Starts a stopped embedded server again (the same data directory and port). */
+  start?(): Promise<void>;
 }
 
 const EMBEDDED_PORT = 54329;
@@ -79,5 +81,5 @@ export async function startEmbeddedPostgres(databaseDir: string, database: strin
   await pg.start();
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/${database}`;
   await ensureDatabase(url);
-  return { url, source: 'embedded', stop: () => pg.stop() };
+  return { url, source: 'embedded', stop: () => pg.stop(), start: () => pg.start() };
 }

@@ -126,6 +126,28 @@ describe('a release train, end to end', () => {
     expect(failed.status).toBe('fail');
     expect(failed.evidence).toMatchObject({ unexpected: ['arch'], missing: [] });
 
+    // A refresh cadence is a timer in the certification's workflow: the evaluation runs again when
+    // due, and the pass never flips to pending in between. Clearing the cadence ends the workflow.
+    const cadenced = await call('POST', `/api/artifacts/${run.id}/evaluations`, {
+      ...as(alice),
+      json: { ...body, tier: 'gold:GovEx', policy_requirement: 'refresh', refresh_cadence_seconds: 3 },
+    });
+    const firstPass = await eventually(async () => {
+      const c = (await call('GET', `/api/evaluations/${cadenced.body.id}/status`, as(alice))).body;
+      return c.status === 'pass' ? c : undefined;
+    }, 120_000, 'first evaluation');
+    const refreshed = await eventually(async () => {
+      const c = (await call('GET', `/api/evaluations/${cadenced.body.id}/status`, as(alice))).body;
+      expect(c.status).toBe('pass'); // never pending while a refresh is due or running
+      return c.evidence.checked_at !== firstPass.evidence.checked_at ? c : undefined;
+    }, 60_000, 'refreshed by the timer');
+    expect(Date.parse(refreshed.next_refresh_at)).toBeGreaterThan(Date.parse(firstPass.next_refresh_at));
+    await call('PATCH', `/api/evaluations/${cadenced.body.id}/status`, { ...as(alice), json: { refresh_cadence_seconds: null } });
+    await eventually(async () => {
+      const d = await h.temporal.workflow.getHandle(`certification/${cadenced.body.id}`).describe();
+      return d.status.name === 'COMPLETED';
+    }, 30_000, 'certification workflow ended with its cadence');
+
     // The server woke up, decided again, and still waits — now only for the promotion.
     const decision = await eventually(async () => {
       const [d] = (await call('GET', `/api/servers/${serverId}/decisions`, as(alice))).body;
@@ -249,6 +271,7 @@ describe('a release train, end to end', () => {
     expect(cleared.body).toMatchObject({ governance_notes: null, refresh_cadence_seconds: null, next_refresh_at: null });
 
     await call('POST', `/api/artifacts/${run.id}/evaluations`, { ...as(alice), json: { tier: run.tier, policy_requirement: 'tools', evaluate: true, expected_tools: ['arch', 'echo'] } });
+    await h.restartWorker({ kill: true }); // mid-evaluation: the certification workflow carries on
     const server = await waitFor(serverId, ['running', 'error', 'unhealthy'], 'released by the new pass');
     expect(server.status, server.status_reason).toBe('running');
   });

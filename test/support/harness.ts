@@ -21,8 +21,15 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Harness> {
-  const stack = inject('stack');
+/**
+ * `stack` defaults to what the integration project's global setup provides; the chaos suite passes
+ * its own (a Temporal server and a Postgres it may kill).
+ */
+export async function startHarness(
+  name: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  stack: { databaseUrl: string; temporalAddress: string } = inject('stack'),
+): Promise<Harness> {
   const port = await freePort();
   const adminToken = `test-admin-${randomUUID()}`;
   const logDir = join(DATA_DIR, 'test-logs');
