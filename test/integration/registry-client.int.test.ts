@@ -1,8 +1,7 @@
 // RegistryClient against a real registry (Debian's distribution 2.8): once behind htpasswd Basic
 // auth, once open. Images are assembled by hand (config + layer blobs, per-platform manifests),
 // so no Docker daemon is needed.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import {
 import { apiBase, parseRegistry, repoPath } from '../../lib/registry/reference.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { freePort } from '../../scripts/stack/process.js';
+import { writeHtpasswd } from '../support/htpasswd.js';
 import { startRegistry, type Registry } from '../../scripts/stack/registry.js';
 
 const USER = 'builder';
@@ -36,21 +36,12 @@ async function startTestRegistry(auth: boolean): Promise<TestRegistry> {
   mkdirSync(dir, { recursive: true });
   let htpasswd: string | undefined;
   if (auth) {
-    // distribution only accepts bcrypt entries; htpasswd comes from apache2-utils.
+    // distribution only accepts bcrypt entries (made without apache2-utils: test/support/htpasswd.ts).
     htpasswd = join(dir, 'htpasswd');
-    writeFileSync(htpasswd, bcryptEntry(USER, PASSWORD));
+    writeHtpasswd(htpasswd, { [USER]: PASSWORD });
   }
   const registry = await startRegistry({ dir, port, logDir: LOG_DIR, htpasswd });
   return { registry, dir };
-}
-
-function bcryptEntry(user: string, password: string): string {
-  try {
-    return execFileSync('htpasswd', ['-Bbn', user, password], { encoding: 'utf8' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('htpasswd not found: apt-get install -y apache2-utils');
-    throw err;
-  }
 }
 
 async function stopTestRegistry(r: TestRegistry | undefined): Promise<void> {

@@ -1,4 +1,7 @@
-// A small HTTP client for tests: status, parsed JSON body, raw text.
+// A small HTTP client for tests: status, parsed JSON body, raw text. Every JSON answer is checked
+// against the route's declared response schema (the OpenAPI document's source).
+import { contractViolation } from './response-contract.js';
+
 export interface HttpResult<T = any> {
   status: number;
   body: T;
@@ -27,6 +30,8 @@ export function httpClient(baseUrl: string) {
     } catch {
       parsed = undefined;
     }
+    const violation = contractViolation(method, baseUrl + path, res.status, res.headers.get('content-type'), parsed);
+    if (violation) throw new Error(`response does not match the OpenAPI declaration: ${violation}`);
     return { status: res.status, body: parsed as T, text, headers: res.headers };
   };
 }
