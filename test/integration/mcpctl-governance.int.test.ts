@@ -44,6 +44,10 @@ describe('mcpctl governance', () => {
     expect(started).toMatchObject({ status: 'pending', steps: [{ position: 1, status: 'pending' }, { position: 2, status: 'pending' }] });
     const runId = String(started.id);
 
+    // Followed live (JSON lines) while the steps are moved on; it ends by itself when the run does.
+    const live = mcpctl(['governance', 'watch', runId, '--json']);
+    await new Promise((r) => setTimeout(r, 2_500)); // its start-up, so most events arrive live
+
     const early = await mcpctl(['governance', 'step', runId, '2', 'completed']);
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/^error: step 2 must wait for step\(s\) 1 to complete \(invalid_transition, HTTP 409\)\n$/);
@@ -60,6 +64,12 @@ describe('mcpctl governance', () => {
     expect(status.stdout).toMatch(/1\s+review\s+completed/);
     expect(status.stdout).toMatch(/2\s+sign\s+completed/);
     expect(status.stdout).toMatch(/step_completed\s+\d+\s+1 -> completed\s+in_progress\s+reviewed/);
+
+    const followed = await live;
+    expect(followed.code, followed.stderr).toBe(0);
+    const events = followed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event_type: string; run_status: string | null });
+    expect(events.map((e) => e.event_type)).toEqual(['run_created', 'step_completed', 'step_completed', 'status_change']);
+    expect(events.at(-1)!.run_status).toBe('completed');
 
     // The run has ended: watch replays its audit log and exits at the stream's end.
     const watched = await mcpctl(['governance', 'watch', runId]);
