@@ -26,6 +26,7 @@ export function checkOption<S extends z.ZodType>(label: string, schema: S, value
 /**
  * Validates a request body, naming the option at fault instead of the API field: `labels` maps a
  * field path ("source.repository") or its first segment ("config") to the option ("--config").
+ * Array indexes under a labelled segment are left out: `notes.1` is `--note`, a repeated option.
  */
 export function checkBody<S extends z.ZodType>(schema: S, body: unknown, labels: Record<string, string>): z.output<S> {
   const result = schema.safeParse(body);
@@ -34,6 +35,28 @@ export function checkBody<S extends z.ZodType>(schema: S, body: unknown, labels:
   if (!issue) throw new CliError('invalid input');
   const path = issue.path.map(String);
   const [first, ...rest] = path;
-  const label = labels[path.join('.')] ?? (first !== undefined && labels[first] ? [labels[first], ...rest].join(' ') : path.join('.'));
+  const label =
+    labels[path.join('.')] ?? (first !== undefined && labels[first] ? [labels[first], ...rest.filter((s) => !/^\d+$/.test(s))].join(' ') : path.join('.'));
   throw new CliError(label ? `${label}: ${issue.message}` : issue.message);
+}
+
+/** Commander's accumulator for an option that may be repeated (`--note a --note b`). */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** An option that holds JSON (`--evidence '{"suite":"smoke"}'`), parsed or refused naming the option. */
+export function parseJsonOption(label: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`${label}: must be JSON (${(err as Error).message})`);
+  }
+}
+
+/** The word that clears a field in a PATCH: `--note none` sends `null`. */
+export const NONE = 'none';
+
+/** `none` as null, absent as undefined (unchanged), anything else through `parse`. */
+export function noneOr<T>(value: string | undefined, parse: (value: string) => T): T | null | undefined {
+  if (value === undefined) return undefined;
+  return value === NONE ? null : parse(value);
 }

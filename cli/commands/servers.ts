@@ -6,7 +6,7 @@ import { SERVER_STATUSES } from '../../lib/server-status.js';
 import { clientFrom, type ApiClient, type GlobalOptions } from '../client.js';
 import { CliError } from '../handle-error.js';
 import { plain, show, withJson, type Cell } from '../output.js';
-import { checkBody, checkOption, Id, Seconds } from '../validate.js';
+import { checkBody, checkOption, collect, Id, Seconds } from '../validate.js';
 import { watchServers } from '../watch.js';
 import { addMetricsCommands } from './metrics.js';
 
@@ -101,8 +101,6 @@ async function listAll(client: ApiClient, status: string | undefined): Promise<S
     if (page.length < PAGE) return servers;
   }
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function serversCommand(): Command {
   const servers = new Command('servers').description('create, inspect and control MCP servers');

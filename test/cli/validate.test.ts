@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../cli/client.js';
 import { buildTokenBody } from '../../cli/commands/token.js';
 import { buildUserBody } from '../../cli/commands/users.js';
-import { checkOption, Id } from '../../cli/validate.js';
+import { z } from 'zod';
+import { checkBody, checkOption, collect, Id, noneOr, parseJsonOption } from '../../cli/validate.js';
 
 const TOKEN = 'mcp_abcdefghijklmnop';
 
@@ -64,5 +65,21 @@ describe('token create options', () => {
     expect(() => buildTokenBody('ci', { expiresInDays: '1.5' })).toThrow('--expires-in-days: must be a whole number');
     expect(() => buildTokenBody('ci', { user: 'bob' })).toThrow('--user: must be a positive integer');
     expect(() => buildTokenBody('  ', {})).toThrow(/^NAME: /);
+  });
+});
+
+describe('repeated and clearable options', () => {
+  it('labels an item of a repeated option by the option alone', () => {
+    const schema = z.object({ notes: z.array(z.string().min(1, 'must not be empty')) });
+    expect(() => checkBody(schema, { notes: ['a', ''] }, { notes: '--note' })).toThrow('--note: must not be empty');
+  });
+
+  it('collects repeats, parses JSON options and maps "none" to null', () => {
+    expect(collect('b', collect('a'))).toEqual(['a', 'b']);
+    expect(parseJsonOption('--evidence', '{"a":[1]}')).toEqual({ a: [1] });
+    expect(() => parseJsonOption('--evidence', 'nope')).toThrow(/^--evidence: must be JSON/);
+    expect(noneOr(undefined, Number)).toBeUndefined();
+    expect(noneOr('none', Number)).toBeNull();
+    expect(noneOr('5', Number)).toBe(5);
   });
 });

@@ -1,28 +1,12 @@
 // mcpctl against the real stack: the commands an operator types, their output and exit codes.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { runMcpctl } from '../support/mcpctl.js';
 
-const run = promisify(execFile);
 let h: Harness;
 
-async function mcpctl(args: string[], env: Record<string, string | undefined> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
-      cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const mcpctl = (args: string[], env: Record<string, string | undefined> = {}) => runMcpctl(h, args, env);
 
 beforeAll(async () => {
   h = await startHarness('mcpctl', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
@@ -106,7 +90,11 @@ describe('mcpctl', () => {
       expect((await mcpctl(['servers', 'start', id])).code).toBe(0);
       // Watch through the proxy for the stop that comes after the connection is cut.
       const watching = mcpctl(['servers', 'watch', id, '--until', 'stopping', '--timeout', '20'], { MCPCTL_URL: `http://${proxy.address}` });
-      await new Promise((r) => setTimeout(r, 1_500));
+      // Until the watch has its stream open (its start-up is slow on a loaded machine), then a moment for `ready`.
+      for (let waited = 0; proxy.requests.every((line) => !line.startsWith('GET /api/servers/stream')) && waited < 20_000; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
       proxy.setMode('refuse'); // cuts the open stream, and refuses reconnects for a moment
       await new Promise((r) => setTimeout(r, 1_000));
       expect((await mcpctl(['servers', 'stop', id])).code).toBe(0);
