@@ -113,6 +113,12 @@ export const envSchema = z.object({
   /** service.name of the spans; default mcp-host-api / mcp-host-worker. */
   OTEL_SERVICE_NAME: optionalText,
 
+  /** Ports of what `npm start` (scripts/dev-stack.ts) runs itself; only the development stack reads them. */
+  DEV_TEMPORAL_PORT: int(7233, 1, 65535),
+  DEV_TEMPORAL_UI_PORT: int(8233, 1, 65535),
+  DEV_REGISTRY_PORT: int(5000, 1, 65535),
+  DEV_GIT_PORT: int(9418, 1, 65535),
+
   /** Bootstrap admin token (like a dev-mode root token); generated and printed once when unset. */
   ADMIN_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, 'expected at least 16 characters'),
   ADMIN_EMAIL: z.string().trim().default('admin@localhost'),
