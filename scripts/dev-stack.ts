@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (!registry) {
     const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: env.DEV_REGISTRY_PORT, logDir: LOGS });
     stops.push({ name: 'registry', stop: reg.stop });
-    registry = `${reg.address}/mcp`;
+    registry = `http://${reg.address}/mcp`; // plain HTTP: without the scheme the registry client speaks TLS
     // No image hub needed: the examples build FROM a busybox published to this registry.
     exampleBase = (await ensureBaseImages({ registry: reg.address })).reference;
   }
