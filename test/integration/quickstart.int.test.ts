@@ -147,6 +147,10 @@ describe('README quick start', () => {
       });
       console.log(`$ ${cmd}  (${Date.now() - t} ms)\n${result.stdout}${result.stderr}`);
 
+      if (/marketplace list/.test(cmd)) {
+        // The catalog lists the build just made (one platform, healthy: silver).
+        expect(result.stdout).toMatch(/^\S+\s+1\s+hello\s+Example\s+silver:Example\s/m);
+      }
       if (/servers watch 1 --until running/.test(cmd)) {
         // Running means MCP initialize + tools/list answered: the manifest lists the example's tools.
         const res = await fetch(`${apiUrl}/api/servers/1/manifest`, { headers: { authorization: `Bearer ${token}` } });
