@@ -2,7 +2,8 @@
 // from this host (scripts/stack/node-base-image.ts), through the classic builder of a private dockerd,
 // `npm ci` reaching the npm registry over the host network (the daemon has no bridge). The image then
 // runs: mcpctl's help, and the env schema's one-line refusal of a bad value, prove the sources,
-// node_modules and tsx arrived.
+// node_modules and tsx arrived. Measured here (2 cores, vfs): base import 7-12 s, build ~90 s of which
+// npm ci ~31 s, the whole file ~3 min (each container run copies the image's filesystem, ~15 s).
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
