@@ -1,5 +1,6 @@
 # mcp-host: one image for the API and the worker (the command picks which).
-# Stage 1 installs production dependencies; stage 2 is the runtime, TypeScript run through tsx.
+# Stage 1 installs production dependencies, stage 2 gathers the sources; the last is the runtime,
+# TypeScript run through tsx.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
@@ -7,20 +8,29 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The sources, gathered in an empty stage so the runtime gets them as one layer (each layer is a full
+# copy of the filesystem on storage drivers without overlays, such as vfs).
+FROM scratch AS sources
+COPY package.json tsconfig.json /app/
+COPY lib /app/lib
+COPY api /app/api
+COPY worker /app/worker
+COPY workflows /app/workflows
+COPY activities /app/activities
+COPY migrations /app/migrations
+COPY cli /app/cli
+
 FROM ${NODE_IMAGE}
-# git clones sources for builds; the worker reaches Docker through DOCKER_HOST.
-RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*
+# git clones sources for builds; the worker reaches Docker through DOCKER_HOST. A base that brings git
+# and the CA bundle already (the hub-less test base, scripts/stack/node-base-image.ts) skips apt.
+RUN if command -v git >/dev/null && [ -f /etc/ssl/certs/ca-certificates.crt ]; then exit 0; fi; \
+    apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*
+# Settings before the big layers: the classic builder commits a container per instruction, which on
+# vfs copies the whole filesystem, so each costs seconds here instead of a minute after node_modules.
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY lib ./lib
-COPY api ./api
-COPY worker ./worker
-COPY workflows ./workflows
-COPY activities ./activities
-COPY migrations ./migrations
-COPY cli ./cli
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "api/server.ts"]
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=sources /app ./

@@ -29,6 +29,7 @@ export function createApp(deps: ApiDeps) {
 
   const metrics = createMetrics(deps.sql);
   app.use('*', requestId());
+  if (deps.tracing) app.use('*', deps.tracing);
   app.use('*', metrics.middleware);
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use('*', async (c, next) => {

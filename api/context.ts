@@ -1,6 +1,7 @@
 // What every route handler can reach: its dependencies and the authenticated caller.
 import type { Client } from '@temporalio/client';
 import type Docker from 'dockerode';
+import type { MiddlewareHandler } from 'hono';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
@@ -14,6 +15,8 @@ export interface ApiDeps {
   log: Logger;
   streams: Streams;
   docker: Docker;
+  /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */
+  tracing?: MiddlewareHandler;
 }
 
 export interface Caller {

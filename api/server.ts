@@ -7,6 +7,7 @@ import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { connectClient } from '../lib/temporal.js';
+import { startTracing } from '../lib/tracing.js';
 import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
@@ -32,10 +33,12 @@ async function main(): Promise<void> {
     process.stdout.write(`\nAdmin API token (shown once, store it now):\n  export MCPCTL_TOKEN=${generatedToken}\n\n`);
   }
 
-  const temporal = await connectClient(env);
+  const tracing = await startTracing(env, 'mcp-host-api');
+  if (tracing) log.info({ url: tracing.url }, 'tracing on');
+  const temporal = await connectClient(env, tracing?.clientInterceptors);
   const streams = createStreams(sql, log);
   await streams.start();
-  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST) });
+  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST), tracing: tracing?.middleware });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     void (async () => {
       await streams.stop();
       await temporal.connection.close();
+      await tracing?.shutdown();
       await sql.end({ timeout: 5 });
       process.exit(0);
     })();

@@ -3,14 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
-const bool = (fallback: boolean) =>
+const bool = <F extends boolean | undefined>(fallback: F) =>
   z
     .string()
     .trim()
     .toLowerCase()
     .optional()
     .transform((v, ctx) => {
-      if (v === undefined || v === '') return fallback;
+      if (v === undefined || v === '') return fallback as F | boolean;
       if (['1', 'true', 'yes', 'on'].includes(v)) return true;
       if (['0', 'false', 'no', 'off'].includes(v)) return false;
       ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
@@ -46,6 +46,8 @@ const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+const isHttpUrl = (v: string) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol);
 
 /** `os/arch[/variant]`, e.g. linux/amd64 or linux/arm/v7. */
 export const PLATFORM_PATTERN = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
@@ -99,6 +101,24 @@ export const envSchema = z.object({
   /** Temporal Cloud API key (a secret: never logged). */
   TEMPORAL_API_KEY: optionalText,
 
+  /**
+   * OpenTelemetry tracing, off by default: on when an OTLP endpoint is set (or when this is `true`,
+   * then to http://127.0.0.1:4318); `false` keeps it off even with an endpoint.
+   */
+  OTEL_TRACES_ENABLED: bool(undefined),
+  /** OTLP/HTTP base URL; traces go to <url>/v1/traces. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.refine((v) => v === undefined || isHttpUrl(v), 'expected an http:// or https:// URL'),
+  /** OTLP/HTTP traces URL, used as is. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.refine((v) => v === undefined || isHttpUrl(v), 'expected an http:// or https:// URL'),
+  /** service.name of the spans; default mcp-host-api / mcp-host-worker. */
+  OTEL_SERVICE_NAME: optionalText,
+
+  /** Ports of what `npm start` (scripts/dev-stack.ts) runs itself; only the development stack reads them. */
+  DEV_TEMPORAL_PORT: int(7233, 1, 65535),
+  DEV_TEMPORAL_UI_PORT: int(8233, 1, 65535),
+  DEV_REGISTRY_PORT: int(5000, 1, 65535),
+  DEV_GIT_PORT: int(9418, 1, 65535),
+
   /** Bootstrap admin token (like a dev-mode root token); generated and printed once when unset. */
   ADMIN_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, 'expected at least 16 characters'),
   ADMIN_EMAIL: z.string().trim().default('admin@localhost'),
@@ -143,7 +163,7 @@ export const envSchema = z.object({
     .string()
     .trim()
     .default('http://127.0.0.1:8686')
-    .refine((v) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol), 'expected an http:// or https:// URL'),
+    .refine(isHttpUrl, 'expected an http:// or https:// URL'),
   VM_HYPERVISOR_TOKEN: optionalText,
   VM_LOG_TAIL_LINES: int(500, 64, 100_000),
   /** Trusted measurements, compared lowercased; empty means no evidence is trusted. */

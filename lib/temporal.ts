@@ -1,6 +1,6 @@
 // Temporal client connection and namespace set-up shared by the API, the worker and mcpctl.
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { Env } from './env.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from './search-attributes.js';
@@ -28,9 +28,12 @@ export function connectionOptions(env: TemporalEnv): { address: string; tls?: bo
   return { address: env.TEMPORAL_ADDRESS, ...(tls !== undefined && { tls }), ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }) };
 }
 
-export async function connectClient(env: TemporalEnv & Pick<Env, 'TEMPORAL_NAMESPACE'>): Promise<Client> {
+export async function connectClient(
+  env: TemporalEnv & Pick<Env, 'TEMPORAL_NAMESPACE'>,
+  interceptors: WorkflowClientInterceptor[] = [],
+): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(env));
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, ...(interceptors.length > 0 && { interceptors: { workflow: interceptors } }) });
 }
 
 /** Registers mcp-host's custom search attributes on the namespace; already-present ones are fine. */

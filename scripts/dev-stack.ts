@@ -6,7 +6,9 @@ import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
 import { migrate } from '../lib/migrate.js';
 import { startApi, startWorker } from './stack/app.js';
+import { ensureBaseImages } from './stack/base-images.js';
 import { startDockerd } from './stack/docker.js';
+import { serveExamples } from './stack/examples.js';
 import { DATA_DIR } from './stack/paths.js';
 import { resolvePostgres } from './stack/postgres.js';
 import { portOpen, type ManagedProcess } from './stack/process.js';
@@ -28,8 +30,9 @@ async function main(): Promise<void> {
   let temporalAddress = env.TEMPORAL_ADDRESS;
   let temporalUi = 'n/a (external server)';
   if (!raw.TEMPORAL_ADDRESS) {
-    if (await portOpen(7233)) throw new Error('port 7233 is taken; set TEMPORAL_ADDRESS to use that server, or free the port');
-    const temporal = await startTemporal({ port: 7233, uiPort: 8233, dbFile: join(DATA_DIR, 'temporal.db'), logDir: LOGS });
+    const port = env.DEV_TEMPORAL_PORT;
+    if (await portOpen(port)) throw new Error(`port ${port} is taken; set TEMPORAL_ADDRESS to use that server, or DEV_TEMPORAL_PORT`);
+    const temporal = await startTemporal({ port, uiPort: env.DEV_TEMPORAL_UI_PORT, dbFile: join(DATA_DIR, 'temporal.db'), logDir: LOGS });
     stops.push({ name: 'temporal', stop: temporal.stop });
     temporalAddress = temporal.address;
     temporalUi = temporal.uiUrl!;
@@ -45,12 +48,19 @@ async function main(): Promise<void> {
   say(`docker     ${dockerHost}`);
 
   let registry = env.REGISTRY;
+  let exampleBase: string | undefined;
   if (!registry) {
-    const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: 5000, logDir: LOGS });
+    const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: env.DEV_REGISTRY_PORT, logDir: LOGS });
     stops.push({ name: 'registry', stop: reg.stop });
-    registry = `${reg.address}/mcp`;
+    registry = `http://${reg.address}/mcp`; // plain HTTP: without the scheme the registry client speaks TLS
+    // No image hub needed: the examples build FROM a busybox published to this registry.
+    exampleBase = (await ensureBaseImages({ registry: reg.address })).reference;
   }
-  say(`registry   ${registry}`);
+  say(`registry   ${registry}${exampleBase ? ` (base image ${exampleBase})` : ''}`);
+
+  const examples = await serveExamples({ dir: join(DATA_DIR, 'git'), port: env.DEV_GIT_PORT, logDir: LOGS, baseImage: exampleBase });
+  stops.push({ name: 'git daemon', stop: examples.daemon.stop });
+  for (const name of examples.names) say(`example    ${examples.daemon.url(name)}   (examples/${name})`);
 
   const sql = createSql(pg.url, { max: 2 });
   try {

@@ -7,6 +7,7 @@ import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
 import { Client, Connection } from '@temporalio/client';
+import { startTracing } from '../lib/tracing.js';
 import { workflowBundleOptions } from './bundle.js';
 import { ensureCredentialSchedule } from './schedules.js';
 
@@ -20,12 +21,17 @@ async function main(): Promise<void> {
   await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log);
   await client.close();
 
+  const tracing = await startTracing(env, 'mcp-host-worker');
+  if (tracing) log.info({ url: tracing.url }, 'tracing on');
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     ...workflowBundleOptions(),
+    // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
+    // so histories replay the same with or without them.
+    ...tracing?.workerOptions(),
     activities: createActivities({ sql, env, docker: createDocker(env.DOCKER_HOST), log }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
@@ -44,6 +50,7 @@ async function main(): Promise<void> {
   }
   await worker.run();
   await connection.close();
+  await tracing?.shutdown();
   await sql.end({ timeout: 5 });
   log.info('worker stopped');
   // The SDK's native runtime can keep the event loop alive after a clean shutdown.

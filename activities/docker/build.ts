@@ -35,7 +35,7 @@ const HEARTBEAT_MS = 2_000;
  * checkout's: nothing is written into the checkout, so nothing of mcp-host's own reaches `COPY .`,
  * and concurrent builds for other platforms cannot see each other's Dockerfiles.
  */
-async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
+export async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
   const patterns = await readFile(join(dir, '.dockerignore'), 'utf8')
     .then((text) => text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))
     .catch(() => [] as string[]);
