@@ -7,6 +7,7 @@ export interface KubeClient {
   readonly namespace: string;
   core(): CoreV1Api;
   watch(): Watch;
+  config(): KubeConfig;
   /** The API server answers (GET /version within a few seconds). */
   reachable(): Promise<boolean>;
 }
@@ -26,6 +27,7 @@ export function createKubeClient(env: Pick<Env, 'K8S_KUBECONFIG' | 'KUBECONFIG' 
     namespace: env.K8S_NAMESPACE,
     core: () => load().makeApiClient(CoreV1Api),
     watch: () => new Watch(load()),
+    config: load,
     async reachable() {
       try {
         const version = load().makeApiClient(VersionApi);
