@@ -4,7 +4,8 @@
 // is Ready (running), failed (with the kubelet's reason), or the ready timeout passes — never left
 // in `starting` (§16 #13).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { V1Pod } from '@kubernetes/client-node';
+import { Writable } from 'node:stream';
+import { Log, type V1Pod } from '@kubernetes/client-node';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
@@ -54,9 +55,27 @@ export function kubernetesWorkloads(kube: KubeClient) {
       const name = serviceName(serverId);
       await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
     },
-    /** The pod's last lines as the kubelet wrote them (newlines kept). */
+    /**
+     * The pod's last lines as the kubelet wrote them, newlines kept (§16 #13); empty while the pod
+     * is on no node. Read as a byte stream: the generated client cannot parse plain-text answers.
+     */
     async logs(pod: string, tailLines: number): Promise<string> {
-      return kube.core().readNamespacedPodLog({ name: pod, namespace, container: CONTAINER_NAME, tailLines });
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(Buffer.from(chunk));
+          done();
+        },
+      });
+      const finished = new Promise<void>((resolve, reject) => sink.once('finish', resolve).once('error', reject));
+      try {
+        await new Log(kube.config()).log(namespace, pod, CONTAINER_NAME, sink, { tailLines });
+      } catch (err) {
+        if (kubeStatus(err) === 204) return ''; // on no node yet: nothing written
+        throw err;
+      }
+      await finished;
+      return Buffer.concat(chunks).toString('utf8');
     },
   };
 }

@@ -86,8 +86,8 @@ export function runtimeRoutes(deps: ApiDeps) {
   const kube = createKubeClient(env);
   const pods = kubernetesWorkloads(kube);
   const podLogError = (pod: string, err: unknown) =>
-    // 400: the pod has no node yet (or its container has not started): nothing to read.
-    kubeStatus(err) === 400 || kubeStatus(err) === 404
+    // 204: the pod is on no node yet; 400: its container has not started: nothing to read.
+    [204, 400, 404].includes(kubeStatus(err) ?? 0)
       ? new ApiError(409, 'no_logs', `${kubeError(`pod ${pod} has no logs yet`, err).message}`)
       : new ApiError(502, 'logs_unavailable', kubeError(`reading logs of pod ${pod}`, err).message);
   return createRouter()

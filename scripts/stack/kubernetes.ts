@@ -5,6 +5,7 @@
 //
 // Authentication is a static admin token (group system:masters, so RBAC lets it do anything); the
 // serving certificate is the one kube-apiserver generates in its cert dir, trusted by the kubeconfig.
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,11 @@ export interface KubernetesControlPlane {
   dir: string;
   apiPort: number;
   etcdPort: number;
+  /**
+   * The certificate kube-apiserver trusts for kubelets (self-signed, for 127.0.0.1): a process that
+   * serves the kubelet's log endpoint with it, on a node registered at 127.0.0.1, answers pod logs.
+   */
+  kubeletTls: { cert: string; key: string };
   /** Milliseconds from spawning kube-apiserver to /readyz answering ok. */
   startMs: number;
   etcd: ManagedProcess;
@@ -69,6 +75,15 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+  }
+  const kubeletCert = join(dir, 'kubelet.crt');
+  const kubeletKey = join(dir, 'kubelet.key');
+  if (!existsSync(kubeletCert)) {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365',
+      '-keyout', kubeletKey, '-out', kubeletCert,
+      '-subj', '/CN=mcp-host-test-kubelet', '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
   }
   const tokenFile = join(dir, 'tokens.csv');
   const token = writeOnce(tokenFile, () => `${randomBytes(24).toString('hex')},mcp-host-admin,mcp-host-admin,"system:masters"\n`)
@@ -114,6 +129,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     '--service-cluster-ip-range=10.96.0.0/24',
     // Pod logs are fetched from the node's kubelet; tests register nodes on loopback.
     '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-certificate-authority=${kubeletCert}`,
     '--profiling=false',
     '-v=1',
   ];
@@ -152,6 +168,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     dir,
     apiPort,
     etcdPort,
+    kubeletTls: { cert: readFileSync(kubeletCert, 'utf8'), key: readFileSync(kubeletKey, 'utf8') },
     startMs,
     etcd,
     get apiserver() {

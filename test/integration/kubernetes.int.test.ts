@@ -11,7 +11,8 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { eventually, httpClient } from '../support/http.js';
+import { collectSse, eventually, httpClient } from '../support/http.js';
+import { startKubeletStandIn, type KubeletStandIn } from '../support/kubelet-stand-in.js';
 
 const NAMESPACE = 'mcp-servers';
 const SERVICE_ACCOUNT = 'mcp-runner';
@@ -19,6 +20,7 @@ const PULL_SECRET = 'mcp-registry-pull';
 const REGISTRY_HOST = '127.0.0.1:5999';
 
 let k8s: KubernetesControlPlane;
+let kubelet: KubeletStandIn;
 let core: CoreV1Api;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
@@ -94,6 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
   await k8s?.stop();
+  await kubelet?.stop();
 });
 
 describe('the kubernetes backend', () => {
@@ -185,6 +188,47 @@ describe('the kubernetes backend', () => {
       await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
       expect(await podsOf(id)).toHaveLength(0);
     }
+  });
+});
+
+describe('kubernetes server logs', () => {
+  it('reads the pod\'s output through the API server, newlines intact, and follows it live', async () => {
+    // A node at 127.0.0.1 whose kubelet endpoint is the stand-in; the pod is bound to it as the
+    // scheduler would.
+    kubelet = await startKubeletStandIn(k8s.kubeletTls);
+    await core.createNode({ body: { metadata: { name: 'stand-in-node' } } });
+    await core.patchNodeStatus(
+      { name: 'stand-in-node', body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const id: number = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'k8s-logger', server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` } },
+    })).body.id;
+    const pod = await onePod(id);
+    const name = pod.metadata!.name!;
+
+    // Not on a node yet: nothing written.
+    const early = await call('GET', `/api/servers/${id}/logs`, { token: h.adminToken });
+    expect(early.status, early.text).toBe(200);
+    expect(early.text).toBe('');
+
+    await core.createNamespacedPodBinding({ name, namespace: NAMESPACE, body: { metadata: { name }, target: { kind: 'Node', name: 'stand-in-node' } } });
+    kubelet.logs.set(`${NAMESPACE}/${name}/mcp`, 'starting\nlistening on :8080\n  {"tool": "echo"}\n\nready\n');
+    const logs = await call('GET', `/api/servers/${id}/logs?tail=4`, { token: h.adminToken });
+    expect(logs.status, logs.text).toBe(200);
+    expect(logs.text).toBe('listening on :8080\n  {"tool": "echo"}\n\nready\n');
+    expect(kubelet.requests).toContain(`/containerLogs/${NAMESPACE}/${name}/mcp?tailLines=4`);
+
+    const live = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream?tail=5`, h.adminToken);
+    await eventually(async () => live.frames.some((f) => f.event === 'end'), 15_000, 'the pod log stream');
+    await live.stop();
+    expect(live.frames.filter((f) => f.event === 'log').map((f) => f.data.line)).toEqual(['starting', 'listening on :8080', '  {"tool": "echo"}', '', 'ready']);
+
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    // A pod on a node terminates gracefully: asked to go, it waits for its kubelet to confirm.
+    for (const p of await podsOf(id)) expect(p.metadata!.deletionTimestamp).toBeTruthy();
   });
 });
 
