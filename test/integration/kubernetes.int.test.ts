@@ -11,6 +11,7 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { collectSse, eventually, httpClient } from '../support/http.js';
 import { startKubeletStandIn, type KubeletStandIn } from '../support/kubelet-stand-in.js';
 
@@ -159,6 +160,7 @@ describe('the kubernetes backend', () => {
     for (const table of ['server_runtimes', 'runtime_policy_decisions', 'usage_metrics']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }
+    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-kubernetes-launch-stop-start-delete');
   });
 
   it('puts a server whose image cannot be pulled in error, and a crash-looping one in unhealthy, with the reason', async () => {
@@ -278,6 +280,7 @@ describe('registry pull-secret rotation', () => {
 
     await k8s.startApiServer();
     const result = await handle.result();
+    recordHistory(h.env.TEMPORAL_ADDRESS!, handle.workflowId, 'registry-credentials-pull-secret-retried');
     expect(result).toMatchObject({ rotationAttempted: true, rotationSucceeded: true, pullSecret: { synced: true, namespace: NAMESPACE, secretName: PULL_SECRET, created: false } });
     expect(await secretFile()).toContain(Buffer.from('robot:secret-3').toString('base64'));
     expect(await secretFile()).toBe(readFileSync(dockerconfig(), 'utf8'));
@@ -288,5 +291,11 @@ describe('registry pull-secret rotation', () => {
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
     await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+  });
+});
+
+describe('workflow determinism', () => {
+  it('replays every workflow this file ran against the current code', async () => {
+    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThanOrEqual(8);
   });
 });
