@@ -23,6 +23,7 @@ export interface KubernetesOptions {
   /** Fixed ports (a restart reuses them, so the kubeconfig stays valid); free ones when omitted. */
   apiPort?: number;
   etcdPort?: number;
+  etcdPeerPort?: number;
 }
 
 export interface KubernetesControlPlane {
@@ -44,6 +45,8 @@ export interface KubernetesControlPlane {
   apiserver: ManagedProcess;
   /** GET an API path with the admin token (for readiness and quick checks). */
   get(path: string): Promise<{ status: number; body: string }>;
+  /** POST a JSON object with the admin token (bootstrap objects such as a namespace). */
+  post(path: string, body: unknown): Promise<{ status: number; body: string }>;
   /** Stops kube-apiserver only (etcd keeps the data), to test what happens while it is away. */
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again on the same port, with the same data and credentials. */
@@ -61,7 +64,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} not found; run "npm run setup" (installs etcd-server)`);
   const apiPort = options.apiPort ?? (await freePort());
   const etcdPort = options.etcdPort ?? (await freePort());
-  const peerPort = await freePort();
+  const peerPort = options.etcdPeerPort ?? (await freePort());
   const dir = options.dir ?? join(DATA_DIR, `kubernetes-${apiPort}`);
   const logDir = options.logDir ?? join(DATA_DIR, 'logs');
   const certDir = join(dir, 'pki');
@@ -136,9 +139,11 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   let apiserver!: ManagedProcess;
   let startMs = 0;
   const agent = () => new Agent({ ca: readFileSync(join(certDir, 'apiserver.crt')) });
-  const get = (path: string) =>
+  const send = (method: string, path: string, body?: unknown) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${server}${path}`, { agent: agent(), headers: { authorization: `Bearer ${token}` }, timeout: 5_000 }, (res) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const req = request(`${server}${path}`, { method, agent: agent(), headers, timeout: 5_000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -146,8 +151,9 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       });
       req.once('error', reject);
       req.once('timeout', () => req.destroy(new Error('timeout')));
-      req.end();
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
+  const get = (path: string) => send('GET', path);
   const startApiServer = async () => {
     const began = Date.now();
     apiserver = spawnManaged('kube-apiserver', KUBE_APISERVER_BIN, args, { logFile: join(logDir, `kube-apiserver-${apiPort}.log`) });
@@ -175,6 +181,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       return apiserver;
     },
     get,
+    post: (path, body) => send('POST', path, body),
     stopApiServer: () => apiserver.stop(),
     startApiServer,
     async stop() {
