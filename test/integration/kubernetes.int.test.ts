@@ -84,7 +84,8 @@ beforeAll(async () => {
     K8S_NAMESPACE: NAMESPACE,
     K8S_SERVICE_ACCOUNT: SERVICE_ACCOUNT,
     K8S_REGISTRY_SECRET_NAME: PULL_SECRET,
-    K8S_READY_TIMEOUT_SECONDS: '120',
+    // Short, so a pod nobody starts ends the wait within the test (the other tests move pods sooner).
+    K8S_READY_TIMEOUT_SECONDS: '15',
     REGISTRY: `${REGISTRY_HOST}/mcp`,
     REGISTRY_AUTH_DOCKERCONFIG: dockerconfig(),
     REGISTRY_AUTH_REFRESH_COMMAND: join(dir, 'refresh.sh'),
@@ -190,6 +191,25 @@ describe('the kubernetes backend', () => {
       await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
       expect(await podsOf(id)).toHaveLength(0);
     }
+  });
+});
+
+describe('a pod that never becomes ready', () => {
+  it('leaves the server unhealthy after K8S_READY_TIMEOUT_SECONDS, with the pod\'s state as the reason', async () => {
+    const id: number = (await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'k8s-never-ready', server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` } },
+    })).body.id;
+    const pod = await onePod(id);
+    await setPodStatus(pod, { phase: 'Running', conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }] });
+    const began = Date.now();
+    const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'the ready timeout');
+    expect(server.status).toBe('unhealthy');
+    expect(server.status_reason).toBe(`not ready after 15s: pod ${pod.metadata!.name} running: containers with unready status: [mcp]`);
+    expect(Date.now() - began).toBeLessThan(20_000);
+
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
   });
 });
 
