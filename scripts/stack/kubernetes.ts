@@ -7,7 +7,7 @@
 // serving certificate is the one kube-apiserver generates in its cert dir, trusted by the kubeconfig.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { DATA_DIR, TOOLS_BIN } from './paths.js';
@@ -17,7 +17,7 @@ export const KUBE_APISERVER_BIN = join(TOOLS_BIN, 'kube-apiserver');
 const ETCD_BIN = '/usr/bin/etcd';
 
 export interface KubernetesOptions {
-  /** Keeps etcd data, keys and the kubeconfig; a fresh folder under .data when omitted. */
+  /** Keeps etcd data, keys and the kubeconfig; when omitted, a fresh folder under .data, removed by stop(). */
   dir?: string;
   logDir?: string;
   /** Fixed ports (a restart reuses them, so the kubeconfig stays valid); free ones when omitted. */
@@ -187,6 +187,7 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     async stop() {
       await apiserver?.stop();
       await etcd.stop();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
   try {
