@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
+import { createKubeClient, type KubeClient } from '../lib/kubernetes/client.js';
 import type { Logger } from '../lib/logger.js';
 import { createBuildLedgerActivities } from './db/builds.js';
 import { createGovernanceDbActivities } from './db/governance.js';
@@ -11,6 +12,8 @@ import { createEvaluationActivities } from './evaluation/certify.js';
 import { createServerDbActivities } from './db/servers.js';
 import { createDockerBuildActivities } from './docker/build.js';
 import { createGitActivities } from './git/checkout.js';
+import { createKubernetesExecutorActivities, kubernetesWorkloads } from './kubernetes/executor.js';
+import { createPullSecretActivities } from './kubernetes/pull-secret.js';
 import { createCredentialCheckActivities } from './registry/credential-check.js';
 import { createCredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
@@ -26,6 +29,8 @@ export interface ActivityDeps {
   env: Env;
   docker: Docker;
   log: Logger;
+  /** The cluster of CONTAINER_RUNTIME=kubernetes and the pull secret; built from the env when omitted (lazily: no cluster needed until used). */
+  kube?: KubeClient;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -39,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     refreshCommand: env.REGISTRY_AUTH_REFRESH_COMMAND,
   });
   const vm = createVmActivities(vmActivityDeps(sql, env));
+  const kube = deps.kube ?? createKubeClient(env);
   return {
     ...createServerDbActivities(sql),
     ...createGovernanceDbActivities(sql),
@@ -52,10 +58,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createDockerBuildActivities(docker, telemetry, credentials),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
-    ...createDecisionActivities(sql, env, docker),
+    ...createDecisionActivities(sql, env, docker, kube),
     ...createDockerExecutorActivities(sql, env, docker, credentials),
     ...createHealthActivities(sql, docker),
-    ...createWorkloadActivities(sql, docker, vm),
+    ...createWorkloadActivities(sql, docker, vm, kubernetesWorkloads(kube)),
+    ...createKubernetesExecutorActivities(sql, env, kube),
+    ...createPullSecretActivities({ sql, env, kube, telemetry, log }),
     ...vm,
   };
 }

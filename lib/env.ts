@@ -137,6 +137,11 @@ export const envSchema = z.object({
   K8S_NAMESPACE: z.string().trim().min(1).default('default'),
   K8S_SERVICE_ACCOUNT: z.string().trim().min(1).default('default'),
   K8S_REGISTRY_SECRET_NAME: optionalText,
+  /** Kubeconfig of the cluster that runs servers (CONTAINER_RUNTIME=kubernetes); KUBECONFIG, then in-cluster, when unset. */
+  K8S_KUBECONFIG: optionalText,
+  KUBECONFIG: optionalText,
+  /** How long a launched pod may take to become Ready before the server is reported unhealthy. */
+  K8S_READY_TIMEOUT_SECONDS: int(300, 1, 86_400),
 
   REGISTRY: optionalText,
   REGISTRY_AUTH_DOCKERCONFIG: optionalText,

@@ -20,6 +20,8 @@ export const ErrorType = {
   /** A 2xx answer the client cannot use (e.g. no instance id). */
   HypervisorInvalidResponse: 'HypervisorInvalidResponse',
   WorkloadExited: 'WorkloadExited',
+  /** The pull secret's name is taken by a secret of another type (types cannot change). */
+  PullSecretConflict: 'PullSecretConflict',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

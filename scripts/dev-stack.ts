@@ -9,6 +9,7 @@ import { startApi, startWorker } from './stack/app.js';
 import { ensureBaseImages } from './stack/base-images.js';
 import { startDockerd } from './stack/docker.js';
 import { serveExamples } from './stack/examples.js';
+import { startKubernetes } from './stack/kubernetes.js';
 import { DATA_DIR } from './stack/paths.js';
 import { resolvePostgres } from './stack/postgres.js';
 import { portOpen, type ManagedProcess } from './stack/process.js';
@@ -62,6 +63,23 @@ async function main(): Promise<void> {
   stops.push({ name: 'git daemon', stop: examples.daemon.stop });
   for (const name of examples.names) say(`example    ${examples.daemon.url(name)}   (examples/${name})`);
 
+  // CONTAINER_RUNTIME=kubernetes without a cluster named: the loopback control plane (API only,
+  // no kubelet: pods are created but never run), with the namespace and service account it needs.
+  let kubeconfig = env.K8S_KUBECONFIG ?? env.KUBECONFIG;
+  if (env.CONTAINER_RUNTIME === 'kubernetes' && !kubeconfig) {
+    const k8s = await startKubernetes({ dir: join(DATA_DIR, 'kubernetes'), logDir: LOGS, apiPort: 6443, etcdPort: 23790, etcdPeerPort: 23800 });
+    stops.push({ name: 'kubernetes', stop: k8s.stop });
+    kubeconfig = k8s.kubeconfig;
+    for (const [path, body] of [
+      ['/api/v1/namespaces', { metadata: { name: env.K8S_NAMESPACE } }],
+      [`/api/v1/namespaces/${env.K8S_NAMESPACE}/serviceaccounts`, { metadata: { name: env.K8S_SERVICE_ACCOUNT } }],
+    ] as const) {
+      const res = await k8s.post(path, body);
+      if (res.status !== 201 && res.status !== 409) throw new Error(`kubernetes: POST ${path} answered ${res.status}: ${res.body}`);
+    }
+  }
+  if (kubeconfig) say(`kubernetes ${kubeconfig} (namespace ${env.K8S_NAMESPACE})`);
+
   const sql = createSql(pg.url, { max: 2 });
   try {
     const { applied, current } = await migrate(sql);
@@ -82,6 +100,7 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporalAddress,
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
+    ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // The private dockerd runs without a bridge: servers then share the host's network.
     DOCKER_NETWORK_MODE: raw.DOCKER_NETWORK_MODE ?? (env.DOCKER_HOST ? 'bridge' : 'host'),
   };

@@ -18,8 +18,9 @@ else
   echo "$lock_sum" > "$TOOLS/npm-ci.stamp"
 fi
 
-# 2. Debian packages: dockerd, a registry, qemu binfmt for arm64 builds, static busybox for base images.
-PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl)
+# 2. Debian packages: dockerd, a registry, qemu binfmt for arm64 builds, static busybox for base images,
+#    etcd for the test stack's Kubernetes API server.
+PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -51,6 +52,21 @@ else
     fi
   done
   [ -n "$built" ] || { echo "error: could not build the Temporal CLI with $GO" >&2; exit 1; }
+fi
+
+# 4. kube-apiserver for the Kubernetes tests, built from the published Kubernetes modules (no release
+#    binary can be downloaded here). Rebuilt only when tools/kube-apiserver's go.mod/go.sum change.
+k8s_version() { awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' tools/kube-apiserver/go.mod; }
+kube_sum=$(cat tools/kube-apiserver/go.mod tools/kube-apiserver/go.sum tools/kube-apiserver/main.go | sha256sum | cut -d' ' -f1)
+if [ -x "$TOOLS/bin/kube-apiserver" ] && [ "$(cat "$TOOLS/kube-apiserver.stamp" 2>/dev/null)" = "$kube_sum" ]; then
+  step "kube-apiserver present ($(k8s_version))"
+else
+  step "go build kube-apiserver (first time only; ~5 CPU-minutes)"
+  version=$(k8s_version)
+  (cd tools/kube-apiserver && nice -n 10 "$GO" build -trimpath \
+    -ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)" \
+    -o "$TOOLS/bin/kube-apiserver" .)
+  echo "$kube_sum" > "$TOOLS/kube-apiserver.stamp"
 fi
 
 step "setup complete"

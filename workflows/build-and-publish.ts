@@ -7,6 +7,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -41,6 +42,16 @@ const builder = proxyActivities<Activities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
 });
+
+// Syncing the Kubernetes pull secret after a credential refresh: an API server that is away is
+// waited for a few minutes; each failed attempt is recorded, and the next registryCredentials run
+// syncs again whatever happens here.
+const pullSecret = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.PullSecretConflict] },
+});
+/** Builds started before the pull-secret sync existed replay without it. */
+const PULL_SECRET_PATCH = 'build-pull-secret-sync-v1';
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -115,6 +126,16 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
       const ordered = settings.targets.map((p) => pushed.find((x) => x.platform === p)!);
       manifest = await publisher.publishManifestList({ runId: run.runId, serverId: input.serverId, revision: input.revision, platforms: ordered, settings });
       upsertSearchAttributes([{ key: ManifestDigestKey, value: manifest.digest }]);
+    }
+    // §6.7: new credentials reach the cluster's pull secret (pushes refreshed or rotated them).
+    const refreshed = pushed.some((p) => (p.authRefreshAttempted && p.authRefreshSucceeded) || (p.authRotationAttempted && p.authRotationSucceeded));
+    if (refreshed && patched(PULL_SECRET_PATCH)) {
+      try {
+        await pullSecret.syncRegistryPullSecret({ trigger: 'build', serverId: input.serverId, runId: run.runId });
+      } catch (err) {
+        // The image is published either way; the failure is recorded and the schedule syncs again.
+        if (isCancellation(err)) throw err;
+      }
     }
     await ledger.completeBuildRun({
       runId: run.runId,

@@ -85,6 +85,16 @@ const GATES_PATCH = 'governance-gates-v1';
 /** The notes that say what a held launch waits for. */
 const waitingFor = (notes: readonly string[]) =>
   notes.filter((n) => /^(evaluation|promotion|governance):/.test(n) && !/certified|satisfied|not-required|provenance|:track:|^evaluation:required$|^governance:required$/.test(n));
+/** Launching on the kubernetes backend (a pod, then its status, instead of launchServer + health check). */
+const K8S_PATCH = 'runtime-kubernetes-launch-v1';
+
+// Waiting for a pod to become ready: as long as K8S_READY_TIMEOUT_SECONDS (the activity answers
+// `timeout` itself); heartbeats carry a stop's cancellation.
+const pods = proxyActivities<Activities>({
+  startToCloseTimeout: '25h',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
+});
 
 // The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
 const awaitRow = proxyActivities<Activities>({
@@ -222,6 +232,10 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       await launchVm(decisionId, decision, decision.image);
       return;
     }
+    if (decision.backend === 'kubernetes' && patched(K8S_PATCH)) {
+      await launchKubernetes(decisionId, decision.image);
+      return;
+    }
     await runtime.launchServer({ serverId: input.serverId, decisionId, image: decision.image, useGpu: input.useGpu ?? false, config: input.config ?? {} });
     try {
       const checked = await health.checkMcpHealth({ serverId: input.serverId });
@@ -266,6 +280,19 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
         await transition('blocked', `virtual machine ${result.instanceId} failed attestation and was torn down: ${notes || 'untrusted'}`);
         return;
     }
+  }
+
+  /**
+   * The Kubernetes executor (§9.3): a pod and a service, then the pod's status decides — Ready →
+   * running; an image or spec the node cannot run → error; crash-looping, failed or not ready in
+   * time → unhealthy; each with the kubelet's reason (§16 #13: never left in `starting`).
+   */
+  async function launchKubernetes(decisionId: number, image: string): Promise<void> {
+    const launched = await runtime.launchKubernetesServer({ serverId: input.serverId, decisionId, image, useGpu: input.useGpu ?? false, config: input.config ?? {} });
+    const verdict = await pods.awaitKubernetesServer({ serverId: input.serverId, workload: launched.workload });
+    if (verdict.state === 'running') await transition('running', verdict.reason);
+    else if (verdict.state === 'failed' && verdict.fatal) await transition('error', verdict.reason);
+    else await transition('unhealthy', verdict.reason);
   }
 
   async function carryOut(intent: ServerIntent): Promise<void> {

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
+import type { KubeClient } from '../../lib/kubernetes/client.js';
 import { ErrorType } from '../../lib/errors.js';
 import { evaluateGates, type GateCertification, type GatePromotion, type GateTrack, type GateVerdict } from '../../lib/governance/gate.js';
 import { decide, EXECUTORS, requestedBackend, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
@@ -64,12 +65,21 @@ async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact:
   return evaluateGates({ serverType, manifestDigest: digest, tier, tracks, promotions, certifications, now: new Date() });
 }
 
-export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
+/** Caches an executor probe for EXECUTOR_TTL_MS. */
+function cachedProbe(probe: () => Promise<ExecutorDescriptor | undefined>) {
   let cached: { at: number; executor: ExecutorDescriptor | undefined } | undefined;
-  const currentDockerExecutor = async () => {
-    if (!cached || Date.now() - cached.at > EXECUTOR_TTL_MS) cached = { at: Date.now(), executor: await dockerExecutor(docker) };
+  return async () => {
+    if (!cached || Date.now() - cached.at > EXECUTOR_TTL_MS) cached = { at: Date.now(), executor: await probe() };
     return cached.executor;
   };
+}
+
+export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kube?: KubeClient) {
+  const currentDockerExecutor = cachedProbe(() => dockerExecutor(docker));
+  // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers (§9.1).
+  const currentKubernetesExecutor = cachedProbe(async () =>
+    env.CONTAINER_RUNTIME === 'kubernetes' && kube && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined,
+  );
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
       const [server] = await sql<{ id: number; owner_id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
@@ -82,8 +92,12 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker) {
         where server_id = ${input.serverId}
           ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
         order by id desc limit 1`;
-      // CONTAINER_RUNTIME=virtual-machine registers the VM executor, docker staying as its fallback (§9.1).
-      const executors = [await currentDockerExecutor(), env.CONTAINER_RUNTIME === 'virtual-machine' ? EXECUTORS['virtual-machine'] : undefined].filter(
+      // CONTAINER_RUNTIME=virtual-machine or kubernetes registers that executor, docker staying as the fallback (§9.1).
+      const executors = [
+        await currentDockerExecutor(),
+        await currentKubernetesExecutor(),
+        env.CONTAINER_RUNTIME === 'virtual-machine' ? EXECUTORS['virtual-machine'] : undefined,
+      ].filter(
         (e): e is ExecutorDescriptor => e !== undefined,
       );
       const runtime = server.config.runtime;

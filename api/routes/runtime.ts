@@ -5,7 +5,11 @@ import { PassThrough } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import type Docker from 'dockerode';
 import { streamSSE } from 'hono/streaming';
+import { Log } from '@kubernetes/client-node';
+import { kubernetesWorkloads } from '../../activities/kubernetes/executor.js';
 import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
+import { createKubeClient, kubeError, kubeStatus } from '../../lib/kubernetes/client.js';
+import { CONTAINER_NAME } from '../../lib/kubernetes/manifests.js';
 import type { Sql } from '../../lib/db.js';
 import { ApiError } from '../../lib/errors.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
@@ -78,6 +82,14 @@ export function runtimeRoutes(deps: ApiDeps) {
   const { sql, docker, env } = deps;
   // VM servers' output comes from the hypervisor (§9.4), Docker servers' from the daemon.
   const hypervisor = createHypervisorClient({ endpoint: env.VM_HYPERVISOR_ENDPOINT, token: env.VM_HYPERVISOR_TOKEN });
+  // Kubernetes servers' output comes through the API server (from the pod's kubelet).
+  const kube = createKubeClient(env);
+  const pods = kubernetesWorkloads(kube);
+  const podLogError = (pod: string, err: unknown) =>
+    // 204: the pod is on no node yet; 400: its container has not started: nothing to read.
+    [204, 400, 404].includes(kubeStatus(err) ?? 0)
+      ? new ApiError(409, 'no_logs', `${kubeError(`pod ${pod} has no logs yet`, err).message}`)
+      : new ApiError(502, 'logs_unavailable', kubeError(`reading logs of pod ${pod}`, err).message);
   return createRouter()
     .openapi(
       createRoute({
@@ -93,6 +105,12 @@ export function runtimeRoutes(deps: ApiDeps) {
         const runtime = await workloadOf(sql, server.id);
         if (runtime.backend === 'virtual-machine') {
           return c.text(await hypervisor.logs(runtime.workload, c.req.valid('query').tail ?? env.VM_LOG_TAIL_LINES), 200);
+        }
+        if (runtime.backend === 'kubernetes') {
+          const text = await pods.logs(runtime.workload, c.req.valid('query').tail ?? 100).catch((err: unknown) => {
+            throw podLogError(runtime.workload, err);
+          });
+          return c.text(text, 200);
         }
         const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, tail: c.req.valid('query').tail ?? 100, follow: false })) as unknown as Buffer;
         const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
@@ -121,13 +139,31 @@ export function runtimeRoutes(deps: ApiDeps) {
             await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: lines ? 'the stream ended' : 'the instance has no live log' }) });
           });
         }
-        const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, follow: true, tail: c.req.valid('query').tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
+        let stop: () => void;
+        let text: NodeJS.ReadableStream;
+        if (runtime.backend === 'kubernetes') {
+          const out = new PassThrough();
+          const request = await new Log(kube.config())
+            .log(kube.namespace, runtime.workload, CONTAINER_NAME, out, () => out.end(), { follow: true, tailLines: c.req.valid('query').tail ?? 20 })
+            .catch((err: unknown) => {
+              throw podLogError(runtime.workload, err);
+            });
+          stop = () => {
+            request.abort();
+            out.end();
+          };
+          text = out;
+        } else {
+          const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, follow: true, tail: c.req.valid('query').tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
+          stop = () => raw.destroy();
+          text = demux(docker, raw);
+        }
         return streamSSE(c, async (stream) => {
-          stream.onAbort(() => raw.destroy());
+          stream.onAbort(() => stop());
           await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: runtime.workload }) });
           let buffer = '';
           try {
-            for await (const chunk of demux(docker, raw)) {
+            for await (const chunk of text) {
               buffer += (chunk as Buffer).toString('utf8');
               let nl: number;
               while ((nl = buffer.indexOf('\n')) >= 0) {

@@ -1,0 +1,180 @@
+// The Kubernetes executor (§9.3): a Pod per launch and a Service per MCP server in K8S_NAMESPACE,
+// recorded in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work
+// after any restart. The server's status follows the pod: awaitKubernetesServer watches it until it
+// is Ready (running), failed (with the kubelet's reason), or the ready timeout passes — never left
+// in `starting` (§16 #13).
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Writable } from 'node:stream';
+import { Log, type V1Pod } from '@kubernetes/client-node';
+import type { Sql } from '../../lib/db.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
+import {
+  CONTAINER_NAME,
+  podManifest,
+  podName,
+  podVerdict,
+  serverSelector,
+  serviceManifest,
+  serviceName,
+  type PodVerdict,
+} from '../../lib/kubernetes/manifests.js';
+import type { LaunchInput, Launched } from '../runtime/docker-executor.js';
+
+/** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
+const MCP_PORT = 8080;
+const MCP_PATH = '/mcp';
+
+export type KubernetesVerdict = PodVerdict | { state: 'timeout'; reason: string };
+
+const ignore404 = (what: string) => (err: unknown) => {
+  if (kubeStatus(err) !== 404) throw kubeError(what, err);
+};
+
+/** Stop, delete and logs of a server's pods; activities/runtime/workloads.ts and the API call these. */
+export function kubernetesWorkloads(kube: KubeClient) {
+  const namespace = kube.namespace;
+  return {
+    /** Deletes every pod of the server (a stop: the Service stays for the next start). */
+    async deletePods(serverId: number, except?: string): Promise<void> {
+      const labelSelector = serverSelector(serverId);
+      const pods = await kube
+        .core()
+        .listNamespacedPod({ namespace, labelSelector })
+        .catch((err: unknown) => {
+          throw kubeError(`listing pods of server ${serverId}`, err);
+        });
+      for (const pod of pods.items) {
+        const name = pod.metadata!.name!;
+        if (name === except) continue;
+        await kube.core().deleteNamespacedPod({ name, namespace }).catch(ignore404(`deleting pod ${name}`));
+      }
+    },
+    async deleteService(serverId: number): Promise<void> {
+      const name = serviceName(serverId);
+      await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
+    },
+    /**
+     * The pod's last lines as the kubelet wrote them, newlines kept (§16 #13); empty while the pod
+     * is on no node. Read as a byte stream: the generated client cannot parse plain-text answers.
+     */
+    async logs(pod: string, tailLines: number): Promise<string> {
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(Buffer.from(chunk));
+          done();
+        },
+      });
+      const finished = new Promise<void>((resolve, reject) => sink.once('finish', resolve).once('error', reject));
+      try {
+        await new Log(kube.config()).log(namespace, pod, CONTAINER_NAME, sink, { tailLines });
+      } catch (err) {
+        if (kubeStatus(err) === 204) return ''; // on no node yet: nothing written
+        throw err;
+      }
+      await finished;
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}
+
+/** Resolves at the pod's next change, after `ms`, or when the watch ends; rejects when cancelled. */
+function nextChange(kube: KubeClient, name: string, resourceVersion: string | undefined, ms: number, cancelled: Promise<never>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let controller: AbortController | undefined;
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      controller?.abort();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => settle(), ms);
+    cancelled.catch((err: unknown) => settle(err));
+    // A watch that ends at once (API server away, resourceVersion too old) is retried after a pause.
+    const ended = () => setTimeout(() => settle(), 1_000);
+    kube
+      .watch()
+      .watch(`/api/v1/namespaces/${kube.namespace}/pods`, { fieldSelector: `metadata.name=${name}`, resourceVersion }, () => settle(), ended)
+      .then(
+        (c) => {
+          controller = c;
+          if (settled) c.abort();
+        },
+        ended,
+      );
+  });
+}
+
+export function createKubernetesExecutorActivities(sql: Sql, env: Env, kube: KubeClient) {
+  const namespace = kube.namespace;
+  const workloads = kubernetesWorkloads(kube);
+  return {
+    async launchKubernetesServer(input: LaunchInput): Promise<Launched> {
+      const pod = podName(input.serverId, input.decisionId);
+      const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
+      // Recorded before the pod exists, so a crash in between leaves nothing untracked.
+      await sql`
+        insert into server_runtimes (server_id, backend, decision_id, workload, image, transport, endpoint)
+        values (${input.serverId}, 'kubernetes', ${input.decisionId}, ${pod}, ${input.image}, 'streamable-http', ${endpoint})
+        on conflict (server_id) do update set backend = 'kubernetes', decision_id = excluded.decision_id, workload = excluded.workload,
+          image = excluded.image, transport = excluded.transport, endpoint = excluded.endpoint, started_at = now(), updated_at = now()`;
+      // A redeploy replaces the previous launch's pod.
+      await workloads.deletePods(input.serverId, pod);
+      const core = kube.core();
+      await core.createNamespacedService({ namespace, body: serviceManifest(input.serverId, namespace, MCP_PORT) }).catch((err: unknown) => {
+        if (kubeStatus(err) !== 409) throw kubeError(`creating service ${serviceName(input.serverId)}`, err);
+      });
+      const body = podManifest({
+        serverId: input.serverId,
+        decisionId: input.decisionId,
+        namespace,
+        image: input.image,
+        useGpu: input.useGpu,
+        config: input.config,
+        serviceAccount: env.K8S_SERVICE_ACCOUNT,
+        pullSecret: env.K8S_REGISTRY_SECRET_NAME,
+        port: MCP_PORT,
+      });
+      await core.createNamespacedPod({ namespace, body }).catch((err: unknown) => {
+        const status = kubeStatus(err);
+        if (status === 409) return; // created by an earlier attempt of this launch
+        const failure = kubeError(`creating pod ${pod}`, err);
+        // Refused as asked (invalid spec, missing service account, quota): retrying cannot help.
+        if (status !== undefined && status >= 400 && status < 500 && status !== 429) throw ApplicationFailure.nonRetryable(failure.message, ErrorType.LaunchFailed);
+        throw failure;
+      });
+      return { workload: pod, endpoint, transport: 'streamable-http' };
+    },
+
+    /**
+     * Watches the launched pod until it is Ready or has failed, heartbeating; after
+     * K8S_READY_TIMEOUT_SECONDS it answers `timeout` with the pod's last state as the reason.
+     */
+    async awaitKubernetesServer({ serverId, workload }: { serverId: number; workload: string }): Promise<KubernetesVerdict> {
+      const ctx = Context.current();
+      const deadline = Date.now() + env.K8S_READY_TIMEOUT_SECONDS * 1000;
+      for (;;) {
+        ctx.heartbeat();
+        let pod: V1Pod;
+        try {
+          pod = await kube.core().readNamespacedPod({ name: workload, namespace });
+        } catch (err) {
+          if (kubeStatus(err) === 404) return { state: 'failed', fatal: true, reason: `pod ${workload} of server ${serverId} no longer exists` };
+          throw kubeError(`reading pod ${workload}`, err);
+        }
+        const verdict = podVerdict(pod);
+        if (verdict.state !== 'pending') return verdict;
+        const left = deadline - Date.now();
+        if (left <= 0) return { state: 'timeout', reason: `not ready after ${env.K8S_READY_TIMEOUT_SECONDS}s: ${verdict.reason}` };
+        await nextChange(kube, workload, pod.metadata?.resourceVersion, Math.min(left, 5_000), ctx.cancelled);
+      }
+    },
+  };
+}
+
+export type KubernetesExecutorActivities = ReturnType<typeof createKubernetesExecutorActivities>;

@@ -1,0 +1,145 @@
+// What the Kubernetes executor asks the API server for, and how it reads a pod's status back. Pure:
+// unit-tested without a cluster, used by the activities (activities/kubernetes/).
+//
+// Fixed against the original (§16 #13): pods reference the registry pull secret, storage is an
+// emptyDir (not a hostPath relative to the API process), and a pod's status is read into a verdict
+// so a launch ends running, unhealthy or in error — never stuck in `starting`.
+import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+
+export const SERVER_ID_LABEL = 'mcp-host.dev/server-id';
+export const SYNCED_AT_ANNOTATION = 'mcp-host.dev/synced-at';
+export const CONTAINER_NAME = 'mcp';
+const MANAGED_LABELS = { 'app.kubernetes.io/name': 'mcp-server', 'app.kubernetes.io/managed-by': 'mcp-host' };
+
+/** The Service (and the stable part of pod names) of a server. */
+export const serviceName = (serverId: number) => `mcp-server-${serverId}`;
+/** One pod per launch: a redeploy's pod never waits for the previous one to finish terminating. */
+export const podName = (serverId: number, decisionId: number) => `mcp-server-${serverId}-d${decisionId}`;
+export const serverSelector = (serverId: number) => `${SERVER_ID_LABEL}=${serverId}`;
+
+export interface PodSpecInput {
+  serverId: number;
+  decisionId: number;
+  namespace: string;
+  image: string;
+  useGpu: boolean;
+  config: Record<string, string | number | boolean>;
+  serviceAccount: string;
+  /** K8S_REGISTRY_SECRET_NAME, referenced as the pod's imagePullSecret. */
+  pullSecret?: string;
+  port: number;
+}
+
+/** Config entries become environment variables, as the Docker executor passes them. */
+export function configEnvironment(config: Record<string, string | number | boolean>): [string, string][] {
+  return Object.entries(config)
+    .filter(([key]) => key !== 'runtime')
+    .map(([key, value]) => [key, String(value)]);
+}
+
+/**
+ * `cpu_limit` (cores, may be fractional) and `memory_limit` (MiB) from config, as limits and equal
+ * requests; a GPU when asked (extended resources take the limit as the request).
+ */
+export function resourceLimits(config: Record<string, string | number | boolean>, useGpu: boolean) {
+  const limits: Record<string, string> = {};
+  const cpu = Number(config.cpu_limit);
+  if (config.cpu_limit !== undefined && config.cpu_limit !== '' && Number.isFinite(cpu) && cpu > 0) {
+    limits.cpu = `${Math.max(1, Math.round(cpu * 1000))}m`;
+  }
+  const memory = Number(config.memory_limit);
+  if (config.memory_limit !== undefined && config.memory_limit !== '' && Number.isInteger(memory) && memory > 0) limits.memory = `${memory}Mi`;
+  const requests = { ...limits };
+  if (useGpu) limits['nvidia.com/gpu'] = '1';
+  return { limits, requests };
+}
+
+export function serverLabels(serverId: number, decisionId?: number): Record<string, string> {
+  return { ...MANAGED_LABELS, [SERVER_ID_LABEL]: String(serverId), ...(decisionId !== undefined && { 'mcp-host.dev/decision-id': String(decisionId) }) };
+}
+
+export function podManifest(input: PodSpecInput): V1Pod {
+  const env = [
+    ...configEnvironment(input.config).map(([name, value]) => ({ name, value })),
+    { name: 'PORT', value: String(input.port) },
+    { name: 'MCP_SERVER_ID', value: String(input.serverId) },
+  ];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: podName(input.serverId, input.decisionId), namespace: input.namespace, labels: serverLabels(input.serverId, input.decisionId) },
+    spec: {
+      serviceAccountName: input.serviceAccount,
+      // A server that exits is restarted; one that keeps exiting shows as CrashLoopBackOff.
+      restartPolicy: 'Always',
+      ...(input.pullSecret && { imagePullSecrets: [{ name: input.pullSecret }] }),
+      containers: [
+        {
+          name: CONTAINER_NAME,
+          image: input.image,
+          env,
+          ports: [{ name: 'mcp', containerPort: input.port, protocol: 'TCP' }],
+          resources: resourceLimits(input.config, input.useGpu),
+          readinessProbe: { tcpSocket: { port: input.port }, periodSeconds: 5 },
+          volumeMounts: [{ name: 'data', mountPath: '/data' }],
+        },
+      ],
+      volumes: [{ name: 'data', emptyDir: {} }],
+    },
+  };
+}
+
+export function serviceManifest(serverId: number, namespace: string, port: number): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: serviceName(serverId), namespace, labels: serverLabels(serverId) },
+    spec: { selector: { [SERVER_ID_LABEL]: String(serverId) }, ports: [{ name: 'mcp', port, targetPort: port, protocol: 'TCP' }] },
+  };
+}
+
+/** The registry pull secret: the dockerconfig file as is, and when it was synced. */
+export function pullSecretManifest(name: string, namespace: string, dockerconfig: Buffer, syncedAt: Date): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/dockerconfigjson',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'mcp-host' }, annotations: { [SYNCED_AT_ANNOTATION]: syncedAt.toISOString() } },
+    data: { '.dockerconfigjson': dockerconfig.toString('base64') },
+  };
+}
+
+export type PodVerdict =
+  | { state: 'running'; reason: string }
+  | { state: 'pending'; reason: string }
+  /** `fatal`: the launch itself failed (the image cannot be pulled or the pod cannot be created as asked). */
+  | { state: 'failed'; fatal: boolean; reason: string };
+
+// A container waiting for one of these will not start without a change of image or spec.
+const FATAL_WAITING = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError'];
+const FAILED_WAITING = ['CrashLoopBackOff', 'RunContainerError', ...FATAL_WAITING];
+
+/** A pod's status as the server's: running once Ready, failed with the kubelet's reason, else pending. */
+export function podVerdict(pod: V1Pod): PodVerdict {
+  const name = pod.metadata?.name ?? 'pod';
+  const status = pod.status ?? {};
+  const phase = status.phase ?? 'Pending';
+  const containers = status.containerStatuses ?? [];
+  for (const c of containers) {
+    const waiting = c.state?.waiting;
+    if (waiting?.reason && FAILED_WAITING.includes(waiting.reason)) {
+      return { state: 'failed', fatal: FATAL_WAITING.includes(waiting.reason), reason: `pod ${name}: container ${c.name} ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
+    }
+  }
+  if (phase === 'Failed' || phase === 'Succeeded') {
+    const terminated = containers.map((c) => c.state?.terminated ?? c.lastState?.terminated).find((t) => t);
+    const why = status.reason ?? terminated?.reason ?? (terminated ? `exit code ${terminated.exitCode}` : undefined);
+    const message = status.message ?? terminated?.message;
+    return { state: 'failed', fatal: false, reason: `pod ${name} ${phase.toLowerCase()}${why ? `: ${why}` : ''}${message ? ` (${message})` : ''}` };
+  }
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  if (phase === 'Running' && ready?.status === 'True') return { state: 'running', reason: `pod ${name} running and ready` };
+  const unscheduled = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  const detail = unscheduled?.message ?? ready?.message ?? (phase === 'Running' ? 'not ready' : 'waiting to be scheduled and started');
+  return { state: 'pending', reason: `pod ${name} ${phase.toLowerCase()}: ${detail}` };
+}
