@@ -54,18 +54,15 @@ export async function notifyServers(serverIds: readonly number[], send: (id: num
 }
 
 export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {
-  let loaded: Awaited<ReturnType<Activities['loadGovernanceRun']>>;
-  try {
-    loaded = await awaitRow({ runId });
-  } catch (err) {
-    if (err instanceof ActivityFailure) return { status: 'abandoned' };
-    throw err;
-  }
-  let status: RunStatus = loaded.status;
-  const steps: StepState[] = loaded.steps;
+  // Handlers are registered before the run's row is loaded, so a change sent in the first moments
+  // is not refused for want of a handler: validators let it through until the state is known, and
+  // each handler waits for it and checks again under the lock.
+  let ready = false;
+  let status: RunStatus = 'pending';
+  const steps: StepState[] = [];
   let seq = 0;
-  let busy = false;
-  let lastActor = loaded.initiatedBy ?? 0;
+  let busy = true; // held until the row is loaded
+  let lastActor = 0;
   const workflowId = workflowInfo().workflowId;
 
   const state = () => ({ status, steps: steps.map((s) => ({ ...s })) });
@@ -109,6 +106,7 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
     {
       validator: (req: RunStatusRequest) => {
         if (!Number.isInteger(req?.actorId)) reject('actorId is required');
+        if (!ready) return;
         const verdict = checkRunTransition(status, req.status);
         if (!verdict.ok) reject(verdict.reason);
       },
@@ -144,11 +142,25 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
     {
       validator: (req: StepRequest) => {
         if (!Number.isInteger(req?.actorId)) reject('actorId is required');
+        if (!ready) return;
         const verdict = checkStepTransition(status, steps, req.position, req.status);
         if (!verdict.ok) reject(verdict.reason);
       },
     },
   );
+
+  let loaded: Awaited<ReturnType<Activities['loadGovernanceRun']>>;
+  try {
+    loaded = await awaitRow({ runId });
+  } catch (err) {
+    if (err instanceof ActivityFailure) return { status: 'abandoned' };
+    throw err;
+  }
+  status = loaded.status;
+  steps.push(...loaded.steps);
+  lastActor = loaded.initiatedBy ?? 0;
+  ready = true;
+  busy = false;
 
   try {
     await condition(() => runEnded(status));

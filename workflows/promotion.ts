@@ -45,20 +45,15 @@ const awaitRow = proxyActivities<Activities>({
 }).loadPromotion;
 
 export async function promotion({ promotionId }: PromotionInput): Promise<PromotionResult> {
-  let loaded: Awaited<ReturnType<Activities['loadPromotion']>>;
-  try {
-    loaded = await awaitRow({ promotionId });
-  } catch (err) {
-    if (err instanceof ActivityFailure) return { status: 'abandoned' };
-    throw err;
-  }
+  // Handlers come first, so an approval sent in the first moments is not refused for want of one;
+  // a promotion's workflow starts with its row, which is always `scheduled` then.
   const workflowId = workflowInfo().workflowId;
-  let status: PromotionStatus = loaded.status;
-  let governanceRunId = loaded.governanceRunId;
+  let status: PromotionStatus = 'scheduled';
+  let governanceRunId: number | null = null;
   let seq = 0;
   let approval: PromotionRequest | undefined;
   let rollback: PromotionRequest | undefined;
-  let governanceDone = loaded.governanceWorkflowId === null;
+  let governanceDone = false;
   let governanceFailed: string | undefined;
 
   setHandler(promotionQuery, () => ({ status, governanceRunId }));
@@ -100,6 +95,17 @@ export async function promotion({ promotionId }: PromotionInput): Promise<Promot
       },
     },
   );
+
+  let loaded: Awaited<ReturnType<Activities['loadPromotion']>>;
+  try {
+    loaded = await awaitRow({ promotionId });
+  } catch (err) {
+    if (err instanceof ActivityFailure) return { status: 'abandoned' };
+    throw err;
+  }
+  status = loaded.status;
+  governanceRunId = loaded.governanceRunId;
+  governanceDone = loaded.governanceWorkflowId === null;
 
   async function transition(to: PromotionStatus, actorId: number | null, note: string): Promise<void> {
     seq += 1;
