@@ -12,7 +12,7 @@
 // Each phase also reports how busy the machine was and how much of that was not this benchmark
 // (other work on a shared machine skews every figure). Prints figures; asserts nothing.
 // Usage: npm run bench:api [-- --duration 10 --connections 10 --post-rate 200 --post-connections 32
-//   --post-amount 1000 --subscribers 1000 --events 100 --event-rate 20 --pool-max 10]
+//   --post-amount 1000 --subscribers 1000 --events 100 --event-rate 20 --pool-max 10 --cpu-prof]
 //
 // The workflow-starting POSTs are counted exactly, so that 2xx answers can be set against ledger rows
 // and Temporal workflows: autocannon runs the saturated case with a fixed number of requests (a timed
@@ -55,6 +55,8 @@ const opts = {
   events: flag('events', 100),
   eventRate: flag('event-rate', 20),
   poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
+  /** A V8 CPU profile of the API (all cases), written to .data/bench-logs/cpu-prof when it stops. */
+  cpuProf: process.argv.includes('--cpu-prof'),
 };
 
 /** Wall-clock milliseconds with sub-millisecond resolution (one clock for sender and receivers). */
@@ -416,7 +418,9 @@ async function main(): Promise<void> {
       DOCKER_HOST: 'unix:///nonexistent/docker.sock', // nothing here runs a container
       ...(opts.poolMax ? { DATABASE_POOL_MAX: String(opts.poolMax) } : {}),
     };
-    const api = await startApi(env, join(logDir, 'api-bench-api.log'));
+    const profiles = join(logDir, 'cpu-prof');
+    const profile = { NODE_OPTIONS: `--require ${join(import.meta.dirname, 'cpu-prof.cjs')}`, BENCH_CPU_PROF_DIR: profiles };
+    const api = await startApi(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-api.log'));
     stops.push({ what: 'api', stop: () => api.stop() });
     const worker = await startWorker(env, join(logDir, 'api-bench-worker.log'));
     stops.push({ what: 'worker', stop: () => worker.stop() });
@@ -541,6 +545,7 @@ async function main(): Promise<void> {
       return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
     }).join('; ')}`);
     console.log(`goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`);
+    if (opts.cpuProf) console.log(`\nthe API's CPU profile goes to ${profiles} when it stops (open it in Chrome DevTools or speedscope)`);
   } finally {
     await stop();
   }
