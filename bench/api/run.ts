@@ -1,0 +1,565 @@
+// bench/api: load on the running stack (issue 9, item 1). Starts Temporal, a fresh Postgres database
+// seeded with the marketplace ledger (100,000 runs × 4 platforms), and the API + worker pair through
+// the stack scripts, then measures with autocannon and a raw SSE client:
+//   1. GET /api/servers and GET /api/marketplace: sustained requests/s, p50/p99;
+//   2. POST /api/governance/workflows/:id/runs (rows + a `governance/<run>` workflow in one
+//      transaction): starts/s and p50/p99, at a fixed rate (the goal: 200/s, p99 < 50 ms) and at
+//      saturation; afterwards rows in the ledger, workflows in Temporal and 2xx answers must agree;
+//   3. SSE fan-out on GET /api/servers/stream: N subscribers, status events written the way
+//      recordServerStatus writes them; delivery latency per subscriber per event, and lost events;
+//   4. baselines from the same run: GET /healthz (the framework floor), a Temporal start alone (no
+//      API, no database) at the same offered rate, and the fan-out to 1 subscriber.
+// Each phase also reports how busy the machine was and how much of that was not this benchmark
+// (other work on a shared machine skews every figure). Prints figures; asserts nothing.
+// Usage: npm run bench:api [-- --duration 10 --connections 10 --post-rate 200 --post-connections 32
+//   --post-amount 1000 --subscribers 1000 --events 100 --event-rate 20 --pool-max 10 --cpu-prof]
+//
+// The workflow-starting POSTs are counted exactly, so that 2xx answers can be set against ledger rows
+// and Temporal workflows: autocannon runs the saturated case with a fixed number of requests (a timed
+// autocannon run drops the answers still in flight when its time is up), and the fixed-rate case is an
+// open-loop generator of its own here — requests sent every 1/rate s whether or not earlier ones have
+// been answered, latency counted from the moment each was due — because autocannon's overallRate sends
+// each connection's share of a second in one burst at the start of that second.
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request, type ClientRequest } from 'node:http';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Client, Connection } from '@temporalio/client';
+import { SseParser } from '../../cli/sse.js';
+import { createSql, type Sql } from '../../lib/db.js';
+import { migrate } from '../../lib/migrate.js';
+import { startApi, startWorker } from '../../scripts/stack/app.js';
+import { DATA_DIR } from '../../scripts/stack/paths.js';
+import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
+import { freePort } from '../../scripts/stack/process.js';
+import { startTemporal } from '../../scripts/stack/temporal.js';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i === -1) return fallback;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} takes a number`);
+  return value;
+}
+
+const opts = {
+  duration: flag('duration', 10),
+  connections: flag('connections', 10),
+  postRate: flag('post-rate', 200),
+  postConnections: flag('post-connections', 32),
+  postAmount: flag('post-amount', 1000),
+  subscribers: flag('subscribers', 1000),
+  events: flag('events', 100),
+  eventRate: flag('event-rate', 20),
+  poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
+  /** A V8 CPU profile of the API (all cases), written to .data/bench-logs/cpu-prof when it stops. */
+  cpuProf: process.argv.includes('--cpu-prof'),
+};
+
+/** Wall-clock milliseconds with sub-millisecond resolution (one clock for sender and receivers). */
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+// 1,000 subscribers hold 2,000 sockets (both ends live in this process and the API, which inherits
+// the limit): raise the soft limit of open files when it is short, by running again under `ulimit -n`.
+function ensureFileLimit(): void {
+  const needed = opts.subscribers * 2 + 4096;
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line?.match(/\d+|unlimited/g) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+  if (soft === undefined || soft >= needed || process.env.BENCH_API_RAISED_LIMIT) return;
+  const target = hard === undefined || hard === Infinity ? needed : Math.min(hard, needed);
+  log(`open files limit ${soft} < ${needed}: running again under ulimit -n ${target}`);
+  const res = spawnSync(
+    'sh',
+    ['-c', 'ulimit -n "$0" && exec "$@"', String(target), process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: 'inherit', env: { ...process.env, BENCH_API_RAISED_LIMIT: '1' } },
+  );
+  process.exit(res.status ?? 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU: how busy the machine was during a phase, and how much of it was this benchmark's stack
+
+/** Linux reports CPU times in USER_HZ ticks: 100 a second on every architecture Node runs on. */
+const TICK_MS = 10;
+
+/** utime + stime of a process, in clock ticks (0 once it has gone). */
+function processTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total clock ticks of the whole machine. */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - v[3]! - v[4]!, total }; // less idle and iowait
+}
+
+const ROLES = ['api', 'worker', 'temporal', 'postgres', 'bench'] as const;
+type Role = (typeof ROLES)[number];
+
+interface CpuShare {
+  /** Of the machine's capacity (all cores), in %. */
+  busy: number;
+  ours: number;
+  others: number;
+  /** CPU milliseconds each part of the stack spent over the case. */
+  ms: Record<Role, number>;
+}
+
+/** Measures `fn`; "ours" is this process, the API, the worker, Temporal and the database's backends. */
+async function withCpu<T>(pids: () => Promise<[Role, number][]>, fn: () => Promise<T>): Promise<T & { cpu: CpuShare }> {
+  const before = new Map((await pids()).map(([, pid]) => [pid, processTicks(pid)]));
+  const m0 = machineTicks();
+  const result = await fn();
+  const m1 = machineTicks();
+  const after = new Map([...before.keys()].map((pid) => [pid, processTicks(pid)]));
+  const roles = new Map((await pids()).map(([role, pid]) => [pid, role]));
+  for (const pid of roles.keys()) if (!after.has(pid)) after.set(pid, processTicks(pid));
+  const ms = Object.fromEntries(ROLES.map((r) => [r, 0])) as Record<Role, number>;
+  let ours = 0;
+  for (const [pid, t] of after) {
+    const used = Math.max(0, t - (before.get(pid) ?? 0));
+    ours += used;
+    ms[roles.get(pid) ?? 'postgres'] += used * TICK_MS; // a backend gone by the end was the database's
+  }
+  const total = m1.total - m0.total || 1;
+  const busy = ((m1.busy - m0.busy) / total) * 100;
+  const oursPct = Math.min(busy, (ours / total) * 100);
+  return { ...result, cpu: { busy, ours: oursPct, others: busy - oursPct, ms } };
+}
+
+/**
+ * Waits (at most `maxMs`) until the given processes together use under 10% of a core over a second:
+ * the worker and Temporal finish the work earlier starts left behind before the next case begins.
+ */
+async function quiesce(pids: number[], maxMs = 60_000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const before = pids.reduce((n, pid) => n + processTicks(pid), 0);
+    await sleep(1_000);
+    const used = (pids.reduce((n, pid) => n + processTicks(pid), 0) - before) * TICK_MS;
+    if (used < 100 || performance.now() - t0 > maxMs) return (performance.now() - t0) / 1000;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request load
+
+interface LoadResult {
+  name: string;
+  connections: number;
+  /** Offered requests/s (open loop), or undefined for as fast as answers come (closed loop). */
+  rate?: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  bad: number;
+}
+
+/** autocannon, for `duration` seconds or (exactly counted) `amount` requests. */
+async function load(
+  name: string,
+  o: { url: string; token?: string; method?: 'GET' | 'POST'; body?: string; connections: number; duration?: number; amount?: number },
+): Promise<LoadResult> {
+  log(`${name}: ${o.amount ? `${o.amount} requests` : `${o.duration} s`}, ${o.connections} connections`);
+  const r = await autocannon({
+    url: o.url,
+    method: o.method ?? 'GET',
+    connections: o.connections,
+    ...(o.amount ? { amount: o.amount } : { duration: o.duration }),
+    headers: {
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      ...(o.body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(o.body ? { body: o.body } : {}),
+  });
+  const ok = r['2xx'];
+  return { name, connections: o.connections, reqPerSec: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, bad: r.non2xx + r.errors + r.timeouts };
+}
+
+/**
+ * Open loop: `rate` calls a second for `seconds`, each sent when due whatever happened to earlier
+ * ones; latency from when it was due (time spent queued for a socket counts). Waits for every answer.
+ */
+async function paced(name: string, connections: number, rate: number, seconds: number, call: () => Promise<boolean>): Promise<LoadResult> {
+  log(`${name}: ${seconds} s at ${rate}/s`);
+  const latencies: number[] = [];
+  let ok = 0;
+  let bad = 0;
+  let last = 0;
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < Math.round(rate * seconds); i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inflight.push(
+      call().then(
+        (good) => {
+          last = performance.now();
+          if (!good) return void bad++;
+          ok++;
+          latencies.push(last - due);
+        },
+        () => void bad++,
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  latencies.sort((a, b) => a - b);
+  return { name, connections, rate, reqPerSec: ok / ((last - start) / 1000), p50: pct(latencies, 50), p99: pct(latencies, 99), ok, bad };
+}
+
+/** One request over a keep-alive agent; true on 2xx. */
+function httpCall(agent: Agent, url: string, token: string, body: string): () => Promise<boolean> {
+  return () =>
+    new Promise<boolean>((resolve, reject) => {
+      const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SSE fan-out
+
+interface Subscriber {
+  req: ClientRequest;
+  ready: Promise<void>;
+}
+
+function subscribe(url: string, token: string, onStatus: (data: string, receivedAt: number) => void): Subscriber {
+  let req!: ClientRequest;
+  const ready = new Promise<void>((resolve, reject) => {
+    req = request(url, { agent: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
+      const parser = new SseParser();
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        const at = now();
+        for (const frame of parser.push(chunk)) {
+          if (frame.event === 'ready') resolve();
+          else if (frame.event === 'status') onStatus(frame.data, at);
+        }
+      });
+      res.on('error', () => {});
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { req, ready };
+}
+
+interface FanoutResult {
+  subscribers: number;
+  events: number;
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+  duplicates: number;
+  connectSeconds: number;
+  /** Over the events and their delivery (not the connecting). */
+  cpu: CpuShare;
+}
+
+/**
+ * `subscribers` clients on one stream; `events` status events on one server, written as
+ * recordServerStatus writes them (row lock, event insert, status update, one transaction), spaced
+ * 1/eventRate s apart. The send time travels in the event's reason; latency = receipt − send.
+ */
+async function fanout(
+  sql: Sql,
+  apiUrl: string,
+  token: string,
+  serverId: number,
+  subscribers: number,
+  events: number,
+  eventRate: number,
+  meter: (fn: () => Promise<object>) => Promise<{ cpu: CpuShare }>,
+): Promise<FanoutResult> {
+  log(`SSE fan-out: ${subscribers} subscriber(s), ${events} events at ${eventRate}/s`);
+  const tag = randomUUID().slice(0, 8);
+  const received = Array.from({ length: subscribers }, () => new Uint8Array(events));
+  const latencies: number[] = [];
+  let duplicates = 0;
+  let delivered = 0;
+  const subs: Subscriber[] = [];
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < subscribers; i += 50) {
+      const batch = [];
+      for (let s = i; s < Math.min(subscribers, i + 50); s++) {
+        const sub = subscribe(`${apiUrl}/api/servers/stream?server_id=${serverId}`, token, (data, at) => {
+          const [mark, seq, sentAt] = ((JSON.parse(data) as { reason: string | null }).reason ?? '').split(' ');
+          if (mark !== `bench:${tag}`) return;
+          if (received[s]![Number(seq)]!++) duplicates++;
+          else {
+            delivered++;
+            latencies.push(at - Number(sentAt));
+          }
+        });
+        subs.push(sub);
+        batch.push(sub.ready);
+      }
+      await Promise.all(batch);
+    }
+    const connectSeconds = (performance.now() - t0) / 1000;
+
+    const { cpu } = await meter(async () => {
+      let status = (await sql<{ status: string }[]>`select status from mcp_servers where id = ${serverId}`)[0]!.status;
+      const start = performance.now();
+      for (let n = 0; n < events; n++) {
+        const wait = start + (n * 1000) / eventRate - performance.now();
+        if (wait > 0) await sleep(wait);
+        // running ⇄ unhealthy: allowed edges both ways (lib/server-status.ts).
+        const to = status === 'running' ? 'unhealthy' : 'running';
+        const reason = `bench:${tag} ${n} ${now().toFixed(3)}`;
+        await sql.begin(async (tx) => {
+          const [server] = await tx<{ status: string; owner_id: number }[]>`select status, owner_id from mcp_servers where id = ${serverId} for update`;
+          await tx`
+            insert into server_events (server_id, owner_id, event_type, status, previous_status, reason, transition_key)
+            values (${serverId}, ${server!.owner_id}, 'status', ${to}, ${server!.status}, ${reason}, ${`bench/${tag}#${n}`})`;
+          await tx`update mcp_servers set status = ${to}, status_reason = ${reason}, updated_at = now() where id = ${serverId}`;
+        });
+        status = to;
+      }
+      // Stragglers: at most 15 s after the last event.
+      const deadline = performance.now() + 15_000;
+      while (delivered < subscribers * events && performance.now() < deadline) await sleep(50);
+      return {};
+    });
+    latencies.sort((a, b) => a - b);
+    return {
+      subscribers,
+      events,
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      max: latencies[latencies.length - 1] ?? NaN,
+      lost: subscribers * events - delivered,
+      duplicates,
+      connectSeconds,
+      cpu,
+    };
+  } finally {
+    for (const s of subs) s.req.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  ensureFileLimit();
+  const stops: { what: string; stop: () => Promise<void> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const s of stops.splice(0).reverse()) {
+        await s.stop().catch((err: unknown) => log(`stopping ${s.what}: ${(err as Error).message}`));
+      }
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the stack`);
+      void stop().finally(() => process.exit(130));
+    });
+  }
+  const load0 = loadavg();
+
+  try {
+    const logDir = join(DATA_DIR, 'bench-logs');
+    const database = `mcp_host_bench_api_${process.pid}`;
+    const pg = await resolvePostgres({ database });
+    stops.push({ what: 'postgres', stop: () => pg.stop() });
+    stops.push({ what: `database ${database}`, stop: () => dropDatabase(pg.url) });
+    const sql = createSql(pg.url, { max: 4 });
+    stops.push({ what: 'bench pool', stop: () => sql.end({ timeout: 5 }) });
+
+    await migrate(sql);
+    log('seeding 100,000 runs × 4 platforms (bench/marketplace/seed.sql)');
+    await sql.unsafe(readFileSync(join(import.meta.dirname, '..', 'marketplace', 'seed.sql'), 'utf8'));
+    await sql`vacuum analyze`;
+
+    const temporal = await startTemporal({ port: await freePort(), logDir });
+    stops.push({ what: 'temporal', stop: () => temporal.stop() });
+
+    const port = await freePort();
+    const adminToken = `bench-admin-${randomUUID()}`;
+    const taskQueue = `bench-api-${process.pid}`;
+    // The env test/support/harness.ts gives the pair, spelled out so a developer's .env cannot change it.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info', // the default; the worker is "ready" once it logs "worker started"
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      BIND_ADDRESS: '127.0.0.1',
+      BIND_PORT: String(port),
+      ADMIN_TOKEN: adminToken,
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock', // nothing here runs a container
+      ...(opts.poolMax ? { DATABASE_POOL_MAX: String(opts.poolMax) } : {}),
+    };
+    const profiles = join(logDir, 'cpu-prof');
+    const profile = { NODE_OPTIONS: `--require ${join(import.meta.dirname, 'cpu-prof.cjs')}`, BENCH_CPU_PROF_DIR: profiles };
+    const api = await startApi(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-api.log'));
+    stops.push({ what: 'api', stop: () => api.stop() });
+    const worker = await startWorker(env, join(logDir, 'api-bench-worker.log'));
+    stops.push({ what: 'worker', stop: () => worker.stop() });
+    const apiUrl = `http://127.0.0.1:${port}`;
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push({ what: 'temporal client', stop: () => connection.close() });
+    const client = new Client({ connection });
+
+    const stackPids = async (): Promise<[Role, number][]> => [
+      ['bench', process.pid],
+      ['api', api.child.pid!],
+      ['worker', worker.child.pid!],
+      ['temporal', temporal.process.child.pid!],
+      ...(await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r): [Role, number] => ['postgres', r.pid]),
+    ];
+    const idle = async () => {
+      const waited = await quiesce([worker.child.pid!, temporal.process.child.pid!, api.child.pid!]);
+      if (waited > 1.5) log(`waited ${waited.toFixed(0)} s for the worker and Temporal to go idle`);
+    };
+    const measure = async <T>(fn: () => Promise<T>) => {
+      await idle();
+      return withCpu(stackPids, fn);
+    };
+
+    // --- 1 + 4: reads, beside the framework floor
+    const floor = await measure(() => load('GET /healthz (floor)', { url: `${apiUrl}/healthz`, connections: opts.connections, duration: opts.duration }));
+    const reads = [
+      await measure(() => load('GET /api/servers', { url: `${apiUrl}/api/servers`, token: adminToken, connections: opts.connections, duration: opts.duration })),
+      await measure(() => load('GET /api/marketplace', { url: `${apiUrl}/api/marketplace`, token: adminToken, connections: opts.connections, duration: opts.duration })),
+    ];
+
+    // --- 3 + 4: SSE fan-out, 1 subscriber first (the baseline), on a seeded server
+    const [server] = await sql<{ id: number }[]>`select id from mcp_servers order by id limit 1`;
+    const meter = (fn: () => Promise<object>) => withCpu(stackPids, fn);
+    await idle();
+    const single = await fanout(sql, apiUrl, adminToken, server!.id, 1, opts.events, opts.eventRate, meter);
+    await idle();
+    const many = await fanout(sql, apiUrl, adminToken, server!.id, opts.subscribers, opts.events, opts.eventRate, meter);
+
+    // --- 2 + 4: workflow starts: Temporal alone (no worker polls its queue), then through the API;
+    // last, as the worker then runs each new workflow's first activity.
+    let seq = 0;
+    const alone = await measure(() =>
+      paced(`Temporal start alone at ${opts.postRate}/s`, 1, opts.postRate, opts.duration, async () => {
+        await client.workflow.start('benchNoop', { taskQueue: `bench-noop-${process.pid}`, workflowId: `bench-noop/${seq++}`, args: [] });
+        return true;
+      }),
+    );
+    const created = await fetch(`${apiUrl}/api/governance/workflows`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', workflow_type: 'promotion', tier: 'Bench', steps: [{ action: 'a' }] }),
+    });
+    if (created.status !== 201) throw new Error(`creating the governance workflow: HTTP ${created.status} ${await created.text()}`);
+    const wf = (await created.json()) as { id: number };
+    const postUrl = `${apiUrl}/api/governance/workflows/${wf.id}/runs`;
+    const body = JSON.stringify({ notes: [] });
+    const agent = new Agent({ keepAlive: true, maxSockets: opts.postConnections });
+    const posts = [
+      await measure(() => paced(`POST …/runs at ${opts.postRate}/s`, opts.postConnections, opts.postRate, opts.duration, httpCall(agent, postUrl, adminToken, body))),
+      await measure(() => load('POST …/runs, saturated', { url: postUrl, token: adminToken, method: 'POST', body, connections: opts.connections, amount: opts.postAmount })),
+    ];
+    // And below capacity: half the saturated throughput, where queueing no longer dominates latency.
+    const half = Math.max(1, Math.round(posts[1]!.reqPerSec / 2));
+    posts.push(await measure(() => paced(`POST …/runs at ${half}/s (½ saturated)`, opts.postConnections, half, opts.duration, httpCall(agent, postUrl, adminToken, body))));
+    agent.destroy();
+    // Every request has been answered: each answer came after its commit.
+    const answered = posts.reduce((n, p) => n + p.ok, 0);
+    const rows = (await sql<{ n: number }[]>`select count(*)::int as n from governance_workflow_runs where workflow_id = ${wf.id}`)[0]!.n;
+    const audits = (await sql<{ n: number }[]>`
+      select count(*)::int as n from governance_audit_logs a join governance_workflow_runs r on r.id = a.workflow_run_id
+      where r.workflow_id = ${wf.id} and a.event_type = 'run_created'`)[0]!.n;
+    // Workflows Temporal holds for this task queue (visibility lags a little: poll until it settles).
+    let workflows = -1;
+    for (const deadline = Date.now() + 30_000; ; await sleep(500)) {
+      workflows = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND WorkflowType = "governanceRun"`)).count;
+      if (workflows === rows || Date.now() > deadline) break;
+    }
+
+    // --- report
+    const cpu = cpus();
+    const cpuCols = (c: CpuShare) => [c.busy.toFixed(0), c.others.toFixed(0)];
+    console.log(`\nmachine: ${cpu.length} × ${cpu[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}; ` +
+      `load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${loadavg().map((l) => l.toFixed(1)).join(' ')} at end`);
+    console.log(`stack: API + worker (LOG_LEVEL=info, DATABASE_POOL_MAX=${opts.poolMax || 'default (10)'}), Temporal dev server (in-memory), Postgres (${pg.source}); ` +
+      `ledger: 100,000 runs × 4 platforms, 2,000 servers; load generators and SSE clients in this process, same machine`);
+    console.log(`"busy %": the machine's CPU use over the case, of all ${cpu.length} cores; "others %": the part not used by this benchmark's processes (other work on the machine)`);
+    console.log(`\nHTTP: GETs with autocannon for ${opts.duration} s each; workflow starts at ${opts.postRate}/s offered (open loop, ${opts.duration} s), saturated (autocannon, ${opts.postAmount} requests), then at half the saturated rate (open loop, ${opts.duration} s)`);
+    const http = [floor, ...reads, alone, ...posts];
+    table(
+      ['case', 'conns', 'offered/s', '2xx/s', 'p50 ms', 'p99 ms', '2xx', 'non-2xx+err', '÷ healthz req/s', 'busy %', 'others %'],
+      http.map((r) => [
+        r.name, String(r.connections), r.rate ? String(r.rate) : 'max', r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), String(r.ok), String(r.bad),
+        r === alone ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3), ...cpuCols(r.cpu),
+      ]),
+    );
+    console.log(`\nCPU per 2xx request, by process (ms; from /proc, 10 ms ticks; "postgres" is this database's backends only; "bench" is the load generator)`);
+    table(
+      ['case', ...ROLES, 'stack less bench', '→ 2 cores fit at most (req/s)'],
+      http.map((r) => {
+        const per = (ms: number) => ms / Math.max(1, r.ok);
+        const stack = ROLES.filter((role) => role !== 'bench').reduce((n, role) => n + per(r.cpu.ms[role]), 0);
+        return [r.name, ...ROLES.map((role) => per(r.cpu.ms[role]).toFixed(2)), stack.toFixed(2), stack > 0 ? ((cpu.length * 1000) / stack).toFixed(0) : '-'];
+      }),
+    );
+    console.log(`\nworkflow starts through the API: ${answered} answered 2xx; ${rows} rows in governance_workflow_runs; ${audits} run_created audit rows; ` +
+      `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`);
+    console.log(`goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
+      `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
+      `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms`);
+
+    console.log(`\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`);
+    table(
+      ['subscribers', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'duplicates', 'connect s', 'p99 ÷ 1-subscriber p99', 'busy %', 'others %'],
+      [single, many].map((f) => [
+        String(f.subscribers), String(f.subscribers * f.events - f.lost), f.p50.toFixed(1), f.p99.toFixed(1), f.max.toFixed(1),
+        String(f.lost), String(f.duplicates), f.connectSeconds.toFixed(1), (f.p99 / single.p99).toFixed(1), ...cpuCols(f.cpu),
+      ]),
+    );
+    console.log(`CPU per delivery (µs; as above): ${[single, many].map((f) => {
+      const deliveries = Math.max(1, f.subscribers * f.events - f.lost);
+      return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
+    }).join('; ')}`);
+    console.log(`goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`);
+    if (opts.cpuProf) console.log(`\nthe API's CPU profile goes to ${profiles} when it stops (open it in Chrome DevTools or speedscope)`);
+  } finally {
+    await stop();
+  }
+}
+
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
