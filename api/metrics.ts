@@ -18,26 +18,23 @@ export function createMetrics(sql: Sql) {
   });
   const requests = new Counter({ name: 'mcp_host_http_requests_total', help: 'API requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
 
-  new Gauge({
-    name: 'mcp_host_servers',
-    help: 'Servers by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from mcp_servers group by status`) this.set({ status: r.status }, r.n);
-    },
-  });
-  new Gauge({
-    name: 'mcp_host_build_runs',
-    help: 'Build runs (buildAndPublish outcomes) by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from build_artifact_runs group by status`) this.set({ status: r.status }, r.n);
-    },
-  });
+  // Ledger rows by status: workflow outcomes as Postgres records them (table names are constants).
+  const byStatus = (name: string, help: string, table: string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['status'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from ${sql(table)} group by status`) this.set({ status: r.status }, r.n);
+      },
+    });
+  byStatus('mcp_host_servers', 'Servers by status', 'mcp_servers');
+  byStatus('mcp_host_build_runs', 'Build runs (buildAndPublish outcomes) by status', 'build_artifact_runs');
+  byStatus('mcp_host_governance_runs', 'Governance runs (governanceRun outcomes) by status', 'governance_workflow_runs');
+  byStatus('mcp_host_promotions', 'Promotions (promotion outcomes) by status', 'artifact_promotions');
+  byStatus('mcp_host_certifications', 'Certifications by status', 'evaluation_certifications');
   new Gauge({
     name: 'mcp_host_registry_events',
     help: 'Registry telemetry events by type and reason (push_retry reasons, push_failed kinds, auth_*)',

@@ -59,7 +59,8 @@ async function supervise(): Promise<void> {
   if (exited(h.api)) h.api = await startApi(h.env, join(logDir, 'chaos-api.log'));
 }
 
-const TRANSITIONAL = ['creating', 'starting', 'stopping', 'redeploying', 'cloning', 'building', 'deleting', 'provisioning'];
+/** Where a started server comes to rest; anything else (ready, building, starting, …) is on its way. */
+const SETTLED = ['running', 'error', 'unhealthy', 'stopped'];
 
 beforeAll(async () => {
   rmSync(dir, { recursive: true, force: true });
@@ -153,7 +154,7 @@ describe('chaos: every part restarted while work is in flight', () => {
       await supervise();
       const rows = await h.sql<{ id: number; status: string; status_reason: string | null }[]>`
         select id, status, status_reason from mcp_servers where id in ${h.sql(servers)}`;
-      return rows.every((r) => !TRANSITIONAL.includes(r.status)) ? rows : undefined;
+      return rows.every((r) => SETTLED.includes(r.status)) ? rows : undefined;
     };
     const finals = await eventually(ended, 400_000, 'servers settled');
     for (const s of finals) expect(s.status, `server ${s.id}: ${s.status_reason}`).toBe('running');

@@ -324,6 +324,14 @@ describe('a release train, end to end', () => {
     expect(server.status, server.status_reason).toBe('running');
   });
 
+  it('reports governance outcomes in /metrics', async () => {
+    const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    expect(text).toMatch(/mcp_host_governance_runs\{status="completed"\} [1-9]/);
+    expect(text).toMatch(/mcp_host_governance_runs\{status="cancelled"\} [1-9]/);
+    expect(text).toMatch(/mcp_host_promotions\{status="active"\} [1-9]/);
+    expect(text).toMatch(/mcp_host_certifications\{status="(pass|fail)"\} [1-9]/);
+  });
+
   it('replays every workflow it ran, and records histories for the replay suite', async () => {
     const replayed = await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!);
     expect(replayed).toBeGreaterThanOrEqual(8);
