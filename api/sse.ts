@@ -17,6 +17,27 @@ export interface TailStreamOptions<Row extends TailRow> {
   finished?: () => Promise<boolean>;
 }
 
+const encoder = new TextEncoder();
+/** Encoded frames per frame function and live row: a row fanned out to many subscribers is formatted once. */
+const frameCache = new WeakMap<object, WeakMap<object, Uint8Array>>();
+
+/**
+ * A row as the bytes writeSSE would write (JSON holds no raw line breaks, so one data line). Routes
+ * pass a module-level frame function, so every subscriber of a route shares the cache.
+ */
+function frameBytes<Row extends TailRow>(frame: TailStreamOptions<Row>['frame'], row: Row): Uint8Array {
+  let byRow = frameCache.get(frame);
+  if (!byRow) frameCache.set(frame, (byRow = new WeakMap()));
+  let bytes = byRow.get(row);
+  if (!bytes) {
+    const { event, data } = frame(row);
+    if (/[\r\n]/.test(event)) throw new Error('event must not contain "\\r" or "\\n"');
+    bytes = encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\nid: ${row.id}\n\n`);
+    byRow.set(row, bytes);
+  }
+  return bytes;
+}
+
 export function lastEventId(c: Context, query?: number): number | undefined {
   const header = c.req.header('last-event-id');
   return header && /^\d{1,18}$/.test(header) ? Number(header) : query;
@@ -39,19 +60,17 @@ export function tailStream<Row extends TailRow>(c: Context, resumeAfter: number 
     // A first connection starts at the tail's position: the ready frame carries it as its id, so a
     // client that reconnects before any event arrived still resumes without a gap.
     let sent = resumeAfter ?? (opts.replayFromStart ? 0 : opts.tail.position);
-    // Rows go out as the bytes writeSSE would write (JSON holds no raw line breaks, so one data line),
-    // all that are waiting in one write: with many subscribers the per-write cost of the web stream
-    // under streamSSE is what the fan-out spends its time on (bench/api).
+    // All rows that are waiting go out in one write: with many subscribers the per-write cost of the
+    // web stream under streamSSE is what the fan-out spends its time on (bench/api).
     const send = async (rows: Row[]) => {
-      let chunk = '';
+      const chunks: Uint8Array[] = [];
       for (const row of rows) {
         if (row.id <= sent) continue; // already delivered by the replay
         sent = row.id;
-        const { event, data } = opts.frame(row);
-        if (/[\r\n]/.test(event)) throw new Error('event must not contain "\\r" or "\\n"');
-        chunk += `event: ${event}\ndata: ${JSON.stringify(data)}\nid: ${row.id}\n\n`;
+        chunks.push(frameBytes(opts.frame, row));
       }
-      if (chunk) await stream.write(chunk);
+      if (chunks.length === 1) await stream.write(chunks[0]!);
+      else if (chunks.length > 1) await stream.write(Buffer.concat(chunks));
     };
     try {
       await stream.writeSSE({ event: 'ready', id: String(sent), data: JSON.stringify({ last_event_id: sent }) });

@@ -12,6 +12,9 @@ import type { BuildLogRow } from '../streams.js';
 import { findServer } from './servers.js';
 
 const tags = ['builds'];
+
+/** One build log line as an SSE frame (module-level: the fan-out formats each row once). */
+const logFrame = (row: BuildLogRow) => ({ event: 'log', data: { id: row.id, platform: row.platform, line: row.line, at: row.created_at.toISOString() } });
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 type RunRow = Omit<BuildRun, 'started_at' | 'completed_at' | 'platforms'> & { started_at: Date; completed_at: Date | null; created_at: Date; workflow_run_id: string };
@@ -116,7 +119,7 @@ export function buildRoutes(deps: ApiDeps) {
           replayFromStart: true,
           replay: (after) => sql<BuildLogRow[]>`
             select * from build_logs where run_id = ${run.id} and id > ${after} order by id limit 1000`,
-          frame: (row) => ({ event: 'log', data: { id: row.id, platform: row.platform, line: row.line, at: row.created_at.toISOString() } }),
+          frame: logFrame,
           keepAliveMs: env.SSE_KEEPALIVE_MS,
           finished: async () => {
             const [row] = await sql<{ status: string }[]>`select status from build_artifact_runs where id = ${run.id}`;

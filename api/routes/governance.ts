@@ -28,6 +28,9 @@ import { findRun } from './builds.js';
 import { findServer } from './servers.js';
 
 const tags = ['governance'];
+
+/** One audit row as an SSE frame (module-level: the fan-out formats each row once). */
+const auditFrame = (row: GovernanceAuditRow) => ({ event: 'audit', data: toAuditEvent(row) });
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 interface WorkflowRow {
@@ -245,7 +248,7 @@ export function governanceRoutes(deps: ApiDeps) {
         accepts: (row) => Number(row.workflow_run_id) === run.id,
         replay: (after) => sql<GovernanceAuditRow[]>`
           select * from governance_audit_logs where workflow_run_id = ${run.id} and id > ${after} order by id limit 1000`,
-        frame: (row) => ({ event: 'audit', data: toAuditEvent(row) }),
+        frame: auditFrame,
         keepAliveMs: env.SSE_KEEPALIVE_MS,
         replayFromStart: true,
         finished: async () => {

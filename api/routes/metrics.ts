@@ -13,6 +13,9 @@ import type { MetricRow } from '../streams.js';
 import { findServer } from './servers.js';
 
 const tags = ['metrics'];
+
+/** One telemetry row as an SSE frame (module-level: the fan-out formats each row once). */
+const metricFrame = (row: MetricRow) => ({ event: 'metric', data: toMetric(row) });
 const toMetric = (row: MetricRow) => ({
   id: row.id,
   timestamp: row.timestamp.toISOString(),
@@ -88,7 +91,7 @@ export function metricRoutes(deps: ApiDeps) {
           accepts: (row) => row.server_id === server.id,
           replay: (after) => sql<MetricRow[]>`
             select * from usage_metrics where server_id = ${server.id} and id > ${after} order by id limit 1000`,
-          frame: (row) => ({ event: 'metric', data: toMetric(row) }),
+          frame: metricFrame,
           keepAliveMs: env.SSE_KEEPALIVE_MS,
         });
       },

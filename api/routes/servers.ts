@@ -74,6 +74,9 @@ export async function findServer(sql: Sql, id: number, caller: Caller): Promise<
 
 const tags = ['servers'];
 
+/** One status event as an SSE frame (module-level: the fan-out formats each row once). */
+const serverEventFrame = (row: ServerEventRow) => ({ event: row.event_type, data: toServerEvent(row) });
+
 const createServerRoute = createRoute({
   method: 'post',
   path: '/',
@@ -258,7 +261,7 @@ export function serverRoutes(deps: ApiDeps) {
             ${query.server_id === undefined ? sql`` : sql`and server_id = ${query.server_id}`}
           order by id
           limit 1000`,
-        frame: (row) => ({ event: row.event_type, data: toServerEvent(row) }),
+        frame: serverEventFrame,
         keepAliveMs: env.SSE_KEEPALIVE_MS,
       });
     })
