@@ -10,19 +10,31 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Sql } from '../lib/db.js';
 import { ApiError, ErrorType } from '../lib/errors.js';
+import { gatedServers } from '../lib/governance/gated-servers.js';
 import type { Logger } from '../lib/logger.js';
 import { workflowIds } from '../lib/workflow-ids.js';
 import { gateChangedSignal } from '../workflows/governance.messages.js';
 
-const UPDATE_TIMEOUT_MS = 20_000;
+/** How long an update may wait for a worker to accept it before the API answers 503. */
+export const UPDATE_TIMEOUT_MS = 20_000;
 
-/** Runs a workflow update: a validator's refusal is a 409, a worker that does not answer a 503. */
+export interface UpdateErrors {
+  /** The 409 when the workflow has ended (no running execution to update). */
+  ended: { code: string; message: string };
+  /** What the 503 says was not accepted in time (e.g. "the stop request"). */
+  what: string;
+}
+
+/**
+ * Runs a workflow update: a validator's refusal is a 409 with its reason, an ended workflow the
+ * caller's 409, and a worker that does not accept it in time a 503.
+ */
 export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
   temporal: Client,
   workflowId: string,
   update: UpdateDefinition<Ret, Args>,
   args: Args,
-  ended: string,
+  errors: UpdateErrors,
 ): Promise<Ret> {
   try {
     return await temporal.withDeadline(Date.now() + UPDATE_TIMEOUT_MS, () =>
@@ -32,9 +44,13 @@ export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.InvalidTransition) {
       throw new ApiError(409, 'invalid_transition', err.cause.message);
     }
-    if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'invalid_transition', ended);
+    if (err instanceof WorkflowNotFoundError) throw new ApiError(409, errors.ended.code, errors.ended.message);
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || (err as { code?: number }).code === 4) {
-      throw new ApiError(503, 'worker_unavailable', `no worker answered within ${UPDATE_TIMEOUT_MS / 1000}s; it may still be applied, so check before retrying`);
+      throw new ApiError(
+        503,
+        'worker_unavailable',
+        `no worker accepted ${errors.what} within ${UPDATE_TIMEOUT_MS / 1000}s; it may still be applied, so check before retrying`,
+      );
     }
     throw err;
   }
@@ -42,9 +58,8 @@ export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
 
 /** Wakes the owner's servers waiting on a gate; they decide again (a server that ended hears nothing). */
 export async function notifyGatedServers(sql: Sql, temporal: Client, log: Logger, ownerId: number): Promise<void> {
-  const rows = await sql<{ id: number }[]>`select id from mcp_servers where owner_id = ${ownerId} and status = 'pending-governance'`;
   await Promise.all(
-    rows.map(({ id }) =>
+    (await gatedServers(sql, ownerId)).map((id) =>
       temporal.workflow
         .getHandle(workflowIds.server(id))
         .signal(gateChangedSignal)

@@ -7,17 +7,14 @@
 import {
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
-import { workflowIds } from '../lib/workflow-ids.js';
-import { notifyServers } from './governance-run.js';
+import { wakeGatedServers } from './server-signals.js';
 import {
-  gateChangedSignal,
   planChangedSignal,
   retrySignal,
   type CertificationInput,
@@ -49,8 +46,7 @@ export async function certification({ certificationId, evaluateNow }: Certificat
       const result = await evaluator.evaluateCertification({ certificationId, key: `${workflowId}#${workflowInfo().runId}#${round}` });
       if (result.status === 'gone') return { status: 'gone' };
       if (result.status === 'pass') {
-        const gated = await ledger.findGatedServers({ ownerId: result.ownerId });
-        await notifyServers(gated, (id) => getExternalWorkflowHandle(workflowIds.server(id)).signal(gateChangedSignal));
+        await wakeGatedServers(result.ownerId);
       }
     }
     planChanged = false;

@@ -9,7 +9,6 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
-  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -18,10 +17,8 @@ import {
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
 import { checkRunTransition, checkStepTransition, runEnded, type RunStatus, type StepState } from '../lib/governance/states.js';
-import { workflowIds } from '../lib/workflow-ids.js';
 import {
   advanceStepUpdate,
-  gateChangedSignal,
   governanceRunQuery,
   redeployRequestedSignal,
   setRunStatusUpdate,
@@ -30,6 +27,7 @@ import {
   type RunStatusRequest,
   type StepRequest,
 } from './governance.messages.js';
+import { signalServer, wakeGatedServers } from './server-signals.js';
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
@@ -41,17 +39,6 @@ const awaitRow = proxyActivities<Activities>({
   startToCloseTimeout: '5s',
   retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
 }).loadGovernanceRun;
-
-/** Tells other workflows about the outcome; one that has ended has nothing to hear. */
-export async function notifyServers(serverIds: readonly number[], send: (id: number) => Promise<void>): Promise<void> {
-  for (const id of serverIds) {
-    try {
-      await send(id);
-    } catch {
-      // the server's workflow has ended (deleted): nothing waits there
-    }
-  }
-}
 
 export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {
   // Handlers are registered before the run's row is loaded, so a change sent in the first moments
@@ -178,15 +165,9 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
 
   if (status === 'completed') {
     if (loaded.targetServerId !== null) {
-      await notifyServers([loaded.targetServerId], (id) =>
-        getExternalWorkflowHandle(workflowIds.server(id)).signal(redeployRequestedSignal, {
-          actorId: lastActor,
-          reason: `governance run ${runId} completed`,
-        }),
-      );
+      await signalServer(loaded.targetServerId, redeployRequestedSignal, { actorId: lastActor, reason: `governance run ${runId} completed` });
     }
-    const gated = await ledger.findGatedServers({ ownerId: loaded.ownerId });
-    await notifyServers(gated, (id) => getExternalWorkflowHandle(workflowIds.server(id)).signal(gateChangedSignal));
+    await wakeGatedServers(loaded.ownerId);
   }
   return { status };
 }

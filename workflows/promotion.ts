@@ -23,10 +23,10 @@ import { ErrorType } from '../lib/errors.js';
 import { checkPromotionTransition, type PromotionStatus } from '../lib/governance/states.js';
 import { ManifestDigestKey } from '../lib/search-attributes.js';
 import { workflowIds } from '../lib/workflow-ids.js';
-import { governanceRun, notifyServers } from './governance-run.js';
+import { governanceRun } from './governance-run.js';
+import { wakeGatedServers } from './server-signals.js';
 import {
   approveUpdate,
-  gateChangedSignal,
   promotionQuery,
   rollbackUpdate,
   type PromotionInput,
@@ -162,8 +162,7 @@ export async function promotion({ promotionId }: PromotionInput): Promise<Promot
   }
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (status === 'active') {
-    const gated = await ledger.findGatedServers({ ownerId: loaded.ownerId });
-    await notifyServers(gated, (id) => getExternalWorkflowHandle(workflowIds.server(id)).signal(gateChangedSignal));
+    await wakeGatedServers(loaded.ownerId);
   }
   return { status };
 }

@@ -4,6 +4,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
+import { gatedServers } from '../../lib/governance/gated-servers.js';
 import type { PromotionStatus, RunStatus, StepState, StepStatus } from '../../lib/governance/states.js';
 
 export interface RecordRunTransitionInput {
@@ -89,11 +90,7 @@ export function createGovernanceDbActivities(sql: Sql) {
     },
 
     /** Servers of this owner waiting in pending-governance: they decide again when told. */
-    async findGatedServers({ ownerId }: { ownerId: number }): Promise<number[]> {
-      const rows = await sql<{ id: number }[]>`
-        select id from mcp_servers where owner_id = ${ownerId} and status = 'pending-governance' order by id`;
-      return rows.map((r) => r.id);
-    },
+    findGatedServers: ({ ownerId }: { ownerId: number }): Promise<number[]> => gatedServers(sql, ownerId),
 
     async loadPromotion({ promotionId }: { promotionId: number }) {
       const [p] = await sql<

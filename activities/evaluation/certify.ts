@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from '../runtime/attach-transport.js';
 import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker-executor.js';
@@ -65,7 +66,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
       if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.ServerNotFound);
 
       // The artifact itself: the registry image pinned by the certified digest.
-      const image = c.registry_image ? `${c.registry_image.replace(/:[^:/]+$/, '')}@${c.manifest_digest}` : `${c.local_image}:latest`;
+      const image = c.registry_image ? pinToDigest(c.registry_image, c.manifest_digest) : `${c.local_image}:latest`;
       const name = `mcp-eval-${certificationId}`;
       let evidence: Record<string, unknown>;
       let pass = false;

@@ -82,6 +82,11 @@ export async function loadRunDetail(sql: Sql, id: number, caller: Caller): Promi
   };
 }
 
+const runErrors = (run: { id: number; status: string }, what: string) => ({
+  ended: { code: 'invalid_transition', message: `run ${run.id} has ended (${run.status})` },
+  what,
+});
+
 const stripOwner = ({ owner_id: _o, ...detail }: GovernanceRunDetail & { owner_id: number }): GovernanceRunDetail => detail;
 
 const listWorkflows = createRoute({
@@ -229,7 +234,7 @@ export function governanceRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const run = await loadRunDetail(sql, c.req.valid('param').id, caller);
       const body = c.req.valid('json');
-      await executeUpdate(temporal, workflowIds.governance(run.id), setRunStatusUpdate, [{ actorId: caller.id, status: body.status, note: body.note }], `run ${run.id} has ended (${run.status})`);
+      await executeUpdate(temporal, workflowIds.governance(run.id), setRunStatusUpdate, [{ actorId: caller.id, status: body.status, note: body.note }], runErrors(run, 'the status change'));
       return c.json(stripOwner(await loadRunDetail(sql, run.id, caller)), 200);
     })
     .openapi(advanceStep, async (c) => {
@@ -238,7 +243,7 @@ export function governanceRoutes(deps: ApiDeps) {
       const { id, position } = c.req.valid('param');
       const run = await loadRunDetail(sql, id, caller);
       const body = c.req.valid('json');
-      await executeUpdate(temporal, workflowIds.governance(run.id), advanceStepUpdate, [{ actorId: caller.id, position, status: body.status, note: body.note }], `run ${run.id} has ended (${run.status})`);
+      await executeUpdate(temporal, workflowIds.governance(run.id), advanceStepUpdate, [{ actorId: caller.id, position, status: body.status, note: body.note }], runErrors(run, 'the step change'));
       return c.json(stripOwner(await loadRunDetail(sql, run.id, caller)), 200);
     })
     .openapi(streamRun, async (c) => {

@@ -280,7 +280,10 @@ export function promotionRoutes(deps: ApiDeps) {
       const { note } = c.req.valid('json') ?? {};
       const verdict = checkPromotionTransition(p.status, 'approved');
       if (!verdict.ok) throw new ApiError(409, 'invalid_transition', verdict.reason!);
-      await executeUpdate(temporal, workflowIds.promotion(Number(p.id)), approveUpdate, [{ actorId: caller.id, note }], `promotion ${p.id} has ended (${p.status})`);
+      await executeUpdate(temporal, workflowIds.promotion(Number(p.id)), approveUpdate, [{ actorId: caller.id, note }], {
+        ended: { code: 'invalid_transition', message: `promotion ${p.id} has ended (${p.status})` },
+        what: 'the approval',
+      });
       return c.json(toPromotion(await findPromotion(sql, Number(p.id), caller)), 200);
     })
     .openapi(rollback, async (c) => {
@@ -293,10 +296,13 @@ export function promotionRoutes(deps: ApiDeps) {
       if (p.status === 'active') await rollbackActive(Number(p.id), caller, note);
       else {
         try {
-          await executeUpdate(temporal, workflowIds.promotion(Number(p.id)), rollbackUpdate, [{ actorId: caller.id, note }], 'ended');
+          await executeUpdate(temporal, workflowIds.promotion(Number(p.id)), rollbackUpdate, [{ actorId: caller.id, note }], {
+            ended: { code: 'promotion_ended', message: `promotion ${p.id} has ended` },
+            what: 'the rollback',
+          });
         } catch (err) {
           // It went active (and its workflow ended) in the meantime: roll the active one back.
-          if (!(err instanceof ApiError && err.status === 409 && err.message === 'ended')) throw err;
+          if (!(err instanceof ApiError && err.code === 'promotion_ended')) throw err;
           await rollbackActive(Number(p.id), caller, note);
         }
       }

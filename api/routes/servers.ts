@@ -1,14 +1,8 @@
 // MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
 // become updates of the server's `server/<id>` workflow — the only writer of its status.
 import { createRoute, z } from '@hono/zod-openapi';
-import {
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
-import { ApiError, ErrorType, notFound } from '../../lib/errors.js';
+import { ApiError, notFound } from '../../lib/errors.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import {
   CreateServerBody,
@@ -28,9 +22,7 @@ import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundErro
 import { lastEventId, tailStream } from '../sse.js';
 import { newWebhookSecret } from './webhook.js';
 import { toServerEvent, type ServerEventRow } from '../streams.js';
-
-/** How long an intent may wait for the worker to accept it before the API answers 503. */
-const INTENT_TIMEOUT_MS = 20_000;
+import { executeUpdate } from '../workflow-calls.js';
 
 interface ServerRow {
   id: number;
@@ -149,31 +141,11 @@ function intentRoute(intent: ServerIntent) {
 }
 
 export async function sendIntent(deps: ApiDeps, serverId: number, intent: ServerIntent, caller: Caller) {
-  const handle = deps.temporal.workflow.getHandle(workflowIds.server(serverId));
-  try {
-    const accepted = await deps.temporal.withDeadline(Date.now() + INTENT_TIMEOUT_MS, () =>
-      handle.executeUpdate(intentUpdates[intent], { args: [{ actorId: caller.id }] }),
-    );
-    return { server_id: serverId, intent: accepted.intent, status: accepted.status };
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      const cause = err.cause;
-      if (cause instanceof ApplicationFailure && cause.type === ErrorType.InvalidTransition) {
-        throw new ApiError(409, 'invalid_transition', cause.message);
-      }
-    }
-    if (err instanceof WorkflowNotFoundError) {
-      throw new ApiError(409, 'lifecycle_ended', `server ${serverId} has no running lifecycle workflow`);
-    }
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || (err as { code?: number }).code === 4) {
-      throw new ApiError(
-        503,
-        'worker_unavailable',
-        `no worker accepted the ${intent} request within ${INTENT_TIMEOUT_MS / 1000}s; it may still be applied, so check the server status before retrying`,
-      );
-    }
-    throw err;
-  }
+  const accepted = await executeUpdate(deps.temporal, workflowIds.server(serverId), intentUpdates[intent], [{ actorId: caller.id }], {
+    ended: { code: 'lifecycle_ended', message: `server ${serverId} has no running lifecycle workflow` },
+    what: `the ${intent} request`,
+  });
+  return { server_id: serverId, intent: accepted.intent, status: accepted.status };
 }
 
 export function serverRoutes(deps: ApiDeps) {

@@ -23,19 +23,21 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent, request, type ClientRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { Client, Connection } from '@temporalio/client';
-import { SseParser } from '../../cli/sse.js';
-import { createSql, type Sql } from '../../lib/db.js';
+import { createSql } from '../../lib/db.js';
 import { migrate } from '../../lib/migrate.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';
+import { log, sleep } from './common.js';
+import { ROLES, quiesce, withCpu, type CpuShare, type Role } from './cpu.js';
+import { fanout } from './fanout.js';
+import { httpCall, load, paced } from './load.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,10 +62,6 @@ const opts = {
 };
 
 /** Wall-clock milliseconds with sub-millisecond resolution (one clock for sender and receivers). */
-const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
-const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 // 1,000 subscribers hold 2,000 sockets (both ends live in this process and the API, which inherits
 // the limit): raise the soft limit of open files when it is short, by running again under `ulimit -n`.
@@ -80,287 +78,6 @@ function ensureFileLimit(): void {
     { stdio: 'inherit', env: { ...process.env, BENCH_API_RAISED_LIMIT: '1' } },
   );
   process.exit(res.status ?? 1);
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU: how busy the machine was during a phase, and how much of it was this benchmark's stack
-
-/** Linux reports CPU times in USER_HZ ticks: 100 a second on every architecture Node runs on. */
-const TICK_MS = 10;
-
-/** utime + stime of a process, in clock ticks (0 once it has gone). */
-function processTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy and total clock ticks of the whole machine. */
-function machineTicks(): { busy: number; total: number } {
-  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - v[3]! - v[4]!, total }; // less idle and iowait
-}
-
-const ROLES = ['api', 'worker', 'temporal', 'postgres', 'bench'] as const;
-type Role = (typeof ROLES)[number];
-
-interface CpuShare {
-  /** Of the machine's capacity (all cores), in %. */
-  busy: number;
-  ours: number;
-  others: number;
-  /** CPU milliseconds each part of the stack spent over the case. */
-  ms: Record<Role, number>;
-}
-
-/** Measures `fn`; "ours" is this process, the API, the worker, Temporal and the database's backends. */
-async function withCpu<T>(pids: () => Promise<[Role, number][]>, fn: () => Promise<T>): Promise<T & { cpu: CpuShare }> {
-  const before = new Map((await pids()).map(([, pid]) => [pid, processTicks(pid)]));
-  const m0 = machineTicks();
-  const result = await fn();
-  const m1 = machineTicks();
-  const after = new Map([...before.keys()].map((pid) => [pid, processTicks(pid)]));
-  const roles = new Map((await pids()).map(([role, pid]) => [pid, role]));
-  for (const pid of roles.keys()) if (!after.has(pid)) after.set(pid, processTicks(pid));
-  const ms = Object.fromEntries(ROLES.map((r) => [r, 0])) as Record<Role, number>;
-  let ours = 0;
-  for (const [pid, t] of after) {
-    const used = Math.max(0, t - (before.get(pid) ?? 0));
-    ours += used;
-    ms[roles.get(pid) ?? 'postgres'] += used * TICK_MS; // a backend gone by the end was the database's
-  }
-  const total = m1.total - m0.total || 1;
-  const busy = ((m1.busy - m0.busy) / total) * 100;
-  const oursPct = Math.min(busy, (ours / total) * 100);
-  return { ...result, cpu: { busy, ours: oursPct, others: busy - oursPct, ms } };
-}
-
-/**
- * Waits (at most `maxMs`) until the given processes together use under 10% of a core over a second:
- * the worker and Temporal finish the work earlier starts left behind before the next case begins.
- */
-async function quiesce(pids: number[], maxMs = 60_000): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const before = pids.reduce((n, pid) => n + processTicks(pid), 0);
-    await sleep(1_000);
-    const used = (pids.reduce((n, pid) => n + processTicks(pid), 0) - before) * TICK_MS;
-    if (used < 100 || performance.now() - t0 > maxMs) return (performance.now() - t0) / 1000;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request load
-
-interface LoadResult {
-  name: string;
-  connections: number;
-  /** Offered requests/s (open loop), or undefined for as fast as answers come (closed loop). */
-  rate?: number;
-  reqPerSec: number;
-  p50: number;
-  p99: number;
-  ok: number;
-  bad: number;
-}
-
-/** autocannon, for `duration` seconds or (exactly counted) `amount` requests. */
-async function load(
-  name: string,
-  o: { url: string; token?: string; method?: 'GET' | 'POST'; body?: string; connections: number; duration?: number; amount?: number },
-): Promise<LoadResult> {
-  log(`${name}: ${o.amount ? `${o.amount} requests` : `${o.duration} s`}, ${o.connections} connections`);
-  const r = await autocannon({
-    url: o.url,
-    method: o.method ?? 'GET',
-    connections: o.connections,
-    ...(o.amount ? { amount: o.amount } : { duration: o.duration }),
-    headers: {
-      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-      ...(o.body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(o.body ? { body: o.body } : {}),
-  });
-  const ok = r['2xx'];
-  return { name, connections: o.connections, reqPerSec: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, bad: r.non2xx + r.errors + r.timeouts };
-}
-
-/**
- * Open loop: `rate` calls a second for `seconds`, each sent when due whatever happened to earlier
- * ones; latency from when it was due (time spent queued for a socket counts). Waits for every answer.
- */
-async function paced(name: string, connections: number, rate: number, seconds: number, call: () => Promise<boolean>): Promise<LoadResult> {
-  log(`${name}: ${seconds} s at ${rate}/s`);
-  const latencies: number[] = [];
-  let ok = 0;
-  let bad = 0;
-  let last = 0;
-  const inflight: Promise<void>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < Math.round(rate * seconds); i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    inflight.push(
-      call().then(
-        (good) => {
-          last = performance.now();
-          if (!good) return void bad++;
-          ok++;
-          latencies.push(last - due);
-        },
-        () => void bad++,
-      ),
-    );
-  }
-  await Promise.all(inflight);
-  latencies.sort((a, b) => a - b);
-  return { name, connections, rate, reqPerSec: ok / ((last - start) / 1000), p50: pct(latencies, 50), p99: pct(latencies, 99), ok, bad };
-}
-
-/** One request over a keep-alive agent; true on 2xx. */
-function httpCall(agent: Agent, url: string, token: string, body: string): () => Promise<boolean> {
-  return () =>
-    new Promise<boolean>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-}
-
-// ---------------------------------------------------------------------------------------------
-// SSE fan-out
-
-interface Subscriber {
-  req: ClientRequest;
-  ready: Promise<void>;
-}
-
-function subscribe(url: string, token: string, onStatus: (data: string, receivedAt: number) => void): Subscriber {
-  let req!: ClientRequest;
-  const ready = new Promise<void>((resolve, reject) => {
-    req = request(url, { agent: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
-      const parser = new SseParser();
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        const at = now();
-        for (const frame of parser.push(chunk)) {
-          if (frame.event === 'ready') resolve();
-          else if (frame.event === 'status') onStatus(frame.data, at);
-        }
-      });
-      res.on('error', () => {});
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  return { req, ready };
-}
-
-interface FanoutResult {
-  subscribers: number;
-  events: number;
-  p50: number;
-  p99: number;
-  max: number;
-  lost: number;
-  duplicates: number;
-  connectSeconds: number;
-  /** Over the events and their delivery (not the connecting). */
-  cpu: CpuShare;
-}
-
-/**
- * `subscribers` clients on one stream; `events` status events on one server, written as
- * recordServerStatus writes them (row lock, event insert, status update, one transaction), spaced
- * 1/eventRate s apart. The send time travels in the event's reason; latency = receipt − send.
- */
-async function fanout(
-  sql: Sql,
-  apiUrl: string,
-  token: string,
-  serverId: number,
-  subscribers: number,
-  events: number,
-  eventRate: number,
-  meter: (fn: () => Promise<object>) => Promise<{ cpu: CpuShare }>,
-): Promise<FanoutResult> {
-  log(`SSE fan-out: ${subscribers} subscriber(s), ${events} events at ${eventRate}/s`);
-  const tag = randomUUID().slice(0, 8);
-  const received = Array.from({ length: subscribers }, () => new Uint8Array(events));
-  const latencies: number[] = [];
-  let duplicates = 0;
-  let delivered = 0;
-  const subs: Subscriber[] = [];
-  const t0 = performance.now();
-  try {
-    for (let i = 0; i < subscribers; i += 50) {
-      const batch = [];
-      for (let s = i; s < Math.min(subscribers, i + 50); s++) {
-        const sub = subscribe(`${apiUrl}/api/servers/stream?server_id=${serverId}`, token, (data, at) => {
-          const [mark, seq, sentAt] = ((JSON.parse(data) as { reason: string | null }).reason ?? '').split(' ');
-          if (mark !== `bench:${tag}`) return;
-          if (received[s]![Number(seq)]!++) duplicates++;
-          else {
-            delivered++;
-            latencies.push(at - Number(sentAt));
-          }
-        });
-        subs.push(sub);
-        batch.push(sub.ready);
-      }
-      await Promise.all(batch);
-    }
-    const connectSeconds = (performance.now() - t0) / 1000;
-
-    const { cpu } = await meter(async () => {
-      let status = (await sql<{ status: string }[]>`select status from mcp_servers where id = ${serverId}`)[0]!.status;
-      const start = performance.now();
-      for (let n = 0; n < events; n++) {
-        const wait = start + (n * 1000) / eventRate - performance.now();
-        if (wait > 0) await sleep(wait);
-        // running ⇄ unhealthy: allowed edges both ways (lib/server-status.ts).
-        const to = status === 'running' ? 'unhealthy' : 'running';
-        const reason = `bench:${tag} ${n} ${now().toFixed(3)}`;
-        await sql.begin(async (tx) => {
-          const [server] = await tx<{ status: string; owner_id: number }[]>`select status, owner_id from mcp_servers where id = ${serverId} for update`;
-          await tx`
-            insert into server_events (server_id, owner_id, event_type, status, previous_status, reason, transition_key)
-            values (${serverId}, ${server!.owner_id}, 'status', ${to}, ${server!.status}, ${reason}, ${`bench/${tag}#${n}`})`;
-          await tx`update mcp_servers set status = ${to}, status_reason = ${reason}, updated_at = now() where id = ${serverId}`;
-        });
-        status = to;
-      }
-      // Stragglers: at most 15 s after the last event.
-      const deadline = performance.now() + 15_000;
-      while (delivered < subscribers * events && performance.now() < deadline) await sleep(50);
-      return {};
-    });
-    latencies.sort((a, b) => a - b);
-    return {
-      subscribers,
-      events,
-      p50: pct(latencies, 50),
-      p99: pct(latencies, 99),
-      max: latencies[latencies.length - 1] ?? NaN,
-      lost: subscribers * events - delivered,
-      duplicates,
-      connectSeconds,
-      cpu,
-    };
-  } finally {
-    for (const s of subs) s.req.destroy();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

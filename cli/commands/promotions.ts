@@ -13,7 +13,7 @@ import {
 } from '../../lib/schemas/governance.js';
 import { clientFrom } from '../client.js';
 import { CliError } from '../handle-error.js';
-import { formatTable, printJson, show, withJson, type Cell } from '../output.js';
+import { show, withJson, type Cell } from '../output.js';
 import { checkBody, checkOption, collect, Id, noneOr } from '../validate.js';
 import { shortDigest } from './builds.js';
 

@@ -3,6 +3,7 @@
 // unit-tested table-driven and replayable; one activity loads the inputs and records the result.
 import type { HealthOverall } from '../artifact-health.js';
 import type { GateVerdict } from '../governance/gate.js';
+import { pinToDigest } from '../registry/reference.js';
 import type { VmPosture } from '../vm/posture.js';
 
 export const POLICY_VERSION = 'runtime-policy-v1';
@@ -120,7 +121,7 @@ export function decide(input: PolicyInput): PolicyDecision {
       if (artifact.status !== 'succeeded') notes.push(`artifact:unusable:${artifact.status}`);
       else if (artifact.registryImage) {
         // Pinned by digest: the launch runs exactly the artifact the decision names.
-        image = artifact.manifestDigest ? `${artifact.registryImage.replace(/:[^:/]+$/, '')}@${artifact.manifestDigest}` : artifact.registryImage;
+        image = artifact.manifestDigest ? pinToDigest(artifact.registryImage, artifact.manifestDigest) : artifact.registryImage;
         notes.push('image:registry-promoted');
       } else {
         image = `${artifact.localImage}:latest`;

@@ -131,3 +131,8 @@ export function isTag(reference: string): boolean {
 export function isDigest(reference: string): boolean {
   return DIGEST.test(reference);
 }
+
+/** `repo:tag` (or `repo`) pinned to a manifest digest: `repo@sha256:…` — exactly the artifact, whatever the tag says now. */
+export function pinToDigest(image: string, digest: string): string {
+  return `${image.replace(/:[^:/]+$/, '')}@${digest}`;
+}

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, startWorker } from '../../scripts/stack/app.js';
+import { startApi } from '../../scripts/stack/app.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startEmbeddedPostgres, type PostgresHandle } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { logLineText, runFailure, runToWatch, startBuildAndFindRun, waitForRun } from '../../cli/build-watch.js';
-import type { ApiClient } from '../../cli/client.js';
+import { logLineText, runFailure } from '../../cli/build-watch.js';
 import {
   buildDetailTable,
   buildListTable,
@@ -12,9 +10,7 @@ import {
   shortDigest,
   shortRevision,
 } from '../../cli/commands/builds.js';
-import { ApiHttpError } from '../../cli/handle-error.js';
 import { formatTable } from '../../cli/output.js';
-import type { SseFrame } from '../../cli/sse.js';
 import { checkOption } from '../../cli/validate.js';
 import type { BuildRun } from '../../lib/schemas/builds.js';
 
