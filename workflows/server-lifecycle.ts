@@ -50,11 +50,13 @@ const git = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid] },
 });
 
-// Launching: pulls and starts a container (a side effect that replaces the previous one, so safe to retry).
+// Deciding and launching: pulls and starts a container (a side effect that replaces the previous
+// one, so safe to retry). Attempts are spaced out (2 s, 4 s, 8 s, …) so a database or daemon that
+// is restarting is waited out rather than turning the server to error (found by the chaos suite).
 const runtime = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.LaunchFailed, ErrorType.ServerNotFound] },
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.LaunchFailed, ErrorType.ServerNotFound] },
 });
 
 // A server needs a moment to answer: keep asking for about half a minute before calling it unhealthy.
