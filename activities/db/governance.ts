@@ -2,6 +2,7 @@
 // idempotent through a transition key (`<workflow id>#<sequence>`): a retried activity changes
 // nothing twice and writes one audit row. Ordering and permissions were checked by the workflow.
 import { ApplicationFailure } from '@temporalio/activity';
+import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gatedServers } from '../../lib/governance/gated-servers.js';
@@ -28,20 +29,26 @@ export interface RecordPromotionTransitionInput {
 
 export function createGovernanceDbActivities(sql: Sql) {
   return {
+    /** The run's row and steps, once the transaction that created them has committed. */
     async loadGovernanceRun({ runId }: { runId: number }) {
-      const [run] = await sql<{ status: RunStatus; initiated_by: number | null; target_server_id: number | null; owner_id: number }[]>`
-        select r.status, r.initiated_by, r.target_server_id, w.owner_id
-        from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
-        where r.id = ${runId}`;
+      const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (tx) => {
+        const [row] = await tx<{ status: RunStatus; initiated_by: number | null; target_server_id: number | null; owner_id: number; steps: StepState[] }[]>`
+          select r.status, r.initiated_by, r.target_server_id, w.owner_id,
+                 coalesce((select json_agg(json_build_object('position', s.position, 'action', s.action, 'status', s.status) order by s.position)
+                           from governance_step_runs s where s.workflow_run_id = r.id), '[]') as steps
+          from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
+          where r.id = ${runId}`;
+        return row;
+      });
+      // Missing after the creator's lock: rolled back, or created by a caller that held no lock
+      // (an API from before the lock, mid-upgrade). Retried, then the workflow gives up on it.
       if (!run) throw ApplicationFailure.retryable(`governance run ${runId} is not visible yet`, ErrorType.ServerNotYetVisible);
-      const steps = await sql<StepState[]>`
-        select position, action, status from governance_step_runs where workflow_run_id = ${runId} order by position`;
       return {
         status: run.status,
         initiatedBy: run.initiated_by,
         targetServerId: run.target_server_id,
         ownerId: run.owner_id,
-        steps: steps.map((s) => ({ position: s.position, action: s.action, status: s.status })),
+        steps: run.steps.map((s) => ({ position: s.position, action: s.action, status: s.status })),
       };
     },
 
@@ -93,12 +100,17 @@ export function createGovernanceDbActivities(sql: Sql) {
     findGatedServers: ({ ownerId }: { ownerId: number }): Promise<number[]> => gatedServers(sql, ownerId),
 
     async loadPromotion({ promotionId }: { promotionId: number }) {
-      const [p] = await sql<
-        { status: PromotionStatus; manifest_digest: string; scheduled_by: number | null; workflow_run_id: string | null; owner_id: number; governance_workflow_id: number | null }[]
-      >`
-        select p.status, p.manifest_digest, p.scheduled_by, p.workflow_run_id, t.owner_id, t.workflow_id as governance_workflow_id
-        from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
-        where p.id = ${promotionId}`;
+      const [p] = await afterCreation(
+        sql,
+        'artifact_promotions',
+        promotionId,
+        (tx) => tx<
+          { status: PromotionStatus; manifest_digest: string; scheduled_by: number | null; workflow_run_id: string | null; owner_id: number; governance_workflow_id: number | null }[]
+        >`
+          select p.status, p.manifest_digest, p.scheduled_by, p.workflow_run_id, t.owner_id, t.workflow_id as governance_workflow_id
+          from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
+          where p.id = ${promotionId}`,
+      );
       if (!p) throw ApplicationFailure.retryable(`promotion ${promotionId} is not visible yet`, ErrorType.ServerNotYetVisible);
       return {
         status: p.status,

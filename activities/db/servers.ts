@@ -1,6 +1,7 @@
 // Ledger writes of the serverLifecycle workflow. Each is idempotent: keyed by the transition key,
 // so a retried activity never writes a transition twice.
 import { ApplicationFailure } from '@temporalio/activity';
+import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
 import { canTransition, type ServerStatus } from '../../lib/server-status.js';
@@ -19,9 +20,9 @@ export interface RemoveServerInput {
 
 export function createServerDbActivities(sql: Sql) {
   return {
-    /** Waits (through retries) until the creating transaction has committed the row. */
+    /** The server's row, once the transaction that created it has committed. */
     async awaitServerRow({ serverId }: { serverId: number }): Promise<{ status: ServerStatus }> {
-      const [row] = await sql<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`;
+      const [row] = await afterCreation(sql, 'mcp_servers', serverId, (tx) => tx<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`);
       if (!row) throw ApplicationFailure.retryable(`server ${serverId} is not visible yet`, ErrorType.ServerNotYetVisible);
       return row;
     },

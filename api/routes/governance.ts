@@ -2,6 +2,7 @@
 // API creates its rows and starts it in one transaction; every later change is an update of that
 // workflow (validated: 409 on an invalid transition), and the run's stream follows its audit log.
 import { createRoute, z } from '@hono/zod-openapi';
+import { holdCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ApiError, notFound } from '../../lib/errors.js';
 import { runEnded, type RunStatus } from '../../lib/governance/states.js';
@@ -212,7 +213,9 @@ export function governanceRoutes(deps: ApiDeps) {
         await tx`
           insert into governance_step_runs (workflow_run_id, step_id, position, action)
           select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${wf.id}`;
-        // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
+        // Started inside the transaction, whose lock the workflow's first read waits for: if the
+        // commit fails, the workflow finds no row and ends.
+        await holdCreation(tx, 'governance_workflow_runs', run!.id);
         await temporal.workflow.start<typeof governanceRun>('governanceRun', {
           taskQueue: env.TEMPORAL_TASK_QUEUE,
           workflowId: workflowIds.governance(run!.id),

@@ -3,6 +3,7 @@
 // workflow, waits for approval, and ends active or rolled back. Only the track's owner (or an
 // admin) approves or rolls back; a rolled-back stage can be scheduled again.
 import { createRoute, z } from '@hono/zod-openapi';
+import { holdCreation } from '../../lib/creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import { ApiError, notFound } from '../../lib/errors.js';
 import { checkPromotionTransition, DEFAULT_STAGES, type PromotionStatus } from '../../lib/governance/states.js';
@@ -238,7 +239,9 @@ export function promotionRoutes(deps: ApiDeps) {
             returning id`;
           await tx`insert into promotion_events (promotion_id, actor_id, status, note)
                    values (${p!.id}, ${caller.id}, 'scheduled', ${`promotion:scheduled:${track.name}:${body.stage}`})`;
-          // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
+          // Started inside the transaction, whose lock the workflow's first read waits for: if the
+          // commit fails, the workflow finds no row and ends.
+          await holdCreation(tx, 'artifact_promotions', Number(p!.id));
           await temporal.workflow.start<typeof promotion>('promotion', {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
             workflowId: workflowIds.promotion(Number(p!.id)),

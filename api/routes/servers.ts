@@ -1,6 +1,7 @@
 // MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
 // become updates of the server's `server/<id>` workflow — the only writer of its status.
 import { createRoute, z } from '@hono/zod-openapi';
+import { holdCreation } from '../../lib/creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import { ApiError, notFound } from '../../lib/errors.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -168,7 +169,9 @@ export function serverRoutes(deps: ApiDeps) {
             values (${caller.id}, ${body.name}, ${body.server_type}, ${tx.json(body.source)}, ${tx.json(body.config)}, ${body.use_gpu},
                     ${newWebhookSecret()})
             returning *`;
-          // Started inside the transaction: if the commit fails, the workflow finds no row and ends.
+          // Started inside the transaction, whose lock the workflow's first read waits for: if the
+          // commit fails, the workflow finds no row and ends.
+          await holdCreation(tx, 'mcp_servers', server!.id);
           await deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
             workflowId: workflowIds.server(server!.id),

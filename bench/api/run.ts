@@ -57,7 +57,7 @@ const opts = {
   events: flag('events', 100),
   eventRate: flag('event-rate', 20),
   poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
-  /** A V8 CPU profile of the API (all cases), written to .data/bench-logs/cpu-prof when it stops. */
+  /** V8 CPU profiles of the API and the worker (all cases), written to .data/bench-logs/cpu-prof when they stop. */
   cpuProf: process.argv.includes('--cpu-prof'),
 };
 
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     const profile = { NODE_OPTIONS: `--require ${join(import.meta.dirname, 'cpu-prof.cjs')}`, BENCH_CPU_PROF_DIR: profiles };
     const api = await startApi(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-api.log'));
     stops.push({ what: 'api', stop: () => api.stop() });
-    const worker = await startWorker(env, join(logDir, 'api-bench-worker.log'));
+    const worker = await startWorker(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-worker.log'));
     stops.push({ what: 'worker', stop: () => worker.stop() });
     const apiUrl = `http://127.0.0.1:${port}`;
     const connection = await Connection.connect({ address: temporal.address });
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
     }).join('; ')}`);
     console.log(`goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`);
-    if (opts.cpuProf) console.log(`\nthe API's CPU profile goes to ${profiles} when it stops (open it in Chrome DevTools or speedscope)`);
+    if (opts.cpuProf) console.log(`\nthe API's and the worker's CPU profiles go to ${profiles} when it stops (open it in Chrome DevTools or speedscope)`);
   } finally {
     await stop();
   }

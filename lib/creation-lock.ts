@@ -1,0 +1,30 @@
+// A ledger row and the workflow that owns it are created together: the API inserts the row and
+// starts the workflow in one transaction, and the workflow's first activity reads the row. The
+// creating transaction holds an advisory lock keyed by the row until it commits or rolls back; the
+// reader takes the same lock, shared, before it reads — so it waits for the commit instead of
+// polling until the row shows up, and a row still missing after the wait was rolled back.
+import type postgres from 'postgres';
+import type { Sql } from './db.js';
+
+/** The tables whose rows are created this way. */
+export type CreatedTable = 'mcp_servers' | 'governance_workflow_runs' | 'artifact_promotions';
+
+type Tx = postgres.TransactionSql;
+
+const key = (table: CreatedTable, id: number) => `${table}:${id}`;
+
+/** In the creating transaction, before the workflow is started: held until commit or rollback. */
+export async function holdCreation(tx: Tx, table: CreatedTable, id: number): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${key(table, id)}, 0))`;
+}
+
+/**
+ * Waits for the creating transaction of `table`/`id` to end, then reads (a new statement, so a new
+ * snapshot: the committed row is visible to it).
+ */
+export function afterCreation<T>(sql: Sql, table: CreatedTable, id: number, read: (tx: Tx) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock_shared(hashtextextended(${key(table, id)}, 0))`;
+    return read(tx);
+  }) as Promise<T>;
+}
