@@ -10,9 +10,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
-  patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -29,24 +27,13 @@ import {
   type RunStatusRequest,
   type StepRequest,
 } from './governance.messages.js';
+import { firstRead } from './first-read.js';
 import { signalServer, wakeGatedServers } from './server-signals.js';
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.ServerNotFound, ErrorType.InvalidTransition] },
 });
-
-// The first read waits for the creating transaction's lock (lib/creation-lock.ts), so it normally
-// succeeds at once; a row still missing is retried for ~30 s, then the run is abandoned.
-const loadRowOptions = {
-  startToCloseTimeout: '5s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
-} as const;
-const awaitRow = proxyActivities<Activities>(loadRowOptions).loadGovernanceRun;
-// A local activity: one workflow task starts the run, instead of an activity task and a second
-// workflow task — about half of what a start costs the Temporal server and the worker.
-const awaitRowLocally = proxyLocalActivities<Activities>(loadRowOptions).loadGovernanceRun;
-const LOCAL_LOAD_PATCH = 'governance-run-local-load-v1';
 
 export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {
   // Handlers are registered before the run's row is loaded, so a change sent in the first moments
@@ -146,7 +133,7 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
 
   let loaded: Awaited<ReturnType<Activities['loadGovernanceRun']>>;
   try {
-    loaded = await (patched(LOCAL_LOAD_PATCH) ? awaitRowLocally : awaitRow)({ runId });
+    loaded = await firstRead('loadGovernanceRun', 'governance-run-local-load-v1')({ runId });
   } catch (err) {
     if (err instanceof ActivityFailure) return { status: 'abandoned' };
     throw err;

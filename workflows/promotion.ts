@@ -23,6 +23,7 @@ import { ErrorType } from '../lib/errors.js';
 import { checkPromotionTransition, type PromotionStatus } from '../lib/governance/states.js';
 import { ManifestDigestKey } from '../lib/search-attributes.js';
 import { workflowIds } from '../lib/workflow-ids.js';
+import { firstRead } from './first-read.js';
 import { governanceRun } from './governance-run.js';
 import { wakeGatedServers } from './server-signals.js';
 import {
@@ -38,11 +39,6 @@ const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.InvalidTransition] },
 });
-
-const awaitRow = proxyActivities<Activities>({
-  startToCloseTimeout: '5s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
-}).loadPromotion;
 
 export async function promotion({ promotionId }: PromotionInput): Promise<PromotionResult> {
   // Handlers come first, so an approval sent in the first moments is not refused for want of one;
@@ -98,7 +94,7 @@ export async function promotion({ promotionId }: PromotionInput): Promise<Promot
 
   let loaded: Awaited<ReturnType<Activities['loadPromotion']>>;
   try {
-    loaded = await awaitRow({ promotionId });
+    loaded = await firstRead('loadPromotion', 'promotion-local-load-v1')({ promotionId });
   } catch (err) {
     if (err instanceof ActivityFailure) return { status: 'abandoned' };
     throw err;

@@ -28,6 +28,7 @@ import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attribu
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
 import { workflowIds } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
+import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
 import {
   intentUpdates,
@@ -97,12 +98,6 @@ const pods = proxyActivities<Activities>({
   heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
 });
-
-// The creating transaction commits right after it starts this workflow; allow it ~30 s to become visible.
-const awaitRow = proxyActivities<Activities>({
-  startToCloseTimeout: '5s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 1.5, maximumInterval: '3s', maximumAttempts: 15 },
-}).awaitServerRow;
 
 /** The most useful one-line reason inside a failure chain. */
 function reasonOf(err: unknown): string {
@@ -333,7 +328,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
 
   if (input.seq === 0) {
     try {
-      await awaitRow({ serverId: input.serverId });
+      await firstRead('awaitServerRow', 'server-lifecycle-local-load-v1')({ serverId: input.serverId });
     } catch (err) {
       // The creating transaction rolled back: there is no server to look after.
       if (err instanceof ActivityFailure) return { outcome: 'abandoned' };

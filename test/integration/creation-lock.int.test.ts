@@ -7,7 +7,7 @@ import { createServerDbActivities } from '../../activities/db/servers.js';
 import { holdCreation } from '../../lib/creation-lock.js';
 import { ErrorType } from '../../lib/errors.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { httpClient } from '../support/http.js';
+import { eventually, httpClient } from '../support/http.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,16 +98,38 @@ describe('the first read of a new row', () => {
   });
 });
 
-describe('a governance run started through the API', () => {
-  it('loads its row in its first workflow task: a local activity, no activity task', async () => {
+/** The activities a workflow scheduled, and how many local activities it ran. */
+async function activitiesOf(workflowId: string) {
+  const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
+  return {
+    scheduled: history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name),
+    local: history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+  };
+}
+
+describe('workflows started through the API read their row in their first workflow task', () => {
+  it('a server: a local activity, no activity task', async () => {
+    const res = await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'cl-api-server', server_type: 'Router', source: { type: 'image', image: 'example/router:1' }, start: false },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const workflowId = `server/${res.body.id}`;
+    await eventually(async () => (await h.sql`select 1 from mcp_servers where id = ${res.body.id} and status = 'stopped'`).length === 1, 30_000, 'created without start');
+    const { scheduled, local } = await activitiesOf(workflowId);
+    expect(scheduled).not.toContain('awaitServerRow');
+    expect(scheduled).toContain('recordServerStatus');
+    expect(local).toBe(1);
+  });
+
+  it('a governance run: a local activity, no activity task', async () => {
     const res = await call('POST', `/api/governance/workflows/${workflowDefId}/runs`, { token: h.adminToken, json: {} });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const step = await call('POST', `/api/governance/runs/${res.body.id}/steps/1`, { token: h.adminToken, json: { status: 'in_progress' } });
     expect(step.status, JSON.stringify(step.body)).toBe(200);
-    const history = await h.temporal.workflow.getHandle(res.body.temporal_workflow_id).fetchHistory();
-    const scheduledActivities = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-    expect(scheduledActivities).not.toContain('loadGovernanceRun');
-    expect(scheduledActivities).toContain('recordGovernanceTransition'); // the step change still is one
-    expect(history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
+    const { scheduled, local } = await activitiesOf(res.body.temporal_workflow_id);
+    expect(scheduled).not.toContain('loadGovernanceRun');
+    expect(scheduled).toContain('recordGovernanceTransition'); // the step change still is one
+    expect(local).toBe(1);
   });
 });
