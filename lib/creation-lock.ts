@@ -28,3 +28,4 @@ export function afterCreation<T>(sql: Sql, table: CreatedTable, id: number, read
     return read(tx);
   }) as Promise<T>;
 }
+

@@ -4,6 +4,8 @@
 export const ErrorType = {
   ServerNotFound: 'ServerNotFound',
   ServerNotYetVisible: 'ServerNotYetVisible',
+  /** A workflow's own row, missing for good (lib/creation-lock.ts). */
+  RowRolledBack: 'RowRolledBack',
   InvalidTransition: 'InvalidTransition',
   GitSourceInvalid: 'GitSourceInvalid',
   BuildFailed: 'BuildFailed',

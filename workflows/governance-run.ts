@@ -4,7 +4,6 @@
 // transaction. When the run completes it asks its target server to redeploy and wakes servers
 // waiting on a gate. The API created the rows (and started this run) in one transaction.
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -131,13 +130,8 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
     },
   );
 
-  let loaded: Awaited<ReturnType<Activities['loadGovernanceRun']>>;
-  try {
-    loaded = await firstRead('loadGovernanceRun', 'governance-run-local-load-v1')({ runId });
-  } catch (err) {
-    if (err instanceof ActivityFailure) return { status: 'abandoned' };
-    throw err;
-  }
+  const loaded = await firstRead('loadGovernanceRun', 'governance-run-local-load-v1', { runId });
+  if (!loaded) return { status: 'abandoned' };
   status = loaded.status;
   steps.push(...loaded.steps);
   lastActor = loaded.initiatedBy ?? 0;

@@ -4,7 +4,6 @@
 // failed or was cancelled, or an operator rolled it back). Every status change goes through
 // recordPromotionTransition, which keeps artifact_promotions and its events in one transaction.
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
@@ -92,13 +91,8 @@ export async function promotion({ promotionId }: PromotionInput): Promise<Promot
     },
   );
 
-  let loaded: Awaited<ReturnType<Activities['loadPromotion']>>;
-  try {
-    loaded = await firstRead('loadPromotion', 'promotion-local-load-v1')({ promotionId });
-  } catch (err) {
-    if (err instanceof ActivityFailure) return { status: 'abandoned' };
-    throw err;
-  }
+  const loaded = await firstRead('loadPromotion', 'promotion-local-load-v1', { promotionId });
+  if (!loaded) return { status: 'abandoned' };
   status = loaded.status;
   governanceRunId = loaded.governanceRunId;
   governanceDone = loaded.governanceWorkflowId === null;

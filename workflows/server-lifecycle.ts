@@ -327,13 +327,8 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   }
 
   if (input.seq === 0) {
-    try {
-      await firstRead('awaitServerRow', 'server-lifecycle-local-load-v1')({ serverId: input.serverId });
-    } catch (err) {
-      // The creating transaction rolled back: there is no server to look after.
-      if (err instanceof ActivityFailure) return { outcome: 'abandoned' };
-      throw err;
-    }
+    // Missing for good: the creating transaction rolled back, there is no server to look after.
+    if (!(await firstRead('awaitServerRow', 'server-lifecycle-local-load-v1', { serverId: input.serverId }))) return { outcome: 'abandoned' };
     if (queue.length === 0) await transition('stopped', 'created without start');
   }
 

@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
+import { rowMissing } from './row-missing.js';
 import { gatedServers } from '../../lib/governance/gated-servers.js';
 import type { PromotionStatus, RunStatus, StepState, StepStatus } from '../../lib/governance/states.js';
 
@@ -40,9 +41,7 @@ export function createGovernanceDbActivities(sql: Sql) {
           where r.id = ${runId}`;
         return row;
       });
-      // Missing after the creator's lock: rolled back, or created by a caller that held no lock
-      // (an API from before the lock, mid-upgrade). Retried, then the workflow gives up on it.
-      if (!run) throw ApplicationFailure.retryable(`governance run ${runId} is not visible yet`, ErrorType.ServerNotYetVisible);
+      if (!run) throw rowMissing(`governance run ${runId}`);
       return {
         status: run.status,
         initiatedBy: run.initiated_by,
@@ -111,7 +110,7 @@ export function createGovernanceDbActivities(sql: Sql) {
           from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
           where p.id = ${promotionId}`,
       );
-      if (!p) throw ApplicationFailure.retryable(`promotion ${promotionId} is not visible yet`, ErrorType.ServerNotYetVisible);
+      if (!p) throw rowMissing(`promotion ${promotionId}`);
       return {
         status: p.status,
         manifestDigest: p.manifest_digest,

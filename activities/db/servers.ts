@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
+import { rowMissing } from './row-missing.js';
 import { canTransition, type ServerStatus } from '../../lib/server-status.js';
 
 export interface RecordStatusInput {
@@ -23,7 +24,7 @@ export function createServerDbActivities(sql: Sql) {
     /** The server's row, once the transaction that created it has committed. */
     async awaitServerRow({ serverId }: { serverId: number }): Promise<{ status: ServerStatus }> {
       const [row] = await afterCreation(sql, 'mcp_servers', serverId, (tx) => tx<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`);
-      if (!row) throw ApplicationFailure.retryable(`server ${serverId} is not visible yet`, ErrorType.ServerNotYetVisible);
+      if (!row) throw rowMissing(`server ${serverId}`);
       return row;
     },
 

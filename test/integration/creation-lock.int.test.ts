@@ -1,11 +1,15 @@
 // A ledger row and its workflow are created in one transaction (lib/creation-lock.ts): the
 // workflow's first read waits for that transaction instead of polling for the row, sees the row the
-// moment it commits, and finds nothing when it rolls back.
+// moment it commits, finds nothing when it rolls back, and outlasts a database outage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernanceDbActivities } from '../../activities/db/governance.js';
 import { createServerDbActivities } from '../../activities/db/servers.js';
 import { holdCreation } from '../../lib/creation-lock.js';
+import { workflowIds } from '../../lib/workflow-ids.js';
 import { ErrorType } from '../../lib/errors.js';
+import type { governanceRun } from '../../workflows/governance-run.js';
+import { governanceRunQuery } from '../../workflows/governance.messages.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient } from '../support/http.js';
 
@@ -131,5 +135,72 @@ describe('workflows started through the API read their row in their first workfl
     expect(scheduled).not.toContain('loadGovernanceRun');
     expect(scheduled).toContain('recordGovernanceTransition'); // the step change still is one
     expect(local).toBe(1);
+  });
+});
+
+describe('a workflow whose creating transaction rolled back', () => {
+  it('gives the missing row ~30 s, then ends abandoned (not failed)', async () => {
+    let runId = 0;
+    await h.sql
+      .begin(async (tx) => {
+        const [run] = await tx<{ id: number }[]>`
+          insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
+        runId = run!.id;
+        await holdCreation(tx, 'governance_workflow_runs', runId);
+        await h.temporal.workflow.start<typeof governanceRun>('governanceRun', {
+          taskQueue: h.env.TEMPORAL_TASK_QUEUE!,
+          workflowId: workflowIds.governance(runId),
+          args: [{ runId }],
+        });
+        throw new Error('rolled back on purpose');
+      })
+      .catch((err: Error) => {
+        if (err.message !== 'rolled back on purpose') throw err;
+      });
+    const handle = h.temporal.workflow.getHandle<typeof governanceRun>(workflowIds.governance(runId));
+    expect(await handle.result()).toEqual({ status: 'abandoned' });
+  }, 90_000);
+});
+
+describe('a database outage during the first read', () => {
+  it('is waited out however long it lasts: the workflow is not abandoned, and goes on once Postgres is back', async () => {
+    // A second API + worker pair whose database connections pass through a proxy that can refuse them.
+    const direct = new URL(h.env.DATABASE_URL!);
+    const proxy = await startFaultProxy({ target: { host: direct.hostname, port: Number(direct.port || 5432) } });
+    const proxied = Object.assign(new URL(direct.toString()), { hostname: '127.0.0.1', port: String(proxy.port) });
+    const cut = await startHarness('creation-lock-outage', { DOCKER_HOST: 'unix:///nonexistent/docker.sock', DATABASE_URL: proxied.toString() });
+    try {
+      proxy.setMode('refuse');
+      // The row and its workflow, created in one transaction as the API does (over a direct connection).
+      const runId = await h.sql.begin(async (tx) => {
+        const [run] = await tx<{ id: number }[]>`
+          insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
+        await tx`
+          insert into governance_step_runs (workflow_run_id, step_id, position, action)
+          select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${workflowDefId}`;
+        await holdCreation(tx, 'governance_workflow_runs', run!.id);
+        await cut.temporal.workflow.start<typeof governanceRun>('governanceRun', {
+          taskQueue: cut.env.TEMPORAL_TASK_QUEUE!,
+          workflowId: workflowIds.governance(run!.id),
+          args: [{ runId: run!.id }],
+        });
+        return run!.id;
+      });
+      // Longer than the ~30 s of attempts a row missing after the lock is given.
+      await sleep(40_000);
+      const handle = cut.temporal.workflow.getHandle(workflowIds.governance(runId));
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      expect(proxy.connections.refused).toBeGreaterThan(0); // the worker did try, and was refused
+      proxy.setMode('pass');
+      const loaded = await eventually(async () => {
+        const state = await handle.query(governanceRunQuery);
+        return state.steps.length === 2 && state;
+      }, 30_000, 'the run to load its row');
+      expect(loaded).toMatchObject({ status: 'pending', steps: [{ position: 1, action: 'review' }, { position: 2, action: 'sign-off' }] });
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await cut.stop();
+      await proxy.stop();
+    }
   });
 });
