@@ -1,6 +1,7 @@
 // A ledger row and its workflow are created in one transaction (lib/creation-lock.ts): the
 // workflow's first read waits for that transaction instead of polling for the row, sees the row the
 // moment it commits, finds nothing when it rolls back, and outlasts a database outage.
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernanceDbActivities } from '../../activities/db/governance.js';
 import { createServerDbActivities } from '../../activities/db/servers.js';
@@ -36,6 +37,17 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** In `tx`: a governance run and its steps, under the creation lock, as the API creates them. */
+async function insertRunLocked(tx: postgres.TransactionSql): Promise<number> {
+  const [run] = await tx<{ id: number }[]>`
+    insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
+  await tx`
+    insert into governance_step_runs (workflow_run_id, step_id, position, action)
+    select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${workflowDefId}`;
+  await holdCreation(tx, 'governance_workflow_runs', run!.id);
+  return run!.id;
+}
+
 /** Opens a transaction that inserts a run (and its steps) under the creation lock; ends it on demand. */
 function createRunSlowly() {
   let end!: (commit: boolean) => void;
@@ -44,13 +56,7 @@ function createRunSlowly() {
   const id = new Promise<number>((resolve) => (created = resolve));
   const tx = h.sql
     .begin(async (tx) => {
-      const [run] = await tx<{ id: number }[]>`
-        insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
-      await tx`
-        insert into governance_step_runs (workflow_run_id, step_id, position, action)
-        select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${workflowDefId}`;
-      await holdCreation(tx, 'governance_workflow_runs', run!.id);
-      created(run!.id);
+      created(await insertRunLocked(tx));
       if (!(await ended)) throw new Error('rolled back on purpose');
     })
     .catch((err: Error) => {
@@ -143,10 +149,7 @@ describe('a workflow whose creating transaction rolled back', () => {
     let runId = 0;
     await h.sql
       .begin(async (tx) => {
-        const [run] = await tx<{ id: number }[]>`
-          insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
-        runId = run!.id;
-        await holdCreation(tx, 'governance_workflow_runs', runId);
+        runId = await insertRunLocked(tx);
         await h.temporal.workflow.start<typeof governanceRun>('governanceRun', {
           taskQueue: h.env.TEMPORAL_TASK_QUEUE!,
           workflowId: workflowIds.governance(runId),
@@ -173,18 +176,13 @@ describe('a database outage during the first read', () => {
       proxy.setMode('refuse');
       // The row and its workflow, created in one transaction as the API does (over a direct connection).
       const runId = await h.sql.begin(async (tx) => {
-        const [run] = await tx<{ id: number }[]>`
-          insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
-        await tx`
-          insert into governance_step_runs (workflow_run_id, step_id, position, action)
-          select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${workflowDefId}`;
-        await holdCreation(tx, 'governance_workflow_runs', run!.id);
+        const id = await insertRunLocked(tx);
         await cut.temporal.workflow.start<typeof governanceRun>('governanceRun', {
           taskQueue: cut.env.TEMPORAL_TASK_QUEUE!,
-          workflowId: workflowIds.governance(run!.id),
-          args: [{ runId: run!.id }],
+          workflowId: workflowIds.governance(id),
+          args: [{ runId: id }],
         });
-        return run!.id;
+        return id;
       });
       // Longer than the ~30 s of attempts a row missing after the lock is given.
       await sleep(40_000);
