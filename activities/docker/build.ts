@@ -12,6 +12,7 @@ import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry
 import { ErrorType } from '../../lib/errors.js';
 import { platformSlug, type BuildSettings, type PlatformBuild } from '../build/types.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
+import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 
@@ -172,6 +173,11 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
           if (msg.error || msg.errorDetail) failure = msg.errorDetail?.message ?? msg.error ?? 'unknown build error';
           if (msg.aux?.ID) imageId = msg.aux.ID;
         });
+        if (failure && isTransportFailure(failure)) {
+          // The daemon could not reach a registry (pulling a base image): retried by Temporal.
+          log.line(`Image build for ${input.platform} could not reach the registry, will retry: ${failure}`);
+          throw ApplicationFailure.retryable(`image build for ${input.platform} could not reach the registry: ${failure}`, ErrorType.RegistryTransport);
+        }
         if (failure) {
           log.line(`Image build failed for ${input.platform}: ${failure}`);
           throw ApplicationFailure.nonRetryable(`image build failed for ${input.platform}: ${failure}`, ErrorType.BuildFailed);

@@ -9,6 +9,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { RegistryClient, RegistryError, MediaType } from '../../lib/registry/client.js';
 import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { apiBase, parseRegistry, repoPath, repositoryFor } from '../../lib/registry/reference.js';
+import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import { platformSlug, type BuildSettings, type PlatformPush } from '../build/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { CredentialManager } from './credentials.js';
@@ -56,22 +57,6 @@ const endpointOf = (registry: string, serverId: number) => `${registry.replace(/
 
 function isAuthFailure(code: number | undefined, message: string): boolean {
   return code === 401 || code === 403 || /authentication required|unauthorized|token has expired|no basic auth credentials/i.test(message);
-}
-
-/**
- * Errors dockerd reports in its push stream that are the network's fault between the daemon and
- * the registry (a reset or closed connection, a timeout, a registry that is down or restarting):
- * worth another attempt, unlike a registry that refuses the image. The daemon reports them in-band
- * like any other error, e.g. `Put "http://…/manifests/latest": read: connection reset by peer`.
- */
-const TRANSPORT_FAILURES = [
-  /connection reset|connection refused|broken pipe|\bEOF\b|use of closed network connection/i,
-  /i\/o timeout|TLS handshake timeout|timeout awaiting response headers|context deadline exceeded/i,
-  /network is unreachable|no route to host|received unexpected HTTP status: 5\d\d/i,
-];
-
-function isTransportFailure(message: string): boolean {
-  return TRANSPORT_FAILURES.some((pattern) => pattern.test(message));
 }
 
 export interface RegistryDeps {

@@ -251,6 +251,25 @@ describe('one platform (linux/amd64)', () => {
     expect(platforms.map((p) => p.platform)).toEqual(['linux/amd64']);
   });
 
+  it('retries a build whose base-image pull lost its connection, and succeeds on the next attempt', async () => {
+    // Cut the daemon's first registry request of the pull (its `GET /v2/` ping): a transport fault,
+    // not the Dockerfile's — the build must be retried, not failed.
+    const resetBefore = stack.proxy.connections.reset;
+    stack.proxy.setMode('reset-next', 1, { match: /^GET \/v2\/ HTTP/ });
+    const id = await createBuildServer(h, 'reset-pull', {
+      Dockerfile: `FROM ${busybox()}\nRUN echo pulled > /pulled\nEXPOSE 8080\n`,
+    });
+    const server = await settled(h, id);
+    expect(server.status_reason ?? '').not.toMatch(/failed/);
+    expect(server.status).toBe('ready');
+    expect(stack.proxy.connections.reset).toBe(resetBefore + 1);
+    const runs = await runsOf(h, id);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'succeeded', failure_reason: null });
+    const log = await buildLogOf(h, runs[0]!.id, 'linux/amd64');
+    expect(log.filter((line) => /could not reach the registry, will retry/.test(line))).toHaveLength(1);
+  });
+
   it('fails the build when the registry goes down mid-push and stays down, leaving no tag behind', async () => {
     // Hold the first attempt's manifest upload (its layers are in), then take the registry down.
     const heldBefore = stack.proxy.connections.held;
