@@ -28,4 +28,3 @@ export function afterCreation<T>(sql: Sql, table: CreatedTable, id: number, read
     return read(tx);
   }) as Promise<T>;
 }
-

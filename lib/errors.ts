@@ -4,7 +4,7 @@
 export const ErrorType = {
   ServerNotFound: 'ServerNotFound',
   ServerNotYetVisible: 'ServerNotYetVisible',
-  /** A workflow's own row, missing for good (lib/creation-lock.ts). */
+  /** A workflow's own row, missing for good (activities/db/row-missing.ts). */
   RowRolledBack: 'RowRolledBack',
   InvalidTransition: 'InvalidTransition',
   GitSourceInvalid: 'GitSourceInvalid',

@@ -2,7 +2,7 @@
 // workflow in one transaction whose lock the read waits for (lib/creation-lock.ts), so the read
 // normally succeeds at once. The read is retried as long as it fails — a database outage is waited
 // out, however long — except that a row still missing after ~30 s of attempts (rolled back, or
-// created by an API from before the lock) is final (lib/creation-lock.ts: rowMissing), and the
+// created by an API from before the lock) is final (activities/db/row-missing.ts), and the
 // workflow gives it up as abandoned.
 //
 // It is a local activity behind a patch: one workflow task then starts the workflow, instead of an

@@ -5,9 +5,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
-import { rowMissing } from './row-missing.js';
 import { gatedServers } from '../../lib/governance/gated-servers.js';
 import type { PromotionStatus, RunStatus, StepState, StepStatus } from '../../lib/governance/states.js';
+import { rowMissing } from './row-missing.js';
 
 export interface RecordRunTransitionInput {
   runId: number;

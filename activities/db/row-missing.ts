@@ -7,7 +7,7 @@ import { ErrorType } from '../../lib/errors.js';
  * Attempts (200 ms apart, growing to 3 s: about 30 s) after which a row missing after the lock is
  * final. Until then it is retried: an API from before the lock may commit later.
  */
-export const MISSING_ROW_ATTEMPTS = 15;
+const MISSING_ROW_ATTEMPTS = 15;
 
 /** The failure for a row not found after the lock: retryable, or final from MISSING_ROW_ATTEMPTS on. */
 export function rowMissing(what: string): ApplicationFailure {

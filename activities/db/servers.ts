@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { afterCreation } from '../../lib/creation-lock.js';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
-import { rowMissing } from './row-missing.js';
 import { canTransition, type ServerStatus } from '../../lib/server-status.js';
+import { rowMissing } from './row-missing.js';
 
 export interface RecordStatusInput {
   serverId: number;

@@ -1,10 +1,9 @@
 // Preloaded (NODE_OPTIONS=--require) into the API and the worker by `npm run bench:api -- --cpu-prof`:
-// a V8 CPU profile of each thread (the worker runs workflows in threads of its own), written when it
-// exits (NODE_OPTIONS refuses --cpu-prof).
+// a V8 CPU profile of the process's main thread, written when it exits (NODE_OPTIONS refuses
+// --cpu-prof). The worker's workflow threads are not profiled: they end without an exit event.
 const { Session } = require('node:inspector');
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
-const { threadId } = require('node:worker_threads');
 
 const dir = process.env.BENCH_CPU_PROF_DIR;
 if (dir) {
@@ -18,7 +17,7 @@ if (dir) {
     session.post('Profiler.stop', (err, result) => {
       if (err) return;
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${process.argv[process.argv.length - 1].split('/').pop()}-${process.pid}-${threadId}.cpuprofile`), JSON.stringify(result.profile));
+      writeFileSync(join(dir, `${process.argv[process.argv.length - 1].split('/').pop()}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
     });
   });
 }

@@ -58,7 +58,7 @@ const opts = {
   events: flag('events', 100),
   eventRate: flag('event-rate', 20),
   poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
-  /** V8 CPU profiles of the API and the worker (all cases), written to .data/bench-logs/cpu-prof when they stop. */
+  /** V8 CPU profiles of the API's and the worker's main threads (all cases), written to .data/bench-logs/cpu-prof when they stop. */
   cpuProf: process.argv.includes('--cpu-prof'),
 };
 
@@ -154,8 +154,9 @@ async function main(): Promise<void> {
       ['temporal', temporal.process.child.pid!],
       ...(await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r): [Role, number] => ['postgres', r.pid]),
     ];
+    const busyPids = [worker.child.pid!, temporal.process.child.pid!, api.child.pid!];
     const idle = async () => {
-      const waited = await quiesce([worker.child.pid!, temporal.process.child.pid!, api.child.pid!]);
+      const waited = await quiesce(busyPids);
       if (waited > 1.5) log(`waited ${waited.toFixed(0)} s for the worker and Temporal to go idle`);
     };
     const measure = async <T>(fn: () => Promise<T>) => {
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
       await idle();
       return withCpu(stackPids, async () => {
         const result = await fn();
-        const waited = await quiesce([worker.child.pid!, temporal.process.child.pid!, api.child.pid!]);
+        const waited = await quiesce(busyPids);
         return { ...result, settle: Math.max(0, waited - 1) }; // less the idle second that ended the wait
       });
     };
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
     ];
     // And below capacity: half the saturated throughput counted until the stack settled, where
     // queueing no longer dominates latency.
-    const half = Math.max(1, Math.round(settledRate(posts[1]!) / 2));
+    const half = Math.max(1, Math.round(settledRate(posts[1]!, posts[1]!.settle) / 2));
     posts.push(await measureSettled(() => paced(`POST …/runs at ${half}/s (½ saturated)`, opts.postConnections, half, opts.duration, httpCall(agent, postUrl, adminToken, body))));
     agent.destroy();
     // Every request has been answered: each answer came after its commit.
@@ -246,7 +247,7 @@ async function main(): Promise<void> {
       http.map((r) => [
         r.name, String(r.connections), r.rate ? String(r.rate) : 'max', r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), String(r.ok), String(r.bad),
         r === alone ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
-        r.settle === undefined ? '-' : r.settle.toFixed(1), r.settle === undefined ? '-' : settledRate({ ...r, settle: r.settle }).toFixed(0), ...cpuCols(r.cpu),
+        r.settle === undefined ? '-' : r.settle.toFixed(1), r.settle === undefined ? '-' : settledRate(r, r.settle).toFixed(0), ...cpuCols(r.cpu),
       ]),
     );
     console.log(`\nCPU per 2xx request, by process (ms; from /proc, 10 ms ticks; "postgres" is this database's backends only; "bench" is the load generator; workflow starts until settled)`);
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`);
     console.log(`goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
       `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
-      `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p).toFixed(0)).join(', ')}/s`);
+      `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`);
 
     console.log(`\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`);
     table(
@@ -277,15 +278,15 @@ async function main(): Promise<void> {
       return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
     }).join('; ')}`);
     console.log(`goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`);
-    if (opts.cpuProf) console.log(`\nthe API's and the worker's CPU profiles go to ${profiles} when it stops (open it in Chrome DevTools or speedscope)`);
+    if (opts.cpuProf) console.log(`\nthe API's and the worker's CPU profiles go to ${profiles} when they stop (open them in Chrome DevTools or speedscope)`);
   } finally {
     await stop();
   }
 }
 
 /** Starts per second counting the time the stack took to settle after the last answer. */
-function settledRate(r: LoadResult & { settle: number }): number {
-  return r.ok / (r.ok / Math.max(r.reqPerSec, 1e-9) + r.settle);
+function settledRate(r: LoadResult, settle: number): number {
+  return r.ok / (r.ok / Math.max(r.reqPerSec, 1e-9) + settle);
 }
 
 function table(header: string[], rows: string[][]): void {
