@@ -35,7 +35,7 @@ const ignore404 = (what: string) => (err: unknown) => {
 };
 
 /** Deleting a server's pods and its Service, and reading a pod's log. */
-export function kubernetesWorkloads(kube: KubeClient) {
+function kubernetesWorkloads(kube: KubeClient) {
   const namespace = kube.namespace;
   return {
     /** Deletes every pod of the server (a stop: the Service stays for the next start). */
