@@ -37,7 +37,6 @@ export function createExecutorRegistry(
   return {
     ...executors,
     all: () => all,
-    of: (backend) => byBackend[backend],
     async find(serverId) {
       const workload = await recordedWorkload(sql, serverId);
       return workload && { executor: byBackend[workload.backend], workload };

@@ -87,8 +87,6 @@ export interface Executor<LaunchIn = never, LaunchOut = unknown> {
 /** Every executor of this installation, and where each server runs. */
 export interface ExecutorRegistry {
   all(): readonly Executor[];
-  /** The executor of a backend. */
-  of(backend: Backend): Executor;
   /** Where the server was recorded to run, with the executor that runs it; undefined when never launched. */
   find(serverId: number): Promise<{ executor: Executor; workload: RecordedWorkload } | undefined>;
 }
