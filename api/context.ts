@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
+import type { ExecutorRegistry } from '../lib/runtime/executor.js';
 import type { Role } from '../lib/schemas/common.js';
 import type { Streams } from './streams.js';
 
@@ -15,6 +16,8 @@ export interface ApiDeps {
   log: Logger;
   streams: Streams;
   docker: Docker;
+  /** Where servers run, for their logs (built by the process's composition root). */
+  executors: ExecutorRegistry;
   /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */
   tracing?: MiddlewareHandler;
 }

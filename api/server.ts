@@ -8,6 +8,7 @@ import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { connectClient } from '../lib/temporal.js';
 import { startTracing } from '../lib/tracing.js';
+import { createExecutors } from '../worker/executors.js';
 import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
   const temporal = await connectClient(env, tracing?.clientInterceptors);
   const streams = createStreams(sql, log);
   await streams.start();
-  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST), tracing: tracing?.middleware });
+  const docker = createDocker(env.DOCKER_HOST);
+  const executors = createExecutors({ sql, env, docker });
+  const app = createApp({ sql, temporal, env, log, streams, docker, executors, tracing: tracing?.middleware });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });

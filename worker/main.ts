@@ -1,14 +1,17 @@
 // Worker composition root: the only place that builds activity dependencies.
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
+import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
 import { Client, Connection } from '@temporalio/client';
 import { startTracing } from '../lib/tracing.js';
 import { workflowBundleOptions } from './bundle.js';
+import { createExecutors } from './executors.js';
 import { ensureCredentialSchedule } from './schedules.js';
 
 const env = loadEnv();
@@ -23,6 +26,10 @@ async function main(): Promise<void> {
 
   const tracing = await startTracing(env, 'mcp-host-worker');
   if (tracing) log.info({ url: tracing.url }, 'tracing on');
+  const docker = createDocker(env.DOCKER_HOST);
+  const kube = createKubeClient(env);
+  const credentials = credentialsFromEnv(env);
+  const executors = createExecutors({ sql, env, docker, kube, credentials });
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
@@ -32,7 +39,7 @@ async function main(): Promise<void> {
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),
-    activities: createActivities({ sql, env, docker: createDocker(env.DOCKER_HOST), log }),
+    activities: createActivities({ sql, env, docker, log, kube, credentials, executors }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.

@@ -3,7 +3,8 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ServerSource } from '../lib/schemas/servers.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
 
-export interface ServerLifecycleInput {
+/** What the server is: given when it is created, the same in every run. */
+export interface ServerLifecycleStart {
   serverId: number;
   ownerId: number;
   /** Where the server's image comes from; a git source is built before it can run. Absent = image. */
@@ -11,13 +12,20 @@ export interface ServerLifecycleInput {
   /** Settings passed to the server's workload as environment (absent in runs started before launching). */
   config?: Record<string, string | number | boolean>;
   useGpu?: boolean;
-  /** Status the server has when this run begins (carried across continue-as-new). */
+}
+
+/** Where the server stands: carried from one run to the next across continue-as-new. */
+export interface ServerLifecycleCarried {
+  /** Status the server has when this run begins. */
   status: ServerStatus;
   /** Transitions written so far; makes each transition's idempotency key unique. */
   seq: number;
-  /** Intents accepted but not yet carried out (carried across continue-as-new). */
+  /** Intents accepted but not yet carried out. */
   pending: QueuedIntent[];
 }
+
+/** The workflow's argument: a new server starts with status `creating`, seq 0 and its first intents. */
+export interface ServerLifecycleInput extends ServerLifecycleStart, ServerLifecycleCarried {}
 
 export interface QueuedIntent {
   intent: ServerIntent;

@@ -11,7 +11,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from '../runtime/attach-transport.js';
-import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker-executor.js';
+import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
 
 /** How long a fresh container may take to answer before the evaluation calls it a failure. */

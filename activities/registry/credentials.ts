@@ -3,6 +3,7 @@
 // REGISTRY_AUTH_REFRESH_COMMAND (when set), then re-read the file.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Env } from '../../lib/env.js';
 import { assessCredentialHealth, type CredentialHealth } from '../../lib/registry/credential-health.js';
 import { inspectDockerConfig, loadCredentials, type RegistryCredentials } from '../../lib/registry/dockerconfig.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
@@ -69,4 +70,15 @@ export function createCredentialManager(settings: CredentialSettings): Credentia
       return refreshing;
     },
   };
+}
+
+/** The credential manager of REGISTRY and REGISTRY_AUTH_*; one per process, shared by every activity. */
+export function credentialsFromEnv(env: Env): CredentialManager {
+  return createCredentialManager({
+    registry: env.REGISTRY,
+    dockerconfigPath: env.REGISTRY_AUTH_DOCKERCONFIG,
+    maxAgeSeconds: env.REGISTRY_AUTH_MAX_AGE_SECONDS,
+    rotateLeadSeconds: env.REGISTRY_AUTH_ROTATE_LEAD_SECONDS,
+    refreshCommand: env.REGISTRY_AUTH_REFRESH_COMMAND,
+  });
 }

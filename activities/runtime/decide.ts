@@ -1,13 +1,12 @@
 // The policy engine's one activity: load the decision's inputs (server, artifact, executors), decide
 // (pure, lib/policy/decide.ts), and record the decision — once per decision key, however often retried.
 import { ApplicationFailure } from '@temporalio/activity';
-import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
-import type { KubeClient } from '../../lib/kubernetes/client.js';
 import { ErrorType } from '../../lib/errors.js';
 import { evaluateGates, type GateCertification, type GatePromotion, type GateTrack, type GateVerdict } from '../../lib/governance/gate.js';
-import { decide, EXECUTORS, requestedBackend, type ArtifactInput, type Capability, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import { decide, requestedBackend, type ArtifactInput, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { evaluateVmPosture, vmFallbackBackend, type LatestVmInstance, type VmPosture } from '../../lib/vm/posture.js';
 import type { ServerSource } from '../../lib/schemas/servers.js';
 
@@ -22,21 +21,6 @@ export interface RecordedDecision {
   decisionId: number;
   decision: PolicyDecision;
 }
-
-/**
- * The Docker executor as the daemon is now: absent when the daemon does not answer (the decision
- * then says `executor:unavailable:docker`), offering GPUs only where it has the NVIDIA runtime.
- */
-async function dockerExecutor(docker: Docker): Promise<ExecutorDescriptor | undefined> {
-  const info = (await docker.info().catch(() => undefined)) as { Runtimes?: Record<string, unknown> } | undefined;
-  if (!info) return undefined;
-  const capabilities: Capability[] = ['image-build'];
-  if (info.Runtimes && 'nvidia' in info.Runtimes) capabilities.push('gpu');
-  return { ...EXECUTORS.docker, capabilities };
-}
-
-/** What the daemon offers changes rarely: ask it at most every few seconds, not on every decision. */
-const EXECUTOR_TTL_MS = 5_000;
 
 /** The gate's inputs: the owner's tracks, the artifact's promotions on them, its certifications. */
 async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null): Promise<GateVerdict> {
@@ -65,21 +49,7 @@ async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact:
   return evaluateGates({ serverType, manifestDigest: digest, tier, tracks, promotions, certifications, now: new Date() });
 }
 
-/** Caches an executor probe for EXECUTOR_TTL_MS. */
-function cachedProbe(probe: () => Promise<ExecutorDescriptor | undefined>) {
-  let cached: { at: number; executor: ExecutorDescriptor | undefined } | undefined;
-  return async () => {
-    if (!cached || Date.now() - cached.at > EXECUTOR_TTL_MS) cached = { at: Date.now(), executor: await probe() };
-    return cached.executor;
-  };
-}
-
-export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kube?: KubeClient) {
-  const currentDockerExecutor = cachedProbe(() => dockerExecutor(docker));
-  // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers (§9.1).
-  const currentKubernetesExecutor = cachedProbe(async () =>
-    env.CONTAINER_RUNTIME === 'kubernetes' && kube && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined,
-  );
+export function createDecisionActivities(sql: Sql, env: Env, executors: ExecutorRegistry) {
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
       const [server] = await sql<{ id: number; owner_id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
@@ -92,14 +62,12 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kub
         where server_id = ${input.serverId}
           ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
         order by id desc limit 1`;
-      // CONTAINER_RUNTIME=virtual-machine or kubernetes registers that executor, docker staying as the fallback (§9.1).
-      const executors = [
-        await currentDockerExecutor(),
-        await currentKubernetesExecutor(),
-        env.CONTAINER_RUNTIME === 'virtual-machine' ? EXECUTORS['virtual-machine'] : undefined,
-      ].filter(
-        (e): e is ExecutorDescriptor => e !== undefined,
-      );
+      // What each executor offers now; CONTAINER_RUNTIME decides which besides docker take launches.
+      const offered: ExecutorDescriptor[] = [];
+      for (const executor of executors.all()) {
+        const descriptor = await executor.describe();
+        if (descriptor) offered.push(descriptor);
+      }
       const runtime = server.config.runtime;
       const runtimeOverride = typeof runtime === 'string' ? runtime : undefined;
       let vmPosture: VmPosture | undefined;
@@ -123,7 +91,7 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kub
         runtimeOverride,
         useGpu: server.use_gpu,
         defaultBackend: env.CONTAINER_RUNTIME,
-        executors,
+        executors: offered,
         artifact: artifact ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' } : null,
         vmPosture,
         gate,

@@ -5,10 +5,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ApplicationFailure } from '@temporalio/activity';
-import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
-import { DockerAttachTransport } from './attach-transport.js';
+import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
 
 export interface McpManifest {
   name: string | null;
@@ -40,26 +39,23 @@ export async function readManifest(transport: Transport & { protocolVersion?: st
   }
 }
 
-export function createHealthActivities(sql: Sql, docker: Docker) {
+export function createHealthActivities(sql: Sql, executors: ExecutorRegistry) {
   return {
     async checkMcpHealth({ serverId }: { serverId: number }): Promise<{ name: string | null; tools: string[] }> {
-      const [runtime] = await sql<{ backend: string; workload: string; endpoint: string | null; transport: 'streamable-http' | 'stdio' }[]>`
-        select backend, workload, endpoint, transport from server_runtimes where server_id = ${serverId}`;
-      const stdio = runtime?.transport === 'stdio' && runtime.backend === 'docker';
-      if (!runtime || (!runtime.endpoint && !stdio)) {
+      const found = await executors.find(serverId);
+      // A stdio server is reached by attaching to it, where its executor can.
+      const attach = found?.workload.transport === 'stdio' ? found.executor.attach : undefined;
+      if (!found || (!found.workload.endpoint && !attach)) {
         throw ApplicationFailure.nonRetryable(`server ${serverId} has no recorded endpoint`, ErrorType.LaunchFailed);
       }
-      if (runtime.backend === 'docker') {
-        // A container that exited will not answer: say why instead of timing out.
-        const state = (await docker.getContainer(runtime.workload).inspect()).State;
-        if (!state.Running && !state.Restarting) {
-          throw ApplicationFailure.nonRetryable(`container ${runtime.workload} is ${state.Status} (exit code ${state.ExitCode})`, ErrorType.WorkloadExited);
-        }
-      }
-      const transport: Transport & { protocolVersion?: string } = stdio
-        ? new DockerAttachTransport(docker, runtime.workload)
-        : new StreamableHTTPClientTransport(new URL(runtime.endpoint!));
-      const where = stdio ? `${runtime.workload} (stdio)` : runtime.endpoint;
+      const { executor, workload } = found;
+      // A workload that exited will not answer: say why instead of timing out.
+      const state = await executor.inspect(workload);
+      if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
+      const transport: Transport & { protocolVersion?: string } = attach
+        ? attach(workload)
+        : new StreamableHTTPClientTransport(new URL(workload.endpoint!));
+      const where = attach ? `${workload.workload} (stdio)` : workload.endpoint;
       try {
         const manifest = await readManifest(transport);
         await sql`update mcp_servers set manifest = ${sql.json(manifest as never)} where id = ${serverId}`;

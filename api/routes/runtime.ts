@@ -1,17 +1,10 @@
 // A running server as operators see it: its logs (tail and live), the MCP manifest its health
-// check read, and the policy decisions behind each launch. Logs come from where the server was
-// recorded to run (server_runtimes), so they work after any restart of the API or the worker.
-import { PassThrough } from 'node:stream';
+// check read, and the policy decisions behind each launch. Logs come from the executor the server
+// was recorded to run on (server_runtimes), so they work after any restart of the API or the worker.
 import { createRoute, z } from '@hono/zod-openapi';
-import type Docker from 'dockerode';
 import { streamSSE } from 'hono/streaming';
-import { Log } from '@kubernetes/client-node';
-import { kubernetesWorkloads } from '../../activities/kubernetes/executor.js';
-import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
-import { createKubeClient, kubeError, kubeStatus } from '../../lib/kubernetes/client.js';
-import { CONTAINER_NAME } from '../../lib/kubernetes/manifests.js';
-import type { Sql } from '../../lib/db.js';
 import { ApiError } from '../../lib/errors.js';
+import { LogsUnavailable, NoLogsYet, type ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
@@ -63,33 +56,21 @@ const LogsQuery = z
   })
   .strict();
 
-async function workloadOf(sql: Sql, serverId: number) {
-  const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
-  if (!runtime) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
-  return runtime;
+async function workloadOf(executors: ExecutorRegistry, serverId: number) {
+  const found = await executors.find(serverId);
+  if (!found) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
+  return found;
 }
 
-/** Docker multiplexes stdout and stderr into one stream (no TTY): split them back into text. */
-function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
-  const out = new PassThrough();
-  docker.modem.demuxStream(raw, out, out);
-  raw.on('end', () => out.end());
-  raw.on('error', (err) => out.destroy(err));
-  return out;
+/** An executor that could not give the logs: nothing written yet is a 409, a failing executor a 502. */
+function logError(err: unknown): unknown {
+  if (err instanceof NoLogsYet) return new ApiError(409, 'no_logs', err.message);
+  if (err instanceof LogsUnavailable) return new ApiError(502, 'logs_unavailable', err.message);
+  return err;
 }
 
 export function runtimeRoutes(deps: ApiDeps) {
-  const { sql, docker, env } = deps;
-  // VM servers' output comes from the hypervisor (§9.4), Docker servers' from the daemon.
-  const hypervisor = createHypervisorClient({ endpoint: env.VM_HYPERVISOR_ENDPOINT, token: env.VM_HYPERVISOR_TOKEN });
-  // Kubernetes servers' output comes through the API server (from the pod's kubelet).
-  const kube = createKubeClient(env);
-  const pods = kubernetesWorkloads(kube);
-  const podLogError = (pod: string, err: unknown) =>
-    // 204: the pod is on no node yet; 400: its container has not started: nothing to read.
-    [204, 400, 404].includes(kubeStatus(err) ?? 0)
-      ? new ApiError(409, 'no_logs', `${kubeError(`pod ${pod} has no logs yet`, err).message}`)
-      : new ApiError(502, 'logs_unavailable', kubeError(`reading logs of pod ${pod}`, err).message);
+  const { sql, executors } = deps;
   return createRouter()
     .openapi(
       createRoute({
@@ -102,21 +83,11 @@ export function runtimeRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const runtime = await workloadOf(sql, server.id);
-        if (runtime.backend === 'virtual-machine') {
-          return c.text(await hypervisor.logs(runtime.workload, c.req.valid('query').tail ?? env.VM_LOG_TAIL_LINES), 200);
-        }
-        if (runtime.backend === 'kubernetes') {
-          const text = await pods.logs(runtime.workload, c.req.valid('query').tail ?? 100).catch((err: unknown) => {
-            throw podLogError(runtime.workload, err);
-          });
-          return c.text(text, 200);
-        }
-        const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, tail: c.req.valid('query').tail ?? 100, follow: false })) as unknown as Buffer;
-        const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
-        const chunks: Buffer[] = [];
-        for await (const chunk of out) chunks.push(chunk as Buffer);
-        return c.text(Buffer.concat(chunks).toString('utf8'), 200);
+        const { executor, workload } = await workloadOf(executors, server.id);
+        const text = await executor.logs(workload, { tail: c.req.valid('query').tail }).catch((err: unknown) => {
+          throw logError(err);
+        });
+        return c.text(text, 200);
       },
     )
     .openapi(
@@ -130,51 +101,20 @@ export function runtimeRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const runtime = await workloadOf(sql, server.id);
-        if (runtime.backend === 'virtual-machine') {
-          const lines = await hypervisor.streamLogs(runtime.workload, { signal: c.req.raw.signal });
-          return streamSSE(c, async (stream) => {
-            await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: runtime.workload }) });
-            for await (const line of lines ?? []) await stream.writeSSE({ event: 'log', data: JSON.stringify({ line }) });
-            await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: lines ? 'the stream ended' : 'the instance has no live log' }) });
-          });
-        }
-        let stop: () => void;
-        let text: NodeJS.ReadableStream;
-        if (runtime.backend === 'kubernetes') {
-          const out = new PassThrough();
-          const request = await new Log(kube.config())
-            .log(kube.namespace, runtime.workload, CONTAINER_NAME, out, () => out.end(), { follow: true, tailLines: c.req.valid('query').tail ?? 20 })
-            .catch((err: unknown) => {
-              throw podLogError(runtime.workload, err);
-            });
-          stop = () => {
-            request.abort();
-            out.end();
-          };
-          text = out;
-        } else {
-          const raw = (await docker.getContainer(runtime.workload).logs({ stdout: true, stderr: true, follow: true, tail: c.req.valid('query').tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
-          stop = () => raw.destroy();
-          text = demux(docker, raw);
-        }
+        const { executor, workload } = await workloadOf(executors, server.id);
+        const follow = await executor.followLogs(workload, { tail: c.req.valid('query').tail }).catch((err: unknown) => {
+          throw logError(err);
+        });
         return streamSSE(c, async (stream) => {
-          stream.onAbort(() => stop());
-          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: runtime.workload }) });
-          let buffer = '';
+          if (follow) stream.onAbort(() => follow.stop());
+          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: workload.workload }) });
           try {
-            for await (const chunk of text) {
-              buffer += (chunk as Buffer).toString('utf8');
-              let nl: number;
-              while ((nl = buffer.indexOf('\n')) >= 0) {
-                await stream.writeSSE({ event: 'log', data: JSON.stringify({ line: buffer.slice(0, nl) }) });
-                buffer = buffer.slice(nl + 1);
-              }
-            }
+            for await (const line of follow?.lines ?? []) await stream.writeSSE({ event: 'log', data: JSON.stringify({ line }) });
           } catch {
-            // the client went away, or the container was removed
+            // the client went away, or the workload was removed
           }
-          await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: 'the workload stopped' }) }).catch(() => {});
+          const reason = follow?.endReason ?? 'the workload has no live log';
+          await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason }) }).catch(() => {});
         });
       },
     )

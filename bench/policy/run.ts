@@ -12,6 +12,7 @@ import { parseEnvironment } from '../../lib/env.js';
 import { migrate } from '../../lib/migrate.js';
 import { decide, EXECUTORS } from '../../lib/policy/decide.js';
 import { startDockerd } from '../../scripts/stack/docker.js';
+import { createExecutors } from '../../worker/executors.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     await sql`vacuum analyze`;
     const servers = (await sql<{ id: number }[]>`select id from mcp_servers order by id`).map((r) => r.id);
     const env = parseEnvironment({ DOCKER_HOST: dockerd.host });
-    const { decideLaunch } = createDecisionActivities(sql, env, createDocker(dockerd.host));
+    const { decideLaunch } = createDecisionActivities(sql, env, createExecutors({ sql, env, docker: createDocker(dockerd.host) }));
 
     const full = await time(decisions, (i) =>
       decideLaunch({ serverId: servers[Math.abs(i * 7919) % servers.length]!, decisionKey: `bench/${process.pid}#${i}` }),

@@ -4,8 +4,8 @@
 import { ErrorType } from '../../lib/errors.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
-import { createVmActivities, type VmActivities } from '../../activities/vm/executor.js';
+import { createHypervisorClient } from '../../lib/vm/hypervisor.js';
+import { createVmActivities, type VmActivities } from '../../activities/runtime/vm.js';
 import type { Caller } from '../../api/context.js';
 import { handleError } from '../../api/errors.js';
 import { createRouter } from '../../api/openapi.js';

@@ -1,15 +1,17 @@
-// The Kubernetes executor (§9.3): a Pod per launch and a Service per MCP server in K8S_NAMESPACE,
-// recorded in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work
-// after any restart. The server's status follows the pod: awaitKubernetesServer watches it until it
-// is Ready (running), failed (with the kubelet's reason), or the ready timeout passes — never left
-// in `starting` (§16 #13).
+// The Kubernetes executor: a Pod per launch and a Service per MCP server in K8S_NAMESPACE, recorded
+// in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work after
+// any restart. The server's status follows the pod: awaitReady watches it until it is Ready
+// (running), failed (with the kubelet's reason), or the ready timeout passes — a server is never
+// left in `starting`.
+import { PassThrough, Writable } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { Writable } from 'node:stream';
 import { Log, type V1Pod } from '@kubernetes/client-node';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
+import { EXECUTORS } from '../../lib/policy/decide.js';
+import { LogsUnavailable, NoLogsYet, type Executor, type LaunchInput, type Launched, type WorkloadState } from '../../lib/runtime/executor.js';
 import {
   CONTAINER_NAME,
   podManifest,
@@ -20,7 +22,7 @@ import {
   serviceName,
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
-import type { LaunchInput, Launched } from '../runtime/docker-executor.js';
+import { cachedProbe, linesOf } from './shared.js';
 
 /** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
 const MCP_PORT = 8080;
@@ -32,8 +34,8 @@ const ignore404 = (what: string) => (err: unknown) => {
   if (kubeStatus(err) !== 404) throw kubeError(what, err);
 };
 
-/** Stop, delete and logs of a server's pods; activities/runtime/workloads.ts and the API call these. */
-export function kubernetesWorkloads(kube: KubeClient) {
+/** Deleting a server's pods and its Service, and reading a pod's log. */
+function kubernetesWorkloads(kube: KubeClient) {
   const namespace = kube.namespace;
   return {
     /** Deletes every pod of the server (a stop: the Service stays for the next start). */
@@ -56,7 +58,7 @@ export function kubernetesWorkloads(kube: KubeClient) {
       await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
     },
     /**
-     * The pod's last lines as the kubelet wrote them, newlines kept (§16 #13); empty while the pod
+     * The pod's last lines as the kubelet wrote them, newlines kept; empty while the pod
      * is on no node. Read as a byte stream: the generated client cannot parse plain-text answers.
      */
     async logs(pod: string, tailLines: number): Promise<string> {
@@ -110,11 +112,36 @@ function nextChange(kube: KubeClient, name: string, resourceVersion: string | un
   });
 }
 
-export function createKubernetesExecutorActivities(sql: Sql, env: Env, kube: KubeClient) {
+/** A pod's log could not be read: nothing written yet (a 409 to the client), or the API server failed (502). */
+function podLogError(pod: string, err: unknown): Error {
+  // 204: the pod is on no node yet; 400: its container has not started: nothing to read.
+  return [204, 400, 404].includes(kubeStatus(err) ?? 0)
+    ? new NoLogsYet(kubeError(`pod ${pod} has no logs yet`, err).message)
+    : new LogsUnavailable(kubeError(`reading logs of pod ${pod}`, err).message);
+}
+
+export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
   const namespace = kube.namespace;
   const workloads = kubernetesWorkloads(kube);
+
+  /** The pod's verdict and version; `gone` (a fatal failure) when it no longer exists. */
+  async function readPod(serverId: number, name: string): Promise<{ verdict: PodVerdict; resourceVersion?: string }> {
+    let pod: V1Pod;
+    try {
+      pod = await kube.core().readNamespacedPod({ name, namespace });
+    } catch (err) {
+      if (kubeStatus(err) === 404) return { verdict: { state: 'failed', fatal: true, reason: `pod ${name} of server ${serverId} no longer exists` } };
+      throw kubeError(`reading pod ${name}`, err);
+    }
+    return { verdict: podVerdict(pod), resourceVersion: pod.metadata?.resourceVersion };
+  }
+
   return {
-    async launchKubernetesServer(input: LaunchInput): Promise<Launched> {
+    backend: 'kubernetes',
+    // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers.
+    describe: cachedProbe(async () => (env.CONTAINER_RUNTIME === 'kubernetes' && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined)),
+
+    async launch(input: LaunchInput): Promise<Launched> {
       const pod = podName(input.serverId, input.decisionId);
       const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
       // Recorded before the pod exists, so a crash in between leaves nothing untracked.
@@ -151,30 +178,56 @@ export function createKubernetesExecutorActivities(sql: Sql, env: Env, kube: Kub
       return { workload: pod, endpoint, transport: 'streamable-http' };
     },
 
+    /** A stop deletes the pods; the Service stays for the next start. */
+    stop: ({ serverId }) => workloads.deletePods(serverId),
+    async remove({ serverId }) {
+      await workloads.deletePods(serverId);
+      await workloads.deleteService(serverId);
+    },
+
+    logs: ({ workload }, { tail }) =>
+      workloads.logs(workload, tail ?? 100).catch((err: unknown) => {
+        throw podLogError(workload, err);
+      }),
+
+    async followLogs({ workload }, { tail }) {
+      const out = new PassThrough();
+      const request = await new Log(kube.config())
+        .log(namespace, workload, CONTAINER_NAME, out, () => out.end(), { follow: true, tailLines: tail ?? 20 })
+        .catch((err: unknown) => {
+          throw podLogError(workload, err);
+        });
+      const stop = () => {
+        request.abort();
+        out.end();
+      };
+      return { lines: linesOf(out), stop, endReason: 'the workload stopped' };
+    },
+
+    async inspect({ serverId, workload }): Promise<WorkloadState> {
+      const { verdict } = await readPod(serverId, workload);
+      if (verdict.state === 'running') return { state: 'running', reason: verdict.reason };
+      if (verdict.state === 'pending') return { state: 'starting', reason: verdict.reason };
+      return { state: 'exited', reason: verdict.reason };
+    },
+
     /**
      * Watches the launched pod until it is Ready or has failed, heartbeating; after
      * K8S_READY_TIMEOUT_SECONDS it answers `timeout` with the pod's last state as the reason.
      */
-    async awaitKubernetesServer({ serverId, workload }: { serverId: number; workload: string }): Promise<KubernetesVerdict> {
+    async awaitReady({ serverId, workload }: { serverId: number; workload: string }): Promise<KubernetesVerdict> {
       const ctx = Context.current();
       const deadline = Date.now() + env.K8S_READY_TIMEOUT_SECONDS * 1000;
       for (;;) {
         ctx.heartbeat();
-        let pod: V1Pod;
-        try {
-          pod = await kube.core().readNamespacedPod({ name: workload, namespace });
-        } catch (err) {
-          if (kubeStatus(err) === 404) return { state: 'failed', fatal: true, reason: `pod ${workload} of server ${serverId} no longer exists` };
-          throw kubeError(`reading pod ${workload}`, err);
-        }
-        const verdict = podVerdict(pod);
+        const { verdict, resourceVersion } = await readPod(serverId, workload);
         if (verdict.state !== 'pending') return verdict;
         const left = deadline - Date.now();
         if (left <= 0) return { state: 'timeout', reason: `not ready after ${env.K8S_READY_TIMEOUT_SECONDS}s: ${verdict.reason}` };
-        await nextChange(kube, workload, pod.metadata?.resourceVersion, Math.min(left, 5_000), ctx.cancelled);
+        await nextChange(kube, workload, resourceVersion, Math.min(left, 5_000), ctx.cancelled);
       }
     },
-  };
+  } satisfies Executor<LaunchInput, Launched> & { awaitReady(input: { serverId: number; workload: string }): Promise<KubernetesVerdict> };
 }
 
-export type KubernetesExecutorActivities = ReturnType<typeof createKubernetesExecutorActivities>;
+export type KubernetesExecutor = ReturnType<typeof createKubernetesExecutor>;

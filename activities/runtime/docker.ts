@@ -1,6 +1,7 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
 // the decision names, config as environment, a restart policy and GPUs when asked. Where it runs
 // is recorded in server_runtimes, so stop, delete and logs work after any restart.
+import { PassThrough } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
@@ -8,27 +9,16 @@ import { readJsonStream } from '../../lib/docker.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { freePort } from '../../lib/net.js';
+import { EXECUTORS, type Capability, type ExecutorDescriptor } from '../../lib/policy/decide.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
+import type { Executor, LaunchInput, Launched } from '../../lib/runtime/executor.js';
 import type { CredentialManager } from '../registry/credentials.js';
-
-export interface LaunchInput {
-  serverId: number;
-  decisionId: number;
-  image: string;
-  useGpu: boolean;
-  config: Record<string, string | number | boolean>;
-}
-
-export interface Launched {
-  workload: string;
-  /** The Streamable HTTP URL; null for stdio servers, which are reached by attaching. */
-  endpoint: string | null;
-  transport: 'streamable-http' | 'stdio';
-}
+import { DockerAttachTransport } from './attach-transport.js';
+import { cachedProbe, linesOf } from './shared.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
-/** Stopping and removing a recorded container; activities/runtime/workloads.ts dispatches to these. */
+/** Stopping and removing a container by name (evaluations' throw-away containers too). */
 export function dockerWorkloads(docker: Docker) {
   return {
     async stopContainer(name: string): Promise<void> {
@@ -137,10 +127,35 @@ export function imagePuller(docker: Docker, env: Env, credentials: CredentialMan
   };
 }
 
-export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+/**
+ * The Docker executor as the daemon is now: absent when the daemon does not answer (the decision
+ * then says `executor:unavailable:docker`), offering GPUs only where it has the NVIDIA runtime.
+ */
+async function describeDaemon(docker: Docker): Promise<ExecutorDescriptor | undefined> {
+  const info = (await docker.info().catch(() => undefined)) as { Runtimes?: Record<string, unknown> } | undefined;
+  if (!info) return undefined;
+  const capabilities: Capability[] = ['image-build'];
+  if (info.Runtimes && 'nvidia' in info.Runtimes) capabilities.push('gpu');
+  return { ...EXECUTORS.docker, capabilities };
+}
+
+/** Docker multiplexes stdout and stderr into one stream (no TTY): split them back into text. */
+function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
+  const out = new PassThrough();
+  docker.modem.demuxStream(raw, out, out);
+  raw.on('end', () => out.end());
+  raw.on('error', (err) => out.destroy(err));
+  return out;
+}
+
+export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
   const ensureImage = imagePuller(docker, env, credentials);
+  const containers = dockerWorkloads(docker);
   return {
-    async launchServer(input: LaunchInput): Promise<Launched> {
+    backend: 'docker',
+    describe: cachedProbe(() => describeDaemon(docker)),
+
+    async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
       const labels = await ensureImage(input.image);
       // Recorded before the container exists, so a crash in between leaves nothing untracked.
@@ -162,5 +177,33 @@ export function createDockerExecutorActivities(sql: Sql, env: Env, docker: Docke
       await sql`update server_runtimes set endpoint = ${launched.endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
       return launched;
     },
-  };
+
+    stop: ({ workload }) => containers.stopContainer(workload),
+    remove: ({ workload }) => containers.removeContainer(workload),
+
+    async logs({ workload }, { tail }) {
+      const raw = (await docker.getContainer(workload).logs({ stdout: true, stderr: true, tail: tail ?? 100, follow: false })) as unknown as Buffer;
+      const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
+      const chunks: Buffer[] = [];
+      for await (const chunk of out) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+
+    async followLogs({ workload }, { tail }) {
+      const raw = (await docker.getContainer(workload).logs({ stdout: true, stderr: true, follow: true, tail: tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
+      return { lines: linesOf(demux(docker, raw)), stop: () => raw.destroy(), endReason: 'the workload stopped' };
+    },
+
+    async inspect({ workload }) {
+      const state = (await docker.getContainer(workload).inspect()).State;
+      return state.Running || state.Restarting
+        ? { state: 'running', reason: `container ${workload} is ${state.Status}` }
+        : { state: 'exited', reason: `container ${workload} is ${state.Status} (exit code ${state.ExitCode})` };
+    },
+
+    // A stdio server is reached by attaching to the container's stdin and stdout.
+    attach: ({ workload }) => new DockerAttachTransport(docker, workload),
+  } satisfies Executor<LaunchInput, Launched>;
 }
+
+export type DockerExecutor = ReturnType<typeof createDockerExecutor>;

@@ -1,7 +1,7 @@
-// The virtual-machine executor's activities (§9.4): provision → record → verify attestation → start
-// only what is trusted; stop, delete and logs of a server's VM instances.
+// The virtual-machine executor: provision → record → verify attestation → start only what is
+// trusted; stop, delete and logs of a server's VM instances on the hypervisor.
 //
-// Fixed against the original (§16 #15, #25, #29): an untrusted instance is torn down and reported as
+// An untrusted instance is torn down and reported as
 // `blocked` (a result, not an error, so the workflow records `blocked` and nothing overwrites it);
 // the verifier trusts only the configured roots. Every DB write is idempotent per activity retry:
 // the instance row is an upsert on (server_id, instance_id), and each event type is written once
@@ -15,7 +15,9 @@ import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { verifyAttestation, type AttestationConfig } from '../../lib/vm/attestation.js';
-import { createHypervisorClient, HypervisorError, type HypervisorClient } from './hypervisor.js';
+import { EXECUTORS } from '../../lib/policy/decide.js';
+import type { Executor, WorkloadState } from '../../lib/runtime/executor.js';
+import { createHypervisorClient, HypervisorError, type HypervisorClient } from '../../lib/vm/hypervisor.js';
 
 export interface VmActivityDeps {
   sql: Sql;
@@ -145,7 +147,7 @@ export function createVmActivities(deps: VmActivityDeps) {
             on conflict (server_id, instance_id) do update set updated_at = now()
             returning id`;
           await recordEvent(tx, row!.id, 'provisioned', { instance_id: instanceId, requested_image: input.image, image: provisioned.image });
-          // Where the server runs now, with the instance: stop and delete dispatch on it (runtime/workloads.ts).
+          // Where the server runs now, with the instance: stop, delete and logs find it through this.
           await tx`
             insert into server_runtimes (server_id, backend, decision_id, workload, image)
             values (${input.serverId}, 'virtual-machine', ${input.decisionId ?? null}, ${instanceId}, ${input.image})
@@ -277,3 +279,41 @@ export function createVmActivities(deps: VmActivityDeps) {
 }
 
 export type VmActivities = ReturnType<typeof createVmActivities>;
+
+/** `enabled`: CONTAINER_RUNTIME=virtual-machine registers the hypervisor, docker staying as the fallback. */
+export function createVmExecutor(deps: VmActivityDeps, enabled: boolean) {
+  const vm = createVmActivities(deps);
+  const { sql, hypervisor } = deps;
+  return {
+    backend: 'virtual-machine',
+    describe: async () => (enabled ? EXECUTORS['virtual-machine'] : undefined),
+    launch: vm.provisionVm,
+    async stop({ serverId }) {
+      await vm.stopVm({ serverId });
+    },
+    async remove({ serverId }) {
+      await vm.deleteVm({ serverId });
+    },
+    // Every instance the hypervisor may still hold (blocked and failed ones are torn down already);
+    // no instances, no hypervisor request.
+    async removeStray(serverId) {
+      await vm.deleteVm({ serverId });
+    },
+    logs: ({ workload }, { tail }) => hypervisor.logs(workload, tail ?? deps.logTailLines),
+    async followLogs({ workload }) {
+      const stopped = new AbortController();
+      const lines = await hypervisor.streamLogs(workload, { signal: stopped.signal });
+      return lines && { lines, stop: () => stopped.abort(), endReason: 'the stream ended' };
+    },
+    async inspect({ serverId, workload }): Promise<WorkloadState> {
+      const [instance] = await sql<{ attestation_status: string; terminated_at: Date | null }[]>`
+        select attestation_status, terminated_at from runtime_vm_instances where server_id = ${serverId} and instance_id = ${workload}`;
+      if (!instance) return { state: 'gone', reason: `virtual machine ${workload} of server ${serverId} is not recorded` };
+      if (instance.terminated_at) return { state: 'exited', reason: `virtual machine ${workload} was stopped or torn down` };
+      if (instance.attestation_status === 'trusted') return { state: 'running', reason: `virtual machine ${workload} attested and started` };
+      return { state: 'starting', reason: `virtual machine ${workload} awaits attestation (${instance.attestation_status})` };
+    },
+  } satisfies Executor<ProvisionVmInput, ProvisionVmResult>;
+}
+
+export type VmExecutor = ReturnType<typeof createVmExecutor>;

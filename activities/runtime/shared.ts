@@ -1,0 +1,27 @@
+// What the executors share: a cached probe of what they offer, and log text cut into lines.
+import type { ExecutorDescriptor } from '../../lib/policy/decide.js';
+
+/** What an executor offers changes rarely: ask at most every few seconds, not on every decision. */
+const EXECUTOR_TTL_MS = 5_000;
+
+/** Caches an executor probe for EXECUTOR_TTL_MS. */
+export function cachedProbe(probe: () => Promise<ExecutorDescriptor | undefined>) {
+  let cached: { at: number; executor: ExecutorDescriptor | undefined } | undefined;
+  return async () => {
+    if (!cached || Date.now() - cached.at > EXECUTOR_TTL_MS) cached = { at: Date.now(), executor: await probe() };
+    return cached.executor;
+  };
+}
+
+/** The complete lines of a text stream, newlines dropped; a last line without one is not sent. */
+export async function* linesOf(text: NodeJS.ReadableStream): AsyncGenerator<string> {
+  let buffer = '';
+  for await (const chunk of text) {
+    buffer += (chunk as Buffer).toString('utf8');
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      yield buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// The state of one MCP server's workflow and the handlers of its messages. Updates validate an
+// intent against where the server will be once the queued ones are carried out, then queue it;
+// the workflow's loop (server-lifecycle.ts) takes them one at a time.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  isCancellation,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { ErrorType } from '../lib/errors.js';
+import type { ServerSource } from '../lib/schemas/servers.js';
+import { ServerStatusKey } from '../lib/search-attributes.js';
+import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
+import { ledger } from './server-profiles.js';
+import type {
+  IntentAccepted,
+  IntentRequest,
+  QueuedIntent,
+  ServerLifecycleCarried,
+  ServerLifecycleStart,
+  ServerLifecycleState,
+} from './server-lifecycle.messages.js';
+
+/** The most useful one-line reason inside a failure chain. */
+export function reasonOf(err: unknown): string {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(err);
+}
+
+/** Where the server ends up once an intent has been carried out, for validating the next one. */
+function settledStatus(intent: ServerIntent): ServerStatus {
+  if (intent === 'stop') return 'stopped';
+  if (intent === 'delete') return 'deleting';
+  if (intent === 'build') return 'ready';
+  return 'running';
+}
+
+export class ServerEntity {
+  readonly serverId: number;
+  readonly source: ServerSource;
+  readonly config: Record<string, string | number | boolean>;
+  readonly useGpu: boolean;
+  private readonly workflowId = workflowInfo().workflowId;
+  private status: ServerStatus;
+  private seq: number;
+  private readonly queue: QueuedIntent[];
+  /** The intent being carried out right now, and the scope a superseding intent cancels. */
+  private current: QueuedIntent | undefined;
+  private currentScope: CancellationScope | undefined;
+  /** gateChanged signals received: a held launch decides again on each. */
+  private gateSignals = 0;
+  private waitingOnGate = false;
+
+  constructor(start: ServerLifecycleStart, carried: ServerLifecycleCarried) {
+    this.serverId = start.serverId;
+    this.source = start.source ?? { type: 'image', image: '' };
+    this.config = start.config ?? {};
+    this.useGpu = start.useGpu ?? false;
+    this.status = carried.status;
+    this.seq = carried.seq;
+    this.queue = [...carried.pending];
+  }
+
+  /** Builds come from a git source. */
+  get builds(): boolean {
+    return this.source.type === 'git';
+  }
+
+  // --- message handlers ---
+
+  state(): ServerLifecycleState {
+    return { status: this.status, pending: this.queue.map((q) => q.intent) };
+  }
+
+  /** An update's validator: refuses what the state machine does not allow from the projected status. */
+  validateIntent(intent: ServerIntent, request: IntentRequest): void {
+    if (!Number.isInteger(request?.actorId)) throw ApplicationFailure.nonRetryable('actorId is required');
+    if (intent === 'build' && !this.builds) {
+      throw ApplicationFailure.nonRetryable('only servers with a git source are built', ErrorType.InvalidTransition);
+    }
+    const verdict = checkIntent(this.projected(), intent);
+    if (!verdict.ok) throw ApplicationFailure.nonRetryable(verdict.reason!, ErrorType.InvalidTransition);
+  }
+
+  acceptIntent(intent: ServerIntent, request: IntentRequest): IntentAccepted {
+    this.queue.push({ intent, actorId: request.actorId });
+    // Stopping or deleting supersedes a build under way: cancel it rather than wait for it.
+    // Any new intent supersedes a launch waiting on a gate.
+    if ((intent === 'stop' || intent === 'delete') && this.current && this.current.intent !== 'stop') this.currentScope?.cancel();
+    else if (this.waitingOnGate) this.currentScope?.cancel();
+    return { intent, status: firstStatusFor(intent) };
+  }
+
+  gateChanged(): void {
+    this.gateSignals += 1;
+  }
+
+  /**
+   * A completed governance run asks for a redeploy; one the state machine refuses now is dropped
+   * (a signal has no caller to answer), as a refused intent would be.
+   */
+  redeployRequested({ actorId }: { actorId: number }): void {
+    if (!checkIntent(this.projected(), 'redeploy').ok) return;
+    this.queue.push({ intent: 'redeploy', actorId });
+    if (this.waitingOnGate) this.currentScope?.cancel();
+  }
+
+  // --- what the workflow's loop uses ---
+
+  hasQueued(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** The state a continued run starts from. */
+  carried(): ServerLifecycleCarried {
+    return { status: this.status, seq: this.seq, pending: [...this.queue] };
+  }
+
+  /** The next queued intent, now the current one. */
+  takeNext(): ServerIntent {
+    this.current = this.queue.shift()!;
+    return this.current.intent;
+  }
+
+  /**
+   * Carries out the current intent in a scope a superseding intent can cancel. Cancelled, it ends
+   * quietly (the superseding intent is queued); any other failure leaves the server in error.
+   */
+  async carryOut(work: () => Promise<void>): Promise<void> {
+    const scope = new CancellationScope();
+    this.currentScope = scope;
+    try {
+      await scope.run(work);
+    } catch (err) {
+      if (!isCancellation(err)) await this.transition('error', reasonOf(err));
+    } finally {
+      this.currentScope = undefined;
+      this.current = undefined;
+    }
+  }
+
+  /** A fresh idempotency key for the next ledger write of this server (transitions, decisions, launches). */
+  nextKey(): string {
+    this.seq += 1;
+    return `${this.workflowId}#${this.seq}`;
+  }
+
+  /** Records the new status (once per key, however often retried) and shows it in the Web UI. */
+  async transition(to: ServerStatus, reason?: string): Promise<void> {
+    await ledger.recordServerStatus({ serverId: this.serverId, to, reason, transitionKey: this.nextKey() });
+    this.status = to;
+    upsertSearchAttributes([{ key: ServerStatusKey, value: to }]);
+  }
+
+  /** Waits for the next gateChanged signal; any new intent cancels the wait. */
+  async untilGateChanges(): Promise<void> {
+    const seen = this.gateSignals;
+    this.waitingOnGate = true;
+    try {
+      await condition(() => this.gateSignals > seen);
+    } finally {
+      this.waitingOnGate = false;
+    }
+  }
+
+  private projected(): ServerStatus {
+    const last = this.queue.at(-1) ?? this.current;
+    return last ? settledStatus(last.intent) : this.status;
+  }
+}
