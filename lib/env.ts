@@ -219,6 +219,11 @@ export function readProcessEnv(dotenvPath = '.env'): Record<string, string | und
   return { ...fromFile, ...process.env };
 }
 
+/** PATH and HOME of this process: all of its environment that a child tool (git, a refresh command) inherits. */
+export function childToolEnv(): { PATH: string | undefined; HOME: string | undefined } {
+  return { PATH: process.env.PATH, HOME: process.env.HOME };
+}
+
 /** Entry points call this: parse, or print the one-line reason and exit non-zero. */
 export function loadEnv(): Env {
   try {
