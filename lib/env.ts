@@ -163,7 +163,7 @@ export const envSchema = z.object({
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
 
-  /** The hypervisor control plane that runs virtual-machine servers (§9.4). */
+  /** The hypervisor control plane that runs virtual-machine servers. */
   VM_HYPERVISOR_ENDPOINT: z
     .string()
     .trim()

@@ -53,7 +53,7 @@ const git = proxyActivities<Activities>({
 
 // Deciding and launching: pulls and starts a container (a side effect that replaces the previous
 // one, so safe to retry). Attempts are spaced out (2 s, 4 s, 8 s, …) so a database or daemon that
-// is restarting is waited out rather than turning the server to error (found by the chaos suite).
+// is restarting is waited out rather than turning the server to error.
 const runtime = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
@@ -244,7 +244,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   }
 
   /**
-   * The VM executor (§9.4): provision, verify the attestation, start only what is trusted. Trusted →
+   * The VM executor: provision, verify the attestation, start only what is trusted. Trusted →
    * running; unknown → pending-attestation; untrusted → blocked (torn down, the verdict's notes as the
    * reason — a result, not an error, so nothing overwrites it). Stop and delete reach the instance
    * through stopServer/removeServerWorkload, which dispatch on the backend provisionVm recorded.
@@ -280,9 +280,9 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   }
 
   /**
-   * The Kubernetes executor (§9.3): a pod and a service, then the pod's status decides — Ready →
+   * The Kubernetes executor: a pod and a service, then the pod's status decides — Ready →
    * running; an image or spec the node cannot run → error; crash-looping, failed or not ready in
-   * time → unhealthy; each with the kubelet's reason (§16 #13: never left in `starting`).
+   * time → unhealthy; each with the kubelet's reason, never left in `starting`.
    */
   async function launchKubernetes(decisionId: number, image: string): Promise<void> {
     const launched = await runtime.launchKubernetesServer({ serverId: input.serverId, decisionId, image, useGpu: input.useGpu ?? false, config: input.config ?? {} });

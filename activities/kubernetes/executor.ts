@@ -1,8 +1,8 @@
-// The Kubernetes executor (§9.3): a Pod per launch and a Service per MCP server in K8S_NAMESPACE,
+// The Kubernetes executor: a Pod per launch and a Service per MCP server in K8S_NAMESPACE,
 // recorded in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work
 // after any restart. The server's status follows the pod: awaitKubernetesServer watches it until it
 // is Ready (running), failed (with the kubelet's reason), or the ready timeout passes — never left
-// in `starting` (§16 #13).
+// in `starting`.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Writable } from 'node:stream';
 import { Log, type V1Pod } from '@kubernetes/client-node';
@@ -56,7 +56,7 @@ export function kubernetesWorkloads(kube: KubeClient) {
       await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
     },
     /**
-     * The pod's last lines as the kubelet wrote them, newlines kept (§16 #13); empty while the pod
+     * The pod's last lines as the kubelet wrote them, newlines kept; empty while the pod
      * is on no node. Read as a byte stream: the generated client cannot parse plain-text answers.
      */
     async logs(pod: string, tailLines: number): Promise<string> {

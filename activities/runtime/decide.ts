@@ -76,7 +76,7 @@ function cachedProbe(probe: () => Promise<ExecutorDescriptor | undefined>) {
 
 export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kube?: KubeClient) {
   const currentDockerExecutor = cachedProbe(() => dockerExecutor(docker));
-  // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers (§9.1).
+  // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers.
   const currentKubernetesExecutor = cachedProbe(async () =>
     env.CONTAINER_RUNTIME === 'kubernetes' && kube && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined,
   );
@@ -92,7 +92,7 @@ export function createDecisionActivities(sql: Sql, env: Env, docker: Docker, kub
         where server_id = ${input.serverId}
           ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
         order by id desc limit 1`;
-      // CONTAINER_RUNTIME=virtual-machine or kubernetes registers that executor, docker staying as the fallback (§9.1).
+      // CONTAINER_RUNTIME=virtual-machine or kubernetes registers that executor, docker staying as the fallback.
       const executors = [
         await currentDockerExecutor(),
         await currentKubernetesExecutor(),

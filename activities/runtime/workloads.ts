@@ -1,5 +1,5 @@
 // Stop and delete, wherever the server was recorded to run (server_runtimes.backend): a Docker
-// container, Kubernetes pods, or a virtual machine on the hypervisor (§9.1: the backend comes from
+// container, Kubernetes pods, or a virtual machine on the hypervisor (the backend comes from
 // what was recorded, not from an in-memory cache, so all work after any restart). The workflow calls these two
 // activities whatever the backend, so its commands are the same for every executor.
 import type Docker from 'dockerode';

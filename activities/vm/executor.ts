@@ -1,7 +1,7 @@
-// The virtual-machine executor's activities (§9.4): provision → record → verify attestation → start
+// The virtual-machine executor's activities: provision → record → verify attestation → start
 // only what is trusted; stop, delete and logs of a server's VM instances.
 //
-// Fixed against the original (§16 #15, #25, #29): an untrusted instance is torn down and reported as
+// An untrusted instance is torn down and reported as
 // `blocked` (a result, not an error, so the workflow records `blocked` and nothing overwrites it);
 // the verifier trusts only the configured roots. Every DB write is idempotent per activity retry:
 // the instance row is an upsert on (server_id, instance_id), and each event type is written once

@@ -80,7 +80,7 @@ function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
 
 export function runtimeRoutes(deps: ApiDeps) {
   const { sql, docker, env } = deps;
-  // VM servers' output comes from the hypervisor (§9.4), Docker servers' from the daemon.
+  // VM servers' output comes from the hypervisor, Docker servers' from the daemon.
   const hypervisor = createHypervisorClient({ endpoint: env.VM_HYPERVISOR_ENDPOINT, token: env.VM_HYPERVISOR_TOKEN });
   // Kubernetes servers' output comes through the API server (from the pod's kubelet).
   const kube = createKubeClient(env);
