@@ -1,4 +1,5 @@
 // API process: configuration, migrations, bootstrap admin, then serve until SIGINT/SIGTERM.
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { bootstrapAdmin } from '../lib/bootstrap.js';
 import { createSql } from '../lib/db.js';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
 
   // Requests Node's parser refuses before they reach the app (an oversized URL or header, a broken
   // request line) still get the JSON error shape, and the connection is closed.
-  (server as import('node:http').Server).on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  (server as Server).on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const body = JSON.stringify({
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'api shutting down');
     server.close();
     // SSE streams never end on their own: give them a moment, then go.
-    setTimeout(() => (server as import('node:http').Server).closeAllConnections(), 2_000).unref();
+    setTimeout(() => (server as Server).closeAllConnections(), 2_000).unref();
     void (async () => {
       await streams.stop();
       await temporal.connection.close();

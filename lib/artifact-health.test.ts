@@ -8,7 +8,7 @@ describe('artifact health and tier', () => {
   const credentials = ['healthy', 'ok', 'passing', 'unknown', 'expiring_soon', 'expired'];
   const platformHealth = [[], ['healthy'], ['healthy', 'expired'], ['unknown', 'expiring_soon']];
 
-  // Every combination of §8.2's inputs, checked against the rules written out independently.
+  // Every combination of the health inputs, checked against the rules written out independently.
   for (const status of statuses) {
     for (const credential of credentials) {
       for (const plats of platformHealth) {

@@ -1,4 +1,4 @@
-// Health and tier of a build artifact (§8.2): one vocabulary for the marketplace catalog and the
+// Health and tier of a build artifact: one vocabulary for the marketplace catalog and the
 // policy engine. Pure, so both derive the same answer from the same ledger rows.
 
 export type HealthOverall = 'healthy' | 'degraded' | 'blocked';

@@ -163,7 +163,7 @@ export const envSchema = z.object({
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
 
-  /** The hypervisor control plane that runs virtual-machine servers (§9.4). */
+  /** The hypervisor control plane that runs virtual-machine servers. */
   VM_HYPERVISOR_ENDPOINT: z
     .string()
     .trim()
@@ -217,6 +217,11 @@ export function parseEnvironment(source: Record<string, string | undefined>): En
 export function readProcessEnv(dotenvPath = '.env'): Record<string, string | undefined> {
   const fromFile = existsSync(dotenvPath) ? parseEnv(readFileSync(dotenvPath, 'utf8')) : {};
   return { ...fromFile, ...process.env };
+}
+
+/** PATH and HOME of this process: all of its environment that a child tool (git, a refresh command) inherits. */
+export function childToolEnv(): { PATH: string | undefined; HOME: string | undefined } {
+  return { PATH: process.env.PATH, HOME: process.env.HOME };
 }
 
 /** Entry points call this: parse, or print the one-line reason and exit non-zero. */

@@ -51,7 +51,7 @@ const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
   stopped: ['starting', 'building', 'redeploying', 'deleting'],
   redeploying: ['cloning', 'building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
   'pending-governance': ['starting', 'redeploying', 'stopping', 'deleting', 'error'],
-  // Virtual machines (§9.4): provisioned, then running (trusted), waiting for attestation (unknown)
+  // Virtual machines: provisioned, then running (trusted), waiting for attestation (unknown)
   // or blocked (untrusted: torn down, and left blocked — not overwritten by error).
   provisioning: ['running', 'pending-attestation', 'blocked', 'redeploying', 'stopping', 'deleting', 'error'],
   'pending-attestation': ['running', 'blocked', 'starting', 'redeploying', 'stopping', 'deleting', 'error'],

@@ -1,4 +1,4 @@
-// The detail keys each registry event must carry (the seed's telemetry contract, §7.2). Pure: the
+// The detail keys each registry event must carry. Pure: the
 // API validates operator-posted metrics with it, and tests check emitted events against it.
 
 const PUSH_KEYS = ['attempt', 'retry_limit', 'registry_endpoint', 'platform'];

@@ -127,7 +127,7 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
       manifest = await publisher.publishManifestList({ runId: run.runId, serverId: input.serverId, revision: input.revision, platforms: ordered, settings });
       upsertSearchAttributes([{ key: ManifestDigestKey, value: manifest.digest }]);
     }
-    // §6.7: new credentials reach the cluster's pull secret (pushes refreshed or rotated them).
+    // New credentials reach the cluster's pull secret (pushes refreshed or rotated them).
     const refreshed = pushed.some((p) => (p.authRefreshAttempted && p.authRefreshSucceeded) || (p.authRotationAttempted && p.authRotationSucceeded));
     if (refreshed && patched(PULL_SECRET_PATCH)) {
       try {

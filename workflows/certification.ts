@@ -1,5 +1,5 @@
 // certification (`certification/<id>`): the automatic evaluation of a certification and its refresh
-// cadence — a durable timer per certification, not a polling scheduler (weak spot #18). Evaluating
+// cadence — a durable timer per certification, not a polling scheduler. Evaluating
 // launches the artifact in a throw-away container, runs the MCP handshake and tools/list, and
 // records pass/fail with the evidence. A pass stays valid until the refresh is due; then the
 // evaluation runs again (nothing flips it to pending early). A plan change re-arms the timer; a

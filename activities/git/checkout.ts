@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { detectProjectKind, generateDockerfile } from '../../lib/build/dockerfile.js';
+import { childToolEnv } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
@@ -25,7 +26,7 @@ async function git(args: string[], cwd?: string, timeoutMs = 120_000): Promise<s
   const { stdout } = await exec('git', [...SAFE, ...args], {
     cwd,
     timeout: timeoutMs,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
+    env: { ...childToolEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout;

@@ -1,4 +1,4 @@
-// Registry pull-secret rotation (§6.7, §16 #7): the `kubernetes.io/dockerconfigjson` secret
+// Registry pull-secret rotation: the `kubernetes.io/dockerconfigjson` secret
 // K8S_REGISTRY_SECRET_NAME in K8S_NAMESPACE is created or patched with the current dockerconfig
 // (REGISTRY_AUTH_DOCKERCONFIG) and a synced-at annotation, after a successful credential refresh or
 // rotation and on every registryCredentials run. A failure is recorded as an event and thrown, so
@@ -81,7 +81,7 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
         log.warn({ target: 'kubernetes.pull-secret', trigger: input.trigger }, 'K8S_REGISTRY_SECRET_NAME and REGISTRY_AUTH_DOCKERCONFIG must both be set to sync the pull secret');
         return { synced: false, reason: 'not_configured' };
       }
-      // §6.7: a cluster of ours (the kubernetes runtime, or a kubeconfig named for it), not any cluster.
+      // Only a cluster of ours (the kubernetes runtime, or a kubeconfig named for it), not any cluster.
       if (env.CONTAINER_RUNTIME !== 'kubernetes' && !env.K8S_KUBECONFIG) return { synced: false, reason: 'no_cluster' };
       const namespace = kube.namespace;
       const base = { namespace, secret_name: name, trigger: input.trigger, attempt: Context.current().info.attempt };

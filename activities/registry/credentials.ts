@@ -3,7 +3,7 @@
 // REGISTRY_AUTH_REFRESH_COMMAND (when set), then re-read the file.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Env } from '../../lib/env.js';
+import { childToolEnv, type Env } from '../../lib/env.js';
 import { assessCredentialHealth, type CredentialHealth } from '../../lib/registry/credential-health.js';
 import { inspectDockerConfig, loadCredentials, type RegistryCredentials } from '../../lib/registry/dockerconfig.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
@@ -38,7 +38,7 @@ export function createCredentialManager(settings: CredentialSettings): Credentia
     if (settings.refreshCommand) {
       try {
         // Output is never logged: refresh commands print tokens.
-        await exec('/bin/sh', ['-c', settings.refreshCommand], { timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+        await exec('/bin/sh', ['-c', settings.refreshCommand], { timeout: 120_000, env: childToolEnv() });
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         throw new Error(`refresh command failed (exit ${String(code ?? 'unknown')})`);

@@ -1,7 +1,7 @@
 // Registry side of a build: push one platform image (credential probe first; Temporal retries
 // transient faults; an auth failure refreshes credentials once per attempt and retries), then
 // publish the manifest list and prune entries for platforms no longer built. Every step emits the
-// telemetry events of the seed's catalogue, with the same names and keys (plus `platform`).
+// telemetry events of the catalogue in lib/telemetry-contract.ts, with its names and keys (plus `platform`).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { readJsonStream } from '../../lib/docker.js';
@@ -135,7 +135,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         let healthStatus: CredentialHealthStatus = health.status;
         if (health.rotation_recommended && !progress.authRotationAttempted) {
           log.line(`Registry credentials reported status '${health.status}': ${health.message}`);
-          // Exactly the catalogue's keys (§7.1): rotation_recommended & co. belong to auth_health_reported only.
+          // Exactly the catalogue's keys: rotation_recommended & co. belong to auth_health_reported only.
           const rotation = { registry_endpoint: endpoint, registry, status: health.status };
           if (credentials.rotationConfigured) {
             progress.authRotationAttempted = true;

@@ -1,5 +1,5 @@
-// Evaluation certifications (§3.5, §12): bound to a build run's own digest and scoped to its owner
-// (weak spot #28). Manual ones carry the operator's verdict; automatic ones are evaluated by the
+// Evaluation certifications: bound to a build run's own digest and scoped to its owner, so no one
+// certifies another owner's digest. Manual ones carry the operator's verdict; automatic ones are evaluated by the
 // `certification/<id>` workflow, which also runs their refresh cadence on a durable timer.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Sql } from '../../lib/db.js';
@@ -173,7 +173,7 @@ export function evaluationRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const run = await findRun(sql, c.req.valid('param').id, caller);
       const body = c.req.valid('json');
-      // Bound to the run's own digest: a certificate for anything else is refused (weak spot #28).
+      // Bound to the run's own digest: a certificate for anything else is refused.
       if (!run.manifest_digest) throw new ApiError(400, 'manifest_missing', `build run ${run.id} published no manifest digest to certify`, 'manifest_digest');
       if (body.manifest_digest && body.manifest_digest !== run.manifest_digest) {
         throw new ApiError(400, 'digest_mismatch', `manifest_digest must be the run's own (${run.manifest_digest})`, 'manifest_digest');
@@ -229,7 +229,7 @@ export function evaluationRoutes(deps: ApiDeps) {
       const current = await findCertification(sql, c.req.valid('param').id, caller);
       const plan = c.req.valid('json');
       const cadence = plan.refresh_cadence_seconds === undefined ? current.refresh_cadence_seconds : plan.refresh_cadence_seconds;
-      // A new cadence without an explicit next refresh re-plans it from now (weak spot #19).
+      // A new cadence without an explicit next refresh re-plans it from now.
       let next: Date | null = current.next_refresh_at;
       if (plan.next_refresh_at !== undefined) next = plan.next_refresh_at === null ? null : new Date(plan.next_refresh_at);
       else if (plan.refresh_cadence_seconds !== undefined) next = cadence === null ? null : new Date(Date.now() + cadence * 1000);

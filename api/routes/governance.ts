@@ -1,4 +1,4 @@
-// Governance workflow definitions and runs (§3.6, §10). A run is a `governance/<run>` workflow: the
+// Governance workflow definitions and runs. A run is a `governance/<run>` workflow: the
 // API creates its rows and starts it in one transaction; every later change is an update of that
 // workflow (validated: 409 on an invalid transition), and the run's stream follows its audit log.
 import { createRoute, z } from '@hono/zod-openapi';

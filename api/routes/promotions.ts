@@ -1,4 +1,4 @@
-// Release trains (§3.7, §11): tracks with ordered stages (with a create/update API this time), and
+// Release trains: tracks with ordered stages (created and updated through the API), and
 // stage promotions of a digest, each a `promotion/<id>` workflow that runs the track's governance
 // workflow, waits for approval, and ends active or rolled back. Only the track's owner (or an
 // admin) approves or rolls back; a rolled-back stage can be scheduled again.
@@ -213,7 +213,7 @@ export function promotionRoutes(deps: ApiDeps) {
       const track = await findTrack(sql, body.track_id, caller);
       const index = track.stages.indexOf(body.stage);
       if (index === -1) throw new ApiError(400, 'invalid_stage', `stage \`${body.stage}\` is not part of track \`${track.name}\` (${track.stages.join(', ')})`, 'stage');
-      // The digest must be an artifact of the track owner's (weak spot: unchecked digests).
+      // Only a digest that one of the track owner's build runs published can be promoted.
       const [artifact] = await sql<{ id: number }[]>`
         select r.id from build_artifact_runs r join mcp_servers s on s.id = r.server_id
         where s.owner_id = ${track.owner_id} and r.manifest_digest = ${body.manifest_digest}

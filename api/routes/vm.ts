@@ -1,4 +1,4 @@
-// A server's VM attestation posture (§3.3): its recent VM instances with their events.
+// A server's VM attestation posture: its recent VM instances with their events.
 import { createRoute } from '@hono/zod-openapi';
 import type { Sql } from '../../lib/db.js';
 import { IdParam } from '../../lib/schemas/common.js';

@@ -1,5 +1,5 @@
 // bench/api: request load (autocannon and an open-loop generator) (split from run.ts, which composes the phases).
-import { Agent, request } from 'node:http';
+import { type Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { log, pct, sleep } from './common.js';
 

@@ -1,4 +1,4 @@
-// Dockerfiles for projects that bring none (§6.1 step 4): Node and Python, from configurable base
+// Dockerfiles for projects that bring none: Node and Python, from configurable base
 // images, since the right base depends on what the operator's registry holds.
 
 export type ProjectKind = 'node' | 'python';

@@ -1,5 +1,5 @@
-// The evaluation and promotion gates of the policy engine (§8.4, §8.6), opt-in per release track
-// (weak spot #2): only a track that governs the server's type holds its launches, and only with the
+// The evaluation and promotion gates of the policy engine, opt-in per release track:
+// only a track that governs the server's type holds its launches, and only with the
 // gates the track turns on — `launch_stage` (an active promotion at that stage or a later one) and
 // `required_certifications` (an active, fresh pass of each). Pure: the decision activity loads the rows.
 import { canonicalJson } from '../vm/attestation.js';
@@ -53,7 +53,7 @@ export interface GateVerdict {
 
 /**
  * Whether a track governs servers of this type: its tier names the type (`Router`) or a derived
- * tier of it (`gold:Router`). One vocabulary with the marketplace (weak spot #3); a health change
+ * tier of it (`gold:Router`). One vocabulary with the marketplace; a health change
  * that moves the artifact from gold to silver does not slip it out from under its track.
  */
 export function trackGoverns(trackTier: string, serverType: string): boolean {

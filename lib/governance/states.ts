@@ -1,4 +1,4 @@
-// The state machines of governance runs, their steps, and promotions (weak spots #20, #21): which
+// The state machines of governance runs, their steps, and promotions: which
 // transitions exist, checked by the workflows' update validators (409 otherwise) before anything is
 // written. Workflow-safe (no I/O), so the workflows import it directly.
 

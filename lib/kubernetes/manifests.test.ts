@@ -33,7 +33,7 @@ describe('podManifest', () => {
       { name: 'PORT', value: '8080' },
       { name: 'MCP_SERVER_ID', value: '7' },
     ]);
-    // No hostPath relative to the API process (§16 #13).
+    // No hostPath relative to the API process.
     expect(pod.spec!.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
   });
 

@@ -1,7 +1,7 @@
 // What the Kubernetes executor asks the API server for, and how it reads a pod's status back. Pure:
 // unit-tested without a cluster, used by the activities (activities/kubernetes/).
 //
-// Fixed against the original (§16 #13): pods reference the registry pull secret, storage is an
+// Pods reference the registry pull secret, storage is an
 // emptyDir (not a hostPath relative to the API process), and a pod's status is read into a verdict
 // so a launch ends running, unhealthy or in error — never stuck in `starting`.
 import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';

@@ -1,4 +1,4 @@
-// The runtime policy engine (§8): which backend runs a server, with which image, and whether a gate
+// The runtime policy engine: which backend runs a server, with which image, and whether a gate
 // holds the launch. Pure and deterministic — same inputs, same decision, notes sorted — so it is
 // unit-tested table-driven and replayable; one activity loads the inputs and records the result.
 import type { HealthOverall } from '../artifact-health.js';
@@ -17,11 +17,11 @@ export interface ExecutorDescriptor {
   capabilities: readonly Capability[];
 }
 
-/** The executors each runtime mode registers; GPUs run on either (weak spot #14). */
+/** The executors each runtime mode registers; GPUs run on either. */
 export const EXECUTORS: Record<Backend, ExecutorDescriptor> = {
   docker: { backend: 'docker', displayName: 'Docker containers', capabilities: ['gpu', 'image-build'] },
   kubernetes: { backend: 'kubernetes', displayName: 'Kubernetes clusters', capabilities: ['gpu', 'image-build'] },
-  // Runs a given image; builds and GPUs go elsewhere (§9.4).
+  // Runs a given image; builds and GPUs go elsewhere.
   'virtual-machine': { backend: 'virtual-machine', displayName: 'Secure virtual machines', capabilities: [] },
 };
 
@@ -48,7 +48,7 @@ export interface PolicyInput {
   artifact: ArtifactInput | null;
   /**
    * The VM attestation posture (`evaluateVmPosture`) of the server, when the candidate backend is
-   * `virtual-machine` (§8.5); ignored for any other candidate. Its notes join the decision's, its
+   * `virtual-machine`; ignored for any other candidate. Its notes join the decision's, its
    * fallback replaces the backend, and its evaluation flag is recorded as `evaluationRequired`.
    */
   vmPosture?: VmPosture;
@@ -138,7 +138,7 @@ export function decide(input: PolicyInput): PolicyDecision {
 
   const candidateBackend = backend;
 
-  // VM attestation posture (§8.5): only for a server bound for the VM backend.
+  // VM attestation posture: only for a server bound for the VM backend.
   const posture = candidateBackend === 'virtual-machine' ? input.vmPosture : undefined;
   if (posture) {
     notes.push(...posture.notes);

@@ -1,7 +1,7 @@
 // A small client for the OCI distribution HTTP API (manifests, blob uploads, index publishing),
 // over global fetch. It speaks both auth styles registries use: Basic (distribution with
 // htpasswd, many self-hosted registries) and Bearer tokens from a realm (Docker Hub, GHCR,
-// Harbor, distribution with token auth) — the original only did Basic (spec §16 #10).
+// Harbor, distribution with token auth).
 //
 // Errors are RegistryError with a `kind` callers branch on (auth → refresh credentials,
 // transport → retry, not_found, remote). Messages name the request, never credentials or tokens.

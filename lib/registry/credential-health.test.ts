@@ -18,7 +18,7 @@ function input(overrides: Partial<CredentialHealthInput> = {}): CredentialHealth
   };
 }
 
-describe('assessCredentialHealth (spec §6.3, with the §16 #9 fix)', () => {
+describe('assessCredentialHealth', () => {
   it.each([undefined, '', '   '])('no dockerconfig configured (%j) is unknown, not expired', (path) => {
     expect(assessCredentialHealth(input({ dockerconfigPath: path }))).toEqual({
       status: 'unknown',

@@ -1,9 +1,9 @@
-// Credential health probe run before each platform push (spec §6.3). Pure: the caller passes
+// Credential health probe run before each platform push. Pure: the caller passes
 // the clock and what it found on disk (`inspectDockerConfig`), so every row is testable.
 //
-// Deliberate difference from the original (§16 #9): no dockerconfig configured means we know
+// No dockerconfig configured means we know
 // nothing about the credentials (the daemon may have its own), so the status is `unknown`, not
-// `expired` — otherwise every build without a dockerconfig was reported degraded.
+// `expired` — otherwise every build without a dockerconfig would be reported degraded.
 import { findCredentials, type DockerConfigFacts } from './dockerconfig.js';
 import { parseRegistry } from './reference.js';
 

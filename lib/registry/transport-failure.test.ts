@@ -3,7 +3,7 @@ import { isTransportFailure } from './transport-failure.js';
 
 describe('isTransportFailure: what dockerd reports in-band that another attempt may cure', () => {
   it.each([
-    // A base-image pull while the registry refused connections (seen in the chaos suite).
+    // A base-image pull while the registry refused connections.
     'Get "http://127.0.0.1:36723/v2/": read tcp 127.0.0.1:33298->127.0.0.1:36723: read: connection reset by peer',
     'Put "http://127.0.0.1:5000/v2/app/manifests/latest": read: connection reset by peer',
     'Get "https://registry.example/v2/": dial tcp 10.0.0.9:443: connect: connection refused',

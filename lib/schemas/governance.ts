@@ -1,4 +1,4 @@
-// Certifications, governance workflows and runs, release-train tracks and promotions (§3.5–§3.7):
+// Certifications, governance workflows and runs, release-train tracks and promotions:
 // request and response schemas shared by the API (validation + OpenAPI) and mcpctl.
 import { z } from '@hono/zod-openapi';
 import { PROMOTION_STATUSES, RUN_STATUSES, STEP_STATUSES, WORKFLOW_TYPES } from '../governance/states.js';
@@ -73,7 +73,7 @@ export const CertificationSubmit = z
   .openapi('CertificationSubmit');
 export type CertificationSubmit = z.infer<typeof CertificationSubmit>;
 
-/** The plan override: only fields given change; `null` clears (weak spot #19). */
+/** The plan override: only fields given change; `null` clears. */
 export const CertificationPlan = z
   .object({
     refresh_cadence_seconds: Cadence.nullable().optional(),

@@ -67,7 +67,7 @@ describe('verifyAttestation', () => {
     expect(check({ quote: { ...signed.quote, report: reordered } }).status).toBe('trusted');
   });
 
-  it('rejects self-signed evidence that carries its own public key (weak spot #29)', () => {
+  it('rejects self-signed evidence that carries its own public key', () => {
     const selfKey = rawPublicKeyBase64(stranger.publicKey);
     for (const carrier of ['quote', 'evidence'] as const) {
       const ev = evidence(report(), stranger.privateKey, carrier === 'quote' ? { public_key: selfKey } : {});

@@ -1,4 +1,4 @@
-// The VM attestation verifier (§9.4), with weak spot #29 fixed: a signature only counts when one of
+// The VM attestation verifier: a signature only counts when one of
 // the *configured* trust roots verifies it. A `public_key` carried inside the evidence is never a
 // verification key (it would let anyone self-sign); it is ignored and noted. The signature is
 // Ed25519 over a canonical JSON encoding of the report, so key order and whitespace cannot change

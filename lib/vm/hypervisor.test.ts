@@ -27,7 +27,7 @@ async function errorOf(promise: Promise<unknown>): Promise<HypervisorError> {
 }
 
 describe('hypervisor client', () => {
-  it('provisions with bearer token, user agent, idempotency key and the §9.4 body', async () => {
+  it('provisions with bearer token, user agent, idempotency key and the provision body', async () => {
     const { hv, calls } = client(() => Response.json({ instance_id: 'vm-123', attestation: { quote: {} } }, { status: 201 }));
     const instance = await hv.provision({
       serverId: 7,

@@ -1,4 +1,4 @@
-// HTTP client of the hypervisor control plane (§9.4) that runs virtual-machine servers:
+// HTTP client of the hypervisor control plane that runs virtual-machine servers:
 //
 //   POST   /instances                   {server_id, image, policy_version, capabilities, tier?, config?}
 //                                         → {instance_id, isolation_tier?, attestation?, image?}

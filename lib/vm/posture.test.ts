@@ -15,7 +15,7 @@ const input = (overrides: Partial<PostureInput> = {}): PostureInput => ({
 const latest = (attestationStatus: string, updatedAt = UPDATED, terminatedAt: Date | null = null) => ({ attestationStatus, updatedAt, terminatedAt });
 
 describe('evaluateVmPosture', () => {
-  it('keeps a server without any instance on the VM backend (weak spot #15)', () => {
+  it('keeps a server without any instance on the VM backend', () => {
     expect(evaluateVmPosture(input({ latest: null }))).toEqual({
       state: 'none',
       backend: 'virtual-machine',

@@ -1,9 +1,9 @@
-// VM attestation posture (§8.5): whether a server bound for the virtual-machine backend may stay on
+// VM attestation posture: whether a server bound for the virtual-machine backend may stay on
 // it, judged by its newest recorded VM instance. Pure; notes sorted.
 //
-// Weak spot #15 fixed: a server that has never run as a VM is NOT sent to the fallback backend (the
-// original did, so the VM backend could never be chosen for a first launch). Its attestation is
-// verified when the instance is provisioned instead: provisionVm starts nothing that is not trusted.
+// A server that has never run as a VM is NOT sent to the fallback backend (otherwise the VM backend
+// could never be chosen for a first launch). Its attestation is verified when the instance is
+// provisioned instead: provisionVm starts nothing that is not trusted.
 
 export type FallbackBackend = 'docker' | 'kubernetes';
 
@@ -35,7 +35,7 @@ export interface VmPosture {
   notes: string[];
 }
 
-/** §8.5: Kubernetes for GPU servers, Docker otherwise. */
+/** The backend a server falls back to from the VM backend: Kubernetes for GPU servers, Docker otherwise. */
 export const vmFallbackBackend = (useGpu: boolean): FallbackBackend => (useGpu ? 'kubernetes' : 'docker');
 
 /** Pending evidence older than this is stale: max(VM_ATTESTATION_MAX_AGE_SECONDS, 60) seconds. */

@@ -1,4 +1,4 @@
-// The VM attestation posture of a server (§3.3), as the API answers it and mcpctl reads it.
+// The VM attestation posture of a server, as the API answers it and mcpctl reads it.
 // Optional keys are omitted (not null) when they have no value.
 import { z } from '@hono/zod-openapi';
 import { Timestamp } from '../schemas/common.js';

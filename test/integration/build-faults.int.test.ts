@@ -24,7 +24,7 @@ interface ServerState {
   status_reason: string | null;
 }
 
-// §7.1: exactly these detail keys (platform included) for the per-platform registry events.
+// Exactly these detail keys (platform included) for the per-platform registry events.
 const ATTEMPT_KEYS = ['attempt', 'retry_limit', 'registry_endpoint', 'platform'];
 const CATALOGUE: Record<string, string[]> = {
   tag_started: ['registry_endpoint', 'tag', 'platform'],

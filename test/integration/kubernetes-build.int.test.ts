@@ -1,4 +1,4 @@
-// The build pipeline's side of the pull secret (§6.7, §16 #7): a build whose push rotates stale
+// The build pipeline's side of the pull secret: a build whose push rotates stale
 // registry credentials syncs them into the cluster's pull secret, and the built image then runs as a
 // pod that references that secret. Real dockerd, registry (htpasswd), git daemon and kube-apiserver.
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';

@@ -39,7 +39,7 @@ describe('mcpctl governance', () => {
     expect(wf.steps.map((s) => s.action)).toEqual(['review', 'sign']);
     workflowId = wf.id;
 
-    // No options: the request is still a valid JSON body (the original sent none and got a 415).
+    // No options: the request is still a valid JSON body (none at all would be answered 415).
     const started = await json<{ id: number; status: string; steps: unknown[] }>(['governance', 'start', String(wf.id)]);
     expect(started).toMatchObject({ status: 'pending', steps: [{ position: 1, status: 'pending' }, { position: 2, status: 'pending' }] });
     const runId = String(started.id);

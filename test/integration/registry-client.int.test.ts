@@ -204,7 +204,7 @@ describe('registry without auth', () => {
       [MediaType.DockerManifest, armv7.size, { architecture: 'arm', os: 'linux', variant: 'v7' }],
     ]);
 
-    // The §6.5 flow: read the previous entries, publish the new set, delete what dropped out.
+    // Republishing an index: read the previous entries, publish the new set, delete what dropped out.
     const previous = await client.listIndexPlatforms(repo, 'latest');
     expect(previous).toEqual([
       { digest: amd64.digest, platform: 'linux/amd64' },

@@ -237,7 +237,7 @@ describe('attestation verdicts', () => {
     expect(await vm.deleteVm({ serverId })).toEqual({ deleted: [] }); // already torn down
   });
 
-  it('self-signed evidence carrying its own public key is untrusted (weak spot #29)', async () => {
+  it('self-signed evidence carrying its own public key is untrusted', async () => {
     const serverId = await newServer();
     await hv.setBehaviour({ selfSigned: true });
     const result = await vm.provisionVm(provisionInput(serverId));

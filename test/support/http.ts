@@ -24,7 +24,7 @@ export function httpClient(baseUrl: string) {
     }
     const res = await fetch(baseUrl + path, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

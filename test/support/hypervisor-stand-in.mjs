@@ -1,4 +1,4 @@
-// A stand-in for the hypervisor control plane (§9.4), run as its own process (plain node:http, no
+// A stand-in for the hypervisor control plane, run as its own process (plain node:http, no
 // dependencies) by test/support/hypervisor-stand-in.ts. State is in memory.
 //
 // Environment:
