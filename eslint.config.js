@@ -29,6 +29,7 @@ const ROUTE_RULES = [
 const WORKFLOW_SAFE_LIB = [
   'lib/errors.ts',
   'lib/governance/states.ts',
+  'lib/policy/notes.ts',
   'lib/search-attributes.ts',
   'lib/server-status.ts',
   'lib/workflow-ids.ts',
