@@ -17,7 +17,7 @@ import {
   type ServerLedger,
 } from './test-support/fake-activities.js';
 import { startServerLifecycle } from './test-support/starts.js';
-import { createWorkflowEnv, eventually, freshId, updateRefusal, type WorkflowEnv } from './test-support/workflow-env.js';
+import { createWorkflowEnv, eventually, updateRefusal, type WorkflowEnv } from './test-support/workflow-env.js';
 
 let env: WorkflowEnv;
 beforeAll(async () => {
@@ -36,8 +36,7 @@ async function settles(handle: WorkflowHandle<typeof serverLifecycle>, ledger: S
 
 describe('serverLifecycle: create, start, stop', () => {
   it('a server created without start is stopped; start launches it and it runs once it answers MCP', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId });
       await settles(handle, ledger, 'stopped');
@@ -53,8 +52,7 @@ describe('serverLifecycle: create, start, stop', () => {
   });
 
   it('stop stops the workload; a stopped server starts again', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
@@ -72,8 +70,7 @@ describe('serverLifecycle: create, start, stop', () => {
   });
 
   it('refuses intents the state machine does not allow, with the reason (the API answers 409)', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
@@ -102,8 +99,7 @@ describe('serverLifecycle: create, start, stop', () => {
 
 describe('serverLifecycle: redeploy and delete', () => {
   it('redeploy of a running server launches it again', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
@@ -116,8 +112,7 @@ describe('serverLifecycle: redeploy and delete', () => {
   });
 
   it('delete removes the workload and the row, and ends the workflow', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
@@ -131,10 +126,10 @@ describe('serverLifecycle: redeploy and delete', () => {
   });
 
   it('a server whose creating transaction rolled back is abandoned without a transition', async () => {
-    const { activities, ledger } = fakeServerActivities();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.awaitServerRow.mockRejectedValue(ApplicationFailure.nonRetryable('server row missing', ErrorType.RowRolledBack));
     await env.run(activities, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: freshId(), start: true });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       expect(await handle.result()).toEqual({ outcome: 'abandoned' });
       expect(ledger.events).toEqual([]);
       expect(activities.decideLaunch).not.toHaveBeenCalled();
@@ -144,8 +139,7 @@ describe('serverLifecycle: redeploy and delete', () => {
 
 describe('serverLifecycle: governance gates', () => {
   it('a launch held by a gate waits in pending-governance, and launches once a gate changes', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValueOnce({ decisionId: 41, decision: heldDecision(serverId) });
     activities.decideLaunch.mockResolvedValueOnce({ decisionId: 42, decision: launchableDecision(serverId) });
     await env.run(activities, async (taskQueue) => {
@@ -166,8 +160,7 @@ describe('serverLifecycle: governance gates', () => {
   });
 
   it('stop supersedes a launch waiting on a gate', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValue({ decisionId: 5, decision: heldDecision(serverId) });
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
@@ -180,8 +173,7 @@ describe('serverLifecycle: governance gates', () => {
   });
 
   it('a decision that does not allow the launch leaves the server in error with the unmet notes', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValueOnce({
       decisionId: 9,
       decision: launchableDecision(serverId, { launchable: false, image: null, notes: ['evaluation:not-required', 'executor:unavailable:docker'] }),
@@ -200,10 +192,10 @@ describe('serverLifecycle: governance gates', () => {
 
 describe('serverLifecycle: launch failures', () => {
   it('a launch that fails leaves the server in error with the executor\'s reason', async () => {
-    const { activities, ledger } = fakeServerActivities();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.launchServer.mockRejectedValueOnce(ApplicationFailure.nonRetryable('image example/echo:latest not found', ErrorType.LaunchFailed));
     await env.run(activities, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: freshId(), start: true });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'error');
       expect(ledger.reasonOf('error')).toBe('image example/echo:latest not found');
       // A LaunchFailed is final: not retried.
@@ -213,10 +205,10 @@ describe('serverLifecycle: launch failures', () => {
   });
 
   it('a workload that does not answer MCP is unhealthy, with the reason', async () => {
-    const { activities, ledger } = fakeServerActivities();
+    const { activities, ledger, serverId } = fakeServerActivities();
     activities.checkMcpHealth.mockRejectedValueOnce(ApplicationFailure.nonRetryable('container exited with code 1', ErrorType.WorkloadExited));
     await env.run(activities, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: freshId(), start: true });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'unhealthy');
       expect(ledger.reasonOf('unhealthy')).toBe('container exited with code 1');
       expect(activities.checkMcpHealth).toHaveBeenCalledTimes(1);
@@ -231,11 +223,10 @@ describe('serverLifecycle: git sources', () => {
     const server = fakeServerActivities();
     const build = fakeBuildActivities({}, 77);
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const serverId = freshId();
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
       await settles(handle, server.ledger, 'running');
       expect(server.ledger.statuses()).toEqual(['building', 'ready', 'starting', 'running']);
-      expect(server.ledger.reasonOf('ready')).toBe(`built a1b2c3d4e5f6 as 127.0.0.1:5000/mcp-custom-${serverId}:latest`);
+      expect(server.ledger.reasonOf('ready')).toBe(`built a1b2c3d4e5f6 as 127.0.0.1:5000/mcp-custom-${server.serverId}:latest`);
       expect(server.activities.decideLaunch.mock.calls[0]![0]).toMatchObject({ artifactRunId: 77 });
       expect(build.ledger.completed).toMatchObject({ status: 'succeeded' });
     });
@@ -246,7 +237,7 @@ describe('serverLifecycle: git sources', () => {
     const build = fakeBuildActivities();
     server.activities.findArtifact.mockResolvedValue({ runId: 12 });
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: freshId(), start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
       await settles(handle, server.ledger, 'running');
       expect(server.ledger.statuses()).toEqual(['starting', 'running']);
       expect(build.activities.beginBuildRun).not.toHaveBeenCalled();
@@ -259,7 +250,7 @@ describe('serverLifecycle: git sources', () => {
     const build = fakeBuildActivities({ targets: ['linux/amd64'], parallelism: 1 });
     build.activities.buildPlatformImage.mockImplementation(buildUntilCancelled(build.ledger));
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: freshId(), start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
       await eventually(() => expect(build.activities.buildPlatformImage).toHaveBeenCalled());
       await handle.executeUpdate(stopUpdate, { args: [actor] });
       await settles(handle, server.ledger, 'stopped');
@@ -273,8 +264,7 @@ describe('serverLifecycle: git sources', () => {
 
 describe('serverLifecycle: long-lived servers', () => {
   it('hands its state to a fresh run when the history grows long, and carries on', async () => {
-    const { activities, ledger } = fakeServerActivities();
-    const serverId = freshId();
+    const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');

@@ -12,6 +12,7 @@ import { ErrorType } from '../../lib/errors.js';
 import type { PromotionStatus, RunStatus, StepState } from '../../lib/governance/states.js';
 import type { PolicyDecision } from '../../lib/policy/decide.js';
 import { canTransition, type ServerStatus } from '../../lib/server-status.js';
+import { freshId } from './workflow-env.js';
 
 /** The fakes of the named activities, each a vi.fn of the real activity's type. */
 export type Fakes<K extends keyof Activities> = { [P in K]: Mock<Activities[P]> };
@@ -99,32 +100,45 @@ export const SERVER_ACTIVITIES = [
 ] as const;
 export type ServerActivities = Fakes<(typeof SERVER_ACTIVITIES)[number]>;
 
-/**
- * A server row in `creating` and a Docker host on which every launch succeeds and answers MCP;
- * override a fake's implementation (`mockImplementationOnce`) to make a step fail.
- */
-export function fakeServerActivities(): { activities: ServerActivities; ledger: ServerLedger } {
-  const ledger: ServerLedger = {
+function serverRow(): ServerLedger {
+  const row: ServerLedger = {
     status: 'creating',
     events: [],
     removed: false,
-    statuses: () => ledger.events.map((e) => e.to),
-    reasonOf: (to) => ledger.events.findLast((e) => e.to === to)?.reason,
+    statuses: () => row.events.map((e) => e.to),
+    reasonOf: (to) => row.events.findLast((e) => e.to === to)?.reason,
   };
+  return row;
+}
+
+/**
+ * Server rows in `creating` (`rows(id)`, one per server; `ledger` is `serverId`'s) and a Docker
+ * host on which every launch succeeds and answers MCP; override a fake's implementation
+ * (`mockImplementationOnce`) to make a step fail.
+ */
+export function fakeServerActivities(serverId = freshId()): {
+  activities: ServerActivities;
+  serverId: number;
+  ledger: ServerLedger;
+  rows: (serverId: number) => ServerLedger;
+} {
+  const table = new Map<number, ServerLedger>();
+  const rows = (id: number) => table.get(id) ?? table.set(id, serverRow()).get(id)!;
   let decisions = 0;
   const activities: ServerActivities = {
-    awaitServerRow: fake('awaitServerRow', async () => ({ status: ledger.status })),
+    awaitServerRow: fake('awaitServerRow', async ({ serverId }) => ({ status: rows(serverId).status })),
     recordServerStatus: fake('recordServerStatus', async ({ serverId, to, reason = null, transitionKey }) => {
-      if (ledger.removed) throw ApplicationFailure.nonRetryable(`server ${serverId} no longer exists`, ErrorType.ServerNotFound);
-      if (ledger.events.some((e) => e.transitionKey === transitionKey)) return;
-      if (!canTransition(ledger.status, to)) {
-        throw ApplicationFailure.nonRetryable(`server ${serverId}: ${ledger.status} -> ${to} is not allowed`, ErrorType.InvalidTransition);
+      const row = rows(serverId);
+      if (row.removed) throw ApplicationFailure.nonRetryable(`server ${serverId} no longer exists`, ErrorType.ServerNotFound);
+      if (row.events.some((e) => e.transitionKey === transitionKey)) return;
+      if (!canTransition(row.status, to)) {
+        throw ApplicationFailure.nonRetryable(`server ${serverId}: ${row.status} -> ${to} is not allowed`, ErrorType.InvalidTransition);
       }
-      ledger.events.push({ to, reason, transitionKey });
-      ledger.status = to;
+      row.events.push({ to, reason, transitionKey });
+      row.status = to;
     }),
-    removeServer: fake('removeServer', async () => {
-      ledger.removed = true;
+    removeServer: fake('removeServer', async ({ serverId }) => {
+      rows(serverId).removed = true;
     }),
     resolveRevision: fake('resolveRevision', async () => ({ revision: 'a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0' })),
     findArtifact: fake('findArtifact', async () => null),
@@ -141,7 +155,7 @@ export function fakeServerActivities(): { activities: ServerActivities; ledger: 
     stopServer: fake('stopServer', async () => {}),
     removeServerWorkload: fake('removeServerWorkload', async () => {}),
   };
-  return { activities, ledger };
+  return { activities, serverId, ledger: rows(serverId), rows };
 }
 
 // ---------------------------------------------------------------------------------------------
