@@ -16,7 +16,7 @@ afterAll(() => env?.close());
 
 const reviewer = 21;
 
-describe('governanceRun: steps', () => {
+describe.concurrent('governanceRun: steps', () => {
   it('steps advance in order; a step ahead of an open one is refused; the last one completes the run', async () => {
     const { activities, ledger } = fakeGovernanceActivities();
     const run = ledger.addRun({ runId: freshId(), ownerId: 3 }, ['security review', 'sign-off']);
@@ -85,7 +85,7 @@ describe('governanceRun: steps', () => {
   });
 });
 
-describe('governanceRun: completion reaches servers', () => {
+describe.concurrent('governanceRun: completion reaches servers', () => {
   it('a completed run redeploys its target server and wakes the owner\'s servers waiting on a gate', async () => {
     const governance = fakeGovernanceActivities();
     const server = fakeServerActivities();

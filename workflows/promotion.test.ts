@@ -28,7 +28,7 @@ async function governanceRunOf(p: PromotionRow) {
   return handle;
 }
 
-describe('promotion: approval', () => {
+describe.concurrent('promotion: approval', () => {
   it('without a governance workflow, approval makes the promotion active and wakes gated servers', async () => {
     const { activities, ledger } = fakeGovernanceActivities();
     const p = promotionOn(ledger, false);
@@ -53,7 +53,7 @@ describe('promotion: approval', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startPromotion(env.client, taskQueue, p.promotionId);
       const run = await governanceRunOf(p);
-      expect(await handle.query(promotionQuery)).toEqual({ status: 'in_progress', governanceRunId: promotionRunId(p.promotionId) });
+      await eventually(async () => expect(await handle.query(promotionQuery)).toEqual({ status: 'in_progress', governanceRunId: promotionRunId(p.promotionId) }));
 
       expect(await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] })).toEqual({ status: 'approved' });
       const again = await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] }));
@@ -72,7 +72,7 @@ describe('promotion: approval', () => {
   });
 });
 
-describe('promotion: rollback', () => {
+describe.concurrent('promotion: rollback', () => {
   it('rollback during the governance run cancels the run, then records the rollback', async () => {
     const { activities, ledger } = fakeGovernanceActivities(['review', 'sign-off']);
     const p = promotionOn(ledger, true);

@@ -34,7 +34,7 @@ async function settles(handle: WorkflowHandle<typeof serverLifecycle>, ledger: S
   });
 }
 
-describe('serverLifecycle: create, start, stop', () => {
+describe.concurrent('serverLifecycle: create, start, stop', () => {
   it('a server created without start is stopped; start launches it and it runs once it answers MCP', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
@@ -97,7 +97,7 @@ describe('serverLifecycle: create, start, stop', () => {
   });
 });
 
-describe('serverLifecycle: redeploy and delete', () => {
+describe.concurrent('serverLifecycle: redeploy and delete', () => {
   it('redeploy of a running server launches it again', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {
@@ -137,7 +137,7 @@ describe('serverLifecycle: redeploy and delete', () => {
   });
 });
 
-describe('serverLifecycle: governance gates', () => {
+describe.concurrent('serverLifecycle: governance gates', () => {
   it('a launch held by a gate waits in pending-governance, and launches once a gate changes', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValueOnce({ decisionId: 41, decision: heldDecision(serverId) });
@@ -190,7 +190,7 @@ describe('serverLifecycle: governance gates', () => {
   });
 });
 
-describe('serverLifecycle: launch failures', () => {
+describe.concurrent('serverLifecycle: launch failures', () => {
   it('a launch that fails leaves the server in error with the executor\'s reason', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     activities.launchServer.mockRejectedValueOnce(ApplicationFailure.nonRetryable('image example/echo:latest not found', ErrorType.LaunchFailed));
@@ -216,7 +216,7 @@ describe('serverLifecycle: launch failures', () => {
   });
 });
 
-describe('serverLifecycle: git sources', () => {
+describe.concurrent('serverLifecycle: git sources', () => {
   const source = { type: 'git' as const, repository: 'https://example.com/echo.git', branch: 'main' };
 
   it('start builds the branch head and launches the artifact it built', async () => {
@@ -262,7 +262,7 @@ describe('serverLifecycle: git sources', () => {
   });
 });
 
-describe('serverLifecycle: long-lived servers', () => {
+describe.concurrent('serverLifecycle: long-lived servers', () => {
   it('hands its state to a fresh run when the history grows long, and carries on', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {

@@ -298,8 +298,10 @@ export interface BuildLedger {
   runId: number;
   /** completeBuildRun's input, once the run is closed. */
   completed?: Parameters<Activities['completeBuildRun']>[0];
-  /** Platforms whose build was cancelled (and waited for) by the workflow. */
+  /** Platforms whose build was cancelled by the workflow, in order. */
   cancelled: string[];
+  /** `cancelled` as it stood when the run was closed: the builds that had stopped by then. */
+  cancelledWhenClosed?: string[];
 }
 
 export const BUILD_ACTIVITIES = [
@@ -358,6 +360,7 @@ export function fakeBuildActivities(settings: Partial<BuildSettings> = {}, runId
     syncRegistryPullSecret: fake('syncRegistryPullSecret', async () => ({ synced: true })),
     completeBuildRun: fake('completeBuildRun', async (input) => {
       ledger.completed = input;
+      ledger.cancelledWhenClosed = [...ledger.cancelled];
     }),
   };
   return { activities, ledger };

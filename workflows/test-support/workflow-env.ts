@@ -7,6 +7,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { expect, inject, vi } from 'vitest';
 
+// A test drives a workflow through several activities and updates: a second or more on a busy
+// machine. Applies to every test file that imports this one.
+vi.setConfig({ testTimeout: 20_000 });
+
 export interface WorkflowEnv {
   client: Client;
   /** Events after which the server suggests continue-as-new (see global-setup.ts). */
