@@ -17,10 +17,11 @@ import { freshId } from './workflow-env.js';
 /** The fakes of the named activities, each a vi.fn of the real activity's type. */
 export type Fakes<K extends keyof Activities> = { [P in K]: Mock<Activities[P]> };
 
+/** vi.fn of the real activity `name`'s type (the name picks the type). */
 const fake = <K extends keyof Activities>(_name: K, impl: Activities[K]): Mock<Activities[K]> => vi.fn(impl);
 
 /** Blocks until the workflow cancels this activity, heartbeating so the cancellation arrives. */
-export async function untilCancelled(): Promise<never> {
+async function untilCancelled(): Promise<never> {
   const ctx = Context.current();
   const beat = setInterval(() => ctx.heartbeat(), 50);
   try {
@@ -86,19 +87,19 @@ export interface ServerLedger {
   reasonOf(to: ServerStatus): string | null | undefined;
 }
 
-export const SERVER_ACTIVITIES = [
-  'awaitServerRow',
-  'recordServerStatus',
-  'removeServer',
-  'resolveRevision',
-  'findArtifact',
-  'decideLaunch',
-  'launchServer',
-  'checkMcpHealth',
-  'stopServer',
-  'removeServerWorkload',
-] as const;
-export type ServerActivities = Fakes<(typeof SERVER_ACTIVITIES)[number]>;
+/** The activities this area's workflows proxy (the names the tests depend on). */
+export type ServerActivities = Fakes<
+  | 'awaitServerRow'
+  | 'recordServerStatus'
+  | 'removeServer'
+  | 'resolveRevision'
+  | 'findArtifact'
+  | 'decideLaunch'
+  | 'launchServer'
+  | 'checkMcpHealth'
+  | 'stopServer'
+  | 'removeServerWorkload'
+>;
 
 function serverRow(): ServerLedger {
   const row: ServerLedger = {
@@ -195,15 +196,15 @@ export interface GovernanceLedger {
   addPromotion(p: Pick<PromotionRow, 'promotionId' | 'ownerId' | 'governanceWorkflowId'> & Partial<Pick<PromotionRow, 'scheduledBy'>>): PromotionRow;
 }
 
-export const GOVERNANCE_ACTIVITIES = [
-  'loadGovernanceRun',
-  'recordGovernanceTransition',
-  'findGatedServers',
-  'loadPromotion',
-  'createPromotionRun',
-  'recordPromotionTransition',
-] as const;
-export type GovernanceActivities = Fakes<(typeof GOVERNANCE_ACTIVITIES)[number]>;
+/** The activities this area's workflows proxy (the names the tests depend on). */
+export type GovernanceActivities = Fakes<
+  | 'loadGovernanceRun'
+  | 'recordGovernanceTransition'
+  | 'findGatedServers'
+  | 'loadPromotion'
+  | 'createPromotionRun'
+  | 'recordPromotionTransition'
+>;
 
 /**
  * The governance tables. A promotion's run gets the id `promotionRunId(promotionId)` and the
@@ -304,17 +305,17 @@ export interface BuildLedger {
   cancelledWhenClosed?: string[];
 }
 
-export const BUILD_ACTIVITIES = [
-  'beginBuildRun',
-  'prepareCheckout',
-  'buildPlatformImage',
-  'pushPlatformImage',
-  'tagLocalAlias',
-  'publishManifestList',
-  'syncRegistryPullSecret',
-  'completeBuildRun',
-] as const;
-export type BuildActivities = Fakes<(typeof BUILD_ACTIVITIES)[number]>;
+/** The activities this area's workflows proxy (the names the tests depend on). */
+export type BuildActivities = Fakes<
+  | 'beginBuildRun'
+  | 'prepareCheckout'
+  | 'buildPlatformImage'
+  | 'pushPlatformImage'
+  | 'tagLocalAlias'
+  | 'publishManifestList'
+  | 'syncRegistryPullSecret'
+  | 'completeBuildRun'
+>;
 
 export const pushedPlatform = (platform: string, overrides: Partial<PlatformPush> = {}): PlatformPush => ({
   platform,
