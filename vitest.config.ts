@@ -11,6 +11,9 @@ export default defineConfig({
           name: 'unit',
           include: ['{lib,api,workflows,activities,cli,test}/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/chaos/**', 'node_modules/**'],
+          // The workflow tests' Temporal dev server and workflow bundle, shared by all their files.
+          globalSetup: ['workflows/test-support/global-setup.ts'],
+          hookTimeout: 60_000,
         },
       },
       {
