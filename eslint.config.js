@@ -8,7 +8,7 @@ import checkFile from 'eslint-plugin-check-file';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
-const TESTS = ['**/*.test.ts', 'test/**'];
+const TESTS = ['**/*.test.ts', 'test/**', '**/test-support/**'];
 
 /** A layer's rule against importing other folders (types included), at any depth of `../`. */
 const notFrom = (folders, message) => ({ regex: `^(\\.\\./)+(${folders.join('|')})(/|$)`, message });
@@ -38,7 +38,8 @@ const SANDBOX_PACKAGES = ['@temporalio/workflow', '@temporalio/common'];
 const NODE_BUILTINS = builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`]));
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const isTest = (file) => file.endsWith('.test.ts') || file.startsWith('test/');
+// Test harnesses (test/, *.test.ts, workflows/test-support/) run in Node, outside the workflow sandbox.
+const isTest = (file) => file.endsWith('.test.ts') || file.startsWith('test/') || file.includes('/test-support/');
 const workflowFiles = readdirSync(join(import.meta.dirname, 'workflows'), { recursive: true })
   .map((f) => posix.join('workflows', String(f).split('\\').join('/')))
   .filter((f) => f.endsWith('.ts') && !isTest(f));
@@ -102,7 +103,7 @@ export default tseslint.config(
   },
   {
     // Tests and benchmarks read JSON answers loosely and assert on their fields.
-    files: ['test/**', '**/*.test.ts', 'bench/**'],
+    files: ['test/**', '**/*.test.ts', '**/test-support/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
@@ -144,7 +145,7 @@ export default tseslint.config(
   // the app as child processes (scripts/, bench/, test/) build those children's environments and are exempt.
   {
     files: ['**/*.{ts,js,mjs,cjs}'],
-    ignores: ['lib/env.ts', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts'],
+    ignores: ['lib/env.ts', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts', '**/test-support/**'],
     rules: {
       'no-restricted-properties': [
         'error',
