@@ -3,8 +3,9 @@
 // is cloned (what is committed, not the working tree), `npm start` runs there, and the mcpctl
 // commands run in order against it, until the example MCP server is running with its tools.
 //
-// Not repeated inside the clone: `npm run setup` and `npm test` (CI runs them; asserted present). The
-// clone borrows this checkout's node_modules and .tools by symlink instead of installing them again.
+// Not repeated inside the clone: `npm test` (CI runs it; asserted present). The clone borrows this
+// checkout's node_modules and .tools by symlink, so the setup that `npm start` runs first finds
+// everything there and only checks.
 // Substituted, so parallel runs and other stacks on this machine do not collide: the ports of
 // `npm start` (BIND_PORT and the DEV_*_PORT variables, all documented) and therefore the URLs in the
 // commands; DATABASE_URL names a fresh database, so the IDs the README uses (user 2, server 1) hold.
@@ -98,9 +99,9 @@ afterAll(async () => {
 }, 120_000);
 
 describe('README quick start', () => {
-  it('is: setup, test, start — then exports and mcpctl commands', () => {
+  it('is: test, start (each sets up first) — then exports and mcpctl commands', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(2);
-    expect(blocks[0]).toEqual(['npm run setup', 'npm test', 'npm start']);
+    expect(blocks[0]).toEqual(['npm test', 'npm start']);
     expect(blocks[1]![0]).toMatch(/^export MCPCTL_URL=\S+ MCPCTL_TOKEN=\S+$/);
     expect(blocks[1]!.slice(1).every((c) => c.startsWith('npx mcpctl '))).toBe(true);
   });
