@@ -71,6 +71,7 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
       // After a clean exit this finds nothing; after the grace period's SIGKILL, dockerd's own mounts.
       await stopStaleContainerd(execRoot);
       unmountUnder([dir, execRoot]);
+      rmSync(execRoot, { recursive: true, force: true });
     },
   };
 }
