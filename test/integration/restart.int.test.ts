@@ -1,11 +1,13 @@
-// `npm start` again at once: after Ctrl-C, and after the stack was killed with SIGKILL (its dockerd
-// with it, so dockerd's pid file and mounts stay behind while the stack's other children keep
-// running). Each start comes up; while a stack runs, a second start refuses in one line and leaves it
+// `npm start` again at once: after Ctrl-C (with a container running, as a hosted server would be),
+// and after the stack was killed with SIGKILL (its dockerd with it, so dockerd's pid file and mounts
+// stay behind while the stack's other children keep running). Each start comes up; while a stack runs, a second start refuses in one line and leaves it
 // running; once stopped, nothing of it stays mounted.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readJsonStream } from '../../lib/docker.js';
 import { mountsUnder } from '../../scripts/stack/mounts.js';
 import { processStartTime } from '../../scripts/stack/process.js';
 import { cloneForNpmStart, npmStart, type Clone, type NpmStart } from '../support/npm-start.js';
@@ -40,6 +42,12 @@ afterAll(async () => {
 describe('npm start right after the previous stack', () => {
   it('comes up again at once after Ctrl-C, and the stopped stack left nothing mounted', async () => {
     const first = await startUp();
+    // A container from the base image the stack published, running when Ctrl-C comes.
+    const base = /^registry .*\(base image (\S+)\)$/m.exec(first.output())![1]!;
+    const docker = new Docker({ socketPath: join(clone.root, '.data', 'docker', 'docker.sock') });
+    await readJsonStream(await docker.pull(base), () => {});
+    const container = await docker.createContainer({ Image: base, Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'host' } });
+    await container.start();
     expect(mounts().length).toBeGreaterThan(0); // dockerd's own, so the check below can see them
     await first.interrupt();
     expect(first.output()).toContain('stopping dockerd');
