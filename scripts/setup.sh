@@ -21,7 +21,11 @@ stamp=node_modules/.mcp-host-lock.sha256
 if [ -L node_modules ] || { [ -d node_modules ] && [ "$(cat "$stamp" 2>/dev/null)" = "$lock_sum" ]; }; then
   ok "node modules up to date"
 else
-  step "npm ci (Node $(node --version 2>/dev/null || echo missing) here; the project's own Node comes with it)"
+  here=$(node --version 2>/dev/null || echo none)
+  case $here in
+    v2[4-9].*|v[3-9]?.*) step "npm ci" ;;
+    *) step "npm ci (this machine has Node $here: npm warns EBADENGINE once, then the project's Node 24 comes with it)" ;;
+  esac
   npm ci --no-audit --no-fund
   echo "$lock_sum" > "$stamp"
 fi
