@@ -155,7 +155,7 @@ function redactUrl(url: string): string {
 
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
-process.once('SIGHUP', () => void shutdown(0)); // the terminal closed: its Ctrl-C can no longer come
+process.once('SIGHUP', () => void shutdown(0)); // the terminal closed: stop as for Ctrl-C
 
 main().catch(async (err: unknown) => {
   say(err instanceof EnvError || err instanceof PreviousStackRunning ? err.message : `start failed: ${(err as Error).message}`);
