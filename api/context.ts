@@ -6,6 +6,7 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import type { Role } from '../lib/schemas/common.js';
+import type { WorkflowIds } from '../lib/workflow-ids.js';
 import type { Streams } from './streams.js';
 
 export interface ApiDeps {
@@ -15,6 +16,8 @@ export interface ApiDeps {
   log: Logger;
   streams: Streams;
   docker: Docker;
+  /** This installation's workflow ids (lib/installation.ts). */
+  workflowIds: WorkflowIds;
   /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */
   tracing?: MiddlewareHandler;
 }

@@ -4,6 +4,7 @@ import { bootstrapAdmin } from '../lib/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
+import { loadWorkflowIds } from '../lib/installation.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { connectClient } from '../lib/temporal.js';
@@ -33,12 +34,15 @@ async function main(): Promise<void> {
     process.stdout.write(`\nAdmin API token (shown once, store it now):\n  export MCPCTL_TOKEN=${generatedToken}\n\n`);
   }
 
+  const workflowIds = await loadWorkflowIds(sql);
+  log.info({ installation: workflowIds.installation, example: workflowIds.server(1) }, 'workflow ids');
+
   const tracing = await startTracing(env, 'mcp-host-api');
   if (tracing) log.info({ url: tracing.url }, 'tracing on');
   const temporal = await connectClient(env, tracing?.clientInterceptors);
   const streams = createStreams(sql, log);
   await streams.start();
-  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST), tracing: tracing?.middleware });
+  const app = createApp({ sql, temporal, env, log, streams, docker: createDocker(env.DOCKER_HOST), workflowIds, tracing: tracing?.middleware });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
-import { wakeGatedServers } from './server-signals.js';
+import { wakeGatedServers } from './governance-server-signals.js';
 import {
   planChangedSignal,
   retrySignal,

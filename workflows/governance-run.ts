@@ -27,7 +27,7 @@ import {
   type StepRequest,
 } from './governance.messages.js';
 import { firstRead } from './first-read.js';
-import { signalServer, wakeGatedServers } from './server-signals.js';
+import { signalServer, wakeGatedServers } from './governance-server-signals.js';
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',

@@ -26,7 +26,7 @@ import { ErrorType } from '../lib/errors.js';
 import type { PolicyDecision } from '../lib/policy/decide.js';
 import { RevisionKey, ServerIdKey, ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
-import { workflowIds } from '../lib/workflow-ids.js';
+import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
@@ -111,6 +111,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   let seq = input.seq;
   const queue: QueuedIntent[] = [...input.pending];
   const workflowId = workflowInfo().workflowId;
+  const workflowIds = workflowIdsOf(workflowId); // its builds' ids are of this installation
   const source = input.source ?? { type: 'image' as const, image: '' };
   const builds = source.type === 'git';
 

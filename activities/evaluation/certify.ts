@@ -110,7 +110,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         update evaluation_certifications set
           status = ${pass ? 'pass' : 'fail'},
           evidence = ${sql.json(evidence as never)},
-          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: `certification/${certificationId}`, evaluation_key: key })},
+          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: Context.current().info.workflowExecution!.workflowId, evaluation_key: key })},
           valid_from = ${now},
           valid_until = ${windowMs === null ? null : new Date(now.getTime() + windowMs)},
           next_refresh_at = ${cadence === null ? null : new Date(now.getTime() + cadence * 1000)},
