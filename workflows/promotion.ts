@@ -36,7 +36,7 @@ import {
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.InvalidTransition] },
+  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition] },
 });
 
 export async function promotion({ promotionId }: PromotionInput): Promise<PromotionResult> {

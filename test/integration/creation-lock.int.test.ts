@@ -92,7 +92,7 @@ describe('the first read of a new row', () => {
     const read = governance().loadGovernanceRun({ runId });
     creation.end(false);
     await creation.tx;
-    await expect(read).rejects.toMatchObject({ type: ErrorType.ServerNotYetVisible, nonRetryable: false });
+    await expect(read).rejects.toMatchObject({ type: ErrorType.RowNotYetVisible, nonRetryable: false });
   });
 
   it('does not wait for rows created by other transactions', async () => {
