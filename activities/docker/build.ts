@@ -10,7 +10,8 @@ import { fromImages, pinFromImages, splitImage } from '../../lib/build/base-pinn
 import { readJsonStream } from '../../lib/docker.js';
 import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry/client.js';
 import { ErrorType } from '../../lib/errors.js';
-import { platformSlug, type BuildSettings, type PlatformBuild } from '../build/types.js';
+import { platformSlug } from '../../lib/build/platform.js';
+import type { BuildSettings, PlatformBuild } from '../../workflows/build-and-publish.messages.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import type { CredentialManager } from '../registry/credentials.js';

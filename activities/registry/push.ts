@@ -10,7 +10,8 @@ import { RegistryClient, RegistryError, MediaType } from '../../lib/registry/cli
 import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { apiBase, parseRegistry, repoPath, repositoryFor } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
-import { platformSlug, type BuildSettings, type PlatformPush } from '../build/types.js';
+import { platformSlug } from '../../lib/build/platform.js';
+import type { BuildSettings, PlatformPush } from '../../workflows/build-and-publish.messages.js';
 import type { Telemetry } from '../telemetry.js';
 import type { CredentialManager } from './credentials.js';
 
