@@ -11,7 +11,7 @@ import { childToolEnv } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
-import type { PreparedSource } from '../build/types.js';
+import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
 
 const exec = promisify(execFile);
 const SAFE = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never', '-c', 'core.hooksPath=/dev/null'];
