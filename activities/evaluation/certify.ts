@@ -11,7 +11,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from '../runtime/attach-transport.js';
-import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
+import { containerState, dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
 
 /** How long a fresh container may take to answer before the evaluation calls it a failure. */
@@ -44,8 +44,8 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         const transport = launched.endpoint ? new StreamableHTTPClientTransport(new URL(launched.endpoint)) : new DockerAttachTransport(docker, launched.workload);
         return await readManifest(transport);
       } catch (err) {
-        const state = (await docker.getContainer(launched.workload).inspect()).State;
-        if (!state.Running) throw new Error(`the container exited (code ${state.ExitCode}) before answering`);
+        const state = containerState(launched.workload, await docker.getContainer(launched.workload).inspect());
+        if (state.state === 'exited') throw new Error(`${state.reason} before answering`);
         if (Date.now() > deadline) throw err;
         await delay(500);
       }

@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { holdCreation } from '../../lib/creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import { ApiError, notFound } from '../../lib/errors.js';
+import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import {
   CreateServerBody,
@@ -155,6 +156,7 @@ export function serverRoutes(deps: ApiDeps) {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
       const body = c.req.valid('json');
+      resourcesWithinMaximum(body.config, env);
       try {
         const row = await sql.begin(async (tx) => {
           // Lock the owner's row: concurrent creates count the quota one after another.

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
+import { resourceValueProblem } from '../runtime/resources.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
 
@@ -44,7 +45,10 @@ export type ServerSource = z.infer<typeof ServerSource>;
 
 const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
 
-/** Plain settings only: secrets get a store of their own and are never kept in config. */
+/**
+ * Plain settings only: secrets get a store of their own and are never kept in config. `runtime` and
+ * `resources.*` (cpus, memory, pids) are settings of the platform; every other key is the server's environment.
+ */
 export const ServerConfig = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'config keys must be 1-128 letters, digits, "_", "." or "-"'),
@@ -57,6 +61,8 @@ export const ServerConfig = z
       if (SECRET_LIKE.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in config' });
       }
+      const problem = resourceValueProblem(key, config[key]!);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
   })
   .openapi('ServerConfig');
