@@ -7,6 +7,7 @@ import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
+import { setSourcePolicy } from '../lib/source-policy.js';
 import { connectClient } from '../lib/temporal.js';
 import { startTracing } from '../lib/tracing.js';
 import { createExecutors } from '../worker/executors.js';
@@ -14,6 +15,7 @@ import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
 const env = loadEnv();
+setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
 async function main(): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
+import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
 
@@ -24,13 +25,17 @@ export const ImageRef = z
   .regex(
     /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
     'must be an image reference such as registry.example.com/team/server:1.0',
-  );
+  )
+  .superRefine((image, ctx) => {
+    const problem = imageSourceHostProblem(image);
+    if (problem) ctx.addIssue({ code: 'custom', message: `image ${problem}` });
+  });
 
 export const GitSource = z
   .object({
     type: z.literal('git'),
     repository: z.string().superRefine((url, ctx) => {
-      const problem = gitUrlProblem(url);
+      const problem = gitUrlProblem(url) ?? gitSourceHostProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
     }),
     branch: GitRef.default('main'),
