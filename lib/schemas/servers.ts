@@ -25,17 +25,13 @@ export const ImageRef = z
   .regex(
     /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
     'must be an image reference such as registry.example.com/team/server:1.0',
-  )
-  .superRefine((image, ctx) => {
-    const problem = imageSourceHostProblem(image);
-    if (problem) ctx.addIssue({ code: 'custom', message: `image ${problem}` });
-  });
+  );
 
 export const GitSource = z
   .object({
     type: z.literal('git'),
     repository: z.string().superRefine((url, ctx) => {
-      const problem = gitUrlProblem(url) ?? gitSourceHostProblem(url);
+      const problem = gitUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
     }),
     branch: GitRef.default('main'),
@@ -46,6 +42,13 @@ export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef 
 
 export const ServerSource = z.discriminatedUnion('type', [GitSource, ImageSource]).openapi('ServerSource');
 export type ServerSource = z.infer<typeof ServerSource>;
+
+/** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
+const RequestedSource = ServerSource.superRefine((source, ctx) => {
+  const [field, problem] =
+    source.type === 'git' ? ['repository', gitSourceHostProblem(source.repository)] : ['image', imageSourceHostProblem(source.image)];
+  if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
+});
 
 const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
 
@@ -70,7 +73,7 @@ export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: ServerSource,
+    source: RequestedSource,
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),
