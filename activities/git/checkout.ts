@@ -193,6 +193,10 @@ export function createGitActivities(deps: GitDeps) {
           dockerfileGenerated = true;
         }
         return { contextDir: dir, revision: input.revision, dockerfileGenerated };
+      } catch (err) {
+        // A checkout the build can never use is not kept; a retried one is cloned again anyway.
+        if (err instanceof ApplicationFailure && err.nonRetryable) await rm(dir, { recursive: true, force: true });
+        throw err;
       } finally {
         await log.flush();
       }
