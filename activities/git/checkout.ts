@@ -4,9 +4,9 @@
 // tenant's URL. The remote's host passes the source policy before git contacts it.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { detectProjectKind, generateDockerfile } from '../../lib/build/dockerfile.js';
@@ -207,6 +207,7 @@ export function createGitActivities(deps: GitDeps) {
       const rel = relative(deps.workDir, contextDir);
       if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return; // only what prepareCheckout made
       await rm(contextDir, { recursive: true, force: true });
+      await rmdir(dirname(contextDir)).catch(() => undefined); // the server's directory, once no other revision is there
     },
   };
 }
