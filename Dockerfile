@@ -1,12 +1,13 @@
 # mcp-host: one image for the API and the worker (the command picks which).
 # Stage 1 installs production dependencies, stage 2 gathers the sources; the last is the runtime,
 # TypeScript run through tsx.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# The Node binary that npm ci adds for the project's scripts (node-linux-*) is the base's own node here.
+RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* node_modules/.bin/node
 
 # The sources, gathered in an empty stage so the runtime gets them as one layer (each layer is a full
 # copy of the filesystem on storage drivers without overlays, such as vfs).

@@ -7,6 +7,7 @@ import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import type { ExecutorRegistry } from '../lib/runtime/executor.js';
 import type { Role } from '../lib/schemas/common.js';
+import type { WorkflowIds } from '../lib/workflow-ids.js';
 import type { Streams } from './streams.js';
 
 export interface ApiDeps {
@@ -18,6 +19,8 @@ export interface ApiDeps {
   docker: Docker;
   /** Where servers run, for their logs (built by the process's composition root). */
   executors: ExecutorRegistry;
+  /** This installation's workflow ids (lib/installation.ts). */
+  workflowIds: WorkflowIds;
   /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */
   tracing?: MiddlewareHandler;
 }

@@ -1,5 +1,8 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { dependencyUnavailable } from './errors.js';
+import { createLogger } from '../lib/logger.js';
+import { dependencyUnavailable, handleError } from './errors.js';
 
 describe('dependencyUnavailable: outages are 503s, not 500s', () => {
   it.each([
@@ -18,5 +21,20 @@ describe('dependencyUnavailable: outages are 503s, not 500s', () => {
     ['a plain bug', new TypeError('x is undefined')],
   ])('%s is not an outage', (_name, err) => {
     expect(dependencyUnavailable(err)).toBeUndefined();
+  });
+});
+
+describe('handleError: a workflow id Temporal already holds', () => {
+  it('is a 409 naming the id, not a 500', async () => {
+    const app = new Hono();
+    app.post('/api/servers', () => {
+      throw new WorkflowExecutionAlreadyStartedError('Workflow execution already started', 'server/1', 'serverLifecycle');
+    });
+    app.onError((err, c) => handleError(err, c, createLogger('test', 'silent')));
+    const res = await app.request('/api/servers', { method: 'POST' });
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('workflow_exists');
+    expect(body.error.message).toContain('server/1');
   });
 });

@@ -1,4 +1,5 @@
 // One mapping from every failure to `{error: {code, message, field?}}`. Driver and stack text never leaks.
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError, type z } from 'zod';
@@ -45,6 +46,15 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
   // Postgres refuses NUL characters in text and JSON; that is bad input, not a server fault.
   if (isPgError(err, PgCode.characterNotInRepertoire) || isPgError(err, PgCode.untranslatableCharacter)) {
     return c.json(errorBody('invalid_characters', 'a value contains a NUL or otherwise unstorable character'), 422);
+  }
+  // A workflow id Temporal already holds: the namespace keeps the workflows of another installation
+  // or of an earlier database. Nothing was created (the row's transaction rolled back).
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    log.warn({ workflowId: err.workflowId, path: c.req.path }, 'workflow id already taken in the Temporal namespace');
+    return c.json(
+      errorBody('workflow_exists', `Temporal already holds a workflow ${err.workflowId} (another installation's, or an earlier database's, on this namespace); nothing was created`),
+      409,
+    );
   }
   // A dependency that is down (restarting, failing over) is a 503 the client may retry, not a 500.
   const unavailable = dependencyUnavailable(err);

@@ -5,6 +5,7 @@ import { bootstrapAdmin } from '../lib/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
+import { loadWorkflowIds } from '../lib/installation.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { setSourcePolicy } from '../lib/source-policy.js';
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     process.stdout.write(`\nAdmin API token (shown once, store it now):\n  export MCPCTL_TOKEN=${generatedToken}\n\n`);
   }
 
+  const workflowIds = await loadWorkflowIds(sql);
+  log.info({ installation: workflowIds.installation, example: workflowIds.server(1) }, 'workflow ids');
+
   const tracing = await startTracing(env, 'mcp-host-api');
   if (tracing) log.info({ url: tracing.url }, 'tracing on');
   const temporal = await connectClient(env, tracing?.clientInterceptors);
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
   await streams.start();
   const docker = createDocker(env.DOCKER_HOST);
   const executors = createExecutors({ sql, env, docker });
-  const app = createApp({ sql, temporal, env, log, streams, docker, executors, tracing: tracing?.middleware });
+  const app = createApp({ sql, temporal, env, log, streams, docker, executors, workflowIds, tracing: tracing?.middleware });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });

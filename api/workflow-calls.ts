@@ -8,12 +8,10 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
-import type { Sql } from '../lib/db.js';
 import { ApiError, ErrorType } from '../lib/errors.js';
 import { gatedServers } from '../lib/governance/gated-servers.js';
-import type { Logger } from '../lib/logger.js';
-import { workflowIds } from '../lib/workflow-ids.js';
 import { gateChangedSignal } from '../workflows/governance.messages.js';
+import type { ApiDeps } from './context.js';
 
 /** How long an update may wait for a worker to accept it before the API answers 503. */
 export const UPDATE_TIMEOUT_MS = 20_000;
@@ -57,7 +55,10 @@ export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
 }
 
 /** Wakes the owner's servers waiting on a gate; they decide again (a server that ended hears nothing). */
-export async function notifyGatedServers(sql: Sql, temporal: Client, log: Logger, ownerId: number): Promise<void> {
+export async function notifyGatedServers(
+  { sql, temporal, log, workflowIds }: Pick<ApiDeps, 'sql' | 'temporal' | 'log' | 'workflowIds'>,
+  ownerId: number,
+): Promise<void> {
   await Promise.all(
     (await gatedServers(sql, ownerId)).map((id) =>
       temporal.workflow

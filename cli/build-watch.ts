@@ -19,7 +19,7 @@ import { isServerEvent } from './watch.js';
 export type LogLine = z.infer<typeof BuildLogLine>;
 
 /** Statuses in which the server may still open a build run. */
-const MAY_BUILD: readonly string[] = ['creating', 'starting', 'redeploying', 'cloning', 'building'];
+const MAY_BUILD: readonly string[] = ['creating', 'starting', 'redeploying', 'building'];
 /** Statuses of work under way, which a new intent waits behind. */
 const BUSY: readonly string[] = [...MAY_BUILD, 'stopping', 'deleting'];
 

@@ -20,6 +20,7 @@ export const PgCode = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
   checkViolation: '23514',
+  undefinedTable: '42P01',
   /** NUL or another character the database encoding cannot store (text / JSON). */
   characterNotInRepertoire: '22021',
   untranslatableCharacter: '22P05',

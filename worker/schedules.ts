@@ -3,11 +3,11 @@ import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@tem
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import { parseRegistry } from '../lib/registry/reference.js';
-import { workflowIds } from '../lib/workflow-ids.js';
+import type { WorkflowIds } from '../lib/workflow-ids.js';
 import type { registryCredentials } from '../workflows/registry-credentials.js';
 
 /** The registryCredentials schedule, when there are credentials to look after. */
-export async function ensureCredentialSchedule(client: Client, env: Env, log: Logger): Promise<void> {
+export async function ensureCredentialSchedule(client: Client, env: Env, log: Logger, workflowIds: WorkflowIds): Promise<void> {
   if (!env.REGISTRY || !env.REGISTRY_AUTH_DOCKERCONFIG) return;
   const registry = env.REGISTRY;
   const scheduleId = workflowIds.credentials(parseRegistry(registry).host);

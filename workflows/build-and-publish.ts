@@ -13,10 +13,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { PlatformBuild, PlatformPush } from '../activities/build/types.js';
 import { ErrorType } from '../lib/errors.js';
 import { ManifestDigestKey } from '../lib/search-attributes.js';
-import type { BuildInput, BuildResult } from './build-and-publish.messages.js';
+import type { BuildInput, BuildResult, PlatformBuild, PlatformPush } from './build-and-publish.messages.js';
 
 const ledger = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumInterval: '10s' } });
 

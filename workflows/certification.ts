@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
-import { wakeGatedServers } from './server-signals.js';
+import { wakeGatedServers } from './governance-server-signals.js';
 import {
   planChangedSignal,
   retrySignal,
@@ -30,7 +30,7 @@ const ledger = proxyActivities<Activities>({
 const evaluator = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.ServerNotFound] },
+  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.CertificationManual] },
 });
 
 export async function certification({ certificationId, evaluateNow }: CertificationInput): Promise<CertificationResult> {

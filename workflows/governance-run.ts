@@ -27,11 +27,11 @@ import {
   type StepRequest,
 } from './governance.messages.js';
 import { firstRead } from './first-read.js';
-import { signalServer, wakeGatedServers } from './server-signals.js';
+import { signalServer, wakeGatedServers } from './governance-server-signals.js';
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.ServerNotFound, ErrorType.InvalidTransition] },
+  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.GovernanceRunNotFound, ErrorType.InvalidTransition] },
 });
 
 export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {

@@ -2,10 +2,9 @@
 // rollback, with and without the track's governance run (a child governanceRun).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
-import { workflowIds } from '../lib/workflow-ids.js';
 import { advanceStepUpdate, approveUpdate, governanceRunQuery, promotionQuery, rollbackUpdate, setRunStatusUpdate } from './governance.messages.js';
 import { fakeGovernanceActivities, promotionRunId, type GovernanceLedger, type PromotionRow } from './test-support/fake-activities.js';
-import { startPromotion } from './test-support/starts.js';
+import { startPromotion, workflowIds } from './test-support/starts.js';
 import { createWorkflowEnv, eventually, freshId, updateRefusal, type WorkflowEnv } from './test-support/workflow-env.js';
 
 let env: WorkflowEnv;

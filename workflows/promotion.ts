@@ -21,10 +21,10 @@ import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
 import { checkPromotionTransition, type PromotionStatus } from '../lib/governance/states.js';
 import { ManifestDigestKey } from '../lib/search-attributes.js';
-import { workflowIds } from '../lib/workflow-ids.js';
+import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { firstRead } from './first-read.js';
 import { governanceRun } from './governance-run.js';
-import { wakeGatedServers } from './server-signals.js';
+import { wakeGatedServers } from './governance-server-signals.js';
 import {
   approveUpdate,
   promotionQuery,
@@ -36,13 +36,14 @@ import {
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.InvalidTransition] },
+  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition] },
 });
 
 export async function promotion({ promotionId }: PromotionInput): Promise<PromotionResult> {
   // Handlers come first, so an approval sent in the first moments is not refused for want of one;
   // a promotion's workflow starts with its row, which is always `scheduled` then.
   const workflowId = workflowInfo().workflowId;
+  const workflowIds = workflowIdsOf(workflowId); // the governance run's id is of this installation
   let status: PromotionStatus = 'scheduled';
   let governanceRunId: number | null = null;
   let seq = 0;

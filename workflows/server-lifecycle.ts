@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { RevisionKey, ServerIdKey } from '../lib/search-attributes.js';
 import type { ServerIntent } from '../lib/server-status.js';
-import { workflowIds } from '../lib/workflow-ids.js';
+import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
@@ -36,7 +36,8 @@ async function build(server: ServerEntity, resolved?: string): Promise<number | 
   await server.transition('building');
   const revision = resolved ?? (await git.resolveRevision({ repository: source.repository, branch: source.branch })).revision;
   const result = await executeChild(buildAndPublish, {
-    workflowId: workflowIds.build(serverId, revision),
+    // The build's id is of this server's installation, read off the server's own workflow id.
+    workflowId: workflowIdsOf(workflowInfo().workflowId).build(serverId, revision),
     args: [{ serverId, repository: source.repository, branch: source.branch, revision }],
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,

@@ -7,7 +7,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { catalogSearchText, classifyArtifact } from '../../lib/artifact-health.js';
 import { combineHealth, type CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { availableParallelism } from 'node:os';
-import type { BuildRun, BuildSettings, PlatformPush } from '../build/types.js';
+import type { BuildRun, BuildSettings, PlatformPush } from '../../workflows/build-and-publish.messages.js';
 
 export interface BeginBuildRunInput {
   serverId: number;

@@ -54,7 +54,7 @@ export function createGovernanceDbActivities(sql: Sql) {
     async recordGovernanceTransition(input: RecordRunTransitionInput): Promise<void> {
       await sql.begin(async (tx) => {
         const [run] = await tx<{ status: RunStatus }[]>`select status from governance_workflow_runs where id = ${input.runId} for update`;
-        if (!run) throw ApplicationFailure.nonRetryable(`governance run ${input.runId} no longer exists`, ErrorType.ServerNotFound);
+        if (!run) throw ApplicationFailure.nonRetryable(`governance run ${input.runId} no longer exists`, ErrorType.GovernanceRunNotFound);
         // The row lock serializes this run's transitions, so this check cannot race.
         const [done] = await tx`select 1 from governance_audit_logs where transition_key = ${input.key}`;
         if (done) return;
@@ -136,7 +136,7 @@ export function createGovernanceDbActivities(sql: Sql) {
           join promotion_tracks t on t.id = p.promotion_track_id
           join governance_workflows w on w.id = t.workflow_id
           where p.id = ${promotionId} for update of p`;
-        if (!p) throw ApplicationFailure.nonRetryable(`promotion ${promotionId} has no governance workflow`, ErrorType.ServerNotFound);
+        if (!p) throw ApplicationFailure.nonRetryable(`promotion ${promotionId} has no governance workflow`, ErrorType.PromotionNotFound);
         if (p.workflow_run_id !== null) return Number(p.workflow_run_id);
         const notes = [...p.notes, `promotion:scheduled:${p.track_name}:${p.stage}`];
         const [run] = await tx<{ id: string }[]>`
@@ -159,7 +159,7 @@ export function createGovernanceDbActivities(sql: Sql) {
     async recordPromotionTransition(input: RecordPromotionTransitionInput): Promise<void> {
       await sql.begin(async (tx) => {
         const [p] = await tx<{ status: PromotionStatus }[]>`select status from artifact_promotions where id = ${input.promotionId} for update`;
-        if (!p) throw ApplicationFailure.nonRetryable(`promotion ${input.promotionId} no longer exists`, ErrorType.ServerNotFound);
+        if (!p) throw ApplicationFailure.nonRetryable(`promotion ${input.promotionId} no longer exists`, ErrorType.PromotionNotFound);
         const [done] = await tx`select 1 from promotion_events where transition_key = ${input.key}`;
         if (done) return;
         await tx`

@@ -14,7 +14,7 @@ export function rowMissing(what: string): ApplicationFailure {
   const attempt = currentAttempt();
   return attempt >= MISSING_ROW_ATTEMPTS
     ? ApplicationFailure.nonRetryable(`${what} does not exist: its creating transaction rolled back`, ErrorType.RowRolledBack)
-    : ApplicationFailure.retryable(`${what} is not visible yet`, ErrorType.ServerNotYetVisible);
+    : ApplicationFailure.retryable(`${what} is not visible yet`, ErrorType.RowNotYetVisible);
 }
 
 /** This activity attempt's number; 1 outside an activity (a script or a test calling it directly). */

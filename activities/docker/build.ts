@@ -8,13 +8,14 @@ import dockerignoreModule from '@balena/dockerignore';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { fromImages, pinFromImages, splitImage } from '../../lib/build/base-pinning.js';
-import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
+import { platformSlug } from '../../lib/build/platform.js';
 import { readJsonStream } from '../../lib/docker.js';
 import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry/client.js';
 import { ErrorType } from '../../lib/errors.js';
-import { platformSlug, type BuildSettings, type PlatformBuild } from '../build/types.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
+import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
+import type { BuildSettings, PlatformBuild } from '../../workflows/build-and-publish.messages.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 

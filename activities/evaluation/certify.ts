@@ -63,7 +63,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         where c.id = ${certificationId}`;
       if (!c) return { status: 'gone', ownerId: 0 };
       if (c.evidence_source?.evaluation_key === key) return { status: c.status as 'pass' | 'fail', ownerId: c.owner_id }; // recorded by an earlier attempt
-      if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.ServerNotFound);
+      if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.CertificationManual);
 
       // The artifact itself: the registry image pinned by the certified digest.
       const image = c.registry_image ? pinToDigest(c.registry_image, c.manifest_digest) : `${c.local_image}:latest`;
@@ -110,7 +110,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         update evaluation_certifications set
           status = ${pass ? 'pass' : 'fail'},
           evidence = ${sql.json(evidence as never)},
-          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: `certification/${certificationId}`, evaluation_key: key })},
+          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: Context.current().info.workflowExecution!.workflowId, evaluation_key: key })},
           valid_from = ${now},
           valid_until = ${windowMs === null ? null : new Date(now.getTime() + windowMs)},
           next_refresh_at = ${cadence === null ? null : new Date(now.getTime() + cadence * 1000)},

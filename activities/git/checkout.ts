@@ -15,7 +15,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
 import { gitRemoteHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
-import type { PreparedSource } from '../build/types.js';
+import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
 
 const exec = promisify(execFile);
 const SAFE = [

@@ -4,13 +4,14 @@
 // telemetry events of the catalogue in lib/telemetry-contract.ts, with its names and keys (plus `platform`).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
+import { platformSlug } from '../../lib/build/platform.js';
 import { readJsonStream } from '../../lib/docker.js';
 import { ErrorType } from '../../lib/errors.js';
 import { RegistryClient, RegistryError, MediaType } from '../../lib/registry/client.js';
 import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import { apiBase, parseRegistry, repoPath, repositoryFor } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
-import { platformSlug, type BuildSettings, type PlatformPush } from '../build/types.js';
+import type { BuildSettings, PlatformPush } from '../../workflows/build-and-publish.messages.js';
 import type { Telemetry } from '../telemetry.js';
 import type { CredentialManager } from './credentials.js';
 

@@ -11,7 +11,7 @@ import {
   CertificationPlan,
   CertificationSubmit,
 } from '../../lib/schemas/governance.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
+import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import type { certification } from '../../workflows/certification.js';
 import { planChangedSignal, retrySignal } from '../../workflows/governance.messages.js';
 import { requireRole, visibleOwner } from '../auth.js';
@@ -44,8 +44,10 @@ interface CertificationRow {
   updated_at: Date;
 }
 
-function toCertification(r: CertificationRow): Certification {
-  return {
+/** The response shape of a certification row (its workflow id is this installation's). */
+const certificationOf =
+  (workflowIds: WorkflowIds) =>
+  (r: CertificationRow): Certification => ({
     id: r.id,
     build_artifact_run_id: r.build_artifact_run_id,
     manifest_digest: r.manifest_digest,
@@ -64,8 +66,7 @@ function toCertification(r: CertificationRow): Certification {
     workflow_id: r.expected_tools === null ? null : workflowIds.certification(r.id),
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
-  };
-}
+  });
 
 export async function findCertification(sql: Sql, id: number, caller: Caller): Promise<CertificationRow> {
   const owner = visibleOwner(caller);
@@ -141,7 +142,8 @@ const lineageRoute = createRoute({
 });
 
 export function evaluationRoutes(deps: ApiDeps) {
-  const { sql, temporal, env, log } = deps;
+  const { sql, temporal, env, log, workflowIds } = deps;
+  const toCertification = certificationOf(workflowIds);
 
   /** Starts (or pokes) the certification's workflow: evaluate now, or re-arm its refresh timer. */
   async function drive(row: CertificationRow, evaluateNow: boolean): Promise<void> {
@@ -203,7 +205,7 @@ export function evaluationRoutes(deps: ApiDeps) {
           governance_notes = excluded.governance_notes, updated_at = now()
         returning *`;
       if (body.evaluate) await drive(row!, true);
-      else if (status === 'pass') await notifyGatedServers(sql, temporal, log, ownerId);
+      else if (status === 'pass') await notifyGatedServers(deps, ownerId);
       return c.json(toCertification(row!), 200);
     })
     .openapi(listAllRoute, async (c) => {

@@ -16,7 +16,7 @@ import {
   StartGovernanceRun,
 } from '../../lib/schemas/governance.js';
 import { ManifestDigestKey, TierKey } from '../../lib/search-attributes.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
+import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import type { governanceRun } from '../../workflows/governance-run.js';
 import { advanceStepUpdate, setRunStatusUpdate } from '../../workflows/governance.messages.js';
 import { requireRole, visibleOwner } from '../auth.js';
@@ -59,7 +59,7 @@ async function withSteps(sql: Sql, rows: WorkflowRow[]): Promise<GovernanceWorkf
 }
 
 /** A run if the caller may see it (through its workflow's owner); another owner's is a 404. */
-export async function loadRunDetail(sql: Sql, id: number, caller: Caller): Promise<GovernanceRunDetail & { owner_id: number }> {
+export async function loadRunDetail(sql: Sql, workflowIds: WorkflowIds, id: number, caller: Caller): Promise<GovernanceRunDetail & { owner_id: number }> {
   const owner = visibleOwner(caller);
   const [run] = await sql<
     (Omit<GovernanceRunDetail, 'steps' | 'audit_log' | 'created_at' | 'updated_at' | 'temporal_workflow_id'> & { owner_id: number; created_at: Date; updated_at: Date })[]
@@ -111,7 +111,7 @@ const startRun = createRoute({
   tags,
   summary: 'Start a run of a governance workflow (the `governance/<run>` workflow)',
   request: { params: IdParam, body: jsonBody(StartGovernanceRun) },
-  responses: { 201: json(GovernanceRunDetail, 'Started'), ...commonErrors, ...notFoundError, ...unavailableError },
+  responses: { 201: json(GovernanceRunDetail, 'Started'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
 });
 const getRun = createRoute({
   method: 'get',
@@ -156,7 +156,7 @@ const streamRun = createRoute({
 });
 
 export function governanceRoutes(deps: ApiDeps) {
-  const { sql, temporal, env } = deps;
+  const { sql, temporal, env, workflowIds } = deps;
   return createRouter()
     .openapi(listWorkflows, async (c) => {
       const owner = visibleOwner(c.get('caller'));
@@ -229,28 +229,28 @@ export function governanceRoutes(deps: ApiDeps) {
           values (${run!.id}, ${caller.id}, 'run_created', ${tx.json({ workflow: wf.name, notes: body.notes })})`;
         return run!.id;
       });
-      return c.json(stripOwner(await loadRunDetail(sql, runId, caller)), 201);
+      return c.json(stripOwner(await loadRunDetail(sql, workflowIds, runId, caller)), 201);
     })
-    .openapi(getRun, async (c) => c.json(stripOwner(await loadRunDetail(sql, c.req.valid('param').id, c.get('caller'))), 200))
+    .openapi(getRun, async (c) => c.json(stripOwner(await loadRunDetail(sql, workflowIds, c.req.valid('param').id, c.get('caller'))), 200))
     .openapi(setStatus, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
-      const run = await loadRunDetail(sql, c.req.valid('param').id, caller);
+      const run = await loadRunDetail(sql, workflowIds, c.req.valid('param').id, caller);
       const body = c.req.valid('json');
       await executeUpdate(temporal, workflowIds.governance(run.id), setRunStatusUpdate, [{ actorId: caller.id, status: body.status, note: body.note }], runErrors(run, 'the status change'));
-      return c.json(stripOwner(await loadRunDetail(sql, run.id, caller)), 200);
+      return c.json(stripOwner(await loadRunDetail(sql, workflowIds, run.id, caller)), 200);
     })
     .openapi(advanceStep, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
       const { id, position } = c.req.valid('param');
-      const run = await loadRunDetail(sql, id, caller);
+      const run = await loadRunDetail(sql, workflowIds, id, caller);
       const body = c.req.valid('json');
       await executeUpdate(temporal, workflowIds.governance(run.id), advanceStepUpdate, [{ actorId: caller.id, position, status: body.status, note: body.note }], runErrors(run, 'the step change'));
-      return c.json(stripOwner(await loadRunDetail(sql, run.id, caller)), 200);
+      return c.json(stripOwner(await loadRunDetail(sql, workflowIds, run.id, caller)), 200);
     })
     .openapi(streamRun, async (c) => {
-      const run = await loadRunDetail(sql, c.req.valid('param').id, c.get('caller'));
+      const run = await loadRunDetail(sql, workflowIds, c.req.valid('param').id, c.get('caller'));
       return tailStream(c, lastEventId(c), {
         tail: deps.streams.governanceAudit,
         accepts: (row) => Number(row.workflow_run_id) === run.id,

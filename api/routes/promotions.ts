@@ -18,7 +18,7 @@ import {
   UpdateTrack,
 } from '../../lib/schemas/governance.js';
 import { ManifestDigestKey, StageKey, TierKey } from '../../lib/search-attributes.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
+import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { approveUpdate, rollbackUpdate } from '../../workflows/governance.messages.js';
 import type { promotion } from '../../workflows/promotion.js';
 import { requireRole, visibleOwner } from '../auth.js';
@@ -42,8 +42,10 @@ type PromotionRow = Omit<PromotionRecord, 'scheduled_at' | 'approved_at' | 'acti
   created_at: Date;
 };
 
-export function toPromotion({ owner_id: _o, ...r }: PromotionRow): PromotionRecord {
-  return {
+/** The response shape of a promotion row (its workflow id is this installation's). */
+const promotionOf =
+  (workflowIds: WorkflowIds) =>
+  ({ owner_id: _o, ...r }: PromotionRow): PromotionRecord => ({
     ...r,
     id: Number(r.id),
     workflow_run_id: r.workflow_run_id === null ? null : Number(r.workflow_run_id),
@@ -54,8 +56,7 @@ export function toPromotion({ owner_id: _o, ...r }: PromotionRow): PromotionReco
     rolled_back_at: iso(r.rolled_back_at),
     updated_at: r.updated_at.toISOString(),
     created_at: r.created_at.toISOString(),
-  };
-}
+  });
 
 const PROMOTION_SELECT = (sql: Sql) => sql`
   select p.*, t.name as track_name, t.tier, t.owner_id
@@ -147,7 +148,8 @@ const history = createRoute({
 });
 
 export function promotionRoutes(deps: ApiDeps) {
-  const { sql, temporal, env } = deps;
+  const { sql, temporal, env, workflowIds } = deps;
+  const toPromotion = promotionOf(workflowIds);
 
   /** An active promotion's workflow has ended: its rollback is one transaction here. */
   async function rollbackActive(id: number, caller: Caller, note: string | undefined): Promise<void> {

@@ -4,7 +4,6 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApiError } from '../../lib/errors.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import { Timestamp } from '../../lib/schemas/common.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
 import type { registryCredentials } from '../../workflows/registry-credentials.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
@@ -58,7 +57,7 @@ const toCheck = (r: CheckRow) => ({
 const tags = ['registry'];
 
 export function registryRoutes(deps: ApiDeps) {
-  const { sql, env, temporal } = deps;
+  const { sql, env, temporal, workflowIds } = deps;
   const registry = env.REGISTRY ?? null;
   const host = registry ? parseRegistry(registry).host : null;
   const status = async () => {

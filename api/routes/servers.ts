@@ -14,7 +14,6 @@ import {
 } from '../../lib/schemas/servers.js';
 import { ServerIdKey, ServerStatusKey } from '../../lib/search-attributes.js';
 import { SERVER_INTENTS, type ServerIntent, type ServerStatus } from '../../lib/server-status.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
 import type { serverLifecycle } from '../../workflows/server-lifecycle.js';
 import { intentUpdates } from '../../workflows/server-lifecycle.messages.js';
 import { requireRole, visibleOwner } from '../auth.js';
@@ -142,7 +141,7 @@ function intentRoute(intent: ServerIntent) {
 }
 
 export async function sendIntent(deps: ApiDeps, serverId: number, intent: ServerIntent, caller: Caller) {
-  const accepted = await executeUpdate(deps.temporal, workflowIds.server(serverId), intentUpdates[intent], [{ actorId: caller.id }], {
+  const accepted = await executeUpdate(deps.temporal, deps.workflowIds.server(serverId), intentUpdates[intent], [{ actorId: caller.id }], {
     ended: { code: 'lifecycle_ended', message: `server ${serverId} has no running lifecycle workflow` },
     what: `the ${intent} request`,
   });
@@ -174,7 +173,7 @@ export function serverRoutes(deps: ApiDeps) {
           await holdCreation(tx, 'mcp_servers', server!.id);
           await deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
-            workflowId: workflowIds.server(server!.id),
+            workflowId: deps.workflowIds.server(server!.id),
             args: [
               {
                 serverId: server!.id,

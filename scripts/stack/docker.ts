@@ -1,10 +1,13 @@
 // A private dockerd (Debian's docker.io) on a socket under .data, for when DOCKER_HOST is not set.
 // vfs storage and no iptables/bridge: it runs in containers and sandboxes without kernel privileges.
+// Starting cleans what a killed dockerd of the same directory left (pid files, mounts); stopping
+// leaves nothing mounted.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { spawnManaged, waitUntil, type ManagedProcess } from './process.js';
+import { mountsUnder, unmountUnder } from './mounts.js';
+import { processArgv, spawnManaged, stopPid, waitUntil, type ManagedProcess } from './process.js';
 
 export interface DockerDaemon {
   host: string;
@@ -35,6 +38,8 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
   const socket = join(dir, 'docker.sock');
   // exec-root holds unix sockets, whose paths must stay short: keep it under /run.
   const execRoot = `/run/mcp-host-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  const pidFile = join(dir, 'docker.pid');
+  await clearDeadDaemon(dir, execRoot, pidFile);
   const proc = spawnManaged(
     'dockerd',
     DOCKERD,
@@ -42,13 +47,63 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
       '--host', `unix://${socket}`,
       '--data-root', join(dir, 'data'),
       '--exec-root', execRoot,
-      '--pidfile', join(dir, 'docker.pid'),
+      '--pidfile', pidFile,
       '--storage-driver=vfs',
       '--iptables=false',
       '--bridge=none',
     ],
     { logFile: join(logDir, 'dockerd.log') },
   );
-  await waitUntil('dockerd', () => dockerPing(socket), { proc, timeoutMs: 60_000 });
-  return { host: `unix://${socket}`, process: proc, stop: () => proc.stop(20_000) };
+  await waitUntil('dockerd', () => dockerPing(socket), { proc, timeoutMs: 60_000 }).catch(async (err: unknown) => {
+    await proc.stop();
+    try {
+      unmountUnder([dir, execRoot]);
+    } catch {
+      // the failed start is what to report
+    }
+    throw err;
+  });
+  return {
+    host: `unix://${socket}`,
+    process: proc,
+    async stop() {
+      await proc.stop(20_000);
+      // After a clean exit this finds nothing; after the grace period's SIGKILL, dockerd's own mounts.
+      await stopStaleContainerd(execRoot);
+      unmountUnder([dir, execRoot]);
+      rmSync(execRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Refuses while a dockerd of `dir` still runs (one line, with its pid); otherwise removes what a dead
+ * one left: its containerd, its pid files, the mounts under its data and exec roots.
+ */
+async function clearDeadDaemon(dir: string, execRoot: string, pidFile: string): Promise<void> {
+  const pid = readPid(pidFile);
+  if (pid !== undefined && processArgv(pid)?.includes(join(dir, 'data'))) {
+    throw new Error(`a dockerd for ${dir} is still running (pid ${pid}): a previous stack is still up; stop it first`);
+  }
+  await stopStaleContainerd(execRoot);
+  if (mountsUnder([dir, execRoot]).length > 0) unmountUnder([dir, execRoot]);
+  rmSync(pidFile, { force: true });
+  rmSync(execRoot, { recursive: true, force: true });
+}
+
+/** The containerd a dead dockerd started under `execRoot`, if it outlived it. */
+async function stopStaleContainerd(execRoot: string): Promise<void> {
+  const pidFile = join(execRoot, 'containerd', 'containerd.pid');
+  const pid = readPid(pidFile);
+  if (pid !== undefined && processArgv(pid)?.some((arg) => arg.startsWith(execRoot))) await stopPid(pid, 5_000);
+  rmSync(pidFile, { force: true });
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

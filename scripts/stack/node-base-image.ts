@@ -1,8 +1,9 @@
 // A Node base image made from this host, for building the project's own Dockerfile where no image hub
-// is reachable: the host's `node` and npm, the shared libraries `ldd` names for them, Debian's static
-// busybox as the shell and coreutils, git (with its helpers) and the CA bundle — the same things the
-// Dockerfile's runtime stage otherwise installs with apt. A `node` user (uid 1000) as in the official
-// images. Staged under .data and `docker import`ed; the image is replaced only when its inputs change.
+// is reachable: the `node` that runs this code (the project's Node, from node_modules), the host's npm,
+// the shared libraries `ldd` names for them, Debian's static busybox as the shell and coreutils, git
+// (with its helpers) and the CA bundle — the same things the Dockerfile's runtime stage otherwise
+// installs with apt. A `node` user (uid 1000) as in the official images. Staged under .data and
+// `docker import`ed; the image is replaced only when its inputs change.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,9 +13,9 @@ import tar from 'tar-fs';
 import { readJsonStream } from '../../lib/docker.js';
 import { DATA_DIR } from './paths.js';
 
-export const NODE_BASE_IMAGE = 'mcp-host/node-base:20';
+const NODE = process.execPath;
+export const NODE_BASE_IMAGE = `mcp-host/node-base:${process.versions.node.split('.')[0]}`;
 
-const NODE = '/usr/bin/node';
 const NPM_DIR = '/usr/lib/node_modules/npm';
 const BUSYBOX = '/bin/busybox';
 const GIT = '/usr/bin/git';

@@ -1,7 +1,7 @@
 // Child processes of the stack: started with their output in a log file, awaited until ready,
 // and stopped (SIGTERM, then SIGKILL) with the stack.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 
@@ -21,6 +21,16 @@ export interface SpawnOptions {
   logFile: string;
 }
 
+let supervisor: ((proc: ManagedProcess) => void) | undefined;
+
+/**
+ * From now on each child starts in a process group of its own, so a terminal's Ctrl-C reaches only
+ * this process, which stops them in order; and each is reported to `onSpawn` as it starts.
+ */
+export function superviseChildren(onSpawn: (proc: ManagedProcess) => void): void {
+  supervisor = onSpawn;
+}
+
 export function spawnManaged(name: string, command: string, args: string[], options: SpawnOptions): ManagedProcess {
   mkdirSync(dirname(options.logFile), { recursive: true });
   const out = openSync(options.logFile, 'a');
@@ -28,14 +38,14 @@ export function spawnManaged(name: string, command: string, args: string[], opti
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', out, out],
-    detached: false,
+    detached: supervisor !== undefined,
   });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());
   });
   const running = () => child.exitCode === null && child.signalCode === null;
-  return {
+  const proc: ManagedProcess = {
     name,
     child,
     logFile: options.logFile,
@@ -51,6 +61,50 @@ export function spawnManaged(name: string, command: string, args: string[], opti
       await exited;
     },
   };
+  supervisor?.(proc);
+  return proc;
+}
+
+/**
+ * When a live process (not a zombie) started, in clock ticks since boot: with its pid, what names one
+ * process for good (a pid is reused, a start time with it is not). Undefined when `pid` is gone.
+ */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); // "pid (comm) state …"; comm may hold ")"
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The argv of a live process (not a zombie), or undefined when `pid` is gone. */
+export function processArgv(pid: number): string[] | undefined {
+  if (processStartTime(pid) === undefined) return undefined;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    return argv.length > 0 ? argv : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGTERM to `pid`, SIGKILL after `graceMs`; resolves once it is gone (for processes not our children). */
+export async function stopPid(pid: number, graceMs = 20_000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone already
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  for (const started = processStartTime(pid); started !== undefined && processStartTime(pid) === started; ) {
+    if (Date.now() > deadline) signal('SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {

@@ -205,7 +205,7 @@ describe('builds, logs and telemetry over the API', () => {
     );
     expect(run.status).toBe('succeeded');
     await eventually(async () => (await call('GET', `/api/servers/${serverId}`, { token: h.adminToken })).body.status === 'ready', 30_000, 'ready');
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${serverId}`, 'server-lifecycle-git-two-builds-open');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(serverId), 'server-lifecycle-git-two-builds-open');
   });
 
   it('checks credentials on a schedule and rotates them on demand', async () => {

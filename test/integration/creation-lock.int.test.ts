@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernanceDbActivities } from '../../activities/db/governance.js';
 import { createServerDbActivities } from '../../activities/db/servers.js';
 import { holdCreation } from '../../lib/creation-lock.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
 import { ErrorType } from '../../lib/errors.js';
 import type { governanceRun } from '../../workflows/governance-run.js';
 import { governanceRunQuery } from '../../workflows/governance.messages.js';
@@ -93,7 +92,7 @@ describe('the first read of a new row', () => {
     const read = governance().loadGovernanceRun({ runId });
     creation.end(false);
     await creation.tx;
-    await expect(read).rejects.toMatchObject({ type: ErrorType.ServerNotYetVisible, nonRetryable: false });
+    await expect(read).rejects.toMatchObject({ type: ErrorType.RowNotYetVisible, nonRetryable: false });
   });
 
   it('does not wait for rows created by other transactions', async () => {
@@ -124,7 +123,7 @@ describe('workflows started through the API read their row in their first workfl
       json: { name: 'cl-api-server', server_type: 'Router', source: { type: 'image', image: 'example/router:1' }, start: false },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const workflowId = `server/${res.body.id}`;
+    const workflowId = h.workflowIds.server(res.body.id);
     await eventually(async () => (await h.sql`select 1 from mcp_servers where id = ${res.body.id} and status = 'stopped'`).length === 1, 30_000, 'created without start');
     const { scheduled, local } = await activitiesOf(workflowId);
     expect(scheduled).not.toContain('awaitServerRow');
@@ -152,7 +151,7 @@ describe('a workflow whose creating transaction rolled back', () => {
         runId = await insertRunLocked(tx);
         await h.temporal.workflow.start<typeof governanceRun>('governanceRun', {
           taskQueue: h.env.TEMPORAL_TASK_QUEUE!,
-          workflowId: workflowIds.governance(runId),
+          workflowId: h.workflowIds.governance(runId),
           args: [{ runId }],
         });
         throw new Error('rolled back on purpose');
@@ -160,7 +159,7 @@ describe('a workflow whose creating transaction rolled back', () => {
       .catch((err: Error) => {
         if (err.message !== 'rolled back on purpose') throw err;
       });
-    const handle = h.temporal.workflow.getHandle<typeof governanceRun>(workflowIds.governance(runId));
+    const handle = h.temporal.workflow.getHandle<typeof governanceRun>(h.workflowIds.governance(runId));
     expect(await handle.result()).toEqual({ status: 'abandoned' });
   }, 90_000);
 });
@@ -179,14 +178,14 @@ describe('a database outage during the first read', () => {
         const id = await insertRunLocked(tx);
         await cut.temporal.workflow.start<typeof governanceRun>('governanceRun', {
           taskQueue: cut.env.TEMPORAL_TASK_QUEUE!,
-          workflowId: workflowIds.governance(id),
+          workflowId: cut.workflowIds.governance(id),
           args: [{ runId: id }],
         });
         return id;
       });
       // Longer than the ~30 s of attempts a row missing after the lock is given.
       await sleep(40_000);
-      const handle = cut.temporal.workflow.getHandle(workflowIds.governance(runId));
+      const handle = cut.temporal.workflow.getHandle(cut.workflowIds.governance(runId));
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(proxy.connections.refused).toBeGreaterThan(0); // the worker did try, and was refused
       proxy.setMode('pass');

@@ -106,7 +106,7 @@ describe('a release train, end to end', () => {
 
     const submitted = await call('POST', `/api/artifacts/${run.id}/evaluations`, { ...as(alice), json: body });
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(200);
-    expect(submitted.body).toMatchObject({ status: 'pending', manifest_digest: run.manifest_digest, workflow_id: `certification/${submitted.body.id}` });
+    expect(submitted.body).toMatchObject({ status: 'pending', manifest_digest: run.manifest_digest, workflow_id: h.workflowIds.certification(submitted.body.id) });
     const certified = await eventually(async () => {
       const c = (await call('GET', `/api/evaluations/${submitted.body.id}/status`, as(alice))).body;
       return c.status !== 'pending' ? c : undefined;
@@ -144,7 +144,7 @@ describe('a release train, end to end', () => {
     expect(Date.parse(refreshed.next_refresh_at)).toBeGreaterThan(Date.parse(firstPass.next_refresh_at));
     await call('PATCH', `/api/evaluations/${cadenced.body.id}/status`, { ...as(alice), json: { refresh_cadence_seconds: null } });
     await eventually(async () => {
-      const d = await h.temporal.workflow.getHandle(`certification/${cadenced.body.id}`).describe();
+      const d = await h.temporal.workflow.getHandle(h.workflowIds.certification(cadenced.body.id)).describe();
       return d.status.name === 'COMPLETED';
     }, 30_000, 'certification workflow ended with its cadence');
 
@@ -177,7 +177,7 @@ describe('a release train, end to end', () => {
     }, 60_000, 'governance run started');
     const runId = promo.workflow_run_id;
     const detail = (await call('GET', `/api/governance/runs/${runId}`, as(alice))).body;
-    expect(detail).toMatchObject({ status: 'pending', promotion_stage: 'candidate', target_manifest_digest: run.manifest_digest, temporal_workflow_id: `governance/${runId}` });
+    expect(detail).toMatchObject({ status: 'pending', promotion_stage: 'candidate', target_manifest_digest: run.manifest_digest, temporal_workflow_id: h.workflowIds.governance(runId) });
     expect(detail.steps.map((s: { action: string; status: string }) => [s.action, s.status])).toEqual([['security-review', 'pending'], ['load-test', 'pending']]);
     expect(detail.audit_log.map((a: { event_type: string }) => a.event_type)).toEqual(['run_created']);
     expect((await call('GET', `/api/governance/runs/${runId}`, as(bob))).status).toBe(404);
@@ -335,12 +335,12 @@ describe('a release train, end to end', () => {
   it('replays every workflow it ran, and records histories for the replay suite', async () => {
     const replayed = await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!);
     expect(replayed).toBeGreaterThanOrEqual(8);
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `promotion/${candidateId}`, 'promotion-candidate-active');
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `promotion/${stagingId}`, 'promotion-staging-approved-first');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(candidateId), 'promotion-candidate-active');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(stagingId), 'promotion-staging-approved-first');
     const [runRow] = await h.sql`select workflow_run_id from artifact_promotions where id = ${candidateId}`;
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `governance/${runRow!.workflow_run_id}`, 'governance-run-steps-completed');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.governance(Number(runRow!.workflow_run_id)), 'governance-run-steps-completed');
     const [cert] = await h.sql`select id from evaluation_certifications where build_artifact_run_id = ${run.id} and tier = ${run.tier}`;
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `certification/${cert!.id}`, 'certification-pass');
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${serverId}`, 'server-lifecycle-gated-released-open');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.certification(cert!.id), 'certification-pass');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(serverId), 'server-lifecycle-gated-released-open');
   });
 });

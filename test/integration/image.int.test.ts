@@ -61,7 +61,7 @@ describe('the project image', () => {
 
   it('builds the Dockerfile FROM it (production default untouched) and runs mcpctl and the env schema', async () => {
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
     const t = Date.now();
     const stream = await docker.buildImage(await contextStream(PROJECT_ROOT, dockerfile), {
       t: TAG,
@@ -99,6 +99,11 @@ describe('the project image', () => {
     const bad = await run(['node', '--import', 'tsx', 'api/server.ts'], ['BIND_PORT=not-a-port']);
     expect(bad.output.trim()).toBe('invalid environment: BIND_PORT: expected an integer between 0 and 65535, got "not-a-port"');
     expect(bad.code).toBe(78);
+
+    // The project's Node, which the base took from the node running this test.
+    const node = await run(['node', '--version']);
+    expect(node.output.trim()).toBe(process.version);
+    expect(process.version).toMatch(/^v24\./);
 
     const git = await run(['git', '--version']);
     expect(git.output).toMatch(/^git version \d/);

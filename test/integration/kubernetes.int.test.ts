@@ -161,7 +161,7 @@ describe('the kubernetes backend', () => {
     for (const table of ['server_runtimes', 'runtime_policy_decisions', 'usage_metrics']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-kubernetes-launch-stop-start-delete');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-kubernetes-launch-stop-start-delete');
   });
 
   it('puts a server whose image cannot be pulled in error, and a crash-looping one in unhealthy, with the reason', async () => {

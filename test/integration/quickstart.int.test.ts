@@ -1,23 +1,17 @@
 // The README's quick start, followed literally on a clean checkout: the commands are read from the
-// README's "Quick start" code blocks (a README change that breaks the flow fails here), the repository
-// is cloned (what is committed, not the working tree), `npm start` runs there, and the mcpctl
-// commands run in order against it, until the example MCP server is running with its tools.
-//
-// Not repeated inside the clone: `npm run setup` and `npm test` (CI runs them; asserted present). The
-// clone borrows this checkout's node_modules and .tools by symlink instead of installing them again.
-// Substituted, so parallel runs and other stacks on this machine do not collide: the ports of
-// `npm start` (BIND_PORT and the DEV_*_PORT variables, all documented) and therefore the URLs in the
-// commands; DATABASE_URL names a fresh database, so the IDs the README uses (user 2, server 1) hold.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// README's "Quick start" code blocks (a README change that breaks the flow fails here), `npm start`
+// runs in a clone of the repository (test/support/npm-start.ts: what is committed, with its own ports
+// and a fresh database, so the IDs the README uses — user 2, server 1 — hold), and the mcpctl commands
+// run in order against it, until the example MCP server is running with its tools. Not repeated inside
+// the clone: `npm test` (CI runs it; asserted present). The commands' URLs follow the clone's ports.
+import { spawn, execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
-import { dropDatabase } from '../../scripts/stack/postgres.js';
-import { freePort } from '../../scripts/stack/process.js';
 import { eventually } from '../support/http.js';
+import { cloneForNpmStart, npmStart, type Clone, type NpmStart } from '../support/npm-start.js';
 
 const run = promisify(execFile);
 
@@ -36,71 +30,36 @@ export function quickStartBlocks(readme: string): string[][] {
 const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
 const blocks = quickStartBlocks(readme);
 
-let dir: string;
-let clone: string;
-let stack: ChildProcess;
+let clone: Clone;
+let stack: NpmStart;
 let output = '';
-let databaseUrl: string;
-const ports = { api: 0, temporal: 0, ui: 0, registry: 0, git: 0 };
-
-function startStack(env: NodeJS.ProcessEnv): ChildProcess {
-  // Its own process group: the test stops exactly this stack, as Ctrl-C would.
-  const child = spawn('npm', ['start'], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  return child;
-}
+let ports: Clone['ports'];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'mcp-host-quickstart-'));
-  clone = join(dir, 'mcp-host');
-  await run('git', ['clone', '--quiet', PROJECT_ROOT, clone]);
-  // Installed once for the machine (npm run setup); the clone uses them as they are.
-  symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(clone, 'node_modules'));
-  symlinkSync(join(PROJECT_ROOT, '.tools'), join(clone, '.tools'));
-  for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
-  databaseUrl = Object.assign(new URL(inject('stack').databaseUrl), { pathname: `/mcp_host_quickstart_${process.pid}` }).toString();
-  await dropDatabase(databaseUrl).catch(() => {});
-  stack = startStack({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DATABASE_URL: databaseUrl,
-    BIND_ADDRESS: '127.0.0.1',
-    BIND_PORT: String(ports.api),
-    DEV_TEMPORAL_PORT: String(ports.temporal),
-    DEV_TEMPORAL_UI_PORT: String(ports.ui),
-    DEV_REGISTRY_PORT: String(ports.registry),
-    DEV_GIT_PORT: String(ports.git),
-  });
+  clone = await cloneForNpmStart('quickstart', inject('stack').databaseUrl);
+  ports = clone.ports;
+  stack = npmStart(clone);
   const t = Date.now();
-  await eventually(
-    async () => {
-      if (stack.exitCode !== null) throw new Error(`npm start exited ${stack.exitCode}:\n${output}`);
-      return output.includes('mcp-host is up.');
-    },
-    300_000,
-    `npm start to come up; output so far:\n${output}`,
-  );
+  await stack.up();
+  output = stack.output();
   console.log(`npm start: up in ${Date.now() - t} ms\n${output}`);
 }, 330_000);
 
 afterAll(async () => {
-  if (stack?.exitCode === null) {
-    const exited = new Promise((resolve) => stack.once('exit', resolve));
-    process.kill(-stack.pid!, 'SIGINT');
-    await exited;
+  if (stack?.child.exitCode === null) {
+    await stack.interrupt();
+    output = stack.output();
     // Everything it started is stopped before it exits (dockerd included, whose data must unmount).
     console.log(`npm start after Ctrl-C:\n${output.slice(output.indexOf('Ctrl-C stops everything.'))}`);
     expect(output).toContain('stopping dockerd');
   }
-  if (databaseUrl) await dropDatabase(databaseUrl).catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await clone?.remove();
 }, 120_000);
 
 describe('README quick start', () => {
-  it('is: setup, test, start — then exports and mcpctl commands', () => {
+  it('is: test, start (each sets up first) — then exports and mcpctl commands', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(2);
-    expect(blocks[0]).toEqual(['npm run setup', 'npm test', 'npm start']);
+    expect(blocks[0]).toEqual(['npm test', 'npm start']);
     expect(blocks[1]![0]).toMatch(/^export MCPCTL_URL=\S+ MCPCTL_TOKEN=\S+$/);
     expect(blocks[1]!.slice(1).every((c) => c.startsWith('npx mcpctl '))).toBe(true);
   });
@@ -130,7 +89,7 @@ describe('README quick start', () => {
       const t = Date.now();
       if (/\s(-f|--follow)(\s|$)/.test(cmd)) {
         // Follows until Ctrl-C: read until the server's first line, then stop it.
-        const child = spawn('bash', ['-c', cmd], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn('bash', ['-c', cmd], { cwd: clone.root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
         child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
@@ -142,8 +101,8 @@ describe('README quick start', () => {
         console.log(`$ ${cmd}  (${Date.now() - t} ms, followed)\n${out}`);
         continue;
       }
-      const result = await run('bash', ['-c', cmd], { cwd: clone, env, timeout: 300_000 }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
-        throw new Error(`$ ${cmd} failed (exit ${err.code}):\n${err.stdout ?? ''}${err.stderr ?? ''}\nstack:\n${output}`);
+      const result = await run('bash', ['-c', cmd], { cwd: clone.root, env, timeout: 300_000 }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
+        throw new Error(`$ ${cmd} failed (exit ${err.code}):\n${err.stdout ?? ''}${err.stderr ?? ''}\nstack:\n${stack.output()}`);
       });
       console.log(`$ ${cmd}  (${Date.now() - t} ms)\n${result.stdout}${result.stderr}`);
 

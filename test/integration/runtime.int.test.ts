@@ -109,7 +109,7 @@ describe('hosting an MCP server', () => {
     expect((await call('POST', `/api/servers/${id}/start`, { token: h.adminToken })).status).toBe(202);
     await waitFor(id, ['running'], 'running again');
     expect(await h.sql`select 1 from build_artifact_runs where server_id = ${id}`).toHaveLength(1); // same revision: no rebuild
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-git-launch-stop-start-open');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-git-launch-stop-start-open');
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
     await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');

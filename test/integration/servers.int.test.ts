@@ -88,9 +88,9 @@ describe('server lifecycle', () => {
     expect(mine.at(-1)!.data.previous_status).toBe('deleting');
 
     // The lifecycle workflow has ended and its row, events aside, is gone.
-    const result = await h.temporal.workflow.getHandle(`server/${id}`).result();
+    const result = await h.temporal.workflow.getHandle(h.workflowIds.server(id)).result();
     expect(result).toEqual({ outcome: 'deleted' });
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-create-start-stop-delete');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-create-start-stop-delete');
     expect(await h.sql`select 1 from mcp_servers where id = ${id}`).toHaveLength(0);
   });
 
@@ -115,7 +115,7 @@ describe('server lifecycle', () => {
     await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'launch attempted');
     const statuses = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
     expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting', 'error']);
-    recordHistory(h.env.TEMPORAL_ADDRESS!, `server/${id}`, 'server-lifecycle-redeploy-open');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-redeploy-open');
   });
 });
 

@@ -3,7 +3,6 @@
 // started (provisioning → running), stopped and deleted on the hypervisor; untrusted evidence
 // leaves the server blocked with the verifier's note.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workflowIds } from '../../lib/workflow-ids.js';
 import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory } from '../support/histories.js';
@@ -93,7 +92,7 @@ describe('the virtual-machine backend', () => {
     for (const table of ['server_runtimes', 'runtime_vm_instances', 'runtime_policy_decisions']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }
-    recordHistory(h.env.TEMPORAL_ADDRESS!, workflowIds.server(id), 'server-lifecycle-vm-launch-stop-delete');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-vm-launch-stop-delete');
   });
 
   it('blocks a server whose VM presents an untrusted measurement, and keeps it blocked', async () => {

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
+import { loadWorkflowIds } from '../../lib/installation.js';
+import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { freePort, type ManagedProcess } from '../../scripts/stack/process.js';
@@ -15,6 +17,8 @@ export interface Harness {
   env: NodeJS.ProcessEnv;
   sql: Sql;
   temporal: Client;
+  /** The ids of this database's installation (its API has migrated it). */
+  workflowIds: WorkflowIds;
   api: ManagedProcess;
   worker: ManagedProcess;
   restartWorker(opts?: { kill?: boolean }): Promise<void>;
@@ -50,12 +54,14 @@ export async function startHarness(
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
+  const sql = createSql(stack.databaseUrl, { max: 4 });
   const harness: Harness = {
     apiUrl: `http://127.0.0.1:${port}`,
     adminToken,
     env,
-    sql: createSql(stack.databaseUrl, { max: 4 }),
+    sql,
     temporal: new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) }),
+    workflowIds: await loadWorkflowIds(sql),
     api,
     worker: await startWorker(env, join(logDir, `${name}-worker.log`)),
     async restartWorker({ kill = false } = {}) {

@@ -21,12 +21,15 @@ export async function replayTaskQueue(client: Client, taskQueue: string): Promis
   return count;
 }
 
-/** With RECORD_HISTORIES=1, saves the workflow's history as test/histories/<name>.json. */
-/** The Temporal CLI writes the canonical JSON form that Worker.runReplayHistory reads back. */
+/**
+ * With RECORD_HISTORIES=1, saves the workflow's history as test/histories/<name>.json, in the
+ * canonical JSON form the Temporal CLI writes, with the workflow's id beside the events: a workflow
+ * names the workflows it starts from its own id, so the replay needs the recorded one.
+ */
 export function recordHistory(temporalAddress: string, workflowId: string, name: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, '--address', temporalAddress, '--output', 'json'], {
     encoding: 'utf8',
   });
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify({ workflowId, ...JSON.parse(json) }, null, 2)}\n`);
 }

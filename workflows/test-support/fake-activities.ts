@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { vi, type Mock } from 'vitest';
 import type { Activities } from '../../activities/index.js';
-import type { BuildSettings, PlatformPush } from '../../activities/build/types.js';
+import type { BuildSettings, PlatformPush } from '../build-and-publish.messages.js';
 import { ErrorType } from '../../lib/errors.js';
 import type { PromotionStatus, RunStatus, StepState } from '../../lib/governance/states.js';
 import type { PolicyDecision } from '../../lib/policy/decide.js';

@@ -1,14 +1,18 @@
 // How the API starts each workflow (type name, id, input), in one place for the workflow tests: a
 // change to a workflow's start input is fixed here, not in every test.
+import { randomBytes } from 'node:crypto';
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { ServerSource } from '../../lib/schemas/servers.js';
 import { ServerIdKey, ServerStatusKey } from '../../lib/search-attributes.js';
-import { workflowIds } from '../../lib/workflow-ids.js';
+import { workflowIdsFor } from '../../lib/workflow-ids.js';
 import type { buildAndPublish } from '../build-and-publish.js';
 import type { BuildInput } from '../build-and-publish.messages.js';
 import type { governanceRun } from '../governance-run.js';
 import type { promotion } from '../promotion.js';
 import type { serverLifecycle } from '../server-lifecycle.js';
+
+/** One installation id per test run: the workflows must name the workflows they start from their own ids. */
+export const workflowIds = workflowIdsFor(randomBytes(4).toString('hex'));
 
 export interface ServerStart {
   serverId: number;

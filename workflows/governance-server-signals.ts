@@ -1,8 +1,9 @@
-// Signals the governance workflows send to serverLifecycle (`server/<id>`). Workflow code: a
-// server whose workflow has ended (deleted) has nothing to hear, so a failed signal is ignored.
-import { getExternalWorkflowHandle, proxyActivities, type SignalDefinition } from '@temporalio/workflow';
+// What the governance workflows (governanceRun, promotion, certification) tell the servers they
+// concern: a redeploy after a completed run, and a changed gate. Workflow code: a server whose
+// workflow has ended (deleted) has nothing to hear, so a failed signal is ignored.
+import { getExternalWorkflowHandle, proxyActivities, workflowInfo, type SignalDefinition } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { workflowIds } from '../lib/workflow-ids.js';
+import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { gateChangedSignal } from './governance.messages.js';
 
 const { findGatedServers } = proxyActivities<Activities>({
@@ -10,9 +11,10 @@ const { findGatedServers } = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', maximumInterval: '10s' },
 });
 
+/** Signals a server of the calling workflow's installation. */
 export async function signalServer<Args extends unknown[]>(serverId: number, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
   try {
-    await getExternalWorkflowHandle(workflowIds.server(serverId)).signal(signal, ...args);
+    await getExternalWorkflowHandle(workflowIdsOf(workflowInfo().workflowId).server(serverId)).signal(signal, ...args);
   } catch {
     // the server's workflow has ended (deleted): nothing waits there
   }
