@@ -133,8 +133,9 @@ export function imageRegistryHost(image: string): { host: string; port: number }
   return { host: normalizeHost(m?.[1] ?? host), port: m?.[2] ? Number(m[2]) : 443 };
 }
 
-// The API's policy, set once at start-up from SOURCE_ALLOWED_HOSTS; request schemas read it.
-let apiPolicy: HostPolicy = hostPolicy([]);
+// The API's policy, set once at start-up from SOURCE_ALLOWED_HOSTS; request schemas read it. Other
+// processes that share the schemas (mcpctl) do not know the API's allow-list and leave it to the API.
+let apiPolicy: HostPolicy | undefined;
 
 export function setSourcePolicy(allowedHosts: readonly string[]): void {
   apiPolicy = hostPolicy(allowedHosts);
@@ -143,11 +144,12 @@ export function setSourcePolicy(allowedHosts: readonly string[]): void {
 /** Why the API refuses a git remote's host without resolving it, or undefined. */
 export function gitSourceHostProblem(url: string): string | undefined {
   const remote = gitRemoteHost(url);
-  return remote && literalHostProblem(apiPolicy, remote.host, remote.port);
+  return apiPolicy && remote && literalHostProblem(apiPolicy, remote.host, remote.port);
 }
 
 /** Why the API refuses an image's registry host without resolving it, or undefined. */
 export function imageSourceHostProblem(image: string): string | undefined {
+  if (!apiPolicy) return undefined;
   const { host, port } = imageRegistryHost(image);
   return literalHostProblem(apiPolicy, host, port);
 }
