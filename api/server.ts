@@ -8,6 +8,7 @@ import { loadEnv } from '../lib/env.js';
 import { loadWorkflowIds } from '../lib/installation.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
+import { setSourcePolicy } from '../lib/source-policy.js';
 import { connectClient } from '../lib/temporal.js';
 import { startTracing } from '../lib/tracing.js';
 import { createExecutors } from '../worker/executors.js';
@@ -15,6 +16,7 @@ import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
 const env = loadEnv();
+setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { parseMemory } from './runtime/resources.js';
+import { parseAllowedHost } from './source-policy.js';
 
 const bool = <F extends boolean | undefined>(fallback: F) =>
   z
@@ -205,6 +206,17 @@ export const envSchema = z.object({
   REGISTRY_BUILD_CACHE_FROM: list,
   /** Where build checkouts live on the worker host. */
   BUILD_WORK_DIR: optionalText,
+  /** Largest checkout a build clones (bytes on disk, .git included, and files); a larger one fails the build. */
+  CHECKOUT_MAX_BYTES: int(512 * 1024 * 1024, 1024),
+  CHECKOUT_MAX_FILES: int(50_000, 1),
+  /**
+   * Hosts (`host` or `host:port`) that git sources, image sources and FROM base images may name
+   * although they are private, loopback or link-local addresses, which are refused otherwise.
+   */
+  SOURCE_ALLOWED_HOSTS: list.superRefine((entries, ctx) => {
+    const bad = entries.find((e) => !parseAllowedHost(e));
+    if (bad) ctx.addIssue({ code: 'custom', message: `expected host or host:port entries, got "${bad}"` });
+  }),
   /** Base images for Dockerfiles generated for repositories that have none. */
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),

@@ -110,7 +110,7 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
         const updated = await tx`
           update build_artifact_runs set
             status = ${input.status},
-            failure_reason = ${input.failureReason ?? null},
+            failure_reason = ${input.failureReason === undefined ? null : boundedReason(input.failureReason)},
             completed_at = now(),
             registry_image = ${input.registryImage},
             manifest_tag = ${input.registryImage ? 'latest' : null},
@@ -142,3 +142,6 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
     },
   };
 }
+
+/** A failure reason as the API shows it: at most 2,000 characters. */
+const boundedReason = (text: string) => (text.length > 2_000 ? `${text.slice(0, 2_000)}…` : text);

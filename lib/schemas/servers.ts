@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
 import { resourceValueProblem } from '../runtime/resources.js';
+import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
 
@@ -43,6 +44,13 @@ export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef 
 export const ServerSource = z.discriminatedUnion('type', [GitSource, ImageSource]).openapi('ServerSource');
 export type ServerSource = z.infer<typeof ServerSource>;
 
+/** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
+const RequestedSource = ServerSource.superRefine((source, ctx) => {
+  const [field, problem] =
+    source.type === 'git' ? ['repository', gitSourceHostProblem(source.repository)] : ['image', imageSourceHostProblem(source.image)];
+  if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
+});
+
 const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
 
 /**
@@ -71,7 +79,7 @@ export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: ServerSource,
+    source: RequestedSource,
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),

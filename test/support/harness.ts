@@ -49,6 +49,8 @@ export async function startHarness(
     BIND_PORT: String(port),
     ADMIN_TOKEN: adminToken,
     SSE_KEEPALIVE_MS: '1000',
+    // Tests name loopback git daemons, registries and example images; a file narrows this as it needs.
+    SOURCE_ALLOWED_HOSTS: '127.0.0.1,localhost',
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
