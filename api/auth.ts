@@ -1,6 +1,7 @@
 // Bearer-token authentication and role checks for every /api route.
 import { createMiddleware } from 'hono/factory';
 import type { Sql } from '../lib/db.js';
+import { everyOwner, ownerScope, type OwnerScope } from '../lib/ledger/scope.js';
 import { ApiError, forbidden } from '../lib/errors.js';
 import type { Role } from '../lib/schemas/common.js';
 import { hashToken } from '../lib/tokens.js';
@@ -35,6 +36,6 @@ export function requireRole(caller: Caller, ...roles: Role[]): void {
 }
 
 /** Admins and viewers see every owner's resources; operators their own. */
-export function visibleOwner(caller: Caller): number | undefined {
-  return caller.role === 'operator' ? caller.id : undefined;
+export function visibleScope(caller: Caller): OwnerScope {
+  return caller.role === 'operator' ? ownerScope(caller.id) : everyOwner;
 }

@@ -1,5 +1,5 @@
 // Shapes passed between the buildAndPublish workflow and its activities (recorded in history).
-import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
+import type { PlatformRecord } from '../../lib/ledger/builds.js';
 
 /** The worker's build configuration, captured once per build so retries and replays agree. */
 export interface BuildSettings {
@@ -31,20 +31,8 @@ export interface PlatformBuild {
   imageId: string;
 }
 
-export interface PlatformPush {
-  platform: string;
-  /** repository:tag without scheme, e.g. 127.0.0.1:5000/mcp/mcp-custom-3:latest-linux_amd64 */
-  remoteImage: string;
-  remoteTag: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-  authRefreshAttempted: boolean;
-  authRefreshSucceeded: boolean;
-  authRotationAttempted: boolean;
-  authRotationSucceeded: boolean;
-  credentialHealth: CredentialHealthStatus;
-}
+/** One pushed platform, as the ledger records it. */
+export type PlatformPush = PlatformRecord;
 
 /** `linux/arm64/v8` → `linux_arm64_v8`, as image tags and local names use it. */
 export function platformSlug(platform: string): string {

@@ -10,12 +10,13 @@ import { kubernetesWorkloads } from '../../activities/kubernetes/executor.js';
 import { createHypervisorClient } from '../../activities/vm/hypervisor.js';
 import { createKubeClient, kubeError, kubeStatus } from '../../lib/kubernetes/client.js';
 import { CONTAINER_NAME } from '../../lib/kubernetes/manifests.js';
-import type { Sql } from '../../lib/db.js';
 import { ApiError } from '../../lib/errors.js';
+import { policyDecisions, serverManifest, workloadOf } from '../../lib/ledger/runtime.js';
+import { findServer } from '../../lib/ledger/servers.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
+import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
-import { findServer } from './servers.js';
 
 const tags = ['runtime'];
 
@@ -63,12 +64,6 @@ const LogsQuery = z
   })
   .strict();
 
-async function workloadOf(sql: Sql, serverId: number) {
-  const [runtime] = await sql<{ backend: string; workload: string }[]>`select backend, workload from server_runtimes where server_id = ${serverId}`;
-  if (!runtime) throw new ApiError(409, 'not_launched', `server ${serverId} has not been launched, so it has no logs`);
-  return runtime;
-}
-
 /** Docker multiplexes stdout and stderr into one stream (no TTY): split them back into text. */
 function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
   const out = new PassThrough();
@@ -101,7 +96,7 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         const runtime = await workloadOf(sql, server.id);
         if (runtime.backend === 'virtual-machine') {
           return c.text(await hypervisor.logs(runtime.workload, c.req.valid('query').tail ?? env.VM_LOG_TAIL_LINES), 200);
@@ -129,7 +124,7 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         const runtime = await workloadOf(sql, server.id);
         if (runtime.backend === 'virtual-machine') {
           const lines = await hypervisor.streamLogs(runtime.workload, { signal: c.req.raw.signal });
@@ -188,10 +183,8 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: json(Manifest, 'The MCP manifest'), ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const [row] = await sql<{ manifest: z.infer<typeof Manifest> | null }[]>`select manifest from mcp_servers where id = ${server.id}`;
-        if (!row?.manifest) throw new ApiError(404, 'not_found', `server ${server.id} has passed no MCP health check yet`);
-        return c.json(row.manifest, 200);
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        return c.json(await serverManifest<z.infer<typeof Manifest>>(sql, server.id), 200);
       },
     )
     .openapi(
@@ -207,14 +200,8 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: json(z.array(Decision), 'Decisions'), ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const rows = await sql<(Omit<z.infer<typeof Decision>, 'decided_at'> & { decided_at: Date })[]>`
-          select id, decided_at, backend, candidate_backend, executor_name, image, requires_build, artifact_run_id, manifest_digest,
-                 policy_version, tier, health_overall, capability_requirements, capabilities_satisfied, evaluation_required,
-                 governance_required, launchable, notes
-          from runtime_policy_decisions where server_id = ${server.id}
-          order by id desc limit ${Math.min(c.req.valid('query').limit ?? 20, 200)}`;
-        return c.json(rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() })), 200);
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        return c.json(await policyDecisions(sql, server.id, Math.min(c.req.valid('query').limit ?? 20, 200)), 200);
       },
     );
 }

@@ -2,8 +2,8 @@
 // migrations 00001/00002) and fans new rows out to subscribers. One LISTEN per table per API
 // process: a NOTIFY only says "something new"; the rows are read once and handed to every
 // subscriber whose filter admits them. Any number of API replicas serve the same rows.
-import type { Sql } from '../lib/db.js';
-import type { Logger } from '../lib/logger.js';
+import type { Sql } from '../db.js';
+import type { Logger } from '../logger.js';
 
 export interface TailRow {
   id: number;
