@@ -23,9 +23,11 @@ export async function replayTaskQueue(client: Client, taskQueue: string): Promis
 
 /** With RECORD_HISTORIES=1, saves the workflow's history as test/histories/<name>.json. */
 /** The Temporal CLI writes the canonical JSON form that Worker.runReplayHistory reads back. */
-export function recordHistory(temporalAddress: string, workflowId: string, name: string): void {
+/** Without `runId`, the workflow's latest run. */
+export function recordHistory(temporalAddress: string, workflowId: string, name: string, runId?: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, '--address', temporalAddress, '--output', 'json'], {
+  const run = runId ? ['--run-id', runId] : [];
+  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, ...run, '--address', temporalAddress, '--output', 'json'], {
     encoding: 'utf8',
   });
   writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
