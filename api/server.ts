@@ -1,6 +1,6 @@
 // API process: configuration, migrations, bootstrap admin, then serve until SIGINT/SIGTERM.
 import { serve } from '@hono/node-server';
-import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';

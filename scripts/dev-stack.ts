@@ -1,7 +1,7 @@
 // `npm start`: the whole development stack in the foreground until Ctrl-C, then everything it
 // started is stopped again, in reverse order.
 import { join } from 'node:path';
-import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
 import { migrate } from '../lib/migrate.js';

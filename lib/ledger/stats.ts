@@ -1,5 +1,5 @@
-// Ledger-derived totals for the Prometheus gauges, read at scrape time so every API replica reports
-// the same numbers.
+// Ledger-wide reads: the totals behind the Prometheus gauges (read at scrape time, so every API replica
+// reports the same numbers) and the readiness round trip.
 import type { Sql } from '../db.js';
 
 /** The tables whose rows carry a workflow outcome in `status`. */
@@ -22,4 +22,9 @@ export function latestCredentialExpiry(sql: Sql): Promise<{ registry: string; st
   return sql<{ registry: string; status: string; seconds: number | null }[]>`
     select distinct on (registry) registry, status, seconds_until_expiry::float8 as seconds
     from registry_credential_checks order by registry, id desc`;
+}
+
+/** A round trip to the database (readiness). */
+export async function ping(sql: Sql): Promise<void> {
+  await sql`select 1`;
 }
