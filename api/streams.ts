@@ -1,4 +1,4 @@
-// The tailed tables the API streams from, with their row shapes.
+// The tailed tables the API streams from (their row shapes are the ledger's).
 import type { Sql } from '../lib/db.js';
 import type { BuildLogRow } from '../lib/ledger/builds.js';
 import type { GovernanceAuditRow } from '../lib/ledger/governance.js';
