@@ -3,7 +3,7 @@
 // Ctrl-C reaches only this process and the order holds; .data/stack.json records them, so the next
 // start refuses while this stack is up and stops what it left running if it was killed.
 import { join } from 'node:path';
-import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
 import { migrate } from '../lib/migrate.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
-import { loadWorkflowIds } from '../../lib/installation.js';
+import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
