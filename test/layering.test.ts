@@ -19,8 +19,7 @@ const SQL_ALLOWED: [RegExp, string][] = [
   [/^scripts\/stack\/postgres\.ts$/, 'creates the dev database'],
   [/^test\//, 'fixtures and assertions of tests'],
   [/^bench\//, 'fixtures of benchmarks'],
-  // Being restructured behind one executor interface; their SQL moves into the ledger with that.
-  [/^activities\/(runtime|kubernetes|vm)\//, 'executor activities'],
+  [/^activities\/runtime\/docker\.ts$/, 'its launch record moves into lib/ledger/runtime.ts with the per-server network work'],
 ];
 
 /** A postgres.js query: `sql`…``, `tx<Row[]>`…`` or `sql.unsafe(…)`. */

@@ -10,6 +10,7 @@ import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
+import { kubernetesServers } from '../../lib/ledger/runtime.js';
 import { pullSecretManifest, SYNCED_AT_ANNOTATION } from '../../lib/kubernetes/manifests.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Telemetry } from '../telemetry.js';
@@ -39,8 +40,7 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
    * secret (those running on Kubernetes now).
    */
   async function emit(input: PullSecretSyncInput, eventType: string, details: Record<string, unknown>): Promise<void> {
-    const rows = await sql<{ server_id: number }[]>`select server_id from server_runtimes where backend = 'kubernetes'`;
-    const servers = new Set([...(input.serverId !== undefined ? [input.serverId] : []), ...rows.map((r) => r.server_id)]);
+    const servers = new Set([...(input.serverId !== undefined ? [input.serverId] : []), ...(await kubernetesServers(sql))]);
     for (const serverId of servers) await telemetry.metric(serverId, serverId === input.serverId ? (input.runId ?? null) : null, eventType, details);
     if (servers.size === 0) log.info({ target: 'kubernetes.pull-secret', eventType, ...details }, eventType);
   }

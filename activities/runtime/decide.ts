@@ -4,11 +4,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
-import { evaluateGates, type GateCertification, type GatePromotion, type GateTrack, type GateVerdict } from '../../lib/governance/gate.js';
+import { evaluateGates, type GateVerdict } from '../../lib/governance/gate.js';
+import { gateCertifications, gatePromotions, gateTracks, launchArtifact, launchServer, recordDecision } from '../../lib/ledger/decisions.js';
+import { latestVmInstance } from '../../lib/ledger/vm.js';
 import { decide, requestedBackend, type ArtifactInput, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
-import { evaluateVmPosture, vmFallbackBackend, type LatestVmInstance, type VmPosture } from '../../lib/vm/posture.js';
-import type { ServerSource } from '../../lib/schemas/servers.js';
+import { evaluateVmPosture, vmFallbackBackend, type VmPosture } from '../../lib/vm/posture.js';
 
 export interface DecideLaunchInput {
   serverId: number;
@@ -24,44 +25,20 @@ export interface RecordedDecision {
 
 /** The gate's inputs: the owner's tracks, the artifact's promotions on them, its certifications. */
 async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null): Promise<GateVerdict> {
-  const tracks = await sql<GateTrack[]>`
-    select id, name, tier, stages, launch_stage as "launchStage", required_certifications as "requiredCertifications"
-    from promotion_tracks where owner_id = ${ownerId}`;
+  const tracks = await gateTracks(sql, ownerId);
   const digest = artifact?.manifestDigest ?? null;
   const tier = artifact?.tier ?? null;
-  const promotions = digest && tracks.length
-    ? (
-        await sql<(Omit<GatePromotion, 'workflowRunId'> & { workflowRunId: string | null })[]>`
-          select promotion_track_id as "trackId", stage, status, workflow_run_id as "workflowRunId", notes, updated_at as "updatedAt"
-          from artifact_promotions
-          where manifest_digest = ${digest} and promotion_track_id in ${sql(tracks.map((t) => t.id))}`
-      ).map((p) => ({ ...p, workflowRunId: p.workflowRunId === null ? null : Number(p.workflowRunId) }))
-    : [];
-  const certifications = digest && tier
-    ? (
-        await sql<(Omit<GateCertification, 'refreshCadenceSeconds'> & { refreshCadenceSeconds: string | null })[]>`
-          select policy_requirement as "policyRequirement", status, valid_from as "validFrom", valid_until as "validUntil",
-                 refresh_cadence_seconds as "refreshCadenceSeconds", next_refresh_at as "nextRefreshAt", evidence_source as "evidenceSource"
-          from evaluation_certifications
-          where owner_id = ${ownerId} and manifest_digest = ${digest} and tier = ${tier}`
-      ).map((c) => ({ ...c, refreshCadenceSeconds: c.refreshCadenceSeconds === null ? null : Number(c.refreshCadenceSeconds) }))
-    : [];
+  const promotions = digest && tracks.length ? await gatePromotions(sql, digest, tracks.map((t) => t.id)) : [];
+  const certifications = digest && tier ? await gateCertifications(sql, ownerId, digest, tier) : [];
   return evaluateGates({ serverType, manifestDigest: digest, tier, tracks, promotions, certifications, now: new Date() });
 }
 
 export function createDecisionActivities(sql: Sql, env: Env, executors: ExecutorRegistry) {
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
-      const [server] = await sql<{ id: number; owner_id: number; server_type: string; source: ServerSource; config: Record<string, unknown>; use_gpu: boolean }[]>`
-        select id, owner_id, server_type, source, config, use_gpu from mcp_servers where id = ${input.serverId}`;
+      const server = await launchServer(sql, input.serverId);
       if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
-      const [artifact] = await sql<ArtifactInput[]>`
-        select id as "runId", status, manifest_digest as "manifestDigest", registry_image as "registryImage",
-               local_image as "localImage", tier, health_overall as "healthOverall"
-        from build_artifact_runs
-        where server_id = ${input.serverId}
-          ${input.artifactRunId === undefined ? sql`` : sql`and id = ${input.artifactRunId}`}
-        order by id desc limit 1`;
+      const artifact = await launchArtifact(sql, input.serverId, input.artifactRunId);
       // What each executor offers now; CONTAINER_RUNTIME decides which besides docker take launches.
       const offered: ExecutorDescriptor[] = [];
       for (const executor of executors.all()) {
@@ -72,10 +49,7 @@ export function createDecisionActivities(sql: Sql, env: Env, executors: Executor
       const runtimeOverride = typeof runtime === 'string' ? runtime : undefined;
       let vmPosture: VmPosture | undefined;
       if (requestedBackend({ defaultBackend: env.CONTAINER_RUNTIME, runtimeOverride }) === 'virtual-machine') {
-        const [latest] = await sql<LatestVmInstance[]>`
-          select attestation_status as "attestationStatus", updated_at as "updatedAt", terminated_at as "terminatedAt"
-          from runtime_vm_instances where server_id = ${server.id}
-          order by created_at desc, id desc limit 1`;
+        const latest = await latestVmInstance(sql, server.id);
         vmPosture = evaluateVmPosture({
           latest: latest ?? null,
           now: new Date(),
@@ -96,22 +70,13 @@ export function createDecisionActivities(sql: Sql, env: Env, executors: Executor
         vmPosture,
         gate,
       });
-      const [row] = await sql<{ id: number }[]>`
-        insert into runtime_policy_decisions
-          (server_id, decision_key, backend, candidate_backend, image, requires_build, artifact_run_id, manifest_digest,
-           policy_version, evaluation_required, governance_required, tier, health_overall, notes, capability_requirements,
-           capabilities_satisfied, executor_name, launchable, governance_run_id, promotion_track_id, promotion_stage,
-           promotion_status, promotion_notes)
-        values (${server.id}, ${input.decisionKey}, ${decision.backend}, ${decision.candidateBackend}, ${decision.image},
-                ${decision.requiresBuild}, ${decision.artifactRunId}, ${decision.manifestDigest}, ${decision.policyVersion},
-                ${decision.evaluationRequired}, ${decision.governanceRequired}, ${decision.tier}, ${decision.healthOverall},
-                ${sql.json(decision.notes)}, ${sql.json(decision.capabilityRequirements)}, ${decision.capabilitiesSatisfied},
-                ${decision.executorName}, ${decision.launchable}, ${decision.promotion?.workflowRunId ?? null},
-                ${decision.promotion?.trackId ?? null}, ${decision.promotion?.stage ?? null}, ${decision.promotion?.status ?? null},
-                ${gate.notes.filter((n) => n.startsWith('promotion:') || n.startsWith('governance:'))})
-        on conflict (decision_key) do update set decision_key = excluded.decision_key -- a retry: the recorded id
-        returning id`;
-      return { decisionId: row!.id, decision };
+      const decisionId = await recordDecision(sql, {
+        serverId: server.id,
+        decisionKey: input.decisionKey,
+        decision,
+        promotionNotes: gate.notes.filter((n) => n.startsWith('promotion:') || n.startsWith('governance:')),
+      });
+      return { decisionId, decision };
     },
   };
 }

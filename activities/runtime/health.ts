@@ -7,6 +7,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
+import { recordManifest } from '../../lib/ledger/runtime.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
 
 export interface McpManifest {
@@ -58,7 +59,7 @@ export function createHealthActivities(sql: Sql, executors: ExecutorRegistry) {
       const where = attach ? `${workload.workload} (stdio)` : workload.endpoint;
       try {
         const manifest = await readManifest(transport);
-        await sql`update mcp_servers set manifest = ${sql.json(manifest as never)} where id = ${serverId}`;
+        await recordManifest(sql, serverId, manifest);
         return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
       } catch (err) {
         throw ApplicationFailure.retryable(`MCP health check of ${where} failed: ${(err as Error).message}`);

@@ -10,6 +10,7 @@ import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
+import { recordKubernetesLaunch } from '../../lib/ledger/runtime.js';
 import { EXECUTORS } from '../../lib/policy/decide.js';
 import { LogsUnavailable, NoLogsYet, type Executor, type LaunchInput, type Launched, type WorkloadState } from '../../lib/runtime/executor.js';
 import {
@@ -148,11 +149,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
       const pod = podName(input.serverId, input.decisionId);
       const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
       // Recorded before the pod exists, so a crash in between leaves nothing untracked.
-      await sql`
-        insert into server_runtimes (server_id, backend, decision_id, workload, image, transport, endpoint)
-        values (${input.serverId}, 'kubernetes', ${input.decisionId}, ${pod}, ${input.image}, 'streamable-http', ${endpoint})
-        on conflict (server_id) do update set backend = 'kubernetes', decision_id = excluded.decision_id, workload = excluded.workload,
-          image = excluded.image, transport = excluded.transport, endpoint = excluded.endpoint, started_at = now(), updated_at = now()`;
+      await recordKubernetesLaunch(sql, { serverId: input.serverId, decisionId: input.decisionId, pod, image: input.image, endpoint });
       const resources = launchResources(`pod ${pod}`, input.config, env);
       // A redeploy replaces the previous launch's pod.
       await workloads.deletePods(input.serverId, pod);

@@ -3,17 +3,26 @@
 //
 // An untrusted instance is torn down and reported as
 // `blocked` (a result, not an error, so the workflow records `blocked` and nothing overwrites it);
-// the verifier trusts only the configured roots. Every DB write is idempotent per activity retry:
-// the instance row is an upsert on (server_id, instance_id), and each event type is written once
-// per instance under the instance row's lock. A failure after provisioning tears the instance down
+// the verifier trusts only the configured roots. Every DB write (lib/ledger/vm.ts) is idempotent
+// per activity retry. A failure after provisioning tears the instance down
 // before it is rethrown, so a retry does not leak a VM.
 //
 // The functions use no activity Context (no heartbeat), so tests call them directly.
 import { ApplicationFailure } from '@temporalio/activity';
-import type postgres from 'postgres';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import {
+  instancesNotTornDown,
+  newestLiveInstance,
+  recordAttestation,
+  recordBlocked,
+  recordFailed,
+  recordProvisioned,
+  recordReady,
+  recordTerminated,
+  vmInstanceState,
+} from '../../lib/ledger/vm.js';
 import { verifyAttestation, type AttestationConfig } from '../../lib/vm/attestation.js';
 import { EXECUTORS } from '../../lib/policy/decide.js';
 import type { Executor, WorkloadState } from '../../lib/runtime/executor.js';
@@ -71,9 +80,6 @@ export interface VmLogsInput {
   tail?: number;
 }
 
-type Tx = postgres.TransactionSql;
-type InstanceRow = { id: number; instance_id: string };
-
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Hypervisor errors as ApplicationFailures the workflow's retry policy can tell apart. */
@@ -82,15 +88,6 @@ function toFailure(err: unknown): unknown {
   if (err.kind === 'invalid-response') return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorInvalidResponse, nonRetryable: true, cause: err });
   if (err.retryable) return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorUnavailable, cause: err });
   return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorRejected, nonRetryable: true, cause: err });
-}
-
-/** Writes an event once per (instance, type): the instance row lock serializes concurrent attempts. */
-async function recordEvent(tx: Tx, instanceRowId: number, type: string, payload: Record<string, unknown>): Promise<void> {
-  await tx`select 1 from runtime_vm_instances where id = ${instanceRowId} for update`;
-  await tx`
-    insert into runtime_vm_events (vm_instance_id, event_type, event_payload)
-    select ${instanceRowId}, ${type}, ${tx.json(payload as never)}
-    where not exists (select 1 from runtime_vm_events where vm_instance_id = ${instanceRowId} and event_type = ${type})`;
 }
 
 export function createVmActivities(deps: VmActivityDeps) {
@@ -105,14 +102,6 @@ export function createVmActivities(deps: VmActivityDeps) {
     } catch (err) {
       return { tornDown: false, error: `teardown failed: ${message(err)}` };
     }
-  }
-
-  async function newestLiveInstance(serverId: number): Promise<InstanceRow | undefined> {
-    const [row] = await sql<InstanceRow[]>`
-      select id, instance_id from runtime_vm_instances
-      where server_id = ${serverId} and terminated_at is null
-      order by created_at desc, id desc limit 1`;
-    return row;
   }
 
   return {
@@ -135,25 +124,20 @@ export function createVmActivities(deps: VmActivityDeps) {
         throw toFailure(err);
       }
       const { instanceId, isolationTier, attestation: evidence } = provisioned;
-      const evidenceJson = evidence === null ? null : sql.json(evidence as never);
       const capabilityNotes = [...new Set([...(input.notes ?? []), ...(evidence === null ? [] : ['attestation:evidence-present'])])].sort();
 
       let rowId: number | undefined;
       try {
-        rowId = await sql.begin(async (tx) => {
-          const [row] = await tx<{ id: number }[]>`
-            insert into runtime_vm_instances (server_id, instance_id, isolation_tier, attestation_status, attestation_evidence, policy_version, capability_notes)
-            values (${input.serverId}, ${instanceId}, ${isolationTier}, 'pending', ${evidenceJson}, ${input.policyVersion}, ${capabilityNotes}::text[])
-            on conflict (server_id, instance_id) do update set updated_at = now()
-            returning id`;
-          await recordEvent(tx, row!.id, 'provisioned', { instance_id: instanceId, requested_image: input.image, image: provisioned.image });
-          // Where the server runs now, with the instance: stop, delete and logs find it through this.
-          await tx`
-            insert into server_runtimes (server_id, backend, decision_id, workload, image)
-            values (${input.serverId}, 'virtual-machine', ${input.decisionId ?? null}, ${instanceId}, ${input.image})
-            on conflict (server_id) do update set backend = 'virtual-machine', decision_id = excluded.decision_id,
-              workload = excluded.workload, image = excluded.image, endpoint = null, updated_at = now()`;
-          return row!.id;
+        rowId = await recordProvisioned(sql, {
+          serverId: input.serverId,
+          instanceId,
+          isolationTier,
+          evidence,
+          policyVersion: input.policyVersion,
+          capabilityNotes,
+          requestedImage: input.image,
+          image: provisioned.image,
+          decisionId: input.decisionId ?? null,
         });
         const id = rowId;
 
@@ -164,51 +148,25 @@ export function createVmActivities(deps: VmActivityDeps) {
           expectedNonce: input.expectedNonce ?? null,
           policyVersion: input.policyVersion,
         });
-        await sql.begin(async (tx) => {
-          await recordEvent(tx, id, 'attestation', { status: verdict.status, notes: verdict.notes });
-          await tx`
-            update runtime_vm_instances
-            set attestation_status = ${verdict.status}, attestation_evidence = ${evidenceJson}, updated_at = now()
-            where id = ${id}`;
-        });
+        await recordAttestation(sql, id, verdict, evidence);
         const result = { instanceId, isolationTier, notes: verdict.notes };
 
         if (verdict.status === 'untrusted') {
           const teardown = await tryTeardown(instanceId);
-          await sql.begin(async (tx) => {
-            await recordEvent(tx, id, 'blocked', { server_id: input.serverId, notes: verdict.notes, torn_down: teardown.tornDown });
-            await tx`
-              update runtime_vm_instances
-              set terminated_at = coalesce(terminated_at, now()), last_error = ${teardown.error}, updated_at = now()
-              where id = ${id}`;
-          });
+          await recordBlocked(sql, id, input.serverId, verdict.notes, teardown);
           return { status: 'blocked', ...result };
         }
         if (verdict.status === 'unknown') return { status: 'pending-attestation', ...result };
 
         await hypervisor.start(instanceId);
-        await sql.begin(async (tx) => {
-          await recordEvent(tx, id, 'ready', { server_id: input.serverId });
-          await tx`update runtime_vm_instances set updated_at = now() where id = ${id}`;
-        });
+        await recordReady(sql, id, input.serverId);
         return { status: 'running', ...result };
       } catch (err) {
         // Whatever failed after provisioning: do not leave the VM behind, record why, then fail.
         const teardown = await tryTeardown(instanceId);
         const error = message(err);
         if (rowId !== undefined) {
-          const id = rowId;
-          await sql
-            .begin(async (tx) => {
-              await recordEvent(tx, id, 'failed', { error, torn_down: teardown.tornDown });
-              await tx`
-                update runtime_vm_instances
-                set last_error = ${teardown.error ? `${error}; ${teardown.error}` : error},
-                    terminated_at = case when ${teardown.tornDown} then coalesce(terminated_at, now()) else terminated_at end,
-                    updated_at = now()
-                where id = ${id}`;
-            })
-            .catch(() => {}); // the original error is the one to report
+          await recordFailed(sql, rowId, error, teardown).catch(() => {}); // the original error is the one to report
         }
         if (isPgError(err, PgCode.foreignKeyViolation)) {
           throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
@@ -219,33 +177,20 @@ export function createVmActivities(deps: VmActivityDeps) {
 
     /** Stops the server's newest running instance; `instanceId` is null when there was none. */
     async stopVm({ serverId }: { serverId: number }): Promise<{ instanceId: string | null }> {
-      const instance = await newestLiveInstance(serverId);
+      const instance = await newestLiveInstance(sql, serverId);
       if (!instance) return { instanceId: null };
       try {
         await hypervisor.stop(instance.instance_id); // already gone (404) counts as stopped
       } catch (err) {
         throw toFailure(err);
       }
-      await sql.begin(async (tx) => {
-        await recordEvent(tx, instance.id, 'stopped', { server_id: serverId });
-        await tx`
-          update runtime_vm_instances set terminated_at = coalesce(terminated_at, now()), updated_at = now()
-          where id = ${instance.id}`;
-      });
+      await recordTerminated(sql, instance.id, 'stopped', serverId);
       return { instanceId: instance.instance_id };
     },
 
     /** Tears down every instance of the server the hypervisor may still hold, newest first. */
     async deleteVm({ serverId }: { serverId: number }): Promise<{ deleted: string[] }> {
-      const instances = await sql<InstanceRow[]>`
-        select i.id, i.instance_id from runtime_vm_instances i
-        where i.server_id = ${serverId}
-          -- not yet torn down: no 'deleted' event, and no 'blocked'/'failed' one that tore it down
-          and not exists (
-            select 1 from runtime_vm_events e
-            where e.vm_instance_id = i.id
-              and (e.event_type = 'deleted' or (e.event_type in ('blocked', 'failed') and e.event_payload->>'torn_down' = 'true')))
-        order by i.created_at desc, i.id desc`;
+      const instances = await instancesNotTornDown(sql, serverId);
       const deleted: string[] = [];
       for (const instance of instances) {
         try {
@@ -253,12 +198,7 @@ export function createVmActivities(deps: VmActivityDeps) {
         } catch (err) {
           throw toFailure(err);
         }
-        await sql.begin(async (tx) => {
-          await recordEvent(tx, instance.id, 'deleted', { server_id: serverId });
-          await tx`
-            update runtime_vm_instances set terminated_at = coalesce(terminated_at, now()), updated_at = now()
-            where id = ${instance.id}`;
-        });
+        await recordTerminated(sql, instance.id, 'deleted', serverId);
         deleted.push(instance.instance_id);
       }
       return { deleted };
@@ -266,7 +206,7 @@ export function createVmActivities(deps: VmActivityDeps) {
 
     /** The last `tail` lines (default VM_LOG_TAIL_LINES) of the newest running instance; '' without one. */
     async vmLogs({ serverId, tail }: VmLogsInput): Promise<string> {
-      const instance = await newestLiveInstance(serverId);
+      const instance = await newestLiveInstance(sql, serverId);
       if (!instance) return '';
       const lines = Math.min(Math.max(Math.floor(tail ?? deps.logTailLines), 1), 100_000);
       try {
@@ -306,8 +246,7 @@ export function createVmExecutor(deps: VmActivityDeps, enabled: boolean) {
       return lines && { lines, stop: () => stopped.abort(), endReason: 'the stream ended' };
     },
     async inspect({ serverId, workload }): Promise<WorkloadState> {
-      const [instance] = await sql<{ attestation_status: string; terminated_at: Date | null }[]>`
-        select attestation_status, terminated_at from runtime_vm_instances where server_id = ${serverId} and instance_id = ${workload}`;
+      const instance = await vmInstanceState(sql, serverId, workload);
       if (!instance) return { state: 'gone', reason: `virtual machine ${workload} of server ${serverId} is not recorded` };
       if (instance.terminated_at) return { state: 'exited', reason: `virtual machine ${workload} was stopped or torn down` };
       if (instance.attestation_status === 'trusted') return { state: 'running', reason: `virtual machine ${workload} attested and started` };

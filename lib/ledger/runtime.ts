@@ -12,9 +12,37 @@ export async function recordedWorkload(sql: Sql, serverId: number): Promise<Reco
   return row && { serverId, ...row };
 }
 
+export interface KubernetesLaunch {
+  serverId: number;
+  decisionId: number;
+  pod: string;
+  image: string;
+  endpoint: string;
+}
+
+/** Where the server runs on Kubernetes: recorded before its pod exists, so a crash in between leaves nothing untracked. */
+export async function recordKubernetesLaunch(sql: Sql, l: KubernetesLaunch): Promise<void> {
+  await sql`
+    insert into server_runtimes (server_id, backend, decision_id, workload, image, transport, endpoint)
+    values (${l.serverId}, 'kubernetes', ${l.decisionId}, ${l.pod}, ${l.image}, 'streamable-http', ${l.endpoint})
+    on conflict (server_id) do update set backend = 'kubernetes', decision_id = excluded.decision_id, workload = excluded.workload,
+      image = excluded.image, transport = excluded.transport, endpoint = excluded.endpoint, started_at = now(), updated_at = now()`;
+}
+
+/** The servers running on Kubernetes now. */
+export async function kubernetesServers(sql: Sql): Promise<number[]> {
+  const rows = await sql<{ server_id: number }[]>`select server_id from server_runtimes where backend = 'kubernetes'`;
+  return rows.map((r) => r.server_id);
+}
+
 /** Forgets where the server ran, once its workload is removed. */
 export async function forgetWorkload(sql: Sql, serverId: number): Promise<void> {
   await sql`delete from server_runtimes where server_id = ${serverId}`;
+}
+
+/** Keeps what the server said in its MCP health check as its manifest. */
+export async function recordManifest(sql: Sql, serverId: number, manifest: object): Promise<void> {
+  await sql`update mcp_servers set manifest = ${sql.json(manifest as never)} where id = ${serverId}`;
 }
 
 /** The manifest of the server's last MCP health check; 404 when it has passed none. */
