@@ -50,7 +50,7 @@ async function main(): Promise<void> {
 
   let dockerHost = env.DOCKER_HOST;
   if (!dockerHost) {
-    const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS);
+    const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS, { egressAllow: env.SERVER_EGRESS_ALLOW });
     stops.push({ name: 'dockerd', stop: docker.stop });
     dockerHost = docker.host;
   }
@@ -111,8 +111,8 @@ async function main(): Promise<void> {
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // Checkouts under the project, not in a temporary folder every stack on the machine shares.
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
-    // The private dockerd runs without a bridge: servers then share the host's network.
-    DOCKER_NETWORK_MODE: raw.DOCKER_NETWORK_MODE ?? (env.DOCKER_HOST ? 'bridge' : 'host'),
+    // The network canary runs on the busybox the examples build from: no image hub needed.
+    ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
   };
   const worker = await startWorker(childEnv, join(LOGS, 'worker.log'));
   stops.push({ name: 'worker', stop: () => worker.stop() });

@@ -58,6 +58,11 @@ export const ServerConfig = z
         ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in config' });
       }
     }
+    // What a server may reach beyond mcp-host's gateway: nothing (the default) or the internet minus
+    // private, loopback and link-local ranges.
+    if (config.egress !== undefined && config.egress !== 'none' && config.egress !== 'internet') {
+      ctx.addIssue({ code: 'custom', path: ['egress'], message: 'egress must be "none" or "internet"' });
+    }
   })
   .openapi('ServerConfig');
 

@@ -77,6 +77,7 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
       REGISTRY_AUTH_DOCKERCONFIG: dockerconfigPath,
       REGISTRY_ARCH_TARGETS: targets,
       BUILD_WORK_DIR: join(dir, 'work'),
+      DOCKER_CANARY_IMAGE: base.reference,
     }),
     async stop() {
       await Promise.all([git.stop(), proxy.stop(), stack.registry.stop()]);
