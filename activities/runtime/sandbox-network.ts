@@ -65,7 +65,9 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
   /** Runs the canary: a container on a fresh egress-none network tries to reach a listener of the host's. */
   async function canary(): Promise<void> {
     const name = `mcp-canary-${randomBytes(5).toString('hex')}`;
-    await ensureImage(env.DOCKER_CANARY_IMAGE);
+    await ensureImage(env.DOCKER_CANARY_IMAGE).catch((err: Error) => {
+      throw refuse(`the network canary cannot run (DOCKER_CANARY_IMAGE ${env.DOCKER_CANARY_IMAGE}): ${err.message}`);
+    });
     const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', { 'mcp-host.canary': 'true' });
     let reached = false;
     const listener = createServer((socket) => {

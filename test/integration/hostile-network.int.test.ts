@@ -126,6 +126,27 @@ describe('a hosted server in a network of its own', () => {
     expect((await call('GET', '/healthz')).status).toBe(200);
   }, 120_000);
 
+  it('refuses the launch, with the reason, when the network check cannot run', async () => {
+    const canaryImage = h.env.DOCKER_CANARY_IMAGE;
+    h.env.DOCKER_CANARY_IMAGE = `${stack.registryHost}/mcp/no-such-canary:1`;
+    await h.restartWorker(); // a fresh worker has no passed canary to remember
+    try {
+      const created = await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: { name: 'hn-refused', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` } },
+      });
+      expect(created.status).toBe(201);
+      const server = await waitForStatus(call, h.adminToken, created.body.id, ['running', 'unhealthy', 'error'], 'refused');
+      expect(server.status).toBe('error');
+      expect(server.status_reason).toMatch(/^refusing to launch: the network canary cannot run \(DOCKER_CANARY_IMAGE .*no-such-canary:1\)/);
+      await expect(stack.docker.getContainer(`mcp-server-${created.body.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await call('DELETE', `/api/servers/${created.body.id}`, { token: h.adminToken })).status).toBe(202);
+    } finally {
+      h.env.DOCKER_CANARY_IMAGE = canaryImage;
+      await h.restartWorker();
+    }
+  }, 120_000);
+
   it('removes the network with the server', async () => {
     for (const s of [a, b]) {
       expect((await call('DELETE', `/api/servers/${s.id}`, { token: h.adminToken })).status).toBe(202);
