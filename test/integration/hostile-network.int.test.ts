@@ -114,6 +114,8 @@ describe('a hosted server in a network of its own', () => {
       `${other.ip}:8080`,
       '169.254.169.254:80',
     ];
+    // What is blocked is there: the API answers the host on each of these addresses.
+    for (const host of [a.gateway, b.gateway, ...hostAddresses]) expect((await fetch(`http://${host}:${ports.api}/healthz`)).status, host).toBe(200);
     // The probe itself works: the server reaches its own port.
     expect(await connect(a.endpoint, '127.0.0.1:8080')).toBe('reached');
     expect(await connect(b.endpoint, `${b.ip}:8080`)).toBe('reached');
