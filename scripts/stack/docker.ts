@@ -96,13 +96,49 @@ export async function startDockerd(dir: string, logDir: string, opts: { egressAl
     host: `unix://${socket}`,
     process: proc,
     async stop() {
+      // dockerd leaves its networks' bridges in the host's namespace when it exits; it makes them again
+      // at its next start from what its data root records.
+      const bridges = await serverBridges(socket);
       await proc.stop(20_000);
+      for (const bridge of bridges.filter((b) => existsSync(`/sys/class/net/${b}`))) {
+        try {
+          execFileSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
+        } catch {
+          // gone meanwhile
+        }
+      }
       // After a clean exit this finds nothing; after the grace period's SIGKILL, dockerd's own mounts.
       await stopStaleContainerd(execRoot);
       unmountUnder([dir, execRoot]);
       rmSync(execRoot, { recursive: true, force: true });
     },
   };
+}
+
+/** The Linux bridges of the daemon's server networks (named mcpn-… or mcpe-…). */
+function serverBridges(socketPath: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/networks', timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          const networks = JSON.parse(body) as { Options?: Record<string, string> }[];
+          const names = networks.map((n) => n.Options?.['com.docker.network.bridge.name'] ?? '').filter((b) => /^mcp[ne]-/.test(b));
+          resolve(names);
+        } catch {
+          resolve([]);
+        }
+      });
+    });
+    req.once('error', () => resolve([]));
+    req.once('timeout', () => {
+      req.destroy();
+      resolve([]);
+    });
+    req.end();
+  });
 }
 
 /**
