@@ -6,6 +6,7 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { KubeClient } from '../lib/kubernetes/client.js';
 import type { Logger } from '../lib/logger.js';
+import { hostPolicy } from '../lib/source-policy.js';
 import { createBuildLedgerActivities } from './db/builds.js';
 import { createGovernanceDbActivities } from './db/governance.js';
 import { createEvaluationActivities } from './evaluation/certify.js';
@@ -37,6 +38,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const { sql, env, docker, log, kube, credentials, executors } = deps;
   const telemetry = createTelemetry(sql, log);
+  const sourcePolicy = hostPolicy(env.SOURCE_ALLOWED_HOSTS);
   return {
     ...createServerDbActivities(sql),
     ...createGovernanceDbActivities(sql),
@@ -46,8 +48,10 @@ export function createActivities(deps: ActivityDeps) {
       workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),
       telemetry,
       baseImages: { node: env.BUILD_NODE_BASE_IMAGE, python: env.BUILD_PYTHON_BASE_IMAGE },
+      sourcePolicy,
+      checkoutLimits: { maxBytes: env.CHECKOUT_MAX_BYTES, maxFiles: env.CHECKOUT_MAX_FILES },
     }),
-    ...createDockerBuildActivities(docker, telemetry, credentials),
+    ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
     ...createDecisionActivities(sql, env, executors),

@@ -1,6 +1,8 @@
 // Writes registry/lifecycle telemetry (usage_metrics) and build log lines (build_logs). Both tables
 // are tailed by the API's streams. Log lines are batched so a chatty build is a few inserts a second.
 import type { Sql } from '../lib/db.js';
+import { appendLogLines } from '../lib/ledger/builds.js';
+import { recordMetric } from '../lib/ledger/metrics.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface Telemetry {
@@ -20,8 +22,7 @@ const MAX_LINE = 4_000;
 export function createTelemetry(sql: Sql, log: Logger): Telemetry {
   return {
     async metric(serverId, runId, eventType, details) {
-      await sql`insert into usage_metrics (server_id, run_id, event_type, details)
-                values (${serverId}, ${runId}, ${eventType}, ${details === null ? null : sql.json(details as never)})`;
+      await recordMetric(sql, { serverId, runId, eventType, details });
       log.info({ target: 'registry.push', serverId, runId, eventType, ...details }, eventType);
     },
     buildLog(runId, platform) {
@@ -33,9 +34,8 @@ export function createTelemetry(sql: Sql, log: Logger): Telemetry {
         const lines = pending;
         pending = [];
         if (lines.length === 0) return writing;
-        const rows = lines.map((line) => ({ run_id: runId, platform, line }));
         writing = writing.then(() =>
-          sql`insert into build_logs ${sql(rows, 'run_id', 'platform', 'line')}`.then(
+          appendLogLines(sql, runId, platform, lines).then(
             () => undefined,
             (err: unknown) => log.warn({ err, runId }, 'build log lines lost'),
           ),

@@ -1,6 +1,8 @@
 // Bearer-token authentication and role checks for every /api route.
 import { createMiddleware } from 'hono/factory';
 import type { Sql } from '../lib/db.js';
+import { everyOwner, ownerScope, type OwnerScope } from '../lib/ledger/scope.js';
+import { tokenHolder, touchToken } from '../lib/ledger/tokens.js';
 import { ApiError, forbidden } from '../lib/errors.js';
 import type { Role } from '../lib/schemas/common.js';
 import { hashToken } from '../lib/tokens.js';
@@ -14,15 +16,11 @@ export function authenticate(sql: Sql) {
     if (!header) throw unauthorized('missing bearer token (Authorization: Bearer <token>)');
     const match = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,200})$/.exec(header);
     if (!match) throw unauthorized('malformed Authorization header; expected "Bearer <token>"');
-    const [row] = await sql<(Omit<Caller, 'tokenId'> & { token_id: number; last_used_at: Date | null })[]>`
-      select u.id, u.email, u.role, t.id as token_id, t.last_used_at
-      from api_tokens t join users u on u.id = t.user_id
-      where t.token_hash = ${hashToken(match[1]!)}
-        and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())`;
+    const row = await tokenHolder(sql, hashToken(match[1]!));
     if (!row) throw unauthorized('invalid, expired or revoked token');
     // last_used_at is informational: refresh it at most once a minute, off the request path.
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-      sql`update api_tokens set last_used_at = now() where id = ${row.token_id}`.catch(() => {});
+      touchToken(sql, row.token_id).catch(() => {});
     }
     c.set('caller', { id: row.id, email: row.email, role: row.role, tokenId: row.token_id });
     await next();
@@ -35,6 +33,6 @@ export function requireRole(caller: Caller, ...roles: Role[]): void {
 }
 
 /** Admins and viewers see every owner's resources; operators their own. */
-export function visibleOwner(caller: Caller): number | undefined {
-  return caller.role === 'operator' ? caller.id : undefined;
+export function visibleScope(caller: Caller): OwnerScope {
+  return caller.role === 'operator' ? ownerScope(caller.id) : everyOwner;
 }

@@ -4,6 +4,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sql } from '../lib/db.js';
+import { countByStatus, latestCredentialExpiry, registryEventCounts, type StatusTable } from '../lib/ledger/stats.js';
 
 export function createMetrics(sql: Sql) {
   const registry = new Registry();
@@ -18,8 +19,8 @@ export function createMetrics(sql: Sql) {
   });
   const requests = new Counter({ name: 'mcp_host_http_requests_total', help: 'API requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
 
-  // Ledger rows by status: workflow outcomes as Postgres records them (table names are constants).
-  const byStatus = (name: string, help: string, table: string) =>
+  // Ledger rows by status: workflow outcomes as Postgres records them.
+  const byStatus = (name: string, help: string, table: StatusTable) =>
     new Gauge({
       name,
       help,
@@ -27,7 +28,7 @@ export function createMetrics(sql: Sql) {
       registers: [registry],
       async collect() {
         this.reset();
-        for (const r of await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from ${sql(table)} group by status`) this.set({ status: r.status }, r.n);
+        for (const r of await countByStatus(sql, table)) this.set({ status: r.status }, r.n);
       },
     });
   byStatus('mcp_host_servers', 'Servers by status', 'mcp_servers');
@@ -42,10 +43,7 @@ export function createMetrics(sql: Sql) {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await sql<{ event_type: string; reason: string | null; n: number }[]>`
-        select event_type, coalesce(details->>'reason', details->>'error_kind') as reason, count(*)::int as n
-        from usage_metrics where event_type like 'push_%' or event_type like 'auth_%' or event_type like 'manifest_%'
-        group by 1, 2`;
+      const rows = await registryEventCounts(sql);
       for (const r of rows) this.set({ event_type: r.event_type, reason: r.reason ?? '' }, r.n);
     },
   });
@@ -56,9 +54,7 @@ export function createMetrics(sql: Sql) {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await sql<{ registry: string; status: string; seconds: number | null }[]>`
-        select distinct on (registry) registry, status, seconds_until_expiry::float8 as seconds
-        from registry_credential_checks order by registry, id desc`;
+      const rows = await latestCredentialExpiry(sql);
       for (const r of rows) if (r.seconds !== null) this.set({ registry: r.registry, status: r.status }, r.seconds);
     },
   });

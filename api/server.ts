@@ -1,13 +1,14 @@
 // API process: configuration, migrations, bootstrap admin, then serve until SIGINT/SIGTERM.
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
-import { loadWorkflowIds } from '../lib/installation.js';
+import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
+import { setSourcePolicy } from '../lib/source-policy.js';
 import { connectClient } from '../lib/temporal.js';
 import { startTracing } from '../lib/tracing.js';
 import { createExecutors } from '../worker/executors.js';
@@ -15,6 +16,7 @@ import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
 const env = loadEnv();
+setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
 async function main(): Promise<void> {

@@ -2,7 +2,7 @@
 // nothing falls between the two), then live rows, keep-alive comments, and an optional end.
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { TableTail, TailRow } from './table-tail.js';
+import type { TableTail, TailRow } from '../lib/ledger/table-tail.js';
 
 export interface TailStreamOptions<Row extends TailRow> {
   tail: TableTail<Row>;

@@ -28,3 +28,27 @@ export function afterCreation<T>(sql: Sql, table: CreatedTable, id: number, read
     return read(tx);
   }) as Promise<T>;
 }
+
+export interface CreationSteps<R extends { id: number }> {
+  /** Writes the row (and rows that belong to it); throws to refuse. */
+  insert: (tx: Tx) => Promise<R>;
+  /** Starts the row's workflow. */
+  start: (row: R) => Promise<unknown>;
+  /** The first event, written last: an event insert takes its table's ordering lock until commit. */
+  firstEvent?: (tx: Tx, row: R) => Promise<unknown>;
+}
+
+/**
+ * Creates a row and starts the workflow that owns it in one transaction: insert, take the creation
+ * lock, start the workflow, write the first event. The workflow is started inside the transaction,
+ * whose lock its first read waits for: if the commit fails, the workflow finds no row and ends.
+ */
+export function createWithWorkflow<R extends { id: number }>(sql: Sql, table: CreatedTable, steps: CreationSteps<R>): Promise<R> {
+  return sql.begin(async (tx) => {
+    const row = await steps.insert(tx);
+    await holdCreation(tx, table, row.id);
+    await steps.start(row);
+    if (steps.firstEvent) await steps.firstEvent(tx, row);
+    return row;
+  }) as Promise<R>;
+}

@@ -2,6 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { parseMemory } from './runtime/resources.js';
+import { parseAllowedHost } from './source-policy.js';
 
 const bool = <F extends boolean | undefined>(fallback: F) =>
   z
@@ -29,6 +31,36 @@ const int = <F extends number | undefined>(fallback: F, min: number, max = Numbe
         return z.NEVER;
       }
       return Number(v);
+    });
+
+/** A positive number of CPUs such as 0.5 or 2. */
+const cpus = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0.01) {
+        ctx.addIssue({ code: 'custom', message: `expected a number of CPUs of at least 0.01 such as 0.5 or 2, got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+
+/** A memory size in bytes, written as 268435456, 256m, 256Mi or 1g. */
+const memory = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      const bytes = parseMemory(v || fallback);
+      if (bytes === undefined || bytes < 6 * 1024 ** 2) {
+        ctx.addIssue({ code: 'custom', message: `expected a memory size of at least 6m such as 256m or 1g, got "${v}"` });
+        return z.NEVER;
+      }
+      return bytes;
     });
 
 const optionalText = z
@@ -150,6 +182,21 @@ export const envSchema = z.object({
     (entries) => entries.every((e) => /^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/.test(e) && Number(e.split(':')[1]) <= 65535),
     'expected ipv4:port entries separated by commas, e.g. 10.0.0.53:53',
   ),
+  /** Limits of every hosted server and evaluation that its config does not set (`resources.*`). */
+  SERVER_DEFAULT_CPUS: cpus(1),
+  SERVER_DEFAULT_MEMORY: memory('512m'),
+  SERVER_DEFAULT_PIDS: int(256, 8, 1_000_000),
+  /** The most a server's `resources.*` config may ask for (more is refused with 422). */
+  SERVER_MAX_CPUS: cpus(4),
+  SERVER_MAX_MEMORY: memory('4g'),
+  SERVER_MAX_PIDS: int(4096, 8, 1_000_000),
+  /** Size of the tmpfs every server gets at /tmp (its root file system is read-only); counts against its memory. */
+  SERVER_TMPFS_SIZE: memory('64m'),
+  /** Who a server runs as when its image names no non-root USER. */
+  SERVER_DEFAULT_UID: int(65532, 1, 2_147_483_647),
+  SERVER_DEFAULT_GID: int(65532, 1, 2_147_483_647),
+  /** GPUs a server with use_gpu gets (never all of the machine's). */
+  SERVER_GPU_COUNT: int(1, 1, 64),
   K8S_NAMESPACE: z.string().trim().min(1).default('default'),
   K8S_SERVICE_ACCOUNT: z.string().trim().min(1).default('default'),
   K8S_REGISTRY_SECRET_NAME: optionalText,
@@ -175,6 +222,17 @@ export const envSchema = z.object({
   REGISTRY_BUILD_CACHE_FROM: list,
   /** Where build checkouts live on the worker host. */
   BUILD_WORK_DIR: optionalText,
+  /** Largest checkout a build clones (bytes on disk, .git included, and files); a larger one fails the build. */
+  CHECKOUT_MAX_BYTES: int(512 * 1024 * 1024, 1024),
+  CHECKOUT_MAX_FILES: int(50_000, 1),
+  /**
+   * Hosts (`host` or `host:port`) that git sources, image sources and FROM base images may name
+   * although they are private, loopback or link-local addresses, which are refused otherwise.
+   */
+  SOURCE_ALLOWED_HOSTS: list.superRefine((entries, ctx) => {
+    const bad = entries.find((e) => !parseAllowedHost(e));
+    if (bad) ctx.addIssue({ code: 'custom', message: `expected host or host:port entries, got "${bad}"` });
+  }),
   /** Base images for Dockerfiles generated for repositories that have none. */
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
@@ -203,6 +261,11 @@ export type Env = z.infer<typeof envSchema>;
 
 /** Rules across variables, checked after each variable is valid on its own. */
 function crossCheck(env: Env): void {
+  for (const limit of ['CPUS', 'MEMORY', 'PIDS'] as const) {
+    if (env[`SERVER_DEFAULT_${limit}`] > env[`SERVER_MAX_${limit}`]) {
+      throw new EnvError(`invalid environment: SERVER_DEFAULT_${limit}: expected at most SERVER_MAX_${limit}`);
+    }
+  }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     throw new EnvError('invalid environment: TEMPORAL_TLS_CERT_PATH: expected together with TEMPORAL_TLS_KEY_PATH (both or neither)');
   }

@@ -20,6 +20,12 @@ export const ErrorType = {
   RegistryAuthRefreshed: 'RegistryAuthRefreshed',
   RegistryTransport: 'RegistryTransport',
   CheckoutMoved: 'CheckoutMoved',
+  /** The clone grew past CHECKOUT_MAX_BYTES or CHECKOUT_MAX_FILES. */
+  CheckoutTooLarge: 'CheckoutTooLarge',
+  /** A git remote, image registry or FROM registry that the source policy refuses. */
+  SourceHostRefused: 'SourceHostRefused',
+  /** A Dockerfile or .dockerignore that is a symlink, not a regular file, or too large. */
+  BuildContextInvalid: 'BuildContextInvalid',
   LaunchFailed: 'LaunchFailed',
   /** The hypervisor refused a request (4xx): retrying the same request cannot help. */
   HypervisorRejected: 'HypervisorRejected',

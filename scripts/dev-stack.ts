@@ -3,10 +3,11 @@
 // Ctrl-C reaches only this process and the order holds; .data/stack.json records them, so the next
 // start refuses while this stack is up and stops what it left running if it was killed.
 import { join } from 'node:path';
-import { bootstrapAdmin } from '../lib/bootstrap.js';
+import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
 import { migrate } from '../lib/migrate.js';
+import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
 import { ensureBaseImages } from './stack/base-images.js';
 import { startDockerd } from './stack/docker.js';
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
     // The network canary runs on the busybox the examples build from: no image hub needed.
     ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
+    // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
+    SOURCE_ALLOWED_HOSTS: [...env.SOURCE_ALLOWED_HOSTS, `127.0.0.1:${examples.daemon.port}`, parseRegistry(registry).host].join(','),
   };
   const worker = await startWorker(childEnv, join(LOGS, 'worker.log'));
   stops.push({ name: 'worker', stop: () => worker.stop() });

@@ -5,7 +5,7 @@ import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { loadEnv } from '../lib/env.js';
-import { loadWorkflowIds } from '../lib/installation.js';
+import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';

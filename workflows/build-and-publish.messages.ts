@@ -1,6 +1,6 @@
 // Contract of the buildAndPublish workflow (`build/<server>/<revision>`): its input and result, and
 // the shapes passed between it and its activities (recorded in history).
-import type { CredentialHealthStatus } from '../lib/registry/credential-health.js';
+import type { PlatformRecord } from '../lib/ledger/builds.js';
 
 export interface BuildInput {
   serverId: number;
@@ -51,17 +51,5 @@ export interface PlatformBuild {
   imageId: string;
 }
 
-export interface PlatformPush {
-  platform: string;
-  /** repository:tag without scheme, e.g. 127.0.0.1:5000/mcp/mcp-custom-3:latest-linux_amd64 */
-  remoteImage: string;
-  remoteTag: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-  authRefreshAttempted: boolean;
-  authRefreshSucceeded: boolean;
-  authRotationAttempted: boolean;
-  authRotationSucceeded: boolean;
-  credentialHealth: CredentialHealthStatus;
-}
+/** One pushed platform, as the ledger records it. */
+export type PlatformPush = PlatformRecord;

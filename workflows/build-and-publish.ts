@@ -51,6 +51,8 @@ const pullSecret = proxyActivities<Activities>({
 });
 /** Builds started before the pull-secret sync existed replay without it. */
 const PULL_SECRET_PATCH = 'build-pull-secret-sync-v1';
+/** Builds started before checkouts were removed replay without the removal. */
+const CHECKOUT_REMOVAL_PATCH = 'build-checkout-removed-v1';
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -112,11 +114,19 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
   try {
     const source = await checkout.prepareCheckout({ runId: run.runId, serverId: input.serverId, repository: input.repository, branch: input.branch, revision: input.revision });
     const pushed: PlatformPush[] = [];
-    const built: PlatformBuild[] = await boundedAll(settings.targets, settings.parallelism, async (platform) => {
-      const image = await builder.buildPlatformImage({ runId: run.runId, serverId: input.serverId, platform, contextDir: source.contextDir, revision: input.revision, settings });
-      if (settings.registry) pushed.push(await pusher.pushPlatformImage({ runId: run.runId, serverId: input.serverId, platform, localImage: image.localImage, settings }));
-      return image;
-    });
+    let built: PlatformBuild[];
+    try {
+      built = await boundedAll(settings.targets, settings.parallelism, async (platform) => {
+        const image = await builder.buildPlatformImage({ runId: run.runId, serverId: input.serverId, platform, contextDir: source.contextDir, revision: input.revision, settings });
+        if (settings.registry) pushed.push(await pusher.pushPlatformImage({ runId: run.runId, serverId: input.serverId, platform, localImage: image.localImage, settings }));
+        return image;
+      });
+    } finally {
+      // Once every platform is built (or the build failed) the checkout is no longer needed.
+      if (patched(CHECKOUT_REMOVAL_PATCH)) {
+        await CancellationScope.nonCancellable(() => checkout.removeCheckout({ contextDir: source.contextDir })).catch(() => undefined);
+      }
+    }
     await publisher.tagLocalAlias({ serverId: input.serverId, from: built[0]!.localImage, to: run.localImage });
 
     let manifest: { image: string; digest: string } | null = null;

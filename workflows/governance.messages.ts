@@ -31,9 +31,16 @@ export const governanceRunQuery = defineQuery<GovernanceRunState>('runState');
 
 export interface PromotionInput {
   promotionId: number;
+  /**
+   * Set when the API starts this run to roll back a promotion whose workflow has ended (it went
+   * active): the run records the rollback and ends.
+   */
+  rollbackEnded?: PromotionRequest;
 }
 export interface PromotionResult {
   status: PromotionStatus | 'abandoned';
+  /** Why a rollbackEnded run recorded nothing (the promotion may not be rolled back). */
+  refused?: string;
 }
 export interface PromotionRequest {
   actorId: number;

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
 import { advanceStepUpdate, approveUpdate, governanceRunQuery, promotionQuery, rollbackUpdate, setRunStatusUpdate } from './governance.messages.js';
+import type { promotion } from './promotion.js';
 import { fakeGovernanceActivities, promotionRunId, type GovernanceLedger, type PromotionRow } from './test-support/fake-activities.js';
 import { startPromotion, workflowIds } from './test-support/starts.js';
 import { createWorkflowEnv, eventually, freshId, updateRefusal, type WorkflowEnv } from './test-support/workflow-env.js';
@@ -107,6 +108,28 @@ describe.concurrent('promotion: rollback', () => {
       await run.executeUpdate(setRunStatusUpdate, { args: [{ actorId: reviewer, status: 'failed' }] });
       expect(await handle.result()).toEqual({ status: 'rolled_back' });
       expect(p.events.at(-1)).toMatchObject({ status: 'rolled_back', actorId: null, note: `promotion:governance:${promotionRunId(p.promotionId)}:failed` });
+    });
+  });
+
+  it('an active promotion, whose run has ended, is rolled back by a new run of its workflow; a second rollback is refused', async () => {
+    const { activities, ledger } = fakeGovernanceActivities();
+    const p = promotionOn(ledger, false);
+    await env.run(activities, async (taskQueue) => {
+      const first = await startPromotion(env.client, taskQueue, p.promotionId);
+      await first.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] });
+      expect(await first.result()).toMatchObject({ status: 'active' });
+      const rollBack = () =>
+        env.client.workflow.execute<typeof promotion>('promotion', {
+          taskQueue,
+          workflowId: workflowIds.promotion(p.promotionId),
+          args: [{ promotionId: p.promotionId, rollbackEnded: { actorId: reviewer, note: 'bad canary' } }],
+        });
+      expect(await rollBack()).toEqual({ status: 'rolled_back' });
+      expect(p.status).toBe('rolled_back');
+      expect(p.events.at(-1)).toMatchObject({ status: 'rolled_back', actorId: reviewer, note: `promotion:rolled-back:user:${reviewer}:bad canary` });
+      expect(p.events.at(-1)!.key).toBe(`${workflowIds.promotion(p.promotionId)}#rolled-back`);
+      expect((await rollBack()).refused).toBeDefined();
+      expect(p.events.filter((e) => e.status === 'rolled_back')).toHaveLength(1);
     });
   });
 

@@ -2,7 +2,8 @@
 // governance workflow as a child (`governance/<run>`), waits for a manual approval, and ends
 // `active` (waking servers that wait on the promotion gate) or `rolled_back` (the governance run
 // failed or was cancelled, or an operator rolled it back). Every status change goes through
-// recordPromotionTransition, which keeps artifact_promotions and its events in one transaction.
+// recordPromotionTransition, which keeps artifact_promotions and its events in one transaction —
+// the rollback of an active promotion too, in a run of its own (its first run has ended by then).
 import {
   ApplicationFailure,
   CancellationScope,
@@ -11,6 +12,7 @@ import {
   allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -39,7 +41,26 @@ const ledger = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition] },
 });
 
-export async function promotion({ promotionId }: PromotionInput): Promise<PromotionResult> {
+const rolledBackNote = (req: PromotionRequest) => `promotion:rolled-back:user:${req.actorId}${req.note ? `:${req.note}` : ''}`;
+
+/** A run started to roll back a promotion whose first run has ended: records the rollback, or refuses it. */
+async function rollBackEnded(promotionId: number, req: PromotionRequest): Promise<PromotionResult> {
+  const loaded = await firstRead('loadPromotion', 'promotion-local-load-v1', { promotionId });
+  if (!loaded) return { status: 'abandoned' };
+  const verdict = checkPromotionTransition(loaded.status, 'rolled_back');
+  if (!verdict.ok) return { status: loaded.status, refused: verdict.reason ?? 'invalid transition' };
+  await ledger.recordPromotionTransition({
+    promotionId,
+    key: `${workflowInfo().workflowId}#rolled-back`,
+    actorId: req.actorId,
+    status: 'rolled_back',
+    note: rolledBackNote(req),
+  });
+  return { status: 'rolled_back' };
+}
+
+export async function promotion({ promotionId, rollbackEnded }: PromotionInput): Promise<PromotionResult> {
+  if (rollbackEnded && patched('promotion-rollback-ended-v1')) return rollBackEnded(promotionId, rollbackEnded);
   // Handlers come first, so an approval sent in the first moments is not refused for want of one;
   // a promotion's workflow starts with its row, which is always `scheduled` then.
   const workflowId = workflowInfo().workflowId;
@@ -136,7 +157,7 @@ export async function promotion({ promotionId }: PromotionInput): Promise<Promot
         await getExternalWorkflowHandle(workflowIds.governance(governanceRunId!)).cancel();
         await condition(() => governanceDone);
       }
-      await transition('rolled_back', rollback.actorId, `promotion:rolled-back:user:${rollback.actorId}${rollback.note ? `:${rollback.note}` : ''}`);
+      await transition('rolled_back', rollback.actorId, rolledBackNote(rollback));
       break;
     }
     if (governanceFailed !== undefined) {

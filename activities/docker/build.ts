@@ -1,6 +1,7 @@
 // One image per platform through the real dockerd (classic builder, as the daemon here offers).
 // Progress is heartbeated; cancellation aborts the request, and the daemon stops the build.
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import dockerignoreModule from '@balena/dockerignore';
@@ -13,6 +14,7 @@ import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry
 import { ErrorType } from '../../lib/errors.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
+import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
 import type { BuildSettings, PlatformBuild } from '../../workflows/build-and-publish.messages.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
@@ -30,6 +32,43 @@ export interface BuildPlatformInput {
 // heartbeatTimeout bounds how often the SDK actually sends them, this only keeps one pending.
 const HEARTBEAT_MS = 2_000;
 
+/** Largest Dockerfile or .dockerignore read from a checkout. */
+export const CONTROL_FILE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * A checkout's Dockerfile or .dockerignore, or undefined when absent. Refused (BuildContextInvalid,
+ * naming the file, never its content) when it is a symlink, not a regular file, or larger than
+ * CONTROL_FILE_MAX_BYTES: the file is opened without following links and read within the bound.
+ */
+export async function readControlFile(dir: string, name: 'Dockerfile' | '.dockerignore'): Promise<string | undefined> {
+  const refuse = (why: string) => ApplicationFailure.nonRetryable(`${name} ${why}`, ErrorType.BuildContextInvalid);
+  let handle;
+  try {
+    handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw refuse('is a symbolic link; it must be a regular file in the repository');
+    throw refuse(`cannot be opened (${code ?? 'error'})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw refuse('is not a regular file');
+    if (st.size > CONTROL_FILE_MAX_BYTES) throw refuse(`is larger than ${CONTROL_FILE_MAX_BYTES} bytes`);
+    const buf = Buffer.alloc(CONTROL_FILE_MAX_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > CONTROL_FILE_MAX_BYTES) throw refuse(`is larger than ${CONTROL_FILE_MAX_BYTES} bytes`);
+    }
+    return buf.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile and
  * .dockerignore always sent, as the docker CLI does; the daemon drops them again when .dockerignore
@@ -38,12 +77,11 @@ const HEARTBEAT_MS = 2_000;
  * and concurrent builds for other platforms cannot see each other's Dockerfiles.
  */
 export async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
-  const patterns = await readFile(join(dir, '.dockerignore'), 'utf8')
-    .then((text) => text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))
-    .catch(() => [] as string[]);
+  const ignoreFile = await readControlFile(dir, '.dockerignore');
+  const patterns = (ignoreFile ?? '').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   // A CommonJS module whose function sits on `.default`.
   const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
-  const { mtime } = await stat(join(dir, 'Dockerfile'));
+  const { mtime } = await lstat(join(dir, 'Dockerfile'));
   return tar.pack(dir, {
     ignore: (name) => {
       const rel = relative(dir, name);
@@ -120,7 +158,27 @@ async function pinForPlatform(
 /** `linux/arm64/v8` → the daemon's Architecture value `arm64`. */
 const archOf = (platform: string) => platform.split('/')[1]!;
 
-export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry, credentials: CredentialManager) {
+/** A daemon's error as the API shows it: at most 1,000 characters. */
+const bounded = (text: string) => (text.length > 1_000 ? `${text.slice(0, 1_000)}…` : text);
+
+/**
+ * Refuses a FROM image whose registry the source policy does not allow (checked before pinning
+ * contacts it, and so before the daemon pulls it). The platform's own registry is always allowed.
+ * A name that does not resolve is left to the daemon's pull, which fails on its own.
+ */
+async function checkBaseRegistry(image: string, registry: string | null, policy: HostPolicy): Promise<void> {
+  const { host, port } = imageRegistryHost(image);
+  if (registry && parseRegistry(registry).host === splitImage(image).host) return;
+  try {
+    await resolveAllowedHost(policy, host, port);
+  } catch (err) {
+    if (err instanceof SourceHostRefused) {
+      throw ApplicationFailure.nonRetryable(`base image ${image} ${err.message}`, ErrorType.SourceHostRefused);
+    }
+  }
+}
+
+export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry, credentials: CredentialManager, policy: HostPolicy) {
   return {
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
@@ -134,9 +192,11 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
       try {
         log.line(`Building image for ${input.platform}`);
         // A per-platform Dockerfile with every FROM pinned to that platform's digest.
-        const original = await readFile(join(input.contextDir, 'Dockerfile'), 'utf8');
+        const original = await readControlFile(input.contextDir, 'Dockerfile');
+        if (original === undefined) throw ApplicationFailure.nonRetryable('Dockerfile is missing from the checkout', ErrorType.BuildContextInvalid);
         const pins = new Map<string, string>();
         for (const { image } of fromImages(original)) {
+          await checkBaseRegistry(image, input.settings.registry, policy);
           const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials, log);
           if (pinned) {
             pins.set(image, pinned);
@@ -171,7 +231,7 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
             const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
             if (step) progress = step[0];
           }
-          if (msg.error || msg.errorDetail) failure = msg.errorDetail?.message ?? msg.error ?? 'unknown build error';
+          if (msg.error || msg.errorDetail) failure = bounded(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
           if (msg.aux?.ID) imageId = msg.aux.ID;
         });
         if (failure && isTransportFailure(failure)) {

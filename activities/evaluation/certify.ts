@@ -8,10 +8,11 @@ import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { evaluationSubject, recordEvaluation } from '../../lib/ledger/certifications.js';
 import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from '../runtime/attach-transport.js';
-import { dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
+import { containerState, dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
 import { createSandboxNetworks } from '../runtime/sandbox-network.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
 
@@ -46,8 +47,8 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         const transport = launched.endpoint ? new StreamableHTTPClientTransport(new URL(launched.endpoint)) : new DockerAttachTransport(docker, launched.workload);
         return await readManifest(transport);
       } catch (err) {
-        const state = (await docker.getContainer(launched.workload).inspect()).State;
-        if (!state.Running) throw new Error(`the container exited (code ${state.ExitCode}) before answering`);
+        const state = containerState(launched.workload, await docker.getContainer(launched.workload).inspect());
+        if (state.state === 'exited') throw new Error(`${state.reason} before answering`);
         if (Date.now() > deadline) throw err;
         await delay(500);
       }
@@ -56,13 +57,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
 
   return {
     async evaluateCertification({ certificationId, key }: { certificationId: number; key: string }): Promise<EvaluationOutcome> {
-      const [c] = await sql<
-        { owner_id: number; expected_tools: string[] | null; manifest_digest: string; registry_image: string | null; local_image: string; valid_from: Date; valid_until: Date | null; refresh_cadence_seconds: string | null; evidence_source: { evaluation_key?: string } | null; status: string }[]
-      >`
-        select c.owner_id, c.expected_tools, c.manifest_digest, r.registry_image, r.local_image, c.valid_from, c.valid_until,
-               c.refresh_cadence_seconds, c.evidence_source, c.status
-        from evaluation_certifications c join build_artifact_runs r on r.id = c.build_artifact_run_id
-        where c.id = ${certificationId}`;
+      const c = await evaluationSubject(sql, certificationId);
       if (!c) return { status: 'gone', ownerId: 0 };
       if (c.evidence_source?.evaluation_key === key) return { status: c.status as 'pass' | 'fail', ownerId: c.owner_id }; // recorded by an earlier attempt
       if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.CertificationManual);
@@ -106,20 +101,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         await networks.remove(name);
       }
 
-      // A new validity window of the same length as the last one; the refresh cadence re-arms.
-      const windowMs = c.valid_until ? c.valid_until.getTime() - c.valid_from.getTime() : null;
-      const now = new Date();
-      const cadence = c.refresh_cadence_seconds === null ? null : Number(c.refresh_cadence_seconds);
-      await sql`
-        update evaluation_certifications set
-          status = ${pass ? 'pass' : 'fail'},
-          evidence = ${sql.json(evidence as never)},
-          evidence_source = ${sql.json({ kind: 'automatic', workflow_id: Context.current().info.workflowExecution!.workflowId, evaluation_key: key })},
-          valid_from = ${now},
-          valid_until = ${windowMs === null ? null : new Date(now.getTime() + windowMs)},
-          next_refresh_at = ${cadence === null ? null : new Date(now.getTime() + cadence * 1000)},
-          updated_at = now()
-        where id = ${certificationId}`;
+      await recordEvaluation(sql, c, { certificationId, workflowId: Context.current().info.workflowExecution!.workflowId, key, pass, evidence });
       return { status: pass ? 'pass' : 'fail', ownerId: c.owner_id };
     },
   };

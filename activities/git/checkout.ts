@@ -1,33 +1,66 @@
 // Git for builds: resolve a branch to the commit to build, and a shallow checkout of exactly that
-// commit. git runs with prompts off and the file/ext transports disabled whatever the URL says.
+// commit. git runs with prompts off, only the http(s), git and ssh transports, and a configuration
+// and HOME of its own: the worker's ~/.gitconfig, credential helpers and ssh keys never apply to a
+// tenant's URL. The remote's host passes the source policy before git contacts it.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { detectProjectKind, generateDockerfile } from '../../lib/build/dockerfile.js';
 import { childToolEnv } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
+import { gitRemoteHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
 
 const exec = promisify(execFile);
-const SAFE = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never', '-c', 'core.hooksPath=/dev/null'];
+const SAFE = [
+  ...['protocol.allow=never', 'protocol.http.allow=always', 'protocol.https.allow=always', 'protocol.git.allow=always', 'protocol.ssh.allow=always'],
+  ...['credential.helper=', 'core.hooksPath=/dev/null', 'core.fsmonitor=false'],
+].flatMap((c) => ['-c', c]);
+
+// An empty HOME of this process's own; ssh reads its keys from the passwd home, so it gets no config,
+// no identities and no agent.
+let isolatedHome: string | undefined;
+function gitEnv(): NodeJS.ProcessEnv {
+  isolatedHome ??= mkdtempSync(join(tmpdir(), 'mcp-host-git-home-'));
+  return {
+    PATH: childToolEnv().PATH,
+    HOME: isolatedHome,
+    XDG_CONFIG_HOME: isolatedHome,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_SYSTEM: '/dev/null',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: 'true',
+    GIT_SSH_COMMAND: 'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no',
+  };
+}
 
 export interface GitDeps {
   workDir: string;
   telemetry: Telemetry;
   baseImages: { node: string; python: string };
+  sourcePolicy: HostPolicy;
+  checkoutLimits: CheckoutLimits;
 }
 
-async function git(args: string[], cwd?: string, timeoutMs = 120_000): Promise<string> {
+export interface CheckoutLimits {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+async function git(args: string[], cwd?: string, timeoutMs = 120_000, signal?: AbortSignal): Promise<string> {
   const { stdout } = await exec('git', [...SAFE, ...args], {
     cwd,
     timeout: timeoutMs,
-    env: { ...childToolEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
+    env: gitEnv(),
     maxBuffer: 16 * 1024 * 1024,
+    ...(signal && { signal }),
   });
   return stdout;
 }
@@ -38,18 +71,79 @@ function gitError(err: unknown): string {
   return text.replace(/\/\/[^/@\s]+@/g, '//***@').split('\n').slice(-3).join(' ');
 }
 
-function checkUrl(repository: string): void {
+/**
+ * git options for `repository` once its host passed the source policy: http(s) connects to the
+ * address checked here (resolved once), not to whatever the name resolves to next.
+ */
+async function checkUrl(repository: string, policy: HostPolicy): Promise<string[]> {
   const problem = gitUrlProblem(repository);
   if (problem) throw ApplicationFailure.nonRetryable(`repository ${problem}`, ErrorType.GitSourceInvalid);
+  const remote = gitRemoteHost(repository)!;
+  let addresses: string[];
+  try {
+    addresses = await resolveAllowedHost(policy, remote.host, remote.port);
+  } catch (err) {
+    if (err instanceof SourceHostRefused) throw ApplicationFailure.nonRetryable(`repository ${err.message}`, ErrorType.SourceHostRefused);
+    throw ApplicationFailure.retryable(`repository host ${remote.host} does not resolve: ${(err as Error).message}`);
+  }
+  if (!['http:', 'https:'].includes(remote.scheme)) return [];
+  const address = addresses[0]!.includes(':') ? `[${addresses[0]}]` : addresses[0]!;
+  return ['-c', `http.curloptResolve=${remote.host}:${remote.port}:${address}`];
+}
+
+/** Bytes on disk and files under `dir`, counting up to just past the limits. */
+async function usage(dir: string, limits: CheckoutLimits): Promise<{ bytes: number; files: number }> {
+  const total = { bytes: 0, files: 0 };
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (total.bytes > limits.maxBytes || total.files > limits.maxFiles) return;
+      const path = join(d, entry.name);
+      total.files += 1;
+      total.bytes += await lstat(path).then((st) => st.size, () => 0);
+      if (entry.isDirectory()) await walk(path);
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
+const overLimit = (u: { bytes: number; files: number }, limits: CheckoutLimits) =>
+  u.bytes > limits.maxBytes
+    ? `more than CHECKOUT_MAX_BYTES (${limits.maxBytes} bytes)`
+    : u.files > limits.maxFiles
+      ? `more than CHECKOUT_MAX_FILES (${limits.maxFiles} files)`
+      : undefined;
+
+/** Clones into `dir`, stopping git as soon as the checkout grows past the limits. */
+async function boundedClone(args: string[], dir: string, limits: CheckoutLimits): Promise<void> {
+  const abort = new AbortController();
+  let exceeded: string | undefined;
+  const check = async () => {
+    exceeded ??= overLimit(await usage(dir, limits), limits);
+    if (exceeded) abort.abort();
+  };
+  const watch = setInterval(() => void check(), 1_000);
+  try {
+    await git(args, undefined, 600_000, abort.signal);
+    await check();
+  } catch (err) {
+    if (!exceeded) throw ApplicationFailure.retryable(`git clone failed: ${gitError(err)}`);
+  } finally {
+    clearInterval(watch);
+  }
+  if (exceeded) {
+    await rm(dir, { recursive: true, force: true });
+    throw ApplicationFailure.nonRetryable(`the checkout is too large: ${exceeded}`, ErrorType.CheckoutTooLarge);
+  }
 }
 
 export function createGitActivities(deps: GitDeps) {
   return {
     async resolveRevision({ repository, branch }: { repository: string; branch: string }): Promise<{ revision: string }> {
-      checkUrl(repository);
+      const pin = await checkUrl(repository, deps.sourcePolicy);
       let out: string;
       try {
-        out = await git(['ls-remote', '--', repository, `refs/heads/${branch}`], undefined, 60_000);
+        out = await git([...pin, 'ls-remote', '--', repository, `refs/heads/${branch}`], undefined, 60_000);
       } catch (err) {
         // Unreachable hosts may come back; a missing repository will not, but both look alike here.
         throw ApplicationFailure.retryable(`git ls-remote failed: ${gitError(err)}`);
@@ -62,7 +156,7 @@ export function createGitActivities(deps: GitDeps) {
     },
 
     async prepareCheckout(input: { runId: number; serverId: number; repository: string; branch: string; revision: string }): Promise<PreparedSource> {
-      checkUrl(input.repository);
+      const pin = await checkUrl(input.repository, deps.sourcePolicy);
       const log: BuildLog = deps.telemetry.buildLog(input.runId, null);
       const dir = join(deps.workDir, `server-${input.serverId}`, input.revision);
       try {
@@ -72,16 +166,12 @@ export function createGitActivities(deps: GitDeps) {
           await mkdir(dir, { recursive: true });
           log.line(`Cloning ${input.repository} (${input.branch}) at ${input.revision.slice(0, 12)}`);
           Context.current().heartbeat('cloning');
-          try {
-            await git(['clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir], undefined, 600_000);
-          } catch (err) {
-            throw ApplicationFailure.retryable(`git clone failed: ${gitError(err)}`);
-          }
+          await boundedClone([...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir], dir, deps.checkoutLimits);
           const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
           if (cloned !== input.revision) {
             // The branch moved on since the build was requested: fetch the requested commit itself.
             try {
-              await git(['fetch', '--quiet', '--depth', '1', 'origin', input.revision], dir);
+              await git([...pin, 'fetch', '--quiet', '--depth', '1', 'origin', input.revision], dir);
               await git(['checkout', '--quiet', '--detach', input.revision], dir);
             } catch {
               throw ApplicationFailure.nonRetryable(
@@ -103,9 +193,21 @@ export function createGitActivities(deps: GitDeps) {
           dockerfileGenerated = true;
         }
         return { contextDir: dir, revision: input.revision, dockerfileGenerated };
+      } catch (err) {
+        // A checkout the build can never use is not kept; a retried one is cloned again anyway.
+        if (err instanceof ApplicationFailure && err.nonRetryable) await rm(dir, { recursive: true, force: true });
+        throw err;
       } finally {
         await log.flush();
       }
+    },
+
+    /** Removes a build's checkout once its images are built (or the build failed). */
+    async removeCheckout({ contextDir }: { contextDir: string }): Promise<void> {
+      const rel = relative(deps.workDir, contextDir);
+      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return; // only what prepareCheckout made
+      await rm(contextDir, { recursive: true, force: true });
+      await rmdir(dirname(contextDir)).catch(() => undefined); // the server's directory, once no other revision is there
     },
   };
 }

@@ -2,6 +2,7 @@
 // recommends it (or when asked to), and record the outcome. Idempotent per workflow run.
 import { Context } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
+import { checkOfRun, recordCheck } from '../../lib/ledger/registry.js';
 import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
 import type { CredentialManager } from './credentials.js';
 
@@ -24,9 +25,7 @@ export function createCredentialCheckActivities(sql: Sql, credentials: Credentia
     async checkRegistryCredentials(input: CredentialCheckInput): Promise<CredentialCheckResult> {
       // Always run from the registryCredentials workflow, never standalone.
       const workflowExecution = Context.current().info.workflowExecution!;
-      const [done] = await sql<{ status: CredentialHealthStatus; rotation_attempted: boolean; rotation_succeeded: boolean | null; message: string }[]>`
-        select status, rotation_attempted, rotation_succeeded, message from registry_credential_checks
-        where workflow_id = ${workflowExecution.workflowId} and workflow_run_id = ${workflowExecution.runId}`;
+      const done = await checkOfRun(sql, workflowExecution);
       if (done) return { status: done.status, rotationAttempted: done.rotation_attempted, rotationSucceeded: done.rotation_succeeded, message: done.message };
 
       let health = await credentials.probe();
@@ -44,14 +43,15 @@ export function createCredentialCheckActivities(sql: Sql, credentials: Credentia
           rotationError = (err as Error).message;
         }
       }
-      await sql`
-        insert into registry_credential_checks
-          (registry, trigger, status, message, observed_at, expires_at, seconds_until_expiry, rotation_recommended,
-           rotation_configured, rotation_attempted, rotation_succeeded, rotation_error, workflow_id, workflow_run_id)
-        values (${input.registry}, ${input.trigger}, ${health.status}, ${health.message}, ${health.observed_at}, ${health.expires_at},
-                ${health.seconds_until_expiry}, ${health.rotation_recommended}, ${credentials.rotationConfigured}, ${rotationAttempted},
-                ${rotationSucceeded}, ${rotationError}, ${workflowExecution.workflowId}, ${workflowExecution.runId})
-        on conflict (workflow_id, workflow_run_id) do nothing`;
+      await recordCheck(sql, workflowExecution, {
+        registry: input.registry,
+        trigger: input.trigger,
+        health,
+        rotationConfigured: credentials.rotationConfigured,
+        rotationAttempted,
+        rotationSucceeded,
+        rotationError,
+      });
       if (rotationSucceeded === false) throw new Error(`credential rotation failed: ${rotationError}`);
       return { status: health.status, rotationAttempted, rotationSucceeded, message: health.message };
     },

@@ -1,7 +1,9 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
 // the decision names, config as environment, a restart policy and GPUs when asked, on a network of
-// its own (sandbox-network.ts). Where it runs is recorded in server_runtimes, so stop, delete and
-// logs work after any restart.
+// its own (sandbox-network.ts). Every container (servers and evaluations alike) runs hardened: not
+// as root, no capabilities, no new privileges, a read-only root with a small tmpfs /tmp, Docker's
+// default seccomp profile, and CPU, memory and process limits. Where it runs is recorded in
+// server_runtimes, so stop, delete and logs work after any restart.
 import { PassThrough } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
@@ -12,11 +14,12 @@ import { ErrorType } from '../../lib/errors.js';
 import { freePort } from '../../lib/net.js';
 import { EXECUTORS, type Capability, type ExecutorDescriptor } from '../../lib/policy/decide.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
-import type { Executor, LaunchInput, Launched } from '../../lib/runtime/executor.js';
+import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/runtime/executor.js';
+import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from './attach-transport.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
-import { cachedProbe, linesOf } from './shared.js';
+import { cachedProbe, launchResources, linesOf } from './shared.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
@@ -51,11 +54,54 @@ export function endpointLabels(labels: Record<string, string> | undefined) {
   };
 }
 
+/** What a container needs to know of its image: how to reach it, and the USER it declares. */
+export interface ImageFacts extends ReturnType<typeof endpointLabels> {
+  /** The image's USER, empty when it declares none. */
+  user: string;
+}
+
+const imageFacts = (config: { Labels?: Record<string, string> | null; User?: string } | undefined): ImageFacts => ({
+  ...endpointLabels(config?.Labels ?? undefined),
+  user: config?.User ?? '',
+});
+
+/** An image USER that means root: none at all, `root` or uid 0 (with any group). */
+const isRootUser = (user: string) => /^(|root|0+)(:.*)?$/.test(user.trim());
+
+/** Who the container runs as: the image's own non-root USER, else the platform's unprivileged uid and gid. */
+export const containerUser = (imageUser: string, env: Env) =>
+  isRootUser(imageUser) ? `${env.SERVER_DEFAULT_UID}:${env.SERVER_DEFAULT_GID}` : imageUser.trim();
+
+/**
+ * Refuses to launch on a daemon that would drop a limit: Docker ignores memory, CPU or pids limits
+ * (with only a warning) when the cgroup controller for them is missing.
+ */
+async function assertLimitsEnforced(docker: Docker, name: string): Promise<void> {
+  const info = (await docker.info()) as { MemoryLimit?: boolean; PidsLimit?: boolean; CpuCfsQuota?: boolean };
+  const missing = [!info.MemoryLimit && 'memory', !info.CpuCfsQuota && 'CPU (CFS quota)', !info.PidsLimit && 'pids'].filter(Boolean);
+  if (missing.length > 0) {
+    throw ApplicationFailure.nonRetryable(`container ${name} not launched: the Docker daemon cannot enforce ${missing.join(', ')} limits (cgroup controller missing)`, ErrorType.LaunchFailed);
+  }
+}
+
+/** A container as the executor reports it; one killed for using more memory than its limit says so. */
+export function containerState(name: string, inspected: Docker.ContainerInspectInfo): WorkloadState {
+  const { State: state, HostConfig: host } = inspected;
+  // A server that restarts after an OOM kill is Restarting (or exited) with OOMKilled set.
+  if (state.OOMKilled && (!state.Running || state.Restarting)) {
+    const limit = host.Memory ? ` of ${formatBytes(host.Memory)}` : '';
+    return { state: 'exited', reason: `container ${name} was killed for exceeding its memory limit${limit} (OOMKilled, exit code ${state.ExitCode})` };
+  }
+  return state.Running || state.Restarting
+    ? { state: 'running', reason: `container ${name} is ${state.Status}` }
+    : { state: 'exited', reason: `container ${name} is ${state.Status} (exit code ${state.ExitCode})` };
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
-  /** The image's labels: how to reach the server. */
-  labels: ReturnType<typeof endpointLabels>;
+  /** The image's labels (how to reach the server) and USER. */
+  labels: ImageFacts;
   config: Record<string, string | number | boolean>;
   useGpu: boolean;
   extraLabels: Record<string, string>;
@@ -86,22 +132,35 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   }
   // On the host network the server listens on a port of its own, told through PORT.
   const port = hostNetwork ? await freePort() : labels.port;
+  const resources = launchResources(`container ${name}`, spec.config, env);
+  await assertLimitsEnforced(docker, name);
   const environment = [
     ...Object.entries(spec.config)
-      .filter(([key]) => key !== 'runtime' && key !== 'egress')
+      .filter(([key]) => !isPlatformConfigKey(key))
       .map(([key, value]) => `${key}=${String(value)}`),
     `PORT=${port}`,
   ];
   const container = await docker.createContainer({
     name,
     Image: spec.image,
+    User: containerUser(labels.user, env),
     Env: environment,
     Labels: { 'mcp-host.managed': 'true', ...spec.extraLabels },
     ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
     HostConfig: {
       NetworkMode: hostNetwork ? 'host' : ownNetwork ? name : 'none',
       RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
-      ...(spec.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }] }),
+      // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
+      // (nothing here may set seccomp=unconfined).
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
+      Memory: resources.memoryBytes,
+      MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
+      NanoCpus: Math.round(resources.cpus * 1e9),
+      PidsLimit: resources.pids,
+      ...(spec.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }] }),
     },
   });
   await container.start();
@@ -112,9 +171,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
 
 /** Pulls an image unless the daemon has it, with the registry credentials for mcp-host's own registry. */
 export function imagePuller(docker: Docker, env: Env, credentials: CredentialManager) {
-  return async function ensureImage(image: string): Promise<ReturnType<typeof endpointLabels>> {
+  return async function ensureImage(image: string): Promise<ImageFacts> {
     try {
-      return endpointLabels((await docker.getImage(image).inspect()).Config?.Labels ?? undefined);
+      return imageFacts((await docker.getImage(image).inspect()).Config);
     } catch {
       // not here yet: pull it
     }
@@ -128,7 +187,7 @@ export function imagePuller(docker: Docker, env: Env, credentials: CredentialMan
       Context.current().heartbeat();
     });
     if (failure) throw ApplicationFailure.nonRetryable(`pulling ${image} failed: ${failure}`, ErrorType.LaunchFailed);
-    return endpointLabels((await docker.getImage(image).inspect()).Config?.Labels ?? undefined);
+    return imageFacts((await docker.getImage(image).inspect()).Config);
   };
 }
 
@@ -204,12 +263,7 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
       return { lines: linesOf(demux(docker, raw)), stop: () => raw.destroy(), endReason: 'the workload stopped' };
     },
 
-    async inspect({ workload }) {
-      const state = (await docker.getContainer(workload).inspect()).State;
-      return state.Running || state.Restarting
-        ? { state: 'running', reason: `container ${workload} is ${state.Status}` }
-        : { state: 'exited', reason: `container ${workload} is ${state.Status} (exit code ${state.ExitCode})` };
-    },
+    inspect: async ({ workload }) => containerState(workload, await docker.getContainer(workload).inspect()),
 
     // A stdio server is reached by attaching to the container's stdin and stdout.
     attach: ({ workload }) => new DockerAttachTransport(docker, workload),

@@ -1,4 +1,4 @@
-// The Kubernetes executor: a Pod per launch and a Service per MCP server in K8S_NAMESPACE, recorded
+// The Kubernetes executor: a Pod per launch and a Service and NetworkPolicy per MCP server in K8S_NAMESPACE, recorded
 // in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work after
 // any restart. The server's status follows the pod: awaitReady watches it until it is Ready
 // (running), failed (with the kubelet's reason), or the ready timeout passes — a server is never
@@ -14,6 +14,7 @@ import { EXECUTORS } from '../../lib/policy/decide.js';
 import { LogsUnavailable, NoLogsYet, type Executor, type LaunchInput, type Launched, type WorkloadState } from '../../lib/runtime/executor.js';
 import {
   CONTAINER_NAME,
+  networkPolicyManifest,
   podManifest,
   podName,
   podVerdict,
@@ -22,7 +23,7 @@ import {
   serviceName,
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
-import { cachedProbe, linesOf } from './shared.js';
+import { cachedProbe, launchResources, linesOf } from './shared.js';
 
 /** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
 const MCP_PORT = 8080;
@@ -53,9 +54,11 @@ function kubernetesWorkloads(kube: KubeClient) {
         await kube.core().deleteNamespacedPod({ name, namespace }).catch(ignore404(`deleting pod ${name}`));
       }
     },
+    /** Deletes the server's Service and its NetworkPolicy (a delete: nothing of the server is left). */
     async deleteService(serverId: number): Promise<void> {
       const name = serviceName(serverId);
       await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
+      await kube.networking().deleteNamespacedNetworkPolicy({ name, namespace }).catch(ignore404(`deleting network policy ${name}`));
     },
     /**
      * The pod's last lines as the kubelet wrote them, newlines kept; empty while the pod
@@ -150,12 +153,20 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         values (${input.serverId}, 'kubernetes', ${input.decisionId}, ${pod}, ${input.image}, 'streamable-http', ${endpoint})
         on conflict (server_id) do update set backend = 'kubernetes', decision_id = excluded.decision_id, workload = excluded.workload,
           image = excluded.image, transport = excluded.transport, endpoint = excluded.endpoint, started_at = now(), updated_at = now()`;
+      const resources = launchResources(`pod ${pod}`, input.config, env);
       // A redeploy replaces the previous launch's pod.
       await workloads.deletePods(input.serverId, pod);
       const core = kube.core();
       await core.createNamespacedService({ namespace, body: serviceManifest(input.serverId, namespace, MCP_PORT) }).catch((err: unknown) => {
         if (kubeStatus(err) !== 409) throw kubeError(`creating service ${serviceName(input.serverId)}`, err);
       });
+      // Before the pod exists, so it never runs without its policy.
+      await kube
+        .networking()
+        .createNamespacedNetworkPolicy({ namespace, body: networkPolicyManifest(input.serverId, namespace, MCP_PORT) })
+        .catch((err: unknown) => {
+          if (kubeStatus(err) !== 409) throw kubeError(`creating network policy ${serviceName(input.serverId)}`, err);
+        });
       const body = podManifest({
         serverId: input.serverId,
         decisionId: input.decisionId,
@@ -166,6 +177,10 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         serviceAccount: env.K8S_SERVICE_ACCOUNT,
         pullSecret: env.K8S_REGISTRY_SECRET_NAME,
         port: MCP_PORT,
+        resources,
+        gpuCount: env.SERVER_GPU_COUNT,
+        runAs: { uid: env.SERVER_DEFAULT_UID, gid: env.SERVER_DEFAULT_GID },
+        tmpBytes: env.SERVER_TMPFS_SIZE,
       });
       await core.createNamespacedPod({ namespace, body }).catch((err: unknown) => {
         const status = kubeStatus(err);

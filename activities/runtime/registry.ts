@@ -1,7 +1,8 @@
 // The executor registry: one executor per backend, and where each server was recorded to run
 // (server_runtimes), so stop, delete and logs reach the executor that launched it after any restart.
 import type { Sql } from '../../lib/db.js';
-import type { Backend, Executor, ExecutorRegistry, RecordedWorkload } from '../../lib/runtime/executor.js';
+import { forgetWorkload, recordedWorkload } from '../../lib/ledger/runtime.js';
+import type { Backend, Executor, ExecutorRegistry } from '../../lib/runtime/executor.js';
 import type { DockerExecutor } from './docker.js';
 import type { KubernetesExecutor } from './kubernetes.js';
 import type { VmExecutor } from './vm.js';
@@ -13,20 +14,6 @@ export interface Executors extends ExecutorRegistry {
   /** Forgets where the server ran, once its workload is removed. */
   forget(serverId: number): Promise<void>;
 }
-
-// --- server_runtimes: the record of where each server runs ---
-
-async function recordedWorkload(sql: Sql, serverId: number): Promise<RecordedWorkload | undefined> {
-  const [row] = await sql<{ backend: Backend; workload: string; transport: RecordedWorkload['transport']; endpoint: string | null }[]>`
-    select backend, workload, transport, endpoint from server_runtimes where server_id = ${serverId}`;
-  return row && { serverId, ...row };
-}
-
-async function forgetWorkload(sql: Sql, serverId: number): Promise<void> {
-  await sql`delete from server_runtimes where server_id = ${serverId}`;
-}
-
-// ---
 
 export function createExecutorRegistry(
   sql: Sql,

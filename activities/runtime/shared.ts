@@ -1,5 +1,10 @@
-// What the executors share: a cached probe of what they offer, and log text cut into lines.
+// What the executors share: a cached probe of what they offer, log text cut into lines, and a
+// server's resource limits.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
 import type { ExecutorDescriptor } from '../../lib/policy/decide.js';
+import { ResourceLimitError, serverResources, type ServerResources } from '../../lib/runtime/resources.js';
 
 /** What an executor offers changes rarely: ask at most every few seconds, not on every decision. */
 const EXECUTOR_TTL_MS = 5_000;
@@ -23,5 +28,15 @@ export async function* linesOf(text: NodeJS.ReadableStream): AsyncGenerator<stri
       yield buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
     }
+  }
+}
+
+/** The limits `workload` launches with; config over the operator maximum fails the launch (no retry helps). */
+export function launchResources(workload: string, config: Record<string, string | number | boolean>, env: Env): ServerResources {
+  try {
+    return serverResources(config, env);
+  } catch (err) {
+    if (err instanceof ResourceLimitError) throw ApplicationFailure.nonRetryable(`${workload} not launched: ${err.message}`, ErrorType.LaunchFailed);
+    throw err;
   }
 }

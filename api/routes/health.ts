@@ -1,5 +1,6 @@
 // Liveness and readiness; unauthenticated, for load balancers and orchestrators.
 import { createRoute, z } from '@hono/zod-openapi';
+import { ping } from '../../lib/ledger/stats.js';
 import { apiBase } from '../../lib/registry/reference.js';
 import type { ApiDeps } from '../context.js';
 import { createRouter, json } from '../openapi.js';
@@ -54,7 +55,7 @@ export function healthRoutes({ sql, temporal, docker, env }: ApiDeps) {
       }),
       async (c) => {
         const [postgres, temporalCheck, dockerCheck, registryCheck] = await Promise.all([
-          check(() => sql`select 1`),
+          check(() => ping(sql)),
           check(() => temporal.connection.workflowService.getSystemInfo({})),
           check(() => docker.ping()),
           env.REGISTRY

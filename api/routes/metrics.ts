@@ -5,24 +5,17 @@ import { ApiError } from '../../lib/errors.js';
 import { Metric, PageQuery, PostMetricBody } from '../../lib/schemas/builds.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { missingDetail } from '../../lib/telemetry-contract.js';
-import { requireRole } from '../auth.js';
+import { findServer } from '../../lib/ledger/servers.js';
+import { recordMetric, serverMetrics, serverMetricsAfter, toMetric, type MetricRow } from '../../lib/ledger/metrics.js';
+import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
-import type { MetricRow } from '../streams.js';
-import { findServer } from './servers.js';
 
 const tags = ['metrics'];
 
 /** One telemetry row as an SSE frame (module-level: the fan-out formats each row once). */
 const metricFrame = (row: MetricRow) => ({ event: 'metric', data: toMetric(row) });
-const toMetric = (row: MetricRow) => ({
-  id: row.id,
-  timestamp: row.timestamp.toISOString(),
-  event_type: row.event_type,
-  details: row.details,
-  run_id: row.run_id,
-});
 
 export function metricRoutes(deps: ApiDeps) {
   const { sql, env } = deps;
@@ -37,12 +30,8 @@ export function metricRoutes(deps: ApiDeps) {
         responses: { 200: json(z.array(Metric), 'Events'), ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const { before, limit } = c.req.valid('query');
-        const rows = await sql<MetricRow[]>`
-          select * from usage_metrics
-          where server_id = ${server.id} ${before === undefined ? sql`` : sql`and id < ${before}`}
-          order by id desc limit ${limit ?? 50}`;
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        const rows = await serverMetrics(sql, server.id, c.req.valid('query'));
         return c.json(rows.map(toMetric), 200);
       },
     )
@@ -58,17 +47,14 @@ export function metricRoutes(deps: ApiDeps) {
       async (c) => {
         const caller = c.get('caller');
         requireRole(caller, 'admin', 'operator');
-        const server = await findServer(sql, c.req.valid('param').id, caller);
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(caller));
         const body = c.req.valid('json');
         const missing = missingDetail(body.event_type, body.details);
         if (missing) {
           throw new ApiError(422, 'validation_failed', `${missing}: required for ${body.event_type} events`, missing);
         }
-        const [row] = await sql<MetricRow[]>`
-          insert into usage_metrics (server_id, event_type, details)
-          values (${server.id}, ${body.event_type}, ${body.details === null ? null : sql.json(body.details as never)})
-          returning *`;
-        return c.json(toMetric(row!), 201);
+        const row = await recordMetric(sql, { serverId: server.id, eventType: body.event_type, details: body.details as Record<string, unknown> | null });
+        return c.json(toMetric(row), 201);
       },
     )
     .openapi(
@@ -85,12 +71,11 @@ export function metricRoutes(deps: ApiDeps) {
         },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         return tailStream(c, lastEventId(c), {
           tail: deps.streams.metrics,
           accepts: (row) => row.server_id === server.id,
-          replay: (after) => sql<MetricRow[]>`
-            select * from usage_metrics where server_id = ${server.id} and id > ${after} order by id limit 1000`,
+          replay: (after) => serverMetricsAfter(sql, server.id, after),
           frame: metricFrame,
           keepAliveMs: env.SSE_KEEPALIVE_MS,
         });

@@ -2,57 +2,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApiError } from '../../lib/errors.js';
+import { recentChecks, toCheck } from '../../lib/ledger/registry.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
-import { Timestamp } from '../../lib/schemas/common.js';
+import { CredentialsStatus } from '../../lib/schemas/registry.js';
 import type { registryCredentials } from '../../workflows/registry-credentials.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json } from '../openapi.js';
-
-const CredentialCheck = z
-  .object({
-    id: z.number().int(),
-    trigger: z.enum(['schedule', 'manual']),
-    status: z.enum(['healthy', 'expiring_soon', 'expired', 'unknown']),
-    message: z.string().nullable(),
-    observed_at: Timestamp,
-    expires_at: Timestamp.nullable(),
-    seconds_until_expiry: z.number().int().nullable(),
-    rotation_recommended: z.boolean(),
-    rotation_configured: z.boolean(),
-    rotation_attempted: z.boolean(),
-    rotation_succeeded: z.boolean().nullable(),
-    rotation_error: z.string().nullable(),
-    workflow_id: z.string(),
-  })
-  .openapi('CredentialCheck');
-
-const CredentialsStatus = z
-  .object({
-    registry: z.string().nullable(),
-    configured: z.boolean().openapi({ description: 'REGISTRY and REGISTRY_AUTH_DOCKERCONFIG are both set' }),
-    latest: CredentialCheck.nullable(),
-    history: z.array(CredentialCheck),
-    schedule: z.object({ id: z.string(), next_runs: z.array(Timestamp), paused: z.boolean() }).nullable(),
-  })
-  .openapi('CredentialsStatus');
-
-type CheckRow = Omit<z.infer<typeof CredentialCheck>, 'observed_at' | 'expires_at'> & { observed_at: Date; expires_at: Date | null };
-const toCheck = (r: CheckRow) => ({
-  id: r.id,
-  trigger: r.trigger,
-  status: r.status,
-  message: r.message,
-  observed_at: r.observed_at.toISOString(),
-  expires_at: r.expires_at ? r.expires_at.toISOString() : null,
-  seconds_until_expiry: r.seconds_until_expiry === null ? null : Number(r.seconds_until_expiry),
-  rotation_recommended: r.rotation_recommended,
-  rotation_configured: r.rotation_configured,
-  rotation_attempted: r.rotation_attempted,
-  rotation_succeeded: r.rotation_succeeded,
-  rotation_error: r.rotation_error,
-  workflow_id: r.workflow_id,
-});
 
 const tags = ['registry'];
 
@@ -62,7 +18,7 @@ export function registryRoutes(deps: ApiDeps) {
   const host = registry ? parseRegistry(registry).host : null;
   const status = async () => {
     const history = registry
-      ? await sql<CheckRow[]>`select * from registry_credential_checks where registry = ${registry} order by id desc limit 20`
+      ? await recentChecks(sql, registry)
       : [];
     let schedule: z.infer<typeof CredentialsStatus>['schedule'] = null;
     if (host) {

@@ -4,11 +4,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { ApiError } from '../../lib/errors.js';
+import { policyDecisions, serverManifest } from '../../lib/ledger/runtime.js';
+import { findServer } from '../../lib/ledger/servers.js';
 import { LogsUnavailable, NoLogsYet, type ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
+import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
-import { findServer } from './servers.js';
 
 const tags = ['runtime'];
 
@@ -82,7 +84,7 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         const { executor, workload } = await workloadOf(executors, server.id);
         const text = await executor.logs(workload, { tail: c.req.valid('query').tail }).catch((err: unknown) => {
           throw logError(err);
@@ -100,7 +102,7 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         const { executor, workload } = await workloadOf(executors, server.id);
         const follow = await executor.followLogs(workload, { tail: c.req.valid('query').tail }).catch((err: unknown) => {
           throw logError(err);
@@ -128,10 +130,8 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: json(Manifest, 'The MCP manifest'), ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const [row] = await sql<{ manifest: z.infer<typeof Manifest> | null }[]>`select manifest from mcp_servers where id = ${server.id}`;
-        if (!row?.manifest) throw new ApiError(404, 'not_found', `server ${server.id} has passed no MCP health check yet`);
-        return c.json(row.manifest, 200);
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        return c.json(await serverManifest<z.infer<typeof Manifest>>(sql, server.id), 200);
       },
     )
     .openapi(
@@ -147,14 +147,8 @@ export function runtimeRoutes(deps: ApiDeps) {
         responses: { 200: json(z.array(Decision), 'Decisions'), ...commonErrors, ...notFoundError },
       }),
       async (c) => {
-        const server = await findServer(sql, c.req.valid('param').id, c.get('caller'));
-        const rows = await sql<(Omit<z.infer<typeof Decision>, 'decided_at'> & { decided_at: Date })[]>`
-          select id, decided_at, backend, candidate_backend, executor_name, image, requires_build, artifact_run_id, manifest_digest,
-                 policy_version, tier, health_overall, capability_requirements, capabilities_satisfied, evaluation_required,
-                 governance_required, launchable, notes
-          from runtime_policy_decisions where server_id = ${server.id}
-          order by id desc limit ${Math.min(c.req.valid('query').limit ?? 20, 200)}`;
-        return c.json(rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() })), 200);
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        return c.json(await policyDecisions(sql, server.id, Math.min(c.req.valid('query').limit ?? 20, 200)), 200);
       },
     );
 }

@@ -1,21 +1,11 @@
 // Users (admin-managed) and the caller's own identity.
 import { createRoute, z } from '@hono/zod-openapi';
-import { isPgError, PgCode } from '../../lib/db.js';
-import { ApiError } from '../../lib/errors.js';
+import { createUser, findUser, listUsers, toUser } from '../../lib/ledger/users.js';
 import { CreateUserBody, User } from '../../lib/schemas/auth.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, conflictError, createRouter, json, jsonBody } from '../openapi.js';
 
-interface UserRow {
-  id: number;
-  email: string;
-  role: User['role'];
-  server_quota: number;
-  created_at: Date;
-}
-
-const toUser = (row: UserRow): User => ({ ...row, created_at: row.created_at.toISOString() });
 const tags = ['users'];
 
 export function userRoutes({ sql, env }: ApiDeps) {
@@ -32,18 +22,8 @@ export function userRoutes({ sql, env }: ApiDeps) {
       async (c) => {
         requireRole(c.get('caller'), 'admin');
         const body = c.req.valid('json');
-        try {
-          const [row] = await sql<UserRow[]>`
-            insert into users (email, role, server_quota)
-            values (${body.email}, ${body.role}, ${body.server_quota ?? env.DEFAULT_SERVER_QUOTA})
-            returning id, email, role, server_quota, created_at`;
-          return c.json(toUser(row!), 201);
-        } catch (err) {
-          if (isPgError(err, PgCode.uniqueViolation)) {
-            throw new ApiError(409, 'email_taken', `a user with email ${body.email} already exists`, 'email');
-          }
-          throw err;
-        }
+        const row = await createUser(sql, { email: body.email, role: body.role, serverQuota: body.server_quota ?? env.DEFAULT_SERVER_QUOTA });
+        return c.json(toUser(row), 201);
       },
     )
     .openapi(
@@ -56,7 +36,7 @@ export function userRoutes({ sql, env }: ApiDeps) {
       }),
       async (c) => {
         requireRole(c.get('caller'), 'admin');
-        const rows = await sql<UserRow[]>`select id, email, role, server_quota, created_at from users order by id`;
+        const rows = await listUsers(sql);
         return c.json(rows.map(toUser), 200);
       },
     )
@@ -69,8 +49,7 @@ export function userRoutes({ sql, env }: ApiDeps) {
         responses: { 200: json(User, 'You'), ...commonErrors },
       }),
       async (c) => {
-        const [row] = await sql<UserRow[]>`
-          select id, email, role, server_quota, created_at from users where id = ${c.get('caller').id}`;
+        const row = await findUser(sql, c.get('caller').id);
         return c.json(toUser(row!), 200);
       },
     );

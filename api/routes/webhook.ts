@@ -1,19 +1,16 @@
 // Git push webhooks (GitHub-style `X-Hub-Signature-256: sha256=<hex>` over the raw body, keyed by
 // the server's webhook secret, compared in constant time) and the secret's rotation.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { ApiError, notFound } from '../../lib/errors.js';
+import { ApiError } from '../../lib/errors.js';
+import { findServer, rotateWebhookSecret, webhookTarget } from '../../lib/ledger/servers.js';
 import { IdParam } from '../../lib/schemas/common.js';
-import { requireRole } from '../auth.js';
+import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, conflictError, createRouter, json, notFoundError, unavailableError } from '../openapi.js';
-import { findServer, sendIntent } from './servers.js';
+import { sendIntent } from '../workflow-calls.js';
 
 const tags = ['webhooks'];
-
-export function newWebhookSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
 
 export function signatureMatches(secret: string, body: Uint8Array, header: string | undefined): boolean {
   const match = /^sha256=([0-9a-f]{64})$/i.exec(header ?? '');
@@ -48,8 +45,7 @@ export function webhookRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const [server] = await sql<{ id: number; owner_id: number; webhook_secret: string | null; source: { type: string; branch?: string }; status: string }[]>`
-        select id, owner_id, webhook_secret, source, status from mcp_servers where id = ${id}`;
+      const server = await webhookTarget(sql, id);
       const body = new Uint8Array(await c.req.arrayBuffer());
       // Unknown server, no secret and a bad signature look the same to the caller.
       if (!server || !server.webhook_secret || !signatureMatches(server.webhook_secret, body, c.req.header('x-hub-signature-256'))) {
@@ -70,7 +66,7 @@ export function webhookRoutes(deps: ApiDeps) {
       // A live server is redeployed with the new revision; any other is only rebuilt.
       const live = ['running', 'unhealthy', 'starting', 'pending-governance'].includes(server.status);
       const intent = live ? 'redeploy' : 'build';
-      const accepted = await sendIntent(deps, id, intent, { id: server.owner_id, email: 'webhook', role: 'operator', tokenId: 0 });
+      const accepted = await sendIntent(deps, id, intent, server.owner_id);
       return c.json(accepted, 202);
     },
   );
@@ -93,10 +89,8 @@ export function webhookSecretRoutes({ sql }: ApiDeps) {
     async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
-      const server = await findServer(sql, c.req.valid('param').id, caller);
-      const secret = newWebhookSecret();
-      const updated = await sql`update mcp_servers set webhook_secret = ${secret} where id = ${server.id} returning id`;
-      if (updated.length === 0) throw notFound(`server ${server.id}`);
+      const server = await findServer(sql, c.req.valid('param').id, visibleScope(caller));
+      const secret = await rotateWebhookSecret(sql, server.id);
       return c.json({ server_id: server.id, webhook_url: `/api/servers/${server.id}/webhook`, webhook_secret: secret }, 201);
     },
   );

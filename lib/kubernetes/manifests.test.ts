@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { podManifest, podVerdict, pullSecretManifest, resourceLimits, serviceManifest, SYNCED_AT_ANNOTATION } from './manifests.js';
+import { networkPolicyManifest, podManifest, podVerdict, pullSecretManifest, resourceLimits, serviceManifest, SYNCED_AT_ANNOTATION } from './manifests.js';
 
 const base = {
   serverId: 7,
@@ -8,9 +8,13 @@ const base = {
   namespace: 'mcp',
   image: '127.0.0.1:5000/mcp/mcp-custom-7:latest',
   useGpu: false,
-  config: { LOG_FORMAT: 'json', cpu_limit: 0.5, memory_limit: 256, runtime: 'kubernetes', DEBUG: true },
+  config: { LOG_FORMAT: 'json', 'resources.cpus': 0.5, runtime: 'kubernetes', DEBUG: true },
   serviceAccount: 'mcp-runner',
   port: 8080,
+  resources: { cpus: 0.5, memoryBytes: 256 * 1024 ** 2, pids: 128 },
+  gpuCount: 1,
+  runAs: { uid: 65532, gid: 65532 },
+  tmpBytes: 64 * 1024 ** 2,
 };
 
 describe('podManifest', () => {
@@ -27,25 +31,34 @@ describe('podManifest', () => {
     expect(container!.image).toBe(base.image);
     expect(container!.env).toEqual([
       { name: 'LOG_FORMAT', value: 'json' },
-      { name: 'cpu_limit', value: '0.5' },
-      { name: 'memory_limit', value: '256' },
       { name: 'DEBUG', value: 'true' },
       { name: 'PORT', value: '8080' },
       { name: 'MCP_SERVER_ID', value: '7' },
     ]);
-    // No hostPath relative to the API process.
-    expect(pod.spec!.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    // No hostPath relative to the API process; /tmp in memory, as the root is read-only.
+    expect(pod.spec!.volumes).toEqual([
+      { name: 'data', emptyDir: {} },
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+    ]);
+    expect(container!.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
   });
 
-  it('sets cpu and memory limits (and equal requests) from config', () => {
+  it('runs unprivileged: non-root uid, no capabilities or escalation, read-only root, default seccomp, no token', () => {
+    const pod = podManifest(base);
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    expect(pod.spec!.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec!.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('sets cpu and memory limits (and equal requests) from the server resources', () => {
     const { resources } = podManifest(base).spec!.containers[0]!;
     expect(resources).toEqual({ limits: { cpu: '500m', memory: '256Mi' }, requests: { cpu: '500m', memory: '256Mi' } });
   });
 
-  it('asks for one NVIDIA GPU only when use_gpu is set', () => {
+  it('asks for the configured number of NVIDIA GPUs only when use_gpu is set', () => {
     expect(podManifest(base).spec!.containers[0]!.resources!.limits).not.toHaveProperty('nvidia.com/gpu');
-    const gpu = podManifest({ ...base, useGpu: true }).spec!.containers[0]!.resources!;
-    expect(gpu.limits).toMatchObject({ 'nvidia.com/gpu': '1' });
+    const gpu = podManifest({ ...base, useGpu: true, gpuCount: 2 }).spec!.containers[0]!.resources!;
+    expect(gpu.limits).toMatchObject({ 'nvidia.com/gpu': '2' });
     expect(gpu.requests).not.toHaveProperty('nvidia.com/gpu');
   });
 
@@ -57,16 +70,35 @@ describe('podManifest', () => {
 
 describe('resourceLimits', () => {
   it.each([
-    [{}, {}],
-    [{ cpu_limit: 2 }, { cpu: '2000m' }],
-    [{ cpu_limit: '1.25' }, { cpu: '1250m' }],
-    [{ cpu_limit: 0.0001 }, { cpu: '1m' }],
-    [{ cpu_limit: -1, memory_limit: 0 }, {}],
-    [{ cpu_limit: 'lots', memory_limit: 'big' }, {}],
-    [{ memory_limit: 12.5 }, {}],
-    [{ memory_limit: '1024' }, { memory: '1024Mi' }],
-  ])('%j → %j', (config, limits) => {
-    expect(resourceLimits(config, false)).toEqual({ limits, requests: limits });
+    [{ cpus: 2, memoryBytes: 1024 ** 3, pids: 64 }, { cpu: '2000m', memory: '1024Mi' }],
+    [{ cpus: 1.25, memoryBytes: 256 * 1024 ** 2, pids: 64 }, { cpu: '1250m', memory: '256Mi' }],
+    [{ cpus: 0.0001, memoryBytes: 10_000_000, pids: 64 }, { cpu: '1m', memory: '10000000' }],
+  ])('%j → %j', (resources, limits) => {
+    expect(resourceLimits(resources, 0)).toEqual({ limits, requests: limits });
+  });
+});
+
+describe('networkPolicyManifest', () => {
+  it("admits only the gateway's pods on the MCP port and allows no egress", () => {
+    expect(networkPolicyManifest(7, 'mcp', 8080)).toEqual({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'mcp-server-7', namespace: 'mcp', labels: expect.objectContaining({ 'mcp-host.dev/server-id': '7' }) },
+      spec: {
+        podSelector: { matchLabels: { 'mcp-host.dev/server-id': '7' } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            _from: [
+              { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } },
+              { namespaceSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } }, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } },
+            ],
+            ports: [{ protocol: 'TCP', port: 8080 }],
+          },
+        ],
+        egress: [],
+      },
+    });
   });
 });
 

@@ -3,13 +3,19 @@
 //
 // Pods reference the registry pull secret, storage is an
 // emptyDir (not a hostPath relative to the API process), and a pod's status is read into a verdict
-// so a launch ends running, unhealthy or in error — never stuck in `starting`.
-import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+// so a launch ends running, unhealthy or in error — never stuck in `starting`. A pod runs as the
+// Docker executor's containers do: not as root, no capabilities, no privilege escalation, a
+// read-only root with an emptyDir /tmp, the runtime's default seccomp profile, no service-account
+// token, requests and limits; a NetworkPolicy lets only the gateway in and nothing out.
+import type { V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import { isPlatformConfigKey, type ServerResources } from '../runtime/resources.js';
 
 export const SERVER_ID_LABEL = 'mcp-host.dev/server-id';
 export const SYNCED_AT_ANNOTATION = 'mcp-host.dev/synced-at';
 export const CONTAINER_NAME = 'mcp';
 const MANAGED_LABELS = { 'app.kubernetes.io/name': 'mcp-server', 'app.kubernetes.io/managed-by': 'mcp-host' };
+/** The label of the gateway's pods (and of the namespace it runs in): the only peers a server's pod admits. */
+export const GATEWAY_LABELS = { 'app.kubernetes.io/component': 'mcp-gateway' };
 
 /** The Service (and the stable part of pod names) of a server. */
 export const serviceName = (serverId: number) => `mcp-server-${serverId}`;
@@ -28,29 +34,28 @@ export interface PodSpecInput {
   /** K8S_REGISTRY_SECRET_NAME, referenced as the pod's imagePullSecret. */
   pullSecret?: string;
   port: number;
+  resources: ServerResources;
+  /** GPUs a use_gpu server gets (SERVER_GPU_COUNT). */
+  gpuCount: number;
+  /** The unprivileged uid and gid the pod runs as (SERVER_DEFAULT_UID / _GID). */
+  runAs: { uid: number; gid: number };
+  /** Size of the /tmp emptyDir (SERVER_TMPFS_SIZE). */
+  tmpBytes: number;
 }
 
-/** Config entries become environment variables, as the Docker executor passes them. */
+/** Config entries become environment variables, as the Docker executor passes them; platform settings do not. */
 export function configEnvironment(config: Record<string, string | number | boolean>): [string, string][] {
   return Object.entries(config)
-    .filter(([key]) => key !== 'runtime')
+    .filter(([key]) => !isPlatformConfigKey(key))
     .map(([key, value]) => [key, String(value)]);
 }
 
-/**
- * `cpu_limit` (cores, may be fractional) and `memory_limit` (MiB) from config, as limits and equal
- * requests; a GPU when asked (extended resources take the limit as the request).
- */
-export function resourceLimits(config: Record<string, string | number | boolean>, useGpu: boolean) {
-  const limits: Record<string, string> = {};
-  const cpu = Number(config.cpu_limit);
-  if (config.cpu_limit !== undefined && config.cpu_limit !== '' && Number.isFinite(cpu) && cpu > 0) {
-    limits.cpu = `${Math.max(1, Math.round(cpu * 1000))}m`;
-  }
-  const memory = Number(config.memory_limit);
-  if (config.memory_limit !== undefined && config.memory_limit !== '' && Number.isInteger(memory) && memory > 0) limits.memory = `${memory}Mi`;
+/** The server's CPU, memory and pids limits as requests equal to limits; GPUs when asked (extended resources take the limit as the request). */
+export function resourceLimits(resources: ServerResources, gpus: number) {
+  const memory = resources.memoryBytes % 1024 ** 2 === 0 ? `${resources.memoryBytes / 1024 ** 2}Mi` : String(resources.memoryBytes);
+  const limits: Record<string, string> = { cpu: `${Math.max(1, Math.round(resources.cpus * 1000))}m`, memory };
   const requests = { ...limits };
-  if (useGpu) limits['nvidia.com/gpu'] = '1';
+  if (gpus > 0) limits['nvidia.com/gpu'] = String(gpus);
   return { limits, requests };
 }
 
@@ -70,21 +75,64 @@ export function podManifest(input: PodSpecInput): V1Pod {
     metadata: { name: podName(input.serverId, input.decisionId), namespace: input.namespace, labels: serverLabels(input.serverId, input.decisionId) },
     spec: {
       serviceAccountName: input.serviceAccount,
+      // A server has no business with the Kubernetes API.
+      automountServiceAccountToken: false,
       // A server that exits is restarted; one that keeps exiting shows as CrashLoopBackOff.
       restartPolicy: 'Always',
       ...(input.pullSecret && { imagePullSecrets: [{ name: input.pullSecret }] }),
+      // The cluster pulls the image, so its USER is not known here: every pod runs as the fixed unprivileged uid.
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: input.runAs.uid,
+        runAsGroup: input.runAs.gid,
+        fsGroup: input.runAs.gid,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       containers: [
         {
           name: CONTAINER_NAME,
           image: input.image,
           env,
           ports: [{ name: 'mcp', containerPort: input.port, protocol: 'TCP' }],
-          resources: resourceLimits(input.config, input.useGpu),
+          resources: resourceLimits(input.resources, input.useGpu ? input.gpuCount : 0),
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            privileged: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
           readinessProbe: { tcpSocket: { port: input.port }, periodSeconds: 5 },
-          volumeMounts: [{ name: 'data', mountPath: '/data' }],
+          volumeMounts: [
+            { name: 'data', mountPath: '/data' },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
         },
       ],
-      volumes: [{ name: 'data', emptyDir: {} }],
+      volumes: [
+        { name: 'data', emptyDir: {} },
+        // In memory, like Docker's tmpfs /tmp, and counted against the pod's memory.
+        { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: `${Math.ceil(input.tmpBytes / 1024 ** 2)}Mi` } },
+      ],
+    },
+  };
+}
+
+/** Only the gateway's pods reach a server's pod, on its MCP port; the pod reaches nothing (no egress rule). */
+export function networkPolicyManifest(serverId: number, namespace: string, port: number): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: serviceName(serverId), namespace, labels: serverLabels(serverId) },
+    spec: {
+      podSelector: { matchLabels: { [SERVER_ID_LABEL]: String(serverId) } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          _from: [{ podSelector: { matchLabels: GATEWAY_LABELS } }, { namespaceSelector: { matchLabels: GATEWAY_LABELS }, podSelector: { matchLabels: GATEWAY_LABELS } }],
+          ports: [{ protocol: 'TCP', port }],
+        },
+      ],
+      egress: [],
     },
   };
 }

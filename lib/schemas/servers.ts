@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
+import { resourceValueProblem } from '../runtime/resources.js';
+import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
 
@@ -42,9 +44,19 @@ export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef 
 export const ServerSource = z.discriminatedUnion('type', [GitSource, ImageSource]).openapi('ServerSource');
 export type ServerSource = z.infer<typeof ServerSource>;
 
+/** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
+const RequestedSource = ServerSource.superRefine((source, ctx) => {
+  const [field, problem] =
+    source.type === 'git' ? ['repository', gitSourceHostProblem(source.repository)] : ['image', imageSourceHostProblem(source.image)];
+  if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
+});
+
 const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
 
-/** Plain settings only: secrets get a store of their own and are never kept in config. */
+/**
+ * Plain settings only: secrets get a store of their own and are never kept in config. `runtime` and
+ * `resources.*` (cpus, memory, pids) are settings of the platform; every other key is the server's environment.
+ */
 export const ServerConfig = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'config keys must be 1-128 letters, digits, "_", "." or "-"'),
@@ -57,6 +69,8 @@ export const ServerConfig = z
       if (SECRET_LIKE.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in config' });
       }
+      const problem = resourceValueProblem(key, config[key]!);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
     // What a server may reach beyond mcp-host's gateway: nothing (the default) or the internet minus
     // private, loopback and link-local ranges.
@@ -70,7 +84,7 @@ export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: ServerSource,
+    source: RequestedSource,
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),

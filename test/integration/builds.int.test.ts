@@ -1,6 +1,6 @@
 // git → two platform images → registry (htpasswd auth) → manifest list → ledger, end to end.
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,8 @@ describe('build and publish', () => {
     );
     expect(server.status_reason ?? '', String(server.status_reason)).not.toMatch(/failed/);
     expect(server.status).toBe('ready');
+    // The checkout is gone once the images are built.
+    expect(existsSync(join(h.env.BUILD_WORK_DIR!, `server-${id}`))).toBe(false);
 
     const [run] = await h.sql`select * from build_artifact_runs where server_id = ${id}`;
     expect(run).toMatchObject({

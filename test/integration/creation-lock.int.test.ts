@@ -7,6 +7,7 @@ import { createGovernanceDbActivities } from '../../activities/db/governance.js'
 import { createServerDbActivities } from '../../activities/db/servers.js';
 import { holdCreation } from '../../lib/creation-lock.js';
 import { ErrorType } from '../../lib/errors.js';
+import { insertRun } from '../../lib/ledger/governance.js';
 import type { governanceRun } from '../../workflows/governance-run.js';
 import { governanceRunQuery } from '../../workflows/governance.messages.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
@@ -36,15 +37,19 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** In `tx`: a governance run and its steps, under the creation lock, as the API creates them. */
+/** In `tx`: a governance run and its steps (lib/ledger/governance.ts), under the creation lock. */
 async function insertRunLocked(tx: postgres.TransactionSql): Promise<number> {
-  const [run] = await tx<{ id: number }[]>`
-    insert into governance_workflow_runs (workflow_id, initiated_by, target_tier) values (${workflowDefId}, ${adminId}, 'CreationLock') returning id`;
-  await tx`
-    insert into governance_step_runs (workflow_run_id, step_id, position, action)
-    select ${run!.id}, id, position, action from governance_workflow_steps where workflow_id = ${workflowDefId}`;
-  await holdCreation(tx, 'governance_workflow_runs', run!.id);
-  return run!.id;
+  const runId = await insertRun(tx, {
+    workflowId: workflowDefId,
+    initiatedBy: adminId,
+    targetArtifactRunId: null,
+    targetManifestDigest: null,
+    targetTier: 'CreationLock',
+    targetServerId: null,
+    notes: [],
+  });
+  await holdCreation(tx, 'governance_workflow_runs', runId);
+  return runId;
 }
 
 /** Opens a transaction that inserts a run (and its steps) under the creation lock; ends it on demand. */

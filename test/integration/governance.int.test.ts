@@ -50,6 +50,7 @@ describe('a release train, end to end', () => {
   let run: { id: number; manifest_digest: string; tier: string };
   let candidateId: number;
   let stagingId: number;
+  let stagingFirstRun: string | undefined;
 
   it('holds a gated server in pending-governance with the notes that say why', async () => {
     const wf = await call('POST', '/api/governance/workflows', {
@@ -278,9 +279,16 @@ describe('a release train, end to end', () => {
 
   it('rolls back: an active stage, and one in flight (its governance run cancelled); a rolled-back stage can be scheduled again', async () => {
     expect((await call('POST', `/api/promotions/${stagingId}/rollback`, { ...as(bob), json: {} })).status).toBe(404);
+    stagingFirstRun = (await h.temporal.workflow.getHandle(h.workflowIds.promotion(stagingId)).describe()).runId;
     const rolled = await call('POST', `/api/promotions/${stagingId}/rollback`, { ...as(alice), json: { note: 'bad canary' } });
     expect(rolled.status, JSON.stringify(rolled.body)).toBe(200);
     expect(rolled.body).toMatchObject({ status: 'rolled_back' });
+    expect(rolled.body.notes.at(-1)).toBe(`promotion:rolled-back:user:${alice.id}:bad canary`);
+    // Recorded by a run of the promotion's own workflow (its first run ended when it went active).
+    const [event] = await h.sql`select actor_id, transition_key from promotion_events where promotion_id = ${stagingId} order by id desc limit 1`;
+    expect(event).toEqual({ actor_id: alice.id, transition_key: `${h.workflowIds.promotion(stagingId)}#rolled-back` });
+    const again409 = await call('POST', `/api/promotions/${stagingId}/rollback`, { ...as(alice), json: {} });
+    expect(again409.status).toBe(409);
     expect((await call('POST', `/api/promotions/${stagingId}/approve`, as(alice))).status).toBe(409);
 
     const again = await call('POST', '/api/promotions/schedule', { ...as(alice), json: { track_id: trackId, manifest_digest: run.manifest_digest, stage: 'staging' } });
@@ -336,7 +344,8 @@ describe('a release train, end to end', () => {
     const replayed = await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!);
     expect(replayed).toBeGreaterThanOrEqual(8);
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(candidateId), 'promotion-candidate-active');
-    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(stagingId), 'promotion-staging-approved-first');
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(stagingId), 'promotion-staging-approved-first', stagingFirstRun);
+    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.promotion(stagingId), 'promotion-staging-rollback-ended');
     const [runRow] = await h.sql`select workflow_run_id from artifact_promotions where id = ${candidateId}`;
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.governance(Number(runRow!.workflow_run_id)), 'governance-run-steps-completed');
     const [cert] = await h.sql`select id from evaluation_certifications where build_artifact_run_id = ${run.id} and tier = ${run.tier}`;

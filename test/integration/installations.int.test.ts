@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createSql } from '../../lib/db.js';
-import { loadWorkflowIds } from '../../lib/installation.js';
+import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import { migrate, MIGRATIONS_DIR } from '../../lib/migrate.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { startHarness, type Harness } from '../support/harness.js';

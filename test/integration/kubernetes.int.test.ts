@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -23,6 +23,7 @@ const REGISTRY_HOST = '127.0.0.1:5999';
 let k8s: KubernetesControlPlane;
 let kubelet: KubeletStandIn;
 let core: CoreV1Api;
+let networking: NetworkingV1Api;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 let dir: string;
@@ -61,6 +62,7 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(k8s.kubeconfig);
   core = kc.makeApiClient(CoreV1Api);
+  networking = kc.makeApiClient(NetworkingV1Api);
   // What a cluster has before mcp-host deploys into it: the namespace and the service account.
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
   await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: SERVICE_ACCOUNT } } });
@@ -102,14 +104,14 @@ afterAll(async () => {
 });
 
 describe('the kubernetes backend', () => {
-  it('launches a pod and a service, follows the pod to running, stops and deletes', async () => {
+  it('launches a hardened pod, a service and a network policy, follows the pod to running, stops and deletes', async () => {
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
       json: {
         name: 'k8s-router',
         server_type: 'Router',
         source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
-        config: { LOG_LEVEL: 'debug', cpu_limit: 0.25, memory_limit: 128 },
+        config: { LOG_LEVEL: 'debug', 'resources.cpus': 0.25, 'resources.memory': '128m' },
         use_gpu: true,
       },
     });
@@ -127,8 +129,20 @@ describe('the kubernetes backend', () => {
     expect(container.image).toBe(`${REGISTRY_HOST}/mcp/router:1`);
     expect(container.resources!.limits).toEqual({ cpu: '250m', memory: '128Mi', 'nvidia.com/gpu': '1' });
     expect(container.env).toEqual(expect.arrayContaining([{ name: 'LOG_LEVEL', value: 'debug' }, { name: 'MCP_SERVER_ID', value: String(id) }]));
+    expect(container.env!.some((e) => e.name.startsWith('resources.'))).toBe(false);
+    // Hardened as the API server stored it: non-root, nothing to escalate, read-only root, no token.
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     const service = await core.readNamespacedService({ name: `mcp-server-${id}`, namespace: NAMESPACE });
     expect(service.spec!.selector).toEqual({ 'mcp-host.dev/server-id': String(id) });
+    // Only the gateway gets in, and nothing gets out.
+    const policy = await networking.readNamespacedNetworkPolicy({ name: `mcp-server-${id}`, namespace: NAMESPACE });
+    expect(policy.spec!.podSelector).toEqual({ matchLabels: { 'mcp-host.dev/server-id': String(id) } });
+    expect(policy.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec!.ingress![0]!._from).toContainEqual({ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } });
+    expect(policy.spec!.egress ?? []).toEqual([]);
     const [runtime] = await h.sql`select backend, workload, endpoint from server_runtimes where server_id = ${id}`;
     expect(runtime).toMatchObject({ backend: 'kubernetes', workload: pod.metadata!.name, endpoint: `http://mcp-server-${id}.${NAMESPACE}.svc:8080/mcp` });
 
@@ -158,6 +172,7 @@ describe('the kubernetes backend', () => {
     await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
     expect(await podsOf(id)).toHaveLength(0);
     await expect(core.readNamespacedService({ name: `mcp-server-${id}`, namespace: NAMESPACE })).rejects.toMatchObject({ code: 404 });
+    await expect(networking.readNamespacedNetworkPolicy({ name: `mcp-server-${id}`, namespace: NAMESPACE })).rejects.toMatchObject({ code: 404 });
     for (const table of ['server_runtimes', 'runtime_policy_decisions', 'usage_metrics']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }

@@ -9,7 +9,8 @@ import { createVmActivities, type VmActivities } from '../../activities/runtime/
 import type { Caller } from '../../api/context.js';
 import { handleError } from '../../api/errors.js';
 import { createRouter } from '../../api/openapi.js';
-import { vmPosture, vmRoutes } from '../../api/routes/vm.js';
+import { vmRoutes } from '../../api/routes/vm.js';
+import { vmPosture } from '../../lib/ledger/vm.js';
 import { vmText } from '../../cli/commands/policy.js';
 import { createSql, type Sql } from '../../lib/db.js';
 import { createLogger } from '../../lib/logger.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
-import { loadWorkflowIds } from '../../lib/installation.js';
+import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
@@ -49,6 +49,8 @@ export async function startHarness(
     BIND_PORT: String(port),
     ADMIN_TOKEN: adminToken,
     SSE_KEEPALIVE_MS: '1000',
+    // Tests name loopback git daemons, registries and example images; a file narrows this as it needs.
+    SOURCE_ALLOWED_HOSTS: '127.0.0.1,localhost',
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));

@@ -24,11 +24,13 @@ export async function replayTaskQueue(client: Client, taskQueue: string): Promis
 /**
  * With RECORD_HISTORIES=1, saves the workflow's history as test/histories/<name>.json, in the
  * canonical JSON form the Temporal CLI writes, with the workflow's id beside the events: a workflow
- * names the workflows it starts from its own id, so the replay needs the recorded one.
+ * names the workflows it starts from its own id, so the replay needs the recorded one. Without
+ * `runId`, the workflow's latest run.
  */
-export function recordHistory(temporalAddress: string, workflowId: string, name: string): void {
+export function recordHistory(temporalAddress: string, workflowId: string, name: string, runId?: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, '--address', temporalAddress, '--output', 'json'], {
+  const run = runId ? ['--run-id', runId] : [];
+  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, ...run, '--address', temporalAddress, '--output', 'json'], {
     encoding: 'utf8',
   });
   writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify({ workflowId, ...JSON.parse(json) }, null, 2)}\n`);

@@ -309,6 +309,7 @@ export interface BuildLedger {
 export type BuildActivities = Fakes<
   | 'beginBuildRun'
   | 'prepareCheckout'
+  | 'removeCheckout'
   | 'buildPlatformImage'
   | 'pushPlatformImage'
   | 'tagLocalAlias'
@@ -350,6 +351,7 @@ export function fakeBuildActivities(settings: Partial<BuildSettings> = {}, runId
   const activities: BuildActivities = {
     beginBuildRun: fake('beginBuildRun', async ({ serverId }) => ({ runId, localImage: `mcp-custom-${serverId}`, settings: full })),
     prepareCheckout: fake('prepareCheckout', async ({ revision }) => ({ contextDir: '/nonexistent/checkout', revision, dockerfileGenerated: false })),
+    removeCheckout: fake('removeCheckout', async () => {}),
     buildPlatformImage: fake('buildPlatformImage', async ({ serverId, platform }) => ({
       platform,
       localImage: `mcp-custom-${serverId}:${platform.replaceAll('/', '_')}`,

@@ -2,8 +2,8 @@
 // migrations 00001/00002) and fans new rows out to subscribers. One LISTEN per table per API
 // process: a NOTIFY only says "something new"; the rows are read once and handed to every
 // subscriber whose filter admits them. Any number of API replicas serve the same rows.
-import type { Sql } from '../lib/db.js';
-import type { Logger } from '../lib/logger.js';
+import type { Sql } from '../db.js';
+import type { Logger } from '../logger.js';
 
 export interface TailRow {
   id: number;
@@ -33,7 +33,7 @@ export class TableTail<Row extends TailRow> {
 
   async start(): Promise<void> {
     const [row] = await this.sql<{ max: number }[]>`select coalesce(max(id), 0)::bigint as max from ${this.sql(this.table)}`;
-    this.lastId = Number(row!.max);
+    this.lastId = row!.max;
     // onlisten also fires after a reconnect: catch up on whatever was missed while disconnected.
     const { unlisten } = await this.sql.listen(this.channel, () => this.poll(), () => this.poll());
     this.unlisten = unlisten;
@@ -81,7 +81,7 @@ export class TableTail<Row extends TailRow> {
       const rows = await this.sql<Row[]>`
         select * from ${this.sql(this.table)} where id > ${this.lastId} order by id limit ${BATCH}`;
       for (const row of rows) {
-        this.lastId = Number(row.id);
+        this.lastId = row.id;
         for (const subscriber of this.subscribers) {
           if (subscriber.accepts(row)) subscriber.push(row);
         }

@@ -1,6 +1,6 @@
 // The installation's id (migration 00008), read once at start by the API and the worker.
-import { isPgError, PgCode, type Sql } from './db.js';
-import { workflowIdsFor, type WorkflowIds } from './workflow-ids.js';
+import { isPgError, PgCode, type Sql } from '../db.js';
+import { workflowIdsFor, type WorkflowIds } from '../workflow-ids.js';
 
 /** This installation's workflow ids; the database must be migrated (the API does it at start). */
 export async function loadWorkflowIds(sql: Sql): Promise<WorkflowIds> {

@@ -1,6 +1,6 @@
 // First-start set-up of the bootstrap admin and its token, safe when several processes boot at once.
-import type { Sql } from './db.js';
-import { generateToken, hashToken, tokenPrefix } from './tokens.js';
+import type { Sql } from '../db.js';
+import { generateToken, hashToken, tokenPrefix } from '../tokens.js';
 
 const LOCK_KEY = 727_002; // "mcp-host bootstrap"
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap';

@@ -1,0 +1,57 @@
+// What a launched server left in the ledger for operators to read: where it runs (server_runtimes),
+// the MCP manifest its health check read, and the policy decisions behind each launch. The
+// serverLifecycle workflow's activities write these.
+import type { Sql } from '../db.js';
+import { ApiError } from '../errors.js';
+import type { Backend, RecordedWorkload } from '../runtime/executor.js';
+
+/** Where the server was recorded to run, if it was ever launched. */
+export async function recordedWorkload(sql: Sql, serverId: number): Promise<RecordedWorkload | undefined> {
+  const [row] = await sql<{ backend: Backend; workload: string; transport: RecordedWorkload['transport']; endpoint: string | null }[]>`
+    select backend, workload, transport, endpoint from server_runtimes where server_id = ${serverId}`;
+  return row && { serverId, ...row };
+}
+
+/** Forgets where the server ran, once its workload is removed. */
+export async function forgetWorkload(sql: Sql, serverId: number): Promise<void> {
+  await sql`delete from server_runtimes where server_id = ${serverId}`;
+}
+
+/** The manifest of the server's last MCP health check; 404 when it has passed none. */
+export async function serverManifest<M>(sql: Sql, serverId: number): Promise<M> {
+  const [row] = await sql<{ manifest: M | null }[]>`select manifest from mcp_servers where id = ${serverId}`;
+  if (!row?.manifest) throw new ApiError(404, 'not_found', `server ${serverId} has passed no MCP health check yet`);
+  return row.manifest;
+}
+
+export interface DecisionRow {
+  id: number;
+  decided_at: Date;
+  backend: string;
+  candidate_backend: string;
+  executor_name: string | null;
+  image: string | null;
+  requires_build: boolean;
+  artifact_run_id: number | null;
+  manifest_digest: string | null;
+  policy_version: string;
+  tier: string | null;
+  health_overall: string | null;
+  capability_requirements: string[];
+  capabilities_satisfied: boolean;
+  evaluation_required: boolean;
+  governance_required: boolean;
+  launchable: boolean;
+  notes: string[];
+}
+
+/** The server's policy decisions, newest first, as the API answers them. */
+export async function policyDecisions(sql: Sql, serverId: number, limit: number) {
+  const rows = await sql<DecisionRow[]>`
+    select id, decided_at, backend, candidate_backend, executor_name, image, requires_build, artifact_run_id, manifest_digest,
+           policy_version, tier, health_overall, capability_requirements, capabilities_satisfied, evaluation_required,
+           governance_required, launchable, notes
+    from runtime_policy_decisions where server_id = ${serverId}
+    order by id desc limit ${limit}`;
+  return rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() }));
+}
