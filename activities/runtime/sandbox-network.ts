@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { loadInstallationId } from '../../lib/ledger/installation.js';
 
 export type Egress = 'none' | 'internet';
 
@@ -36,7 +37,10 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
 
   /** Bridge names are global on the host: keyed by the installation, so parallel stacks never collide. */
   async function keyOf(name: string): Promise<string> {
-    installation ??= sql<{ id: string }[]>`select id from installation`.then(([row]) => row?.id ?? 'none');
+    installation ??= loadInstallationId(sql).catch((err: unknown) => {
+      installation = undefined; // a failed read is asked again next time
+      throw err;
+    });
     return createHash('sha256').update(`${await installation}/${name}`).digest('hex').slice(0, 10);
   }
 
