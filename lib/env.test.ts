@@ -17,6 +17,15 @@ describe('environment schema', () => {
     expect(env.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
     expect(env.TEMPORAL_NAMESPACE).toBe('default');
     expect(env.CONTAINER_RUNTIME).toBe('docker');
+    expect(env.DOCKER_NETWORK_MODE).toBe('bridge');
+    expect(env.ALLOW_HOST_NETWORK).toBe(false);
+    expect(env.SERVER_EGRESS_ALLOW).toEqual([]);
+  });
+
+  it('shares the host network with hosted servers only when the operator allows it explicitly', () => {
+    expect(parseEnvironment({ DOCKER_NETWORK_MODE: 'host', ALLOW_HOST_NETWORK: 'true' }).DOCKER_NETWORK_MODE).toBe('host');
+    expect(() => parseEnvironment({ DOCKER_NETWORK_MODE: 'host', ALLOW_HOST_NETWORK: 'false' })).toThrow(EnvError);
+    expect(parseEnvironment({ SERVER_EGRESS_ALLOW: '10.0.0.53:53, 192.168.1.10:443' }).SERVER_EGRESS_ALLOW).toEqual(['10.0.0.53:53', '192.168.1.10:443']);
   });
 
   it('parses booleans from explicit words only', () => {
@@ -38,6 +47,9 @@ describe('environment schema', () => {
     ['CONTAINER_RUNTIME', 'podman', /CONTAINER_RUNTIME: /],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres:\/\/ URL/],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters/],
+    ['DOCKER_NETWORK_MODE', 'host', /DOCKER_NETWORK_MODE: host shares the host network .* set ALLOW_HOST_NETWORK=true/],
+    ['SERVER_EGRESS_ALLOW', '10.0.0.53', /SERVER_EGRESS_ALLOW: expected ipv4:port entries/],
+    ['SERVER_EGRESS_ALLOW', 'dns.internal:53', /SERVER_EGRESS_ALLOW: expected ipv4:port entries/],
   ])('%s=%j stops start-up with one line naming it', (name, value, message) => {
     let error: unknown;
     try {

@@ -162,10 +162,26 @@ export const envSchema = z.object({
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
   /**
-   * How MCP containers are reached: `bridge` publishes the server's port on 127.0.0.1; `host` shares
-   * the host's network (for daemons without a bridge, as the development stack runs).
+   * Where MCP containers run: `bridge` gives each server (and each evaluation) a bridge network of its
+   * own, reached at its container address; `host` shares the host's network, Postgres and Temporal
+   * included, and needs ALLOW_HOST_NETWORK=true.
    */
   DOCKER_NETWORK_MODE: z.enum(['bridge', 'host']).default('bridge'),
+  /** Host networking hands every hosted server the control plane: only for images the operator trusts. */
+  ALLOW_HOST_NETWORK: bool(false),
+  /**
+   * The image of the check run before launches: a container on a fresh tenant network must not reach
+   * the host. It needs `sh`, `timeout` and `nc` (busybox has them).
+   */
+  DOCKER_CANARY_IMAGE: z.string().trim().min(1).default('busybox:1.36'),
+  /**
+   * What servers with `egress: internet` may reach in the otherwise blocked private ranges, as
+   * `ipv4:port` (TCP and UDP), e.g. a DNS resolver. The development stack adds them to its policy.
+   */
+  SERVER_EGRESS_ALLOW: list.refine(
+    (entries) => entries.every((e) => /^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/.test(e) && Number(e.split(':')[1]) <= 65535),
+    'expected ipv4:port entries separated by commas, e.g. 10.0.0.53:53',
+  ),
   /** Limits of every hosted server and evaluation that its config does not set (`resources.*`). */
   SERVER_DEFAULT_CPUS: cpus(1),
   SERVER_DEFAULT_MEMORY: memory('512m'),
@@ -252,6 +268,9 @@ function crossCheck(env: Env): void {
   }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     throw new EnvError('invalid environment: TEMPORAL_TLS_CERT_PATH: expected together with TEMPORAL_TLS_KEY_PATH (both or neither)');
+  }
+  if (env.DOCKER_NETWORK_MODE === 'host' && !env.ALLOW_HOST_NETWORK) {
+    throw new EnvError('invalid environment: DOCKER_NETWORK_MODE: host shares the host network (Postgres, Temporal, the API) with every hosted server; set ALLOW_HOST_NETWORK=true to accept that');
   }
 }
 

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   let dockerHost = env.DOCKER_HOST;
   if (!dockerHost) {
-    const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS);
+    const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS, { egressAllow: env.SERVER_EGRESS_ALLOW });
     stops.push({ name: 'dockerd', stop: docker.stop });
     dockerHost = docker.host;
   }
@@ -112,8 +112,8 @@ async function main(): Promise<void> {
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // Checkouts under the project, not in a temporary folder every stack on the machine shares.
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
-    // The private dockerd runs without a bridge: servers then share the host's network.
-    DOCKER_NETWORK_MODE: raw.DOCKER_NETWORK_MODE ?? (env.DOCKER_HOST ? 'bridge' : 'host'),
+    // The network canary runs on the busybox the examples build from: no image hub needed.
+    ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
     // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
     SOURCE_ALLOWED_HOSTS: [...env.SOURCE_ALLOWED_HOSTS, `127.0.0.1:${examples.daemon.port}`, parseRegistry(registry).host].join(','),
   };

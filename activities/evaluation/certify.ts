@@ -13,6 +13,7 @@ import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from '../runtime/attach-transport.js';
 import { containerState, dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
+import { createSandboxNetworks } from '../runtime/sandbox-network.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
 
 /** How long a fresh container may take to answer before the evaluation calls it a failure. */
@@ -35,6 +36,7 @@ export function compareTools(expected: readonly string[], actual: readonly strin
 export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
   const ensureImage = imagePuller(docker, env, credentials);
   const { removeContainer } = dockerWorkloads(docker);
+  const networks = createSandboxNetworks(sql, env, docker, ensureImage);
 
   /** Asks the container for its manifest until it answers, or the time is up. */
   async function probe(launched: { workload: string; endpoint: string | null }): Promise<McpManifest> {
@@ -75,6 +77,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
           useGpu: false,
           extraLabels: { 'mcp-host.certification-id': String(certificationId) },
           restart: false,
+          networks,
         });
         const manifest = await probe(launched);
         const actual = manifest.tools.map((t) => t.name);
@@ -95,6 +98,7 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         evidence = { kind: 'mcp-tools', image, error: (err as Error).message, checked_at: new Date().toISOString() };
       } finally {
         await removeContainer(name);
+        await networks.remove(name);
       }
 
       await recordEvaluation(sql, c, { certificationId, workflowId: Context.current().info.workflowExecution!.workflowId, key, pass, evidence });

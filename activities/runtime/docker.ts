@@ -1,9 +1,9 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
-// the decision names, config as environment, a restart policy and GPUs when asked. Every container
-// (servers and evaluations alike) runs hardened: not as root, no capabilities, no new privileges,
-// a read-only root with a small tmpfs /tmp, Docker's default seccomp profile, and CPU, memory and
-// process limits. Where it runs is recorded in server_runtimes, so stop, delete and logs work
-// after any restart.
+// the decision names, config as environment, a restart policy and GPUs when asked, on a network of
+// its own (sandbox-network.ts). Every container (servers and evaluations alike) runs hardened: not
+// as root, no capabilities, no new privileges, a read-only root with a small tmpfs /tmp, Docker's
+// default seccomp profile, and CPU, memory and process limits. Where it runs is recorded in
+// server_runtimes, so stop, delete and logs work after any restart.
 import { PassThrough } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
@@ -18,6 +18,7 @@ import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/r
 import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { DockerAttachTransport } from './attach-transport.js';
+import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
@@ -106,19 +107,29 @@ export interface ContainerSpec {
   extraLabels: Record<string, string>;
   /** Long-running servers restart with the daemon; throw-away evaluations do not. */
   restart: boolean;
+  networks: SandboxNetworks;
 }
 
 /**
  * Creates and starts an MCP server container (replacing one of the same name) and says where it
- * answers: a Streamable HTTP URL, or null for stdio servers, which are reached by attaching.
+ * answers: a Streamable HTTP URL at its address on its own network, or null for stdio servers, which
+ * are reached by attaching.
  */
 export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerSpec): Promise<Launched> {
-  const { labels, name } = spec;
+  const { labels, name, networks } = spec;
   await dockerWorkloads(docker).removeContainer(name);
   const stdio = labels.transport === 'stdio';
-  // A stdio server needs no network of its own: it keeps stdin open and mcp-host attaches.
-  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && !stdio;
-  const published = !hostNetwork && !stdio;
+  const egress = egressOf(spec.config);
+  // Host networking only where the operator allowed it (the environment refuses it otherwise).
+  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK && !stdio;
+  // A stdio server without egress needs no network at all: it keeps stdin open and mcp-host attaches.
+  const ownNetwork = !hostNetwork && (!stdio || egress === 'internet');
+  if (ownNetwork) {
+    await networks.verify();
+    await networks.ensure(name, egress, spec.extraLabels);
+  } else {
+    await networks.remove(name);
+  }
   // On the host network the server listens on a port of its own, told through PORT.
   const port = hostNetwork ? await freePort() : labels.port;
   const resources = launchResources(`container ${name}`, spec.config, env);
@@ -136,10 +147,8 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     Env: environment,
     Labels: { 'mcp-host.managed': 'true', ...spec.extraLabels },
     ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
-    ExposedPorts: published ? { [`${port}/tcp`]: {} } : undefined,
     HostConfig: {
-      NetworkMode: stdio ? 'none' : hostNetwork ? 'host' : 'bridge',
-      PortBindings: published ? { [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } : undefined,
+      NetworkMode: hostNetwork ? 'host' : ownNetwork ? name : 'none',
       RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
       // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
       // (nothing here may set seccomp=unconfined).
@@ -156,13 +165,8 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   });
   await container.start();
   if (stdio) return { workload: name, endpoint: null, transport: 'stdio' };
-  let hostPort = port;
-  if (published) {
-    const bound = (await container.inspect()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0]?.HostPort;
-    if (!bound) throw ApplicationFailure.nonRetryable(`container ${name} published no port for ${port}/tcp`, ErrorType.LaunchFailed);
-    hostPort = Number(bound);
-  }
-  return { workload: name, endpoint: `http://127.0.0.1:${hostPort}${labels.path}`, transport: 'streamable-http' };
+  const address = hostNetwork ? '127.0.0.1' : await networks.address(name, name);
+  return { workload: name, endpoint: `http://${address}:${port}${labels.path}`, transport: 'streamable-http' };
 }
 
 /** Pulls an image unless the daemon has it, with the registry credentials for mcp-host's own registry. */
@@ -211,6 +215,7 @@ function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
 export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
   const ensureImage = imagePuller(docker, env, credentials);
   const containers = dockerWorkloads(docker);
+  const networks = createSandboxNetworks(sql, env, docker, ensureImage);
   return {
     backend: 'docker',
     describe: cachedProbe(() => describeDaemon(docker)),
@@ -233,13 +238,17 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
         useGpu: input.useGpu,
         extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
         restart: true,
+        networks,
       });
       await sql`update server_runtimes set endpoint = ${launched.endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
       return launched;
     },
 
     stop: ({ workload }) => containers.stopContainer(workload),
-    remove: ({ workload }) => containers.removeContainer(workload),
+    async remove({ workload }) {
+      await containers.removeContainer(workload);
+      await networks.remove(workload);
+    },
 
     async logs({ workload }, { tail }) {
       const raw = (await docker.getContainer(workload).logs({ stdout: true, stderr: true, tail: tail ?? 100, follow: false })) as unknown as Buffer;

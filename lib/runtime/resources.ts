@@ -88,7 +88,7 @@ export function serverResources(config: Record<string, string | number | boolean
 }
 
 /** Config keys that are settings of the platform, not environment of the server. */
-export const isPlatformConfigKey = (key: string) => key === 'runtime' || key.startsWith('resources.');
+export const isPlatformConfigKey = (key: string) => key === 'runtime' || key === 'egress' || key.startsWith('resources.');
 
 /** A server may not ask for more CPU, memory or processes than the operator allows: 422 naming the config key. */
 export function resourcesWithinMaximum(config: Record<string, string | number | boolean>, env: Env): void {

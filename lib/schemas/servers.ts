@@ -72,6 +72,11 @@ export const ServerConfig = z
       const problem = resourceValueProblem(key, config[key]!);
       if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
+    // What a server may reach beyond mcp-host's gateway: nothing (the default) or the internet minus
+    // private, loopback and link-local ranges.
+    if (config.egress !== undefined && config.egress !== 'none' && config.egress !== 'internet') {
+      ctx.addIssue({ code: 'custom', path: ['egress'], message: 'egress must be "none" or "internet"' });
+    }
   })
   .openapi('ServerConfig');
 

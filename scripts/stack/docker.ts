@@ -1,11 +1,16 @@
 // A private dockerd (Debian's docker.io) on a socket under .data, for when DOCKER_HOST is not set.
 // vfs storage and no iptables/bridge: it runs in containers and sandboxes without kernel privileges.
+// Hosted servers get a bridge network each (from a /28 pool), and the host's tenant network policy
+// (sandbox.nft) keeps them away from the host, from each other and from private ranges. The daemon
+// never switches on IP forwarding or writes firewall rules: other stacks on the machine keep theirs.
 // Starting cleans what a killed dockerd of the same directory left (pid files, mounts); stopping
 // leaves nothing mounted.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { mountsUnder, unmountUnder } from './mounts.js';
 import { processArgv, spawnManaged, stopPid, waitUntil, type ManagedProcess } from './process.js';
 
@@ -16,6 +21,27 @@ export interface DockerDaemon {
 }
 
 const DOCKERD = '/usr/sbin/dockerd';
+const SANDBOX_POLICY = join(dirname(fileURLToPath(import.meta.url)), 'sandbox.nft');
+/** Where servers' networks come from: a /28 each, skipping subnets already routed on the host. */
+const SERVER_ADDRESS_POOL = 'base=10.203.0.0/16,size=28';
+
+/**
+ * Loads the tenant network policy (idempotent; shared by every stack on the machine, so never removed
+ * on stop) and adds the operator's egress allow-list (`ipv4:port`, TCP and UDP) to it.
+ */
+export function installSandboxPolicy(egressAllow: readonly string[] = []): void {
+  const nft = (args: string[]) => execFileSync('nft', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    nft(['-f', SANDBOX_POLICY]);
+    for (const entry of egressAllow) {
+      const [address, port] = entry.split(':');
+      nft(['add', 'element', 'inet', 'mcphost', 'egress_allow4_port', `{ ${address} . tcp . ${port}, ${address} . udp . ${port} }`]);
+    }
+  } catch (err) {
+    const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
+    throw new Error(`cannot install the tenant network policy (nft -f ${SANDBOX_POLICY}): ${detail}; run "npm run setup" (installs nftables), as root`);
+  }
+}
 
 export function dockerPing(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -32,8 +58,9 @@ export function dockerPing(socketPath: string): Promise<boolean> {
   });
 }
 
-export async function startDockerd(dir: string, logDir: string): Promise<DockerDaemon> {
+export async function startDockerd(dir: string, logDir: string, opts: { egressAllow?: readonly string[] } = {}): Promise<DockerDaemon> {
   if (!existsSync(DOCKERD)) throw new Error(`${DOCKERD} not found; run "npm run setup" (installs docker.io)`);
+  installSandboxPolicy(opts.egressAllow);
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
   // exec-root holds unix sockets, whose paths must stay short: keep it under /run.
@@ -51,6 +78,8 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
       '--storage-driver=vfs',
       '--iptables=false',
       '--bridge=none',
+      '--ip-forward=false',
+      '--default-address-pool', SERVER_ADDRESS_POOL,
     ],
     { logFile: join(logDir, 'dockerd.log') },
   );
@@ -67,13 +96,49 @@ export async function startDockerd(dir: string, logDir: string): Promise<DockerD
     host: `unix://${socket}`,
     process: proc,
     async stop() {
+      // dockerd leaves its networks' bridges in the host's namespace when it exits; it makes them again
+      // at its next start from what its data root records.
+      const bridges = await serverBridges(socket);
       await proc.stop(20_000);
+      for (const bridge of bridges.filter((b) => existsSync(`/sys/class/net/${b}`))) {
+        try {
+          execFileSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
+        } catch {
+          // gone meanwhile
+        }
+      }
       // After a clean exit this finds nothing; after the grace period's SIGKILL, dockerd's own mounts.
       await stopStaleContainerd(execRoot);
       unmountUnder([dir, execRoot]);
       rmSync(execRoot, { recursive: true, force: true });
     },
   };
+}
+
+/** The Linux bridges of the daemon's server networks (named mcpn-… or mcpe-…). */
+function serverBridges(socketPath: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/networks', timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          const networks = JSON.parse(body) as { Options?: Record<string, string> }[];
+          const names = networks.map((n) => n.Options?.['com.docker.network.bridge.name'] ?? '').filter((b) => /^mcp[ne]-/.test(b));
+          resolve(names);
+        } catch {
+          resolve([]);
+        }
+      });
+    });
+    req.once('error', () => resolve([]));
+    req.once('timeout', () => {
+      req.destroy();
+      resolve([]);
+    });
+    req.end();
+  });
 }
 
 /**

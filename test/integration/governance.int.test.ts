@@ -33,7 +33,7 @@ const as = (who: { token: string }) => ({ token: who.token });
 
 beforeAll(async () => {
   stack = await startBuildStack('governance');
-  h = await startHarness('governance', { ...stack.env('linux/amd64'), DOCKER_NETWORK_MODE: 'host' });
+  h = await startHarness('governance', stack.env('linux/amd64'));
   call = httpClient(h.apiUrl);
   alice = await newUser('operator');
   bob = await newUser('operator');

@@ -55,7 +55,7 @@ const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(
 
 beforeAll(async () => {
   stack = await startBuildStack('hardening');
-  h = await startHarness('hardening', { ...stack.env('linux/amd64'), DOCKER_NETWORK_MODE: 'host', SERVER_MAX_MEMORY: '1g' });
+  h = await startHarness('hardening', { ...stack.env('linux/amd64'), SERVER_MAX_MEMORY: '1g' });
   call = httpClient(h.apiUrl);
   await probeRepo('probe');
 }, 300_000);

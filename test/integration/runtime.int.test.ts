@@ -32,7 +32,7 @@ const container = (id: number) => stack.docker.getContainer(`mcp-server-${id}`);
 
 beforeAll(async () => {
   stack = await startBuildStack('runtime');
-  h = await startHarness('runtime', { ...stack.env('linux/amd64'), DOCKER_NETWORK_MODE: 'host' });
+  h = await startHarness('runtime', stack.env('linux/amd64'));
   call = httpClient(h.apiUrl);
 }, 300_000);
 afterAll(async () => {

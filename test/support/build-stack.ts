@@ -77,6 +77,7 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
       REGISTRY_AUTH_DOCKERCONFIG: dockerconfigPath,
       REGISTRY_ARCH_TARGETS: targets,
       BUILD_WORK_DIR: join(dir, 'work'),
+      DOCKER_CANARY_IMAGE: base.reference,
       // The loopback git daemon and registry (behind its proxy) the builds use, as npm start allows its own.
       SOURCE_ALLOWED_HOSTS: `127.0.0.1:${git.port},${registryHost}`,
     }),

@@ -1,0 +1,159 @@
+// A network of its own for every hosted server and every evaluation container: a Docker bridge
+// network whose Linux bridge is named by the server's egress (`mcpn-…` none, `mcpe-…` internet), so
+// the host's tenant network policy (scripts/stack/sandbox.nft) applies to it. The host — the worker,
+// the gateway, the health probe — reaches the server at its container address on that bridge; nothing
+// is published on the host. Before launches a canary on a fresh network checks that the policy is in
+// force, and a launch is refused, with the reason, when it is not.
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { loadInstallationId } from '../../lib/ledger/installation.js';
+
+export type Egress = 'none' | 'internet';
+
+/** A server's egress, from its config (`egress`, validated when the server is written); none by default. */
+export const egressOf = (config: Record<string, string | number | boolean>): Egress => (config.egress === 'internet' ? 'internet' : 'none');
+
+/** How long a passed canary vouches for the policy; a failed one is never remembered. */
+const CANARY_TTL_MS = 60_000;
+
+/** Linux bridge names: the egress prefix and 10 hex characters (interface names stop at 15). */
+const bridgeName = (egress: Egress, key: string) => `${egress === 'internet' ? 'mcpe' : 'mcpn'}-${key}`;
+
+const BRIDGE_OPTION = 'com.docker.network.bridge.name';
+
+const notFound = (err: { statusCode?: number }) => {
+  if (err.statusCode !== 404) throw err;
+};
+
+export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensureImage: (image: string) => Promise<unknown>) {
+  let installation: Promise<string> | undefined;
+  let passedAt = 0;
+  let canaryRun: Promise<void> | undefined;
+
+  /** Bridge names are global on the host: keyed by the installation, so parallel stacks never collide. */
+  async function keyOf(name: string): Promise<string> {
+    installation ??= loadInstallationId(sql).catch((err: unknown) => {
+      installation = undefined; // a failed read is asked again next time
+      throw err;
+    });
+    return createHash('sha256').update(`${await installation}/${name}`).digest('hex').slice(0, 10);
+  }
+
+  async function create(name: string, bridge: string, egress: Egress, labels: Record<string, string>) {
+    // Subnets come from the daemon's pool; another daemon may take the same one at the same moment.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Internal: egress === 'none',
+          Labels: { 'mcp-host.managed': 'true', 'mcp-host.egress': egress, ...labels },
+          Options: { [BRIDGE_OPTION]: bridge, 'com.docker.network.bridge.enable_ip_masquerade': 'false' },
+        });
+      } catch (err) {
+        if (attempt >= 3 || !/overlap/i.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  async function remove(name: string): Promise<void> {
+    await docker.getNetwork(name).remove().catch(notFound);
+  }
+
+  /** Runs the canary: a container on a fresh egress-none network tries to reach a listener of the host's. */
+  async function canary(): Promise<void> {
+    const name = `mcp-canary-${randomBytes(5).toString('hex')}`;
+    await ensureImage(env.DOCKER_CANARY_IMAGE).catch((err: Error) => {
+      throw refuse(`the network canary cannot run (DOCKER_CANARY_IMAGE ${env.DOCKER_CANARY_IMAGE}): ${err.message}`);
+    });
+    const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', { 'mcp-host.canary': 'true' });
+    let reached = false;
+    const listener = createServer((socket) => {
+      reached = true;
+      socket.destroy();
+    });
+    try {
+      const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
+      if (!gateway) throw refuse(`the canary network ${name} has no gateway address`);
+      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch((err: Error) => {
+        throw refuse(`cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host`);
+      });
+      const port = (listener.address() as AddressInfo).port;
+      const output = await runProbe(name, `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`);
+      if (reached || output.includes('canary:reached')) {
+        throw refuse(`a tenant network reaches the host (${gateway}:${port}): the tenant network policy is missing; load it with nft -f scripts/stack/sandbox.nft`);
+      }
+      if (!output.includes('canary:blocked')) throw refuse(`the network canary (image ${env.DOCKER_CANARY_IMAGE}) did not run: ${output.trim().slice(0, 200)}`);
+    } finally {
+      listener.close();
+      await remove(name);
+    }
+  }
+
+  async function runProbe(network: string, script: string): Promise<string> {
+    const container = await docker.createContainer({
+      Image: env.DOCKER_CANARY_IMAGE,
+      Entrypoint: ['sh', '-c', script],
+      Cmd: [],
+      User: '65534:65534',
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
+      HostConfig: { NetworkMode: network, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+    });
+    try {
+      await container.start();
+      await container.wait();
+      return ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+    } finally {
+      await container.remove({ force: true }).catch(notFound);
+    }
+  }
+
+  return {
+    /** Passes when the policy was in force within the last minute; otherwise runs the canary (once for concurrent callers). */
+    async verify(): Promise<void> {
+      if (Date.now() - passedAt < CANARY_TTL_MS) return;
+      canaryRun ??= canary()
+        .then(() => {
+          passedAt = Date.now();
+        })
+        .finally(() => {
+          canaryRun = undefined;
+        });
+      await canaryRun;
+    },
+
+    /** The workload's network (named as the workload), created or replaced to match its egress. */
+    async ensure(name: string, egress: Egress, labels: Record<string, string>): Promise<string> {
+      const bridge = bridgeName(egress, await keyOf(name));
+      const existing = await docker
+        .getNetwork(name)
+        .inspect()
+        .catch((err: { statusCode?: number }) => notFound(err));
+      if (existing?.Options?.[BRIDGE_OPTION] === bridge) return name;
+      if (existing) await remove(name);
+      await create(name, bridge, egress, labels);
+      return name;
+    },
+
+    /** The container's address on its network, where the host reaches it. */
+    async address(container: string, network: string): Promise<string> {
+      const ip = (await docker.getContainer(container).inspect()).NetworkSettings.Networks?.[network]?.IPAddress;
+      if (!ip) throw ApplicationFailure.nonRetryable(`container ${container} has no address on its network ${network}`, ErrorType.LaunchFailed);
+      return ip;
+    },
+
+    remove,
+  };
+}
+
+function refuse(reason: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`refusing to launch: ${reason}`, ErrorType.LaunchFailed);
+}
+
+export type SandboxNetworks = ReturnType<typeof createSandboxNetworks>;

@@ -1,0 +1,161 @@
+// Names carry an hn- prefix: every test file of a run shares one database (and the bootstrap admin).
+// A hosted server is a hostile tenant: from inside its container it reaches neither the control plane
+// (Postgres, Temporal, the API, the registry — on loopback or on any of the host's addresses), nor
+// another tenant's server, nor the metadata address, whatever its egress; the host still reaches both
+// servers at the endpoints mcp-host recorded. The stack is the harness's, which is npm start's.
+import { networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { createGitRepo } from '../support/git-fixture.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { eventually, httpClient, waitForStatus } from '../support/http.js';
+
+let stack: BuildStack;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+
+/** hello-mcp plus a `connect` tool: opens a TCP connection to `target` (host:port) and says whether it got through. */
+function probeRepo(name: string) {
+  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
+  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
+  const connect = `        connect) t=$(field target); if echo | timeout 3 nc -w 2 "\${t%:*}" "\${t##*:}" >/dev/null 2>&1; then r=reached; else r=blocked; fi; result "{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"$r\\"}]}" ;;\n`;
+  const cgi = readFileSync(join(dir, 'mcp.cgi'), 'utf8').replace(/^ {8}\*\) failure -32602 'unknown tool' ;;$/m, (line) => `${connect}${line}`);
+  expect(cgi).toContain('connect)');
+  return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': cgi } });
+}
+
+async function mcp(endpoint: string, method: string, params: object) {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { result: { content?: { text: string }[]; tools?: { name: string }[] } };
+}
+
+const connect = async (endpoint: string, target: string) =>
+  (await mcp(endpoint, 'tools/call', { name: 'connect', arguments: { target } })).result.content![0]!.text;
+
+interface Launched {
+  id: number;
+  endpoint: string;
+  ip: string;
+  gateway: string;
+}
+
+async function launch(name: string, config: Record<string, string>): Promise<Launched> {
+  const created = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Example', source: { type: 'git', repository: stack.git.url('probe-mcp') }, config },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id as number;
+  const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running');
+  expect(server.status, server.status_reason).toBe('running');
+  const [runtime] = await h.sql<{ endpoint: string }[]>`select endpoint from server_runtimes where server_id = ${id}`;
+  const network = await stack.docker.getNetwork(`mcp-server-${id}`).inspect();
+  return { id, endpoint: runtime!.endpoint, ip: new URL(runtime!.endpoint).hostname, gateway: network.IPAM!.Config![0]!.Gateway! };
+}
+
+const port = (address: string) => new URL(address.includes('://') ? address : `tcp://${address}`).port;
+
+beforeAll(async () => {
+  stack = await startBuildStack('hostile-net');
+  // The API on every interface, as npm start serves it by default.
+  h = await startHarness('hostile-net', { ...stack.env('linux/amd64'), BIND_ADDRESS: '0.0.0.0' });
+  call = httpClient(h.apiUrl);
+  await probeRepo('probe-mcp');
+}, 300_000);
+afterAll(async () => {
+  await h?.stop();
+  await stack?.stop();
+});
+
+describe('a hosted server in a network of its own', () => {
+  let a: Launched;
+  let b: Launched;
+
+  it('runs each server on its own bridge network, reached at its container address and published nowhere', async () => {
+    [a, b] = await Promise.all([launch('hn-a', {}), launch('hn-b', { egress: 'internet' })]);
+    for (const s of [a, b]) {
+      expect(s.endpoint).toBe(`http://${s.ip}:8080/cgi-bin/mcp`);
+      const inspected = await stack.docker.getContainer(`mcp-server-${s.id}`).inspect();
+      expect(inspected.HostConfig.NetworkMode).toBe(`mcp-server-${s.id}`);
+      expect(inspected.HostConfig.PortBindings ?? {}).toEqual({});
+      expect(Object.values(inspected.NetworkSettings.Ports ?? {}).filter(Boolean)).toEqual([]); // exposed, bound nowhere
+      expect(inspected.Config.Env).not.toContain('egress=internet');
+    }
+    const bridges = await Promise.all([a, b].map(async (s) => (await stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).Options?.['com.docker.network.bridge.name']));
+    expect(bridges[0]).toMatch(/^mcpn-[0-9a-f]{10}$/);
+    expect(bridges[1]).toMatch(/^mcpe-[0-9a-f]{10}$/);
+    expect(a.gateway).not.toBe(b.gateway);
+  }, 600_000);
+
+  it('reaches nothing of the control plane, no other tenant and no metadata address; the host reaches both', async () => {
+    const hostAddresses = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && i.family === 'IPv4' && !i.internal)
+      .map((i) => i!.address);
+    const ports = {
+      postgres: port(h.env.DATABASE_URL!),
+      temporal: port(h.env.TEMPORAL_ADDRESS!),
+      api: h.env.BIND_PORT!,
+      registry: port(stack.registry.address),
+      'registry-proxy': String(stack.proxy.port),
+    };
+    const targets = (self: Launched, other: Launched) => [
+      ...Object.values(ports).flatMap((p) => ['127.0.0.1', self.gateway, other.gateway, ...hostAddresses].map((host) => `${host}:${p}`)),
+      '127.0.0.1:5432',
+      `${other.ip}:8080`,
+      '169.254.169.254:80',
+    ];
+    // What is blocked is there: the API answers the host on each of these addresses.
+    for (const host of [a.gateway, b.gateway, ...hostAddresses]) expect((await fetch(`http://${host}:${ports.api}/healthz`)).status, host).toBe(200);
+    // The probe itself works: the server reaches its own port.
+    expect(await connect(a.endpoint, '127.0.0.1:8080')).toBe('reached');
+    expect(await connect(b.endpoint, `${b.ip}:8080`)).toBe('reached');
+    for (const [self, other] of [[a, b], [b, a]] as const) {
+      const results = await Promise.all(targets(self, other).map(async (t) => [t, await connect(self.endpoint, t)] as const));
+      expect(results.filter(([, r]) => r !== 'blocked'), `reached from server ${self.id}`).toEqual([]);
+    }
+    // The host (the gateway, the health probe) reaches both servers' MCP endpoints.
+    for (const s of [a, b]) expect((await mcp(s.endpoint, 'tools/list', {})).result.tools!.map((t) => t.name)).toEqual(['echo', 'arch']);
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  }, 120_000);
+
+  it('refuses the launch, with the reason, when the network check cannot run', async () => {
+    const canaryImage = h.env.DOCKER_CANARY_IMAGE;
+    h.env.DOCKER_CANARY_IMAGE = `${stack.registryHost}/mcp/no-such-canary:1`;
+    await h.restartWorker(); // a fresh worker has no passed canary to remember
+    try {
+      const created = await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: { name: 'hn-refused', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` } },
+      });
+      expect(created.status).toBe(201);
+      const server = await waitForStatus(call, h.adminToken, created.body.id, ['running', 'unhealthy', 'error'], 'refused');
+      expect(server.status).toBe('error');
+      expect(server.status_reason).toMatch(/^refusing to launch: the network canary cannot run \(DOCKER_CANARY_IMAGE .*no-such-canary:1\)/);
+      await expect(stack.docker.getContainer(`mcp-server-${created.body.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await call('DELETE', `/api/servers/${created.body.id}`, { token: h.adminToken })).status).toBe(202);
+    } finally {
+      h.env.DOCKER_CANARY_IMAGE = canaryImage;
+      await h.restartWorker();
+    }
+  }, 120_000);
+
+  it('removes the network with the server', async () => {
+    for (const s of [a, b]) {
+      expect((await call('DELETE', `/api/servers/${s.id}`, { token: h.adminToken })).status).toBe(202);
+      await eventually(async () => (await call('GET', `/api/servers/${s.id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+      await expect(stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    }
+    // Nor is a canary network left behind.
+    expect((await stack.docker.listNetworks()).map((n) => n.Name).filter((n) => n.startsWith('mcp-'))).toEqual([]);
+  }, 120_000);
+});
