@@ -19,7 +19,6 @@ const SQL_ALLOWED: [RegExp, string][] = [
   [/^scripts\/stack\/postgres\.ts$/, 'creates the dev database'],
   [/^test\//, 'fixtures and assertions of tests'],
   [/^bench\//, 'fixtures of benchmarks'],
-  [/^activities\/runtime\/docker\.ts$/, 'its launch record moves into lib/ledger/runtime.ts with the per-server network work'],
 ];
 
 /** A postgres.js query: `sql`…``, `tx<Row[]>`…`` or `sql.unsafe(…)`. */

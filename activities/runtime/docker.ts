@@ -11,6 +11,7 @@ import type { Sql } from '../../lib/db.js';
 import { readJsonStream } from '../../lib/docker.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { recordDockerLaunch, recordEndpoint } from '../../lib/ledger/runtime.js';
 import { freePort } from '../../lib/net.js';
 import { EXECUTORS, type Capability, type ExecutorDescriptor } from '../../lib/policy/decide.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
@@ -223,12 +224,7 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
     async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
       const labels = await ensureImage(input.image);
-      // Recorded before the container exists, so a crash in between leaves nothing untracked.
-      await sql`
-        insert into server_runtimes (server_id, backend, decision_id, workload, image, transport)
-        values (${input.serverId}, 'docker', ${input.decisionId}, ${name}, ${input.image}, ${labels.transport})
-        on conflict (server_id) do update set backend = 'docker', decision_id = excluded.decision_id, workload = excluded.workload,
-          image = excluded.image, transport = excluded.transport, endpoint = null, updated_at = now()`;
+      await recordDockerLaunch(sql, { serverId: input.serverId, decisionId: input.decisionId, workload: name, image: input.image, transport: labels.transport });
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
         name,
@@ -240,7 +236,7 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
         restart: true,
         networks,
       });
-      await sql`update server_runtimes set endpoint = ${launched.endpoint}, started_at = now(), updated_at = now() where server_id = ${input.serverId}`;
+      await recordEndpoint(sql, input.serverId, launched.endpoint);
       return launched;
     },
 

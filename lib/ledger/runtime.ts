@@ -30,6 +30,28 @@ export async function recordKubernetesLaunch(sql: Sql, l: KubernetesLaunch): Pro
 }
 
 /** The servers running on Kubernetes now. */
+export interface DockerLaunch {
+  serverId: number;
+  decisionId: number;
+  workload: string;
+  image: string;
+  transport: string;
+}
+
+/** Recorded before the container exists, so a crash in between leaves nothing untracked. */
+export async function recordDockerLaunch(sql: Sql, l: DockerLaunch): Promise<void> {
+  await sql`
+    insert into server_runtimes (server_id, backend, decision_id, workload, image, transport)
+    values (${l.serverId}, 'docker', ${l.decisionId}, ${l.workload}, ${l.image}, ${l.transport})
+    on conflict (server_id) do update set backend = 'docker', decision_id = excluded.decision_id, workload = excluded.workload,
+      image = excluded.image, transport = excluded.transport, endpoint = null, updated_at = now()`;
+}
+
+/** Where the launched workload answers, once it is up. */
+export async function recordEndpoint(sql: Sql, serverId: number, endpoint: string | null): Promise<void> {
+  await sql`update server_runtimes set endpoint = ${endpoint}, started_at = now(), updated_at = now() where server_id = ${serverId}`;
+}
+
 export async function kubernetesServers(sql: Sql): Promise<number[]> {
   const rows = await sql<{ server_id: number }[]>`select server_id from server_runtimes where backend = 'kubernetes'`;
   return rows.map((r) => r.server_id);
