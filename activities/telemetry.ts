@@ -6,7 +6,12 @@ import { recordMetric } from '../lib/ledger/metrics.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface Telemetry {
-  metric(serverId: number, runId: number | null, eventType: string, details: Record<string, unknown> | null): Promise<void>;
+  metric(
+    serverId: number,
+    runId: number | null,
+    eventType: string,
+    details: Record<string, unknown> | null,
+  ): Promise<void>;
   /** A line writer for one build (and platform); call flush() before the activity returns. */
   buildLog(runId: number, platform: string | null): BuildLog;
 }

@@ -31,12 +31,20 @@ export function createApp(deps: ApiDeps) {
   app.use('*', requestId());
   if (deps.tracing) app.use('*', deps.tracing);
   app.use('*', metrics.middleware);
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
     deps.log.info(
-      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       'request',
     );
   });
@@ -46,12 +54,17 @@ export function createApp(deps: ApiDeps) {
       maxSize: deps.env.MAX_BODY_BYTES,
       // The rest of the body is never read, so the connection cannot be reused: say so.
       onError: (c) =>
-        c.json(errorBody('payload_too_large', `request body exceeds ${deps.env.MAX_BODY_BYTES} bytes`), 413, { connection: 'close' }),
+        c.json(errorBody('payload_too_large', `request body exceeds ${deps.env.MAX_BODY_BYTES} bytes`), 413, {
+          connection: 'close',
+        }),
     }),
   );
   // A body must be JSON; anything else is refused before it reaches a handler.
   app.use('/api/*', async (c, next) => {
-    const hasBody = c.req.header('content-length') !== undefined ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined;
+    const hasBody =
+      c.req.header('content-length') !== undefined
+        ? c.req.header('content-length') !== '0'
+        : c.req.header('transfer-encoding') !== undefined;
     if (hasBody && !JSON_TYPE.test(c.req.header('content-type') ?? '')) {
       return c.json(errorBody('unsupported_media_type', 'request bodies must be application/json'), 415);
     }

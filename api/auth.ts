@@ -29,7 +29,8 @@ export function authenticate(sql: Sql) {
 
 /** Viewers read; operators and admins change things. */
 export function requireRole(caller: Caller, ...roles: Role[]): void {
-  if (!roles.includes(caller.role)) throw forbidden(`this needs the ${roles.join(' or ')} role; you are ${caller.role}`);
+  if (!roles.includes(caller.role))
+    throw forbidden(`this needs the ${roles.join(' or ')} role; you are ${caller.role}`);
 }
 
 /** Admins and viewers see every owner's resources; operators their own. */

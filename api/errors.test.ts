@@ -6,10 +6,29 @@ import { dependencyUnavailable, handleError } from './errors.js';
 
 describe('dependencyUnavailable: outages are 503s, not 500s', () => {
   it.each([
-    ['postgres refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 'database'],
-    ['postgres shutting down', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }), 'database'],
-    ['postgres.js connection closed', Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' }), 'database'],
-    ['temporal unavailable, wrapped', Object.assign(new Error('Failed to start workflow'), { name: 'ServiceError', cause: Object.assign(new Error('14 UNAVAILABLE'), { code: 14 }) }), 'temporal'],
+    [
+      'postgres refused',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      'database',
+    ],
+    [
+      'postgres shutting down',
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      'database',
+    ],
+    [
+      'postgres.js connection closed',
+      Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' }),
+      'database',
+    ],
+    [
+      'temporal unavailable, wrapped',
+      Object.assign(new Error('Failed to start workflow'), {
+        name: 'ServiceError',
+        cause: Object.assign(new Error('14 UNAVAILABLE'), { code: 14 }),
+      }),
+      'temporal',
+    ],
     ['temporal deadline', Object.assign(new Error('4 DEADLINE_EXCEEDED'), { code: 4 }), 'temporal'],
   ])('%s', (_name, err, expected) => {
     expect(dependencyUnavailable(err)).toBe(expected);
@@ -28,7 +47,11 @@ describe('handleError: a workflow id Temporal already holds', () => {
   it('is a 409 naming the id, not a 500', async () => {
     const app = new Hono();
     app.post('/api/servers', () => {
-      throw new WorkflowExecutionAlreadyStartedError('Workflow execution already started', 'server/1', 'serverLifecycle');
+      throw new WorkflowExecutionAlreadyStartedError(
+        'Workflow execution already started',
+        'server/1',
+        'serverLifecycle',
+      );
     });
     app.onError((err, c) => handleError(err, c, createLogger('test', 'silent')));
     const res = await app.request('/api/servers', { method: 'POST' });

@@ -26,9 +26,23 @@ export function describeZodError(error: ZodError | z.core.$ZodError): { message:
 }
 
 /** Postgres connection failures and shutdowns; Temporal's gRPC UNAVAILABLE / DEADLINE_EXCEEDED. */
-const PG_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P02', '57P03']);
+const PG_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 export function dependencyUnavailable(err: unknown): 'database' | 'temporal' | undefined {
-  for (let cur = err as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0; cur && depth < 5; cur = cur.cause as typeof cur, depth++) {
+  for (
+    let cur = err as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0;
+    cur && depth < 5;
+    cur = cur.cause as typeof cur, depth++
+  ) {
     if (typeof cur.code === 'string' && PG_DOWN.has(cur.code)) return 'database';
     if (cur.name === 'ConnectionError' || cur.code === 14 || cur.code === 4) return 'temporal';
   }
@@ -52,7 +66,10 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     log.warn({ workflowId: err.workflowId, path: c.req.path }, 'workflow id already taken in the Temporal namespace');
     return c.json(
-      errorBody('workflow_exists', `Temporal already holds a workflow ${err.workflowId} (another installation's, or an earlier database's, on this namespace); nothing was created`),
+      errorBody(
+        'workflow_exists',
+        `Temporal already holds a workflow ${err.workflowId} (another installation's, or an earlier database's, on this namespace); nothing was created`,
+      ),
       409,
     );
   }
@@ -60,7 +77,14 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
   const unavailable = dependencyUnavailable(err);
   if (unavailable) {
     log.warn({ err: (err as Error).message, path: c.req.path, dependency: unavailable }, 'dependency unavailable');
-    return c.json(errorBody(`${unavailable}_unavailable`, `${unavailable === 'database' ? 'the database' : 'Temporal'} is unavailable; retry shortly`), 503, { 'Retry-After': '2' });
+    return c.json(
+      errorBody(
+        `${unavailable}_unavailable`,
+        `${unavailable === 'database' ? 'the database' : 'Temporal'} is unavailable; retry shortly`,
+      ),
+      503,
+      { 'Retry-After': '2' },
+    );
   }
   if (err instanceof HTTPException) {
     const status = err.status;

@@ -17,7 +17,12 @@ export function createMetrics(sql: Sql) {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const requests = new Counter({ name: 'mcp_host_http_requests_total', help: 'API requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'mcp_host_http_requests_total',
+    help: 'API requests',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
 
   // Ledger rows by status: workflow outcomes as Postgres records them.
   const byStatus = (name: string, help: string, table: StatusTable) =>
@@ -33,7 +38,11 @@ export function createMetrics(sql: Sql) {
     });
   byStatus('mcp_host_servers', 'Servers by status', 'mcp_servers');
   byStatus('mcp_host_build_runs', 'Build runs (buildAndPublish outcomes) by status', 'build_artifact_runs');
-  byStatus('mcp_host_governance_runs', 'Governance runs (governanceRun outcomes) by status', 'governance_workflow_runs');
+  byStatus(
+    'mcp_host_governance_runs',
+    'Governance runs (governanceRun outcomes) by status',
+    'governance_workflow_runs',
+  );
   byStatus('mcp_host_promotions', 'Promotions (promotion outcomes) by status', 'artifact_promotions');
   byStatus('mcp_host_certifications', 'Certifications by status', 'evaluation_certifications');
   new Gauge({

@@ -7,14 +7,24 @@ import { parseEnvironment } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
 
 // Building the app touches no dependency; none of these is called by this test.
-const deps = { env: parseEnvironment({}), log: createLogger('test', 'silent'), sql: {}, temporal: {}, streams: {}, docker: {} } as unknown as ApiDeps;
+const deps = {
+  env: parseEnvironment({}),
+  log: createLogger('test', 'silent'),
+  sql: {},
+  temporal: {},
+  streams: {},
+  docker: {},
+} as unknown as ApiDeps;
 
 const UNDOCUMENTED = new Set(['GET /openapi.json', 'GET /docs', 'GET /metrics']);
 
 describe('OpenAPI document', () => {
   it('lists every route the app serves, with a summary and responses', async () => {
     const app = createApp(deps);
-    const doc = (await (await app.request('/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, { summary?: string; responses?: object }>> };
+    const doc = (await (await app.request('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { summary?: string; responses?: object }>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     const served = app.routes
       .filter((r) => r.method !== 'ALL')

@@ -48,7 +48,17 @@ async function main(): Promise<void> {
   await streams.start();
   const docker = createDocker(env.DOCKER_HOST);
   const executors = createExecutors({ sql, env, docker });
-  const app = createApp({ sql, temporal, env, log, streams, docker, executors, workflowIds, tracing: tracing?.middleware });
+  const app = createApp({
+    sql,
+    temporal,
+    env,
+    log,
+    streams,
+    docker,
+    executors,
+    workflowIds,
+    tracing: tracing?.middleware,
+  });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
   });
@@ -64,7 +74,9 @@ async function main(): Promise<void> {
         : { code: 'bad_request', message: 'malformed HTTP request' },
     });
     const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 
   const shutdown = (signal: string) => {

@@ -43,7 +43,11 @@ export function lastEventId(c: Context, query?: number): number | undefined {
   return header && /^\d{1,18}$/.test(header) ? Number(header) : query;
 }
 
-export function tailStream<Row extends TailRow>(c: Context, resumeAfter: number | undefined, opts: TailStreamOptions<Row>) {
+export function tailStream<Row extends TailRow>(
+  c: Context,
+  resumeAfter: number | undefined,
+  opts: TailStreamOptions<Row>,
+) {
   return streamSSE(c, async (stream) => {
     const queue: Row[] = [];
     let wake: (() => void) | undefined;

@@ -43,7 +43,11 @@ export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
       temporal.workflow.getHandle(workflowId).executeUpdate(update, { args }),
     );
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.InvalidTransition) {
+    if (
+      err instanceof WorkflowUpdateFailedError &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === ErrorType.InvalidTransition
+    ) {
       throw new ApiError(409, 'invalid_transition', err.cause.message);
     }
     if (err instanceof WorkflowNotFoundError) throw new ApiError(409, errors.ended.code, errors.ended.message);
@@ -56,7 +60,11 @@ export async function executeUpdate<Ret, Args extends [unknown, ...unknown[]]>(
 const timedOut = (err: unknown) => (err as { code?: number }).code === 4;
 
 const workerUnavailable = (what: string) =>
-  new ApiError(503, 'worker_unavailable', `no worker accepted ${what} within ${UPDATE_TIMEOUT_MS / 1000}s; it may still be applied, so check before retrying`);
+  new ApiError(
+    503,
+    'worker_unavailable',
+    `no worker accepted ${what} within ${UPDATE_TIMEOUT_MS / 1000}s; it may still be applied, so check before retrying`,
+  );
 
 /**
  * Rolls back a promotion whose workflow has ended (it went active): a new run of its workflow
@@ -69,7 +77,12 @@ export async function rollBackEndedPromotion(
   request: PromotionRequest,
 ): Promise<void> {
   const workflowId = workflowIds.promotion(promotionId);
-  const run = () => temporal.workflow.execute<typeof promotion>('promotion', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ promotionId, rollbackEnded: request }] });
+  const run = () =>
+    temporal.workflow.execute<typeof promotion>('promotion', {
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [{ promotionId, rollbackEnded: request }],
+    });
   let result: PromotionResult;
   try {
     result = await temporal.withDeadline(Date.now() + UPDATE_TIMEOUT_MS, async () => {
@@ -77,12 +90,16 @@ export async function rollBackEndedPromotion(
         return await run();
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        await temporal.workflow.getHandle(workflowId).result().catch(() => undefined);
+        await temporal.workflow
+          .getHandle(workflowId)
+          .result()
+          .catch(() => undefined);
         return await run();
       }
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ApiError(409, 'invalid_transition', `promotion ${promotionId} is already being rolled back`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new ApiError(409, 'invalid_transition', `promotion ${promotionId} is already being rolled back`);
     throw timedOut(err) ? workerUnavailable('the rollback') : err;
   }
   if (result.status === 'abandoned') throw notFound(`promotion ${promotionId}`);
@@ -99,7 +116,9 @@ export async function notifyGatedServers(
       temporal.workflow
         .getHandle(workflowIds.server(id))
         .signal(gateChangedSignal)
-        .catch((err: Error) => log.warn({ serverId: id, err: err.message }, 'could not tell a gated server that a gate changed')),
+        .catch((err: Error) =>
+          log.warn({ serverId: id, err: err.message }, 'could not tell a gated server that a gate changed'),
+        ),
     ),
   );
 }

@@ -50,7 +50,9 @@ async function getServer(client: ApiClient, serverId: number, gone: string): Pro
 }
 
 const failedEarly = (serverId: number, reason: string | null) =>
-  new CliError(`the build of server ${serverId} failed before a build run opened: ${plain(reason ?? 'no reason recorded')}`);
+  new CliError(
+    `the build of server ${serverId} failed before a build run opened: ${plain(reason ?? 'no reason recorded')}`,
+  );
 
 export interface StartBuildOptions {
   /** Sends the build intent; called once the status events are subscribed to. */
@@ -62,7 +64,11 @@ export interface StartBuildOptions {
 }
 
 /** Sends a build intent (`start`) and answers the build run it opens. */
-export async function startBuildAndFindRun(client: ApiClient, serverId: number, opts: StartBuildOptions): Promise<BuildRun> {
+export async function startBuildAndFindRun(
+  client: ApiClient,
+  serverId: number,
+  opts: StartBuildOptions,
+): Promise<BuildRun> {
   const pollMs = opts.pollMs ?? 1000;
   const events: ServerEvent[] = [];
   let subscribed = false;
@@ -96,7 +102,10 @@ export async function startBuildAndFindRun(client: ApiClient, serverId: number, 
   /** Until an event, the end of the stream, or `ms`. */
   const pause = async (ms: number) => {
     const timer = new AbortController();
-    await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(ms, undefined, { signal: timer.signal }).catch(() => {})]);
+    await Promise.race([
+      new Promise<void>((resolve) => (wake = resolve)),
+      sleep(ms, undefined, { signal: timer.signal }).catch(() => {}),
+    ]);
     timer.abort();
     wake = undefined;
   };
@@ -130,7 +139,8 @@ export async function startBuildAndFindRun(client: ApiClient, serverId: number, 
     for (;;) {
       for (let event = events.shift(); event; event = events.shift()) {
         lastStatus = event.status;
-        if (event.status === 'deleted') throw new CliError(`server ${serverId} was deleted before its build run opened`);
+        if (event.status === 'deleted')
+          throw new CliError(`server ${serverId} was deleted before its build run opened`);
         const settled = !BUSY.includes(event.status);
         if (phase === 'earlier') {
           if (settled) {
@@ -147,7 +157,9 @@ export async function startBuildAndFindRun(client: ApiClient, serverId: number, 
           const run = await ours();
           if (run) return run;
           if (event.status === 'error') throw failedEarly(serverId, event.reason);
-          throw new CliError(`the build of server ${serverId} ended before a build run opened (server ${event.status})`);
+          throw new CliError(
+            `the build of server ${serverId} ended before a build run opened (server ${event.status})`,
+          );
         }
       }
       rethrowStreamEnd();
@@ -187,7 +199,11 @@ export interface WaitForRunOptions {
  * The first run newer than `afterRunId`, polling while the server may still open one; undefined when
  * it settles without one (an `error` newer than the wait fails, naming its reason).
  */
-export async function waitForRun(client: ApiClient, serverId: number, opts: WaitForRunOptions): Promise<BuildRun | undefined> {
+export async function waitForRun(
+  client: ApiClient,
+  serverId: number,
+  opts: WaitForRunOptions,
+): Promise<BuildRun | undefined> {
   const deadline = Date.now() + opts.timeoutMs;
   const fresh = async () => {
     const run = await newestRun(client, serverId);
@@ -201,7 +217,8 @@ export async function waitForRun(client: ApiClient, serverId: number, opts: Wait
       // The run may have opened (and closed) between the two requests.
       const late = await fresh();
       if (late) return late;
-      if (server.status === 'error' && server.updated_at !== opts.serverUpdatedAt) throw failedEarly(serverId, server.status_reason);
+      if (server.status === 'error' && server.updated_at !== opts.serverUpdatedAt)
+        throw failedEarly(serverId, server.status_reason);
       return undefined;
     }
     if (Date.now() >= deadline) {
@@ -224,19 +241,25 @@ export async function runToWatch(
   opts: { timeoutMs: number; pollMs?: number; onNote: (note: string) => void },
 ): Promise<BuildRun> {
   const server = await getServer(client, serverId, `server ${serverId} not found`);
-  if (server.source.type !== 'git') throw new CliError(`server ${serverId} runs an image; only servers with a git source are built`);
+  if (server.source.type !== 'git')
+    throw new CliError(`server ${serverId} runs an image; only servers with a git source are built`);
   let run = await newestRun(client, serverId);
   const current = run && (run.status === 'running' || run.started_at >= server.updated_at);
   if (MAY_BUILD.includes(server.status) && !current) {
     opts.onNote(`server ${serverId} is ${server.status}; waiting for its build run to open`);
-    const next = await waitForRun(client, serverId, { afterRunId: run?.id ?? 0, serverUpdatedAt: server.updated_at, ...opts });
+    const next = await waitForRun(client, serverId, {
+      afterRunId: run?.id ?? 0,
+      serverUpdatedAt: server.updated_at,
+      ...opts,
+    });
     if (next) run = next;
     else {
       run = await newestRun(client, serverId);
       if (run) opts.onNote(`server ${serverId} settled without opening a build run; following its newest`);
     }
   }
-  if (!run) throw new CliError(`server ${serverId} has no build runs; start one with \`mcpctl builds start ${serverId}\``);
+  if (!run)
+    throw new CliError(`server ${serverId} has no build runs; start one with \`mcpctl builds start ${serverId}\``);
   return run;
 }
 
@@ -260,5 +283,10 @@ export async function followBuildLog(client: ApiClient, runId: number, opts: Fol
 
 function isLogLine(value: unknown): value is LogLine {
   const line = value as LogLine | null;
-  return typeof line === 'object' && line !== null && typeof line.line === 'string' && (line.platform === null || typeof line.platform === 'string');
+  return (
+    typeof line === 'object' &&
+    line !== null &&
+    typeof line.line === 'string' &&
+    (line.platform === null || typeof line.platform === 'string')
+  );
 }

@@ -23,7 +23,10 @@ export interface GlobalOptions {
 
 const HttpUrl = z
   .string()
-  .refine((url) => URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol), 'must be an http:// or https:// URL')
+  .refine(
+    (url) => URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol),
+    'must be an http:// or https:// URL',
+  )
   .transform((url) => url.replace(/\/+$/, ''));
 
 export function resolveConfig(opts: GlobalOptions): ClientConfig {
@@ -32,7 +35,8 @@ export function resolveConfig(opts: GlobalOptions): ClientConfig {
   const token = opts.token?.trim();
   if (!token) throw new CliError('no API token; set MCPCTL_TOKEN or pass --token');
   // fetch would reject such a header with a message about headers, not about the token.
-  if (!/^[\x21-\x7e]+$/.test(token)) throw new CliError('the API token (MCPCTL_TOKEN or --token) must be printable ASCII without spaces');
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new CliError('the API token (MCPCTL_TOKEN or --token) must be printable ASCII without spaces');
   return { baseUrl, token, timeoutMs };
 }
 
@@ -74,7 +78,10 @@ export class ApiClient {
   /** A GET of plain text (e.g. a server's logs). */
   async text(path: string): Promise<string> {
     try {
-      const res = await fetch(this.config.baseUrl + path, { headers: this.headers('text/plain'), signal: AbortSignal.timeout(this.config.timeoutMs) });
+      const res = await fetch(this.config.baseUrl + path, {
+        headers: this.headers('text/plain'),
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
       const text = await res.text();
       if (!res.ok) throw apiErrorFrom(res.status, res.statusText, text);
       return text;
@@ -140,7 +147,9 @@ export class ApiClient {
   private failure(err: unknown, method: string, path: string): Error {
     if (err instanceof ApiHttpError || err instanceof CliError) return err;
     if (err instanceof Error && err.name === 'TimeoutError') {
-      return new ConnectionError(`no answer from the API at ${this.config.baseUrl} within ${this.config.timeoutMs / 1000}s (${method} ${path})`);
+      return new ConnectionError(
+        `no answer from the API at ${this.config.baseUrl} within ${this.config.timeoutMs / 1000}s (${method} ${path})`,
+      );
     }
     return new ConnectionError(`cannot reach the API at ${this.config.baseUrl}: ${reasonOf(err)}`);
   }

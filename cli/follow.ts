@@ -48,7 +48,11 @@ export async function followStream(client: ApiClient, opts: FollowOptions): Prom
 
   for (;;) {
     const connection = new AbortController();
-    const signal = AbortSignal.any([connection.signal, ...(deadline ? [deadline] : []), ...(opts.stop ? [opts.stop] : [])]);
+    const signal = AbortSignal.any([
+      connection.signal,
+      ...(deadline ? [deadline] : []),
+      ...(opts.stop ? [opts.stop] : []),
+    ]);
     try {
       for await (const frame of client.stream(opts.path, lastEventId, signal)) {
         if (frame.id !== undefined) lastEventId = received = frame.id;
@@ -68,7 +72,9 @@ export async function followStream(client: ApiClient, opts: FollowOptions): Prom
       connection.abort(); // close the socket, whichever way the loop ended
     }
     try {
-      await sleep(retryMs, undefined, { signal: AbortSignal.any([...(deadline ? [deadline] : []), ...(opts.stop ? [opts.stop] : [])]) });
+      await sleep(retryMs, undefined, {
+        signal: AbortSignal.any([...(deadline ? [deadline] : []), ...(opts.stop ? [opts.stop] : [])]),
+      });
     } catch {
       if (opts.stop?.aborted) return;
       throw timedOut();

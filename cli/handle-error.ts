@@ -28,13 +28,21 @@ export function apiErrorFrom(status: number, statusText: string, bodyText: strin
   try {
     const { error } = JSON.parse(bodyText) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
     if (error && typeof error.code === 'string' && typeof error.message === 'string') {
-      return new ApiHttpError(status, error.message, error.code, typeof error.field === 'string' ? error.field : undefined);
+      return new ApiHttpError(
+        status,
+        error.message,
+        error.code,
+        typeof error.field === 'string' ? error.field : undefined,
+      );
     }
   } catch {
     // not JSON: fall through
   }
   const excerpt = bodyText.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return new ApiHttpError(status, `unexpected response HTTP ${status} ${statusText}`.trim() + (excerpt ? `: ${excerpt}` : ''));
+  return new ApiHttpError(
+    status,
+    `unexpected response HTTP ${status} ${statusText}`.trim() + (excerpt ? `: ${excerpt}` : ''),
+  );
 }
 
 export function formatError(err: unknown): string {

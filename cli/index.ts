@@ -21,7 +21,10 @@ function buildProgram(): Command {
     .addOption(new Option('--url <url>', 'API base URL').env('MCPCTL_URL').default(DEFAULT_URL))
     .addOption(new Option('--token <token>', 'API token').env('MCPCTL_TOKEN'))
     .addOption(
-      new Option('--timeout <seconds>', 'give up on a request (or on watch --until, or on a build run that does not open) after this long').default('30'),
+      new Option(
+        '--timeout <seconds>',
+        'give up on a request (or on watch --until, or on a build run that does not open) after this long',
+      ).default('30'),
     );
 
   program.addCommand(serversCommand());

@@ -59,7 +59,9 @@ export class SseParser {
     this.data = [];
     this.event = '';
     if (data.length === 0) return undefined; // a frame without data is not an event
-    return this.lastEventId === undefined ? { event, data: data.join('\n') } : { event, data: data.join('\n'), id: this.lastEventId };
+    return this.lastEventId === undefined
+      ? { event, data: data.join('\n') }
+      : { event, data: data.join('\n'), id: this.lastEventId };
   }
 }
 

@@ -8,7 +8,10 @@ import { CliError } from './handle-error.js';
 export const Id = IdParam.shape.id;
 
 /** Plain decimal digits: "1e3", "0x10" or "12abc" are typos, not numbers. */
-export const WholeNumber = z.string().regex(/^\d{1,9}$/, 'must be a whole number').transform(Number);
+export const WholeNumber = z
+  .string()
+  .regex(/^\d{1,9}$/, 'must be a whole number')
+  .transform(Number);
 
 /** Seconds, fractions allowed; never zero, which would time out every request at once. */
 export const Seconds = z
@@ -36,7 +39,10 @@ export function checkBody<S extends z.ZodType>(schema: S, body: unknown, labels:
   const path = issue.path.map(String);
   const [first, ...rest] = path;
   const label =
-    labels[path.join('.')] ?? (first !== undefined && labels[first] ? [labels[first], ...rest.filter((s) => !/^\d+$/.test(s))].join(' ') : path.join('.'));
+    labels[path.join('.')] ??
+    (first !== undefined && labels[first]
+      ? [labels[first], ...rest.filter((s) => !/^\d+$/.test(s))].join(' ')
+      : path.join('.'));
   throw new CliError(label ? `${label}: ${issue.message}` : issue.message);
 }
 

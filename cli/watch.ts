@@ -68,5 +68,7 @@ async function currentStatus(client: ApiClient, serverId: number): Promise<strin
 
 export function isServerEvent(value: unknown): value is ServerEvent {
   const event = value as ServerEvent | null;
-  return typeof event === 'object' && event !== null && typeof event.id === 'number' && typeof event.status === 'string';
+  return (
+    typeof event === 'object' && event !== null && typeof event.id === 'number' && typeof event.status === 'string'
+  );
 }

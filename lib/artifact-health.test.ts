@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { classifyArtifact, type ArtifactFacts } from './artifact-health.js';
 
-const base: ArtifactFacts = { status: 'succeeded', credential_health_status: 'healthy', multi_arch: false, server_type: 'Router', platforms: [] };
+const base: ArtifactFacts = {
+  status: 'succeeded',
+  credential_health_status: 'healthy',
+  multi_arch: false,
+  server_type: 'Router',
+  platforms: [],
+};
 
 describe('artifact health and tier', () => {
   const statuses = ['succeeded', 'SUCCESS', 'completed', 'failed', 'running', 'cancelled'];

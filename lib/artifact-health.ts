@@ -33,9 +33,11 @@ export function deriveHealth(facts: ArtifactFacts): ArtifactHealth {
   if (!BUILD_OK.has(facts.status.toLowerCase())) issues.push(`build_status:${facts.status}`);
   if (credentialIssue(facts.credential_health_status)) issues.push(`credential:${facts.credential_health_status}`);
   for (const p of [...facts.platforms].sort((a, b) => a.platform.localeCompare(b.platform))) {
-    if (credentialIssue(p.credential_health_status)) issues.push(`platform:${p.platform}:${p.credential_health_status}`);
+    if (credentialIssue(p.credential_health_status))
+      issues.push(`platform:${p.platform}:${p.credential_health_status}`);
   }
-  const overall: HealthOverall = issues.length === 0 ? 'healthy' : issues.some((i) => i.startsWith('build_status:')) ? 'blocked' : 'degraded';
+  const overall: HealthOverall =
+    issues.length === 0 ? 'healthy' : issues.some((i) => i.startsWith('build_status:')) ? 'blocked' : 'degraded';
   return { overall, issues };
 }
 
@@ -58,7 +60,14 @@ export function catalogSearchText(fields: {
   localImage: string | null | undefined;
   sourceRepo: string | null | undefined;
 }): string {
-  return [fields.serverName, fields.manifestTag, fields.manifestDigest, fields.registryImage, fields.localImage, fields.sourceRepo]
+  return [
+    fields.serverName,
+    fields.manifestTag,
+    fields.manifestDigest,
+    fields.registryImage,
+    fields.localImage,
+    fields.sourceRepo,
+  ]
     .filter(Boolean)
     .join(' ')
     .toLowerCase();

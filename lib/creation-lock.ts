@@ -43,7 +43,11 @@ export interface CreationSteps<R extends { id: number }> {
  * lock, start the workflow, write the first event. The workflow is started inside the transaction,
  * whose lock its first read waits for: if the commit fails, the workflow finds no row and ends.
  */
-export function createWithWorkflow<R extends { id: number }>(sql: Sql, table: CreatedTable, steps: CreationSteps<R>): Promise<R> {
+export function createWithWorkflow<R extends { id: number }>(
+  sql: Sql,
+  table: CreatedTable,
+  steps: CreationSteps<R>,
+): Promise<R> {
   return sql.begin(async (tx) => {
     const row = await steps.insert(tx);
     await holdCreation(tx, table, row.id);

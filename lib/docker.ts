@@ -5,7 +5,8 @@ export function createDocker(dockerHost: string | undefined): Docker {
   if (!dockerHost) return new Docker({ socketPath: '/var/run/docker.sock' });
   const url = new URL(dockerHost);
   if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
-  if (url.protocol === 'tcp:' || url.protocol === 'http:') return new Docker({ host: url.hostname, port: Number(url.port || 2375) });
+  if (url.protocol === 'tcp:' || url.protocol === 'http:')
+    return new Docker({ host: url.hostname, port: Number(url.port || 2375) });
   throw new Error(`DOCKER_HOST must be unix:// or tcp://, got ${url.protocol}`);
 }
 

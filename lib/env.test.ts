@@ -23,9 +23,14 @@ describe('environment schema', () => {
   });
 
   it('shares the host network with hosted servers only when the operator allows it explicitly', () => {
-    expect(parseEnvironment({ DOCKER_NETWORK_MODE: 'host', ALLOW_HOST_NETWORK: 'true' }).DOCKER_NETWORK_MODE).toBe('host');
+    expect(parseEnvironment({ DOCKER_NETWORK_MODE: 'host', ALLOW_HOST_NETWORK: 'true' }).DOCKER_NETWORK_MODE).toBe(
+      'host',
+    );
     expect(() => parseEnvironment({ DOCKER_NETWORK_MODE: 'host', ALLOW_HOST_NETWORK: 'false' })).toThrow(EnvError);
-    expect(parseEnvironment({ SERVER_EGRESS_ALLOW: '10.0.0.53:53, 192.168.1.10:443' }).SERVER_EGRESS_ALLOW).toEqual(['10.0.0.53:53', '192.168.1.10:443']);
+    expect(parseEnvironment({ SERVER_EGRESS_ALLOW: '10.0.0.53:53, 192.168.1.10:443' }).SERVER_EGRESS_ALLOW).toEqual([
+      '10.0.0.53:53',
+      '192.168.1.10:443',
+    ]);
   });
 
   it('parses booleans from explicit words only', () => {
@@ -43,7 +48,11 @@ describe('environment schema', () => {
     ['BIND_PORT', '70000', /BIND_PORT: expected an integer/],
     ['REGISTRY_PUSH_RETRIES', '0', /REGISTRY_PUSH_RETRIES: expected an integer between 1/],
     ['REGISTRY_ARCH_TARGETS', ' , ', /REGISTRY_ARCH_TARGETS: expected at least one platform/],
-    ['REGISTRY_ARCH_TARGETS', 'linux/amd64,amd64', /REGISTRY_ARCH_TARGETS: expected platforms as os\/arch\[\/variant\], got "amd64"/],
+    [
+      'REGISTRY_ARCH_TARGETS',
+      'linux/amd64,amd64',
+      /REGISTRY_ARCH_TARGETS: expected platforms as os\/arch\[\/variant\], got "amd64"/,
+    ],
     ['CONTAINER_RUNTIME', 'podman', /CONTAINER_RUNTIME: /],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres:\/\/ URL/],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters/],
@@ -65,6 +74,9 @@ describe('environment schema', () => {
   it('normalises target lists: trims, drops blanks and duplicates, keeps variants', () => {
     const env = parseEnvironment({ REGISTRY_ARCH_TARGETS: ' linux/amd64, ,linux/arm64/v8,linux/amd64' });
     expect(env.REGISTRY_ARCH_TARGETS).toEqual(['linux/amd64', 'linux/arm64/v8']);
-    expect(parseEnvironment({ REGISTRY_BUILD_CACHE_FROM: 'a:1, b:2' }).REGISTRY_BUILD_CACHE_FROM).toEqual(['a:1', 'b:2']);
+    expect(parseEnvironment({ REGISTRY_BUILD_CACHE_FROM: 'a:1, b:2' }).REGISTRY_BUILD_CACHE_FROM).toEqual([
+      'a:1',
+      'b:2',
+    ]);
   });
 });

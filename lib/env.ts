@@ -42,7 +42,10 @@ const cpus = (fallback: number) =>
     .transform((v, ctx) => {
       if (v === undefined || v === '') return fallback;
       if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < 0.01) {
-        ctx.addIssue({ code: 'custom', message: `expected a number of CPUs of at least 0.01 such as 0.5 or 2, got "${v}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a number of CPUs of at least 0.01 such as 0.5 or 2, got "${v}"`,
+        });
         return z.NEVER;
       }
       return Number(v);
@@ -57,7 +60,10 @@ const memory = (fallback: string) =>
     .transform((v, ctx) => {
       const bytes = parseMemory(v || fallback);
       if (bytes === undefined || bytes < 6 * 1024 ** 2) {
-        ctx.addIssue({ code: 'custom', message: `expected a memory size of at least 6m such as 256m or 1g, got "${v}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a memory size of at least 6m such as 256m or 1g, got "${v}"`,
+        });
         return z.NEVER;
       }
       return bytes;
@@ -139,9 +145,15 @@ export const envSchema = z.object({
    */
   OTEL_TRACES_ENABLED: bool(undefined),
   /** OTLP/HTTP base URL; traces go to <url>/v1/traces. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.refine((v) => v === undefined || isHttpUrl(v), 'expected an http:// or https:// URL'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.refine(
+    (v) => v === undefined || isHttpUrl(v),
+    'expected an http:// or https:// URL',
+  ),
   /** OTLP/HTTP traces URL, used as is. */
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.refine((v) => v === undefined || isHttpUrl(v), 'expected an http:// or https:// URL'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.refine(
+    (v) => v === undefined || isHttpUrl(v),
+    'expected an http:// or https:// URL',
+  ),
   /** service.name of the spans; default mcp-host-api / mcp-host-worker. */
   OTEL_SERVICE_NAME: optionalText,
 
@@ -249,9 +261,14 @@ export const envSchema = z.object({
   VM_ATTESTATION_MEASUREMENTS: list.transform((v) => [...new Set(v.map((m) => m.toLowerCase()))]),
   /** The only keys attestation signatures verify against: base64 raw 32-byte Ed25519 public keys. */
   VM_ATTESTATION_TRUST_ROOTS: list.transform((keys, ctx) => {
-    const bad = keys.findIndex((k) => Buffer.from(k, 'base64').length !== 32 || Buffer.from(k, 'base64').toString('base64') !== k);
+    const bad = keys.findIndex(
+      (k) => Buffer.from(k, 'base64').length !== 32 || Buffer.from(k, 'base64').toString('base64') !== k,
+    );
     if (bad === -1) return [...new Set(keys)];
-    ctx.addIssue({ code: 'custom', message: `expected base64 Ed25519 public keys of 32 bytes, entry ${bad + 1} is not one` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected base64 Ed25519 public keys of 32 bytes, entry ${bad + 1} is not one`,
+    });
     return z.NEVER;
   }),
   VM_ATTESTATION_MAX_AGE_SECONDS: int(300, 1),
@@ -267,10 +284,14 @@ function crossCheck(env: Env): void {
     }
   }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
-    throw new EnvError('invalid environment: TEMPORAL_TLS_CERT_PATH: expected together with TEMPORAL_TLS_KEY_PATH (both or neither)');
+    throw new EnvError(
+      'invalid environment: TEMPORAL_TLS_CERT_PATH: expected together with TEMPORAL_TLS_KEY_PATH (both or neither)',
+    );
   }
   if (env.DOCKER_NETWORK_MODE === 'host' && !env.ALLOW_HOST_NETWORK) {
-    throw new EnvError('invalid environment: DOCKER_NETWORK_MODE: host shares the host network (Postgres, Temporal, the API) with every hosted server; set ALLOW_HOST_NETWORK=true to accept that');
+    throw new EnvError(
+      'invalid environment: DOCKER_NETWORK_MODE: host shares the host network (Postgres, Temporal, the API) with every hosted server; set ALLOW_HOST_NETWORK=true to accept that',
+    );
   }
 }
 

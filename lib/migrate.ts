@@ -25,7 +25,8 @@ export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
     const match = FILE_PATTERN.exec(file);
     if (!match) throw new Error(`migration file name must look like 00001_name.sql: ${file}`);
     const version = Number(match[1]);
-    if (version !== index + 1) throw new Error(`migrations must be numbered without gaps: expected ${index + 1}, found ${file}`);
+    if (version !== index + 1)
+      throw new Error(`migrations must be numbered without gaps: expected ${index + 1}, found ${file}`);
     const sql = readFileSync(join(dir, file), 'utf8');
     return { version, name: match[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
   });
@@ -51,7 +52,9 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
         applied_at timestamptz not null default now()
       )`;
     const done = new Map<number, string>();
-    for (const row of await conn<{ version: number; checksum: string }[]>`select version, checksum from schema_migrations`) {
+    for (const row of await conn<
+      { version: number; checksum: string }[]
+    >`select version, checksum from schema_migrations`) {
       done.set(row.version, row.checksum);
     }
     const applied: string[] = [];
@@ -59,7 +62,9 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
       const checksum = done.get(file.version);
       if (checksum !== undefined) {
         if (checksum !== file.checksum) {
-          throw new Error(`migration ${file.version}_${file.name} was edited after it was applied; add a new migration instead`);
+          throw new Error(
+            `migration ${file.version}_${file.name} was edited after it was applied; add a new migration instead`,
+          );
         }
         continue;
       }

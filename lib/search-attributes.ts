@@ -11,4 +11,11 @@ export const TierKey = defineSearchAttributeKey('Tier', SearchAttributeType.KEYW
 export const StageKey = defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD);
 
 /** Every custom attribute, as registered on the namespace at worker start and by the dev stack. */
-export const CUSTOM_SEARCH_ATTRIBUTES = [ServerIdKey, ServerStatusKey, RevisionKey, ManifestDigestKey, TierKey, StageKey];
+export const CUSTOM_SEARCH_ATTRIBUTES = [
+  ServerIdKey,
+  ServerStatusKey,
+  RevisionKey,
+  ManifestDigestKey,
+  TierKey,
+  StageKey,
+];

@@ -4,7 +4,8 @@ import { canTransition, checkIntent, firstStatusFor, SERVER_STATUSES, type Serve
 describe('server status state machine', () => {
   it('never leaves deleting, and every status can be deleted', () => {
     for (const to of SERVER_STATUSES) expect(canTransition('deleting', to)).toBe(false);
-    for (const from of SERVER_STATUSES.filter((s) => s !== 'deleting')) expect(canTransition(from, 'deleting')).toBe(true);
+    for (const from of SERVER_STATUSES.filter((s) => s !== 'deleting'))
+      expect(canTransition(from, 'deleting')).toBe(true);
   });
 
   it('refuses jumps an operator would find absurd', () => {
@@ -19,7 +20,8 @@ describe('server status state machine', () => {
   it('allows the first status of each accepted intent from where the intent is accepted', () => {
     for (const from of SERVER_STATUSES) {
       for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {
-        if (checkIntent(from, intent).ok) expect(canTransition(from, firstStatusFor(intent)), `${from} ${intent}`).toBe(true);
+        if (checkIntent(from, intent).ok)
+          expect(canTransition(from, firstStatusFor(intent)), `${from} ${intent}`).toBe(true);
       }
     }
   });

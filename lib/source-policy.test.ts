@@ -11,12 +11,31 @@ import {
 } from './source-policy.js';
 
 const none = hostPolicy([]);
-const lookupTo = (...addresses: string[]) => async () => addresses.map((address) => ({ address }));
+const lookupTo =
+  (...addresses: string[]) =>
+  async () =>
+    addresses.map((address) => ({ address }));
 
 describe('source host policy', () => {
   it.each([
-    '169.254.169.254', '127.0.0.1', '127.8.9.10', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '0.0.0.0',
-    '100.64.0.1', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', '[::1]', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe',
+    '169.254.169.254',
+    '127.0.0.1',
+    '127.8.9.10',
+    '10.0.0.1',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '0.0.0.0',
+    '100.64.0.1',
+    '::1',
+    '::',
+    'fc00::1',
+    'fd12:3456::1',
+    'fe80::1',
+    '[::1]',
+    '::ffff:127.0.0.1',
+    '::ffff:169.254.169.254',
+    '::ffff:a9fe:a9fe',
   ])('treats %s as private', (ip) => expect(isPrivateAddress(ip)).toBe(true));
 
   it.each(['8.8.8.8', '172.32.0.1', '192.169.0.1', '2606:4700::1111', 'example.com'])('treats %s as public', (ip) =>
@@ -44,10 +63,18 @@ describe('source host policy', () => {
   });
 
   it('checks every address a name resolves to, once, and returns them to connect to', async () => {
-    await expect(resolveAllowedHost(none, 'example.com', 443, lookupTo('93.184.216.34'))).resolves.toEqual(['93.184.216.34']);
-    await expect(resolveAllowedHost(none, 'rebind.example', 80, lookupTo('93.184.216.34', '169.254.169.254'))).rejects.toThrow(SourceHostRefused);
-    await expect(resolveAllowedHost(none, 'rebind.example', 80, lookupTo('93.184.216.34', '169.254.169.254'))).rejects.toThrow(/resolves to 169\.254\.169\.254/);
-    await expect(resolveAllowedHost(hostPolicy(['git.internal']), 'git.internal', 22, lookupTo('10.0.0.5'))).resolves.toEqual(['10.0.0.5']);
+    await expect(resolveAllowedHost(none, 'example.com', 443, lookupTo('93.184.216.34'))).resolves.toEqual([
+      '93.184.216.34',
+    ]);
+    await expect(
+      resolveAllowedHost(none, 'rebind.example', 80, lookupTo('93.184.216.34', '169.254.169.254')),
+    ).rejects.toThrow(SourceHostRefused);
+    await expect(
+      resolveAllowedHost(none, 'rebind.example', 80, lookupTo('93.184.216.34', '169.254.169.254')),
+    ).rejects.toThrow(/resolves to 169\.254\.169\.254/);
+    await expect(
+      resolveAllowedHost(hostPolicy(['git.internal']), 'git.internal', 22, lookupTo('10.0.0.5')),
+    ).resolves.toEqual(['10.0.0.5']);
     let looked = false;
     const spy = async () => ((looked = true), []);
     await expect(resolveAllowedHost(none, '10.0.0.1', 9418, spy)).rejects.toThrow(SourceHostRefused);

@@ -31,7 +31,10 @@ for (const [net, prefix] of [
 
 /** A host as URLs write it (`[::1]`) or as lists do (`::1`), lowercased, IPv4-mapped IPv6 unwrapped. */
 function normalizeHost(host: string): string {
-  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const bare = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
   return mapped ? mapped[1]! : bare;
 }
@@ -100,7 +103,12 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
  * name is resolved once and refused when any of its addresses is private (unless the host is
  * listed). Throws SourceHostRefused. Callers connect to the returned address, not the name again.
  */
-export async function resolveAllowedHost(policy: HostPolicy, host: string, port: number, lookup: Lookup = systemLookup): Promise<string[]> {
+export async function resolveAllowedHost(
+  policy: HostPolicy,
+  host: string,
+  port: number,
+  lookup: Lookup = systemLookup,
+): Promise<string[]> {
   const problem = literalHostProblem(policy, host, port);
   if (problem) throw new SourceHostRefused(problem);
   const h = normalizeHost(host);
@@ -108,7 +116,10 @@ export async function resolveAllowedHost(policy: HostPolicy, host: string, port:
   const addresses = (await lookup(h)).map((a) => normalizeHost(a.address));
   if (isExplicitlyAllowed(policy, h, port)) return addresses;
   const bad = addresses.find(isPrivateAddress);
-  if (bad) throw new SourceHostRefused(`names ${h}:${port}, which resolves to ${bad}, a private, loopback or link-local address (not in SOURCE_ALLOWED_HOSTS)`);
+  if (bad)
+    throw new SourceHostRefused(
+      `names ${h}:${port}, which resolves to ${bad}, a private, loopback or link-local address (not in SOURCE_ALLOWED_HOSTS)`,
+    );
   return addresses;
 }
 

@@ -11,7 +11,9 @@ describe('Temporal connection settings', () => {
   });
 
   it('uses TLS with an API key (Temporal Cloud), and TLS alone when asked', () => {
-    const cloud = connectionOptions(parseEnvironment({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key-123' }));
+    const cloud = connectionOptions(
+      parseEnvironment({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key-123' }),
+    );
     expect(cloud).toEqual({ address: 'ns.acct.tmprl.cloud:7233', tls: true, apiKey: 'key-123' });
     expect(connectionOptions(parseEnvironment({ TEMPORAL_TLS: 'true' })).tls).toBe(true);
   });
@@ -20,7 +22,10 @@ describe('Temporal connection settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-tls-'));
     writeFileSync(join(dir, 'client.pem'), 'CERT');
     writeFileSync(join(dir, 'client.key'), 'KEY');
-    const env = parseEnvironment({ TEMPORAL_TLS_CERT_PATH: join(dir, 'client.pem'), TEMPORAL_TLS_KEY_PATH: join(dir, 'client.key') });
+    const env = parseEnvironment({
+      TEMPORAL_TLS_CERT_PATH: join(dir, 'client.pem'),
+      TEMPORAL_TLS_KEY_PATH: join(dir, 'client.key'),
+    });
     const { tls } = connectionOptions(env);
     expect(tls).toEqual({ clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') } });
     expect(() => parseEnvironment({ TEMPORAL_TLS_CERT_PATH: join(dir, 'client.pem') })).toThrow(

@@ -17,15 +17,32 @@ const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   KEYWORD_LIST: 7,
 };
 
-type TemporalEnv = Pick<Env, 'TEMPORAL_ADDRESS' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY'>;
+type TemporalEnv = Pick<
+  Env,
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_API_KEY'
+>;
 
 /** Address, TLS and API key for both connection kinds (the client's and the worker's native one). */
-export function connectionOptions(env: TemporalEnv): { address: string; tls?: boolean | { clientCertPair: { crt: Buffer; key: Buffer } }; apiKey?: string } {
-  const certificate = env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
-    ? { clientCertPair: { crt: readFileSync(env.TEMPORAL_TLS_CERT_PATH), key: readFileSync(env.TEMPORAL_TLS_KEY_PATH) } }
-    : undefined;
+export function connectionOptions(env: TemporalEnv): {
+  address: string;
+  tls?: boolean | { clientCertPair: { crt: Buffer; key: Buffer } };
+  apiKey?: string;
+} {
+  const certificate =
+    env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
+      ? {
+          clientCertPair: {
+            crt: readFileSync(env.TEMPORAL_TLS_CERT_PATH),
+            key: readFileSync(env.TEMPORAL_TLS_KEY_PATH),
+          },
+        }
+      : undefined;
   const tls = certificate ?? (env.TEMPORAL_TLS || Boolean(env.TEMPORAL_API_KEY) ? true : undefined);
-  return { address: env.TEMPORAL_ADDRESS, ...(tls !== undefined && { tls }), ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }) };
+  return {
+    address: env.TEMPORAL_ADDRESS,
+    ...(tls !== undefined && { tls }),
+    ...(env.TEMPORAL_API_KEY && { apiKey: env.TEMPORAL_API_KEY }),
+  };
 }
 
 export async function connectClient(
@@ -33,7 +50,11 @@ export async function connectClient(
   interceptors: WorkflowClientInterceptor[] = [],
 ): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(env));
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, ...(interceptors.length > 0 && { interceptors: { workflow: interceptors } }) });
+  return new Client({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    ...(interceptors.length > 0 && { interceptors: { workflow: interceptors } }),
+  });
 }
 
 /** Registers mcp-host's custom search attributes on the namespace; already-present ones are fine. */

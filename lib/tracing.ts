@@ -12,7 +12,10 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import type { Env } from './env.js';
 
-type TracingEnv = Pick<Env, 'OTEL_TRACES_ENABLED' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_SERVICE_NAME'>;
+type TracingEnv = Pick<
+  Env,
+  'OTEL_TRACES_ENABLED' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_SERVICE_NAME'
+>;
 
 export interface Tracing {
   /** Where spans are sent. */
@@ -54,7 +57,9 @@ export async function startTracing(env: TracingEnv, defaultServiceName: string):
   // request's span the parent of the workflow start made inside it.
   provider.register({ contextManager: new AsyncLocalStorageContextManager().enable() });
   const tracer = otel.trace.getTracer('mcp-host');
-  const workflowInterceptorsModule = createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+  const workflowInterceptorsModule = createRequire(import.meta.url).resolve(
+    '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
+  );
 
   return {
     url,
@@ -77,7 +82,11 @@ export async function startTracing(env: TracingEnv, defaultServiceName: string):
           await next();
           // The route pattern, not the concrete path: ids stay out of span names.
           span.updateName(`${c.req.method} ${c.req.routePath}`);
-          span.setAttributes({ 'http.request.method': c.req.method, 'http.route': c.req.routePath, 'http.response.status_code': c.res.status });
+          span.setAttributes({
+            'http.request.method': c.req.method,
+            'http.route': c.req.routePath,
+            'http.response.status_code': c.res.status,
+          });
           if (c.res.status >= 500) span.setStatus({ code: otel.SpanStatusCode.ERROR });
         } finally {
           span.end();

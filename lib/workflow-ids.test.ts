@@ -8,7 +8,11 @@ describe('workflow ids', () => {
     expect(ids.server(1)).toBe('3f9c2a1b/server/1');
     expect(ids.build(1, 'abcdef1234567890abcdef')).toBe('3f9c2a1b/build/1/abcdef123456');
     expect(ids.credentials('127.0.0.1:5000')).toBe('3f9c2a1b/credentials/127.0.0.1:5000');
-    expect([ids.governance(2), ids.promotion(3), ids.certification(4)]).toEqual(['3f9c2a1b/governance/2', '3f9c2a1b/promotion/3', '3f9c2a1b/certification/4']);
+    expect([ids.governance(2), ids.promotion(3), ids.certification(4)]).toEqual([
+      '3f9c2a1b/governance/2',
+      '3f9c2a1b/promotion/3',
+      '3f9c2a1b/certification/4',
+    ]);
   });
 
   it('are bare for an installation from before the id', () => {

@@ -41,8 +41,14 @@ async function main(): Promise<void> {
   let temporalUi = 'n/a (external server)';
   if (!raw.TEMPORAL_ADDRESS) {
     const port = env.DEV_TEMPORAL_PORT;
-    if (await portOpen(port)) throw new Error(`port ${port} is taken; set TEMPORAL_ADDRESS to use that server, or DEV_TEMPORAL_PORT`);
-    const temporal = await startTemporal({ port, uiPort: env.DEV_TEMPORAL_UI_PORT, dbFile: join(DATA_DIR, 'temporal.db'), logDir: LOGS });
+    if (await portOpen(port))
+      throw new Error(`port ${port} is taken; set TEMPORAL_ADDRESS to use that server, or DEV_TEMPORAL_PORT`);
+    const temporal = await startTemporal({
+      port,
+      uiPort: env.DEV_TEMPORAL_UI_PORT,
+      dbFile: join(DATA_DIR, 'temporal.db'),
+      logDir: LOGS,
+    });
     stops.push({ name: 'temporal', stop: temporal.stop });
     temporalAddress = temporal.address;
     temporalUi = temporal.uiUrl!;
@@ -68,7 +74,12 @@ async function main(): Promise<void> {
   }
   say(`registry   ${registry}${exampleBase ? ` (base image ${exampleBase})` : ''}`);
 
-  const examples = await serveExamples({ dir: join(DATA_DIR, 'git'), port: env.DEV_GIT_PORT, logDir: LOGS, baseImage: exampleBase });
+  const examples = await serveExamples({
+    dir: join(DATA_DIR, 'git'),
+    port: env.DEV_GIT_PORT,
+    logDir: LOGS,
+    baseImage: exampleBase,
+  });
   stops.push({ name: 'git daemon', stop: examples.daemon.stop });
   for (const name of examples.names) say(`example    ${examples.daemon.url(name)}   (examples/${name})`);
 
@@ -76,7 +87,13 @@ async function main(): Promise<void> {
   // no kubelet: pods are created but never run), with the namespace and service account it needs.
   let kubeconfig = env.K8S_KUBECONFIG ?? env.KUBECONFIG;
   if (env.CONTAINER_RUNTIME === 'kubernetes' && !kubeconfig) {
-    const k8s = await startKubernetes({ dir: join(DATA_DIR, 'kubernetes'), logDir: LOGS, apiPort: 6443, etcdPort: 23790, etcdPeerPort: 23800 });
+    const k8s = await startKubernetes({
+      dir: join(DATA_DIR, 'kubernetes'),
+      logDir: LOGS,
+      apiPort: 6443,
+      etcdPort: 23790,
+      etcdPeerPort: 23800,
+    });
     stops.push({ name: 'kubernetes', stop: k8s.stop });
     kubeconfig = k8s.kubeconfig;
     for (const [path, body] of [
@@ -84,7 +101,8 @@ async function main(): Promise<void> {
       [`/api/v1/namespaces/${env.K8S_NAMESPACE}/serviceaccounts`, { metadata: { name: env.K8S_SERVICE_ACCOUNT } }],
     ] as const) {
       const res = await k8s.post(path, body);
-      if (res.status !== 201 && res.status !== 409) throw new Error(`kubernetes: POST ${path} answered ${res.status}: ${res.body}`);
+      if (res.status !== 201 && res.status !== 409)
+        throw new Error(`kubernetes: POST ${path} answered ${res.status}: ${res.body}`);
     }
   }
   if (kubeconfig) say(`kubernetes ${kubeconfig} (namespace ${env.K8S_NAMESPACE})`);
@@ -115,7 +133,11 @@ async function main(): Promise<void> {
     // The network canary runs on the busybox the examples build from: no image hub needed.
     ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
     // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
-    SOURCE_ALLOWED_HOSTS: [...env.SOURCE_ALLOWED_HOSTS, `127.0.0.1:${examples.daemon.port}`, parseRegistry(registry).host].join(','),
+    SOURCE_ALLOWED_HOSTS: [
+      ...env.SOURCE_ALLOWED_HOSTS,
+      `127.0.0.1:${examples.daemon.port}`,
+      parseRegistry(registry).host,
+    ].join(','),
   };
   const worker = await startWorker(childEnv, join(LOGS, 'worker.log'));
   stops.push({ name: 'worker', stop: () => worker.stop() });
@@ -161,6 +183,10 @@ process.once('SIGTERM', () => void shutdown(0));
 process.once('SIGHUP', () => void shutdown(0)); // the terminal closed: stop as for Ctrl-C
 
 main().catch(async (err: unknown) => {
-  say(err instanceof EnvError || err instanceof PreviousStackRunning ? err.message : `start failed: ${(err as Error).message}`);
+  say(
+    err instanceof EnvError || err instanceof PreviousStackRunning
+      ? err.message
+      : `start failed: ${(err as Error).message}`,
+  );
   await shutdown(1);
 });

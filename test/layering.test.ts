@@ -6,7 +6,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../scripts/stack/paths.js';
 
-const sources = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.mjs', '*.cjs'], { cwd: PROJECT_ROOT, encoding: 'utf8' })
+const sources = execFileSync(
+  'git',
+  ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.mjs', '*.cjs'],
+  { cwd: PROJECT_ROOT, encoding: 'utf8' },
+)
   .split('\n')
   .filter((f) => f !== '' && !f.startsWith('node_modules/'));
 const text = (file: string) => readFileSync(`${PROJECT_ROOT}/${file}`, 'utf8');
@@ -24,7 +28,8 @@ const SQL_ALLOWED: [RegExp, string][] = [
 /** A postgres.js query: `sql`…``, `tx<Row[]>`…`` or `sql.unsafe(…)`. */
 const QUERY = /\b(sql|tx)(<[^`;]*>)?`|\b(sql|tx)\.unsafe\(/;
 
-const imports = (file: string) => [...text(file).matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+const imports = (file: string) =>
+  [...text(file).matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
 
 describe('layering', () => {
   it('finds the sources it checks', () => {
@@ -46,14 +51,22 @@ describe('layering', () => {
   it('api/ imports nothing from activities/', () => {
     const offenders = sources
       .filter((f) => f.startsWith('api/'))
-      .flatMap((f) => imports(f).filter((i) => i.includes('/activities/')).map((i) => `${f} → ${i}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.includes('/activities/'))
+          .map((i) => `${f} → ${i}`),
+      );
     expect(offenders).toEqual([]);
   });
 
   it('routes import no other route', () => {
     const offenders = sources
       .filter((f) => f.startsWith('api/routes/'))
-      .flatMap((f) => imports(f).filter((i) => i.startsWith('./')).map((i) => `${f} → ${i}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((i) => i.startsWith('./'))
+          .map((i) => `${f} → ${i}`),
+      );
     expect(offenders).toEqual([]);
   });
 });

@@ -12,10 +12,18 @@ const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
 describe('recorded workflow histories replay', () => {
   it('has recorded histories to replay', () => expect(files.length).toBeGreaterThan(0));
 
-  it.each(files)('%s', async (file) => {
-    // Histories recorded before the id was kept beside them ran under bare ids (`server/1`), which
-    // the file name stands in for: neither carries an installation.
-    const { workflowId, ...history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as { workflowId?: string };
-    await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, workflowId ?? file)).resolves.toBeUndefined();
-  }, 60_000);
+  it.each(files)(
+    '%s',
+    async (file) => {
+      // Histories recorded before the id was kept beside them ran under bare ids (`server/1`), which
+      // the file name stands in for: neither carries an installation.
+      const { workflowId, ...history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as {
+        workflowId?: string;
+      };
+      await expect(
+        Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, workflowId ?? file),
+      ).resolves.toBeUndefined();
+    },
+    60_000,
+  );
 });

@@ -22,7 +22,12 @@ async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
-  await ensureCredentialSchedule(new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }), env, log, await loadWorkflowIds(sql));
+  await ensureCredentialSchedule(
+    new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }),
+    env,
+    log,
+    await loadWorkflowIds(sql),
+  );
   await client.close();
 
   const tracing = await startTracing(env, 'mcp-host-worker');
@@ -48,7 +53,10 @@ async function main(): Promise<void> {
     // If this worker dies, its cached workflows move to another worker after 3 s rather than 10 s.
     stickyQueueScheduleToStartTimeout: '3s',
   });
-  log.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS }, 'worker started');
+  log.info(
+    { taskQueue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE, address: env.TEMPORAL_ADDRESS },
+    'worker started',
+  );
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

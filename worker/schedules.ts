@@ -7,7 +7,12 @@ import type { WorkflowIds } from '../lib/workflow-ids.js';
 import type { registryCredentials } from '../workflows/registry-credentials.js';
 
 /** The registryCredentials schedule, when there are credentials to look after. */
-export async function ensureCredentialSchedule(client: Client, env: Env, log: Logger, workflowIds: WorkflowIds): Promise<void> {
+export async function ensureCredentialSchedule(
+  client: Client,
+  env: Env,
+  log: Logger,
+  workflowIds: WorkflowIds,
+): Promise<void> {
   if (!env.REGISTRY || !env.REGISTRY_AUTH_DOCKERCONFIG) return;
   const registry = env.REGISTRY;
   const scheduleId = workflowIds.credentials(parseRegistry(registry).host);

@@ -7,7 +7,14 @@ import { ErrorType } from '../lib/errors.js';
 import type { BuildInput } from './build-and-publish.messages.js';
 import { buildUntilCancelled, fakeBuildActivities, pushedPlatform } from './test-support/fake-activities.js';
 import { startBuild } from './test-support/starts.js';
-import { createWorkflowEnv, eventually, freshId, freshRevision, workflowFailure, type WorkflowEnv } from './test-support/workflow-env.js';
+import {
+  createWorkflowEnv,
+  eventually,
+  freshId,
+  freshRevision,
+  workflowFailure,
+  type WorkflowEnv,
+} from './test-support/workflow-env.js';
 
 let env: WorkflowEnv;
 beforeAll(async () => {
@@ -15,7 +22,12 @@ beforeAll(async () => {
 });
 afterAll(() => env?.close());
 
-const buildInput = (): BuildInput => ({ serverId: freshId(), repository: 'https://example.com/echo.git', branch: 'main', revision: freshRevision() });
+const buildInput = (): BuildInput => ({
+  serverId: freshId(),
+  repository: 'https://example.com/echo.git',
+  branch: 'main',
+  revision: freshRevision(),
+});
 const platformsOf = (calls: [{ platform: string }][]) => calls.map(([input]) => input.platform);
 
 describe.concurrent('buildAndPublish', () => {
@@ -40,15 +52,22 @@ describe.concurrent('buildAndPublish', () => {
       });
       expect(platformsOf(activities.pushPlatformImage.mock.calls).sort()).toEqual([...targets].sort());
       expect(activities.publishManifestList.mock.calls[0]![0].platforms.map((p) => p.platform)).toEqual(targets);
-      expect(ledger.completed).toMatchObject({ runId: 51, status: 'succeeded', manifestDigest: `sha256:${'cd'.repeat(32)}` });
+      expect(ledger.completed).toMatchObject({
+        runId: 51,
+        status: 'succeeded',
+        manifestDigest: `sha256:${'cd'.repeat(32)}`,
+      });
       expect(activities.completeBuildRun).toHaveBeenCalledTimes(1);
       // No credential was refreshed: the cluster's pull secret is left alone.
       expect(activities.syncRegistryPullSecret).not.toHaveBeenCalled();
     });
   });
 
-  it('one platform\'s failed build cancels the others: nothing is pushed and the run fails as BuildFailed', async () => {
-    const { activities, ledger } = fakeBuildActivities({ targets: ['linux/amd64', 'linux/arm64', 'linux/riscv64'], parallelism: 2 });
+  it("one platform's failed build cancels the others: nothing is pushed and the run fails as BuildFailed", async () => {
+    const { activities, ledger } = fakeBuildActivities({
+      targets: ['linux/amd64', 'linux/arm64', 'linux/riscv64'],
+      parallelism: 2,
+    });
     const cancelled = buildUntilCancelled(ledger);
     activities.buildPlatformImage.mockImplementation(async (input) => {
       if (input.platform !== 'linux/arm64') return cancelled(input);
@@ -66,7 +85,11 @@ describe.concurrent('buildAndPublish', () => {
       expect(platformsOf(activities.buildPlatformImage.mock.calls).sort()).toEqual(['linux/amd64', 'linux/arm64']);
       expect(activities.pushPlatformImage).not.toHaveBeenCalled();
       expect(activities.publishManifestList).not.toHaveBeenCalled();
-      expect(ledger.completed).toMatchObject({ status: 'failed', failureReason: 'RUN npm ci exited with code 1', manifestDigest: null });
+      expect(ledger.completed).toMatchObject({
+        status: 'failed',
+        failureReason: 'RUN npm ci exited with code 1',
+        manifestDigest: null,
+      });
       expect(activities.completeBuildRun).toHaveBeenCalledTimes(1);
       // A failed build is not retried.
       expect(activities.buildPlatformImage.mock.calls.filter(([i]) => i.platform === 'linux/arm64')).toHaveLength(1);
@@ -78,24 +101,44 @@ describe.concurrent('buildAndPublish', () => {
     activities.pushPlatformImage.mockImplementation(async ({ platform }) => {
       // The activity refreshed the credentials after a 401 and asks for another attempt.
       if (platform === 'linux/arm64' && Context.current().info.attempt === 1) {
-        throw ApplicationFailure.retryable('registry authentication expired: unauthorized', ErrorType.RegistryAuthRefreshed);
+        throw ApplicationFailure.retryable(
+          'registry authentication expired: unauthorized',
+          ErrorType.RegistryAuthRefreshed,
+        );
       }
-      return pushedPlatform(platform, platform === 'linux/arm64' ? { authRefreshAttempted: true, authRefreshSucceeded: true } : {});
+      return pushedPlatform(
+        platform,
+        platform === 'linux/arm64' ? { authRefreshAttempted: true, authRefreshSucceeded: true } : {},
+      );
     });
     const input = buildInput();
     await env.run(activities, async (taskQueue) => {
       await (await startBuild(env.client, taskQueue, input)).result();
-      expect(platformsOf(activities.pushPlatformImage.mock.calls).sort()).toEqual(['linux/amd64', 'linux/arm64', 'linux/arm64']);
+      expect(platformsOf(activities.pushPlatformImage.mock.calls).sort()).toEqual([
+        'linux/amd64',
+        'linux/arm64',
+        'linux/arm64',
+      ]);
       expect(ledger.completed).toMatchObject({ status: 'succeeded' });
-      expect(ledger.completed!.platforms.find((p) => p.platform === 'linux/arm64')).toMatchObject({ authRefreshAttempted: true, authRefreshSucceeded: true });
-      expect(activities.syncRegistryPullSecret).toHaveBeenCalledWith({ trigger: 'build', serverId: input.serverId, runId: ledger.runId });
+      expect(ledger.completed!.platforms.find((p) => p.platform === 'linux/arm64')).toMatchObject({
+        authRefreshAttempted: true,
+        authRefreshSucceeded: true,
+      });
+      expect(activities.syncRegistryPullSecret).toHaveBeenCalledWith({
+        trigger: 'build',
+        serverId: input.serverId,
+        runId: ledger.runId,
+      });
     });
   });
 
   it('a push whose credentials cannot be refreshed is not retried: the run fails and nothing is published', async () => {
     const { activities, ledger } = fakeBuildActivities({ targets: ['linux/amd64'], parallelism: 1, pushRetries: 5 });
     activities.pushPlatformImage.mockRejectedValue(
-      ApplicationFailure.nonRetryable('registry authentication expired: unauthorized; auth refresh failed: helper exited 1', ErrorType.RegistryAuthExpired),
+      ApplicationFailure.nonRetryable(
+        'registry authentication expired: unauthorized; auth refresh failed: helper exited 1',
+        ErrorType.RegistryAuthExpired,
+      ),
     );
     await env.run(activities, async (taskQueue) => {
       const failure = await workflowFailure((await startBuild(env.client, taskQueue, buildInput())).result());
@@ -112,7 +155,11 @@ describe.concurrent('buildAndPublish', () => {
     const input = buildInput();
     await env.run(activities, async (taskQueue) => {
       const result = await (await startBuild(env.client, taskQueue, input)).result();
-      expect(result).toMatchObject({ registryImage: null, manifestDigest: null, localImage: `mcp-custom-${input.serverId}` });
+      expect(result).toMatchObject({
+        registryImage: null,
+        manifestDigest: null,
+        localImage: `mcp-custom-${input.serverId}`,
+      });
       expect(activities.buildPlatformImage).toHaveBeenCalledTimes(2);
       expect(activities.pushPlatformImage).not.toHaveBeenCalled();
       expect(activities.publishManifestList).not.toHaveBeenCalled();

@@ -24,7 +24,11 @@ const ledger = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: 
 const checkout = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '60s',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved] },
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: '2s',
+    nonRetryableErrorTypes: [ErrorType.GitSourceInvalid, ErrorType.CheckoutMoved],
+  },
 });
 
 // Cancellation reaches a running activity only in the answer to a heartbeat, and the SDK sends
@@ -39,7 +43,11 @@ const builder = proxyActivities<Activities>({
   startToCloseTimeout: '60m',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved] },
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: '2s',
+    nonRetryableErrorTypes: [ErrorType.BuildFailed, ErrorType.CheckoutMoved],
+  },
 });
 
 // Syncing the Kubernetes pull secret after a credential refresh: an API server that is away is
@@ -47,7 +55,13 @@ const builder = proxyActivities<Activities>({
 // syncs again whatever happens here.
 const pullSecret = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.PullSecretConflict] },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [ErrorType.PullSecretConflict],
+  },
 });
 /** Builds started before the pull-secret sync existed replay without it. */
 const PULL_SECRET_PATCH = 'build-pull-secret-sync-v1';
@@ -56,7 +70,11 @@ const CHECKOUT_REMOVAL_PATCH = 'build-checkout-removed-v1';
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired] },
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: '2s',
+    nonRetryableErrorTypes: [ErrorType.RegistryRejected, ErrorType.RegistryAuthExpired],
+  },
 });
 
 /** Runs `task` over `items`, at most `limit` at a time; the first failure cancels the rest. */
@@ -112,19 +130,43 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
   });
 
   try {
-    const source = await checkout.prepareCheckout({ runId: run.runId, serverId: input.serverId, repository: input.repository, branch: input.branch, revision: input.revision });
+    const source = await checkout.prepareCheckout({
+      runId: run.runId,
+      serverId: input.serverId,
+      repository: input.repository,
+      branch: input.branch,
+      revision: input.revision,
+    });
     const pushed: PlatformPush[] = [];
     let built: PlatformBuild[];
     try {
       built = await boundedAll(settings.targets, settings.parallelism, async (platform) => {
-        const image = await builder.buildPlatformImage({ runId: run.runId, serverId: input.serverId, platform, contextDir: source.contextDir, revision: input.revision, settings });
-        if (settings.registry) pushed.push(await pusher.pushPlatformImage({ runId: run.runId, serverId: input.serverId, platform, localImage: image.localImage, settings }));
+        const image = await builder.buildPlatformImage({
+          runId: run.runId,
+          serverId: input.serverId,
+          platform,
+          contextDir: source.contextDir,
+          revision: input.revision,
+          settings,
+        });
+        if (settings.registry)
+          pushed.push(
+            await pusher.pushPlatformImage({
+              runId: run.runId,
+              serverId: input.serverId,
+              platform,
+              localImage: image.localImage,
+              settings,
+            }),
+          );
         return image;
       });
     } finally {
       // Once every platform is built (or the build failed) the checkout is no longer needed.
       if (patched(CHECKOUT_REMOVAL_PATCH)) {
-        await CancellationScope.nonCancellable(() => checkout.removeCheckout({ contextDir: source.contextDir })).catch(() => undefined);
+        await CancellationScope.nonCancellable(() => checkout.removeCheckout({ contextDir: source.contextDir })).catch(
+          () => undefined,
+        );
       }
     }
     await publisher.tagLocalAlias({ serverId: input.serverId, from: built[0]!.localImage, to: run.localImage });
@@ -133,11 +175,19 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
     if (settings.registry) {
       // Platform order as configured, whatever order the pushes finished in.
       const ordered = settings.targets.map((p) => pushed.find((x) => x.platform === p)!);
-      manifest = await publisher.publishManifestList({ runId: run.runId, serverId: input.serverId, revision: input.revision, platforms: ordered, settings });
+      manifest = await publisher.publishManifestList({
+        runId: run.runId,
+        serverId: input.serverId,
+        revision: input.revision,
+        platforms: ordered,
+        settings,
+      });
       upsertSearchAttributes([{ key: ManifestDigestKey, value: manifest.digest }]);
     }
     // New credentials reach the cluster's pull secret (pushes refreshed or rotated them).
-    const refreshed = pushed.some((p) => (p.authRefreshAttempted && p.authRefreshSucceeded) || (p.authRotationAttempted && p.authRotationSucceeded));
+    const refreshed = pushed.some(
+      (p) => (p.authRefreshAttempted && p.authRefreshSucceeded) || (p.authRotationAttempted && p.authRotationSucceeded),
+    );
     if (refreshed && patched(PULL_SECRET_PATCH)) {
       try {
         await pullSecret.syncRegistryPullSecret({ trigger: 'build', serverId: input.serverId, runId: run.runId });
@@ -164,7 +214,14 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
   } catch (err) {
     const status = isCancellation(err) ? 'cancelled' : 'failed';
     await CancellationScope.nonCancellable(() =>
-      ledger.completeBuildRun({ runId: run.runId, status, failureReason: failureReason(err), registryImage: null, manifestDigest: null, platforms: [] }),
+      ledger.completeBuildRun({
+        runId: run.runId,
+        status,
+        failureReason: failureReason(err),
+        registryImage: null,
+        manifestDigest: null,
+        platforms: [],
+      }),
     );
     if (status === 'cancelled') throw err;
     throw ApplicationFailure.nonRetryable(`build failed: ${failureReason(err)}`, ErrorType.BuildFailed);

@@ -4,13 +4,7 @@
 // records pass/fail with the evidence. A pass stays valid until the refresh is due; then the
 // evaluation runs again (nothing flips it to pending early). A plan change re-arms the timer; a
 // retry evaluates at once. A pass wakes the owner's servers waiting on a gate.
-import {
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
 import { wakeGatedServers } from './governance-server-signals.js';
@@ -30,10 +24,18 @@ const ledger = proxyActivities<Activities>({
 const evaluator = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.CertificationManual] },
+  retry: {
+    initialInterval: '2s',
+    maximumInterval: '30s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [ErrorType.CertificationManual],
+  },
 });
 
-export async function certification({ certificationId, evaluateNow }: CertificationInput): Promise<CertificationResult> {
+export async function certification({
+  certificationId,
+  evaluateNow,
+}: CertificationInput): Promise<CertificationResult> {
   let planChanged = false;
   let retry = evaluateNow;
   setHandler(planChangedSignal, () => void (planChanged = true));
@@ -43,7 +45,10 @@ export async function certification({ certificationId, evaluateNow }: Certificat
   for (let round = 0; ; round += 1) {
     if (retry) {
       retry = false;
-      const result = await evaluator.evaluateCertification({ certificationId, key: `${workflowId}#${workflowInfo().runId}#${round}` });
+      const result = await evaluator.evaluateCertification({
+        certificationId,
+        key: `${workflowId}#${workflowInfo().runId}#${round}`,
+      });
       if (result.status === 'gone') return { status: 'gone' };
       if (result.status === 'pass') {
         await wakeGatedServers(result.ownerId);
@@ -57,6 +62,7 @@ export async function certification({ certificationId, evaluateNow }: Certificat
     const woken = await condition(() => planChanged || retry, wait);
     if (!woken) retry = true; // the refresh is due: evaluate again
     // Bound history: a long-lived certification refreshes in a fresh run each time.
-    if (retry && workflowInfo().continueAsNewSuggested) return await continueAsNew<typeof certification>({ certificationId, evaluateNow: true });
+    if (retry && workflowInfo().continueAsNewSuggested)
+      return await continueAsNew<typeof certification>({ certificationId, evaluateNow: true });
   }
 }

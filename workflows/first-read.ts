@@ -8,7 +8,13 @@
 // It is a local activity behind a patch: one workflow task then starts the workflow, instead of an
 // activity task and a second workflow task (the Temporal server spent about a third less per start,
 // bench/api). Histories from before take the activity path.
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 const options = {
@@ -29,7 +35,9 @@ export async function firstRead<K extends RowReader>(
   patchId: string,
   ...args: Parameters<Activities[K]>
 ): Promise<Awaited<ReturnType<Activities[K]>> | undefined> {
-  const read = (patched(patchId) ? asLocalActivity : asActivity)[reader] as unknown as (...a: Parameters<Activities[K]>) => ReturnType<Activities[K]>;
+  const read = (patched(patchId) ? asLocalActivity : asActivity)[reader] as unknown as (
+    ...a: Parameters<Activities[K]>
+  ) => ReturnType<Activities[K]>;
   try {
     return await read(...args);
   } catch (err) {

@@ -15,7 +15,13 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
-import { checkRunTransition, checkStepTransition, runEnded, type RunStatus, type StepState } from '../lib/governance/states.js';
+import {
+  checkRunTransition,
+  checkStepTransition,
+  runEnded,
+  type RunStatus,
+  type StepState,
+} from '../lib/governance/states.js';
 import {
   advanceStepUpdate,
   governanceRunQuery,
@@ -31,7 +37,11 @@ import { signalServer, wakeGatedServers } from './governance-server-signals.js';
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.GovernanceRunNotFound, ErrorType.InvalidTransition] },
+  retry: {
+    initialInterval: '500ms',
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: [ErrorType.GovernanceRunNotFound, ErrorType.InvalidTransition],
+  },
 });
 
 export async function governanceRun({ runId }: GovernanceRunInput): Promise<GovernanceRunResult> {
@@ -63,14 +73,20 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
     throw ApplicationFailure.nonRetryable(reason ?? 'invalid transition', ErrorType.InvalidTransition);
   };
 
-  async function setStatus(to: RunStatus, actorId: number, note: string | undefined, event = 'status_change'): Promise<void> {
+  async function setStatus(
+    to: RunStatus,
+    actorId: number,
+    note: string | undefined,
+    event = 'status_change',
+  ): Promise<void> {
     seq += 1;
     await ledger.recordGovernanceTransition({ runId, key: `${workflowId}#${seq}`, actorId, event, status: to, note });
     status = to;
     // Ending the run settles its steps: completed completes the open ones, failed/cancelled fails them.
     for (const s of steps) {
       if (to === 'completed' && s.status !== 'completed') s.status = 'completed';
-      if ((to === 'failed' || to === 'cancelled') && s.status !== 'completed' && s.status !== 'failed') s.status = 'failed';
+      if ((to === 'failed' || to === 'cancelled') && s.status !== 'completed' && s.status !== 'failed')
+        s.status = 'failed';
     }
     lastActor = actorId;
   }
@@ -117,7 +133,8 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
         if (runTo) status = runTo;
         lastActor = req.actorId;
         // The last step completed completes the run.
-        if (steps.every((s) => s.status === 'completed')) await setStatus('completed', req.actorId, `all ${steps.length} step(s) completed`);
+        if (steps.every((s) => s.status === 'completed'))
+          await setStatus('completed', req.actorId, `all ${steps.length} step(s) completed`);
         return state();
       }),
     {
@@ -154,7 +171,10 @@ export async function governanceRun({ runId }: GovernanceRunInput): Promise<Gove
 
   if (status === 'completed') {
     if (loaded.targetServerId !== null) {
-      await signalServer(loaded.targetServerId, redeployRequestedSignal, { actorId: lastActor, reason: `governance run ${runId} completed` });
+      await signalServer(loaded.targetServerId, redeployRequestedSignal, {
+        actorId: lastActor,
+        reason: `governance run ${runId} completed`,
+      });
     }
     await wakeGatedServers(loaded.ownerId);
   }

@@ -12,7 +12,11 @@ const { findGatedServers } = proxyActivities<Activities>({
 });
 
 /** Signals a server of the calling workflow's installation. */
-export async function signalServer<Args extends unknown[]>(serverId: number, signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
+export async function signalServer<Args extends unknown[]>(
+  serverId: number,
+  signal: SignalDefinition<Args>,
+  ...args: Args
+): Promise<void> {
   try {
     await getExternalWorkflowHandle(workflowIdsOf(workflowInfo().workflowId).server(serverId)).signal(signal, ...args);
   } catch {

@@ -48,7 +48,9 @@ export interface PromotionRequest {
 }
 export const approveUpdate = defineUpdate<{ status: PromotionStatus }, [PromotionRequest]>('approve');
 export const rollbackUpdate = defineUpdate<{ status: PromotionStatus }, [PromotionRequest]>('rollback');
-export const promotionQuery = defineQuery<{ status: PromotionStatus; governanceRunId: number | null }>('promotionState');
+export const promotionQuery = defineQuery<{ status: PromotionStatus; governanceRunId: number | null }>(
+  'promotionState',
+);
 
 export interface CertificationInput {
   certificationId: number;

@@ -2,11 +2,29 @@
 // rollback, with and without the track's governance run (a child governanceRun).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
-import { advanceStepUpdate, approveUpdate, governanceRunQuery, promotionQuery, rollbackUpdate, setRunStatusUpdate } from './governance.messages.js';
+import {
+  advanceStepUpdate,
+  approveUpdate,
+  governanceRunQuery,
+  promotionQuery,
+  rollbackUpdate,
+  setRunStatusUpdate,
+} from './governance.messages.js';
 import type { promotion } from './promotion.js';
-import { fakeGovernanceActivities, promotionRunId, type GovernanceLedger, type PromotionRow } from './test-support/fake-activities.js';
+import {
+  fakeGovernanceActivities,
+  promotionRunId,
+  type GovernanceLedger,
+  type PromotionRow,
+} from './test-support/fake-activities.js';
 import { startPromotion, workflowIds } from './test-support/starts.js';
-import { createWorkflowEnv, eventually, freshId, updateRefusal, type WorkflowEnv } from './test-support/workflow-env.js';
+import {
+  createWorkflowEnv,
+  eventually,
+  freshId,
+  updateRefusal,
+  type WorkflowEnv,
+} from './test-support/workflow-env.js';
 
 let env: WorkflowEnv;
 beforeAll(async () => {
@@ -18,7 +36,12 @@ const releaser = 31;
 const reviewer = 32;
 
 function promotionOn(ledger: GovernanceLedger, governance: boolean): PromotionRow {
-  return ledger.addPromotion({ promotionId: freshId(), ownerId: freshId(), scheduledBy: releaser, governanceWorkflowId: governance ? 4 : null });
+  return ledger.addPromotion({
+    promotionId: freshId(),
+    ownerId: freshId(),
+    scheduledBy: releaser,
+    governanceWorkflowId: governance ? 4 : null,
+  });
 }
 
 /** The governance run the promotion started, once it is there. */
@@ -35,7 +58,9 @@ describe.concurrent('promotion: approval', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startPromotion(env.client, taskQueue, p.promotionId);
       // The update answers once the approval is recorded, so the caller reads it back at once.
-      expect(await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser, note: 'ship it' }] })).toEqual({ status: 'approved' });
+      expect(await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser, note: 'ship it' }] })).toEqual({
+        status: 'approved',
+      });
       expect(p.events.map((e) => e.status)).toContain('approved');
       await eventually(() => expect(p.status).toBe('active'));
       expect(p.events.map((e) => [e.status, e.actorId, e.note])).toEqual([
@@ -53,9 +78,16 @@ describe.concurrent('promotion: approval', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startPromotion(env.client, taskQueue, p.promotionId);
       const run = await governanceRunOf(p);
-      await eventually(async () => expect(await handle.query(promotionQuery)).toEqual({ status: 'in_progress', governanceRunId: promotionRunId(p.promotionId) }));
+      await eventually(async () =>
+        expect(await handle.query(promotionQuery)).toEqual({
+          status: 'in_progress',
+          governanceRunId: promotionRunId(p.promotionId),
+        }),
+      );
 
-      expect(await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] })).toEqual({ status: 'approved' });
+      expect(await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] })).toEqual({
+        status: 'approved',
+      });
       const again = await updateRefusal(handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] }));
       expect(again.type).toBe(ErrorType.InvalidTransition);
       expect(again.message).toBe('promotion is already approved');
@@ -81,7 +113,9 @@ describe.concurrent('promotion: rollback', () => {
       const run = await governanceRunOf(p);
       await run.executeUpdate(advanceStepUpdate, { args: [{ actorId: reviewer, position: 1, status: 'completed' }] });
 
-      expect(await handle.executeUpdate(rollbackUpdate, { args: [{ actorId: releaser, note: 'bad digest' }] })).toEqual({ status: 'rolled_back' });
+      expect(await handle.executeUpdate(rollbackUpdate, { args: [{ actorId: releaser, note: 'bad digest' }] })).toEqual(
+        { status: 'rolled_back' },
+      );
       // The run ended cancelled first, its open step failed, the completed one kept.
       const row = ledger.runs.get(promotionRunId(p.promotionId))!;
       expect(row.status).toBe('cancelled');
@@ -102,12 +136,18 @@ describe.concurrent('promotion: rollback', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startPromotion(env.client, taskQueue, p.promotionId);
       const run = await governanceRunOf(p);
-      await run.executeUpdate(advanceStepUpdate, { args: [{ actorId: reviewer, position: 1, status: 'failed', note: 'licence unclear' }] });
+      await run.executeUpdate(advanceStepUpdate, {
+        args: [{ actorId: reviewer, position: 1, status: 'failed', note: 'licence unclear' }],
+      });
       // A failed step does not end the run by itself; failing the run does.
       expect(p.status).toBe('in_progress');
       await run.executeUpdate(setRunStatusUpdate, { args: [{ actorId: reviewer, status: 'failed' }] });
       expect(await handle.result()).toEqual({ status: 'rolled_back' });
-      expect(p.events.at(-1)).toMatchObject({ status: 'rolled_back', actorId: null, note: `promotion:governance:${promotionRunId(p.promotionId)}:failed` });
+      expect(p.events.at(-1)).toMatchObject({
+        status: 'rolled_back',
+        actorId: null,
+        note: `promotion:governance:${promotionRunId(p.promotionId)}:failed`,
+      });
     });
   });
 
@@ -126,7 +166,11 @@ describe.concurrent('promotion: rollback', () => {
         });
       expect(await rollBack()).toEqual({ status: 'rolled_back' });
       expect(p.status).toBe('rolled_back');
-      expect(p.events.at(-1)).toMatchObject({ status: 'rolled_back', actorId: reviewer, note: `promotion:rolled-back:user:${reviewer}:bad canary` });
+      expect(p.events.at(-1)).toMatchObject({
+        status: 'rolled_back',
+        actorId: reviewer,
+        note: `promotion:rolled-back:user:${reviewer}:bad canary`,
+      });
       expect(p.events.at(-1)!.key).toBe(`${workflowIds.promotion(p.promotionId)}#rolled-back`);
       expect((await rollBack()).refused).toBeDefined();
       expect(p.events.filter((e) => e.status === 'rolled_back')).toHaveLength(1);
@@ -140,7 +184,9 @@ describe.concurrent('promotion: rollback', () => {
       const handle = await startPromotion(env.client, taskQueue, p.promotionId);
       await governanceRunOf(p);
       await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] });
-      expect(await handle.executeUpdate(rollbackUpdate, { args: [{ actorId: releaser }] })).toEqual({ status: 'rolled_back' });
+      expect(await handle.executeUpdate(rollbackUpdate, { args: [{ actorId: releaser }] })).toEqual({
+        status: 'rolled_back',
+      });
       expect(p.events.map((e) => e.status)).toEqual(['in_progress', 'approved', 'rolled_back']);
       expect(ledger.runs.get(promotionRunId(p.promotionId))!.status).toBe('cancelled');
     });

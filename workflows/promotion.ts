@@ -38,10 +38,15 @@ import {
 
 const ledger = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
-  retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition] },
+  retry: {
+    initialInterval: '500ms',
+    maximumInterval: '10s',
+    nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition],
+  },
 });
 
-const rolledBackNote = (req: PromotionRequest) => `promotion:rolled-back:user:${req.actorId}${req.note ? `:${req.note}` : ''}`;
+const rolledBackNote = (req: PromotionRequest) =>
+  `promotion:rolled-back:user:${req.actorId}${req.note ? `:${req.note}` : ''}`;
 
 /** A run started to roll back a promotion whose first run has ended: records the rollback, or refuses it. */
 async function rollBackEnded(promotionId: number, req: PromotionRequest): Promise<PromotionResult> {
@@ -150,7 +155,13 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
 
   // Approval and governance in either order; a rollback or a failed run ends it at any point.
   for (;;) {
-    await condition(() => rollback !== undefined || governanceFailed !== undefined || (approval !== undefined && status !== 'approved') || (governanceDone && status === 'approved'));
+    await condition(
+      () =>
+        rollback !== undefined ||
+        governanceFailed !== undefined ||
+        (approval !== undefined && status !== 'approved') ||
+        (governanceDone && status === 'approved'),
+    );
     if (rollback) {
       // Cancel the governance run first (it records `cancelled`), then record the rollback.
       if (child && !governanceDone) {
@@ -165,11 +176,19 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
       break;
     }
     if (approval && status !== 'approved') {
-      await transition('approved', approval.actorId, `promotion:approved:user:${approval.actorId}${approval.note ? `:${approval.note}` : ''}`);
+      await transition(
+        'approved',
+        approval.actorId,
+        `promotion:approved:user:${approval.actorId}${approval.note ? `:${approval.note}` : ''}`,
+      );
       approvalRecorded = true;
       continue;
     }
-    await transition('active', null, governanceRunId === null ? 'promotion:active' : `promotion:governance:${governanceRunId}:active`);
+    await transition(
+      'active',
+      null,
+      governanceRunId === null ? 'promotion:active' : `promotion:governance:${governanceRunId}:active`,
+    );
     break;
   }
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));

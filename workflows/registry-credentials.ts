@@ -17,7 +17,13 @@ const { checkRegistryCredentials } = proxyActivities<Activities>({
 // every failed attempt is recorded as a k8s_pull_secret_patch_failed event.
 const { syncRegistryPullSecret } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 25, nonRetryableErrorTypes: [ErrorType.PullSecretConflict] },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 25,
+    nonRetryableErrorTypes: [ErrorType.PullSecretConflict],
+  },
 });
 
 /** Runs started before the pull-secret sync existed replay without it. */

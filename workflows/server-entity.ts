@@ -91,7 +91,8 @@ export class ServerEntity {
     this.queue.push({ intent, actorId: request.actorId });
     // Stopping or deleting supersedes a build under way: cancel it rather than wait for it.
     // Any new intent supersedes a launch waiting on a gate.
-    if ((intent === 'stop' || intent === 'delete') && this.current && this.current.intent !== 'stop') this.currentScope?.cancel();
+    if ((intent === 'stop' || intent === 'delete') && this.current && this.current.intent !== 'stop')
+      this.currentScope?.cancel();
     else if (this.waitingOnGate) this.currentScope?.cancel();
     return { intent, status: firstStatusFor(intent) };
   }

@@ -22,10 +22,19 @@ interface Launcher {
 /** Docker: the container, then an MCP health check — running, or unhealthy with the reason. */
 const container: Launcher = {
   async launch(server, decisionId, _decision, image) {
-    await runtime.launchServer({ serverId: server.serverId, decisionId, image, useGpu: server.useGpu, config: server.config });
+    await runtime.launchServer({
+      serverId: server.serverId,
+      decisionId,
+      image,
+      useGpu: server.useGpu,
+      config: server.config,
+    });
     try {
       const checked = await health.checkMcpHealth({ serverId: server.serverId });
-      await server.transition('running', `MCP server ${checked.name ?? 'unnamed'} with ${checked.tools.length} tool(s)`);
+      await server.transition(
+        'running',
+        `MCP server ${checked.name ?? 'unnamed'} with ${checked.tools.length} tool(s)`,
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       await server.transition('unhealthy', reasonOf(err));
@@ -41,7 +50,13 @@ const container: Launcher = {
 const pod: Launcher = {
   patch: K8S_PATCH,
   async launch(server, decisionId, _decision, image) {
-    const launched = await runtime.launchKubernetesServer({ serverId: server.serverId, decisionId, image, useGpu: server.useGpu, config: server.config });
+    const launched = await runtime.launchKubernetesServer({
+      serverId: server.serverId,
+      decisionId,
+      image,
+      useGpu: server.useGpu,
+      config: server.config,
+    });
     const verdict = await pods.awaitKubernetesServer({ serverId: server.serverId, workload: launched.workload });
     if (verdict.state === 'running') await server.transition('running', verdict.reason);
     else if (verdict.state === 'failed' && verdict.fatal) await server.transition('error', verdict.reason);
@@ -57,7 +72,10 @@ const pod: Launcher = {
 const virtualMachine: Launcher = {
   patch: VM_PATCH,
   async launch(server, decisionId, decision, image) {
-    await server.transition('provisioning', `policy decision ${decisionId}: ${decision.executorName ?? 'virtual machine'}`);
+    await server.transition(
+      'provisioning',
+      `policy decision ${decisionId}: ${decision.executorName ?? 'virtual machine'}`,
+    );
     const key = server.nextKey();
     const result = await vm.provisionVm({
       serverId: server.serverId,
@@ -77,10 +95,16 @@ const virtualMachine: Launcher = {
         await server.transition('running', `virtual machine ${result.instanceId} attested and started`);
         return;
       case 'pending-attestation':
-        await server.transition('pending-attestation', `virtual machine ${result.instanceId} awaits attestation${notes ? `: ${notes}` : ''}`);
+        await server.transition(
+          'pending-attestation',
+          `virtual machine ${result.instanceId} awaits attestation${notes ? `: ${notes}` : ''}`,
+        );
         return;
       case 'blocked':
-        await server.transition('blocked', `virtual machine ${result.instanceId} failed attestation and was torn down: ${notes || 'untrusted'}`);
+        await server.transition(
+          'blocked',
+          `virtual machine ${result.instanceId} failed attestation and was torn down: ${notes || 'untrusted'}`,
+        );
         return;
     }
   },
@@ -101,7 +125,11 @@ function launcherFor(backend: Backend): Launcher {
 export async function launch(server: ServerEntity, artifactRunId: number | undefined): Promise<void> {
   await server.transition('starting');
   for (;;) {
-    const { decisionId, decision } = await runtime.decideLaunch({ serverId: server.serverId, decisionKey: server.nextKey(), artifactRunId });
+    const { decisionId, decision } = await runtime.decideLaunch({
+      serverId: server.serverId,
+      decisionKey: server.nextKey(),
+      artifactRunId,
+    });
     if (decision.launchable && decision.image) {
       await launcherFor(decision.backend).launch(server, decisionId, decision, decision.image);
       return;
@@ -109,12 +137,18 @@ export async function launch(server: ServerEntity, artifactRunId: number | undef
     if (decision.heldByGate && patched(GATES_PATCH)) {
       // Held by a gate: wait for a certification or promotion to change (a signal, no polling),
       // then decide again. Any new intent cancels the wait.
-      await server.transition('pending-governance', `policy decision ${decisionId} waits for: ${waitingFor(decision.notes).join(', ') || 'governance'}`);
+      await server.transition(
+        'pending-governance',
+        `policy decision ${decisionId} waits for: ${waitingFor(decision.notes).join(', ') || 'governance'}`,
+      );
       await server.untilGateChanges();
       await server.transition('starting', 'a gate changed: deciding again');
       continue;
     }
-    await server.transition('error', `policy decision ${decisionId} does not allow a launch: ${refusalReasons(decision.notes).join(', ') || 'see the decision notes'}`);
+    await server.transition(
+      'error',
+      `policy decision ${decisionId} does not allow a launch: ${refusalReasons(decision.notes).join(', ') || 'see the decision notes'}`,
+    );
     return;
   }
 }

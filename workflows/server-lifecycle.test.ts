@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
 import { gateChangedSignal } from './governance.messages.js';
 import type { serverLifecycle } from './server-lifecycle.js';
-import { deleteUpdate, redeployUpdate, startUpdate, stateQuery, stopUpdate, buildUpdate } from './server-lifecycle.messages.js';
+import {
+  deleteUpdate,
+  redeployUpdate,
+  startUpdate,
+  stateQuery,
+  stopUpdate,
+  buildUpdate,
+} from './server-lifecycle.messages.js';
 import {
   buildUntilCancelled,
   fakeBuildActivities,
@@ -27,7 +34,11 @@ afterAll(() => env?.close());
 
 const actor = { actorId: 7 };
 
-async function settles(handle: WorkflowHandle<typeof serverLifecycle>, ledger: ServerLedger, status: string): Promise<void> {
+async function settles(
+  handle: WorkflowHandle<typeof serverLifecycle>,
+  ledger: ServerLedger,
+  status: string,
+): Promise<void> {
   await eventually(async () => {
     expect(ledger.status).toBe(status);
     expect(await handle.query(stateQuery)).toEqual({ status, pending: [] });
@@ -42,12 +53,19 @@ describe.concurrent('serverLifecycle: create, start, stop', () => {
       await settles(handle, ledger, 'stopped');
       expect(ledger.reasonOf('stopped')).toBe('created without start');
 
-      expect(await handle.executeUpdate(startUpdate, { args: [actor] })).toEqual({ intent: 'start', status: 'starting' });
+      expect(await handle.executeUpdate(startUpdate, { args: [actor] })).toEqual({
+        intent: 'start',
+        status: 'starting',
+      });
       await settles(handle, ledger, 'running');
       expect(ledger.statuses()).toEqual(['stopped', 'starting', 'running']);
       expect(ledger.reasonOf('running')).toBe('MCP server echo with 2 tool(s)');
       expect(activities.launchServer).toHaveBeenCalledTimes(1);
-      expect(activities.launchServer.mock.calls[0]![0]).toMatchObject({ serverId, decisionId: 1, image: `example/server-${serverId}:latest` });
+      expect(activities.launchServer.mock.calls[0]![0]).toMatchObject({
+        serverId,
+        decisionId: 1,
+        image: `example/server-${serverId}:latest`,
+      });
     });
   });
 
@@ -103,8 +121,13 @@ describe.concurrent('serverLifecycle: redeploy and delete', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
-      expect(await handle.executeUpdate(redeployUpdate, { args: [actor] })).toEqual({ intent: 'redeploy', status: 'redeploying' });
-      await eventually(() => expect(ledger.statuses()).toEqual(['starting', 'running', 'redeploying', 'starting', 'running']));
+      expect(await handle.executeUpdate(redeployUpdate, { args: [actor] })).toEqual({
+        intent: 'redeploy',
+        status: 'redeploying',
+      });
+      await eventually(() =>
+        expect(ledger.statuses()).toEqual(['starting', 'running', 'redeploying', 'starting', 'running']),
+      );
       await settles(handle, ledger, 'running');
       expect(activities.launchServer).toHaveBeenCalledTimes(2);
       expect(activities.decideLaunch).toHaveBeenCalledTimes(2);
@@ -116,7 +139,10 @@ describe.concurrent('serverLifecycle: redeploy and delete', () => {
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'running');
-      expect(await handle.executeUpdate(deleteUpdate, { args: [actor] })).toEqual({ intent: 'delete', status: 'deleting' });
+      expect(await handle.executeUpdate(deleteUpdate, { args: [actor] })).toEqual({
+        intent: 'delete',
+        status: 'deleting',
+      });
       expect(await handle.result()).toEqual({ outcome: 'deleted' });
       expect(ledger.statuses().at(-1)).toBe('deleting');
       expect(activities.removeServerWorkload).toHaveBeenCalledWith({ serverId });
@@ -127,7 +153,9 @@ describe.concurrent('serverLifecycle: redeploy and delete', () => {
 
   it('a server whose creating transaction rolled back is abandoned without a transition', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
-    activities.awaitServerRow.mockRejectedValue(ApplicationFailure.nonRetryable('server row missing', ErrorType.RowRolledBack));
+    activities.awaitServerRow.mockRejectedValue(
+      ApplicationFailure.nonRetryable('server row missing', ErrorType.RowRolledBack),
+    );
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       expect(await handle.result()).toEqual({ outcome: 'abandoned' });
@@ -146,7 +174,9 @@ describe.concurrent('serverLifecycle: governance gates', () => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'pending-governance');
       // The reason names what the launch waits for, not the gate's bookkeeping notes.
-      expect(ledger.reasonOf('pending-governance')).toBe('policy decision 41 waits for: promotion:missing:prod:staging');
+      expect(ledger.reasonOf('pending-governance')).toBe(
+        'policy decision 41 waits for: promotion:missing:prod:staging',
+      );
       expect(activities.launchServer).not.toHaveBeenCalled();
 
       await handle.signal(gateChangedSignal);
@@ -176,7 +206,11 @@ describe.concurrent('serverLifecycle: governance gates', () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValueOnce({
       decisionId: 9,
-      decision: launchableDecision(serverId, { launchable: false, image: null, notes: ['evaluation:not-required', 'executor:unavailable:docker'] }),
+      decision: launchableDecision(serverId, {
+        launchable: false,
+        image: null,
+        notes: ['evaluation:not-required', 'executor:unavailable:docker'],
+      }),
     });
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
@@ -191,9 +225,11 @@ describe.concurrent('serverLifecycle: governance gates', () => {
 });
 
 describe.concurrent('serverLifecycle: launch failures', () => {
-  it('a launch that fails leaves the server in error with the executor\'s reason', async () => {
+  it("a launch that fails leaves the server in error with the executor's reason", async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
-    activities.launchServer.mockRejectedValueOnce(ApplicationFailure.nonRetryable('image example/echo:latest not found', ErrorType.LaunchFailed));
+    activities.launchServer.mockRejectedValueOnce(
+      ApplicationFailure.nonRetryable('image example/echo:latest not found', ErrorType.LaunchFailed),
+    );
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'error');
@@ -206,7 +242,9 @@ describe.concurrent('serverLifecycle: launch failures', () => {
 
   it('a workload that does not answer MCP is unhealthy, with the reason', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
-    activities.checkMcpHealth.mockRejectedValueOnce(ApplicationFailure.nonRetryable('container exited with code 1', ErrorType.WorkloadExited));
+    activities.checkMcpHealth.mockRejectedValueOnce(
+      ApplicationFailure.nonRetryable('container exited with code 1', ErrorType.WorkloadExited),
+    );
     await env.run(activities, async (taskQueue) => {
       const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await settles(handle, ledger, 'unhealthy');
@@ -223,10 +261,16 @@ describe.concurrent('serverLifecycle: git sources', () => {
     const server = fakeServerActivities();
     const build = fakeBuildActivities({}, 77);
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, {
+        serverId: server.serverId,
+        start: true,
+        source,
+      });
       await settles(handle, server.ledger, 'running');
       expect(server.ledger.statuses()).toEqual(['building', 'ready', 'starting', 'running']);
-      expect(server.ledger.reasonOf('ready')).toBe(`built a1b2c3d4e5f6 as 127.0.0.1:5000/mcp-custom-${server.serverId}:latest`);
+      expect(server.ledger.reasonOf('ready')).toBe(
+        `built a1b2c3d4e5f6 as 127.0.0.1:5000/mcp-custom-${server.serverId}:latest`,
+      );
       expect(server.activities.decideLaunch.mock.calls[0]![0]).toMatchObject({ artifactRunId: 77 });
       expect(build.ledger.completed).toMatchObject({ status: 'succeeded' });
     });
@@ -237,7 +281,11 @@ describe.concurrent('serverLifecycle: git sources', () => {
     const build = fakeBuildActivities();
     server.activities.findArtifact.mockResolvedValue({ runId: 12 });
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, {
+        serverId: server.serverId,
+        start: true,
+        source,
+      });
       await settles(handle, server.ledger, 'running');
       expect(server.ledger.statuses()).toEqual(['starting', 'running']);
       expect(build.activities.beginBuildRun).not.toHaveBeenCalled();
@@ -250,7 +298,11 @@ describe.concurrent('serverLifecycle: git sources', () => {
     const build = fakeBuildActivities({ targets: ['linux/amd64'], parallelism: 1 });
     build.activities.buildPlatformImage.mockImplementation(buildUntilCancelled(build.ledger));
     await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
-      const handle = await startServerLifecycle(env.client, taskQueue, { serverId: server.serverId, start: true, source });
+      const handle = await startServerLifecycle(env.client, taskQueue, {
+        serverId: server.serverId,
+        start: true,
+        source,
+      });
       await eventually(() => expect(build.activities.buildPlatformImage).toHaveBeenCalled());
       await handle.executeUpdate(stopUpdate, { args: [actor] });
       await settles(handle, server.ledger, 'stopped');
@@ -277,7 +329,9 @@ describe.concurrent('serverLifecycle: long-lived servers', () => {
         await settles(handle, ledger, 'running');
       }
       // The fresh run knows the status (it refuses a second start) and carries out the next intent.
-      expect((await updateRefusal(handle.executeUpdate(startUpdate, { args: [actor] }))).message).toBe('server is already running');
+      expect((await updateRefusal(handle.executeUpdate(startUpdate, { args: [actor] }))).message).toBe(
+        'server is already running',
+      );
       await handle.executeUpdate(stopUpdate, { args: [actor] });
       await settles(handle, ledger, 'stopped');
       // Transition keys go on from where the previous run stopped: none is reused.

@@ -23,7 +23,13 @@ import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
 import { ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
-import { intentUpdates, stateQuery, type IntentRequest, type ServerLifecycleInput, type ServerLifecycleResult } from './server-lifecycle.messages.js';
+import {
+  intentUpdates,
+  stateQuery,
+  type IntentRequest,
+  type ServerLifecycleInput,
+  type ServerLifecycleResult,
+} from './server-lifecycle.messages.js';
 import { git, ledger, runtime } from './server-profiles.js';
 
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
@@ -34,7 +40,8 @@ async function build(server: ServerEntity, resolved?: string): Promise<number | 
   const { source, serverId } = server;
   if (source.type !== 'git') return undefined;
   await server.transition('building');
-  const revision = resolved ?? (await git.resolveRevision({ repository: source.repository, branch: source.branch })).revision;
+  const revision =
+    resolved ?? (await git.resolveRevision({ repository: source.repository, branch: source.branch })).revision;
   const result = await executeChild(buildAndPublish, {
     // The build's id is of this server's installation, read off the server's own workflow id.
     workflowId: workflowIdsOf(workflowInfo().workflowId).build(serverId, revision),
@@ -97,7 +104,10 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   const server = new ServerEntity(start, { status, seq, pending });
 
   setHandler(stateQuery, () => server.state());
-  for (const [intent, update] of Object.entries(intentUpdates) as [ServerIntent, (typeof intentUpdates)[ServerIntent]][]) {
+  for (const [intent, update] of Object.entries(intentUpdates) as [
+    ServerIntent,
+    (typeof intentUpdates)[ServerIntent],
+  ][]) {
     setHandler(update, (request: IntentRequest) => server.acceptIntent(intent, request), {
       validator: (request: IntentRequest) => server.validateIntent(intent, request),
     });
@@ -107,7 +117,8 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
 
   if (seq === 0) {
     // Missing for good: the creating transaction rolled back, there is no server to look after.
-    if (!(await firstRead('awaitServerRow', 'server-lifecycle-local-load-v1', { serverId: start.serverId }))) return { outcome: 'abandoned' };
+    if (!(await firstRead('awaitServerRow', 'server-lifecycle-local-load-v1', { serverId: start.serverId })))
+      return { outcome: 'abandoned' };
     if (!server.hasQueued()) await server.transition('stopped', 'created without start');
   }
 

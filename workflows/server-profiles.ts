@@ -24,13 +24,23 @@ export const git = proxyActivities<Activities>({
 export const runtime = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.LaunchFailed, ErrorType.ServerNotFound] },
+  retry: {
+    maximumAttempts: 5,
+    initialInterval: '2s',
+    nonRetryableErrorTypes: [ErrorType.LaunchFailed, ErrorType.ServerNotFound],
+  },
 });
 
 /** A server needs a moment to answer: keep asking for about half a minute before calling it unhealthy. */
 export const health = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 10, nonRetryableErrorTypes: [ErrorType.WorkloadExited, ErrorType.LaunchFailed] },
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 1.5,
+    maximumInterval: '5s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [ErrorType.WorkloadExited, ErrorType.LaunchFailed],
+  },
 });
 
 /**
@@ -43,7 +53,11 @@ export const vm = proxyActivities<Activities>({
     initialInterval: '1s',
     maximumInterval: '30s',
     maximumAttempts: 3,
-    nonRetryableErrorTypes: [ErrorType.HypervisorRejected, ErrorType.HypervisorInvalidResponse, ErrorType.ServerNotFound],
+    nonRetryableErrorTypes: [
+      ErrorType.HypervisorRejected,
+      ErrorType.HypervisorInvalidResponse,
+      ErrorType.ServerNotFound,
+    ],
   },
 });
 

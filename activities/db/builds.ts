@@ -3,7 +3,13 @@
 import { availableParallelism } from 'node:os';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
-import { completeBuildRun, findArtifact, openBuildRun, type CompleteBuildRunInput, type OpenRunInput } from '../../lib/ledger/builds.js';
+import {
+  completeBuildRun,
+  findArtifact,
+  openBuildRun,
+  type CompleteBuildRunInput,
+  type OpenRunInput,
+} from '../../lib/ledger/builds.js';
 import type { BuildRun, BuildSettings } from '../../workflows/build-and-publish.messages.js';
 
 export type BeginBuildRunInput = Omit<OpenRunInput, 'registry' | 'localImage'>;
@@ -31,7 +37,8 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
     },
 
     /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */
-    findArtifact: (input: { serverId: number; revision: string }): Promise<{ runId: number } | null> => findArtifact(sql, input),
+    findArtifact: (input: { serverId: number; revision: string }): Promise<{ runId: number } | null> =>
+      findArtifact(sql, input),
 
     completeBuildRun: (input: CompleteBuildRunInput): Promise<void> => completeBuildRun(sql, input),
   };

@@ -33,10 +33,13 @@ export function createGovernanceDbActivities(sql: Sql) {
       return p;
     },
 
-    createPromotionRun: (input: { promotionId: number; key: string }): Promise<number> => createPromotionRun(sql, input),
+    createPromotionRun: (input: { promotionId: number; key: string }): Promise<number> =>
+      createPromotionRun(sql, input),
 
-    recordPromotionTransition: (input: RecordPromotionTransitionInput): Promise<void> => recordPromotionTransition(sql, input),
+    recordPromotionTransition: (input: RecordPromotionTransitionInput): Promise<void> =>
+      recordPromotionTransition(sql, input),
 
-    loadCertificationPlan: ({ certificationId }: { certificationId: number }) => certificationPlan(sql, certificationId),
+    loadCertificationPlan: ({ certificationId }: { certificationId: number }) =>
+      certificationPlan(sql, certificationId),
   };
 }

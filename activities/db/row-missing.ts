@@ -13,7 +13,10 @@ const MISSING_ROW_ATTEMPTS = 15;
 export function rowMissing(what: string): ApplicationFailure {
   const attempt = currentAttempt();
   return attempt >= MISSING_ROW_ATTEMPTS
-    ? ApplicationFailure.nonRetryable(`${what} does not exist: its creating transaction rolled back`, ErrorType.RowRolledBack)
+    ? ApplicationFailure.nonRetryable(
+        `${what} does not exist: its creating transaction rolled back`,
+        ErrorType.RowRolledBack,
+      )
     : ApplicationFailure.retryable(`${what} is not visible yet`, ErrorType.RowNotYetVisible);
 }
 

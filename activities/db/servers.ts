@@ -1,6 +1,12 @@
 // Ledger writes of the serverLifecycle workflow (lib/ledger/servers.ts), as activities.
 import type { Sql } from '../../lib/db.js';
-import { readCreatedServer, recordServerStatus, removeServer, type RecordStatusInput, type RemoveServerInput } from '../../lib/ledger/servers.js';
+import {
+  readCreatedServer,
+  recordServerStatus,
+  removeServer,
+  type RecordStatusInput,
+  type RemoveServerInput,
+} from '../../lib/ledger/servers.js';
 import type { ServerStatus } from '../../lib/server-status.js';
 import { rowMissing } from './row-missing.js';
 

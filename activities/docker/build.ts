@@ -78,7 +78,10 @@ export async function readControlFile(dir: string, name: 'Dockerfile' | '.docker
  */
 export async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
   const ignoreFile = await readControlFile(dir, '.dockerignore');
-  const patterns = (ignoreFile ?? '').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const patterns = (ignoreFile ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   // A CommonJS module whose function sits on `.default`.
   const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
   const { mtime } = await lstat(join(dir, 'Dockerfile'));
@@ -145,7 +148,10 @@ async function pinForPlatform(
     const entries = Array.isArray(manifest.body.manifests) ? manifest.body.manifests : undefined;
     const digest = entries
       ? entries.find(
-          (e) => e?.platform?.os === os && e.platform?.architecture === architecture && (!variant || e.platform?.variant === variant),
+          (e) =>
+            e?.platform?.os === os &&
+            e.platform?.architecture === architecture &&
+            (!variant || e.platform?.variant === variant),
         )?.digest
       : manifest.digest;
     if (typeof digest !== 'string') return undefined;
@@ -178,7 +184,12 @@ async function checkBaseRegistry(image: string, registry: string | null, policy:
   }
 }
 
-export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry, credentials: CredentialManager, policy: HostPolicy) {
+export function createDockerBuildActivities(
+  docker: Docker,
+  telemetry: Telemetry,
+  credentials: CredentialManager,
+  policy: HostPolicy,
+) {
   return {
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
@@ -193,7 +204,11 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
         log.line(`Building image for ${input.platform}`);
         // A per-platform Dockerfile with every FROM pinned to that platform's digest.
         const original = await readControlFile(input.contextDir, 'Dockerfile');
-        if (original === undefined) throw ApplicationFailure.nonRetryable('Dockerfile is missing from the checkout', ErrorType.BuildContextInvalid);
+        if (original === undefined)
+          throw ApplicationFailure.nonRetryable(
+            'Dockerfile is missing from the checkout',
+            ErrorType.BuildContextInvalid,
+          );
         const pins = new Map<string, string>();
         for (const { image } of fromImages(original)) {
           await checkBaseRegistry(image, input.settings.registry, policy);
@@ -231,17 +246,24 @@ export function createDockerBuildActivities(docker: Docker, telemetry: Telemetry
             const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
             if (step) progress = step[0];
           }
-          if (msg.error || msg.errorDetail) failure = bounded(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
+          if (msg.error || msg.errorDetail)
+            failure = bounded(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
           if (msg.aux?.ID) imageId = msg.aux.ID;
         });
         if (failure && isTransportFailure(failure)) {
           // The daemon could not reach a registry (pulling a base image): retried by Temporal.
           log.line(`Image build for ${input.platform} could not reach the registry, will retry: ${failure}`);
-          throw ApplicationFailure.retryable(`image build for ${input.platform} could not reach the registry: ${failure}`, ErrorType.RegistryTransport);
+          throw ApplicationFailure.retryable(
+            `image build for ${input.platform} could not reach the registry: ${failure}`,
+            ErrorType.RegistryTransport,
+          );
         }
         if (failure) {
           log.line(`Image build failed for ${input.platform}: ${failure}`);
-          throw ApplicationFailure.nonRetryable(`image build failed for ${input.platform}: ${failure}`, ErrorType.BuildFailed);
+          throw ApplicationFailure.nonRetryable(
+            `image build failed for ${input.platform}: ${failure}`,
+            ErrorType.BuildFailed,
+          );
         }
         const inspected = await docker.getImage(`${localImage}:latest`).inspect();
         // A misconfigured emulator silently builds the host's architecture: refuse such an image.

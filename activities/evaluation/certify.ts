@@ -44,7 +44,9 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
     for (;;) {
       Context.current().heartbeat();
       try {
-        const transport = launched.endpoint ? new StreamableHTTPClientTransport(new URL(launched.endpoint)) : new DockerAttachTransport(docker, launched.workload);
+        const transport = launched.endpoint
+          ? new StreamableHTTPClientTransport(new URL(launched.endpoint))
+          : new DockerAttachTransport(docker, launched.workload);
         return await readManifest(transport);
       } catch (err) {
         const state = containerState(launched.workload, await docker.getContainer(launched.workload).inspect());
@@ -56,11 +58,22 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
   }
 
   return {
-    async evaluateCertification({ certificationId, key }: { certificationId: number; key: string }): Promise<EvaluationOutcome> {
+    async evaluateCertification({
+      certificationId,
+      key,
+    }: {
+      certificationId: number;
+      key: string;
+    }): Promise<EvaluationOutcome> {
       const c = await evaluationSubject(sql, certificationId);
       if (!c) return { status: 'gone', ownerId: 0 };
-      if (c.evidence_source?.evaluation_key === key) return { status: c.status as 'pass' | 'fail', ownerId: c.owner_id }; // recorded by an earlier attempt
-      if (c.expected_tools === null) throw ApplicationFailure.nonRetryable(`certification ${certificationId} is manual: nothing to evaluate`, ErrorType.CertificationManual);
+      if (c.evidence_source?.evaluation_key === key)
+        return { status: c.status as 'pass' | 'fail', ownerId: c.owner_id }; // recorded by an earlier attempt
+      if (c.expected_tools === null)
+        throw ApplicationFailure.nonRetryable(
+          `certification ${certificationId} is manual: nothing to evaluate`,
+          ErrorType.CertificationManual,
+        );
 
       // The artifact itself: the registry image pinned by the certified digest.
       const image = c.registry_image ? pinToDigest(c.registry_image, c.manifest_digest) : `${c.local_image}:latest`;
@@ -101,7 +114,13 @@ export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, c
         await networks.remove(name);
       }
 
-      await recordEvaluation(sql, c, { certificationId, workflowId: Context.current().info.workflowExecution!.workflowId, key, pass, evidence });
+      await recordEvaluation(sql, c, {
+        certificationId,
+        workflowId: Context.current().info.workflowExecution!.workflowId,
+        key,
+        pass,
+        evidence,
+      });
       return { status: pass ? 'pass' : 'fail', ownerId: c.owner_id };
     },
   };

@@ -19,7 +19,13 @@ import type { PreparedSource } from '../../workflows/build-and-publish.messages.
 
 const exec = promisify(execFile);
 const SAFE = [
-  ...['protocol.allow=never', 'protocol.http.allow=always', 'protocol.https.allow=always', 'protocol.git.allow=always', 'protocol.ssh.allow=always'],
+  ...[
+    'protocol.allow=never',
+    'protocol.http.allow=always',
+    'protocol.https.allow=always',
+    'protocol.git.allow=always',
+    'protocol.ssh.allow=always',
+  ],
   ...['credential.helper=', 'core.hooksPath=/dev/null', 'core.fsmonitor=false'],
 ].flatMap((c) => ['-c', c]);
 
@@ -37,7 +43,8 @@ function gitEnv(): NodeJS.ProcessEnv {
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'true',
-    GIT_SSH_COMMAND: 'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no',
+    GIT_SSH_COMMAND:
+      'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no',
   };
 }
 
@@ -68,7 +75,11 @@ async function git(args: string[], cwd?: string, timeoutMs = 120_000, signal?: A
 /** git's own stderr, minus any credentials embedded in URLs. */
 function gitError(err: unknown): string {
   const text = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-  return text.replace(/\/\/[^/@\s]+@/g, '//***@').split('\n').slice(-3).join(' ');
+  return text
+    .replace(/\/\/[^/@\s]+@/g, '//***@')
+    .split('\n')
+    .slice(-3)
+    .join(' ');
 }
 
 /**
@@ -83,7 +94,8 @@ async function checkUrl(repository: string, policy: HostPolicy): Promise<string[
   try {
     addresses = await resolveAllowedHost(policy, remote.host, remote.port);
   } catch (err) {
-    if (err instanceof SourceHostRefused) throw ApplicationFailure.nonRetryable(`repository ${err.message}`, ErrorType.SourceHostRefused);
+    if (err instanceof SourceHostRefused)
+      throw ApplicationFailure.nonRetryable(`repository ${err.message}`, ErrorType.SourceHostRefused);
     throw ApplicationFailure.retryable(`repository host ${remote.host} does not resolve: ${(err as Error).message}`);
   }
   if (!['http:', 'https:'].includes(remote.scheme)) return [];
@@ -99,7 +111,10 @@ async function usage(dir: string, limits: CheckoutLimits): Promise<{ bytes: numb
       if (total.bytes > limits.maxBytes || total.files > limits.maxFiles) return;
       const path = join(d, entry.name);
       total.files += 1;
-      total.bytes += await lstat(path).then((st) => st.size, () => 0);
+      total.bytes += await lstat(path).then(
+        (st) => st.size,
+        () => 0,
+      );
       if (entry.isDirectory()) await walk(path);
     }
   };
@@ -139,7 +154,13 @@ async function boundedClone(args: string[], dir: string, limits: CheckoutLimits)
 
 export function createGitActivities(deps: GitDeps) {
   return {
-    async resolveRevision({ repository, branch }: { repository: string; branch: string }): Promise<{ revision: string }> {
+    async resolveRevision({
+      repository,
+      branch,
+    }: {
+      repository: string;
+      branch: string;
+    }): Promise<{ revision: string }> {
       const pin = await checkUrl(repository, deps.sourcePolicy);
       let out: string;
       try {
@@ -150,23 +171,38 @@ export function createGitActivities(deps: GitDeps) {
       }
       const revision = out.split(/\s/)[0];
       if (!revision || !/^[0-9a-f]{40,64}$/.test(revision)) {
-        throw ApplicationFailure.nonRetryable(`branch ${branch} not found in ${repository}`, ErrorType.GitSourceInvalid);
+        throw ApplicationFailure.nonRetryable(
+          `branch ${branch} not found in ${repository}`,
+          ErrorType.GitSourceInvalid,
+        );
       }
       return { revision };
     },
 
-    async prepareCheckout(input: { runId: number; serverId: number; repository: string; branch: string; revision: string }): Promise<PreparedSource> {
+    async prepareCheckout(input: {
+      runId: number;
+      serverId: number;
+      repository: string;
+      branch: string;
+      revision: string;
+    }): Promise<PreparedSource> {
       const pin = await checkUrl(input.repository, deps.sourcePolicy);
       const log: BuildLog = deps.telemetry.buildLog(input.runId, null);
       const dir = join(deps.workDir, `server-${input.serverId}`, input.revision);
       try {
-        const head = existsSync(join(dir, '.git')) ? (await git(['rev-parse', 'HEAD'], dir).catch(() => '')).trim() : '';
+        const head = existsSync(join(dir, '.git'))
+          ? (await git(['rev-parse', 'HEAD'], dir).catch(() => '')).trim()
+          : '';
         if (head !== input.revision) {
           await rm(dir, { recursive: true, force: true });
           await mkdir(dir, { recursive: true });
           log.line(`Cloning ${input.repository} (${input.branch}) at ${input.revision.slice(0, 12)}`);
           Context.current().heartbeat('cloning');
-          await boundedClone([...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir], dir, deps.checkoutLimits);
+          await boundedClone(
+            [...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir],
+            dir,
+            deps.checkoutLimits,
+          );
           const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
           if (cloned !== input.revision) {
             // The branch moved on since the build was requested: fetch the requested commit itself.
@@ -186,7 +222,10 @@ export function createGitActivities(deps: GitDeps) {
         if (!files.includes('Dockerfile')) {
           const kind = detectProjectKind(files);
           if (!kind) {
-            throw ApplicationFailure.nonRetryable('no Dockerfile, and not a Node or Python project to generate one for', ErrorType.BuildFailed);
+            throw ApplicationFailure.nonRetryable(
+              'no Dockerfile, and not a Node or Python project to generate one for',
+              ErrorType.BuildFailed,
+            );
           }
           log.line(`No Dockerfile found, generating one (${kind})`);
           await writeFile(join(dir, 'Dockerfile'), generateDockerfile(kind, deps.baseImages[kind]));

@@ -32,7 +32,13 @@ export interface PullSecretSyncResult {
   syncedAt?: string;
 }
 
-export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: KubeClient; telemetry: Telemetry; log: Logger }) {
+export function createPullSecretActivities(deps: {
+  sql: Sql;
+  env: Env;
+  kube: KubeClient;
+  telemetry: Telemetry;
+  log: Logger;
+}) {
   const { sql, env, kube, telemetry, log } = deps;
 
   /**
@@ -40,8 +46,12 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
    * secret (those running on Kubernetes now).
    */
   async function emit(input: PullSecretSyncInput, eventType: string, details: Record<string, unknown>): Promise<void> {
-    const servers = new Set([...(input.serverId !== undefined ? [input.serverId] : []), ...(await kubernetesServers(sql))]);
-    for (const serverId of servers) await telemetry.metric(serverId, serverId === input.serverId ? (input.runId ?? null) : null, eventType, details);
+    const servers = new Set([
+      ...(input.serverId !== undefined ? [input.serverId] : []),
+      ...(await kubernetesServers(sql)),
+    ]);
+    for (const serverId of servers)
+      await telemetry.metric(serverId, serverId === input.serverId ? (input.runId ?? null) : null, eventType, details);
     if (servers.size === 0) log.info({ target: 'kubernetes.pull-secret', eventType, ...details }, eventType);
   }
 
@@ -64,12 +74,23 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
       if (created) return true;
     } else if (existing.type !== body.type) {
       // The type of a secret cannot change: an operator must remove or rename the other secret.
-      throw ApplicationFailure.nonRetryable(`secret ${namespace}/${name} exists with type ${existing.type}, not ${body.type}`, ErrorType.PullSecretConflict);
+      throw ApplicationFailure.nonRetryable(
+        `secret ${namespace}/${name} exists with type ${existing.type}, not ${body.type}`,
+        ErrorType.PullSecretConflict,
+      );
     }
-    const patch = { metadata: { labels: body.metadata!.labels, annotations: body.metadata!.annotations }, data: body.data };
-    await core.patchNamespacedSecret({ name, namespace, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch((err: unknown) => {
-      throw kubeError(`patching secret ${namespace}/${name}`, err);
-    });
+    const patch = {
+      metadata: { labels: body.metadata!.labels, annotations: body.metadata!.annotations },
+      data: body.data,
+    };
+    await core
+      .patchNamespacedSecret(
+        { name, namespace, body: patch },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      .catch((err: unknown) => {
+        throw kubeError(`patching secret ${namespace}/${name}`, err);
+      });
     return false;
   }
 
@@ -78,7 +99,10 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
       const name = env.K8S_REGISTRY_SECRET_NAME;
       const path = env.REGISTRY_AUTH_DOCKERCONFIG;
       if (!name || !path) {
-        log.warn({ target: 'kubernetes.pull-secret', trigger: input.trigger }, 'K8S_REGISTRY_SECRET_NAME and REGISTRY_AUTH_DOCKERCONFIG must both be set to sync the pull secret');
+        log.warn(
+          { target: 'kubernetes.pull-secret', trigger: input.trigger },
+          'K8S_REGISTRY_SECRET_NAME and REGISTRY_AUTH_DOCKERCONFIG must both be set to sync the pull secret',
+        );
         return { synced: false, reason: 'not_configured' };
       }
       // Only a cluster of ours (the kubernetes runtime, or a kubeconfig named for it), not any cluster.
@@ -90,21 +114,30 @@ export function createPullSecretActivities(deps: { sql: Sql; env: Env; kube: Kub
           throw new Error(`reading REGISTRY_AUTH_DOCKERCONFIG failed (${err.code ?? 'error'})`);
         });
         try {
-          if (typeof (JSON.parse(dockerconfig.toString('utf8')) as { auths?: unknown }).auths !== 'object') throw new Error();
+          if (typeof (JSON.parse(dockerconfig.toString('utf8')) as { auths?: unknown }).auths !== 'object')
+            throw new Error();
         } catch {
           // Possibly caught mid-rewrite by a rotation: another attempt reads it again.
           throw new Error('REGISTRY_AUTH_DOCKERCONFIG is not a dockerconfig (JSON with "auths")');
         }
         const syncedAt = new Date();
         const created = await apply(name, dockerconfig, syncedAt);
-        await emit(input, 'k8s_pull_secret_patched', { ...base, created, synced_at: syncedAt.toISOString(), annotation: SYNCED_AT_ANNOTATION });
+        await emit(input, 'k8s_pull_secret_patched', {
+          ...base,
+          created,
+          synced_at: syncedAt.toISOString(),
+          annotation: SYNCED_AT_ANNOTATION,
+        });
         return { synced: true, namespace, secretName: name, created, syncedAt: syncedAt.toISOString() };
       } catch (err) {
         const message = (err as Error).message;
         await emit(input, 'k8s_pull_secret_patch_failed', { ...base, error: message }).catch((e: unknown) =>
           log.warn({ err: e, target: 'kubernetes.pull-secret' }, 'recording the failed pull-secret sync failed'),
         );
-        log.warn({ target: 'kubernetes.pull-secret', ...base, error: message }, 'Registry credentials refreshed but Kubernetes secret sync failed');
+        log.warn(
+          { target: 'kubernetes.pull-secret', ...base, error: message },
+          'Registry credentials refreshed but Kubernetes secret sync failed',
+        );
         throw err;
       }
     },

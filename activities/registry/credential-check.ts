@@ -26,7 +26,13 @@ export function createCredentialCheckActivities(sql: Sql, credentials: Credentia
       // Always run from the registryCredentials workflow, never standalone.
       const workflowExecution = Context.current().info.workflowExecution!;
       const done = await checkOfRun(sql, workflowExecution);
-      if (done) return { status: done.status, rotationAttempted: done.rotation_attempted, rotationSucceeded: done.rotation_succeeded, message: done.message };
+      if (done)
+        return {
+          status: done.status,
+          rotationAttempted: done.rotation_attempted,
+          rotationSucceeded: done.rotation_succeeded,
+          message: done.message,
+        };
 
       let health = await credentials.probe();
       let rotationAttempted = false;

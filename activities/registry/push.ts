@@ -57,7 +57,11 @@ const imageName = (serverId: number) => `mcp-custom-${serverId}`;
 const endpointOf = (registry: string, serverId: number) => `${registry.replace(/\/+$/, '')}/${imageName(serverId)}`;
 
 function isAuthFailure(code: number | undefined, message: string): boolean {
-  return code === 401 || code === 403 || /authentication required|unauthorized|token has expired|no basic auth credentials/i.test(message);
+  return (
+    code === 401 ||
+    code === 403 ||
+    /authentication required|unauthorized|token has expired|no basic auth credentials/i.test(message)
+  );
 }
 
 export interface RegistryDeps {
@@ -159,14 +163,17 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         }
 
         // 3. Push.
-        if (attempt === 1) await metric('push_started', { attempt, retry_limit: retryLimit, registry_endpoint: endpoint });
+        if (attempt === 1)
+          await metric('push_started', { attempt, retry_limit: retryLimit, registry_endpoint: endpoint });
         log.line(`Registry push attempt ${attempt}/${retryLimit} for ${repository}`);
         const creds = await credentials.current();
         let digest: string | undefined;
         try {
           const stream = (await docker.getImage(repository).push({
             tag,
-            ...(creds && { authconfig: { username: creds.username, password: creds.password, serveraddress: location.host } }),
+            ...(creds && {
+              authconfig: { username: creds.username, password: creds.password, serveraddress: location.host },
+            }),
             abortSignal: ctx.cancellationSignal,
           } as never)) as unknown as NodeJS.ReadableStream;
           let remote: PushError | undefined;
@@ -223,7 +230,8 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         await failed(err);
         const base = { attempt, retry_limit: retryLimit, registry_endpoint: endpoint };
         if (err.kind === 'auth_expired') {
-          if (!credentials.refreshConfigured) throw ApplicationFailure.nonRetryable(err.message, ErrorType.RegistryAuthExpired);
+          if (!credentials.refreshConfigured)
+            throw ApplicationFailure.nonRetryable(err.message, ErrorType.RegistryAuthExpired);
           progress.authRefreshAttempted = true;
           log.line('Refreshing registry credentials after authentication expiry');
           await metric('auth_refresh_started', base);
@@ -233,19 +241,27 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
             await metric('auth_refresh_failed', { ...base, error: (refreshErr as Error).message });
             log.line('Registry auth refresh failed; aborting push');
             remember();
-            throw ApplicationFailure.nonRetryable(`${err.message}; auth refresh failed: ${(refreshErr as Error).message}`, ErrorType.RegistryAuthExpired);
+            throw ApplicationFailure.nonRetryable(
+              `${err.message}; auth refresh failed: ${(refreshErr as Error).message}`,
+              ErrorType.RegistryAuthExpired,
+            );
           }
           progress.authRefreshSucceeded = true;
           await metric('auth_refresh_succeeded', base);
           remember();
-          if (attempt >= retryLimit) throw ApplicationFailure.nonRetryable(`${err.message} (no attempts left after refresh)`, ErrorType.RegistryAuthExpired);
+          if (attempt >= retryLimit)
+            throw ApplicationFailure.nonRetryable(
+              `${err.message} (no attempts left after refresh)`,
+              ErrorType.RegistryAuthExpired,
+            );
           log.line('Registry credentials refreshed; retrying push');
           await metric('push_retry', { ...base, reason: 'auth_refresh', error: err.message });
           throw ApplicationFailure.retryable(err.message, ErrorType.RegistryAuthRefreshed);
         }
         if (err.kind === 'push') {
           remember();
-          if (attempt < retryLimit) await metric('push_retry', { ...base, reason: 'retryable_error', error: err.message });
+          if (attempt < retryLimit)
+            await metric('push_retry', { ...base, reason: 'retryable_error', error: err.message });
           throw ApplicationFailure.retryable(err.message, ErrorType.RegistryTransport);
         }
         throw ApplicationFailure.nonRetryable(err.message, ErrorType.RegistryRejected);
@@ -261,13 +277,19 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
       const repo = repoPath(location, imageName(input.serverId));
       const endpoint = endpointOf(registry, input.serverId);
       const log = telemetry.buildLog(input.runId, null);
-      const metric = (event: string, details: Record<string, unknown>) => telemetry.metric(input.serverId, input.runId, event, details);
+      const metric = (event: string, details: Record<string, unknown>) =>
+        telemetry.metric(input.serverId, input.runId, event, details);
       try {
         const client = await registryClient(registry);
         const previous = await client.listIndexPlatforms(repo, 'latest');
         const entries = input.platforms.map((p) => {
           const [os, architecture, variant] = p.platform.split('/');
-          return { digest: p.digest, size: p.size, mediaType: p.mediaType, platform: { os: os!, architecture: architecture!, variant } };
+          return {
+            digest: p.digest,
+            size: p.size,
+            mediaType: p.mediaType,
+            platform: { os: os!, architecture: architecture!, variant },
+          };
         });
         // An OCI index when every entry is an OCI manifest, else a Docker manifest list.
         const format = entries.every((e) => e.mediaType === MediaType.OciManifest) ? 'oci' : 'docker';
@@ -285,9 +307,16 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
 
         // Prune per-platform manifests of platforms this build no longer produces.
         const built = new Set(input.platforms.map((p) => p.platform));
-        const stale = previous.filter((e) => e.platform !== null && !built.has(e.platform) && !entries.some((n) => n.digest === e.digest));
+        const stale = previous.filter(
+          (e) => e.platform !== null && !built.has(e.platform) && !entries.some((n) => n.digest === e.digest),
+        );
         for (const entry of stale) {
-          const details = { registry_endpoint: endpoint, manifest_tag: 'latest', digest: entry.digest, platform: entry.platform };
+          const details = {
+            registry_endpoint: endpoint,
+            manifest_tag: 'latest',
+            digest: entry.digest,
+            platform: entry.platform,
+          };
           await metric('manifest_prune_started', details);
           try {
             const outcome = await client.deleteManifest(repo, entry.digest);

@@ -5,9 +5,22 @@ import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { evaluateGates, type GateVerdict } from '../../lib/governance/gate.js';
-import { gateCertifications, gatePromotions, gateTracks, launchArtifact, launchServer, recordDecision } from '../../lib/ledger/decisions.js';
+import {
+  gateCertifications,
+  gatePromotions,
+  gateTracks,
+  launchArtifact,
+  launchServer,
+  recordDecision,
+} from '../../lib/ledger/decisions.js';
 import { latestVmInstance } from '../../lib/ledger/vm.js';
-import { decide, requestedBackend, type ArtifactInput, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
+import {
+  decide,
+  requestedBackend,
+  type ArtifactInput,
+  type ExecutorDescriptor,
+  type PolicyDecision,
+} from '../../lib/policy/decide.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { evaluateVmPosture, vmFallbackBackend, type VmPosture } from '../../lib/vm/posture.js';
 
@@ -24,20 +37,41 @@ export interface RecordedDecision {
 }
 
 /** The gate's inputs: the owner's tracks, the artifact's promotions on them, its certifications. */
-async function loadGate(sql: Sql, ownerId: number, serverType: string, artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null): Promise<GateVerdict> {
+async function loadGate(
+  sql: Sql,
+  ownerId: number,
+  serverType: string,
+  artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null,
+): Promise<GateVerdict> {
   const tracks = await gateTracks(sql, ownerId);
   const digest = artifact?.manifestDigest ?? null;
   const tier = artifact?.tier ?? null;
-  const promotions = digest && tracks.length ? await gatePromotions(sql, digest, tracks.map((t) => t.id)) : [];
+  const promotions =
+    digest && tracks.length
+      ? await gatePromotions(
+          sql,
+          digest,
+          tracks.map((t) => t.id),
+        )
+      : [];
   const certifications = digest && tier ? await gateCertifications(sql, ownerId, digest, tier) : [];
-  return evaluateGates({ serverType, manifestDigest: digest, tier, tracks, promotions, certifications, now: new Date() });
+  return evaluateGates({
+    serverType,
+    manifestDigest: digest,
+    tier,
+    tracks,
+    promotions,
+    certifications,
+    now: new Date(),
+  });
 }
 
 export function createDecisionActivities(sql: Sql, env: Env, executors: ExecutorRegistry) {
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
       const server = await launchServer(sql, input.serverId);
-      if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+      if (!server)
+        throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
       const artifact = await launchArtifact(sql, input.serverId, input.artifactRunId);
       // What each executor offers now; CONTAINER_RUNTIME decides which besides docker take launches.
       const offered: ExecutorDescriptor[] = [];
@@ -66,7 +100,9 @@ export function createDecisionActivities(sql: Sql, env: Env, executors: Executor
         useGpu: server.use_gpu,
         defaultBackend: env.CONTAINER_RUNTIME,
         executors: offered,
-        artifact: artifact ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' } : null,
+        artifact: artifact
+          ? { ...artifact, healthOverall: artifact.healthOverall ?? 'blocked', tier: artifact.tier ?? '' }
+          : null,
         vmPosture,
         gate,
       });

@@ -79,9 +79,16 @@ export const containerUser = (imageUser: string, env: Env) =>
  */
 async function assertLimitsEnforced(docker: Docker, name: string): Promise<void> {
   const info = (await docker.info()) as { MemoryLimit?: boolean; PidsLimit?: boolean; CpuCfsQuota?: boolean };
-  const missing = [!info.MemoryLimit && 'memory', !info.CpuCfsQuota && 'CPU (CFS quota)', !info.PidsLimit && 'pids'].filter(Boolean);
+  const missing = [
+    !info.MemoryLimit && 'memory',
+    !info.CpuCfsQuota && 'CPU (CFS quota)',
+    !info.PidsLimit && 'pids',
+  ].filter(Boolean);
   if (missing.length > 0) {
-    throw ApplicationFailure.nonRetryable(`container ${name} not launched: the Docker daemon cannot enforce ${missing.join(', ')} limits (cgroup controller missing)`, ErrorType.LaunchFailed);
+    throw ApplicationFailure.nonRetryable(
+      `container ${name} not launched: the Docker daemon cannot enforce ${missing.join(', ')} limits (cgroup controller missing)`,
+      ErrorType.LaunchFailed,
+    );
   }
 }
 
@@ -91,7 +98,10 @@ export function containerState(name: string, inspected: Docker.ContainerInspectI
   // A server that restarts after an OOM kill is Restarting (or exited) with OOMKilled set.
   if (state.OOMKilled && (!state.Running || state.Restarting)) {
     const limit = host.Memory ? ` of ${formatBytes(host.Memory)}` : '';
-    return { state: 'exited', reason: `container ${name} was killed for exceeding its memory limit${limit} (OOMKilled, exit code ${state.ExitCode})` };
+    return {
+      state: 'exited',
+      reason: `container ${name} was killed for exceeding its memory limit${limit} (OOMKilled, exit code ${state.ExitCode})`,
+    };
   }
   return state.Running || state.Restarting
     ? { state: 'running', reason: `container ${name} is ${state.Status}` }
@@ -161,7 +171,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
       NanoCpus: Math.round(resources.cpus * 1e9),
       PidsLimit: resources.pids,
-      ...(spec.useGpu && { DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }] }),
+      ...(spec.useGpu && {
+        DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }],
+      }),
     },
   });
   await container.start();
@@ -180,7 +192,10 @@ export function imagePuller(docker: Docker, env: Env, credentials: CredentialMan
     }
     const creds = await credentials.current();
     const own = env.REGISTRY ? parseRegistry(env.REGISTRY).host : undefined;
-    const authconfig = creds && own && image.startsWith(`${own}/`) ? { username: creds.username, password: creds.password, serveraddress: own } : undefined;
+    const authconfig =
+      creds && own && image.startsWith(`${own}/`)
+        ? { username: creds.username, password: creds.password, serveraddress: own }
+        : undefined;
     const stream = (await docker.pull(image, { authconfig })) as NodeJS.ReadableStream;
     let failure: string | undefined;
     await readJsonStream(stream, (msg) => {
@@ -224,7 +239,13 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
     async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
       const labels = await ensureImage(input.image);
-      await recordDockerLaunch(sql, { serverId: input.serverId, decisionId: input.decisionId, workload: name, image: input.image, transport: labels.transport });
+      await recordDockerLaunch(sql, {
+        serverId: input.serverId,
+        decisionId: input.decisionId,
+        workload: name,
+        image: input.image,
+        transport: labels.transport,
+      });
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
         name,
@@ -247,7 +268,9 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
     },
 
     async logs({ workload }, { tail }) {
-      const raw = (await docker.getContainer(workload).logs({ stdout: true, stderr: true, tail: tail ?? 100, follow: false })) as unknown as Buffer;
+      const raw = (await docker
+        .getContainer(workload)
+        .logs({ stdout: true, stderr: true, tail: tail ?? 100, follow: false })) as unknown as Buffer;
       const out = demux(docker, PassThrough.from(raw) as unknown as NodeJS.ReadableStream);
       const chunks: Buffer[] = [];
       for await (const chunk of out) chunks.push(chunk as Buffer);
@@ -255,7 +278,11 @@ export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credent
     },
 
     async followLogs({ workload }, { tail }) {
-      const raw = (await docker.getContainer(workload).logs({ stdout: true, stderr: true, follow: true, tail: tail ?? 20 })) as NodeJS.ReadableStream & { destroy(): void };
+      const raw = (await docker
+        .getContainer(workload)
+        .logs({ stdout: true, stderr: true, follow: true, tail: tail ?? 20 })) as NodeJS.ReadableStream & {
+        destroy(): void;
+      };
       return { lines: linesOf(demux(docker, raw)), stop: () => raw.destroy(), endReason: 'the workload stopped' };
     },
 

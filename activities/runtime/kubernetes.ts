@@ -12,7 +12,14 @@ import { ErrorType } from '../../lib/errors.js';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
 import { recordKubernetesLaunch } from '../../lib/ledger/runtime.js';
 import { EXECUTORS } from '../../lib/policy/decide.js';
-import { LogsUnavailable, NoLogsYet, type Executor, type LaunchInput, type Launched, type WorkloadState } from '../../lib/runtime/executor.js';
+import {
+  LogsUnavailable,
+  NoLogsYet,
+  type Executor,
+  type LaunchInput,
+  type Launched,
+  type WorkloadState,
+} from '../../lib/runtime/executor.js';
 import {
   CONTAINER_NAME,
   networkPolicyManifest,
@@ -52,14 +59,23 @@ function kubernetesWorkloads(kube: KubeClient) {
       for (const pod of pods.items) {
         const name = pod.metadata!.name!;
         if (name === except) continue;
-        await kube.core().deleteNamespacedPod({ name, namespace }).catch(ignore404(`deleting pod ${name}`));
+        await kube
+          .core()
+          .deleteNamespacedPod({ name, namespace })
+          .catch(ignore404(`deleting pod ${name}`));
       }
     },
     /** Deletes the server's Service and its NetworkPolicy (a delete: nothing of the server is left). */
     async deleteService(serverId: number): Promise<void> {
       const name = serviceName(serverId);
-      await kube.core().deleteNamespacedService({ name, namespace }).catch(ignore404(`deleting service ${name}`));
-      await kube.networking().deleteNamespacedNetworkPolicy({ name, namespace }).catch(ignore404(`deleting network policy ${name}`));
+      await kube
+        .core()
+        .deleteNamespacedService({ name, namespace })
+        .catch(ignore404(`deleting service ${name}`));
+      await kube
+        .networking()
+        .deleteNamespacedNetworkPolicy({ name, namespace })
+        .catch(ignore404(`deleting network policy ${name}`));
     },
     /**
      * The pod's last lines as the kubelet wrote them, newlines kept; empty while the pod
@@ -87,7 +103,13 @@ function kubernetesWorkloads(kube: KubeClient) {
 }
 
 /** Resolves at the pod's next change, after `ms`, or when the watch ends; rejects when cancelled. */
-function nextChange(kube: KubeClient, name: string, resourceVersion: string | undefined, ms: number, cancelled: Promise<never>): Promise<void> {
+function nextChange(
+  kube: KubeClient,
+  name: string,
+  resourceVersion: string | undefined,
+  ms: number,
+  cancelled: Promise<never>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let controller: AbortController | undefined;
     let settled = false;
@@ -105,14 +127,16 @@ function nextChange(kube: KubeClient, name: string, resourceVersion: string | un
     const ended = () => setTimeout(() => settle(), 1_000);
     kube
       .watch()
-      .watch(`/api/v1/namespaces/${kube.namespace}/pods`, { fieldSelector: `metadata.name=${name}`, resourceVersion }, () => settle(), ended)
-      .then(
-        (c) => {
-          controller = c;
-          if (settled) c.abort();
-        },
+      .watch(
+        `/api/v1/namespaces/${kube.namespace}/pods`,
+        { fieldSelector: `metadata.name=${name}`, resourceVersion },
+        () => settle(),
         ended,
-      );
+      )
+      .then((c) => {
+        controller = c;
+        if (settled) c.abort();
+      }, ended);
   });
 }
 
@@ -134,7 +158,10 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
     try {
       pod = await kube.core().readNamespacedPod({ name, namespace });
     } catch (err) {
-      if (kubeStatus(err) === 404) return { verdict: { state: 'failed', fatal: true, reason: `pod ${name} of server ${serverId} no longer exists` } };
+      if (kubeStatus(err) === 404)
+        return {
+          verdict: { state: 'failed', fatal: true, reason: `pod ${name} of server ${serverId} no longer exists` },
+        };
       throw kubeError(`reading pod ${name}`, err);
     }
     return { verdict: podVerdict(pod), resourceVersion: pod.metadata?.resourceVersion };
@@ -143,20 +170,30 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
   return {
     backend: 'kubernetes',
     // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers.
-    describe: cachedProbe(async () => (env.CONTAINER_RUNTIME === 'kubernetes' && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined)),
+    describe: cachedProbe(async () =>
+      env.CONTAINER_RUNTIME === 'kubernetes' && (await kube.reachable()) ? EXECUTORS.kubernetes : undefined,
+    ),
 
     async launch(input: LaunchInput): Promise<Launched> {
       const pod = podName(input.serverId, input.decisionId);
       const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
       // Recorded before the pod exists, so a crash in between leaves nothing untracked.
-      await recordKubernetesLaunch(sql, { serverId: input.serverId, decisionId: input.decisionId, pod, image: input.image, endpoint });
+      await recordKubernetesLaunch(sql, {
+        serverId: input.serverId,
+        decisionId: input.decisionId,
+        pod,
+        image: input.image,
+        endpoint,
+      });
       const resources = launchResources(`pod ${pod}`, input.config, env);
       // A redeploy replaces the previous launch's pod.
       await workloads.deletePods(input.serverId, pod);
       const core = kube.core();
-      await core.createNamespacedService({ namespace, body: serviceManifest(input.serverId, namespace, MCP_PORT) }).catch((err: unknown) => {
-        if (kubeStatus(err) !== 409) throw kubeError(`creating service ${serviceName(input.serverId)}`, err);
-      });
+      await core
+        .createNamespacedService({ namespace, body: serviceManifest(input.serverId, namespace, MCP_PORT) })
+        .catch((err: unknown) => {
+          if (kubeStatus(err) !== 409) throw kubeError(`creating service ${serviceName(input.serverId)}`, err);
+        });
       // Before the pod exists, so it never runs without its policy.
       await kube
         .networking()
@@ -184,7 +221,8 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         if (status === 409) return; // created by an earlier attempt of this launch
         const failure = kubeError(`creating pod ${pod}`, err);
         // Refused as asked (invalid spec, missing service account, quota): retrying cannot help.
-        if (status !== undefined && status >= 400 && status < 500 && status !== 429) throw ApplicationFailure.nonRetryable(failure.message, ErrorType.LaunchFailed);
+        if (status !== undefined && status >= 400 && status < 500 && status !== 429)
+          throw ApplicationFailure.nonRetryable(failure.message, ErrorType.LaunchFailed);
         throw failure;
       });
       return { workload: pod, endpoint, transport: 'streamable-http' };
@@ -235,11 +273,14 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         const { verdict, resourceVersion } = await readPod(serverId, workload);
         if (verdict.state !== 'pending') return verdict;
         const left = deadline - Date.now();
-        if (left <= 0) return { state: 'timeout', reason: `not ready after ${env.K8S_READY_TIMEOUT_SECONDS}s: ${verdict.reason}` };
+        if (left <= 0)
+          return { state: 'timeout', reason: `not ready after ${env.K8S_READY_TIMEOUT_SECONDS}s: ${verdict.reason}` };
         await nextChange(kube, workload, resourceVersion, Math.min(left, 5_000), ctx.cancelled);
       }
     },
-  } satisfies Executor<LaunchInput, Launched> & { awaitReady(input: { serverId: number; workload: string }): Promise<KubernetesVerdict> };
+  } satisfies Executor<LaunchInput, Launched> & {
+    awaitReady(input: { serverId: number; workload: string }): Promise<KubernetesVerdict>;
+  };
 }
 
 export type KubernetesExecutor = ReturnType<typeof createKubernetesExecutor>;

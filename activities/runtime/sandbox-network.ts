@@ -16,7 +16,8 @@ import { loadInstallationId } from '../../lib/ledger/installation.js';
 export type Egress = 'none' | 'internet';
 
 /** A server's egress, from its config (`egress`, validated when the server is written); none by default. */
-export const egressOf = (config: Record<string, string | number | boolean>): Egress => (config.egress === 'internet' ? 'internet' : 'none');
+export const egressOf = (config: Record<string, string | number | boolean>): Egress =>
+  config.egress === 'internet' ? 'internet' : 'none';
 
 /** How long a passed canary vouches for the policy; a failed one is never remembered. */
 const CANARY_TTL_MS = 60_000;
@@ -30,7 +31,12 @@ const notFound = (err: { statusCode?: number }) => {
   if (err.statusCode !== 404) throw err;
 };
 
-export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensureImage: (image: string) => Promise<unknown>) {
+export function createSandboxNetworks(
+  sql: Sql,
+  env: Env,
+  docker: Docker,
+  ensureImage: (image: string) => Promise<unknown>,
+) {
   let installation: Promise<string> | undefined;
   let passedAt = 0;
   let canaryRun: Promise<void> | undefined;
@@ -41,7 +47,10 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
       installation = undefined; // a failed read is asked again next time
       throw err;
     });
-    return createHash('sha256').update(`${await installation}/${name}`).digest('hex').slice(0, 10);
+    return createHash('sha256')
+      .update(`${await installation}/${name}`)
+      .digest('hex')
+      .slice(0, 10);
   }
 
   async function create(name: string, bridge: string, egress: Egress, labels: Record<string, string>) {
@@ -72,7 +81,9 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
     await ensureImage(env.DOCKER_CANARY_IMAGE).catch((err: Error) => {
       throw refuse(`the network canary cannot run (DOCKER_CANARY_IMAGE ${env.DOCKER_CANARY_IMAGE}): ${err.message}`);
     });
-    const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', { 'mcp-host.canary': 'true' });
+    const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', {
+      'mcp-host.canary': 'true',
+    });
     let reached = false;
     const listener = createServer((socket) => {
       reached = true;
@@ -81,15 +92,27 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
     try {
       const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
       if (!gateway) throw refuse(`the canary network ${name} has no gateway address`);
-      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch((err: Error) => {
-        throw refuse(`cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host`);
-      });
+      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch(
+        (err: Error) => {
+          throw refuse(
+            `cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host`,
+          );
+        },
+      );
       const port = (listener.address() as AddressInfo).port;
-      const output = await runProbe(name, `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`);
+      const output = await runProbe(
+        name,
+        `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
+      );
       if (reached || output.includes('canary:reached')) {
-        throw refuse(`a tenant network reaches the host (${gateway}:${port}): the tenant network policy is missing; load it with nft -f scripts/stack/sandbox.nft`);
+        throw refuse(
+          `a tenant network reaches the host (${gateway}:${port}): the tenant network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
+        );
       }
-      if (!output.includes('canary:blocked')) throw refuse(`the network canary (image ${env.DOCKER_CANARY_IMAGE}) did not run: ${output.trim().slice(0, 200)}`);
+      if (!output.includes('canary:blocked'))
+        throw refuse(
+          `the network canary (image ${env.DOCKER_CANARY_IMAGE}) did not run: ${output.trim().slice(0, 200)}`,
+        );
     } finally {
       listener.close();
       await remove(name);
@@ -144,7 +167,11 @@ export function createSandboxNetworks(sql: Sql, env: Env, docker: Docker, ensure
     /** The container's address on its network, where the host reaches it. */
     async address(container: string, network: string): Promise<string> {
       const ip = (await docker.getContainer(container).inspect()).NetworkSettings.Networks?.[network]?.IPAddress;
-      if (!ip) throw ApplicationFailure.nonRetryable(`container ${container} has no address on its network ${network}`, ErrorType.LaunchFailed);
+      if (!ip)
+        throw ApplicationFailure.nonRetryable(
+          `container ${container} has no address on its network ${network}`,
+          ErrorType.LaunchFailed,
+        );
       return ip;
     },
 

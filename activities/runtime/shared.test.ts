@@ -13,7 +13,11 @@ async function collect(chunks: string[]): Promise<string[]> {
 
 describe('linesOf', () => {
   it('joins lines split across chunks and splits chunks holding several', async () => {
-    expect(await collect(['listen', 'ing on 8080\nready\nsec', 'ond\n'])).toEqual(['listening on 8080', 'ready', 'second']);
+    expect(await collect(['listen', 'ing on 8080\nready\nsec', 'ond\n'])).toEqual([
+      'listening on 8080',
+      'ready',
+      'second',
+    ]);
   });
 
   it('keeps empty lines and sends no unfinished last line', async () => {

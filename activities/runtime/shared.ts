@@ -32,11 +32,16 @@ export async function* linesOf(text: NodeJS.ReadableStream): AsyncGenerator<stri
 }
 
 /** The limits `workload` launches with; config over the operator maximum fails the launch (no retry helps). */
-export function launchResources(workload: string, config: Record<string, string | number | boolean>, env: Env): ServerResources {
+export function launchResources(
+  workload: string,
+  config: Record<string, string | number | boolean>,
+  env: Env,
+): ServerResources {
   try {
     return serverResources(config, env);
   } catch (err) {
-    if (err instanceof ResourceLimitError) throw ApplicationFailure.nonRetryable(`${workload} not launched: ${err.message}`, ErrorType.LaunchFailed);
+    if (err instanceof ResourceLimitError)
+      throw ApplicationFailure.nonRetryable(`${workload} not launched: ${err.message}`, ErrorType.LaunchFailed);
     throw err;
   }
 }

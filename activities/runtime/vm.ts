@@ -85,9 +85,21 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** Hypervisor errors as ApplicationFailures the workflow's retry policy can tell apart. */
 function toFailure(err: unknown): unknown {
   if (!(err instanceof HypervisorError)) return err;
-  if (err.kind === 'invalid-response') return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorInvalidResponse, nonRetryable: true, cause: err });
-  if (err.retryable) return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorUnavailable, cause: err });
-  return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorRejected, nonRetryable: true, cause: err });
+  if (err.kind === 'invalid-response')
+    return ApplicationFailure.create({
+      message: err.message,
+      type: ErrorType.HypervisorInvalidResponse,
+      nonRetryable: true,
+      cause: err,
+    });
+  if (err.retryable)
+    return ApplicationFailure.create({ message: err.message, type: ErrorType.HypervisorUnavailable, cause: err });
+  return ApplicationFailure.create({
+    message: err.message,
+    type: ErrorType.HypervisorRejected,
+    nonRetryable: true,
+    cause: err,
+  });
 }
 
 export function createVmActivities(deps: VmActivityDeps) {
@@ -107,7 +119,10 @@ export function createVmActivities(deps: VmActivityDeps) {
   return {
     async provisionVm(input: ProvisionVmInput): Promise<ProvisionVmResult> {
       const config = input.expectedNonce
-        ? { ...input.config, attestation: { ...(input.config?.attestation as object | undefined), nonce: input.expectedNonce } }
+        ? {
+            ...input.config,
+            attestation: { ...(input.config?.attestation as object | undefined), nonce: input.expectedNonce },
+          }
         : input.config;
       let provisioned;
       try {
@@ -124,7 +139,9 @@ export function createVmActivities(deps: VmActivityDeps) {
         throw toFailure(err);
       }
       const { instanceId, isolationTier, attestation: evidence } = provisioned;
-      const capabilityNotes = [...new Set([...(input.notes ?? []), ...(evidence === null ? [] : ['attestation:evidence-present'])])].sort();
+      const capabilityNotes = [
+        ...new Set([...(input.notes ?? []), ...(evidence === null ? [] : ['attestation:evidence-present'])]),
+      ].sort();
 
       let rowId: number | undefined;
       try {
@@ -247,10 +264,16 @@ export function createVmExecutor(deps: VmActivityDeps, enabled: boolean) {
     },
     async inspect({ serverId, workload }): Promise<WorkloadState> {
       const instance = await vmInstanceState(sql, serverId, workload);
-      if (!instance) return { state: 'gone', reason: `virtual machine ${workload} of server ${serverId} is not recorded` };
-      if (instance.terminated_at) return { state: 'exited', reason: `virtual machine ${workload} was stopped or torn down` };
-      if (instance.attestation_status === 'trusted') return { state: 'running', reason: `virtual machine ${workload} attested and started` };
-      return { state: 'starting', reason: `virtual machine ${workload} awaits attestation (${instance.attestation_status})` };
+      if (!instance)
+        return { state: 'gone', reason: `virtual machine ${workload} of server ${serverId} is not recorded` };
+      if (instance.terminated_at)
+        return { state: 'exited', reason: `virtual machine ${workload} was stopped or torn down` };
+      if (instance.attestation_status === 'trusted')
+        return { state: 'running', reason: `virtual machine ${workload} attested and started` };
+      return {
+        state: 'starting',
+        reason: `virtual machine ${workload} awaits attestation (${instance.attestation_status})`,
+      };
     },
   } satisfies Executor<ProvisionVmInput, ProvisionVmResult>;
 }

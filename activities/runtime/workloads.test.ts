@@ -14,7 +14,11 @@ function fakeExecutors(recorded: RecordedWorkload | undefined) {
       remove: async (w: RecordedWorkload) => void calls.push(`${backend} remove ${w.workload}`),
       ...(strays && { removeStray: async (serverId: number) => void calls.push(`${backend} strays of ${serverId}`) }),
     }) as unknown as Executor;
-  const byBackend = { docker: executor('docker', false), kubernetes: executor('kubernetes', false), 'virtual-machine': executor('virtual-machine', true) };
+  const byBackend = {
+    docker: executor('docker', false),
+    kubernetes: executor('kubernetes', false),
+    'virtual-machine': executor('virtual-machine', true),
+  };
   const executors = {
     ...byBackend,
     all: () => Object.values(byBackend),
@@ -24,7 +28,13 @@ function fakeExecutors(recorded: RecordedWorkload | undefined) {
   return { calls, activities: createWorkloadActivities(executors) };
 }
 
-const onDocker: RecordedWorkload = { serverId: 4, backend: 'docker', workload: 'mcp-server-4', transport: 'streamable-http', endpoint: null };
+const onDocker: RecordedWorkload = {
+  serverId: 4,
+  backend: 'docker',
+  workload: 'mcp-server-4',
+  transport: 'streamable-http',
+  endpoint: null,
+};
 
 describe('stopServer', () => {
   it('stops the workload on the executor it was recorded on', async () => {

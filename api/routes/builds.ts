@@ -1,6 +1,14 @@
 // Build runs (the artifact ledger as operators read it), their log lines, and the live log stream.
 import { createRoute, z } from '@hono/zod-openapi';
-import { findRun, logLinesAfter, runEnded, serverRuns, toLogLine, withPlatforms, type BuildLogRow } from '../../lib/ledger/builds.js';
+import {
+  findRun,
+  logLinesAfter,
+  runEnded,
+  serverRuns,
+  toLogLine,
+  withPlatforms,
+  type BuildLogRow,
+} from '../../lib/ledger/builds.js';
 import { findServer } from '../../lib/ledger/servers.js';
 import { AfterQuery, BuildLogLine, BuildRun, PageQuery } from '../../lib/schemas/builds.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -70,7 +78,10 @@ export function buildRoutes(deps: ApiDeps) {
         summary: 'Live build log (SSE): every line so far, then new ones, then `event: end` when the build ends',
         request: { params: IdParam },
         responses: {
-          200: { description: 'Event stream of `event: log` frames', content: { 'text/event-stream': { schema: z.string() } } },
+          200: {
+            description: 'Event stream of `event: log` frames',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
           ...commonErrors,
           ...notFoundError,
         },

@@ -59,7 +59,12 @@ const listAllRoute = createRoute({
       .object({
         status: z.enum(['pending', 'pass', 'fail']).optional(),
         manifest_digest: z.string().max(80).optional(),
-        limit: z.string().regex(/^\d{1,4}$/, 'must be a number').transform(Number).refine((n) => n >= 1 && n <= 1000, 'must be 1..1000').optional(),
+        limit: z
+          .string()
+          .regex(/^\d{1,4}$/, 'must be a number')
+          .transform(Number)
+          .refine((n) => n >= 1 && n <= 1000, 'must be 1..1000')
+          .optional(),
       })
       .strict(),
   },
@@ -87,7 +92,12 @@ const retryRoute = createRoute({
   tags,
   summary: 'Reset to pending with a fresh validity window; an automatic certification is evaluated again now',
   request: { params: IdParam },
-  responses: { 200: json(Certification, 'The certification, pending'), ...commonErrors, ...notFoundError, ...unavailableError },
+  responses: {
+    200: json(Certification, 'The certification, pending'),
+    ...commonErrors,
+    ...notFoundError,
+    ...unavailableError,
+  },
 });
 const lineageRoute = createRoute({
   method: 'get',
@@ -115,7 +125,11 @@ export function evaluationRoutes(deps: ApiDeps) {
       });
     } catch (err) {
       log.error({ certificationId: row.id, err: (err as Error).message }, 'could not start the certification workflow');
-      throw new ApiError(503, 'temporal_unavailable', `certification ${row.id} is recorded, but its evaluation could not be started; retry with POST /api/evaluations/${row.id}/retry`);
+      throw new ApiError(
+        503,
+        'temporal_unavailable',
+        `certification ${row.id} is recorded, but its evaluation could not be started; retry with POST /api/evaluations/${row.id}/retry`,
+      );
     }
   }
 
@@ -131,14 +145,29 @@ export function evaluationRoutes(deps: ApiDeps) {
       const run = await findRun(sql, c.req.valid('param').id, visibleScope(caller));
       const body = c.req.valid('json');
       // Bound to the run's own digest: a certificate for anything else is refused.
-      if (!run.manifest_digest) throw new ApiError(400, 'manifest_missing', `build run ${run.id} published no manifest digest to certify`, 'manifest_digest');
+      if (!run.manifest_digest)
+        throw new ApiError(
+          400,
+          'manifest_missing',
+          `build run ${run.id} published no manifest digest to certify`,
+          'manifest_digest',
+        );
       if (body.manifest_digest && body.manifest_digest !== run.manifest_digest) {
-        throw new ApiError(400, 'digest_mismatch', `manifest_digest must be the run's own (${run.manifest_digest})`, 'manifest_digest');
+        throw new ApiError(
+          400,
+          'digest_mismatch',
+          `manifest_digest must be the run's own (${run.manifest_digest})`,
+          'manifest_digest',
+        );
       }
       const ownerId = (await findServer(sql, run.server_id, everyOwner)).owner_id;
       const validFrom = body.valid_from ? new Date(body.valid_from) : new Date();
       const cadence = body.refresh_cadence_seconds ?? null;
-      const nextRefresh = body.next_refresh_at ? new Date(body.next_refresh_at) : cadence ? new Date(validFrom.getTime() + cadence * 1000) : null;
+      const nextRefresh = body.next_refresh_at
+        ? new Date(body.next_refresh_at)
+        : cadence
+          ? new Date(validFrom.getTime() + cadence * 1000)
+          : null;
       const status = body.evaluate ? 'pending' : body.status!;
       // An upsert replaces the whole record (POST semantics): fields left out are cleared.
       const row = await upsertCertification(sql, {
@@ -166,25 +195,41 @@ export function evaluationRoutes(deps: ApiDeps) {
       const rows = await listCertifications(sql, visibleScope(c.get('caller')), c.req.valid('query'));
       return c.json(rows.map(toCertification), 200);
     })
-    .openapi(getRoute, async (c) => c.json(toCertification(await findCertification(sql, c.req.valid('param').id, visibleScope(c.get('caller')))), 200))
+    .openapi(getRoute, async (c) =>
+      c.json(
+        toCertification(await findCertification(sql, c.req.valid('param').id, visibleScope(c.get('caller')))),
+        200,
+      ),
+    )
     .openapi(lineageRoute, async (c) => {
       const row = await findCertification(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
-      return c.json({ valid_from: row.valid_from.toISOString(), valid_until: iso(row.valid_until), evidence_lineage: row.evidence_lineage ?? null }, 200);
+      return c.json(
+        {
+          valid_from: row.valid_from.toISOString(),
+          valid_until: iso(row.valid_until),
+          evidence_lineage: row.evidence_lineage ?? null,
+        },
+        200,
+      );
     })
     .openapi(planRoute, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
       const current = await findCertification(sql, c.req.valid('param').id, visibleScope(caller));
       const plan = c.req.valid('json');
-      const cadence = plan.refresh_cadence_seconds === undefined ? current.refresh_cadence_seconds : plan.refresh_cadence_seconds;
+      const cadence =
+        plan.refresh_cadence_seconds === undefined ? current.refresh_cadence_seconds : plan.refresh_cadence_seconds;
       // A new cadence without an explicit next refresh re-plans it from now.
       let next: Date | null = current.next_refresh_at;
-      if (plan.next_refresh_at !== undefined) next = plan.next_refresh_at === null ? null : new Date(plan.next_refresh_at);
-      else if (plan.refresh_cadence_seconds !== undefined) next = cadence === null ? null : new Date(Date.now() + cadence * 1000);
+      if (plan.next_refresh_at !== undefined)
+        next = plan.next_refresh_at === null ? null : new Date(plan.next_refresh_at);
+      else if (plan.refresh_cadence_seconds !== undefined)
+        next = cadence === null ? null : new Date(Date.now() + cadence * 1000);
       if (next && next.getTime() <= current.valid_from.getTime()) {
         throw new ApiError(400, 'invalid_plan', 'next_refresh_at must be later than valid_from', 'next_refresh_at');
       }
-      const pick = <K extends 'governance_notes' | 'evidence_source' | 'evidence_lineage'>(k: K) => (plan[k] === undefined ? current[k] : plan[k]);
+      const pick = <K extends 'governance_notes' | 'evidence_source' | 'evidence_lineage'>(k: K) =>
+        plan[k] === undefined ? current[k] : plan[k];
       const row = await updatePlan(sql, current.id, {
         refreshCadenceSeconds: cadence,
         nextRefreshAt: next,
@@ -192,7 +237,9 @@ export function evaluationRoutes(deps: ApiDeps) {
         evidenceSource: pick('evidence_source'),
         evidenceLineage: pick('evidence_lineage'),
       });
-      await drive(row, false).catch((err: Error) => log.warn({ certificationId: current.id, err: err.message }, 'refresh timer not re-armed'));
+      await drive(row, false).catch((err: Error) =>
+        log.warn({ certificationId: current.id, err: err.message }, 'refresh timer not re-armed'),
+      );
       return c.json(toCertification(row), 200);
     })
     .openapi(retryRoute, async (c) => {

@@ -33,7 +33,15 @@ import type { governanceRun } from '../../workflows/governance-run.js';
 import { advanceStepUpdate, setRunStatusUpdate } from '../../workflows/governance.messages.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, unavailableError } from '../openapi.js';
+import {
+  commonErrors,
+  conflictError,
+  createRouter,
+  json,
+  jsonBody,
+  notFoundError,
+  unavailableError,
+} from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 import { executeUpdate } from '../workflow-calls.js';
 
@@ -70,7 +78,13 @@ const startRun = createRoute({
   tags,
   summary: 'Start a run of a governance workflow (the `governance/<run>` workflow)',
   request: { params: IdParam, body: jsonBody(StartGovernanceRun) },
-  responses: { 201: json(GovernanceRunDetail, 'Started'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    201: json(GovernanceRunDetail, 'Started'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const getRun = createRoute({
   method: 'get',
@@ -84,9 +98,16 @@ const setStatus = createRoute({
   method: 'post',
   path: '/runs/{id}/status',
   tags,
-  summary: 'Move a run to another status (pending → in_progress → completed | failed | cancelled); ended runs stay ended',
+  summary:
+    'Move a run to another status (pending → in_progress → completed | failed | cancelled); ended runs stay ended',
   request: { params: IdParam, body: jsonBody(GovernanceRunStatusChange) },
-  responses: { 200: json(GovernanceRunDetail, 'The run'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    200: json(GovernanceRunDetail, 'The run'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const advanceStep = createRoute({
   method: 'post',
@@ -95,20 +116,34 @@ const advanceStep = createRoute({
   summary: 'Move one step on (in order: a step starts or completes once the earlier ones have completed)',
   request: {
     params: IdParam.extend({
-      position: z.string().regex(/^[1-9]\d{0,2}$/, 'must be a step position').transform(Number).openapi({ param: { name: 'position', in: 'path' } }),
+      position: z
+        .string()
+        .regex(/^[1-9]\d{0,2}$/, 'must be a step position')
+        .transform(Number)
+        .openapi({ param: { name: 'position', in: 'path' } }),
     }),
     body: jsonBody(GovernanceStepChange),
   },
-  responses: { 200: json(GovernanceRunDetail, 'The run'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    200: json(GovernanceRunDetail, 'The run'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const streamRun = createRoute({
   method: 'get',
   path: '/runs/{id}/stream',
   tags,
-  summary: 'Server-sent events: the run\'s audit log (`event: audit`, each with the run status it led to), live, then `event: end` when the run ends',
+  summary:
+    "Server-sent events: the run's audit log (`event: audit`, each with the run status it led to), live, then `event: end` when the run ends",
   request: { params: IdParam },
   responses: {
-    200: { description: 'An event stream: `ready`, `audit` (id = audit id; resumes after Last-Event-ID), `end`', content: { 'text/event-stream': { schema: z.string() } } },
+    200: {
+      description: 'An event stream: `ready`, `audit` (id = audit id; resumes after Last-Event-ID), `end`',
+      content: { 'text/event-stream': { schema: z.string() } },
+    },
     ...commonErrors,
     ...notFoundError,
   },
@@ -117,12 +152,20 @@ const streamRun = createRoute({
 export function governanceRoutes(deps: ApiDeps) {
   const { sql, temporal, env, workflowIds } = deps;
   return createRouter()
-    .openapi(listWorkflows, async (c) => c.json(await withSteps(sql, await workflowsIn(sql, visibleScope(c.get('caller')))), 200))
+    .openapi(listWorkflows, async (c) =>
+      c.json(await withSteps(sql, await workflowsIn(sql, visibleScope(c.get('caller')))), 200),
+    )
     .openapi(createWorkflow, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
       const body = c.req.valid('json');
-      const row = await defineWorkflow(sql, { ownerId: caller.id, name: body.name, workflowType: body.workflow_type, tier: body.tier, steps: body.steps });
+      const row = await defineWorkflow(sql, {
+        ownerId: caller.id,
+        name: body.name,
+        workflowType: body.workflow_type,
+        tier: body.tier,
+        steps: body.steps,
+      });
       return c.json((await withSteps(sql, [row]))[0]!, 201);
     })
     .openapi(startRun, async (c) => {
@@ -135,9 +178,20 @@ export function governanceRoutes(deps: ApiDeps) {
       let digest = body.target_manifest_digest ?? null;
       if (body.target_artifact_run_id !== undefined) {
         const run = await findRun(sql, body.target_artifact_run_id, owners).catch(() => {
-          throw new ApiError(422, 'validation_failed', `build run ${body.target_artifact_run_id} not found`, 'target_artifact_run_id');
+          throw new ApiError(
+            422,
+            'validation_failed',
+            `build run ${body.target_artifact_run_id} not found`,
+            'target_artifact_run_id',
+          );
         });
-        if (digest && run.manifest_digest !== digest) throw new ApiError(422, 'validation_failed', "target_manifest_digest must be the run's own", 'target_manifest_digest');
+        if (digest && run.manifest_digest !== digest)
+          throw new ApiError(
+            422,
+            'validation_failed',
+            "target_manifest_digest must be the run's own",
+            'target_manifest_digest',
+          );
         digest = run.manifest_digest;
       }
       if (body.target_server_id !== undefined) {
@@ -162,19 +216,33 @@ export function governanceRoutes(deps: ApiDeps) {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
             workflowId: workflowIds.governance(id),
             args: [{ runId: id }],
-            typedSearchAttributes: [{ key: TierKey, value: wf.tier }, ...(digest ? [{ key: ManifestDigestKey, value: digest }] : [])],
+            typedSearchAttributes: [
+              { key: TierKey, value: wf.tier },
+              ...(digest ? [{ key: ManifestDigestKey, value: digest }] : []),
+            ],
             memo: { workflow: wf.name, workflowType: wf.workflow_type, initiatedBy: caller.id },
           }),
       );
       return c.json(stripOwner(await loadRunDetail(sql, workflowIds, runId, visibleScope(caller))), 201);
     })
-    .openapi(getRun, async (c) => c.json(stripOwner(await loadRunDetail(sql, workflowIds, c.req.valid('param').id, visibleScope(c.get('caller')))), 200))
+    .openapi(getRun, async (c) =>
+      c.json(
+        stripOwner(await loadRunDetail(sql, workflowIds, c.req.valid('param').id, visibleScope(c.get('caller')))),
+        200,
+      ),
+    )
     .openapi(setStatus, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');
       const run = await loadRunDetail(sql, workflowIds, c.req.valid('param').id, visibleScope(caller));
       const body = c.req.valid('json');
-      await executeUpdate(temporal, workflowIds.governance(run.id), setRunStatusUpdate, [{ actorId: caller.id, status: body.status, note: body.note }], runErrors(run, 'the status change'));
+      await executeUpdate(
+        temporal,
+        workflowIds.governance(run.id),
+        setRunStatusUpdate,
+        [{ actorId: caller.id, status: body.status, note: body.note }],
+        runErrors(run, 'the status change'),
+      );
       return c.json(stripOwner(await loadRunDetail(sql, workflowIds, run.id, visibleScope(caller))), 200);
     })
     .openapi(advanceStep, async (c) => {
@@ -183,7 +251,13 @@ export function governanceRoutes(deps: ApiDeps) {
       const { id, position } = c.req.valid('param');
       const run = await loadRunDetail(sql, workflowIds, id, visibleScope(caller));
       const body = c.req.valid('json');
-      await executeUpdate(temporal, workflowIds.governance(run.id), advanceStepUpdate, [{ actorId: caller.id, position, status: body.status, note: body.note }], runErrors(run, 'the step change'));
+      await executeUpdate(
+        temporal,
+        workflowIds.governance(run.id),
+        advanceStepUpdate,
+        [{ actorId: caller.id, position, status: body.status, note: body.note }],
+        runErrors(run, 'the step change'),
+      );
       return c.json(stripOwner(await loadRunDetail(sql, workflowIds, run.id, visibleScope(caller))), 200);
     })
     .openapi(streamRun, async (c) => {

@@ -61,7 +61,9 @@ export function healthRoutes({ sql, temporal, docker, env }: ApiDeps) {
           env.REGISTRY
             ? check(async () => {
                 // 200 or 401 both mean a registry answers at /v2/.
-                const res = await fetch(`${apiBase(env.REGISTRY!)}/v2/`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+                const res = await fetch(`${apiBase(env.REGISTRY!)}/v2/`, {
+                  signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+                });
                 if (res.status !== 200 && res.status !== 401) throw new Error(`HTTP ${res.status}`);
               })
             : Promise.resolve('not configured'),

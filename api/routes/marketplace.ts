@@ -16,7 +16,8 @@ function decodeCursor(cursor: string): { at: Date; id: number } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
     const date = new Date(String(at));
-    if (typeof at === 'string' && !Number.isNaN(date.getTime()) && Number.isSafeInteger(id)) return { at: date, id: id as number };
+    if (typeof at === 'string' && !Number.isNaN(date.getTime()) && Number.isSafeInteger(id))
+      return { at: date, id: id as number };
   } catch {
     // fall through
   }
@@ -37,7 +38,9 @@ export function marketplaceRoutes({ sql }: ApiDeps) {
         responses: {
           200: {
             ...json(z.array(MarketplaceEntry), 'Artifacts; `X-Next-Cursor` carries the next page when there is one'),
-            headers: { 'X-Next-Cursor': { schema: { type: 'string' }, description: 'Pass as `cursor` for the next page' } },
+            headers: {
+              'X-Next-Cursor': { schema: { type: 'string' }, description: 'Pass as `cursor` for the next page' },
+            },
           },
           ...commonErrors,
         },

@@ -53,7 +53,11 @@ export function metricRoutes(deps: ApiDeps) {
         if (missing) {
           throw new ApiError(422, 'validation_failed', `${missing}: required for ${body.event_type} events`, missing);
         }
-        const row = await recordMetric(sql, { serverId: server.id, eventType: body.event_type, details: body.details as Record<string, unknown> | null });
+        const row = await recordMetric(sql, {
+          serverId: server.id,
+          eventType: body.event_type,
+          details: body.details as Record<string, unknown> | null,
+        });
         return c.json(toMetric(row), 201);
       },
     )

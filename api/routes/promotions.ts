@@ -33,15 +33,29 @@ import { approveUpdate, rollbackUpdate } from '../../workflows/governance.messag
 import type { promotion } from '../../workflows/promotion.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, optionalJsonBody, unavailableError } from '../openapi.js';
+import {
+  commonErrors,
+  conflictError,
+  createRouter,
+  json,
+  jsonBody,
+  notFoundError,
+  optionalJsonBody,
+  unavailableError,
+} from '../openapi.js';
 import { executeUpdate, rollBackEndedPromotion } from '../workflow-calls.js';
 
 const tags = ['promotions'];
 
 /** A governance workflow given to a track must be the track owner's own. */
-async function checkWorkflowOwned(sql: ApiDeps['sql'], workflowId: number | null | undefined, ownerId: number): Promise<void> {
+async function checkWorkflowOwned(
+  sql: ApiDeps['sql'],
+  workflowId: number | null | undefined,
+  ownerId: number,
+): Promise<void> {
   if (workflowId === null || workflowId === undefined) return;
-  if (!(await ownsWorkflow(sql, workflowId, ownerId))) throw new ApiError(422, 'validation_failed', `governance workflow ${workflowId} not found`, 'workflow_id');
+  if (!(await ownsWorkflow(sql, workflowId, ownerId)))
+    throw new ApiError(422, 'validation_failed', `governance workflow ${workflowId} not found`, 'workflow_id');
 }
 
 const listTracks = createRoute({
@@ -71,9 +85,16 @@ const schedule = createRoute({
   method: 'post',
   path: '/schedule',
   tags,
-  summary: "Schedule a digest's promotion to a stage (the previous stage must be active); starts its `promotion/<id>` workflow",
+  summary:
+    "Schedule a digest's promotion to a stage (the previous stage must be active); starts its `promotion/<id>` workflow",
   request: { body: jsonBody(SchedulePromotion) },
-  responses: { 201: json(PromotionRecord, 'Scheduled'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    201: json(PromotionRecord, 'Scheduled'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const getPromotion = createRoute({
   method: 'get',
@@ -87,9 +108,16 @@ const approve = createRoute({
   method: 'post',
   path: '/{id}/approve',
   tags,
-  summary: "Approve a scheduled or in-progress promotion (the track's owner or an admin); it goes active once its governance run completes",
+  summary:
+    "Approve a scheduled or in-progress promotion (the track's owner or an admin); it goes active once its governance run completes",
   request: { params: IdParam, body: optionalJsonBody(PromotionDecision) },
-  responses: { 200: json(PromotionRecord, 'The promotion'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    200: json(PromotionRecord, 'The promotion'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const rollback = createRoute({
   method: 'post',
@@ -97,7 +125,13 @@ const rollback = createRoute({
   tags,
   summary: 'Roll a promotion back (cancels its governance run); the stage can be scheduled again',
   request: { params: IdParam, body: optionalJsonBody(PromotionDecision) },
-  responses: { 200: json(PromotionRecord, 'The promotion'), ...commonErrors, ...notFoundError, ...conflictError, ...unavailableError },
+  responses: {
+    200: json(PromotionRecord, 'The promotion'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 const history = createRoute({
   method: 'get',
@@ -147,14 +181,22 @@ export function promotionRoutes(deps: ApiDeps) {
       const stages = body.stages ?? track.stages;
       const launchStage = body.launch_stage === undefined ? track.launch_stage : body.launch_stage;
       if (launchStage && !stages.includes(launchStage)) {
-        throw new ApiError(422, 'validation_failed', `launch_stage must be one of the stages (${stages.join(', ')})`, 'launch_stage');
+        throw new ApiError(
+          422,
+          'validation_failed',
+          `launch_stage must be one of the stages (${stages.join(', ')})`,
+          'launch_stage',
+        );
       }
       const row = await writeTrack(sql, track.id, {
         stages,
         description: body.description === undefined ? track.description : body.description,
         workflowId: body.workflow_id === undefined ? track.workflow_id : body.workflow_id,
         launchStage,
-        requiredCertifications: body.required_certifications === undefined ? track.required_certifications : [...new Set(body.required_certifications)].sort(),
+        requiredCertifications:
+          body.required_certifications === undefined
+            ? track.required_certifications
+            : [...new Set(body.required_certifications)].sort(),
       });
       return c.json(toTrack(row), 200);
     })
@@ -164,15 +206,33 @@ export function promotionRoutes(deps: ApiDeps) {
       const body = c.req.valid('json');
       const track = await findTrack(sql, body.track_id, visibleScope(caller));
       const index = track.stages.indexOf(body.stage);
-      if (index === -1) throw new ApiError(400, 'invalid_stage', `stage \`${body.stage}\` is not part of track \`${track.name}\` (${track.stages.join(', ')})`, 'stage');
+      if (index === -1)
+        throw new ApiError(
+          400,
+          'invalid_stage',
+          `stage \`${body.stage}\` is not part of track \`${track.name}\` (${track.stages.join(', ')})`,
+          'stage',
+        );
       // Only a digest that one of the track owner's build runs published can be promoted.
       const artifact = await ownerArtifact(sql, track.owner_id, body.manifest_digest, body.artifact_run_id);
       if (!artifact) {
-        throw new ApiError(422, 'validation_failed', `no build run of yours published ${body.manifest_digest}${body.artifact_run_id ? ` as run ${body.artifact_run_id}` : ''}`, 'manifest_digest');
+        throw new ApiError(
+          422,
+          'validation_failed',
+          `no build run of yours published ${body.manifest_digest}${body.artifact_run_id ? ` as run ${body.artifact_run_id}` : ''}`,
+          'manifest_digest',
+        );
       }
       const id = await schedulePromotion(
         sql,
-        { track, stage: body.stage, manifestDigest: body.manifest_digest, artifactRunId: body.artifact_run_id ?? artifact.id, scheduledBy: caller.id, notes: body.notes },
+        {
+          track,
+          stage: body.stage,
+          manifestDigest: body.manifest_digest,
+          artifactRunId: body.artifact_run_id ?? artifact.id,
+          scheduledBy: caller.id,
+          notes: body.notes,
+        },
         (promotionId) =>
           temporal.workflow.start<typeof promotion>('promotion', {
             taskQueue: env.TEMPORAL_TASK_QUEUE,
@@ -192,7 +252,9 @@ export function promotionRoutes(deps: ApiDeps) {
       const rows = await promotionHistory(sql, visibleScope(c.get('caller')), c.req.valid('query'));
       return c.json(rows.map(toPromotion), 200);
     })
-    .openapi(getPromotion, async (c) => c.json(toPromotion(await findPromotion(sql, c.req.valid('param').id, visibleScope(c.get('caller')))), 200))
+    .openapi(getPromotion, async (c) =>
+      c.json(toPromotion(await findPromotion(sql, c.req.valid('param').id, visibleScope(c.get('caller')))), 200),
+    )
     .openapi(approve, async (c) => {
       const caller = c.get('caller');
       requireRole(caller, 'admin', 'operator');

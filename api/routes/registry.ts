@@ -17,12 +17,13 @@ export function registryRoutes(deps: ApiDeps) {
   const registry = env.REGISTRY ?? null;
   const host = registry ? parseRegistry(registry).host : null;
   const status = async () => {
-    const history = registry
-      ? await recentChecks(sql, registry)
-      : [];
+    const history = registry ? await recentChecks(sql, registry) : [];
     let schedule: z.infer<typeof CredentialsStatus>['schedule'] = null;
     if (host) {
-      const described = await temporal.schedule.getHandle(workflowIds.credentials(host)).describe().catch(() => undefined);
+      const described = await temporal.schedule
+        .getHandle(workflowIds.credentials(host))
+        .describe()
+        .catch(() => undefined);
       if (described) {
         schedule = {
           id: described.scheduleId,
@@ -67,7 +68,11 @@ export function registryRoutes(deps: ApiDeps) {
       async (c) => {
         requireRole(c.get('caller'), 'admin');
         if (!registry || !host || !env.REGISTRY_AUTH_DOCKERCONFIG) {
-          throw new ApiError(409, 'not_configured', 'REGISTRY and REGISTRY_AUTH_DOCKERCONFIG must be set to rotate credentials');
+          throw new ApiError(
+            409,
+            'not_configured',
+            'REGISTRY and REGISTRY_AUTH_DOCKERCONFIG must be set to rotate credentials',
+          );
         }
         try {
           await temporal.withDeadline(Date.now() + 180_000, () =>
@@ -78,7 +83,8 @@ export function registryRoutes(deps: ApiDeps) {
             }),
           );
         } catch (err) {
-          if (err instanceof WorkflowFailedError) throw new ApiError(502, 'rotation_failed', 'credential rotation failed; see the latest check');
+          if (err instanceof WorkflowFailedError)
+            throw new ApiError(502, 'rotation_failed', 'credential rotation failed; see the latest check');
           throw err;
         }
         return c.json(await status(), 200);

@@ -79,9 +79,13 @@ export function runtimeRoutes(deps: ApiDeps) {
         method: 'get',
         path: '/{id}/logs',
         tags,
-        summary: 'The last lines of the server\'s output (stdout and stderr)',
+        summary: "The last lines of the server's output (stdout and stderr)",
         request: { params: IdParam, query: LogsQuery },
-        responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
+        responses: {
+          200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } },
+          ...commonErrors,
+          ...notFoundError,
+        },
       }),
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
@@ -97,21 +101,28 @@ export function runtimeRoutes(deps: ApiDeps) {
         method: 'get',
         path: '/{id}/logs/stream',
         tags,
-        summary: 'Follow the server\'s output live (SSE `event: log`, one line each)',
+        summary: "Follow the server's output live (SSE `event: log`, one line each)",
         request: { params: IdParam, query: LogsQuery },
-        responses: { 200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...commonErrors, ...notFoundError },
+        responses: {
+          200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } },
+          ...commonErrors,
+          ...notFoundError,
+        },
       }),
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         const { executor, workload } = await workloadOf(executors, server.id);
-        const follow = await executor.followLogs(workload, { tail: c.req.valid('query').tail }).catch((err: unknown) => {
-          throw logError(err);
-        });
+        const follow = await executor
+          .followLogs(workload, { tail: c.req.valid('query').tail })
+          .catch((err: unknown) => {
+            throw logError(err);
+          });
         return streamSSE(c, async (stream) => {
           if (follow) stream.onAbort(() => follow.stop());
           await stream.writeSSE({ event: 'ready', data: JSON.stringify({ workload: workload.workload }) });
           try {
-            for await (const line of follow?.lines ?? []) await stream.writeSSE({ event: 'log', data: JSON.stringify({ line }) });
+            for await (const line of follow?.lines ?? [])
+              await stream.writeSSE({ event: 'log', data: JSON.stringify({ line }) });
           } catch {
             // the client went away, or the workload was removed
           }

@@ -1,7 +1,15 @@
 // MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
 // become updates of the server's `server/<id>` workflow — the only writer of its status.
 import { createRoute, z } from '@hono/zod-openapi';
-import { createServer, findServer, listServers, serverEventsAfter, toServer, toServerEvent, type ServerEventRow } from '../../lib/ledger/servers.js';
+import {
+  createServer,
+  findServer,
+  listServers,
+  serverEventsAfter,
+  toServer,
+  toServerEvent,
+  type ServerEventRow,
+} from '../../lib/ledger/servers.js';
 import { inScope } from '../../lib/ledger/scope.js';
 import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -11,7 +19,15 @@ import { SERVER_INTENTS, type ServerIntent } from '../../lib/server-status.js';
 import type { serverLifecycle } from '../../workflows/server-lifecycle.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, unavailableError } from '../openapi.js';
+import {
+  commonErrors,
+  conflictError,
+  createRouter,
+  json,
+  jsonBody,
+  notFoundError,
+  unavailableError,
+} from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 import { sendIntent } from '../workflow-calls.js';
 
@@ -26,7 +42,12 @@ const createServerRoute = createRoute({
   tags,
   summary: 'Create an MCP server (and start it unless `start` is false)',
   request: { body: jsonBody(CreateServerBody) },
-  responses: { 201: json(Server, 'Created; status `creating`'), ...commonErrors, ...conflictError, ...unavailableError },
+  responses: {
+    201: json(Server, 'Created; status `creating`'),
+    ...commonErrors,
+    ...conflictError,
+    ...unavailableError,
+  },
 });
 
 const listServersRoute = createRoute({
@@ -55,14 +76,23 @@ const streamRoute = createRoute({
   request: {
     query: z
       .object({
-        server_id: z.string().regex(/^[1-9]\d{0,9}$/, 'must be a server id').transform(Number).optional(),
-        last_event_id: z.string().regex(/^\d{1,18}$/, 'must be an event id').transform(Number).optional(),
+        server_id: z
+          .string()
+          .regex(/^[1-9]\d{0,9}$/, 'must be a server id')
+          .transform(Number)
+          .optional(),
+        last_event_id: z
+          .string()
+          .regex(/^\d{1,18}$/, 'must be an event id')
+          .transform(Number)
+          .optional(),
       })
       .strict(),
   },
   responses: {
     200: {
-      description: 'An event stream: `event: status|deleted`, `id: <event id>`, `data: ServerEvent`, keep-alive comments',
+      description:
+        'An event stream: `event: status|deleted`, `id: <event id>`, `data: ServerEvent`, keep-alive comments',
       content: { 'text/event-stream': { schema: z.string() } },
     },
     ...commonErrors,
@@ -78,7 +108,7 @@ function intentRoute(intent: ServerIntent) {
       intent === 'delete'
         ? 'Delete a server: stops it, removes its row and related rows, ends its workflow'
         : intent === 'build'
-          ? 'Build and publish the head of the server\'s git branch (status building → ready or error)'
+          ? "Build and publish the head of the server's git branch (status building → ready or error)"
           : `${intent[0]!.toUpperCase()}${intent.slice(1)} a server`,
     request: { params: IdParam },
     responses: {
@@ -145,7 +175,8 @@ export function serverRoutes(deps: ApiDeps) {
       const caller = c.get('caller');
       const query = c.req.valid('query');
       const scope = visibleScope(caller);
-      const accepts = (row: ServerEventRow) => inScope(scope, row.owner_id) && (query.server_id === undefined || row.server_id === query.server_id);
+      const accepts = (row: ServerEventRow) =>
+        inScope(scope, row.owner_id) && (query.server_id === undefined || row.server_id === query.server_id);
       return tailStream(c, lastEventId(c, query.last_event_id), {
         tail: deps.streams.serverEvents,
         accepts,

@@ -30,7 +30,8 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
         const caller = c.get('caller');
         const body = c.req.valid('json');
         const userId = body.user_id ?? caller.id;
-        if (userId !== caller.id && caller.role !== 'admin') throw forbidden('only admins create tokens for other users');
+        if (userId !== caller.id && caller.role !== 'admin')
+          throw forbidden('only admins create tokens for other users');
         if (!(await findUser(sql, userId))) throw new ApiError(404, 'not_found', `user ${userId} not found`, 'user_id');
         const token = generateToken();
         const expiresAt = body.expires_in_days ? new Date(Date.now() + body.expires_in_days * 86_400_000) : null;
@@ -46,7 +47,11 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
         });
         if (!row) {
           c.header('Retry-After', '60');
-          throw new ApiError(429, 'rate_limited', `at most ${env.TOKEN_CREATE_PER_MINUTE} tokens a minute; try again later`);
+          throw new ApiError(
+            429,
+            'rate_limited',
+            `at most ${env.TOKEN_CREATE_PER_MINUTE} tokens a minute; try again later`,
+          );
         }
         return c.json({ ...toTokenInfo(row), token }, 201);
       },

@@ -22,7 +22,11 @@ export function userRoutes({ sql, env }: ApiDeps) {
       async (c) => {
         requireRole(c.get('caller'), 'admin');
         const body = c.req.valid('json');
-        const row = await createUser(sql, { email: body.email, role: body.role, serverQuota: body.server_quota ?? env.DEFAULT_SERVER_QUOTA });
+        const row = await createUser(sql, {
+          email: body.email,
+          role: body.role,
+          serverQuota: body.server_quota ?? env.DEFAULT_SERVER_QUOTA,
+        });
         return c.json(toUser(row), 201);
       },
     )

@@ -17,7 +17,11 @@ export function vmRoutes(deps: Pick<ApiDeps, 'sql'>) {
       tags: ['servers'],
       summary: "A server's VM attestation posture: its 10 most recent VM instances (newest first) with their events",
       request: { params: IdParam },
-      responses: { 200: json(VmPosture, 'VM posture; `{server_id, instances: []}` when the server never ran as a VM'), ...commonErrors, ...notFoundError },
+      responses: {
+        200: json(VmPosture, 'VM posture; `{server_id, instances: []}` when the server never ran as a VM'),
+        ...commonErrors,
+        ...notFoundError,
+      },
     }),
     async (c) => {
       const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));

@@ -20,7 +20,12 @@ export function signatureMatches(secret: string, body: Uint8Array, header: strin
 }
 
 const WebhookAccepted = z
-  .object({ server_id: z.number().int(), intent: z.string().nullable(), status: z.string().nullable(), ignored: z.string().optional() })
+  .object({
+    server_id: z.number().int(),
+    intent: z.string().nullable(),
+    status: z.string().nullable(),
+    ignored: z.string().optional(),
+  })
   .openapi('WebhookAccepted');
 
 /** Unauthenticated by token (the signature is the credential): mounted before the auth middleware. */
@@ -48,12 +53,18 @@ export function webhookRoutes(deps: ApiDeps) {
       const server = await webhookTarget(sql, id);
       const body = new Uint8Array(await c.req.arrayBuffer());
       // Unknown server, no secret and a bad signature look the same to the caller.
-      if (!server || !server.webhook_secret || !signatureMatches(server.webhook_secret, body, c.req.header('x-hub-signature-256'))) {
+      if (
+        !server ||
+        !server.webhook_secret ||
+        !signatureMatches(server.webhook_secret, body, c.req.header('x-hub-signature-256'))
+      ) {
         throw new ApiError(401, 'invalid_signature', 'missing or invalid X-Hub-Signature-256');
       }
       const event = c.req.header('x-github-event') ?? 'push';
-      if (event !== 'push') return c.json({ server_id: id, intent: null, status: null, ignored: `event ${event}` }, 200);
-      if (server.source.type !== 'git') return c.json({ server_id: id, intent: null, status: null, ignored: 'not a git server' }, 200);
+      if (event !== 'push')
+        return c.json({ server_id: id, intent: null, status: null, ignored: `event ${event}` }, 200);
+      if (server.source.type !== 'git')
+        return c.json({ server_id: id, intent: null, status: null, ignored: 'not a git server' }, 200);
       let ref: unknown;
       try {
         ref = (JSON.parse(Buffer.from(body).toString('utf8')) as { ref?: unknown }).ref;
@@ -81,7 +92,12 @@ export function webhookSecretRoutes({ sql }: ApiDeps) {
       summary: 'Create or rotate the webhook secret; shown in this response only',
       request: { params: IdParam },
       responses: {
-        201: json(z.object({ server_id: z.number().int(), webhook_url: z.string(), webhook_secret: z.string() }).openapi('WebhookSecret'), 'The new secret'),
+        201: json(
+          z
+            .object({ server_id: z.number().int(), webhook_url: z.string(), webhook_secret: z.string() })
+            .openapi('WebhookSecret'),
+          'The new secret',
+        ),
         ...commonErrors,
         ...notFoundError,
       },
@@ -91,7 +107,10 @@ export function webhookSecretRoutes({ sql }: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const server = await findServer(sql, c.req.valid('param').id, visibleScope(caller));
       const secret = await rotateWebhookSecret(sql, server.id);
-      return c.json({ server_id: server.id, webhook_url: `/api/servers/${server.id}/webhook`, webhook_secret: secret }, 201);
+      return c.json(
+        { server_id: server.id, webhook_url: `/api/servers/${server.id}/webhook`, webhook_secret: secret },
+        201,
+      );
     },
   );
 }

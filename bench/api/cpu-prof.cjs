@@ -17,7 +17,10 @@ if (dir) {
     session.post('Profiler.stop', (err, result) => {
       if (err) return;
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${process.argv[process.argv.length - 1].split('/').pop()}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      writeFileSync(
+        join(dir, `${process.argv[process.argv.length - 1].split('/').pop()}-${process.pid}.cpuprofile`),
+        JSON.stringify(result.profile),
+      );
     });
   });
 }

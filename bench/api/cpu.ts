@@ -39,7 +39,10 @@ export interface CpuShare {
 }
 
 /** Measures `fn`; "ours" is this process, the API, the worker, Temporal and the database's backends. */
-export async function withCpu<T>(pids: () => Promise<[Role, number][]>, fn: () => Promise<T>): Promise<T & { cpu: CpuShare }> {
+export async function withCpu<T>(
+  pids: () => Promise<[Role, number][]>,
+  fn: () => Promise<T>,
+): Promise<T & { cpu: CpuShare }> {
   const before = new Map((await pids()).map(([, pid]) => [pid, processTicks(pid)]));
   const m0 = machineTicks();
   const result = await fn();
@@ -73,4 +76,3 @@ export async function quiesce(pids: number[], maxMs = 60_000): Promise<number> {
     if (used < 100 || performance.now() - t0 > maxMs) return (performance.now() - t0) / 1000;
   }
 }
-

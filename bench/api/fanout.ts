@@ -14,22 +14,30 @@ export interface Subscriber {
   ready: Promise<void>;
 }
 
-export function subscribe(url: string, token: string, onStatus: (data: string, receivedAt: number) => void): Subscriber {
+export function subscribe(
+  url: string,
+  token: string,
+  onStatus: (data: string, receivedAt: number) => void,
+): Subscriber {
   let req!: ClientRequest;
   const ready = new Promise<void>((resolve, reject) => {
-    req = request(url, { agent: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
-      const parser = new SseParser();
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        const at = now();
-        for (const frame of parser.push(chunk)) {
-          if (frame.event === 'ready') resolve();
-          else if (frame.event === 'status') onStatus(frame.data, at);
-        }
-      });
-      res.on('error', () => {});
-    });
+    req = request(
+      url,
+      { agent: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
+        const parser = new SseParser();
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          const at = now();
+          for (const frame of parser.push(chunk)) {
+            if (frame.event === 'ready') resolve();
+            else if (frame.event === 'status') onStatus(frame.data, at);
+          }
+        });
+        res.on('error', () => {});
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -102,7 +110,9 @@ export async function fanout(
         const to = status === 'running' ? 'unhealthy' : 'running';
         const reason = `bench:${tag} ${n} ${now().toFixed(3)}`;
         await sql.begin(async (tx) => {
-          const [server] = await tx<{ status: string; owner_id: number }[]>`select status, owner_id from mcp_servers where id = ${serverId} for update`;
+          const [server] = await tx<
+            { status: string; owner_id: number }[]
+          >`select status, owner_id from mcp_servers where id = ${serverId} for update`;
           await tx`
             insert into server_events (server_id, owner_id, event_type, status, previous_status, reason, transition_key)
             values (${serverId}, ${server!.owner_id}, 'status', ${to}, ${server!.status}, ${reason}, ${`bench/${tag}#${n}`})`;
@@ -131,4 +141,3 @@ export async function fanout(
     for (const s of subs) s.req.destroy();
   }
 }
-

@@ -21,7 +21,15 @@ export interface LoadResult {
 /** autocannon, for `duration` seconds or (exactly counted) `amount` requests. */
 export async function load(
   name: string,
-  o: { url: string; token?: string; method?: 'GET' | 'POST'; body?: string; connections: number; duration?: number; amount?: number },
+  o: {
+    url: string;
+    token?: string;
+    method?: 'GET' | 'POST';
+    body?: string;
+    connections: number;
+    duration?: number;
+    amount?: number;
+  },
 ): Promise<LoadResult> {
   log(`${name}: ${o.amount ? `${o.amount} requests` : `${o.duration} s`}, ${o.connections} connections`);
   const r = await autocannon({
@@ -36,14 +44,28 @@ export async function load(
     ...(o.body ? { body: o.body } : {}),
   });
   const ok = r['2xx'];
-  return { name, connections: o.connections, reqPerSec: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, bad: r.non2xx + r.errors + r.timeouts };
+  return {
+    name,
+    connections: o.connections,
+    reqPerSec: ok / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    ok,
+    bad: r.non2xx + r.errors + r.timeouts,
+  };
 }
 
 /**
  * Open loop: `rate` calls a second for `seconds`, each sent when due whatever happened to earlier
  * ones; latency from when it was due (time spent queued for a socket counts). Waits for every answer.
  */
-export async function paced(name: string, connections: number, rate: number, seconds: number, call: () => Promise<boolean>): Promise<LoadResult> {
+export async function paced(
+  name: string,
+  connections: number,
+  rate: number,
+  seconds: number,
+  call: () => Promise<boolean>,
+): Promise<LoadResult> {
   log(`${name}: ${seconds} s at ${rate}/s`);
   const latencies: number[] = [];
   let ok = 0;
@@ -69,20 +91,32 @@ export async function paced(name: string, connections: number, rate: number, sec
   }
   await Promise.all(inflight);
   latencies.sort((a, b) => a - b);
-  return { name, connections, rate, reqPerSec: ok / ((last - start) / 1000), p50: pct(latencies, 50), p99: pct(latencies, 99), ok, bad };
+  return {
+    name,
+    connections,
+    rate,
+    reqPerSec: ok / ((last - start) / 1000),
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    ok,
+    bad,
+  };
 }
 
 /** One request over a keep-alive agent; true on 2xx. */
 export function httpCall(agent: Agent, url: string, token: string, body: string): () => Promise<boolean> {
   return () =>
     new Promise<boolean>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300));
-        res.on('error', reject);
-      });
+      const req = request(
+        url,
+        { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
 }
-

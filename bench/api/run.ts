@@ -68,14 +68,23 @@ const opts = {
 // the limit): raise the soft limit of open files when it is short, by running again under `ulimit -n`.
 function ensureFileLimit(): void {
   const needed = opts.subscribers * 2 + 4096;
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const [soft, hard] = (line?.match(/\d+|unlimited/g) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
   if (soft === undefined || soft >= needed || process.env.BENCH_API_RAISED_LIMIT) return;
   const target = hard === undefined || hard === Infinity ? needed : Math.min(hard, needed);
   log(`open files limit ${soft} < ${needed}: running again under ulimit -n ${target}`);
   const res = spawnSync(
     'sh',
-    ['-c', 'ulimit -n "$0" && exec "$@"', String(target), process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    [
+      '-c',
+      'ulimit -n "$0" && exec "$@"',
+      String(target),
+      process.execPath,
+      ...process.execArgv,
+      ...process.argv.slice(1),
+    ],
     { stdio: 'inherit', env: { ...process.env, BENCH_API_RAISED_LIMIT: '1' } },
   );
   process.exit(res.status ?? 1);
@@ -137,7 +146,10 @@ async function main(): Promise<void> {
       ...(opts.poolMax ? { DATABASE_POOL_MAX: String(opts.poolMax) } : {}),
     };
     const profiles = join(logDir, 'cpu-prof');
-    const profile = { NODE_OPTIONS: `--require ${join(import.meta.dirname, 'cpu-prof.cjs')}`, BENCH_CPU_PROF_DIR: profiles };
+    const profile = {
+      NODE_OPTIONS: `--require ${join(import.meta.dirname, 'cpu-prof.cjs')}`,
+      BENCH_CPU_PROF_DIR: profiles,
+    };
     const api = await startApi(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-api.log'));
     stops.push({ what: 'api', stop: () => api.stop() });
     const worker = await startWorker(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-worker.log'));
@@ -152,7 +164,9 @@ async function main(): Promise<void> {
       ['api', api.child.pid!],
       ['worker', worker.child.pid!],
       ['temporal', temporal.process.child.pid!],
-      ...(await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r): [Role, number] => ['postgres', r.pid]),
+      ...(await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map(
+        (r): [Role, number] => ['postgres', r.pid],
+      ),
     ];
     const busyPids = [worker.child.pid!, temporal.process.child.pid!, api.child.pid!];
     const idle = async () => {
@@ -176,10 +190,30 @@ async function main(): Promise<void> {
     };
 
     // --- 1 + 4: reads, beside the framework floor
-    const floor = await measure(() => load('GET /healthz (floor)', { url: `${apiUrl}/healthz`, connections: opts.connections, duration: opts.duration }));
+    const floor = await measure(() =>
+      load('GET /healthz (floor)', {
+        url: `${apiUrl}/healthz`,
+        connections: opts.connections,
+        duration: opts.duration,
+      }),
+    );
     const reads = [
-      await measure(() => load('GET /api/servers', { url: `${apiUrl}/api/servers`, token: adminToken, connections: opts.connections, duration: opts.duration })),
-      await measure(() => load('GET /api/marketplace', { url: `${apiUrl}/api/marketplace`, token: adminToken, connections: opts.connections, duration: opts.duration })),
+      await measure(() =>
+        load('GET /api/servers', {
+          url: `${apiUrl}/api/servers`,
+          token: adminToken,
+          connections: opts.connections,
+          duration: opts.duration,
+        }),
+      ),
+      await measure(() =>
+        load('GET /api/marketplace', {
+          url: `${apiUrl}/api/marketplace`,
+          token: adminToken,
+          connections: opts.connections,
+          duration: opts.duration,
+        }),
+      ),
     ];
 
     // --- 3 + 4: SSE fan-out, 1 subscriber first (the baseline), on a seeded server
@@ -188,14 +222,27 @@ async function main(): Promise<void> {
     await idle();
     const single = await fanout(sql, apiUrl, adminToken, server!.id, 1, opts.events, opts.eventRate, meter);
     await idle();
-    const many = await fanout(sql, apiUrl, adminToken, server!.id, opts.subscribers, opts.events, opts.eventRate, meter);
+    const many = await fanout(
+      sql,
+      apiUrl,
+      adminToken,
+      server!.id,
+      opts.subscribers,
+      opts.events,
+      opts.eventRate,
+      meter,
+    );
 
     // --- 2 + 4: workflow starts: Temporal alone (no worker polls its queue), then through the API;
     // last, as the worker then runs each new workflow's first activity.
     let seq = 0;
     const alone = await measure(() =>
       paced(`Temporal start alone at ${opts.postRate}/s`, 1, opts.postRate, opts.duration, async () => {
-        await client.workflow.start('benchNoop', { taskQueue: `bench-noop-${process.pid}`, workflowId: `bench-noop/${seq++}`, args: [] });
+        await client.workflow.start('benchNoop', {
+          taskQueue: `bench-noop-${process.pid}`,
+          workflowId: `bench-noop/${seq++}`,
+          args: [],
+        });
         return true;
       }),
     );
@@ -204,26 +251,58 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bench', workflow_type: 'promotion', tier: 'Bench', steps: [{ action: 'a' }] }),
     });
-    if (created.status !== 201) throw new Error(`creating the governance workflow: HTTP ${created.status} ${await created.text()}`);
+    if (created.status !== 201)
+      throw new Error(`creating the governance workflow: HTTP ${created.status} ${await created.text()}`);
     const wf = (await created.json()) as { id: number };
     const postUrl = `${apiUrl}/api/governance/workflows/${wf.id}/runs`;
     const body = JSON.stringify({ notes: [] });
     const agent = new Agent({ keepAlive: true, maxSockets: opts.postConnections });
     const posts = [
-      await measureSettled(() => paced(`POST …/runs at ${opts.postRate}/s`, opts.postConnections, opts.postRate, opts.duration, httpCall(agent, postUrl, adminToken, body))),
-      await measureSettled(() => load('POST …/runs, saturated', { url: postUrl, token: adminToken, method: 'POST', body, connections: opts.connections, amount: opts.postAmount })),
+      await measureSettled(() =>
+        paced(
+          `POST …/runs at ${opts.postRate}/s`,
+          opts.postConnections,
+          opts.postRate,
+          opts.duration,
+          httpCall(agent, postUrl, adminToken, body),
+        ),
+      ),
+      await measureSettled(() =>
+        load('POST …/runs, saturated', {
+          url: postUrl,
+          token: adminToken,
+          method: 'POST',
+          body,
+          connections: opts.connections,
+          amount: opts.postAmount,
+        }),
+      ),
     ];
     // And below capacity: half the saturated throughput counted until the stack settled, where
     // queueing no longer dominates latency.
     const half = Math.max(1, Math.round(settledRate(posts[1]!, posts[1]!.settle) / 2));
-    posts.push(await measureSettled(() => paced(`POST …/runs at ${half}/s (½ saturated)`, opts.postConnections, half, opts.duration, httpCall(agent, postUrl, adminToken, body))));
+    posts.push(
+      await measureSettled(() =>
+        paced(
+          `POST …/runs at ${half}/s (½ saturated)`,
+          opts.postConnections,
+          half,
+          opts.duration,
+          httpCall(agent, postUrl, adminToken, body),
+        ),
+      ),
+    );
     agent.destroy();
     // Every request has been answered: each answer came after its commit.
     const answered = posts.reduce((n, p) => n + p.ok, 0);
-    const rows = (await sql<{ n: number }[]>`select count(*)::int as n from governance_workflow_runs where workflow_id = ${wf.id}`)[0]!.n;
-    const audits = (await sql<{ n: number }[]>`
+    const rows = (
+      await sql<{ n: number }[]>`select count(*)::int as n from governance_workflow_runs where workflow_id = ${wf.id}`
+    )[0]!.n;
+    const audits = (
+      await sql<{ n: number }[]>`
       select count(*)::int as n from governance_audit_logs a join governance_workflow_runs r on r.id = a.workflow_run_id
-      where r.workflow_id = ${wf.id} and a.event_type = 'run_created'`)[0]!.n;
+      where r.workflow_id = ${wf.id} and a.event_type = 'run_created'`
+    )[0]!.n;
     // Workflows Temporal holds for this task queue (visibility lags a little: poll until it settles).
     let workflows = -1;
     for (const deadline = Date.now() + 30_000; ; await sleep(500)) {
@@ -234,51 +313,128 @@ async function main(): Promise<void> {
     // --- report
     const cpu = cpus();
     const cpuCols = (c: CpuShare) => [c.busy.toFixed(0), c.others.toFixed(0)];
-    console.log(`\nmachine: ${cpu.length} × ${cpu[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}; ` +
-      `load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${loadavg().map((l) => l.toFixed(1)).join(' ')} at end`);
-    console.log(`stack: API + worker (LOG_LEVEL=info, DATABASE_POOL_MAX=${opts.poolMax || 'default (10)'}), Temporal dev server (in-memory), Postgres (${pg.source}); ` +
-      `ledger: 100,000 runs × 4 platforms, 2,000 servers; load generators and SSE clients in this process, same machine`);
-    console.log(`"busy %": the machine's CPU use over the case, of all ${cpu.length} cores; "others %": the part not used by this benchmark's processes (other work on the machine)`);
-    console.log(`\nHTTP: GETs with autocannon for ${opts.duration} s each; workflow starts at ${opts.postRate}/s offered (open loop, ${opts.duration} s), saturated (autocannon, ${opts.postAmount} requests), then at half the saturated rate (open loop, ${opts.duration} s)`);
+    console.log(
+      `\nmachine: ${cpu.length} × ${cpu[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}; ` +
+        `load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} at end`,
+    );
+    console.log(
+      `stack: API + worker (LOG_LEVEL=info, DATABASE_POOL_MAX=${opts.poolMax || 'default (10)'}), Temporal dev server (in-memory), Postgres (${pg.source}); ` +
+        `ledger: 100,000 runs × 4 platforms, 2,000 servers; load generators and SSE clients in this process, same machine`,
+    );
+    console.log(
+      `"busy %": the machine's CPU use over the case, of all ${cpu.length} cores; "others %": the part not used by this benchmark's processes (other work on the machine)`,
+    );
+    console.log(
+      `\nHTTP: GETs with autocannon for ${opts.duration} s each; workflow starts at ${opts.postRate}/s offered (open loop, ${opts.duration} s), saturated (autocannon, ${opts.postAmount} requests), then at half the saturated rate (open loop, ${opts.duration} s)`,
+    );
     const http: (LoadResult & { cpu: CpuShare; settle?: number })[] = [floor, ...reads, alone, ...posts];
-    console.log(`"settle s": for workflow starts, how long the worker and Temporal stayed busy after the last answer (each new workflow's first task); "settled/s": 2xx ÷ (sending time + settle), what the stack sustains`);
+    console.log(
+      `"settle s": for workflow starts, how long the worker and Temporal stayed busy after the last answer (each new workflow's first task); "settled/s": 2xx ÷ (sending time + settle), what the stack sustains`,
+    );
     table(
-      ['case', 'conns', 'offered/s', '2xx/s', 'p50 ms', 'p99 ms', '2xx', 'non-2xx+err', '÷ healthz req/s', 'settle s', 'settled/s', 'busy %', 'others %'],
+      [
+        'case',
+        'conns',
+        'offered/s',
+        '2xx/s',
+        'p50 ms',
+        'p99 ms',
+        '2xx',
+        'non-2xx+err',
+        '÷ healthz req/s',
+        'settle s',
+        'settled/s',
+        'busy %',
+        'others %',
+      ],
       http.map((r) => [
-        r.name, String(r.connections), r.rate ? String(r.rate) : 'max', r.reqPerSec.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), String(r.ok), String(r.bad),
+        r.name,
+        String(r.connections),
+        r.rate ? String(r.rate) : 'max',
+        r.reqPerSec.toFixed(0),
+        r.p50.toFixed(1),
+        r.p99.toFixed(1),
+        String(r.ok),
+        String(r.bad),
         r === alone ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
-        r.settle === undefined ? '-' : r.settle.toFixed(1), r.settle === undefined ? '-' : settledRate(r, r.settle).toFixed(0), ...cpuCols(r.cpu),
+        r.settle === undefined ? '-' : r.settle.toFixed(1),
+        r.settle === undefined ? '-' : settledRate(r, r.settle).toFixed(0),
+        ...cpuCols(r.cpu),
       ]),
     );
-    console.log(`\nCPU per 2xx request, by process (ms; from /proc, 10 ms ticks; "postgres" is this database's backends only; "bench" is the load generator; workflow starts until settled)`);
+    console.log(
+      `\nCPU per 2xx request, by process (ms; from /proc, 10 ms ticks; "postgres" is this database's backends only; "bench" is the load generator; workflow starts until settled)`,
+    );
     table(
       ['case', ...ROLES, 'stack less bench', '→ 2 cores fit at most (req/s)'],
       http.map((r) => {
         const per = (ms: number) => ms / Math.max(1, r.ok);
         const stack = ROLES.filter((role) => role !== 'bench').reduce((n, role) => n + per(r.cpu.ms[role]), 0);
-        return [r.name, ...ROLES.map((role) => per(r.cpu.ms[role]).toFixed(2)), stack.toFixed(2), stack > 0 ? ((cpu.length * 1000) / stack).toFixed(0) : '-'];
+        return [
+          r.name,
+          ...ROLES.map((role) => per(r.cpu.ms[role]).toFixed(2)),
+          stack.toFixed(2),
+          stack > 0 ? ((cpu.length * 1000) / stack).toFixed(0) : '-',
+        ];
       }),
     );
-    console.log(`\nworkflow starts through the API: ${answered} answered 2xx; ${rows} rows in governance_workflow_runs; ${audits} run_created audit rows; ` +
-      `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`);
-    console.log(`goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
-      `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
-      `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`);
+    console.log(
+      `\nworkflow starts through the API: ${answered} answered 2xx; ${rows} rows in governance_workflow_runs; ${audits} run_created audit rows; ` +
+        `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`,
+    );
+    console.log(
+      `goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
+        `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
+        `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`,
+    );
 
-    console.log(`\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`);
+    console.log(
+      `\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`,
+    );
     table(
-      ['subscribers', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'duplicates', 'connect s', 'p99 ÷ 1-subscriber p99', 'busy %', 'others %'],
+      [
+        'subscribers',
+        'deliveries',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'lost',
+        'duplicates',
+        'connect s',
+        'p99 ÷ 1-subscriber p99',
+        'busy %',
+        'others %',
+      ],
       [single, many].map((f) => [
-        String(f.subscribers), String(f.subscribers * f.events - f.lost), f.p50.toFixed(1), f.p99.toFixed(1), f.max.toFixed(1),
-        String(f.lost), String(f.duplicates), f.connectSeconds.toFixed(1), (f.p99 / single.p99).toFixed(1), ...cpuCols(f.cpu),
+        String(f.subscribers),
+        String(f.subscribers * f.events - f.lost),
+        f.p50.toFixed(1),
+        f.p99.toFixed(1),
+        f.max.toFixed(1),
+        String(f.lost),
+        String(f.duplicates),
+        f.connectSeconds.toFixed(1),
+        (f.p99 / single.p99).toFixed(1),
+        ...cpuCols(f.cpu),
       ]),
     );
-    console.log(`CPU per delivery (µs; as above): ${[single, many].map((f) => {
-      const deliveries = Math.max(1, f.subscribers * f.events - f.lost);
-      return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
-    }).join('; ')}`);
-    console.log(`goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`);
-    if (opts.cpuProf) console.log(`\nthe API's and the worker's CPU profiles go to ${profiles} when they stop (open them in Chrome DevTools or speedscope)`);
+    console.log(
+      `CPU per delivery (µs; as above): ${[single, many]
+        .map((f) => {
+          const deliveries = Math.max(1, f.subscribers * f.events - f.lost);
+          return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
+        })
+        .join('; ')}`,
+    );
+    console.log(
+      `goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`,
+    );
+    if (opts.cpuProf)
+      console.log(
+        `\nthe API's and the worker's CPU profiles go to ${profiles} when they stop (open them in Chrome DevTools or speedscope)`,
+      );
   } finally {
     await stop();
   }
@@ -291,7 +447,8 @@ function settledRate(r: LoadResult, settle: number): number {
 
 function table(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));

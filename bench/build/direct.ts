@@ -27,12 +27,22 @@ export interface DirectResult {
   platforms: { platform: string; digest: string; size: number; mediaType: string; tag: string }[];
 }
 
-const MANIFEST_TYPES = ['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.manifest.v1+json'];
-const INDEX_TYPES = ['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json'];
+const MANIFEST_TYPES = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+];
+const INDEX_TYPES = [
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+];
 const OCI_MANIFEST = MANIFEST_TYPES[1]!;
 
 /** Runs a command; resolves with stdout, rejects with the tail of stderr. */
-export function sh(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+export function sh(
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -42,7 +52,12 @@ export function sh(command: string, args: string[], opts: { env?: NodeJS.Process
     child.once('error', reject);
     child.once('close', (code) => {
       if (code === 0) resolve(out);
-      else reject(new Error(`${command} ${args.slice(0, 3).join(' ')}… exited ${code}: ${(err || out).trim().split('\n').slice(-5).join(' | ')}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.slice(0, 3).join(' ')}… exited ${code}: ${(err || out).trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        );
     });
     child.stdin.end(opts.input ?? '');
   });
@@ -53,7 +68,11 @@ export const slug = (platform: string) => platform.replaceAll('/', '_');
 
 /** Response headers of a `curl -D -` dump (the last response's, lower-cased names). */
 function headersOf(dump: string): Record<string, string> {
-  const last = dump.trim().split(/\r?\n\r?\n/).at(-1) ?? '';
+  const last =
+    dump
+      .trim()
+      .split(/\r?\n\r?\n/)
+      .at(-1) ?? '';
   return Object.fromEntries(
     last
       .split(/\r?\n/)
@@ -64,7 +83,13 @@ function headersOf(dump: string): Record<string, string> {
 
 export function directEnv(t: DirectTarget): NodeJS.ProcessEnv {
   // DOCKER_BUILDKIT=0: the classic builder, which is what mcp-host drives through the Engine API.
-  return { PATH: process.env.PATH, HOME: process.env.HOME, DOCKER_HOST: t.dockerHost, DOCKER_CONFIG: t.dockerConfigDir, DOCKER_BUILDKIT: '0' };
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DOCKER_HOST: t.dockerHost,
+    DOCKER_CONFIG: t.dockerConfigDir,
+    DOCKER_BUILDKIT: '0',
+  };
 }
 
 /**
@@ -104,22 +129,45 @@ export async function directBuild(
       const entry = index.manifests.find((m) => m.platform.os === os && m.platform.architecture === architecture);
       if (!entry) throw new Error(`base image ${t.baseReference} has no ${platform} manifest`);
       const pinnedFile = `Dockerfile.${slug(platform)}`;
-      writeFileSync(join(dir, pinnedFile), dockerfile.replaceAll(t.baseReference, `${t.registryHost}/${baseRepo}@${entry.digest}`));
+      writeFileSync(
+        join(dir, pinnedFile),
+        dockerfile.replaceAll(t.baseReference, `${t.registryHost}/${baseRepo}@${entry.digest}`),
+      );
 
       const tag = `latest-${slug(platform)}`;
       const image = `${t.registryHost}/${repository}:${tag}`;
       await sh(
         'docker',
-        ['build', '--quiet', '--platform', platform, '--pull', ...(opts.noCache ? ['--no-cache'] : []), '-f', join(dir, pinnedFile), '-t', image, dir],
+        [
+          'build',
+          '--quiet',
+          '--platform',
+          platform,
+          '--pull',
+          ...(opts.noCache ? ['--no-cache'] : []),
+          '-f',
+          join(dir, pinnedFile),
+          '-t',
+          image,
+          dir,
+        ],
         { env },
       );
       await sh('docker', ['push', '--quiet', image], { env });
 
       // What the registry now holds under the tag: digest, size and media type for the list entry.
-      const head = headersOf(await curl(['-I', '-H', `Accept: ${MANIFEST_TYPES.join(', ')}`, `${registry}/${repository}/manifests/${tag}`]));
+      const head = headersOf(
+        await curl(['-I', '-H', `Accept: ${MANIFEST_TYPES.join(', ')}`, `${registry}/${repository}/manifests/${tag}`]),
+      );
       const digest = head['docker-content-digest'];
       if (!digest) throw new Error(`registry gave no digest for ${image}`);
-      return { platform, digest, size: Number(head['content-length']), mediaType: head['content-type']!.split(';')[0]!, tag };
+      return {
+        platform,
+        digest,
+        size: Number(head['content-length']),
+        mediaType: head['content-type']!.split(';')[0]!,
+        tag,
+      };
     }),
   );
 
@@ -136,7 +184,19 @@ export async function directBuild(
   };
   const put = headersOf(
     await curl(
-      ['-X', 'PUT', '-D', '-', '-o', '/dev/null', '-H', `Content-Type: ${listType}`, '--data-binary', '@-', `${registry}/${repository}/manifests/latest`],
+      [
+        '-X',
+        'PUT',
+        '-D',
+        '-',
+        '-o',
+        '/dev/null',
+        '-H',
+        `Content-Type: ${listType}`,
+        '--data-binary',
+        '@-',
+        `${registry}/${repository}/manifests/latest`,
+      ],
       JSON.stringify(list),
     ),
   );

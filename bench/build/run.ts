@@ -37,10 +37,19 @@ if (!Number.isInteger(iterations) || iterations < 1 || !Number.isInteger(warmup)
 const note = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 /** fetch against the API as the bootstrap admin; throws unless the status is the expected one. */
-async function api<T = any>(stack: BenchStack, method: string, path: string, expect: number, json?: unknown): Promise<T> {
+async function api<T = any>(
+  stack: BenchStack,
+  method: string,
+  path: string,
+  expect: number,
+  json?: unknown,
+): Promise<T> {
   const res = await fetch(stack.apiUrl + path, {
     method,
-    headers: { authorization: `Bearer ${stack.adminToken}`, ...(json !== undefined && { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(json !== undefined && { 'content-type': 'application/json' }),
+    },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   const text = await res.text();
@@ -55,7 +64,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `succeeded` (the server turns ready only after the run is closed, so both together mean this build).
  * Returns the wall time and the run's own started→completed span from the ledger.
  */
-async function mcpHostBuild(stack: BenchStack, serverId: number, revision: string): Promise<{ ms: number; runMs: number }> {
+async function mcpHostBuild(
+  stack: BenchStack,
+  serverId: number,
+  revision: string,
+): Promise<{ ms: number; runMs: number }> {
   const t0 = performance.now();
   await api(stack, 'POST', `/api/servers/${serverId}/builds`, 202);
   for (;;) {
@@ -68,15 +81,22 @@ async function mcpHostBuild(stack: BenchStack, serverId: number, revision: strin
       return { ms: performance.now() - t0, runMs: Date.parse(run.completed_at) - Date.parse(run.started_at) };
     }
     if (server.status === 'error' || (run && run.status !== 'running' && run.status !== 'succeeded')) {
-      throw new Error(`mcp-host build of ${revision.slice(0, 12)} failed: ${run?.failure_reason ?? server.status_reason}`);
+      throw new Error(
+        `mcp-host build of ${revision.slice(0, 12)} failed: ${run?.failure_reason ?? server.status_reason}`,
+      );
     }
-    if (performance.now() - t0 > BUILD_TIMEOUT_MS) throw new Error(`mcp-host build of ${revision.slice(0, 12)} did not finish`);
+    if (performance.now() - t0 > BUILD_TIMEOUT_MS)
+      throw new Error(`mcp-host build of ${revision.slice(0, 12)} did not finish`);
     await sleep(POLL_MS);
   }
 }
 
 /** Checked outside the timed window: the direct path really produced a 2-platform list of the right images. */
-async function checkDirect(stack: BenchStack, target: DirectTarget, result: Awaited<ReturnType<typeof directBuild>>): Promise<void> {
+async function checkDirect(
+  stack: BenchStack,
+  target: DirectTarget,
+  result: Awaited<ReturnType<typeof directBuild>>,
+): Promise<void> {
   const res = await fetch(`http://${stack.registryHost}/v2/${result.repository}/manifests/latest`, {
     headers: {
       authorization: `Basic ${Buffer.from(`${REGISTRY_USER}:${REGISTRY_PASSWORD}`).toString('base64')}`,
@@ -89,7 +109,9 @@ async function checkDirect(stack: BenchStack, target: DirectTarget, result: Awai
   }
   for (const p of result.platforms) {
     const image = `${stack.registryHost}/${result.repository}:${p.tag}`;
-    const arch = (await sh('docker', ['image', 'inspect', '--format', '{{.Architecture}}', image], { env: directEnv(target) })).trim();
+    const arch = (
+      await sh('docker', ['image', 'inspect', '--format', '{{.Architecture}}', image], { env: directEnv(target) })
+    ).trim();
     if (`linux/${arch}` !== p.platform) throw new Error(`direct: ${image} is ${arch}, not ${p.platform}`);
   }
 }
@@ -106,7 +128,8 @@ function report(rows: { mcp: number; run: number; direct: number }[], loadBefore
   const run = rows.map((r) => r.run);
   const direct = rows.map((r) => r.direct);
   const col = (s: string, w: number) => s.padStart(w);
-  const line = (label: string, a: string, b: string, c: string) => `  ${label.padEnd(10)}${col(a, 11)}${col(b, 14)}${col(c, 11)}`;
+  const line = (label: string, a: string, b: string, c: string) =>
+    `  ${label.padEnd(10)}${col(a, 11)}${col(b, 14)}${col(c, 11)}`;
   const host = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
   const emulated = PLATFORMS.filter((p) => p.split('/')[1] !== host);
   const out = [
@@ -163,7 +186,9 @@ async function main(): Promise<void> {
     // path builds first does not pay the download for the other.
     for (const p of stack.base.platforms) {
       const ref = `${stack.base.reference.slice(0, stack.base.reference.lastIndexOf(':'))}@${p.digest}`;
-      await sh('docker', ['pull', '--quiet', '--platform', `${p.os}/${p.architecture}`, ref], { env: directEnv(target) });
+      await sh('docker', ['pull', '--quiet', '--platform', `${p.os}/${p.architecture}`, ref], {
+        env: directEnv(target),
+      });
     }
 
     // Created once without start (status stopped); each iteration asks it to build its branch head.
@@ -173,7 +198,7 @@ async function main(): Promise<void> {
       source: { type: 'git', repository: repoUrl, branch: repo.branch },
       start: false,
     });
-    for (let t0 = Date.now(); (await api(stack, 'GET', `/api/servers/${server.id}`, 200)).status !== 'stopped'; ) {
+    for (let t0 = Date.now(); (await api(stack, 'GET', `/api/servers/${server.id}`, 200)).status !== 'stopped';) {
       if (Date.now() - t0 > 60_000) throw new Error('the new server did not settle as stopped');
       await sleep(POLL_MS);
     }
@@ -188,7 +213,13 @@ async function main(): Promise<void> {
 
       await commit(repo, { 'revision.txt': `direct ${i}\n` }, `direct ${i}`);
       const d0 = performance.now();
-      const result = await directBuild(target, { repoUrl, branch: repo.branch, platforms: PLATFORMS, noCache: NO_CACHE, label: `build-${i + warmup}` });
+      const result = await directBuild(target, {
+        repoUrl,
+        branch: repo.branch,
+        platforms: PLATFORMS,
+        noCache: NO_CACHE,
+        label: `build-${i + warmup}`,
+      });
       const direct = performance.now() - d0;
       await checkDirect(stack, target, result);
       note(`${name} direct   ${secs(direct)}`);

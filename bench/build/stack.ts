@@ -61,7 +61,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   const stop = () =>
     (stopping ??= (async () => {
       for (const s of stops.splice(0).reverse()) {
-        await s.stop().catch((err: unknown) => process.stderr.write(`bench: stopping ${s.what}: ${(err as Error).message}\n`));
+        await s
+          .stop()
+          .catch((err: unknown) => process.stderr.write(`bench: stopping ${s.what}: ${(err as Error).message}\n`));
       }
     })());
   // Ctrl-C or a kill. While starting, the next piece to come up throws (below), so the start stops
@@ -116,11 +118,22 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     const [dockerd, registry] = [d.value, r.value];
     const registryHost = registry.address;
     const dockerConfigDir = join(dir, 'docker-config');
-    dockerConfig(join(dockerConfigDir, 'config.json'), { registry: registryHost, username: REGISTRY_USER, password: REGISTRY_PASSWORD });
-    const base = await ensureBaseImages({ registry: registryHost, auth: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    dockerConfig(join(dockerConfigDir, 'config.json'), {
+      registry: registryHost,
+      username: REGISTRY_USER,
+      password: REGISTRY_PASSWORD,
+    });
+    const base = await ensureBaseImages({
+      registry: registryHost,
+      auth: { username: REGISTRY_USER, password: REGISTRY_PASSWORD },
+    });
 
     const gitDir = join(dir, 'git');
-    const git = await startGitDaemon({ baseDir: gitDir, port: await freePort(), logFile: join(logDir, 'git-daemon.log') });
+    const git = await startGitDaemon({
+      baseDir: gitDir,
+      port: await freePort(),
+      logFile: join(logDir, 'git-daemon.log'),
+    });
     onStop('git daemon', () => git.stop());
 
     // The env test/support/harness.ts gives the pair, plus the build settings under test. Everything

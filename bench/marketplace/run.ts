@@ -46,8 +46,12 @@ function baselineQuery(sql: ReturnType<typeof createSql>, filter: { tier?: strin
       from build_artifact_runs r join mcp_servers s on s.id = r.server_id
       where true
         ${filter.type ? sql`and s.server_type = ${filter.type}` : sql``}
-        ${like ? sql`and (s.name ilike ${like} or r.manifest_tag ilike ${like} or r.manifest_digest ilike ${like}
-                       or r.registry_image ilike ${like} or r.local_image ilike ${like} or r.source_repo ilike ${like})` : sql``}
+        ${
+          like
+            ? sql`and (s.name ilike ${like} or r.manifest_tag ilike ${like} or r.manifest_digest ilike ${like}
+                       or r.registry_image ilike ${like} or r.local_image ilike ${like} or r.source_repo ilike ${like})`
+            : sql``
+        }
     ) x
     where true ${filter.tier ? sql`and lower(derived_tier) = lower(${filter.tier})` : sql``}
     order by completed_at desc
@@ -68,15 +72,29 @@ async function main(): Promise<void> {
     // A ledger in steady state: hint bits set and statistics current, as autovacuum leaves it.
     await sql`vacuum analyze`;
     process.stdout.write(`${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-    const digest = (await sql<{ d: string }[]>`select manifest_digest as d from build_artifact_runs where manifest_digest is not null limit 1 offset 5000`)[0]!.d;
+    const digest = (
+      await sql<
+        { d: string }[]
+      >`select manifest_digest as d from build_artifact_runs where manifest_digest is not null limit 1 offset 5000`
+    )[0]!.d;
 
     const port = await freePort();
     api = await startApi(
-      { PATH: process.env.PATH, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: temporal.address, BIND_ADDRESS: '127.0.0.1', BIND_PORT: String(port), ADMIN_TOKEN, LOG_LEVEL: 'warn' },
+      {
+        PATH: process.env.PATH,
+        DATABASE_URL: pg.url,
+        TEMPORAL_ADDRESS: temporal.address,
+        BIND_ADDRESS: '127.0.0.1',
+        BIND_PORT: String(port),
+        ADMIN_TOKEN,
+        LOG_LEVEL: 'warn',
+      },
       join(DATA_DIR, 'bench-logs', 'marketplace-api.log'),
     );
     const get = async (query: string) => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/marketplace?limit=50${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const res = await fetch(`http://127.0.0.1:${port}/api/marketplace?limit=50${query}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       if (res.status !== 200) throw new Error(`HTTP ${res.status} for ${query}`);
       await res.arrayBuffer();
     };
@@ -91,12 +109,28 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const ours = await measure(requests, () => get(c.query));
       const base = await measure(Math.max(10, Math.floor(requests / 10)), () => baselineQuery(sql, c.filter));
-      rows.push([c.name, ours.p50.toFixed(1), ours.p99.toFixed(1), base.p50.toFixed(1), base.p99.toFixed(1), `${(base.p50 / ours.p50).toFixed(1)}×`]);
+      rows.push([
+        c.name,
+        ours.p50.toFixed(1),
+        ours.p99.toFixed(1),
+        base.p50.toFixed(1),
+        base.p99.toFixed(1),
+        `${(base.p50 / ours.p50).toFixed(1)}×`,
+      ]);
     }
-    const header = ['case (limit 50)', 'api p50 ms', 'api p99 ms', 'baseline p50 ms', 'baseline p99 ms', 'speed-up (p50)'];
+    const header = [
+      'case (limit 50)',
+      'api p50 ms',
+      'api p99 ms',
+      'baseline p50 ms',
+      'baseline p99 ms',
+      'speed-up (p50)',
+    ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-    console.log(`\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.arch}; ${requests} requests per case over HTTP (baseline: SQL only, no HTTP)`);
+    console.log(
+      `\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.arch}; ${requests} requests per case over HTTP (baseline: SQL only, no HTTP)`,
+    );
     console.log(line(header));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const r of rows) console.log(line(r));

@@ -18,7 +18,8 @@ import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 
 const decisions = Number(process.argv[process.argv.indexOf('--decisions') + 1]) || 2000;
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 async function time(n: number, fn: (i: number) => Promise<unknown> | unknown) {
   for (let i = 0; i < 50; i++) await fn(-1 - i); // warm up
@@ -42,10 +43,17 @@ async function main(): Promise<void> {
     await sql`vacuum analyze`;
     const servers = (await sql<{ id: number }[]>`select id from mcp_servers order by id`).map((r) => r.id);
     const env = parseEnvironment({ DOCKER_HOST: dockerd.host });
-    const { decideLaunch } = createDecisionActivities(sql, env, createExecutors({ sql, env, docker: createDocker(dockerd.host) }));
+    const { decideLaunch } = createDecisionActivities(
+      sql,
+      env,
+      createExecutors({ sql, env, docker: createDocker(dockerd.host) }),
+    );
 
     const full = await time(decisions, (i) =>
-      decideLaunch({ serverId: servers[Math.abs(i * 7919) % servers.length]!, decisionKey: `bench/${process.pid}#${i}` }),
+      decideLaunch({
+        serverId: servers[Math.abs(i * 7919) % servers.length]!,
+        decisionKey: `bench/${process.pid}#${i}`,
+      }),
     );
     const pure = await time(decisions, () =>
       decide({
@@ -55,15 +63,29 @@ async function main(): Promise<void> {
         useGpu: false,
         defaultBackend: 'docker',
         executors: [EXECUTORS.docker],
-        artifact: { runId: 1, status: 'succeeded', manifestDigest: 'sha256:' + 'a'.repeat(64), registryImage: 'r/mcp/x:latest', localImage: 'x', tier: 'gold:Router', healthOverall: 'healthy' },
+        artifact: {
+          runId: 1,
+          status: 'succeeded',
+          manifestDigest: 'sha256:' + 'a'.repeat(64),
+          registryImage: 'r/mcp/x:latest',
+          localImage: 'x',
+          tier: 'gold:Router',
+          healthOverall: 'healthy',
+        },
       }),
     );
     const runs = (await sql<{ n: number }[]>`select count(*)::int as n from build_artifact_runs`)[0]!.n;
-    console.log(`\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ledger: ${runs} runs; ${decisions} decisions each`);
+    console.log(
+      `\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ledger: ${runs} runs; ${decisions} decisions each`,
+    );
     console.log('case                                            p50 ms   p99 ms');
     console.log('----------------------------------------------  -------  -------');
-    console.log(`decideLaunch (load + daemon info + record)     ${full.p50.toFixed(2).padStart(7)}  ${full.p99.toFixed(2).padStart(7)}`);
-    console.log(`decide() alone (baseline: the engine itself)   ${pure.p50.toFixed(3).padStart(7)}  ${pure.p99.toFixed(3).padStart(7)}`);
+    console.log(
+      `decideLaunch (load + daemon info + record)     ${full.p50.toFixed(2).padStart(7)}  ${full.p99.toFixed(2).padStart(7)}`,
+    );
+    console.log(
+      `decide() alone (baseline: the engine itself)   ${pure.p50.toFixed(3).padStart(7)}  ${pure.p99.toFixed(3).padStart(7)}`,
+    );
   } finally {
     await sql.end({ timeout: 5 });
     await dockerd.stop();

@@ -4,7 +4,14 @@ import type { BuildRun } from '../../lib/schemas/builds.js';
 import { PageQuery } from '../../lib/schemas/builds.js';
 import type { IntentAccepted } from '../../lib/schemas/servers.js';
 import type { z } from 'zod';
-import { followBuildLog, logLineText, runFailure, runToWatch, startBuildAndFindRun, type LogLine } from '../build-watch.js';
+import {
+  followBuildLog,
+  logLineText,
+  runFailure,
+  runToWatch,
+  startBuildAndFindRun,
+  type LogLine,
+} from '../build-watch.js';
 import { clientFrom, type ApiClient, type GlobalOptions } from '../client.js';
 import { CliError } from '../handle-error.js';
 import { formatTable, printJson, show, withJson, type Cell } from '../output.js';
@@ -83,22 +90,33 @@ export const platformTable = (r: BuildRun): [string[], Cell[][]] => [
 ];
 
 /** `builds watch` takes a build id or `--server`, never both. */
-export function checkWatchTarget(buildId: string | undefined, server: string | undefined): { buildId: number } | { serverId: number } {
+export function checkWatchTarget(
+  buildId: string | undefined,
+  server: string | undefined,
+): { buildId: number } | { serverId: number } {
   if ((buildId === undefined) === (server === undefined)) throw new CliError('BUILD_ID/--server: give exactly one');
-  return buildId !== undefined ? { buildId: checkOption('BUILD_ID', Id, buildId) } : { serverId: checkOption('--server', Id, server) };
+  return buildId !== undefined
+    ? { buildId: checkOption('BUILD_ID', Id, buildId) }
+    : { serverId: checkOption('--server', Id, server) };
 }
 
-const timeoutOf = (cmd: Command) => checkOption('--timeout', Seconds, cmd.optsWithGlobals<GlobalOptions>().timeout ?? '30') * 1000;
+const timeoutOf = (cmd: Command) =>
+  checkOption('--timeout', Seconds, cmd.optsWithGlobals<GlobalOptions>().timeout ?? '30') * 1000;
 const note = (text: string) => process.stderr.write(`mcpctl: ${text}\n`);
 
 /** Follows the run's log to its end; fails (exit 1) unless the run succeeded. */
 async function watchRun(client: ApiClient, run: BuildRun, json: boolean | undefined): Promise<void> {
-  note(`following build ${run.id} of server ${run.server_id}${run.source_revision ? ` at ${shortRevision(run.source_revision)}` : ''}`);
+  note(
+    `following build ${run.id} of server ${run.server_id}${run.source_revision ? ` at ${shortRevision(run.source_revision)}` : ''}`,
+  );
   const onLine = (line: LogLine) => process.stdout.write(json ? `${JSON.stringify(line)}\n` : `${logLineText(line)}\n`);
   const ended = await followBuildLog(client, run.id, { onLine, onNote: note });
   const failure = runFailure(ended);
   if (failure) throw new CliError(failure);
-  if (!json) process.stdout.write(`build ${ended.id} succeeded${ended.manifest_digest ? `: ${ended.registry_image ?? ended.local_image} ${ended.manifest_digest}` : ''}\n`);
+  if (!json)
+    process.stdout.write(
+      `build ${ended.id} succeeded${ended.manifest_digest ? `: ${ended.registry_image ?? ended.local_image} ${ended.manifest_digest}` : ''}\n`,
+    );
 }
 
 export function buildsCommand(): Command {
@@ -106,13 +124,20 @@ export function buildsCommand(): Command {
 
   withJson(builds.command('start').description("build and publish the head of a server's git branch"))
     .argument('<server_id>', 'server id')
-    .option('--watch', 'follow the build log until the build ends; exit 1 unless it succeeded (--timeout bounds the wait for it to open)')
+    .option(
+      '--watch',
+      'follow the build log until the build ends; exit 1 unless it succeeded (--timeout bounds the wait for it to open)',
+    )
     .action(async (id: string, opts: { watch?: boolean; json?: boolean }, cmd: Command) => {
       const serverId = checkOption('SERVER_ID', Id, id);
       const client = clientFrom(cmd);
       type Accepted = z.infer<typeof IntentAccepted>;
-      const acceptedTable = (a: Accepted): [string[], Cell[][]] => [['server', 'intent', 'status'], [[a.server_id, a.intent, a.status]]];
-      if (!opts.watch) return show(opts.json, await client.post<Accepted>(`/api/servers/${serverId}/builds`), acceptedTable);
+      const acceptedTable = (a: Accepted): [string[], Cell[][]] => [
+        ['server', 'intent', 'status'],
+        [[a.server_id, a.intent, a.status]],
+      ];
+      if (!opts.watch)
+        return show(opts.json, await client.post<Accepted>(`/api/servers/${serverId}/builds`), acceptedTable);
 
       const run = await startBuildAndFindRun(client, serverId, {
         start: async () => {
@@ -148,12 +173,17 @@ export function buildsCommand(): Command {
 
   withJson(builds.command('watch').description('follow a build log until the build ends; exit 1 unless it succeeded'))
     .argument('[build_id]', 'build id')
-    .option('--server <id>', "instead of a build id: the server's newest run, or the one it is opening (--timeout bounds that wait)")
+    .option(
+      '--server <id>',
+      "instead of a build id: the server's newest run, or the one it is opening (--timeout bounds that wait)",
+    )
     .action(async (id: string | undefined, opts: { server?: string; json?: boolean }, cmd: Command) => {
       const target = checkWatchTarget(id, opts.server);
       const client = clientFrom(cmd);
       const run =
-        'buildId' in target ? await client.get<BuildRun>(`/api/builds/${target.buildId}`) : await runToWatch(client, target.serverId, { timeoutMs: timeoutOf(cmd), onNote: note });
+        'buildId' in target
+          ? await client.get<BuildRun>(`/api/builds/${target.buildId}`)
+          : await runToWatch(client, target.serverId, { timeoutMs: timeoutOf(cmd), onNote: note });
       await watchRun(client, run, opts.json);
     });
 

@@ -58,9 +58,20 @@ export function expiryText(check: Pick<CredentialCheck, 'expires_at' | 'seconds_
 }
 
 /** The rotation flags of one check in a few words: "recommended, not configured", "rotated", ... */
-export function rotationText(c: Pick<CredentialCheck, 'rotation_recommended' | 'rotation_configured' | 'rotation_attempted' | 'rotation_succeeded'>): string {
-  const words = [c.rotation_recommended ? 'recommended' : 'not needed', c.rotation_configured ? 'configured' : 'not configured'];
-  if (c.rotation_attempted) words.push(c.rotation_succeeded === true ? 'rotated' : c.rotation_succeeded === false ? 'rotation failed' : 'attempted');
+export function rotationText(
+  c: Pick<
+    CredentialCheck,
+    'rotation_recommended' | 'rotation_configured' | 'rotation_attempted' | 'rotation_succeeded'
+  >,
+): string {
+  const words = [
+    c.rotation_recommended ? 'recommended' : 'not needed',
+    c.rotation_configured ? 'configured' : 'not configured',
+  ];
+  if (c.rotation_attempted)
+    words.push(
+      c.rotation_succeeded === true ? 'rotated' : c.rotation_succeeded === false ? 'rotation failed' : 'attempted',
+    );
   return words.join(', ');
 }
 
@@ -94,7 +105,17 @@ export const summaryTable = (s: CredentialsStatus): [string[], Cell[][]] => {
 
 export const historyTable = (checks: CredentialCheck[]): [string[], Cell[][]] => [
   ['id', 'checked', 'trigger', 'status', 'expires', 'rotation', 'message'],
-  checks.slice(0, HISTORY_ROWS).map((c) => [c.id, c.observed_at, c.trigger, c.status, c.expires_at, rotationText(c), c.rotation_error ?? c.message]),
+  checks
+    .slice(0, HISTORY_ROWS)
+    .map((c) => [
+      c.id,
+      c.observed_at,
+      c.trigger,
+      c.status,
+      c.expires_at,
+      rotationText(c),
+      c.rotation_error ?? c.message,
+    ]),
 ];
 
 function printStatus(status: CredentialsStatus, json: boolean | undefined): void {
@@ -110,19 +131,30 @@ function printStatus(status: CredentialsStatus, json: boolean | undefined): void
 const ROTATE_TIMEOUT_MS = 200_000;
 
 export function credentialsCommand(): Command {
-  const credentials = new Command('credentials').description("the container registry's credentials: health and rotation");
-
-  withJson(credentials.command('status').description('credential health as last checked, recent checks, and the next scheduled check')).action(
-    async (opts: { json?: boolean }, cmd: Command) => {
-      printStatus(await clientFrom(cmd).get<CredentialsStatus>('/api/registry/credentials'), opts.json);
-    },
+  const credentials = new Command('credentials').description(
+    "the container registry's credentials: health and rotation",
   );
 
-  withJson(credentials.command('rotate').description('check and rotate the credentials now (admin); waits for the rotation to run')).action(
-    async (opts: { json?: boolean }, cmd: Command) => {
-      printStatus(await clientFrom(cmd, { defaultTimeoutMs: ROTATE_TIMEOUT_MS }).post<CredentialsStatus>('/api/registry/credentials/rotate'), opts.json);
-    },
-  );
+  withJson(
+    credentials
+      .command('status')
+      .description('credential health as last checked, recent checks, and the next scheduled check'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    printStatus(await clientFrom(cmd).get<CredentialsStatus>('/api/registry/credentials'), opts.json);
+  });
+
+  withJson(
+    credentials
+      .command('rotate')
+      .description('check and rotate the credentials now (admin); waits for the rotation to run'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    printStatus(
+      await clientFrom(cmd, { defaultTimeoutMs: ROTATE_TIMEOUT_MS }).post<CredentialsStatus>(
+        '/api/registry/credentials/rotate',
+      ),
+      opts.json,
+    );
+  });
 
   return credentials;
 }

@@ -14,7 +14,9 @@ export function dbCommand(): Command {
       try {
         const { applied, current } = await migrate(sql);
         process.stdout.write(
-          applied.length ? `applied ${applied.join(', ')}; now at version ${current}\n` : `up to date at version ${current}\n`,
+          applied.length
+            ? `applied ${applied.join(', ')}; now at version ${current}\n`
+            : `up to date at version ${current}\n`,
         );
       } finally {
         await sql.end({ timeout: 5 });

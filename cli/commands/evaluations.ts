@@ -2,7 +2,12 @@
 // submit (a manual verdict or an automatic evaluation), retry, and plan (refresh cadence, notes).
 import { Command } from 'commander';
 import type { z } from 'zod';
-import { Certification, CertificationPlan, CertificationSubmit, PromotionHistoryQuery } from '../../lib/schemas/governance.js';
+import {
+  Certification,
+  CertificationPlan,
+  CertificationSubmit,
+  PromotionHistoryQuery,
+} from '../../lib/schemas/governance.js';
 import { clientFrom } from '../client.js';
 import { CliError } from '../handle-error.js';
 import { show, withJson, type Cell } from '../output.js';
@@ -51,11 +56,13 @@ const submitLabels = {
 const cadence = (value: string) => checkOption('--cadence-seconds', WholeNumber, value);
 
 /** Leaves out the fields not given, so the API's defaults apply. */
-const defined = <T extends Record<string, unknown>>(body: T): T => Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as T;
+const defined = <T extends Record<string, unknown>>(body: T): T =>
+  Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as T;
 
 /** The POST /api/artifacts/{id}/evaluations body, checked against the API's own schema. */
 export function buildSubmitBody(opts: SubmitOptions): z.input<typeof CertificationSubmit> {
-  const json = (label: string, text: string | undefined) => (text === undefined ? undefined : parseJsonOption(label, text));
+  const json = (label: string, text: string | undefined) =>
+    text === undefined ? undefined : parseJsonOption(label, text);
   const body = defined({
     manifest_digest: opts.digest,
     tier: opts.tier,
@@ -72,7 +79,8 @@ export function buildSubmitBody(opts: SubmitOptions): z.input<typeof Certificati
     next_refresh_at: opts.nextRefresh,
     governance_notes: opts.note,
   });
-  if (!opts.evaluate && opts.expectTool !== undefined) throw new CliError('--expect-tool: only applies with --evaluate');
+  if (!opts.evaluate && opts.expectTool !== undefined)
+    throw new CliError('--expect-tool: only applies with --evaluate');
   checkBody(CertificationSubmit, body, submitLabels);
   return body;
 }
@@ -94,7 +102,10 @@ export function buildPlanBody(opts: PlanOptions): z.input<typeof CertificationPl
     evidence_source: noneOr(opts.evidenceSource, (v) => parseJsonOption('--evidence-source', v)),
     evidence_lineage: noneOr(opts.evidenceLineage, (v) => parseJsonOption('--evidence-lineage', v)),
   });
-  if (Object.keys(body).length === 0) throw new CliError('give at least one of --cadence-seconds, --next-refresh, --note, --evidence-source, --evidence-lineage');
+  if (Object.keys(body).length === 0)
+    throw new CliError(
+      'give at least one of --cadence-seconds, --next-refresh, --note, --evidence-source, --evidence-lineage',
+    );
   checkBody(CertificationPlan, body, submitLabels);
   return body;
 }
@@ -104,7 +115,17 @@ const kind = (c: Certification) => (c.expected_tools === null ? 'manual' : `auto
 
 export const certificationListTable = (certs: Certification[]): [string[], Cell[][]] => [
   ['id', 'run', 'digest', 'tier', 'requirement', 'status', 'kind', 'valid until', 'next refresh'],
-  certs.map((c) => [c.id, c.build_artifact_run_id, shortDigest(c.manifest_digest), c.tier, c.policy_requirement, c.status, kind(c), c.valid_until, c.next_refresh_at]),
+  certs.map((c) => [
+    c.id,
+    c.build_artifact_run_id,
+    shortDigest(c.manifest_digest),
+    c.tier,
+    c.policy_requirement,
+    c.status,
+    kind(c),
+    c.valid_until,
+    c.next_refresh_at,
+  ]),
 ];
 
 /** Compact JSON for a cell; null stays empty. */
@@ -134,7 +155,9 @@ export const certificationDetailTable = (c: Certification): [string[], Cell[][]]
 ];
 
 export function evaluationsCommand(): Command {
-  const evaluations = new Command('evaluations').description('certify build runs for a tier and requirement, by hand or by an automatic evaluation');
+  const evaluations = new Command('evaluations').description(
+    'certify build runs for a tier and requirement, by hand or by an automatic evaluation',
+  );
 
   withJson(evaluations.command('list').description('certifications you can see, newest change first'))
     .option('--status <status>', 'only pending, pass or fail')
@@ -156,17 +179,31 @@ export function evaluationsCommand(): Command {
     .argument('<run_id>', 'build run id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const runId = checkOption('RUN_ID', Id, id);
-      show(opts.json, await clientFrom(cmd).get<Certification[]>(`/api/artifacts/${runId}/evaluations`), certificationListTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).get<Certification[]>(`/api/artifacts/${runId}/evaluations`),
+        certificationListTable,
+      );
     });
 
   withJson(evaluations.command('show').description('one certification'))
     .argument('<id>', 'certification id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const certId = checkOption('ID', Id, id);
-      show(opts.json, await clientFrom(cmd).get<Certification>(`/api/evaluations/${certId}/status`), certificationDetailTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).get<Certification>(`/api/evaluations/${certId}/status`),
+        certificationDetailTable,
+      );
     });
 
-  withJson(evaluations.command('submit').description("certify a build run's digest (replaces the tier/requirement's record), or start an automatic evaluation"))
+  withJson(
+    evaluations
+      .command('submit')
+      .description(
+        "certify a build run's digest (replaces the tier/requirement's record), or start an automatic evaluation",
+      ),
+  )
     .argument('<run_id>', 'build run id')
     .requiredOption('--tier <tier>', 'the tier certified, e.g. gold:Router')
     .requiredOption('--requirement <name>', 'the policy requirement, e.g. baseline')
@@ -185,17 +222,33 @@ export function evaluationsCommand(): Command {
     .action(async (id: string, opts: SubmitOptions & { json?: boolean }, cmd: Command) => {
       const runId = checkOption('RUN_ID', Id, id);
       const body = buildSubmitBody(opts);
-      show(opts.json, await clientFrom(cmd).post<Certification>(`/api/artifacts/${runId}/evaluations`, body), certificationDetailTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).post<Certification>(`/api/artifacts/${runId}/evaluations`, body),
+        certificationDetailTable,
+      );
     });
 
-  withJson(evaluations.command('retry').description('reset to pending with a fresh validity window; an automatic one is evaluated again now'))
+  withJson(
+    evaluations
+      .command('retry')
+      .description('reset to pending with a fresh validity window; an automatic one is evaluated again now'),
+  )
     .argument('<id>', 'certification id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const certId = checkOption('ID', Id, id);
-      show(opts.json, await clientFrom(cmd).post<Certification>(`/api/evaluations/${certId}/retry`), certificationDetailTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).post<Certification>(`/api/evaluations/${certId}/retry`),
+        certificationDetailTable,
+      );
     });
 
-  withJson(evaluations.command('plan').description(`change the refresh plan, notes or provenance; only options given change, "none" clears`))
+  withJson(
+    evaluations
+      .command('plan')
+      .description(`change the refresh plan, notes or provenance; only options given change, "none" clears`),
+  )
     .argument('<id>', 'certification id')
     .option('--cadence-seconds <n|none>', 'refresh every this many seconds (re-plans the next refresh from now)')
     .option('--next-refresh <time|none>', 'RFC 3339 timestamp of the next refresh')
@@ -205,7 +258,11 @@ export function evaluationsCommand(): Command {
     .action(async (id: string, opts: PlanOptions & { json?: boolean }, cmd: Command) => {
       const certId = checkOption('ID', Id, id);
       const body = buildPlanBody(opts);
-      show(opts.json, await clientFrom(cmd).patch<Certification>(`/api/evaluations/${certId}/status`, body), certificationDetailTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).patch<Certification>(`/api/evaluations/${certId}/status`, body),
+        certificationDetailTable,
+      );
     });
 
   return evaluations;

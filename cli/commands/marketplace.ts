@@ -38,7 +38,10 @@ export const entryTable = (e: MarketplaceEntry): [string[], Cell[][]] => [
     ['digest', e.manifest_digest],
     ['source', e.source_repo ? `${e.source_repo}@${e.source_branch} ${e.source_revision?.slice(0, 12) ?? ''}` : null],
     ['built', e.last_built_at],
-    ...e.platforms.map((p): Cell[] => [`platform ${p.platform}`, `${p.digest ?? '-'} (credentials ${p.credential_health_status})`]),
+    ...e.platforms.map((p): Cell[] => [
+      `platform ${p.platform}`,
+      `${p.digest ?? '-'} (credentials ${p.credential_health_status})`,
+    ]),
   ],
 ];
 
@@ -62,7 +65,13 @@ export function marketplaceQuery(opts: ListOptions, cursor?: string): string {
     ...(opts.limit !== undefined && { limit: opts.limit }),
     ...(cursor !== undefined && { cursor }),
   };
-  const labels: Record<string, string> = { server_type: '--type', status: '--status', tier: '--tier', q: '--q', limit: '--limit' };
+  const labels: Record<string, string> = {
+    server_type: '--type',
+    status: '--status',
+    tier: '--tier',
+    q: '--q',
+    limit: '--limit',
+  };
   const result = MarketplaceQuery.safeParse(params);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -89,7 +98,9 @@ export function marketplaceCommand(): Command {
     const entries: MarketplaceEntry[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.getWithHeaders<MarketplaceEntry[]>(`/api/marketplace?${marketplaceQuery(opts, cursor)}`);
+      const page = await client.getWithHeaders<MarketplaceEntry[]>(
+        `/api/marketplace?${marketplaceQuery(opts, cursor)}`,
+      );
       entries.push(...page.body);
       cursor = page.headers.get('x-next-cursor') ?? undefined;
     } while (opts.all && cursor);

@@ -25,7 +25,9 @@ export function metricDetails(eventType: string, details: unknown, width = DETAI
   if (typeof details === 'object' && !Array.isArray(details)) {
     const record = details as Record<string, unknown>;
     const first = (requiredDetailKeys(eventType) ?? []).filter((k) => Object.hasOwn(record, k));
-    value = Object.fromEntries([...first, ...Object.keys(record).filter((k) => !first.includes(k))].map((k) => [k, record[k]]));
+    value = Object.fromEntries(
+      [...first, ...Object.keys(record).filter((k) => !first.includes(k))].map((k) => [k, record[k]]),
+    );
   }
   const text = plain(JSON.stringify(value));
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
@@ -42,11 +44,22 @@ export const metricLine = (m: MetricEvent) =>
 
 function isMetric(value: unknown): value is MetricEvent {
   const m = value as MetricEvent | null;
-  return typeof m === 'object' && m !== null && typeof m.id === 'number' && typeof m.event_type === 'string' && typeof m.timestamp === 'string';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.id === 'number' &&
+    typeof m.event_type === 'string' &&
+    typeof m.timestamp === 'string'
+  );
 }
 
 /** The latest page oldest first, then live events: resuming after the page's newest, so none falls in between. */
-async function followMetrics(client: ApiClient, serverId: number, page: MetricEvent[], json: boolean | undefined): Promise<void> {
+async function followMetrics(
+  client: ApiClient,
+  serverId: number,
+  page: MetricEvent[],
+  json: boolean | undefined,
+): Promise<void> {
   const print = (m: MetricEvent) => process.stdout.write(json ? `${JSON.stringify(m)}\n` : `${metricLine(m)}\n`);
   for (const m of [...page].reverse()) print(m);
   await followStream(client, {
@@ -73,12 +86,18 @@ export function addMetricsCommands(servers: Command): void {
       const serverId = checkOption('ID', Id, id);
       const limit = checkOption('--limit', Limit, opts.limit);
       const client = clientFrom(cmd);
-      const page = await client.get<MetricEvent[]>(`/api/servers/${serverId}/metrics${limit === undefined ? '' : `?limit=${limit}`}`);
+      const page = await client.get<MetricEvent[]>(
+        `/api/servers/${serverId}/metrics${limit === undefined ? '' : `?limit=${limit}`}`,
+      );
       if (opts.follow) return followMetrics(client, serverId, page, opts.json);
       show(opts.json, page, metricsTable);
     });
 
-  withJson(servers.command('webhook-secret').description("create or rotate the server's push webhook secret; it is shown this once"))
+  withJson(
+    servers
+      .command('webhook-secret')
+      .description("create or rotate the server's push webhook secret; it is shown this once"),
+  )
     .argument('<id>', 'server id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const serverId = checkOption('ID', Id, id);
@@ -87,8 +106,20 @@ export function addMetricsCommands(servers: Command): void {
       const created = await client.post<Secret>(`/api/servers/${serverId}/webhook-secret`);
       if (opts.json) return printJson(created);
       const url = absoluteUrl(client.config.baseUrl, created.webhook_url);
-      process.stdout.write(`${formatTable(['field', 'value'], [['server', created.server_id], ['webhook URL', url]])}\n\n`);
-      process.stdout.write(`secret (shown this once; store it now, it cannot be shown again; any previous secret no longer works):\n\n    ${created.webhook_secret}\n\n`);
-      process.stdout.write('Point a push webhook (content type application/json) at the URL, signed with this secret (X-Hub-Signature-256).\n');
+      process.stdout.write(
+        `${formatTable(
+          ['field', 'value'],
+          [
+            ['server', created.server_id],
+            ['webhook URL', url],
+          ],
+        )}\n\n`,
+      );
+      process.stdout.write(
+        `secret (shown this once; store it now, it cannot be shown again; any previous secret no longer works):\n\n    ${created.webhook_secret}\n\n`,
+      );
+      process.stdout.write(
+        'Point a push webhook (content type application/json) at the URL, signed with this secret (X-Hub-Signature-256).\n',
+      );
     });
 }

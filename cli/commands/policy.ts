@@ -41,7 +41,9 @@ export function vmText(posture: VmPosture): string {
   if (posture.instances.length === 0) return NO_VM_INSTANCES;
   const lines = [formatTable(...vmTable(posture)), ''];
   if (posture.latest_status) {
-    lines.push(`Latest posture: ${posture.latest_status}${posture.last_updated_at ? ` (updated ${posture.last_updated_at})` : ''}`);
+    lines.push(
+      `Latest posture: ${posture.latest_status}${posture.last_updated_at ? ` (updated ${posture.last_updated_at})` : ''}`,
+    );
   }
   if (posture.active_instance_id) lines.push(`Active instance: ${posture.active_instance_id}`);
   return lines.join('\n');
@@ -65,7 +67,11 @@ export const decisionsTable = (decisions: PolicyDecisionView[]): [string[], Cell
 export function policyCommand(): Command {
   const policy = new Command('policy').description('runtime policy: VM attestation posture and launch decisions');
 
-  withJson(policy.command('vm').description("a server's VM attestation posture: recent instances, latest status, active instance"))
+  withJson(
+    policy
+      .command('vm')
+      .description("a server's VM attestation posture: recent instances, latest status, active instance"),
+  )
     .argument('<server_id>', 'server id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const serverId = checkOption('SERVER_ID', Id, id);

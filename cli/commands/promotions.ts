@@ -63,7 +63,8 @@ export interface UpdateTrackOptions {
 
 /** The PATCH /api/promotions/tracks/{id} body: only options given change, `none` clears. */
 export function buildTrackUpdate(opts: UpdateTrackOptions): z.input<typeof UpdateTrack> {
-  if (opts.clearRequiredCerts && opts.requireCert !== undefined) throw new CliError('--require-cert/--clear-required-certs: give one');
+  if (opts.clearRequiredCerts && opts.requireCert !== undefined)
+    throw new CliError('--require-cert/--clear-required-certs: give one');
   const workflow = noneOr(opts.workflow, (v) => checkOption('--workflow', Id, v));
   const launchStage = noneOr(opts.launchStage, (v) => v);
   const description = noneOr(opts.description, (v) => v);
@@ -75,13 +76,21 @@ export function buildTrackUpdate(opts: UpdateTrackOptions): z.input<typeof Updat
     ...(opts.clearRequiredCerts && { required_certifications: [] }),
     ...(description !== undefined && { description }),
   };
-  if (Object.keys(body).length === 0) throw new CliError('give at least one of --stage, --workflow, --launch-stage, --require-cert, --clear-required-certs, --description');
+  if (Object.keys(body).length === 0)
+    throw new CliError(
+      'give at least one of --stage, --workflow, --launch-stage, --require-cert, --clear-required-certs, --description',
+    );
   checkBody(UpdateTrack, body, trackLabels);
   return body;
 }
 
 /** The POST /api/promotions/schedule body under the API's field names. */
-export function buildScheduleBody(trackId: string, digest: string, stage: string, opts: { run?: string; note?: string[] }): z.input<typeof SchedulePromotion> {
+export function buildScheduleBody(
+  trackId: string,
+  digest: string,
+  stage: string,
+  opts: { run?: string; note?: string[] },
+): z.input<typeof SchedulePromotion> {
   const body = {
     track_id: checkOption('TRACK_ID', Id, trackId),
     manifest_digest: digest,
@@ -89,7 +98,13 @@ export function buildScheduleBody(trackId: string, digest: string, stage: string
     ...(opts.run !== undefined && { artifact_run_id: checkOption('--run', Id, opts.run) }),
     ...(opts.note !== undefined && { notes: opts.note }),
   };
-  checkBody(SchedulePromotion, body, { track_id: 'TRACK_ID', manifest_digest: 'DIGEST', stage: 'STAGE', artifact_run_id: '--run', notes: '--note' });
+  checkBody(SchedulePromotion, body, {
+    track_id: 'TRACK_ID',
+    manifest_digest: 'DIGEST',
+    stage: 'STAGE',
+    artifact_run_id: '--run',
+    notes: '--note',
+  });
   return body;
 }
 
@@ -102,7 +117,10 @@ export function buildDecisionBody(note: string | undefined): z.input<typeof Prom
 
 /** The GET /api/promotions/history query string ('' for none), checked as the API checks it. */
 export function historyQuery(opts: { track?: string; digest?: string }): string {
-  const query = { ...(opts.track !== undefined && { track_id: opts.track }), ...(opts.digest !== undefined && { manifest_digest: opts.digest }) };
+  const query = {
+    ...(opts.track !== undefined && { track_id: opts.track }),
+    ...(opts.digest !== undefined && { manifest_digest: opts.digest }),
+  };
   checkBody(PromotionHistoryQuery, query, { track_id: '--track', manifest_digest: '--digest' });
   const params = new URLSearchParams(query);
   return params.size ? `?${params}` : '';
@@ -110,12 +128,30 @@ export function historyQuery(opts: { track?: string; digest?: string }): string 
 
 export const trackListTable = (tracks: Track[]): [string[], Cell[][]] => [
   ['id', 'name', 'tier', 'stages', 'workflow', 'launch stage', 'required certs', 'description'],
-  tracks.map((t) => [t.id, t.name, t.tier, t.stages.join(' > '), t.workflow_id, t.launch_stage, t.required_certifications.join(', '), t.description]),
+  tracks.map((t) => [
+    t.id,
+    t.name,
+    t.tier,
+    t.stages.join(' > '),
+    t.workflow_id,
+    t.launch_stage,
+    t.required_certifications.join(', '),
+    t.description,
+  ]),
 ];
 
 export const promotionListTable = (promotions: PromotionRecord[]): [string[], Cell[][]] => [
   ['id', 'track', 'stage', 'digest', 'status', 'governance run', 'scheduled', 'updated'],
-  promotions.map((p) => [p.id, p.track_name, p.stage, shortDigest(p.manifest_digest), p.status, p.workflow_run_id, p.scheduled_at, p.updated_at]),
+  promotions.map((p) => [
+    p.id,
+    p.track_name,
+    p.stage,
+    shortDigest(p.manifest_digest),
+    p.status,
+    p.workflow_run_id,
+    p.scheduled_at,
+    p.updated_at,
+  ]),
 ];
 
 export const promotionDetailTable = (p: PromotionRecord): [string[], Cell[][]] => [
@@ -143,15 +179,23 @@ export const promotionDetailTable = (p: PromotionRecord): [string[], Cell[][]] =
 const trackOptions = (cmd: Command) =>
   cmd
     .option('--stage <stage>', 'a stage, in order; repeat for more (default: candidate, staging, production)', collect)
-    .option('--require-cert <requirement>', 'gate: launches need an active pass of this requirement; repeat for more', collect);
+    .option(
+      '--require-cert <requirement>',
+      'gate: launches need an active pass of this requirement; repeat for more',
+      collect,
+    );
 
 export function promotionsCommand(): Command {
-  const promotions = new Command('promotions').description('release trains: tracks of ordered stages, and promotions of a digest through them');
+  const promotions = new Command('promotions').description(
+    'release trains: tracks of ordered stages, and promotions of a digest through them',
+  );
 
   const tracks = promotions.command('tracks').description('promotion tracks: list (the default), create, update');
-  withJson(tracks.command('list', { isDefault: true }).description('promotion tracks you can see, by name')).action(async (opts: { json?: boolean }, cmd: Command) => {
-    show(opts.json, await clientFrom(cmd).get<Track[]>('/api/promotions/tracks'), trackListTable);
-  });
+  withJson(tracks.command('list', { isDefault: true }).description('promotion tracks you can see, by name')).action(
+    async (opts: { json?: boolean }, cmd: Command) => {
+      show(opts.json, await clientFrom(cmd).get<Track[]>('/api/promotions/tracks'), trackListTable);
+    },
+  );
 
   trackOptions(withJson(tracks.command('create').description('create a release train')))
     .requiredOption('--name <name>', 'track name')
@@ -164,7 +208,9 @@ export function promotionsCommand(): Command {
       show(opts.json, await clientFrom(cmd).post<Track>('/api/promotions/tracks', body), (t) => trackListTable([t]));
     });
 
-  trackOptions(withJson(tracks.command('update').description(`change a track; only options given change, "none" clears`)))
+  trackOptions(
+    withJson(tracks.command('update').description(`change a track; only options given change, "none" clears`)),
+  )
     .argument('<id>', 'track id')
     .option('--workflow <id|none>', 'the governance workflow each promotion runs')
     .option('--launch-stage <stage|none>', 'gate: launches need an active promotion at this stage (or later)')
@@ -173,19 +219,37 @@ export function promotionsCommand(): Command {
     .action(async (id: string, opts: UpdateTrackOptions & { json?: boolean }, cmd: Command) => {
       const trackId = checkOption('ID', Id, id);
       const body = buildTrackUpdate(opts);
-      show(opts.json, await clientFrom(cmd).patch<Track>(`/api/promotions/tracks/${trackId}`, body), (t) => trackListTable([t]));
+      show(opts.json, await clientFrom(cmd).patch<Track>(`/api/promotions/tracks/${trackId}`, body), (t) =>
+        trackListTable([t]),
+      );
     });
 
-  withJson(promotions.command('schedule').description("schedule a digest's promotion to a stage; the previous stage must be active"))
+  withJson(
+    promotions
+      .command('schedule')
+      .description("schedule a digest's promotion to a stage; the previous stage must be active"),
+  )
     .argument('<track_id>', 'track id')
     .argument('<digest>', 'manifest digest (sha256:...)')
     .argument('<stage>', 'one of the track stages')
     .option('--run <id>', 'the build run that published the digest (default: the newest)')
     .option('--note <text>', 'a note; repeat for more', collect)
-    .action(async (trackId: string, digest: string, stage: string, opts: { run?: string; note?: string[]; json?: boolean }, cmd: Command) => {
-      const body = buildScheduleBody(trackId, digest, stage, opts);
-      show(opts.json, await clientFrom(cmd).post<PromotionRecord>('/api/promotions/schedule', body), promotionDetailTable);
-    });
+    .action(
+      async (
+        trackId: string,
+        digest: string,
+        stage: string,
+        opts: { run?: string; note?: string[]; json?: boolean },
+        cmd: Command,
+      ) => {
+        const body = buildScheduleBody(trackId, digest, stage, opts);
+        show(
+          opts.json,
+          await clientFrom(cmd).post<PromotionRecord>('/api/promotions/schedule', body),
+          promotionDetailTable,
+        );
+      },
+    );
 
   for (const [name, description] of [
     ['approve', 'approve a promotion; it goes active once its governance run completes'],
@@ -197,7 +261,11 @@ export function promotionsCommand(): Command {
       .action(async (id: string, opts: { note?: string; json?: boolean }, cmd: Command) => {
         const promotionId = checkOption('ID', Id, id);
         const body = buildDecisionBody(opts.note);
-        show(opts.json, await clientFrom(cmd).post<PromotionRecord>(`/api/promotions/${promotionId}/${name}`, body), promotionDetailTable);
+        show(
+          opts.json,
+          await clientFrom(cmd).post<PromotionRecord>(`/api/promotions/${promotionId}/${name}`, body),
+          promotionDetailTable,
+        );
       });
   }
 
@@ -206,14 +274,22 @@ export function promotionsCommand(): Command {
     .option('--digest <digest>', 'only this manifest digest')
     .action(async (opts: { track?: string; digest?: string; json?: boolean }, cmd: Command) => {
       const query = historyQuery(opts);
-      show(opts.json, await clientFrom(cmd).get<PromotionRecord[]>(`/api/promotions/history${query}`), promotionListTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).get<PromotionRecord[]>(`/api/promotions/history${query}`),
+        promotionListTable,
+      );
     });
 
   withJson(promotions.command('show').description('one promotion'))
     .argument('<id>', 'promotion id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const promotionId = checkOption('ID', Id, id);
-      show(opts.json, await clientFrom(cmd).get<PromotionRecord>(`/api/promotions/${promotionId}`), promotionDetailTable);
+      show(
+        opts.json,
+        await clientFrom(cmd).get<PromotionRecord>(`/api/promotions/${promotionId}`),
+        promotionDetailTable,
+      );
     });
 
   return promotions;

@@ -25,7 +25,14 @@ export function parseConfigPairs(pairs: string[]): Record<string, ConfigValue> {
     const raw = pair.slice(eq + 1);
     if (Object.hasOwn(config, key)) throw new CliError(`--config: ${key} is given more than once`);
     const num = Number(raw);
-    config[key] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(num) && String(num) === raw ? num : raw;
+    config[key] =
+      raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw !== '' && Number.isFinite(num) && String(num) === raw
+            ? num
+            : raw;
   }
   return config;
 }
@@ -51,18 +58,27 @@ const createLabels = {
 
 /** The POST /api/servers body, checked against the API's own schema before it is sent. */
 export function buildCreateBody(name: string, opts: CreateOptions): z.input<typeof CreateServerBody> {
-  if ((opts.git === undefined) === (opts.image === undefined)) throw new CliError('--git/--image: give exactly one source');
+  if ((opts.git === undefined) === (opts.image === undefined))
+    throw new CliError('--git/--image: give exactly one source');
   if (opts.branch !== undefined && opts.git === undefined) throw new CliError('--branch: only applies with --git');
   const source =
     opts.git !== undefined
       ? { type: 'git' as const, repository: opts.git, ...(opts.branch !== undefined && { branch: opts.branch }) }
       : { type: 'image' as const, image: opts.image! };
-  const body = { name, server_type: opts.type, source, config: parseConfigPairs(opts.config ?? []), use_gpu: Boolean(opts.gpu), start: opts.start };
+  const body = {
+    name,
+    server_type: opts.type,
+    source,
+    config: parseConfigPairs(opts.config ?? []),
+    use_gpu: Boolean(opts.gpu),
+    start: opts.start,
+  };
   checkBody(CreateServerBody, body, createLabels);
   return body; // unparsed, so the branch default stays the API's to choose
 }
 
-const sourceText = (source: Server['source']) => (source.type === 'git' ? `${source.repository}@${source.branch}` : source.image);
+const sourceText = (source: Server['source']) =>
+  source.type === 'git' ? `${source.repository}@${source.branch}` : source.image;
 
 const listTable = (servers: Server[]): [string[], Cell[][]] => [
   ['id', 'name', 'type', 'status', 'source', 'owner', 'updated'],
@@ -78,7 +94,12 @@ const detailTable = (s: Server): [string[], Cell[][]] => [
     ['status', s.status],
     ['reason', s.status_reason],
     ['source', sourceText(s.source)],
-    ['config', Object.entries(s.config).map(([k, v]) => `${k}=${v}`).join(', ')],
+    [
+      'config',
+      Object.entries(s.config)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', '),
+    ],
     ['gpu', s.use_gpu],
     ['owner', s.owner_id],
     ['created', s.created_at],
@@ -142,14 +163,18 @@ export function serversCommand(): Command {
         const client = clientFrom(cmd);
         const path = `/api/servers/${serverId}`;
         type Accepted = { server_id: number; intent: string; status: string };
-        const accepted = intent === 'delete' ? await client.delete<Accepted>(path) : await client.post<Accepted>(`${path}/${intent}`);
+        const accepted =
+          intent === 'delete' ? await client.delete<Accepted>(path) : await client.post<Accepted>(`${path}/${intent}`);
         show(opts.json, accepted, (a) => [['server', 'intent', 'status'], [[a.server_id, a.intent, a.status]]]);
       });
   }
 
   withJson(servers.command('watch').description('follow status changes of one server, or of all'))
     .argument('[id]', 'server id (default: every server you can see)')
-    .option('--until <status>', 'exit once the server reaches this status ("deleted" counts); --timeout bounds the wait')
+    .option(
+      '--until <status>',
+      'exit once the server reaches this status ("deleted" counts); --timeout bounds the wait',
+    )
     .action(async (id: string | undefined, opts: { until?: string; json?: boolean }, cmd: Command) => {
       const serverId = id === undefined ? undefined : checkOption('ID', Id, id);
       const until = checkOption('--until', z.enum([...SERVER_STATUSES, 'deleted']).optional(), opts.until);
@@ -162,7 +187,9 @@ export function serversCommand(): Command {
         onEvent: (e) =>
           opts.json
             ? process.stdout.write(`${JSON.stringify(e)}\n`)
-            : process.stdout.write(`${e.at}  server ${e.id}  ${e.previous_status ?? '-'} -> ${e.status}${e.reason ? `  (${plain(e.reason)})` : ''}\n`),
+            : process.stdout.write(
+                `${e.at}  server ${e.id}  ${e.previous_status ?? '-'} -> ${e.status}${e.reason ? `  (${plain(e.reason)})` : ''}\n`,
+              ),
         onNote: (note) => process.stderr.write(`mcpctl: ${note}\n`),
       });
     });
@@ -175,7 +202,10 @@ export function serversCommand(): Command {
     .option('-f, --follow', 'keep printing new lines until Ctrl-C or the server stops')
     .action(async (id: string, opts: { tail?: string; follow?: boolean }, cmd: Command) => {
       const serverId = checkOption('ID', Id, id);
-      const tail = opts.tail === undefined ? undefined : checkOption('--tail', z.coerce.number().int().min(1).max(10_000), opts.tail);
+      const tail =
+        opts.tail === undefined
+          ? undefined
+          : checkOption('--tail', z.coerce.number().int().min(1).max(10_000), opts.tail);
       const client = clientFrom(cmd);
       const query = tail === undefined ? '' : `?tail=${tail}`;
       if (!opts.follow) {
@@ -186,7 +216,8 @@ export function serversCommand(): Command {
       process.once('SIGINT', () => stop.abort());
       for await (const frame of client.stream(`/api/servers/${serverId}/logs/stream${query}`, undefined, stop.signal)) {
         if (frame.event === 'end') return;
-        if (frame.event === 'log') process.stdout.write(`${plain(String((JSON.parse(frame.data) as { line: unknown }).line))}\n`);
+        if (frame.event === 'log')
+          process.stdout.write(`${plain(String((JSON.parse(frame.data) as { line: unknown }).line))}\n`);
       }
     });
 

@@ -22,7 +22,9 @@ export interface CreateTokenOptions {
 export function buildTokenBody(name: string, opts: CreateTokenOptions) {
   const body = {
     name,
-    ...(opts.expiresInDays !== undefined && { expires_in_days: checkOption('--expires-in-days', WholeNumber, opts.expiresInDays) }),
+    ...(opts.expiresInDays !== undefined && {
+      expires_in_days: checkOption('--expires-in-days', WholeNumber, opts.expiresInDays),
+    }),
     ...(opts.user !== undefined && { user_id: checkOption('--user', Id, opts.user) }),
   };
   checkBody(CreateTokenBody, body, { name: 'NAME', expires_in_days: '--expires-in-days', user_id: '--user' });
@@ -45,9 +47,11 @@ export function tokenCommand(): Command {
       process.stdout.write(`token (shown this once; store it now, it cannot be shown again):\n\n    ${secret}\n\n`);
     });
 
-  withJson(token.command('list').description('list tokens (admins: every token)')).action(async (opts: { json?: boolean }, cmd: Command) => {
-    show(opts.json, await clientFrom(cmd).get<Token[]>('/api/tokens'), tokenTable);
-  });
+  withJson(token.command('list').description('list tokens (admins: every token)')).action(
+    async (opts: { json?: boolean }, cmd: Command) => {
+      show(opts.json, await clientFrom(cmd).get<Token[]>('/api/tokens'), tokenTable);
+    },
+  );
 
   withJson(token.command('revoke').description('revoke a token'))
     .argument('<id>', 'token id')

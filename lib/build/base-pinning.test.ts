@@ -25,7 +25,9 @@ describe('FROM pinning', () => {
         ['node:20-alpine', 'node@sha256:' + 'c'.repeat(64)],
       ]),
     ).split('\n');
-    expect(pinned[0]).toBe(`FROM --platform=$BUILDPLATFORM 127.0.0.1:5000/base/busybox@sha256:${'b'.repeat(64)} AS build`);
+    expect(pinned[0]).toBe(
+      `FROM --platform=$BUILDPLATFORM 127.0.0.1:5000/base/busybox@sha256:${'b'.repeat(64)} AS build`,
+    );
     expect(pinned[3]).toBe(`from node@sha256:${'c'.repeat(64)}`);
     expect(pinned[2]).toBe('FROM build AS test');
     expect(pinned[4]).toBe('FROM scratch');
@@ -35,7 +37,10 @@ describe('FROM pinning', () => {
   it.each([
     ['busybox', { host: 'docker.io', repository: 'library/busybox', tag: 'latest' }],
     ['team/app:2', { host: 'docker.io', repository: 'team/app', tag: '2' }],
-    ['127.0.0.1:5000/mcp-base/busybox:latest', { host: '127.0.0.1:5000', repository: 'mcp-base/busybox', tag: 'latest' }],
+    [
+      '127.0.0.1:5000/mcp-base/busybox:latest',
+      { host: '127.0.0.1:5000', repository: 'mcp-base/busybox', tag: 'latest' },
+    ],
     ['localhost/a/b', { host: 'localhost', repository: 'a/b', tag: 'latest' }],
     ['ghcr.io/org/img:v1.2', { host: 'ghcr.io', repository: 'org/img', tag: 'v1.2' }],
   ])('splits %s', (image, expected) => expect(splitImage(image)).toEqual(expected));

@@ -20,7 +20,11 @@ export function fromImages(dockerfile: string): FromLine[] {
     if (!m) return;
     const image = m[3]!;
     const alias = /\s+AS\s+(\S+)/i.exec(m[4] ?? '')?.[1];
-    const pinnable = image.toLowerCase() !== 'scratch' && !stages.has(image.toLowerCase()) && !image.includes('@') && !image.includes('$');
+    const pinnable =
+      image.toLowerCase() !== 'scratch' &&
+      !stages.has(image.toLowerCase()) &&
+      !image.includes('@') &&
+      !image.includes('$');
     if (pinnable) found.push({ line, image });
     if (alias) stages.add(alias.toLowerCase());
   });
@@ -33,7 +37,10 @@ export function pinFromImages(dockerfile: string, pinned: ReadonlyMap<string, st
   for (const { line, image } of fromImages(dockerfile)) {
     const ref = pinned.get(image);
     if (!ref) continue;
-    lines[line] = lines[line]!.replace(FROM, (_all, head: string, flags: string, _img: string, rest: string) => `${head}${flags}${ref}${rest}`);
+    lines[line] = lines[line]!.replace(
+      FROM,
+      (_all, head: string, flags: string, _img: string, rest: string) => `${head}${flags}${ref}${rest}`,
+    );
   }
   return lines.join('\n');
 }

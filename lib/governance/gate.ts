@@ -106,7 +106,8 @@ function certificationNotes(input: GateInput, required: readonly string[]): { bl
     else {
       blocked = true;
       if (c.status === 'pass' && !active) notes.push(`evaluation:expired:${tier}:${req}`);
-      else if (c.status === 'pending') notes.push(`evaluation:${active ? 'pending' : 'pending-inactive'}:${tier}:${req}`);
+      else if (c.status === 'pending')
+        notes.push(`evaluation:${active ? 'pending' : 'pending-inactive'}:${tier}:${req}`);
       else if (c.status === 'fail') notes.push(`evaluation:${active ? 'failed' : 'failed-inactive'}:${tier}:${req}`);
     }
   }
@@ -114,7 +115,9 @@ function certificationNotes(input: GateInput, required: readonly string[]): { bl
 }
 
 export function evaluateGates(input: GateInput): GateVerdict {
-  const tracks = input.tracks.filter((t) => trackGoverns(t.tier, input.serverType)).sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
+  const tracks = input.tracks
+    .filter((t) => trackGoverns(t.tier, input.serverType))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
   const required = [...new Set(tracks.flatMap((t) => t.requiredCertifications))].sort();
   const notes: string[] = [];
 
@@ -144,18 +147,27 @@ export function evaluateGates(input: GateInput): GateVerdict {
     const satisfying = mine
       .filter((p) => p.status === 'active' && track.stages.indexOf(p.stage) >= from)
       .sort((a, b) => track.stages.indexOf(a.stage) - track.stages.indexOf(b.stage));
-    const best = satisfying[0] ??
+    const best =
+      satisfying[0] ??
       mine
         .filter((p) => p.stage === launchStage)
         .sort((a, b) => priority(a.status) - priority(b.status) || b.updatedAt.getTime() - a.updatedAt.getTime())[0];
     if (best) {
       notes.push(`promotion:status:${track.name}:${best.stage}:${best.status}`);
-      promotion ??= { trackId: track.id, stage: best.stage, status: best.status, workflowRunId: best.workflowRunId, notes: [...best.notes] };
+      promotion ??= {
+        trackId: track.id,
+        stage: best.stage,
+        status: best.status,
+        workflowRunId: best.workflowRunId,
+        notes: [...best.notes],
+      };
     }
     if (satisfying.length > 0) notes.push(`governance:satisfied:${track.name}`);
     else {
       governanceRequired = true;
-      notes.push(best ? `promotion:not-active:${track.name}:${launchStage}` : `promotion:missing:${track.name}:${launchStage}`);
+      notes.push(
+        best ? `promotion:not-active:${track.name}:${launchStage}` : `promotion:missing:${track.name}:${launchStage}`,
+      );
     }
   }
   if (gating.length > 0) notes.push(governanceRequired ? 'governance:required' : 'governance:satisfied');

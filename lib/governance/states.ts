@@ -47,14 +47,21 @@ export interface StepState {
 }
 
 /** Steps are ordered: one may start or complete only once every earlier step has completed. */
-export function checkStepTransition(run: RunStatus, steps: readonly StepState[], position: number, to: StepStatus): Verdict {
+export function checkStepTransition(
+  run: RunStatus,
+  steps: readonly StepState[],
+  position: number,
+  to: StepStatus,
+): Verdict {
   if (runEnded(run)) return { ok: false, reason: `run is ${run}; its steps cannot change` };
   const step = steps.find((s) => s.position === position);
   if (!step) return { ok: false, reason: `the run has no step ${position}` };
-  if (!STEP_NEXT[step.status].includes(to)) return { ok: false, reason: `step ${position} (${step.action}) cannot go from ${step.status} to ${to}` };
+  if (!STEP_NEXT[step.status].includes(to))
+    return { ok: false, reason: `step ${position} (${step.action}) cannot go from ${step.status} to ${to}` };
   if (to === 'in_progress' || to === 'completed') {
     const open = steps.filter((s) => s.position < position && s.status !== 'completed').map((s) => s.position);
-    if (open.length > 0) return { ok: false, reason: `step ${position} must wait for step(s) ${open.join(', ')} to complete` };
+    if (open.length > 0)
+      return { ok: false, reason: `step ${position} must wait for step(s) ${open.join(', ')} to complete` };
   }
   return { ok: true };
 }

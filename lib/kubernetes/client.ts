@@ -33,7 +33,10 @@ export function createKubeClient(env: Pick<Env, 'K8S_KUBECONFIG' | 'KUBECONFIG' 
     async reachable() {
       try {
         const version = load().makeApiClient(VersionApi);
-        await Promise.race([version.getCode(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3_000))]);
+        await Promise.race([
+          version.getCode(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3_000)),
+        ]);
         return true;
       } catch {
         return false;
@@ -55,7 +58,8 @@ export function kubeError(what: string, err: unknown): Error {
   if (err instanceof ApiException) {
     let message = '';
     try {
-      const body = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as { message?: string; reason?: string } | undefined;
+      const body = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as
+        { message?: string; reason?: string } | undefined;
       message = body?.message ?? body?.reason ?? '';
     } catch {
       // a body that is not a Status: the code says enough
@@ -63,5 +67,9 @@ export function kubeError(what: string, err: unknown): Error {
     return new Error(`${what}: HTTP ${err.code}${message ? ` ${message.slice(0, 300)}` : ''}`);
   }
   const cause = err as { code?: string; message?: string };
-  return new Error(`${what}: ${cause.code ?? ''}${cause.code ? ' ' : ''}${String(cause.message ?? err).split('\n')[0]!.slice(0, 300)}`);
+  return new Error(
+    `${what}: ${cause.code ?? ''}${cause.code ? ' ' : ''}${String(cause.message ?? err)
+      .split('\n')[0]!
+      .slice(0, 300)}`,
+  );
 }

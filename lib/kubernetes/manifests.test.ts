@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { networkPolicyManifest, podManifest, podVerdict, pullSecretManifest, resourceLimits, serviceManifest, SYNCED_AT_ANNOTATION } from './manifests.js';
+import {
+  networkPolicyManifest,
+  podManifest,
+  podVerdict,
+  pullSecretManifest,
+  resourceLimits,
+  serviceManifest,
+  SYNCED_AT_ANNOTATION,
+} from './manifests.js';
 
 const base = {
   serverId: 7,
@@ -23,7 +31,11 @@ describe('podManifest', () => {
     expect(pod.metadata).toMatchObject({
       name: 'mcp-server-7-d42',
       namespace: 'mcp',
-      labels: { 'mcp-host.dev/server-id': '7', 'mcp-host.dev/decision-id': '42', 'app.kubernetes.io/managed-by': 'mcp-host' },
+      labels: {
+        'mcp-host.dev/server-id': '7',
+        'mcp-host.dev/decision-id': '42',
+        'app.kubernetes.io/managed-by': 'mcp-host',
+      },
     });
     expect(pod.spec!.serviceAccountName).toBe('mcp-runner');
     const [container] = pod.spec!.containers;
@@ -46,8 +58,19 @@ describe('podManifest', () => {
   it('runs unprivileged: non-root uid, no capabilities or escalation, read-only root, default seccomp, no token', () => {
     const pod = podManifest(base);
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
-    expect(pod.spec!.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(pod.spec!.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec!.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.spec!.containers[0]!.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
   });
 
   it('sets cpu and memory limits (and equal requests) from the server resources', () => {
@@ -64,15 +87,26 @@ describe('podManifest', () => {
 
   it('references the pull secret only when one is configured', () => {
     expect(podManifest(base).spec!.imagePullSecrets).toBeUndefined();
-    expect(podManifest({ ...base, pullSecret: 'registry-pull' }).spec!.imagePullSecrets).toEqual([{ name: 'registry-pull' }]);
+    expect(podManifest({ ...base, pullSecret: 'registry-pull' }).spec!.imagePullSecrets).toEqual([
+      { name: 'registry-pull' },
+    ]);
   });
 });
 
 describe('resourceLimits', () => {
   it.each([
-    [{ cpus: 2, memoryBytes: 1024 ** 3, pids: 64 }, { cpu: '2000m', memory: '1024Mi' }],
-    [{ cpus: 1.25, memoryBytes: 256 * 1024 ** 2, pids: 64 }, { cpu: '1250m', memory: '256Mi' }],
-    [{ cpus: 0.0001, memoryBytes: 10_000_000, pids: 64 }, { cpu: '1m', memory: '10000000' }],
+    [
+      { cpus: 2, memoryBytes: 1024 ** 3, pids: 64 },
+      { cpu: '2000m', memory: '1024Mi' },
+    ],
+    [
+      { cpus: 1.25, memoryBytes: 256 * 1024 ** 2, pids: 64 },
+      { cpu: '1250m', memory: '256Mi' },
+    ],
+    [
+      { cpus: 0.0001, memoryBytes: 10_000_000, pids: 64 },
+      { cpu: '1m', memory: '10000000' },
+    ],
   ])('%j → %j', (resources, limits) => {
     expect(resourceLimits(resources, 0)).toEqual({ limits, requests: limits });
   });
@@ -83,7 +117,11 @@ describe('networkPolicyManifest', () => {
     expect(networkPolicyManifest(7, 'mcp', 8080)).toEqual({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
-      metadata: { name: 'mcp-server-7', namespace: 'mcp', labels: expect.objectContaining({ 'mcp-host.dev/server-id': '7' }) },
+      metadata: {
+        name: 'mcp-server-7',
+        namespace: 'mcp',
+        labels: expect.objectContaining({ 'mcp-host.dev/server-id': '7' }),
+      },
       spec: {
         podSelector: { matchLabels: { 'mcp-host.dev/server-id': '7' } },
         policyTypes: ['Ingress', 'Egress'],
@@ -91,7 +129,10 @@ describe('networkPolicyManifest', () => {
           {
             _from: [
               { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } },
-              { namespaceSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } }, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } },
+              {
+                namespaceSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } },
+                podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } },
+              },
             ],
             ports: [{ protocol: 'TCP', port: 8080 }],
           },
@@ -103,7 +144,7 @@ describe('networkPolicyManifest', () => {
 });
 
 describe('serviceManifest', () => {
-  it('selects the server\'s pods by label', () => {
+  it("selects the server's pods by label", () => {
     expect(serviceManifest(7, 'mcp', 8080)).toMatchObject({
       metadata: { name: 'mcp-server-7', namespace: 'mcp' },
       spec: { selector: { 'mcp-host.dev/server-id': '7' }, ports: [{ port: 8080, targetPort: 8080 }] },
@@ -126,12 +167,81 @@ describe('podVerdict', () => {
   const pod = (status: V1Pod['status']): V1Pod => ({ metadata: { name: 'p' }, status });
   it.each<[string, V1Pod['status'], string, RegExp]>([
     ['no status yet', undefined, 'pending', /waiting to be scheduled/],
-    ['running but not ready', { phase: 'Running', conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }] }, 'pending', /unready/],
-    ['running and ready', { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }, 'running', /running and ready/],
-    ['crash looping', { phase: 'Running', containerStatuses: [{ name: 'mcp', image: 'i', imageID: '', ready: false, restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s' } } }] }, 'failed', /CrashLoopBackOff: back-off/],
-    ['image not pullable', { phase: 'Pending', containerStatuses: [{ name: 'mcp', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] }, 'failed', /ImagePullBackOff/],
-    ['failed phase', { phase: 'Failed', reason: 'Evicted', message: 'low on memory' }, 'failed', /failed: Evicted \(low on memory\)/],
-    ['exited', { phase: 'Succeeded', containerStatuses: [{ name: 'mcp', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] }, 'failed', /succeeded: Completed/],
+    [
+      'running but not ready',
+      {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }],
+      },
+      'pending',
+      /unready/,
+    ],
+    [
+      'running and ready',
+      { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      'running',
+      /running and ready/,
+    ],
+    [
+      'crash looping',
+      {
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'mcp',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 5,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s' } },
+          },
+        ],
+      },
+      'failed',
+      /CrashLoopBackOff: back-off/,
+    ],
+    [
+      'image not pullable',
+      {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'mcp',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff' } },
+          },
+        ],
+      },
+      'failed',
+      /ImagePullBackOff/,
+    ],
+    [
+      'failed phase',
+      { phase: 'Failed', reason: 'Evicted', message: 'low on memory' },
+      'failed',
+      /failed: Evicted \(low on memory\)/,
+    ],
+    [
+      'exited',
+      {
+        phase: 'Succeeded',
+        containerStatuses: [
+          {
+            name: 'mcp',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, reason: 'Completed' } },
+          },
+        ],
+      },
+      'failed',
+      /succeeded: Completed/,
+    ],
   ])('%s', (_, status, state, reason) => {
     const verdict = podVerdict(pod(status));
     expect(verdict.state).toBe(state);
@@ -140,7 +250,14 @@ describe('podVerdict', () => {
 
   it('calls image and config problems fatal (error), crash loops not (unhealthy)', () => {
     const waiting = (reason: string) =>
-      podVerdict(pod({ phase: 'Pending', containerStatuses: [{ name: 'mcp', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason } } }] }));
+      podVerdict(
+        pod({
+          phase: 'Pending',
+          containerStatuses: [
+            { name: 'mcp', image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason } } },
+          ],
+        }),
+      );
     expect(waiting('ErrImagePull')).toMatchObject({ state: 'failed', fatal: true });
     expect(waiting('CreateContainerConfigError')).toMatchObject({ state: 'failed', fatal: true });
     expect(waiting('CrashLoopBackOff')).toMatchObject({ state: 'failed', fatal: false });

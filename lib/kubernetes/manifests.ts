@@ -52,7 +52,8 @@ export function configEnvironment(config: Record<string, string | number | boole
 
 /** The server's CPU, memory and pids limits as requests equal to limits; GPUs when asked (extended resources take the limit as the request). */
 export function resourceLimits(resources: ServerResources, gpus: number) {
-  const memory = resources.memoryBytes % 1024 ** 2 === 0 ? `${resources.memoryBytes / 1024 ** 2}Mi` : String(resources.memoryBytes);
+  const memory =
+    resources.memoryBytes % 1024 ** 2 === 0 ? `${resources.memoryBytes / 1024 ** 2}Mi` : String(resources.memoryBytes);
   const limits: Record<string, string> = { cpu: `${Math.max(1, Math.round(resources.cpus * 1000))}m`, memory };
   const requests = { ...limits };
   if (gpus > 0) limits['nvidia.com/gpu'] = String(gpus);
@@ -60,7 +61,11 @@ export function resourceLimits(resources: ServerResources, gpus: number) {
 }
 
 export function serverLabels(serverId: number, decisionId?: number): Record<string, string> {
-  return { ...MANAGED_LABELS, [SERVER_ID_LABEL]: String(serverId), ...(decisionId !== undefined && { 'mcp-host.dev/decision-id': String(decisionId) }) };
+  return {
+    ...MANAGED_LABELS,
+    [SERVER_ID_LABEL]: String(serverId),
+    ...(decisionId !== undefined && { 'mcp-host.dev/decision-id': String(decisionId) }),
+  };
 }
 
 export function podManifest(input: PodSpecInput): V1Pod {
@@ -72,7 +77,11 @@ export function podManifest(input: PodSpecInput): V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: podName(input.serverId, input.decisionId), namespace: input.namespace, labels: serverLabels(input.serverId, input.decisionId) },
+    metadata: {
+      name: podName(input.serverId, input.decisionId),
+      namespace: input.namespace,
+      labels: serverLabels(input.serverId, input.decisionId),
+    },
     spec: {
       serviceAccountName: input.serviceAccount,
       // A server has no business with the Kubernetes API.
@@ -128,7 +137,10 @@ export function networkPolicyManifest(serverId: number, namespace: string, port:
       policyTypes: ['Ingress', 'Egress'],
       ingress: [
         {
-          _from: [{ podSelector: { matchLabels: GATEWAY_LABELS } }, { namespaceSelector: { matchLabels: GATEWAY_LABELS }, podSelector: { matchLabels: GATEWAY_LABELS } }],
+          _from: [
+            { podSelector: { matchLabels: GATEWAY_LABELS } },
+            { namespaceSelector: { matchLabels: GATEWAY_LABELS }, podSelector: { matchLabels: GATEWAY_LABELS } },
+          ],
           ports: [{ protocol: 'TCP', port }],
         },
       ],
@@ -142,7 +154,10 @@ export function serviceManifest(serverId: number, namespace: string, port: numbe
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: serviceName(serverId), namespace, labels: serverLabels(serverId) },
-    spec: { selector: { [SERVER_ID_LABEL]: String(serverId) }, ports: [{ name: 'mcp', port, targetPort: port, protocol: 'TCP' }] },
+    spec: {
+      selector: { [SERVER_ID_LABEL]: String(serverId) },
+      ports: [{ name: 'mcp', port, targetPort: port, protocol: 'TCP' }],
+    },
   };
 }
 
@@ -152,7 +167,12 @@ export function pullSecretManifest(name: string, namespace: string, dockerconfig
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'kubernetes.io/dockerconfigjson',
-    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'mcp-host' }, annotations: { [SYNCED_AT_ANNOTATION]: syncedAt.toISOString() } },
+    metadata: {
+      name,
+      namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'mcp-host' },
+      annotations: { [SYNCED_AT_ANNOTATION]: syncedAt.toISOString() },
+    },
     data: { '.dockerconfigjson': dockerconfig.toString('base64') },
   };
 }
@@ -164,7 +184,14 @@ export type PodVerdict =
   | { state: 'failed'; fatal: boolean; reason: string };
 
 // A container waiting for one of these will not start without a change of image or spec.
-const FATAL_WAITING = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError'];
+const FATAL_WAITING = [
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+];
 const FAILED_WAITING = ['CrashLoopBackOff', 'RunContainerError', ...FATAL_WAITING];
 
 /** A pod's status as the server's: running once Ready, failed with the kubelet's reason, else pending. */
@@ -176,18 +203,30 @@ export function podVerdict(pod: V1Pod): PodVerdict {
   for (const c of containers) {
     const waiting = c.state?.waiting;
     if (waiting?.reason && FAILED_WAITING.includes(waiting.reason)) {
-      return { state: 'failed', fatal: FATAL_WAITING.includes(waiting.reason), reason: `pod ${name}: container ${c.name} ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
+      return {
+        state: 'failed',
+        fatal: FATAL_WAITING.includes(waiting.reason),
+        reason: `pod ${name}: container ${c.name} ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
+      };
     }
   }
   if (phase === 'Failed' || phase === 'Succeeded') {
     const terminated = containers.map((c) => c.state?.terminated ?? c.lastState?.terminated).find((t) => t);
     const why = status.reason ?? terminated?.reason ?? (terminated ? `exit code ${terminated.exitCode}` : undefined);
     const message = status.message ?? terminated?.message;
-    return { state: 'failed', fatal: false, reason: `pod ${name} ${phase.toLowerCase()}${why ? `: ${why}` : ''}${message ? ` (${message})` : ''}` };
+    return {
+      state: 'failed',
+      fatal: false,
+      reason: `pod ${name} ${phase.toLowerCase()}${why ? `: ${why}` : ''}${message ? ` (${message})` : ''}`,
+    };
   }
   const ready = status.conditions?.find((c) => c.type === 'Ready');
-  if (phase === 'Running' && ready?.status === 'True') return { state: 'running', reason: `pod ${name} running and ready` };
+  if (phase === 'Running' && ready?.status === 'True')
+    return { state: 'running', reason: `pod ${name} running and ready` };
   const unscheduled = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
-  const detail = unscheduled?.message ?? ready?.message ?? (phase === 'Running' ? 'not ready' : 'waiting to be scheduled and started');
+  const detail =
+    unscheduled?.message ??
+    ready?.message ??
+    (phase === 'Running' ? 'not ready' : 'waiting to be scheduled and started');
   return { state: 'pending', reason: `pod ${name} ${phase.toLowerCase()}: ${detail}` };
 }

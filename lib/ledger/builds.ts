@@ -28,7 +28,12 @@ export interface BuildLogRow {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const toLogLine = (r: BuildLogRow) => ({ id: r.id, platform: r.platform, line: r.line, at: r.created_at.toISOString() });
+export const toLogLine = (r: BuildLogRow) => ({
+  id: r.id,
+  platform: r.platform,
+  line: r.line,
+  at: r.created_at.toISOString(),
+});
 
 /** Runs with their platforms, in two queries whatever the number of runs. */
 export async function withPlatforms(sql: Sql, runs: RunRow[]): Promise<BuildRun[]> {
@@ -62,7 +67,12 @@ export function serverRuns(sql: Sql, serverId: number, page: { before?: number; 
 }
 
 /** The newest run of the owner's that published `digest` (and is `runId`, when given). */
-export async function ownerArtifact(sql: Sql, ownerId: number, digest: string, runId?: number): Promise<{ id: number } | undefined> {
+export async function ownerArtifact(
+  sql: Sql,
+  ownerId: number,
+  digest: string,
+  runId?: number,
+): Promise<{ id: number } | undefined> {
   const [artifact] = await sql<{ id: number }[]>`
     select r.id from build_artifact_runs r join mcp_servers s on s.id = r.server_id
     where s.owner_id = ${ownerId} and r.manifest_digest = ${digest}
@@ -73,7 +83,9 @@ export async function ownerArtifact(sql: Sql, ownerId: number, digest: string, r
 
 /** A run's log lines after `after`, oldest first. */
 export function logLinesAfter(sql: Sql, runId: number, after: number, limit: number): Promise<BuildLogRow[]> {
-  return sql<BuildLogRow[]>`select * from build_logs where run_id = ${runId} and id > ${after} order by id limit ${limit}`;
+  return sql<
+    BuildLogRow[]
+  >`select * from build_logs where run_id = ${runId} and id > ${after} order by id limit ${limit}`;
 }
 
 /** Whether the run has ended (or is gone). */
@@ -99,7 +111,8 @@ export interface OpenRunInput {
 export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<number> {
   const [server] = await sql<{ owner_id: number; name: string; server_type: string }[]>`
     select owner_id, name, server_type from mcp_servers where id = ${input.serverId}`;
-  if (!server) throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+  if (!server)
+    throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
   // A running build, in the catalog's own vocabulary (blocked until it succeeds).
   const classified = classifyArtifact({
     status: 'running',
@@ -129,7 +142,10 @@ export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<numbe
 }
 
 /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */
-export async function findArtifact(sql: Sql, { serverId, revision }: { serverId: number; revision: string }): Promise<{ runId: number } | null> {
+export async function findArtifact(
+  sql: Sql,
+  { serverId, revision }: { serverId: number; revision: string },
+): Promise<{ runId: number } | null> {
   const [row] = await sql<{ id: number }[]>`
     select id from build_artifact_runs
     where server_id = ${serverId} and source_revision = ${revision} and status = 'succeeded'
@@ -164,10 +180,15 @@ export interface CompleteBuildRunInput {
 
 /** Closes a running run with its outcome and platforms; a closed run is left as it is. */
 export async function completeBuildRun(sql: Sql, input: CompleteBuildRunInput): Promise<void> {
-  const health = input.platforms.reduce<CredentialHealthStatus>((acc, p) => combineHealth(acc, p.credentialHealth), 'unknown');
+  const health = input.platforms.reduce<CredentialHealthStatus>(
+    (acc, p) => combineHealth(acc, p.credentialHealth),
+    'unknown',
+  );
   const any = (key: keyof PlatformRecord) => input.platforms.some((p) => p[key] === true);
   await sql.begin(async (tx) => {
-    const [run] = await tx<{ server_type: string; server_name: string; local_image: string; source_repo: string | null }[]>`
+    const [run] = await tx<
+      { server_type: string; server_name: string; local_image: string; source_repo: string | null }[]
+    >`
       select server_type, server_name, local_image, source_repo from build_artifact_runs where id = ${input.runId}`;
     const classified = classifyArtifact({
       status: input.status,

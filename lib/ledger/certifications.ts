@@ -56,7 +56,9 @@ export const certificationOf =
 
 /** The certification if its owner is in the scope; another owner's is a 404. */
 export async function findCertification(sql: Sql, id: number, scope: OwnerScope): Promise<CertificationRow> {
-  const [row] = await sql<CertificationRow[]>`select * from evaluation_certifications where id = ${id} ${ownedBy(sql, scope)}`;
+  const [row] = await sql<
+    CertificationRow[]
+  >`select * from evaluation_certifications where id = ${id} ${ownedBy(sql, scope)}`;
   if (!row) throw notFound(`certification ${id}`);
   return row;
 }
@@ -155,10 +157,16 @@ export async function resetToPending(sql: Sql, id: number): Promise<Certificatio
 
 /** What the certification workflow plans from: status, whether it is automatic, its next refresh. */
 export async function certificationPlan(sql: Sql, certificationId: number) {
-  const [c] = await sql<{ status: 'pending' | 'pass' | 'fail'; expected_tools: string[] | null; next_refresh_at: Date | null }[]>`
+  const [c] = await sql<
+    { status: 'pending' | 'pass' | 'fail'; expected_tools: string[] | null; next_refresh_at: Date | null }[]
+  >`
     select status, expected_tools, next_refresh_at from evaluation_certifications where id = ${certificationId}`;
   if (!c) return null;
-  return { status: c.status, automatic: c.expected_tools !== null, nextRefreshAt: c.next_refresh_at?.toISOString() ?? null };
+  return {
+    status: c.status,
+    automatic: c.expected_tools !== null,
+    nextRefreshAt: c.next_refresh_at?.toISOString() ?? null,
+  };
 }
 
 export interface EvaluationSubject {

@@ -51,13 +51,23 @@ export async function gatePromotions(sql: Sql, digest: string, trackIds: number[
 }
 
 /** The owner's certifications of the digest at the tier. */
-export async function gateCertifications(sql: Sql, ownerId: number, digest: string, tier: string): Promise<GateCertification[]> {
-  const rows = await sql<(Omit<GateCertification, 'refreshCadenceSeconds'> & { refreshCadenceSeconds: string | null })[]>`
+export async function gateCertifications(
+  sql: Sql,
+  ownerId: number,
+  digest: string,
+  tier: string,
+): Promise<GateCertification[]> {
+  const rows = await sql<
+    (Omit<GateCertification, 'refreshCadenceSeconds'> & { refreshCadenceSeconds: string | null })[]
+  >`
     select policy_requirement as "policyRequirement", status, valid_from as "validFrom", valid_until as "validUntil",
            refresh_cadence_seconds as "refreshCadenceSeconds", next_refresh_at as "nextRefreshAt", evidence_source as "evidenceSource"
     from evaluation_certifications
     where owner_id = ${ownerId} and manifest_digest = ${digest} and tier = ${tier}`;
-  return rows.map((c) => ({ ...c, refreshCadenceSeconds: c.refreshCadenceSeconds === null ? null : Number(c.refreshCadenceSeconds) }));
+  return rows.map((c) => ({
+    ...c,
+    refreshCadenceSeconds: c.refreshCadenceSeconds === null ? null : Number(c.refreshCadenceSeconds),
+  }));
 }
 
 export interface NewDecision {
@@ -69,7 +79,10 @@ export interface NewDecision {
 }
 
 /** Records the decision once per decision key; a retry gets the recorded id. */
-export async function recordDecision(sql: Sql, { serverId, decisionKey, decision, promotionNotes }: NewDecision): Promise<number> {
+export async function recordDecision(
+  sql: Sql,
+  { serverId, decisionKey, decision, promotionNotes }: NewDecision,
+): Promise<number> {
   const [row] = await sql<{ id: number }[]>`
     insert into runtime_policy_decisions
       (server_id, decision_key, backend, candidate_backend, image, requires_build, artifact_run_id, manifest_digest,

@@ -57,7 +57,9 @@ export async function withSteps(sql: Sql, rows: WorkflowRow[]): Promise<Governan
     : [];
   return rows.map((r) => ({
     ...r,
-    steps: steps.filter((s) => s.workflow_id === r.id).map(({ position, action, config }) => ({ position, action, config })),
+    steps: steps
+      .filter((s) => s.workflow_id === r.id)
+      .map(({ position, action, config }) => ({ position, action, config })),
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   }));
@@ -94,7 +96,8 @@ export function createWorkflow(sql: Sql, input: NewWorkflow): Promise<WorkflowRo
       insert into governance_workflows (owner_id, name, workflow_type, tier)
       values (${input.ownerId}, ${input.name}, ${input.workflowType}, ${input.tier})
       on conflict (owner_id, name) do nothing returning *`;
-    if (!wf) throw new ApiError(409, 'name_taken', `you already have a governance workflow named "${input.name}"`, 'name');
+    if (!wf)
+      throw new ApiError(409, 'name_taken', `you already have a governance workflow named "${input.name}"`, 'name');
     for (const [i, step] of input.steps.entries()) {
       await tx`insert into governance_workflow_steps (workflow_id, position, action, config)
                values (${wf.id}, ${i + 1}, ${step.action}, ${tx.json((step.config ?? {}) as never)})`;
@@ -106,18 +109,40 @@ export function createWorkflow(sql: Sql, input: NewWorkflow): Promise<WorkflowRo
 export type RunDetail = GovernanceRunDetail & { owner_id: number };
 
 /** A run if its workflow's owner is in the scope; another owner's is a 404. */
-export async function loadRunDetail(sql: Sql, workflowIds: WorkflowIds, id: number, scope: OwnerScope): Promise<RunDetail> {
+export async function loadRunDetail(
+  sql: Sql,
+  workflowIds: WorkflowIds,
+  id: number,
+  scope: OwnerScope,
+): Promise<RunDetail> {
   const [run] = await sql<
-    (Omit<GovernanceRunDetail, 'steps' | 'audit_log' | 'created_at' | 'updated_at' | 'temporal_workflow_id'> & { owner_id: number; created_at: Date; updated_at: Date })[]
+    (Omit<GovernanceRunDetail, 'steps' | 'audit_log' | 'created_at' | 'updated_at' | 'temporal_workflow_id'> & {
+      owner_id: number;
+      created_at: Date;
+      updated_at: Date;
+    })[]
   >`
     select r.id, r.workflow_id, r.status, r.notes, r.target_manifest_digest, r.target_artifact_run_id, r.target_server_id, r.target_tier,
            r.promotion_track_id, r.promotion_stage, r.initiated_by, r.created_at, r.updated_at, w.owner_id
     from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
     where r.id = ${id} ${ownedBy(sql, scope, 'w.owner_id')}`;
   if (!run) throw notFound(`governance run ${id}`);
-  const steps = await sql<{ id: number; step_id: number | null; position: number; action: string; status: GovernanceRunDetail['steps'][number]['status']; started_at: Date | null; completed_at: Date | null; error: string | null }[]>`
+  const steps = await sql<
+    {
+      id: number;
+      step_id: number | null;
+      position: number;
+      action: string;
+      status: GovernanceRunDetail['steps'][number]['status'];
+      started_at: Date | null;
+      completed_at: Date | null;
+      error: string | null;
+    }[]
+  >`
     select id, step_id, position, action, status, started_at, completed_at, error from governance_step_runs where workflow_run_id = ${id} order by position`;
-  const audit = await sql<{ id: number; event_type: string; details: unknown; created_at: Date; actor_id: number | null }[]>`
+  const audit = await sql<
+    { id: number; event_type: string; details: unknown; created_at: Date; actor_id: number | null }[]
+  >`
     select id, event_type, details, created_at, actor_id from governance_audit_logs where workflow_run_id = ${id} order by created_at, id`;
   return {
     ...run,
@@ -168,14 +193,25 @@ export async function insertRun(tx: Tx, run: NewRun): Promise<number> {
 }
 
 /** In `tx`, last: the run's `run_created` audit row (it takes the audit log's ordering lock until commit). */
-export async function recordRunCreated(tx: Tx, runId: number, actorId: number | null, details: Record<string, unknown>, key: string | null = null): Promise<void> {
+export async function recordRunCreated(
+  tx: Tx,
+  runId: number,
+  actorId: number | null,
+  details: Record<string, unknown>,
+  key: string | null = null,
+): Promise<void> {
   await tx`
     insert into governance_audit_logs (workflow_run_id, actor_id, event_type, details, transition_key)
     values (${runId}, ${actorId}, 'run_created', ${tx.json(details as never)}, ${key})`;
 }
 
 /** Creates a run (its rows and `run_created` audit row) and starts its workflow; the run's id. */
-export async function createRun(sql: Sql, run: NewRun, created: Record<string, unknown>, start: (runId: number) => Promise<unknown>): Promise<number> {
+export async function createRun(
+  sql: Sql,
+  run: NewRun,
+  created: Record<string, unknown>,
+  start: (runId: number) => Promise<unknown>,
+): Promise<number> {
   const row = await createWithWorkflow<{ id: number }>(sql, 'governance_workflow_runs', {
     insert: async (tx) => ({ id: await insertRun(tx, run) }),
     start: (r) => start(r.id),
@@ -208,7 +244,15 @@ export interface CreatedRun {
 /** The run and its steps once the transaction that created them has ended; undefined when it rolled back. */
 export async function readCreatedRun(sql: Sql, runId: number): Promise<CreatedRun | undefined> {
   const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (tx) => {
-    const [row] = await tx<{ status: RunStatus; initiated_by: number | null; target_server_id: number | null; owner_id: number; steps: StepState[] }[]>`
+    const [row] = await tx<
+      {
+        status: RunStatus;
+        initiated_by: number | null;
+        target_server_id: number | null;
+        owner_id: number;
+        steps: StepState[];
+      }[]
+    >`
       select r.status, r.initiated_by, r.target_server_id, w.owner_id,
              coalesce((select json_agg(json_build_object('position', s.position, 'action', s.action, 'status', s.status) order by s.position)
                        from governance_step_runs s where s.workflow_run_id = r.id), '[]') as steps
@@ -228,8 +272,14 @@ export async function readCreatedRun(sql: Sql, runId: number): Promise<CreatedRu
 
 export async function recordRunTransition(sql: Sql, input: RecordRunTransitionInput): Promise<void> {
   await sql.begin(async (tx) => {
-    const [run] = await tx<{ status: RunStatus }[]>`select status from governance_workflow_runs where id = ${input.runId} for update`;
-    if (!run) throw ApplicationFailure.nonRetryable(`governance run ${input.runId} no longer exists`, ErrorType.GovernanceRunNotFound);
+    const [run] = await tx<
+      { status: RunStatus }[]
+    >`select status from governance_workflow_runs where id = ${input.runId} for update`;
+    if (!run)
+      throw ApplicationFailure.nonRetryable(
+        `governance run ${input.runId} no longer exists`,
+        ErrorType.GovernanceRunNotFound,
+      );
     // The row lock serializes this run's transitions, so this check cannot race.
     const [done] = await tx`select 1 from governance_audit_logs where transition_key = ${input.key}`;
     if (done) return;

@@ -10,7 +10,9 @@ export async function loadInstallationId(sql: Sql): Promise<string> {
   } catch (err) {
     if (!isPgError(err, PgCode.undefinedTable)) throw err;
   }
-  throw new Error('the database has no installation id: apply the migrations first (the API does at start, or `mcpctl db migrate`)');
+  throw new Error(
+    'the database has no installation id: apply the migrations first (the API does at start, or `mcpctl db migrate`)',
+  );
 }
 
 /** This installation's workflow ids. */

@@ -53,7 +53,9 @@ const PROMOTION_PRIORITY = ['active', 'approved', 'in_progress', 'scheduled', 'r
 
 /** The promotion that describes the artifact now: the most advanced status, then the newest. */
 function currentPromotion(history: MarketplaceEntry['promotion_history']): MarketplaceEntry['promotion'] {
-  return [...history].sort((a, b) => PROMOTION_PRIORITY.indexOf(a.status) - PROMOTION_PRIORITY.indexOf(b.status))[0] ?? null;
+  return (
+    [...history].sort((a, b) => PROMOTION_PRIORITY.indexOf(a.status) - PROMOTION_PRIORITY.indexOf(b.status))[0] ?? null
+  );
 }
 
 export async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<MarketplaceEntry[]> {
@@ -67,7 +69,13 @@ export async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<Marketpla
   // Promotions of each artifact's digest on its owner's tracks (the catalog's release-train view).
   const digests = [...new Set(rows.map((r) => r.manifest_digest).filter((d): d is string => d !== null))];
   const promotions = digests.length
-    ? await sql<(MarketplaceEntry['promotion_history'][number] & { server_id: number; manifest_digest: string; updated: Date })[]>`
+    ? await sql<
+        (MarketplaceEntry['promotion_history'][number] & {
+          server_id: number;
+          manifest_digest: string;
+          updated: Date;
+        })[]
+      >`
         select s.id as server_id, p.manifest_digest, p.promotion_track_id as track_id, t.name as track_name, p.stage, p.status,
                p.updated_at as updated, p.notes
         from artifact_promotions p
@@ -79,7 +87,14 @@ export async function toEntries(sql: Sql, rows: CatalogRow[]): Promise<Marketpla
   const promotionsOf = (r: CatalogRow) =>
     promotions
       .filter((p) => p.server_id === r.server_id && p.manifest_digest === r.manifest_digest)
-      .map(({ track_id, track_name, stage, status, updated, notes }) => ({ track_id, track_name, stage, status, notes, updated_at: updated.toISOString() }));
+      .map(({ track_id, track_name, stage, status, updated, notes }) => ({
+        track_id,
+        track_name,
+        stage,
+        status,
+        notes,
+        updated_at: updated.toISOString(),
+      }));
   const byRun = new Map<number, MarketplaceEntry['platforms']>();
   for (const { run_id, ...p } of platforms) byRun.set(run_id, [...(byRun.get(run_id) ?? []), p]);
   return rows.map((r) => ({

@@ -20,7 +20,11 @@ export const toMetric = (row: MetricRow) => ({
 });
 
 /** A server's events, newest first (`before` pages back). */
-export function serverMetrics(sql: Sql, serverId: number, page: { before?: number; limit?: number }): Promise<MetricRow[]> {
+export function serverMetrics(
+  sql: Sql,
+  serverId: number,
+  page: { before?: number; limit?: number },
+): Promise<MetricRow[]> {
   return sql<MetricRow[]>`
     select * from usage_metrics
     where server_id = ${serverId} ${page.before === undefined ? sql`` : sql`and id < ${page.before}`}
@@ -29,7 +33,9 @@ export function serverMetrics(sql: Sql, serverId: number, page: { before?: numbe
 
 /** A server's events after `after`, oldest first (a stream's replay). */
 export function serverMetricsAfter(sql: Sql, serverId: number, after: number): Promise<MetricRow[]> {
-  return sql<MetricRow[]>`select * from usage_metrics where server_id = ${serverId} and id > ${after} order by id limit 1000`;
+  return sql<
+    MetricRow[]
+  >`select * from usage_metrics where server_id = ${serverId} and id > ${after} order by id limit 1000`;
 }
 
 /** Records one event; the row as stored. */

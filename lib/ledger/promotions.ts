@@ -13,9 +13,22 @@ import { insertRun, recordRunCreated } from './governance.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 
 export type TrackRow = Omit<Track, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
-export const toTrack = (r: TrackRow): Track => ({ ...r, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() });
+export const toTrack = (r: TrackRow): Track => ({
+  ...r,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
 
-export type PromotionRow = Omit<PromotionRecord, 'scheduled_at' | 'approved_at' | 'activated_at' | 'rolled_back_at' | 'updated_at' | 'created_at' | 'temporal_workflow_id'> & {
+export type PromotionRow = Omit<
+  PromotionRecord,
+  | 'scheduled_at'
+  | 'approved_at'
+  | 'activated_at'
+  | 'rolled_back_at'
+  | 'updated_at'
+  | 'created_at'
+  | 'temporal_workflow_id'
+> & {
   owner_id: number;
   scheduled_at: Date;
   approved_at: Date | null;
@@ -75,12 +88,17 @@ export async function createTrack(sql: Sql, t: NewTrack): Promise<TrackRow> {
       returning *`;
     return row!;
   } catch (err) {
-    if (isPgError(err, PgCode.uniqueViolation)) throw new ApiError(409, 'name_taken', `you already have a track named "${t.name}"`, 'name');
+    if (isPgError(err, PgCode.uniqueViolation))
+      throw new ApiError(409, 'name_taken', `you already have a track named "${t.name}"`, 'name');
     throw err;
   }
 }
 
-export async function updateTrack(sql: Sql, id: number, t: Omit<NewTrack, 'ownerId' | 'name' | 'tier'>): Promise<TrackRow> {
+export async function updateTrack(
+  sql: Sql,
+  id: number,
+  t: Omit<NewTrack, 'ownerId' | 'name' | 'tier'>,
+): Promise<TrackRow> {
   const [row] = await sql<TrackRow[]>`
     update promotion_tracks set stages = ${t.stages},
       description = ${t.description},
@@ -94,13 +112,19 @@ export async function updateTrack(sql: Sql, id: number, t: Omit<NewTrack, 'owner
 
 /** The promotion if its track's owner is in the scope; another owner's is a 404. */
 export async function findPromotion(sql: Sql, id: number, scope: OwnerScope): Promise<PromotionRow> {
-  const [row] = await sql<PromotionRow[]>`${promotionSelect(sql)} where p.id = ${id} ${ownedBy(sql, scope, 't.owner_id')}`;
+  const [row] = await sql<
+    PromotionRow[]
+  >`${promotionSelect(sql)} where p.id = ${id} ${ownedBy(sql, scope, 't.owner_id')}`;
   if (!row) throw notFound(`promotion ${id}`);
   return row;
 }
 
 /** Promotions in the scope, newest change first. */
-export function promotionHistory(sql: Sql, scope: OwnerScope, q: { track_id?: number; manifest_digest?: string }): Promise<PromotionRow[]> {
+export function promotionHistory(
+  sql: Sql,
+  scope: OwnerScope,
+  q: { track_id?: number; manifest_digest?: string },
+): Promise<PromotionRow[]> {
   return sql<PromotionRow[]>`
     ${promotionSelect(sql)}
     where true
@@ -123,7 +147,11 @@ export interface NewPromotion {
  * Schedules a promotion (the previous stage must be active: 409; one live promotion per stage and
  * digest: 409) and starts its workflow; the promotion's id.
  */
-export async function schedulePromotion(sql: Sql, p: NewPromotion, start: (promotionId: number) => Promise<unknown>): Promise<number> {
+export async function schedulePromotion(
+  sql: Sql,
+  p: NewPromotion,
+  start: (promotionId: number) => Promise<unknown>,
+): Promise<number> {
   const index = p.track.stages.indexOf(p.stage);
   try {
     const row = await createWithWorkflow<{ id: number }>(sql, 'artifact_promotions', {
@@ -135,7 +163,13 @@ export async function schedulePromotion(sql: Sql, p: NewPromotion, start: (promo
           const [active] = await tx`
             select 1 from artifact_promotions
             where promotion_track_id = ${p.track.id} and stage = ${previous} and manifest_digest = ${p.manifestDigest} and status = 'active'`;
-          if (!active) throw new ApiError(409, 'predecessor_not_active', `previous stage \`${previous}\` must be active before promoting to \`${p.stage}\``, 'stage');
+          if (!active)
+            throw new ApiError(
+              409,
+              'predecessor_not_active',
+              `previous stage \`${previous}\` must be active before promoting to \`${p.stage}\``,
+              'stage',
+            );
         }
         const [created] = await tx<{ id: number }[]>`
           insert into artifact_promotions (promotion_track_id, manifest_digest, artifact_run_id, stage, scheduled_by, notes)
@@ -151,7 +185,12 @@ export async function schedulePromotion(sql: Sql, p: NewPromotion, start: (promo
     return row.id;
   } catch (err) {
     if (isPgError(err, PgCode.uniqueViolation)) {
-      throw new ApiError(409, 'promotion_exists', `promotion already exists for stage \`${p.stage}\` and digest \`${p.manifestDigest}\`; roll it back to schedule it again`, 'stage');
+      throw new ApiError(
+        409,
+        'promotion_exists',
+        `promotion already exists for stage \`${p.stage}\` and digest \`${p.manifestDigest}\`; roll it back to schedule it again`,
+        'stage',
+      );
     }
     throw err;
   }
@@ -183,7 +222,14 @@ export async function readCreatedPromotion(sql: Sql, promotionId: number): Promi
     'artifact_promotions',
     promotionId,
     (tx) => tx<
-      { status: PromotionStatus; manifest_digest: string; scheduled_by: number | null; workflow_run_id: number | null; owner_id: number; governance_workflow_id: number | null }[]
+      {
+        status: PromotionStatus;
+        manifest_digest: string;
+        scheduled_by: number | null;
+        workflow_run_id: number | null;
+        owner_id: number;
+        governance_workflow_id: number | null;
+      }[]
     >`
       select p.status, p.manifest_digest, p.scheduled_by, p.workflow_run_id, t.owner_id, t.workflow_id as governance_workflow_id
       from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
@@ -204,10 +250,24 @@ export async function readCreatedPromotion(sql: Sql, promotionId: number): Promi
  * The governance run of a promotion: its row, one step row per workflow step, and a `run_created`
  * audit row, linked to the promotion — once, however often retried.
  */
-export function createPromotionRun(sql: Sql, { promotionId, key }: { promotionId: number; key: string }): Promise<number> {
+export function createPromotionRun(
+  sql: Sql,
+  { promotionId, key }: { promotionId: number; key: string },
+): Promise<number> {
   return sql.begin(async (tx) => {
     const [p] = await tx<
-      { workflow_run_id: number | null; manifest_digest: string; artifact_run_id: number | null; stage: string; track_id: number; track_name: string; workflow_id: number; tier: string; scheduled_by: number | null; notes: string[] }[]
+      {
+        workflow_run_id: number | null;
+        manifest_digest: string;
+        artifact_run_id: number | null;
+        stage: string;
+        track_id: number;
+        track_name: string;
+        workflow_id: number;
+        tier: string;
+        scheduled_by: number | null;
+        notes: string[];
+      }[]
     >`
       select p.workflow_run_id, p.manifest_digest, p.artifact_run_id, p.stage, t.id as track_id, t.name as track_name,
              t.workflow_id, w.tier, p.scheduled_by, p.notes
@@ -215,7 +275,11 @@ export function createPromotionRun(sql: Sql, { promotionId, key }: { promotionId
       join promotion_tracks t on t.id = p.promotion_track_id
       join governance_workflows w on w.id = t.workflow_id
       where p.id = ${promotionId} for update of p`;
-    if (!p) throw ApplicationFailure.nonRetryable(`promotion ${promotionId} has no governance workflow`, ErrorType.PromotionNotFound);
+    if (!p)
+      throw ApplicationFailure.nonRetryable(
+        `promotion ${promotionId} has no governance workflow`,
+        ErrorType.PromotionNotFound,
+      );
     if (p.workflow_run_id !== null) return p.workflow_run_id;
     const runId = await insertRun(tx, {
       workflowId: p.workflow_id,
@@ -235,8 +299,14 @@ export function createPromotionRun(sql: Sql, { promotionId, key }: { promotionId
 
 export async function recordPromotionTransition(sql: Sql, input: RecordPromotionTransitionInput): Promise<void> {
   await sql.begin(async (tx) => {
-    const [p] = await tx<{ status: PromotionStatus }[]>`select status from artifact_promotions where id = ${input.promotionId} for update`;
-    if (!p) throw ApplicationFailure.nonRetryable(`promotion ${input.promotionId} no longer exists`, ErrorType.PromotionNotFound);
+    const [p] = await tx<
+      { status: PromotionStatus }[]
+    >`select status from artifact_promotions where id = ${input.promotionId} for update`;
+    if (!p)
+      throw ApplicationFailure.nonRetryable(
+        `promotion ${input.promotionId} no longer exists`,
+        ErrorType.PromotionNotFound,
+      );
     const [done] = await tx`select 1 from promotion_events where transition_key = ${input.key}`;
     if (done) return;
     await tx`

@@ -4,7 +4,10 @@ import type { Sql } from '../db.js';
 import type { CredentialHealth, CredentialHealthStatus } from '../registry/credential-health.js';
 import type { CredentialCheck } from '../schemas/registry.js';
 
-export type CheckRow = Omit<CredentialCheck, 'observed_at' | 'expires_at'> & { observed_at: Date; expires_at: Date | null };
+export type CheckRow = Omit<CredentialCheck, 'observed_at' | 'expires_at'> & {
+  observed_at: Date;
+  expires_at: Date | null;
+};
 
 export const toCheck = (r: CheckRow) => ({
   id: r.id,
@@ -24,7 +27,9 @@ export const toCheck = (r: CheckRow) => ({
 
 /** The registry's 20 latest checks, newest first. */
 export function recentChecks(sql: Sql, registry: string): Promise<CheckRow[]> {
-  return sql<CheckRow[]>`select * from registry_credential_checks where registry = ${registry} order by id desc limit 20`;
+  return sql<
+    CheckRow[]
+  >`select * from registry_credential_checks where registry = ${registry} order by id desc limit 20`;
 }
 
 export interface WorkflowRun {
@@ -34,7 +39,14 @@ export interface WorkflowRun {
 
 /** The check this workflow run recorded, if it has. */
 export async function checkOfRun(sql: Sql, run: WorkflowRun) {
-  const [done] = await sql<{ status: CredentialHealthStatus; rotation_attempted: boolean; rotation_succeeded: boolean | null; message: string }[]>`
+  const [done] = await sql<
+    {
+      status: CredentialHealthStatus;
+      rotation_attempted: boolean;
+      rotation_succeeded: boolean | null;
+      message: string;
+    }[]
+  >`
     select status, rotation_attempted, rotation_succeeded, message from registry_credential_checks
     where workflow_id = ${run.workflowId} and workflow_run_id = ${run.runId}`;
   return done;

@@ -7,7 +7,9 @@ import type { Backend, RecordedWorkload } from '../runtime/executor.js';
 
 /** Where the server was recorded to run, if it was ever launched. */
 export async function recordedWorkload(sql: Sql, serverId: number): Promise<RecordedWorkload | undefined> {
-  const [row] = await sql<{ backend: Backend; workload: string; transport: RecordedWorkload['transport']; endpoint: string | null }[]>`
+  const [row] = await sql<
+    { backend: Backend; workload: string; transport: RecordedWorkload['transport']; endpoint: string | null }[]
+  >`
     select backend, workload, transport, endpoint from server_runtimes where server_id = ${serverId}`;
   return row && { serverId, ...row };
 }

@@ -71,7 +71,11 @@ export async function findServer(sql: Sql, id: number, scope: OwnerScope): Promi
   return row;
 }
 
-export function listServers(sql: Sql, scope: OwnerScope, page: { after?: number; status?: ServerStatus; limit?: number }): Promise<ServerRow[]> {
+export function listServers(
+  sql: Sql,
+  scope: OwnerScope,
+  page: { after?: number; status?: ServerStatus; limit?: number },
+): Promise<ServerRow[]> {
   return sql<ServerRow[]>`
     select * from mcp_servers
     where id > ${page.after ?? 0}
@@ -82,7 +86,12 @@ export function listServers(sql: Sql, scope: OwnerScope, page: { after?: number;
 }
 
 /** Status events after `after`, oldest first (a stream's replay). */
-export function serverEventsAfter(sql: Sql, scope: OwnerScope, after: number, serverId?: number): Promise<ServerEventRow[]> {
+export function serverEventsAfter(
+  sql: Sql,
+  scope: OwnerScope,
+  after: number,
+  serverId?: number,
+): Promise<ServerEventRow[]> {
   return sql<ServerEventRow[]>`
     select * from server_events
     where id > ${after}
@@ -108,15 +117,27 @@ export interface NewServer {
 }
 
 /** Creates the server (within its owner's quota; 409 when the name is taken) and starts its workflow. */
-export async function createServer(sql: Sql, input: NewServer, start: (server: ServerRow) => Promise<unknown>): Promise<ServerRow> {
+export async function createServer(
+  sql: Sql,
+  input: NewServer,
+  start: (server: ServerRow) => Promise<unknown>,
+): Promise<ServerRow> {
   try {
     return await createWithWorkflow<ServerRow>(sql, 'mcp_servers', {
       insert: async (tx) => {
         // Lock the owner's row: concurrent creates count the quota one after another.
-        const [owner] = await tx<{ server_quota: number }[]>`select server_quota from users where id = ${input.ownerId} for update`;
-        const [owned] = await tx<{ count: number }[]>`select count(*)::int as count from mcp_servers where owner_id = ${input.ownerId}`;
+        const [owner] = await tx<
+          { server_quota: number }[]
+        >`select server_quota from users where id = ${input.ownerId} for update`;
+        const [owned] = await tx<
+          { count: number }[]
+        >`select count(*)::int as count from mcp_servers where owner_id = ${input.ownerId}`;
         if (!input.quotaExempt && owned!.count >= owner!.server_quota) {
-          throw new ApiError(409, 'quota_exceeded', `server quota of ${owner!.server_quota} reached; delete a server or ask an admin`);
+          throw new ApiError(
+            409,
+            'quota_exceeded',
+            `server quota of ${owner!.server_quota} reached; delete a server or ask an admin`,
+          );
         }
         const [server] = await tx<ServerRow[]>`
           insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu, webhook_secret)
@@ -140,7 +161,15 @@ export async function createServer(sql: Sql, input: NewServer, start: (server: S
 
 /** What a push webhook needs of any server (the signature, not an owner, authorizes it). */
 export async function webhookTarget(sql: Sql, id: number) {
-  const [server] = await sql<{ id: number; owner_id: number; webhook_secret: string | null; source: { type: string; branch?: string }; status: ServerStatus }[]>`
+  const [server] = await sql<
+    {
+      id: number;
+      owner_id: number;
+      webhook_secret: string | null;
+      source: { type: string; branch?: string };
+      status: ServerStatus;
+    }[]
+  >`
     select id, owner_id, webhook_secret, source, status from mcp_servers where id = ${id}`;
   return server;
 }
@@ -176,11 +205,19 @@ export interface RemoveServerInput {
 
 /** The server's status once the transaction that created it has ended; undefined when it rolled back. */
 export async function readCreatedServer(sql: Sql, serverId: number): Promise<{ status: ServerStatus } | undefined> {
-  const [row] = await afterCreation(sql, 'mcp_servers', serverId, (tx) => tx<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`);
+  const [row] = await afterCreation(
+    sql,
+    'mcp_servers',
+    serverId,
+    (tx) => tx<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`,
+  );
   return row;
 }
 
-export async function recordServerStatus(sql: Sql, { serverId, to, reason = null, transitionKey }: RecordStatusInput): Promise<void> {
+export async function recordServerStatus(
+  sql: Sql,
+  { serverId, to, reason = null, transitionKey }: RecordStatusInput,
+): Promise<void> {
   await sql.begin(async (tx) => {
     const [server] = await tx<{ status: ServerStatus; owner_id: number }[]>`
       select status, owner_id from mcp_servers where id = ${serverId} for update`;
@@ -189,7 +226,10 @@ export async function recordServerStatus(sql: Sql, { serverId, to, reason = null
     const [done] = await tx`select 1 from server_events where transition_key = ${transitionKey}`;
     if (done) return; // already recorded by an earlier attempt
     if (!canTransition(server.status, to)) {
-      throw ApplicationFailure.nonRetryable(`server ${serverId}: ${server.status} -> ${to} is not allowed`, ErrorType.InvalidTransition);
+      throw ApplicationFailure.nonRetryable(
+        `server ${serverId}: ${server.status} -> ${to} is not allowed`,
+        ErrorType.InvalidTransition,
+      );
     }
     await tx`
       insert into server_events (server_id, owner_id, event_type, status, previous_status, reason, transition_key)

@@ -3,7 +3,12 @@
 import type { Sql } from '../db.js';
 
 /** The tables whose rows carry a workflow outcome in `status`. */
-export type StatusTable = 'mcp_servers' | 'build_artifact_runs' | 'governance_workflow_runs' | 'artifact_promotions' | 'evaluation_certifications';
+export type StatusTable =
+  | 'mcp_servers'
+  | 'build_artifact_runs'
+  | 'governance_workflow_runs'
+  | 'artifact_promotions'
+  | 'evaluation_certifications';
 
 export function countByStatus(sql: Sql, table: StatusTable): Promise<{ status: string; n: number }[]> {
   return sql<{ status: string; n: number }[]>`select status, count(*)::int as n from ${sql(table)} group by status`;
@@ -18,7 +23,9 @@ export function registryEventCounts(sql: Sql): Promise<{ event_type: string; rea
 }
 
 /** Each registry's last credential check: its status and seconds until expiry. */
-export function latestCredentialExpiry(sql: Sql): Promise<{ registry: string; status: string; seconds: number | null }[]> {
+export function latestCredentialExpiry(
+  sql: Sql,
+): Promise<{ registry: string; status: string; seconds: number | null }[]> {
   return sql<{ registry: string; status: string; seconds: number | null }[]>`
     select distinct on (registry) registry, status, seconds_until_expiry::float8 as seconds
     from registry_credential_checks order by registry, id desc`;

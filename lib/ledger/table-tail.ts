@@ -32,10 +32,16 @@ export class TableTail<Row extends TailRow> {
   ) {}
 
   async start(): Promise<void> {
-    const [row] = await this.sql<{ max: number }[]>`select coalesce(max(id), 0)::bigint as max from ${this.sql(this.table)}`;
+    const [row] = await this.sql<
+      { max: number }[]
+    >`select coalesce(max(id), 0)::bigint as max from ${this.sql(this.table)}`;
     this.lastId = row!.max;
     // onlisten also fires after a reconnect: catch up on whatever was missed while disconnected.
-    const { unlisten } = await this.sql.listen(this.channel, () => this.poll(), () => this.poll());
+    const { unlisten } = await this.sql.listen(
+      this.channel,
+      () => this.poll(),
+      () => this.poll(),
+    );
     this.unlisten = unlisten;
   }
 

@@ -61,7 +61,9 @@ export function createToken(sql: Sql, t: NewToken): Promise<TokenRow | undefined
 
 /** Tokens of the users in the scope, by id. */
 export function listTokens(sql: Sql, scope: OwnerScope): Promise<TokenRow[]> {
-  return sql<TokenRow[]>`select ${sql.unsafe(columns)} from api_tokens where true ${ownedBy(sql, scope, 'user_id')} order by id`;
+  return sql<
+    TokenRow[]
+  >`select ${sql.unsafe(columns)} from api_tokens where true ${ownedBy(sql, scope, 'user_id')} order by id`;
 }
 
 /** Revokes a token in the scope (once: a revoked token keeps its time); undefined when there is none. */

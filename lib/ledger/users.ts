@@ -14,7 +14,10 @@ export interface UserRow {
 export const toUser = (row: UserRow): User => ({ ...row, created_at: row.created_at.toISOString() });
 
 /** Creates a user; 409 when the email is taken. */
-export async function createUser(sql: Sql, u: { email: string; role: User['role']; serverQuota: number }): Promise<UserRow> {
+export async function createUser(
+  sql: Sql,
+  u: { email: string; role: User['role']; serverQuota: number },
+): Promise<UserRow> {
   try {
     const [row] = await sql<UserRow[]>`
       insert into users (email, role, server_quota)

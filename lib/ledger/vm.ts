@@ -49,24 +49,26 @@ export async function vmPosture(sql: Sql, serverId: number): Promise<VmPosture> 
         where vm_instance_id in ${sql(rows.map((r) => r.id))} order by id`
     : [];
 
-  const instances = rows.map(
-    (r): VmInstance => ({
-      id: r.id,
-      instance_id: r.instance_id,
-      ...opt('isolation_tier', r.isolation_tier),
-      attestation_status: r.attestation_status,
-      ...opt('policy_version', r.policy_version),
-      created_at: r.created_at.toISOString(),
-      updated_at: r.updated_at.toISOString(),
-      ...opt('terminated_at', r.terminated_at?.toISOString()),
-      ...opt('last_error', r.last_error),
-      ...opt('attestation_evidence', r.attestation_evidence),
-      capability_notes: r.capability_notes,
-      events: events
-        .filter((e) => e.vm_instance_id === r.id)
-        .map((e): VmEvent => ({ event_type: e.event_type, created_at: e.created_at.toISOString(), ...opt('payload', e.event_payload) })),
-    }),
-  );
+  const instances = rows.map((r): VmInstance => ({
+    id: r.id,
+    instance_id: r.instance_id,
+    ...opt('isolation_tier', r.isolation_tier),
+    attestation_status: r.attestation_status,
+    ...opt('policy_version', r.policy_version),
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+    ...opt('terminated_at', r.terminated_at?.toISOString()),
+    ...opt('last_error', r.last_error),
+    ...opt('attestation_evidence', r.attestation_evidence),
+    capability_notes: r.capability_notes,
+    events: events
+      .filter((e) => e.vm_instance_id === r.id)
+      .map((e): VmEvent => ({
+        event_type: e.event_type,
+        created_at: e.created_at.toISOString(),
+        ...opt('payload', e.event_payload),
+      })),
+  }));
   const newest = rows[0];
   return {
     server_id: serverId,
@@ -76,7 +78,6 @@ export async function vmPosture(sql: Sql, serverId: number): Promise<VmPosture> 
     instances,
   };
 }
-
 
 /** The server's newest instance, as the launch decision weighs its attestation. */
 export async function latestVmInstance(sql: Sql, serverId: number): Promise<LatestVmInstance | undefined> {
@@ -123,7 +124,12 @@ export async function vmInstanceState(sql: Sql, serverId: number, instanceId: st
 }
 
 /** Writes an event once per (instance, type): the instance row lock serializes concurrent attempts. */
-async function recordEvent(tx: Tx, instanceRowId: number, type: string, payload: Record<string, unknown>): Promise<void> {
+async function recordEvent(
+  tx: Tx,
+  instanceRowId: number,
+  type: string,
+  payload: Record<string, unknown>,
+): Promise<void> {
   await tx`select 1 from runtime_vm_instances where id = ${instanceRowId} for update`;
   await tx`
     insert into runtime_vm_events (vm_instance_id, event_type, event_payload)
@@ -156,7 +162,11 @@ export function recordProvisioned(sql: Sql, p: ProvisionedInstance): Promise<num
       values (${p.serverId}, ${p.instanceId}, ${p.isolationTier}, 'pending', ${evidenceJson}, ${p.policyVersion}, ${p.capabilityNotes}::text[])
       on conflict (server_id, instance_id) do update set updated_at = now()
       returning id`;
-    await recordEvent(tx, row!.id, 'provisioned', { instance_id: p.instanceId, requested_image: p.requestedImage, image: p.image });
+    await recordEvent(tx, row!.id, 'provisioned', {
+      instance_id: p.instanceId,
+      requested_image: p.requestedImage,
+      image: p.image,
+    });
     await tx`
       insert into server_runtimes (server_id, backend, decision_id, workload, image)
       values (${p.serverId}, 'virtual-machine', ${p.decisionId}, ${p.instanceId}, ${p.requestedImage})
@@ -167,7 +177,12 @@ export function recordProvisioned(sql: Sql, p: ProvisionedInstance): Promise<num
 }
 
 /** The verifier's verdict on the instance's evidence, with its `attestation` event. */
-export async function recordAttestation(sql: Sql, id: number, verdict: { status: string; notes: string[] }, evidence: unknown): Promise<void> {
+export async function recordAttestation(
+  sql: Sql,
+  id: number,
+  verdict: { status: string; notes: string[] },
+  evidence: unknown,
+): Promise<void> {
   const evidenceJson = evidence === null ? null : sql.json(evidence as never);
   await sql.begin(async (tx) => {
     await recordEvent(tx, id, 'attestation', { status: verdict.status, notes: verdict.notes });
@@ -179,7 +194,13 @@ export async function recordAttestation(sql: Sql, id: number, verdict: { status:
 }
 
 /** An untrusted instance, terminated (its teardown's error, if any, kept), with its `blocked` event. */
-export async function recordBlocked(sql: Sql, id: number, serverId: number, notes: string[], teardown: { tornDown: boolean; error: string | null }): Promise<void> {
+export async function recordBlocked(
+  sql: Sql,
+  id: number,
+  serverId: number,
+  notes: string[],
+  teardown: { tornDown: boolean; error: string | null },
+): Promise<void> {
   await sql.begin(async (tx) => {
     await recordEvent(tx, id, 'blocked', { server_id: serverId, notes, torn_down: teardown.tornDown });
     await tx`
@@ -198,7 +219,12 @@ export async function recordReady(sql: Sql, id: number, serverId: number): Promi
 }
 
 /** A launch that failed after provisioning: why, and whether the instance was torn down. */
-export async function recordFailed(sql: Sql, id: number, error: string, teardown: { tornDown: boolean; error: string | null }): Promise<void> {
+export async function recordFailed(
+  sql: Sql,
+  id: number,
+  error: string,
+  teardown: { tornDown: boolean; error: string | null },
+): Promise<void> {
   await sql.begin(async (tx) => {
     await recordEvent(tx, id, 'failed', { error, torn_down: teardown.tornDown });
     await tx`
@@ -211,7 +237,12 @@ export async function recordFailed(sql: Sql, id: number, error: string, teardown
 }
 
 /** An instance stopped or deleted on the hypervisor: terminated, with its `stopped`/`deleted` event. */
-export async function recordTerminated(sql: Sql, id: number, type: 'stopped' | 'deleted', serverId: number): Promise<void> {
+export async function recordTerminated(
+  sql: Sql,
+  id: number,
+  type: 'stopped' | 'deleted',
+  serverId: number,
+): Promise<void> {
   await sql.begin(async (tx) => {
     await recordEvent(tx, id, type, { server_id: serverId });
     await tx`

@@ -85,7 +85,9 @@ const BACKENDS: readonly Backend[] = ['docker', 'kubernetes', 'virtual-machine']
 /** The backend asked for before any posture or routing: the `config.runtime` override, else the default. */
 export function requestedBackend(input: Pick<PolicyInput, 'defaultBackend' | 'runtimeOverride'>): Backend {
   const override = input.runtimeOverride?.trim().toLowerCase();
-  return override !== undefined && (BACKENDS as readonly string[]).includes(override) ? (override as Backend) : input.defaultBackend;
+  return override !== undefined && (BACKENDS as readonly string[]).includes(override)
+    ? (override as Backend)
+    : input.defaultBackend;
 }
 
 export function decide(input: PolicyInput): PolicyDecision {
@@ -121,7 +123,9 @@ export function decide(input: PolicyInput): PolicyDecision {
       if (artifact.status !== 'succeeded') notes.push(`artifact:unusable:${artifact.status}`);
       else if (artifact.registryImage) {
         // Pinned by digest: the launch runs exactly the artifact the decision names.
-        image = artifact.manifestDigest ? pinToDigest(artifact.registryImage, artifact.manifestDigest) : artifact.registryImage;
+        image = artifact.manifestDigest
+          ? pinToDigest(artifact.registryImage, artifact.manifestDigest)
+          : artifact.registryImage;
         notes.push('image:registry-promoted');
       } else {
         image = `${artifact.localImage}:latest`;
@@ -154,7 +158,8 @@ export function decide(input: PolicyInput): PolicyDecision {
   let chosen = registered.find((e) => e.backend === target);
   let capabilitiesSatisfied = true;
   if (chosen && supports(chosen)) {
-    if (reqs.length > 0) notes.push(`executor:${chosen.backend}:capabilities-satisfied:${[...chosen.capabilities].sort().join(',')}`);
+    if (reqs.length > 0)
+      notes.push(`executor:${chosen.backend}:capabilities-satisfied:${[...chosen.capabilities].sort().join(',')}`);
   } else {
     if (!chosen) notes.push(`executor:unavailable:${target}`);
     const other = registered.find((e) => e.backend !== target && supports(e));
@@ -173,7 +178,12 @@ export function decide(input: PolicyInput): PolicyDecision {
   // is active. A VM posture that wants its attestation (re-)evaluated is recorded, but does not
   // hold the launch: a server staying on the VM backend is verified when its instance is
   // provisioned (nothing untrusted is started), and one that fell back runs on the fallback backend.
-  const gate = input.gate ?? { evaluationRequired: false, governanceRequired: false, notes: ['evaluation:not-required', 'governance:not-required'], promotion: null };
+  const gate = input.gate ?? {
+    evaluationRequired: false,
+    governanceRequired: false,
+    notes: ['evaluation:not-required', 'governance:not-required'],
+    promotion: null,
+  };
   // The attestation's wish replaces the gate's `evaluation:not-required`, so no decision says both.
   notes.push(...gate.notes.filter((n) => !(posture?.evaluationRequired && n === 'evaluation:not-required')));
   if (posture?.evaluationRequired) notes.push('evaluation:required:vm-attestation');

@@ -11,7 +11,10 @@ describe('waitingFor', () => {
       'governance:required',
       'executor:docker:capabilities-satisfied:image-build',
     ];
-    expect(waitingFor(notes)).toEqual(['evaluation:missing-certification:gold:Router:smoke', 'promotion:missing:prod:production']);
+    expect(waitingFor(notes)).toEqual([
+      'evaluation:missing-certification:gold:Router:smoke',
+      'promotion:missing:prod:production',
+    ]);
   });
 
   it('leaves out what is already met or only informs', () => {
@@ -27,7 +30,12 @@ describe('waitingFor', () => {
   });
 
   it('keeps a stale or failed certification, where a promotion stands, and the VM attestation requirement', () => {
-    const notes = ['promotion:status:prod:staging:active', 'evaluation:stale:gold:Router:smoke:missing-next-refresh', 'evaluation:failed:gold:Router:smoke', 'evaluation:required:vm-attestation'];
+    const notes = [
+      'promotion:status:prod:staging:active',
+      'evaluation:stale:gold:Router:smoke:missing-next-refresh',
+      'evaluation:failed:gold:Router:smoke',
+      'evaluation:required:vm-attestation',
+    ];
     expect(waitingFor(notes)).toEqual(notes);
   });
 });

@@ -4,7 +4,9 @@
 /** The notes of a launch held by a gate that name what it waits for (not the ones already met). */
 export function waitingFor(notes: readonly string[]): string[] {
   return notes.filter(
-    (n) => /^(evaluation|promotion|governance):/.test(n) && !/certified|satisfied|not-required|provenance|:track:|^evaluation:required$|^governance:required$/.test(n),
+    (n) =>
+      /^(evaluation|promotion|governance):/.test(n) &&
+      !/certified|satisfied|not-required|provenance|:track:|^evaluation:required$|^governance:required$/.test(n),
   );
 }
 

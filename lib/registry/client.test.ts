@@ -77,12 +77,16 @@ class TokenRegistryDouble {
     const granted = token ? this.issued.get(token) : undefined;
     if (this.rejectAllTokens || !granted || (needed && !granted.includes(needed))) {
       res.writeHead(401, {
-        'www-authenticate': `Bearer realm="${this.base}/token",service="double.test",scope="${needed}"`.replace(',scope=""', ''),
+        'www-authenticate': `Bearer realm="${this.base}/token",service="double.test",scope="${needed}"`.replace(
+          ',scope=""',
+          '',
+        ),
         'content-type': 'application/json',
       });
       return void res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
     }
-    if (url.pathname === '/v2/') return void res.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
+    if (url.pathname === '/v2/')
+      return void res.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0' }).end('{}');
     if (!m) return void res.writeHead(404).end();
 
     const key = `${repo}:${m[2]}`;
@@ -109,7 +113,12 @@ afterAll(() => double.stop());
 beforeEach(() => double.reset());
 
 const digestOf = (s: string) => sha256Digest(s);
-const amd64 = { mediaType: MediaType.OciManifest, digest: digestOf('amd64'), size: 501, platform: { os: 'linux', architecture: 'amd64' } };
+const amd64 = {
+  mediaType: MediaType.OciManifest,
+  digest: digestOf('amd64'),
+  size: 501,
+  platform: { os: 'linux', architecture: 'amd64' },
+};
 const armv7 = {
   mediaType: MediaType.DockerManifest,
   digest: digestOf('armv7'),
@@ -147,7 +156,10 @@ describe('Bearer token auth', () => {
     const again = await c.getManifest('demo/app', digest);
     expect(again.digest).toBe(digest);
     // One more token for the pull scope; the second GET uses the cached one.
-    expect(double.tokenRequests.map((r) => r.scopes)).toEqual([['repository:demo/app:pull,push'], ['repository:demo/app:pull']]);
+    expect(double.tokenRequests.map((r) => r.scopes)).toEqual([
+      ['repository:demo/app:pull,push'],
+      ['repository:demo/app:pull'],
+    ]);
 
     expect(index.mediaType).toBe(MediaType.OciIndex);
     expect(index.digest).toBe(digest);
@@ -155,7 +167,12 @@ describe('Bearer token auth', () => {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
       manifests: [
-        { mediaType: MediaType.OciManifest, digest: amd64.digest, size: 501, platform: { architecture: 'amd64', os: 'linux' } },
+        {
+          mediaType: MediaType.OciManifest,
+          digest: amd64.digest,
+          size: 501,
+          platform: { architecture: 'amd64', os: 'linux' },
+        },
         {
           mediaType: MediaType.DockerManifest,
           digest: armv7.digest,
@@ -168,7 +185,11 @@ describe('Bearer token auth', () => {
       { digest: amd64.digest, platform: 'linux/amd64' },
       { digest: armv7.digest, platform: 'linux/arm/v7' },
     ]);
-    expect(await c.headManifest('demo/app', 'latest')).toEqual({ mediaType: MediaType.OciIndex, digest, size: index.size });
+    expect(await c.headManifest('demo/app', 'latest')).toEqual({
+      mediaType: MediaType.OciIndex,
+      digest,
+      size: index.size,
+    });
   });
 
   it('accepts access_token and computes the digest when the registry sends none', async () => {
@@ -223,7 +244,8 @@ describe('Bearer token auth', () => {
 
 describe('errors without a registry double', () => {
   const stub = (handler: (url: URL, init: RequestInit | undefined) => Response | Promise<Response>): typeof fetch =>
-    (async (input: string | URL | Request, init?: RequestInit) => handler(new URL(String(input)), init)) as typeof fetch;
+    (async (input: string | URL | Request, init?: RequestInit) =>
+      handler(new URL(String(input)), init)) as typeof fetch;
 
   it('classifies a refused connection as transport (retryable)', async () => {
     const closed = createServer();
@@ -259,9 +281,15 @@ describe('errors without a registry double', () => {
   });
 
   it('classifies 5xx as a retryable remote error and 403 as auth', async () => {
-    const c5 = new RegistryClient({ apiBase: 'https://r.example.com', fetch: stub(() => new Response('boom', { status: 503 })) });
+    const c5 = new RegistryClient({
+      apiBase: 'https://r.example.com',
+      fetch: stub(() => new Response('boom', { status: 503 })),
+    });
     expect(await rejection(c5.ping())).toMatchObject({ kind: 'remote', status: 503, retryable: true });
-    const c4 = new RegistryClient({ apiBase: 'https://r.example.com', fetch: stub(() => new Response('', { status: 403 })) });
+    const c4 = new RegistryClient({
+      apiBase: 'https://r.example.com',
+      fetch: stub(() => new Response('', { status: 403 })),
+    });
     expect(await rejection(c4.ping())).toMatchObject({ kind: 'auth', status: 403, retryable: false });
   });
 
@@ -288,9 +316,18 @@ describe('errors without a registry double', () => {
     const c = new RegistryClient({
       apiBase: 'https://r.example.com',
       credentials: { username: 'u', password: 'p' },
-      fetch: stub(() => new Response('', { status: 401, headers: { 'www-authenticate': 'Bearer realm="http://auth.example.com/token"' } })),
+      fetch: stub(
+        () =>
+          new Response('', {
+            status: 401,
+            headers: { 'www-authenticate': 'Bearer realm="http://auth.example.com/token"' },
+          }),
+      ),
     });
-    expect(await rejection(c.ping())).toMatchObject({ kind: 'auth', message: expect.stringMatching(/plain-http token realm/) });
+    expect(await rejection(c.ping())).toMatchObject({
+      kind: 'auth',
+      message: expect.stringMatching(/plain-http token realm/),
+    });
   });
 
   it('sends no Authorization to another origin (e.g. an upload Location elsewhere)', async () => {
@@ -305,7 +342,8 @@ describe('errors without a registry double', () => {
           return new Response('', { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } });
         }
         if (init?.method === 'HEAD') return new Response(null, { status: 404 });
-        if (init?.method === 'POST') return new Response(null, { status: 202, headers: { location: 'https://blobs.example.net/up/1' } });
+        if (init?.method === 'POST')
+          return new Response(null, { status: 202, headers: { location: 'https://blobs.example.net/up/1' } });
         return new Response(null, { status: 201 });
       }),
     });
@@ -314,7 +352,10 @@ describe('errors without a registry double', () => {
   });
 
   it('validates index entries before sending', async () => {
-    const c = new RegistryClient({ apiBase: 'https://r.example.com', fetch: stub(() => new Response(null, { status: 500 })) });
+    const c = new RegistryClient({
+      apiBase: 'https://r.example.com',
+      fetch: stub(() => new Response(null, { status: 500 })),
+    });
     await expect(c.putIndex('demo/app', 'latest', [], 'oci')).rejects.toThrow(/at least one entry/);
     await expect(c.putIndex('demo/app', 'latest', [{ ...amd64, size: 0 }], 'oci')).rejects.toThrow(/positive size/);
     await expect(c.putIndex('demo/app', 'latest', [amd64, { ...amd64, digest: digestOf('x') }], 'oci')).rejects.toThrow(
@@ -329,12 +370,21 @@ describe('errors without a registry double', () => {
 describe('parseChallenge', () => {
   it('reads quoted parameters containing commas', () => {
     expect(
-      parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push"'),
+      parseChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push"',
+      ),
     ).toEqual({
       scheme: 'bearer',
-      params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:a/b:pull,push' },
+      params: {
+        realm: 'https://auth.docker.io/token',
+        service: 'registry.docker.io',
+        scope: 'repository:a/b:pull,push',
+      },
     });
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: 'basic', params: { realm: 'Registry Realm' } });
+    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({
+      scheme: 'basic',
+      params: { realm: 'Registry Realm' },
+    });
     expect(parseChallenge(null)).toBeUndefined();
   });
 });

@@ -152,7 +152,11 @@ export class RegistryClient {
     return { apiVersion: res.headers.get('docker-distribution-api-version') };
   }
 
-  async getManifest(repo: string, reference: string, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT): Promise<Manifest> {
+  async getManifest(
+    repo: string,
+    reference: string,
+    accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT,
+  ): Promise<Manifest> {
     checkRepo(repo);
     checkReference(reference);
     const what = `GET manifest ${repo}:${reference}`;
@@ -205,7 +209,12 @@ export class RegistryClient {
   }
 
   /** Uploads the exact bytes as a manifest under a tag or digest. */
-  async putManifest(repo: string, reference: string, mediaType: string, manifest: Body | ManifestJson): Promise<Descriptor> {
+  async putManifest(
+    repo: string,
+    reference: string,
+    mediaType: string,
+    manifest: Body | ManifestJson,
+  ): Promise<Descriptor> {
     checkRepo(repo);
     checkReference(reference);
     const bytes = typeof manifest === 'string' || manifest instanceof Uint8Array ? manifest : JSON.stringify(manifest);
@@ -257,7 +266,8 @@ export class RegistryClient {
   /** Deletes a manifest by digest (distribution refuses deletes by tag). */
   async deleteManifest(repo: string, digest: string): Promise<'deleted' | 'not_found'> {
     checkRepo(repo);
-    if (!isDigest(digest)) throw new RegistryReferenceError(`"${digest}" is not a digest; manifests are deleted by digest`);
+    if (!isDigest(digest))
+      throw new RegistryReferenceError(`"${digest}" is not a digest; manifests are deleted by digest`);
     const what = `DELETE manifest ${repo}@${digest}`;
     const res = await this.send('DELETE', `/v2/${repo}/manifests/${digest}`, { scope: deleteScope(repo) });
     if (res.status === 404) {
@@ -311,7 +321,8 @@ export class RegistryClient {
     await this.expectOk(started, `start blob upload to ${repo}`);
     await discard(started);
     const location = started.headers.get('location');
-    if (!location) throw new RegistryError('remote', `start blob upload to ${repo}: no Location header`, started.status);
+    if (!location)
+      throw new RegistryError('remote', `start blob upload to ${repo}: no Location header`, started.status);
     const target = new URL(location, this.base);
     target.searchParams.set('digest', digest);
 
@@ -357,9 +368,15 @@ export class RegistryClient {
     return undefined;
   }
 
-  private async authorize(challenge: Challenge | undefined, scope: string | undefined, sent: string | undefined, what: string): Promise<string> {
+  private async authorize(
+    challenge: Challenge | undefined,
+    scope: string | undefined,
+    sent: string | undefined,
+    what: string,
+  ): Promise<string> {
     if (challenge?.scheme === 'basic') {
-      if (!this.credentials) throw new RegistryError('auth', `${what}: 401 the registry requires credentials and none are configured`, 401);
+      if (!this.credentials)
+        throw new RegistryError('auth', `${what}: 401 the registry requires credentials and none are configured`, 401);
       const header = basicHeader(this.credentials);
       if (sent === header) throw new RegistryError('auth', `${what}: 401 the registry rejected the credentials`, 401);
       this.basic = true;
@@ -394,10 +411,20 @@ export class RegistryClient {
     if (this.credentials) realm.searchParams.set('account', this.credentials.username);
 
     const tokenWhat = `GET token ${realm.origin}${realm.pathname}`;
-    const res = await this.fetchOnce('GET', realm, {}, this.credentials ? basicHeader(this.credentials) : undefined, tokenWhat);
+    const res = await this.fetchOnce(
+      'GET',
+      realm,
+      {},
+      this.credentials ? basicHeader(this.credentials) : undefined,
+      tokenWhat,
+    );
     if (res.status === 401 || res.status === 403) {
       await discard(res);
-      throw new RegistryError('auth', `${tokenWhat}: ${res.status} the token service rejected the credentials`, res.status);
+      throw new RegistryError(
+        'auth',
+        `${tokenWhat}: ${res.status} the token service rejected the credentials`,
+        res.status,
+      );
     }
     if (!res.ok) throw await this.errorFrom(res, tokenWhat);
     const bytes = await this.readBytes(res, tokenWhat);
@@ -409,14 +436,21 @@ export class RegistryClient {
     }
     const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
     const token = typeof body.token === 'string' && body.token ? body.token : body.access_token;
-    if (typeof token !== 'string' || !token) throw new RegistryError('remote', `${tokenWhat}: response has no token`, res.status);
+    if (typeof token !== 'string' || !token)
+      throw new RegistryError('remote', `${tokenWhat}: response has no token`, res.status);
     // The token spec's default lifetime is 60 s; keep a margin for clock skew and slow requests.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     this.tokens.set(scope ?? '', { token, expiresAtMs: Date.now() + Math.max(lifetime - 10, 1) * 1000 });
     return token;
   }
 
-  private async fetchOnce(method: string, url: URL, options: SendOptions, authorization: string | undefined, what: string): Promise<Response> {
+  private async fetchOnce(
+    method: string,
+    url: URL,
+    options: SendOptions,
+    authorization: string | undefined,
+    what: string,
+  ): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
     if (authorization) headers.authorization = authorization;
     try {
@@ -434,7 +468,9 @@ export class RegistryClient {
   private transportError(err: unknown, what: string): unknown {
     if (this.signal?.aborted) return this.signal.reason;
     if (err instanceof Error && err.name === 'TimeoutError') {
-      return new RegistryError('transport', `${what}: no answer within ${this.timeoutMs} ms`, undefined, { cause: err });
+      return new RegistryError('transport', `${what}: no answer within ${this.timeoutMs} ms`, undefined, {
+        cause: err,
+      });
     }
     const cause = err instanceof Error ? (err.cause as NodeJS.ErrnoException | undefined) : undefined;
     const reason = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
@@ -463,7 +499,11 @@ export class RegistryClient {
     }
     const kind: RegistryErrorKind =
       res.status === 401 || res.status === 403 ? 'auth' : res.status === 404 ? 'not_found' : 'remote';
-    return new RegistryError(kind, `${what}: ${res.status} ${describeErrorBody(text) || res.statusText}`.trim(), res.status);
+    return new RegistryError(
+      kind,
+      `${what}: ${res.status} ${describeErrorBody(text) || res.statusText}`.trim(),
+      res.status,
+    );
   }
 }
 
@@ -471,7 +511,9 @@ function describeErrorBody(text: string): string {
   try {
     const parsed = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      return parsed.errors.map((e) => [e.code, e.message].filter((v) => typeof v === 'string' && v).join(': ')).join('; ');
+      return parsed.errors
+        .map((e) => [e.code, e.message].filter((v) => typeof v === 'string' && v).join(': '))
+        .join('; ');
     }
   } catch {
     // Not the registry's JSON error shape; fall back to a short excerpt.
@@ -505,7 +547,8 @@ function checkRepo(repo: string): void {
 }
 
 function checkReference(reference: string): void {
-  if (!isTag(reference) && !isDigest(reference)) throw new RegistryReferenceError(`"${reference}" is neither a tag nor a digest`);
+  if (!isTag(reference) && !isDigest(reference))
+    throw new RegistryReferenceError(`"${reference}" is neither a tag nor a digest`);
 }
 
 function checkIndexEntries(entries: readonly IndexEntry[]): void {
@@ -513,9 +556,11 @@ function checkIndexEntries(entries: readonly IndexEntry[]): void {
   const seen = new Set<string>();
   for (const e of entries) {
     if (!isDigest(e.digest)) throw new RangeError(`index entry digest "${e.digest}" is invalid`);
-    if (!Number.isSafeInteger(e.size) || e.size <= 0) throw new RangeError(`index entry ${e.digest} needs a positive size`);
+    if (!Number.isSafeInteger(e.size) || e.size <= 0)
+      throw new RangeError(`index entry ${e.digest} needs a positive size`);
     if (!e.mediaType) throw new RangeError(`index entry ${e.digest} needs a media type`);
-    if (!e.platform.os || !e.platform.architecture) throw new RangeError(`index entry ${e.digest} needs platform os and architecture`);
+    if (!e.platform.os || !e.platform.architecture)
+      throw new RangeError(`index entry ${e.digest} needs platform os and architecture`);
     const spec = [e.platform.os, e.platform.architecture, e.platform.variant ?? ''].join('/');
     if (seen.has(spec)) throw new RangeError(`index lists platform ${spec.replace(/\/$/, '')} twice`);
     seen.add(spec);

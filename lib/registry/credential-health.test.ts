@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { assessCredentialHealth, combineHealth, type CredentialHealthInput, type CredentialHealthStatus } from './credential-health.js';
+import {
+  assessCredentialHealth,
+  combineHealth,
+  type CredentialHealthInput,
+  type CredentialHealthStatus,
+} from './credential-health.js';
 import type { DockerConfig } from './dockerconfig.js';
 
 const NOW = new Date('2025-01-02T00:00:00.000Z');
@@ -31,15 +36,18 @@ describe('assessCredentialHealth', () => {
     });
   });
 
-  it.each([undefined, '', 'registry/org', 'ftp://x.example.com'])('registry host not derivable from %j is unknown', (registry) => {
-    const h = assessCredentialHealth(input({ registry }));
-    expect(h).toMatchObject({
-      status: 'unknown',
-      message: 'Unable to derive registry host from REGISTRY value',
-      rotation_recommended: false,
-      source_path: '/etc/mcp/dockerconfig.json',
-    });
-  });
+  it.each([undefined, '', 'registry/org', 'ftp://x.example.com'])(
+    'registry host not derivable from %j is unknown',
+    (registry) => {
+      const h = assessCredentialHealth(input({ registry }));
+      expect(h).toMatchObject({
+        status: 'unknown',
+        message: 'Unable to derive registry host from REGISTRY value',
+        rotation_recommended: false,
+        source_path: '/etc/mcp/dockerconfig.json',
+      });
+    },
+  );
 
   it('stat failure is expired', () => {
     const h = assessCredentialHealth(input({ file: { ok: false, error: 'ENOENT: no such file or directory' } }));
@@ -53,12 +61,24 @@ describe('assessCredentialHealth', () => {
   });
 
   it('an unparsable file is expired with the parse problem', () => {
-    const h = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime(), config: undefined, problem: 'x: dockerconfig is not valid JSON' } }));
-    expect(h).toMatchObject({ status: 'expired', message: 'x: dockerconfig is not valid JSON', rotation_recommended: true });
+    const h = assessCredentialHealth(
+      input({
+        file: { ok: true, mtimeMs: NOW.getTime(), config: undefined, problem: 'x: dockerconfig is not valid JSON' },
+      }),
+    );
+    expect(h).toMatchObject({
+      status: 'expired',
+      message: 'x: dockerconfig is not valid JSON',
+      rotation_recommended: true,
+    });
   });
 
   it('no auth entry for the host is expired', () => {
-    const file = { ok: true as const, mtimeMs: NOW.getTime(), config: { auths: { 'other.example.com': { username: 'u', password: 'p' } } } };
+    const file = {
+      ok: true as const,
+      mtimeMs: NOW.getTime(),
+      config: { auths: { 'other.example.com': { username: 'u', password: 'p' } } },
+    };
     expect(assessCredentialHealth(input({ file }))).toMatchObject({
       status: 'expired',
       message: 'No auth entry for 127.0.0.1:5000 in dockerconfig',
@@ -67,7 +87,9 @@ describe('assessCredentialHealth', () => {
   });
 
   it('max age reached exactly is expired', () => {
-    const h = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime() - 24 * HOUR, config: withEntry } }));
+    const h = assessCredentialHealth(
+      input({ file: { ok: true, mtimeMs: NOW.getTime() - 24 * HOUR, config: withEntry } }),
+    );
     expect(h).toMatchObject({
       status: 'expired',
       message: 'Credentials exceeded configured max age',
@@ -78,8 +100,14 @@ describe('assessCredentialHealth', () => {
   });
 
   it('past max age is expired with a negative remaining time', () => {
-    const h = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime() - 30 * HOUR, config: withEntry } }));
-    expect(h).toMatchObject({ status: 'expired', expires_at: '2025-01-01T18:00:00.000Z', seconds_until_expiry: -21_600 });
+    const h = assessCredentialHealth(
+      input({ file: { ok: true, mtimeMs: NOW.getTime() - 30 * HOUR, config: withEntry } }),
+    );
+    expect(h).toMatchObject({
+      status: 'expired',
+      expires_at: '2025-01-01T18:00:00.000Z',
+      seconds_until_expiry: -21_600,
+    });
   });
 
   it('max age 0 means always expired', () => {
@@ -87,7 +115,9 @@ describe('assessCredentialHealth', () => {
   });
 
   it('inside the lead window (boundary included) is expiring_soon', () => {
-    const atBoundary = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime() - 23 * HOUR, config: withEntry } }));
+    const atBoundary = assessCredentialHealth(
+      input({ file: { ok: true, mtimeMs: NOW.getTime() - 23 * HOUR, config: withEntry } }),
+    );
     expect(atBoundary).toMatchObject({
       status: 'expiring_soon',
       message: 'Credentials approaching rotation window',
@@ -95,12 +125,16 @@ describe('assessCredentialHealth', () => {
       seconds_until_expiry: 3_600,
       rotation_recommended: true,
     });
-    const inside = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime() - 23.5 * HOUR, config: withEntry } }));
+    const inside = assessCredentialHealth(
+      input({ file: { ok: true, mtimeMs: NOW.getTime() - 23.5 * HOUR, config: withEntry } }),
+    );
     expect(inside).toMatchObject({ status: 'expiring_soon', seconds_until_expiry: 1_800 });
   });
 
   it('outside the lead window is healthy', () => {
-    const h = assessCredentialHealth(input({ file: { ok: true, mtimeMs: NOW.getTime() - 23 * HOUR + 1_000, config: withEntry } }));
+    const h = assessCredentialHealth(
+      input({ file: { ok: true, mtimeMs: NOW.getTime() - 23 * HOUR + 1_000, config: withEntry } }),
+    );
     expect(h).toEqual({
       status: 'healthy',
       message: 'Credentials present and within rotation window',
@@ -125,7 +159,9 @@ describe('assessCredentialHealth', () => {
 
   it('checks conditions in table order', () => {
     // Unparsable REGISTRY wins over a missing file; a missing entry wins over age.
-    expect(assessCredentialHealth(input({ registry: 'bad host', file: { ok: false, error: 'ENOENT' } })).status).toBe('unknown');
+    expect(assessCredentialHealth(input({ registry: 'bad host', file: { ok: false, error: 'ENOENT' } })).status).toBe(
+      'unknown',
+    );
     const old = { ok: true as const, mtimeMs: 0, config: { auths: {} } };
     expect(assessCredentialHealth(input({ file: old })).message).toMatch(/^No auth entry/);
   });

@@ -35,7 +35,11 @@ export interface CredentialHealthInput {
 export function assessCredentialHealth(input: CredentialHealthInput): CredentialHealth {
   const observedAt = input.now.toISOString();
   const path = input.dockerconfigPath?.trim() || null;
-  const report = (status: CredentialHealthStatus, message: string, expiresMs: number | null = null): CredentialHealth => ({
+  const report = (
+    status: CredentialHealthStatus,
+    message: string,
+    expiresMs: number | null = null,
+  ): CredentialHealth => ({
     status,
     message,
     observed_at: observedAt,

@@ -35,7 +35,10 @@ describe('findCredentials', () => {
   });
 
   it('accepts username + password and passwords containing colons', () => {
-    expect(findCredentials(config({ h: { username: 'u', password: 'p' } }), 'h')).toEqual({ username: 'u', password: 'p' });
+    expect(findCredentials(config({ h: { username: 'u', password: 'p' } }), 'h')).toEqual({
+      username: 'u',
+      password: 'p',
+    });
     expect(findCredentials(config({ h: { auth: b64('u:p:q') } }), 'h')).toEqual({ username: 'u', password: 'p:q' });
   });
 
@@ -70,7 +73,9 @@ describe('findCredentials', () => {
 
 describe('parseDockerConfig', () => {
   it('drops malformed entries and fields', () => {
-    expect(parseDockerConfig(JSON.stringify({ auths: { a: 'x', b: { auth: 5, username: 'u', password: 'p' } } }))).toEqual({
+    expect(
+      parseDockerConfig(JSON.stringify({ auths: { a: 'x', b: { auth: 5, username: 'u', password: 'p' } } })),
+    ).toEqual({
       auths: { b: { username: 'u', password: 'p' } },
     });
     expect(parseDockerConfig('{}')).toEqual({ auths: {} });
@@ -129,7 +134,9 @@ describe('xRegistryAuth', () => {
 
   it('uses the URL-safe alphabet where standard base64 would use + and /', () => {
     const value = xRegistryAuth({ username: '>>>', password: '???' }, 'h');
-    const standard = Buffer.from(JSON.stringify({ username: '>>>', password: '???', serveraddress: 'h' })).toString('base64');
+    const standard = Buffer.from(JSON.stringify({ username: '>>>', password: '???', serveraddress: 'h' })).toString(
+      'base64',
+    );
     expect(standard).toMatch(/[+/]/);
     expect(value).toBe(standard.replace(/\+/g, '-').replace(/\//g, '_'));
   });

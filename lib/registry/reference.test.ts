@@ -8,7 +8,10 @@ describe('parseRegistry', () => {
     // No scheme means https, loopback included: plain HTTP must be asked for explicitly.
     ['127.0.0.1:5000', { scheme: 'https', host: '127.0.0.1:5000', pathPrefix: '' }],
     ['localhost', { scheme: 'https', host: 'localhost', pathPrefix: '' }],
-    ['https://Registry.Example.com:443/team/sub/', { scheme: 'https', host: 'registry.example.com:443', pathPrefix: 'team/sub' }],
+    [
+      'https://Registry.Example.com:443/team/sub/',
+      { scheme: 'https', host: 'registry.example.com:443', pathPrefix: 'team/sub' },
+    ],
     ['  ghcr.io/acme  ', { scheme: 'https', host: 'ghcr.io', pathPrefix: 'acme' }],
     ['HTTP://localhost:5000', { scheme: 'http', host: 'localhost:5000', pathPrefix: '' }],
     ['http://[::1]:5000/x', { scheme: 'http', host: '[::1]:5000', pathPrefix: 'x' }],

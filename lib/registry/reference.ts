@@ -30,7 +30,8 @@ const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 export function parseRegistry(value: string): RegistryLocation {
   const raw = value.trim();
   if (!raw) throw new RegistryReferenceError('registry is empty');
-  if (/[\s\0-\x1f\x7f]/.test(raw)) throw new RegistryReferenceError('registry must not contain whitespace or control characters');
+  if (/[\s\0-\x1f\x7f]/.test(raw))
+    throw new RegistryReferenceError('registry must not contain whitespace or control characters');
 
   let scheme: RegistryLocation['scheme'] = 'https';
   let rest = raw;

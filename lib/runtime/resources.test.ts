@@ -3,7 +3,12 @@ import { EnvError, parseEnvironment } from '../env.js';
 import { ApiError } from '../errors.js';
 import { parseMemory, resourcesWithinMaximum, serverResources } from './resources.js';
 
-const env = parseEnvironment({ SERVER_DEFAULT_MEMORY: '256m', SERVER_MAX_MEMORY: '1g', SERVER_MAX_CPUS: '2', SERVER_MAX_PIDS: '512' });
+const env = parseEnvironment({
+  SERVER_DEFAULT_MEMORY: '256m',
+  SERVER_MAX_MEMORY: '1g',
+  SERVER_MAX_CPUS: '2',
+  SERVER_MAX_PIDS: '512',
+});
 
 describe('server resources', () => {
   it('reads memory as Docker and Kubernetes write it', () => {
@@ -17,11 +22,13 @@ describe('server resources', () => {
 
   it('gives a server the platform defaults unless its config asks for its own', () => {
     expect(serverResources({ GREETING: 'hi' }, env)).toEqual({ cpus: 1, memoryBytes: 256 * 1024 ** 2, pids: 256 });
-    expect(serverResources({ 'resources.cpus': 0.5, 'resources.memory': '512m', 'resources.pids': '64' }, env)).toEqual({
-      cpus: 0.5,
-      memoryBytes: 512 * 1024 ** 2,
-      pids: 64,
-    });
+    expect(serverResources({ 'resources.cpus': 0.5, 'resources.memory': '512m', 'resources.pids': '64' }, env)).toEqual(
+      {
+        cpus: 0.5,
+        memoryBytes: 512 * 1024 ** 2,
+        pids: 64,
+      },
+    );
   });
 
   it('refuses more than the operator maximum with a 422 naming the config key', () => {
@@ -30,7 +37,11 @@ describe('server resources', () => {
       ['resources.cpus', 3, 'resources.cpus 3 is over the maximum of 2'],
       ['resources.pids', 100000, 'resources.pids 100000 is over the maximum of 512'],
       ['resources.memory', 'much', 'resources.memory must be a memory size of at least 6m, such as 256m or 1g'],
-      ['resources.disk', '1g', 'resources.disk is not a resource setting (expected one of resources.cpus, resources.memory, resources.pids)'],
+      [
+        'resources.disk',
+        '1g',
+        'resources.disk is not a resource setting (expected one of resources.cpus, resources.memory, resources.pids)',
+      ],
     ] as const) {
       let thrown: unknown;
       try {
@@ -44,7 +55,9 @@ describe('server resources', () => {
   });
 
   it('refuses platform defaults above the maximum at start-up', () => {
-    expect(() => parseEnvironment({ SERVER_DEFAULT_PIDS: '5000' })).toThrow(new EnvError('invalid environment: SERVER_DEFAULT_PIDS: expected at most SERVER_MAX_PIDS'));
+    expect(() => parseEnvironment({ SERVER_DEFAULT_PIDS: '5000' })).toThrow(
+      new EnvError('invalid environment: SERVER_DEFAULT_PIDS: expected at most SERVER_MAX_PIDS'),
+    );
     expect(() => parseEnvironment({ SERVER_MAX_MEMORY: 'big' })).toThrow(/SERVER_MAX_MEMORY: expected a memory size/);
   });
 });

@@ -15,7 +15,16 @@ export interface ServerResources {
   pids: number;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, ki: 1024, m: 1024 ** 2, mi: 1024 ** 2, g: 1024 ** 3, gi: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  ki: 1024,
+  m: 1024 ** 2,
+  mi: 1024 ** 2,
+  g: 1024 ** 3,
+  gi: 1024 ** 3,
+};
 
 /** Bytes from `268435456`, `256m`, `256Mi` or `1g`; undefined when it is none of these. */
 export function parseMemory(value: string | number): number | undefined {
@@ -34,18 +43,24 @@ export function resourceValueProblem(key: string, value: string | number | boole
   switch (key) {
     case 'resources.cpus': {
       const cpus = typeof value === 'boolean' ? NaN : Number(value);
-      return Number.isFinite(cpus) && cpus >= 0.01 ? undefined : 'must be a number of CPUs of at least 0.01, such as 0.5 or 2';
+      return Number.isFinite(cpus) && cpus >= 0.01
+        ? undefined
+        : 'must be a number of CPUs of at least 0.01, such as 0.5 or 2';
     }
     case 'resources.memory': {
       const bytes = typeof value === 'boolean' ? undefined : parseMemory(value);
-      return bytes !== undefined && bytes >= MIN_MEMORY ? undefined : 'must be a memory size of at least 6m, such as 256m or 1g';
+      return bytes !== undefined && bytes >= MIN_MEMORY
+        ? undefined
+        : 'must be a memory size of at least 6m, such as 256m or 1g';
     }
     case 'resources.pids': {
       const pids = typeof value === 'boolean' ? NaN : Number(value);
       return Number.isInteger(pids) && pids >= 8 ? undefined : 'must be a whole number of processes of at least 8';
     }
     default:
-      return key.startsWith('resources.') ? `is not a resource setting (expected one of ${RESOURCE_KEYS.join(', ')})` : undefined;
+      return key.startsWith('resources.')
+        ? `is not a resource setting (expected one of ${RESOURCE_KEYS.join(', ')})`
+        : undefined;
   }
 }
 
@@ -61,7 +76,8 @@ export class ResourceLimitError extends Error {
 }
 
 /** `2g` or `256m`: a byte count as an operator writes it. */
-export const formatBytes = (bytes: number) => (bytes % 1024 ** 3 === 0 ? `${bytes / 1024 ** 3}g` : `${Math.round(bytes / 1024 ** 2)}m`);
+export const formatBytes = (bytes: number) =>
+  bytes % 1024 ** 3 === 0 ? `${bytes / 1024 ** 3}g` : `${Math.round(bytes / 1024 ** 2)}m`;
 
 /**
  * The limits a server runs with: its own `resources.*` config, else the platform defaults (which
@@ -73,7 +89,13 @@ export function serverResources(config: Record<string, string | number | boolean
     const problem = resourceValueProblem(key, value);
     if (problem) throw new ResourceLimitError(key, `${key} ${problem}`);
   }
-  const asked = (key: (typeof RESOURCE_KEYS)[number], parse: (v: string | number) => number, fallback: number, max: number, show: (n: number) => string) => {
+  const asked = (
+    key: (typeof RESOURCE_KEYS)[number],
+    parse: (v: string | number) => number,
+    fallback: number,
+    max: number,
+    show: (n: number) => string,
+  ) => {
     const value = config[key];
     if (value === undefined) return fallback;
     const n = parse(value as string | number);
@@ -82,20 +104,28 @@ export function serverResources(config: Record<string, string | number | boolean
   };
   return {
     cpus: asked('resources.cpus', Number, env.SERVER_DEFAULT_CPUS, env.SERVER_MAX_CPUS, String),
-    memoryBytes: asked('resources.memory', (v) => parseMemory(v)!, env.SERVER_DEFAULT_MEMORY, env.SERVER_MAX_MEMORY, formatBytes),
+    memoryBytes: asked(
+      'resources.memory',
+      (v) => parseMemory(v)!,
+      env.SERVER_DEFAULT_MEMORY,
+      env.SERVER_MAX_MEMORY,
+      formatBytes,
+    ),
     pids: asked('resources.pids', Number, env.SERVER_DEFAULT_PIDS, env.SERVER_MAX_PIDS, String),
   };
 }
 
 /** Config keys that are settings of the platform, not environment of the server. */
-export const isPlatformConfigKey = (key: string) => key === 'runtime' || key === 'egress' || key.startsWith('resources.');
+export const isPlatformConfigKey = (key: string) =>
+  key === 'runtime' || key === 'egress' || key.startsWith('resources.');
 
 /** A server may not ask for more CPU, memory or processes than the operator allows: 422 naming the config key. */
 export function resourcesWithinMaximum(config: Record<string, string | number | boolean>, env: Env): void {
   try {
     serverResources(config, env);
   } catch (err) {
-    if (err instanceof ResourceLimitError) throw new ApiError(422, 'validation_failed', err.message, `config.${err.field}`);
+    if (err instanceof ResourceLimitError)
+      throw new ApiError(422, 'validation_failed', err.message, `config.${err.field}`);
     throw err;
   }
 }

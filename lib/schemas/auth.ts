@@ -2,7 +2,13 @@ import { z } from '@hono/zod-openapi';
 import { Role, Timestamp } from './common.js';
 
 export const User = z
-  .object({ id: z.number().int(), email: z.string(), role: Role, server_quota: z.number().int(), created_at: Timestamp })
+  .object({
+    id: z.number().int(),
+    email: z.string(),
+    role: Role,
+    server_quota: z.number().int(),
+    created_at: Timestamp,
+  })
   .openapi('User');
 export type User = z.infer<typeof User>;
 
@@ -19,7 +25,12 @@ export const CreateTokenBody = z
   .object({
     name: z.string().trim().min(1).max(100),
     expires_in_days: z.number().int().min(1).max(3650).optional(),
-    user_id: z.number().int().positive().optional().openapi({ description: 'Admins may create a token for another user' }),
+    user_id: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .openapi({ description: 'Admins may create a token for another user' }),
   })
   .strict()
   .openapi('CreateToken');

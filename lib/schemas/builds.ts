@@ -63,13 +63,19 @@ export const Metric = z
 
 export const PostMetricBody = z
   .object({
-    event_type: z.string().regex(/^[a-z][a-z0-9_.:-]{0,99}$/, 'must be 1-100 lowercase letters, digits, "_", ".", ":" or "-"'),
+    event_type: z
+      .string()
+      .regex(/^[a-z][a-z0-9_.:-]{0,99}$/, 'must be 1-100 lowercase letters, digits, "_", ".", ":" or "-"'),
     details: z.record(z.string(), z.unknown()).nullable().default(null),
   })
   .strict()
   .openapi('PostMetric');
 
-const digits = (what: string) => z.string().regex(/^\d{1,18}$/, `must be ${what}`).transform(Number);
+const digits = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{1,18}$/, `must be ${what}`)
+    .transform(Number);
 const limit = z
   .string()
   .regex(/^\d{1,4}$/, 'must be an integer between 1 and 1000')

@@ -13,11 +13,22 @@ const Label = (max = 100) =>
     .min(1, 'must not be empty')
     .max(max)
     .regex(/^[\w.:@/+-]+$/, 'letters, digits and . _ : @ / + - only');
-const Note = z.string().trim().min(1, 'must not be empty').max(1_000).regex(/^[^\0]*$/, 'must not contain NUL characters');
+const Note = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(1_000)
+  .regex(/^[^\0]*$/, 'must not contain NUL characters');
 const Instant = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 timestamp' });
-const Cadence = z.number().int('must be a positive integer').positive('must be a positive integer').max(366 * 86_400);
+const Cadence = z
+  .number()
+  .int('must be a positive integer')
+  .positive('must be a positive integer')
+  .max(366 * 86_400);
 /** Free-form evidence, bounded: evidence documents are small JSON, not uploads. */
-const Evidence = z.unknown().refine((v) => v === undefined || JSON.stringify(v).length <= 64_000, 'must be at most 64 KB of JSON');
+const Evidence = z
+  .unknown()
+  .refine((v) => v === undefined || JSON.stringify(v).length <= 64_000, 'must be at most 64 KB of JSON');
 const RunId = z.number().int().positive().max(2_147_483_647);
 
 export const Certification = z
@@ -31,13 +42,19 @@ export const Certification = z
     evidence: z.unknown().nullable(),
     evidence_source: z.unknown().nullable(),
     evidence_lineage: z.unknown().nullable(),
-    expected_tools: z.array(z.string()).nullable().openapi({ description: 'Tools an automatic evaluation expects; null for manual certifications' }),
+    expected_tools: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: 'Tools an automatic evaluation expects; null for manual certifications' }),
     valid_from: Timestamp,
     valid_until: Timestamp.nullable(),
     refresh_cadence_seconds: z.number().int().nullable(),
     next_refresh_at: Timestamp.nullable(),
     governance_notes: z.string().nullable(),
-    workflow_id: z.string().nullable().openapi({ description: 'The `certification/<id>` workflow of an automatic evaluation' }),
+    workflow_id: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The `certification/<id>` workflow of an automatic evaluation' }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -49,8 +66,16 @@ export const CertificationSubmit = z
     manifest_digest: Digest.optional().openapi({ description: "Must equal the run's digest when given" }),
     tier: Label().openapi({ example: 'gold:Router' }),
     policy_requirement: Label().openapi({ example: 'baseline' }),
-    status: z.enum(['pending', 'pass', 'fail']).optional().openapi({ description: 'Required unless `evaluate` is true' }),
-    evaluate: z.boolean().default(false).openapi({ description: 'Run an automatic evaluation (launch, MCP initialize + tools/list, compare with `expected_tools`)' }),
+    status: z
+      .enum(['pending', 'pass', 'fail'])
+      .optional()
+      .openapi({ description: 'Required unless `evaluate` is true' }),
+    evaluate: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description: 'Run an automatic evaluation (launch, MCP initialize + tools/list, compare with `expected_tools`)',
+      }),
     expected_tools: z.array(Label(200)).max(500).optional(),
     evidence: Evidence.optional(),
     evidence_source: Evidence.optional(),
@@ -63,12 +88,21 @@ export const CertificationSubmit = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (!b.evaluate && b.status === undefined) ctx.addIssue({ code: 'custom', path: ['status'], message: 'status is required unless evaluate is true' });
-    if (b.evaluate && b.status !== undefined) ctx.addIssue({ code: 'custom', path: ['status'], message: 'an automatic evaluation sets the status itself' });
-    if (b.evaluate && b.expected_tools === undefined) ctx.addIssue({ code: 'custom', path: ['expected_tools'], message: 'expected_tools is required with evaluate' });
+    if (!b.evaluate && b.status === undefined)
+      ctx.addIssue({ code: 'custom', path: ['status'], message: 'status is required unless evaluate is true' });
+    if (b.evaluate && b.status !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['status'], message: 'an automatic evaluation sets the status itself' });
+    if (b.evaluate && b.expected_tools === undefined)
+      ctx.addIssue({ code: 'custom', path: ['expected_tools'], message: 'expected_tools is required with evaluate' });
     const from = b.valid_from ? Date.parse(b.valid_from) : Date.now();
-    if (b.valid_until && Date.parse(b.valid_until) <= from) ctx.addIssue({ code: 'custom', path: ['valid_until'], message: 'valid_until must be later than valid_from' });
-    if (b.next_refresh_at && Date.parse(b.next_refresh_at) <= from) ctx.addIssue({ code: 'custom', path: ['next_refresh_at'], message: 'next_refresh_at must be later than valid_from' });
+    if (b.valid_until && Date.parse(b.valid_until) <= from)
+      ctx.addIssue({ code: 'custom', path: ['valid_until'], message: 'valid_until must be later than valid_from' });
+    if (b.next_refresh_at && Date.parse(b.next_refresh_at) <= from)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['next_refresh_at'],
+        message: 'next_refresh_at must be later than valid_from',
+      });
   })
   .openapi('CertificationSubmit');
 export type CertificationSubmit = z.infer<typeof CertificationSubmit>;
@@ -172,7 +206,13 @@ export const GovernanceRunDetail = z
       }),
     ),
     audit_log: z.array(
-      z.object({ id: z.number().int(), event_type: z.string(), details: z.unknown(), created_at: Timestamp, actor_id: z.number().int().nullable() }),
+      z.object({
+        id: z.number().int(),
+        event_type: z.string(),
+        details: z.unknown(),
+        created_at: Timestamp,
+        actor_id: z.number().int().nullable(),
+      }),
     ),
   })
   .openapi('GovernanceRunDetail');
@@ -202,27 +242,47 @@ const Stages = z
   .refine((s) => new Set(s).size === s.length, 'stages must be distinct');
 
 const trackGates = {
-  description: z.string().trim().max(1_000).regex(/^[^\0]*$/, 'must not contain NUL characters').nullable().optional(),
+  description: z
+    .string()
+    .trim()
+    .max(1_000)
+    .regex(/^[^\0]*$/, 'must not contain NUL characters')
+    .nullable()
+    .optional(),
   workflow_id: RunId.nullable().optional().openapi({ description: 'The governance workflow each promotion runs' }),
   launch_stage: Label(50)
     .transform((s) => s.toLowerCase())
     .nullable()
     .optional()
-    .openapi({ description: 'Gate: launches need an active promotion at this stage (or later); null turns the gate off' }),
-  required_certifications: z.array(Label()).max(50).optional().openapi({ description: 'Gate: launches need an active pass of each' }),
+    .openapi({
+      description: 'Gate: launches need an active promotion at this stage (or later); null turns the gate off',
+    }),
+  required_certifications: z
+    .array(Label())
+    .max(50)
+    .optional()
+    .openapi({ description: 'Gate: launches need an active pass of each' }),
 };
 
 export const CreateTrack = z
   .object({
     name: Label(100),
-    tier: Label().openapi({ description: 'The server type the track governs, or a derived tier of it (gold:Router)', example: 'Router' }),
+    tier: Label().openapi({
+      description: 'The server type the track governs, or a derived tier of it (gold:Router)',
+      example: 'Router',
+    }),
     stages: Stages.optional().openapi({ description: 'Ordered; default candidate, staging, production' }),
     ...trackGates,
   })
   .strict()
   .superRefine((b, ctx) => {
     const stages = b.stages ?? ['candidate', 'staging', 'production'];
-    if (b.launch_stage && !stages.includes(b.launch_stage)) ctx.addIssue({ code: 'custom', path: ['launch_stage'], message: `launch_stage must be one of the stages (${stages.join(', ')})` });
+    if (b.launch_stage && !stages.includes(b.launch_stage))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['launch_stage'],
+        message: `launch_stage must be one of the stages (${stages.join(', ')})`,
+      });
   })
   .openapi('CreateTrack');
 
@@ -272,7 +332,11 @@ export const PromotionDecision = z.object({ note: Note.optional() }).strict().op
 
 export const PromotionHistoryQuery = z
   .object({
-    track_id: z.string().regex(/^[1-9]\d{0,9}$/, 'must be a track id').transform(Number).optional(),
+    track_id: z
+      .string()
+      .regex(/^[1-9]\d{0,9}$/, 'must be a track id')
+      .transform(Number)
+      .optional(),
     manifest_digest: Digest.optional(),
   })
   .strict();

@@ -49,13 +49,20 @@ export const MarketplaceQuery = z
       .trim()
       .max(200)
       .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters')
-      .optional().openapi({ description: 'Substring of server name, manifest tag or digest, image references or source repository' }),
+      .optional()
+      .openapi({
+        description: 'Substring of server name, manifest tag or digest, image references or source repository',
+      }),
     limit: z
       .string()
       .regex(/^\d{1,3}$/, 'must be an integer between 1 and 200')
       .transform(Number)
       .refine((n) => n >= 1 && n <= 200, 'must be an integer between 1 and 200')
       .optional(),
-    cursor: z.string().max(200).optional().openapi({ description: 'From the X-Next-Cursor header of the previous page' }),
+    cursor: z
+      .string()
+      .max(200)
+      .optional()
+      .openapi({ description: 'From the X-Next-Cursor header of the previous page' }),
   })
   .strict();

@@ -8,7 +8,10 @@ import { Timestamp } from './common.js';
 /** A DNS label, so the name can become a container, pod or service name as it is. */
 export const ServerName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lowercase letters, digits or "-", not starting or ending with "-"');
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    'must be 1-63 lowercase letters, digits or "-", not starting or ending with "-"',
+  );
 
 export const ServerType = z
   .string()
@@ -47,7 +50,9 @@ export type ServerSource = z.infer<typeof ServerSource>;
 /** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
 const RequestedSource = ServerSource.superRefine((source, ctx) => {
   const [field, problem] =
-    source.type === 'git' ? ['repository', gitSourceHostProblem(source.repository)] : ['image', imageSourceHostProblem(source.image)];
+    source.type === 'git'
+      ? ['repository', gitSourceHostProblem(source.repository)]
+      : ['image', imageSourceHostProblem(source.image)];
   if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
 });
 
@@ -67,7 +72,11 @@ export const ServerConfig = z
     if (keys.length > 64) ctx.addIssue({ code: 'custom', message: 'config may hold at most 64 keys' });
     for (const key of keys) {
       if (SECRET_LIKE.test(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in config' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'looks like a secret; secrets are not accepted in config',
+        });
       }
       const problem = resourceValueProblem(key, config[key]!);
       if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
@@ -115,7 +124,11 @@ export type Server = z.infer<typeof Server>;
 export const ListServersQuery = z
   .object({
     status: ServerStatusSchema.optional(),
-    after: z.string().regex(/^\d{1,10}$/, 'must be a server id').transform(Number).optional(),
+    after: z
+      .string()
+      .regex(/^\d{1,10}$/, 'must be a server id')
+      .transform(Number)
+      .optional(),
     limit: z
       .string()
       .regex(/^\d{1,3}$/, 'must be an integer between 1 and 500')

@@ -14,26 +14,45 @@ const root = generateKeyPairSync('ed25519');
 const stranger = generateKeyPairSync('ed25519');
 const ROOT = rawPublicKeyBase64(root.publicKey);
 
-const config: AttestationConfig = { allowedMeasurements: ['expected-measurement'], trustRoots: [ROOT], maxAgeSeconds: 300 };
+const config: AttestationConfig = {
+  allowedMeasurements: ['expected-measurement'],
+  trustRoots: [ROOT],
+  maxAgeSeconds: 300,
+};
 
 const secondsAgo = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
 
 function report(overrides: Record<string, unknown> = {}) {
-  return { measurement: 'expected-measurement', timestamp: secondsAgo(10), nonce: 'n-1', instance_id: 'vm-123', ...overrides };
+  return {
+    measurement: 'expected-measurement',
+    timestamp: secondsAgo(10),
+    nonce: 'n-1',
+    instance_id: 'vm-123',
+    ...overrides,
+  };
 }
 
 /** Evidence as a hypervisor returns it: the report signed (canonically) by `key`. */
 function evidence(rep: Record<string, unknown>, key: KeyObject = root.privateKey, extra: Record<string, unknown> = {}) {
-  return { quote: { report: rep, signature: sign(null, Buffer.from(canonicalJson(rep)), key).toString('base64'), ...extra } };
+  return {
+    quote: { report: rep, signature: sign(null, Buffer.from(canonicalJson(rep)), key).toString('base64'), ...extra },
+  };
 }
 
 const check = (evidence: unknown, overrides: Partial<AttestationInput> = {}) =>
-  verifyAttestation({ evidence, now: NOW, config, expectedNonce: 'n-1', policyVersion: 'runtime-policy-v1', ...overrides });
+  verifyAttestation({
+    evidence,
+    now: NOW,
+    config,
+    expectedNonce: 'n-1',
+    policyVersion: 'runtime-policy-v1',
+    ...overrides,
+  });
 
 describe('canonicalJson', () => {
   it.each([
     [{ b: 1, a: [3, { d: null, c: 'x' }] }, '{"a":[3,{"c":"x","d":null}],"b":1}'],
-    [{ 'é': 1, Z: 2, a: 3 }, '{"Z":2,"a":3,"é":1}'],
+    [{ é: 1, Z: 2, a: 3 }, '{"Z":2,"a":3,"é":1}'],
     [{ a: undefined, b: 'line\nbreak' }, '{"b":"line\\nbreak"}'],
     [[1.5, true, 'q"'], '[1.5,true,"q\\""]'],
     ['plain', '"plain"'],
@@ -80,7 +99,9 @@ describe('verifyAttestation', () => {
   });
 
   it('ignores an embedded key even when it is a trust root, and still verifies against the roots', () => {
-    expect(check(evidence(report(), root.privateKey, { public_key: ROOT })).notes).toContain('attestation:evidence-key-ignored');
+    expect(check(evidence(report(), root.privateKey, { public_key: ROOT })).notes).toContain(
+      'attestation:evidence-key-ignored',
+    );
     expect(check(evidence(report(), root.privateKey, { public_key: ROOT })).status).toBe('trusted');
   });
 
@@ -96,7 +117,9 @@ describe('verifyAttestation', () => {
 
   it('does not require a nonce when none is expected', () => {
     const rep = report({ nonce: undefined });
-    expect(check(evidence(rep), { expectedNonce: null }).notes.some((n) => n.startsWith('attestation:nonce'))).toBe(false);
+    expect(check(evidence(rep), { expectedNonce: null }).notes.some((n) => n.startsWith('attestation:nonce'))).toBe(
+      false,
+    );
     expect(check(evidence(rep), { expectedNonce: null }).status).toBe('trusted');
   });
 
@@ -105,19 +128,73 @@ describe('verifyAttestation', () => {
     ['undefined evidence', undefined, {}, 'untrusted', ['attestation:missing-evidence']],
     ['evidence that is not an object', 'opaque', {}, 'untrusted', ['attestation:malformed:evidence']],
     ['no quote', { report: report() }, {}, 'untrusted', ['attestation:malformed:quote']],
-    ['a report that is a string', { quote: { report: 'x', signature: 'AA==' } }, {}, 'untrusted', ['attestation:malformed:report']],
+    [
+      'a report that is a string',
+      { quote: { report: 'x', signature: 'AA==' } },
+      {},
+      'untrusted',
+      ['attestation:malformed:report'],
+    ],
     ['no signature', { quote: { report: report() } }, {}, 'untrusted', ['attestation:malformed:signature']],
-    ['a short signature', { quote: { report: report(), signature: 'AAAA' } }, {}, 'untrusted', ['attestation:malformed:signature']],
-    ['a non-base64 signature', { quote: { report: report(), signature: '!'.repeat(88) } }, {}, 'untrusted', ['attestation:malformed:signature']],
-    ['no measurement', evidence(report({ measurement: undefined })), {}, 'untrusted', ['attestation:malformed:measurement']],
-    ['a numeric measurement', evidence(report({ measurement: 7 })), {}, 'untrusted', ['attestation:malformed:measurement']],
+    [
+      'a short signature',
+      { quote: { report: report(), signature: 'AAAA' } },
+      {},
+      'untrusted',
+      ['attestation:malformed:signature'],
+    ],
+    [
+      'a non-base64 signature',
+      { quote: { report: report(), signature: '!'.repeat(88) } },
+      {},
+      'untrusted',
+      ['attestation:malformed:signature'],
+    ],
+    [
+      'no measurement',
+      evidence(report({ measurement: undefined })),
+      {},
+      'untrusted',
+      ['attestation:malformed:measurement'],
+    ],
+    [
+      'a numeric measurement',
+      evidence(report({ measurement: 7 })),
+      {},
+      'untrusted',
+      ['attestation:malformed:measurement'],
+    ],
     ['no timestamp', evidence(report({ timestamp: undefined })), {}, 'untrusted', ['attestation:malformed:timestamp']],
-    ['a non-RFC 3339 timestamp', evidence(report({ timestamp: 'March 1st' })), {}, 'untrusted', ['attestation:malformed:timestamp']],
-    ['an impossible hour', evidence(report({ timestamp: '2026-03-01T25:00:00Z' })), {}, 'untrusted', ['attestation:malformed:timestamp']],
-    ['an impossible day', evidence(report({ timestamp: '2026-02-29T11:59:00Z' })), {}, 'untrusted', ['attestation:malformed:timestamp']],
+    [
+      'a non-RFC 3339 timestamp',
+      evidence(report({ timestamp: 'March 1st' })),
+      {},
+      'untrusted',
+      ['attestation:malformed:timestamp'],
+    ],
+    [
+      'an impossible hour',
+      evidence(report({ timestamp: '2026-03-01T25:00:00Z' })),
+      {},
+      'untrusted',
+      ['attestation:malformed:timestamp'],
+    ],
+    [
+      'an impossible day',
+      evidence(report({ timestamp: '2026-02-29T11:59:00Z' })),
+      {},
+      'untrusted',
+      ['attestation:malformed:timestamp'],
+    ],
     ['a numeric nonce', evidence(report({ nonce: 5 })), {}, 'untrusted', ['attestation:malformed:nonce']],
     ['stale evidence', evidence(report({ timestamp: secondsAgo(301) })), {}, 'untrusted', ['attestation:stale']],
-    ['a timestamp beyond the skew', evidence(report({ timestamp: secondsAgo(-61) })), {}, 'untrusted', ['attestation:future-timestamp']],
+    [
+      'a timestamp beyond the skew',
+      evidence(report({ timestamp: secondsAgo(-61) })),
+      {},
+      'untrusted',
+      ['attestation:future-timestamp'],
+    ],
     [
       'an untrusted measurement',
       evidence(report({ measurement: 'bad-measurement' })),
@@ -125,17 +202,46 @@ describe('verifyAttestation', () => {
       'untrusted',
       ['attestation:measurement:untrusted:bad-measurement'],
     ],
-    ['a nonce mismatch', evidence(report({ nonce: 'n-2' })), {}, 'untrusted', ['attestation:nonce-mismatch:expected:n-1:actual:n-2']],
-    ['a missing nonce', evidence(report({ nonce: undefined })), {}, 'untrusted', ['attestation:nonce-mismatch:expected:n-1:actual:none']],
-    ['a signature by an unknown key', evidence(report(), stranger.privateKey), {}, 'untrusted', ['attestation:signature-invalid']],
     [
-      'a report altered after signing',
-      { quote: { ...evidence(report()).quote, report: report({ measurement: 'expected-measurement', instance_id: 'vm-999' }) } },
+      'a nonce mismatch',
+      evidence(report({ nonce: 'n-2' })),
+      {},
+      'untrusted',
+      ['attestation:nonce-mismatch:expected:n-1:actual:n-2'],
+    ],
+    [
+      'a missing nonce',
+      evidence(report({ nonce: undefined })),
+      {},
+      'untrusted',
+      ['attestation:nonce-mismatch:expected:n-1:actual:none'],
+    ],
+    [
+      'a signature by an unknown key',
+      evidence(report(), stranger.privateKey),
       {},
       'untrusted',
       ['attestation:signature-invalid'],
     ],
-    ['no trust roots', evidence(report()), { config: { ...config, trustRoots: [] } }, 'unknown', ['attestation:no-trust-roots']],
+    [
+      'a report altered after signing',
+      {
+        quote: {
+          ...evidence(report()).quote,
+          report: report({ measurement: 'expected-measurement', instance_id: 'vm-999' }),
+        },
+      },
+      {},
+      'untrusted',
+      ['attestation:signature-invalid'],
+    ],
+    [
+      'no trust roots',
+      evidence(report()),
+      { config: { ...config, trustRoots: [] } },
+      'unknown',
+      ['attestation:no-trust-roots'],
+    ],
     [
       'no trust roots and a bad claim',
       evidence(report({ timestamp: secondsAgo(900) })),
@@ -168,7 +274,9 @@ describe('verifyAttestation', () => {
 
   it('reads timestamps with offsets as the instant they name', () => {
     const ts = '2026-03-01T13:59:00+02:00'; // 11:59Z
-    expect(check(evidence(report({ timestamp: ts }))).notes).toContain('attestation:timestamp:2026-03-01T11:59:00.000Z');
+    expect(check(evidence(report({ timestamp: ts }))).notes).toContain(
+      'attestation:timestamp:2026-03-01T11:59:00.000Z',
+    );
   });
 
   it('tolerates clock skew up to 60 s and age up to the limit', () => {

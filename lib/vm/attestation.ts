@@ -123,13 +123,15 @@ function parseQuote(evidence: Record<string, unknown>): Quote | { malformed: str
   if (!isObject(quote)) return { malformed: 'quote' };
   const report = quote.report;
   if (!isObject(report)) return { malformed: 'report' };
-  if (typeof quote.signature !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(quote.signature)) return { malformed: 'signature' };
+  if (typeof quote.signature !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(quote.signature))
+    return { malformed: 'signature' };
   const signature = Buffer.from(quote.signature, 'base64');
   if (signature.length !== 64) return { malformed: 'signature' };
   if (typeof report.measurement !== 'string' || report.measurement.trim() === '') return { malformed: 'measurement' };
   const timestamp = typeof report.timestamp === 'string' ? parseTimestamp(report.timestamp.trim()) : undefined;
   if (!timestamp) return { malformed: 'timestamp' };
-  if (report.nonce !== undefined && report.nonce !== null && typeof report.nonce !== 'string') return { malformed: 'nonce' };
+  if (report.nonce !== undefined && report.nonce !== null && typeof report.nonce !== 'string')
+    return { malformed: 'nonce' };
   return {
     report,
     signature,

@@ -32,8 +32,16 @@ describe('VM environment', () => {
   });
 
   it.each([
-    ['VM_ATTESTATION_TRUST_ROOTS', 'not-a-key', /VM_ATTESTATION_TRUST_ROOTS: expected base64 Ed25519 public keys of 32 bytes, entry 1/],
-    ['VM_ATTESTATION_TRUST_ROOTS', `${key()},${Buffer.alloc(33).toString('base64')}`, /VM_ATTESTATION_TRUST_ROOTS: .*entry 2/],
+    [
+      'VM_ATTESTATION_TRUST_ROOTS',
+      'not-a-key',
+      /VM_ATTESTATION_TRUST_ROOTS: expected base64 Ed25519 public keys of 32 bytes, entry 1/,
+    ],
+    [
+      'VM_ATTESTATION_TRUST_ROOTS',
+      `${key()},${Buffer.alloc(33).toString('base64')}`,
+      /VM_ATTESTATION_TRUST_ROOTS: .*entry 2/,
+    ],
     ['VM_LOG_TAIL_LINES', '63', /VM_LOG_TAIL_LINES: expected an integer between 64/],
     ['VM_ATTESTATION_MAX_AGE_SECONDS', '0', /VM_ATTESTATION_MAX_AGE_SECONDS: expected an integer between 1/],
     ['VM_HYPERVISOR_ENDPOINT', 'ftp://hv', /VM_HYPERVISOR_ENDPOINT: expected an http:\/\/ or https:\/\/ URL/],

@@ -13,7 +13,12 @@ function client(handler: Handler, opts: { timeoutMs?: number; token?: string } =
     calls.push({ url, init });
     return handler(url, init);
   }) as typeof fetch;
-  const hv = createHypervisorClient({ endpoint: 'http://hv.test/api/', token: opts.token ?? TOKEN, timeoutMs: opts.timeoutMs ?? 1_000, fetch: fakeFetch });
+  const hv = createHypervisorClient({
+    endpoint: 'http://hv.test/api/',
+    token: opts.token ?? TOKEN,
+    timeoutMs: opts.timeoutMs ?? 1_000,
+    fetch: fakeFetch,
+  });
   return { hv, calls };
 }
 
@@ -28,7 +33,9 @@ async function errorOf(promise: Promise<unknown>): Promise<HypervisorError> {
 
 describe('hypervisor client', () => {
   it('provisions with bearer token, user agent, idempotency key and the provision body', async () => {
-    const { hv, calls } = client(() => Response.json({ instance_id: 'vm-123', attestation: { quote: {} } }, { status: 201 }));
+    const { hv, calls } = client(() =>
+      Response.json({ instance_id: 'vm-123', attestation: { quote: {} } }, { status: 201 }),
+    );
     const instance = await hv.provision({
       serverId: 7,
       image: 'img:1',
@@ -37,7 +44,12 @@ describe('hypervisor client', () => {
       tier: 'silver:Router',
       idempotencyKey: 'k-1',
     });
-    expect(instance).toEqual({ instanceId: 'vm-123', isolationTier: 'silver:Router', attestation: { quote: {} }, image: null });
+    expect(instance).toEqual({
+      instanceId: 'vm-123',
+      isolationTier: 'silver:Router',
+      attestation: { quote: {} },
+      image: null,
+    });
     const [{ url, init }] = calls as [(typeof calls)[number]];
     expect(`${init.method} ${url.pathname}`).toBe('POST /api/instances');
     expect(init.headers).toMatchObject({
@@ -46,7 +58,13 @@ describe('hypervisor client', () => {
       'Content-Type': 'application/json',
       'Idempotency-Key': 'k-1',
     });
-    expect(JSON.parse(String(init.body))).toEqual({ server_id: 7, image: 'img:1', policy_version: 'p1', capabilities: ['gpu'], tier: 'silver:Router' });
+    expect(JSON.parse(String(init.body))).toEqual({
+      server_id: 7,
+      image: 'img:1',
+      policy_version: 'p1',
+      capabilities: ['gpu'],
+      tier: 'silver:Router',
+    });
   });
 
   it('sends no Authorization header without a token', async () => {
@@ -90,13 +108,17 @@ describe('hypervisor client', () => {
       expect(err.retryable).toBe(false);
     }
     const { hv } = client(() => new Response('not json'));
-    expect((await errorOf(hv.provision({ serverId: 1, image: 'i', policyVersion: 'p', capabilities: [] }))).message).toMatch(/not JSON/);
+    expect(
+      (await errorOf(hv.provision({ serverId: 1, image: 'i', policyVersion: 'p', capabilities: [] }))).message,
+    ).toMatch(/not JSON/);
   });
 
   it('times out a request that does not answer, body included', async () => {
     const { hv } = client(
       (_url, init) =>
-        new Promise<Response>((_resolve, reject) => init.signal!.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')))),
+        new Promise<Response>((_resolve, reject) =>
+          init.signal!.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+        ),
       { timeoutMs: 50 },
     );
     const err = await errorOf(hv.logs('vm-1', 10));

@@ -94,7 +94,11 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
   const redact = (text: string) => (token ? text.split(token).join('***') : text);
 
   const path = (instanceId: string, suffix = '') => {
-    if (!INSTANCE_ID.test(instanceId)) throw new HypervisorError('invalid-response', `invalid VM instance id ${JSON.stringify(instanceId.slice(0, 64))}`);
+    if (!INSTANCE_ID.test(instanceId))
+      throw new HypervisorError(
+        'invalid-response',
+        `invalid VM instance id ${JSON.stringify(instanceId.slice(0, 64))}`,
+      );
     return `/instances/${encodeURIComponent(instanceId)}${suffix}`;
   };
 
@@ -104,9 +108,20 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
     instanceId: string | undefined,
     method: string,
     url: string,
-    opts: { body?: unknown; headers?: Record<string, string>; accept?: string; missingOk?: boolean; stream?: boolean; signal?: AbortSignal } = {},
+    opts: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      accept?: string;
+      missingOk?: boolean;
+      stream?: boolean;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<Response | null> {
-    const headers: Record<string, string> = { 'User-Agent': HYPERVISOR_USER_AGENT, Accept: opts.accept ?? 'application/json', ...opts.headers };
+    const headers: Record<string, string> = {
+      'User-Agent': HYPERVISOR_USER_AGENT,
+      Accept: opts.accept ?? 'application/json',
+      ...opts.headers,
+    };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     const timeout = new AbortController();
@@ -118,16 +133,31 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
       clear();
       if (opts.signal?.aborted) throw opts.signal.reason;
       if (timeout.signal.aborted) {
-        throw new HypervisorError('transport', `hypervisor did not answer the ${what} within ${timeoutMs} ms`, undefined, { cause: err });
+        throw new HypervisorError(
+          'transport',
+          `hypervisor did not answer the ${what} within ${timeoutMs} ms`,
+          undefined,
+          { cause: err },
+        );
       }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new HypervisorError('transport', `hypervisor unreachable during ${what}: ${redact(String(reason))}`, undefined, { cause: err });
+      throw new HypervisorError(
+        'transport',
+        `hypervisor unreachable during ${what}: ${redact(String(reason))}`,
+        undefined,
+        { cause: err },
+      );
     };
 
     let res: Response;
     try {
-      res = await doFetch(base + url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal });
+      res = await doFetch(base + url, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal,
+      });
     } catch (err) {
       return failure(err);
     }
@@ -165,20 +195,31 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
       };
       if (request.tier) body.tier = request.tier;
       if (request.config) body.config = request.config;
-      const headers: Record<string, string> = request.idempotencyKey ? { 'Idempotency-Key': request.idempotencyKey } : {};
+      const headers: Record<string, string> = request.idempotencyKey
+        ? { 'Idempotency-Key': request.idempotencyKey }
+        : {};
       const res = (await send('provisioning', undefined, 'POST', '/instances', { body, headers }))!;
       let json: unknown;
       try {
         json = await res.json();
       } catch {
-        throw new HypervisorError('invalid-response', 'hypervisor sent an invalid provisioning response: not JSON', res.status);
+        throw new HypervisorError(
+          'invalid-response',
+          'hypervisor sent an invalid provisioning response: not JSON',
+          res.status,
+        );
       }
       if (!isObject(json) || typeof json.instance_id !== 'string' || !INSTANCE_ID.test(json.instance_id)) {
-        throw new HypervisorError('invalid-response', 'hypervisor sent an invalid provisioning response: instance_id missing or invalid', res.status);
+        throw new HypervisorError(
+          'invalid-response',
+          'hypervisor sent an invalid provisioning response: instance_id missing or invalid',
+          res.status,
+        );
       }
       return {
         instanceId: json.instance_id,
-        isolationTier: typeof json.isolation_tier === 'string' && json.isolation_tier ? json.isolation_tier : (request.tier ?? null),
+        isolationTier:
+          typeof json.isolation_tier === 'string' && json.isolation_tier ? json.isolation_tier : (request.tier ?? null),
         attestation: json.attestation ?? null,
         image: typeof json.image === 'string' ? json.image : null,
       };
@@ -198,7 +239,9 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
 
     async logs(instanceId, tail) {
       const lines = Math.max(1, Math.floor(tail));
-      const res = (await send('log', instanceId, 'GET', path(instanceId, `/logs?tail=${lines}`), { accept: 'text/plain' }))!;
+      const res = (await send('log', instanceId, 'GET', path(instanceId, `/logs?tail=${lines}`), {
+        accept: 'text/plain',
+      }))!;
       return res.text();
     },
 

@@ -12,7 +12,11 @@ const input = (overrides: Partial<PostureInput> = {}): PostureInput => ({
   fallback: 'docker',
   ...overrides,
 });
-const latest = (attestationStatus: string, updatedAt = UPDATED, terminatedAt: Date | null = null) => ({ attestationStatus, updatedAt, terminatedAt });
+const latest = (attestationStatus: string, updatedAt = UPDATED, terminatedAt: Date | null = null) => ({
+  attestationStatus,
+  updatedAt,
+  terminatedAt,
+});
 
 describe('evaluateVmPosture', () => {
   it('keeps a server without any instance on the VM backend', () => {
@@ -36,7 +40,12 @@ describe('evaluateVmPosture', () => {
       'trusted and terminated',
       latest('trusted', UPDATED, ago(5)),
       { state: 'trusted', backend: 'virtual-machine', fellBack: false, evaluationRequired: false },
-      ['vm:attestation:trusted', 'vm:last-status:trusted', `vm:last-terminated:${ago(5).toISOString()}`, `vm:last-updated:${UPDATED.toISOString()}`],
+      [
+        'vm:attestation:trusted',
+        'vm:last-status:trusted',
+        `vm:last-terminated:${ago(5).toISOString()}`,
+        `vm:last-updated:${UPDATED.toISOString()}`,
+      ],
     ],
     [
       'untrusted',
@@ -98,7 +107,9 @@ describe('evaluateVmPosture', () => {
   });
 
   it('counts a clock running behind the row as age 0', () => {
-    expect(evaluateVmPosture(input({ latest: latest('pending', ago(-10)) })).notes).toContain('vm:attestation:pending:0s');
+    expect(evaluateVmPosture(input({ latest: latest('pending', ago(-10)) })).notes).toContain(
+      'vm:attestation:pending:0s',
+    );
   });
 
   it('is deterministic', () => {

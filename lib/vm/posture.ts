@@ -43,7 +43,11 @@ export const staleLimitSeconds = (maxAgeSeconds: number) => Math.max(maxAgeSecon
 
 export function evaluateVmPosture(input: PostureInput): VmPosture {
   const { latest, fallback } = input;
-  const result = (state: PostureState, notes: string[], opts: { fellBack?: boolean; evaluationRequired?: boolean } = {}): VmPosture => {
+  const result = (
+    state: PostureState,
+    notes: string[],
+    opts: { fellBack?: boolean; evaluationRequired?: boolean } = {},
+  ): VmPosture => {
     const fellBack = opts.fellBack ?? false;
     return {
       state,
@@ -63,7 +67,10 @@ export function evaluateVmPosture(input: PostureInput): VmPosture {
     case 'trusted':
       return result('trusted', [...notes, 'vm:attestation:trusted']);
     case 'untrusted':
-      return result('untrusted', [...notes, 'vm:attestation:untrusted', 'vm:attestation:blocked'], { fellBack: true, evaluationRequired: true });
+      return result('untrusted', [...notes, 'vm:attestation:untrusted', 'vm:attestation:blocked'], {
+        fellBack: true,
+        evaluationRequired: true,
+      });
     case 'pending':
     case 'unknown': {
       const age = Math.max(0, Math.floor((input.now.getTime() - latest.updatedAt.getTime()) / 1000));

@@ -35,7 +35,10 @@ export type VmInstance = z.infer<typeof VmInstance>;
 export const VmPosture = z
   .object({
     server_id: z.number().int(),
-    latest_status: z.enum(ATTESTATION_STATUSES).optional().openapi({ description: 'Attestation status of the newest instance' }),
+    latest_status: z
+      .enum(ATTESTATION_STATUSES)
+      .optional()
+      .openapi({ description: 'Attestation status of the newest instance' }),
     last_updated_at: Timestamp.optional(),
     active_instance_id: z.string().optional().openapi({ description: 'The newest instance not terminated' }),
     instances: z.array(VmInstance).openapi({ description: 'The 10 most recent instances, newest first' }),

@@ -138,7 +138,12 @@ interface BuiltImage {
   manifest: Buffer;
 }
 
-function buildImage(arch: BaseArch, busybox: Buffer, applets: string[], media: (typeof MEDIA)['docker' | 'oci']): BuiltImage {
+function buildImage(
+  arch: BaseArch,
+  busybox: Buffer,
+  applets: string[],
+  media: (typeof MEDIA)['docker' | 'oci'],
+): BuiltImage {
   const tar = rootfsTar(busybox, applets);
   const layer = gzipSync(tar, { level: 9 });
   const config = json({
@@ -173,12 +178,37 @@ function listApplets(amd64Busybox: string): string[] {
 
 function rootfsTar(busybox: Buffer, applets: string[]): Buffer {
   const entries: TarEntry[] = [];
-  const dirs = ['bin', 'dev', 'etc', 'proc', 'root', 'sbin', 'sys', 'tmp', 'usr', 'usr/bin', 'usr/sbin', 'var', 'var/tmp'];
-  for (const d of dirs) entries.push({ type: 'dir', name: d, mode: d === 'tmp' || d === 'var/tmp' ? 0o1777 : d === 'root' ? 0o700 : 0o755 });
+  const dirs = [
+    'bin',
+    'dev',
+    'etc',
+    'proc',
+    'root',
+    'sbin',
+    'sys',
+    'tmp',
+    'usr',
+    'usr/bin',
+    'usr/sbin',
+    'var',
+    'var/tmp',
+  ];
+  for (const d of dirs)
+    entries.push({
+      type: 'dir',
+      name: d,
+      mode: d === 'tmp' || d === 'var/tmp' ? 0o1777 : d === 'root' ? 0o700 : 0o755,
+    });
   entries.push({ type: 'file', name: 'bin/busybox', mode: 0o755, data: busybox });
-  entries.push({ type: 'file', name: 'etc/passwd', mode: 0o644, data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') });
+  entries.push({
+    type: 'file',
+    name: 'etc/passwd',
+    mode: 0o644,
+    data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
+  });
   entries.push({ type: 'file', name: 'etc/group', mode: 0o644, data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') });
-  for (const a of [...new Set(applets)].sort()) entries.push({ type: 'symlink', name: a, mode: 0o777, target: '/bin/busybox' });
+  for (const a of [...new Set(applets)].sort())
+    entries.push({ type: 'symlink', name: a, mode: 0o777, target: '/bin/busybox' });
   return tarArchive(entries);
 }
 
@@ -196,7 +226,8 @@ function tarArchive(entries: TarEntry[]): Buffer {
     const size = e.type === 'file' ? e.data.length : 0;
     const h = Buffer.alloc(512);
     const field = (off: number, len: number, value: string) => h.write(value, off, len, 'utf8');
-    const octal = (off: number, len: number, value: number) => field(off, len, `${value.toString(8).padStart(len - 1, '0')}\0`);
+    const octal = (off: number, len: number, value: number) =>
+      field(off, len, `${value.toString(8).padStart(len - 1, '0')}\0`);
     field(0, 100, name);
     octal(100, 8, e.mode);
     octal(108, 8, 0);
@@ -230,9 +261,11 @@ function readStaticElf(path: string, arch: BaseArch): Buffer {
     throw new Error(`${path} not found${arch === 'amd64' ? '; run "npm run setup" (installs busybox-static)' : ''}`);
   }
   const buf = readFileSync(path);
-  if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) throw new Error(`${path}: not a 64-bit little-endian ELF`);
+  if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1)
+    throw new Error(`${path}: not a 64-bit little-endian ELF`);
   const machine = buf.readUInt16LE(18);
-  if (machine !== ELF_MACHINE[arch]) throw new Error(`${path}: ELF machine ${machine}, expected ${ELF_MACHINE[arch]} (${arch})`);
+  if (machine !== ELF_MACHINE[arch])
+    throw new Error(`${path}: ELF machine ${machine}, expected ${ELF_MACHINE[arch]} (${arch})`);
   const phoff = Number(buf.readBigUInt64LE(32));
   const phentsize = buf.readUInt16LE(54);
   const phnum = buf.readUInt16LE(56);
@@ -271,7 +304,10 @@ function arm64Busybox(cacheDir: string): string {
 }
 
 function findDeb(dir: string): string | undefined {
-  const name = readdirSync(dir).filter((f) => /^busybox-static_.*_arm64\.deb$/.test(f)).sort().pop();
+  const name = readdirSync(dir)
+    .filter((f) => /^busybox-static_.*_arm64\.deb$/.test(f))
+    .sort()
+    .pop();
   return name && join(dir, name);
 }
 
@@ -282,11 +318,16 @@ function aptDownloadArm64(cacheDir: string): void {
   mkdirSync(join(apt, 'cache', 'archives', 'partial'), { recursive: true });
   const o = [
     '-q',
-    '-o', 'APT::Architectures::=arm64',
-    '-o', `Dir::State::Lists=${join(apt, 'lists')}`,
-    '-o', `Dir::Cache=${join(apt, 'cache')}`,
-    '-o', 'APT::Sandbox::User=root',
-    '-o', 'Acquire::Languages=none',
+    '-o',
+    'APT::Architectures::=arm64',
+    '-o',
+    `Dir::State::Lists=${join(apt, 'lists')}`,
+    '-o',
+    `Dir::Cache=${join(apt, 'cache')}`,
+    '-o',
+    'APT::Sandbox::User=root',
+    '-o',
+    'Acquire::Languages=none',
   ];
   try {
     execFileSync('apt-get', [...o, 'update'], { stdio: 'pipe' });
@@ -309,15 +350,25 @@ class RegistryClient {
   private readonly base: string;
   private readonly headers: Record<string, string>;
 
-  constructor(address: string, private readonly repository: string, auth?: { username: string; password: string }) {
+  constructor(
+    address: string,
+    private readonly repository: string,
+    auth?: { username: string; password: string },
+  ) {
     this.base = `http://${address}/v2/${repository}`;
-    this.headers = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+    this.headers = auth
+      ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+      : {};
   }
 
   async manifestDigest(reference: string, accept: string): Promise<string | undefined> {
-    const res = await fetch(`${this.base}/manifests/${reference}`, { method: 'HEAD', headers: { ...this.headers, accept } });
+    const res = await fetch(`${this.base}/manifests/${reference}`, {
+      method: 'HEAD',
+      headers: { ...this.headers, accept },
+    });
     if (res.status === 404) return undefined;
-    if (res.status === 401) throw new Error(`registry ${this.base}: HTTP 401 (wrong or missing credentials: pass auth)`);
+    if (res.status === 401)
+      throw new Error(`registry ${this.base}: HTTP 401 (wrong or missing credentials: pass auth)`);
     if (!res.ok) throw new Error(`registry HEAD ${this.repository}:${reference}: HTTP ${res.status}`);
     return res.headers.get('docker-content-digest') ?? undefined;
   }
@@ -346,7 +397,8 @@ class RegistryClient {
       headers: { ...this.headers, 'content-type': mediaType },
       body,
     });
-    if (res.status !== 201) throw new Error(`registry: PUT manifest ${this.repository}:${reference}: HTTP ${res.status} ${await res.text()}`);
+    if (res.status !== 201)
+      throw new Error(`registry: PUT manifest ${this.repository}:${reference}: HTTP ${res.status} ${await res.text()}`);
   }
 }
 

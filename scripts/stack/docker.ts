@@ -35,11 +35,20 @@ export function installSandboxPolicy(egressAllow: readonly string[] = []): void 
     nft(['-f', SANDBOX_POLICY]);
     for (const entry of egressAllow) {
       const [address, port] = entry.split(':');
-      nft(['add', 'element', 'inet', 'mcphost', 'egress_allow4_port', `{ ${address} . tcp . ${port}, ${address} . udp . ${port} }`]);
+      nft([
+        'add',
+        'element',
+        'inet',
+        'mcphost',
+        'egress_allow4_port',
+        `{ ${address} . tcp . ${port}, ${address} . udp . ${port} }`,
+      ]);
     }
   } catch (err) {
     const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message;
-    throw new Error(`cannot install the tenant network policy (nft -f ${SANDBOX_POLICY}): ${detail}; run "npm run setup" (installs nftables), as root`);
+    throw new Error(
+      `cannot install the tenant network policy (nft -f ${SANDBOX_POLICY}): ${detail}; run "npm run setup" (installs nftables), as root`,
+    );
   }
 }
 
@@ -58,7 +67,11 @@ export function dockerPing(socketPath: string): Promise<boolean> {
   });
 }
 
-export async function startDockerd(dir: string, logDir: string, opts: { egressAllow?: readonly string[] } = {}): Promise<DockerDaemon> {
+export async function startDockerd(
+  dir: string,
+  logDir: string,
+  opts: { egressAllow?: readonly string[] } = {},
+): Promise<DockerDaemon> {
   if (!existsSync(DOCKERD)) throw new Error(`${DOCKERD} not found; run "npm run setup" (installs docker.io)`);
   installSandboxPolicy(opts.egressAllow);
   mkdirSync(dir, { recursive: true });
@@ -71,15 +84,20 @@ export async function startDockerd(dir: string, logDir: string, opts: { egressAl
     'dockerd',
     DOCKERD,
     [
-      '--host', `unix://${socket}`,
-      '--data-root', join(dir, 'data'),
-      '--exec-root', execRoot,
-      '--pidfile', pidFile,
+      '--host',
+      `unix://${socket}`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      execRoot,
+      '--pidfile',
+      pidFile,
       '--storage-driver=vfs',
       '--iptables=false',
       '--bridge=none',
       '--ip-forward=false',
-      '--default-address-pool', SERVER_ADDRESS_POOL,
+      '--default-address-pool',
+      SERVER_ADDRESS_POOL,
     ],
     { logFile: join(logDir, 'dockerd.log') },
   );
@@ -125,7 +143,9 @@ function serverBridges(socketPath: string): Promise<string[]> {
       res.on('end', () => {
         try {
           const networks = JSON.parse(body) as { Options?: Record<string, string> }[];
-          const names = networks.map((n) => n.Options?.['com.docker.network.bridge.name'] ?? '').filter((b) => /^mcp[ne]-/.test(b));
+          const names = networks
+            .map((n) => n.Options?.['com.docker.network.bridge.name'] ?? '')
+            .filter((b) => /^mcp[ne]-/.test(b));
           resolve(names);
         } catch {
           resolve([]);

@@ -9,7 +9,12 @@ import { PROJECT_ROOT } from './paths.js';
 
 export const EXAMPLES_DIR = join(PROJECT_ROOT, 'examples');
 
-export async function serveExamples(opts: { dir: string; port: number; logDir: string; baseImage?: string }): Promise<{ daemon: GitDaemon; names: string[] }> {
+export async function serveExamples(opts: {
+  dir: string;
+  port: number;
+  logDir: string;
+  baseImage?: string;
+}): Promise<{ daemon: GitDaemon; names: string[] }> {
   const names = readdirSync(EXAMPLES_DIR).filter((n) => statSync(join(EXAMPLES_DIR, n)).isDirectory());
   for (const name of names) {
     const repo = join(opts.dir, name);
@@ -17,7 +22,8 @@ export async function serveExamples(opts: { dir: string; port: number; logDir: s
     mkdirSync(repo, { recursive: true });
     for (const file of listFiles(join(EXAMPLES_DIR, name))) {
       let content = readFileSync(join(EXAMPLES_DIR, name, file));
-      if (opts.baseImage && /^Dockerfile(\.|$)/.test(file)) content = Buffer.from(content.toString('utf8').replace(/^FROM \S+/gm, `FROM ${opts.baseImage}`));
+      if (opts.baseImage && /^Dockerfile(\.|$)/.test(file))
+        content = Buffer.from(content.toString('utf8').replace(/^FROM \S+/gm, `FROM ${opts.baseImage}`));
       mkdirSync(dirname(join(repo, file)), { recursive: true });
       writeFileSync(join(repo, file), content, { mode: statSync(join(EXAMPLES_DIR, name, file)).mode });
     }
@@ -25,11 +31,23 @@ export async function serveExamples(opts: { dir: string; port: number; logDir: s
     await git(repo, 'add', '-A');
     await git(
       repo,
-      '-c', 'user.name=mcp-host dev stack', '-c', 'user.email=dev-stack@mcp-host.invalid', '-c', 'commit.gpgsign=false',
-      'commit', '-q', '-m', `examples/${name}`,
+      '-c',
+      'user.name=mcp-host dev stack',
+      '-c',
+      'user.email=dev-stack@mcp-host.invalid',
+      '-c',
+      'commit.gpgsign=false',
+      'commit',
+      '-q',
+      '-m',
+      `examples/${name}`,
     );
   }
-  const daemon = await startGitDaemon({ baseDir: opts.dir, port: opts.port, logFile: join(opts.logDir, 'git-daemon.log') });
+  const daemon = await startGitDaemon({
+    baseDir: opts.dir,
+    port: opts.port,
+    logFile: join(opts.logDir, 'git-daemon.log'),
+  });
   return { daemon, names };
 }
 

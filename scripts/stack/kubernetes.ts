@@ -60,7 +60,8 @@ function writeOnce(path: string, make: () => string, mode = 0o600): string {
 }
 
 export async function startKubernetes(options: KubernetesOptions = {}): Promise<KubernetesControlPlane> {
-  if (!existsSync(KUBE_APISERVER_BIN)) throw new Error(`${KUBE_APISERVER_BIN} not found; run "npm run setup" (builds it from tools/kube-apiserver)`);
+  if (!existsSync(KUBE_APISERVER_BIN))
+    throw new Error(`${KUBE_APISERVER_BIN} not found; run "npm run setup" (builds it from tools/kube-apiserver)`);
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} not found; run "npm run setup" (installs etcd-server)`);
   const apiPort = options.apiPort ?? (await freePort());
   const etcdPort = options.etcdPort ?? (await freePort());
@@ -82,28 +83,54 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   const kubeletCert = join(dir, 'kubelet.crt');
   const kubeletKey = join(dir, 'kubelet.key');
   if (!existsSync(kubeletCert)) {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365',
-      '-keyout', kubeletKey, '-out', kubeletCert,
-      '-subj', '/CN=mcp-host-test-kubelet', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '365',
+        '-keyout',
+        kubeletKey,
+        '-out',
+        kubeletCert,
+        '-subj',
+        '/CN=mcp-host-test-kubelet',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
   }
   const tokenFile = join(dir, 'tokens.csv');
-  const token = writeOnce(tokenFile, () => `${randomBytes(24).toString('hex')},mcp-host-admin,mcp-host-admin,"system:masters"\n`)
-    .split(',')[0]!;
+  const token = writeOnce(
+    tokenFile,
+    () => `${randomBytes(24).toString('hex')},mcp-host-admin,mcp-host-admin,"system:masters"\n`,
+  ).split(',')[0]!;
 
   const etcd = spawnManaged(
     'etcd',
     ETCD_BIN,
     [
-      '--name', 'mcp-host-test',
-      '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${etcdPort}`,
-      '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-cluster', `mcp-host-test=http://127.0.0.1:${peerPort}`,
-      '--log-level', 'warn',
+      '--name',
+      'mcp-host-test',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `mcp-host-test=http://127.0.0.1:${peerPort}`,
+      '--log-level',
+      'warn',
     ],
     { logFile: join(logDir, `etcd-${etcdPort}.log`) },
   );
@@ -156,12 +183,18 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
   const get = (path: string) => send('GET', path);
   const startApiServer = async () => {
     const began = Date.now();
-    apiserver = spawnManaged('kube-apiserver', KUBE_APISERVER_BIN, args, { logFile: join(logDir, `kube-apiserver-${apiPort}.log`) });
-    await waitUntil('kube-apiserver', async () => existsSync(join(certDir, 'apiserver.crt')) && (await get('/readyz')).status === 200, {
-      proc: apiserver,
-      timeoutMs: 120_000,
-      intervalMs: 250,
+    apiserver = spawnManaged('kube-apiserver', KUBE_APISERVER_BIN, args, {
+      logFile: join(logDir, `kube-apiserver-${apiPort}.log`),
     });
+    await waitUntil(
+      'kube-apiserver',
+      async () => existsSync(join(certDir, 'apiserver.crt')) && (await get('/readyz')).status === 200,
+      {
+        proc: apiserver,
+        timeoutMs: 120_000,
+        intervalMs: 250,
+      },
+    );
     startMs = Date.now() - began;
     plane.startMs = startMs;
   };

@@ -19,7 +19,7 @@ export function mountsUnder(roots: string[]): string[] {
 /** Unmounts everything at or below `roots` (lazily when busy); fails naming what stays mounted. */
 export function unmountUnder(roots: string[]): void {
   // A point can be mounted more than once: repeat while each round removes something.
-  for (let left = mountsUnder(roots); left.length > 0; ) {
+  for (let left = mountsUnder(roots); left.length > 0;) {
     for (const point of left) {
       try {
         execFileSync('umount', [point], { stdio: 'ignore' });

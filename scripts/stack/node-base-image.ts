@@ -6,7 +6,19 @@
 // `docker import`ed; the image is replaced only when its inputs change.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
@@ -25,11 +37,21 @@ const LABEL = 'mcp-host.node-base.inputs';
 const FORMAT = '2'; // bump when the image's layout or config changes
 
 /** Makes (or keeps) `tag` in the daemon; returns whether it was imported now. */
-export async function ensureNodeBaseImage(docker: Docker, tag = NODE_BASE_IMAGE): Promise<{ tag: string; imported: boolean }> {
+export async function ensureNodeBaseImage(
+  docker: Docker,
+  tag = NODE_BASE_IMAGE,
+): Promise<{ tag: string; imported: boolean }> {
   for (const path of [NODE, NPM_DIR, BUSYBOX, GIT, GIT_CORE, CA_BUNDLE]) {
-    if (!existsSync(path)) throw new Error(`${path} not found; run "npm run setup" (node, busybox-static, git, ca-certificates)`);
+    if (!existsSync(path))
+      throw new Error(`${path} not found; run "npm run setup" (node, busybox-static, git, ca-certificates)`);
   }
-  const elves = [NODE, GIT, ...readdirSync(GIT_CORE).map((f) => join(GIT_CORE, f)).filter(isElf)];
+  const elves = [
+    NODE,
+    GIT,
+    ...readdirSync(GIT_CORE)
+      .map((f) => join(GIT_CORE, f))
+      .filter(isElf),
+  ];
   const libs = [...new Set(elves.flatMap(sharedLibraries))].sort();
   // Versions of what goes in: a different node, git or library set makes a new image.
   const inputs = createHash('sha256')
@@ -37,12 +59,29 @@ export async function ensureNodeBaseImage(docker: Docker, tag = NODE_BASE_IMAGE)
     .update(readFileSync(join(NPM_DIR, 'package.json')))
     .digest('hex')
     .slice(0, 16);
-  const existing = await docker.getImage(tag).inspect().catch(() => undefined);
+  const existing = await docker
+    .getImage(tag)
+    .inspect()
+    .catch(() => undefined);
   if (existing?.Config?.Labels?.[LABEL] === inputs) return { tag, imported: false };
 
   const root = join(DATA_DIR, 'node-base', 'rootfs');
   rmSync(root, { recursive: true, force: true });
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/lib', 'etc/ssl/certs', 'root', 'home/node', 'tmp', 'var/tmp', 'dev', 'proc', 'sys']) {
+  for (const d of [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'usr/lib',
+    'etc/ssl/certs',
+    'root',
+    'home/node',
+    'tmp',
+    'var/tmp',
+    'dev',
+    'proc',
+    'sys',
+  ]) {
     mkdirSync(join(root, d), { recursive: true });
   }
   copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
@@ -63,7 +102,10 @@ export async function ensureNodeBaseImage(docker: Docker, tag = NODE_BASE_IMAGE)
     copyFileSync(realpathSync(lib), join(root, lib.slice(1)));
   }
   copyFileSync(CA_BUNDLE, join(root, CA_BUNDLE.slice(1)));
-  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\nnogroup:x:65534:\n');
 
   const stream = await docker.importImage(
@@ -101,7 +143,9 @@ export async function ensureNodeBaseImage(docker: Docker, tag = NODE_BASE_IMAGE)
 function isElf(file: string): boolean {
   try {
     if (!statSync(file).isFile()) return false;
-    return readFileSync(file).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    return readFileSync(file)
+      .subarray(0, 4)
+      .equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
   } catch {
     return false;
   }

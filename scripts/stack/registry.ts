@@ -12,8 +12,14 @@ export interface Registry {
 
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 
-export async function startRegistry(opts: { dir: string; port: number; logDir: string; htpasswd?: string }): Promise<Registry> {
-  if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} not found; run "npm run setup" (installs docker-registry)`);
+export async function startRegistry(opts: {
+  dir: string;
+  port: number;
+  logDir: string;
+  htpasswd?: string;
+}): Promise<Registry> {
+  if (!existsSync(REGISTRY_BIN))
+    throw new Error(`${REGISTRY_BIN} not found; run "npm run setup" (installs docker-registry)`);
   mkdirSync(opts.dir, { recursive: true });
   const config = join(opts.dir, `config-${opts.port}.yml`);
   writeFileSync(
@@ -33,7 +39,9 @@ export async function startRegistry(opts: { dir: string; port: number; logDir: s
       '',
     ].join('\n'),
   );
-  const proc = spawnManaged('registry', REGISTRY_BIN, ['serve', config], { logFile: join(opts.logDir, `registry-${opts.port}.log`) });
+  const proc = spawnManaged('registry', REGISTRY_BIN, ['serve', config], {
+    logFile: join(opts.logDir, `registry-${opts.port}.log`),
+  });
   const address = `127.0.0.1:${opts.port}`;
   await waitUntil(
     'registry',

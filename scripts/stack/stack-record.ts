@@ -28,16 +28,24 @@ export class PreviousStackRunning extends Error {
  * Claims `file` for this process. Throws PreviousStackRunning while the recorded stack is up; stops
  * what a dead one left running (reported through `say`); then records this process.
  */
-export async function claimStack(file: string, say: (line: string) => void): Promise<{ child(name: string, pid: number): void; release(): void }> {
+export async function claimStack(
+  file: string,
+  say: (line: string) => void,
+): Promise<{ child(name: string, pid: number): void; release(): void }> {
   const previous = read(file);
   if (previous && alive(previous.stack)) {
-    throw new PreviousStackRunning(`a previous stack is still running (pid ${previous.stack.pid}); stop it first (Ctrl-C in its terminal, or kill ${previous.stack.pid})`);
+    throw new PreviousStackRunning(
+      `a previous stack is still running (pid ${previous.stack.pid}); stop it first (Ctrl-C in its terminal, or kill ${previous.stack.pid})`,
+    );
   }
   for (const orphan of (previous?.children ?? []).filter(alive).reverse()) {
     say(`stopping ${orphan.name} (pid ${orphan.pid}), left running by a stack that was killed`);
     await stopPid(orphan.pid);
   }
-  const record: StackRecord = { stack: { name: 'npm start', pid: process.pid, started: processStartTime(process.pid)! }, children: [] };
+  const record: StackRecord = {
+    stack: { name: 'npm start', pid: process.pid, started: processStartTime(process.pid)! },
+    children: [],
+  };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(record, null, 2));
   return {

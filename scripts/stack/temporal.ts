@@ -32,7 +32,8 @@ export async function startTemporal(options: TemporalOptions): Promise<TemporalS
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const proc = spawnManaged('temporal', TEMPORAL_BIN, args, { logFile: join(logDir, `temporal-${options.port}.log`) });
   await waitUntil('temporal dev server', () => portOpen(options.port), { proc, timeoutMs: 60_000 });
   return {

@@ -37,7 +37,11 @@ const startTemporalHere = () => startTemporal({ port: temporalPort, dbFile: join
  * A 4xx is an answer (returned); a request that was applied but whose answer was lost shows up as
  * a 409 on the retry, which the caller checks against the state.
  */
-async function retrying(method: string, path: string, opts: Parameters<ReturnType<typeof httpClient>>[2] = {}): Promise<HttpResult> {
+async function retrying(
+  method: string,
+  path: string,
+  opts: Parameters<ReturnType<typeof httpClient>>[2] = {},
+): Promise<HttpResult> {
   return eventually(
     async () => {
       try {
@@ -69,10 +73,20 @@ beforeAll(async () => {
   temporal = await startTemporalHere();
   pg = await startEmbeddedPostgres(join(dir, 'postgres'), 'mcp_host_chaos', await freePort());
   stack = await startBuildStack('chaos');
-  h = await startHarness('chaos', { ...stack.env('linux/amd64'), DATABASE_POOL_MAX: '4', REGISTRY_PUSH_RETRIES: '6' }, { databaseUrl: pg.url, temporalAddress: temporal.address });
+  h = await startHarness(
+    'chaos',
+    { ...stack.env('linux/amd64'), DATABASE_POOL_MAX: '4', REGISTRY_PUSH_RETRIES: '6' },
+    { databaseUrl: pg.url, temporalAddress: temporal.address },
+  );
   call = httpClient(h.apiUrl);
-  const user = await call('POST', '/api/users', { token: h.adminToken, json: { email: `chaos-${Date.now()}@example.test`, role: 'operator', server_quota: 20 } });
-  const token = await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'chaos', user_id: user.body.id } });
+  const user = await call('POST', '/api/users', {
+    token: h.adminToken,
+    json: { email: `chaos-${Date.now()}@example.test`, role: 'operator', server_quota: 20 },
+  });
+  const token = await call('POST', '/api/tokens', {
+    token: h.adminToken,
+    json: { name: 'chaos', user_id: user.body.id },
+  });
   alice = { id: user.body.id, token: token.body.token };
 }, 600_000);
 
@@ -87,32 +101,88 @@ describe('chaos: every part restarted while work is in flight', () => {
   it('loses nothing and leaves nothing stuck', async () => {
     const auth = { token: alice.token };
     const hello = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-    const dockerfile = readFileSync(join(hello, 'Dockerfile'), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
+    const dockerfile = readFileSync(join(hello, 'Dockerfile'), 'utf8').replace(
+      /^FROM .*$/m,
+      `FROM ${stack.base.reference}`,
+    );
     const cgi = readFileSync(join(hello, 'mcp.cgi'), 'utf8');
 
     // One artifact built before the chaos, to promote during it.
     await createGitRepo({ dir: join(stack.gitDir, 'chaos-seed'), files: { Dockerfile: dockerfile, 'mcp.cgi': cgi } });
-    const seed = (await call('POST', '/api/servers', { ...auth, json: { name: 'chaos-seed', server_type: 'Chaos', source: { type: 'git', repository: stack.git.url('chaos-seed') } } })).body.id;
-    await eventually(async () => ['running', 'error', 'unhealthy'].includes((await call('GET', `/api/servers/${seed}`, auth)).body.status), 240_000, 'seed running');
-    const [seedRun] = await h.sql<{ manifest_digest: string }[]>`select manifest_digest from build_artifact_runs where server_id = ${seed}`;
+    const seed = (
+      await call('POST', '/api/servers', {
+        ...auth,
+        json: {
+          name: 'chaos-seed',
+          server_type: 'Chaos',
+          source: { type: 'git', repository: stack.git.url('chaos-seed') },
+        },
+      })
+    ).body.id;
+    await eventually(
+      async () =>
+        ['running', 'error', 'unhealthy'].includes((await call('GET', `/api/servers/${seed}`, auth)).body.status),
+      240_000,
+      'seed running',
+    );
+    const [seedRun] = await h.sql<
+      { manifest_digest: string }[]
+    >`select manifest_digest from build_artifact_runs where server_id = ${seed}`;
 
-    const wf = (await call('POST', '/api/governance/workflows', { ...auth, json: { name: 'chaos-checks', workflow_type: 'promotion', tier: 'Chaos', steps: [{ action: 'a' }, { action: 'b' }, { action: 'c' }] } })).body;
-    const track = (await call('POST', '/api/promotions/tracks', { ...auth, json: { name: 'chaos-train', tier: 'Chaos', stages: ['candidate', 'production'], workflow_id: wf.id } })).body;
+    const wf = (
+      await call('POST', '/api/governance/workflows', {
+        ...auth,
+        json: {
+          name: 'chaos-checks',
+          workflow_type: 'promotion',
+          tier: 'Chaos',
+          steps: [{ action: 'a' }, { action: 'b' }, { action: 'c' }],
+        },
+      })
+    ).body;
+    const track = (
+      await call('POST', '/api/promotions/tracks', {
+        ...auth,
+        json: { name: 'chaos-train', tier: 'Chaos', stages: ['candidate', 'production'], workflow_id: wf.id },
+      })
+    ).body;
 
     // In flight: three builds, four governance runs, one promotion.
     const servers: number[] = [];
     for (const name of ['chaos-a', 'chaos-b', 'chaos-c']) {
-      await createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': cgi.replace('hello-mcp', name) } });
-      servers.push((await call('POST', '/api/servers', { ...auth, json: { name, server_type: 'Chaos', source: { type: 'git', repository: stack.git.url(name) } } })).body.id);
+      await createGitRepo({
+        dir: join(stack.gitDir, name),
+        files: { Dockerfile: dockerfile, 'mcp.cgi': cgi.replace('hello-mcp', name) },
+      });
+      servers.push(
+        (
+          await call('POST', '/api/servers', {
+            ...auth,
+            json: { name, server_type: 'Chaos', source: { type: 'git', repository: stack.git.url(name) } },
+          })
+        ).body.id,
+      );
     }
     const runs: number[] = [];
-    for (let i = 0; i < 4; i++) runs.push((await call('POST', `/api/governance/workflows/${wf.id}/runs`, { ...auth, json: { notes: [`chaos ${i}`] } })).body.id);
-    const promotion = (await call('POST', '/api/promotions/schedule', { ...auth, json: { track_id: track.id, manifest_digest: seedRun!.manifest_digest, stage: 'candidate' } })).body.id;
+    for (let i = 0; i < 4; i++)
+      runs.push(
+        (await call('POST', `/api/governance/workflows/${wf.id}/runs`, { ...auth, json: { notes: [`chaos ${i}`] } }))
+          .body.id,
+      );
+    const promotion = (
+      await call('POST', '/api/promotions/schedule', {
+        ...auth,
+        json: { track_id: track.id, manifest_digest: seedRun!.manifest_digest, stage: 'candidate' },
+      })
+    ).body.id;
 
     /** Advances one step of every run (a 409 on a retry means the lost answer was a success: checked below). */
     const stepAll = async (position: number) => {
       for (const run of runs) {
-        const res = await retrying('POST', `/api/governance/runs/${run}/steps/${position}`, { ...auth, json: { status: 'completed', note: `step ${position}` } });
+        const res = await retrying('POST', `/api/governance/runs/${run}/steps/${position}`, {
+          ...auth,
+          json: { status: 'completed', note: `step ${position}` },
+        });
         expect([200, 409], JSON.stringify(res.body)).toContain(res.status);
       }
     };
@@ -163,21 +233,27 @@ describe('chaos: every part restarted while work is in flight', () => {
       const detail = (await retrying('GET', `/api/governance/runs/${run}`, auth)).body;
       expect(detail.status, `run ${run}`).toBe('completed');
       // Exactly one audit row per transition: created, three steps, the completion.
-      expect(detail.audit_log.map((a: { event_type: string }) => a.event_type), `run ${run}`).toEqual([
-        'run_created',
-        'step_completed',
-        'step_completed',
-        'step_completed',
-        'status_change',
-      ]);
+      expect(
+        detail.audit_log.map((a: { event_type: string }) => a.event_type),
+        `run ${run}`,
+      ).toEqual(['run_created', 'step_completed', 'step_completed', 'step_completed', 'status_change']);
     }
     // The promotion's governance run, stepped after the chaos: it goes active.
     const promo = (await retrying('GET', `/api/promotions/${promotion}`, auth)).body;
     for (const position of [1, 2, 3]) {
-      await retrying('POST', `/api/governance/runs/${promo.workflow_run_id}/steps/${position}`, { ...auth, json: { status: 'completed' } });
+      await retrying('POST', `/api/governance/runs/${promo.workflow_run_id}/steps/${position}`, {
+        ...auth,
+        json: { status: 'completed' },
+      });
     }
-    await eventually(async () => (await retrying('GET', `/api/promotions/${promotion}`, auth)).body.status === 'active', 120_000, 'promotion active');
-    const events = await h.sql<{ status: string }[]>`select status from promotion_events where promotion_id = ${promotion} order by id`;
+    await eventually(
+      async () => (await retrying('GET', `/api/promotions/${promotion}`, auth)).body.status === 'active',
+      120_000,
+      'promotion active',
+    );
+    const events = await h.sql<
+      { status: string }[]
+    >`select status from promotion_events where promotion_id = ${promotion} order by id`;
     expect(events.map((e) => e.status)).toEqual(['scheduled', 'in_progress', 'approved', 'active']);
 
     // One ledger row per build workflow run, each closed.
@@ -187,11 +263,16 @@ describe('chaos: every part restarted while work is in flight', () => {
     expect(ledger.length).toBeGreaterThanOrEqual(4);
     for (const row of ledger) expect(row, `build ${row.workflow_run_id}`).toMatchObject({ n: 1, open: 0 });
     const builds = [];
-    for await (const w of h.temporal.workflow.list({ query: `WorkflowType = "buildAndPublish" AND TaskQueue = "${h.env.TEMPORAL_TASK_QUEUE}"` })) builds.push(w);
+    for await (const w of h.temporal.workflow.list({
+      query: `WorkflowType = "buildAndPublish" AND TaskQueue = "${h.env.TEMPORAL_TASK_QUEUE}"`,
+    }))
+      builds.push(w);
     expect(builds.every((b) => b.status.name !== 'RUNNING')).toBe(true);
     expect(ledger.length).toBe(builds.length);
 
     // Every workflow the chaos touched still replays against the code.
-    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThanOrEqual(builds.length + runs.length + 4);
+    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThanOrEqual(
+      builds.length + runs.length + 4,
+    );
   });
 });

@@ -90,7 +90,14 @@ describe('build formatting', () => {
   });
 
   it('lists runs with short revision, platforms as a comma list and a short digest', () => {
-    const failed = run({ id: 8, status: 'failed', manifest_digest: null, completed_at: null, failure_reason: 'exit code 3', platforms: [] });
+    const failed = run({
+      id: 8,
+      status: 'failed',
+      manifest_digest: null,
+      completed_at: null,
+      failure_reason: 'exit code 3',
+      platforms: [],
+    });
     const lines = formatTable(...buildListTable([failed, run()])).split('\n');
     expect(lines[0]).toMatch(/^id\s+status\s+revision\s+platforms\s+digest\s+started\s+completed\s+failure$/);
     expect(lines[2]).toMatch(/^8\s+failed\s+0123456789ab\s+-\s+-\s+2026-11-25T08:00:00.000Z\s+-\s+exit code 3$/);
@@ -105,23 +112,33 @@ describe('build formatting', () => {
     expect(detail).toMatch(/auth rotation\s+failed\n/);
     const platforms = formatTable(...platformTable(run())).split('\n');
     expect(platforms[0]).toMatch(/^platform\s+digest\s+size\s+health\s+tag$/);
-    expect(platforms[2]).toMatch(new RegExp(`^linux/amd64\\s+sha256:${'cd34'.repeat(16)}\\s+1\\.5 KiB\\s+healthy\\s+latest-linux_amd64$`));
+    expect(platforms[2]).toMatch(
+      new RegExp(`^linux/amd64\\s+sha256:${'cd34'.repeat(16)}\\s+1\\.5 KiB\\s+healthy\\s+latest-linux_amd64$`),
+    );
     expect(platforms[3]).toMatch(/^linux\/arm64\s+-\s+-\s+unknown\s+latest-linux_arm64$/);
   });
 
   it('prefixes log lines with their platform, or [build], on one line each', () => {
-    expect(logLineText({ platform: 'linux/amd64', line: 'Step 1/3 : FROM base' })).toBe('[linux/amd64] Step 1/3 : FROM base');
+    expect(logLineText({ platform: 'linux/amd64', line: 'Step 1/3 : FROM base' })).toBe(
+      '[linux/amd64] Step 1/3 : FROM base',
+    );
     expect(logLineText({ platform: null, line: 'Cloning git://x (main)' })).toBe('[build] Cloning git://x (main)');
     expect(logLineText({ platform: null, line: '\x1b[31mred\r\nnext  ' })).toBe('[build]  [31mred next');
   });
 
   it('says why a run did not succeed', () => {
     expect(runFailure(run())).toBeUndefined();
-    expect(runFailure(run({ status: 'failed', failure_reason: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" }))).toBe(
-      "build 7 failed: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+    expect(
+      runFailure(
+        run({ status: 'failed', failure_reason: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" }),
+      ),
+    ).toBe("build 7 failed: The command '/bin/sh -c exit 3' returned a non-zero code: 3");
+    expect(runFailure(run({ status: 'cancelled', failure_reason: null }))).toBe(
+      'build 7 cancelled: no reason recorded',
     );
-    expect(runFailure(run({ status: 'cancelled', failure_reason: null }))).toBe('build 7 cancelled: no reason recorded');
-    expect(runFailure(run({ status: 'failed', failure_reason: 'line one\nline two' }))).toBe('build 7 failed: line one line two');
+    expect(runFailure(run({ status: 'failed', failure_reason: 'line one\nline two' }))).toBe(
+      'build 7 failed: line one line two',
+    );
   });
 });
 

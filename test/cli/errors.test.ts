@@ -3,7 +3,9 @@ import { apiErrorFrom, CliError, formatError } from '../../cli/handle-error.js';
 
 describe('error messages', () => {
   it('shows the API error as "<message> (<code>, HTTP <status>)"', () => {
-    const body = JSON.stringify({ error: { code: 'quota_exceeded', message: 'server quota of 5 reached; delete a server or ask an admin' } });
+    const body = JSON.stringify({
+      error: { code: 'quota_exceeded', message: 'server quota of 5 reached; delete a server or ask an admin' },
+    });
     expect(formatError(apiErrorFrom(409, 'Conflict', body))).toBe(
       'error: server quota of 5 reached; delete a server or ask an admin (quota_exceeded, HTTP 409)',
     );
@@ -19,7 +21,9 @@ describe('error messages', () => {
   it('reports a body that is not the API error shape by status and a short excerpt', () => {
     const html = `<html>\n<body>502 Bad Gateway</body>\n</html>${'x'.repeat(500)}`;
     const message = formatError(apiErrorFrom(502, 'Bad Gateway', html));
-    expect(message.startsWith('error: unexpected response HTTP 502 Bad Gateway: <html> <body>502 Bad Gateway</body>')).toBe(true);
+    expect(
+      message.startsWith('error: unexpected response HTTP 502 Bad Gateway: <html> <body>502 Bad Gateway</body>'),
+    ).toBe(true);
     expect(message.length).toBeLessThan(300);
     expect(formatError(apiErrorFrom(500, 'Internal Server Error', '{"message":"boom"}'))).toBe(
       'error: unexpected response HTTP 500 Internal Server Error: {"message":"boom"}',

@@ -2,7 +2,12 @@
 // names, checked by its own schemas), tables, and the audit-log watch.
 import { describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../cli/client.js';
-import { buildPlanBody, buildSubmitBody, certificationDetailTable, certificationListTable } from '../../cli/commands/evaluations.js';
+import {
+  buildPlanBody,
+  buildSubmitBody,
+  certificationDetailTable,
+  certificationListTable,
+} from '../../cli/commands/evaluations.js';
 import {
   auditLine,
   buildRunStatusBody,
@@ -35,7 +40,16 @@ const AT = '2026-11-25T08:00:00.000Z';
 describe('evaluations submit/plan bodies', () => {
   it('maps a manual verdict to the API fields, leaving out what was not given', () => {
     expect(
-      buildSubmitBody({ tier: 'gold:Router', requirement: 'baseline', status: 'pass', evidence: '{"suite":"smoke","passed":12}', validUntil: '2030-01-01T00:00:00Z', cadenceSeconds: '3600', note: 'ok', digest: DIGEST }),
+      buildSubmitBody({
+        tier: 'gold:Router',
+        requirement: 'baseline',
+        status: 'pass',
+        evidence: '{"suite":"smoke","passed":12}',
+        validUntil: '2030-01-01T00:00:00Z',
+        cadenceSeconds: '3600',
+        note: 'ok',
+        digest: DIGEST,
+      }),
     ).toEqual({
       manifest_digest: DIGEST,
       tier: 'gold:Router',
@@ -58,15 +72,29 @@ describe('evaluations submit/plan bodies', () => {
   });
 
   it("refuses what the API's schema refuses, naming the option", () => {
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r' })).toThrow('--status: status is required unless evaluate is true');
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r' })).toThrow(
+      '--status: status is required unless evaluate is true',
+    );
     expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'maybe' })).toThrow(/^--status: /);
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', evaluate: true })).toThrow('--expect-tool: expected_tools is required with evaluate');
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', evaluate: true, status: 'pass', expectTool: ['x'] })).toThrow(/^--status: an automatic evaluation/);
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', expectTool: ['x'] })).toThrow('--expect-tool: only applies with --evaluate');
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', evaluate: true })).toThrow(
+      '--expect-tool: expected_tools is required with evaluate',
+    );
+    expect(() =>
+      buildSubmitBody({ tier: 't', requirement: 'r', evaluate: true, status: 'pass', expectTool: ['x'] }),
+    ).toThrow(/^--status: an automatic evaluation/);
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', expectTool: ['x'] })).toThrow(
+      '--expect-tool: only applies with --evaluate',
+    );
     expect(() => buildSubmitBody({ tier: 'a b', requirement: 'r', status: 'pass' })).toThrow(/^--tier: /);
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', evidence: '{' })).toThrow(/^--evidence: must be JSON/);
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', digest: 'sha256:xyz' })).toThrow(/^--digest: must be a sha256 digest/);
-    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', cadenceSeconds: '1.5' })).toThrow('--cadence-seconds: must be a whole number');
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', evidence: '{' })).toThrow(
+      /^--evidence: must be JSON/,
+    );
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', digest: 'sha256:xyz' })).toThrow(
+      /^--digest: must be a sha256 digest/,
+    );
+    expect(() => buildSubmitBody({ tier: 't', requirement: 'r', status: 'pass', cadenceSeconds: '1.5' })).toThrow(
+      '--cadence-seconds: must be a whole number',
+    );
   });
 
   it('plans only the fields given; "none" sends null to clear', () => {
@@ -109,7 +137,14 @@ const cert: Certification = {
 
 describe('evaluations tables', () => {
   it('lists certifications with short digests and their kind', () => {
-    expect(formatTable(...certificationListTable([cert, { ...cert, id: 5, expected_tools: null, status: 'fail', next_refresh_at: null }])).split('\n')).toEqual([
+    expect(
+      formatTable(
+        ...certificationListTable([
+          cert,
+          { ...cert, id: 5, expected_tools: null, status: 'fail', next_refresh_at: null },
+        ]),
+      ).split('\n'),
+    ).toEqual([
       'id  run  digest               tier         requirement  status  kind            valid until  next refresh',
       '--  ---  -------------------  -----------  -----------  ------  --------------  -----------  ------------------------',
       '4   7    sha256:ab12ab12ab12  gold:Router  baseline     pass    auto (2 tools)  -            2026-11-25T09:00:00.000Z',
@@ -133,7 +168,14 @@ describe('governance bodies', () => {
   });
 
   it('builds a workflow under the API field names, naming the bad step', () => {
-    expect(buildWorkflowBody({ name: 'mcg-release', type: 'promotion', tier: 'gold:Router', step: ['review', 'sign={"by":"sec"}'] })).toEqual({
+    expect(
+      buildWorkflowBody({
+        name: 'mcg-release',
+        type: 'promotion',
+        tier: 'gold:Router',
+        step: ['review', 'sign={"by":"sec"}'],
+      }),
+    ).toEqual({
       name: 'mcg-release',
       workflow_type: 'promotion',
       tier: 'gold:Router',
@@ -141,7 +183,9 @@ describe('governance bodies', () => {
     });
     expect(buildWorkflowBody({ name: 'n', type: 'rollback', tier: 't' }).steps).toEqual([]);
     expect(() => buildWorkflowBody({ name: 'n', type: 'nope', tier: 't' })).toThrow(/^--type: /);
-    expect(() => buildWorkflowBody({ name: 'n', type: 'rollback', tier: 't', step: ['ok', 'no spaces'] })).toThrow(/^--step no spaces: letters, digits/);
+    expect(() => buildWorkflowBody({ name: 'n', type: 'rollback', tier: 't', step: ['ok', 'no spaces'] })).toThrow(
+      /^--step no spaces: letters, digits/,
+    );
   });
 
   it('starts a run with target_* and notes; without options the body is {} (still JSON)', () => {
@@ -158,7 +202,10 @@ describe('governance bodies', () => {
   });
 
   it('checks run and step statuses against the state names', () => {
-    expect(buildRunStatusBody('cancelled', 'no longer needed')).toEqual({ status: 'cancelled', note: 'no longer needed' });
+    expect(buildRunStatusBody('cancelled', 'no longer needed')).toEqual({
+      status: 'cancelled',
+      note: 'no longer needed',
+    });
     expect(buildStepBody('completed', undefined)).toEqual({ status: 'completed' });
     expect(() => buildRunStatusBody('reopened', undefined)).toThrow(/^STATUS: /);
     // Steps cannot go back to pending.
@@ -182,18 +229,60 @@ const run: GovernanceRunDetail = {
   created_at: AT,
   updated_at: AT,
   steps: [
-    { id: 1, step_id: 1, position: 1, action: 'review', status: 'completed', started_at: AT, completed_at: AT, error: null },
-    { id: 2, step_id: 2, position: 2, action: 'sign', status: 'pending', started_at: null, completed_at: null, error: null },
+    {
+      id: 1,
+      step_id: 1,
+      position: 1,
+      action: 'review',
+      status: 'completed',
+      started_at: AT,
+      completed_at: AT,
+      error: null,
+    },
+    {
+      id: 2,
+      step_id: 2,
+      position: 2,
+      action: 'sign',
+      status: 'pending',
+      started_at: null,
+      completed_at: null,
+      error: null,
+    },
   ],
   audit_log: [
-    { id: 30, event_type: 'run_created', details: { workflow: 'mcg-release', notes: ['first'] }, created_at: AT, actor_id: 1 },
-    { id: 31, event_type: 'step_completed', details: { status: 'in_progress', previous_status: 'pending', step: 1, step_status: 'completed', note: 'lgtm' }, created_at: AT, actor_id: 1 },
+    {
+      id: 30,
+      event_type: 'run_created',
+      details: { workflow: 'mcg-release', notes: ['first'] },
+      created_at: AT,
+      actor_id: 1,
+    },
+    {
+      id: 31,
+      event_type: 'step_completed',
+      details: { status: 'in_progress', previous_status: 'pending', step: 1, step_status: 'completed', note: 'lgtm' },
+      created_at: AT,
+      actor_id: 1,
+    },
   ],
 };
 
 describe('governance tables', () => {
   it('lists workflows with their steps in order, and no description column', () => {
-    const wf = { id: 3, owner_id: 1, name: 'mcg-release', workflow_type: 'promotion' as const, tier: 'gold:Router', steps: [{ position: 1, action: 'review', config: {} }, { position: 2, action: 'sign', config: {} }], created_at: AT, updated_at: AT };
+    const wf = {
+      id: 3,
+      owner_id: 1,
+      name: 'mcg-release',
+      workflow_type: 'promotion' as const,
+      tier: 'gold:Router',
+      steps: [
+        { position: 1, action: 'review', config: {} },
+        { position: 2, action: 'sign', config: {} },
+      ],
+      created_at: AT,
+      updated_at: AT,
+    };
     const [headers, rows] = workflowListTable([wf]);
     expect(headers).toEqual(['id', 'name', 'type', 'tier', 'steps', 'owner', 'created']);
     expect(rows[0]).toEqual([3, 'mcg-release', 'promotion', 'gold:Router', 'review > sign', 1, AT]);
@@ -209,15 +298,37 @@ describe('governance tables', () => {
   });
 
   it('prints one line per audit event', () => {
-    const event: AuditEvent = { id: 31, run_id: 12, event_type: 'step_completed', actor_id: 1, details: run.audit_log[1]!.details, run_status: 'in_progress', created_at: AT };
+    const event: AuditEvent = {
+      id: 31,
+      run_id: 12,
+      event_type: 'step_completed',
+      actor_id: 1,
+      details: run.audit_log[1]!.details,
+      run_status: 'in_progress',
+      created_at: AT,
+    };
     expect(auditLine(event)).toBe(`${AT}  step_completed  by 1  step 1 -> completed  run -> in_progress  (lgtm)`);
-    expect(auditLine({ ...event, event_type: 'run_created', actor_id: null, details: { notes: [] }, run_status: null })).toBe(`${AT}  run_created  by system`);
+    expect(
+      auditLine({ ...event, event_type: 'run_created', actor_id: null, details: { notes: [] }, run_status: null }),
+    ).toBe(`${AT}  run_created  by system`);
   });
 });
 
 describe('governance watch', () => {
-  const frame = (event: string, data: unknown, id?: string): SseFrame => ({ event, data: JSON.stringify(data), ...(id && { id }) });
-  const audit = (id: number, event_type: string): AuditEvent => ({ id, run_id: 12, event_type, actor_id: 1, details: null, run_status: null, created_at: AT });
+  const frame = (event: string, data: unknown, id?: string): SseFrame => ({
+    event,
+    data: JSON.stringify(data),
+    ...(id && { id }),
+  });
+  const audit = (id: number, event_type: string): AuditEvent => ({
+    id,
+    run_id: 12,
+    event_type,
+    actor_id: 1,
+    details: null,
+    run_status: null,
+    created_at: AT,
+  });
 
   it('prints audit events until end, resuming after the last one when the connection drops', async () => {
     const asked: (string | undefined)[] = [];
@@ -236,7 +347,12 @@ describe('governance watch', () => {
     } as unknown as ApiClient;
     const seen: string[] = [];
     const notes: string[] = [];
-    await watchRun(client, 12, (e) => seen.push(e.event_type), (n) => notes.push(n));
+    await watchRun(
+      client,
+      12,
+      (e) => seen.push(e.event_type),
+      (n) => notes.push(n),
+    );
     expect(seen).toEqual(['run_created', 'step_completed']);
     expect(asked).toEqual([undefined, '1']);
     expect(notes).toEqual(['the event stream broke; reconnecting in 0.5s']);
@@ -247,24 +363,63 @@ describe('promotions bodies', () => {
   it('creates a track with the API field names; stages left to the API default', () => {
     expect(buildTrackBody({ name: 'mcg-train', tier: 'Router' })).toEqual({ name: 'mcg-train', tier: 'Router' });
     expect(
-      buildTrackBody({ name: 'mcg-train', tier: 'Router', stage: ['dev', 'prod'], workflow: '3', launchStage: 'prod', requireCert: ['baseline'], description: 'the train' }),
-    ).toEqual({ name: 'mcg-train', tier: 'Router', stages: ['dev', 'prod'], workflow_id: 3, launch_stage: 'prod', required_certifications: ['baseline'], description: 'the train' });
-    expect(() => buildTrackBody({ name: 'x', tier: 'Router', launchStage: 'qa' })).toThrow('--launch-stage: launch_stage must be one of the stages (candidate, staging, production)');
-    expect(() => buildTrackBody({ name: 'x', tier: 'Router', stage: ['a', 'a'] })).toThrow('--stage: stages must be distinct');
+      buildTrackBody({
+        name: 'mcg-train',
+        tier: 'Router',
+        stage: ['dev', 'prod'],
+        workflow: '3',
+        launchStage: 'prod',
+        requireCert: ['baseline'],
+        description: 'the train',
+      }),
+    ).toEqual({
+      name: 'mcg-train',
+      tier: 'Router',
+      stages: ['dev', 'prod'],
+      workflow_id: 3,
+      launch_stage: 'prod',
+      required_certifications: ['baseline'],
+      description: 'the train',
+    });
+    expect(() => buildTrackBody({ name: 'x', tier: 'Router', launchStage: 'qa' })).toThrow(
+      '--launch-stage: launch_stage must be one of the stages (candidate, staging, production)',
+    );
+    expect(() => buildTrackBody({ name: 'x', tier: 'Router', stage: ['a', 'a'] })).toThrow(
+      '--stage: stages must be distinct',
+    );
     expect(() => buildTrackBody({ name: 'x', tier: 'Router', workflow: '0' })).toThrow(/^--workflow: /);
   });
 
   it('updates only what is given; "none" clears', () => {
-    expect(buildTrackUpdate({ workflow: 'none', launchStage: 'none', description: 'none' })).toEqual({ workflow_id: null, launch_stage: null, description: null });
+    expect(buildTrackUpdate({ workflow: 'none', launchStage: 'none', description: 'none' })).toEqual({
+      workflow_id: null,
+      launch_stage: null,
+      description: null,
+    });
     expect(buildTrackUpdate({ clearRequiredCerts: true })).toEqual({ required_certifications: [] });
-    expect(buildTrackUpdate({ stage: ['a', 'b'], requireCert: ['x', 'y'] })).toEqual({ stages: ['a', 'b'], required_certifications: ['x', 'y'] });
+    expect(buildTrackUpdate({ stage: ['a', 'b'], requireCert: ['x', 'y'] })).toEqual({
+      stages: ['a', 'b'],
+      required_certifications: ['x', 'y'],
+    });
     expect(() => buildTrackUpdate({})).toThrow(/^give at least one of --stage/);
-    expect(() => buildTrackUpdate({ requireCert: ['x'], clearRequiredCerts: true })).toThrow('--require-cert/--clear-required-certs: give one');
+    expect(() => buildTrackUpdate({ requireCert: ['x'], clearRequiredCerts: true })).toThrow(
+      '--require-cert/--clear-required-certs: give one',
+    );
   });
 
   it('schedules with track_id, manifest_digest, stage, artifact_run_id and notes', () => {
-    expect(buildScheduleBody('2', DIGEST, 'Candidate', { run: '7', note: ['go'] })).toEqual({ track_id: 2, manifest_digest: DIGEST, stage: 'Candidate', artifact_run_id: 7, notes: ['go'] });
-    expect(buildScheduleBody('2', DIGEST, 'staging', {})).toEqual({ track_id: 2, manifest_digest: DIGEST, stage: 'staging' });
+    expect(buildScheduleBody('2', DIGEST, 'Candidate', { run: '7', note: ['go'] })).toEqual({
+      track_id: 2,
+      manifest_digest: DIGEST,
+      stage: 'Candidate',
+      artifact_run_id: 7,
+      notes: ['go'],
+    });
+    expect(buildScheduleBody('2', DIGEST, 'staging', {})).toEqual({
+      track_id: 2,
+      manifest_digest: DIGEST,
+      stage: 'staging',
+    });
     expect(() => buildScheduleBody('x', DIGEST, 'staging', {})).toThrow(/^TRACK_ID: /);
     expect(() => buildScheduleBody('2', 'latest', 'staging', {})).toThrow(/^DIGEST: must be a sha256 digest/);
     expect(() => buildScheduleBody('2', DIGEST, 'two words', {})).toThrow(/^STAGE: /);
@@ -278,7 +433,9 @@ describe('promotions bodies', () => {
 
   it('builds the history query from the API field names', () => {
     expect(historyQuery({})).toBe('');
-    expect(historyQuery({ track: '2', digest: DIGEST })).toBe(`?track_id=2&manifest_digest=${encodeURIComponent(DIGEST)}`);
+    expect(historyQuery({ track: '2', digest: DIGEST })).toBe(
+      `?track_id=2&manifest_digest=${encodeURIComponent(DIGEST)}`,
+    );
     expect(() => historyQuery({ track: 'two' })).toThrow('--track: must be a track id');
     expect(() => historyQuery({ digest: 'sha256:1' })).toThrow(/^--digest: /);
   });
@@ -286,16 +443,48 @@ describe('promotions bodies', () => {
 
 describe('promotions tables', () => {
   it('lists tracks with stages in order and their gates', () => {
-    const track: Track = { id: 2, owner_id: 1, name: 'mcg-train', tier: 'Router', stages: ['candidate', 'staging', 'production'], description: null, workflow_id: 3, launch_stage: 'staging', required_certifications: ['baseline', 'sec'], created_at: AT, updated_at: AT };
-    expect(trackListTable([track])[1]).toEqual([[2, 'mcg-train', 'Router', 'candidate > staging > production', 3, 'staging', 'baseline, sec', null]]);
+    const track: Track = {
+      id: 2,
+      owner_id: 1,
+      name: 'mcg-train',
+      tier: 'Router',
+      stages: ['candidate', 'staging', 'production'],
+      description: null,
+      workflow_id: 3,
+      launch_stage: 'staging',
+      required_certifications: ['baseline', 'sec'],
+      created_at: AT,
+      updated_at: AT,
+    };
+    expect(trackListTable([track])[1]).toEqual([
+      [2, 'mcg-train', 'Router', 'candidate > staging > production', 3, 'staging', 'baseline, sec', null],
+    ]);
   });
 
   it('lists promotions with the track name and short digest', () => {
     const p: PromotionRecord = {
-      id: 9, promotion_track_id: 2, manifest_digest: DIGEST, artifact_run_id: 7, stage: 'candidate', status: 'active', workflow_run_id: 12,
-      temporal_workflow_id: 'promotion/9', scheduled_by: 1, approved_by: 1, notes: [], scheduled_at: AT, approved_at: AT, activated_at: AT,
-      rolled_back_at: null, updated_at: AT, created_at: AT, track_name: 'mcg-train', tier: 'Router',
+      id: 9,
+      promotion_track_id: 2,
+      manifest_digest: DIGEST,
+      artifact_run_id: 7,
+      stage: 'candidate',
+      status: 'active',
+      workflow_run_id: 12,
+      temporal_workflow_id: 'promotion/9',
+      scheduled_by: 1,
+      approved_by: 1,
+      notes: [],
+      scheduled_at: AT,
+      approved_at: AT,
+      activated_at: AT,
+      rolled_back_at: null,
+      updated_at: AT,
+      created_at: AT,
+      track_name: 'mcg-train',
+      tier: 'Router',
     };
-    expect(promotionListTable([p])[1]).toEqual([[9, 'mcg-train', 'candidate', 'sha256:ab12ab12ab12', 'active', 12, AT, AT]]);
+    expect(promotionListTable([p])[1]).toEqual([
+      [9, 'mcg-train', 'candidate', 'sha256:ab12ab12ab12', 'active', 12, AT, AT],
+    ]);
   });
 });

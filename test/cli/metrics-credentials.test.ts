@@ -14,7 +14,13 @@ import { formatTable } from '../../cli/output.js';
 
 describe('metric details', () => {
   it('puts the catalogue keys of the event first, as compact JSON', () => {
-    const details = { error: 'x', platform: 'linux/amd64', retry_limit: 3, attempt: 1, registry_endpoint: 'r/mcp-custom-1' };
+    const details = {
+      error: 'x',
+      platform: 'linux/amd64',
+      retry_limit: 3,
+      attempt: 1,
+      registry_endpoint: 'r/mcp-custom-1',
+    };
     expect(metricDetails('push_succeeded', details)).toBe(
       '{"attempt":1,"retry_limit":3,"registry_endpoint":"r/mcp-custom-1","platform":"linux/amd64","error":"x"}',
     );
@@ -36,7 +42,13 @@ describe('metric details', () => {
   });
 
   it('tabulates and prints followed events with the same columns', () => {
-    const m = { id: 5, timestamp: '2026-11-25T08:00:00.000Z', event_type: 'tag_started', details: { tag: 'latest' }, run_id: 2 };
+    const m = {
+      id: 5,
+      timestamp: '2026-11-25T08:00:00.000Z',
+      event_type: 'tag_started',
+      details: { tag: 'latest' },
+      run_id: 2,
+    };
     const lines = formatTable(...metricsTable([m])).split('\n');
     expect(lines[0]).toMatch(/^id\s+time\s+event\s+details$/);
     expect(lines[2]).toBe('5   2026-11-25T08:00:00.000Z  tag_started  {"tag":"latest"}');
@@ -47,8 +59,12 @@ describe('metric details', () => {
 
 describe('webhook URL', () => {
   it('joins the path to the API base URL, path prefix included', () => {
-    expect(absoluteUrl('http://127.0.0.1:3000', '/api/servers/3/webhook')).toBe('http://127.0.0.1:3000/api/servers/3/webhook');
-    expect(absoluteUrl('https://x.example/mcp', '/api/servers/3/webhook')).toBe('https://x.example/mcp/api/servers/3/webhook');
+    expect(absoluteUrl('http://127.0.0.1:3000', '/api/servers/3/webhook')).toBe(
+      'http://127.0.0.1:3000/api/servers/3/webhook',
+    );
+    expect(absoluteUrl('https://x.example/mcp', '/api/servers/3/webhook')).toBe(
+      'https://x.example/mcp/api/servers/3/webhook',
+    );
     expect(absoluteUrl('https://x.example', 'https://hooks.example/3')).toBe('https://hooks.example/3');
   });
 });
@@ -89,17 +105,25 @@ describe('credential formatting', () => {
 
   it('sums the rotation flags up in words', () => {
     expect(rotationText(check())).toBe('recommended, not configured');
-    expect(rotationText(check({ rotation_recommended: false, rotation_configured: true }))).toBe('not needed, configured');
-    expect(rotationText(check({ rotation_configured: true, rotation_attempted: true, rotation_succeeded: true }))).toBe('recommended, configured, rotated');
-    expect(rotationText(check({ rotation_configured: true, rotation_attempted: true, rotation_succeeded: false }))).toBe(
-      'recommended, configured, rotation failed',
+    expect(rotationText(check({ rotation_recommended: false, rotation_configured: true }))).toBe(
+      'not needed, configured',
     );
+    expect(rotationText(check({ rotation_configured: true, rotation_attempted: true, rotation_succeeded: true }))).toBe(
+      'recommended, configured, rotated',
+    );
+    expect(
+      rotationText(check({ rotation_configured: true, rotation_attempted: true, rotation_succeeded: false })),
+    ).toBe('recommended, configured, rotation failed');
   });
 
   it('names the next scheduled check', () => {
     expect(nextCheckText(null)).toBe('no schedule');
-    expect(nextCheckText({ id: 's', next_runs: ['2026-11-25T09:00:00.000Z'], paused: false })).toBe('2026-11-25T09:00:00.000Z');
-    expect(nextCheckText({ id: 's', next_runs: ['2026-11-25T09:00:00.000Z'], paused: true })).toBe('2026-11-25T09:00:00.000Z (paused)');
+    expect(nextCheckText({ id: 's', next_runs: ['2026-11-25T09:00:00.000Z'], paused: false })).toBe(
+      '2026-11-25T09:00:00.000Z',
+    );
+    expect(nextCheckText({ id: 's', next_runs: ['2026-11-25T09:00:00.000Z'], paused: true })).toBe(
+      '2026-11-25T09:00:00.000Z (paused)',
+    );
     expect(nextCheckText({ id: 's', next_runs: [], paused: true })).toBe('none planned (paused)');
   });
 
@@ -123,7 +147,9 @@ describe('credential formatting', () => {
   });
 
   it('summarises a registry that is not set up or never checked', () => {
-    const text = formatTable(...summaryTable({ registry: null, configured: false, latest: null, history: [], schedule: null }));
+    const text = formatTable(
+      ...summaryTable({ registry: null, configured: false, latest: null, history: [], schedule: null }),
+    );
     expect(text).toMatch(/registry\s+not set \(REGISTRY\)/);
     expect(text).toMatch(/configured\s+false/);
     expect(text).toMatch(/status\s+never checked/);
@@ -132,10 +158,24 @@ describe('credential formatting', () => {
 
   it('keeps the history table short, a rotation error before the message', () => {
     const checks = Array.from({ length: 15 }, (_, i) => check({ id: 20 - i }));
-    checks[0] = check({ id: 20, rotation_configured: true, rotation_attempted: true, rotation_succeeded: false, rotation_error: 'refresh command exited 1' });
+    checks[0] = check({
+      id: 20,
+      rotation_configured: true,
+      rotation_attempted: true,
+      rotation_succeeded: false,
+      rotation_error: 'refresh command exited 1',
+    });
     const [headers, rows] = historyTable(checks);
     expect(headers).toEqual(['id', 'checked', 'trigger', 'status', 'expires', 'rotation', 'message']);
     expect(rows).toHaveLength(10);
-    expect(rows[0]).toEqual([20, '2026-11-25T08:00:00.000Z', 'schedule', 'expiring_soon', '2026-11-27T12:00:00.000Z', 'recommended, configured, rotation failed', 'refresh command exited 1']);
+    expect(rows[0]).toEqual([
+      20,
+      '2026-11-25T08:00:00.000Z',
+      'schedule',
+      'expiring_soon',
+      '2026-11-27T12:00:00.000Z',
+      'recommended, configured, rotation failed',
+      'refresh command exited 1',
+    ]);
   });
 });

@@ -19,7 +19,11 @@ describe('formatTable', () => {
   });
 
   it('widens a column to its header and shows missing values as "-"', () => {
-    expect(formatTable(['identifier', 'reason'], [[7, null]]).split('\n')).toEqual(['identifier  reason', '----------  ------', '7           -']);
+    expect(formatTable(['identifier', 'reason'], [[7, null]]).split('\n')).toEqual([
+      'identifier  reason',
+      '----------  ------',
+      '7           -',
+    ]);
   });
 
   it('keeps one line per row when a value holds newlines or escape sequences', () => {

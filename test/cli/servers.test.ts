@@ -13,7 +13,18 @@ describe('parseConfigPairs', () => {
   });
 
   it('keeps as strings the values a number would change', () => {
-    expect(parseConfigPairs(['ZIP=007', 'VERSION=1.50', 'EXP=1e3', 'BIG=12345678901234567890', 'INF=Infinity', 'HEX=0x10', 'CASE=TRUE', 'EMPTY='])).toEqual({
+    expect(
+      parseConfigPairs([
+        'ZIP=007',
+        'VERSION=1.50',
+        'EXP=1e3',
+        'BIG=12345678901234567890',
+        'INF=Infinity',
+        'HEX=0x10',
+        'CASE=TRUE',
+        'EMPTY=',
+      ]),
+    ).toEqual({
       ZIP: '007',
       VERSION: '1.50',
       EXP: '1e3',
@@ -59,15 +70,23 @@ describe('buildCreateBody', () => {
   it('needs exactly one of --git and --image', () => {
     expect(() => buildCreateBody('w', { type: 'node', start: true })).toThrow('--git/--image: give exactly one source');
     expect(() => buildCreateBody('w', { ...git, image: 'acme/w' })).toThrow('--git/--image: give exactly one source');
-    expect(() => buildCreateBody('w', { type: 'node', image: 'acme/w', branch: 'dev', start: true })).toThrow('--branch: only applies with --git');
+    expect(() => buildCreateBody('w', { type: 'node', image: 'acme/w', branch: 'dev', start: true })).toThrow(
+      '--branch: only applies with --git',
+    );
   });
 
   it('names the option at fault when the API schema refuses the input', () => {
     expect(() => buildCreateBody('Weather_1', git)).toThrow(/^NAME: must be 1-63 lowercase/);
     expect(() => buildCreateBody('w', { ...git, type: '' })).toThrow(/^--type: /);
-    expect(() => buildCreateBody('w', { ...git, git: 'file:///etc' })).toThrow(/^--git: repository uses the unsupported scheme "file:"/);
+    expect(() => buildCreateBody('w', { ...git, git: 'file:///etc' })).toThrow(
+      /^--git: repository uses the unsupported scheme "file:"/,
+    );
     expect(() => buildCreateBody('w', { ...git, branch: '../x' })).toThrow(/^--branch: /);
-    expect(() => buildCreateBody('w', { type: 'node', image: 'Not An Image', start: true })).toThrow(/^--image: must be an image reference/);
-    expect(() => buildCreateBody('w', { ...git, config: ['DB_PASSWORD=x'] })).toThrow('--config DB_PASSWORD: looks like a secret');
+    expect(() => buildCreateBody('w', { type: 'node', image: 'Not An Image', start: true })).toThrow(
+      /^--image: must be an image reference/,
+    );
+    expect(() => buildCreateBody('w', { ...git, config: ['DB_PASSWORD=x'] })).toThrow(
+      '--config DB_PASSWORD: looks like a secret',
+    );
   });
 });

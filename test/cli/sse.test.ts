@@ -8,7 +8,9 @@ const feed = (chunks: string[]) => {
 
 describe('SseParser', () => {
   it('parses event, id and data fields', () => {
-    expect(feed(['event: status\nid: 41\ndata: {"id":3}\n\n'])).toEqual([{ event: 'status', id: '41', data: '{"id":3}' }]);
+    expect(feed(['event: status\nid: 41\ndata: {"id":3}\n\n'])).toEqual([
+      { event: 'status', id: '41', data: '{"id":3}' },
+    ]);
   });
 
   it('yields nothing until the blank line that ends a frame', () => {
@@ -18,7 +20,8 @@ describe('SseParser', () => {
   });
 
   it('gives the same frames however the stream is split into chunks', () => {
-    const stream = 'event: ready\ndata: {"last_event_id":0}\n\n: keep-alive\n\nevent: status\r\nid: 7\r\ndata: {"status":"running"}\r\n\r\n';
+    const stream =
+      'event: ready\ndata: {"last_event_id":0}\n\n: keep-alive\n\nevent: status\r\nid: 7\r\ndata: {"status":"running"}\r\n\r\n';
     const whole = feed([stream]);
     expect(whole).toHaveLength(2);
     for (let cut = 1; cut < stream.length; cut++) {
@@ -33,7 +36,9 @@ describe('SseParser', () => {
   });
 
   it('joins multi-line data with newlines', () => {
-    expect(feed(['data: first\ndata:second\ndata:  indented\n\n'])).toEqual([{ event: 'message', data: 'first\nsecond\n indented' }]);
+    expect(feed(['data: first\ndata:second\ndata:  indented\n\n'])).toEqual([
+      { event: 'message', data: 'first\nsecond\n indented' },
+    ]);
   });
 
   it('ignores comment lines such as keep-alives', () => {
@@ -42,7 +47,12 @@ describe('SseParser', () => {
   });
 
   it('keeps the last event id across frames, so a reconnect resumes after it', () => {
-    const frames = feed(['event: status\nid: 5\ndata: a\n\n', 'event: status\ndata: b\n\n', 'id: 9\n\n', 'data: c\n\n']);
+    const frames = feed([
+      'event: status\nid: 5\ndata: a\n\n',
+      'event: status\ndata: b\n\n',
+      'id: 9\n\n',
+      'data: c\n\n',
+    ]);
     expect(frames.map((f) => f.id)).toEqual(['5', '5', '9']);
   });
 

@@ -23,7 +23,11 @@ describe('resolveConfig', () => {
   });
 
   it('defaults the URL and timeout, and trims what a shell may leave around them', () => {
-    expect(resolveConfig({ token: `${TOKEN}\n` })).toEqual({ baseUrl: 'http://127.0.0.1:3000', token: TOKEN, timeoutMs: 30_000 });
+    expect(resolveConfig({ token: `${TOKEN}\n` })).toEqual({
+      baseUrl: 'http://127.0.0.1:3000',
+      token: TOKEN,
+      timeoutMs: 30_000,
+    });
     expect(resolveConfig({ token: TOKEN, url: 'https://mcp.example.com/', timeout: '2.5' })).toMatchObject({
       baseUrl: 'https://mcp.example.com',
       timeoutMs: 2500,
@@ -31,7 +35,9 @@ describe('resolveConfig', () => {
   });
 
   it('refuses a URL that is not http(s), and a timeout that is not a positive number', () => {
-    expect(() => resolveConfig({ token: TOKEN, url: '127.0.0.1:3000' })).toThrow('--url: must be an http:// or https:// URL');
+    expect(() => resolveConfig({ token: TOKEN, url: '127.0.0.1:3000' })).toThrow(
+      '--url: must be an http:// or https:// URL',
+    );
     expect(() => resolveConfig({ token: TOKEN, timeout: '0' })).toThrow('--timeout: must be more than 0 seconds');
     expect(() => resolveConfig({ token: TOKEN, timeout: '30s' })).toThrow('--timeout: must be a number of seconds');
   });
@@ -44,7 +50,11 @@ describe('resolveConfig', () => {
 describe('users create options', () => {
   it('sends only what was given', () => {
     expect(buildUserBody({ email: 'ada@example.com' })).toEqual({ email: 'ada@example.com' });
-    expect(buildUserBody({ email: 'ada@example.com', role: 'viewer', quota: '0' })).toEqual({ email: 'ada@example.com', role: 'viewer', server_quota: 0 });
+    expect(buildUserBody({ email: 'ada@example.com', role: 'viewer', quota: '0' })).toEqual({
+      email: 'ada@example.com',
+      role: 'viewer',
+      server_quota: 0,
+    });
   });
 
   it('names the option at fault', () => {
@@ -57,7 +67,11 @@ describe('users create options', () => {
 
 describe('token create options', () => {
   it('converts the numbers', () => {
-    expect(buildTokenBody('ci', { expiresInDays: '90', user: '4' })).toEqual({ name: 'ci', expires_in_days: 90, user_id: 4 });
+    expect(buildTokenBody('ci', { expiresInDays: '90', user: '4' })).toEqual({
+      name: 'ci',
+      expires_in_days: 90,
+      user_id: 4,
+    });
   });
 
   it('names the option at fault', () => {

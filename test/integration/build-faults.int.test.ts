@@ -37,8 +37,17 @@ const CATALOGUE: Record<string, string[]> = {
   auth_refresh_succeeded: ATTEMPT_KEYS,
   auth_refresh_failed: [...ATTEMPT_KEYS, 'error'],
   auth_health_reported: [
-    'registry_endpoint', 'registry', 'platform', 'status', 'observed_at', 'expires_at', 'seconds_until_expiry',
-    'rotation_recommended', 'rotation_configured', 'source_path', 'message',
+    'registry_endpoint',
+    'registry',
+    'platform',
+    'status',
+    'observed_at',
+    'expires_at',
+    'seconds_until_expiry',
+    'rotation_recommended',
+    'rotation_configured',
+    'source_path',
+    'message',
   ],
   auth_rotation_started: ['registry_endpoint', 'registry', 'platform', 'status', 'observed_at'],
   auth_rotation_succeeded: ['registry_endpoint', 'registry', 'platform', 'status', 'observed_at'],
@@ -68,11 +77,20 @@ async function createBuildServer(h: Harness, name: string, files: Record<string,
   const call = httpClient(h.apiUrl);
   const res = await call('POST', '/api/servers', {
     token: h.adminToken,
-    json: { name, server_type: 'Router', source: { type: 'git', repository: stack.git.url(name), branch: 'main' }, start: false },
+    json: {
+      name,
+      server_type: 'Router',
+      source: { type: 'git', repository: stack.git.url(name), branch: 'main' },
+      start: false,
+    },
   });
   expect(res.status, res.text).toBe(201);
   const id = res.body.id as number;
-  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped', 30_000, 'created');
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped',
+    30_000,
+    'created',
+  );
   expect((await call('POST', `/api/servers/${id}/builds`, { token: h.adminToken })).status).toBe(202);
   return id;
 }
@@ -617,7 +635,10 @@ describe('two platforms (linux/amd64, linux/arm64)', () => {
 
     // The amd64 build had started its sleep, was cancelled, and its container is gone.
     const amd64 = await buildLogOf(h, run!.id, 'linux/amd64');
-    const sleeper = amd64.map((l) => /Running in ([0-9a-f]{12})/.exec(l)?.[1]).filter(Boolean).at(-1);
+    const sleeper = amd64
+      .map((l) => /Running in ([0-9a-f]{12})/.exec(l)?.[1])
+      .filter(Boolean)
+      .at(-1);
     expect(sleeper, amd64.join('\n')).toBeDefined();
     expect(amd64).toContain('Build for linux/amd64 cancelled');
     const running = async () => (await stack.docker.listContainers()).filter((c) => c.Id.startsWith(sleeper!));

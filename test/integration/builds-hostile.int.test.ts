@@ -24,7 +24,11 @@ const CANARY = `canary-${randomBytes(8).toString('hex')}`;
 
 beforeAll(async () => {
   mkdirSync(gitDir, { recursive: true });
-  daemon = await startGitDaemon({ baseDir: gitDir, port: await freePort(), logFile: join(DATA_DIR, 'test-logs', 'builds-hostile-git.log') });
+  daemon = await startGitDaemon({
+    baseDir: gitDir,
+    port: await freePort(),
+    logFile: join(DATA_DIR, 'test-logs', 'builds-hostile-git.log'),
+  });
   h = await startHarness('builds-hostile', {
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
     BUILD_WORK_DIR: workDir,
@@ -54,22 +58,37 @@ async function repoWith(name: string, files: Record<string, string>, setup?: (pa
 async function buildFails(name: string): Promise<{ reason: string; log: string; serverId: number }> {
   const created = await call('POST', '/api/servers', {
     token: h.adminToken,
-    json: { name, server_type: 'Router', source: { type: 'git', repository: daemon.url(name), branch: 'main' }, start: false },
+    json: {
+      name,
+      server_type: 'Router',
+      source: { type: 'git', repository: daemon.url(name), branch: 'main' },
+      start: false,
+    },
   });
   expect(created.status, created.text).toBe(201);
   const id = created.body.id as number;
-  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped', 30_000, 'created');
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped',
+    30_000,
+    'created',
+  );
   expect((await call('POST', `/api/servers/${id}/builds`, { token: h.adminToken })).status).toBe(202);
   const run = await eventually(
     async () => {
-      const runs = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body as { id: number; status: string; failure_reason: string | null }[];
+      const runs = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body as {
+        id: number;
+        status: string;
+        failure_reason: string | null;
+      }[];
       return runs?.[0] && !['running', 'pending'].includes(runs[0].status) ? runs[0] : undefined;
     },
     90_000,
     `build of ${name} to finish`,
   );
   expect(run.status).toBe('failed');
-  const viaApi = (await call('GET', `/api/builds/${run.id}`, { token: h.adminToken })).body as { failure_reason: string };
+  const viaApi = (await call('GET', `/api/builds/${run.id}`, { token: h.adminToken })).body as {
+    failure_reason: string;
+  };
   const logs = (await call('GET', `/api/builds/${run.id}/logs`, { token: h.adminToken })).text;
   return { reason: viaApi.failure_reason, log: logs, serverId: id };
 }
@@ -84,7 +103,9 @@ const DOCKERFILE = 'FROM scratch\nCOPY . /app\nEXPOSE 8080\n';
 
 describe('hostile build contexts', () => {
   it('refuses a Dockerfile that is a symlink to a file outside the checkout, without its contents', async () => {
-    await repoWith('environ-link', { 'main.txt': 'x' }, (path) => symlinkSync('/proc/self/environ', join(path, 'Dockerfile')));
+    await repoWith('environ-link', { 'main.txt': 'x' }, (path) =>
+      symlinkSync('/proc/self/environ', join(path, 'Dockerfile')),
+    );
     const { reason, log, serverId } = await buildFails('environ-link');
     expect(reason).toMatch(/Dockerfile is a symbolic link/);
     for (const text of [reason, log]) {
@@ -103,14 +124,19 @@ describe('hostile build contexts', () => {
   }, 240_000);
 
   it('refuses a .dockerignore that is a symlink (to /dev/zero)', async () => {
-    await repoWith('ignore-link', { Dockerfile: DOCKERFILE }, (path) => symlinkSync('/dev/zero', join(path, '.dockerignore')));
+    await repoWith('ignore-link', { Dockerfile: DOCKERFILE }, (path) =>
+      symlinkSync('/dev/zero', join(path, '.dockerignore')),
+    );
     const { reason, serverId } = await buildFails('ignore-link');
     expect(reason).toMatch(/\.dockerignore is a symbolic link/);
     expectNoCheckout(serverId);
   }, 120_000);
 
   it('fails a build whose checkout is larger than CHECKOUT_MAX_BYTES, and removes it', async () => {
-    await repoWith('oversized', { Dockerfile: DOCKERFILE, 'blob.bin': randomBytes(3 * 1024 * 1024).toString('base64') });
+    await repoWith('oversized', {
+      Dockerfile: DOCKERFILE,
+      'blob.bin': randomBytes(3 * 1024 * 1024).toString('base64'),
+    });
     const { reason, serverId } = await buildFails('oversized');
     expect(reason).toMatch(/checkout is too large: more than CHECKOUT_MAX_BYTES \(2097152 bytes\)/);
     expectNoCheckout(serverId);
@@ -119,7 +145,9 @@ describe('hostile build contexts', () => {
   it('fails a build whose FROM names a registry on a private address, before contacting it', async () => {
     await repoWith('private-from', { Dockerfile: 'FROM 10.0.0.1:5000/base:1\nEXPOSE 8080\n' });
     const { reason, serverId } = await buildFails('private-from');
-    expect(reason).toMatch(/base image 10\.0\.0\.1:5000\/base:1 names 10\.0\.0\.1:5000, a private, loopback or link-local address/);
+    expect(reason).toMatch(
+      /base image 10\.0\.0\.1:5000\/base:1 names 10\.0\.0\.1:5000, a private, loopback or link-local address/,
+    );
     expectNoCheckout(serverId);
   }, 120_000);
 });
@@ -133,7 +161,12 @@ describe('sources naming private addresses', () => {
   ])('refuses the git source %s with 422 naming %s', async (repository, field) => {
     const res = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: `ssrf-${randomBytes(3).toString('hex')}`, server_type: 'Router', source: { type: 'git', repository }, start: false },
+      json: {
+        name: `ssrf-${randomBytes(3).toString('hex')}`,
+        server_type: 'Router',
+        source: { type: 'git', repository },
+        start: false,
+      },
     });
     expect(res.status, res.text).toBe(422);
     expect(res.body.error.field).toBe(field);
@@ -145,7 +178,12 @@ describe('sources naming private addresses', () => {
     async (image) => {
       const res = await call('POST', '/api/servers', {
         token: h.adminToken,
-        json: { name: `ssrf-${randomBytes(3).toString('hex')}`, server_type: 'Router', source: { type: 'image', image }, start: false },
+        json: {
+          name: `ssrf-${randomBytes(3).toString('hex')}`,
+          server_type: 'Router',
+          source: { type: 'image', image },
+          start: false,
+        },
       });
       expect(res.status, res.text).toBe(422);
       expect(res.body.error.field).toBe('source.image');
@@ -155,7 +193,12 @@ describe('sources naming private addresses', () => {
   it('accepts the allowed git daemon', async () => {
     const res = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: `allowed-${randomBytes(3).toString('hex')}`, server_type: 'Router', source: { type: 'git', repository: daemon.url('x') }, start: false },
+      json: {
+        name: `allowed-${randomBytes(3).toString('hex')}`,
+        server_type: 'Router',
+        source: { type: 'git', repository: daemon.url('x') },
+        start: false,
+      },
     });
     expect(res.status, res.text).toBe(201);
   });

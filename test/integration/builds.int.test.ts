@@ -30,7 +30,10 @@ async function runImage(image: string, platform: string): Promise<string> {
     await container.wait();
     const logs = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
     // Multiplexed stream: strip the 8-byte frame headers.
-    return logs.toString('latin1').replace(/[\x00-\x08]/g, '').trim();
+    return logs
+      .toString('latin1')
+      .replace(/[\x00-\x08]/g, '')
+      .trim();
   } finally {
     await container.remove({ force: true }).catch(() => {});
   }
@@ -58,11 +61,20 @@ describe('build and publish', () => {
     });
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'hello', server_type: 'Router', source: { type: 'git', repository: stack.git.url('hello-mcp'), branch: 'main' }, start: false },
+      json: {
+        name: 'hello',
+        server_type: 'Router',
+        source: { type: 'git', repository: stack.git.url('hello-mcp'), branch: 'main' },
+        start: false,
+      },
     });
     expect(created.status).toBe(201);
     const id = (serverId = created.body.id as number);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status === 'stopped', 30_000, 'created');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status === 'stopped',
+      30_000,
+      'created',
+    );
     // A build alone (the runtime tests launch): building → ready.
     expect((await call('POST', `/api/servers/${id}/builds`, { token: h.adminToken })).status).toBe(202);
     const server = await eventually(
@@ -91,10 +103,17 @@ describe('build and publish', () => {
     expect(platforms.map((p) => p.platform)).toEqual(['linux/amd64', 'linux/arm64']);
 
     // The registry holds what the ledger says.
-    const client = new RegistryClient({ apiBase: `http://${stack.registryHost}`, credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+    const client = new RegistryClient({
+      apiBase: `http://${stack.registryHost}`,
+      credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD },
+    });
     const index = await client.getManifest(`mcp/mcp-custom-${id}`, 'latest');
     expect(index.digest).toBe(run!.manifest_digest);
-    const entries = (index.body.manifests ?? []) as { digest: string; size: number; platform: { architecture: string } }[];
+    const entries = (index.body.manifests ?? []) as {
+      digest: string;
+      size: number;
+      platform: { architecture: string };
+    }[];
     expect(entries.map((e) => e.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
     for (const p of platforms) {
       const entry = entries.find((e) => `linux/${e.platform.architecture}` === p.platform)!;
@@ -117,13 +136,26 @@ describe('build and publish', () => {
     const events = await h.sql<{ event_type: string; details: Record<string, unknown> }[]>`
       select event_type, details from usage_metrics where server_id = ${id} order by id`;
     const names = events.map((e) => e.event_type);
-    for (const name of ['tag_started', 'tag_succeeded', 'auth_health_reported', 'push_started', 'push_succeeded', 'manifest_published']) {
+    for (const name of [
+      'tag_started',
+      'tag_succeeded',
+      'auth_health_reported',
+      'push_started',
+      'push_succeeded',
+      'manifest_published',
+    ]) {
       expect(names).toContain(name);
     }
     const published = events.find((e) => e.event_type === 'manifest_published')!.details;
-    expect(published).toMatchObject({ tag: 'latest', digest: run!.manifest_digest, architectures: ['linux/amd64', 'linux/arm64'] });
+    expect(published).toMatchObject({
+      tag: 'latest',
+      digest: run!.manifest_digest,
+      architectures: ['linux/amd64', 'linux/arm64'],
+    });
     for (const e of events.filter((e) => e.event_type.startsWith('push_'))) {
-      expect(Object.keys(e.details)).toEqual(expect.arrayContaining(['attempt', 'retry_limit', 'registry_endpoint', 'platform']));
+      expect(Object.keys(e.details)).toEqual(
+        expect.arrayContaining(['attempt', 'retry_limit', 'registry_endpoint', 'platform']),
+      );
     }
     // Build logs were kept; the ignored file never reached the daemon; no secret in any log or event.
     const logs = await h.sql<{ line: string }[]>`select line from build_logs where run_id = ${run!.id} order by id`;
@@ -142,7 +174,9 @@ describe('builds, logs and telemetry over the API', () => {
     const run = runs.body[0];
     expect(run).toMatchObject({ status: 'succeeded', source_revision: repo.revision, multi_arch: true });
     expect(run.platforms.map((p: { platform: string }) => p.platform)).toEqual(['linux/amd64', 'linux/arm64']);
-    expect((await call('GET', `/api/builds/${run.id}`, { token: h.adminToken })).body.manifest_digest).toBe(run.manifest_digest);
+    expect((await call('GET', `/api/builds/${run.id}`, { token: h.adminToken })).body.manifest_digest).toBe(
+      run.manifest_digest,
+    );
 
     const lines = await call('GET', `/api/builds/${run.id}/logs`, { token: h.adminToken });
     expect(lines.body.some((l: { line: string }) => l.line.startsWith('Manifest list published'))).toBe(true);
@@ -158,7 +192,9 @@ describe('builds, logs and telemetry over the API', () => {
     expect(page1.body).toHaveLength(3);
     const ids = page1.body.map((m: { id: number }) => m.id);
     expect([...ids].sort((a, b) => b - a)).toEqual(ids);
-    const page2 = await call('GET', `/api/servers/${serverId}/metrics?limit=3&before=${ids.at(-1)}`, { token: h.adminToken });
+    const page2 = await call('GET', `/api/servers/${serverId}/metrics?limit=3&before=${ids.at(-1)}`, {
+      token: h.adminToken,
+    });
     expect(page2.body[0].id).toBeLessThan(ids.at(-1));
 
     const bad = await call('POST', `/api/servers/${serverId}/metrics`, {
@@ -170,10 +206,24 @@ describe('builds, logs and telemetry over the API', () => {
 
     const stream = collectSse(`${h.apiUrl}/api/servers/${serverId}/metrics/stream`, h.adminToken);
     await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
-    const details = { attempt: 2, retry_limit: 5, registry_endpoint: 'r/mcp-custom-1', platform: 'linux/amd64', reason: 'retryable_error', error: 'x' };
-    const good = await call('POST', `/api/servers/${serverId}/metrics`, { token: h.adminToken, json: { event_type: 'push_retry', details } });
+    const details = {
+      attempt: 2,
+      retry_limit: 5,
+      registry_endpoint: 'r/mcp-custom-1',
+      platform: 'linux/amd64',
+      reason: 'retryable_error',
+      error: 'x',
+    };
+    const good = await call('POST', `/api/servers/${serverId}/metrics`, {
+      token: h.adminToken,
+      json: { event_type: 'push_retry', details },
+    });
     expect(good.status).toBe(201);
-    await eventually(async () => stream.frames.some((f) => f.event === 'metric' && f.data.id === good.body.id), 10_000, 'streamed metric');
+    await eventually(
+      async () => stream.frames.some((f) => f.event === 'metric' && f.data.id === good.body.id),
+      10_000,
+      'streamed metric',
+    );
     await stream.stop();
     expect(stream.frames.find((f) => f.data?.id === good.body.id)!.data.details).toEqual(details);
   });
@@ -187,7 +237,11 @@ describe('builds, logs and telemetry over the API', () => {
     const post = (signature: string | undefined, event = 'push') =>
       fetch(`${h.apiUrl}/api/servers/${serverId}/webhook`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': event, ...(signature && { 'x-hub-signature-256': signature }) },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': event,
+          ...(signature && { 'x-hub-signature-256': signature }),
+        },
         body,
       });
     expect((await post(undefined)).status).toBe(401);
@@ -197,14 +251,19 @@ describe('builds, logs and telemetry over the API', () => {
 
     const run = await eventually(
       async () => {
-        const [r] = await h.sql`select * from build_artifact_runs where server_id = ${serverId} and source_revision = ${revision}`;
+        const [r] =
+          await h.sql`select * from build_artifact_runs where server_id = ${serverId} and source_revision = ${revision}`;
         return r && r.status !== 'running' ? r : undefined;
       },
       240_000,
       'the webhook build',
     );
     expect(run.status).toBe('succeeded');
-    await eventually(async () => (await call('GET', `/api/servers/${serverId}`, { token: h.adminToken })).body.status === 'ready', 30_000, 'ready');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${serverId}`, { token: h.adminToken })).body.status === 'ready',
+      30_000,
+      'ready',
+    );
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(serverId), 'server-lifecycle-git-two-builds-open');
   });
 
@@ -216,14 +275,21 @@ describe('builds, logs and telemetry over the API', () => {
     const rotated = await call('POST', '/api/registry/credentials/rotate', { token: h.adminToken });
     expect(rotated.status).toBe(200);
     // No refresh command configured: the check runs and says so, nothing is rotated.
-    expect(rotated.body.latest).toMatchObject({ trigger: 'manual', status: 'healthy', rotation_configured: false, rotation_attempted: false });
+    expect(rotated.body.latest).toMatchObject({
+      trigger: 'manual',
+      status: 'healthy',
+      rotation_configured: false,
+      rotation_attempted: false,
+    });
     expect(JSON.stringify(rotated.body)).not.toContain(REGISTRY_PASSWORD);
   });
 });
 
 describe('secrets', () => {
   it('never reach the API and worker logs, in clear or as the dockerconfig auth value', async () => {
-    const logs = ['builds-api.log', 'builds-worker.log'].map((f) => readFileSync(join(DATA_DIR, 'test-logs', f), 'utf8')).join('\n');
+    const logs = ['builds-api.log', 'builds-worker.log']
+      .map((f) => readFileSync(join(DATA_DIR, 'test-logs', f), 'utf8'))
+      .join('\n');
     expect(logs.length).toBeGreaterThan(1000); // the logs are there, and were written
     expect(logs).toContain('manifest_published');
     expect(logs).not.toContain(REGISTRY_PASSWORD);

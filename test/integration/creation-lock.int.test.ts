@@ -26,7 +26,12 @@ beforeAll(async () => {
   call = httpClient(h.apiUrl);
   const wf = await call('POST', '/api/governance/workflows', {
     token: h.adminToken,
-    json: { name: 'cl-checks', workflow_type: 'promotion', tier: 'CreationLock', steps: [{ action: 'review' }, { action: 'sign-off' }] },
+    json: {
+      name: 'cl-checks',
+      workflow_type: 'promotion',
+      tier: 'CreationLock',
+      steps: [{ action: 'review' }, { action: 'sign-off' }],
+    },
   });
   expect(wf.status, JSON.stringify(wf.body)).toBe(201);
   workflowDefId = wf.body.id;
@@ -106,7 +111,9 @@ describe('the first read of a new row', () => {
     const [server] = await h.sql<{ id: number }[]>`
       insert into mcp_servers (owner_id, name, server_type, source) values (${adminId}, 'cl-server', 'Router', ${h.sql.json({ type: 'image', image: 'example/router:1' })})
       returning id`;
-    await expect(createServerDbActivities(h.sql).awaitServerRow({ serverId: server!.id })).resolves.toEqual({ status: 'creating' });
+    await expect(createServerDbActivities(h.sql).awaitServerRow({ serverId: server!.id })).resolves.toEqual({
+      status: 'creating',
+    });
     other.end(true);
     await other.tx;
   });
@@ -116,7 +123,9 @@ describe('the first read of a new row', () => {
 async function activitiesOf(workflowId: string) {
   const history = await h.temporal.workflow.getHandle(workflowId).fetchHistory();
   return {
-    scheduled: history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name),
+    scheduled: history
+      .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name),
     local: history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
   };
 }
@@ -125,11 +134,21 @@ describe('workflows started through the API read their row in their first workfl
   it('a server: a local activity, no activity task', async () => {
     const res = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'cl-api-server', server_type: 'Router', source: { type: 'image', image: 'example/router:1' }, start: false },
+      json: {
+        name: 'cl-api-server',
+        server_type: 'Router',
+        source: { type: 'image', image: 'example/router:1' },
+        start: false,
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const workflowId = h.workflowIds.server(res.body.id);
-    await eventually(async () => (await h.sql`select 1 from mcp_servers where id = ${res.body.id} and status = 'stopped'`).length === 1, 30_000, 'created without start');
+    await eventually(
+      async () =>
+        (await h.sql`select 1 from mcp_servers where id = ${res.body.id} and status = 'stopped'`).length === 1,
+      30_000,
+      'created without start',
+    );
     const { scheduled, local } = await activitiesOf(workflowId);
     expect(scheduled).not.toContain('awaitServerRow');
     expect(scheduled).toContain('recordServerStatus');
@@ -137,9 +156,15 @@ describe('workflows started through the API read their row in their first workfl
   });
 
   it('a governance run: a local activity, no activity task', async () => {
-    const res = await call('POST', `/api/governance/workflows/${workflowDefId}/runs`, { token: h.adminToken, json: {} });
+    const res = await call('POST', `/api/governance/workflows/${workflowDefId}/runs`, {
+      token: h.adminToken,
+      json: {},
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const step = await call('POST', `/api/governance/runs/${res.body.id}/steps/1`, { token: h.adminToken, json: { status: 'in_progress' } });
+    const step = await call('POST', `/api/governance/runs/${res.body.id}/steps/1`, {
+      token: h.adminToken,
+      json: { status: 'in_progress' },
+    });
     expect(step.status, JSON.stringify(step.body)).toBe(200);
     const { scheduled, local } = await activitiesOf(res.body.temporal_workflow_id);
     expect(scheduled).not.toContain('loadGovernanceRun');
@@ -175,7 +200,10 @@ describe('a database outage during the first read', () => {
     const direct = new URL(h.env.DATABASE_URL!);
     const proxy = await startFaultProxy({ target: { host: direct.hostname, port: Number(direct.port || 5432) } });
     const proxied = Object.assign(new URL(direct.toString()), { hostname: '127.0.0.1', port: String(proxy.port) });
-    const cut = await startHarness('creation-lock-outage', { DOCKER_HOST: 'unix:///nonexistent/docker.sock', DATABASE_URL: proxied.toString() });
+    const cut = await startHarness('creation-lock-outage', {
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      DATABASE_URL: proxied.toString(),
+    });
     try {
       proxy.setMode('refuse');
       // The row and its workflow, created in one transaction as the API does (over a direct connection).
@@ -194,11 +222,21 @@ describe('a database outage during the first read', () => {
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(proxy.connections.refused).toBeGreaterThan(0); // the worker did try, and was refused
       proxy.setMode('pass');
-      const loaded = await eventually(async () => {
-        const state = await handle.query(governanceRunQuery);
-        return state.steps.length === 2 && state;
-      }, 30_000, 'the run to load its row');
-      expect(loaded).toMatchObject({ status: 'pending', steps: [{ position: 1, action: 'review' }, { position: 2, action: 'sign-off' }] });
+      const loaded = await eventually(
+        async () => {
+          const state = await handle.query(governanceRunQuery);
+          return state.steps.length === 2 && state;
+        },
+        30_000,
+        'the run to load its row',
+      );
+      expect(loaded).toMatchObject({
+        status: 'pending',
+        steps: [
+          { position: 1, action: 'review' },
+          { position: 2, action: 'sign-off' },
+        ],
+      });
       expect((await handle.describe()).status.name).toBe('RUNNING');
     } finally {
       await cut.stop();

@@ -46,7 +46,10 @@ afterAll(async () => {
   // Leave the daemon's vfs store as we found it: vfs copies every layer in full.
   if (docker) {
     for (const ref of [...builtImages, ...(base ? [base.reference] : [])]) {
-      await docker.getImage(ref).remove({ force: true }).catch(() => {});
+      await docker
+        .getImage(ref)
+        .remove({ force: true })
+        .catch(() => {});
     }
     await docker.pruneImages({ filters: { dangling: { true: true } } }).catch(() => {});
   }
@@ -71,11 +74,15 @@ describe('registry with htpasswd auth', () => {
     const cfgDir = join(runDir, 'docker-config');
     dockerConfig(join(cfgDir, 'config.json'), { registry: registry.address, username: USER, password: PASSWORD });
     const cfg = JSON.parse(readFileSync(join(cfgDir, 'config.json'), 'utf8'));
-    expect(cfg).toEqual({ auths: { [registry.address]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } });
+    expect(cfg).toEqual({
+      auths: { [registry.address]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } },
+    });
     if (!existsSync('/usr/bin/docker') && !existsSync('/usr/local/bin/docker')) return;
     // `docker pull` of a missing tag: with the login it gets past auth to "not found".
     const env = { ...process.env, DOCKER_HOST: dockerd.host, DOCKER_CONFIG: cfgDir };
-    const err = await exec('docker', ['pull', `${registry.address}/nothing/here:1`], { env }).catch((e: { stderr: string }) => e);
+    const err = await exec('docker', ['pull', `${registry.address}/nothing/here:1`], { env }).catch(
+      (e: { stderr: string }) => e,
+    );
     expect(String((err as { stderr: string }).stderr)).toMatch(/not found|manifest unknown/i);
     expect(String((err as { stderr: string }).stderr)).not.toMatch(/basic auth|unauthorized/i);
   });
@@ -100,9 +107,15 @@ describe('hub-less base image', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('docker-content-digest')).toBe(base.digest);
-    const index = (await res.json()) as { mediaType: string; manifests: { digest: string; size: number; platform: { architecture: string; os: string } }[] };
+    const index = (await res.json()) as {
+      mediaType: string;
+      manifests: { digest: string; size: number; platform: { architecture: string; os: string } }[];
+    };
     expect(index.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
-    expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual([
+      'linux/amd64',
+      'linux/arm64',
+    ]);
     for (const m of index.manifests) {
       const child = await fetch(`http://${registry.address}/v2/mcp-base/busybox/manifests/${m.digest}`, {
         headers: { authorization: basicAuth(), accept: 'application/vnd.docker.distribution.manifest.v2+json' },
@@ -137,7 +150,9 @@ describe('hub-less base image', () => {
         },
       );
       const output = await new Promise<{ stream?: string; error?: string }[]>((resolve, reject) =>
-        docker.modem.followProgress(stream, (err: Error | null, out: { stream?: string; error?: string }[]) => (err ? reject(err) : resolve(out))),
+        docker.modem.followProgress(stream, (err: Error | null, out: { stream?: string; error?: string }[]) =>
+          err ? reject(err) : resolve(out),
+        ),
       );
       const failed = output.find((o) => o.error);
       expect(failed?.error, output.map((o) => o.stream ?? o.error ?? '').join('')).toBeUndefined();
@@ -169,10 +184,14 @@ describe('hub-less base image', () => {
     // Product code and tests must build FROM the local base image, never FROM node/python.
     for (const ref of ['node:20-alpine', 'python:3.12-slim']) {
       await expect(docker.getImage(ref).inspect()).rejects.toThrow();
-      const pull = docker.pull(ref).then(
-        (s: NodeJS.ReadableStream) =>
-          new Promise((resolve, reject) => docker.modem.followProgress(s, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out)))),
-      );
+      const pull = docker
+        .pull(ref)
+        .then(
+          (s: NodeJS.ReadableStream) =>
+            new Promise((resolve, reject) =>
+              docker.modem.followProgress(s, (err: Error | null, out: unknown) => (err ? reject(err) : resolve(out))),
+            ),
+        );
       await expect(pull).rejects.toThrow(/registry-1\.docker\.io|no such host|lookup|dial tcp|timeout/i);
     }
   });
@@ -182,7 +201,8 @@ describe('fault proxy (in front of the registry)', () => {
   it('passes, resets the next request, then passes again; down and refuse fail every request', async () => {
     const [host, port] = registry.address.split(':');
     const proxy = await startFaultProxy({ target: { host, port: Number(port) } });
-    const get = () => fetch(`http://${proxy.address}/v2/`, { headers: { authorization: basicAuth() } }).then((r) => r.status);
+    const get = () =>
+      fetch(`http://${proxy.address}/v2/`, { headers: { authorization: basicAuth() } }).then((r) => r.status);
     try {
       expect(await get()).toBe(200);
       expect(proxy.connections.forwarded).toBe(1);
@@ -208,7 +228,9 @@ describe('fault proxy (in front of the registry)', () => {
       }
       proxy.setMode('pass');
       expect(await get()).toBe(200);
-      expect(proxy.connections.accepted).toBeGreaterThanOrEqual(proxy.connections.forwarded + proxy.connections.refused);
+      expect(proxy.connections.accepted).toBeGreaterThanOrEqual(
+        proxy.connections.forwarded + proxy.connections.refused,
+      );
     } finally {
       await proxy.stop();
     }
@@ -220,17 +242,23 @@ describe('git fixture', () => {
     const reposDir = join(runDir, 'git');
     const repo = await createGitRepo({
       dir: join(reposDir, 'hello-mcp'),
-      files: { 'Dockerfile': 'FROM scratch\n', 'src/index.js': 'console.log(1)\n' },
+      files: { Dockerfile: 'FROM scratch\n', 'src/index.js': 'console.log(1)\n' },
     });
     expect(repo.revision).toMatch(/^[0-9a-f]{40}$/);
-    const daemon = await startGitDaemon({ baseDir: reposDir, port: await freePort(), logFile: join(logDir, 'git-daemon.log') });
+    const daemon = await startGitDaemon({
+      baseDir: reposDir,
+      port: await freePort(),
+      logFile: join(logDir, 'git-daemon.log'),
+    });
     const proxy = await startFaultProxy({ target: { port: daemon.port } });
     try {
       const url = daemon.url(repo);
       expect(url).toBe(`git://127.0.0.1:${daemon.port}/hello-mcp`);
       const clone = async (dest: string, from = url) => {
         rmSync(dest, { recursive: true, force: true });
-        await exec('git', ['clone', '-q', '--depth', '1', '--branch', 'main', from, dest], { env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+        await exec('git', ['clone', '-q', '--depth', '1', '--branch', 'main', from, dest], {
+          env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+        });
         return git(dest, 'rev-parse', 'HEAD');
       };
       const dest = join(runDir, 'clone');
@@ -238,7 +266,7 @@ describe('git fixture', () => {
       expect(readFileSync(join(dest, 'src/index.js'), 'utf8')).toBe('console.log(1)\n');
 
       const first = repo.revision;
-      const next = await commit(repo, { 'src/index.js': 'console.log(2)\n', 'Dockerfile': null }, 'second');
+      const next = await commit(repo, { 'src/index.js': 'console.log(2)\n', Dockerfile: null }, 'second');
       expect(next).not.toBe(first);
       expect(repo.revision).toBe(next);
       expect(await clone(dest)).toBe(next);
@@ -263,7 +291,7 @@ describe('git fixture', () => {
 /** stdout+stderr of a non-TTY container: 8-byte frame headers (stream, 0, 0, 0, size BE32) + payload. */
 function demux(buf: Buffer): string {
   let out = '';
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4);
     out += buf.subarray(i + 8, i + 8 + size).toString();
     i += 8 + size;

@@ -21,7 +21,9 @@ export default async function setup(project: TestProject) {
   const raw = readProcessEnv('/nonexistent'); // tests ignore the developer's .env
   // A fresh database per run, on whichever Postgres the stack scripts pick.
   const database = `mcp_host_test_${process.pid}_${Date.now()}`;
-  const explicit = raw.DATABASE_URL ? Object.assign(new URL(raw.DATABASE_URL), { pathname: `/${database}` }).toString() : undefined;
+  const explicit = raw.DATABASE_URL
+    ? Object.assign(new URL(raw.DATABASE_URL), { pathname: `/${database}` }).toString()
+    : undefined;
   const base = await resolvePostgres({ databaseUrl: explicit, database });
   const databaseUrl = base.url;
   const temporal = await startTemporal({ port: await freePort() });

@@ -48,7 +48,10 @@ async function probeRepo(name: string) {
     'LABEL io.mcp-host.transport="streamable-http" io.mcp-host.port="8080" io.mcp-host.path="/cgi-bin/mcp"',
     'CMD ["/probe.sh"]',
   ].join('\n');
-  return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: `${dockerfile}\n`, 'mcp.cgi': cgi, 'probe.sh': PROBE } });
+  return createGitRepo({
+    dir: join(stack.gitDir, name),
+    files: { Dockerfile: `${dockerfile}\n`, 'mcp.cgi': cgi, 'probe.sh': PROBE },
+  });
 }
 
 const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
@@ -65,20 +68,32 @@ afterAll(async () => {
 });
 
 const create = (name: string, config: Record<string, string | number | boolean>) =>
-  call('POST', '/api/servers', { token: h.adminToken, json: { name, server_type: 'Probe', source: { type: 'git', repository: stack.git.url('probe') }, config } });
+  call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Probe', source: { type: 'git', repository: stack.git.url('probe') }, config },
+  });
 
 describe('a hosted server is hardened', () => {
   it('refuses resources over the operator maximum, naming the config key', async () => {
     const over = await create('hd-greedy', { 'resources.memory': '2g' });
     expect(over.status).toBe(422);
-    expect(over.body.error).toEqual({ code: 'validation_failed', field: 'config.resources.memory', message: 'resources.memory 2g is over the maximum of 1g' });
+    expect(over.body.error).toEqual({
+      code: 'validation_failed',
+      field: 'config.resources.memory',
+      message: 'resources.memory 2g is over the maximum of 1g',
+    });
     const bad = await create('hd-greedy', { 'resources.pids': 'many' });
     expect(bad.status).toBe(422);
     expect(bad.body.error).toMatchObject({ field: 'config.resources.pids' });
   });
 
   it('runs as an unprivileged user with no capabilities, a read-only root and limits, and still serves MCP', async () => {
-    const created = await create('hd-probe', { 'resources.pids': 32, 'resources.cpus': 0.5, 'resources.memory': '128m', GREETING: 'hi' });
+    const created = await create('hd-probe', {
+      'resources.pids': 32,
+      'resources.cpus': 0.5,
+      'resources.memory': '128m',
+      GREETING: 'hi',
+    });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id;
     const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'running');
@@ -119,10 +134,16 @@ describe('a hosted server is hardened', () => {
     const id = created.body.id;
     const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'unhealthy');
     expect(server.status).toBe('unhealthy');
-    expect(server.status_reason).toMatch(new RegExp(`container mcp-server-${id} was killed for exceeding its memory limit of 32m \\(OOMKilled`));
+    expect(server.status_reason).toMatch(
+      new RegExp(`container mcp-server-${id} was killed for exceeding its memory limit of 32m \\(OOMKilled`),
+    );
     const state = (await stack.docker.getContainer(`mcp-server-${id}`).inspect()).State;
     expect(state.OOMKilled).toBe(true);
     // The platform kept serving throughout.
-    await eventually(async () => (await call('GET', '/api/servers', { token: h.adminToken })).status === 200, 5_000, 'API answering');
+    await eventually(
+      async () => (await call('GET', '/api/servers', { token: h.adminToken })).status === 200,
+      5_000,
+      'API answering',
+    );
   });
 });

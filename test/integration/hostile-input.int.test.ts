@@ -29,19 +29,78 @@ const hostileString = fc.oneof(
     'a'.repeat(10_000),
   ),
 );
-const hostileValue = fc.oneof(hostileString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 4 }));
+const hostileValue = fc.oneof(
+  hostileString,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.jsonValue({ maxDepth: 4 }),
+);
 const hostileBody = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom('name', 'server_type', 'source', 'config', 'use_gpu', 'start', 'event_type', 'details', 'email', 'role', 'user_id', 'expires_in_days'), hostileString), hostileValue, { maxKeys: 8 }),
-  fc.record({
-    name: hostileValue,
-    server_type: hostileValue,
-    source: fc.oneof(hostileValue, fc.record({ type: fc.constantFrom('git', 'image', 'svn'), repository: hostileValue, branch: hostileValue, image: hostileValue })),
-    config: fc.oneof(hostileValue, fc.dictionary(hostileString, hostileValue, { maxKeys: 5 })),
-  }, { requiredKeys: [] }),
+  fc.dictionary(
+    fc.oneof(
+      fc.constantFrom(
+        'name',
+        'server_type',
+        'source',
+        'config',
+        'use_gpu',
+        'start',
+        'event_type',
+        'details',
+        'email',
+        'role',
+        'user_id',
+        'expires_in_days',
+      ),
+      hostileString,
+    ),
+    hostileValue,
+    { maxKeys: 8 },
+  ),
+  fc.record(
+    {
+      name: hostileValue,
+      server_type: hostileValue,
+      source: fc.oneof(
+        hostileValue,
+        fc.record({
+          type: fc.constantFrom('git', 'image', 'svn'),
+          repository: hostileValue,
+          branch: hostileValue,
+          image: hostileValue,
+        }),
+      ),
+      config: fc.oneof(hostileValue, fc.dictionary(hostileString, hostileValue, { maxKeys: 5 })),
+    },
+    { requiredKeys: [] },
+  ),
   fc.jsonValue({ maxDepth: 3 }),
 );
-const hostileId = fc.oneof(fc.constantFrom('0', '-1', '1e3', '99999999999', '2147483648', '%2e%2e', 'null', '1;2', ' 1'), fc.nat({ max: 2_147_483_647 }).map(String), fc.string({ maxLength: 20 }).map(encodeURIComponent));
-const hostileQuery = fc.dictionary(fc.constantFrom('limit', 'after', 'before', 'status', 'tier', 'q', 'cursor', 'server_type', 'tail', 'track_id', 'manifest_digest', 'x'), hostileString, { maxKeys: 4 });
+const hostileId = fc.oneof(
+  fc.constantFrom('0', '-1', '1e3', '99999999999', '2147483648', '%2e%2e', 'null', '1;2', ' 1'),
+  fc.nat({ max: 2_147_483_647 }).map(String),
+  fc.string({ maxLength: 20 }).map(encodeURIComponent),
+);
+const hostileQuery = fc.dictionary(
+  fc.constantFrom(
+    'limit',
+    'after',
+    'before',
+    'status',
+    'tier',
+    'q',
+    'cursor',
+    'server_type',
+    'tail',
+    'track_id',
+    'manifest_digest',
+    'x',
+  ),
+  hostileString,
+  { maxKeys: 4 },
+);
 
 async function counts() {
   const [row] = await h.sql`
@@ -55,9 +114,15 @@ async function counts() {
 beforeAll(async () => {
   h = await startHarness('hostile', { DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
   call = httpClient(h.apiUrl);
-  const user = await call('POST', '/api/users', { token: h.adminToken, json: { email: `hostile-${Date.now()}@example.test`, role: 'operator' } });
-  token = (await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'hostile', user_id: user.body.id } })).body.token;
-  const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+  const user = await call('POST', '/api/users', {
+    token: h.adminToken,
+    json: { email: `hostile-${Date.now()}@example.test`, role: 'operator' },
+  });
+  token = (await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'hostile', user_id: user.body.id } }))
+    .body.token;
+  const doc = (await call('GET', '/openapi.json')).body as {
+    paths: Record<string, Record<string, { requestBody?: unknown }>>;
+  };
   routes = Object.entries(doc.paths).flatMap(([path, item]) =>
     Object.entries(item)
       // Streams never end by themselves; their inputs are the same ids and queries checked elsewhere.
@@ -75,14 +140,17 @@ describe('hostile input', () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: 10_000 }), hostileId, hostileBody, hostileQuery, async (pick, id, body, query) => {
         const route = routes[pick % routes.length]!;
-        const url = route.path.replace('{id}', id) + (Object.keys(query).length ? `?${new URLSearchParams(query)}` : '');
+        const url =
+          route.path.replace('{id}', id) + (Object.keys(query).length ? `?${new URLSearchParams(query)}` : '');
         const before = await counts();
         const res = await call(route.method, url, { token, json: route.hasBody ? body : undefined });
         requests += 1;
         expect(res.status, `${route.method} ${url} → ${res.text.slice(0, 300)}`).toBeLessThan(500);
         if (res.status >= 400) {
           expect(res.body?.error?.code, `${route.method} ${url}`).toEqual(expect.any(String));
-          expect(await counts(), `${route.method} ${url} was refused (${res.status}) but changed the database`).toEqual(before);
+          expect(await counts(), `${route.method} ${url} was refused (${res.status}) but changed the database`).toEqual(
+            before,
+          );
         }
       }),
       { numRuns: 5_000, seed: 20261125 },

@@ -20,9 +20,15 @@ let call: ReturnType<typeof httpClient>;
 /** hello-mcp plus a `connect` tool: opens a TCP connection to `target` (host:port) and says whether it got through. */
 function probeRepo(name: string) {
   const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
+  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(
+    /^FROM .*$/m,
+    `FROM ${stack.base.reference}`,
+  );
   const connect = `        connect) t=$(field target); if echo | timeout 3 nc -w 2 "\${t%:*}" "\${t##*:}" >/dev/null 2>&1; then r=reached; else r=blocked; fi; result "{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"$r\\"}]}" ;;\n`;
-  const cgi = readFileSync(join(dir, 'mcp.cgi'), 'utf8').replace(/^ {8}\*\) failure -32602 'unknown tool' ;;$/m, (line) => `${connect}${line}`);
+  const cgi = readFileSync(join(dir, 'mcp.cgi'), 'utf8').replace(
+    /^ {8}\*\) failure -32602 'unknown tool' ;;$/m,
+    (line) => `${connect}${line}`,
+  );
   expect(cgi).toContain('connect)');
   return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': cgi } });
 }
@@ -59,7 +65,12 @@ async function launch(name: string, config: Record<string, string>): Promise<Lau
   expect(server.status, server.status_reason).toBe('running');
   const [runtime] = await h.sql<{ endpoint: string }[]>`select endpoint from server_runtimes where server_id = ${id}`;
   const network = await stack.docker.getNetwork(`mcp-server-${id}`).inspect();
-  return { id, endpoint: runtime!.endpoint, ip: new URL(runtime!.endpoint).hostname, gateway: network.IPAM!.Config![0]!.Gateway! };
+  return {
+    id,
+    endpoint: runtime!.endpoint,
+    ip: new URL(runtime!.endpoint).hostname,
+    gateway: network.IPAM!.Config![0]!.Gateway!,
+  };
 }
 
 const port = (address: string) => new URL(address.includes('://') ? address : `tcp://${address}`).port;
@@ -90,7 +101,12 @@ describe('a hosted server in a network of its own', () => {
       expect(Object.values(inspected.NetworkSettings.Ports ?? {}).filter(Boolean)).toEqual([]); // exposed, bound nowhere
       expect(inspected.Config.Env).not.toContain('egress=internet');
     }
-    const bridges = await Promise.all([a, b].map(async (s) => (await stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).Options?.['com.docker.network.bridge.name']));
+    const bridges = await Promise.all(
+      [a, b].map(
+        async (s) =>
+          (await stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).Options?.['com.docker.network.bridge.name'],
+      ),
+    );
     expect(bridges[0]).toMatch(/^mcpn-[0-9a-f]{10}$/);
     expect(bridges[1]).toMatch(/^mcpe-[0-9a-f]{10}$/);
     expect(a.gateway).not.toBe(b.gateway);
@@ -109,22 +125,34 @@ describe('a hosted server in a network of its own', () => {
       'registry-proxy': String(stack.proxy.port),
     };
     const targets = (self: Launched, other: Launched) => [
-      ...Object.values(ports).flatMap((p) => ['127.0.0.1', self.gateway, other.gateway, ...hostAddresses].map((host) => `${host}:${p}`)),
+      ...Object.values(ports).flatMap((p) =>
+        ['127.0.0.1', self.gateway, other.gateway, ...hostAddresses].map((host) => `${host}:${p}`),
+      ),
       '127.0.0.1:5432',
       `${other.ip}:8080`,
       '169.254.169.254:80',
     ];
     // What is blocked is there: the API answers the host on each of these addresses.
-    for (const host of [a.gateway, b.gateway, ...hostAddresses]) expect((await fetch(`http://${host}:${ports.api}/healthz`)).status, host).toBe(200);
+    for (const host of [a.gateway, b.gateway, ...hostAddresses])
+      expect((await fetch(`http://${host}:${ports.api}/healthz`)).status, host).toBe(200);
     // The probe itself works: the server reaches its own port.
     expect(await connect(a.endpoint, '127.0.0.1:8080')).toBe('reached');
     expect(await connect(b.endpoint, `${b.ip}:8080`)).toBe('reached');
-    for (const [self, other] of [[a, b], [b, a]] as const) {
-      const results = await Promise.all(targets(self, other).map(async (t) => [t, await connect(self.endpoint, t)] as const));
-      expect(results.filter(([, r]) => r !== 'blocked'), `reached from server ${self.id}`).toEqual([]);
+    for (const [self, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const results = await Promise.all(
+        targets(self, other).map(async (t) => [t, await connect(self.endpoint, t)] as const),
+      );
+      expect(
+        results.filter(([, r]) => r !== 'blocked'),
+        `reached from server ${self.id}`,
+      ).toEqual([]);
     }
     // The host (the gateway, the health probe) reaches both servers' MCP endpoints.
-    for (const s of [a, b]) expect((await mcp(s.endpoint, 'tools/list', {})).result.tools!.map((t) => t.name)).toEqual(['echo', 'arch']);
+    for (const s of [a, b])
+      expect((await mcp(s.endpoint, 'tools/list', {})).result.tools!.map((t) => t.name)).toEqual(['echo', 'arch']);
     expect((await call('GET', '/healthz')).status).toBe(200);
   }, 120_000);
 
@@ -135,13 +163,27 @@ describe('a hosted server in a network of its own', () => {
     try {
       const created = await call('POST', '/api/servers', {
         token: h.adminToken,
-        json: { name: 'hn-refused', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` } },
+        json: {
+          name: 'hn-refused',
+          server_type: 'Example',
+          source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` },
+        },
       });
       expect(created.status).toBe(201);
-      const server = await waitForStatus(call, h.adminToken, created.body.id, ['running', 'unhealthy', 'error'], 'refused');
+      const server = await waitForStatus(
+        call,
+        h.adminToken,
+        created.body.id,
+        ['running', 'unhealthy', 'error'],
+        'refused',
+      );
       expect(server.status).toBe('error');
-      expect(server.status_reason).toMatch(/^refusing to launch: the network canary cannot run \(DOCKER_CANARY_IMAGE .*no-such-canary:1\)/);
-      await expect(stack.docker.getContainer(`mcp-server-${created.body.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect(server.status_reason).toMatch(
+        /^refusing to launch: the network canary cannot run \(DOCKER_CANARY_IMAGE .*no-such-canary:1\)/,
+      );
+      await expect(stack.docker.getContainer(`mcp-server-${created.body.id}`).inspect()).rejects.toMatchObject({
+        statusCode: 404,
+      });
       expect((await call('DELETE', `/api/servers/${created.body.id}`, { token: h.adminToken })).status).toBe(202);
     } finally {
       h.env.DOCKER_CANARY_IMAGE = canaryImage;
@@ -152,7 +194,11 @@ describe('a hosted server in a network of its own', () => {
   it('removes the network with the server', async () => {
     for (const s of [a, b]) {
       expect((await call('DELETE', `/api/servers/${s.id}`, { token: h.adminToken })).status).toBe(202);
-      await eventually(async () => (await call('GET', `/api/servers/${s.id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+      await eventually(
+        async () => (await call('GET', `/api/servers/${s.id}`, { token: h.adminToken })).status === 404,
+        60_000,
+        'deleted',
+      );
       await expect(stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
     }
     // Nor is a canary network left behind.

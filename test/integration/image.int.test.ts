@@ -30,14 +30,19 @@ afterAll(async () => {
 
 /** Runs `cmd` in the image without a network; returns exit code and output. */
 async function run(cmd: string[], env: string[] = []): Promise<{ code: number; output: string }> {
-  const container = await docker.createContainer({ Image: TAG, Cmd: cmd, Env: env, HostConfig: { NetworkMode: 'none' } });
+  const container = await docker.createContainer({
+    Image: TAG,
+    Cmd: cmd,
+    Env: env,
+    HostConfig: { NetworkMode: 'none' },
+  });
   try {
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
     // Multiplexed frames: an 8-byte header before each chunk.
     let output = '';
-    for (let i = 0; i + 8 <= logs.length; ) {
+    for (let i = 0; i + 8 <= logs.length;) {
       const size = logs.readUInt32BE(i + 4);
       output += logs.subarray(i + 8, i + 8 + size).toString('utf8');
       i += 8 + size;
@@ -82,8 +87,13 @@ describe('the project image', () => {
     });
     expect(failure, lines.join('')).toBeUndefined();
     const end = Date.now();
-    const slowest = steps.map((s, i) => ({ ...s, ms: (steps[i + 1]?.at ?? end) - s.at })).sort((a, b) => b.ms - a.ms).slice(0, 4);
-    console.log(`project image build: ${end - t} ms; slowest steps: ${slowest.map((s) => `${s.step} (${s.ms} ms)`).join('; ')}`);
+    const slowest = steps
+      .map((s, i) => ({ ...s, ms: (steps[i + 1]?.at ?? end) - s.at }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 4);
+    console.log(
+      `project image build: ${end - t} ms; slowest steps: ${slowest.map((s) => `${s.step} (${s.ms} ms)`).join('; ')}`,
+    );
     // The runtime stage found git and the CA bundle in the base: apt never ran.
     expect(lines.join('')).not.toMatch(/Reading package lists|Unpacking /);
 
@@ -97,7 +107,9 @@ describe('the project image', () => {
 
     // The API entry point parses its env first: a bad value stops it with one line and EX_CONFIG.
     const bad = await run(['node', '--import', 'tsx', 'api/server.ts'], ['BIND_PORT=not-a-port']);
-    expect(bad.output.trim()).toBe('invalid environment: BIND_PORT: expected an integer between 0 and 65535, got "not-a-port"');
+    expect(bad.output.trim()).toBe(
+      'invalid environment: BIND_PORT: expected an integer between 0 and 65535, got "not-a-port"',
+    );
     expect(bad.code).toBe(78);
 
     // The project's Node, which the base took from the node running this test.

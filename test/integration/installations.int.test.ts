@@ -26,22 +26,37 @@ afterAll(async () => {
   for (const url of databases) await dropDatabase(url).catch(() => {});
 });
 
-const server = (name: string) => ({ name, server_type: 'Router', source: { type: 'image', image: 'registry.local:5000/team/router:1.0' }, start: false });
+const server = (name: string) => ({
+  name,
+  server_type: 'Router',
+  source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
+  start: false,
+});
 // Both stacks as `npm start` runs them: the same namespace and the same task queue.
-const sameQueue = { DOCKER_HOST: 'unix:///nonexistent/docker.sock', TEMPORAL_TASK_QUEUE: `test-installations-${process.pid}` };
+const sameQueue = {
+  DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+  TEMPORAL_TASK_QUEUE: `test-installations-${process.pid}`,
+};
 
 async function createdAndStopped(h: Harness, name: string): Promise<number> {
   const call = httpClient(h.apiUrl);
   const created = await call('POST', '/api/servers', { token: h.adminToken, json: server(name) });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const id = created.body.id as number;
-  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped', 30_000, `${name} stopped`);
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body?.status === 'stopped',
+    30_000,
+    `${name} stopped`,
+  );
   return id;
 }
 
 describe('a database created anew on a Temporal that remembers the old one', () => {
   it('creates its server 1 under an id of its own, and answers 409 for an id Temporal already holds', async () => {
-    const a = await startHarness('installation-a', sameQueue, { databaseUrl: await newDatabase('a'), temporalAddress: stack.temporalAddress });
+    const a = await startHarness('installation-a', sameQueue, {
+      databaseUrl: await newDatabase('a'),
+      temporalAddress: stack.temporalAddress,
+    });
     let first: number;
     try {
       first = await createdAndStopped(a, 'first');
@@ -49,7 +64,10 @@ describe('a database created anew on a Temporal that remembers the old one', () 
       await a.stop();
     }
 
-    const b = await startHarness('installation-b', sameQueue, { databaseUrl: await newDatabase('b'), temporalAddress: stack.temporalAddress });
+    const b = await startHarness('installation-b', sameQueue, {
+      databaseUrl: await newDatabase('b'),
+      temporalAddress: stack.temporalAddress,
+    });
     try {
       // A's server workflow is still open in Temporal (a stopped server keeps its workflow).
       expect((await b.temporal.workflow.getHandle(a.workflowIds.server(first)).describe()).status.name).toBe('RUNNING');
@@ -64,9 +82,16 @@ describe('a database created anew on a Temporal that remembers the old one', () 
       // Temporal holds the id the next server would get (here: started by hand): a 409 naming it,
       // and no row left behind.
       const taken = b.workflowIds.server(again + 1);
-      await b.temporal.workflow.start('serverLifecycle', { taskQueue: `${sameQueue.TEMPORAL_TASK_QUEUE}-nobody`, workflowId: taken, args: [] });
+      await b.temporal.workflow.start('serverLifecycle', {
+        taskQueue: `${sameQueue.TEMPORAL_TASK_QUEUE}-nobody`,
+        workflowId: taken,
+        args: [],
+      });
       try {
-        const refused = await httpClient(b.apiUrl)('POST', '/api/servers', { token: b.adminToken, json: server('clash') });
+        const refused = await httpClient(b.apiUrl)('POST', '/api/servers', {
+          token: b.adminToken,
+          json: server('clash'),
+        });
         expect(refused.status).toBe(409);
         expect(refused.body.error).toMatchObject({ code: 'workflow_exists' });
         expect(refused.body.error.message).toContain(taken);
@@ -90,14 +115,22 @@ describe('the installation id', () => {
 
       // A database from before the installation id: the earlier migrations, and its admin.
       const earlier = mkdtempSync(join(tmpdir(), 'mcp-migrations-'));
-      for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f < '00008')) copyFileSync(join(MIGRATIONS_DIR, file), join(earlier, file));
+      for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f < '00008'))
+        copyFileSync(join(MIGRATIONS_DIR, file), join(earlier, file));
       await migrate(used, earlier);
       await used`insert into users (email, role) values ('admin@example.test', 'admin')`;
       await expect(loadWorkflowIds(used)).rejects.toThrow('the database has no installation id');
       await migrate(used);
       const ids = await loadWorkflowIds(used);
       expect(ids.installation).toBe('');
-      expect([ids.server(1), ids.build(1, 'abcdef1234567890'), ids.governance(2), ids.promotion(3), ids.certification(4), ids.credentials('127.0.0.1:5000')]).toEqual([
+      expect([
+        ids.server(1),
+        ids.build(1, 'abcdef1234567890'),
+        ids.governance(2),
+        ids.promotion(3),
+        ids.certification(4),
+        ids.credentials('127.0.0.1:5000'),
+      ]).toEqual([
         'server/1',
         'build/1/abcdef123456',
         'governance/2',

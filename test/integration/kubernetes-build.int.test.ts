@@ -37,9 +37,16 @@ beforeAll(async () => {
   dockerConfig(configPath, { registry: stack.registryHost, username: REGISTRY_USER, password: REGISTRY_PASSWORD });
   const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
   utimesSync(configPath, twoHoursAgo, twoHoursAgo);
-  const refreshed = JSON.stringify({ ...dockerConfigJson([{ registry: stack.registryHost, username: REGISTRY_USER, password: REGISTRY_PASSWORD }]), rotated: true });
+  const refreshed = JSON.stringify({
+    ...dockerConfigJson([{ registry: stack.registryHost, username: REGISTRY_USER, password: REGISTRY_PASSWORD }]),
+    rotated: true,
+  });
   const script = join(dir, 'refresh.sh');
-  writeFileSync(script, `#!/bin/sh\nset -e\ncat > '${configPath}.tmp' <<'JSON'\n${refreshed}\nJSON\nmv '${configPath}.tmp' '${configPath}'\n`, { mode: 0o755 });
+  writeFileSync(
+    script,
+    `#!/bin/sh\nset -e\ncat > '${configPath}.tmp' <<'JSON'\n${refreshed}\nJSON\nmv '${configPath}.tmp' '${configPath}'\n`,
+    { mode: 0o755 },
+  );
 
   h = await startHarness('kubernetes-build', {
     ...stack.env('linux/amd64'),
@@ -63,7 +70,10 @@ afterAll(async () => {
 describe('a build that rotates registry credentials', () => {
   it('patches the pull secret with them, and the built image runs as a pod that references it', async () => {
     const name = 'k8s-built';
-    await createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: `FROM ${stack.base.reference}\nRUN echo k8s > /k\nEXPOSE 8080\n` } });
+    await createGitRepo({
+      dir: join(stack.gitDir, name),
+      files: { Dockerfile: `FROM ${stack.base.reference}\nRUN echo k8s > /k\nEXPOSE 8080\n` },
+    });
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
       json: { name, server_type: 'Router', source: { type: 'git', repository: stack.git.url(name), branch: 'main' } },
@@ -73,15 +83,21 @@ describe('a build that rotates registry credentials', () => {
 
     // Built, pushed (after the rotation), then launched on the cluster: a pod appears.
     const pod = await eventually(
-      async () => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `mcp-host.dev/server-id=${id}` })).items[0],
+      async () =>
+        (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `mcp-host.dev/server-id=${id}` }))
+          .items[0],
       240_000,
-      'the built server\'s pod',
+      "the built server's pod",
     );
-    const [run] = await h.sql<{ id: number; registry_image: string; manifest_digest: string; auth_rotation_succeeded: boolean }[]>`
+    const [run] = await h.sql<
+      { id: number; registry_image: string; manifest_digest: string; auth_rotation_succeeded: boolean }[]
+    >`
       select id, registry_image, manifest_digest, auth_rotation_succeeded from build_artifact_runs where server_id = ${id}`;
     expect(run).toMatchObject({ auth_rotation_succeeded: true });
     // The decision pins the published manifest list by digest.
-    expect(pod.spec!.containers[0]!.image).toBe(`${run!.registry_image.replace(/:latest$/, '')}@${run!.manifest_digest}`);
+    expect(pod.spec!.containers[0]!.image).toBe(
+      `${run!.registry_image.replace(/:latest$/, '')}@${run!.manifest_digest}`,
+    );
     expect(pod.spec!.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
 
     const secret = await core.readNamespacedSecret({ name: PULL_SECRET, namespace: NAMESPACE });
@@ -91,11 +107,18 @@ describe('a build that rotates registry credentials', () => {
     expect(JSON.parse(content)).toMatchObject({ rotated: true });
     const [event] = await h.sql<{ run_id: number; details: Record<string, unknown> }[]>`
       select run_id, details from usage_metrics where server_id = ${id} and event_type = 'k8s_pull_secret_patched'`;
-    expect(event).toMatchObject({ run_id: run!.id, details: { trigger: 'build', namespace: NAMESPACE, secret_name: PULL_SECRET, created: true } });
+    expect(event).toMatchObject({
+      run_id: run!.id,
+      details: { trigger: 'build', namespace: NAMESPACE, secret_name: PULL_SECRET, created: true },
+    });
     expect(secret.metadata!.annotations!['mcp-host.dev/synced-at']).toBe(event!.details.synced_at);
     expect(JSON.stringify(event)).not.toContain(secret.data!['.dockerconfigjson']!);
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
   }, 300_000);
 });

@@ -7,7 +7,14 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -40,7 +47,8 @@ async function waitFor(id: number, statuses: string[], what: string) {
   );
 }
 
-const podsOf = async (id: number) => (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `mcp-host.dev/server-id=${id}` })).items;
+const podsOf = async (id: number) =>
+  (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `mcp-host.dev/server-id=${id}` })).items;
 const onePod = (id: number) => eventually(async () => (await podsOf(id))[0], 30_000, `a pod for server ${id}`);
 
 /** What a kubelet would write: the pod's phase, conditions and container states. */
@@ -68,17 +76,23 @@ beforeAll(async () => {
   await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: SERVICE_ACCOUNT } } });
 
   // The refresher writes a new dockerconfig each time (a counter in the password), atomically.
-  writeFileSync(join(dir, 'refresh.sh'), [
-    '#!/bin/sh',
-    'set -e',
-    `n=$(cat ${dir}/counter 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/counter`,
-    `auth=$(printf 'robot:secret-%s' "$n" | base64)`,
-    `printf '{"auths":{"${REGISTRY_HOST}":{"auth":"%s"}}}' "$auth" > ${dockerconfig()}.tmp`,
-    `mv ${dockerconfig()}.tmp ${dockerconfig()}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'refresh.sh'),
+    [
+      '#!/bin/sh',
+      'set -e',
+      `n=$(cat ${dir}/counter 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/counter`,
+      `auth=$(printf 'robot:secret-%s' "$n" | base64)`,
+      `printf '{"auths":{"${REGISTRY_HOST}":{"auth":"%s"}}}' "$auth" > ${dockerconfig()}.tmp`,
+      `mv ${dockerconfig()}.tmp ${dockerconfig()}`,
+      '',
+    ].join('\n'),
+  );
   chmodSync(join(dir, 'refresh.sh'), 0o755);
-  writeFileSync(dockerconfig(), JSON.stringify({ auths: { [REGISTRY_HOST]: { auth: Buffer.from('robot:secret-0').toString('base64') } } }));
+  writeFileSync(
+    dockerconfig(),
+    JSON.stringify({ auths: { [REGISTRY_HOST]: { auth: Buffer.from('robot:secret-0').toString('base64') } } }),
+  );
 
   h = await startHarness('kubernetes', {
     CONTAINER_RUNTIME: 'kubernetes',
@@ -122,18 +136,34 @@ describe('the kubernetes backend', () => {
     const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
     expect(decision).toMatchObject({ backend: 'kubernetes', executor_name: 'Kubernetes clusters', launchable: true });
     expect(pod.metadata!.name).toBe(`mcp-server-${id}-d${decision.id}`);
-    expect(pod.metadata!.labels).toMatchObject({ 'mcp-host.dev/server-id': String(id), 'app.kubernetes.io/managed-by': 'mcp-host' });
+    expect(pod.metadata!.labels).toMatchObject({
+      'mcp-host.dev/server-id': String(id),
+      'app.kubernetes.io/managed-by': 'mcp-host',
+    });
     expect(pod.spec!.serviceAccountName).toBe(SERVICE_ACCOUNT);
     expect(pod.spec!.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
     const container = pod.spec!.containers[0]!;
     expect(container.image).toBe(`${REGISTRY_HOST}/mcp/router:1`);
     expect(container.resources!.limits).toEqual({ cpu: '250m', memory: '128Mi', 'nvidia.com/gpu': '1' });
-    expect(container.env).toEqual(expect.arrayContaining([{ name: 'LOG_LEVEL', value: 'debug' }, { name: 'MCP_SERVER_ID', value: String(id) }]));
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: 'LOG_LEVEL', value: 'debug' },
+        { name: 'MCP_SERVER_ID', value: String(id) },
+      ]),
+    );
     expect(container.env!.some((e) => e.name.startsWith('resources.'))).toBe(false);
     // Hardened as the API server stored it: non-root, nothing to escalate, read-only root, no token.
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
-    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec!.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     const service = await core.readNamespacedService({ name: `mcp-server-${id}`, namespace: NAMESPACE });
     expect(service.spec!.selector).toEqual({ 'mcp-host.dev/server-id': String(id) });
@@ -141,17 +171,26 @@ describe('the kubernetes backend', () => {
     const policy = await networking.readNamespacedNetworkPolicy({ name: `mcp-server-${id}`, namespace: NAMESPACE });
     expect(policy.spec!.podSelector).toEqual({ matchLabels: { 'mcp-host.dev/server-id': String(id) } });
     expect(policy.spec!.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(policy.spec!.ingress![0]!._from).toContainEqual({ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } } });
+    expect(policy.spec!.ingress![0]!._from).toContainEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/component': 'mcp-gateway' } },
+    });
     expect(policy.spec!.egress ?? []).toEqual([]);
     const [runtime] = await h.sql`select backend, workload, endpoint from server_runtimes where server_id = ${id}`;
-    expect(runtime).toMatchObject({ backend: 'kubernetes', workload: pod.metadata!.name, endpoint: `http://mcp-server-${id}.${NAMESPACE}.svc:8080/mcp` });
+    expect(runtime).toMatchObject({
+      backend: 'kubernetes',
+      workload: pod.metadata!.name,
+      endpoint: `http://mcp-server-${id}.${NAMESPACE}.svc:8080/mcp`,
+    });
 
     // Nothing runs the pod yet: the server waits in starting (for the pod, not forever).
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status).toBe('starting');
 
     // The "kubelet" starts it, then reports it ready: the server is running.
-    await setPodStatus(pod, { phase: 'Running', conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }] });
+    await setPodStatus(pod, {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }],
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status).toBe('starting');
     await setPodStatus(pod, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] });
@@ -169,19 +208,34 @@ describe('the kubernetes backend', () => {
     expect((await call('POST', `/api/servers/${id}/start`, { token: h.adminToken })).status).toBe(202);
     await onePod(id);
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
     expect(await podsOf(id)).toHaveLength(0);
-    await expect(core.readNamespacedService({ name: `mcp-server-${id}`, namespace: NAMESPACE })).rejects.toMatchObject({ code: 404 });
-    await expect(networking.readNamespacedNetworkPolicy({ name: `mcp-server-${id}`, namespace: NAMESPACE })).rejects.toMatchObject({ code: 404 });
+    await expect(core.readNamespacedService({ name: `mcp-server-${id}`, namespace: NAMESPACE })).rejects.toMatchObject({
+      code: 404,
+    });
+    await expect(
+      networking.readNamespacedNetworkPolicy({ name: `mcp-server-${id}`, namespace: NAMESPACE }),
+    ).rejects.toMatchObject({ code: 404 });
     for (const table of ['server_runtimes', 'runtime_policy_decisions', 'usage_metrics']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }
-    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-kubernetes-launch-stop-start-delete');
+    recordHistory(
+      h.env.TEMPORAL_ADDRESS!,
+      h.workflowIds.server(id),
+      'server-lifecycle-kubernetes-launch-stop-start-delete',
+    );
   });
 
   it('puts a server whose image cannot be pulled in error, and a crash-looping one in unhealthy, with the reason', async () => {
     const launch = async (name: string) => {
-      const res = await call('POST', '/api/servers', { token: h.adminToken, json: { name, server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/${name}:1` } } });
+      const res = await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: { name, server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/${name}:1` } },
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       return res.body.id as number;
     };
@@ -189,10 +243,22 @@ describe('the kubernetes backend', () => {
     const crashing = await launch('k8s-crashing');
     const waiting = (reason: string, message: string) => ({
       phase: 'Pending',
-      containerStatuses: [{ name: 'mcp', image: 'x', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason, message } } }],
+      containerStatuses: [
+        {
+          name: 'mcp',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 3,
+          state: { waiting: { reason, message } },
+        },
+      ],
     });
     await setPodStatus(await onePod(pulling), waiting('ImagePullBackOff', 'Back-off pulling image'));
-    await setPodStatus(await onePod(crashing), { ...waiting('CrashLoopBackOff', 'back-off 40s restarting failed container'), phase: 'Running' });
+    await setPodStatus(await onePod(crashing), {
+      ...waiting('CrashLoopBackOff', 'back-off 40s restarting failed container'),
+      phase: 'Running',
+    });
 
     const failed = await waitFor(pulling, ['error', 'unhealthy', 'running'], 'image pull failure');
     expect(failed.status).toBe('error');
@@ -203,45 +269,78 @@ describe('the kubernetes backend', () => {
 
     for (const id of [pulling, crashing]) {
       expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-      await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+      await eventually(
+        async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+        60_000,
+        'deleted',
+      );
       expect(await podsOf(id)).toHaveLength(0);
     }
   });
 });
 
 describe('a pod that never becomes ready', () => {
-  it('leaves the server unhealthy after K8S_READY_TIMEOUT_SECONDS, with the pod\'s state as the reason', async () => {
-    const id: number = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'k8s-never-ready', server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` } },
-    })).body.id;
+  it("leaves the server unhealthy after K8S_READY_TIMEOUT_SECONDS, with the pod's state as the reason", async () => {
+    const id: number = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'k8s-never-ready',
+          server_type: 'Router',
+          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+        },
+      })
+    ).body.id;
     const pod = await onePod(id);
-    await setPodStatus(pod, { phase: 'Running', conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }] });
+    await setPodStatus(pod, {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'False', message: 'containers with unready status: [mcp]' }],
+    });
     const began = Date.now();
     const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'the ready timeout');
     expect(server.status).toBe('unhealthy');
-    expect(server.status_reason).toBe(`not ready after 15s: pod ${pod.metadata!.name} running: containers with unready status: [mcp]`);
+    expect(server.status_reason).toBe(
+      `not ready after 15s: pod ${pod.metadata!.name} running: containers with unready status: [mcp]`,
+    );
     expect(Date.now() - began).toBeLessThan(20_000);
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
   });
 });
 
 describe('kubernetes server logs', () => {
-  it('reads the pod\'s output through the API server, newlines intact, and follows it live', async () => {
+  it("reads the pod's output through the API server, newlines intact, and follows it live", async () => {
     // A node at 127.0.0.1 whose kubelet endpoint is the stand-in; the pod is bound to it as the
     // scheduler would.
     kubelet = await startKubeletStandIn(k8s.kubeletTls);
     await core.createNode({ body: { metadata: { name: 'stand-in-node' } } });
     await core.patchNodeStatus(
-      { name: 'stand-in-node', body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } } } } },
+      {
+        name: 'stand-in-node',
+        body: {
+          status: {
+            addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+            daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } },
+          },
+        },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const id: number = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'k8s-logger', server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` } },
-    })).body.id;
+    const id: number = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'k8s-logger',
+          server_type: 'Router',
+          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+        },
+      })
+    ).body.id;
     const pod = await onePod(id);
     const name = pod.metadata!.name!;
 
@@ -250,7 +349,11 @@ describe('kubernetes server logs', () => {
     expect(early.status, early.text).toBe(200);
     expect(early.text).toBe('');
 
-    await core.createNamespacedPodBinding({ name, namespace: NAMESPACE, body: { metadata: { name }, target: { kind: 'Node', name: 'stand-in-node' } } });
+    await core.createNamespacedPodBinding({
+      name,
+      namespace: NAMESPACE,
+      body: { metadata: { name }, target: { kind: 'Node', name: 'stand-in-node' } },
+    });
     kubelet.logs.set(`${NAMESPACE}/${name}/mcp`, 'starting\nlistening on :8080\n  {"tool": "echo"}\n\nready\n');
     const logs = await call('GET', `/api/servers/${id}/logs?tail=4`, { token: h.adminToken });
     expect(logs.status, logs.text).toBe(200);
@@ -260,10 +363,20 @@ describe('kubernetes server logs', () => {
     const live = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream?tail=5`, h.adminToken);
     await eventually(async () => live.frames.some((f) => f.event === 'end'), 15_000, 'the pod log stream');
     await live.stop();
-    expect(live.frames.filter((f) => f.event === 'log').map((f) => f.data.line)).toEqual(['starting', 'listening on :8080', '  {"tool": "echo"}', '', 'ready']);
+    expect(live.frames.filter((f) => f.event === 'log').map((f) => f.data.line)).toEqual([
+      'starting',
+      'listening on :8080',
+      '  {"tool": "echo"}',
+      '',
+      'ready',
+    ]);
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
     // A pod on a node terminates gracefully: asked to go, it waits for its kubelet to confirm.
     for (const p of await podsOf(id)) expect(p.metadata!.deletionTimestamp).toBeTruthy();
   });
@@ -292,10 +405,16 @@ describe('registry pull-secret rotation', () => {
 
   it('lands the patch once the API server is back, after failed attempts that are recorded', async () => {
     // A server running on the cluster: the secret's sync events are recorded against it.
-    const id: number = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'k8s-rotation-witness', server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` } },
-    })).body.id;
+    const id: number = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'k8s-rotation-witness',
+          server_type: 'Router',
+          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+        },
+      })
+    ).body.id;
     await onePod(id);
     const events = async (type: string) => h.sql<{ details: Record<string, unknown> }[]>`
       select details from usage_metrics where server_id = ${id} and event_type = ${type} order by id`;
@@ -307,7 +426,11 @@ describe('registry pull-secret rotation', () => {
       args: [{ registry: `${REGISTRY_HOST}/mcp`, trigger: 'manual', force: true }],
     });
     // The rotation itself succeeds (a file); the patch fails while nothing answers, and says so.
-    await eventually(async () => (await events('k8s_pull_secret_patch_failed')).length >= 2, 60_000, 'failed patch attempts');
+    await eventually(
+      async () => (await events('k8s_pull_secret_patch_failed')).length >= 2,
+      60_000,
+      'failed patch attempts',
+    );
     const failures = await events('k8s_pull_secret_patch_failed');
     expect(failures[0]!.details).toMatchObject({ namespace: NAMESPACE, secret_name: PULL_SECRET, trigger: 'manual' });
     expect(String(failures[0]!.details.error)).toMatch(/ECONNREFUSED|connect/);
@@ -316,7 +439,11 @@ describe('registry pull-secret rotation', () => {
     await k8s.startApiServer();
     const result = await handle.result();
     recordHistory(h.env.TEMPORAL_ADDRESS!, handle.workflowId, 'registry-credentials-pull-secret-retried');
-    expect(result).toMatchObject({ rotationAttempted: true, rotationSucceeded: true, pullSecret: { synced: true, namespace: NAMESPACE, secretName: PULL_SECRET, created: false } });
+    expect(result).toMatchObject({
+      rotationAttempted: true,
+      rotationSucceeded: true,
+      pullSecret: { synced: true, namespace: NAMESPACE, secretName: PULL_SECRET, created: false },
+    });
     expect(await secretFile()).toContain(Buffer.from('robot:secret-3').toString('base64'));
     expect(await secretFile()).toBe(readFileSync(dockerconfig(), 'utf8'));
     const patched = await events('k8s_pull_secret_patched');
@@ -325,7 +452,11 @@ describe('registry pull-secret rotation', () => {
     expect((await readSecret()).metadata!.annotations!['mcp-host.dev/synced-at']).toBe(patched[0]!.details.synced_at);
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
   });
 });
 

@@ -18,8 +18,12 @@ let alice: string;
 let bob: string;
 
 async function operator(name: string): Promise<string> {
-  const user = await call('POST', '/api/users', { token: multi.adminToken, json: { email: `${name}@example.test`, role: 'operator' } });
-  return (await call('POST', '/api/tokens', { token: multi.adminToken, json: { name, user_id: user.body.id } })).body.token;
+  const user = await call('POST', '/api/users', {
+    token: multi.adminToken,
+    json: { email: `${name}@example.test`, role: 'operator' },
+  });
+  return (await call('POST', '/api/tokens', { token: multi.adminToken, json: { name, user_id: user.body.id } })).body
+    .token;
 }
 
 /** Creates a git server through `h`'s API and waits for its build to end; returns server and run ids. */
@@ -28,11 +32,20 @@ async function buildServer(h: Harness, token: string, name: string, type: string
   const api = httpClient(h.apiUrl);
   const created = await api('POST', '/api/servers', {
     token,
-    json: { name, server_type: type, source: { type: 'git', repository: stack.git.url(repoName), branch: 'main' }, start: false },
+    json: {
+      name,
+      server_type: type,
+      source: { type: 'git', repository: stack.git.url(repoName), branch: 'main' },
+      start: false,
+    },
   });
   expect(created.status).toBe(201);
   const server = created.body.id as number;
-  await eventually(async () => (await api('GET', `/api/servers/${server}`, { token })).body.status === 'stopped', 30_000, 'created');
+  await eventually(
+    async () => (await api('GET', `/api/servers/${server}`, { token })).body.status === 'stopped',
+    30_000,
+    'created',
+  );
   expect((await api('POST', `/api/servers/${server}/builds`, { token })).status).toBe(202);
   const run = await eventually(
     async () => {
@@ -75,9 +88,26 @@ describe('marketplace catalog', () => {
     const gold = res.body.find((e: { server_name: string }) => e.server_name === 'router-multi');
     expect(Object.keys(gold).sort()).toEqual(
       [
-        'run_id', 'server_id', 'server_name', 'server_type', 'manifest_tag', 'manifest_digest', 'registry_image', 'local_image',
-        'status', 'last_built_at', 'source_repo', 'source_branch', 'source_revision', 'multi_arch', 'credential_health_status',
-        'tier', 'health', 'platforms', 'promotion', 'promotion_history',
+        'run_id',
+        'server_id',
+        'server_name',
+        'server_type',
+        'manifest_tag',
+        'manifest_digest',
+        'registry_image',
+        'local_image',
+        'status',
+        'last_built_at',
+        'source_repo',
+        'source_branch',
+        'source_revision',
+        'multi_arch',
+        'credential_health_status',
+        'tier',
+        'health',
+        'platforms',
+        'promotion',
+        'promotion_history',
       ].sort(),
     );
     expect(gold).toMatchObject({
@@ -93,23 +123,45 @@ describe('marketplace catalog', () => {
     });
     expect(gold.platforms.map((p: { platform: string }) => p.platform)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(Object.keys(gold.platforms[0]).sort()).toEqual(
-      ['platform', 'remote_image', 'remote_tag', 'digest', 'auth_refresh_attempted', 'auth_refresh_succeeded', 'auth_rotation_attempted', 'auth_rotation_succeeded', 'credential_health_status'].sort(),
+      [
+        'platform',
+        'remote_image',
+        'remote_tag',
+        'digest',
+        'auth_refresh_attempted',
+        'auth_refresh_succeeded',
+        'auth_rotation_attempted',
+        'auth_rotation_succeeded',
+        'credential_health_status',
+      ].sort(),
     );
     const silver = res.body.find((e: { server_name: string }) => e.server_name === 'pdf-single');
     expect(silver).toMatchObject({ multi_arch: false, tier: 'silver:Mkt PDF', health: { overall: 'healthy' } });
   });
 
   it('shows operators their own artifacts and admins everyone’s', async () => {
-    expect(names((await call('GET', '/api/marketplace', { token: alice })).body)).toEqual(['pdf-single', 'router-multi']);
+    expect(names((await call('GET', '/api/marketplace', { token: alice })).body)).toEqual([
+      'pdf-single',
+      'router-multi',
+    ]);
     expect(names((await call('GET', '/api/marketplace', { token: bob })).body)).toEqual(['broken']);
-    expect(names((await call('GET', `/api/marketplace?${mine()}`, { token: multi.adminToken })).body)).toEqual(['broken', 'pdf-single', 'router-multi']);
+    expect(names((await call('GET', `/api/marketplace?${mine()}`, { token: multi.adminToken })).body)).toEqual([
+      'broken',
+      'pdf-single',
+      'router-multi',
+    ]);
     expect((await call('GET', `/api/marketplace/${ids.broken!.run}`, { token: alice })).status).toBe(404);
     expect((await call('GET', '/api/marketplace')).status).toBe(401);
   });
 
   it('records failed builds as blocked watchlist artifacts', async () => {
     const broken = (await call('GET', `/api/marketplace/${ids.broken!.run}`, { token: bob })).body;
-    expect(broken).toMatchObject({ status: 'failed', tier: 'watchlist:MktRouter', health: { overall: 'blocked', issues: ['build_status:failed'] }, platforms: [] });
+    expect(broken).toMatchObject({
+      status: 'failed',
+      tier: 'watchlist:MktRouter',
+      health: { overall: 'blocked', issues: ['build_status:failed'] },
+      platforms: [],
+    });
   });
 
   it('filters by tier (case-insensitive), type, status and q in SQL, before the limit', async () => {
@@ -120,7 +172,8 @@ describe('marketplace catalog', () => {
     expect(await get(`server_type=${encodeURIComponent('Mkt PDF')}`)).toEqual(['pdf-single']);
     expect(await get('status=failed&server_type=MktRouter')).toEqual(['broken']);
     expect(await get('q=ROUTER-mu&server_type=MktRouter')).toEqual(['router-multi']);
-    const digest = (await call('GET', `/api/marketplace/${ids['router-multi']!.run}`, { token: admin })).body.manifest_digest as string;
+    const digest = (await call('GET', `/api/marketplace/${ids['router-multi']!.run}`, { token: admin })).body
+      .manifest_digest as string;
     expect(await get(`q=${encodeURIComponent(digest.slice(0, 15))}`)).toEqual(['router-multi']);
     expect(await get('q=%25')).toEqual([]); // a literal %, not a wildcard
     expect(await get('q=pdf_&server_type=Mkt%20PDF')).toEqual(['pdf-single']); // matches the source repository …/pdf_repo
@@ -133,7 +186,9 @@ describe('marketplace catalog', () => {
     let cursor: string | null = null;
     type Page = { body: { server_name: string }[]; headers: Headers };
     for (let page = 0; page < 5; page++) {
-      const res: Page = await call('GET', `/api/marketplace?${mine()}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: multi.adminToken });
+      const res: Page = await call('GET', `/api/marketplace?${mine()}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, {
+        token: multi.adminToken,
+      });
       seen.push(...res.body.map((e: { server_name: string }) => e.server_name));
       cursor = res.headers.get('x-next-cursor');
       if (!cursor) break;
@@ -167,7 +222,14 @@ describe('mcpctl marketplace', () => {
     expect(table.stdout).not.toContain('pdf-single');
     const json = JSON.parse((await mcpctl(['marketplace', 'list', '--type', 'Mkt PDF', '--json'], alice)).stdout);
     expect(json.map((e: { server_name: string }) => e.server_name)).toEqual(['pdf-single']);
-    const all = JSON.parse((await mcpctl(['marketplace', 'list', '--limit', '1', '--all', '--json', '--q', `127.0.0.1:${stack.git.port}/`], multi.adminToken)).stdout);
+    const all = JSON.parse(
+      (
+        await mcpctl(
+          ['marketplace', 'list', '--limit', '1', '--all', '--json', '--q', `127.0.0.1:${stack.git.port}/`],
+          multi.adminToken,
+        )
+      ).stdout,
+    );
     expect(all).toHaveLength(3);
     const shown = await mcpctl(['marketplace', 'show', String(ids['router-multi']!.run)], alice);
     expect(shown.stdout).toMatch(/tier\s+gold:MktRouter/);

@@ -20,11 +20,20 @@ let h: Harness;
 let serverId: number;
 let repo: GitRepo;
 
-const cliEnv = (env: Record<string, string | undefined> = {}) => ({ PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken, ...env });
+const cliEnv = (env: Record<string, string | undefined> = {}) => ({
+  PATH: process.env.PATH,
+  MCPCTL_URL: h.apiUrl,
+  MCPCTL_TOKEN: h.adminToken,
+  ...env,
+});
 
 async function mcpctl(args: string[], env: Record<string, string | undefined> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: PROJECT_ROOT, env: cliEnv(env), timeout: BUILD_MS });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      cwd: PROJECT_ROOT,
+      env: cliEnv(env),
+      timeout: BUILD_MS,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -35,7 +44,17 @@ async function mcpctl(args: string[], env: Record<string, string | undefined> = 
 /** A stopped git server made by mcpctl, as an operator would before building it. */
 async function createStoppedServer(name: string, dockerfile: string): Promise<{ id: number; repo: GitRepo }> {
   const repo = await createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile } });
-  const created = await mcpctl(['servers', 'create', name, '--type', 'Router', '--git', stack.git.url(name), '--no-start', '--json']);
+  const created = await mcpctl([
+    'servers',
+    'create',
+    name,
+    '--type',
+    'Router',
+    '--git',
+    stack.git.url(name),
+    '--no-start',
+    '--json',
+  ]);
   expect(created.code, created.stderr).toBe(0);
   const id = JSON.parse(created.stdout).id as number;
   const stopped = await mcpctl(['servers', 'watch', String(id), '--until', 'stopped', '--timeout', '60']);
@@ -54,15 +73,22 @@ afterAll(async () => {
 
 describe('mcpctl builds', () => {
   it('builds start --watch follows the log to a successful end', { timeout: BUILD_MS }, async () => {
-    ({ id: serverId, repo } = await createStoppedServer('cli-hello', `FROM ${stack.base.reference}\nRUN uname -m > /arch\nCMD ["cat", "/arch"]\n`));
+    ({ id: serverId, repo } = await createStoppedServer(
+      'cli-hello',
+      `FROM ${stack.base.reference}\nRUN uname -m > /arch\nCMD ["cat", "/arch"]\n`,
+    ));
 
     const built = await mcpctl(['builds', 'start', String(serverId), '--watch']);
     expect(built.code, built.stderr).toBe(0);
-    expect(built.stdout).toMatch(new RegExp(`^server\\s+intent\\s+status\\n-+\\s+-+\\s+-+\\n${serverId}\\s+build\\s+building\\n`));
+    expect(built.stdout).toMatch(
+      new RegExp(`^server\\s+intent\\s+status\\n-+\\s+-+\\s+-+\\n${serverId}\\s+build\\s+building\\n`),
+    );
     expect(built.stdout).toMatch(/^\[linux\/amd64\] /m);
     expect(built.stdout).toMatch(/^\[build\] Cloning /m);
     expect(built.stdout).toMatch(/^build \d+ succeeded: \S+mcp-custom-\d+:latest sha256:[0-9a-f]{64}$/m);
-    expect(built.stderr).toMatch(new RegExp(`^mcpctl: following build \\d+ of server ${serverId} at ${repo.revision.slice(0, 12)}$`, 'm'));
+    expect(built.stderr).toMatch(
+      new RegExp(`^mcpctl: following build \\d+ of server ${serverId} at ${repo.revision.slice(0, 12)}$`, 'm'),
+    );
     expect(built.stderr).not.toContain('error:');
   });
 
@@ -71,19 +97,31 @@ describe('mcpctl builds', () => {
     expect(listed.code, listed.stderr).toBe(0);
     const runs = JSON.parse(listed.stdout);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ server_id: serverId, status: 'succeeded', source_revision: repo.revision, failure_reason: null });
+    expect(runs[0]).toMatchObject({
+      server_id: serverId,
+      status: 'succeeded',
+      source_revision: repo.revision,
+      failure_reason: null,
+    });
     expect(runs[0].platforms.map((p: { platform: string }) => p.platform)).toEqual(['linux/amd64']);
     const digest = runs[0].manifest_digest as string;
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const table = await mcpctl(['builds', 'list', String(serverId), '--limit', '5']);
     expect(table.stdout).toMatch(/^id\s+status\s+revision\s+platforms\s+digest\s+started\s+completed\s+failure$/m);
-    expect(table.stdout).toMatch(new RegExp(`^${runs[0].id}\\s+succeeded\\s+${repo.revision.slice(0, 12)}\\s+linux/amd64\\s+${digest.slice(0, 19)}\\s`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^${runs[0].id}\\s+succeeded\\s+${repo.revision.slice(0, 12)}\\s+linux/amd64\\s+${digest.slice(0, 19)}\\s`,
+        'm',
+      ),
+    );
 
     const detail = await mcpctl(['builds', 'get', String(runs[0].id)]);
     expect(detail.code, detail.stderr).toBe(0);
     expect(detail.stdout).toMatch(new RegExp(`^digest\\s+${digest}$`, 'm'));
-    expect(detail.stdout).toMatch(new RegExp(`^linux/amd64\\s+sha256:[0-9a-f]{64}\\s+\\d+(\\.\\d)? (B|KiB)\\s+healthy\\s+latest-linux_amd64$`, 'm'));
+    expect(detail.stdout).toMatch(
+      new RegExp(`^linux/amd64\\s+sha256:[0-9a-f]{64}\\s+\\d+(\\.\\d)? (B|KiB)\\s+healthy\\s+latest-linux_amd64$`, 'm'),
+    );
 
     // A finished run replays its log and ends at once, by id or as the server's newest.
     for (const args of [[String(runs[0].id)], ['--server', String(serverId)]]) {
@@ -104,20 +142,40 @@ describe('mcpctl builds', () => {
     const two = JSON.parse((await mcpctl(['servers', 'metrics', String(serverId), '--limit', '2', '--json'])).stdout);
     expect(two).toHaveLength(2);
 
-    const child = spawn(process.execPath, [BIN, 'servers', 'metrics', String(serverId), '--follow', '--limit', '2'], { cwd: PROJECT_ROOT, env: cliEnv() });
+    const child = spawn(process.execPath, [BIN, 'servers', 'metrics', String(serverId), '--follow', '--limit', '2'], {
+      cwd: PROJECT_ROOT,
+      env: cliEnv(),
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       // The latest page first, oldest first.
       await eventually(async () => out.split('\n').length > 2, 20_000, 'the latest events');
-      expect(out.split('\n').slice(0, 2).map((l) => Number(l.split(' ')[0]))).toEqual(two.map((m: { id: number }) => m.id).reverse());
+      expect(
+        out
+          .split('\n')
+          .slice(0, 2)
+          .map((l) => Number(l.split(' ')[0])),
+      ).toEqual(two.map((m: { id: number }) => m.id).reverse());
       await new Promise((resolve) => setTimeout(resolve, 500)); // let the stream connect; a late connect replays anyway
-      const details = { attempt: 1, retry_limit: 3, registry_endpoint: 'r/mcp-custom-x', platform: 'linux/amd64', reason: 'cli_follow', error: 'x' };
-      const posted = await httpClient(h.apiUrl)('POST', `/api/servers/${serverId}/metrics`, { token: h.adminToken, json: { event_type: 'push_retry', details } });
+      const details = {
+        attempt: 1,
+        retry_limit: 3,
+        registry_endpoint: 'r/mcp-custom-x',
+        platform: 'linux/amd64',
+        reason: 'cli_follow',
+        error: 'x',
+      };
+      const posted = await httpClient(h.apiUrl)('POST', `/api/servers/${serverId}/metrics`, {
+        token: h.adminToken,
+        json: { event_type: 'push_retry', details },
+      });
       expect(posted.status).toBe(201);
       await eventually(async () => out.includes(`${posted.body.id}  `), 20_000, 'the followed event');
-      expect(out).toMatch(new RegExp(`^${posted.body.id}\\s+\\S+\\s+push_retry\\s+\\{"attempt":1,.*"reason":"cli_follow"`, 'm'));
+      expect(out).toMatch(
+        new RegExp(`^${posted.body.id}\\s+\\S+\\s+push_retry\\s+\\{"attempt":1,.*"reason":"cli_follow"`, 'm'),
+      );
     } finally {
       child.kill('SIGTERM');
       await exited;
@@ -152,27 +210,37 @@ describe('mcpctl builds', () => {
     expect(after.latest).toMatchObject({ trigger: 'manual', status: 'healthy', rotation_attempted: false });
   });
 
-  it('start --watch behind a build under way follows its own run; watch --server follows the current one', { timeout: BUILD_MS }, async () => {
-    // A first build slow enough to still run while the commands below start.
-    const { id: slowId } = await createStoppedServer('cli-slow', `FROM ${stack.base.reference}\nRUN sleep 5\n`);
-    const id = String(slowId);
-    const first = await mcpctl(['builds', 'start', id, '--json']);
-    expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toEqual({ server_id: slowId, intent: 'build', status: 'building' });
-    expect((await mcpctl(['servers', 'watch', id, '--until', 'building', '--timeout', '60'])).code).toBe(0);
+  it(
+    'start --watch behind a build under way follows its own run; watch --server follows the current one',
+    { timeout: BUILD_MS },
+    async () => {
+      // A first build slow enough to still run while the commands below start.
+      const { id: slowId } = await createStoppedServer('cli-slow', `FROM ${stack.base.reference}\nRUN sleep 5\n`);
+      const id = String(slowId);
+      const first = await mcpctl(['builds', 'start', id, '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout)).toEqual({ server_id: slowId, intent: 'build', status: 'building' });
+      expect((await mcpctl(['servers', 'watch', id, '--until', 'building', '--timeout', '60'])).code).toBe(0);
 
-    // While it runs: one command follows it, the other queues a build behind it and follows that one.
-    const [watched, queued] = await Promise.all([mcpctl(['builds', 'watch', '--server', id]), mcpctl(['builds', 'start', id, '--watch'])]);
-    expect(watched.code, watched.stderr).toBe(0);
-    expect(queued.code, queued.stderr).toBe(0);
-    expect(queued.stderr).toContain(`mcpctl: server ${id} is building; the build starts once that is done`);
-    const followed = (res: { stderr: string }) => Number(/^mcpctl: following build (\d+) /m.exec(res.stderr)?.[1]);
-    const runs = JSON.parse((await mcpctl(['builds', 'list', id, '--json'])).stdout) as { id: number; status: string }[];
-    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
-    expect(followed(watched)).toBe(runs[1]!.id);
-    expect(followed(queued)).toBe(runs[0]!.id);
-    for (const res of [watched, queued]) expect(res.stdout).toMatch(/^build \d+ succeeded: /m);
-  });
+      // While it runs: one command follows it, the other queues a build behind it and follows that one.
+      const [watched, queued] = await Promise.all([
+        mcpctl(['builds', 'watch', '--server', id]),
+        mcpctl(['builds', 'start', id, '--watch']),
+      ]);
+      expect(watched.code, watched.stderr).toBe(0);
+      expect(queued.code, queued.stderr).toBe(0);
+      expect(queued.stderr).toContain(`mcpctl: server ${id} is building; the build starts once that is done`);
+      const followed = (res: { stderr: string }) => Number(/^mcpctl: following build (\d+) /m.exec(res.stderr)?.[1]);
+      const runs = JSON.parse((await mcpctl(['builds', 'list', id, '--json'])).stdout) as {
+        id: number;
+        status: string;
+      }[];
+      expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+      expect(followed(watched)).toBe(runs[1]!.id);
+      expect(followed(queued)).toBe(runs[0]!.id);
+      for (const res of [watched, queued]) expect(res.stdout).toMatch(/^build \d+ succeeded: /m);
+    },
+  );
 
   it('rejects bad build input locally, naming the option', async () => {
     const both = await mcpctl(['builds', 'watch', '1', '--server', '2']);

@@ -28,7 +28,19 @@ describe('mcpctl', () => {
     const who = await as(['whoami', '--json']);
     expect(JSON.parse(who.stdout)).toMatchObject({ id: userId, role: 'operator' });
 
-    const created = await as(['servers', 'create', 'cli-demo', '--type', 'Router', '--image', 'example/router:1', '--config', 'PORT=8080', '--no-start', '--json']);
+    const created = await as([
+      'servers',
+      'create',
+      'cli-demo',
+      '--type',
+      'Router',
+      '--image',
+      'example/router:1',
+      '--config',
+      'PORT=8080',
+      '--no-start',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     const server = JSON.parse(created.stdout);
     expect(server).toMatchObject({ name: 'cli-demo', config: { PORT: 8080 }, owner_id: userId });
@@ -84,14 +96,34 @@ describe('mcpctl', () => {
   it('watch survives a dropped connection: it resumes after the last event and misses nothing', async () => {
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(new URL(h.apiUrl).port) } });
     try {
-      const created = JSON.parse((await mcpctl(['servers', 'create', 'dropped', '--type', 'Router', '--image', 'example/r:1', '--no-start', '--json'])).stdout);
+      const created = JSON.parse(
+        (
+          await mcpctl([
+            'servers',
+            'create',
+            'dropped',
+            '--type',
+            'Router',
+            '--image',
+            'example/r:1',
+            '--no-start',
+            '--json',
+          ])
+        ).stdout,
+      );
       const id = String(created.id);
       expect((await mcpctl(['servers', 'watch', id, '--until', 'stopped', '--timeout', '30'])).code).toBe(0);
       expect((await mcpctl(['servers', 'start', id])).code).toBe(0);
       // Watch through the proxy for the stop that comes after the connection is cut.
-      const watching = mcpctl(['servers', 'watch', id, '--until', 'stopping', '--timeout', '20'], { MCPCTL_URL: `http://${proxy.address}` });
+      const watching = mcpctl(['servers', 'watch', id, '--until', 'stopping', '--timeout', '20'], {
+        MCPCTL_URL: `http://${proxy.address}`,
+      });
       // Until the watch has its stream open (its start-up is slow on a loaded machine), then a moment for `ready`.
-      for (let waited = 0; proxy.requests.every((line) => !line.startsWith('GET /api/servers/stream')) && waited < 20_000; waited += 100) {
+      for (
+        let waited = 0;
+        proxy.requests.every((line) => !line.startsWith('GET /api/servers/stream')) && waited < 20_000;
+        waited += 100
+      ) {
         await new Promise((r) => setTimeout(r, 100));
       }
       await new Promise((r) => setTimeout(r, 1_000));

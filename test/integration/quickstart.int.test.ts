@@ -79,31 +79,49 @@ describe('README quick start', () => {
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, MCPCTL_URL: apiUrl, MCPCTL_TOKEN: token };
     // The README's URLs use the default ports; this stack's differ.
-    const substitute = (cmd: string) => cmd.replaceAll('git://127.0.0.1:9418/', `git://127.0.0.1:${ports.git}/`).replaceAll('http://127.0.0.1:3000', apiUrl);
+    const substitute = (cmd: string) =>
+      cmd
+        .replaceAll('git://127.0.0.1:9418/', `git://127.0.0.1:${ports.git}/`)
+        .replaceAll('http://127.0.0.1:3000', apiUrl);
     const [exportLine, ...commands] = blocks[1]!;
     expect(exportLine).toContain('MCPCTL_URL=http://127.0.0.1:3000');
-    expect(commands.some((c) => c.includes('servers create') && c.includes('git://127.0.0.1:9418/hello-mcp'))).toBe(true);
+    expect(commands.some((c) => c.includes('servers create') && c.includes('git://127.0.0.1:9418/hello-mcp'))).toBe(
+      true,
+    );
 
     for (const raw of commands) {
       const cmd = substitute(raw);
       const t = Date.now();
       if (/\s(-f|--follow)(\s|$)/.test(cmd)) {
         // Follows until Ctrl-C: read until the server's first line, then stop it.
-        const child = spawn('bash', ['-c', cmd], { cwd: clone.root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn('bash', ['-c', cmd], {
+          cwd: clone.root,
+          env,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
         child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
         try {
-          await eventually(async () => out.includes('hello-mcp listening on port'), 60_000, `${cmd}: the server's output (got: ${out})`);
+          await eventually(
+            async () => out.includes('hello-mcp listening on port'),
+            60_000,
+            `${cmd}: the server's output (got: ${out})`,
+          );
         } finally {
           if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
         }
         console.log(`$ ${cmd}  (${Date.now() - t} ms, followed)\n${out}`);
         continue;
       }
-      const result = await run('bash', ['-c', cmd], { cwd: clone.root, env, timeout: 300_000 }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
-        throw new Error(`$ ${cmd} failed (exit ${err.code}):\n${err.stdout ?? ''}${err.stderr ?? ''}\nstack:\n${stack.output()}`);
-      });
+      const result = await run('bash', ['-c', cmd], { cwd: clone.root, env, timeout: 300_000 }).catch(
+        (err: { code?: number; stdout?: string; stderr?: string }) => {
+          throw new Error(
+            `$ ${cmd} failed (exit ${err.code}):\n${err.stdout ?? ''}${err.stderr ?? ''}\nstack:\n${stack.output()}`,
+          );
+        },
+      );
       console.log(`$ ${cmd}  (${Date.now() - t} ms)\n${result.stdout}${result.stderr}`);
 
       if (/marketplace list/.test(cmd)) {
@@ -120,6 +138,11 @@ describe('README quick start', () => {
       }
     }
     // The last command asked for its deletion, which the workflow carries out.
-    await eventually(async () => (await fetch(`${apiUrl}/api/servers/1`, { headers: { authorization: `Bearer ${token}` } })).status === 404, 60_000, 'server 1 deleted');
+    await eventually(
+      async () =>
+        (await fetch(`${apiUrl}/api/servers/1`, { headers: { authorization: `Bearer ${token}` } })).status === 404,
+      60_000,
+      'server 1 deleted',
+    );
   }, 900_000);
 });

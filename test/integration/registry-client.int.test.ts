@@ -53,7 +53,12 @@ async function stopTestRegistry(r: TestRegistry | undefined): Promise<void> {
 const slug = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('_');
 
 /** Pushes a tiny single-platform image the way a builder would; returns its index entry. */
-async function pushPlatformImage(client: RegistryClient, repo: string, platform: Platform, format: 'oci' | 'docker'): Promise<IndexEntry> {
+async function pushPlatformImage(
+  client: RegistryClient,
+  repo: string,
+  platform: Platform,
+  format: 'oci' | 'docker',
+): Promise<IndexEntry> {
   const layerTar = Buffer.from(`pretend tar for ${slug(platform)}\n`);
   const layer = gzipSync(layerTar);
   const config = JSON.stringify({
@@ -75,7 +80,12 @@ async function pushPlatformImage(client: RegistryClient, repo: string, platform:
     config: { mediaType: oci ? MediaType.OciConfig : MediaType.DockerConfig, ...configBlob },
     layers: [{ mediaType: oci ? MediaType.OciLayerGzip : MediaType.DockerLayerGzip, ...layerBlob }],
   };
-  const pushed: Descriptor = await client.putManifest(repo, `latest-${slug(platform)}`, manifestType, JSON.stringify(manifest));
+  const pushed: Descriptor = await client.putManifest(
+    repo,
+    `latest-${slug(platform)}`,
+    manifestType,
+    JSON.stringify(manifest),
+  );
   return { ...pushed, platform };
 }
 
@@ -131,12 +141,26 @@ describe('registry with htpasswd (Basic) auth', () => {
     expect(index.digest).toBe(digest);
     expect(sha256Digest(JSON.stringify(index.body))).toBe(digest); // the registry stored our exact bytes
     expect(index.body.manifests).toEqual([
-      { mediaType: MediaType.OciManifest, digest: amd64.digest, size: amd64.size, platform: { architecture: 'amd64', os: 'linux' } },
-      { mediaType: MediaType.OciManifest, digest: arm64.digest, size: arm64.size, platform: { architecture: 'arm64', os: 'linux' } },
+      {
+        mediaType: MediaType.OciManifest,
+        digest: amd64.digest,
+        size: amd64.size,
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
+      {
+        mediaType: MediaType.OciManifest,
+        digest: arm64.digest,
+        size: arm64.size,
+        platform: { architecture: 'arm64', os: 'linux' },
+      },
     ]);
     for (const entry of index.body.manifests ?? []) expect(entry.size).toBeGreaterThan(0);
 
-    expect(await client.headManifest(repo, 'latest')).toEqual({ mediaType: MediaType.OciIndex, digest, size: index.size });
+    expect(await client.headManifest(repo, 'latest')).toEqual({
+      mediaType: MediaType.OciIndex,
+      digest,
+      size: index.size,
+    });
     expect(await client.listIndexPlatforms(repo, 'latest')).toEqual([
       { digest: amd64.digest, platform: 'linux/amd64' },
       { digest: arm64.digest, platform: 'linux/arm64' },
@@ -215,7 +239,9 @@ describe('registry without auth', () => {
     const stale = previous.filter((p) => p.digest !== amd64.digest);
     expect(await Promise.all(stale.map((p) => client.deleteManifest(repo, p.digest)))).toEqual(['deleted']);
 
-    expect(await client.listIndexPlatforms(repo, 'latest')).toEqual([{ digest: amd64.digest, platform: 'linux/amd64' }]);
+    expect(await client.listIndexPlatforms(repo, 'latest')).toEqual([
+      { digest: amd64.digest, platform: 'linux/amd64' },
+    ]);
     expect((await client.headManifest(repo, 'latest'))?.digest).toBe(second);
     expect(await client.headManifest(repo, armv7.digest)).toBeUndefined();
   });

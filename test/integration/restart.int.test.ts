@@ -18,7 +18,11 @@ let dockerRoots: string[];
 
 /** Mounts of the clone's stack: under its .data and its dockerd's exec root. */
 const mounts = () => mountsUnder(dockerRoots);
-const record = () => JSON.parse(readFileSync(join(clone.root, '.data', 'stack.json'), 'utf8')) as { stack: { pid: number }; children: { name: string; pid: number; started: number }[] };
+const record = () =>
+  JSON.parse(readFileSync(join(clone.root, '.data', 'stack.json'), 'utf8')) as {
+    stack: { pid: number };
+    children: { name: string; pid: number; started: number }[];
+  };
 
 async function startUp(): Promise<NpmStart> {
   const t = Date.now();
@@ -31,7 +35,10 @@ async function startUp(): Promise<NpmStart> {
 beforeAll(async () => {
   clone = await cloneForNpmStart('restart', inject('stack').databaseUrl);
   const dataDir = join(clone.root, '.data');
-  dockerRoots = [dataDir, `/run/mcp-host-docker-${createHash('sha256').update(join(dataDir, 'docker')).digest('hex').slice(0, 12)}`];
+  dockerRoots = [
+    dataDir,
+    `/run/mcp-host-docker-${createHash('sha256').update(join(dataDir, 'docker')).digest('hex').slice(0, 12)}`,
+  ];
 }, 60_000);
 
 afterAll(async () => {
@@ -46,7 +53,11 @@ describe('npm start right after the previous stack', () => {
     const base = /^registry .*\(base image (\S+)\)$/m.exec(first.output())![1]!;
     const docker = new Docker({ socketPath: join(clone.root, '.data', 'docker', 'docker.sock') });
     await readJsonStream(await docker.pull(base), () => {});
-    const container = await docker.createContainer({ Image: base, Cmd: ['sleep', '600'], HostConfig: { NetworkMode: 'host' } });
+    const container = await docker.createContainer({
+      Image: base,
+      Cmd: ['sleep', '600'],
+      HostConfig: { NetworkMode: 'host' },
+    });
     await container.start();
     expect(mounts().length).toBeGreaterThan(0); // dockerd's own, so the check below can see them
     await first.interrupt();
@@ -60,7 +71,9 @@ describe('npm start right after the previous stack', () => {
     const second = npmStart(clone);
     expect(await second.exited).not.toBe(0);
     const pid = record().stack.pid;
-    expect(second.output()).toContain(`a previous stack is still running (pid ${pid}); stop it first (Ctrl-C in its terminal, or kill ${pid})\n`);
+    expect(second.output()).toContain(
+      `a previous stack is still running (pid ${pid}); stop it first (Ctrl-C in its terminal, or kill ${pid})\n`,
+    );
     expect(second.output()).not.toContain('stopping ');
     expect((await fetch(`http://127.0.0.1:${clone.ports.api}/healthz`)).ok).toBe(true);
   }, 120_000);
@@ -78,7 +91,9 @@ describe('npm start right after the previous stack', () => {
 
     stack = await startUp();
     for (const orphan of orphans) {
-      expect(stack.output()).toContain(`stopping ${orphan.name} (pid ${orphan.pid}), left running by a stack that was killed`);
+      expect(stack.output()).toContain(
+        `stopping ${orphan.name} (pid ${orphan.pid}), left running by a stack that was killed`,
+      );
       expect(processStartTime(orphan.pid)).not.toBe(orphan.started);
     }
     await stack.interrupt();

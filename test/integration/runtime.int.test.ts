@@ -22,8 +22,14 @@ let call: ReturnType<typeof httpClient>;
 /** examples/hello-mcp as a git repository, built FROM the hub-less busybox base. */
 async function exampleRepo(name: string, dockerfileName = 'Dockerfile') {
   const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(/^FROM .*$/m, `FROM ${stack.base.reference}`);
-  return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') } });
+  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
+    /^FROM .*$/m,
+    `FROM ${stack.base.reference}`,
+  );
+  return createGitRepo({
+    dir: join(stack.gitDir, name),
+    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
+  });
 }
 
 const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
@@ -47,7 +53,12 @@ describe('hosting an MCP server', () => {
     await exampleRepo('hello-mcp');
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'rt-hello', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-mcp') }, config: { GREETING: 'hi there', LEVEL: 3 } },
+      json: {
+        name: 'rt-hello',
+        server_type: 'Example',
+        source: { type: 'git', repository: stack.git.url('hello-mcp') },
+        config: { GREETING: 'hi there', LEVEL: 3 },
+      },
     });
     id = created.body.id;
     const server = await waitFor(id, ['running', 'unhealthy', 'error'], 'running');
@@ -61,7 +72,12 @@ describe('hosting an MCP server', () => {
     // The decision came after the build and names its artifact, pinned by digest.
     const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
     const [run] = await h.sql`select id, manifest_digest from build_artifact_runs where server_id = ${id}`;
-    expect(decision).toMatchObject({ backend: 'docker', launchable: true, artifact_run_id: run!.id, requires_build: true });
+    expect(decision).toMatchObject({
+      backend: 'docker',
+      launchable: true,
+      artifact_run_id: run!.id,
+      requires_build: true,
+    });
     expect(decision.image).toBe(`${stack.registryHost}/mcp/mcp-custom-${id}@${run!.manifest_digest}`);
     expect(decision.notes).toEqual([...decision.notes].sort());
 
@@ -69,7 +85,9 @@ describe('hosting an MCP server', () => {
     const inspected = await container(id).inspect();
     expect(inspected.Config.Labels).toMatchObject({ 'mcp-host.server-id': String(id), 'mcp-host.managed': 'true' });
     expect(inspected.Config.Image).toBe(decision.image);
-    expect(inspected.Config.Env).toEqual(expect.arrayContaining(['GREETING=hi there', 'LEVEL=3', `MCP_SERVER_ID=${id}`]));
+    expect(inspected.Config.Env).toEqual(
+      expect.arrayContaining(['GREETING=hi there', 'LEVEL=3', `MCP_SERVER_ID=${id}`]),
+    );
     expect(inspected.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
   });
 
@@ -78,15 +96,21 @@ describe('hosting an MCP server', () => {
     expect(logs.status).toBe(200);
     expect(logs.text).toMatch(/hello-mcp listening on port \d+/);
     const stream = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream?tail=5`, h.adminToken);
-    await eventually(async () => stream.frames.some((f) => f.event === 'log' && /listening/.test(f.data.line)), 15_000, 'streamed log line');
+    await eventually(
+      async () => stream.frames.some((f) => f.event === 'log' && /listening/.test(f.data.line)),
+      15_000,
+      'streamed log line',
+    );
     await stream.stop();
   });
 
   it('shows logs, decisions and VM posture through mcpctl', async () => {
     const mcpctl = async (...args: string[]) =>
-      (await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
-        env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken },
-      })).stdout;
+      (
+        await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'cli', 'bin.mjs'), ...args], {
+          env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken },
+        })
+      ).stdout;
     expect(await mcpctl('servers', 'logs', String(id), '--tail', '50')).toMatch(/hello-mcp listening on port \d+/);
     const decisions = JSON.parse(await mcpctl('policy', 'decisions', String(id), '--json'));
     expect(decisions[0]).toMatchObject({ backend: 'docker', launchable: true });
@@ -112,7 +136,11 @@ describe('hosting an MCP server', () => {
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-git-launch-stop-start-open');
 
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
     await expect(container(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     for (const table of ['server_runtimes', 'runtime_policy_decisions', 'build_artifact_runs', 'usage_metrics']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
@@ -121,18 +149,27 @@ describe('hosting an MCP server', () => {
 
   it('runs an image source: the image built above, pulled with the registry credentials', async () => {
     await exampleRepo('hello-image');
-    const built = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'rt-builder', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-image') }, start: false },
-    })).body.id;
+    const built = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'rt-builder',
+          server_type: 'Example',
+          source: { type: 'git', repository: stack.git.url('hello-image') },
+          start: false,
+        },
+      })
+    ).body.id;
     await waitFor(built, ['stopped'], 'created');
     await call('POST', `/api/servers/${built}/builds`, { token: h.adminToken });
     await waitFor(built, ['ready'], 'built');
     const image = `${stack.registryHost}/mcp/mcp-custom-${built}:latest`;
-    const fromImage = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'rt-from-image', server_type: 'Example', source: { type: 'image', image } },
-    })).body.id;
+    const fromImage = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: { name: 'rt-from-image', server_type: 'Example', source: { type: 'image', image } },
+      })
+    ).body.id;
     const server = await waitFor(fromImage, ['running', 'unhealthy', 'error'], 'running from image');
     expect(server.status, server.status_reason).toBe('running');
     const [decision] = (await call('GET', `/api/servers/${fromImage}/decisions`, { token: h.adminToken })).body;
@@ -142,10 +179,16 @@ describe('hosting an MCP server', () => {
 
   it('runs a stdio MCP server, checked by attaching to the container', async () => {
     await exampleRepo('hello-stdio', 'Dockerfile.stdio');
-    const stdioServer = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'rt-stdio', server_type: 'Example', source: { type: 'git', repository: stack.git.url('hello-stdio') } },
-    })).body.id;
+    const stdioServer = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'rt-stdio',
+          server_type: 'Example',
+          source: { type: 'git', repository: stack.git.url('hello-stdio') },
+        },
+      })
+    ).body.id;
     const server = await waitFor(stdioServer, ['running', 'unhealthy', 'error'], 'stdio server running');
     expect(server.status, server.status_reason).toBe('running');
     const manifest = (await call('GET', `/api/servers/${stdioServer}/manifest`, { token: h.adminToken })).body;
@@ -153,16 +196,29 @@ describe('hosting an MCP server', () => {
     const [runtime] = await h.sql`select transport, endpoint from server_runtimes where server_id = ${stdioServer}`;
     expect(runtime).toEqual({ transport: 'stdio', endpoint: null });
     expect((await container(stdioServer).inspect()).HostConfig.NetworkMode).toBe('none');
-    expect((await call('GET', `/api/servers/${stdioServer}/logs`, { token: h.adminToken })).text).toContain('speaking MCP on stdio');
+    expect((await call('GET', `/api/servers/${stdioServer}/logs`, { token: h.adminToken })).text).toContain(
+      'speaking MCP on stdio',
+    );
     await call('DELETE', `/api/servers/${stdioServer}`, { token: h.adminToken });
-    await eventually(async () => (await call('GET', `/api/servers/${stdioServer}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${stdioServer}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
   });
 
   it('refuses a GPU server on a daemon without GPUs, with the note that says so', async () => {
-    const gpu = (await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: { name: 'rt-gpu', server_type: 'Example', source: { type: 'image', image: `${stack.registryHost}/mcp/anything:1` }, use_gpu: true },
-    })).body.id;
+    const gpu = (
+      await call('POST', '/api/servers', {
+        token: h.adminToken,
+        json: {
+          name: 'rt-gpu',
+          server_type: 'Example',
+          source: { type: 'image', image: `${stack.registryHost}/mcp/anything:1` },
+          use_gpu: true,
+        },
+      })
+    ).body.id;
     const server = await waitFor(gpu, ['error', 'running'], 'decided');
     expect(server.status).toBe('error');
     expect(server.status_reason).toContain('capabilities:unsatisfied:docker:gpu');

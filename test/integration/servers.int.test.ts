@@ -19,7 +19,10 @@ async function newUser(role: 'operator' | 'viewer' | 'admin', quota?: number) {
   const email = `${role}-${Math.random().toString(36).slice(2)}@example.test`;
   const user = await call('POST', '/api/users', { token: h.adminToken, json: { email, role, server_quota: quota } });
   expect(user.status).toBe(201);
-  const token = await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'test', user_id: user.body.id } });
+  const token = await call('POST', '/api/tokens', {
+    token: h.adminToken,
+    json: { name: 'test', user_id: user.body.id },
+  });
   expect(token.status).toBe(201);
   return { id: user.body.id as number, token: token.body.token as string };
 }
@@ -54,9 +57,18 @@ describe('server lifecycle', () => {
     const stream = collectSse(`${h.apiUrl}/api/servers/stream`, op.token);
     await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
 
-    const created = await call('POST', '/api/servers', { token: op.token, json: imageServer('lifecycle', { start: false }) });
+    const created = await call('POST', '/api/servers', {
+      token: op.token,
+      json: imageServer('lifecycle', { start: false }),
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'lifecycle', status: 'creating', owner_id: op.id, use_gpu: false, config: {} });
+    expect(created.body).toMatchObject({
+      name: 'lifecycle',
+      status: 'creating',
+      owner_id: op.id,
+      use_gpu: false,
+      config: {},
+    });
     const id = created.body.id as number;
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped after create');
 
@@ -77,12 +89,29 @@ describe('server lifecycle', () => {
 
     const del = await call('DELETE', `/api/servers/${id}`, { token: op.token });
     expect(del.status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: op.token })).status === 404, 30_000, 'gone');
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: op.token })).status === 404,
+      30_000,
+      'gone',
+    );
 
-    await eventually(async () => stream.frames.some((f) => f.event === 'deleted' && f.data.id === id), 10_000, 'deleted event');
+    await eventually(
+      async () => stream.frames.some((f) => f.event === 'deleted' && f.data.id === id),
+      10_000,
+      'deleted event',
+    );
     await stream.stop();
     const mine = stream.frames.filter((f) => f.event !== 'ready' && f.data.id === id);
-    expect(mine.map((f) => f.data.status)).toEqual(['creating', 'stopped', 'starting', 'error', 'stopping', 'stopped', 'deleting', 'deleted']);
+    expect(mine.map((f) => f.data.status)).toEqual([
+      'creating',
+      'stopped',
+      'starting',
+      'error',
+      'stopping',
+      'stopped',
+      'deleting',
+      'deleted',
+    ]);
     const ids = mine.map((f) => Number(f.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
     expect(mine.at(-1)!.data.previous_status).toBe('deleting');
@@ -99,9 +128,13 @@ describe('server lifecycle', () => {
     const created = await call('POST', '/api/servers', { token: op.token, json: imageServer('auto') });
     const id = created.body.id as number;
     await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'start attempted');
-    const [first] = await h.sql<{ id: number }[]>`select id from server_events where server_id = ${id} order by id limit 1`;
+    const [first] = await h.sql<
+      { id: number }[]
+    >`select id from server_events where server_id = ${id} order by id limit 1`;
     // A reconnecting client gets everything after the last id it saw, and nothing before it.
-    const stream = collectSse(`${h.apiUrl}/api/servers/stream?server_id=${id}`, op.token, { 'last-event-id': String(first!.id) });
+    const stream = collectSse(`${h.apiUrl}/api/servers/stream?server_id=${id}`, op.token, {
+      'last-event-id': String(first!.id),
+    });
     await eventually(async () => stream.frames.some((f) => f.data?.status === 'error'), 10_000, 'replayed');
     await stream.stop();
     expect(stream.frames.filter((f) => f.event === 'status').map((f) => f.data.status)).toEqual(['starting', 'error']);
@@ -109,11 +142,15 @@ describe('server lifecycle', () => {
 
   it('redeploy moves a stopped server through redeploying to a new launch', async () => {
     const op = await newUser('operator');
-    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('redeploy', { start: false }) })).body.id;
+    const id = (
+      await call('POST', '/api/servers', { token: op.token, json: imageServer('redeploy', { start: false }) })
+    ).body.id;
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
     expect((await call('POST', `/api/servers/${id}/redeploy`, { token: op.token })).body.status).toBe('redeploying');
     await eventually(async () => (await statusOf(id, op.token)) === 'error', 30_000, 'launch attempted');
-    const statuses = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
+    const statuses = await h.sql<
+      { status: string }[]
+    >`select status from server_events where server_id = ${id} order by id`;
     expect(statuses.map((r) => r.status)).toEqual(['creating', 'stopped', 'redeploying', 'starting', 'error']);
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-redeploy-open');
   });
@@ -123,7 +160,9 @@ describe('ownership and roles', () => {
   it('another operator can neither see nor touch a server', async () => {
     const alice = await newUser('operator');
     const bob = await newUser('operator');
-    const id = (await call('POST', '/api/servers', { token: alice.token, json: imageServer('private', { start: false }) })).body.id;
+    const id = (
+      await call('POST', '/api/servers', { token: alice.token, json: imageServer('private', { start: false }) })
+    ).body.id;
     const bobStream = collectSse(`${h.apiUrl}/api/servers/stream`, bob.token, { 'last-event-id': '0' });
 
     expect((await call('GET', `/api/servers/${id}`, { token: bob.token })).status).toBe(404);
@@ -146,7 +185,8 @@ describe('ownership and roles', () => {
   it('viewers read but cannot change; admins see everyone', async () => {
     const viewer = await newUser('viewer');
     const op = await newUser('operator');
-    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('seen', { start: false }) })).body.id;
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('seen', { start: false }) }))
+      .body.id;
     expect((await call('GET', `/api/servers/${id}`, { token: viewer.token })).status).toBe(200);
     const denied = await call('POST', '/api/servers', { token: viewer.token, json: imageServer('nope') });
     expect(denied.status).toBe(403);
@@ -159,7 +199,9 @@ describe('ownership and roles', () => {
   it('enforces the quota even under concurrent creates', async () => {
     const op = await newUser('operator', 2);
     const attempts = await Promise.all(
-      [1, 2, 3, 4, 5].map((n) => call('POST', '/api/servers', { token: op.token, json: imageServer(`q${n}`, { start: false }) })),
+      [1, 2, 3, 4, 5].map((n) =>
+        call('POST', '/api/servers', { token: op.token, json: imageServer(`q${n}`, { start: false }) }),
+      ),
     );
     expect(attempts.filter((r) => r.status === 201)).toHaveLength(2);
     const refused = attempts.filter((r) => r.status !== 201);
@@ -194,13 +236,17 @@ describe('tokens', () => {
     const b = await newUser('operator');
     const bTokens = await call('GET', '/api/tokens', { token: b.token });
     expect((await call('DELETE', `/api/tokens/${bTokens.body[0].id}`, { token: a.token })).status).toBe(404);
-    expect((await call('POST', '/api/tokens', { token: a.token, json: { name: 'x', user_id: b.id } })).status).toBe(403);
+    expect((await call('POST', '/api/tokens', { token: a.token, json: { name: 'x', user_id: b.id } })).status).toBe(
+      403,
+    );
   });
 
   it('rate limits self-service token creation (429 with Retry-After), even when requests race; admins provision freely', async () => {
     const op = await newUser('operator');
     const burst = await Promise.all(
-      Array.from({ length: 14 }, (_, i) => call('POST', '/api/tokens', { token: op.token, json: { name: `burst-${i}` } })),
+      Array.from({ length: 14 }, (_, i) =>
+        call('POST', '/api/tokens', { token: op.token, json: { name: `burst-${i}` } }),
+      ),
     );
     const created = burst.filter((r) => r.status === 201).length;
     const limited = burst.filter((r) => r.status === 429);
@@ -209,43 +255,171 @@ describe('tokens', () => {
     expect(limited).toHaveLength(5);
     expect(limited[0]!.headers.get('retry-after')).toBe('60');
     expect(limited[0]!.body.error).toMatchObject({ code: 'rate_limited' });
-    const [{ n }] = (await h.sql`select count(*)::int as n from api_tokens where user_id = ${op.id}`) as never as [{ n: number }];
+    const [{ n }] = (await h.sql`select count(*)::int as n from api_tokens where user_id = ${op.id}`) as never as [
+      { n: number },
+    ];
     expect(n).toBe(10);
-    expect((await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'provisioned', user_id: op.id } })).status).toBe(201);
+    expect(
+      (await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'provisioned', user_id: op.id } }))
+        .status,
+    ).toBe(201);
   });
 });
 
 describe('bad requests get the documented 4xx, never a 5xx, and change nothing', () => {
   const valid = imageServer('valid-name');
-  const cases: [string, { method: string; path: string; json?: unknown; body?: string; headers?: Record<string, string>; token?: string | null }, number, string?][] = [
+  const cases: [
+    string,
+    {
+      method: string;
+      path: string;
+      json?: unknown;
+      body?: string;
+      headers?: Record<string, string>;
+      token?: string | null;
+    },
+    number,
+    string?,
+  ][] = [
     ['no token', { method: 'GET', path: '/api/servers', token: null }, 401],
     ['garbage token', { method: 'GET', path: '/api/servers', token: 'not-a-real-token-000000' }, 401],
-    ['malformed auth header', { method: 'GET', path: '/api/servers', headers: { authorization: 'Basic abc' }, token: null }, 401],
-    ['malformed JSON', { method: 'POST', path: '/api/servers', body: '{"name":', headers: { 'content-type': 'application/json' } }, 400],
+    [
+      'malformed auth header',
+      { method: 'GET', path: '/api/servers', headers: { authorization: 'Basic abc' }, token: null },
+      401,
+    ],
+    [
+      'malformed JSON',
+      { method: 'POST', path: '/api/servers', body: '{"name":', headers: { 'content-type': 'application/json' } },
+      400,
+    ],
     ['JSON array body', { method: 'POST', path: '/api/servers', json: [1, 2] }, 422],
-    ['non-JSON content type', { method: 'POST', path: '/api/servers', body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
-    ['empty body', { method: 'POST', path: '/api/servers', body: '', headers: { 'content-type': 'application/json' } }, 400],
+    [
+      'non-JSON content type',
+      {
+        method: 'POST',
+        path: '/api/servers',
+        body: 'name=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      415,
+    ],
+    [
+      'empty body',
+      { method: 'POST', path: '/api/servers', body: '', headers: { 'content-type': 'application/json' } },
+      400,
+    ],
     ['unknown field', { method: 'POST', path: '/api/servers', json: { ...valid, colour: 'red' } }, 422, 'colour'],
-    ['unknown source field', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'a:1', extra: 1 } } }, 422, 'source.extra'],
+    [
+      'unknown source field',
+      { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'a:1', extra: 1 } } },
+      422,
+      'source.extra',
+    ],
     ['missing name', { method: 'POST', path: '/api/servers', json: { ...valid, name: undefined } }, 422, 'name'],
     ['name wrong type', { method: 'POST', path: '/api/servers', json: { ...valid, name: 42 } }, 422, 'name'],
-    ['name with path traversal', { method: 'POST', path: '/api/servers', json: { ...valid, name: '../../etc' } }, 422, 'name'],
+    [
+      'name with path traversal',
+      { method: 'POST', path: '/api/servers', json: { ...valid, name: '../../etc' } },
+      422,
+      'name',
+    ],
     ['name too long', { method: 'POST', path: '/api/servers', json: { ...valid, name: 'a'.repeat(64) } }, 422, 'name'],
-    ['name with SQL', { method: 'POST', path: '/api/servers', json: { ...valid, name: "x'; drop table users;--" } }, 422, 'name'],
-    ['missing server_type', { method: 'POST', path: '/api/servers', json: { ...valid, server_type: undefined } }, 422, 'server_type'],
+    [
+      'name with SQL',
+      { method: 'POST', path: '/api/servers', json: { ...valid, name: "x'; drop table users;--" } },
+      422,
+      'name',
+    ],
+    [
+      'missing server_type',
+      { method: 'POST', path: '/api/servers', json: { ...valid, server_type: undefined } },
+      422,
+      'server_type',
+    ],
     ['missing source', { method: 'POST', path: '/api/servers', json: { ...valid, source: undefined } }, 422, 'source'],
-    ['unknown source type', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'svn', url: 'x' } } }, 422, 'source.type'],
-    ['file:// repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'file:///etc/passwd' } } }, 422, 'source.repository'],
-    ['ext:: repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'ext::sh -c touch% /tmp/pwned' } } }, 422, 'source.repository'],
-    ['option-looking repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: '--upload-pack=touch /tmp/x' } } }, 422, 'source.repository'],
-    ['local path repository', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: '/srv/repo' } } }, 422, 'source.repository'],
-    ['option-looking branch', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: 'https://example.test/r.git', branch: '--orphan' } } }, 422, 'source.branch'],
-    ['bad image reference', { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'UPPER CASE!' } } }, 422, 'source.image'],
-    ['secret in config', { method: 'POST', path: '/api/servers', json: { ...valid, config: { API_TOKEN: 'x' } } }, 422, 'config.API_TOKEN'],
-    ['nested config value', { method: 'POST', path: '/api/servers', json: { ...valid, config: { mode: { deep: true } } } }, 422, 'config.mode'],
-    ['egress neither none nor internet', { method: 'POST', path: '/api/servers', json: { ...valid, config: { egress: 'everywhere' } } }, 422, 'config.egress'],
+    [
+      'unknown source type',
+      { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'svn', url: 'x' } } },
+      422,
+      'source.type',
+    ],
+    [
+      'file:// repository',
+      {
+        method: 'POST',
+        path: '/api/servers',
+        json: { ...valid, source: { type: 'git', repository: 'file:///etc/passwd' } },
+      },
+      422,
+      'source.repository',
+    ],
+    [
+      'ext:: repository',
+      {
+        method: 'POST',
+        path: '/api/servers',
+        json: { ...valid, source: { type: 'git', repository: 'ext::sh -c touch% /tmp/pwned' } },
+      },
+      422,
+      'source.repository',
+    ],
+    [
+      'option-looking repository',
+      {
+        method: 'POST',
+        path: '/api/servers',
+        json: { ...valid, source: { type: 'git', repository: '--upload-pack=touch /tmp/x' } },
+      },
+      422,
+      'source.repository',
+    ],
+    [
+      'local path repository',
+      { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'git', repository: '/srv/repo' } } },
+      422,
+      'source.repository',
+    ],
+    [
+      'option-looking branch',
+      {
+        method: 'POST',
+        path: '/api/servers',
+        json: { ...valid, source: { type: 'git', repository: 'https://example.test/r.git', branch: '--orphan' } },
+      },
+      422,
+      'source.branch',
+    ],
+    [
+      'bad image reference',
+      { method: 'POST', path: '/api/servers', json: { ...valid, source: { type: 'image', image: 'UPPER CASE!' } } },
+      422,
+      'source.image',
+    ],
+    [
+      'secret in config',
+      { method: 'POST', path: '/api/servers', json: { ...valid, config: { API_TOKEN: 'x' } } },
+      422,
+      'config.API_TOKEN',
+    ],
+    [
+      'nested config value',
+      { method: 'POST', path: '/api/servers', json: { ...valid, config: { mode: { deep: true } } } },
+      422,
+      'config.mode',
+    ],
+    [
+      'egress neither none nor internet',
+      { method: 'POST', path: '/api/servers', json: { ...valid, config: { egress: 'everywhere' } } },
+      422,
+      'config.egress',
+    ],
     ['use_gpu as string', { method: 'POST', path: '/api/servers', json: { ...valid, use_gpu: 'yes' } }, 422, 'use_gpu'],
-    ['oversized body', { method: 'POST', path: '/api/servers', json: { ...valid, config: { blob: 'x'.repeat(2 * 1024 * 1024) } } }, 413],
+    [
+      'oversized body',
+      { method: 'POST', path: '/api/servers', json: { ...valid, config: { blob: 'x'.repeat(2 * 1024 * 1024) } } },
+      413,
+    ],
     ['non-numeric id', { method: 'GET', path: '/api/servers/abc' }, 400, 'id'],
     ['negative id', { method: 'GET', path: '/api/servers/-1' }, 400, 'id'],
     ['id with traversal', { method: 'POST', path: '/api/servers/..%2F..%2Fetc/start' }, 400, 'id'],
@@ -254,20 +428,35 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
     ['bad status filter', { method: 'GET', path: '/api/servers?status=exploded' }, 422, 'status'],
     ['unknown query parameter', { method: 'GET', path: '/api/servers?owner=1' }, 422, 'owner'],
     ['bad limit', { method: 'GET', path: '/api/servers?limit=100000' }, 422, 'limit'],
-    ['bad user role', { method: 'POST', path: '/api/users', json: { email: 'r@example.test', role: 'root' } }, 422, 'role'],
+    [
+      'bad user role',
+      { method: 'POST', path: '/api/users', json: { email: 'r@example.test', role: 'root' } },
+      422,
+      'role',
+    ],
     ['bad email', { method: 'POST', path: '/api/users', json: { email: 'not-an-email' } }, 422, 'email'],
     ['token without name', { method: 'POST', path: '/api/tokens', json: {} }, 422, 'name'],
-    ['token for unknown user', { method: 'POST', path: '/api/tokens', json: { name: 'x', user_id: 2147483647 } }, 404, 'user_id'],
+    [
+      'token for unknown user',
+      { method: 'POST', path: '/api/tokens', json: { name: 'x', user_id: 2147483647 } },
+      404,
+      'user_id',
+    ],
     ['unknown route', { method: 'GET', path: '/api/nothing-here' }, 404],
     ['NUL in a search term', { method: 'GET', path: '/api/marketplace?q=a%00b' }, 422, 'q'],
-    ['NUL in a config value', { method: 'POST', path: '/api/servers', json: { ...valid, name: 'nul-config', config: { MODE: 'a\u0000b' } } }, 422],
+    [
+      'NUL in a config value',
+      { method: 'POST', path: '/api/servers', json: { ...valid, name: 'nul-config', config: { MODE: 'a\u0000b' } } },
+      422,
+    ],
   ];
 
   it(`has ${cases.length} cases`, () => expect(cases.length).toBeGreaterThanOrEqual(30));
 
   for (const [name, req, status, field] of cases) {
     it(`${name} → ${status}${field ? ` naming ${field}` : ''}`, async () => {
-      const before = await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
+      const before =
+        await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
       const res = await call(req.method, req.path, {
         token: req.token === null ? undefined : (req.token ?? h.adminToken),
         json: req.json,
@@ -278,18 +467,23 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
       expect(res.body?.error?.code).toEqual(expect.any(String));
       expect(res.body?.error?.message).toEqual(expect.any(String));
       if (field) expect(res.body.error.field).toBe(field);
-      const after = await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
+      const after =
+        await h.sql`select (select count(*) from mcp_servers) as servers, (select count(*) from users) as users, (select count(*) from api_tokens) as tokens`;
       expect(after).toEqual(before);
     });
   }
 });
 
 describe('every route, enumerated from the OpenAPI document', () => {
-  it('answers 401 without a token, and 404/403 with another operator\'s token', async () => {
-    const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+  it("answers 401 without a token, and 404/403 with another operator's token", async () => {
+    const doc = (await call('GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
     const alice = await newUser('operator');
     const bob = await newUser('operator');
-    const server = (await call('POST', '/api/servers', { token: alice.token, json: imageServer('guarded', { start: false }) })).body.id;
+    const server = (
+      await call('POST', '/api/servers', { token: alice.token, json: imageServer('guarded', { start: false }) })
+    ).body.id;
     await eventually(async () => (await statusOf(server, alice.token)) === 'stopped', 30_000, 'stopped');
     const aliceToken = (await call('GET', '/api/tokens', { token: alice.token })).body[0].id;
     // Valid bodies, so the ownership check (not validation) answers; governance resources are
@@ -305,14 +499,18 @@ describe('every route, enumerated from the OpenAPI document', () => {
     let checked = 0;
     for (const [path, item] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/api/'))) {
       for (const method of Object.keys(item)) {
-        const url = path.replace('{id}', String(path.startsWith('/api/tokens') ? aliceToken : server)).replace('{position}', '1');
+        const url = path
+          .replace('{id}', String(path.startsWith('/api/tokens') ? aliceToken : server))
+          .replace('{position}', '1');
         const json = item[method]!.requestBody ? (bodies[path] ?? {}) : undefined;
         const anonymous = await call(method.toUpperCase(), url, { json });
         expect(anonymous.status, `${method} ${path} without a token`).toBe(401);
         if (path.includes('{id}')) {
           const other = await call(method.toUpperCase(), url, { token: bob.token, json });
           const expected = path.endsWith('/webhook') ? [401] : [403, 404];
-          expect(expected, `${method} ${path} as another operator: ${other.status} ${other.text}`).toContain(other.status);
+          expect(expected, `${method} ${path} as another operator: ${other.status} ${other.text}`).toContain(
+            other.status,
+          );
         }
         checked += 1;
       }
@@ -326,14 +524,17 @@ describe('every route, enumerated from the OpenAPI document', () => {
 describe('metrics', () => {
   it('serves Prometheus text: request latency by route pattern and ledger gauges, no secrets', async () => {
     const op = await newUser('operator');
-    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('metered', { start: false }) })).body.id;
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('metered', { start: false }) }))
+      .body.id;
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
     await call('GET', '/api/servers/2147483647', { token: h.adminToken });
     const res = await fetch(`${h.apiUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/mcp_host_http_request_duration_seconds_bucket\{[^}]*route="\/api\/servers\/:id"[^}]*status="404"/);
+    expect(text).toMatch(
+      /mcp_host_http_request_duration_seconds_bucket\{[^}]*route="\/api\/servers\/:id"[^}]*status="404"/,
+    );
     expect(text).toMatch(/mcp_host_servers\{status="stopped"\} [1-9]/);
     expect(text).toContain('mcp_host_build_runs');
     expect(text).not.toContain(h.adminToken);

@@ -32,9 +32,17 @@ beforeAll(async () => {
       // The OTLP/HTTP exporter's JSON encoding: ids as hex strings.
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       for (const rs of body.resourceSpans ?? []) {
-        const service = rs.resource?.attributes?.find((a: { key: string }) => a.key === 'service.name')?.value?.stringValue;
+        const service = rs.resource?.attributes?.find((a: { key: string }) => a.key === 'service.name')?.value
+          ?.stringValue;
         for (const ss of rs.scopeSpans ?? []) {
-          for (const s of ss.spans ?? []) spans.push({ service, name: s.name, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined });
+          for (const s of ss.spans ?? [])
+            spans.push({
+              service,
+              name: s.name,
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId || undefined,
+            });
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -60,14 +68,26 @@ async function createAndDelete(h: Harness, name: string): Promise<void> {
   const created = await call('POST', '/api/servers', { token: h.adminToken, json: imageServer(name) });
   expect(created.status).toBe(201);
   const id = created.body.id as number;
-  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status !== 'creating', 30_000, 'created');
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status !== 'creating',
+    30_000,
+    'created',
+  );
   expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-  await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 30_000, 'deleted');
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+    30_000,
+    'deleted',
+  );
 }
 
 describe('tracing', () => {
   it('is off when OTEL_TRACES_ENABLED=false, even with an endpoint: nothing is sent', async () => {
-    const h = await startHarness('tracing-off', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_ENABLED: 'false', DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    const h = await startHarness('tracing-off', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_TRACES_ENABLED: 'false',
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    });
     try {
       await createAndDelete(h, 'trace-off');
       // Longer than the batch processor's 5 s export delay.
@@ -80,13 +100,22 @@ describe('tracing', () => {
   }, 120_000);
 
   it('on: the API request, the workflow start, the workflow run and its activities share one trace', async () => {
-    const h = await startHarness('tracing-on', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    const h = await startHarness('tracing-on', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    });
     try {
       await createAndDelete(h, 'trace-on');
-      const start = await eventually(async () => spans.find((s) => s.name === 'StartWorkflow:serverLifecycle'), 30_000, 'StartWorkflow span');
+      const start = await eventually(
+        async () => spans.find((s) => s.name === 'StartWorkflow:serverLifecycle'),
+        30_000,
+        'StartWorkflow span',
+      );
       const trace = () => spans.filter((s) => s.traceId === start.traceId);
       await eventually(
-        async () => trace().some((s) => s.name === 'RunWorkflow:serverLifecycle') && trace().some((s) => s.name.startsWith('RunActivity:')),
+        async () =>
+          trace().some((s) => s.name === 'RunWorkflow:serverLifecycle') &&
+          trace().some((s) => s.name.startsWith('RunActivity:')),
         30_000,
         'workflow and activity spans',
       );
@@ -107,7 +136,11 @@ describe('tracing', () => {
       const activity = trace().find((s) => s.name.startsWith('RunActivity:'))!;
       expect(activity.service).toBe('mcp-host-worker');
       // The delete intent is an update whose span is in the DELETE request's own trace.
-      const update = await eventually(async () => spans.find((s) => s.name.startsWith('StartWorkflowUpdate:')), 30_000, 'update span');
+      const update = await eventually(
+        async () => spans.find((s) => s.name.startsWith('StartWorkflowUpdate:')),
+        30_000,
+        'update span',
+      );
       const del = spans.find((s) => s.spanId === update.parentSpanId);
       expect(del?.name).toBe('DELETE /api/servers/:id');
     } finally {

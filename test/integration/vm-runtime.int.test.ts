@@ -12,12 +12,18 @@ let hv: HypervisorStandIn;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
-const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what, 60_000);
+const waitFor = (id: number, statuses: string[], what: string) =>
+  waitForStatus(call, h.adminToken, id, statuses, what, 60_000);
 
 const statusHistory = async (id: number) =>
-  (await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} and status is not null order by id`).map((r) => r.status);
+  (
+    await h.sql<
+      { status: string }[]
+    >`select status from server_events where server_id = ${id} and status is not null order by id`
+  ).map((r) => r.status);
 
-const hvRequests = async (instanceId: string) => (await hv.requests()).filter((r) => r.path.startsWith(`/instances/${instanceId}`));
+const hvRequests = async (instanceId: string) =>
+  (await hv.requests()).filter((r) => r.path.startsWith(`/instances/${instanceId}`));
 
 beforeAll(async () => {
   hv = await startHypervisorStandIn({ name: 'vm-runtime-hypervisor' });
@@ -54,24 +60,44 @@ describe('the virtual-machine backend', () => {
 
     // The decision: a first launch stays on the VM backend (#15), attestation verified on provisioning.
     const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
-    expect(decision).toMatchObject({ backend: 'virtual-machine', candidate_backend: 'virtual-machine', launchable: true, executor_name: 'Secure virtual machines' });
-    expect(decision.notes).toEqual(expect.arrayContaining(['vm:attestation:none', 'vm:attestation:verify-on-provision']));
+    expect(decision).toMatchObject({
+      backend: 'virtual-machine',
+      candidate_backend: 'virtual-machine',
+      launchable: true,
+      executor_name: 'Secure virtual machines',
+    });
+    expect(decision.notes).toEqual(
+      expect.arrayContaining(['vm:attestation:none', 'vm:attestation:verify-on-provision']),
+    );
 
     const posture = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
     expect(posture).toMatchObject({ server_id: id, latest_status: 'trusted' });
     const instanceId: string = posture.active_instance_id;
     expect(instanceId).toBeTruthy();
     expect(posture.instances).toHaveLength(1);
-    expect(posture.instances[0]).toMatchObject({ instance_id: instanceId, attestation_status: 'trusted', isolation_tier: 'coco' });
-    expect(posture.instances[0].events.map((e: { event_type: string }) => e.event_type)).toEqual(['provisioned', 'attestation', 'ready']);
+    expect(posture.instances[0]).toMatchObject({
+      instance_id: instanceId,
+      attestation_status: 'trusted',
+      isolation_tier: 'coco',
+    });
+    expect(posture.instances[0].events.map((e: { event_type: string }) => e.event_type)).toEqual([
+      'provisioned',
+      'attestation',
+      'ready',
+    ]);
     const [runtime] = await h.sql`select backend, workload, decision_id from server_runtimes where server_id = ${id}`;
     expect(runtime).toMatchObject({ backend: 'virtual-machine', workload: instanceId, decision_id: decision.id });
-    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`POST /instances/${instanceId}/start`);
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(
+      `POST /instances/${instanceId}/start`,
+    );
 
     // Its output comes from the hypervisor, through the same routes as a container's.
     const logs = await call('GET', `/api/servers/${id}/logs?tail=2`, { token: h.adminToken });
     expect(logs.status).toBe(200);
-    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`), JSON.stringify(await hv.requests())).toContain(`GET /instances/${instanceId}/logs`);
+    expect(
+      (await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`),
+      JSON.stringify(await hv.requests()),
+    ).toContain(`GET /instances/${instanceId}/logs`);
     const live = collectSse(`${h.apiUrl}/api/servers/${id}/logs/stream`, h.adminToken);
     await eventually(async () => live.frames.some((f) => f.event === 'end'), 15_000, 'the VM log stream');
     await live.stop();
@@ -80,15 +106,23 @@ describe('the virtual-machine backend', () => {
     // Stop: the hypervisor stops the instance.
     expect((await call('POST', `/api/servers/${id}/stop`, { token: h.adminToken })).status).toBe(202);
     await waitFor(id, ['stopped'], 'stopped');
-    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`POST /instances/${instanceId}/stop`);
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(
+      `POST /instances/${instanceId}/stop`,
+    );
     const stopped = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
     expect(stopped.instances[0].terminated_at).toBeTruthy();
     expect(stopped.active_instance_id).toBeUndefined();
 
     // Delete: the hypervisor tears the instance down, and the server is gone.
     expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
-    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(`DELETE /instances/${instanceId}`);
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
+    expect((await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`)).toContain(
+      `DELETE /instances/${instanceId}`,
+    );
     for (const table of ['server_runtimes', 'runtime_vm_instances', 'runtime_policy_decisions']) {
       expect(await h.sql`select 1 from ${h.sql(table)} where server_id = ${id}`, table).toHaveLength(0);
     }
@@ -98,10 +132,16 @@ describe('the virtual-machine backend', () => {
   it('blocks a server whose VM presents an untrusted measurement, and keeps it blocked', async () => {
     await hv.setBehaviour({ measurement: 'bad-measurement' });
     try {
-      const id: number = (await call('POST', '/api/servers', {
-        token: h.adminToken,
-        json: { name: 'vm-untrusted', server_type: 'Router', source: { type: 'image', image: 'ghcr.io/example/router:1' } },
-      })).body.id;
+      const id: number = (
+        await call('POST', '/api/servers', {
+          token: h.adminToken,
+          json: {
+            name: 'vm-untrusted',
+            server_type: 'Router',
+            source: { type: 'image', image: 'ghcr.io/example/router:1' },
+          },
+        })
+      ).body.id;
       const server = await waitFor(id, ['running', 'pending-attestation', 'blocked', 'error'], 'blocked');
       expect(server.status, server.status_reason).toBe('blocked');
       expect(server.status_reason).toContain('attestation:measurement:untrusted:bad-measurement');
@@ -123,15 +163,30 @@ describe('the virtual-machine backend', () => {
       // A relaunch is judged by the recorded posture: untrusted → the docker fallback, which this
       // worker does not have, so the decision says so and the server is in error.
       expect((await call('POST', `/api/servers/${id}/start`, { token: h.adminToken })).status).toBe(202);
-      await eventually(async () => (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body.length === 2, 30_000, 'second decision');
+      await eventually(
+        async () => (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body.length === 2,
+        30_000,
+        'second decision',
+      );
       const relaunched = await waitFor(id, ['error', 'running'], 'relaunch decided');
       const [latest] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
-      expect(latest).toMatchObject({ candidate_backend: 'virtual-machine', backend: 'docker', evaluation_required: true, launchable: false });
-      expect(latest.notes).toEqual(expect.arrayContaining(['vm:attestation:untrusted', 'vm:attestation:fallback:docker']));
+      expect(latest).toMatchObject({
+        candidate_backend: 'virtual-machine',
+        backend: 'docker',
+        evaluation_required: true,
+        launchable: false,
+      });
+      expect(latest.notes).toEqual(
+        expect.arrayContaining(['vm:attestation:untrusted', 'vm:attestation:fallback:docker']),
+      );
       expect(relaunched.status_reason).toContain('unavailable');
 
       expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-      await eventually(async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404, 60_000, 'deleted');
+      await eventually(
+        async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+        60_000,
+        'deleted',
+      );
     } finally {
       await hv.setBehaviour({});
     }

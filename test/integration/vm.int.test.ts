@@ -28,7 +28,11 @@ let vm: VmActivities;
 let alice: Caller;
 let bob: Caller;
 
-const config = (trustRoots: string[]) => ({ allowedMeasurements: ['expected-measurement'], trustRoots, maxAgeSeconds: 300 });
+const config = (trustRoots: string[]) => ({
+  allowedMeasurements: ['expected-measurement'],
+  trustRoots,
+  maxAgeSeconds: 300,
+});
 const activities = (overrides: { trustRoots?: string[]; token?: string } = {}) =>
   createVmActivities({
     sql,
@@ -242,7 +246,10 @@ describe('attestation verdicts', () => {
     const serverId = await newServer();
     await hv.setBehaviour({ selfSigned: true });
     const result = await vm.provisionVm(provisionInput(serverId));
-    expect(result).toMatchObject({ status: 'blocked', notes: ['attestation:evidence-key-ignored', 'attestation:signature-invalid'] });
+    expect(result).toMatchObject({
+      status: 'blocked',
+      notes: ['attestation:evidence-key-ignored', 'attestation:signature-invalid'],
+    });
     const [row] = await sql`select attestation_status from runtime_vm_instances where server_id = ${serverId}`;
     expect(row!.attestation_status).toBe('untrusted');
   });
@@ -250,7 +257,10 @@ describe('attestation verdicts', () => {
   it('stale evidence is untrusted', async () => {
     const serverId = await newServer();
     await hv.setBehaviour({ evidenceAgeSeconds: 301 });
-    expect(await vm.provisionVm(provisionInput(serverId))).toMatchObject({ status: 'blocked', notes: ['attestation:stale'] });
+    expect(await vm.provisionVm(provisionInput(serverId))).toMatchObject({
+      status: 'blocked',
+      notes: ['attestation:stale'],
+    });
   });
 
   it('no evidence at all is untrusted', async () => {
@@ -258,7 +268,8 @@ describe('attestation verdicts', () => {
     await hv.setBehaviour({ omitEvidence: true });
     const result = await vm.provisionVm(provisionInput(serverId, { notes: [] }));
     expect(result).toMatchObject({ status: 'blocked', notes: ['attestation:missing-evidence'] });
-    const [row] = await sql`select capability_notes, attestation_evidence from runtime_vm_instances where server_id = ${serverId}`;
+    const [row] =
+      await sql`select capability_notes, attestation_evidence from runtime_vm_instances where server_id = ${serverId}`;
     expect(row).toEqual({ capability_notes: [], attestation_evidence: null });
   });
 
@@ -266,7 +277,8 @@ describe('attestation verdicts', () => {
     const serverId = await newServer();
     const result = await activities({ trustRoots: [] }).provisionVm(provisionInput(serverId));
     expect(result).toMatchObject({ status: 'pending-attestation', notes: ['attestation:no-trust-roots'] });
-    const [row] = await sql`select attestation_status, terminated_at from runtime_vm_instances where server_id = ${serverId}`;
+    const [row] =
+      await sql`select attestation_status, terminated_at from runtime_vm_instances where server_id = ${serverId}`;
     expect(row).toEqual({ attestation_status: 'unknown', terminated_at: null });
     expect(await eventTypes(serverId)).toEqual(['provisioned', 'attestation']);
     expect((await hv.requests()).some((r) => r.path === `/instances/${result.instanceId}/start`)).toBe(false);
@@ -284,9 +296,9 @@ describe('idempotency', () => {
     expect(second.status).toBe('running');
     expect(await sql`select 1 from runtime_vm_instances where server_id = ${serverId}`).toHaveLength(1);
     expect(await eventTypes(serverId)).toEqual(['provisioned', 'attestation', 'ready']);
-    expect((await hv.requests()).filter((r) => r.method === 'POST' && r.path === '/instances').at(-1)!.idempotencyKey).toBe(
-      `server-lifecycle/${serverId}#3`,
-    );
+    expect(
+      (await hv.requests()).filter((r) => r.method === 'POST' && r.path === '/instances').at(-1)!.idempotencyKey,
+    ).toBe(`server-lifecycle/${serverId}#3`);
     await vm.deleteVm({ serverId });
   });
 
@@ -335,28 +347,56 @@ describe('GET /api/servers/{id}/vm', () => {
     const body: any = await res.json();
     expect(body).toEqual(await vmPosture(sql, serverId));
 
-    expect(Object.keys(body).sort()).toEqual(['active_instance_id', 'instances', 'last_updated_at', 'latest_status', 'server_id']);
-    expect(body).toMatchObject({ server_id: serverId, latest_status: 'trusted', active_instance_id: running.instanceId });
+    expect(Object.keys(body).sort()).toEqual([
+      'active_instance_id',
+      'instances',
+      'last_updated_at',
+      'latest_status',
+      'server_id',
+    ]);
+    expect(body).toMatchObject({
+      server_id: serverId,
+      latest_status: 'trusted',
+      active_instance_id: running.instanceId,
+    });
     expect(body.last_updated_at).toBe(body.instances[0].updated_at);
-    expect(body.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual([running.instanceId, blocked.instanceId]);
+    expect(body.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual([
+      running.instanceId,
+      blocked.instanceId,
+    ]);
 
     const [newest, older] = body.instances;
     expect(Object.keys(newest).sort()).toEqual(
       [
-        'id', 'instance_id', 'isolation_tier', 'attestation_status', 'policy_version', 'created_at', 'updated_at',
-        'attestation_evidence', 'capability_notes', 'events',
+        'id',
+        'instance_id',
+        'isolation_tier',
+        'attestation_status',
+        'policy_version',
+        'created_at',
+        'updated_at',
+        'attestation_evidence',
+        'capability_notes',
+        'events',
       ].sort(),
     ); // no terminated_at, no last_error
     expect(newest).toMatchObject({ attestation_status: 'trusted', isolation_tier: 'coco', policy_version: POLICY });
     expect(typeof newest.id).toBe('number');
-    expect(newest.events.map((e: { event_type: string }) => e.event_type)).toEqual(['provisioned', 'attestation', 'ready']);
+    expect(newest.events.map((e: { event_type: string }) => e.event_type)).toEqual([
+      'provisioned',
+      'attestation',
+      'ready',
+    ]);
     expect(newest.events[1]).toEqual({
       event_type: 'attestation',
       created_at: expect.stringMatching(/Z$/),
       payload: { status: 'trusted', notes: running.notes },
     });
     expect(older).toMatchObject({ attestation_status: 'untrusted', terminated_at: expect.stringMatching(/Z$/) });
-    expect(older.events.at(-1)).toMatchObject({ event_type: 'blocked', payload: { torn_down: true, notes: blocked.notes } });
+    expect(older.events.at(-1)).toMatchObject({
+      event_type: 'blocked',
+      payload: { torn_down: true, notes: blocked.notes },
+    });
 
     // What mcpctl policy vm prints from it.
     const text = vmText(body);
@@ -367,13 +407,15 @@ describe('GET /api/servers/{id}/vm', () => {
     await vm.deleteVm({ serverId });
   });
 
-  it("keeps to the 10 most recent instances", async () => {
+  it('keeps to the 10 most recent instances', async () => {
     const serverId = await newServer();
     for (let i = 0; i < 12; i++) {
       await sql`insert into runtime_vm_instances (server_id, instance_id, created_at) values (${serverId}, ${`vm-old-${i}`}, now() - ${`${12 - i} minutes`}::interval)`;
     }
     const posture = await vmPosture(sql, serverId);
-    expect(posture.instances.map((i) => i.instance_id)).toEqual(Array.from({ length: 10 }, (_, i) => `vm-old-${11 - i}`));
+    expect(posture.instances.map((i) => i.instance_id)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `vm-old-${11 - i}`),
+    );
     expect(posture).toMatchObject({ latest_status: 'pending', active_instance_id: 'vm-old-11' });
     expect(posture.instances[0]).not.toHaveProperty('isolation_tier');
   });

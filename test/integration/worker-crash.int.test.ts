@@ -27,7 +27,8 @@ it('completes every transition after the worker is killed mid-flight', async () 
     ids.push(res.body.id);
   }
   await eventually(
-    async () => (await h.sql`select 1 from mcp_servers where id in ${h.sql(ids)} and status = 'error'`).length === ids.length,
+    async () =>
+      (await h.sql`select 1 from mcp_servers where id in ${h.sql(ids)} and status = 'error'`).length === ids.length,
     30_000,
     'every launch attempted (no executor here)',
   );
@@ -36,18 +37,23 @@ it('completes every transition after the worker is killed mid-flight', async () 
   await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
   // A new stream starts where the API's tail stands, which on a loaded machine may still be behind
   // the committed `error` events: those then reach the stream too, after its ready frame.
-  const [before] = await h.sql<{ last: number }[]>`select max(id)::int as last from server_events where server_id in ${h.sql(ids)}`;
+  const [before] = await h.sql<
+    { last: number }[]
+  >`select max(id)::int as last from server_events where server_id in ${h.sql(ids)}`;
   const launchedUpTo = before!.last;
   // Stop them all at once and kill the worker as soon as the first `stopping` is seen.
   const accepted = await Promise.all(ids.map((id) => call('POST', `/api/servers/${id}/stop`, { token })));
   expect(accepted.map((r) => r.status)).toEqual(ids.map(() => 202));
   await eventually(async () => stream.frames.some((f) => f.data?.status === 'stopping'), 10_000, 'a stopping event');
   await h.worker.kill();
-  const stoppedBeforeRestart = (await h.sql`select id from mcp_servers where id in ${h.sql(ids)} and status = 'stopped'`).length;
+  const stoppedBeforeRestart = (
+    await h.sql`select id from mcp_servers where id in ${h.sql(ids)} and status = 'stopped'`
+  ).length;
 
   await h.restartWorker();
   await eventually(
-    async () => (await h.sql`select 1 from mcp_servers where id in ${h.sql(ids)} and status = 'stopped'`).length === ids.length,
+    async () =>
+      (await h.sql`select 1 from mcp_servers where id in ${h.sql(ids)} and status = 'stopped'`).length === ids.length,
     90_000,
     'all stopped after the restart',
   );
@@ -60,10 +66,15 @@ it('completes every transition after the worker is killed mid-flight', async () 
 
   // Exactly one of each transition per server, in order, and the stream saw them all.
   for (const id of ids) {
-    const events = await h.sql<{ status: string }[]>`select status from server_events where server_id = ${id} order by id`;
+    const events = await h.sql<
+      { status: string }[]
+    >`select status from server_events where server_id = ${id} order by id`;
     expect(events.map((e) => e.status)).toEqual(['creating', 'starting', 'error', 'stopping', 'stopped']);
     const frames = stream.frames.filter((f) => f.data?.id === id);
-    expect(frames.filter((f) => Number(f.id) > launchedUpTo).map((f) => f.data.status)).toEqual(['stopping', 'stopped']);
+    expect(frames.filter((f) => Number(f.id) > launchedUpTo).map((f) => f.data.status)).toEqual([
+      'stopping',
+      'stopped',
+    ]);
     // Before them, at most the launch's own `error`, which the tail may not have handed out yet.
     const early = frames.filter((f) => Number(f.id) <= launchedUpTo).map((f) => f.data.status);
     expect(early.length <= 1 && early.every((s) => s === 'error'), `frames before the stops: ${early}`).toBe(true);

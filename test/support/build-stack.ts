@@ -44,7 +44,8 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
   const htpasswdPath = join(dir, 'htpasswd');
   writeHtpasswd(htpasswdPath, { [REGISTRY_USER]: REGISTRY_PASSWORD });
   const registryPort = await freePort();
-  const startReg = () => startRegistry({ dir: join(dir, 'registry'), port: registryPort, logDir, htpasswd: htpasswdPath });
+  const startReg = () =>
+    startRegistry({ dir: join(dir, 'registry'), port: registryPort, logDir, htpasswd: htpasswdPath });
   // A daemon of this stack's own: test files (and developers' parallel runs) never share one.
   const dockerDir = join(DATA_DIR, 'test-docker', `${name}-${process.pid}`);
   const [dockerd, registry] = await Promise.all([startDockerd(dockerDir, logDir), startReg()]);
@@ -52,9 +53,16 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
   const registryHost = `127.0.0.1:${proxy.port}`;
   const dockerconfigPath = join(dir, 'dockerconfig.json');
   dockerConfig(dockerconfigPath, { registry: registryHost, username: REGISTRY_USER, password: REGISTRY_PASSWORD });
-  const base = await ensureBaseImages({ registry: registryHost, auth: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } });
+  const base = await ensureBaseImages({
+    registry: registryHost,
+    auth: { username: REGISTRY_USER, password: REGISTRY_PASSWORD },
+  });
   const gitDir = join(dir, 'git');
-  const git = await startGitDaemon({ baseDir: gitDir, port: await freePort(), logFile: join(logDir, 'git-daemon.log') });
+  const git = await startGitDaemon({
+    baseDir: gitDir,
+    port: await freePort(),
+    logFile: join(logDir, 'git-daemon.log'),
+  });
   const stack: BuildStack = {
     dir,
     dockerd,

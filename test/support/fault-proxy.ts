@@ -57,7 +57,10 @@ function requestLine(chunk: Buffer): string | undefined {
   return /^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(line) ? line : undefined;
 }
 
-export async function startFaultProxy(opts: { target: { host?: string; port: number }; port?: number }): Promise<FaultProxy> {
+export async function startFaultProxy(opts: {
+  target: { host?: string; port: number };
+  port?: number;
+}): Promise<FaultProxy> {
   const targetHost = opts.target.host ?? '127.0.0.1';
   let mode: FaultMode = 'pass';
   let left = 0;
@@ -68,7 +71,8 @@ export async function startFaultProxy(opts: { target: { host?: string; port: num
   /** Held chunks, forwarded when the mode changes. */
   let holding: (() => void)[] = [];
 
-  const turnAway = (client: Socket, how: 'refuse' | 'down') => (how === 'refuse' ? client.resetAndDestroy() : client.destroy());
+  const turnAway = (client: Socket, how: 'refuse' | 'down') =>
+    how === 'refuse' ? client.resetAndDestroy() : client.destroy();
   /** Whether `chunk` is one the armed 'reset-next'/'hold' applies to (and counts it). */
   const takes = (chunk: Buffer, line: string | undefined): boolean => {
     if ((mode !== 'reset-next' && mode !== 'hold') || left <= 0) return false;

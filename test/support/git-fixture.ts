@@ -7,7 +7,12 @@ import { git, type GitRepo } from '../../scripts/stack/git.js';
 export { git, startGitDaemon, type GitDaemon, type GitRepo } from '../../scripts/stack/git.js';
 
 /** Creates (or replaces) a repository at `dir` with `files` in one commit on `branch`. */
-export async function createGitRepo(opts: { dir: string; files: Record<string, string>; branch?: string; message?: string }): Promise<GitRepo> {
+export async function createGitRepo(opts: {
+  dir: string;
+  files: Record<string, string>;
+  branch?: string;
+  message?: string;
+}): Promise<GitRepo> {
   const branch = opts.branch ?? 'main';
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true });

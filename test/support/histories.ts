@@ -30,8 +30,15 @@ export async function replayTaskQueue(client: Client, taskQueue: string): Promis
 export function recordHistory(temporalAddress: string, workflowId: string, name: string, runId?: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const run = runId ? ['--run-id', runId] : [];
-  const json = execFileSync(TEMPORAL_BIN, ['workflow', 'show', '--workflow-id', workflowId, ...run, '--address', temporalAddress, '--output', 'json'], {
-    encoding: 'utf8',
-  });
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify({ workflowId, ...JSON.parse(json) }, null, 2)}\n`);
+  const json = execFileSync(
+    TEMPORAL_BIN,
+    ['workflow', 'show', '--workflow-id', workflowId, ...run, '--address', temporalAddress, '--output', 'json'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  writeFileSync(
+    join(HISTORIES_DIR, `${name}.json`),
+    `${JSON.stringify({ workflowId, ...JSON.parse(json) }, null, 2)}\n`,
+  );
 }

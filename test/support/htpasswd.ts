@@ -23,15 +23,24 @@ export function bcryptHash(password: string, cost = 5): string {
     encoding: 'utf8',
   });
   if (!hash.startsWith(`$2y$`) || hash.length !== 60) {
-    throw new Error(`this system's crypt() cannot do bcrypt (got "${hash.slice(0, 10)}…"); install apache2-utils and use htpasswd -B`);
+    throw new Error(
+      `this system's crypt() cannot do bcrypt (got "${hash.slice(0, 10)}…"); install apache2-utils and use htpasswd -B`,
+    );
   }
   return hash;
 }
 
 export function writeHtpasswd(path: string, users: Record<string, string>): void {
-  for (const user of Object.keys(users)) if (user.includes(':')) throw new Error(`htpasswd: user name with ":": ${user}`);
+  for (const user of Object.keys(users))
+    if (user.includes(':')) throw new Error(`htpasswd: user name with ":": ${user}`);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, Object.entries(users).map(([user, pw]) => `${user}:${bcryptHash(pw)}\n`).join(''), { mode: 0o600 });
+  writeFileSync(
+    path,
+    Object.entries(users)
+      .map(([user, pw]) => `${user}:${bcryptHash(pw)}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
 }
 
 /** The `{auths: {...}}` document of a Docker config.json / kubernetes dockerconfigjson secret. */

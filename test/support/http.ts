@@ -41,7 +41,10 @@ export function collectSse(url: string, token: string, headers: Record<string, s
   const frames: { event?: string; id?: string; data?: any }[] = [];
   const controller = new AbortController();
   const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: controller.signal });
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      signal: controller.signal,
+    });
     if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
     const decoder = new TextDecoder();
     let buffer = '';
@@ -79,7 +82,11 @@ export function collectSse(url: string, token: string, headers: Record<string, s
   };
 }
 
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -90,7 +97,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
 }
 
 /** Polls a server until its status is one of `statuses`; returns the server. */
-export function waitForStatus(call: ReturnType<typeof httpClient>, token: string, id: number, statuses: string[], what: string, timeoutMs = 240_000) {
+export function waitForStatus(
+  call: ReturnType<typeof httpClient>,
+  token: string,
+  id: number,
+  statuses: string[],
+  what: string,
+  timeoutMs = 240_000,
+) {
   return eventually(
     async () => {
       const s = (await call('GET', `/api/servers/${id}`, { token })).body;

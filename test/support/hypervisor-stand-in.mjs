@@ -27,7 +27,10 @@ const signingKey = process.env.HV_SIGNING_KEY
   : undefined;
 const ownKeys = generateKeyPairSync('ed25519');
 const SPKI_PREFIX_LENGTH = 12;
-const ownPublicKey = ownKeys.publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX_LENGTH).toString('base64');
+const ownPublicKey = ownKeys.publicKey
+  .export({ format: 'der', type: 'spki' })
+  .subarray(SPKI_PREFIX_LENGTH)
+  .toString('base64');
 
 const DEFAULTS = {
   measurement: 'expected-measurement',
@@ -116,16 +119,27 @@ const server = createServer(async (req, res) => {
         failuresLeft--;
         return send(res, behaviour.failProvision.status, 'no capacity for new instances', 'text/plain');
       }
-      if (!body || typeof body.server_id !== 'number' || typeof body.image !== 'string') return send(res, 400, { error: 'server_id and image are required' });
+      if (!body || typeof body.server_id !== 'number' || typeof body.image !== 'string')
+        return send(res, 400, { error: 'server_id and image are required' });
       const key = req.headers['idempotency-key'];
       let instance = key && byKey.has(key) ? instances.get(byKey.get(key)) : undefined;
       if (!instance) {
-        instance = { id: `vm-${randomUUID().slice(0, 8)}`, serverId: body.server_id, image: body.image, state: 'provisioned' };
+        instance = {
+          id: `vm-${randomUUID().slice(0, 8)}`,
+          serverId: body.server_id,
+          image: body.image,
+          state: 'provisioned',
+        };
         instances.set(instance.id, instance);
         if (key) byKey.set(key, instance.id);
       }
       const attestation = evidenceFor(instance, body.config?.attestation?.nonce);
-      return send(res, 201, { instance_id: instance.id, isolation_tier: behaviour.isolationTier, image: instance.image, ...(attestation ? { attestation } : {}) });
+      return send(res, 201, {
+        instance_id: instance.id,
+        isolation_tier: behaviour.isolationTier,
+        image: instance.image,
+        ...(attestation ? { attestation } : {}),
+      });
     }
 
     const match = /^\/instances\/([^/]+)(\/start|\/stop|\/logs|\/logs\/stream)?$/.exec(url.pathname);

@@ -16,7 +16,12 @@ export interface CliResult {
 }
 
 /** mcpctl with the harness URL and admin token; `env` overrides them (e.g. another MCPCTL_TOKEN). */
-export async function runMcpctl(h: Harness, args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export async function runMcpctl(
+  h: Harness,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [MCPCTL_BIN, ...args], {
       cwd: PROJECT_ROOT,

@@ -29,8 +29,16 @@ export async function cloneForNpmStart(name: string, stackDatabaseUrl: string): 
   await promisify(execFile)('git', ['clone', '--quiet', PROJECT_ROOT, root]);
   symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
   symlinkSync(join(PROJECT_ROOT, '.tools'), join(root, '.tools'));
-  const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), registry: await freePort(), git: await freePort() };
-  const databaseUrl = Object.assign(new URL(stackDatabaseUrl), { pathname: `/mcp_host_${name}_${process.pid}` }).toString();
+  const ports = {
+    api: await freePort(),
+    temporal: await freePort(),
+    ui: await freePort(),
+    registry: await freePort(),
+    git: await freePort(),
+  };
+  const databaseUrl = Object.assign(new URL(stackDatabaseUrl), {
+    pathname: `/mcp_host_${name}_${process.pid}`,
+  }).toString();
   await dropDatabase(databaseUrl).catch(() => {});
   const env = {
     PATH: process.env.PATH,
@@ -69,11 +77,18 @@ export interface NpmStart {
 
 export function npmStart(clone: Clone): NpmStart {
   // Its own process group: the test signals exactly this stack, as a terminal would.
-  const child = spawn('npm', ['start'], { cwd: clone.root, env: clone.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['start'], {
+    cwd: clone.root,
+    env: clone.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal!)),
+  );
   return {
     child,
     output: () => output,
@@ -81,7 +96,8 @@ export function npmStart(clone: Clone): NpmStart {
     async up(timeoutMs = 300_000) {
       await eventually(
         async () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited ${child.exitCode ?? child.signalCode}:\n${output}`);
+          if (child.exitCode !== null || child.signalCode !== null)
+            throw new Error(`npm start exited ${child.exitCode ?? child.signalCode}:\n${output}`);
           return output.includes('mcp-host is up.');
         },
         timeoutMs,

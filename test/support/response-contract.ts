@@ -21,19 +21,40 @@ let routes: DeclaredRoute[] | undefined;
 function declaredRoutes(): DeclaredRoute[] {
   if (routes) return routes;
   // Building the app touches no dependency (see api/openapi.test.ts).
-  const deps = { env: parseEnvironment({}), log: createLogger('contract', 'silent'), sql: {}, temporal: {}, streams: {}, docker: {} } as unknown as ApiDeps;
+  const deps = {
+    env: parseEnvironment({}),
+    log: createLogger('contract', 'silent'),
+    sql: {},
+    temporal: {},
+    streams: {},
+    docker: {},
+  } as unknown as ApiDeps;
   const app = createApp(deps);
   routes = app.openAPIRegistry.definitions.flatMap((def) => {
     if (def.type !== 'route') return [];
     const { method, path, responses } = def.route;
     const pattern = new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
-    return [{ method: method.toUpperCase(), path, pattern, params: (path.match(/\{/g) ?? []).length, responses: responses as DeclaredRoute['responses'] }];
+    return [
+      {
+        method: method.toUpperCase(),
+        path,
+        pattern,
+        params: (path.match(/\{/g) ?? []).length,
+        responses: responses as DeclaredRoute['responses'],
+      },
+    ];
   });
   return routes;
 }
 
 /** The problem with this response, or undefined when it matches its declaration. */
-export function contractViolation(method: string, url: string, status: number, contentType: string | null, body: unknown): string | undefined {
+export function contractViolation(
+  method: string,
+  url: string,
+  status: number,
+  contentType: string | null,
+  body: unknown,
+): string | undefined {
   if (!contentType?.includes('application/json') || body === undefined) return undefined;
   const path = new URL(url).pathname;
   // The literal route wins over a parameterised one (`/promotions/history` over `/promotions/{id}`).
@@ -45,7 +66,9 @@ export function contractViolation(method: string, url: string, status: number, c
   if (status >= 400) {
     // Errors share one shape; statuses the platform answers on any route need no declaration.
     const parsed = ErrorBody.safeParse(body);
-    return parsed.success ? undefined : `${method} ${route.path} ${status}: not the error shape: ${parsed.error.issues[0]?.message}`;
+    return parsed.success
+      ? undefined
+      : `${method} ${route.path} ${status}: not the error shape: ${parsed.error.issues[0]?.message}`;
   }
   if (!declared) return `${method} ${route.path} answered ${status}, which its declaration does not list`;
   const schema = declared.content?.['application/json']?.schema;

@@ -66,7 +66,12 @@ export function heldDecision(serverId: number): PolicyDecision {
     launchable: false,
     heldByGate: true,
     governanceRequired: true,
-    notes: ['evaluation:not-required', 'governance:track:prod:launch-stage:staging', 'promotion:missing:prod:staging', 'governance:required'],
+    notes: [
+      'evaluation:not-required',
+      'governance:track:prod:launch-stage:staging',
+      'promotion:missing:prod:staging',
+      'governance:required',
+    ],
   });
 }
 
@@ -130,10 +135,14 @@ export function fakeServerActivities(serverId = freshId()): {
     awaitServerRow: fake('awaitServerRow', async ({ serverId }) => ({ status: rows(serverId).status })),
     recordServerStatus: fake('recordServerStatus', async ({ serverId, to, reason = null, transitionKey }) => {
       const row = rows(serverId);
-      if (row.removed) throw ApplicationFailure.nonRetryable(`server ${serverId} no longer exists`, ErrorType.ServerNotFound);
+      if (row.removed)
+        throw ApplicationFailure.nonRetryable(`server ${serverId} no longer exists`, ErrorType.ServerNotFound);
       if (row.events.some((e) => e.transitionKey === transitionKey)) return;
       if (!canTransition(row.status, to)) {
-        throw ApplicationFailure.nonRetryable(`server ${serverId}: ${row.status} -> ${to} is not allowed`, ErrorType.InvalidTransition);
+        throw ApplicationFailure.nonRetryable(
+          `server ${serverId}: ${row.status} -> ${to} is not allowed`,
+          ErrorType.InvalidTransition,
+        );
       }
       row.events.push({ to, reason, transitionKey });
       row.status = to;
@@ -192,8 +201,15 @@ export interface GovernanceLedger {
   /** What findGatedServers answers, per owner. */
   gatedServers: Map<number, number[]>;
   /** Adds a run row with `actions` as its steps (all pending), as the API creates it. */
-  addRun(run: Pick<GovernanceRunRow, 'runId' | 'ownerId'> & Partial<Pick<GovernanceRunRow, 'targetServerId' | 'initiatedBy'>>, actions: string[]): GovernanceRunRow;
-  addPromotion(p: Pick<PromotionRow, 'promotionId' | 'ownerId' | 'governanceWorkflowId'> & Partial<Pick<PromotionRow, 'scheduledBy'>>): PromotionRow;
+  addRun(
+    run: Pick<GovernanceRunRow, 'runId' | 'ownerId'> &
+      Partial<Pick<GovernanceRunRow, 'targetServerId' | 'initiatedBy'>>,
+    actions: string[],
+  ): GovernanceRunRow;
+  addPromotion(
+    p: Pick<PromotionRow, 'promotionId' | 'ownerId' | 'governanceWorkflowId'> &
+      Partial<Pick<PromotionRow, 'scheduledBy'>>,
+  ): PromotionRow;
 }
 
 /** The activities this area's workflows proxy (the names the tests depend on). */
@@ -231,14 +247,22 @@ export function fakeGovernanceActivities(promotionSteps: string[] = ['review', '
       return row;
     },
     addPromotion(p) {
-      const row: PromotionRow = { status: 'scheduled', manifestDigest: `sha256:${'ab'.repeat(32)}`, scheduledBy: null, governanceRunId: null, events: [], ...p };
+      const row: PromotionRow = {
+        status: 'scheduled',
+        manifestDigest: `sha256:${'ab'.repeat(32)}`,
+        scheduledBy: null,
+        governanceRunId: null,
+        events: [],
+        ...p,
+      };
       ledger.promotions.set(row.promotionId, row);
       return row;
     },
   };
   const runOf = (runId: number) => {
     const run = ledger.runs.get(runId);
-    if (!run) throw ApplicationFailure.nonRetryable(`governance run ${runId} no longer exists`, ErrorType.ServerNotFound);
+    if (!run)
+      throw ApplicationFailure.nonRetryable(`governance run ${runId} no longer exists`, ErrorType.ServerNotFound);
     return run;
   };
   const promotionOf = (promotionId: number) => {
@@ -249,7 +273,8 @@ export function fakeGovernanceActivities(promotionSteps: string[] = ['review', '
   const activities: GovernanceActivities = {
     loadGovernanceRun: fake('loadGovernanceRun', async ({ runId }) => {
       const run = ledger.runs.get(runId);
-      if (!run) throw ApplicationFailure.nonRetryable(`governance run ${runId} was never committed`, ErrorType.RowRolledBack);
+      if (!run)
+        throw ApplicationFailure.nonRetryable(`governance run ${runId} was never committed`, ErrorType.RowRolledBack);
       const { status, initiatedBy, targetServerId, ownerId, steps } = run;
       return { status, initiatedBy, targetServerId, ownerId, steps: steps.map((s) => ({ ...s })) };
     }),
@@ -261,14 +286,16 @@ export function fakeGovernanceActivities(promotionSteps: string[] = ['review', '
         run.status = input.status;
         for (const s of run.steps) {
           if (input.status === 'completed') s.status = 'completed';
-          else if ((input.status === 'failed' || input.status === 'cancelled') && s.status !== 'completed') s.status = 'failed';
+          else if ((input.status === 'failed' || input.status === 'cancelled') && s.status !== 'completed')
+            s.status = 'failed';
         }
       }
       run.audit.push(input);
     }),
     findGatedServers: fake('findGatedServers', async ({ ownerId }) => ledger.gatedServers.get(ownerId) ?? []),
     loadPromotion: fake('loadPromotion', async ({ promotionId }) => {
-      const { status, manifestDigest, scheduledBy, ownerId, governanceWorkflowId, governanceRunId } = promotionOf(promotionId);
+      const { status, manifestDigest, scheduledBy, ownerId, governanceWorkflowId, governanceRunId } =
+        promotionOf(promotionId);
       return { status, manifestDigest, scheduledBy, ownerId, governanceWorkflowId, governanceRunId };
     }),
     createPromotionRun: fake('createPromotionRun', async ({ promotionId }) => {
@@ -337,7 +364,10 @@ export const pushedPlatform = (platform: string, overrides: Partial<PlatformPush
  * A build host on which every platform builds and pushes. `settings` are the worker's build
  * settings the run captures (targets, parallelism, registry, push attempts).
  */
-export function fakeBuildActivities(settings: Partial<BuildSettings> = {}, runId = 1): { activities: BuildActivities; ledger: BuildLedger } {
+export function fakeBuildActivities(
+  settings: Partial<BuildSettings> = {},
+  runId = 1,
+): { activities: BuildActivities; ledger: BuildLedger } {
   const ledger: BuildLedger = { runId, cancelled: [] };
   const full: BuildSettings = {
     targets: ['linux/amd64', 'linux/arm64'],
@@ -349,8 +379,16 @@ export function fakeBuildActivities(settings: Partial<BuildSettings> = {}, runId
     ...settings,
   };
   const activities: BuildActivities = {
-    beginBuildRun: fake('beginBuildRun', async ({ serverId }) => ({ runId, localImage: `mcp-custom-${serverId}`, settings: full })),
-    prepareCheckout: fake('prepareCheckout', async ({ revision }) => ({ contextDir: '/nonexistent/checkout', revision, dockerfileGenerated: false })),
+    beginBuildRun: fake('beginBuildRun', async ({ serverId }) => ({
+      runId,
+      localImage: `mcp-custom-${serverId}`,
+      settings: full,
+    })),
+    prepareCheckout: fake('prepareCheckout', async ({ revision }) => ({
+      contextDir: '/nonexistent/checkout',
+      revision,
+      dockerfileGenerated: false,
+    })),
     removeCheckout: fake('removeCheckout', async () => {}),
     buildPlatformImage: fake('buildPlatformImage', async ({ serverId, platform }) => ({
       platform,
@@ -359,7 +397,10 @@ export function fakeBuildActivities(settings: Partial<BuildSettings> = {}, runId
     })),
     pushPlatformImage: fake('pushPlatformImage', async ({ platform }) => pushedPlatform(platform)),
     tagLocalAlias: fake('tagLocalAlias', async () => {}),
-    publishManifestList: fake('publishManifestList', async ({ serverId }) => ({ image: `127.0.0.1:5000/mcp-custom-${serverId}:latest`, digest: `sha256:${'cd'.repeat(32)}` })),
+    publishManifestList: fake('publishManifestList', async ({ serverId }) => ({
+      image: `127.0.0.1:5000/mcp-custom-${serverId}:latest`,
+      digest: `sha256:${'cd'.repeat(32)}`,
+    })),
     syncRegistryPullSecret: fake('syncRegistryPullSecret', async () => ({ synced: true })),
     completeBuildRun: fake('completeBuildRun', async (input) => {
       ledger.completed = input;

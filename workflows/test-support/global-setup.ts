@@ -35,7 +35,10 @@ export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-host-workflow-tests-'));
   const [temporal, bundle] = await Promise.all([
     freePort().then((port) =>
-      startTemporal({ port, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': CONTINUE_AS_NEW_AFTER_EVENTS } }),
+      startTemporal({
+        port,
+        dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': CONTINUE_AS_NEW_AFTER_EVENTS },
+      }),
     ),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
   ]);

@@ -24,7 +24,11 @@ export interface ServerStart {
 }
 
 /** POST /api/servers: the row is `creating`, the workflow starts with it. */
-export function startServerLifecycle(client: Client, taskQueue: string, s: ServerStart): Promise<WorkflowHandleWithFirstExecutionRunId<typeof serverLifecycle>> {
+export function startServerLifecycle(
+  client: Client,
+  taskQueue: string,
+  s: ServerStart,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof serverLifecycle>> {
   const ownerId = s.ownerId ?? 1;
   return client.workflow.start<typeof serverLifecycle>('serverLifecycle', {
     taskQueue,
@@ -49,17 +53,37 @@ export function startServerLifecycle(client: Client, taskQueue: string, s: Serve
 }
 
 /** The governance run's workflow, started with its rows (fake ledger: `ledger.addRun`). */
-export function startGovernanceRun(client: Client, taskQueue: string, runId: number): Promise<WorkflowHandleWithFirstExecutionRunId<typeof governanceRun>> {
-  return client.workflow.start<typeof governanceRun>('governanceRun', { taskQueue, workflowId: workflowIds.governance(runId), args: [{ runId }] });
+export function startGovernanceRun(
+  client: Client,
+  taskQueue: string,
+  runId: number,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof governanceRun>> {
+  return client.workflow.start<typeof governanceRun>('governanceRun', {
+    taskQueue,
+    workflowId: workflowIds.governance(runId),
+    args: [{ runId }],
+  });
 }
 
 /** The promotion's workflow, started with its row (fake ledger: `ledger.addPromotion`). */
-export function startPromotion(client: Client, taskQueue: string, promotionId: number): Promise<WorkflowHandleWithFirstExecutionRunId<typeof promotion>> {
-  return client.workflow.start<typeof promotion>('promotion', { taskQueue, workflowId: workflowIds.promotion(promotionId), args: [{ promotionId }] });
+export function startPromotion(
+  client: Client,
+  taskQueue: string,
+  promotionId: number,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof promotion>> {
+  return client.workflow.start<typeof promotion>('promotion', {
+    taskQueue,
+    workflowId: workflowIds.promotion(promotionId),
+    args: [{ promotionId }],
+  });
 }
 
 /** A build of one revision, as serverLifecycle starts it (its child), here started on its own. */
-export function startBuild(client: Client, taskQueue: string, input: BuildInput): Promise<WorkflowHandleWithFirstExecutionRunId<typeof buildAndPublish>> {
+export function startBuild(
+  client: Client,
+  taskQueue: string,
+  input: BuildInput,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof buildAndPublish>> {
   return client.workflow.start<typeof buildAndPublish>('buildAndPublish', {
     taskQueue,
     workflowId: workflowIds.build(input.serverId, input.revision),

@@ -72,7 +72,10 @@ export const freshId = () => randomInt(1, 2 ** 31 - 2);
 export const freshRevision = () => randomUUID().replaceAll('-', '').padEnd(40, '0');
 
 /** The ApplicationFailure inside the error `pending` rejects with, which must be an `errorClass`. */
-async function causeOf(pending: Promise<unknown>, errorClass: typeof WorkflowUpdateFailedError | typeof WorkflowFailedError): Promise<ApplicationFailure> {
+async function causeOf(
+  pending: Promise<unknown>,
+  errorClass: typeof WorkflowUpdateFailedError | typeof WorkflowFailedError,
+): Promise<ApplicationFailure> {
   const err: unknown = await pending.then(
     () => undefined,
     (e: unknown) => e,
