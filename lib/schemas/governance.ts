@@ -70,12 +70,9 @@ export const CertificationSubmit = z
       .enum(['pending', 'pass', 'fail'])
       .optional()
       .openapi({ description: 'Required unless `evaluate` is true' }),
-    evaluate: z
-      .boolean()
-      .default(false)
-      .openapi({
-        description: 'Run an automatic evaluation (launch, MCP initialize + tools/list, compare with `expected_tools`)',
-      }),
+    evaluate: z.boolean().default(false).openapi({
+      description: 'Run an automatic evaluation (launch, MCP initialize + tools/list, compare with `expected_tools`)',
+    }),
     expected_tools: z.array(Label(200)).max(500).optional(),
     evidence: Evidence.optional(),
     evidence_source: Evidence.optional(),
