@@ -31,18 +31,20 @@ export interface ActivityDeps {
   /** The cluster of the pull secret (built lazily: no cluster needed until used). */
   kube: KubeClient;
   credentials: CredentialManager;
+  /** This installation's id (lib/ledger/installation.ts): it keys the servers' network names. */
+  installation: string;
   /** Launch, stop and remove go through these; decisions ask them what they offer. */
   executors: Executors;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const { sql, env, docker, log, kube, credentials, executors } = deps;
+  const { sql, env, docker, log, kube, credentials, executors, installation } = deps;
   const telemetry = createTelemetry(sql, log);
   const sourcePolicy = hostPolicy(env.SOURCE_ALLOWED_HOSTS);
   return {
     ...createServerDbActivities(sql),
     ...createGovernanceDbActivities(sql),
-    ...createEvaluationActivities(sql, env, docker, credentials),
+    ...createEvaluationActivities(sql, env, docker, credentials, installation),
     ...createBuildLedgerActivities(sql, env),
     ...createGitActivities({
       workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),

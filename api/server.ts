@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const streams = createStreams(sql, log);
   await streams.start();
   const docker = createDocker(env.DOCKER_HOST);
-  const executors = createExecutors({ sql, env, docker });
+  const executors = createExecutors({ sql, env, docker, installation: workflowIds.installation });
   const app = createApp({
     sql,
     temporal,

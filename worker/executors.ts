@@ -14,17 +14,19 @@ export interface ExecutorDeps {
   sql: Sql;
   env: Env;
   docker: Docker;
+  /** This installation's id (lib/ledger/installation.ts): it keys the servers' network names. */
+  installation: string;
   /** The cluster; built from the env when omitted (lazily: no cluster is needed until one is used). */
   kube?: KubeClient;
   /** The registry credentials image pulls use; from the env when omitted (the API, which pulls nothing). */
   credentials?: CredentialManager;
 }
 
-export function createExecutors({ sql, env, docker, ...deps }: ExecutorDeps): Executors {
+export function createExecutors({ sql, env, docker, installation, ...deps }: ExecutorDeps): Executors {
   const kube = deps.kube ?? createKubeClient(env);
   const credentials = deps.credentials ?? credentialsFromEnv(env);
   return createExecutorRegistry(sql, {
-    docker: createDockerExecutor(sql, env, docker, credentials),
+    docker: createDockerExecutor(sql, env, docker, credentials, installation),
     kubernetes: createKubernetesExecutor(sql, env, kube),
     'virtual-machine': createVmExecutor(vmActivityDeps(sql, env), env.CONTAINER_RUNTIME === 'virtual-machine'),
   });

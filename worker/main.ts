@@ -22,11 +22,12 @@ async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  const workflowIds = await loadWorkflowIds(sql);
   await ensureCredentialSchedule(
     new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }),
     env,
     log,
-    await loadWorkflowIds(sql),
+    workflowIds,
   );
   await client.close();
 
@@ -35,7 +36,8 @@ async function main(): Promise<void> {
   const docker = createDocker(env.DOCKER_HOST);
   const kube = createKubeClient(env);
   const credentials = credentialsFromEnv(env);
-  const executors = createExecutors({ sql, env, docker, kube, credentials });
+  const { installation } = workflowIds;
+  const executors = createExecutors({ sql, env, docker, installation, kube, credentials });
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),
-    activities: createActivities({ sql, env, docker, log, kube, credentials, executors }),
+    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.

@@ -33,10 +33,16 @@ export function compareTools(expected: readonly string[], actual: readonly strin
   return { pass: missing.length === 0 && unexpected.length === 0, missing, unexpected };
 }
 
-export function createEvaluationActivities(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+export function createEvaluationActivities(
+  sql: Sql,
+  env: Env,
+  docker: Docker,
+  credentials: CredentialManager,
+  installation: string,
+) {
   const ensureImage = imagePuller(docker, env, credentials);
   const { removeContainer } = dockerWorkloads(docker);
-  const networks = createSandboxNetworks(sql, env, docker, ensureImage);
+  const networks = createSandboxNetworks(installation, env, docker, ensureImage);
 
   /** Asks the container for its manifest until it answers, or the time is up. */
   async function probe(launched: { workload: string; endpoint: string | null }): Promise<McpManifest> {

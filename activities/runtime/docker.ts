@@ -228,10 +228,16 @@ function demux(docker: Docker, raw: NodeJS.ReadableStream): PassThrough {
   return out;
 }
 
-export function createDockerExecutor(sql: Sql, env: Env, docker: Docker, credentials: CredentialManager) {
+export function createDockerExecutor(
+  sql: Sql,
+  env: Env,
+  docker: Docker,
+  credentials: CredentialManager,
+  installation: string,
+) {
   const ensureImage = imagePuller(docker, env, credentials);
   const containers = dockerWorkloads(docker);
-  const networks = createSandboxNetworks(sql, env, docker, ensureImage);
+  const networks = createSandboxNetworks(installation, env, docker, ensureImage);
   return {
     backend: 'docker',
     describe: cachedProbe(() => describeDaemon(docker)),

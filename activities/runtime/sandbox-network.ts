@@ -8,10 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
-import { loadInstallationId } from '../../lib/ledger/installation.js';
 
 export type Egress = 'none' | 'internet';
 
@@ -32,25 +30,18 @@ const notFound = (err: { statusCode?: number }) => {
 };
 
 export function createSandboxNetworks(
-  sql: Sql,
+  /** This installation's id, as the process read it at start. */
+  installation: string,
   env: Env,
   docker: Docker,
   ensureImage: (image: string) => Promise<unknown>,
 ) {
-  let installation: Promise<string> | undefined;
   let passedAt = 0;
   let canaryRun: Promise<void> | undefined;
 
   /** Bridge names are global on the host: keyed by the installation, so parallel stacks never collide. */
-  async function keyOf(name: string): Promise<string> {
-    installation ??= loadInstallationId(sql).catch((err: unknown) => {
-      installation = undefined; // a failed read is asked again next time
-      throw err;
-    });
-    return createHash('sha256')
-      .update(`${await installation}/${name}`)
-      .digest('hex')
-      .slice(0, 10);
+  function keyOf(name: string): string {
+    return createHash('sha256').update(`${installation}/${name}`).digest('hex').slice(0, 10);
   }
 
   async function create(name: string, bridge: string, egress: Egress, labels: Record<string, string>) {
@@ -153,7 +144,7 @@ export function createSandboxNetworks(
 
     /** The workload's network (named as the workload), created or replaced to match its egress. */
     async ensure(name: string, egress: Egress, labels: Record<string, string>): Promise<string> {
-      const bridge = bridgeName(egress, await keyOf(name));
+      const bridge = bridgeName(egress, keyOf(name));
       const existing = await docker
         .getNetwork(name)
         .inspect()

@@ -9,6 +9,7 @@ import { createDecisionActivities } from '../../activities/runtime/decide.js';
 import { createSql } from '../../lib/db.js';
 import { createDocker } from '../../lib/docker.js';
 import { parseEnvironment } from '../../lib/env.js';
+import { loadInstallationId } from '../../lib/ledger/installation.js';
 import { migrate } from '../../lib/migrate.js';
 import { decide, EXECUTORS } from '../../lib/policy/decide.js';
 import { startDockerd } from '../../scripts/stack/docker.js';
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     const { decideLaunch } = createDecisionActivities(
       sql,
       env,
-      createExecutors({ sql, env, docker: createDocker(dockerd.host) }),
+      createExecutors({ sql, env, docker: createDocker(dockerd.host), installation: await loadInstallationId(sql) }),
     );
 
     const full = await time(decisions, (i) =>
