@@ -13,8 +13,17 @@ const TESTS = ['**/*.test.ts', 'test/**', '**/test-support/**'];
 /** A layer's rule against importing other folders (types included), at any depth of `../`. */
 const notFrom = (folders, message) => ({ regex: `^(\\.\\./)+(${folders.join('|')})(/|$)`, message });
 const API_RULES = [notFrom(['activities'], 'api/ never imports activities/: the worker owns them.')];
+const GATEWAY_RULES = [
+  notFrom(
+    ['api', 'activities', 'workflows', 'worker'],
+    'gateway/ runs without the Docker socket or the worker: it imports lib/ only (the API mounts it).',
+  ),
+];
 const LIB_RULES = [
-  notFrom(['api', 'activities', 'workflows', 'worker'], 'lib/ is shared by every layer and imports none of them.'),
+  notFrom(
+    ['api', 'gateway', 'activities', 'workflows', 'worker'],
+    'lib/ is shared by every layer and imports none of them.',
+  ),
 ];
 const ROUTE_RULES = [
   {
@@ -174,6 +183,11 @@ export default tseslint.config(
     files: ['api/routes/*.ts'],
     ignores: TESTS,
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...API_RULES, ...ROUTE_RULES] }] },
+  },
+  {
+    files: ['gateway/**/*.ts'],
+    ignores: TESTS,
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: GATEWAY_RULES }] },
   },
   {
     files: ['lib/**/*.ts'],

@@ -9,7 +9,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{lib,api,workflows,activities,cli,test}/**/*.test.ts'],
+          include: ['{lib,api,gateway,workflows,activities,cli,test}/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/chaos/**', 'node_modules/**'],
           // The workflow tests' Temporal dev server and workflow bundle, shared by all their files.
           globalSetup: ['workflows/test-support/global-setup.ts'],
