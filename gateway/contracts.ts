@@ -82,3 +82,21 @@ export interface GatewayLimits {
   /** Before a new session is opened for the principal (maximum open sessions per token). */
   openSession(principal: GatewayPrincipal): Promise<LimitVerdict>;
 }
+
+/**
+ * What a principal may reach. The relay asks before it forwards a request and filters list results
+ * before it returns them; a principal without grants reaches everything its owner scope holds.
+ */
+export interface GatewayAccess {
+  allowsServer(principal: GatewayPrincipal, serverId: number): boolean;
+  allowsItem(principal: GatewayPrincipal, serverId: number, kind: GrantedKind, name: string): boolean;
+  /** The result of `tools/list`, `resources/list`, `resources/templates/list` or `prompts/list`, cut to the grant. */
+  filterList(principal: GatewayPrincipal, serverId: number, method: string, result: unknown): unknown;
+}
+
+/** The parts the relay and the aggregated endpoint are built with (gateway/app.ts composes them). */
+export interface GatewayParts {
+  access: GatewayAccess;
+  audit: AuditSink;
+  limits: GatewayLimits;
+}
