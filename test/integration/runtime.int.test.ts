@@ -241,10 +241,17 @@ describe('hosting an MCP server', () => {
     );
 
     // The official SDK client, straight at the recorded endpoint: each session gets a child of its own.
-    const hostProcesses = async () =>
-      (((await container(stdioServer).top()) as { Processes?: string[][] }).Processes ?? []).filter((p) =>
-        p.join(' ').includes('hello-mcp --stdio'),
-      );
+    /** The bridge's children (`docker top`: UID PID PPID … CMD), each a hello-mcp process. */
+    const hostProcesses = async () => {
+      const top = (await container(stdioServer).top()) as { Titles: string[]; Processes?: string[][] };
+      const [pid, ppid, cmd] = ['PID', 'PPID', 'CMD'].map((t) => top.Titles.indexOf(t)) as [number, number, number];
+      const rows = top.Processes ?? [];
+      const bridge = rows.find((p) => p[cmd]!.startsWith('/.mcp-host/stdio-bridge'));
+      expect(bridge, JSON.stringify(rows)).toBeDefined();
+      const children = rows.filter((p) => p[ppid] === bridge![pid]);
+      for (const c of children) expect(c[cmd]).toContain('hello-mcp --stdio');
+      return children;
+    };
     const clients = await Promise.all(
       [1, 2].map(async (n) => {
         const transport = new StreamableHTTPClientTransport(new URL(runtime!.endpoint));
