@@ -351,3 +351,23 @@ func post(t *testing.T, srv *httptest.Server, session, body string) *http.Respon
 	t.Cleanup(func() { res.Body.Close() })
 	return res
 }
+
+func TestInstallCopiesItself(t *testing.T) {
+	dir := t.TempDir()
+	if err := install(dir); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(dir + "/stdio-bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	want, _ := os.Stat(self)
+	if info.Mode().Perm() != 0o755 || info.Size() != want.Size() {
+		t.Fatalf("installed %v, %d bytes; want 0755, %d bytes", info.Mode(), info.Size(), want.Size())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("left %d files behind", len(entries))
+	}
+}

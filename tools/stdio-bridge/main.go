@@ -4,6 +4,8 @@
 // gateway needs no container runtime to reach it.
 //
 //	stdio-bridge [--] command [args...]
+//	stdio-bridge --install DIR   (copies itself to DIR/stdio-bridge: a pod's init container does this,
+//	                              since the bridge image holds nothing else, not even cp)
 //
 // Each HTTP session gets a child process of its own (each client initializes its own server); the
 // messages are relayed as they are, both ways, so whatever the server initiates (sampling,
@@ -18,10 +20,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -29,6 +33,13 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "stdio-bridge")
+	if len(os.Args) == 3 && os.Args[1] == "--install" {
+		if err := install(os.Args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "stdio-bridge: install: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := configFromEnv(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stdio-bridge: %v\nusage: stdio-bridge [--] command [args...]\n", err)
@@ -56,6 +67,37 @@ func main() {
 		logger.Error("listening failed", "error", err)
 		os.Exit(1)
 	}
+}
+
+// install copies the running binary to dir/stdio-bridge, executable by any user, written whole
+// under a temporary name first.
+func install(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(dir, ".stdio-bridge-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, "stdio-bridge"))
 }
 
 type config struct {
