@@ -194,6 +194,14 @@ export const envSchema = z.object({
     (entries) => entries.every((e) => /^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/.test(e) && Number(e.split(':')[1]) <= 65535),
     'expected ipv4:port entries separated by commas, e.g. 10.0.0.53:53',
   ),
+  /**
+   * Where the worker finds the stdio bridge binaries (`stdio-bridge-amd64`, `stdio-bridge-arm64`, built
+   * by `npm run setup`); default the checkout's .tools/bin. Docker launches copy the one of the
+   * daemon's architecture into a read-only volume at the entrypoint of every stdio server.
+   */
+  STDIO_BRIDGE_DIR: optionalText,
+  /** Children one bridged stdio server runs at once (one per MCP session), told to the bridge. */
+  STDIO_BRIDGE_MAX_SESSIONS: int(16, 1, 1_000),
   /** Limits of every hosted server and evaluation that its config does not set (`resources.*`). */
   SERVER_DEFAULT_CPUS: cpus(1),
   SERVER_DEFAULT_MEMORY: memory('512m'),
@@ -215,6 +223,12 @@ export const envSchema = z.object({
   /** Kubeconfig of the cluster that runs servers (CONTAINER_RUNTIME=kubernetes); KUBECONFIG, then in-cluster, when unset. */
   K8S_KUBECONFIG: optionalText,
   KUBECONFIG: optionalText,
+  /**
+   * The bridge image of stdio servers on Kubernetes (a one-layer image holding /stdio-bridge, amd64
+   * and arm64; the development stack pushes mcp-host/stdio-bridge): an init container copies the
+   * binary into the pod. A stdio server cannot launch on Kubernetes without it.
+   */
+  K8S_STDIO_BRIDGE_IMAGE: optionalText,
   /** How long a launched pod may take to become Ready before the server is reported unhealthy. */
   K8S_READY_TIMEOUT_SECONDS: int(300, 1, 86_400),
 

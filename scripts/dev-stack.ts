@@ -10,6 +10,7 @@ import { migrate } from '../lib/migrate.js';
 import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
 import { ensureBaseImages } from './stack/base-images.js';
+import { ensureBridgeImage } from './stack/bridge-image.js';
 import { startDockerd } from './stack/docker.js';
 import { serveExamples } from './stack/examples.js';
 import { startKubernetes } from './stack/kubernetes.js';
@@ -65,12 +66,15 @@ async function main(): Promise<void> {
 
   let registry = env.REGISTRY;
   let exampleBase: string | undefined;
+  let bridgeImage: string | undefined;
   if (!registry) {
     const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: env.DEV_REGISTRY_PORT, logDir: LOGS });
     stops.push({ name: 'registry', stop: reg.stop });
     registry = `http://${reg.address}/mcp`; // plain HTTP: without the scheme the registry client speaks TLS
     // No image hub needed: the examples build FROM a busybox published to this registry.
     exampleBase = (await ensureBaseImages({ registry: reg.address })).reference;
+    // Pods of stdio servers take the stdio bridge from this image (an init container copies it out).
+    bridgeImage = (await ensureBridgeImage({ registry: reg.address })).reference;
   }
   say(`registry   ${registry}${exampleBase ? ` (base image ${exampleBase})` : ''}`);
 
@@ -132,6 +136,7 @@ async function main(): Promise<void> {
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
     // The network canary runs on the busybox the examples build from: no image hub needed.
     ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
+    ...(bridgeImage && !raw.K8S_STDIO_BRIDGE_IMAGE && { K8S_STDIO_BRIDGE_IMAGE: bridgeImage }),
     // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
     SOURCE_ALLOWED_HOSTS: [
       ...env.SOURCE_ALLOWED_HOSTS,

@@ -88,4 +88,21 @@ else
   echo "$kube_sum" > "$TOOLS/kube-apiserver.stamp"
 fi
 
+# 5. stdio-bridge, put at the entrypoint of stdio MCP servers so they answer Streamable HTTP: static,
+#    for both architectures servers run on. Rebuilt only when tools/stdio-bridge's sources change.
+bridge_sum=$(cat tools/stdio-bridge/go.mod tools/stdio-bridge/go.sum tools/stdio-bridge/*.go | sha256sum | cut -d' ' -f1)
+if [ -x "$TOOLS/bin/stdio-bridge-amd64" ] && [ -x "$TOOLS/bin/stdio-bridge-arm64" ] \
+  && [ "$(cat "$TOOLS/stdio-bridge.stamp" 2>/dev/null)" = "$bridge_sum" ]; then
+  ok "stdio-bridge present"
+else
+  step "go build stdio-bridge (linux/amd64, linux/arm64)"
+  for arch in amd64 arm64; do
+    # Written next to its final name, then renamed: a launch reading the binary never sees half of it.
+    (cd tools/stdio-bridge && CGO_ENABLED=0 GOOS=linux GOARCH=$arch nice -n 10 "$GO" build -trimpath -ldflags="-s -w" \
+      -o "$TOOLS/bin/.stdio-bridge-$arch.tmp" .)
+    mv -f "$TOOLS/bin/.stdio-bridge-$arch.tmp" "$TOOLS/bin/stdio-bridge-$arch"
+  done
+  echo "$bridge_sum" > "$TOOLS/stdio-bridge.stamp"
+fi
+
 ok "setup complete"

@@ -27,7 +27,7 @@ export function createExecutors({ sql, env, docker, installation, ...deps }: Exe
   const credentials = deps.credentials ?? credentialsFromEnv(env);
   return createExecutorRegistry(sql, {
     docker: createDockerExecutor(sql, env, docker, credentials, installation),
-    kubernetes: createKubernetesExecutor(sql, env, kube),
+    kubernetes: createKubernetesExecutor(sql, env, kube, credentials),
     'virtual-machine': createVmExecutor(vmActivityDeps(sql, env), env.CONTAINER_RUNTIME === 'virtual-machine'),
   });
 }

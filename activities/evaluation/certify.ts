@@ -2,7 +2,6 @@
 // digest) in a throw-away container, run the MCP handshake and tools/list, compare the tools with
 // the expected ones, and record pass or fail with the evidence — once per evaluation key.
 import { setTimeout as delay } from 'node:timers/promises';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
@@ -11,9 +10,9 @@ import { ErrorType } from '../../lib/errors.js';
 import { evaluationSubject, recordEvaluation } from '../../lib/ledger/certifications.js';
 import { pinToDigest } from '../../lib/registry/reference.js';
 import type { CredentialManager } from '../registry/credentials.js';
-import { DockerAttachTransport } from '../runtime/attach-transport.js';
 import { containerState, dockerWorkloads, imagePuller, runMcpContainer } from '../runtime/docker.js';
 import { createSandboxNetworks } from '../runtime/sandbox-network.js';
+import { createDockerBridge } from '../runtime/stdio-bridge.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
 
 /** How long a fresh container may take to answer before the evaluation calls it a failure. */
@@ -43,6 +42,7 @@ export function createEvaluationActivities(
   const ensureImage = imagePuller(docker, env, credentials);
   const { removeContainer } = dockerWorkloads(docker);
   const networks = createSandboxNetworks(installation, env, docker, ensureImage);
+  const bridge = createDockerBridge(docker, env);
 
   /** Asks the container for its manifest until it answers, or the time is up. */
   async function probe(launched: { workload: string; endpoint: string | null }): Promise<McpManifest> {
@@ -50,10 +50,8 @@ export function createEvaluationActivities(
     for (;;) {
       Context.current().heartbeat();
       try {
-        const transport = launched.endpoint
-          ? new StreamableHTTPClientTransport(new URL(launched.endpoint))
-          : new DockerAttachTransport(docker, launched.workload);
-        return await readManifest(transport);
+        if (!launched.endpoint) throw new Error(`container ${launched.workload} has no endpoint`);
+        return await readManifest(launched.endpoint);
       } catch (err) {
         const state = containerState(launched.workload, await docker.getContainer(launched.workload).inspect());
         if (state.state === 'exited') throw new Error(`${state.reason} before answering`);
@@ -97,6 +95,7 @@ export function createEvaluationActivities(
           extraLabels: { 'mcp-host.certification-id': String(certificationId) },
           restart: false,
           networks,
+          bridge,
         });
         const manifest = await probe(launched);
         const actual = manifest.tools.map((t) => t.name);

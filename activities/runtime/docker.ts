@@ -1,6 +1,7 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
 // the decision names, config as environment, a restart policy and GPUs when asked, on a network of
-// its own (sandbox-network.ts). Every container (servers and evaluations alike) runs hardened: not
+// its own (sandbox-network.ts). A stdio server runs behind the stdio bridge (stdio-bridge.ts), so
+// every server answers Streamable HTTP at its address on its network. Every container (servers and evaluations alike) runs hardened: not
 // as root, no capabilities, no new privileges, a read-only root with a small tmpfs /tmp, Docker's
 // default seccomp profile, and CPU, memory and process limits. Where it runs is recorded in
 // server_runtimes, so stop, delete and logs work after any restart.
@@ -17,10 +18,11 @@ import { EXECUTORS, type Capability, type ExecutorDescriptor } from '../../lib/p
 import { parseRegistry } from '../../lib/registry/reference.js';
 import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/runtime/executor.js';
 import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
+import { BRIDGE_DIR, BRIDGE_MCP_PATH, bridgeEnvironment, bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
-import { DockerAttachTransport } from './attach-transport.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
+import { createDockerBridge, type DockerBridge } from './stdio-bridge.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
@@ -55,15 +57,29 @@ export function endpointLabels(labels: Record<string, string> | undefined) {
   };
 }
 
-/** What a container needs to know of its image: how to reach it, and the USER it declares. */
+/** What a container needs to know of its image: how to reach it, the USER it declares, what it runs. */
 export interface ImageFacts extends ReturnType<typeof endpointLabels> {
   /** The image's USER, empty when it declares none. */
   user: string;
+  /** The image's ENTRYPOINT and CMD: what the stdio bridge runs as its child. */
+  entrypoint: string[] | null;
+  cmd: string[] | null;
 }
 
-const imageFacts = (config: { Labels?: Record<string, string> | null; User?: string } | undefined): ImageFacts => ({
+const imageFacts = (
+  config:
+    | {
+        Labels?: Record<string, string> | null;
+        User?: string;
+        Entrypoint?: string | string[] | null;
+        Cmd?: string[] | null;
+      }
+    | undefined,
+): ImageFacts => ({
   ...endpointLabels(config?.Labels ?? undefined),
   user: config?.User ?? '',
+  entrypoint: typeof config?.Entrypoint === 'string' ? [config.Entrypoint] : (config?.Entrypoint ?? null),
+  cmd: config?.Cmd ?? null,
 });
 
 /** An image USER that means root: none at all, `root` or uid 0 (with any group). */
@@ -119,36 +135,46 @@ export interface ContainerSpec {
   /** Long-running servers restart with the daemon; throw-away evaluations do not. */
   restart: boolean;
   networks: SandboxNetworks;
+  /** Where a stdio server's bridge comes from. */
+  bridge: DockerBridge;
 }
 
 /**
  * Creates and starts an MCP server container (replacing one of the same name) and says where it
- * answers: a Streamable HTTP URL at its address on its own network, or null for stdio servers, which
- * are reached by attaching.
+ * answers: a Streamable HTTP URL at its address on its own network. A stdio image runs behind the
+ * stdio bridge: the bridge is its entrypoint, the image's own ENTRYPOINT and CMD its arguments.
  */
 export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerSpec): Promise<Launched> {
   const { labels, name, networks } = spec;
   await dockerWorkloads(docker).removeContainer(name);
   const stdio = labels.transport === 'stdio';
+  const command = stdio ? bridgedCommand(labels.entrypoint, labels.cmd) : null;
+  if (stdio && !command) {
+    throw ApplicationFailure.nonRetryable(
+      `image ${spec.image} is a stdio server (io.mcp-host.transport=stdio) without ENTRYPOINT or CMD: nothing to run`,
+      ErrorType.LaunchFailed,
+    );
+  }
   const egress = egressOf(spec.config);
   // Host networking only where the operator allowed it (the environment refuses it otherwise).
-  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK && !stdio;
-  // A stdio server without egress needs no network at all: it keeps stdin open and mcp-host attaches.
-  const ownNetwork = !hostNetwork && (!stdio || egress === 'internet');
-  if (ownNetwork) {
+  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK;
+  if (hostNetwork) {
+    await networks.remove(name);
+  } else {
     await networks.verify();
     await networks.ensure(name, egress, spec.extraLabels);
-  } else {
-    await networks.remove(name);
   }
   // On the host network the server listens on a port of its own, told through PORT.
   const port = hostNetwork ? await freePort() : labels.port;
+  const path = stdio ? BRIDGE_MCP_PATH : labels.path;
   const resources = launchResources(`container ${name}`, spec.config, env);
   await assertLimitsEnforced(docker, name);
+  const bridgeVolume = stdio ? await spec.bridge.volume(spec.image) : undefined;
   const environment = [
     ...Object.entries(spec.config)
       .filter(([key]) => !isPlatformConfigKey(key))
       .map(([key, value]) => `${key}=${String(value)}`),
+    ...(stdio ? bridgeEnvironment(env.STDIO_BRIDGE_MAX_SESSIONS).map(([key, value]) => `${key}=${value}`) : []),
     `PORT=${port}`,
   ];
   const container = await docker.createContainer({
@@ -156,10 +182,16 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     Image: spec.image,
     User: containerUser(labels.user, env),
     Env: environment,
-    Labels: { 'mcp-host.managed': 'true', ...spec.extraLabels },
-    ...(stdio && { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true }),
+    Labels: {
+      'mcp-host.managed': 'true',
+      ...spec.extraLabels,
+      // How the server is reached, and that its image speaks stdio behind the bridge.
+      'mcp-host.transport': 'streamable-http',
+      ...(stdio && { 'mcp-host.bridged-from': 'stdio' }),
+    },
+    ...(command && { Entrypoint: command, Cmd: [] }),
     HostConfig: {
-      NetworkMode: hostNetwork ? 'host' : ownNetwork ? name : 'none',
+      NetworkMode: hostNetwork ? 'host' : name,
       RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
       // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
       // (nothing here may set seccomp=unconfined).
@@ -167,6 +199,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
+      ...(bridgeVolume && {
+        Mounts: [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }],
+      }),
       Memory: resources.memoryBytes,
       MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
       NanoCpus: Math.round(resources.cpus * 1e9),
@@ -177,9 +212,13 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     },
   });
   await container.start();
-  if (stdio) return { workload: name, endpoint: null, transport: 'stdio' };
   const address = hostNetwork ? '127.0.0.1' : await networks.address(name, name);
-  return { workload: name, endpoint: `http://${address}:${port}${labels.path}`, transport: 'streamable-http' };
+  return {
+    workload: name,
+    endpoint: `http://${address}:${port}${path}`,
+    transport: 'streamable-http',
+    ...(stdio && { bridgedFrom: 'stdio' as const }),
+  };
 }
 
 /** Pulls an image unless the daemon has it, with the registry credentials for mcp-host's own registry. */
@@ -238,6 +277,7 @@ export function createDockerExecutor(
   const ensureImage = imagePuller(docker, env, credentials);
   const containers = dockerWorkloads(docker);
   const networks = createSandboxNetworks(installation, env, docker, ensureImage);
+  const bridge = createDockerBridge(docker, env);
   return {
     backend: 'docker',
     describe: cachedProbe(() => describeDaemon(docker)),
@@ -250,7 +290,7 @@ export function createDockerExecutor(
         decisionId: input.decisionId,
         workload: name,
         image: input.image,
-        transport: labels.transport,
+        transport: 'streamable-http',
       });
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
@@ -262,6 +302,7 @@ export function createDockerExecutor(
         extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
         restart: true,
         networks,
+        bridge,
       });
       await recordEndpoint(sql, input.serverId, launched.endpoint);
       return launched;
@@ -293,9 +334,6 @@ export function createDockerExecutor(
     },
 
     inspect: async ({ workload }) => containerState(workload, await docker.getContainer(workload).inspect()),
-
-    // A stdio server is reached by attaching to the container's stdin and stdout.
-    attach: ({ workload }) => new DockerAttachTransport(docker, workload),
   } satisfies Executor<LaunchInput, Launched>;
 }
 

@@ -1,9 +1,9 @@
-// MCP health check: connect to the running server with the MCP SDK (Streamable HTTP), initialize,
-// list its tools, and keep what it said as the server's manifest. The workflow marks the server
+// MCP health check: connect to the running server with the MCP SDK (Streamable HTTP: stdio servers
+// answer it through the stdio bridge), initialize, list its tools, and keep what it said as the
+// server's manifest. The workflow marks the server
 // `running` only once this succeeds; Temporal retries it while the server is still starting.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
@@ -20,8 +20,12 @@ export interface McpManifest {
 
 const CHECK_TIMEOUT_MS = 10_000;
 
-/** Connects, initializes, lists the tools, and closes: what the server says it is. */
-export async function readManifest(transport: Transport & { protocolVersion?: string }): Promise<McpManifest> {
+/**
+ * Connects, initializes, lists the tools, and ends the session: what the server says it is. The
+ * session is deleted, so a bridged stdio server stops the child it started for the check.
+ */
+export async function readManifest(endpoint: string): Promise<McpManifest> {
+  const transport = new StreamableHTTPClientTransport(new URL(endpoint));
   const client = new Client({ name: 'mcp-host', version: '0.1.0' });
   try {
     const signal = AbortSignal.timeout(CHECK_TIMEOUT_MS);
@@ -36,6 +40,7 @@ export async function readManifest(transport: Transport & { protocolVersion?: st
       checked_at: new Date().toISOString(),
     };
   } finally {
+    await transport.terminateSession().catch(() => {});
     await client.close().catch(() => {});
   }
 }
@@ -44,25 +49,20 @@ export function createHealthActivities(sql: Sql, executors: ExecutorRegistry) {
   return {
     async checkMcpHealth({ serverId }: { serverId: number }): Promise<{ name: string | null; tools: string[] }> {
       const found = await executors.find(serverId);
-      // A stdio server is reached by attaching to it, where its executor can.
-      const attach = found?.workload.transport === 'stdio' ? found.executor.attach : undefined;
-      if (!found || (!found.workload.endpoint && !attach)) {
+      const endpoint = found?.workload.endpoint;
+      if (!found || !endpoint) {
         throw ApplicationFailure.nonRetryable(`server ${serverId} has no recorded endpoint`, ErrorType.LaunchFailed);
       }
       const { executor, workload } = found;
       // A workload that exited will not answer: say why instead of timing out.
       const state = await executor.inspect(workload);
       if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
-      const transport: Transport & { protocolVersion?: string } = attach
-        ? attach(workload)
-        : new StreamableHTTPClientTransport(new URL(workload.endpoint!));
-      const where = attach ? `${workload.workload} (stdio)` : workload.endpoint;
       try {
-        const manifest = await readManifest(transport);
+        const manifest = await readManifest(endpoint);
         await recordManifest(sql, serverId, manifest);
         return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
       } catch (err) {
-        throw ApplicationFailure.retryable(`MCP health check of ${where} failed: ${(err as Error).message}`);
+        throw ApplicationFailure.retryable(`MCP health check of ${endpoint} failed: ${(err as Error).message}`);
       }
     },
   };

@@ -2,9 +2,10 @@
 // in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work after
 // any restart. The server's status follows the pod: awaitReady watches it until it is Ready
 // (running), failed (with the kubelet's reason), or the ready timeout passes — a server is never
-// left in `starting`.
+// left in `starting`. A stdio image (its config read from its registry) runs behind the stdio bridge,
+// so the pod answers Streamable HTTP like any other.
 import { PassThrough, Writable } from 'node:stream';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { Log, type V1Pod } from '@kubernetes/client-node';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
@@ -31,6 +32,10 @@ import {
   serviceName,
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
+import { RegistryClient, type ImageConfig } from '../../lib/registry/client.js';
+import { apiBase, parseImageReference, parseRegistry } from '../../lib/registry/reference.js';
+import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
+import type { CredentialManager } from '../registry/credentials.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 
 /** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
@@ -148,9 +153,51 @@ function podLogError(pod: string, err: unknown): Error {
     : new LogsUnavailable(kubeError(`reading logs of pod ${pod}`, err).message);
 }
 
-export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
+/** Loopback registries speak plain HTTP, as Docker assumes; any other, HTTPS. */
+const isLoopback = (host: string) => /^(127\.|localhost(:|$)|\[::1\])/.test(host);
+
+export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, credentials?: CredentialManager) {
   const namespace = kube.namespace;
   const workloads = kubernetesWorkloads(kube);
+  const ownRegistry = env.REGISTRY ? parseRegistry(env.REGISTRY) : undefined;
+
+  /**
+   * The image's config from its registry, with the platform's credentials only for its own
+   * registry; undefined when it cannot be read (the kubelet then reports what it finds pulling).
+   */
+  async function imageConfig(image: string): Promise<ImageConfig | undefined> {
+    const ref = parseImageReference(image);
+    const own = ownRegistry?.host === ref.host;
+    const client = new RegistryClient({
+      apiBase: own ? apiBase(ownRegistry!) : `${isLoopback(ref.host) ? 'http' : 'https'}://${ref.host}`,
+      credentials: own ? await credentials?.current() : undefined,
+      timeoutMs: 15_000,
+    });
+    try {
+      return await client.getImageConfig(ref.repo, ref.reference, 'amd64');
+    } catch (err) {
+      log.warn(`image ${image}: config not readable (${(err as Error).message}); launched as Streamable HTTP`);
+      return undefined;
+    }
+  }
+
+  /** The bridge for a stdio image: what the pod's init container and command need. */
+  async function bridgeFor(image: string) {
+    const config = await imageConfig(image);
+    if (config?.Labels?.['io.mcp-host.transport'] !== 'stdio') return undefined;
+    const command = bridgedCommand(config.Entrypoint ?? null, config.Cmd ?? null);
+    if (!command)
+      throw ApplicationFailure.nonRetryable(
+        `image ${image} is a stdio server (io.mcp-host.transport=stdio) without ENTRYPOINT or CMD: nothing to run`,
+        ErrorType.LaunchFailed,
+      );
+    if (!env.K8S_STDIO_BRIDGE_IMAGE)
+      throw ApplicationFailure.nonRetryable(
+        `image ${image} is a stdio server: it runs on Kubernetes behind the stdio bridge, and K8S_STDIO_BRIDGE_IMAGE is not set`,
+        ErrorType.LaunchFailed,
+      );
+    return { image: env.K8S_STDIO_BRIDGE_IMAGE, command, maxSessions: env.STDIO_BRIDGE_MAX_SESSIONS };
+  }
 
   /** The pod's verdict and version; `gone` (a fatal failure) when it no longer exists. */
   async function readPod(serverId: number, name: string): Promise<{ verdict: PodVerdict; resourceVersion?: string }> {
@@ -186,6 +233,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         endpoint,
       });
       const resources = launchResources(`pod ${pod}`, input.config, env);
+      const bridge = await bridgeFor(input.image);
       // A redeploy replaces the previous launch's pod.
       await workloads.deletePods(input.serverId, pod);
       const core = kube.core();
@@ -215,6 +263,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
         gpuCount: env.SERVER_GPU_COUNT,
         runAs: { uid: env.SERVER_DEFAULT_UID, gid: env.SERVER_DEFAULT_GID },
         tmpBytes: env.SERVER_TMPFS_SIZE,
+        bridge,
       });
       await core.createNamespacedPod({ namespace, body }).catch((err: unknown) => {
         const status = kubeStatus(err);
@@ -225,7 +274,12 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient) {
           throw ApplicationFailure.nonRetryable(failure.message, ErrorType.LaunchFailed);
         throw failure;
       });
-      return { workload: pod, endpoint, transport: 'streamable-http' };
+      return {
+        workload: pod,
+        endpoint,
+        transport: 'streamable-http',
+        ...(bridge && { bridgedFrom: 'stdio' as const }),
+      };
     },
 
     /** A stop deletes the pods; the Service stays for the next start. */

@@ -26,6 +26,48 @@ const base = {
 };
 
 describe('podManifest', () => {
+  it('wraps a stdio image in the bridge: an init container copies it into an emptyDir, the command runs it first', () => {
+    const bridge = {
+      image: '127.0.0.1:5000/mcp-host/stdio-bridge:abc',
+      command: ['/.mcp-host/stdio-bridge', '--', 'node', 'server.js'],
+      maxSessions: 4,
+    };
+    const pod = podManifest({ ...base, bridge });
+    expect(pod.metadata!.annotations).toEqual({ 'mcp-host.dev/bridged-from': 'stdio' });
+    const [init] = pod.spec!.initContainers!;
+    expect(init).toMatchObject({
+      name: 'stdio-bridge',
+      image: bridge.image,
+      command: ['/stdio-bridge', '--install', '/.mcp-host'],
+      volumeMounts: [{ name: 'stdio-bridge', mountPath: '/.mcp-host' }],
+    });
+    // The init container is as unprivileged as the server, and bounded.
+    expect(init!.securityContext).toEqual(pod.spec!.containers[0]!.securityContext);
+    expect(init!.resources!.limits).toEqual({ cpu: '100m', memory: '32Mi' });
+    const [container] = pod.spec!.containers;
+    expect(container!.image).toBe(base.image);
+    expect(container!.command).toEqual(bridge.command);
+    expect(container!.args).toBeUndefined(); // the image's CMD is not appended again
+    expect(container!.env).toEqual(
+      expect.arrayContaining([
+        { name: 'MCP_BRIDGE_MAX_SESSIONS', value: '4' },
+        { name: 'MCP_BRIDGE_PATH', value: '/mcp' },
+        { name: 'PORT', value: '8080' },
+      ]),
+    );
+    expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
+    expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container!.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 5 });
+    expect(pod.spec!.volumes).toContainEqual({ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } });
+  });
+
+  it('leaves a Streamable HTTP image as it is: no init container, no command', () => {
+    const pod = podManifest(base);
+    expect(pod.spec!.initContainers).toBeUndefined();
+    expect(pod.spec!.containers[0]!.command).toBeUndefined();
+    expect(pod.metadata!.annotations).toBeUndefined();
+  });
+
   it('labels the pod, runs the image as container mcp with config as env and the service account', () => {
     const pod = podManifest(base);
     expect(pod.metadata).toMatchObject({

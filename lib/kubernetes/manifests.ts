@@ -6,13 +6,20 @@
 // so a launch ends running, unhealthy or in error — never stuck in `starting`. A pod runs as the
 // Docker executor's containers do: not as root, no capabilities, no privilege escalation, a
 // read-only root with an emptyDir /tmp, the runtime's default seccomp profile, no service-account
-// token, requests and limits; a NetworkPolicy lets only the gateway in and nothing out.
-import type { V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+// token, requests and limits; a NetworkPolicy lets only the gateway in and nothing out. A stdio
+// image runs behind the stdio bridge: an init container copies the bridge binary into an emptyDir,
+// and the server's container runs the bridge with the image's own command as its arguments.
+import type { V1Container, V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { isPlatformConfigKey, type ServerResources } from '../runtime/resources.js';
+import { BRIDGE_DIR, bridgeEnvironment } from '../runtime/stdio-bridge.js';
 
 export const SERVER_ID_LABEL = 'mcp-host.dev/server-id';
 export const SYNCED_AT_ANNOTATION = 'mcp-host.dev/synced-at';
 export const CONTAINER_NAME = 'mcp';
+/** The init container that puts the stdio bridge into the pod. */
+export const BRIDGE_CONTAINER_NAME = 'stdio-bridge';
+/** On a bridged pod: the image speaks stdio, the bridge serves it as Streamable HTTP. */
+export const BRIDGED_ANNOTATION = 'mcp-host.dev/bridged-from';
 const MANAGED_LABELS = { 'app.kubernetes.io/name': 'mcp-server', 'app.kubernetes.io/managed-by': 'mcp-host' };
 /** The label of the gateway's pods (and of the namespace it runs in): the only peers a server's pod admits. */
 export const GATEWAY_LABELS = { 'app.kubernetes.io/component': 'mcp-gateway' };
@@ -41,7 +48,17 @@ export interface PodSpecInput {
   runAs: { uid: number; gid: number };
   /** Size of the /tmp emptyDir (SERVER_TMPFS_SIZE). */
   tmpBytes: number;
+  /** A stdio image: the bridge image and the command line (bridge first, then the image's own command). */
+  bridge?: { image: string; command: string[]; maxSessions: number };
 }
+
+/** What every container of a server's pod runs with: nothing to gain, nothing to write but its volumes. */
+const CONTAINER_SECURITY: V1Container['securityContext'] = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
 
 /** Config entries become environment variables, as the Docker executor passes them; platform settings do not. */
 export function configEnvironment(config: Record<string, string | number | boolean>): [string, string][] {
@@ -69,8 +86,10 @@ export function serverLabels(serverId: number, decisionId?: number): Record<stri
 }
 
 export function podManifest(input: PodSpecInput): V1Pod {
+  const { bridge } = input;
   const env = [
     ...configEnvironment(input.config).map(([name, value]) => ({ name, value })),
+    ...(bridge ? bridgeEnvironment(bridge.maxSessions).map(([name, value]) => ({ name, value })) : []),
     { name: 'PORT', value: String(input.port) },
     { name: 'MCP_SERVER_ID', value: String(input.serverId) },
   ];
@@ -81,6 +100,7 @@ export function podManifest(input: PodSpecInput): V1Pod {
       name: podName(input.serverId, input.decisionId),
       namespace: input.namespace,
       labels: serverLabels(input.serverId, input.decisionId),
+      ...(bridge && { annotations: { [BRIDGED_ANNOTATION]: 'stdio' } }),
     },
     spec: {
       serviceAccountName: input.serviceAccount,
@@ -97,23 +117,36 @@ export function podManifest(input: PodSpecInput): V1Pod {
         fsGroup: input.runAs.gid,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(bridge && {
+        initContainers: [
+          {
+            name: BRIDGE_CONTAINER_NAME,
+            image: bridge.image,
+            // The bridge image holds the binary alone: it copies itself.
+            command: ['/stdio-bridge', '--install', BRIDGE_DIR],
+            resources: { limits: { cpu: '100m', memory: '32Mi' }, requests: { cpu: '100m', memory: '32Mi' } },
+            securityContext: CONTAINER_SECURITY,
+            volumeMounts: [{ name: 'stdio-bridge', mountPath: BRIDGE_DIR }],
+          },
+        ],
+      }),
       containers: [
         {
           name: CONTAINER_NAME,
           image: input.image,
+          // A command without args: the image's ENTRYPOINT and CMD are not added again.
+          ...(bridge && { command: bridge.command }),
           env,
           ports: [{ name: 'mcp', containerPort: input.port, protocol: 'TCP' }],
           resources: resourceLimits(input.resources, input.useGpu ? input.gpuCount : 0),
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            privileged: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ['ALL'] },
-          },
-          readinessProbe: { tcpSocket: { port: input.port }, periodSeconds: 5 },
+          securityContext: CONTAINER_SECURITY,
+          readinessProbe: bridge
+            ? { httpGet: { path: '/healthz', port: input.port }, periodSeconds: 5 }
+            : { tcpSocket: { port: input.port }, periodSeconds: 5 },
           volumeMounts: [
             { name: 'data', mountPath: '/data' },
             { name: 'tmp', mountPath: '/tmp' },
+            ...(bridge ? [{ name: 'stdio-bridge', mountPath: BRIDGE_DIR, readOnly: true }] : []),
           ],
         },
       ],
@@ -121,6 +154,7 @@ export function podManifest(input: PodSpecInput): V1Pod {
         { name: 'data', emptyDir: {} },
         // In memory, like Docker's tmpfs /tmp, and counted against the pod's memory.
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: `${Math.ceil(input.tmpBytes / 1024 ** 2)}Mi` } },
+        ...(bridge ? [{ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } }] : []),
       ],
     },
   };

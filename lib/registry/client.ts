@@ -80,6 +80,14 @@ export interface Manifest extends Descriptor {
   body: ManifestJson;
 }
 
+/** The runtime part of an image config; only the fields this project reads are typed. */
+export interface ImageConfig {
+  Labels?: Record<string, string> | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  User?: string;
+}
+
 export interface IndexPlatform {
   digest: string;
   /** `os/arch[/variant]`, or null for entries without a platform (e.g. attestations). */
@@ -303,6 +311,35 @@ export class RegistryClient {
       result.push({ digest: entry.digest, platform: spec });
     }
     return result;
+  }
+
+  /**
+   * The image config of `repo:reference` (its labels, ENTRYPOINT, CMD, USER), for `architecture`
+   * when the reference is an index (the first linux entry when it has none for it).
+   */
+  async getImageConfig(repo: string, reference: string, architecture: string): Promise<ImageConfig> {
+    let manifest = await this.getManifest(repo, reference);
+    if (INDEX_TYPES.includes(manifest.mediaType)) {
+      const entries = (manifest.body.manifests ?? []).filter(
+        (e) => typeof e.digest === 'string' && e.platform?.os === 'linux',
+      );
+      const entry = entries.find((e) => e.platform?.architecture === architecture) ?? entries[0];
+      if (!entry) throw new RegistryError('not_found', `${repo}:${reference} has no linux image`);
+      manifest = await this.getManifest(repo, entry.digest!);
+    }
+    const digest = manifest.body.config?.digest;
+    if (!digest || !isDigest(digest)) throw new RegistryError('remote', `${repo}:${reference} has no image config`);
+    const what = `GET config ${repo}@${digest}`;
+    const res = await this.send('GET', `/v2/${repo}/blobs/${digest}`, { scope: pullScope(repo) });
+    await this.expectOk(res, what);
+    const bytes = await this.readBytes(res, what);
+    if (digest.startsWith('sha256:') && sha256Digest(bytes) !== digest)
+      throw new RegistryError('remote', `${what}: content does not match its digest`, res.status);
+    try {
+      return (JSON.parse(Buffer.from(bytes).toString('utf8')) as { config?: ImageConfig }).config ?? {};
+    } catch {
+      throw new RegistryError('remote', `${what}: not JSON`, res.status);
+    }
   }
 
   /** Uploads a blob (config or layer) unless the repository already has it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiBase, isDigest, isTag, parseRegistry, repoPath, repositoryFor } from './reference.js';
+import { apiBase, isDigest, isTag, parseImageReference, parseRegistry, repoPath, repositoryFor } from './reference.js';
 
 describe('parseRegistry', () => {
   it.each([
@@ -71,5 +71,27 @@ describe('names derived from a registry', () => {
     expect(isDigest(`sha256:${'a'.repeat(64)}`)).toBe(true);
     expect(isDigest('sha256:short')).toBe(false);
     expect(isDigest('latest')).toBe(false);
+  });
+});
+
+describe('parseImageReference', () => {
+  it('splits host, repository and tag or digest as Docker reads them', () => {
+    expect(parseImageReference('127.0.0.1:5000/mcp/mcp-custom-7:latest')).toEqual({
+      host: '127.0.0.1:5000',
+      repo: 'mcp/mcp-custom-7',
+      reference: 'latest',
+    });
+    expect(parseImageReference('registry.example.com/team/app@sha256:abc')).toEqual({
+      host: 'registry.example.com',
+      repo: 'team/app',
+      reference: 'sha256:abc',
+    });
+    expect(parseImageReference('localhost/app')).toEqual({ host: 'localhost', repo: 'app', reference: 'latest' });
+    expect(parseImageReference('busybox:1.36')).toEqual({
+      host: 'docker.io',
+      repo: 'library/busybox',
+      reference: '1.36',
+    });
+    expect(parseImageReference('team/app')).toEqual({ host: 'docker.io', repo: 'team/app', reference: 'latest' });
   });
 });

@@ -137,3 +137,31 @@ export function isDigest(reference: string): boolean {
 export function pinToDigest(image: string, digest: string): string {
   return `${image.replace(/:[^:/]+$/, '')}@${digest}`;
 }
+
+/** An image reference split as the distribution API needs it. */
+export interface ImageReference {
+  /** `host[:port]`; `docker.io` for names without a registry host. */
+  host: string;
+  /** The repository path on that host: `mcp/mcp-custom-7`, `library/busybox`. */
+  repo: string;
+  /** The digest when pinned, else the tag (`latest` when none). */
+  reference: string;
+}
+
+/** Splits `host:port/repo:tag@digest` the way Docker reads it (the first component is a host only with a dot, a port or `localhost`). */
+export function parseImageReference(image: string): ImageReference {
+  const [named, digest] = image.split('@', 2) as [string, string | undefined];
+  const slash = named.indexOf('/');
+  const first = slash === -1 ? '' : named.slice(0, slash);
+  const hasHost = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const host = hasHost ? first.toLowerCase() : 'docker.io';
+  let path = hasHost ? named.slice(slash + 1) : named;
+  let tag = 'latest';
+  const colon = path.lastIndexOf(':');
+  if (colon > path.lastIndexOf('/')) {
+    tag = path.slice(colon + 1);
+    path = path.slice(0, colon);
+  }
+  if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  return { host, repo: path, reference: digest ?? tag };
+}

@@ -3,7 +3,6 @@
 // was recorded when it launched (server_runtimes), never an in-memory cache, so all of this works
 // after any restart of the API or the worker. The implementations live in activities/runtime/; the
 // API reaches them only through this interface.
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Backend, ExecutorDescriptor } from '../policy/decide.js';
 
 export type { Backend };
@@ -19,9 +18,12 @@ export interface LaunchInput {
 
 export interface Launched {
   workload: string;
-  /** The Streamable HTTP URL; null for stdio servers, which are reached by attaching. */
+  /** The Streamable HTTP URL; null while it is not known yet. */
   endpoint: string | null;
+  /** How clients reach the server: every container executor serves stdio images through the stdio bridge. */
   transport: 'streamable-http' | 'stdio';
+  /** Set when the image speaks stdio and the stdio bridge serves it as Streamable HTTP. */
+  bridgedFrom?: 'stdio';
 }
 
 /** Where a server was recorded to run. */
@@ -31,7 +33,7 @@ export interface RecordedWorkload {
   /** The container, pod or VM instance. */
   workload: string;
   transport: 'streamable-http' | 'stdio';
-  /** The Streamable HTTP URL; null for stdio servers and while it is not known yet. */
+  /** The Streamable HTTP URL; null while it is not known yet (and for stdio servers launched before the stdio bridge). */
   endpoint: string | null;
 }
 
@@ -80,8 +82,6 @@ export interface Executor<LaunchIn = never, LaunchOut = unknown> {
   /** The workload's output as it is written, from `tail` lines back; null when it has no live log. */
   followLogs(workload: RecordedWorkload, options: { tail?: number }): Promise<LogFollow | null>;
   inspect(workload: RecordedWorkload): Promise<WorkloadState>;
-  /** An MCP transport over the workload's stdio; only executors that can attach have it. */
-  attach?(workload: RecordedWorkload): Transport;
 }
 
 /** Every executor of this installation, and where each server runs. */

@@ -6,6 +6,8 @@
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
@@ -18,9 +20,9 @@ let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
 /** hello-mcp plus a `connect` tool: opens a TCP connection to `target` (host:port) and says whether it got through. */
-function probeRepo(name: string) {
+function probeRepo(name: string, dockerfileName = 'Dockerfile') {
   const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(
+  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
     /^FROM .*$/m,
     `FROM ${stack.base.reference}`,
   );
@@ -54,10 +56,10 @@ interface Launched {
   gateway: string;
 }
 
-async function launch(name: string, config: Record<string, string>): Promise<Launched> {
+async function launch(name: string, config: Record<string, string>, repo = 'probe-mcp'): Promise<Launched> {
   const created = await call('POST', '/api/servers', {
     token: h.adminToken,
-    json: { name, server_type: 'Example', source: { type: 'git', repository: stack.git.url('probe-mcp') }, config },
+    json: { name, server_type: 'Example', source: { type: 'git', repository: stack.git.url(repo) }, config },
   });
   expect(created.status).toBe(201);
   const id = created.body.id as number;
@@ -81,6 +83,7 @@ beforeAll(async () => {
   h = await startHarness('hostile-net', { ...stack.env('linux/amd64'), BIND_ADDRESS: '0.0.0.0' });
   call = httpClient(h.apiUrl);
   await probeRepo('probe-mcp');
+  await probeRepo('probe-stdio', 'Dockerfile.stdio');
 }, 300_000);
 afterAll(async () => {
   await h?.stop();
@@ -155,6 +158,39 @@ describe('a hosted server in a network of its own', () => {
       expect((await mcp(s.endpoint, 'tools/list', {})).result.tools!.map((t) => t.name)).toEqual(['echo', 'arch']);
     expect((await call('GET', '/healthz')).status).toBe(200);
   }, 120_000);
+
+  it('sandboxes a stdio server behind the bridge the same way, reached by the SDK client at its endpoint', async () => {
+    const s = await launch('hn-stdio', {}, 'probe-stdio');
+    expect(s.endpoint).toBe(`http://${s.ip}:8080/mcp`);
+    const bridge = (await stack.docker.getNetwork(`mcp-server-${s.id}`).inspect()).Options?.[
+      'com.docker.network.bridge.name'
+    ];
+    expect(bridge).toMatch(/^mcpn-[0-9a-f]{10}$/); // stdio's default egress: none
+    const client = new Client({ name: 'hn-client', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.endpoint)));
+    try {
+      const connectTo = async (target: string) => {
+        const result = await client.callTool({ name: 'connect', arguments: { target } });
+        return (result.content as { text: string }[])[0]!.text;
+      };
+      expect(await connectTo('127.0.0.1:8080')).toBe('reached'); // the bridge itself, inside
+      for (const target of [
+        `${s.gateway}:${port(h.env.DATABASE_URL!)}`,
+        `${s.gateway}:${h.env.BIND_PORT!}`,
+        `${a.ip}:8080`,
+        '169.254.169.254:80',
+      ])
+        expect(await connectTo(target), target).toBe('blocked');
+    } finally {
+      await client.close();
+    }
+    expect((await call('DELETE', `/api/servers/${s.id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(
+      async () => (await call('GET', `/api/servers/${s.id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
+  }, 300_000);
 
   it('refuses the launch, with the reason, when the network check cannot run', async () => {
     const canaryImage = h.env.DOCKER_CANARY_IMAGE;

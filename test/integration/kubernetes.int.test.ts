@@ -16,7 +16,12 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { MediaType, RegistryClient, sha256Digest } from '../../lib/registry/client.js';
+import { ensureBridgeImage } from '../../scripts/stack/bridge-image.js';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
+import { freePort } from '../../scripts/stack/process.js';
+import { startRegistry, type Registry } from '../../scripts/stack/registry.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { collectSse, eventually, httpClient } from '../support/http.js';
@@ -34,6 +39,9 @@ let networking: NetworkingV1Api;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 let dir: string;
+/** A real registry holding the bridge image and a stdio image, read by the executor as any registry. */
+let images: Registry;
+let bridgeImage: string;
 const dockerconfig = () => join(dir, 'config.json');
 
 async function waitFor(id: number, statuses: string[], what: string) {
@@ -61,6 +69,30 @@ async function setPodStatus(pod: V1Pod, status: V1Pod['status']): Promise<void> 
 
 const readSecret = () => core.readNamespacedSecret({ name: PULL_SECRET, namespace: NAMESPACE });
 const secretFile = async () => Buffer.from((await readSecret()).data!['.dockerconfigjson']!, 'base64').toString('utf8');
+
+/** A stdio server's image as hello-mcp's Dockerfile.stdio makes it: the label and the command (one empty layer). */
+async function pushStdioImage(registry: string, repo: string, tag: string): Promise<void> {
+  const client = new RegistryClient({ apiBase: `http://${registry}` });
+  const emptyTar = Buffer.alloc(1024);
+  const layer = gzipSync(emptyTar);
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: {
+      Labels: { 'io.mcp-host.transport': 'stdio' },
+      Cmd: ['/usr/local/bin/hello-mcp', '--stdio'],
+    },
+    rootfs: { type: 'layers', diff_ids: [sha256Digest(emptyTar)] },
+  });
+  await client.uploadBlob(repo, layer);
+  await client.uploadBlob(repo, config);
+  await client.putManifest(repo, tag, MediaType.DockerManifest, {
+    schemaVersion: 2,
+    mediaType: MediaType.DockerManifest,
+    config: { mediaType: MediaType.DockerConfig, size: Buffer.byteLength(config), digest: sha256Digest(config) },
+    layers: [{ mediaType: MediaType.DockerLayerGzip, size: layer.length, digest: sha256Digest(layer) }],
+  });
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mcp-host-k8s-'));
@@ -94,6 +126,10 @@ beforeAll(async () => {
     JSON.stringify({ auths: { [REGISTRY_HOST]: { auth: Buffer.from('robot:secret-0').toString('base64') } } }),
   );
 
+  images = await startRegistry({ dir: join(dir, 'registry'), port: await freePort(), logDir: join(dir, 'logs') });
+  bridgeImage = (await ensureBridgeImage({ registry: images.address })).reference;
+  await pushStdioImage(images.address, 'mcp/hello-stdio', '1');
+
   h = await startHarness('kubernetes', {
     CONTAINER_RUNTIME: 'kubernetes',
     K8S_KUBECONFIG: k8s.kubeconfig,
@@ -107,12 +143,14 @@ beforeAll(async () => {
     REGISTRY_AUTH_REFRESH_COMMAND: join(dir, 'refresh.sh'),
     // No Docker daemon: the cluster is the only executor that answers.
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    K8S_STDIO_BRIDGE_IMAGE: bridgeImage,
   });
   call = httpClient(h.apiUrl);
 }, 240_000);
 
 afterAll(async () => {
   await h?.stop();
+  await images?.stop();
   await k8s?.stop();
   await kubelet?.stop();
 });
@@ -276,6 +314,59 @@ describe('the kubernetes backend', () => {
       );
       expect(await podsOf(id)).toHaveLength(0);
     }
+  });
+});
+
+describe('a stdio server on kubernetes', () => {
+  it("runs behind the stdio bridge: an init container from the bridge image, the image's command wrapped, hardened", async () => {
+    const image = `${images.address}/mcp/hello-stdio:1`;
+    const created = await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: { name: 'k8s-stdio', server_type: 'Example', source: { type: 'image', image } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id: number = created.body.id;
+    const pod = await onePod(id);
+    expect(pod.metadata!.annotations).toMatchObject({ 'mcp-host.dev/bridged-from': 'stdio' });
+    const [init] = pod.spec!.initContainers!;
+    expect(init).toMatchObject({
+      name: 'stdio-bridge',
+      image: bridgeImage,
+      command: ['/stdio-bridge', '--install', '/.mcp-host'],
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      },
+    });
+    const [container] = pod.spec!.containers;
+    expect(container!.image).toBe(image);
+    expect(container!.command).toEqual(['/.mcp-host/stdio-bridge', '--', '/usr/local/bin/hello-mcp', '--stdio']);
+    expect(container!.args ?? []).toEqual([]);
+    expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
+    expect(container!.readinessProbe!.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+    expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(pod.spec!.volumes).toContainEqual({ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } });
+    const [runtime] = await h.sql`select transport, endpoint from server_runtimes where server_id = ${id}`;
+    expect(runtime).toEqual({
+      transport: 'streamable-http',
+      endpoint: `http://mcp-server-${id}.${NAMESPACE}.svc:8080/mcp`,
+    });
+
+    // The bridge image is what the dev stack pushes: the binary for both architectures, under one index.
+    const platforms = await new RegistryClient({ apiBase: `http://${images.address}` }).listIndexPlatforms(
+      'mcp-host/stdio-bridge',
+      bridgeImage.split(':').pop()!,
+    );
+    expect(platforms.map((p) => p.platform).sort()).toEqual(['linux/amd64', 'linux/arm64/v8']);
+
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
   });
 });
 

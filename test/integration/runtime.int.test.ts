@@ -6,6 +6,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startApi } from '../../scripts/stack/app.js';
@@ -177,7 +179,7 @@ describe('hosting an MCP server', () => {
     await call('DELETE', `/api/servers/${fromImage}`, { token: h.adminToken });
   });
 
-  it('runs a stdio MCP server, checked by attaching to the container', async () => {
+  it('runs a stdio MCP server behind the stdio bridge: hardened, on its own network, answering the SDK client at its endpoint', async () => {
     await exampleRepo('hello-stdio', 'Dockerfile.stdio');
     const stdioServer = (
       await call('POST', '/api/servers', {
@@ -186,6 +188,7 @@ describe('hosting an MCP server', () => {
           name: 'rt-stdio',
           server_type: 'Example',
           source: { type: 'git', repository: stack.git.url('hello-stdio') },
+          config: { GREETING: 'hi' },
         },
       })
     ).body.id;
@@ -193,9 +196,92 @@ describe('hosting an MCP server', () => {
     expect(server.status, server.status_reason).toBe('running');
     const manifest = (await call('GET', `/api/servers/${stdioServer}/manifest`, { token: h.adminToken })).body;
     expect(manifest.tools.map((t: { name: string }) => t.name)).toEqual(['echo', 'arch']);
-    const [runtime] = await h.sql`select transport, endpoint from server_runtimes where server_id = ${stdioServer}`;
-    expect(runtime).toEqual({ transport: 'stdio', endpoint: null });
-    expect((await container(stdioServer).inspect()).HostConfig.NetworkMode).toBe('none');
+
+    // Recorded as what clients speak to it; the container says the image speaks stdio behind the bridge.
+    const [runtime] = await h.sql<{ transport: string; endpoint: string }[]>`
+      select transport, endpoint from server_runtimes where server_id = ${stdioServer}`;
+    const inspected = await container(stdioServer).inspect();
+    const ip = inspected.NetworkSettings.Networks[`mcp-server-${stdioServer}`]?.IPAddress;
+    expect(runtime).toEqual({ transport: 'streamable-http', endpoint: `http://${ip}:8080/mcp` });
+    expect(inspected.Config.Labels).toMatchObject({
+      'mcp-host.transport': 'streamable-http',
+      'mcp-host.bridged-from': 'stdio',
+    });
+    // The bridge at the entrypoint, the image's own command as its arguments, from a read-only volume.
+    expect(inspected.Config.Entrypoint).toEqual([
+      '/.mcp-host/stdio-bridge',
+      '--',
+      '/usr/local/bin/hello-mcp',
+      '--stdio',
+    ]);
+    expect(inspected.Config.Cmd ?? []).toEqual([]);
+    expect(inspected.Mounts).toEqual([
+      expect.objectContaining({ Type: 'volume', Destination: '/.mcp-host', RW: false }),
+    ]);
+    expect(inspected.Mounts[0]!.Name).toMatch(/^mcp-stdio-bridge-amd64-[0-9a-f]{16}$/);
+    // Hardened as any server, on its own network with no egress (stdio's default).
+    expect(inspected.Config.User).toBe('65532:65532');
+    expect(inspected.HostConfig).toMatchObject({
+      NetworkMode: `mcp-server-${stdioServer}`,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Privileged: false,
+    });
+    expect(inspected.Config.OpenStdin).toBe(false);
+    const network = await stack.docker.getNetwork(`mcp-server-${stdioServer}`).inspect();
+    expect(network.Options?.['com.docker.network.bridge.name']).toMatch(/^mcpn-[0-9a-f]{10}$/);
+    expect(network.Internal).toBe(true);
+    // Nothing of the platform's secrets is in what Docker holds of it.
+    const everything = JSON.stringify(inspected);
+    for (const secret of [h.adminToken, h.env.DATABASE_URL!, new URL(h.env.DATABASE_URL!).password].filter(Boolean))
+      expect(everything).not.toContain(secret);
+    expect(inspected.Config.Env.filter((e) => !/^(PATH|GREETING|MCP_SERVER_ID|MCP_BRIDGE_\w+|PORT)=/.test(e))).toEqual(
+      [],
+    );
+
+    // The official SDK client, straight at the recorded endpoint: each session gets a child of its own.
+    /** The bridge's children (`docker top`: UID PID PPID … CMD), each a hello-mcp process. */
+    const hostProcesses = async () => {
+      const top = (await container(stdioServer).top()) as { Titles: string[]; Processes?: string[][] };
+      const [pid, ppid, cmd] = ['PID', 'PPID', 'CMD'].map((t) => top.Titles.indexOf(t)) as [number, number, number];
+      const rows = top.Processes ?? [];
+      const bridge = rows.find((p) => p[cmd]!.startsWith('/.mcp-host/stdio-bridge'));
+      expect(bridge, JSON.stringify(rows)).toBeDefined();
+      const children = rows.filter((p) => p[ppid] === bridge![pid]);
+      for (const c of children) expect(c[cmd]).toContain('hello-mcp --stdio');
+      return children;
+    };
+    const clients = await Promise.all(
+      [1, 2].map(async (n) => {
+        const transport = new StreamableHTTPClientTransport(new URL(runtime!.endpoint));
+        const client = new Client({ name: `rt-client-${n}`, version: '1.0.0' });
+        await client.connect(transport);
+        return { client, transport };
+      }),
+    );
+    try {
+      for (const [n, { client }] of clients.entries()) {
+        expect(client.getServerVersion()).toMatchObject({ name: 'hello-mcp', version: '1.0.0' });
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['echo', 'arch']);
+        const result = await client.callTool({ name: 'echo', arguments: { text: `hello ${n}` } });
+        expect(result.content).toEqual([{ type: 'text', text: `hello ${n}` }]);
+      }
+      // Two sessions, two children (the health check's session was ended with DELETE, and its child with it).
+      await eventually(async () => (await hostProcesses()).length === 2, 10_000, 'one child per session');
+      const sessions = clients.map((c) => c.transport.sessionId);
+      expect(new Set(sessions).size).toBe(2);
+      // Every child runs as the container's unprivileged user.
+      for (const p of await hostProcesses()) expect(p[0]).toBe('65532');
+      await clients[0]!.transport.terminateSession();
+      await eventually(async () => (await hostProcesses()).length === 1, 10_000, "the deleted session's child gone");
+      const after = await clients[1]!.client.callTool({ name: 'echo', arguments: { text: 'still here' } });
+      expect(after.content).toEqual([{ type: 'text', text: 'still here' }]);
+    } finally {
+      for (const { client } of clients) await client.close();
+    }
+
+    // The children's stderr is the container's log.
     expect((await call('GET', `/api/servers/${stdioServer}/logs`, { token: h.adminToken })).text).toContain(
       'speaking MCP on stdio',
     );

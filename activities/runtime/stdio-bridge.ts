@@ -1,0 +1,112 @@
+// The stdio bridge on Docker: the worker's bridge binary (the daemon's architecture) goes into a
+// named volume of its own, once per binary, through the Docker API; every stdio container mounts it
+// read-only at /.mcp-host. The binary travels in the API call, not as a path on the daemon's host, so
+// this works as well when the daemon is remote (a socket proxy, another machine) as when it is local,
+// and it needs no image of its own.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApplicationFailure } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import tar from 'tar-fs';
+import type { Env } from '../../lib/env.js';
+import { ErrorType } from '../../lib/errors.js';
+import { bridgeArch } from '../../lib/runtime/stdio-bridge.js';
+
+/** Where `npm run setup` builds the bridge: the checkout's .tools/bin. */
+const DEFAULT_BRIDGE_DIR = fileURLToPath(new URL('../../.tools/bin/', import.meta.url));
+
+/** Where the helper container sees the volume while the binary goes in. */
+const FILL_PATH = '/bridge';
+
+const missing = (err: { statusCode?: number }) => {
+  if (err.statusCode !== 404) throw err;
+  return undefined;
+};
+
+export function createDockerBridge(docker: Docker, env: Env) {
+  const dir = env.STDIO_BRIDGE_DIR ?? DEFAULT_BRIDGE_DIR;
+  let known: Promise<string> | undefined;
+
+  async function binary(): Promise<{ bytes: Buffer; volume: string }> {
+    const { Architecture: architecture = '' } = (await docker.info()) as { Architecture?: string };
+    const arch = bridgeArch(architecture);
+    if (!arch) {
+      throw ApplicationFailure.nonRetryable(
+        `stdio servers cannot run here: no stdio bridge is built for the Docker daemon's architecture ${architecture}`,
+        ErrorType.LaunchFailed,
+      );
+    }
+    const file = join(dir, `stdio-bridge-${arch}`);
+    const bytes = await readFile(file).catch(() => {
+      throw ApplicationFailure.nonRetryable(
+        `stdio servers cannot run here: the stdio bridge ${file} is missing (npm run setup builds it; STDIO_BRIDGE_DIR names another folder)`,
+        ErrorType.LaunchFailed,
+      );
+    });
+    // Named by the binary, so a new bridge goes to a new volume and running servers keep theirs.
+    const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    return { bytes, volume: `mcp-stdio-bridge-${arch}-${digest}` };
+  }
+
+  /** Creates the volume and puts the binary in, unless it is there already. */
+  async function fill(helperImage: string): Promise<string> {
+    const { bytes, volume } = await binary();
+    await docker.createVolume({
+      Name: volume,
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.stdio-bridge': 'true' },
+    });
+    // Never started: a created container is enough to reach its volumes through the archive API.
+    const helper = await docker.createContainer({
+      Image: helperImage,
+      Entrypoint: ['/nonexistent'],
+      Cmd: [],
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.stdio-bridge': 'fill' },
+      HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: volume, Target: FILL_PATH }] },
+    });
+    try {
+      const present = await helper.infoArchive({ path: `${FILL_PATH}/stdio-bridge` }).then(
+        () => true,
+        () => false,
+      );
+      if (!present) await helper.putArchive(archiveOf(dir, bytes), { path: FILL_PATH });
+    } finally {
+      await helper.remove({ force: true }).catch(missing);
+    }
+    return volume;
+  }
+
+  return {
+    /**
+     * The volume that holds the bridge, filled once per process (through a container of
+     * `helperImage`, an image the daemon has), and again if someone removed it.
+     */
+    async volume(helperImage: string): Promise<string> {
+      if (known) {
+        const volume = await known.catch(() => undefined);
+        if (volume && (await docker.getVolume(volume).inspect().catch(missing))) return volume;
+        known = undefined;
+      }
+      known ??= fill(helperImage);
+      return known.catch((err: unknown) => {
+        known = undefined;
+        throw err;
+      });
+    },
+  };
+}
+
+/** A tar stream of the one file, root-owned and executable by any uid the server runs as. */
+function archiveOf(dir: string, bytes: Buffer): NodeJS.ReadableStream {
+  return tar.pack(dir, {
+    ignore: () => true,
+    finalize: false,
+    finish: (pack) => {
+      pack.entry({ name: 'stdio-bridge', mode: 0o755, uid: 0, gid: 0, mtime: new Date(0) }, bytes);
+      pack.finalize();
+    },
+  }) as unknown as NodeJS.ReadableStream;
+}
+
+export type DockerBridge = ReturnType<typeof createDockerBridge>;
