@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     executors,
     workflowIds,
     tracing: tracing?.middleware,
+    gatewayTracing: tracing?.relay,
   });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     // SSE streams never end on their own: give them a moment, then go.
     setTimeout(() => (server as Server).closeAllConnections(), 2_000).unref();
     void (async () => {
+      await app.gateway.close();
       await streams.stop();
       await temporal.connection.close();
       await tracing?.shutdown();
