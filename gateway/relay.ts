@@ -190,7 +190,10 @@ export function createRelay(deps: RelayDeps) {
       return refuse(403, RpcCode.forbidden, `origin ${origin} may not call this gateway`, 'denied');
     }
 
-    const auth = await deps.authenticate(req.headers.get('authorization') ?? undefined);
+    const auth = await deps.authenticate(
+      req.headers.get('authorization') ?? undefined,
+      deps.publicUrl(`/mcp/${serverParam}`, req.url),
+    );
     if (isAuthFailure(auth)) {
       const metadata = deps.publicUrl(`/.well-known/oauth-protected-resource/mcp/${serverParam}`, req.url);
       return refuse(401, RpcCode.unauthorized, auth.message, 'denied', {
@@ -239,6 +242,9 @@ export function createRelay(deps: RelayDeps) {
       session = (await deps.sessions()).verify(sessionId);
       if (!session || session.serverId !== serverId || session.subject !== principal.subject) {
         return refuse(404, RpcCode.sessionNotFound, 'session not found: start a new one with initialize', 'error');
+      }
+      if (parts.limits.sessionActive && !(await parts.limits.sessionActive(principal, sessionId))) {
+        return refuse(404, RpcCode.sessionNotFound, 'session ended (idle too long): start a new one', 'error');
       }
       metrics.sessionUsed(sessionId);
     }
@@ -336,8 +342,12 @@ export function createRelay(deps: RelayDeps) {
         generation: route.generation,
       });
       metrics.sessionUsed(sessionId);
+      if (messages.some((m) => m.method === 'initialize')) await parts.limits.sessionOpened?.(principal, sessionId);
     }
-    if (method === 'DELETE' && upstream.ok && sessionId !== null) metrics.sessionClosed(sessionId);
+    if (method === 'DELETE' && upstream.ok && sessionId !== null) {
+      metrics.sessionClosed(sessionId);
+      await parts.limits.sessionClosed?.(sessionId);
+    }
 
     const pending = new Map<string | number, Message>();
     for (const m of messages) if (m.isRequest && m.id !== null) pending.set(m.id, m);
