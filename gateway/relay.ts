@@ -3,7 +3,7 @@
 // the server's session in a signed gateway session, asks the access, limit and audit parts at each
 // JSON-RPC message, and otherwise streams bytes through untouched: a POST's body is the only thing it
 // parses, a list result the only thing it may rewrite.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { Logger } from '../lib/logger.js';
 import { inScope } from '../lib/ledger/scope.js';
@@ -340,6 +340,7 @@ export function createRelay(deps: RelayDeps) {
         serverId,
         subject: principal.subject,
         generation: route.generation,
+        nonce: session?.nonce ?? randomBytes(12).toString('base64url'),
       });
       metrics.sessionUsed(sessionId);
       if (messages.some((m) => m.method === 'initialize')) await parts.limits.sessionOpened?.(principal, sessionId);

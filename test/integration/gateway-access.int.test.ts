@@ -159,7 +159,7 @@ describe('client tokens, tenants and OpenID Connect at /mcp/<id>', () => {
     expect(await client.callTool({ name: 'echo', arguments: { text: MARKER } })).toEqual({
       content: [{ type: 'text', text: MARKER }],
     });
-    await expect(client.callTool({ name: 'arch', arguments: {} })).rejects.toThrow(/403/);
+    await expect(client.callTool({ name: 'arch', arguments: {} })).rejects.toMatchObject({ code: 403 });
     await client.close();
 
     const refused = await rpc(id, laptop.token, 'tools/call', { name: 'arch', arguments: {} });
@@ -293,7 +293,10 @@ describe('the audit of gateway calls', () => {
         .update(JSON.stringify({ text: MARKER }))
         .digest('hex'),
     });
-    expect(calls.filter((r: any) => r.name === 'arch').map((r: any) => [r.outcome, r.http_status])).toEqual([
+    expect(
+      calls.filter((r: any) => r.name === 'arch').map((r: any) => [r.outcome, r.http_status]),
+      JSON.stringify(rows),
+    ).toEqual([
       ['denied', 403],
       ['denied', 403],
     ]);
