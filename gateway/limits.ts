@@ -138,7 +138,7 @@ interface LocalSession {
 const keyOf = (sessionId: string) => createHash('sha256').update(sessionId).digest('base64url');
 
 /**
- * The gateway's limits. With `sql`, open sessions are counted in the ledger (every replica sees the
+ * The gateway's limits. Given the database, open sessions are counted in the ledger (every replica sees the
  * same count; two sessions opened at the same instant may both pass the last free place); without,
  * in this process.
  */
