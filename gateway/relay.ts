@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { inScope } from '../lib/ledger/scope.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import type { AuditOutcome, GatewayAuditEntry, GatewayParts, GatewayPrincipal, GrantedKind } from './contracts.js';
+import { grantedItemOf, isFilteredList } from './grants.js';
 import type { GatewayMetrics } from './metrics.js';
 import { isAuthFailure, type Authenticate } from './principal.js';
 import type { SessionSigner } from './sessions.js';
@@ -71,16 +72,6 @@ interface Message {
   bytes: number;
 }
 
-const NAMED: Record<string, { kind: GrantedKind; field: 'name' | 'uri' }> = {
-  'tools/call': { kind: 'tool', field: 'name' },
-  'prompts/get': { kind: 'prompt', field: 'name' },
-  'resources/read': { kind: 'resource', field: 'uri' },
-  'resources/subscribe': { kind: 'resource', field: 'uri' },
-  'resources/unsubscribe': { kind: 'resource', field: 'uri' },
-};
-
-const LISTS = new Set(['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
-
 const RUNNING = new Set(['running', 'unhealthy']);
 
 function describe(raw: unknown, bytes: number): Message | undefined {
@@ -92,14 +83,14 @@ function describe(raw: unknown, bytes: number): Message | undefined {
     return { id, hasId, method: 'response', name: null, kind: null, arguments: undefined, isRequest: false, bytes };
   }
   const params = typeof m.params === 'object' && m.params !== null ? (m.params as Record<string, unknown>) : {};
-  const named = NAMED[m.method];
-  const value = named ? params[named.field] : undefined;
+  // What the grant must allow (completion/complete names a prompt or a resource too).
+  const item = grantedItemOf(m.method, params);
   return {
     id,
     hasId,
     method: m.method,
-    name: typeof value === 'string' ? value : null,
-    kind: named?.kind ?? null,
+    name: item?.name ?? null,
+    kind: item?.kind ?? null,
     arguments: params.arguments,
     isRequest: hasId,
     bytes,
@@ -353,7 +344,7 @@ export function createRelay(deps: RelayDeps) {
     const pending = new Map<string | number, Message>();
     for (const m of messages) if (m.isRequest && m.id !== null) pending.set(m.id, m);
     const filtered = new Set<string | number>();
-    if (principal.grants !== null) for (const m of pending.values()) if (LISTS.has(m.method)) filtered.add(m.id!);
+    if (principal.grants !== null) for (const m of pending.values()) if (isFilteredList(m.method)) filtered.add(m.id!);
 
     const outcomeOf = (response: { error?: unknown }): [AuditOutcome, string | null] =>
       response.error === undefined ? ['ok', null] : ['error', errorMessage(response.error)];
