@@ -11,6 +11,7 @@ import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
 import { clientConfigRoutes } from './routes/client-config.js';
 import { evaluationRoutes } from './routes/evaluations.js';
+import { gatewayRoutes } from './routes/gateway.js';
 import { governanceRoutes } from './routes/governance.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { healthRoutes } from './routes/health.js';
@@ -100,6 +101,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api', evaluationRoutes(deps));
   app.route('/api/governance', governanceRoutes(deps));
   app.route('/api/promotions', promotionRoutes(deps));
+  app.route('/api/gateway', gatewayRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

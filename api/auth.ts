@@ -18,6 +18,14 @@ export function authenticate(sql: Sql) {
     if (!match) throw unauthorized('malformed Authorization header; expected "Bearer <token>"');
     const row = await tokenHolder(sql, hashToken(match[1]!));
     if (!row) throw unauthorized('invalid, expired or revoked token');
+    // A client token carries grants for the gateway only: the token is genuine, so 403, not 401.
+    if (row.gateway_grants) {
+      throw new ApiError(
+        403,
+        'gateway_token',
+        'this is a client token of the MCP gateway: it opens /mcp endpoints only, never /api',
+      );
+    }
     // last_used_at is informational: refresh it at most once a minute, off the request path.
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
       touchToken(sql, row.token_id).catch(() => {});

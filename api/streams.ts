@@ -1,6 +1,7 @@
 // The tailed tables the API streams from (their row shapes are the ledger's).
 import type { Sql } from '../lib/db.js';
 import type { BuildLogRow } from '../lib/ledger/builds.js';
+import type { GatewayAuditRow } from '../lib/ledger/gateway-audit.js';
 import type { GovernanceAuditRow } from '../lib/ledger/governance.js';
 import type { MetricRow } from '../lib/ledger/metrics.js';
 import type { ServerEventRow } from '../lib/ledger/servers.js';
@@ -12,6 +13,7 @@ export interface Streams {
   metrics: TableTail<MetricRow>;
   buildLogs: TableTail<BuildLogRow>;
   governanceAudit: TableTail<GovernanceAuditRow>;
+  gatewayAudit: TableTail<GatewayAuditRow>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -21,12 +23,14 @@ export function createStreams(sql: Sql, log: Logger): Streams {
   const metrics = new TableTail<MetricRow>(sql, log, 'usage_metrics');
   const buildLogs = new TableTail<BuildLogRow>(sql, log, 'build_logs');
   const governanceAudit = new TableTail<GovernanceAuditRow>(sql, log, 'governance_audit_logs');
-  const all = [serverEvents, metrics, buildLogs, governanceAudit];
+  const gatewayAudit = new TableTail<GatewayAuditRow>(sql, log, 'gateway_audit');
+  const all = [serverEvents, metrics, buildLogs, governanceAudit, gatewayAudit];
   return {
     serverEvents,
     metrics,
     buildLogs,
     governanceAudit,
+    gatewayAudit,
     start: async () => {
       await Promise.all(all.map((t) => t.start()));
     },

@@ -6,6 +6,7 @@ import { credentialsCommand } from './commands/credentials.js';
 import { dbCommand } from './commands/db.js';
 import { doctorCommand } from './commands/doctor.js';
 import { evaluationsCommand } from './commands/evaluations.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { governanceCommand } from './commands/governance.js';
 import { marketplaceCommand } from './commands/marketplace.js';
 import { policyCommand } from './commands/policy.js';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   program.addCommand(evaluationsCommand());
   program.addCommand(governanceCommand());
   program.addCommand(promotionsCommand());
+  program.addCommand(gatewayCommand());
   program.addCommand(doctorCommand());
   program.addCommand(dbCommand());
   return program;

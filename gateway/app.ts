@@ -10,9 +10,11 @@ import { gatewaySecret } from '../lib/ledger/installation.js';
 import { serverRoute, type ServerRoute } from '../lib/ledger/runtime.js';
 import type { Logger } from '../lib/logger.js';
 import type { GatewayParts } from './contracts.js';
-import { defaultParts } from './defaults.js';
+import { createAuditSink } from './audit.js';
+import { createGatewayAccess } from './grants.js';
+import { createGatewayLimits } from './limits.js';
 import { createGatewayMetrics } from './metrics.js';
-import { tokenAuthenticator, type Authenticate } from './principal.js';
+import { gatewayAuthenticator, type Authenticate } from './principal.js';
 import { createRelay, RpcCode, type RelayTracing, type RouteSource } from './relay.js';
 import { sessionSigner, type SessionSigner } from './sessions.js';
 
@@ -42,10 +44,14 @@ const ROUTE_CACHE_MS = 2_000;
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { sql, env, log } = deps;
-  const parts: GatewayParts = { ...defaultParts, ...deps.parts };
+  const parts: GatewayParts = {
+    access: deps.parts?.access ?? createGatewayAccess(),
+    audit: deps.parts?.audit ?? createAuditSink(sql, log),
+    limits: deps.parts?.limits ?? createGatewayLimits(env, sql, { log }),
+  };
   const relay = createRelay({
     parts,
-    authenticate: deps.authenticate ?? tokenAuthenticator(sql),
+    authenticate: deps.authenticate ?? gatewayAuthenticator(sql, env),
     routes: deps.routes ?? routeCache(sql),
     sessions: sessionKey(sql, env),
     originAllowed: originPolicy(env),
@@ -86,6 +92,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     app,
     parts,
     async close() {
+      await parts.limits.close?.();
       await parts.audit.close();
     },
   };

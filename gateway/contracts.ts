@@ -81,6 +81,17 @@ export interface GatewayLimits {
   check(principal: GatewayPrincipal, serverId: number | null, method: string, name: string | null): LimitVerdict;
   /** Before a new session is opened for the principal (maximum open sessions per token). */
   openSession(principal: GatewayPrincipal): Promise<LimitVerdict>;
+  /** After the gateway issued a new session id to the principal: the session counts from now on. */
+  sessionOpened?(principal: GatewayPrincipal, sessionId: string): Promise<void>;
+  /**
+   * Before a request of an existing session: false when the session is over (idle past the configured
+   * time, or ended), which the relay answers with 404 so the client starts a new one.
+   */
+  sessionActive?(principal: GatewayPrincipal, sessionId: string): Promise<boolean>;
+  /** After a DELETE ended the session. */
+  sessionClosed?(sessionId: string): Promise<void>;
+  /** Stops its timers and writes what it holds. */
+  close?(): Promise<void>;
 }
 
 /**

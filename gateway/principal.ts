@@ -1,12 +1,21 @@
 // Who is calling the gateway: the holder of an mcp-host bearer token, with the owner scope the API
-// gives the same token (operators their own servers, admins and viewers all of them).
+// gives the same token (operators their own servers, admins and viewers all of them) and, for a
+// client token, its grants; or, when an OpenID Connect issuer is configured, the mcp-host user an
+// access token of that issuer names (gateway/oidc.ts).
 import type { Sql } from '../lib/db.js';
+import type { Env } from '../lib/env.js';
+import { findUserByEmail } from '../lib/ledger/users.js';
 import { everyOwner, ownerScope } from '../lib/ledger/scope.js';
 import { tokenHolder, touchToken } from '../lib/ledger/tokens.js';
 import { hashToken } from '../lib/tokens.js';
 import type { GatewayAuthFailure, GatewayPrincipal } from './contracts.js';
+import { looksLikeJwt, oidcVerifier, type OidcVerifier } from './oidc.js';
 
-export type Authenticate = (authorization: string | undefined) => Promise<GatewayPrincipal | GatewayAuthFailure>;
+/** `resource` is the canonical URL of the endpoint called (`<PUBLIC_URL>/mcp/3`): a token's audience must name it. */
+export type Authenticate = (
+  authorization: string | undefined,
+  resource: string,
+) => Promise<GatewayPrincipal | GatewayAuthFailure>;
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,4096})$/;
 
@@ -44,10 +53,33 @@ export function tokenAuthenticator(sql: Sql): Authenticate {
       tokenId: row.token_id,
       subject: `token:${row.token_id}`,
       scope: row.role === 'operator' ? ownerScope(row.id) : everyOwner,
-      grants: null,
+      grants: row.gateway_grants,
     };
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, { principal, until: now + CACHE_MS });
     return principal;
+  };
+}
+
+/**
+ * mcp-host tokens, and access tokens of the OpenID Connect issuer when one is configured: a bearer
+ * shaped like a JWT goes to the issuer's verifier, anything else to the ledger.
+ */
+export function gatewayAuthenticator(sql: Sql, env: Env, oidc?: OidcVerifier): Authenticate {
+  const tokens = tokenAuthenticator(sql);
+  const verify =
+    oidc ??
+    (env.GATEWAY_OIDC_ISSUER
+      ? oidcVerifier({
+          issuer: env.GATEWAY_OIDC_ISSUER,
+          jwksUrl: env.GATEWAY_OIDC_JWKS_URL,
+          emailClaim: env.GATEWAY_OIDC_EMAIL_CLAIM,
+          userByEmail: (email) => findUserByEmail(sql, email),
+        })
+      : undefined);
+  if (!verify) return tokens;
+  return (authorization, resource) => {
+    const match = authorization === undefined ? null : BEARER.exec(authorization);
+    return match && looksLikeJwt(match[1]!) ? verify(match[1]!, resource) : tokens(authorization, resource);
   };
 }

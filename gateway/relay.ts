@@ -3,13 +3,14 @@
 // the server's session in a signed gateway session, asks the access, limit and audit parts at each
 // JSON-RPC message, and otherwise streams bytes through untouched: a POST's body is the only thing it
 // parses, a list result the only thing it may rewrite.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { Logger } from '../lib/logger.js';
 import type { RelaySpans } from '../lib/tracing.js';
 import { inScope } from '../lib/ledger/scope.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import type { AuditOutcome, GatewayAuditEntry, GatewayParts, GatewayPrincipal, GrantedKind } from './contracts.js';
+import { grantedItemOf, isFilteredList } from './grants.js';
 import type { GatewayMetrics } from './metrics.js';
 import { isAuthFailure, type Authenticate } from './principal.js';
 import type { SessionSigner } from './sessions.js';
@@ -69,16 +70,6 @@ interface Message {
   bytes: number;
 }
 
-const NAMED: Record<string, { kind: GrantedKind; field: 'name' | 'uri' }> = {
-  'tools/call': { kind: 'tool', field: 'name' },
-  'prompts/get': { kind: 'prompt', field: 'name' },
-  'resources/read': { kind: 'resource', field: 'uri' },
-  'resources/subscribe': { kind: 'resource', field: 'uri' },
-  'resources/unsubscribe': { kind: 'resource', field: 'uri' },
-};
-
-const LISTS = new Set(['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']);
-
 const RUNNING = new Set(['running', 'unhealthy']);
 
 function describe(raw: unknown, bytes: number): Message | undefined {
@@ -90,14 +81,14 @@ function describe(raw: unknown, bytes: number): Message | undefined {
     return { id, hasId, method: 'response', name: null, kind: null, arguments: undefined, isRequest: false, bytes };
   }
   const params = typeof m.params === 'object' && m.params !== null ? (m.params as Record<string, unknown>) : {};
-  const named = NAMED[m.method];
-  const value = named ? params[named.field] : undefined;
+  // What the grant must allow (completion/complete names a prompt or a resource too).
+  const item = grantedItemOf(m.method, params);
   return {
     id,
     hasId,
     method: m.method,
-    name: typeof value === 'string' ? value : null,
-    kind: named?.kind ?? null,
+    name: item?.name ?? null,
+    kind: item?.kind ?? null,
     arguments: params.arguments,
     isRequest: hasId,
     bytes,
@@ -190,7 +181,10 @@ export function createRelay(deps: RelayDeps) {
       return refuse(403, RpcCode.forbidden, `origin ${origin} may not call this gateway`, 'denied');
     }
 
-    const auth = await deps.authenticate(req.headers.get('authorization') ?? undefined);
+    const auth = await deps.authenticate(
+      req.headers.get('authorization') ?? undefined,
+      deps.publicUrl(`/mcp/${serverParam}`, req.url),
+    );
     if (isAuthFailure(auth)) {
       const metadata = deps.publicUrl(`/.well-known/oauth-protected-resource/mcp/${serverParam}`, req.url);
       return refuse(401, RpcCode.unauthorized, auth.message, 'denied', {
@@ -241,6 +235,9 @@ export function createRelay(deps: RelayDeps) {
       session = (await deps.sessions()).verify(sessionId);
       if (!session || session.serverId !== serverId || session.subject !== principal.subject) {
         return refuse(404, RpcCode.sessionNotFound, 'session not found: start a new one with initialize', 'error');
+      }
+      if (parts.limits.sessionActive && !(await parts.limits.sessionActive(principal, sessionId))) {
+        return refuse(404, RpcCode.sessionNotFound, 'session ended (idle too long): start a new one', 'error');
       }
       metrics.sessionUsed(sessionId);
     }
@@ -345,15 +342,20 @@ export function createRelay(deps: RelayDeps) {
         serverId,
         subject: principal.subject,
         generation: route.generation,
+        nonce: session?.nonce ?? randomBytes(12).toString('base64url'),
       });
       metrics.sessionUsed(sessionId);
+      if (messages.some((m) => m.method === 'initialize')) await parts.limits.sessionOpened?.(principal, sessionId);
     }
-    if (method === 'DELETE' && upstream.ok && sessionId !== null) metrics.sessionClosed(sessionId);
+    if (method === 'DELETE' && upstream.ok && sessionId !== null) {
+      metrics.sessionClosed(sessionId);
+      await parts.limits.sessionClosed?.(sessionId);
+    }
 
     const pending = new Map<string | number, Message>();
     for (const m of messages) if (m.isRequest && m.id !== null) pending.set(m.id, m);
     const filtered = new Set<string | number>();
-    if (principal.grants !== null) for (const m of pending.values()) if (LISTS.has(m.method)) filtered.add(m.id!);
+    if (principal.grants !== null) for (const m of pending.values()) if (isFilteredList(m.method)) filtered.add(m.id!);
 
     const outcomeOf = (response: { error?: unknown }): [AuditOutcome, string | null] =>
       response.error === undefined ? ['ok', null] : ['error', errorMessage(response.error)];

@@ -12,6 +12,12 @@ export interface GatewaySession {
   subject: string;
   /** The launch the session was opened on (ServerRoute.generation). */
   generation: string;
+  /**
+   * Random, chosen at the session's initialize and kept for its life: two sessions of one principal on
+   * one launch of a server that keeps no session of its own still have ids of their own (the limits
+   * count sessions per token by id).
+   */
+  nonce?: string;
 }
 
 interface Payload {
@@ -19,6 +25,7 @@ interface Payload {
   s: number;
   p: string;
   g: string;
+  n?: string;
 }
 
 const SIG_BYTES = 32;
@@ -34,6 +41,7 @@ export function sessionSigner(key: Buffer): SessionSigner {
   return {
     sign(session) {
       const payload: Payload = { u: session.upstream, s: session.serverId, p: session.subject, g: session.generation };
+      if (session.nonce !== undefined) payload.n = session.nonce;
       const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
       return `${body}.${mac(body).toString('base64url')}`;
     },
@@ -47,7 +55,10 @@ export function sessionSigner(key: Buffer): SessionSigner {
         const p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
         if (typeof p.s !== 'number' || typeof p.p !== 'string' || typeof p.g !== 'string') return undefined;
         if (p.u !== null && typeof p.u !== 'string') return undefined;
-        return { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
+        if (p.n !== undefined && typeof p.n !== 'string') return undefined;
+        const session: GatewaySession = { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
+        if (p.n !== undefined) session.nonce = p.n;
+        return session;
       } catch {
         return undefined;
       }

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { parseRate } from './rate.js';
 import { parseMemory } from './runtime/resources.js';
 import { parseAllowedHost } from './source-policy.js';
 
@@ -32,6 +33,24 @@ const int = <F extends number | undefined>(fallback: F, min: number, max = Numbe
       }
       return Number(v);
     });
+
+/** A request rate such as 600/min, 10/s or 600/min,burst=50; unset is no limit. */
+const rate = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const parsed = parseRate(v);
+    if (!parsed) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a rate such as 600/min, 10/s or 600/min,burst=50, got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return parsed;
+  });
 
 /** A positive number of CPUs such as 0.5 or 2. */
 const cpus = (fallback: number) =>
@@ -314,6 +333,22 @@ export const envSchema = z.object({
     return z.NEVER;
   }),
   VM_ATTESTATION_MAX_AGE_SECONDS: int(300, 1),
+
+  /** The gateway's JWKS of the OpenID Connect issuer; unset: the jwks_uri of the issuer's discovery document. */
+  GATEWAY_OIDC_JWKS_URL: optionalText.refine(
+    (v) => v === undefined || isHttpUrl(v),
+    'expected an http:// or https:// URL',
+  ),
+  /** The claim of an OpenID Connect token that names its mcp-host user, by the user's email. */
+  GATEWAY_OIDC_EMAIL_CLAIM: z.string().trim().min(1).default('email'),
+  /** Requests a gateway token (or OpenID Connect subject) may make, per gateway process; unset: no limit. */
+  GATEWAY_RATE_PER_TOKEN: rate,
+  /** Calls of one tool of one server, from every caller together, per gateway process; unset: no limit. */
+  GATEWAY_RATE_PER_TOOL: rate,
+  /** Sessions one token may hold open at once across every gateway replica; 0: no limit. */
+  GATEWAY_MAX_SESSIONS_PER_TOKEN: int(0, 0, 1_000_000),
+  /** A gateway session unused this long is over (the client gets 404 and starts another); 0: never. */
+  GATEWAY_SESSION_IDLE_SECONDS: int(1800, 0, 30 * 86_400),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ApiError, forbidden, notFound } from '../../lib/errors.js';
 import { everyOwner, ownerScope } from '../../lib/ledger/scope.js';
-import { createToken, listTokens, revokeToken, toTokenInfo } from '../../lib/ledger/tokens.js';
+import { createToken, listTokens, revokeToken, serversInScope, toTokenInfo } from '../../lib/ledger/tokens.js';
 import { findUser } from '../../lib/ledger/users.js';
 import { CreatedToken, CreateTokenBody, TokenInfo } from '../../lib/schemas/auth.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -32,7 +32,26 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
         const userId = body.user_id ?? caller.id;
         if (userId !== caller.id && caller.role !== 'admin')
           throw forbidden('only admins create tokens for other users');
-        if (!(await findUser(sql, userId))) throw new ApiError(404, 'not_found', `user ${userId} not found`, 'user_id');
+        const holder = await findUser(sql, userId);
+        if (!holder) throw new ApiError(404, 'not_found', `user ${userId} not found`, 'user_id');
+        // A client token reaches only servers its holder could open: each granted id must be one of them.
+        const granted = body.gateway?.servers;
+        if (Array.isArray(granted)) {
+          const known = await serversInScope(
+            sql,
+            holder.role === 'operator' ? ownerScope(holder.id) : everyOwner,
+            granted,
+          );
+          const index = granted.findIndex((id) => !known.has(id));
+          if (index >= 0) {
+            throw new ApiError(
+              422,
+              'validation_failed',
+              `gateway.servers.${index}: server ${granted[index]} not found`,
+              `gateway.servers.${index}`,
+            );
+          }
+        }
         const token = generateToken();
         const expiresAt = body.expires_in_days ? new Date(Date.now() + body.expires_in_days * 86_400_000) : null;
         // Self-service creation is rate limited per user; admins (who provision other users'
@@ -43,6 +62,7 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
           hash: hashToken(token),
           prefix: tokenPrefix(token),
           expiresAt,
+          gatewayGrants: body.gateway ?? null,
           perMinute: caller.role === 'admin' ? undefined : env.TOKEN_CREATE_PER_MINUTE,
         });
         if (!row) {

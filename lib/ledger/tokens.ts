@@ -1,6 +1,7 @@
 // The tokens aggregate: api_tokens, created (their secret shown once, stored hashed), listed,
 // revoked, and looked up to authenticate a request.
 import type { Sql } from '../db.js';
+import type { GatewayGrantsBody } from '../schemas/auth.js';
 import type { Role } from '../schemas/common.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 
@@ -13,6 +14,8 @@ export interface TokenRow {
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** A client token of the gateway's grants; null for an API token. */
+  gateway_grants: GatewayGrantsBody | null;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -26,9 +29,10 @@ export const toTokenInfo = (row: TokenRow) => ({
   expires_at: iso(row.expires_at),
   last_used_at: iso(row.last_used_at),
   revoked_at: iso(row.revoked_at),
+  gateway: row.gateway_grants,
 });
 
-const columns = 'id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at';
+const columns = 'id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at, gateway_grants';
 
 export interface NewToken {
   userId: number;
@@ -36,6 +40,7 @@ export interface NewToken {
   hash: Buffer;
   prefix: string;
   expiresAt: Date | null;
+  gatewayGrants?: GatewayGrantsBody | null;
   /** At most this many tokens a minute for the user (self-service); none for admins provisioning. */
   perMinute?: number;
 }
@@ -52,8 +57,9 @@ export function createToken(sql: Sql, t: NewToken): Promise<TokenRow | undefined
       if (recent!.n >= t.perMinute) return undefined;
     }
     const [inserted] = await tx<TokenRow[]>`
-      insert into api_tokens (user_id, name, token_hash, prefix, expires_at)
-      values (${t.userId}, ${t.name}, ${t.hash}, ${t.prefix}, ${t.expiresAt})
+      insert into api_tokens (user_id, name, token_hash, prefix, expires_at, gateway_grants)
+      values (${t.userId}, ${t.name}, ${t.hash}, ${t.prefix}, ${t.expiresAt},
+              ${t.gatewayGrants ? tx.json(t.gatewayGrants as never) : null})
       returning ${tx.unsafe(columns)}`;
     return inserted!;
   }) as Promise<TokenRow | undefined>;
@@ -81,12 +87,14 @@ export interface TokenHolder {
   role: Role;
   token_id: number;
   last_used_at: Date | null;
+  /** Set for a client token of the gateway, which /api refuses. */
+  gateway_grants: GatewayGrantsBody | null;
 }
 
 /** The user holding a live (unrevoked, unexpired) token with this hash. */
 export async function tokenHolder(sql: Sql, hash: Buffer): Promise<TokenHolder | undefined> {
   const [row] = await sql<TokenHolder[]>`
-    select u.id, u.email, u.role, t.id as token_id, t.last_used_at
+    select u.id, u.email, u.role, t.id as token_id, t.last_used_at, t.gateway_grants
     from api_tokens t join users u on u.id = t.user_id
     where t.token_hash = ${hash}
       and t.revoked_at is null and (t.expires_at is null or t.expires_at > now())`;
@@ -96,4 +104,10 @@ export async function tokenHolder(sql: Sql, hash: Buffer): Promise<TokenHolder |
 /** Records that the token was used (informational; callers refresh it at most once a minute). */
 export async function touchToken(sql: Sql, tokenId: number): Promise<void> {
   await sql`update api_tokens set last_used_at = now() where id = ${tokenId}`;
+}
+
+/** Which of these server ids are in the scope (a client token's grants may name only those). */
+export async function serversInScope(sql: Sql, scope: OwnerScope, ids: number[]): Promise<Set<number>> {
+  const rows = await sql<{ id: number }[]>`select id from mcp_servers where id = any(${ids}) ${ownedBy(sql, scope)}`;
+  return new Set(rows.map((r) => r.id));
 }

@@ -40,3 +40,10 @@ export async function findUser(sql: Sql, id: number): Promise<UserRow | undefine
   const [row] = await sql<UserRow[]>`select id, email, role, server_quota, created_at from users where id = ${id}`;
   return row;
 }
+
+/** The user with this email (case-insensitive, as the unique index compares). */
+export async function findUserByEmail(sql: Sql, email: string): Promise<UserRow | undefined> {
+  const [row] = await sql<UserRow[]>`
+    select id, email, role, server_quota, created_at from users where lower(email) = lower(${email})`;
+  return row;
+}

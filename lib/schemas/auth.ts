@@ -21,9 +21,36 @@ export const CreateUserBody = z
   .strict()
   .openapi('CreateUser');
 
+/** A glob over tool names, resource URIs or prompt names: `*` any run of characters, `?` one. */
+const GrantPattern = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(512)
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
+
+/**
+ * What a client token of the gateway may reach. Tools, resources and prompts left out are not granted
+ * (an empty list); `*` grants every one.
+ */
+export const GatewayGrantsBody = z
+  .object({
+    servers: z
+      .union([z.literal('*'), z.array(z.number().int().positive().max(2_147_483_647)).min(1).max(100)])
+      .openapi({ description: 'Server ids the token may open, or "*" for every server of its owner' }),
+    tools: z.array(GrantPattern).max(100).default([]).openapi({ description: 'Globs over tool names' }),
+    resources: z.array(GrantPattern).max(100).default([]).openapi({ description: 'Globs over resource URIs' }),
+    prompts: z.array(GrantPattern).max(100).default([]).openapi({ description: 'Globs over prompt names' }),
+  })
+  .strict()
+  .openapi('GatewayGrants');
+export type GatewayGrantsBody = z.infer<typeof GatewayGrantsBody>;
+
 export const CreateTokenBody = z
   .object({
     name: z.string().trim().min(1).max(100),
+    gateway: GatewayGrantsBody.optional().openapi({
+      description: 'Makes a client token of the MCP gateway: it opens what it grants at /mcp and is refused at /api',
+    }),
     expires_in_days: z.number().int().min(1).max(3650).optional(),
     user_id: z
       .number()
@@ -45,6 +72,9 @@ export const TokenInfo = z
     expires_at: Timestamp.nullable(),
     last_used_at: Timestamp.nullable(),
     revoked_at: Timestamp.nullable(),
+    gateway: GatewayGrantsBody.nullable().openapi({
+      description: 'The grants of a client token of the gateway; null for an API token',
+    }),
   })
   .openapi('TokenInfo');
 

@@ -80,6 +80,26 @@ describe('token create options', () => {
     expect(() => buildTokenBody('ci', { user: 'bob' })).toThrow('--user: must be a positive integer');
     expect(() => buildTokenBody('  ', {})).toThrow(/^NAME: /);
   });
+
+  it('builds the grants of a gateway client token', () => {
+    expect(buildTokenBody('laptop', { gateway: true, server: ['3'], tool: ['echo*'] })).toEqual({
+      name: 'laptop',
+      gateway: { servers: [3], tools: ['echo*'], resources: [], prompts: [] },
+    });
+    expect(buildTokenBody('all', { server: ['*'], prompt: ['*'] }).gateway).toEqual({
+      servers: '*',
+      tools: [],
+      resources: [],
+      prompts: ['*'],
+    });
+    expect(buildTokenBody('api', {})).not.toHaveProperty('gateway');
+  });
+
+  it('names the gateway option at fault', () => {
+    expect(() => buildTokenBody('laptop', { gateway: true })).toThrow(/^--server: a gateway token needs/);
+    expect(() => buildTokenBody('laptop', { server: ['three'] })).toThrow('--server: must be a positive integer');
+    expect(() => buildTokenBody('laptop', { server: ['3'], tool: [''] })).toThrow(/^--tool: /);
+  });
 });
 
 describe('repeated and clearable options', () => {
