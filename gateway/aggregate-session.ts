@@ -2,6 +2,7 @@
 // the same one after a restart) can rebuild the session from the id alone: whose it is, the protocol
 // revision it negotiated and the client capabilities the aggregate relays to its upstream servers
 // (sampling, elicitation, roots). The id is signed; what it holds is not secret (no token, no key).
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayPrincipal } from './contracts.js';
 
@@ -57,4 +58,27 @@ export function decodeSession(signer: SessionSigner, id: string): AggregateSessi
 /** Whether the authenticated principal is the one the session was opened for. */
 export function sessionBelongsTo(state: AggregateSessionState, principal: GatewayPrincipal): boolean {
   return state.subject === principal.subject;
+}
+
+/** `<payload>.<mac>`, both base64url: HMAC-SHA256 over the payload with the installation's secret. */
+export function hmacSessionSigner(secret: string): SessionSigner {
+  const mac = (payload: string) => createHmac('sha256', secret).update(payload).digest();
+  return {
+    sign(payload) {
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+      return `${body}.${mac(body).toString('base64url')}`;
+    },
+    verify(id) {
+      const [body, signature, extra] = id.split('.');
+      if (!body || !signature || extra !== undefined) return undefined;
+      const expected = mac(body);
+      const given = Buffer.from(signature, 'base64url');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+      try {
+        return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+  };
 }
