@@ -130,12 +130,17 @@ const newAggregate = () =>
       },
     },
     signer: hmacSessionSigner('test-secret'),
+    authenticate: async (authorization) =>
+      authorization === undefined ? { status: 401, message: 'missing bearer token' } : who,
+    originAllowed: (origin) => origin === 'http://trusted.test',
+    publicUrl: (path) => `http://gateway.test${path}`,
     log: pino({ level: 'silent' }),
   });
 
 const connect = async (capabilities = {}) => {
   const client = new Client({ name: 'test', version: '1' }, { capabilities });
-  await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
+  const requestInit = { headers: { authorization: 'Bearer test' } };
+  await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit }));
   return client;
 };
 const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
@@ -149,7 +154,7 @@ beforeAll(async () => {
     { id: 3, ownerId: 2, name: 'other', status: 'running', endpoint: b.url, auditArguments: false },
   ];
   current = newAggregate();
-  gateway = await listen((req) => current.handle(req, who));
+  gateway = await listen((req) => current.handle(req));
 });
 afterAll(async () => {
   await current?.close();
@@ -261,6 +266,7 @@ describe('the aggregated endpoint', () => {
       fetch(gateway.url, {
         method: 'POST',
         headers: {
+          authorization: 'Bearer test',
           'content-type': 'application/json',
           accept: 'application/json, text/event-stream',
           'mcp-session-id': id,
@@ -279,5 +285,22 @@ describe('the aggregated endpoint', () => {
       who = principal('token:1', 1);
     }
     await client.close();
+  });
+
+  it('refuses a request without a token (401 naming the metadata) and a foreign Origin (403), audited', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+    const anonymous = await post({});
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="http://gateway.test/.well-known/oauth-protected-resource/mcp"',
+    );
+    expect(audit.at(-1)).toMatchObject({ outcome: 'denied', httpStatus: 401, subject: null });
+    expect((await post({ authorization: 'Bearer test', origin: 'http://evil.test' })).status).toBe(403);
+    expect((await post({ authorization: 'Bearer test', origin: 'http://trusted.test' })).status).toBe(400); // no session
   });
 });

@@ -68,7 +68,14 @@ import {
   type AggregateSessionState,
   type SessionSigner,
 } from './aggregate-session.js';
-import type { AuditOutcome, GatewayAuditEntry, GatewayParts, GatewayPrincipal, GrantedKind } from './contracts.js';
+import type {
+  AuditOutcome,
+  GatewayAuditEntry,
+  GatewayAuthFailure,
+  GatewayParts,
+  GatewayPrincipal,
+  GrantedKind,
+} from './contracts.js';
 
 /** A server the principal's scope holds, as the aggregate sees it. */
 export interface AggregateTarget {
@@ -97,6 +104,12 @@ export interface ServerEventLike {
 
 export interface AggregateDeps {
   parts: GatewayParts;
+  /** Who the bearer token names; a failure is answered 401 pointing at the protected-resource metadata. */
+  authenticate(authorization: string | undefined): Promise<GatewayPrincipal | GatewayAuthFailure>;
+  /** Whether a browser's Origin may call the gateway (an absent Origin is a non-browser client). */
+  originAllowed(origin: string, requestUrl: string): boolean;
+  /** The canonical URL of a gateway path, as clients reach it. */
+  publicUrl(path: string, requestUrl: string): string;
   /** Every server in the principal's owner scope (grants are applied here, by `parts.access`). */
   targets(principal: GatewayPrincipal): Promise<AggregateTarget[]>;
   serverEvents: ServerEventFeed;
@@ -112,15 +125,49 @@ export interface AggregateDeps {
 }
 
 export interface Aggregate {
-  handle(req: Request, principal: GatewayPrincipal): Promise<Response>;
+  handle(req: Request): Promise<Response>;
   /** Sessions this process holds now (a cache: a session not held here is rebuilt from its id). */
   readonly openSessions: number;
   close(): Promise<void>;
 }
 
 const RUNNING = 'running';
+
+/** The JSON-RPC error codes of the gateway's own refusals (the relay answers with the same). */
+const Refusal = { unauthorized: -32002, forbidden: -32003, rateLimited: -32029, sessionNotFound: -32001 } as const;
 const TARGETS_TTL_MS = 5_000;
 const MAX_LIST_PAGES = 50;
+
+/** The audit row of one JSON-RPC message (or of a refused HTTP request, `method` then its HTTP method). */
+function auditRow(
+  p: GatewayPrincipal | null,
+  sessionId: string | null,
+  entry: Partial<GatewayAuditEntry>,
+  durationMs: number,
+  outcome: AuditOutcome,
+  httpStatus: number,
+): GatewayAuditEntry {
+  return {
+    at: new Date(Date.now() - durationMs),
+    ownerId: p?.scope.kind === 'owner' ? p.scope.ownerId : null,
+    userId: p?.userId ?? null,
+    subject: p?.subject ?? null,
+    tokenId: p?.tokenId ?? null,
+    serverId: null,
+    sessionId,
+    method: 'unknown',
+    name: null,
+    outcome,
+    httpStatus,
+    durationMs,
+    requestBytes: 0,
+    responseBytes: 0,
+    argumentsDigest: null,
+    arguments: null,
+    error: null,
+    ...entry,
+  };
+}
 
 /** A JSON-RPC error answer the gateway itself writes (refusals before the SDK sees the request). */
 function rpcError(status: number, code: number, message: string, id: RequestId | null = null, headers = {}) {
@@ -595,27 +642,7 @@ class AggregateSession {
   }
 
   record(entry: Partial<GatewayAuditEntry>, durationMs: number, outcome: AuditOutcome, httpStatus = 200): void {
-    const p = this.principal;
-    this.deps.parts.audit.record({
-      at: new Date(Date.now() - durationMs),
-      ownerId: p.scope.kind === 'owner' ? p.scope.ownerId : null,
-      userId: p.userId,
-      subject: p.subject,
-      tokenId: p.tokenId,
-      serverId: null,
-      sessionId: this.id,
-      method: 'unknown',
-      name: null,
-      outcome,
-      httpStatus,
-      durationMs,
-      requestBytes: 0,
-      responseBytes: 0,
-      argumentsDigest: null,
-      arguments: null,
-      error: null,
-      ...entry,
-    });
+    this.deps.parts.audit.record(auditRow(this.principal, this.id, entry, durationMs, outcome, httpStatus));
   }
 
   close(): void {
@@ -710,12 +737,14 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       if (item && split && found && !deps.parts.access.allowsItem(principal, found.target.id, item.kind, split.name)) {
         const message = `${item.kind} ${item.name} is not granted to this token`;
         session.record({ ...entry, serverId, error: message }, 0, 'denied', 403);
-        return rpcError(403, ErrorCode.InvalidRequest, message, request.id);
+        return rpcError(403, Refusal.forbidden, message, request.id);
       }
       const verdict = deps.parts.limits.check(principal, serverId, request.method, split?.name ?? null);
       if (!verdict.ok) {
         session.record({ ...entry, serverId, error: verdict.reason }, 0, 'rate-limited', 429);
-        return rpcError(429, -32029, verdict.reason, request.id, { 'retry-after': String(verdict.retryAfterSeconds) });
+        return rpcError(429, Refusal.rateLimited, verdict.reason, request.id, {
+          'retry-after': String(verdict.retryAfterSeconds),
+        });
       }
     }
     return undefined;
@@ -726,7 +755,32 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       return sessions.size;
     },
 
-    async handle(req, principal) {
+    async handle(req) {
+      const started = Date.now();
+      let principal: GatewayPrincipal | null = null;
+      const refuse = (status: number, code: number, message: string, outcome: AuditOutcome, headers = {}) => {
+        const row = { method: req.method, error: message, sessionId: req.headers.get('mcp-session-id') };
+        deps.parts.audit.record(auditRow(principal, null, row, Date.now() - started, outcome, status));
+        return rpcError(status, code, message, null, headers);
+      };
+      if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+        return refuse(405, ErrorCode.InvalidRequest, `${req.method} is not part of MCP Streamable HTTP`, 'error', {
+          allow: 'GET, POST, DELETE',
+        });
+      }
+      const origin = req.headers.get('origin');
+      if (origin !== null && !deps.originAllowed(origin, req.url)) {
+        return refuse(403, Refusal.forbidden, `origin ${origin} may not call this gateway`, 'denied');
+      }
+      const auth = await deps.authenticate(req.headers.get('authorization') ?? undefined);
+      if ('status' in auth) {
+        const metadata = deps.publicUrl('/.well-known/oauth-protected-resource/mcp', req.url);
+        return refuse(401, Refusal.unauthorized, auth.message, 'denied', {
+          'www-authenticate': `Bearer resource_metadata="${metadata}"`,
+        });
+      }
+      principal = auth;
+
       const sessionId = req.headers.get('mcp-session-id');
       let parsedBody: unknown;
       if (req.method === 'POST') {
@@ -739,11 +793,11 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       if (!sessionId) {
         const init = messages.find((m) => isInitializeRequest(m));
         if (req.method !== 'POST' || !init) {
-          return rpcError(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required');
+          return refuse(400, ErrorCode.InvalidRequest, 'Bad Request: Mcp-Session-Id header is required', 'error');
         }
         const verdict = await deps.parts.limits.openSession(principal);
         if (!verdict.ok) {
-          return rpcError(429, -32029, verdict.reason, (init as { id?: RequestId }).id ?? null, {
+          return refuse(429, Refusal.rateLimited, verdict.reason, 'rate-limited', {
             'retry-after': String(verdict.retryAfterSeconds),
           });
         }
@@ -758,7 +812,7 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       }
 
       const session = await sessionOf(sessionId, principal);
-      if (!session) return rpcError(404, -32001, 'Session not found');
+      if (!session) return refuse(404, Refusal.sessionNotFound, 'Session not found', 'denied');
       session.lastUsed = Date.now();
       const refused = await refusal(session, messages, principal);
       if (refused) return refused;
