@@ -13,9 +13,9 @@ import {
 describe('aggregate names', () => {
   it('prefixes each server by its name, and by name and id only where names collide', () => {
     const prefixes = serverPrefixes([
-      { id: 1, name: 'hello' },
-      { id: 2, name: 'files' },
-      { id: 7, name: 'hello' },
+      { serverId: 1, name: 'hello' },
+      { serverId: 2, name: 'files' },
+      { serverId: 7, name: 'hello' },
     ]);
     expect([...prefixes]).toEqual([
       [1, 'hello.1'],

@@ -13,7 +13,7 @@
 
 /** What the aggregate needs of a server to name it. */
 export interface NamedServer {
-  id: number;
+  serverId: number;
   name: string;
 }
 
@@ -24,7 +24,7 @@ export const RESOURCE_SCHEME = 'mcp-host://';
 export function serverPrefixes(servers: readonly NamedServer[]): Map<number, string> {
   const holders = new Map<string, number>();
   for (const s of servers) holders.set(s.name, (holders.get(s.name) ?? 0) + 1);
-  return new Map(servers.map((s) => [s.id, holders.get(s.name)! > 1 ? `${s.name}.${s.id}` : s.name]));
+  return new Map(servers.map((s) => [s.serverId, holders.get(s.name)! > 1 ? `${s.name}.${s.serverId}` : s.name]));
 }
 
 export function qualifiedName(prefix: string, name: string): string {

@@ -1,10 +1,11 @@
 // What a session of the aggregated endpoint carries in its own id, so that any gateway replica (or
 // the same one after a restart) can rebuild the session from the id alone: whose it is, the protocol
 // revision it negotiated and the client capabilities the aggregate relays to its upstream servers
-// (sampling, elicitation, roots). The id is signed; what it holds is not secret (no token, no key).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// (sampling, elicitation, roots). The id is signed (gateway/sessions.ts, with a key of its own); what
+// it holds is not secret (no token, no key).
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayPrincipal } from './contracts.js';
+import type { SignedIds } from './sessions.js';
 
 export interface AggregateSessionState {
   /** The principal's audit subject (`token:12`, `oidc:…`): the session answers only to it. */
@@ -13,13 +14,6 @@ export interface AggregateSessionState {
   /** The client capabilities the aggregate passes on upstream; nothing else of the client's. */
   capabilities: Pick<ClientCapabilities, 'sampling' | 'elicitation' | 'roots'>;
   issuedAt: number;
-}
-
-/** Signs a payload into a session id and verifies one back (an HMAC'd id any replica can check). */
-export interface SessionSigner {
-  sign(payload: object): string;
-  /** The payload of an id this installation signed, or undefined for any other string. */
-  verify(id: string): unknown;
 }
 
 const CAPABILITY_BYTES = 1024;
@@ -36,7 +30,7 @@ export function relayedCapabilities(caps: ClientCapabilities | undefined): Aggre
   return picked;
 }
 
-export function encodeSession(signer: SessionSigner, state: AggregateSessionState): string {
+export function encodeSession(signer: SignedIds, state: AggregateSessionState): string {
   return signer.sign({
     k: 'aggregate',
     s: state.subject,
@@ -47,7 +41,7 @@ export function encodeSession(signer: SessionSigner, state: AggregateSessionStat
 }
 
 /** The session an id describes, or undefined when it is not a valid aggregate session id. */
-export function decodeSession(signer: SessionSigner, id: string): AggregateSessionState | undefined {
+export function decodeSession(signer: SignedIds, id: string): AggregateSessionState | undefined {
   const p = signer.verify(id) as Record<string, unknown> | undefined;
   if (typeof p !== 'object' || p === null || p.k !== 'aggregate') return undefined;
   if (typeof p.s !== 'string' || typeof p.v !== 'string' || typeof p.t !== 'number') return undefined;
@@ -58,27 +52,4 @@ export function decodeSession(signer: SessionSigner, id: string): AggregateSessi
 /** Whether the authenticated principal is the one the session was opened for. */
 export function sessionBelongsTo(state: AggregateSessionState, principal: GatewayPrincipal): boolean {
   return state.subject === principal.subject;
-}
-
-/** `<payload>.<mac>`, both base64url: HMAC-SHA256 over the payload with the installation's secret. */
-export function hmacSessionSigner(secret: string): SessionSigner {
-  const mac = (payload: string) => createHmac('sha256', secret).update(payload).digest();
-  return {
-    sign(payload) {
-      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
-      return `${body}.${mac(body).toString('base64url')}`;
-    },
-    verify(id) {
-      const [body, signature, extra] = id.split('.');
-      if (!body || !signature || extra !== undefined) return undefined;
-      const expected = mac(body);
-      const given = Buffer.from(signature, 'base64url');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-      try {
-        return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
-      } catch {
-        return undefined;
-      }
-    },
-  };
 }

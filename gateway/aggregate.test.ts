@@ -16,9 +16,11 @@ import {
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createAggregate, type Aggregate, type AggregateTarget, type ServerEventLike } from './aggregate.js';
-import { hmacSessionSigner } from './aggregate-session.js';
+import { createAggregate, type Aggregate } from './aggregate.js';
+import type { ServerRoute } from '../lib/ledger/runtime.js';
+import type { ServerEventRow } from '../lib/ledger/servers.js';
 import type { GatewayAuditEntry, GatewayParts, GatewayPrincipal } from './contracts.js';
+import { signedIds } from './sessions.js';
 
 const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
   new Promise<{ url: string; server: ServerType }>((resolve) => {
@@ -80,6 +82,23 @@ async function upstream(label: string, cancelled: string[]) {
   });
 }
 
+const route = (
+  serverId: number,
+  ownerId: number,
+  name: string,
+  endpoint: string,
+  auditArguments = false,
+): ServerRoute => ({
+  serverId,
+  ownerId,
+  name,
+  status: 'running',
+  transport: 'streamable-http',
+  endpoint,
+  generation: '1.1',
+  auditArguments,
+});
+
 const principal = (subject: string, ownerId: number): GatewayPrincipal => ({
   userId: ownerId,
   email: `${subject}@example.test`,
@@ -95,8 +114,8 @@ let b: { url: string; server: ServerType };
 let gateway: { url: string; server: ServerType };
 const cancelled: string[] = [];
 const audit: GatewayAuditEntry[] = [];
-let targets: AggregateTarget[];
-const listeners = new Set<(row: ServerEventLike) => void>();
+let targets: ServerRoute[];
+const listeners = new Set<(row: ServerEventRow) => void>();
 /** Tool names a principal may not call (a stand-in for grants). */
 const deniedTools = new Set<string>();
 let current: Aggregate;
@@ -124,12 +143,12 @@ const newAggregate = () =>
     targets: async (p) => targets.filter((t) => p.scope.kind === 'all' || t.ownerId === p.scope.ownerId),
     serverEvents: {
       subscribe: (accepts, push) => {
-        const l = (row: ServerEventLike) => accepts(row) && push(row);
+        const l = (row: ServerEventRow) => accepts(row) && push(row);
         listeners.add(l);
         return () => listeners.delete(l);
       },
     },
-    signer: hmacSessionSigner('test-secret'),
+    signer: async () => signedIds(Buffer.from('test-secret')),
     authenticate: async (authorization) =>
       authorization === undefined ? { status: 401, message: 'missing bearer token' } : who,
     originAllowed: (origin) => origin === 'http://trusted.test',
@@ -148,11 +167,7 @@ const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.
 beforeAll(async () => {
   a = await upstream('a', cancelled);
   b = await upstream('b', cancelled);
-  targets = [
-    { id: 1, ownerId: 1, name: 'a', status: 'running', endpoint: a.url, auditArguments: true },
-    { id: 2, ownerId: 1, name: 'b', status: 'running', endpoint: b.url, auditArguments: false },
-    { id: 3, ownerId: 2, name: 'other', status: 'running', endpoint: b.url, auditArguments: false },
-  ];
+  targets = [route(1, 1, 'a', a.url, true), route(2, 1, 'b', b.url, false), route(3, 2, 'other', b.url, false)];
   current = newAggregate();
   gateway = await listen((req) => current.handle(req));
 });
@@ -244,7 +259,16 @@ describe('the aggregated endpoint', () => {
     await new Promise((r) => setTimeout(r, 200));
     targets[1] = { ...targets[1]!, status: 'stopped', endpoint: null };
     for (const l of listeners)
-      l({ server_id: 2, owner_id: 1, event_type: 'status', status: 'stopped', previous_status: 'running' });
+      l({
+        id: 1,
+        server_id: 2,
+        owner_id: 1,
+        event_type: 'status',
+        status: 'stopped',
+        previous_status: 'running',
+        reason: null,
+        created_at: new Date(),
+      });
     await expect.poll(() => changed, { timeout: 5_000 }).toBeGreaterThan(0);
     expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['a__ask', 'a__echo', 'a__slow']);
     targets[1] = { ...targets[1]!, status: 'running', endpoint: b.url };

@@ -49,6 +49,10 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Logger } from '../lib/logger.js';
+import type { ServerRoute } from '../lib/ledger/runtime.js';
+import type { ServerEventRow } from '../lib/ledger/servers.js';
+import type { SignedIds } from './sessions.js';
+import type { TableTail } from '../lib/ledger/table-tail.js';
 import { inScope } from '../lib/ledger/scope.js';
 import {
   listItems,
@@ -66,7 +70,6 @@ import {
   relayedCapabilities,
   sessionBelongsTo,
   type AggregateSessionState,
-  type SessionSigner,
 } from './aggregate-session.js';
 import type {
   AuditOutcome,
@@ -77,30 +80,8 @@ import type {
   GrantedKind,
 } from './contracts.js';
 
-/** A server the principal's scope holds, as the aggregate sees it. */
-export interface AggregateTarget {
-  id: number;
-  ownerId: number;
-  name: string;
-  status: string;
-  /** Where its MCP endpoint answers now, when it runs and speaks HTTP (or is bridged to it). */
-  endpoint: string | null;
-  /** The server's config opts in to arguments in the audit. */
-  auditArguments: boolean;
-}
-
 /** The status events the aggregate follows (the ledger's server_events tail). */
-export interface ServerEventFeed {
-  subscribe(accepts: (row: ServerEventLike) => boolean, push: (row: ServerEventLike) => void): () => void;
-}
-
-export interface ServerEventLike {
-  server_id: number;
-  owner_id: number;
-  event_type: string;
-  status: string;
-  previous_status: string | null;
-}
+export type ServerEventFeed = Pick<TableTail<ServerEventRow>, 'subscribe'>;
 
 export interface AggregateDeps {
   parts: GatewayParts;
@@ -111,9 +92,10 @@ export interface AggregateDeps {
   /** The canonical URL of a gateway path, as clients reach it. */
   publicUrl(path: string, requestUrl: string): string;
   /** Every server in the principal's owner scope (grants are applied here, by `parts.access`). */
-  targets(principal: GatewayPrincipal): Promise<AggregateTarget[]>;
+  targets(principal: GatewayPrincipal): Promise<ServerRoute[]>;
   serverEvents: ServerEventFeed;
-  signer: SessionSigner;
+  /** Signs and verifies session ids (a key of the aggregate's own, derived like the relay's). */
+  signer: () => Promise<SignedIds>;
   log: Logger;
   /** A session nobody used for this long leaves the cache (its id stays valid: it is rebuilt). */
   idleMs?: number;
@@ -208,6 +190,8 @@ function unqualify(item: { kind: GrantedKind; name: string }) {
 interface Upstream {
   client: Client;
   endpoint: string;
+  /** The launch it was opened on: a redeployed server gets a fresh upstream session. */
+  generation: string | null;
   /** The downstream requests being served by this upstream now, newest last. */
   inFlight: RequestId[];
 }
@@ -216,7 +200,7 @@ class AggregateSession {
   readonly server: Server;
   readonly transport: WebStandardStreamableHTTPServerTransport;
   lastUsed = Date.now();
-  private targetsCache: { at: number; list: AggregateTarget[]; prefixes: Map<number, string> } | undefined;
+  private targetsCache: { at: number; list: ServerRoute[]; prefixes: Map<number, string> } | undefined;
   private readonly upstreams = new Map<number, Promise<Upstream>>();
   private readonly pending = new Map<RequestId, { started: number; entry: Partial<GatewayAuditEntry> }>();
   private logLevel: LoggingLevel | undefined;
@@ -279,46 +263,48 @@ class AggregateSession {
 
   // ---- servers, prefixes and upstream clients
 
-  async targets(): Promise<{ list: AggregateTarget[]; prefixes: Map<number, string> }> {
+  async targets(): Promise<{ list: ServerRoute[]; prefixes: Map<number, string> }> {
     const cached = this.targetsCache;
     if (cached && Date.now() - cached.at < TARGETS_TTL_MS) return cached;
     const access = this.deps.parts.access;
-    const list = (await this.deps.targets(this.principal)).filter((t) => access.allowsServer(this.principal, t.id));
+    const list = (await this.deps.targets(this.principal)).filter((t) =>
+      access.allowsServer(this.principal, t.serverId),
+    );
     const fresh = { at: Date.now(), list, prefixes: serverPrefixes(list) };
     this.targetsCache = fresh;
     return fresh;
   }
 
   /** The server a prefix names, whatever its status. */
-  async targetOf(prefix: string): Promise<{ target: AggregateTarget; prefix: string } | undefined> {
+  async targetOf(prefix: string): Promise<{ target: ServerRoute; prefix: string } | undefined> {
     const { list, prefixes } = await this.targets();
-    const target = list.find((t) => prefixes.get(t.id) === prefix);
+    const target = list.find((t) => prefixes.get(t.serverId) === prefix);
     return target && { target, prefix };
   }
 
-  private async running(): Promise<{ target: AggregateTarget; prefix: string }[]> {
+  private async running(): Promise<{ target: ServerRoute; prefix: string }[]> {
     const { list, prefixes } = await this.targets();
     return list
       .filter((t) => t.status === RUNNING && t.endpoint)
-      .map((t) => ({ target: t, prefix: prefixes.get(t.id)! }));
+      .map((t) => ({ target: t, prefix: prefixes.get(t.serverId)! }));
   }
 
-  private upstream(target: AggregateTarget): Promise<Upstream> {
-    const existing = this.upstreams.get(target.id);
+  private upstream(target: ServerRoute): Promise<Upstream> {
+    const existing = this.upstreams.get(target.serverId);
     if (existing) {
       return existing.then(async (u) => {
-        if (u.endpoint === target.endpoint) return u;
-        this.drop(target.id);
+        if (u.endpoint === target.endpoint && u.generation === target.generation) return u;
+        this.drop(target.serverId);
         return this.upstream(target);
       });
     }
     const opening = this.connect(target);
-    this.upstreams.set(target.id, opening);
-    opening.catch(() => this.upstreams.delete(target.id));
+    this.upstreams.set(target.serverId, opening);
+    opening.catch(() => this.upstreams.delete(target.serverId));
     return opening;
   }
 
-  private async connect(target: AggregateTarget): Promise<Upstream> {
+  private async connect(target: ServerRoute): Promise<Upstream> {
     if (this.closed) throw new McpError(ErrorCode.ConnectionClosed, 'session closed');
     const endpoint = target.endpoint!;
     const caps = this.state.capabilities;
@@ -328,7 +314,7 @@ class AggregateSession {
       ...(caps.roots ? { roots: caps.roots } : {}),
     };
     const client = new Client({ name: 'mcp-host-gateway', version: '1.0.0' }, { capabilities });
-    const upstream: Upstream = { client, endpoint, inFlight: [] };
+    const upstream: Upstream = { client, endpoint, generation: target.generation, inFlight: [] };
     const ask = (schemaMethod: string) => async (req: { method: string; params?: unknown }) =>
       this.askClient(upstream, schemaMethod, req.params);
     if (caps.sampling) client.setRequestHandler(CreateMessageRequestSchema, ask('sampling/createMessage') as never);
@@ -336,7 +322,7 @@ class AggregateSession {
     if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, ask('roots/list') as never);
     client.fallbackNotificationHandler = (n) => this.relayNotification(target, n);
     client.onclose = () => {
-      if (this.upstreams.get(target.id)) this.upstreams.delete(target.id);
+      if (this.upstreams.get(target.serverId)) this.upstreams.delete(target.serverId);
     };
     const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
       requestInit: { headers: this.deps.upstreamHeaders?.() ?? {} },
@@ -364,8 +350,8 @@ class AggregateSession {
     });
   }
 
-  private async relayNotification(target: AggregateTarget, n: Notification): Promise<void> {
-    const prefix = (await this.targets()).prefixes.get(target.id);
+  private async relayNotification(target: ServerRoute, n: Notification): Promise<void> {
+    const prefix = (await this.targets()).prefixes.get(target.serverId);
     if (!prefix) return;
     const params = (n.params ?? {}) as Record<string, unknown>;
     switch (n.method) {
@@ -417,7 +403,7 @@ class AggregateSession {
     const found = split && (await this.targetOf(split.prefix));
     if (!split || !found) throw new McpError(ErrorCode.InvalidParams, `unknown ${label}: ${item?.name ?? ''}`);
     const { target } = found;
-    if (!this.deps.parts.access.allowsItem(this.principal, target.id, item.kind, split.name)) {
+    if (!this.deps.parts.access.allowsItem(this.principal, target.serverId, item.kind, split.name)) {
       throw new McpError(ErrorCode.InvalidRequest, `${label} ${item.name} is not granted to this token`);
     }
     if (target.status !== RUNNING || !target.endpoint) {
@@ -437,7 +423,7 @@ class AggregateSession {
     } catch (err) {
       // An upstream session the server no longer knows (it restarted): open a fresh one, once.
       if (err instanceof Error && /session not found|404/i.test(err.message) && !extra.signal.aborted) {
-        this.drop(target.id);
+        this.drop(target.serverId);
         return attempt();
       }
       throw err;
@@ -479,15 +465,15 @@ class AggregateSession {
           let cursor: string | undefined;
           for (let page = 0; page < MAX_LIST_PAGES; page++) {
             const result = await u.client.request({ method, params: cursor ? { cursor } : {} }, ResultSchema);
-            const allowed = this.deps.parts.access.filterList(this.principal, target.id, method, result);
+            const allowed = this.deps.parts.access.filterList(this.principal, target.serverId, method, result);
             items.push(...listItems(allowed, key));
             cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
             if (!cursor) break;
           }
           return qualify(prefix, items);
         } catch (err) {
-          this.deps.log.warn({ err, serverId: target.id, method }, 'aggregate: a server failed to list');
-          this.drop(target.id);
+          this.deps.log.warn({ err, serverId: target.serverId, method }, 'aggregate: a server failed to list');
+          this.drop(target.serverId);
           return [];
         }
       }),
@@ -628,11 +614,11 @@ class AggregateSession {
     const item = namedItem(method, params);
     const split = item && unqualify(item);
     const cached = this.targetsCache;
-    const target = split && cached?.list.find((t) => cached.prefixes.get(t.id) === split.prefix);
+    const target = split && cached?.list.find((t) => cached.prefixes.get(t.serverId) === split.prefix);
     const args =
       method === 'tools/call' || method === 'prompts/get' ? (params as { arguments?: unknown })?.arguments : undefined;
     return {
-      serverId: target?.id ?? null,
+      serverId: target?.serverId ?? null,
       method,
       name: split?.name ?? item?.name ?? null,
       requestBytes,
@@ -706,7 +692,7 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
   /** The session an id names: held here, or rebuilt from the id (another replica opened it, or this one restarted). */
   const sessionOf = async (id: string, principal: GatewayPrincipal): Promise<AggregateSession | undefined> => {
     const held = sessions.get(id);
-    const state = held?.state ?? decodeSession(deps.signer, id);
+    const state = held?.state ?? decodeSession(await deps.signer(), id);
     if (!state || !sessionBelongsTo(state, principal)) return undefined;
     if (held) {
       held.principal = principal; // grants may have changed since the session opened
@@ -732,9 +718,14 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       const item = namedItem(request.method, request.params);
       const split = item && unqualify(item);
       const found = split && (await session.targetOf(split.prefix));
-      const serverId = found ? found.target.id : null;
+      const serverId = found ? found.target.serverId : null;
       const entry = session.describe(request.method, request.params, JSON.stringify(m).length);
-      if (item && split && found && !deps.parts.access.allowsItem(principal, found.target.id, item.kind, split.name)) {
+      if (
+        item &&
+        split &&
+        found &&
+        !deps.parts.access.allowsItem(principal, found.target.serverId, item.kind, split.name)
+      ) {
         const message = `${item.kind} ${item.name} is not granted to this token`;
         session.record({ ...entry, serverId, error: message }, 0, 'denied', 403);
         return rpcError(403, Refusal.forbidden, message, request.id);
@@ -807,7 +798,7 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
           capabilities: relayedCapabilities(init.params.capabilities),
           issuedAt: Math.floor(Date.now() / 1000),
         };
-        const session = await open(encodeSession(deps.signer, state), state, principal, false);
+        const session = await open(encodeSession(await deps.signer(), state), state, principal, false);
         return session.transport.handleRequest(req, { parsedBody });
       }
 
