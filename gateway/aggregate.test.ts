@@ -30,7 +30,7 @@ const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
   });
 
 /** An upstream MCP server of its own on a loopback port, one SDK transport per session. */
-async function upstream(label: string, cancelled: string[]) {
+async function upstream(label: string, cancelled: string[], built: McpServer[] = []) {
   const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const build = () => {
     const s = new McpServer({ name: label, version: '1.0.0' }, { capabilities: { logging: {} } });
@@ -66,6 +66,7 @@ async function upstream(label: string, cancelled: string[]) {
     s.registerPrompt('greet', { argsSchema: { who: z.string() } }, ({ who }) => ({
       messages: [{ role: 'user', content: { type: 'text', text: `hello ${who} from ${label}` } }],
     }));
+    built.push(s);
     return s;
   };
   return listen(async (req) => {
@@ -109,6 +110,10 @@ const principal = (subject: string, ownerId: number): GatewayPrincipal => ({
   grants: null,
 });
 
+/** The McpServers upstream `a` built, one per session: a test changes their tools. */
+const builtA: McpServer[] = [];
+/** Whether the limits refuse tools/call now. */
+let rateLimited = false;
 let a: { url: string; server: ServerType };
 let b: { url: string; server: ServerType };
 let gateway: { url: string; server: ServerType };
@@ -134,7 +139,11 @@ const parts: GatewayParts = {
         : result,
   },
   audit: { record: (e) => void audit.push(e), flush: async () => {}, close: async () => {} },
-  limits: { check: () => ({ ok: true }), openSession: async () => ({ ok: true }) },
+  limits: {
+    check: (_p, _s, method) =>
+      rateLimited && method === 'tools/call' ? { ok: false, reason: 'slow down', retryAfterSeconds: 7 } : { ok: true },
+    openSession: async () => ({ ok: true }),
+  },
 };
 
 const newAggregate = () =>
@@ -165,7 +174,7 @@ const connect = async (capabilities = {}) => {
 const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
 
 beforeAll(async () => {
-  a = await upstream('a', cancelled);
+  a = await upstream('a', cancelled, builtA);
   b = await upstream('b', cancelled);
   targets = [route(1, 1, 'a', a.url, true), route(2, 1, 'b', b.url, false), route(3, 2, 'other', b.url, false)];
   current = newAggregate();
@@ -326,5 +335,52 @@ describe('the aggregated endpoint', () => {
     expect(audit.at(-1)).toMatchObject({ outcome: 'denied', httpStatus: 401, subject: null });
     expect((await post({ authorization: 'Bearer test', origin: 'http://evil.test' })).status).toBe(403);
     expect((await post({ authorization: 'Bearer test', origin: 'http://trusted.test' })).status).toBe(400); // no session
+  });
+
+  it("relays an upstream server's own tools/list_changed, and lists its new tool", async () => {
+    const client = await connect();
+    await client.listTools();
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+    await new Promise((r) => setTimeout(r, 200)); // the upstream GET streams are open
+    for (const s of builtA) {
+      if (s.isConnected())
+        s.registerTool('fresh', { inputSchema: {} }, () => ({ content: [{ type: 'text', text: 'new' }] }));
+    }
+    await expect.poll(() => changed, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('a__fresh');
+    expect(text(await client.callTool({ name: 'a__fresh', arguments: {} }))).toBe('new');
+    await client.close();
+  });
+
+  it('refuses a call over the limits with HTTP 429 and Retry-After, audited', async () => {
+    const client = await connect();
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    rateLimited = true;
+    try {
+      const res = await fetch(gateway.url, {
+        method: 'POST',
+        headers: {
+          authorization: 'Bearer test',
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/call',
+          params: { name: 'a__echo', arguments: {} },
+        }),
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('7');
+      expect(await res.json()).toMatchObject({ id: 9, error: { message: 'slow down' } });
+      expect(audit.at(-1)).toMatchObject({ outcome: 'rate-limited', serverId: 1, name: 'echo', httpStatus: 429 });
+    } finally {
+      rateLimited = false;
+    }
+    await client.close();
   });
 });

@@ -51,6 +51,7 @@ import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/proto
 import type { Logger } from '../lib/logger.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import type { ServerEventRow } from '../lib/ledger/servers.js';
+import type { GatewayMetrics } from './metrics.js';
 import type { SignedIds } from './sessions.js';
 import type { TableTail } from '../lib/ledger/table-tail.js';
 import { inScope } from '../lib/ledger/scope.js';
@@ -97,6 +98,8 @@ export interface AggregateDeps {
   /** Signs and verifies session ids (a key of the aggregate's own, derived like the relay's). */
   signer: () => Promise<SignedIds>;
   log: Logger;
+  /** The gateway's Prometheus metrics: each audited message is counted there too. */
+  metrics?: GatewayMetrics;
   /** A session nobody used for this long leaves the cache (its id stays valid: it is rebuilt). */
   idleMs?: number;
   /** Longest wait for an upstream answer; progress notifications restart it. */
@@ -149,6 +152,12 @@ function auditRow(
     error: null,
     ...entry,
   };
+}
+
+/** An audit row, also counted in the metrics. */
+function emit(deps: AggregateDeps, row: GatewayAuditEntry): void {
+  deps.parts.audit.record(row);
+  deps.metrics?.observe(row.serverId, row.method, row.outcome, row.durationMs / 1000);
 }
 
 /** A JSON-RPC error answer the gateway itself writes (refusals before the SDK sees the request). */
@@ -628,7 +637,7 @@ class AggregateSession {
   }
 
   record(entry: Partial<GatewayAuditEntry>, durationMs: number, outcome: AuditOutcome, httpStatus = 200): void {
-    this.deps.parts.audit.record(auditRow(this.principal, this.id, entry, durationMs, outcome, httpStatus));
+    emit(this.deps, auditRow(this.principal, this.id, entry, durationMs, outcome, httpStatus));
   }
 
   close(): void {
@@ -683,7 +692,10 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
   sweeper.unref();
 
   const open = async (id: string, state: AggregateSessionState, principal: GatewayPrincipal, rebuilt: boolean) => {
-    const session = new AggregateSession(id, state, principal, deps, (gone) => sessions.delete(gone));
+    const session = new AggregateSession(id, state, principal, deps, (gone) => {
+      sessions.delete(gone);
+      deps.metrics?.sessionClosed(gone);
+    });
     await session.start(rebuilt);
     sessions.set(id, session);
     return session;
@@ -751,7 +763,7 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       let principal: GatewayPrincipal | null = null;
       const refuse = (status: number, code: number, message: string, outcome: AuditOutcome, headers = {}) => {
         const row = { method: req.method, error: message, sessionId: req.headers.get('mcp-session-id') };
-        deps.parts.audit.record(auditRow(principal, null, row, Date.now() - started, outcome, status));
+        emit(deps, auditRow(principal, null, row, Date.now() - started, outcome, status));
         return rpcError(status, code, message, null, headers);
       };
       if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
@@ -799,12 +811,14 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
           issuedAt: Math.floor(Date.now() / 1000),
         };
         const session = await open(encodeSession(await deps.signer(), state), state, principal, false);
+        deps.metrics?.sessionUsed(session.id);
         return session.transport.handleRequest(req, { parsedBody });
       }
 
       const session = await sessionOf(sessionId, principal);
       if (!session) return refuse(404, Refusal.sessionNotFound, 'Session not found', 'denied');
       session.lastUsed = Date.now();
+      deps.metrics?.sessionUsed(session.id);
       const refused = await refusal(session, messages, principal);
       if (refused) return refused;
       return session.transport.handleRequest(req, parsedBody === undefined ? {} : { parsedBody });

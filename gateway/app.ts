@@ -50,6 +50,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const originAllowed = originPolicy(env);
   const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`;
   const secret = gatewayKey(sql, env);
+  const metrics = createGatewayMetrics(deps.registry);
   const relay = createRelay({
     parts,
     authenticate,
@@ -57,7 +58,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sessions: derivedKey(secret, 'mcp-host gateway session v1', sessionSigner),
     originAllowed,
     publicUrl,
-    metrics: createGatewayMetrics(deps.registry),
+    metrics,
     tracing: deps.tracing,
     log,
     maxBodyBytes: env.MAX_BODY_BYTES,
@@ -83,6 +84,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     targets: (principal) => serverRoutes(sql, principal.scope),
     serverEvents: deps.serverEvents ?? { subscribe: () => () => {} },
     signer: derivedKey(secret, 'mcp-host gateway aggregate session v1', signedIds),
+    metrics,
     log,
     maxBodyBytes: env.MAX_BODY_BYTES,
   });
