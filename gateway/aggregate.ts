@@ -122,6 +122,8 @@ const RUNNING = 'running';
 const Refusal = { unauthorized: -32002, forbidden: -32003, rateLimited: -32029, sessionNotFound: -32001 } as const;
 const TARGETS_TTL_MS = 5_000;
 const MAX_LIST_PAGES = 50;
+/** A server slower than this to answer initialize or a list is left out of that list (the others are not held up by it). */
+const LIST_TIMEOUT_MS = 10_000;
 
 /** The audit row of one JSON-RPC message (or of a refused HTTP request, `method` then its HTTP method). */
 function auditRow(
@@ -336,7 +338,7 @@ class AggregateSession {
     const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
       requestInit: { headers: this.deps.upstreamHeaders?.() ?? {} },
     });
-    await client.connect(transport);
+    await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     if (this.logLevel && client.getServerCapabilities()?.logging) {
       await client.setLoggingLevel(this.logLevel).catch(() => {});
     }
@@ -473,7 +475,9 @@ class AggregateSession {
           const items: Record<string, unknown>[] = [];
           let cursor: string | undefined;
           for (let page = 0; page < MAX_LIST_PAGES; page++) {
-            const result = await u.client.request({ method, params: cursor ? { cursor } : {} }, ResultSchema);
+            const result = await u.client.request({ method, params: cursor ? { cursor } : {} }, ResultSchema, {
+              timeout: LIST_TIMEOUT_MS,
+            });
             const allowed = this.deps.parts.access.filterList(this.principal, target.serverId, method, result);
             items.push(...listItems(allowed, key));
             cursor = typeof result.nextCursor === 'string' ? result.nextCursor : undefined;
@@ -651,10 +655,14 @@ class AggregateSession {
 
 /** The body of a POST as JSON-RPC messages, or the response refusing it. */
 async function readBody(req: Request, maxBytes: number): Promise<{ body: unknown } | { refused: Response }> {
+  const tooLarge = () => ({
+    refused: rpcError(413, ErrorCode.InvalidRequest, `request body exceeds ${maxBytes} bytes`, null, {
+      connection: 'close',
+    }),
+  });
+  if (Number(req.headers.get('content-length') ?? '0') > maxBytes) return tooLarge();
   const text = await req.text();
-  if (text.length > maxBytes) {
-    return { refused: rpcError(413, ErrorCode.InvalidRequest, `request body exceeds ${maxBytes} bytes`) };
-  }
+  if (Buffer.byteLength(text) > maxBytes) return tooLarge();
   try {
     return { body: JSON.parse(text) };
   } catch {
