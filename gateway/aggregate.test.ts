@@ -69,7 +69,7 @@ async function upstream(label: string, cancelled: string[], built: McpServer[] =
     built.push(s);
     return s;
   };
-  return listen(async (req) => {
+  const served = await listen(async (req) => {
     const id = req.headers.get('mcp-session-id');
     const known = id ? transports.get(id) : undefined;
     if (known) return known.handleRequest(req);
@@ -81,6 +81,8 @@ async function upstream(label: string, cancelled: string[], built: McpServer[] =
     await build().connect(t);
     return t.handleRequest(req);
   });
+  /** Forgets every session, as a restarted server would. */
+  return { ...served, forget: () => transports.clear() };
 }
 
 const route = (
@@ -115,7 +117,7 @@ const builtA: McpServer[] = [];
 /** Whether the limits refuse tools/call now. */
 let rateLimited = false;
 let a: { url: string; server: ServerType };
-let b: { url: string; server: ServerType };
+let b: Awaited<ReturnType<typeof upstream>>;
 let gateway: { url: string; server: ServerType };
 const cancelled: string[] = [];
 const audit: GatewayAuditEntry[] = [];
@@ -381,6 +383,14 @@ describe('the aggregated endpoint', () => {
     } finally {
       rateLimited = false;
     }
+    await client.close();
+  });
+
+  it('opens a fresh upstream session when the server forgot the old one (it restarted)', async () => {
+    const client = await connect();
+    expect(text(await client.callTool({ name: 'b__echo', arguments: { text: '1' } }))).toBe('b:1');
+    b.forget();
+    expect(text(await client.callTool({ name: 'b__echo', arguments: { text: '2' } }))).toBe('b:2');
     await client.close();
   });
 });

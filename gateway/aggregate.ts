@@ -11,7 +11,7 @@
 // cache, and upstream connections are opened again as they are needed.
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
@@ -432,8 +432,9 @@ class AggregateSession {
     try {
       return await attempt();
     } catch (err) {
-      // An upstream session the server no longer knows (it restarted): open a fresh one, once.
-      if (err instanceof Error && /session not found|404/i.test(err.message) && !extra.signal.aborted) {
+      // An upstream session the server no longer knows (it restarted) refused the request unread:
+      // open a fresh session and send it again, once.
+      if (err instanceof StreamableHTTPError && err.code === 404 && !extra.signal.aborted) {
         this.drop(target.serverId);
         return attempt();
       }
