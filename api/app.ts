@@ -38,6 +38,7 @@ export function createApp(deps: ApiDeps) {
     log: deps.log,
     registry: metrics.registry,
     tracing: deps.gatewayTracing,
+    serverEvents: deps.streams.serverEvents,
   });
   app.route('/', gateway.app);
   app.use('*', requestId());

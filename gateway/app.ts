@@ -1,5 +1,5 @@
-// The MCP gateway as the API mounts it: `/mcp/<server-id>` (the relay) and the protected-resource
-// metadata clients discover authorization from. This file composes the gateway's parts; each part is
+// The MCP gateway as the API mounts it: `/mcp/<server-id>` (the relay), `/mcp` (every server in one,
+// gateway/aggregate.ts) and the protected-resource metadata clients discover authorization from. This file composes the gateway's parts; each part is
 // replaceable without touching the relay.
 import { createHash, randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
@@ -7,8 +7,9 @@ import type { Registry } from 'prom-client';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import { gatewaySecret } from '../lib/ledger/installation.js';
-import { serverRoute, type ServerRoute } from '../lib/ledger/runtime.js';
+import { serverRoute, serverRoutes, type ServerRoute } from '../lib/ledger/runtime.js';
 import type { Logger } from '../lib/logger.js';
+import { createAggregate, type ServerEventFeed } from './aggregate.js';
 import type { GatewayParts } from './contracts.js';
 import { createAuditSink } from './audit.js';
 import { createGatewayAccess } from './grants.js';
@@ -16,7 +17,7 @@ import { createGatewayLimits } from './limits.js';
 import { createGatewayMetrics } from './metrics.js';
 import { gatewayAuthenticator, type Authenticate } from './principal.js';
 import { createRelay, RpcCode, type RelayTracing, type RouteSource } from './relay.js';
-import { sessionSigner, type SessionSigner } from './sessions.js';
+import { sessionSigner, signedIds, type SessionSigner, type SignedIds } from './sessions.js';
 
 export interface GatewayDeps {
   sql: Sql;
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   authenticate?: Authenticate;
   /** Where servers run; the ledger's record, through a short cache, unless given. */
   routes?: RouteSource;
+  /** Server status events (the ledger's server_events tail): the aggregate's list_changed notifications. */
+  serverEvents?: ServerEventFeed;
 }
 
 export interface Gateway {
@@ -49,14 +52,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     audit: deps.parts?.audit ?? createAuditSink(sql, log),
     limits: deps.parts?.limits ?? createGatewayLimits(env, sql, { log }),
   };
+  const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env);
+  const originAllowed = originPolicy(env);
+  const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`;
+  const secret = gatewayKey(sql, env);
+  const metrics = createGatewayMetrics(deps.registry);
   const relay = createRelay({
     parts,
-    authenticate: deps.authenticate ?? gatewayAuthenticator(sql, env),
+    authenticate,
     routes: deps.routes ?? routeCache(sql),
-    sessions: sessionKey(sql, env),
-    originAllowed: originPolicy(env),
-    publicUrl: (path, requestUrl) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`,
-    metrics: createGatewayMetrics(deps.registry),
+    sessions: derivedKey(secret, 'mcp-host gateway session v1', sessionSigner),
+    originAllowed,
+    publicUrl,
+    metrics,
     tracing: deps.tracing,
     log,
     maxBodyBytes: env.MAX_BODY_BYTES,
@@ -74,6 +82,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
   app.get('/.well-known/oauth-protected-resource/mcp/:id{[0-9]+}', (c) =>
     c.json(metadata(c, `/mcp/${c.req.param('id')}`)),
   );
+  const aggregate = createAggregate({
+    parts,
+    authenticate,
+    originAllowed,
+    publicUrl,
+    targets: (principal) => serverRoutes(sql, principal.scope),
+    serverEvents: deps.serverEvents ?? { subscribe: () => () => {} },
+    signer: derivedKey(secret, 'mcp-host gateway aggregate session v1', signedIds),
+    metrics,
+    log,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+  });
+  // Exactly /mcp: the relay's /mcp/<id> is a route of its own.
+  app.all('/mcp', (c) => aggregate.handle(c.req.raw));
   app.all('/mcp/:id', relay);
   app.onError((err, c) => {
     log.error({ err, path: c.req.path }, 'gateway: request failed');
@@ -92,6 +114,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     app,
     parts,
     async close() {
+      await aggregate.close();
       await parts.limits.close?.();
       await parts.audit.close();
     },
@@ -116,22 +139,39 @@ export function routeCache(sql: Sql): RouteSource {
 }
 
 /**
- * The key signing session ids: from GATEWAY_SESSION_SECRET, or the installation's stored secret (the
- * first replica to need one stores it). Derived, so the secret itself is never the HMAC key of anything else.
+ * The secret session ids are signed with: GATEWAY_SESSION_SECRET, or the installation's stored secret
+ * (the first replica to need one stores it).
  */
-export function sessionKey(sql: Sql, env: Env): () => Promise<SessionSigner> {
-  let signer: Promise<SessionSigner> | undefined;
-  const derive = (secret: Buffer | string) =>
-    sessionSigner(createHash('sha256').update('mcp-host gateway session v1\0').update(secret).digest());
+function gatewayKey(sql: Sql, env: Env): () => Promise<Buffer | string> {
+  let secret: Promise<Buffer | string> | undefined;
   return () => {
-    signer ??= (
-      env.GATEWAY_SESSION_SECRET
-        ? Promise.resolve(derive(env.GATEWAY_SESSION_SECRET))
-        : gatewaySecret(sql, randomBytes(32)).then(derive)
+    secret ??= (
+      env.GATEWAY_SESSION_SECRET ? Promise.resolve(env.GATEWAY_SESSION_SECRET) : gatewaySecret(sql, randomBytes(32))
     ).catch((err: unknown) => {
-      signer = undefined;
+      secret = undefined;
       throw err;
     });
+    return secret;
+  };
+}
+
+/**
+ * A signer keyed by the secret derived for one purpose (`label`), so the secret itself is never the
+ * HMAC key of anything, and an id signed for one endpoint never verifies at another.
+ */
+function derivedKey<T extends SessionSigner | SignedIds>(
+  secret: () => Promise<Buffer | string>,
+  label: string,
+  build: (key: Buffer) => T,
+): () => Promise<T> {
+  let signer: Promise<T> | undefined;
+  return () => {
+    signer ??= secret()
+      .then((s) => build(createHash('sha256').update(`${label}\0`).update(s).digest()))
+      .catch((err: unknown) => {
+        signer = undefined;
+        throw err;
+      });
     return signer;
   };
 }

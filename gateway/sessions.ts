@@ -36,12 +36,17 @@ export interface SessionSigner {
   verify(id: string): GatewaySession | undefined;
 }
 
-export function sessionSigner(key: Buffer): SessionSigner {
+/** Ids that carry a JSON payload and its HMAC-SHA256: `<body>.<mac>`, both base64url. */
+export interface SignedIds {
+  sign(payload: object): string;
+  /** The payload, or undefined for an id this key did not sign (or one tampered with). */
+  verify(id: string): unknown;
+}
+
+export function signedIds(key: Buffer): SignedIds {
   const mac = (body: string) => createHmac('sha256', key).update(body).digest();
   return {
-    sign(session) {
-      const payload: Payload = { u: session.upstream, s: session.serverId, p: session.subject, g: session.generation };
-      if (session.nonce !== undefined) payload.n = session.nonce;
+    sign(payload) {
       const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
       return `${body}.${mac(body).toString('base64url')}`;
     },
@@ -52,16 +57,31 @@ export function sessionSigner(key: Buffer): SessionSigner {
       const sig = Buffer.from(id.slice(dot + 1), 'base64url');
       if (sig.length !== SIG_BYTES || !timingSafeEqual(sig, mac(body))) return undefined;
       try {
-        const p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
-        if (typeof p.s !== 'number' || typeof p.p !== 'string' || typeof p.g !== 'string') return undefined;
-        if (p.u !== null && typeof p.u !== 'string') return undefined;
-        if (p.n !== undefined && typeof p.n !== 'string') return undefined;
-        const session: GatewaySession = { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
-        if (p.n !== undefined) session.nonce = p.n;
-        return session;
+        return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
       } catch {
         return undefined;
       }
+    },
+  };
+}
+
+export function sessionSigner(key: Buffer): SessionSigner {
+  const ids = signedIds(key);
+  return {
+    sign(session) {
+      const payload: Payload = { u: session.upstream, s: session.serverId, p: session.subject, g: session.generation };
+      if (session.nonce !== undefined) payload.n = session.nonce;
+      return ids.sign(payload);
+    },
+    verify(id) {
+      const p = ids.verify(id) as Payload | undefined;
+      if (typeof p !== 'object' || p === null) return undefined;
+      if (typeof p.s !== 'number' || typeof p.p !== 'string' || typeof p.g !== 'string') return undefined;
+      if (p.u !== null && typeof p.u !== 'string') return undefined;
+      if (p.n !== undefined && typeof p.n !== 'string') return undefined;
+      const session: GatewaySession = { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
+      if (p.n !== undefined) session.nonce = p.n;
+      return session;
     },
   };
 }

@@ -4,6 +4,7 @@
 import type { Sql } from '../db.js';
 import { ApiError } from '../errors.js';
 import type { Backend, RecordedWorkload } from '../runtime/executor.js';
+import { ownedBy, type OwnerScope } from './scope.js';
 
 /** Where the server was recorded to run, if it was ever launched. */
 export async function recordedWorkload(sql: Sql, serverId: number): Promise<RecordedWorkload | undefined> {
@@ -125,26 +126,23 @@ export interface ServerRoute {
   auditArguments: boolean;
 }
 
-/** The server's route, or undefined when there is no such server. */
-export async function serverRoute(sql: Sql, serverId: number): Promise<ServerRoute | undefined> {
-  const [row] = await sql<
-    {
-      id: number;
-      owner_id: number;
-      name: string;
-      status: string;
-      transport: ServerRoute['transport'];
-      endpoint: string | null;
-      decision_id: number | null;
-      started_at: Date | null;
-      audit_arguments: boolean;
-    }[]
-  >`
-    select s.id, s.owner_id, s.name, s.status, r.transport, r.endpoint, r.decision_id, r.started_at,
-           coalesce(s.config->>'audit_arguments', 'false') = 'true' as audit_arguments
-    from mcp_servers s left join server_runtimes r on r.server_id = s.id
-    where s.id = ${serverId}`;
-  if (!row) return undefined;
+interface RouteRow {
+  id: number;
+  owner_id: number;
+  name: string;
+  status: string;
+  transport: ServerRoute['transport'];
+  endpoint: string | null;
+  decision_id: number | null;
+  started_at: Date | null;
+  audit_arguments: boolean;
+}
+
+const routeColumns = (sql: Sql) => sql`
+  s.id, s.owner_id, s.name, s.status, r.transport, r.endpoint, r.decision_id, r.started_at,
+  coalesce(s.config->>'audit_arguments', 'false') = 'true' as audit_arguments`;
+
+function toRoute(row: RouteRow): ServerRoute {
   return {
     serverId: row.id,
     ownerId: row.owner_id,
@@ -155,4 +153,23 @@ export async function serverRoute(sql: Sql, serverId: number): Promise<ServerRou
     generation: row.started_at ? `${row.decision_id ?? 0}.${row.started_at.getTime()}` : null,
     auditArguments: row.audit_arguments,
   };
+}
+
+/** The server's route, or undefined when there is no such server. */
+export async function serverRoute(sql: Sql, serverId: number): Promise<ServerRoute | undefined> {
+  const [row] = await sql<RouteRow[]>`
+    select ${routeColumns(sql)}
+    from mcp_servers s left join server_runtimes r on r.server_id = s.id
+    where s.id = ${serverId}`;
+  return row && toRoute(row);
+}
+
+/** The routes of every server in the scope, by id (the aggregated endpoint's view of them). */
+export async function serverRoutes(sql: Sql, scope: OwnerScope): Promise<ServerRoute[]> {
+  const rows = await sql<RouteRow[]>`
+    select ${routeColumns(sql)}
+    from mcp_servers s left join server_runtimes r on r.server_id = s.id
+    where true ${ownedBy(sql, scope, 's.owner_id')}
+    order by s.id`;
+  return rows.map(toRoute);
 }

@@ -3,7 +3,6 @@
 // answers MCP, with logs, decisions and manifest over the API; it survives API and worker restarts,
 // stops, and is deleted with nothing left behind.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startApi } from '../../scripts/stack/app.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
-import { createGitRepo } from '../support/git-fixture.js';
+import { helloMcpRepo } from '../support/example-repo.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 import { recordHistory } from '../support/histories.js';
@@ -21,18 +20,7 @@ let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
-/** examples/hello-mcp as a git repository, built FROM the hub-less busybox base. */
-async function exampleRepo(name: string, dockerfileName = 'Dockerfile') {
-  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
-    /^FROM .*$/m,
-    `FROM ${stack.base.reference}`,
-  );
-  return createGitRepo({
-    dir: join(stack.gitDir, name),
-    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
-  });
-}
+const exampleRepo = (name: string, dockerfileName?: string) => helloMcpRepo(stack, name, dockerfileName);
 
 const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
 

@@ -1,0 +1,19 @@
+// examples/hello-mcp as a git repository of a build stack's git daemon, built FROM the hub-less
+// busybox base the stack provides.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import type { BuildStack } from './build-stack.js';
+import { createGitRepo } from './git-fixture.js';
+
+export function helloMcpRepo(stack: BuildStack, name: string, dockerfileName = 'Dockerfile') {
+  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
+  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
+    /^FROM .*$/m,
+    `FROM ${stack.base.reference}`,
+  );
+  return createGitRepo({
+    dir: join(stack.gitDir, name),
+    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
+  });
+}
