@@ -109,6 +109,10 @@ describe('the conformance suite through the gateway, the example hosted by mcp-h
     const manifest = (await call('GET', `/api/servers/${id}/manifest`, { token: h.adminToken })).body;
     expect(manifest).toMatchObject({ name: 'conformance-mcp', version: '1.0.0' });
     expect(manifest.tools.map((tool: { name: string }) => tool.name)).toContain('test_reconnection');
+    // As mcp-host runs every server: the image's non-root user, a read-only root filesystem.
+    const container = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
+    expect(container.Config.User).toBe('node');
+    expect(container.HostConfig.ReadonlyRootfs).toBe(true);
   }, 600_000);
 
   it('passes through <api>/mcp/<server-id> every scenario that passes directly', async () => {
@@ -129,6 +133,13 @@ describe('the conformance suite through the gateway, the example hosted by mcp-h
         warnings: gateway.get(o.scenario)?.warnings ?? [],
       }));
     expect(regressions).toEqual([]);
+    // The calls went through the gateway: its relay counted them for this server.
+    const metrics = (await call('GET', '/metrics', { token: h.adminToken })).text;
+    const relayed = [...metrics.matchAll(/^mcp_gateway_requests_total\{([^}]*)\} (\d+)/gm)]
+      .filter(([, labels]) => labels!.includes(`server="${id}"`) && labels!.includes('method="tools/call"'))
+      .reduce((sum, m) => sum + Number(m[2]), 0);
+    console.log(`gateway relayed ${relayed} tools/call for server ${id}`);
+    expect(relayed).toBeGreaterThan(0);
     expect(Object.keys(GATEWAY_EXCEPTIONS).filter((s) => passes(gateway.get(s)))).toEqual([]);
   }, 300_000);
 });
