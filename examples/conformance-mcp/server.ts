@@ -678,15 +678,19 @@ function setHeader(req: IncomingMessage, name: string, value: string) {
   }
 }
 
+/**
+ * The body, or undefined when it is larger than MAX_BODY_BYTES. The rest of a large body is read and dropped
+ * rather than cut off, so the client gets the 413 instead of a reset connection (Node's request timeout
+ * bounds how long that may take).
+ */
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return size <= MAX_BODY_BYTES ? Buffer.concat(chunks) : undefined;
 }
 
 function startHttp(config: HttpConfig) {

@@ -34,6 +34,30 @@ describe('examples/conformance-mcp', () => {
     expect(notPassing(outcomes)).toEqual([]);
   }, 300_000);
 
+  it('refuses what is not an MCP request in a session with 4xx and a JSON body that says why', async () => {
+    const post = (body: string, headers: Record<string, string> = {}, url = server.url) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body,
+      });
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const cases: [string, Response, number, RegExp][] = [
+      ['not JSON', await post('{"jsonrpc":'), 400, /Parse error/],
+      ['no session, not initialize', await post(ping), 400, /no Mcp-Session-Id/],
+      ['unknown session', await post(ping, { 'mcp-session-id': 'no-such-session' }), 404, /Session not found/],
+      ['foreign Origin', await post(ping, { origin: 'http://evil.example.com' }), 403, /Invalid Origin header/],
+      ['too large', await post(`"${'x'.repeat(5 * 1024 * 1024)}"`), 413, /larger than/],
+      ['another path', await post(ping, {}, new URL('/other', server.url).toString()), 404, /MCP endpoint is \/mcp/],
+      ['PUT', await fetch(server.url, { method: 'PUT' }), 405, /Method not allowed/],
+    ];
+    for (const [what, res, status, message] of cases) {
+      expect(res.status, what).toBe(status);
+      expect(res.headers.get('content-type'), what).toMatch(/^application\/json/);
+      expect(await res.text(), what).toMatch(message);
+    }
+  });
+
   it('speaks stdio with --stdio: the same tools, resources and prompts', async () => {
     const client = new Client({ name: 'conformance-stdio-check', version: '1.0.0' });
     await client.connect(
