@@ -437,7 +437,12 @@ function readResource(uri: string): ReadResourceResult {
   }
   const match = TEMPLATE_URI.exec(uri);
   if (match) {
-    const id = decodeURIComponent(match[1]!);
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1]!);
+    } catch {
+      throw new McpError(ErrorCode.InvalidParams, `Malformed escape in the template's id: ${uri}`);
+    }
     return {
       contents: [
         {
@@ -523,7 +528,7 @@ const COMPLETIONS: Record<string, string[]> = {
   [`resource:${TEMPLATE.uriTemplate}:id`]: ['1', '2', '3', '42', '123'],
 };
 
-function createSession(): { server: Server; state: SessionState } {
+function createSession(): Server {
   const state: SessionState = { logLevel: undefined, subscriptions: new Set() };
   const server = new Server(SERVER_INFO, {
     capabilities: {
@@ -575,7 +580,7 @@ function createSession(): { server: Server; state: SessionState } {
     const values = (COMPLETIONS[`${key}:${argument.name}`] ?? []).filter((v) => v.startsWith(argument.value));
     return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } };
   });
-  return { server, state };
+  return server;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -763,7 +768,7 @@ function startHttp(config: HttpConfig) {
     session.transport.onclose = () => {
       if (session.transport.sessionId) sessions.delete(session.transport.sessionId);
     };
-    await createSession().server.connect(session.transport);
+    await createSession().connect(session.transport);
     await session.transport.handleRequest(req, res, body);
   }
 
@@ -817,7 +822,7 @@ function integer(name: string, fallback: number, min: number, max: number): numb
 async function main() {
   if (process.argv.includes('--stdio') || process.env.MCP_TRANSPORT === 'stdio') {
     // stdout carries the protocol: nothing else may be written to it.
-    await createSession().server.connect(new StdioServerTransport());
+    await createSession().connect(new StdioServerTransport());
     console.error('conformance-mcp on stdio');
     return;
   }
