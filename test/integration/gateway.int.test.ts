@@ -20,6 +20,7 @@ import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/mcp-upstream.js';
+import { runMcpctl } from '../support/mcpctl.js';
 
 let stack: BuildStack;
 let h: Harness;
@@ -132,6 +133,42 @@ describe('the gateway in front of a server built from git', () => {
       content: [{ type: 'text', text: 'hi' }],
     });
     await client.close();
+  });
+
+  it('serves the client configuration, and mcpctl connects, lists tools and calls one through the gateway', async () => {
+    const config = await call('GET', `/api/servers/${id}/client-config`, { token: h.adminToken });
+    expect(config.status).toBe(200);
+    const url = `${h.apiUrl}/mcp/${id}`;
+    expect(config.body).toMatchObject({
+      url,
+      transport: 'streamable-http',
+      headers: { Authorization: 'Bearer <YOUR_TOKEN>' },
+      mcpServers: { 'gw-hello': { type: 'streamable-http', url, headers: { Authorization: 'Bearer <YOUR_TOKEN>' } } },
+    });
+    expect(Object.keys(config.body.clients).sort()).toEqual(['claude', 'cursor', 'vscode']);
+    expect(config.body.clients.cursor.config).toEqual({
+      mcpServers: { 'gw-hello': { url, headers: { Authorization: 'Bearer <YOUR_TOKEN>' } } },
+    });
+    const vscode = await call('GET', `/api/servers/${id}/client-config?client=vscode`, { token: h.adminToken });
+    expect(Object.keys(vscode.body.clients)).toEqual(['vscode']);
+    expect(vscode.body.clients.vscode.config.servers['gw-hello']).toMatchObject({ type: 'http', url });
+    expect((await call('GET', `/api/servers/${id}/client-config?client=emacs`, { token: h.adminToken })).status).toBe(
+      400,
+    );
+
+    const connect = await runMcpctl(h, ['servers', 'connect', String(id), '--client', 'cursor']);
+    expect(connect.code, connect.stderr).toBe(0);
+    expect(JSON.parse(connect.stdout)).toEqual(config.body.clients.cursor.config);
+    expect(connect.stderr).toContain('~/.cursor/mcp.json');
+    const tools = await runMcpctl(h, ['servers', 'tools', String(id)]);
+    expect(tools.code, tools.stderr).toBe(0);
+    expect(tools.stdout).toMatch(/echo\s+Echo the given text back/);
+    const called = await runMcpctl(h, ['servers', 'call', String(id), 'echo', '--args', '{"text":"hi"}']);
+    expect(called, called.stderr).toMatchObject({ code: 0, stdout: 'hi\n' });
+    const other = await newOperator();
+    const refused = await runMcpctl(h, ['servers', 'tools', String(id)], { MCPCTL_TOKEN: other });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`server ${id} not found`);
   });
 
   it('answers 401 with resource metadata without a token, and serves that metadata', async () => {
