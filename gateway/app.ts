@@ -92,7 +92,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 }
 
 /** Routes read through a short cache; concurrent misses for one server share one read. */
-function routeCache(sql: Sql): RouteSource {
+export function routeCache(sql: Sql): RouteSource {
   const cache = new Map<number, { route: Promise<ServerRoute | undefined>; until: number }>();
   return {
     get(serverId) {
@@ -112,7 +112,7 @@ function routeCache(sql: Sql): RouteSource {
  * The key signing session ids: from GATEWAY_SESSION_SECRET, or the installation's stored secret (the
  * first replica to need one stores it). Derived, so the secret itself is never the HMAC key of anything else.
  */
-function sessionKey(sql: Sql, env: Env): () => Promise<SessionSigner> {
+export function sessionKey(sql: Sql, env: Env): () => Promise<SessionSigner> {
   let signer: Promise<SessionSigner> | undefined;
   const derive = (secret: Buffer | string) =>
     sessionSigner(createHash('sha256').update('mcp-host gateway session v1\0').update(secret).digest());
@@ -134,7 +134,7 @@ function sessionKey(sql: Sql, env: Env): () => Promise<SessionSigner> {
  * PUBLIC_URL, from loopback origins on the gateway's own port. Never from the Host the request
  * names: a DNS-rebinding page controls that.
  */
-function originPolicy(env: Env): (origin: string, requestUrl: string) => boolean {
+export function originPolicy(env: Env): (origin: string, requestUrl: string) => boolean {
   const allowed = new Set(env.GATEWAY_ALLOWED_ORIGINS.map((o) => o.replace(/\/+$/, '')));
   if (env.PUBLIC_URL) allowed.add(new URL(env.PUBLIC_URL).origin);
   return (origin, requestUrl) => {
