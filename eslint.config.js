@@ -151,10 +151,11 @@ export default tseslint.config(
     },
   },
   // Configuration is read in one place: lib/env.ts parses process.env once with one schema. Harnesses that start
-  // the app as child processes (scripts/, bench/, test/) build those children's environments and are exempt.
+  // the app as child processes (scripts/, bench/, test/) build those children's environments and are exempt, as
+  // are the example MCP servers (examples/), programs of their own that mcp-host hosts.
   {
     files: ['**/*.{ts,js,mjs,cjs}'],
-    ignores: ['lib/env.ts', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts', '**/test-support/**'],
+    ignores: ['lib/env.ts', 'scripts/**', 'bench/**', 'test/**', 'examples/**', '**/*.test.ts', '**/test-support/**'],
     rules: {
       'no-restricted-properties': [
         'error',

@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{lib,api,gateway,workflows,activities,cli,test}/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/chaos/**', 'node_modules/**'],
+          exclude: ['test/integration/**', 'test/chaos/**', 'test/conformance/**', 'node_modules/**'],
           // The workflow tests' Temporal dev server and workflow bundle, shared by all their files.
           globalSetup: ['workflows/test-support/global-setup.ts'],
           hookTimeout: 60_000,
@@ -26,6 +26,15 @@ export default defineConfig({
           hookTimeout: 240_000,
           // One stack per run; files run one after another on this 2-core machine.
           fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // npm run test:conformance: the MCP conformance suite against examples/conformance-mcp, no stack.
+          name: 'conformance',
+          include: ['test/conformance/**/*.conformance.test.ts'],
+          testTimeout: 300_000,
         },
       },
       {

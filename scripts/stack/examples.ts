@@ -1,7 +1,9 @@
 // The development stack serves examples/ over git://, so the quick start needs no git server of the
 // reader's: each example becomes a one-commit repository under .data/git, served by a git daemon.
 // With `baseImage`, each Dockerfile's FROM names it instead (the hub-less busybox the stack
-// publishes to its own registry), as no image hub may be reachable.
+// publishes to its own registry), as no image hub may be reachable. Only the examples built FROM
+// busybox are served: the others (examples/conformance-mcp) need the Node base image and their
+// node_modules, which their integration test assembles.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { git, startGitDaemon, type GitDaemon } from './git.js';
@@ -15,7 +17,11 @@ export async function serveExamples(opts: {
   logDir: string;
   baseImage?: string;
 }): Promise<{ daemon: GitDaemon; names: string[] }> {
-  const names = readdirSync(EXAMPLES_DIR).filter((n) => statSync(join(EXAMPLES_DIR, n)).isDirectory());
+  const names = readdirSync(EXAMPLES_DIR).filter(
+    (n) =>
+      statSync(join(EXAMPLES_DIR, n)).isDirectory() &&
+      /^FROM busybox[:@\s]/m.test(readFileSync(join(EXAMPLES_DIR, n, 'Dockerfile'), 'utf8')),
+  );
   for (const name of names) {
     const repo = join(opts.dir, name);
     rmSync(repo, { recursive: true, force: true });
