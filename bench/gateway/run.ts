@@ -12,10 +12,15 @@
 // its resident memory is read. Prints figures, the ratios to the direct baseline and to the peer, and
 // whether each of the issue's goals is met; asserts nothing.
 // Usage: npm run bench:gateway [-- --duration 3 --warmup 0.5 --concurrency 1,16,64 --sessions 1000 --cpu-prof]
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { createSql, type Sql } from '../../lib/db.js';
+import { bootstrapAdmin } from '../../lib/ledger/bootstrap.js';
+import { migrate } from '../../lib/migrate.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { dropDatabase, ensureDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 import { freePort, portOpen, spawnManaged, waitUntil, type ManagedProcess } from '../../scripts/stack/process.js';
 import { log, pct, sleep, table } from '../api/common.js';
 import { machineTicks, processTicks, TICK_MS } from '../api/cpu.js';
@@ -143,6 +148,67 @@ async function startPeer(): Promise<{ proc: ManagedProcess; url: string }> {
   return { proc, url: `http://127.0.0.1:${port}/mcp` };
 }
 
+/**
+ * The gateway in a process of its own (bench/gateway/gateway-server.ts) on a fresh database: the
+ * schema, an admin with a bearer token, and one running server whose runtime endpoint is `upstream`.
+ */
+async function startGateway(upstream: string) {
+  const pg = await resolvePostgres({ database: 'mcp_bench_gateway' });
+  await dropDatabase(pg.url);
+  await ensureDatabase(pg.url);
+  const sql = createSql(pg.url, { max: 2 });
+  await migrate(sql);
+  const token = `bench-gateway-${randomUUID()}`;
+  const { adminId } = await bootstrapAdmin(sql, { adminEmail: 'bench@localhost', adminToken: token, defaultQuota: 5 });
+  const [server] = await sql<{ id: number }[]>`
+    insert into mcp_servers (owner_id, name, server_type, source, status)
+    values (${adminId}, 'bench-echo', 'nodejs', ${sql.json({ type: 'bench' })}, 'running') returning id`;
+  await sql`
+    insert into server_runtimes (server_id, backend, workload, image, endpoint, transport)
+    values (${server!.id}, 'docker', 'bench-echo', 'bench-echo', ${upstream}, 'streamable-http')`;
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info', // the API's default
+    DATABASE_URL: pg.url,
+    BIND_ADDRESS: '127.0.0.1',
+    BIND_PORT: String(port),
+  };
+  const profile = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'cpu-prof')}`] : [];
+  const proc = spawnManaged(
+    'gateway',
+    process.execPath,
+    [...profile, '--import', 'tsx', join(import.meta.dirname, 'gateway-server.ts')],
+    { cwd: PROJECT_ROOT, env, logFile: join(logDir, 'gateway-bench-gateway.log') },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil('gateway', async () => (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).ok, {
+    proc,
+    timeoutMs: 60_000,
+  });
+  return {
+    proc,
+    sql,
+    url: `${base}/mcp/${server!.id}`,
+    headers: { authorization: `Bearer ${token}` },
+    stop: async () => {
+      await proc.stop();
+      await sql.end({ timeout: 5 });
+      await dropDatabase(pg.url);
+      await pg.stop();
+    },
+  };
+}
+
+/** The database's backends serving the gateway (their CPU is the gateway's too). */
+async function backends(sql: Sql): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+  return rows.map((r) => r.pid);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Load
 
@@ -267,8 +333,14 @@ async function main(): Promise<void> {
     const peer = await startPeer();
     stops.push({ what: 'supergateway', stop: () => peer.proc.stop() });
 
-    const targets: Target[] = [{ name: 'direct', url: server.url, headers: {}, sessions: [] }];
-    targets.push({ name: 'peer (supergateway)', url: peer.url, headers: {}, sessions: [] });
+    const gateway = await startGateway(server.url);
+    stops.push({ what: 'gateway', stop: () => gateway.stop() });
+
+    const targets: Target[] = [
+      { name: 'direct', url: server.url, headers: {}, sessions: [] },
+      { name: 'gateway', url: gateway.url, headers: gateway.headers, sessions: [] },
+      { name: 'peer (supergateway)', url: peer.url, headers: {}, sessions: [] },
+    ];
     for (const t of targets) {
       log(`${t.name}: opening ${maxConcurrency} sessions`);
       t.sessions = await openSessions(t.url, t.headers, maxConcurrency);
@@ -277,13 +349,21 @@ async function main(): Promise<void> {
     const pids = async (): Promise<[Role, number][]> => [
       ['bench', process.pid],
       ['server', server.proc.child.pid!],
+      ['gateway', gateway.proc.child.pid!],
+      ...(await backends(gateway.sql)).map((pid): [Role, number] => ['postgres', pid]),
       ...withDescendants(peer.proc.child.pid!).map((pid): [Role, number] => ['peer', pid]),
     ];
     const results: CaseResult[] = [];
     for (const c of opts.concurrency) for (const t of targets) results.push(await runCase(t, c, pids));
     for (const t of targets) await Promise.all(t.sessions.map((s) => s.close()));
 
-    const streams = [await holdStreams('direct', server.url, {}, opts.sessions, [server.proc.child.pid!])];
+    const streams = [
+      await holdStreams('direct', server.url, {}, opts.sessions, [server.proc.child.pid!]),
+      await holdStreams('gateway', gateway.url, gateway.headers, opts.sessions, [
+        gateway.proc.child.pid!,
+        server.proc.child.pid!,
+      ]),
+    ];
 
     report(results, streams, load0, (performance.now() - started) / 1000);
   } finally {

@@ -1,9 +1,10 @@
 // bench/gateway: a raw Streamable HTTP client for load generation (the SDK Client's own overhead
 // would be measured with every call). A session is opened the way an MCP client opens one
 // (`initialize`, then `notifications/initialized`, then `Mcp-Session-Id` and `MCP-Protocol-Version`
-// on every request) and then calls `tools/call` over one keep-alive connection of its own; answers
+// on every request) and then calls `tools/call` over one keep-alive connection of its own (node:http,
+// the cheapest client at hand: the load generator shares the machine with what it measures); answers
 // are read as JSON or as SSE, whichever the server chose, and checked.
-import { Client, type Dispatcher } from 'undici';
+import { Agent, request, type IncomingMessage } from 'node:http';
 
 export const PROTOCOL_VERSION = '2025-11-25';
 
@@ -26,27 +27,35 @@ export function responseIn(contentType: string, body: string, id: number): JsonR
   return messages.find((m): m is JsonRpcResponse => (m as JsonRpcResponse).id === id);
 }
 
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (body += chunk));
+    res.on('end', () => resolve(body));
+    res.on('error', reject);
+  });
+}
+
 export class McpSession {
   private nextId = 1;
   private constructor(
-    private readonly http: Dispatcher,
+    private readonly agent: Agent,
     private readonly url: URL,
     private readonly baseHeaders: Record<string, string>,
     readonly sessionId: string | undefined,
-    /** Whether the connection is this session's own (closed with it) or shared. */
-    private readonly ownsHttp: boolean,
   ) {}
 
   /** Opens a session at `url` (an MCP endpoint) on a connection of its own. */
-  static async open(url: string, headers: Record<string, string> = {}, http?: Dispatcher): Promise<McpSession> {
+  static async open(url: string, headers: Record<string, string> = {}): Promise<McpSession> {
     const target = new URL(url);
-    const dispatcher = http ?? new Client(target.origin, { pipelining: 1, keepAliveTimeout: 60_000 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const base = {
       ...headers,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     };
-    const probe = new McpSession(dispatcher, target, base, undefined, false);
+    const probe = new McpSession(agent, target, base, undefined);
     const init = await probe.post({
       jsonrpc: '2.0',
       id: 0,
@@ -62,37 +71,40 @@ export class McpSession {
       throw new Error(`initialize at ${url}: HTTP ${init.status} ${init.body}`);
     const sid = init.sessionId;
     const session = new McpSession(
-      dispatcher,
+      agent,
       target,
       { ...base, 'mcp-protocol-version': PROTOCOL_VERSION, ...(sid ? { 'mcp-session-id': sid } : {}) },
       sid,
-      http === undefined,
     );
     const note = await session.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
     if (note.status !== 202) throw new Error(`notifications/initialized at ${url}: HTTP ${note.status} ${note.body}`);
     return session;
   }
 
+  private send(
+    method: 'GET' | 'POST' | 'DELETE',
+    headers: Record<string, string>,
+    body?: string,
+    agent: Agent | false = this.agent,
+  ): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = request(this.url, { method, agent, headers }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   private async post(
     message: object,
   ): Promise<{ status: number; contentType: string; body: string; sessionId: string | undefined }> {
-    const res = await this.http.request({
-      origin: this.url.origin,
-      path: this.url.pathname + this.url.search,
-      method: 'POST',
-      headers: this.baseHeaders,
-      body: JSON.stringify(message),
-    });
-    const body = await res.body.text();
-    const header = (name: string) => {
-      const v = res.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
+    const res = await this.send('POST', this.baseHeaders, JSON.stringify(message));
+    const body = await readBody(res);
+    const sessionId = res.headers['mcp-session-id'];
     return {
-      status: res.statusCode,
-      contentType: header('content-type') ?? '',
+      status: res.statusCode ?? 0,
+      contentType: res.headers['content-type'] ?? '',
       body,
-      sessionId: header('mcp-session-id'),
+      sessionId: Array.isArray(sessionId) ? sessionId[0] : sessionId,
     };
   }
 
@@ -116,41 +128,23 @@ export class McpSession {
    * the answer's headers (200, text/event-stream) are in. `close` ends it.
    */
   async openStream(): Promise<{ close: () => void }> {
-    const conn = new Client(this.url.origin, { pipelining: 1, bodyTimeout: 0 });
-    const res = await conn.request({
-      path: this.url.pathname + this.url.search,
-      method: 'GET',
-      headers: { ...this.baseHeaders, accept: 'text/event-stream' },
-    });
-    const type = String(res.headers['content-type'] ?? '');
+    const res = await this.send('GET', { ...this.baseHeaders, accept: 'text/event-stream' }, undefined, false);
+    const type = res.headers['content-type'] ?? '';
     if (res.statusCode !== 200 || !type.startsWith('text/event-stream')) {
-      const body = await res.body.text();
-      await conn.close();
+      const body = await readBody(res);
       throw new Error(`GET stream: HTTP ${res.statusCode} ${type} ${body}`);
     }
-    res.body.on('data', () => {});
-    res.body.on('error', () => {});
-    return {
-      close: () => {
-        res.body.destroy();
-        void conn.destroy();
-      },
-    };
+    res.on('data', () => {});
+    res.on('error', () => {});
+    return { close: () => void res.destroy() };
   }
 
   /** Ends the session (DELETE) and its connection. */
   async close(): Promise<void> {
     if (this.sessionId) {
-      const res = await this.http
-        .request({
-          origin: this.url.origin,
-          path: this.url.pathname + this.url.search,
-          method: 'DELETE',
-          headers: this.baseHeaders,
-        })
-        .catch(() => undefined);
-      await res?.body.text().catch(() => '');
+      const res = await this.send('DELETE', this.baseHeaders).catch(() => undefined);
+      res?.resume();
     }
-    if (this.ownsHttp) await this.http.close();
+    this.agent.destroy();
   }
 }
