@@ -1,5 +1,6 @@
 // The Hono application: thin by design — validate, authorize, then read Postgres or talk to a workflow.
 import { bodyLimit } from 'hono/body-limit';
+import { createGateway } from '../gateway/app.js';
 import { requestId } from 'hono/request-id';
 import { authenticate } from './auth.js';
 import type { ApiDeps } from './context.js';
@@ -28,6 +29,15 @@ export function createApp(deps: ApiDeps) {
   const app = createRouter();
 
   const metrics = createMetrics(deps.sql);
+  // The MCP gateway first: its hot path has its own metrics, audit and tracing, not the API's middleware.
+  const gateway = createGateway({
+    sql: deps.sql,
+    env: deps.env,
+    log: deps.log,
+    registry: metrics.registry,
+    tracing: deps.gatewayTracing,
+  });
+  app.route('/', gateway.app);
   app.use('*', requestId());
   if (deps.tracing) app.use('*', deps.tracing);
   app.use('*', metrics.middleware);
@@ -98,7 +108,7 @@ export function createApp(deps: ApiDeps) {
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => handleError(err, c, deps.log));
-  return app;
+  return Object.assign(app, { gateway });
 }
 
 export type App = ReturnType<typeof createApp>;

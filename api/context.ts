@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type Docker from 'dockerode';
 import type { MiddlewareHandler } from 'hono';
+import type { RelayTracing } from '../gateway/relay.js';
 import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   workflowIds: WorkflowIds;
   /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */
   tracing?: MiddlewareHandler;
+  /** The gateway's spans, joining each caller's trace context (lib/tracing.ts). */
+  gatewayTracing?: RelayTracing;
 }
 
 export interface Caller {

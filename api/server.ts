@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     // SSE streams never end on their own: give them a moment, then go.
     setTimeout(() => (server as Server).closeAllConnections(), 2_000).unref();
     void (async () => {
+      await app.gateway.close();
       await streams.stop();
       await temporal.connection.close();
       await tracing?.shutdown();

@@ -171,6 +171,34 @@ export const envSchema = z.object({
   /** Servers a new user may own unless an admin sets another quota. */
   DEFAULT_SERVER_QUOTA: int(5, 0, 100_000),
 
+  /**
+   * The address clients reach mcp-host at (scheme, host, port, no path): the gateway's canonical URLs
+   * (`<PUBLIC_URL>/mcp/<id>`) and the origin browsers may call it from. Unset: the address each request
+   * came to, and browsers only from loopback origins.
+   */
+  PUBLIC_URL: optionalText
+    .refine((v) => v === undefined || isHttpUrl(v), 'expected an http:// or https:// URL')
+    .transform((v) => v?.replace(/\/+$/, '')),
+  /**
+   * The key that signs the gateway's session ids (at least 32 characters), shared by every replica.
+   * Unset: a random key stored once in the database.
+   */
+  GATEWAY_SESSION_SECRET: optionalText.refine(
+    (v) => v === undefined || v.length >= 32,
+    'expected at least 32 characters',
+  ),
+  /** Further origins (`https://app.example.com`) that browsers may call the gateway from. */
+  GATEWAY_ALLOWED_ORIGINS: list.superRefine((entries, ctx) => {
+    const bad = entries.find((e) => !isHttpUrl(e) || new URL(e).origin !== e.replace(/\/+$/, ''));
+    if (bad)
+      ctx.addIssue({ code: 'custom', message: `expected origins such as https://app.example.com, got "${bad}"` });
+  }),
+  /** The OpenID Connect issuer whose tokens the gateway accepts; named in its protected-resource metadata. */
+  GATEWAY_OIDC_ISSUER: optionalText.refine(
+    (v) => v === undefined || isHttpUrl(v),
+    'expected an http:// or https:// URL',
+  ),
+
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
   /**

@@ -19,3 +19,14 @@ export async function loadInstallationId(sql: Sql): Promise<string> {
 export async function loadWorkflowIds(sql: Sql): Promise<WorkflowIds> {
   return workflowIdsFor(await loadInstallationId(sql));
 }
+
+/**
+ * The installation's gateway session key: the one stored, or `candidate` stored now when there is none
+ * yet. Every replica ends up with the same key, whichever wrote first.
+ */
+export async function gatewaySecret(sql: Sql, candidate: Buffer): Promise<Buffer> {
+  await sql`update installation set gateway_secret = ${candidate} where gateway_secret is null`;
+  const [row] = await sql<{ gateway_secret: Buffer }[]>`select gateway_secret from installation`;
+  if (!row?.gateway_secret) throw new Error('the database has no installation row: apply the migrations first');
+  return row.gateway_secret;
+}

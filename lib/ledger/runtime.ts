@@ -107,3 +107,52 @@ export async function policyDecisions(sql: Sql, serverId: number, limit: number)
     order by id desc limit ${limit}`;
   return rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() }));
 }
+
+/** What the gateway needs to route a request to a server: who owns it, whether it runs, and where. */
+export interface ServerRoute {
+  serverId: number;
+  ownerId: number;
+  name: string;
+  status: string;
+  transport: 'streamable-http' | 'stdio' | null;
+  endpoint: string | null;
+  /**
+   * Which launch the endpoint belongs to (the launch decision and when the workload came up): a
+   * session opened on one launch is not valid on the next.
+   */
+  generation: string | null;
+  /** The server's config opts in to audit rows carrying the calls' arguments (`audit_arguments: true`). */
+  auditArguments: boolean;
+}
+
+/** The server's route, or undefined when there is no such server. */
+export async function serverRoute(sql: Sql, serverId: number): Promise<ServerRoute | undefined> {
+  const [row] = await sql<
+    {
+      id: number;
+      owner_id: number;
+      name: string;
+      status: string;
+      transport: ServerRoute['transport'];
+      endpoint: string | null;
+      decision_id: number | null;
+      started_at: Date | null;
+      audit_arguments: boolean;
+    }[]
+  >`
+    select s.id, s.owner_id, s.name, s.status, r.transport, r.endpoint, r.decision_id, r.started_at,
+           coalesce(s.config->>'audit_arguments', 'false') = 'true' as audit_arguments
+    from mcp_servers s left join server_runtimes r on r.server_id = s.id
+    where s.id = ${serverId}`;
+  if (!row) return undefined;
+  return {
+    serverId: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    status: row.status,
+    transport: row.transport,
+    endpoint: row.endpoint,
+    generation: row.started_at ? `${row.decision_id ?? 0}.${row.started_at.getTime()}` : null,
+    auditArguments: row.audit_arguments,
+  };
+}
