@@ -12,7 +12,7 @@
 // its resident memory is read. Prints figures, the ratios to the direct baseline and to the peer, and
 // whether each of the issue's goals is met; asserts nothing.
 // Usage: npm run bench:gateway [-- --duration 3 --warmup 0.5 --concurrency 1,16,64 --sessions 1000
-//   --targets direct,gateway,peer --cpu-prof]
+//   --targets direct,gateway,peer --hold 1 --gateway-node-args='--max-semi-space-size=1' --cpu-prof]
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -42,8 +42,17 @@ const opts = {
   warmup: num('warmup', 0.5),
   concurrency: flag('concurrency', '1,16,64').split(',').map(Number),
   sessions: num('sessions', 1000),
+  /** Seconds the GET streams stay open before memory is read (longer to inspect the processes meanwhile). */
+  hold: num('hold', 1),
   /** Which of direct, gateway and peer to measure (all by default; direct is the baseline of the others). */
   targets: flag('targets', 'direct,gateway,peer').split(','),
+  /** Node options for the gateway process, to try heap settings (`--gateway-node-args=--max-semi-space-size=4`). */
+  gatewayNodeArgs: (process.argv.find((a) => a.startsWith('--gateway-node-args=')) ?? '=')
+    .split('=')
+    .slice(1)
+    .join('=')
+    .split(' ')
+    .filter(Boolean),
   /** A V8 CPU profile of the gateway process, written to .data/bench-logs/cpu-prof when it stops. */
   cpuProf: process.argv.includes('--cpu-prof'),
 };
@@ -185,7 +194,7 @@ async function startGateway(upstream: string) {
     const proc = spawnManaged(
       'gateway',
       process.execPath,
-      [...profile, '--import', 'tsx', join(import.meta.dirname, 'gateway-server.ts')],
+      [...opts.gatewayNodeArgs, ...profile, '--import', 'tsx', join(import.meta.dirname, 'gateway-server.ts')],
       { cwd: PROJECT_ROOT, env, logFile: join(logDir, 'gateway-bench-gateway.log') },
     );
     await waitUntil('gateway', async () => (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).ok, {
@@ -312,7 +321,8 @@ async function holdStreams(name: string, url: string, headers: Record<string, st
   const sessions = await openSessions(url, headers, n, 32);
   const streams = await Promise.all(sessions.map((s) => s.openStream()));
   const openSeconds = (performance.now() - t0) / 1000;
-  await sleep(1_000);
+  log(`${name}: ${n} streams open; holding them ${opts.hold} s`);
+  await sleep(opts.hold * 1000);
   // Still answering with every stream open: a call on the last session.
   const answers = await sessions.at(-1)!.echo('still here');
   const held = pids.map(rss);
