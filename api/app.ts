@@ -9,6 +9,7 @@ import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
+import { clientConfigRoutes } from './routes/client-config.js';
 import { evaluationRoutes } from './routes/evaluations.js';
 import { governanceRoutes } from './routes/governance.js';
 import { promotionRoutes } from './routes/promotions.js';
@@ -91,6 +92,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api/servers', metricRoutes(deps));
   app.route('/api/servers', runtimeRoutes(deps));
   app.route('/api/servers', webhookSecretRoutes(deps));
+  app.route('/api/servers', clientConfigRoutes(deps));
   app.route('/api', buildRoutes(deps));
   app.route('/api', vmRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));

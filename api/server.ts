@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     executors,
     workflowIds,
     tracing: tracing?.middleware,
+    gatewayTracing: tracing?.relay,
   });
   const server = serve({ fetch: app.fetch, hostname: env.BIND_ADDRESS, port: env.BIND_PORT }, (info) => {
     log.info({ address: info.address, port: info.port }, 'api listening');

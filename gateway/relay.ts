@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import type { Logger } from '../lib/logger.js';
+import type { RelaySpans } from '../lib/tracing.js';
 import { inScope } from '../lib/ledger/scope.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import type { AuditOutcome, GatewayAuditEntry, GatewayParts, GatewayPrincipal, GrantedKind } from './contracts.js';
@@ -37,11 +38,8 @@ export interface RouteSource {
   invalidate(serverId: number): void;
 }
 
-/** Trace context for the hop upstream: the caller's joined, a child of it sent on. */
-export interface RelayTracing {
-  /** Runs `fn` in a span that continues the caller's trace; `fn` gets the trace headers for the server. */
-  span<T>(name: string, incoming: Headers, fn: (traceHeaders: Record<string, string>) => Promise<T>): Promise<T>;
-}
+/** Trace context for the hop upstream: the caller's joined, a child of it sent on (lib/tracing.ts). */
+export type RelayTracing = RelaySpans;
 
 export interface RelayDeps {
   parts: GatewayParts;
@@ -303,7 +301,16 @@ export function createRelay(deps: RelayDeps) {
     let upstream: Response;
     try {
       upstream = deps.tracing
-        ? await deps.tracing.span(`MCP ${messages[0]?.method ?? method}`, req.headers, send)
+        ? await deps.tracing.span(
+            `MCP ${messages[0]?.method ?? method}`,
+            req.headers,
+            {
+              'mcp.server.id': serverId,
+              'mcp.method.name': messages[0]?.method ?? method,
+              'http.request.method': method,
+            },
+            send,
+          )
         : await send(passThroughTrace(req.headers));
     } catch (err) {
       if (req.signal.aborted) {

@@ -26,8 +26,23 @@ export interface Tracing {
   workerOptions(): Pick<WorkerOptions, 'interceptors' | 'sinks'>;
   /** A span per HTTP request, parent of whatever the handler does. */
   middleware: MiddlewareHandler;
+  /** For proxies (the MCP gateway): spans that continue the caller's trace and hand it on. */
+  relay: RelaySpans;
   /** Flushes pending spans. */
   shutdown(): Promise<void>;
+}
+
+export interface RelaySpans {
+  /**
+   * Runs `fn` in a span whose parent is the caller's W3C trace context (`traceparent`/`tracestate` of
+   * `incoming`, a new trace without one); `fn` gets the headers that carry this span on to the next hop.
+   */
+  span<T>(
+    name: string,
+    incoming: Headers,
+    attributes: Record<string, string | number>,
+    fn: (traceHeaders: Record<string, string>) => Promise<T>,
+  ): Promise<T>;
 }
 
 /** The OTLP traces URL when tracing is on, else undefined. */
@@ -92,6 +107,26 @@ export async function startTracing(env: TracingEnv, defaultServiceName: string):
           span.end();
         }
       }),
+    relay: {
+      span(name, incoming, attributes, fn) {
+        const parent = otel.propagation.extract(otel.ROOT_CONTEXT, incoming, {
+          get: (carrier, key) => carrier.get(key) ?? undefined,
+          keys: (carrier) => [...carrier.keys()],
+        });
+        return tracer.startActiveSpan(name, { kind: otel.SpanKind.SERVER, attributes }, parent, async (span) => {
+          const traceHeaders: Record<string, string> = {};
+          otel.propagation.inject(otel.context.active(), traceHeaders);
+          try {
+            return await fn(traceHeaders);
+          } catch (err) {
+            span.setStatus({ code: otel.SpanStatusCode.ERROR, message: (err as Error).message });
+            throw err;
+          } finally {
+            span.end();
+          }
+        });
+      },
+    },
     shutdown: () => provider.shutdown(),
   };
 }

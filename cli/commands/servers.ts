@@ -1,4 +1,5 @@
-// mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret.
+// mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret, and
+// connect/tools/call through the gateway.
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CreateServerBody, ServerStatusSchema, type Server } from '../../lib/schemas/servers.js';
@@ -8,6 +9,7 @@ import { CliError } from '../handle-error.js';
 import { plain, show, withJson, type Cell } from '../output.js';
 import { checkBody, checkOption, collect, Id, Seconds } from '../validate.js';
 import { watchServers } from '../watch.js';
+import { addGatewayClientCommands } from './gateway-client.js';
 import { addMetricsCommands } from './metrics.js';
 
 type ConfigValue = string | number | boolean;
@@ -222,5 +224,6 @@ export function serversCommand(): Command {
     });
 
   addMetricsCommands(servers);
+  addGatewayClientCommands(servers);
   return servers;
 }
