@@ -223,6 +223,24 @@ describe('the relay', () => {
     expect(upstream.seen.length).toBe(seen);
   });
 
+  it('refuses a body larger than MAX_BODY_BYTES with 413, declared or streamed', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(1024 * 1024) } });
+    expect((await post(JSON.parse(big))).status).toBe(413);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(big));
+        c.close();
+      },
+    });
+    const res = await fetch(`${base}/mcp/1`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer owner-token-0000000001', 'content-type': 'application/json' },
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
   it('passes a stateless request (no session, Mcp-Method and Mcp-Name headers) through', async () => {
     upstream.seen.length = 0;
     const res = await post(

@@ -126,12 +126,14 @@ export function createRelay(deps: RelayDeps) {
     let sessionId: string | null = req.headers.get('mcp-session-id');
 
     const firstId = () => messages.find((m) => m.hasId)?.id ?? null;
+    // Only a server the caller may see names a metric label: unknown ids would make labels without bound.
+    const labelled = () => (route ? serverId : null);
 
     /** Records each message of the request with one outcome (refusals before or instead of the server). */
     const auditAll = (outcome: AuditOutcome, httpStatus: number, error: string | null, responseBytes = 0) => {
       const durationMs = performance.now() - started;
       for (const m of messages) record(m, outcome, httpStatus, error, durationMs, responseBytes);
-      if (messages.length === 0) metrics.observe(serverId, method, outcome, durationMs / 1000);
+      if (messages.length === 0) metrics.observe(labelled(), method, outcome, durationMs / 1000);
     };
 
     const record = (
@@ -142,7 +144,7 @@ export function createRelay(deps: RelayDeps) {
       durationMs: number,
       responseBytes: number,
     ) => {
-      metrics.observe(serverId, m.method, outcome, durationMs / 1000);
+      metrics.observe(labelled(), m.method, outcome, durationMs / 1000);
       if (!principal) return;
       const entry: GatewayAuditEntry = {
         at: new Date(Date.now() - durationMs),
@@ -212,9 +214,11 @@ export function createRelay(deps: RelayDeps) {
       if (declared > deps.maxBodyBytes) {
         return refuse(413, RpcCode.invalidRequest, `request body exceeds ${deps.maxBodyBytes} bytes`, 'error');
       }
-      body = new Uint8Array(await req.arrayBuffer());
-      if (body.byteLength > deps.maxBodyBytes) {
-        return refuse(413, RpcCode.invalidRequest, `request body exceeds ${deps.maxBodyBytes} bytes`, 'error');
+      body = await readBounded(req, deps.maxBodyBytes);
+      if (!body) {
+        return refuse(413, RpcCode.invalidRequest, `request body exceeds ${deps.maxBodyBytes} bytes`, 'error', {
+          connection: 'close',
+        });
       }
       let parsed: unknown;
       try {
@@ -386,7 +390,7 @@ export function createRelay(deps: RelayDeps) {
       );
     }
     if (messages.length === 0)
-      metrics.observe(serverId, method, upstream.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
+      metrics.observe(labelled(), method, upstream.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
 
     const type = upstream.headers.get('content-type') ?? '';
     const out = (rewritten: boolean) => {
@@ -427,6 +431,19 @@ export function createRelay(deps: RelayDeps) {
     settleRest(upstream.ok ? 'ok' : 'error', upstream.ok ? 'no response to this request' : `HTTP ${upstream.status}`);
     return new Response(rewritten ?? text, { status: upstream.status, headers: out(rewritten !== undefined) });
   };
+}
+
+/** The request's body, or undefined once it passes `max` bytes (a chunked body declares no length). */
+async function readBounded(req: Request, max: number): Promise<Uint8Array | undefined> {
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 /** Without tracing of its own the gateway is transparent to the caller's trace context. */
