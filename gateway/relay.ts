@@ -336,7 +336,9 @@ export function createRelay(deps: RelayDeps) {
     // server's own session if it keeps one: even a stateless server's clients then learn of a redeploy.
     const upstreamSession = upstream.headers.get('mcp-session-id');
     const opened = upstreamSession !== null || (upstream.ok && messages.some((m) => m.method === 'initialize'));
-    if (opened) {
+    // A server repeats its session id on every answer: the id the client sent, verified above for this
+    // server, principal and launch, says the same already and goes back as it is (no HMAC per call).
+    if (opened && !(session && session.upstream === upstreamSession)) {
       sessionId = (await deps.sessions()).sign({
         upstream: upstreamSession,
         serverId,

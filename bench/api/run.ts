@@ -35,7 +35,7 @@ import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';
-import { log, sleep } from './common.js';
+import { log, sleep, table } from './common.js';
 import { ROLES, quiesce, withCpu, type CpuShare, type Role } from './cpu.js';
 import { fanout } from './fanout.js';
 import { httpCall, load, paced, type LoadResult } from './load.js';
@@ -443,15 +443,6 @@ async function main(): Promise<void> {
 /** Starts per second counting the time the stack took to settle after the last answer. */
 function settledRate(r: LoadResult, settle: number): number {
   return r.ok / (r.ok / Math.max(r.reqPerSec, 1e-9) + settle);
-}
-
-function table(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
 }
 
 main().catch((err: unknown) => {
