@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startApi } from '../../scripts/stack/app.js';
-import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { serverRepository, startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
@@ -78,7 +78,7 @@ describe('hosting an MCP server', () => {
       artifact_run_id: run!.id,
       requires_build: true,
     });
-    expect(decision.image).toBe(`${stack.registryHost}/mcp/mcp-custom-${id}@${run!.manifest_digest}`);
+    expect(decision.image).toBe(`${stack.registryHost}/${await serverRepository(h.sql, id)}@${run!.manifest_digest}`);
     expect(decision.notes).toEqual([...decision.notes].sort());
 
     // The container: labelled, the built image, config as environment, restarted unless stopped.
@@ -163,7 +163,7 @@ describe('hosting an MCP server', () => {
     await waitFor(built, ['stopped'], 'created');
     await call('POST', `/api/servers/${built}/builds`, { token: h.adminToken });
     await waitFor(built, ['ready'], 'built');
-    const image = `${stack.registryHost}/mcp/mcp-custom-${built}:latest`;
+    const image = `${stack.registryHost}/${await serverRepository(h.sql, built)}:latest`;
     const fromImage = (
       await call('POST', '/api/servers', {
         token: h.adminToken,
