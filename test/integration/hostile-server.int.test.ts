@@ -27,6 +27,7 @@ let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
 const MEMORY = '64m';
+const PIDS = 64;
 
 /** A tool whose answer is what `command` printed (letters, digits and a little punctuation only). */
 const tool = (name: string, command: string) =>
@@ -47,7 +48,9 @@ const ENTRYPOINT = `#!/bin/sh
 mkfifo /tmp/alloc
 echo "hello-mcp listening on port \${PORT:-8080}"
 httpd -f -v -p 0.0.0.0:\${PORT:-8080} -h /www &
-read mib < /tmp/alloc
+# A child's exit (an orphan handed to PID 1) interrupts the FIFO's open: wait until a size arrives.
+mib=
+while [ -z "$mib" ]; do read mib < /tmp/alloc 2>/dev/null; done
 sleep 1 # the tool's answer leaves first
 echo "escape: allocating \${mib} MiB as the main process"
 exec /escape alloc "$mib"
@@ -118,6 +121,19 @@ describe('a hostile tenant', () => {
   let hostile: Running;
   let other: Running;
 
+  /** A tool of the hostile server; when it does not answer, the error says how the server is. */
+  async function attempt(name: string, args: Record<string, string> = {}): Promise<string> {
+    try {
+      return (await callTool(hostile.endpoint, name, args)).trim();
+    } catch (err) {
+      const server = (await call('GET', `/api/servers/${hostile.id}`, { token: h.adminToken })).body;
+      const logs = (await call('GET', `/api/servers/${hostile.id}/logs?tail=30`, { token: h.adminToken })).text;
+      throw new Error(
+        `${name} ${JSON.stringify(args)}: ${String(err)} (${String((err as Error).cause)}); server ${server.status} (${server.status_reason}); logs:\n${logs}`,
+      );
+    }
+  }
+
   /** The platform still serves: the API is healthy and the other tenant's server answers a tool call. */
   async function platformServes(after: string): Promise<void> {
     expect((await call('GET', '/healthz')).status, `API health after ${after}`).toBe(200);
@@ -128,11 +144,11 @@ describe('a hostile tenant', () => {
 
   it('launches, next to another tenant', async () => {
     [hostile, other] = await Promise.all([
-      run(await operator(), 'hs-hostile', 'hs-hostile', { 'resources.memory': MEMORY, 'resources.pids': 32 }),
+      run(await operator(), 'hs-hostile', 'hs-hostile', { 'resources.memory': MEMORY, 'resources.pids': PIDS }),
       run(await operator(), 'hs-other', 'hs-hello', {}),
     ]);
     // The probe works: the hostile server reaches its own port.
-    expect(await callTool(hostile.endpoint, 'connect', { target: '127.0.0.1:8080' })).toBe('reached');
+    expect(await attempt('connect', { target: '127.0.0.1:8080' })).toBe('reached');
   }, 600_000);
 
   it('reaches neither Postgres, Temporal, the API, the registry, the other tenant nor the metadata address', async () => {
@@ -142,32 +158,32 @@ describe('a hostile tenant', () => {
       '169.254.169.254:80',
     ];
     for (const target of targets) {
-      expect(await callTool(hostile.endpoint, 'connect', { target }), target).toBe('blocked');
+      expect(await attempt('connect', { target }), target).toBe('blocked');
     }
     await platformServes('the connection attempts');
   }, 300_000);
 
   it('opens no AF_PACKET socket', async () => {
-    expect(await callTool(hostile.endpoint, 'packet')).toMatch(/^refused: operation not permitted/);
+    expect(await attempt('packet')).toMatch(/^refused: operation not permitted/);
     await platformServes('the AF_PACKET socket');
   });
 
   it('writes nothing to /', async () => {
-    const written = await callTool(hostile.endpoint, 'write_root');
+    const written = await attempt('write_root');
     expect(written).not.toContain('written');
     expect(written).toMatch(/Read-only file system|Permission denied/);
     await platformServes('the write to /');
   });
 
   it('forks until the pids limit refuses it', async () => {
-    const forked = await callTool(hostile.endpoint, 'fork');
+    const forked = await attempt('fork');
     expect(forked).toMatch(/^refused after \d+: resource temporarily unavailable/);
-    expect(Number(/after (\d+)/.exec(forked)![1])).toBeLessThan(32);
+    expect(Number(/after (\d+)/.exec(forked)![1])).toBeLessThan(PIDS);
     await platformServes('the fork loop');
   });
 
   it("reads its own /proc/1/environ, never the host's", async () => {
-    const environ = await callTool(hostile.endpoint, 'host_environ');
+    const environ = await attempt('host_environ');
     expect(environ).toContain(`MCP_SERVER_ID=${hostile.id}`); // the container's own PID 1
     for (const secret of ['DATABASE_URL', 'ADMIN_TOKEN', 'TEMPORAL_ADDRESS', h.adminToken])
       expect(environ).not.toContain(secret);
@@ -175,12 +191,20 @@ describe('a hostile tenant', () => {
   });
 
   it('is stopped and marked when it allocates four times its memory limit', async () => {
-    expect(await callTool(hostile.endpoint, 'alloc', { mib: String(4 * 64) })).toBe('allocating');
-    const server = await waitForStatus(call, h.adminToken, hostile.id, ['unhealthy', 'error'], 'killed');
+    expect(await attempt('alloc', { mib: String(4 * 64) })).toBe('allocating');
+    const container = stack.docker.getContainer(`mcp-server-${hostile.id}`);
+    const seen = new Set<string>();
+    const server = await waitForStatus(call, h.adminToken, hostile.id, ['unhealthy', 'error'], 'killed', 60_000).catch(
+      async (err: Error) => {
+        const { State, RestartCount } = await container.inspect();
+        seen.add(JSON.stringify({ RestartCount, ...State, Health: undefined }));
+        throw new Error(`${err.message}; container: ${[...seen].join(' | ')}`);
+      },
+    );
     expect(server.status_reason).toMatch(
       new RegExp(`container mcp-server-${hostile.id} was killed for exceeding its memory limit of ${MEMORY}`),
     );
-    expect((await stack.docker.getContainer(`mcp-server-${hostile.id}`).inspect()).State.OOMKilled).toBe(true);
+    expect((await container.inspect()).State.OOMKilled).toBe(true);
     await platformServes('the allocation');
   }, 120_000);
 });
