@@ -5,7 +5,7 @@
 // servers at the endpoints mcp-host recorded. The stack is the harness's, which is npm start's.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { serverRepository, startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
@@ -137,7 +137,7 @@ describe('a hosted server in a network of its own', () => {
         json: {
           name: 'hn-refused',
           server_type: 'Example',
-          source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` },
+          source: { type: 'image', image: `${stack.registryHost}/${await serverRepository(h.sql, a.id)}:latest` },
         },
       });
       expect(created.status).toBe(201);
