@@ -2,7 +2,7 @@
 import { bodyLimit } from 'hono/body-limit';
 import { createGateway } from '../gateway/app.js';
 import { requestId } from 'hono/request-id';
-import { authenticate } from './auth.js';
+import { authenticate, requireRole } from './auth.js';
 import type { ApiDeps } from './context.js';
 import { DOCS_HTML } from './docs.js';
 import { errorBody, handleError } from './errors.js';
@@ -44,9 +44,12 @@ export function createApp(deps: ApiDeps) {
   app.use('*', requestId());
   if (deps.tracing) app.use('*', deps.tracing);
   app.use('*', metrics.middleware);
-  app.get('/metrics', async (c) =>
-    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-  );
+  // Platform-wide figures: only an admin's or a viewer's token reads them (Prometheus sends it with
+  // `authorization: { credentials_file: ... }`); a viewer token is the read-only one to give a scraper.
+  app.get('/metrics', authenticate(deps.sql), async (c) => {
+    requireRole(c.get('caller'), 'admin', 'viewer');
+    return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();

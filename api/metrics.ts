@@ -1,6 +1,7 @@
 // Prometheus metrics: request latency measured as requests are served, and ledger-derived gauges
 // (server statuses, build outcomes, push retries, credential health) read from Postgres at scrape
-// time, so every API replica reports the same totals. Unauthenticated, like /healthz.
+// time, so every API replica reports the same totals. Read with an admin or viewer token (api/app.ts);
+// registry events count only the platform's own, never those posted through the API.
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sql } from '../lib/db.js';

@@ -15,7 +15,7 @@ export interface BuildResult {
   runId: number;
   revision: string;
   localImage: string;
-  /** `<registry>/mcp-custom-<id>:latest` (the manifest list), or null without a registry. */
+  /** `<registry>/owner-<owner id>/mcp-custom-<id>:latest` (the manifest list), or null without a registry. */
   registryImage: string | null;
   manifestDigest: string | null;
   platforms: string[];
@@ -30,6 +30,12 @@ export interface BuildSettings {
   cacheFrom: string[];
   noCache: boolean;
   pushRetries: number;
+  /**
+   * The server's owner: images go to the owner's namespace of the registry (`owner-<id>/`), and a
+   * FROM may name no other owner's. Absent in builds recorded before namespaces (they pushed to the
+   * registry's top level).
+   */
+  ownerId?: number;
 }
 
 export interface BuildRun {

@@ -32,8 +32,9 @@ export function createBuildLedgerActivities(sql: Sql, env: Env) {
     async beginBuildRun(input: BeginBuildRunInput): Promise<BuildRun> {
       const settings = buildSettingsFrom(env);
       const localImage = `mcp-custom-${input.serverId}`;
-      const runId = await openBuildRun(sql, { ...input, registry: settings.registry, localImage });
-      return { runId, localImage, settings };
+      const { id: runId, ownerId } = await openBuildRun(sql, { ...input, registry: settings.registry, localImage });
+      // The build pushes into its owner's namespace of the registry, and may use no other owner's images.
+      return { runId, localImage, settings: { ...settings, ownerId } };
     },
 
     /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */

@@ -12,6 +12,7 @@ import { platformSlug } from '../../lib/build/platform.js';
 import { readJsonStream } from '../../lib/docker.js';
 import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry/client.js';
 import { ErrorType } from '../../lib/errors.js';
+import { mayNameImage } from '../../lib/registry/namespace.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
@@ -184,6 +185,19 @@ async function checkBaseRegistry(image: string, registry: string | null, policy:
   }
 }
 
+/**
+ * Refuses a FROM image of another owner's namespace, or one of the platform's own (a local build's
+ * name, the registry outside every namespace): a build reads only its owner's images, and with the
+ * platform's credentials only theirs. Builds recorded before namespaces (no owner) keep the old rule.
+ */
+function checkBaseTenancy(image: string, settings: BuildSettings): void {
+  if (settings.ownerId === undefined || mayNameImage(image, settings.registry ?? undefined, settings.ownerId)) return;
+  throw ApplicationFailure.nonRetryable(
+    `base image ${image} not found (it is not in your namespace of the registry)`,
+    ErrorType.BuildContextInvalid,
+  );
+}
+
 export function createDockerBuildActivities(
   docker: Docker,
   telemetry: Telemetry,
@@ -211,6 +225,7 @@ export function createDockerBuildActivities(
           );
         const pins = new Map<string, string>();
         for (const { image } of fromImages(original)) {
+          checkBaseTenancy(image, input.settings);
           await checkBaseRegistry(image, input.settings.registry, policy);
           const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials, log);
           if (pinned) {

@@ -41,7 +41,7 @@ export function createEvaluationActivities(
 ) {
   const ensureImage = imagePuller(docker, env, credentials);
   const { removeContainer } = dockerWorkloads(docker);
-  const networks = createSandboxNetworks(installation, env, docker, ensureImage);
+  const networks = createSandboxNetworks(installation, env, docker, (image) => ensureImage(image, 'platform'));
   const bridge = createDockerBridge(docker, env);
 
   /** Asks the container for its manifest until it answers, or the time is up. */
@@ -85,7 +85,7 @@ export function createEvaluationActivities(
       let evidence: Record<string, unknown>;
       let pass = false;
       try {
-        const labels = await ensureImage(image);
+        const labels = await ensureImage(image, { ownerId: c.owner_id });
         const launched = await runMcpContainer(docker, env, {
           name,
           image,

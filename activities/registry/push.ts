@@ -9,6 +9,7 @@ import { readJsonStream } from '../../lib/docker.js';
 import { ErrorType } from '../../lib/errors.js';
 import { RegistryClient, RegistryError, MediaType } from '../../lib/registry/client.js';
 import type { CredentialHealthStatus } from '../../lib/registry/credential-health.js';
+import { ownerNamespace } from '../../lib/registry/namespace.js';
 import { apiBase, parseRegistry, repoPath, repositoryFor } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import type { BuildSettings, PlatformPush } from '../../workflows/build-and-publish.messages.js';
@@ -52,9 +53,13 @@ class PushError extends Error {
 
 const HEARTBEAT_MS = 2_000;
 
-const imageName = (serverId: number) => `mcp-custom-${serverId}`;
+/** A server's image name below the registry: in its owner's namespace when the build knows the owner. */
+const imageNameOf = ({ settings, serverId }: { settings: BuildSettings; serverId: number }) =>
+  settings.ownerId === undefined
+    ? `mcp-custom-${serverId}`
+    : `${ownerNamespace(settings.ownerId)}/mcp-custom-${serverId}`;
 /** `registry_endpoint` as the catalogue defines it: REGISTRY (scheme kept) + image name, no tag. */
-const endpointOf = (registry: string, serverId: number) => `${registry.replace(/\/+$/, '')}/${imageName(serverId)}`;
+const endpointOf = (registry: string, name: string) => `${registry.replace(/\/+$/, '')}/${name}`;
 
 function isAuthFailure(code: number | undefined, message: string): boolean {
   return (
@@ -82,9 +87,10 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
       const registry = input.settings.registry!;
       const retryLimit = input.settings.pushRetries;
       const location = parseRegistry(registry);
-      const repository = repositoryFor(location, imageName(input.serverId));
+      const name = imageNameOf(input);
+      const repository = repositoryFor(location, name);
       const tag = `latest-${platformSlug(input.platform)}`;
-      const endpoint = endpointOf(registry, input.serverId);
+      const endpoint = endpointOf(registry, name);
       const log = telemetry.buildLog(input.runId, input.platform);
       const metric = (event: string, details: Record<string, unknown>) =>
         telemetry.metric(input.serverId, input.runId, event, { ...details, platform: input.platform });
@@ -211,7 +217,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
 
         // 4. What exactly was pushed: media type and size for the manifest list entry.
         const client = await registryClient(registry);
-        const descriptor = await client.headManifest(repoPath(location, imageName(input.serverId)), digest);
+        const descriptor = await client.headManifest(repoPath(location, name), digest);
         if (!descriptor) throw new PushError('remote', `registry does not show the pushed manifest ${digest}`);
         await metric('push_succeeded', { attempt, retry_limit: retryLimit, registry_endpoint: endpoint });
         log.line(`Registry push succeeded after ${attempt} attempt(s) for ${repository}`);
@@ -274,8 +280,9 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
     async publishManifestList(input: PublishManifestInput): Promise<{ image: string; digest: string }> {
       const registry = input.settings.registry!;
       const location = parseRegistry(registry);
-      const repo = repoPath(location, imageName(input.serverId));
-      const endpoint = endpointOf(registry, input.serverId);
+      const name = imageNameOf(input);
+      const repo = repoPath(location, name);
+      const endpoint = endpointOf(registry, name);
       const log = telemetry.buildLog(input.runId, null);
       const metric = (event: string, details: Record<string, unknown>) =>
         telemetry.metric(input.serverId, input.runId, event, details);
@@ -330,7 +337,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
           }
         }
         if (stale.length > 0) log.line('Completed manifest prune for removed architectures');
-        return { image: `${repositoryFor(location, imageName(input.serverId))}:latest`, digest };
+        return { image: `${repositoryFor(location, name)}:latest`, digest };
       } catch (err) {
         if (err instanceof RegistryError && (err.kind === 'auth' || err.kind === 'remote')) {
           throw ApplicationFailure.nonRetryable(`manifest publish failed: ${err.message}`, ErrorType.RegistryRejected);

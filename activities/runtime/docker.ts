@@ -13,8 +13,11 @@ import { readJsonStream } from '../../lib/docker.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { recordDockerLaunch, recordEndpoint } from '../../lib/ledger/runtime.js';
+import { everyOwner } from '../../lib/ledger/scope.js';
+import { findServer } from '../../lib/ledger/servers.js';
 import { freePort } from '../../lib/net.js';
 import { EXECUTORS, type Capability, type ExecutorDescriptor } from '../../lib/policy/decide.js';
+import { lendsCredentials, type PullFor } from '../../lib/registry/namespace.js';
 import { parseRegistry } from '../../lib/registry/reference.js';
 import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/runtime/executor.js';
 import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
@@ -221,19 +224,18 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   };
 }
 
-/** Pulls an image unless the daemon has it, with the registry credentials for mcp-host's own registry. */
+/** Pulls an image unless the daemon has it, with the platform's registry credentials where `pullFor` may have them. */
 export function imagePuller(docker: Docker, env: Env, credentials: CredentialManager) {
-  return async function ensureImage(image: string): Promise<ImageFacts> {
+  return async function ensureImage(image: string, pullFor: PullFor): Promise<ImageFacts> {
     try {
       return imageFacts((await docker.getImage(image).inspect()).Config);
     } catch {
       // not here yet: pull it
     }
     const creds = await credentials.current();
-    const own = env.REGISTRY ? parseRegistry(env.REGISTRY).host : undefined;
     const authconfig =
-      creds && own && image.startsWith(`${own}/`)
-        ? { username: creds.username, password: creds.password, serveraddress: own }
+      creds && env.REGISTRY && lendsCredentials(image, env.REGISTRY, pullFor)
+        ? { username: creds.username, password: creds.password, serveraddress: parseRegistry(env.REGISTRY).host }
         : undefined;
     const stream = (await docker.pull(image, { authconfig })) as NodeJS.ReadableStream;
     let failure: string | undefined;
@@ -276,7 +278,7 @@ export function createDockerExecutor(
 ) {
   const ensureImage = imagePuller(docker, env, credentials);
   const containers = dockerWorkloads(docker);
-  const networks = createSandboxNetworks(installation, env, docker, ensureImage);
+  const networks = createSandboxNetworks(installation, env, docker, (image) => ensureImage(image, 'platform'));
   const bridge = createDockerBridge(docker, env);
   return {
     backend: 'docker',
@@ -284,7 +286,8 @@ export function createDockerExecutor(
 
     async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
-      const labels = await ensureImage(input.image);
+      const { owner_id: ownerId } = await findServer(sql, input.serverId, everyOwner);
+      const labels = await ensureImage(input.image, { ownerId });
       await recordDockerLaunch(sql, {
         serverId: input.serverId,
         decisionId: input.decisionId,

@@ -16,6 +16,7 @@ import {
   upsertCertification,
   type CertificationRow,
 } from '../../lib/ledger/certifications.js';
+import { distinctCertifierRefusal } from '../../lib/ledger/promotions.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import {
   Certification,
@@ -169,6 +170,15 @@ export function evaluationRoutes(deps: ApiDeps) {
           ? new Date(validFrom.getTime() + cadence * 1000)
           : null;
       const status = body.evaluate ? 'pending' : body.status!;
+      if (status === 'pass') {
+        const refused = await distinctCertifierRefusal(sql, {
+          ownerId,
+          manifestDigest: run.manifest_digest,
+          requirement: body.policy_requirement,
+          actorId: caller.id,
+        });
+        if (refused) throw new ApiError(403, 'distinct_approver_required', refused);
+      }
       // An upsert replaces the whole record (POST semantics): fields left out are cleared.
       const row = await upsertCertification(sql, {
         ownerId,
@@ -186,6 +196,7 @@ export function evaluationRoutes(deps: ApiDeps) {
         refreshCadenceSeconds: cadence,
         nextRefreshAt: nextRefresh,
         governanceNotes: body.governance_notes ?? null,
+        certifiedBy: body.evaluate ? null : caller.id,
       });
       if (body.evaluate) await drive(row, true);
       else if (status === 'pass') await notifyGatedServers(deps, ownerId);

@@ -17,6 +17,7 @@ import {
   type GovernanceAuditRow,
   type RunDetail,
 } from '../../lib/ledger/governance.js';
+import { distinctApproverRefusal } from '../../lib/ledger/promotions.js';
 import { ownerScope } from '../../lib/ledger/scope.js';
 import { findServer } from '../../lib/ledger/servers.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -151,6 +152,11 @@ const streamRun = createRoute({
 
 export function governanceRoutes(deps: ApiDeps) {
   const { sql, temporal, env, workflowIds } = deps;
+  /** A promotion's governance run is not completed by whoever scheduled it, when its track says so. */
+  const refuseSelfCompletion = async (runId: number, actorId: number) => {
+    const refused = await distinctApproverRefusal(sql, { governanceRunId: runId }, actorId, { approval: false });
+    if (refused) throw new ApiError(403, 'distinct_approver_required', refused);
+  };
   return createRouter()
     .openapi(listWorkflows, async (c) =>
       c.json(await withSteps(sql, await workflowsIn(sql, visibleScope(c.get('caller')))), 200),
@@ -236,6 +242,7 @@ export function governanceRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const run = await loadRunDetail(sql, workflowIds, c.req.valid('param').id, visibleScope(caller));
       const body = c.req.valid('json');
+      if (body.status === 'completed') await refuseSelfCompletion(run.id, caller.id);
       await executeUpdate(
         temporal,
         workflowIds.governance(run.id),
@@ -251,6 +258,7 @@ export function governanceRoutes(deps: ApiDeps) {
       const { id, position } = c.req.valid('param');
       const run = await loadRunDetail(sql, workflowIds, id, visibleScope(caller));
       const body = c.req.valid('json');
+      if (body.status === 'completed') await refuseSelfCompletion(run.id, caller.id);
       await executeUpdate(
         temporal,
         workflowIds.governance(run.id),

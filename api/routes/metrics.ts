@@ -57,6 +57,7 @@ export function metricRoutes(deps: ApiDeps) {
           serverId: server.id,
           eventType: body.event_type,
           details: body.details as Record<string, unknown> | null,
+          postedBy: caller.id,
         });
         return c.json(toMetric(row), 201);
       },

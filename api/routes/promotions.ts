@@ -9,6 +9,7 @@ import { ownerArtifact } from '../../lib/ledger/builds.js';
 import { ownsWorkflow } from '../../lib/ledger/governance.js';
 import {
   createTrack as insertTrack,
+  distinctApproverRefusal,
   findPromotion,
   findTrack,
   listTracks as tracksIn,
@@ -169,6 +170,7 @@ export function promotionRoutes(deps: ApiDeps) {
         workflowId: body.workflow_id ?? null,
         launchStage: body.launch_stage ?? null,
         requiredCertifications: [...new Set(body.required_certifications ?? [])].sort(),
+        requireDistinctApprover: body.require_distinct_approver ?? false,
       });
       return c.json(toTrack(row), 201);
     })
@@ -197,6 +199,7 @@ export function promotionRoutes(deps: ApiDeps) {
           body.required_certifications === undefined
             ? track.required_certifications
             : [...new Set(body.required_certifications)].sort(),
+        requireDistinctApprover: body.require_distinct_approver ?? track.require_distinct_approver,
       });
       return c.json(toTrack(row), 200);
     })
@@ -262,6 +265,8 @@ export function promotionRoutes(deps: ApiDeps) {
       const { note } = c.req.valid('json') ?? {};
       const verdict = checkPromotionTransition(p.status, 'approved');
       if (!verdict.ok) throw new ApiError(409, 'invalid_transition', verdict.reason!);
+      const refused = await distinctApproverRefusal(sql, { promotionId: p.id }, caller.id, { approval: true });
+      if (refused) throw new ApiError(403, 'distinct_approver_required', refused);
       await executeUpdate(temporal, workflowIds.promotion(p.id), approveUpdate, [{ actorId: caller.id, note }], {
         ended: { code: 'invalid_transition', message: `promotion ${p.id} has ended (${p.status})` },
         what: 'the approval',

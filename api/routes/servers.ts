@@ -10,7 +10,9 @@ import {
   toServerEvent,
   type ServerEventRow,
 } from '../../lib/ledger/servers.js';
+import { ApiError } from '../../lib/errors.js';
 import { inScope } from '../../lib/ledger/scope.js';
+import { mayNameImage } from '../../lib/registry/namespace.js';
 import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { CreateServerBody, IntentAccepted, ListServersQuery, Server } from '../../lib/schemas/servers.js';
@@ -129,6 +131,12 @@ export function serverRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const body = c.req.valid('json');
       resourcesWithinMaximum(body.config, env);
+      // Another owner's image (their namespace of the registry, a local build's name) is theirs: a 404,
+      // as any other tenant's resource. Admins see every owner's resources, and may name them.
+      if (body.source.type === 'image' && caller.role !== 'admin') {
+        if (!mayNameImage(body.source.image, env.REGISTRY, caller.id))
+          throw new ApiError(404, 'not_found', `image ${body.source.image} not found`, 'source.image');
+      }
       const row = await createServer(
         sql,
         {

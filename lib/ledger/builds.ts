@@ -107,8 +107,8 @@ export interface OpenRunInput {
   localImage: string;
 }
 
-/** Opens the run's row (once per workflow run); its id. */
-export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<number> {
+/** Opens the run's row (once per workflow run); its id, and the owner of its server. */
+export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<{ id: number; ownerId: number }> {
   const [server] = await sql<{ owner_id: number; name: string; server_type: string }[]>`
     select owner_id, name, server_type from mcp_servers where id = ${input.serverId}`;
   if (!server)
@@ -138,7 +138,7 @@ export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<numbe
             ${server.server_type}, ${classified.tier}, ${classified.overall}, ${classified.issues}, ${searchText})
     on conflict (workflow_id, workflow_run_id) do update set workflow_id = excluded.workflow_id
     returning id`;
-  return row!.id;
+  return { id: row!.id, ownerId: server.owner_id };
 }
 
 /** The newest succeeded build of exactly this revision, if there is one (so a start need not rebuild). */
@@ -156,7 +156,7 @@ export async function findArtifact(
 /** One pushed platform of a run. */
 export interface PlatformRecord {
   platform: string;
-  /** repository:tag without scheme, e.g. 127.0.0.1:5000/mcp/mcp-custom-3:latest-linux_amd64 */
+  /** repository:tag without scheme, e.g. 127.0.0.1:5000/mcp/owner-2/mcp-custom-3:latest-linux_amd64 */
   remoteImage: string;
   remoteTag: string;
   digest: string;

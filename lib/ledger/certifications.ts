@@ -26,6 +26,7 @@ export interface CertificationRow {
   refresh_cadence_seconds: number | null;
   next_refresh_at: Date | null;
   governance_notes: string | null;
+  certified_by: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -49,6 +50,7 @@ export const certificationOf =
     refresh_cadence_seconds: r.refresh_cadence_seconds,
     next_refresh_at: iso(r.next_refresh_at),
     governance_notes: r.governance_notes,
+    certified_by: r.certified_by,
     workflow_id: r.expected_tools === null ? null : workflowIds.certification(r.id),
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
@@ -105,6 +107,8 @@ export interface CertificationRecord {
   refreshCadenceSeconds: number | null;
   nextRefreshAt: Date | null;
   governanceNotes: string | null;
+  /** Who recorded a manual verdict; null for an automatic one. */
+  certifiedBy: number | null;
 }
 
 /** Records a certification; one per owner, digest, tier and requirement, replaced whole (fields left out are cleared). */
@@ -112,16 +116,18 @@ export async function upsertCertification(sql: Sql, c: CertificationRecord): Pro
   const [row] = await sql<CertificationRow[]>`
     insert into evaluation_certifications
       (owner_id, build_artifact_run_id, manifest_digest, tier, policy_requirement, status, evidence, evidence_source,
-       evidence_lineage, expected_tools, valid_from, valid_until, refresh_cadence_seconds, next_refresh_at, governance_notes)
+       evidence_lineage, expected_tools, valid_from, valid_until, refresh_cadence_seconds, next_refresh_at, governance_notes,
+       certified_by)
     values (${c.ownerId}, ${c.runId}, ${c.manifestDigest}, ${c.tier}, ${c.policyRequirement}, ${c.status},
             ${given(sql, c.evidence)}, ${given(sql, c.evidenceSource)}, ${given(sql, c.evidenceLineage)}, ${json(sql, c.expectedTools)},
-            ${c.validFrom}, ${c.validUntil}, ${c.refreshCadenceSeconds}, ${c.nextRefreshAt}, ${c.governanceNotes})
+            ${c.validFrom}, ${c.validUntil}, ${c.refreshCadenceSeconds}, ${c.nextRefreshAt}, ${c.governanceNotes},
+            ${c.certifiedBy})
     on conflict (owner_id, manifest_digest, tier, policy_requirement) do update set
       build_artifact_run_id = excluded.build_artifact_run_id, status = excluded.status, evidence = excluded.evidence,
       evidence_source = excluded.evidence_source, evidence_lineage = excluded.evidence_lineage,
       expected_tools = excluded.expected_tools, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
       refresh_cadence_seconds = excluded.refresh_cadence_seconds, next_refresh_at = excluded.next_refresh_at,
-      governance_notes = excluded.governance_notes, updated_at = now()
+      governance_notes = excluded.governance_notes, certified_by = excluded.certified_by, updated_at = now()
     returning *`;
   return row!;
 }
@@ -212,6 +218,7 @@ export async function recordEvaluation(
       valid_from = ${now},
       valid_until = ${windowMs === null ? null : new Date(now.getTime() + windowMs)},
       next_refresh_at = ${cadence === null ? null : new Date(now.getTime() + cadence * 1000)},
+      certified_by = null,
       updated_at = now()
     where id = ${e.certificationId}`;
 }

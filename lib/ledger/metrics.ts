@@ -1,5 +1,6 @@
 // The telemetry aggregate: usage_metrics, a server's registry and lifecycle events. Activities
-// append them; operators post their own through the API; both are read newest first or tailed.
+// append them; operators post their own through the API (marked with who posted them, and never
+// counted in the platform's gauges); both are read newest first or tailed.
 import type { Sql } from '../db.js';
 
 export interface MetricRow {
@@ -9,6 +10,7 @@ export interface MetricRow {
   timestamp: Date;
   event_type: string;
   details: unknown;
+  posted_by: number | null;
 }
 
 export const toMetric = (row: MetricRow) => ({
@@ -17,6 +19,7 @@ export const toMetric = (row: MetricRow) => ({
   event_type: row.event_type,
   details: row.details,
   run_id: row.run_id,
+  posted_by: row.posted_by,
 });
 
 /** A server's events, newest first (`before` pages back). */
@@ -41,11 +44,19 @@ export function serverMetricsAfter(sql: Sql, serverId: number, after: number): P
 /** Records one event; the row as stored. */
 export async function recordMetric(
   sql: Sql,
-  event: { serverId: number; runId?: number | null; eventType: string; details: Record<string, unknown> | null },
+  event: {
+    serverId: number;
+    runId?: number | null;
+    eventType: string;
+    details: Record<string, unknown> | null;
+    /** The user who posted it through the API; left out for the platform's own events. */
+    postedBy?: number;
+  },
 ): Promise<MetricRow> {
   const [row] = await sql<MetricRow[]>`
-    insert into usage_metrics (server_id, run_id, event_type, details)
-    values (${event.serverId}, ${event.runId ?? null}, ${event.eventType}, ${event.details === null ? null : sql.json(event.details as never)})
+    insert into usage_metrics (server_id, run_id, event_type, details, posted_by)
+    values (${event.serverId}, ${event.runId ?? null}, ${event.eventType}, ${event.details === null ? null : sql.json(event.details as never)},
+            ${event.postedBy ?? null})
     returning *`;
   return row!;
 }

@@ -77,14 +77,17 @@ export interface NewTrack {
   workflowId: number | null;
   launchStage: string | null;
   requiredCertifications: string[];
+  requireDistinctApprover: boolean;
 }
 
 /** Creates a track; 409 when the owner has one of that name. */
 export async function createTrack(sql: Sql, t: NewTrack): Promise<TrackRow> {
   try {
     const [row] = await sql<TrackRow[]>`
-      insert into promotion_tracks (owner_id, name, tier, stages, description, workflow_id, launch_stage, required_certifications)
-      values (${t.ownerId}, ${t.name}, ${t.tier}, ${t.stages}, ${t.description}, ${t.workflowId}, ${t.launchStage}, ${t.requiredCertifications})
+      insert into promotion_tracks (owner_id, name, tier, stages, description, workflow_id, launch_stage, required_certifications,
+                                    require_distinct_approver)
+      values (${t.ownerId}, ${t.name}, ${t.tier}, ${t.stages}, ${t.description}, ${t.workflowId}, ${t.launchStage}, ${t.requiredCertifications},
+              ${t.requireDistinctApprover})
       returning *`;
     return row!;
   } catch (err) {
@@ -105,6 +108,7 @@ export async function updateTrack(
       workflow_id = ${t.workflowId},
       launch_stage = ${t.launchStage},
       required_certifications = ${t.requiredCertifications},
+      require_distinct_approver = ${t.requireDistinctApprover},
       updated_at = now()
     where id = ${id} returning *`;
   return row!;
@@ -323,4 +327,67 @@ export async function recordPromotionTransition(sql: Sql, input: RecordPromotion
       insert into promotion_events (promotion_id, actor_id, status, note, transition_key)
       values (${input.promotionId}, ${input.actorId}, ${input.status}, ${input.note}, ${input.key})`;
   });
+}
+
+// Separation of duties: on a track with `require_distinct_approver`, whoever scheduled a promotion
+// neither approves it, nor completes its governance run, nor certifies the digest it promotes.
+
+/**
+ * Why `actorId` may not approve the promotion (or complete a step or the status of its governance
+ * run), or undefined when they may. An approval is also refused while a certification the track
+ * requires was recorded by the scheduler, whoever approves.
+ */
+export async function distinctApproverRefusal(
+  sql: Sql,
+  of: { promotionId: number } | { governanceRunId: number },
+  actorId: number,
+  { approval }: { approval: boolean },
+): Promise<string | undefined> {
+  const [p] = await sql<
+    {
+      id: number;
+      scheduled_by: number | null;
+      manifest_digest: string;
+      track_name: string;
+      owner_id: number;
+      required_certifications: string[];
+    }[]
+  >`
+    select p.id, p.scheduled_by, p.manifest_digest, t.name as track_name, t.owner_id, t.required_certifications
+    from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
+    where t.require_distinct_approver
+      and ${'promotionId' in of ? sql`p.id = ${of.promotionId}` : sql`p.workflow_run_id = ${of.governanceRunId}`}`;
+  if (!p) return undefined;
+  const rule = `track \`${p.track_name}\` requires a distinct approver (require_distinct_approver)`;
+  if (p.scheduled_by === actorId)
+    return `${rule}: user ${actorId} scheduled promotion ${p.id}, so another user must ${approval ? 'approve it' : 'complete its governance run'}`;
+  if (!approval || p.scheduled_by === null || p.required_certifications.length === 0) return undefined;
+  const [self] = await sql<{ policy_requirement: string }[]>`
+    select policy_requirement from evaluation_certifications
+    where owner_id = ${p.owner_id} and manifest_digest = ${p.manifest_digest} and status = 'pass'
+      and policy_requirement = any(${p.required_certifications}) and certified_by = ${p.scheduled_by}
+    order by policy_requirement limit 1`;
+  if (self)
+    return `${rule}: certification \`${self.policy_requirement}\` of ${p.manifest_digest} was recorded by user ${p.scheduled_by}, who scheduled promotion ${p.id}; another user must certify it`;
+  return undefined;
+}
+
+/**
+ * Why `actorId` may not record a passing manual certification of `requirement` for the digest, or
+ * undefined: they scheduled a live promotion of it on a track that requires the requirement and a
+ * distinct approver.
+ */
+export async function distinctCertifierRefusal(
+  sql: Sql,
+  c: { ownerId: number; manifestDigest: string; requirement: string; actorId: number },
+): Promise<string | undefined> {
+  const [p] = await sql<{ id: number; track_name: string }[]>`
+    select p.id, t.name as track_name
+    from artifact_promotions p join promotion_tracks t on t.id = p.promotion_track_id
+    where t.owner_id = ${c.ownerId} and t.require_distinct_approver and p.manifest_digest = ${c.manifestDigest}
+      and p.scheduled_by = ${c.actorId} and p.status <> 'rolled_back'
+      and ${c.requirement} = any(t.required_certifications)
+    order by p.id limit 1`;
+  if (!p) return undefined;
+  return `track \`${p.track_name}\` requires a distinct approver (require_distinct_approver): user ${c.actorId} scheduled promotion ${p.id} of this digest, so another user must certify \`${c.requirement}\``;
 }

@@ -18,7 +18,8 @@ export function countByStatus(sql: Sql, table: StatusTable): Promise<{ status: s
 export function registryEventCounts(sql: Sql): Promise<{ event_type: string; reason: string | null; n: number }[]> {
   return sql<{ event_type: string; reason: string | null; n: number }[]>`
     select event_type, coalesce(details->>'reason', details->>'error_kind') as reason, count(*)::int as n
-    from usage_metrics where event_type like 'push_%' or event_type like 'auth_%' or event_type like 'manifest_%'
+    from usage_metrics
+    where posted_by is null and (event_type like 'push_%' or event_type like 'auth_%' or event_type like 'manifest_%')
     group by 1, 2`;
 }
 

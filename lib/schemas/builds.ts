@@ -58,6 +58,10 @@ export const Metric = z
     event_type: z.string(),
     details: z.unknown().openapi({ description: 'The event details as emitted (all keys kept)' }),
     run_id: z.number().int().nullable(),
+    posted_by: z.number().int().nullable().openapi({
+      description:
+        "The user who posted the event through the API; null for the platform's own (only those move /metrics)",
+    }),
   })
   .openapi('Metric');
 

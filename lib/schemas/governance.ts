@@ -51,6 +51,11 @@ export const Certification = z
     refresh_cadence_seconds: z.number().int().nullable(),
     next_refresh_at: Timestamp.nullable(),
     governance_notes: z.string().nullable(),
+    certified_by: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'The user who recorded a manual verdict; null for an automatic evaluation' }),
     workflow_id: z
       .string()
       .nullable()
@@ -226,6 +231,7 @@ export const Track = z
     workflow_id: z.number().int().nullable(),
     launch_stage: z.string().nullable(),
     required_certifications: z.array(z.string()),
+    require_distinct_approver: z.boolean(),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -259,6 +265,10 @@ const trackGates = {
     .max(50)
     .optional()
     .openapi({ description: 'Gate: launches need an active pass of each' }),
+  require_distinct_approver: z.boolean().optional().openapi({
+    description:
+      "Separation of duties: whoever schedules a promotion neither approves it, completes its governance run, nor certifies the track's required certifications of its digest",
+  }),
 };
 
 export const CreateTrack = z

@@ -130,6 +130,7 @@ const cert: Certification = {
   refresh_cadence_seconds: 3600,
   next_refresh_at: '2026-11-25T09:00:00.000Z',
   governance_notes: null,
+  certified_by: null,
   workflow_id: 'certification/4',
   created_at: AT,
   updated_at: AT,
@@ -453,6 +454,7 @@ describe('promotions tables', () => {
       workflow_id: 3,
       launch_stage: 'staging',
       required_certifications: ['baseline', 'sec'],
+      require_distinct_approver: false,
       created_at: AT,
       updated_at: AT,
     };

@@ -48,6 +48,7 @@ describe('metric details', () => {
       event_type: 'tag_started',
       details: { tag: 'latest' },
       run_id: 2,
+      posted_by: null,
     };
     const lines = formatTable(...metricsTable([m])).split('\n');
     expect(lines[0]).toMatch(/^id\s+time\s+event\s+details$/);

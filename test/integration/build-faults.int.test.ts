@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import tar from 'tar-fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
-import { startBuildStack, REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from '../support/build-stack.js';
+import {
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+  serverRepository,
+  startBuildStack,
+  type BuildStack,
+} from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { dockerConfig, dockerConfigJson, writeHtpasswd } from '../support/htpasswd.js';
@@ -56,7 +62,7 @@ const CATALOGUE: Record<string, string[]> = {
 };
 
 /** The push of one of this file's images: dockerd's manifest upload, the last request of a push. */
-const MANIFEST_PUT = /^PUT \/v2\/mcp\/mcp-custom-\d+\/manifests\//;
+const MANIFEST_PUT = /^PUT \/v2\/mcp\/owner-\d+\/mcp-custom-\d+\/manifests\//;
 
 let stack: BuildStack;
 
@@ -318,7 +324,7 @@ describe('one platform (linux/amd64)', () => {
     expect(await h.sql`select 1 from build_artifact_platforms where run_id = ${runs[0]!.id}`).toHaveLength(0);
 
     // The registry itself: no manifest list and no per-platform image under any tag.
-    const repo = `mcp/mcp-custom-${id}`;
+    const repo = await serverRepository(h.sql, id);
     expect(await directRegistry().headManifest(repo, 'latest')).toBeUndefined();
     expect(await directRegistry().headManifest(repo, 'latest-linux_amd64')).toBeUndefined();
     expect(await registryTags(repo)).toEqual([]);
@@ -351,7 +357,7 @@ describe('one platform (linux/amd64)', () => {
     expect(detailsOf(metrics, 'push_started')).toHaveLength(1);
     expect(detailsOf(metrics, 'push_succeeded')).toEqual([expect.objectContaining({ attempt: 2 })]);
     // And what the ledger records is what the registry serves.
-    const pushed = await directRegistry().headManifest(`mcp/mcp-custom-${id}`, 'latest-linux_amd64');
+    const pushed = await directRegistry().headManifest(await serverRepository(h.sql, id), 'latest-linux_amd64');
     expect(pushed?.digest).toBe(platforms[0]!.digest);
   }, 240_000);
 
@@ -367,7 +373,7 @@ describe('one platform (linux/amd64)', () => {
     expect(server.status_reason ?? '').not.toMatch(/failed/);
     expect(server.status).toBe('ready');
 
-    const image = `${stack.registryHost}/mcp/mcp-custom-${id}:latest-linux_amd64`;
+    const image = `${stack.registryHost}/${await serverRepository(h.sql, id)}:latest-linux_amd64`;
     // Exactly what `docker build` would copy: no .git, no ignored files, nothing of mcp-host's own.
     expect((await runIn(image, 'ls -A /src')).split(/\s+/).sort()).toEqual(['.dockerignore', 'Dockerfile', 'app']);
     expect(await runIn(image, 'cat /src/app/keep.txt')).toBe('kept');
@@ -400,7 +406,7 @@ describe('one platform (linux/amd64)', () => {
     const [run] = await runsOf(h, id);
     const log = await buildLogOf(h, run!.id);
     expect(log).toEqual(expect.arrayContaining([expect.stringMatching(/^No Dockerfile found, generating one/)]));
-    const image = `${stack.registryHost}/mcp/mcp-custom-${id}:latest-linux_amd64`;
+    const image = `${stack.registryHost}/${await serverRepository(h.sql, id)}:latest-linux_amd64`;
     const app = (await runIn(image, 'ls -A /app')).split(/\s+/);
     expect(app).toEqual(expect.arrayContaining(['package.json', 'index.js']));
     expect(await runIn(image, 'cat /app/package.json')).toContain('"name":"node-no-dockerfile"');

@@ -21,6 +21,7 @@ const gitDir = join(dir, 'git');
 const workDir = join(dir, 'work');
 // What the worker's environment holds and a leaked /proc/self/environ would show.
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
+const REGISTRY_HOST = 'registry.mcp.test:5000';
 
 beforeAll(async () => {
   mkdirSync(gitDir, { recursive: true });
@@ -37,6 +38,8 @@ beforeAll(async () => {
     CHECKOUT_MAX_BYTES: String(2 * 1024 * 1024),
     CHECKOUT_MAX_FILES: '500',
     BUILD_CANARY: CANARY,
+    // A registry name (never contacted here) whose owner namespaces images are placed in.
+    REGISTRY: `http://${REGISTRY_HOST}/mcp`,
   });
   call = httpClient(h.apiUrl);
 }, 180_000);
@@ -150,6 +153,58 @@ describe('hostile build contexts', () => {
     );
     expectNoCheckout(serverId);
   }, 120_000);
+});
+
+describe("another owner's images", () => {
+  it("fails a build whose FROM names another owner's namespace of the registry, or a local build", async () => {
+    await repoWith('foreign-from', { Dockerfile: `FROM ${REGISTRY_HOST}/mcp/owner-999999/mcp-custom-7:latest\n` });
+    const foreign = await buildFails('foreign-from');
+    expect(foreign.reason).toMatch(
+      /base image .*owner-999999\/mcp-custom-7:latest not found \(it is not in your namespace/,
+    );
+    await repoWith('local-from', { Dockerfile: 'FROM mcp-custom-7-linux_amd64\n' });
+    expect((await buildFails('local-from')).reason).toMatch(/base image mcp-custom-7-linux_amd64 not found/);
+  }, 120_000);
+
+  it("refuses an operator's image source in another owner's namespace with 404, as any other tenant's resource", async () => {
+    const email = `ns-${randomBytes(4).toString('hex')}@example.test`;
+    const user = await call('POST', '/api/users', { token: h.adminToken, json: { email, role: 'operator' } });
+    const token = (
+      await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'ns', user_id: user.body.id } })
+    ).body.token as string;
+    const create = (image: string, as = token) =>
+      call('POST', '/api/servers', {
+        token: as,
+        json: {
+          name: `ns-${randomBytes(3).toString('hex')}`,
+          server_type: 'Router',
+          source: { type: 'image', image },
+          start: false,
+        },
+      });
+    for (const image of [
+      `${REGISTRY_HOST}/mcp/owner-${user.body.id + 1}/mcp-custom-7:latest`,
+      `${REGISTRY_HOST}/mcp/mcp-custom-7:latest`, // pushed before namespaces: no one's to name
+      'mcp-custom-7', // a build's local image on the daemon
+    ]) {
+      const res = await create(image);
+      expect(res.status, `${image}: ${res.text}`).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'not_found', field: 'source.image' });
+    }
+    // Their own namespace, and images outside mcp-host's registry path, are theirs to name.
+    for (const image of [
+      `${REGISTRY_HOST}/mcp/owner-${user.body.id}/mcp-custom-7:latest`,
+      `${REGISTRY_HOST}/mcp-base/busybox:1`,
+      'ghcr.io/example/router:1',
+    ]) {
+      const res = await create(image);
+      expect(res.status, `${image}: ${res.text}`).toBe(201);
+    }
+    // An admin sees every owner's resources, and may name them.
+    expect(
+      (await create(`${REGISTRY_HOST}/mcp/owner-${user.body.id + 1}/mcp-custom-7:latest`, h.adminToken)).status,
+    ).toBe(201);
+  });
 });
 
 describe('sources naming private addresses', () => {

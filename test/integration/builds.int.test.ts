@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
-import { startBuildStack, REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from '../support/build-stack.js';
+import {
+  serverRepository,
+  startBuildStack,
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+  type BuildStack,
+} from '../support/build-stack.js';
 import { commit, createGitRepo, type GitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory, replayTaskQueue } from '../support/histories.js';
@@ -91,12 +97,15 @@ describe('build and publish', () => {
     expect(existsSync(join(h.env.BUILD_WORK_DIR!, `server-${id}`))).toBe(false);
 
     const [run] = await h.sql`select * from build_artifact_runs where server_id = ${id}`;
+    // Pushed into the owner's own namespace of the registry.
+    const repository = await serverRepository(h.sql, id);
+    expect(repository).toMatch(new RegExp(`^mcp/owner-${created.body.owner_id}/mcp-custom-${id}$`));
     expect(run).toMatchObject({
       status: 'succeeded',
       source_revision: repo.revision,
       multi_arch: true,
       manifest_tag: 'latest',
-      registry_image: `${stack.registryHost}/mcp/mcp-custom-${id}:latest`,
+      registry_image: `${stack.registryHost}/${repository}:latest`,
       credential_health_status: 'healthy',
     });
     const platforms = await h.sql`select * from build_artifact_platforms where run_id = ${run!.id} order by platform`;
@@ -107,7 +116,7 @@ describe('build and publish', () => {
       apiBase: `http://${stack.registryHost}`,
       credentials: { username: REGISTRY_USER, password: REGISTRY_PASSWORD },
     });
-    const index = await client.getManifest(`mcp/mcp-custom-${id}`, 'latest');
+    const index = await client.getManifest(repository, 'latest');
     expect(index.digest).toBe(run!.manifest_digest);
     const entries = (index.body.manifests ?? []) as {
       digest: string;
@@ -120,7 +129,7 @@ describe('build and publish', () => {
       expect(entry.digest).toBe(p.digest);
       expect(entry.size).toBe(Number(p.size));
     }
-    const byRevision = await client.headManifest(`mcp/mcp-custom-${id}`, repo.revision.slice(0, 12));
+    const byRevision = await client.headManifest(repository, repo.revision.slice(0, 12));
     expect(byRevision?.digest).toBe(run!.manifest_digest);
 
     // Provenance travels with the image.
@@ -128,7 +137,7 @@ describe('build and publish', () => {
     expect(labels).toMatchObject({ 'mcp-host.server-id': String(id), 'mcp-host.revision': repo.revision });
 
     // Each entry runs as its own architecture.
-    const image = `${stack.registryHost}/mcp/mcp-custom-${id}`;
+    const image = `${stack.registryHost}/${repository}`;
     expect(await runImage(`${image}:latest-linux_amd64`, 'linux/amd64')).toBe('x86_64');
     expect(await runImage(`${image}:latest-linux_arm64`, 'linux/arm64')).toBe('aarch64');
 

@@ -353,7 +353,9 @@ describe('what crosses the hop to the hosted server', () => {
   });
 
   it('counts relayed requests in /metrics', async () => {
-    const metrics = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${h.apiUrl}/metrics`, { headers: { authorization: `Bearer ${h.adminToken}` } })
+    ).text();
     expect(metrics).toMatch(
       new RegExp(`mcp_gateway_requests_total\\{server="${id}",method="tools/call",outcome="ok"\\} \\d+`),
     );

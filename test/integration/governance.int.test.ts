@@ -555,7 +555,9 @@ describe('a release train, end to end', () => {
   });
 
   it('reports governance outcomes in /metrics', async () => {
-    const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    const text = await (
+      await fetch(`${h.apiUrl}/metrics`, { headers: { authorization: `Bearer ${h.adminToken}` } })
+    ).text();
     expect(text).toMatch(/mcp_host_governance_runs\{status="completed"\} [1-9]/);
     expect(text).toMatch(/mcp_host_governance_runs\{status="cancelled"\} [1-9]/);
     expect(text).toMatch(/mcp_host_promotions\{status="active"\} [1-9]/);

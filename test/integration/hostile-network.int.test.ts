@@ -3,51 +3,41 @@
 // (Postgres, Temporal, the API, the registry — on loopback or on any of the host's addresses), nor
 // another tenant's server, nor the metadata address, whatever its egress; the host still reaches both
 // servers at the endpoints mcp-host recorded. The stack is the harness's, which is npm start's.
-import { networkInterfaces } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
-import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { serverRepository, startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
+import {
+  callTool,
+  CONNECT_TOOL,
+  controlPlanePorts,
+  controlPlaneTargets,
+  helloMcpDockerfile,
+  helloMcpWithTools,
+  hostAddresses,
+  mcp,
+  portOf,
+} from '../support/mcp-probe.js';
 
 let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
-/** hello-mcp plus a `connect` tool: opens a TCP connection to `target` (host:port) and says whether it got through. */
-function probeRepo(name: string, dockerfileName = 'Dockerfile') {
-  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
-    /^FROM .*$/m,
-    `FROM ${stack.base.reference}`,
-  );
-  const connect = `        connect) t=$(field target); if echo | timeout 3 nc -w 2 "\${t%:*}" "\${t##*:}" >/dev/null 2>&1; then r=reached; else r=blocked; fi; result "{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"$r\\"}]}" ;;\n`;
-  const cgi = readFileSync(join(dir, 'mcp.cgi'), 'utf8').replace(
-    /^ {8}\*\) failure -32602 'unknown tool' ;;$/m,
-    (line) => `${connect}${line}`,
-  );
-  expect(cgi).toContain('connect)');
-  return createGitRepo({ dir: join(stack.gitDir, name), files: { Dockerfile: dockerfile, 'mcp.cgi': cgi } });
-}
-
-async function mcp(endpoint: string, method: string, params: object) {
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    signal: AbortSignal.timeout(15_000),
+/** hello-mcp plus a `connect` tool. */
+const probeRepo = (name: string, dockerfile = 'Dockerfile') =>
+  createGitRepo({
+    dir: join(stack.gitDir, name),
+    files: {
+      Dockerfile: helloMcpDockerfile(stack.base.reference, dockerfile),
+      'mcp.cgi': helloMcpWithTools(CONNECT_TOOL),
+    },
   });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { result: { content?: { text: string }[]; tools?: { name: string }[] } };
-}
 
-const connect = async (endpoint: string, target: string) =>
-  (await mcp(endpoint, 'tools/call', { name: 'connect', arguments: { target } })).result.content![0]!.text;
+const connect = (endpoint: string, target: string) => callTool(endpoint, 'connect', { target });
 
 interface Launched {
   id: number;
@@ -74,8 +64,6 @@ async function launch(name: string, config: Record<string, string>, repo = 'prob
     gateway: network.IPAM!.Config![0]!.Gateway!,
   };
 }
-
-const port = (address: string) => new URL(address.includes('://') ? address : `tcp://${address}`).port;
 
 beforeAll(async () => {
   stack = await startBuildStack('hostile-net');
@@ -116,28 +104,15 @@ describe('a hosted server in a network of its own', () => {
   }, 600_000);
 
   it('reaches nothing of the control plane, no other tenant and no metadata address; the host reaches both', async () => {
-    const hostAddresses = Object.values(networkInterfaces())
-      .flat()
-      .filter((i) => i && i.family === 'IPv4' && !i.internal)
-      .map((i) => i!.address);
-    const ports = {
-      postgres: port(h.env.DATABASE_URL!),
-      temporal: port(h.env.TEMPORAL_ADDRESS!),
-      api: h.env.BIND_PORT!,
-      registry: port(stack.registry.address),
-      'registry-proxy': String(stack.proxy.port),
-    };
     const targets = (self: Launched, other: Launched) => [
-      ...Object.values(ports).flatMap((p) =>
-        ['127.0.0.1', self.gateway, other.gateway, ...hostAddresses].map((host) => `${host}:${p}`),
-      ),
+      ...controlPlaneTargets(h, stack, [self.gateway, other.gateway]),
       '127.0.0.1:5432',
       `${other.ip}:8080`,
       '169.254.169.254:80',
     ];
     // What is blocked is there: the API answers the host on each of these addresses.
-    for (const host of [a.gateway, b.gateway, ...hostAddresses])
-      expect((await fetch(`http://${host}:${ports.api}/healthz`)).status, host).toBe(200);
+    for (const host of [a.gateway, b.gateway, ...hostAddresses()])
+      expect((await fetch(`http://${host}:${controlPlanePorts(h, stack).api}/healthz`)).status, host).toBe(200);
     // The probe itself works: the server reaches its own port.
     expect(await connect(a.endpoint, '127.0.0.1:8080')).toBe('reached');
     expect(await connect(b.endpoint, `${b.ip}:8080`)).toBe('reached');
@@ -175,7 +150,7 @@ describe('a hosted server in a network of its own', () => {
       };
       expect(await connectTo('127.0.0.1:8080')).toBe('reached'); // the bridge itself, inside
       for (const target of [
-        `${s.gateway}:${port(h.env.DATABASE_URL!)}`,
+        `${s.gateway}:${portOf(h.env.DATABASE_URL!)}`,
         `${s.gateway}:${h.env.BIND_PORT!}`,
         `${a.ip}:8080`,
         '169.254.169.254:80',
@@ -202,7 +177,7 @@ describe('a hosted server in a network of its own', () => {
         json: {
           name: 'hn-refused',
           server_type: 'Example',
-          source: { type: 'image', image: `${stack.registryHost}/mcp/mcp-custom-${a.id}:latest` },
+          source: { type: 'image', image: `${stack.registryHost}/${await serverRepository(h.sql, a.id)}:latest` },
         },
       });
       expect(created.status).toBe(201);

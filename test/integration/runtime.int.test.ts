@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startApi } from '../../scripts/stack/app.js';
-import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { serverRepository, startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { helloMcpRepo } from '../support/example-repo.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
@@ -68,7 +68,7 @@ describe('hosting an MCP server', () => {
       artifact_run_id: run!.id,
       requires_build: true,
     });
-    expect(decision.image).toBe(`${stack.registryHost}/mcp/mcp-custom-${id}@${run!.manifest_digest}`);
+    expect(decision.image).toBe(`${stack.registryHost}/${await serverRepository(h.sql, id)}@${run!.manifest_digest}`);
     expect(decision.notes).toEqual([...decision.notes].sort());
 
     // The container: labelled, the built image, config as environment, restarted unless stopped.
@@ -153,7 +153,7 @@ describe('hosting an MCP server', () => {
     await waitFor(built, ['stopped'], 'created');
     await call('POST', `/api/servers/${built}/builds`, { token: h.adminToken });
     await waitFor(built, ['ready'], 'built');
-    const image = `${stack.registryHost}/mcp/mcp-custom-${built}:latest`;
+    const image = `${stack.registryHost}/${await serverRepository(h.sql, built)}:latest`;
     const fromImage = (
       await call('POST', '/api/servers', {
         token: h.adminToken,

@@ -528,7 +528,7 @@ describe('metrics', () => {
       .body.id;
     await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
     await call('GET', '/api/servers/2147483647', { token: h.adminToken });
-    const res = await fetch(`${h.apiUrl}/metrics`);
+    const res = await fetch(`${h.apiUrl}/metrics`, { headers: { authorization: `Bearer ${h.adminToken}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -538,6 +538,44 @@ describe('metrics', () => {
     expect(text).toMatch(/mcp_host_servers\{status="stopped"\} [1-9]/);
     expect(text).toContain('mcp_host_build_runs');
     expect(text).not.toContain(h.adminToken);
+  });
+
+  it('needs an admin or viewer token: no token is a 401, an operator a 403', async () => {
+    const scrape = (token?: string) =>
+      fetch(`${h.apiUrl}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const anonymous = await scrape();
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect((await scrape((await newUser('operator')).token)).status).toBe(403);
+    const viewer = await scrape((await newUser('viewer')).token);
+    expect(viewer.status).toBe(200);
+    expect(await viewer.text()).toContain('mcp_host_servers');
+  });
+
+  it('counts no posted event in the platform gauges', async () => {
+    const op = await newUser('operator');
+    const id = (await call('POST', '/api/servers', { token: op.token, json: imageServer('posted', { start: false }) }))
+      .body.id;
+    const reason = `posted-${Math.random().toString(36).slice(2, 8)}`;
+    const details = { attempt: 1, retry_limit: 3, registry_endpoint: 'r/x', platform: 'linux/amd64', reason };
+    const posted = await call('POST', `/api/servers/${id}/metrics`, {
+      token: op.token,
+      json: { event_type: 'push_retry', details },
+    });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    expect(posted.body.posted_by).toBe(op.id);
+    // It is the server's telemetry still.
+    const events = (await call('GET', `/api/servers/${id}/metrics`, { token: op.token })).body;
+    expect(events.map((e: { id: number }) => e.id)).toContain(posted.body.id);
+    // A platform event of the same kind does move the gauge: the scrape tells them apart.
+    await h.sql`
+      insert into usage_metrics (server_id, event_type, details)
+      values (${id}, 'push_retry', ${h.sql.json({ ...details, reason: `${reason}-platform` })})`;
+    const text = await (
+      await fetch(`${h.apiUrl}/metrics`, { headers: { authorization: `Bearer ${h.adminToken}` } })
+    ).text();
+    expect(text).toContain(`mcp_host_registry_events{event_type="push_retry",reason="${reason}-platform"} 1`);
+    expect(text).not.toContain(`reason="${reason}"`);
   });
 });
 

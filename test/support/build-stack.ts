@@ -3,6 +3,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import type { Sql } from '../../lib/db.js';
+import { ownerNamespace } from '../../lib/registry/namespace.js';
 import { ensureBaseImages, type BaseImages } from '../../scripts/stack/base-images.js';
 import { startDockerd, type DockerDaemon } from '../../scripts/stack/docker.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
@@ -97,4 +99,10 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
     },
   };
   return stack;
+}
+
+/** A server's image repository below the registry host, in its owner's namespace: `mcp/owner-<owner>/mcp-custom-<id>`. */
+export async function serverRepository(sql: Sql, serverId: number): Promise<string> {
+  const [server] = await sql<{ owner_id: number }[]>`select owner_id from mcp_servers where id = ${serverId}`;
+  return `mcp/${ownerNamespace(server!.owner_id)}/mcp-custom-${serverId}`;
 }

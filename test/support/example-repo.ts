@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import type { BuildStack } from './build-stack.js';
 import { createGitRepo } from './git-fixture.js';
+import { helloMcpDockerfile } from './mcp-probe.js';
 
 export function helloMcpRepo(stack: BuildStack, name: string, dockerfileName = 'Dockerfile') {
   const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, dockerfileName), 'utf8').replace(
-    /^FROM .*$/m,
-    `FROM ${stack.base.reference}`,
-  );
   return createGitRepo({
     dir: join(stack.gitDir, name),
-    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
+    files: {
+      Dockerfile: helloMcpDockerfile(stack.base.reference, dockerfileName),
+      'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8'),
+    },
   });
 }

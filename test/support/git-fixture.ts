@@ -9,7 +9,8 @@ export { git, startGitDaemon, type GitDaemon, type GitRepo } from '../../scripts
 /** Creates (or replaces) a repository at `dir` with `files` in one commit on `branch`. */
 export async function createGitRepo(opts: {
   dir: string;
-  files: Record<string, string>;
+  /** Text, or bytes (a binary built at test time). */
+  files: Record<string, string | Buffer>;
   branch?: string;
   message?: string;
 }): Promise<GitRepo> {
@@ -29,7 +30,11 @@ export async function createGitRepo(opts: {
  * Writes `files` (content, or null to delete) and commits them on the current branch; returns the new
  * revision and updates `repo.revision`.
  */
-export async function commit(repo: GitRepo, files: Record<string, string | null>, message = 'update'): Promise<string> {
+export async function commit(
+  repo: GitRepo,
+  files: Record<string, string | Buffer | null>,
+  message = 'update',
+): Promise<string> {
   for (const [name, content] of Object.entries(files)) {
     const file = join(repo.path, name);
     if (content === null) {
