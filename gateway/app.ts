@@ -60,7 +60,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const relay = createRelay({
     parts,
     authenticate,
-    routes: deps.routes ?? routeCache(sql),
+    routes: deps.routes ?? routeCache(sql, deps.serverEvents),
     sessions: derivedKey(secret, 'mcp-host gateway session v1', sessionSigner),
     originAllowed,
     publicUrl,
@@ -122,8 +122,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
 }
 
 /** Routes read through a short cache; concurrent misses for one server share one read. */
-export function routeCache(sql: Sql): RouteSource {
+export function routeCache(sql: Sql, serverEvents?: ServerEventFeed): RouteSource {
   const cache = new Map<number, { route: Promise<ServerRoute | undefined>; until: number }>();
+  // A status change (a stop, a redeploy's new launch) drops the server's route at once: the time limit
+  // only bounds how stale a route can be when the events feed is down.
+  serverEvents?.subscribe(
+    () => true,
+    (event) => void cache.delete(event.server_id),
+  );
   return {
     get(serverId) {
       const now = Date.now();
