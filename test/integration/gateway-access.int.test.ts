@@ -7,14 +7,11 @@
 // right audience only; rate and session limits answer 429 with Retry-After; the audit lists the calls
 // in keyset pages, never stores arguments the server did not opt in to, and its SSE tail delivers new rows.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
-import { createGitRepo } from '../support/git-fixture.js';
+import { helloMcpRepo } from '../support/example-repo.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.js';
@@ -28,17 +25,7 @@ const MARKER = `gwa-marker-${Math.random().toString(36).slice(2)}`;
 const RATE_PER_TOKEN = 12;
 const MAX_SESSIONS = 3;
 
-async function exampleRepo(name: string) {
-  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(
-    /^FROM .*$/m,
-    `FROM ${stack.base.reference}`,
-  );
-  return createGitRepo({
-    dir: join(stack.gitDir, name),
-    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
-  });
-}
+const exampleRepo = (name: string) => helloMcpRepo(stack, name);
 
 async function newOperator() {
   const email = `gwa-op-${Math.random().toString(36).slice(2)}@example.test`;

@@ -3,7 +3,6 @@
 // mcp-host built from git and launched, and to a recording server the ledger points at (to see what
 // crosses the hop upstream). Sessions outlive an API restart, move between two gateway processes
 // behind a round-robin proxy, and end with a 404 when the server is redeployed under them.
-import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { startApi } from '../../scripts/stack/app.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { freePort, type ManagedProcess } from '../../scripts/stack/process.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
-import { createGitRepo } from '../support/git-fixture.js';
+import { helloMcpRepo } from '../support/example-repo.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/mcp-upstream.js';
@@ -28,18 +27,7 @@ let call: ReturnType<typeof httpClient>;
 let upstream: RecordingUpstream;
 const logDir = join(PROJECT_ROOT, '.data', 'test-logs');
 
-/** examples/hello-mcp as a git repository, built FROM the hub-less busybox base. */
-async function exampleRepo(name: string) {
-  const dir = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-  const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8').replace(
-    /^FROM .*$/m,
-    `FROM ${stack.base.reference}`,
-  );
-  return createGitRepo({
-    dir: join(stack.gitDir, name),
-    files: { Dockerfile: dockerfile, 'mcp.cgi': readFileSync(join(dir, 'mcp.cgi'), 'utf8') },
-  });
-}
+const exampleRepo = (name: string) => helloMcpRepo(stack, name);
 
 const waitFor = (id: number, statuses: string[], what: string) => waitForStatus(call, h.adminToken, id, statuses, what);
 
