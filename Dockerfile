@@ -15,6 +15,7 @@ FROM scratch AS sources
 COPY package.json tsconfig.json /app/
 COPY lib /app/lib
 COPY api /app/api
+COPY gateway /app/gateway
 COPY worker /app/worker
 COPY workflows /app/workflows
 COPY activities /app/activities
