@@ -216,6 +216,11 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
     r.startedAt = new Date();
     r.waiting = undefined;
     r.ready = false;
+    // A process that cannot start is a container that exits at once (its exit may never come).
+    child.once('error', (err) => {
+      if (r.child !== child || r.stopped) return;
+      void restart(r, { exitCode: 128, reason: 'StartError', message: err.message });
+    });
     child.once('exit', (code, signal) => {
       if (r.child !== child || r.stopped) return; // killed on purpose: whoever killed it says why
       void restart(r, { exitCode: code ?? 137, reason: signal ? 'Error' : code === 0 ? 'Completed' : 'Error' });
