@@ -197,7 +197,8 @@ describe('a kubernetes server is a Deployment', () => {
     const back = await readyPod(id, 'a replacement pod', (p) => p.metadata!.uid !== pod!.metadata!.uid);
     expect(back.metadata!.ownerReferences![0]!.name).toBe(pod!.metadata!.ownerReferences![0]!.name);
     const deployment = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
-    expect(deployment.spec!.template.metadata!.labels).toEqual(expect.objectContaining(back.metadata!.labels!));
+    // The replacement is of the current template (its labels, plus the ReplicaSet's pod-template-hash).
+    expect(back.metadata!.labels).toMatchObject(deployment.spec!.template.metadata!.labels!);
   }, 90_000);
 
   it('restarts a server that stops answering MCP (its liveness probe), counting the restart', async () => {
