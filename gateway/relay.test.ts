@@ -1,7 +1,7 @@
 // The relay against a real MCP server (the SDK's, in this process) with the official SDK Client,
 // its ledger replaced by a route the test controls: what each part is asked and what each refusal
 // looks like. The real stack's version is test/integration/gateway.int.test.ts.
-import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Registry } from 'prom-client';
@@ -12,6 +12,7 @@ import { everyOwner, ownerScope } from '../lib/ledger/scope.js';
 import { createLogger } from '../lib/logger.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../test/support/mcp-upstream.js';
 import { createGateway } from './app.js';
+import { serveGateway } from './http.js';
 import type { GatewayAuditEntry, GatewayPrincipal, LimitVerdict } from './contracts.js';
 
 const principal = (tokenId: number, extra: Partial<GatewayPrincipal> = {}): GatewayPrincipal => ({
@@ -36,7 +37,7 @@ const PRINCIPALS: Record<string, GatewayPrincipal> = {
 };
 
 let upstream: RecordingUpstream;
-let server: ServerType;
+let server: Server;
 let base: string;
 let route: ServerRoute;
 const audit: GatewayAuditEntry[] = [];
@@ -68,7 +69,7 @@ beforeAll(async () => {
       },
     },
   });
-  server = serve({ fetch: gateway.app.fetch, port: 0, hostname: '127.0.0.1' });
+  server = serveGateway({ gateway, fetch: gateway.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
