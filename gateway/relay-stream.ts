@@ -33,9 +33,7 @@ export function pipeEventStream(upstream: IncomingMessage, res: ServerResponse, 
     return true;
   };
 
-  const write = (chunk: Buffer | string) => {
-    if (!res.write(chunk)) upstream.pause();
-  };
+  const write = corkedWriter(upstream, res);
   const scan = (chunk: Buffer) => {
     const holding = audit.filtered.size > 0;
     if (!holding) write(chunk);
@@ -86,9 +84,7 @@ export function pipeEventStream(upstream: IncomingMessage, res: ServerResponse, 
 
 /** Pipes a body the gateway does not read (an answer with nothing left to audit). */
 export function pipeBody(upstream: IncomingMessage, res: ServerResponse, abort: () => void) {
-  upstream.on('data', (chunk: Buffer) => {
-    if (!res.write(chunk)) upstream.pause();
-  });
+  upstream.on('data', corkedWriter(upstream, res));
   res.on('drain', () => upstream.resume());
   upstream.once('end', () => res.end());
   upstream.on('error', () => res.destroy());
@@ -96,6 +92,27 @@ export function pipeBody(upstream: IncomingMessage, res: ServerResponse, abort: 
   res.once('close', () => {
     if (!upstream.complete) abort();
   });
+}
+
+/**
+ * Writes chunks to `res`, pausing `upstream` while `res` is full. What arrives in one turn of the event
+ * loop goes out in one write: the last event and the end of an answer usually come together, and the
+ * end then costs no syscall of its own (res.end flushes what is corked).
+ */
+function corkedWriter(upstream: IncomingMessage, res: ServerResponse) {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  return (chunk: Buffer | string) => {
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(uncork);
+    }
+    if (!res.write(chunk)) upstream.pause();
+  };
 }
 
 /** The whole body (a JSON answer: one message or one batch, read whole to know each outcome). */
