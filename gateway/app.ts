@@ -72,7 +72,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     audit: deps.parts?.audit ?? createAuditSink(sql, log),
     limits: deps.parts?.limits ?? createGatewayLimits(env, sql, { log }),
   };
-  const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env);
+  const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env, undefined, log);
   const originAllowed = originPolicy(env);
   const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`;
   const secret = gatewayKey(sql, env);
