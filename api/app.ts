@@ -109,7 +109,17 @@ export function createApp(deps: ApiDeps) {
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'mcp-host API', version: '0.1.0', description: 'Control plane for hosting MCP servers' },
+    info: {
+      title: 'mcp-host API',
+      version: '0.1.0',
+      description:
+        'Control plane for hosting MCP servers. Every `/api` route takes `Authorization: Bearer <token>`; ' +
+        'errors are `{"error": {"code", "message", "field"?}}`, where `field` names the culprit.',
+    },
+    // Relative: the document describes whichever host serves it (the console and /docs call it there).
+    servers: [{ url: '/', description: 'This installation' }],
+    // The default for every operation; the few that take no token declare `security: []`.
+    security: [{ bearer: [] }],
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.get('/docs', (c) => c.html(DOCS_HTML));
