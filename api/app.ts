@@ -4,7 +4,7 @@ import { createGateway } from '../gateway/app.js';
 import { requestId } from 'hono/request-id';
 import { authenticate, requireRole } from './auth.js';
 import type { ApiDeps } from './context.js';
-import { DOCS_HTML } from './docs.js';
+import { docsRoutes } from './docs.js';
 import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
@@ -122,7 +122,7 @@ export function createApp(deps: ApiDeps) {
     security: [{ bearer: [] }],
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.get('/docs', (c) => c.html(DOCS_HTML));
+  app.route('/docs', docsRoutes());
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => handleError(err, c, deps.log));

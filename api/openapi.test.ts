@@ -3,7 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { createDocumentApp } from './document-app.js';
 
-const UNDOCUMENTED = new Set(['GET /openapi.json', 'GET /docs', 'GET /metrics']);
+const UNDOCUMENTED = new Set([
+  'GET /openapi.json',
+  'GET /docs',
+  'GET /docs/init.js',
+  'GET /docs/:file',
+  'GET /metrics',
+]);
 /** The MCP gateway speaks MCP (and serves OAuth metadata), which the REST API's document does not describe. */
 const GATEWAY = /^\w+ \/(mcp|\.well-known\/oauth-protected-resource)(\/|$)/;
 
@@ -37,9 +43,22 @@ describe('OpenAPI document', () => {
     expect(new Set(operationIds).size).toBe(operationIds.length);
   });
 
-  it('serves a reference page that draws itself from the document', async () => {
-    const res = await createDocumentApp().request('/docs');
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain("fetch('/openapi.json')");
+  it('serves the reference page and its assets from node_modules, nothing from elsewhere', async () => {
+    const app = createDocumentApp();
+    const page = await app.request('/docs');
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    // Every asset the page names is served here (no CDN: it must work offline).
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThanOrEqual(3);
+    for (const ref of refs) {
+      expect(ref).toMatch(/^\/docs\//);
+      const res = await app.request(ref);
+      expect(res.status, ref).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(100);
+    }
+    expect(await (await app.request('/docs/init.js')).text()).toContain("url: '/openapi.json'");
+    expect((await app.request('/docs/package.json')).status).toBe(404);
+    expect((await app.request('/docs/..%2Fpackage.json')).status).toBe(404);
   });
 });
