@@ -4,6 +4,7 @@ import { createGateway } from '../gateway/app.js';
 import { requestId } from 'hono/request-id';
 import { authenticate, requireRole } from './auth.js';
 import type { ApiDeps } from './context.js';
+import { consoleRoutes } from './console.js';
 import { docsRoutes } from './docs.js';
 import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
@@ -123,6 +124,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.route('/docs', docsRoutes());
+  app.route('/ui', consoleRoutes(deps.env, deps.workflowIds));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => handleError(err, c, deps.log));

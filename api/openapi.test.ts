@@ -9,6 +9,9 @@ const UNDOCUMENTED = new Set([
   'GET /docs/init.js',
   'GET /docs/:file',
   'GET /metrics',
+  // The web console's static files and settings (api/console.ts).
+  'GET /ui/config.json',
+  'GET /ui/*',
 ]);
 /** The MCP gateway speaks MCP (and serves OAuth metadata), which the REST API's document does not describe. */
 const GATEWAY = /^\w+ \/(mcp|\.well-known\/oauth-protected-resource)(\/|$)/;

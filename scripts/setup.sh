@@ -106,4 +106,17 @@ else
   echo "$bridge_sum" > "$TOOLS/stdio-bridge.stamp"
 fi
 
+# 6. The web console (ui/), served by the API at /ui from ui/dist. Its typed client is generated from the
+#    API's OpenAPI document, so it is rebuilt when the console's sources, the API's routes or schemas,
+#    or the lockfile change (npm start runs this too, so an edited console is rebuilt on the next start).
+ui_sum=$(find ui api lib/schemas -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.html' -o -name '*.mjs' -o -name '*.json' \) \
+  -not -path 'ui/dist/*' -not -name 'api-schema.d.ts' -not -name '*.test.ts' | LC_ALL=C sort | xargs cat package-lock.json | sha256sum | cut -d' ' -f1)
+if [ -f ui/dist/index.html ] && [ "$(cat .data/ui.stamp 2>/dev/null)" = "$ui_sum" ]; then
+  ok "web console built"
+else
+  step "build the web console (ui/ -> ui/dist)"
+  nice -n 10 npm run --silent ui:build >/dev/null
+  echo "$ui_sum" > .data/ui.stamp
+fi
+
 ok "setup complete"
