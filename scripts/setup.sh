@@ -109,7 +109,7 @@ fi
 # 6. The web console (ui/), served by the API at /ui from ui/dist. Its typed client is generated from the
 #    API's OpenAPI document, so it is rebuilt when the console's sources, the API's routes or schemas,
 #    or the lockfile change (npm start runs this too, so an edited console is rebuilt on the next start).
-ui_sum=$(find ui api lib/schemas -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.html' -o -name '*.mjs' -o -name '*.json' \) \
+ui_sum=$(find ui api lib/schemas lib/server-status.ts -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.html' -o -name '*.mjs' -o -name '*.json' \) \
   -not -path 'ui/dist/*' -not -name 'api-schema.d.ts' -not -name '*.test.ts' | LC_ALL=C sort | xargs cat package-lock.json | sha256sum | cut -d' ' -f1)
 if [ -f ui/dist/index.html ] && [ "$(cat .data/ui.stamp 2>/dev/null)" = "$ui_sum" ]; then
   ok "web console built"

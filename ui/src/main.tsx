@@ -98,6 +98,7 @@ function Page({ route }: { route: string[] }) {
 
 function App() {
   const [signedIn, setSignedIn] = useState(() => token.get() !== null);
+  const [refused, setRefused] = useState<unknown>(null);
   const route = useHashRoute();
   const me = useQuery({
     queryKey: ['me', signedIn],
@@ -112,13 +113,22 @@ function App() {
     // A token the API refuses is forgotten: the sign-in form comes back with the reason.
     if (me.error instanceof ApiError && me.error.status === 401) {
       token.clear();
+      setRefused(me.error);
       setSignedIn(false);
     }
   }, [me.error]);
 
   if (!signedIn || !me.data) {
     if (signedIn && me.isPending) return <p className="loading">Signing in…</p>;
-    return <SignIn onSignedIn={() => setSignedIn(true)} error={me.error} />;
+    return (
+      <SignIn
+        onSignedIn={() => {
+          setRefused(null);
+          setSignedIn(true);
+        }}
+        error={refused ?? me.error}
+      />
+    );
   }
   const session: Session = {
     me: me.data,

@@ -3,10 +3,11 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { call, client, followStream, type Schemas, type ServerEvent } from '../api';
+// The API's own list (lib/server-status.ts is dependency-free, shared by every layer).
+import { SERVER_STATUSES } from '../../../lib/server-status';
 import { ErrorDisplay, Section, Status, When, useSession, Table } from '../ui';
 
 type Server = Schemas['Server'];
-const STATUSES = ['creating', 'building', 'ready', 'starting', 'running', 'stopping', 'stopped', 'error'];
 
 export function useLiveServers(serverId?: number) {
   const qc = useQueryClient();
@@ -23,7 +24,10 @@ export function useLiveServers(serverId?: number) {
         }
         const patch = (s: Server) =>
           s.id === e.id ? { ...s, status: e.status as Server['status'], status_reason: e.reason } : s;
-        qc.setQueryData<Server[]>(['servers'], (list) => list?.map(patch));
+        const list = qc.getQueryData<Server[]>(['servers']);
+        // A server this list has not seen yet (created elsewhere): read the list again.
+        if (list && !list.some((s) => s.id === e.id)) void qc.invalidateQueries({ queryKey: ['servers'] });
+        else qc.setQueryData<Server[]>(['servers'], (l) => l?.map(patch));
         qc.setQueryData<Server>(['server', e.id], (s) => (s ? patch(s) : s));
         qc.setQueryData<ServerEvent[]>(['server-events', e.id], (list) => [...(list ?? []), e]);
       },
@@ -129,7 +133,7 @@ export function ServersPage() {
             Status{' '}
             <select value={status} onChange={(e) => setStatus(e.target.value)}>
               <option value="">any</option>
-              {STATUSES.map((s) => (
+              {SERVER_STATUSES.map((s) => (
                 <option key={s}>{s}</option>
               ))}
             </select>
