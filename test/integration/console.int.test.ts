@@ -7,8 +7,6 @@
 // A viewer sees no mutating action, and a forged one (the viewer's role lied about in the browser)
 // shows the API's 403 in the console's error display.
 import { mkdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import axe from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -21,6 +19,7 @@ import { eventually, httpClient } from '../support/http.js';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'console');
 // The machine's closed network refuses Chromium's own connections; these flags keep it from making them.
+// playwright-core gives every launch a fresh, temporary profile of its own (it refuses --user-data-dir).
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -36,7 +35,6 @@ let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 let browser: Browser;
-let profile: string;
 let serverId: number;
 const requestedUrls: string[] = [];
 
@@ -67,15 +65,13 @@ beforeAll(async () => {
   stack = await startBuildStack('console');
   h = await startHarness('console', stack.env('linux/amd64,linux/arm64'));
   call = httpClient(h.apiUrl);
-  profile = await mkdtemp(join(tmpdir(), 'console-chromium-'));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    args: CHROMIUM_ARGS,
   });
 }, 300_000);
 afterAll(async () => {
   await browser?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
   await h?.stop();
   await stack?.stop();
 });
