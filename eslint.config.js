@@ -183,7 +183,21 @@ export default tseslint.config(
   {
     files: ['api/routes/*.ts'],
     ignores: TESTS,
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [...API_RULES, ...ROUTE_RULES] }] },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [...API_RULES, ...ROUTE_RULES],
+          paths: [
+            {
+              name: '@hono/zod-openapi',
+              importNames: ['createRoute'],
+              message: 'Declare routes with defineRoute (api/openapi.ts): it requires an operationId.',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['gateway/**/*.ts'],

@@ -4,7 +4,8 @@ import { createGateway } from '../gateway/app.js';
 import { requestId } from 'hono/request-id';
 import { authenticate, requireRole } from './auth.js';
 import type { ApiDeps } from './context.js';
-import { DOCS_HTML } from './docs.js';
+import { consoleRoutes } from './console.js';
+import { docsRoutes } from './docs.js';
 import { errorBody, handleError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
@@ -109,10 +110,21 @@ export function createApp(deps: ApiDeps) {
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'mcp-host API', version: '0.1.0', description: 'Control plane for hosting MCP servers' },
+    info: {
+      title: 'mcp-host API',
+      version: '0.1.0',
+      description:
+        'Control plane for hosting MCP servers. Every `/api` route takes `Authorization: Bearer <token>`; ' +
+        'errors are `{"error": {"code", "message", "field"?}}`, where `field` names the culprit.',
+    },
+    // Relative: the document describes whichever host serves it (the console and /docs call it there).
+    servers: [{ url: '/', description: 'This installation' }],
+    // The default for every operation; the few that take no token declare `security: []`.
+    security: [{ bearer: [] }],
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.get('/docs', (c) => c.html(DOCS_HTML));
+  app.route('/docs', docsRoutes());
+  app.route('/ui', consoleRoutes(deps.env, deps.workflowIds));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => handleError(err, c, deps.log));

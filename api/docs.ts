@@ -1,35 +1,47 @@
-// GET /docs: a reference page for the API, self-contained (no CDN: it must work offline), drawn in
-// the browser from /openapi.json — every route with its summary, parameters and responses.
-export const DOCS_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>mcp-host API</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1d1d1f}
-h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
-.op{margin:.6rem 0;padding:.4rem .6rem;border-left:3px solid #888;background:#fafafa}
-.m{display:inline-block;min-width:4.5rem;font-weight:600}.get{color:#0a6}.post{color:#06c}.delete{color:#c30}.patch{color:#a60}
-code{font-family:ui-monospace,monospace}small{color:#666}
-</style></head><body>
-<h1>mcp-host API</h1><p>Generated from <a href="/openapi.json">/openapi.json</a>. Every /api route needs
-<code>Authorization: Bearer &lt;token&gt;</code>; errors are <code>{"error": {"code", "message", "field"?}}</code>.</p>
-<div id="ops">Loading…</div>
-<script>
-const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-fetch('/openapi.json').then((r) => r.json()).then((doc) => {
-  const byTag = {};
-  for (const [path, item] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(item)) {
-      (byTag[(op.tags || ['other'])[0]] ||= []).push({ path, method, op });
-    }
-  }
-  document.getElementById('ops').innerHTML = Object.entries(byTag).map(([tag, ops]) =>
-    '<h2>' + esc(tag) + '</h2>' + ops.map(({ path, method, op }) => {
-      const params = (op.parameters || []).map((p) => '<code>' + esc(p.name) + '</code> <small>(' + esc(p.in) + ')</small>').join(', ');
-      const body = op.requestBody ? Object.values(op.requestBody.content)[0].schema : null;
-      const responses = Object.entries(op.responses || {}).map(([code, r]) => '<code>' + esc(code) + '</code> ' + esc(r.description)).join('<br>');
-      return '<div class="op"><span class="m ' + method + '">' + method.toUpperCase() + '</span><code>' + esc(path) + '</code> — ' + esc(op.summary) +
-        (params ? '<br><small>parameters:</small> ' + params : '') +
-        (body ? '<br><small>body:</small> <code>' + esc(body.$ref ? body.$ref.split('/').pop() : body.type) + '</code>' : '') +
-        '<br><small>responses:</small><br>' + responses + '</div>';
-    }).join('')).join('');
-}, (err) => { document.getElementById('ops').textContent = 'Could not load /openapi.json: ' + err; });
-</script></body></html>`;
+// GET /docs: the API reference, drawn by Swagger UI from /openapi.json — schemas, examples and "try it
+// out" with a bearer token. Its assets come from the swagger-ui-dist package in node_modules, never a
+// CDN: the page must work on a machine with no internet.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Hono } from 'hono';
+
+const ASSETS = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+} as const;
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mcp-host API reference</title>
+<link rel="icon" href="/docs/favicon-32x32.png"><link rel="stylesheet" href="/docs/swagger-ui.css">
+</head><body><main id="reference"></main>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`;
+
+// A file, not an inline script, so the page works under a strict Content-Security-Policy.
+const INIT = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json', dom_id: '#reference', deepLinking: true, persistAuthorization: false,
+  tryItOutEnabled: false, displayOperationId: true, defaultModelsExpandDepth: 0,
+});`;
+
+/** Mounted at /docs. */
+export function docsRoutes() {
+  const app = new Hono();
+  const root = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  // Read once, on the first request: a process that never serves /docs never reads 1.5 MB of JavaScript.
+  const cache = new Map<string, Buffer>();
+  app.get('/', (c) => c.html(PAGE));
+  app.get('/init.js', (c) => c.body(INIT, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+  app.get('/:file', (c) => {
+    const file = c.req.param('file');
+    if (!Object.hasOwn(ASSETS, file)) return c.notFound();
+    let body = cache.get(file);
+    if (!body) cache.set(file, (body = readFileSync(join(root, file))));
+    return c.body(new Uint8Array(body), 200, {
+      'content-type': ASSETS[file as keyof typeof ASSETS],
+      'cache-control': 'public, max-age=3600',
+    });
+  });
+  return app;
+}

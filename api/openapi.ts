@@ -1,6 +1,7 @@
 // Route-declaration helpers: every route is declared once, with zod schemas that both validate the
-// request and generate the OpenAPI document.
-import { OpenAPIHono, type z } from '@hono/zod-openapi';
+// request and generate the OpenAPI document. The document is linted by Redocly in `npm test`
+// (npm run lint:openapi, redocly.yaml) and the web console's typed client is generated from it.
+import { createRoute, OpenAPIHono, type RouteConfig, type z } from '@hono/zod-openapi';
 import { ErrorBody } from '../lib/schemas/common.js';
 import type { AppEnv } from './context.js';
 import { describeZodError, errorBody } from './errors.js';
@@ -15,6 +16,19 @@ export function createRouter() {
       return c.json(errorBody(status === 400 ? 'invalid_path' : 'validation_failed', message, field), status);
     },
   });
+}
+
+/**
+ * Declare a route: `createRoute` with an `operationId` required, since the console's generated client
+ * and the reference page name operations by it (camelCase verb + noun, unique: `listServers`).
+ * Every /api route needs a bearer token (the document's default `security`); a route that takes
+ * none (a probe, a signed webhook) says `security: []`. api/routes/ uses this, never createRoute
+ * (eslint.config.js enforces it).
+ */
+export function defineRoute<P extends string, R extends Omit<RouteConfig, 'path'> & { path: P; operationId: string }>(
+  config: R,
+) {
+  return createRoute(config);
 }
 
 export function jsonBody<T extends z.ZodType>(schema: T) {
@@ -45,3 +59,5 @@ export const conflictError = { 409: error('Not allowed in the current state') } 
 export const unavailableError = { 503: error('A dependency (Temporal worker) did not answer in time') } as const;
 export const rateLimitedError = { 429: error('Too many requests; `Retry-After` says when to try again') } as const;
 export const tooLargeError = { 413: error('Request body too large') } as const;
+/** Node's HTTP parser answers this (api/server.ts) before any route runs: the one 4xx a probe can get. */
+export const headersTooLargeError = { 431: error('Request line or headers too large (the URL included)') } as const;

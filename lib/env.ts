@@ -153,6 +153,8 @@ export const envSchema = z.object({
   /** TLS to Temporal (Temporal Cloud, or a cluster with TLS); implied by an API key or a client certificate. */
   TEMPORAL_TLS: bool(false),
   /** mTLS client certificate and key files (PEM), as Temporal Cloud namespaces with certificates use. */
+  /** The Temporal Web UI's address, for the console's links to workflow pages (none: no links). */
+  TEMPORAL_UI_URL: optionalText,
   TEMPORAL_TLS_CERT_PATH: optionalText,
   TEMPORAL_TLS_KEY_PATH: optionalText,
   /** Temporal Cloud API key (a secret: never logged). */

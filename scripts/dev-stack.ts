@@ -130,6 +130,8 @@ async function main(): Promise<void> {
     ...raw,
     DATABASE_URL: pg.url,
     TEMPORAL_ADDRESS: temporalAddress,
+    // The console links workflow-backed objects to the Web UI of the Temporal server started here.
+    ...(temporalUi.startsWith('http') && !raw.TEMPORAL_UI_URL && { TEMPORAL_UI_URL: temporalUi }),
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
   stops.push({ name: 'api', stop: () => api.stop() });
   const apiHost = env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS;
   say(`worker     task queue ${env.TEMPORAL_TASK_QUEUE} (log ${join(LOGS, 'worker.log')})`);
-  say(`api        http://${apiHost}:${env.BIND_PORT} (log ${join(LOGS, 'api.log')})`);
+  say(`api        http://${apiHost}:${env.BIND_PORT} (log ${join(LOGS, 'api.log')}); console /ui, reference /docs`);
   say(`\nmcp-host is up. export MCPCTL_URL=http://${apiHost}:${env.BIND_PORT} and try: npx mcpctl servers list`);
   say('Ctrl-C stops everything.');
 

@@ -36,8 +36,9 @@ if [ ! -x node_modules/.bin/node ]; then
 fi
 
 # 2. Debian packages: dockerd, a registry, qemu binfmt for arm64 builds, static busybox for base images,
-#    etcd for the test stack's Kubernetes API server, nftables for the hosted servers' network policy.
-PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server nftables)
+#    etcd for the test stack's Kubernetes API server, nftables for the hosted servers' network policy,
+#    chromium for the web console's browser tests (playwright-core drives it; it never downloads a browser).
+PACKAGES=(docker.io docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server nftables chromium)
 # One dpkg-query for all: a line per installed package (unknown ones print nothing on stdout).
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }' || true)
 missing=()
@@ -119,6 +120,19 @@ else
     mv -f "$TOOLS/bin/.stdio-bridge-$arch.tmp" "$TOOLS/bin/stdio-bridge-$arch"
   done
   echo "$bridge_sum" > "$TOOLS/stdio-bridge.stamp"
+fi
+
+# 6. The web console (ui/), served by the API at /ui from ui/dist. Its typed client is generated from the
+#    API's OpenAPI document, so it is rebuilt when the console's sources, the API's routes or schemas,
+#    or the lockfile change (npm start runs this too, so an edited console is rebuilt on the next start).
+ui_sum=$(find ui api lib/schemas lib/server-status.ts -type f \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' -o -name '*.html' -o -name '*.mjs' -o -name '*.json' \) \
+  -not -path 'ui/dist/*' -not -name 'api-schema.d.ts' -not -name '*.test.ts' | LC_ALL=C sort | xargs cat package-lock.json | sha256sum | cut -d' ' -f1)
+if [ -f ui/dist/index.html ] && [ "$(cat .data/ui.stamp 2>/dev/null)" = "$ui_sum" ]; then
+  ok "web console built"
+else
+  step "build the web console (ui/ -> ui/dist)"
+  nice -n 10 npm run --silent ui:build >/dev/null
+  echo "$ui_sum" > .data/ui.stamp
 fi
 
 ok "setup complete"

@@ -1,5 +1,5 @@
 // Build runs (the artifact ledger as operators read it), their log lines, and the live log stream.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import {
   findRun,
   logLinesAfter,
@@ -14,7 +14,7 @@ import { AfterQuery, BuildLogLine, BuildRun, PageQuery } from '../../lib/schemas
 import { IdParam } from '../../lib/schemas/common.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 
 const tags = ['builds'];
@@ -26,9 +26,10 @@ export function buildRoutes(deps: ApiDeps) {
   const { sql, env } = deps;
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/servers/{id}/builds',
+        operationId: 'listServerBuilds',
         tags,
         summary: "A server's build runs, newest first (`before` pages back)",
         request: { params: IdParam, query: PageQuery },
@@ -41,9 +42,10 @@ export function buildRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/builds/{id}',
+        operationId: 'getBuild',
         tags,
         summary: 'One build run with its platforms',
         request: { params: IdParam },
@@ -55,9 +57,10 @@ export function buildRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/builds/{id}/logs',
+        operationId: 'listBuildLogs',
         tags,
         summary: 'Log lines of a build, oldest first (`after` pages on)',
         request: { params: IdParam, query: AfterQuery },
@@ -71,9 +74,10 @@ export function buildRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/builds/{id}/logs/stream',
+        operationId: 'streamBuildLogs',
         tags,
         summary: 'Live build log (SSE): every line so far, then new ones, then `event: end` when the build ends',
         request: { params: IdParam },

@@ -1,16 +1,16 @@
 // How an MCP client reaches a server through the gateway: its URL and the blocks to paste into
 // Claude, Cursor or VS Code. Any caller who may see the server may ask; the token stays theirs.
-import { createRoute } from '@hono/zod-openapi';
 import { findServer } from '../../lib/ledger/servers.js';
 import { ClientConfig, ClientConfigQuery, clientConfig } from '../../lib/schemas/client-config.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
 
-const clientConfigRoute = createRoute({
+const clientConfigRoute = defineRoute({
   method: 'get',
   path: '/{id}/client-config',
+  operationId: 'getClientConfig',
   tags: ['servers', 'gateway'],
   summary: "How MCP clients reach the server through the gateway, with each client's configuration block",
   request: { params: IdParam, query: ClientConfigQuery },

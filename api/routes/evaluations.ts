@@ -1,7 +1,7 @@
 // Evaluation certifications: bound to a build run's own digest and scoped to its owner, so no one
 // certifies another owner's digest. Manual ones carry the operator's verdict; automatic ones are evaluated by the
 // `certification/<id>` workflow, which also runs their refresh cadence on a durable timer.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import { findRun } from '../../lib/ledger/builds.js';
 import { everyOwner } from '../../lib/ledger/scope.js';
@@ -28,31 +28,42 @@ import type { certification } from '../../workflows/certification.js';
 import { planChangedSignal, retrySignal } from '../../workflows/governance.messages.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, jsonBody, notFoundError, unavailableError } from '../openapi.js';
+import {
+  commonErrors,
+  createRouter,
+  json,
+  jsonBody,
+  notFoundError,
+  unavailableError,
+  defineRoute,
+} from '../openapi.js';
 import { notifyGatedServers } from '../workflow-calls.js';
 
 const tags = ['evaluations'];
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-const listRoute = createRoute({
+const listRoute = defineRoute({
   method: 'get',
   path: '/artifacts/{id}/evaluations',
+  operationId: 'listArtifactEvaluations',
   tags,
   summary: "A build run's certifications, by requirement, newest first",
   request: { params: IdParam },
   responses: { 200: json(z.array(Certification), 'Certifications'), ...commonErrors, ...notFoundError },
 });
-const submitRoute = createRoute({
+const submitRoute = defineRoute({
   method: 'post',
   path: '/artifacts/{id}/evaluations',
+  operationId: 'submitEvaluation',
   tags,
   summary: 'Certify a build run for a tier and requirement (upsert), or start an automatic evaluation',
   request: { params: IdParam, body: jsonBody(CertificationSubmit) },
   responses: { 200: json(Certification, 'The certification'), ...commonErrors, ...notFoundError, ...unavailableError },
 });
-const listAllRoute = createRoute({
+const listAllRoute = defineRoute({
   method: 'get',
   path: '/evaluations',
+  operationId: 'listEvaluations',
   tags,
   summary: 'Certifications (operators: their own), newest first',
   request: {
@@ -71,25 +82,28 @@ const listAllRoute = createRoute({
   },
   responses: { 200: json(z.array(Certification), 'Certifications'), ...commonErrors },
 });
-const getRoute = createRoute({
+const getRoute = defineRoute({
   method: 'get',
   path: '/evaluations/{id}/status',
+  operationId: 'getEvaluation',
   tags,
   summary: 'One certification',
   request: { params: IdParam },
   responses: { 200: json(Certification, 'The certification'), ...commonErrors, ...notFoundError },
 });
-const planRoute = createRoute({
+const planRoute = defineRoute({
   method: 'patch',
   path: '/evaluations/{id}/status',
+  operationId: 'updateEvaluation',
   tags,
   summary: 'Change the refresh plan, notes or provenance: only fields given change, null clears',
   request: { params: IdParam, body: jsonBody(CertificationPlan) },
   responses: { 200: json(Certification, 'The certification'), ...commonErrors, ...notFoundError },
 });
-const retryRoute = createRoute({
+const retryRoute = defineRoute({
   method: 'post',
   path: '/evaluations/{id}/retry',
+  operationId: 'retryEvaluation',
   tags,
   summary: 'Reset to pending with a fresh validity window; an automatic certification is evaluated again now',
   request: { params: IdParam },
@@ -100,9 +114,10 @@ const retryRoute = createRoute({
     ...unavailableError,
   },
 });
-const lineageRoute = createRoute({
+const lineageRoute = defineRoute({
   method: 'get',
   path: '/evaluations/{id}/lineage',
+  operationId: 'getEvaluationLineage',
   tags,
   summary: "A certification's validity window and evidence lineage",
   request: { params: IdParam },

@@ -1,7 +1,7 @@
 // The gateway's audit (lib/ledger/gateway-audit.ts): every JSON-RPC request that reached /mcp,
 // newest first in keyset pages, and live over SSE. Operators see the calls to their servers and the
 // calls they made; admins and viewers every call.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import {
   admitsAuditRow,
   gatewayAuditAfter,
@@ -13,7 +13,7 @@ import {
 import { GatewayAuditEntry, GatewayAuditQuery, GatewayAuditStreamQuery } from '../../lib/schemas/gateway.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json } from '../openapi.js';
+import { commonErrors, createRouter, json, defineRoute } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 
 const tags = ['gateway'];
@@ -33,9 +33,10 @@ export function gatewayRoutes(deps: ApiDeps) {
   const { sql, env } = deps;
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/audit',
+        operationId: 'listGatewayAudit',
         tags,
         summary: 'Calls through the MCP gateway, newest first; `X-Next-Before` carries the next page',
         request: { query: GatewayAuditQuery },
@@ -65,9 +66,10 @@ export function gatewayRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/audit/stream',
+        operationId: 'streamGatewayAudit',
         tags,
         summary: 'Live gateway audit (SSE): `event: audit` frames (id = row id); resumes after `Last-Event-ID`',
         request: { query: GatewayAuditStreamQuery },

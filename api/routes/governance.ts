@@ -1,7 +1,7 @@
 // Governance workflow definitions and runs. A run is a `governance/<run>` workflow: the
 // API creates its rows and starts it in one transaction; every later change is an update of that
 // workflow (validated: 409 on an invalid transition), and the run's stream follows its audit log.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import { findRun } from '../../lib/ledger/builds.js';
 import {
@@ -42,6 +42,7 @@ import {
   jsonBody,
   notFoundError,
   unavailableError,
+  defineRoute,
 } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 import { executeUpdate } from '../workflow-calls.js';
@@ -58,24 +59,27 @@ const runErrors = (run: { id: number; status: string }, what: string) => ({
 
 const stripOwner = ({ owner_id: _o, ...detail }: RunDetail): GovernanceRunDetail => detail;
 
-const listWorkflows = createRoute({
+const listWorkflows = defineRoute({
   method: 'get',
   path: '/workflows',
+  operationId: 'listGovernanceWorkflows',
   tags,
   summary: 'Governance workflow definitions (operators: their own), by id',
   responses: { 200: json(z.array(GovernanceWorkflow), 'Workflows'), ...commonErrors },
 });
-const createWorkflow = createRoute({
+const createWorkflow = defineRoute({
   method: 'post',
   path: '/workflows',
+  operationId: 'createGovernanceWorkflow',
   tags,
   summary: 'Define a governance workflow with ordered steps',
   request: { body: jsonBody(CreateGovernanceWorkflow) },
   responses: { 201: json(GovernanceWorkflow, 'Created'), ...commonErrors, ...conflictError },
 });
-const startRun = createRoute({
+const startRun = defineRoute({
   method: 'post',
   path: '/workflows/{id}/runs',
+  operationId: 'startGovernanceRun',
   tags,
   summary: 'Start a run of a governance workflow (the `governance/<run>` workflow)',
   request: { params: IdParam, body: jsonBody(StartGovernanceRun) },
@@ -87,17 +91,19 @@ const startRun = createRoute({
     ...unavailableError,
   },
 });
-const getRun = createRoute({
+const getRun = defineRoute({
   method: 'get',
   path: '/runs/{id}',
+  operationId: 'getGovernanceRun',
   tags,
   summary: 'A run with its steps and audit log',
   request: { params: IdParam },
   responses: { 200: json(GovernanceRunDetail, 'The run'), ...commonErrors, ...notFoundError },
 });
-const setStatus = createRoute({
+const setStatus = defineRoute({
   method: 'post',
   path: '/runs/{id}/status',
+  operationId: 'setGovernanceRunStatus',
   tags,
   summary:
     'Move a run to another status (pending → in_progress → completed | failed | cancelled); ended runs stay ended',
@@ -110,9 +116,10 @@ const setStatus = createRoute({
     ...unavailableError,
   },
 });
-const advanceStep = createRoute({
+const advanceStep = defineRoute({
   method: 'post',
   path: '/runs/{id}/steps/{position}',
+  operationId: 'advanceGovernanceStep',
   tags,
   summary: 'Move one step on (in order: a step starts or completes once the earlier ones have completed)',
   request: {
@@ -133,9 +140,10 @@ const advanceStep = createRoute({
     ...unavailableError,
   },
 });
-const streamRun = createRoute({
+const streamRun = defineRoute({
   method: 'get',
   path: '/runs/{id}/stream',
+  operationId: 'streamGovernanceRun',
   tags,
   summary:
     "Server-sent events: the run's audit log (`event: audit`, each with the run status it led to), live, then `event: end` when the run ends",

@@ -1,9 +1,9 @@
 // Liveness and readiness; unauthenticated, for load balancers and orchestrators.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ping } from '../../lib/ledger/stats.js';
 import { apiBase } from '../../lib/registry/reference.js';
 import type { ApiDeps } from '../context.js';
-import { createRouter, json } from '../openapi.js';
+import { createRouter, defineRoute, headersTooLargeError, json } from '../openapi.js';
 
 const Readiness = z
   .object({
@@ -36,22 +36,26 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
 export function healthRoutes({ sql, temporal, docker, env }: ApiDeps) {
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/healthz',
+        operationId: 'getHealth',
         tags: ['health'],
         summary: 'The process is up',
-        responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') },
+        security: [],
+        responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive'), ...headersTooLargeError },
       }),
       (c) => c.json({ status: 'ok' as const }, 200),
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/readyz',
+        operationId: 'getReadiness',
         tags: ['health'],
         summary: 'Postgres and Temporal answer',
-        responses: { 200: json(Readiness, 'Ready'), 503: json(Readiness, 'Not ready') },
+        security: [],
+        responses: { 200: json(Readiness, 'Ready'), 503: json(Readiness, 'Not ready'), ...headersTooLargeError },
       }),
       async (c) => {
         const [postgres, temporalCheck, dockerCheck, registryCheck] = await Promise.all([

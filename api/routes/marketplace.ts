@@ -1,12 +1,12 @@
 // The marketplace catalog (lib/ledger/marketplace.ts): browse build artifacts, keyset-paginated.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError, notFound } from '../../lib/errors.js';
 import { catalogEntry, catalogPage, toEntries } from '../../lib/ledger/marketplace.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { MarketplaceEntry, MarketplaceQuery } from '../../lib/schemas/marketplace.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
 
 export function encodeCursor(row: { sort_at: Date; id: number }): string {
   return Buffer.from(JSON.stringify([row.sort_at.toISOString(), row.id])).toString('base64url');
@@ -29,9 +29,10 @@ const tags = ['marketplace'];
 export function marketplaceRoutes({ sql }: ApiDeps) {
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/',
+        operationId: 'listMarketplace',
         tags,
         summary: 'Browse build artifacts (operators: their own; admins and viewers: all), newest first',
         request: { query: MarketplaceQuery },
@@ -62,9 +63,10 @@ export function marketplaceRoutes({ sql }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}',
+        operationId: 'getMarketplaceEntry',
         tags,
         summary: 'One artifact by build run id',
         request: { params: IdParam },

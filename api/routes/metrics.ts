@@ -1,6 +1,6 @@
 // Telemetry of one server: registry and lifecycle events, newest first, live over SSE, and
 // operator-posted events validated against the telemetry contract (422, not 500).
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import { Metric, PageQuery, PostMetricBody } from '../../lib/schemas/builds.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -9,7 +9,7 @@ import { findServer } from '../../lib/ledger/servers.js';
 import { recordMetric, serverMetrics, serverMetricsAfter, toMetric, type MetricRow } from '../../lib/ledger/metrics.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, jsonBody, notFoundError, defineRoute } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 
 const tags = ['metrics'];
@@ -21,9 +21,10 @@ export function metricRoutes(deps: ApiDeps) {
   const { sql, env } = deps;
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/metrics',
+        operationId: 'listServerMetrics',
         tags,
         summary: 'Telemetry events, newest first (`before` pages back)',
         request: { params: IdParam, query: PageQuery },
@@ -36,9 +37,10 @@ export function metricRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'post',
         path: '/{id}/metrics',
+        operationId: 'recordServerMetric',
         tags,
         summary: 'Record an event; registry events must carry the catalogue keys',
         request: { params: IdParam, body: jsonBody(PostMetricBody) },
@@ -63,9 +65,10 @@ export function metricRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/metrics/stream',
+        operationId: 'streamServerMetrics',
         tags,
         summary: 'Live telemetry (SSE): `event: metric` frames; resumes after `Last-Event-ID`',
         request: { params: IdParam },

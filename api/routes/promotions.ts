@@ -2,7 +2,7 @@
 // stage promotions of a digest, each a `promotion/<id>` workflow that runs the track's governance
 // workflow, waits for approval, and ends active or rolled back. Only the track's owner (or an
 // admin) approves or rolls back; a rolled-back stage can be scheduled again.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import { checkPromotionTransition, DEFAULT_STAGES } from '../../lib/governance/states.js';
 import { ownerArtifact } from '../../lib/ledger/builds.js';
@@ -43,6 +43,7 @@ import {
   notFoundError,
   optionalJsonBody,
   unavailableError,
+  defineRoute,
 } from '../openapi.js';
 import { executeUpdate, rollBackEndedPromotion } from '../workflow-calls.js';
 
@@ -59,32 +60,36 @@ async function checkWorkflowOwned(
     throw new ApiError(422, 'validation_failed', `governance workflow ${workflowId} not found`, 'workflow_id');
 }
 
-const listTracks = createRoute({
+const listTracks = defineRoute({
   method: 'get',
   path: '/tracks',
+  operationId: 'listTracks',
   tags,
   summary: 'Promotion tracks (operators: their own), by name',
   responses: { 200: json(z.array(Track), 'Tracks'), ...commonErrors },
 });
-const createTrack = createRoute({
+const createTrack = defineRoute({
   method: 'post',
   path: '/tracks',
+  operationId: 'createTrack',
   tags,
   summary: 'Create a release train: ordered stages, its governance workflow, and the launch gates it turns on',
   request: { body: jsonBody(CreateTrack) },
   responses: { 201: json(Track, 'Created'), ...commonErrors, ...conflictError },
 });
-const updateTrack = createRoute({
+const updateTrack = defineRoute({
   method: 'patch',
   path: '/tracks/{id}',
+  operationId: 'updateTrack',
   tags,
   summary: 'Change a track: only fields given change, null clears',
   request: { params: IdParam, body: jsonBody(UpdateTrack) },
   responses: { 200: json(Track, 'The track'), ...commonErrors, ...notFoundError },
 });
-const schedule = createRoute({
+const schedule = defineRoute({
   method: 'post',
   path: '/schedule',
+  operationId: 'schedulePromotion',
   tags,
   summary:
     "Schedule a digest's promotion to a stage (the previous stage must be active); starts its `promotion/<id>` workflow",
@@ -97,17 +102,19 @@ const schedule = createRoute({
     ...unavailableError,
   },
 });
-const getPromotion = createRoute({
+const getPromotion = defineRoute({
   method: 'get',
   path: '/{id}',
+  operationId: 'getPromotion',
   tags,
   summary: 'One promotion',
   request: { params: IdParam },
   responses: { 200: json(PromotionRecord, 'The promotion'), ...commonErrors, ...notFoundError },
 });
-const approve = createRoute({
+const approve = defineRoute({
   method: 'post',
   path: '/{id}/approve',
+  operationId: 'approvePromotion',
   tags,
   summary:
     "Approve a scheduled or in-progress promotion (the track's owner or an admin); it goes active once its governance run completes",
@@ -120,9 +127,10 @@ const approve = createRoute({
     ...unavailableError,
   },
 });
-const rollback = createRoute({
+const rollback = defineRoute({
   method: 'post',
   path: '/{id}/rollback',
+  operationId: 'rollbackPromotion',
   tags,
   summary: 'Roll a promotion back (cancels its governance run); the stage can be scheduled again',
   request: { params: IdParam, body: optionalJsonBody(PromotionDecision) },
@@ -134,9 +142,10 @@ const rollback = createRoute({
     ...unavailableError,
   },
 });
-const history = createRoute({
+const history = defineRoute({
   method: 'get',
   path: '/history',
+  operationId: 'listPromotionHistory',
   tags,
   summary: 'Promotions of the caller-visible tracks, newest change first',
   request: { query: PromotionHistoryQuery },

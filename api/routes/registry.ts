@@ -1,5 +1,5 @@
 // Registry credentials between builds: the latest scheduled checks, and an on-demand rotation.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApiError } from '../../lib/errors.js';
 import { recentChecks, toCheck } from '../../lib/ledger/registry.js';
@@ -8,7 +8,7 @@ import { CredentialsStatus } from '../../lib/schemas/registry.js';
 import type { registryCredentials } from '../../workflows/registry-credentials.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json } from '../openapi.js';
+import { commonErrors, createRouter, json, defineRoute } from '../openapi.js';
 
 const tags = ['registry'];
 
@@ -43,9 +43,10 @@ export function registryRoutes(deps: ApiDeps) {
 
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/credentials',
+        operationId: 'getRegistryCredentials',
         tags,
         summary: 'Credential health as last checked, recent checks, and the check schedule',
         responses: { 200: json(CredentialsStatus, 'Status'), ...commonErrors },
@@ -53,9 +54,10 @@ export function registryRoutes(deps: ApiDeps) {
       async (c) => c.json(await status(), 200),
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'post',
         path: '/credentials/rotate',
+        operationId: 'rotateRegistryCredentials',
         tags,
         summary: 'Rotate the registry credentials now (admin); answers once the rotation has run',
         responses: {

@@ -1,7 +1,7 @@
 // A running server as operators see it: its logs (tail and live), the MCP manifest its health
 // check read, and the policy decisions behind each launch. Logs come from the executor the server
 // was recorded to run on (server_runtimes), so they work after any restart of the API or the worker.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { ApiError } from '../../lib/errors.js';
 import { policyDecisions, serverManifest } from '../../lib/ledger/runtime.js';
@@ -10,7 +10,7 @@ import { LogsUnavailable, NoLogsYet, type ExecutorRegistry } from '../../lib/run
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
 
 const tags = ['runtime'];
 
@@ -75,9 +75,10 @@ export function runtimeRoutes(deps: ApiDeps) {
   const { sql, executors } = deps;
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/logs',
+        operationId: 'listServerLogs',
         tags,
         summary: "The last lines of the server's output (stdout and stderr)",
         request: { params: IdParam, query: LogsQuery },
@@ -97,9 +98,10 @@ export function runtimeRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/logs/stream',
+        operationId: 'streamServerLogs',
         tags,
         summary: "Follow the server's output live (SSE `event: log`, one line each)",
         request: { params: IdParam, query: LogsQuery },
@@ -132,9 +134,10 @@ export function runtimeRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/manifest',
+        operationId: 'getServerManifest',
         tags,
         summary: 'What the server said about itself at its last health check: name, version, tools',
         request: { params: IdParam },
@@ -146,9 +149,10 @@ export function runtimeRoutes(deps: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/{id}/decisions',
+        operationId: 'listServerDecisions',
         tags,
         summary: 'Policy decisions for this server, newest first',
         request: {

@@ -1,6 +1,6 @@
 // MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
 // become updates of the server's `server/<id>` workflow — the only writer of its status.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import {
   createServer,
   findServer,
@@ -29,6 +29,7 @@ import {
   jsonBody,
   notFoundError,
   unavailableError,
+  defineRoute,
 } from '../openapi.js';
 import { lastEventId, tailStream } from '../sse.js';
 import { sendIntent } from '../workflow-calls.js';
@@ -38,9 +39,10 @@ const tags = ['servers'];
 /** One status event as an SSE frame (module-level: the fan-out formats each row once). */
 const serverEventFrame = (row: ServerEventRow) => ({ event: row.event_type, data: toServerEvent(row) });
 
-const createServerRoute = createRoute({
+const createServerRoute = defineRoute({
   method: 'post',
   path: '/',
+  operationId: 'createServer',
   tags,
   summary: 'Create an MCP server (and start it unless `start` is false)',
   request: { body: jsonBody(CreateServerBody) },
@@ -52,27 +54,30 @@ const createServerRoute = createRoute({
   },
 });
 
-const listServersRoute = createRoute({
+const listServersRoute = defineRoute({
   method: 'get',
   path: '/',
+  operationId: 'listServers',
   tags,
   summary: 'List servers (operators: their own; admins and viewers: all), by id',
   request: { query: ListServersQuery },
   responses: { 200: json(z.array(Server), 'Servers'), ...commonErrors },
 });
 
-const getServerRoute = createRoute({
+const getServerRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  operationId: 'getServer',
   tags,
   summary: 'Get one server',
   request: { params: IdParam },
   responses: { 200: json(Server, 'The server'), ...commonErrors, ...notFoundError },
 });
 
-const streamRoute = createRoute({
+const streamRoute = defineRoute({
   method: 'get',
   path: '/stream',
+  operationId: 'streamServers',
   tags,
   summary: 'Server-sent events of status changes; resumes after `Last-Event-ID`',
   request: {
@@ -102,9 +107,10 @@ const streamRoute = createRoute({
 });
 
 function intentRoute(intent: ServerIntent) {
-  return createRoute({
+  return defineRoute({
     method: intent === 'delete' ? 'delete' : 'post',
     path: intent === 'delete' ? '/{id}' : intent === 'build' ? '/{id}/builds' : `/{id}/${intent}`,
+    operationId: `${intent}Server`,
     tags,
     summary:
       intent === 'delete'

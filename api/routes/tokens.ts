@@ -1,5 +1,5 @@
 // API tokens: created (shown once), listed (never shown again), revoked.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError, forbidden, notFound } from '../../lib/errors.js';
 import { everyOwner, ownerScope } from '../../lib/ledger/scope.js';
 import { createToken, listTokens, revokeToken, serversInScope, toTokenInfo } from '../../lib/ledger/tokens.js';
@@ -8,7 +8,15 @@ import { CreatedToken, CreateTokenBody, TokenInfo } from '../../lib/schemas/auth
 import { IdParam } from '../../lib/schemas/common.js';
 import { generateToken, hashToken, tokenPrefix } from '../../lib/tokens.js';
 import type { ApiDeps, Caller } from '../context.js';
-import { commonErrors, rateLimitedError, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import {
+  commonErrors,
+  rateLimitedError,
+  createRouter,
+  json,
+  jsonBody,
+  notFoundError,
+  defineRoute,
+} from '../openapi.js';
 
 const tags = ['tokens'];
 
@@ -18,9 +26,10 @@ const tokenScope = (caller: Caller) => (caller.role === 'admin' ? everyOwner : o
 export function tokenRoutes({ sql, env }: ApiDeps) {
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'post',
         path: '/',
+        operationId: 'createToken',
         tags,
         summary: 'Create a token for yourself (admins: for any user). The token is in this response only.',
         request: { body: jsonBody(CreateTokenBody) },
@@ -77,9 +86,10 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/',
+        operationId: 'listTokens',
         tags,
         summary: 'List your tokens (admins: every token)',
         responses: { 200: json(z.array(TokenInfo), 'Tokens, without their secret'), ...commonErrors },
@@ -91,9 +101,10 @@ export function tokenRoutes({ sql, env }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'delete',
         path: '/{id}',
+        operationId: 'revokeToken',
         tags,
         summary: 'Revoke a token (your own; admins: any)',
         request: { params: IdParam },

@@ -1,19 +1,20 @@
 // Users (admin-managed) and the caller's own identity.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createUser, findUser, listUsers, toUser } from '../../lib/ledger/users.js';
 import { CreateUserBody, User } from '../../lib/schemas/auth.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, jsonBody } from '../openapi.js';
+import { commonErrors, conflictError, createRouter, json, jsonBody, defineRoute } from '../openapi.js';
 
 const tags = ['users'];
 
 export function userRoutes({ sql, env }: ApiDeps) {
   return createRouter()
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'post',
         path: '/users',
+        operationId: 'createUser',
         tags,
         summary: 'Create a user (admin only); give them a token with POST /api/tokens',
         request: { body: jsonBody(CreateUserBody) },
@@ -31,9 +32,10 @@ export function userRoutes({ sql, env }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/users',
+        operationId: 'listUsers',
         tags,
         summary: 'List users (admin only)',
         responses: { 200: json(z.array(User), 'Users'), ...commonErrors },
@@ -45,9 +47,10 @@ export function userRoutes({ sql, env }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/me',
+        operationId: 'getMe',
         tags,
         summary: 'The caller',
         responses: { 200: json(User, 'You'), ...commonErrors },

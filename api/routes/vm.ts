@@ -1,19 +1,19 @@
 // A server's VM attestation posture: its recent VM instances with their events.
-import { createRoute } from '@hono/zod-openapi';
 import { findServer } from '../../lib/ledger/servers.js';
 import { vmPosture } from '../../lib/ledger/vm.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { VmPosture } from '../../lib/vm/schemas.js';
 import { visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, createRouter, json, notFoundError } from '../openapi.js';
+import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
 
 export function vmRoutes(deps: Pick<ApiDeps, 'sql'>) {
   const { sql } = deps;
   return createRouter().openapi(
-    createRoute({
+    defineRoute({
       method: 'get',
       path: '/servers/{id}/vm',
+      operationId: 'getServerVm',
       tags: ['servers'],
       summary: "A server's VM attestation posture: its 10 most recent VM instances (newest first) with their events",
       request: { params: IdParam },

@@ -1,13 +1,21 @@
 // Git push webhooks (GitHub-style `X-Hub-Signature-256: sha256=<hex>` over the raw body, keyed by
 // the server's webhook secret, compared in constant time) and the secret's rotation.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import { findServer, rotateWebhookSecret, webhookTarget } from '../../lib/ledger/servers.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, notFoundError, unavailableError } from '../openapi.js';
+import {
+  commonErrors,
+  conflictError,
+  createRouter,
+  json,
+  notFoundError,
+  unavailableError,
+  defineRoute,
+} from '../openapi.js';
 import { sendIntent } from '../workflow-calls.js';
 
 const tags = ['webhooks'];
@@ -32,9 +40,10 @@ const WebhookAccepted = z
 export function webhookRoutes(deps: ApiDeps) {
   const { sql } = deps;
   return createRouter().openapi(
-    createRoute({
+    defineRoute({
       method: 'post',
       path: '/{id}/webhook',
+      operationId: 'receiveWebhook',
       tags,
       summary: 'Push webhook: rebuilds (and redeploys) the server when its branch moves. Signed, no token.',
       request: { params: IdParam },
@@ -85,9 +94,10 @@ export function webhookRoutes(deps: ApiDeps) {
 
 export function webhookSecretRoutes({ sql }: ApiDeps) {
   return createRouter().openapi(
-    createRoute({
+    defineRoute({
       method: 'post',
       path: '/{id}/webhook-secret',
+      operationId: 'rotateWebhookSecret',
       tags,
       summary: 'Create or rotate the webhook secret; shown in this response only',
       request: { params: IdParam },

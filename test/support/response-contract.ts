@@ -2,10 +2,7 @@
 // response schema — the same zod declarations that generate /openapi.json — so the document cannot
 // drift from what the API really answers. Used by test/support/http.ts on every call.
 import type { z } from 'zod';
-import { createApp } from '../../api/app.js';
-import type { ApiDeps } from '../../api/context.js';
-import { parseEnvironment } from '../../lib/env.js';
-import { createLogger } from '../../lib/logger.js';
+import { createDocumentApp } from '../../api/document-app.js';
 import { ErrorBody } from '../../lib/schemas/common.js';
 
 interface DeclaredRoute {
@@ -20,16 +17,7 @@ let routes: DeclaredRoute[] | undefined;
 
 function declaredRoutes(): DeclaredRoute[] {
   if (routes) return routes;
-  // Building the app touches no dependency (see api/openapi.test.ts).
-  const deps = {
-    env: parseEnvironment({}),
-    log: createLogger('contract', 'silent'),
-    sql: {},
-    temporal: {},
-    streams: {},
-    docker: {},
-  } as unknown as ApiDeps;
-  const app = createApp(deps);
+  const app = createDocumentApp();
   routes = app.openAPIRegistry.definitions.flatMap((def) => {
     if (def.type !== 'route') return [];
     const { method, path, responses } = def.route;

@@ -1,0 +1,228 @@
+// Names carry a ui- prefix: every test file of a run shares one database (and the bootstrap admin).
+// The web console at /ui, in Debian's Chromium driven by playwright-core (no browser download), on the
+// real stack: sign in, create a server from the example git repository, watch both platforms' build
+// logs arrive live, see it run, read its decisions, call a tool through the gateway and find the call
+// in the gateway audit, move a governance step, approve a promotion. axe-core checks every page
+// (no serious or critical violation) and a screenshot of each is written to test-artifacts/console/.
+// A viewer sees no mutating action, and a forged one (the viewer's role lied about in the browser)
+// shows the API's 403 in the console's error display.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import axe from 'axe-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { helloMcpRepo } from '../support/example-repo.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { eventually, httpClient } from '../support/http.js';
+
+const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'console');
+// The machine's closed network refuses Chromium's own connections; these flags keep it from making them.
+// playwright-core gives every launch a fresh, temporary profile of its own (it refuses --user-data-dir).
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let stack: BuildStack;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+let browser: Browser;
+let serverId: number;
+const requestedUrls: string[] = [];
+
+async function signIn(page: Page, token: string) {
+  page.on('request', (r) => requestedUrls.push(r.url()));
+  await page.goto(`${h.apiUrl}/ui/`);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+}
+
+/** axe-core on the page as it is now: no serious or critical violation; then a screenshot. */
+async function check(page: Page, name: string) {
+  await page.addScriptTag({ content: axe.source });
+  // A string, run in the page: this file's types are Node's, the page's globals are the browser's.
+  const violations = (await page.evaluate(`(async () => {
+    const result = await window.axe.run(document);
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
+  })()`)) as string[];
+  expect(violations, `${name}: accessibility`).toEqual([]);
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  stack = await startBuildStack('console');
+  h = await startHarness('console', stack.env('linux/amd64,linux/arm64'));
+  call = httpClient(h.apiUrl);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+}, 300_000);
+afterAll(async () => {
+  await browser?.close();
+  await h?.stop();
+  await stack?.stop();
+});
+
+describe('web console', () => {
+  it('an admin creates a server from git, watches both builds live, sees it run, and calls a tool', async () => {
+    await helloMcpRepo(stack, 'ui-hello');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, h.adminToken);
+    await check(page, 'servers');
+
+    await page.getByText('Create a server').click();
+    const form = page.getByRole('form', { name: 'Create a server' });
+    await form.getByLabel('Name').fill('ui-hello');
+    await form.getByLabel('Type').fill('Router');
+    await form.getByLabel('Repository').fill(stack.git.url('ui-hello'));
+    await form.getByRole('button', { name: 'Create server' }).click();
+    await page.waitForURL(/#\/servers\/\d+$/);
+    serverId = Number(page.url().split('/').pop());
+
+    // The build appears on the server page; its log arrives live, one column per platform.
+    await page
+      .getByRole('link', { name: /^Build \d+$/ })
+      .first()
+      .click({ timeout: 60_000 });
+    await page.waitForURL(/#\/builds\/\d+$/);
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      await expect
+        .poll(async () => (await page.locator(`pre[data-platform="${platform}"]`).textContent())?.length ?? 0, {
+          timeout: 180_000,
+          message: `${platform} build log`,
+        })
+        .toBeGreaterThan(0);
+    }
+    await check(page, 'build');
+
+    await page.goto(`${h.apiUrl}/ui/#/servers/${serverId}`);
+    await page.getByRole('heading', { level: 1 }).getByText('running').waitFor({ timeout: 240_000 });
+    const decisions = page.getByRole('region', { name: 'Policy decisions' });
+    await expect.poll(() => decisions.getByRole('listitem').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await decisions.textContent()).toMatch(/launchable/);
+
+    // A tool through the gateway, with the JSON-RPC exchange shown.
+    const tools = page.getByRole('form', { name: 'Tool console' });
+    await tools.waitFor({ timeout: 60_000 });
+    await tools.getByRole('button', { name: 'Call through the gateway' }).click();
+    const exchange = tools.getByRole('list', { name: 'JSON-RPC exchange' });
+    await expect.poll(() => exchange.getByRole('listitem').count(), { timeout: 30_000 }).toBe(5);
+    expect(await exchange.textContent()).toContain('"tools/call"');
+    await check(page, 'server');
+
+    await page.goto(`${h.apiUrl}/ui/#/audit`);
+    await page
+      .getByRole('cell', { name: /tools\/call/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await check(page, 'gateway-audit');
+
+    for (const section of ['marketplace', 'certifications', 'users']) {
+      await page.goto(`${h.apiUrl}/ui/#/${section}`);
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await check(page, section);
+    }
+    // The token travelled in headers only.
+    expect(requestedUrls.filter((u) => u.includes(h.adminToken))).toEqual([]);
+    await page.close();
+  });
+
+  it('moves a governance step and approves a promotion, and the audit log shows it', async () => {
+    const admin = { token: h.adminToken };
+    const wf = await call('POST', '/api/governance/workflows', {
+      ...admin,
+      json: { name: 'ui-review', workflow_type: 'promotion', tier: 'Router', steps: [{ action: 'ui-review' }] },
+    });
+    expect(wf.status, JSON.stringify(wf.body)).toBe(201);
+    const track = await call('POST', '/api/promotions/tracks', {
+      ...admin,
+      json: { name: 'ui-train', tier: 'Router', stages: ['candidate'], workflow_id: wf.body.id },
+    });
+    expect(track.status, JSON.stringify(track.body)).toBe(201);
+    const [run] = await h.sql<{ manifest_digest: string }[]>`
+      select manifest_digest from build_artifact_runs where server_id = ${serverId} and manifest_digest is not null`;
+    const scheduled = await call('POST', '/api/promotions/schedule', {
+      ...admin,
+      json: { track_id: track.body.id, manifest_digest: run!.manifest_digest, stage: 'candidate' },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+    const promo = await eventually(
+      async () => {
+        const p = (await call('GET', `/api/promotions/${scheduled.body.id}`, admin)).body;
+        return p.workflow_run_id ? p : undefined;
+      },
+      60_000,
+      'governance run started',
+    );
+
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await signIn(page, h.adminToken);
+    await page.goto(`${h.apiUrl}/ui/#/governance/runs/${promo.workflow_run_id}`);
+    await page.getByRole('button', { name: 'Start step 1' }).click();
+    await page.getByRole('button', { name: 'Complete step 1' }).click();
+    const audit = page.getByRole('region', { name: 'Audit log' });
+    await expect
+      .poll(async () => (await audit.textContent()) ?? '', { timeout: 30_000 })
+      .toMatch(/step_completed|completed/);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await check(page, 'governance-run-phone');
+
+    await page.goto(`${h.apiUrl}/ui/#/promotions`);
+    await page.getByRole('button', { name: `Approve ${scheduled.body.id}` }).click();
+    await eventually(
+      async () => (await call('GET', `/api/promotions/${scheduled.body.id}`, admin)).body.approved_by !== null,
+      60_000,
+      'promotion approved',
+    );
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await check(page, 'promotions-phone');
+    await page.close();
+  });
+
+  it("shows a viewer no mutating action, and a forged one answers 403 in the console's error display", async () => {
+    const user = await call('POST', '/api/users', {
+      token: h.adminToken,
+      json: { email: `ui-viewer-${Date.now()}@example.test`, role: 'viewer' },
+    });
+    const viewer = (
+      await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'ui', user_id: user.body.id } })
+    ).body.token as string;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, viewer);
+    expect(await page.getByText('Create a server').count()).toBe(0);
+    await page.goto(`${h.apiUrl}/ui/#/servers/${serverId}`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    expect(await page.getByRole('group', { name: 'Server actions' }).count()).toBe(0);
+    await page.goto(`${h.apiUrl}/ui/#/promotions`);
+    await page.getByRole('heading', { name: 'Promotions' }).waitFor();
+    expect(await page.getByRole('button', { name: /^(Approve|Roll back) / }).count()).toBe(0);
+    await check(page, 'viewer-promotions');
+
+    // The browser is told the viewer is an operator: the buttons appear, the API still refuses.
+    await page.route('**/api/me', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, json: { ...(await res.json()), role: 'operator' } });
+    });
+    await page.goto(`${h.apiUrl}/ui/#/servers/${serverId}`);
+    await page.reload();
+    await page.getByRole('group', { name: 'Server actions' }).getByRole('button', { name: 'Stop' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/^403 forbidden/);
+    await check(page, 'viewer-forged-403');
+    await page.close();
+  });
+});

@@ -1,0 +1,301 @@
+// One server: status history with reasons, runtime and endpoint, live logs, policy decisions with
+// their notes, the gates it waits on in words, client config, builds, tools and a tool console.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { call, client, token, type Schemas, type ServerEvent } from '../api';
+import {
+  CopyButton,
+  Digest,
+  ErrorDisplay,
+  Section,
+  Status,
+  TemporalLink,
+  When,
+  useSession,
+  useStreamLines,
+  workflowId,
+} from '../ui';
+
+const INTENTS = [
+  ['start', 'Start'],
+  ['stop', 'Stop'],
+  ['redeploy', 'Redeploy'],
+  ['builds', 'Build now'],
+] as const;
+
+function Actions({ id }: { id: number }) {
+  const qc = useQueryClient();
+  const act = useMutation({
+    mutationFn: async (intent: (typeof INTENTS)[number][0] | 'delete') => {
+      const params = { params: { path: { id: String(id) } } };
+      if (intent === 'delete') return call(client.DELETE('/api/servers/{id}', params));
+      if (intent === 'start') return call(client.POST('/api/servers/{id}/start', params));
+      if (intent === 'stop') return call(client.POST('/api/servers/{id}/stop', params));
+      if (intent === 'redeploy') return call(client.POST('/api/servers/{id}/redeploy', params));
+      return call(client.POST('/api/servers/{id}/builds', params));
+    },
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['server', id] }),
+  });
+  return (
+    <div className="actions" role="group" aria-label="Server actions">
+      {INTENTS.map(([intent, label]) => (
+        <button key={intent} type="button" onClick={() => act.mutate(intent)} disabled={act.isPending}>
+          {label}
+        </button>
+      ))}
+      <button
+        type="button"
+        className="danger"
+        onClick={() => window.confirm('Delete this server?') && act.mutate('delete')}
+        disabled={act.isPending}
+      >
+        Delete
+      </button>
+      <ErrorDisplay error={act.error} />
+    </div>
+  );
+}
+
+/** What the latest decision waits on, said in words. */
+function gates(d: Schemas['PolicyDecision']): string[] {
+  const out: string[] = [];
+  if (d.evaluation_required)
+    out.push(`a certification of tier ${d.tier ?? '(none)'} for artifact ${d.manifest_digest ?? 'not built yet'}`);
+  if (d.governance_required) out.push('a completed governance run and an approved promotion of its track');
+  if (!d.capabilities_satisfied) out.push(`capabilities: ${d.capability_requirements.join(', ')}`);
+  if (d.requires_build) out.push('a build of its source');
+  return out;
+}
+
+function ToolConsole({ id, tools }: { id: number; tools: { name: string }[] }) {
+  const [tool, setTool] = useState(tools[0]?.name ?? '');
+  const [args, setArgs] = useState('{}');
+  const [exchange, setExchange] = useState<{ dir: string; body: unknown }[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    const log: { dir: string; body: unknown }[] = [];
+    let session: string | null = null;
+    const rpc = async (body: object) => {
+      log.push({ dir: '→', body });
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token.get() ?? ''}`,
+      };
+      if (session) headers['mcp-session-id'] = session;
+      const res = await fetch(`/mcp/${id}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      session = res.headers.get('mcp-session-id') ?? session;
+      const text = await res.text();
+      if (!('id' in body)) return;
+      const json = res.headers.get('content-type')?.includes('text/event-stream')
+        ? JSON.parse(
+            text
+              .split('\n')
+              .filter((l) => l.startsWith('data:'))
+              .map((l) => l.slice(5))
+              .join('\n') || 'null',
+          )
+        : text
+          ? JSON.parse(text)
+          : { status: res.status };
+      log.push({ dir: `← ${res.status}`, body: json });
+    };
+    try {
+      const parsed: unknown = JSON.parse(args);
+      await rpc({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'mcp-host-console', version: '0.1.0' },
+        },
+      });
+      await rpc({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      await rpc({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: tool, arguments: parsed } });
+    } catch (err) {
+      setError(err);
+    }
+    setExchange(log);
+  };
+  return (
+    <form onSubmit={run} aria-label="Tool console" className="card">
+      <label>
+        Tool{' '}
+        <select value={tool} onChange={(e) => setTool(e.target.value)}>
+          {tools.map((t) => (
+            <option key={t.name}>{t.name}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Arguments (JSON) <textarea rows={3} value={args} onChange={(e) => setArgs(e.target.value)} />
+      </label>
+      <button type="submit">Call through the gateway</button>
+      <ErrorDisplay error={error} />
+      <ol className="exchange" aria-label="JSON-RPC exchange">
+        {exchange.map((m, i) => (
+          <li key={i}>
+            <span className="dir">{m.dir}</span>
+            <pre>{JSON.stringify(m.body, null, 2)}</pre>
+          </li>
+        ))}
+      </ol>
+    </form>
+  );
+}
+
+export function ServerPage({ id }: { id: number }) {
+  const { canMutate, config } = useSession();
+  const qc = useQueryClient();
+  const path = { params: { path: { id: String(id) } } };
+  const server = useQuery({ queryKey: ['server', id], queryFn: () => call(client.GET('/api/servers/{id}', path)) });
+  const decisions = useQuery({
+    queryKey: ['decisions', id],
+    queryFn: () => call(client.GET('/api/servers/{id}/decisions', path)),
+  });
+  const builds = useQuery({
+    queryKey: ['builds', id],
+    queryFn: () => call(client.GET('/api/servers/{id}/builds', path)),
+  });
+  const clientConfig = useQuery({
+    queryKey: ['client-config', id],
+    queryFn: () => call(client.GET('/api/servers/{id}/client-config', path)),
+  });
+  const manifest = useQuery({
+    queryKey: ['manifest', id],
+    retry: false,
+    queryFn: () => call(client.GET('/api/servers/{id}/manifest', path)),
+  });
+  const history = useStreamLines(`/api/servers/stream?server_id=${id}&last_event_id=0`, (event, data) => {
+    // Each status change refreshes the rows that follow from it.
+    void qc.invalidateQueries({ queryKey: ['server', id] });
+    void qc.invalidateQueries({ queryKey: ['builds', id] });
+    void qc.invalidateQueries({ queryKey: ['decisions', id] });
+    return event === 'deleted' ? undefined : (data as ServerEvent);
+  });
+  const logs = useStreamLines(server.data ? `/api/servers/${id}/logs/stream?tail=200` : null, (event, data) =>
+    event === 'log' ? (typeof data === 'string' ? data : JSON.stringify(data)) : undefined,
+  );
+  const s = server.data;
+  const latest = decisions.data?.[0];
+  if (server.error) return <ErrorDisplay error={server.error} />;
+  if (!s) return <p className="loading">Loading…</p>;
+  return (
+    <>
+      <h1>
+        {s.name} <Status value={s.status} />
+      </h1>
+      <p>
+        {s.status_reason ?? ''} <TemporalLink workflowId={workflowId(config, 'server', id)} />
+      </p>
+      {canMutate ? <Actions id={id} /> : null}
+      <div className="grid">
+        <Section title="Runtime and endpoint">
+          <dl>
+            <dt>Source</dt>
+            <dd>{s.source.type === 'git' ? `${s.source.repository} @ ${s.source.branch}` : s.source.image}</dd>
+            <dt>Runs on</dt>
+            <dd>{latest ? `${latest.backend}${latest.executor_name ? ` (${latest.executor_name})` : ''}` : '—'}</dd>
+            <dt>Image</dt>
+            <dd>{latest?.image ?? '—'}</dd>
+            <dt>Endpoint</dt>
+            <dd>{clientConfig.data ? <code>{clientConfig.data.url}</code> : '—'}</dd>
+          </dl>
+        </Section>
+        <Section title="Gates">
+          {latest ? (
+            gates(latest).length ? (
+              <ul>
+                {gates(latest).map((g) => (
+                  <li key={g}>Waits on {g}</li>
+                ))}
+              </ul>
+            ) : (
+              <p>{latest.launchable ? 'No gate: launchable.' : 'Not launchable; see the decision notes.'}</p>
+            )
+          ) : (
+            <p>No policy decision yet.</p>
+          )}
+        </Section>
+      </div>
+      <Section title="Status history">
+        <ErrorDisplay error={history.error} />
+        <ol className="history">
+          {history.lines.map((e) => (
+            <li key={e.event_id}>
+              <When at={e.at} /> {e.previous_status ?? '—'} → <Status value={e.status} />{' '}
+              {e.reason ? `— ${e.reason}` : ''}
+            </li>
+          ))}
+        </ol>
+      </Section>
+      <Section title="Builds">
+        <ErrorDisplay error={builds.error} />
+        <ul>
+          {(builds.data ?? []).map((b) => (
+            <li key={b.id}>
+              <a href={`#/builds/${b.id}`}>Build {b.id}</a> <Status value={b.status} /> <When at={b.started_at} />{' '}
+              <Digest value={b.manifest_digest} /> {b.platforms.map((p) => p.platform).join(', ')}
+            </li>
+          ))}
+        </ul>
+      </Section>
+      <Section title="Policy decisions">
+        <ErrorDisplay error={decisions.error} />
+        <ol className="decisions">
+          {(decisions.data ?? []).map((d) => (
+            <li key={d.id}>
+              <When at={d.decided_at} /> <strong>{d.backend}</strong> (candidate {d.candidate_backend}), policy{' '}
+              {d.policy_version}, {d.launchable ? 'launchable' : 'not launchable'}
+              <ul>
+                {d.notes.map((n, i) => (
+                  <li key={i}>{n}</li>
+                ))}
+              </ul>
+            </li>
+          ))}
+        </ol>
+      </Section>
+      <Section title="Live logs">
+        <ErrorDisplay error={logs.error} />
+        <pre className="log" aria-live="off" tabIndex={0} aria-label="Server output">
+          {logs.lines.join('\n')}
+        </pre>
+      </Section>
+      <Section
+        title="Client config"
+        actions={
+          clientConfig.data ? (
+            <CopyButton
+              text={JSON.stringify({ mcpServers: clientConfig.data.mcpServers }, null, 2)}
+              label="Copy client config"
+            />
+          ) : null
+        }
+      >
+        <ErrorDisplay error={clientConfig.error} />
+        {clientConfig.data ? <pre>{JSON.stringify({ mcpServers: clientConfig.data.mcpServers }, null, 2)}</pre> : null}
+      </Section>
+      <Section title="Tools">
+        {manifest.data ? (
+          <>
+            <ul>
+              {manifest.data.tools.map((t) => (
+                <li key={t.name}>
+                  <code>{t.name}</code> {t.description ?? ''}
+                </li>
+              ))}
+            </ul>
+            {manifest.data.tools.length ? <ToolConsole id={id} tools={manifest.data.tools} /> : null}
+          </>
+        ) : (
+          <p>No manifest yet: the server reports its tools at its first health check.</p>
+        )}
+      </Section>
+    </>
+  );
+}
