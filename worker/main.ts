@@ -7,6 +7,7 @@ import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
@@ -23,6 +24,8 @@ const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
+  // A key other than the one the secrets are wrapped by stops the worker here, with one line.
+  await checkKeyring(sql, keyring).catch((err: unknown) => exitOnEnvError(() => { throw err; }));
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);

@@ -26,6 +26,7 @@ import type { CredentialManager } from '../registry/credentials.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 import { createDockerBridge, type DockerBridge } from './stdio-bridge.js';
+import type { ConfigValues } from '../../lib/schemas/secrets.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
@@ -132,7 +133,7 @@ export interface ContainerSpec {
   image: string;
   /** The image's labels (how to reach the server) and USER. */
   labels: ImageFacts;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
   useGpu: boolean;
   extraLabels: Record<string, string>;
   /** Long-running servers restart with the daemon; throw-away evaluations do not. */
