@@ -66,10 +66,12 @@ async function main(): Promise<void> {
   say(`temporal   ${temporalAddress}   Web UI ${temporalUi}`);
 
   let dockerHost = env.DOCKER_HOST;
+  let secretsRunDir: string | undefined;
   if (!dockerHost) {
     const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS, { egressAllow: env.SERVER_EGRESS_ALLOW });
     stops.push({ name: 'dockerd', stop: docker.stop });
     dockerHost = docker.host;
+    secretsRunDir = docker.secretsDir;
   }
   say(`docker     ${dockerHost}`);
 
@@ -140,6 +142,8 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporalAddress,
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
+    // Servers' secrets go to the private dockerd's tmpfs.
+    ...(secretsRunDir && !raw.SECRETS_RUN_DIR && { SECRETS_RUN_DIR: secretsRunDir }),
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // Checkouts under the project, not in a temporary folder every stack on the machine shares.
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const kube = createKubeClient(env);
   const credentials = credentialsFromEnv(env);
   const { installation } = workflowIds;
-  const executors = createExecutors({ sql, env, docker, installation, kube, credentials });
+  const executors = createExecutors({ sql, env, docker, installation, kube, credentials, keyring });
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
