@@ -33,7 +33,11 @@ async function main(): Promise<void> {
     log.error({ err }, 'migrations failed; continuing because ALLOW_MIGRATION_FAILURE=true');
   }
   // A key other than the one the secrets are wrapped by stops the API here, with one line.
-  await checkKeyring(sql, keyring).catch((err: unknown) => exitOnEnvError(() => { throw err; }));
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const { generatedToken } = await bootstrapAdmin(sql, {
     adminEmail: env.ADMIN_EMAIL,
     adminToken: env.ADMIN_TOKEN,

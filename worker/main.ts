@@ -25,7 +25,11 @@ const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   // A key other than the one the secrets are wrapped by stops the worker here, with one line.
-  await checkKeyring(sql, keyring).catch((err: unknown) => exitOnEnvError(() => { throw err; }));
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);

@@ -127,7 +127,8 @@ export function createSecretDelivery(sql: Sql, keyring: Keyring, env: Env) {
       }
       const values = await resolveSecretValues(sql, keyring, input.ownerId, plan.names);
       const missing = plan.names.filter((n) => !values.has(n));
-      if (missing.length > 0) throw launchFailed(`${input.workload} not launched: no secret named ${missing.join(', ')}`);
+      if (missing.length > 0)
+        throw launchFailed(`${input.workload} not launched: no secret named ${missing.join(', ')}`);
       await assertTmpfs();
       // Written whole under a temporary name, then swapped in: a restarting container never sees half.
       const dir = dirOf(input.workload);

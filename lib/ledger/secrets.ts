@@ -111,7 +111,11 @@ export async function deleteSecret(sql: Sql, ownerId: number, name: string): Pro
     if (!row) throw notFound(`secret ${name}`);
     if (row.used_by.length > 0) {
       const servers = row.used_by.map((s) => `${s.name} (${s.id})`).join(', ');
-      throw new ApiError(409, 'secret_in_use', `secret ${name} is referenced by server ${servers}; remove the references first`);
+      throw new ApiError(
+        409,
+        'secret_in_use',
+        `secret ${name} is referenced by server ${servers}; remove the references first`,
+      );
     }
     await tx`delete from secrets where id = ${row.id}`;
   });
@@ -129,7 +133,13 @@ export async function missingSecrets(sql: Sql, ownerId: number, names: string[])
 /** A config may reference only secrets its owner has: 422 naming the config key otherwise. */
 export async function referencedSecretsExist(sql: Sql, ownerId: number, config: ConfigValues): Promise<void> {
   const refs = secretRefs(config);
-  const missing = new Set(await missingSecrets(sql, ownerId, refs.map(([, ref]) => ref.secret)));
+  const missing = new Set(
+    await missingSecrets(
+      sql,
+      ownerId,
+      refs.map(([, ref]) => ref.secret),
+    ),
+  );
   const first = refs.find(([, ref]) => missing.has(ref.secret));
   if (first) {
     throw new ApiError(
@@ -150,9 +160,7 @@ export async function resolveSecretValues(
 ): Promise<Map<string, { value: Buffer; version: number }>> {
   const resolved = new Map<string, { value: Buffer; version: number }>();
   if (names.length === 0) return resolved;
-  const rows = await sql<
-    { name: string; version: number; ciphertext: Buffer; wrapped_key: Buffer; key_id: string }[]
-  >`
+  const rows = await sql<{ name: string; version: number; ciphertext: Buffer; wrapped_key: Buffer; key_id: string }[]>`
     select s.name, v.version, v.ciphertext, v.wrapped_key, v.key_id
     from secrets s join secret_versions v on v.secret_id = s.id and v.version = s.current_version
     where s.owner_id = ${ownerId} and s.name in ${sql([...new Set(names)])}`;
