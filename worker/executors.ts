@@ -32,7 +32,7 @@ export function createExecutors({ sql, env, docker, installation, ...deps }: Exe
   const secrets = deps.keyring && createSecretDelivery(sql, deps.keyring, env);
   return createExecutorRegistry(sql, {
     docker: createDockerExecutor(sql, env, docker, credentials, installation, secrets),
-    kubernetes: createKubernetesExecutor(sql, env, kube, credentials),
+    kubernetes: createKubernetesExecutor(sql, env, kube, credentials, secrets),
     'virtual-machine': createVmExecutor(vmActivityDeps(sql, env), env.CONTAINER_RUNTIME === 'virtual-machine'),
   });
 }

@@ -216,7 +216,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
       Mounts: [
-        ...(bridgeVolume ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }] : []),
+        ...(bridgeVolume
+          ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }]
+          : []),
         ...secretMounts(secrets),
       ],
       Memory: resources.memoryBytes,

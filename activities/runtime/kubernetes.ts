@@ -37,6 +37,7 @@ import { apiBase, parseImageReference, parseRegistry } from '../../lib/registry/
 import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
+import { applyServerSecrets, deleteServerSecret, kubernetesSecrets, type SecretDelivery } from './secret-delivery.js';
 
 /** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
 const MCP_PORT = 8080;
@@ -156,7 +157,13 @@ function podLogError(pod: string, err: unknown): Error {
 /** Loopback registries speak plain HTTP, as Docker assumes; any other, HTTPS. */
 const isLoopback = (host: string) => /^(127\.|localhost(:|$)|\[::1\])/.test(host);
 
-export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, credentials?: CredentialManager) {
+export function createKubernetesExecutor(
+  sql: Sql,
+  env: Env,
+  kube: KubeClient,
+  credentials?: CredentialManager,
+  secrets?: SecretDelivery,
+) {
   const namespace = kube.namespace;
   const workloads = kubernetesWorkloads(kube);
   const ownRegistry = env.REGISTRY ? parseRegistry(env.REGISTRY) : undefined;
@@ -249,7 +256,8 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
         .catch((err: unknown) => {
           if (kubeStatus(err) !== 409) throw kubeError(`creating network policy ${serviceName(input.serverId)}`, err);
         });
-      const body = podManifest({
+      const secretValues = await kubernetesSecrets(kube, secrets, input, pod);
+      const manifest = podManifest({
         serverId: input.serverId,
         decisionId: input.decisionId,
         namespace,
@@ -265,6 +273,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
         tmpBytes: env.SERVER_TMPFS_SIZE,
         bridge,
       });
+      const body = applyServerSecrets(manifest, input.serverId, secretValues);
       await core.createNamespacedPod({ namespace, body }).catch((err: unknown) => {
         const status = kubeStatus(err);
         if (status === 409) return; // created by an earlier attempt of this launch
@@ -287,6 +296,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     async remove({ serverId }) {
       await workloads.deletePods(serverId);
       await workloads.deleteService(serverId);
+      await deleteServerSecret(kube, serverId);
     },
 
     logs: ({ workload }, { tail }) =>

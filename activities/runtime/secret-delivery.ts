@@ -24,6 +24,17 @@ import { resolveSecretValues } from '../../lib/ledger/secrets.js';
 import { BRIDGE_BINARY } from '../../lib/runtime/stdio-bridge.js';
 import { SECRETS_MOUNT, secretRefs, type ConfigValues } from '../../lib/schemas/secrets.js';
 import type { Keyring } from '../../lib/secrets/keys.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
+import { CONTAINER_NAME } from '../../lib/kubernetes/manifests.js';
+import {
+  serverSecretManifest,
+  serverSecretName,
+  withServerSecrets,
+  type KubernetesSecrets,
+} from '../../lib/kubernetes/secret-manifests.js';
+import { everyOwner } from '../../lib/ledger/scope.js';
+import { findServer } from '../../lib/ledger/servers.js';
 
 /** Where env-delivered secrets are, inside the mount. */
 export const ENV_SECRETS_DIR = `${SECRETS_MOUNT}/.env`;
@@ -103,6 +114,7 @@ export function createSecretDelivery(sql: Sql, keyring: Keyring, env: Env) {
   const dirOf = (workload: string) => join(root, workload);
 
   return {
+    sql,
     /**
      * Resolves the config's references to the owner's current versions and writes them for
      * `workload` (replacing what an earlier launch wrote); undefined when the config has none.
@@ -161,6 +173,25 @@ export function createSecretDelivery(sql: Sql, keyring: Keyring, env: Env) {
       };
     },
 
+    /** The values a Kubernetes launch puts in the server's Secret; undefined when the config has none. */
+    async prepareKubernetes(input: {
+      workload: string;
+      ownerId: number;
+      config: ConfigValues;
+    }): Promise<KubernetesSecrets | undefined> {
+      const plan = planDelivery(input.config);
+      if (plan.names.length === 0) return undefined;
+      const values = await resolveSecretValues(sql, keyring, input.ownerId, plan.names);
+      const missing = plan.names.filter((n) => !values.has(n));
+      if (missing.length > 0)
+        throw launchFailed(`${input.workload} not launched: no secret named ${missing.join(', ')}`);
+      return {
+        files: new Map([...plan.files.keys()].map((name) => [name, values.get(name)!.value])),
+        env: new Map([...plan.env].map(([key, name]) => [key, values.get(name)!.value])),
+        fileKeys: [...plan.files].flatMap(([name, keys]) => keys.map((key): [string, string] => [key, name])),
+      };
+    },
+
     /** Removes what was written for `workload` (a stopped or removed server keeps no secret on the host). */
     async removeDocker(workload: string): Promise<void> {
       await rm(dirOf(workload), { recursive: true, force: true });
@@ -181,4 +212,44 @@ export async function prepareSecrets(
   if (delivery) return delivery.prepareDocker({ workload, ownerId, config, user });
   if (secretRefs(config).length > 0) throw launchFailed(`${workload} not launched: this process has no secrets key`);
   return undefined;
+}
+
+/** Writes the server's Secret (replacing an earlier launch's) and says what the pod takes from it. */
+export async function kubernetesSecrets(
+  kube: KubeClient,
+  delivery: SecretDelivery | undefined,
+  input: { serverId: number; config: ConfigValues },
+  pod: string,
+): Promise<KubernetesSecrets | undefined> {
+  const refs = secretRefs(input.config);
+  if (refs.length === 0) return undefined;
+  if (!delivery) throw launchFailed(`pod ${pod} not launched: this process has no secrets key`);
+  const { owner_id: ownerId } = await findServer(delivery.sql, input.serverId, everyOwner);
+  const secrets = await delivery.prepareKubernetes({ workload: pod, ownerId, config: input.config });
+  if (!secrets) return undefined;
+  const body = serverSecretManifest(input.serverId, kube.namespace, secrets);
+  const name = serverSecretName(input.serverId);
+  await kube
+    .core()
+    .replaceNamespacedSecret({ name, namespace: kube.namespace, body })
+    .catch(async (err: unknown) => {
+      if (kubeStatus(err) !== 404) throw kubeError(`replacing secret ${name}`, err);
+      await kube.core().createNamespacedSecret({ namespace: kube.namespace, body });
+    });
+  return secrets;
+}
+
+/** The pod with the server's Secret applied (unchanged without secrets). */
+export function applyServerSecrets(pod: V1Pod, serverId: number, secrets: KubernetesSecrets | undefined): V1Pod {
+  if (!secrets || !pod.spec) return pod;
+  return { ...pod, spec: withServerSecrets(pod.spec, serverId, secrets, CONTAINER_NAME) };
+}
+
+export async function deleteServerSecret(kube: KubeClient, serverId: number): Promise<void> {
+  await kube
+    .core()
+    .deleteNamespacedSecret({ name: serverSecretName(serverId), namespace: kube.namespace })
+    .catch((err: unknown) => {
+      if (kubeStatus(err) !== 404) throw kubeError(`deleting secret ${serverSecretName(serverId)}`, err);
+    });
 }

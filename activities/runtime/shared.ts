@@ -33,11 +33,7 @@ export async function* linesOf(text: NodeJS.ReadableStream): AsyncGenerator<stri
 }
 
 /** The limits `workload` launches with; config over the operator maximum fails the launch (no retry helps). */
-export function launchResources(
-  workload: string,
-  config: ConfigValues,
-  env: Env,
-): ServerResources {
+export function launchResources(workload: string, config: ConfigValues, env: Env): ServerResources {
   try {
     return serverResources(config, env);
   } catch (err) {

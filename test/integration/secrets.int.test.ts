@@ -48,10 +48,11 @@ async function exec(id: number, cmd: string[]): Promise<string> {
 const seen = (id: number) =>
   exec(id, ['sh', '-c', 'cat "$API_TOKEN_FILE"; echo; tr "\\0" "\\n" < /proc/1/environ | grep ^ENV_TOKEN=']);
 
-async function restartApiAndWorker(): Promise<void> {
+/** With h.env as it is now; the worker only when it must launch with the new keys (its start is the slow one). */
+async function restart({ worker = false } = {}): Promise<void> {
   await h.api.stop();
   h.api = await startApi(h.env, join(logDir, 'secrets-api.log'));
-  await h.restartWorker();
+  if (worker) await h.restartWorker();
 }
 
 beforeAll(async () => {
@@ -167,14 +168,14 @@ describe('secrets', () => {
 
     expect((await api('POST', '/api/secrets/rekey')).status).toBe(409); // no next key configured
     h.env.SECRETS_KEY_NEXT = next;
-    await restartApiAndWorker();
+    await restart(); // the API rekeys; nothing launches meanwhile
     const rekeyed = await api('POST', '/api/secrets/rekey');
     expect(rekeyed.status).toBe(200);
     expect(rekeyed.body.rewrapped).toBeGreaterThanOrEqual(2);
     // The next key takes over; the old one is retired.
     h.env.SECRETS_KEY = next;
     delete h.env.SECRETS_KEY_NEXT;
-    await restartApiAndWorker();
+    await restart({ worker: true }); // the redeploy below resolves the secrets with the new key
     const after = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
     expect(after.State.Running).toBe(true);
     expect(after.State.StartedAt).toBe(started);
@@ -216,11 +217,11 @@ describe('secrets', () => {
 
     // Back to the run's key, so the files after this one find their secrets readable.
     h.env.SECRETS_KEY_NEXT = original;
-    await restartApiAndWorker();
+    await restart();
     expect((await api('POST', '/api/secrets/rekey')).status).toBe(200);
     h.env.SECRETS_KEY = original;
     delete h.env.SECRETS_KEY_NEXT;
-    await restartApiAndWorker();
+    await restart(); // the worker launches nothing more in this file
   }, 300_000);
 
   it('are deleted once no server references them, and the value appeared in no answer', async () => {
