@@ -2,8 +2,10 @@
 import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { loadEnv } from '../lib/env.js';
+import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { setSourcePolicy } from '../lib/source-policy.js';
@@ -15,6 +17,8 @@ import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
 const env = loadEnv();
+// The secret store's key-encryption key: missing or malformed stops the process here, with one line.
+const keyring = exitOnEnvError(() => loadKeyring(env));
 setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
@@ -27,6 +31,12 @@ async function main(): Promise<void> {
     if (!env.ALLOW_MIGRATION_FAILURE) throw err;
     log.error({ err }, 'migrations failed; continuing because ALLOW_MIGRATION_FAILURE=true');
   }
+  // A key other than the one the secrets are wrapped by stops the API here, with one line.
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const { generatedToken } = await bootstrapAdmin(sql, {
     adminEmail: env.ADMIN_EMAIL,
     adminToken: env.ADMIN_TOKEN,
@@ -51,6 +61,7 @@ async function main(): Promise<void> {
     sql,
     temporal,
     env,
+    keyring,
     log,
     streams,
     docker,

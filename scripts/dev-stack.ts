@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { migrate } from '../lib/migrate.js';
 import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
@@ -18,6 +19,7 @@ import { DATA_DIR } from './stack/paths.js';
 import { resolvePostgres } from './stack/postgres.js';
 import { portOpen, superviseChildren, type ManagedProcess } from './stack/process.js';
 import { startRegistry } from './stack/registry.js';
+import { ensureSecretsKeyFile } from './stack/secrets-key.js';
 import { claimStack, PreviousStackRunning } from './stack/stack-record.js';
 import { startTemporal } from './stack/temporal.js';
 
@@ -28,7 +30,14 @@ let releaseRecord: (() => void) | undefined;
 
 async function main(): Promise<void> {
   const raw = readProcessEnv();
+  // The secret store's key: the one configured, else .data/secrets.key, created on first start.
+  if (!raw.SECRETS_KEY && !raw.SECRETS_KEY_FILE) {
+    const key = ensureSecretsKeyFile(join(DATA_DIR, 'secrets.key'));
+    raw.SECRETS_KEY_FILE = key.file;
+    if (key.created) say(`secrets    key-encryption key created in ${key.file} (mode 0600; back it up)`);
+  }
   const env = parseEnvironment(raw); // a bad value stops here, with one line naming it
+  loadKeyring(env); // and so does a missing or malformed key
 
   const record = await claimStack(join(DATA_DIR, 'stack.json'), say);
   releaseRecord = record.release;
@@ -57,10 +66,12 @@ async function main(): Promise<void> {
   say(`temporal   ${temporalAddress}   Web UI ${temporalUi}`);
 
   let dockerHost = env.DOCKER_HOST;
+  let secretsRunDir: string | undefined;
   if (!dockerHost) {
     const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS, { egressAllow: env.SERVER_EGRESS_ALLOW });
     stops.push({ name: 'dockerd', stop: docker.stop });
     dockerHost = docker.host;
+    secretsRunDir = docker.secretsDir;
   }
   say(`docker     ${dockerHost}`);
 
@@ -134,6 +145,8 @@ async function main(): Promise<void> {
     ...(temporalUi.startsWith('http') && !raw.TEMPORAL_UI_URL && { TEMPORAL_UI_URL: temporalUi }),
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
+    // Servers' secrets go to the private dockerd's tmpfs.
+    ...(secretsRunDir && !raw.SECRETS_RUN_DIR && { SECRETS_RUN_DIR: secretsRunDir }),
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // Checkouts under the project, not in a temporary folder every stack on the machine shares.
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),

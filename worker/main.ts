@@ -4,8 +4,10 @@ import { createActivities } from '../activities/index.js';
 import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { loadEnv } from '../lib/env.js';
+import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
@@ -16,10 +18,18 @@ import { createExecutors } from './executors.js';
 import { ensureCredentialSchedule } from './schedules.js';
 
 const env = loadEnv();
+// The secret store's key-encryption key: missing or malformed stops the process here, with one line.
+const keyring = exitOnEnvError(() => loadKeyring(env));
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
+  // A key other than the one the secrets are wrapped by stops the worker here, with one line.
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);
@@ -37,7 +47,7 @@ async function main(): Promise<void> {
   const kube = createKubeClient(env);
   const credentials = credentialsFromEnv(env);
   const { installation } = workflowIds;
-  const executors = createExecutors({ sql, env, docker, installation, kube, credentials });
+  const executors = createExecutors({ sql, env, docker, installation, kube, credentials, keyring });
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,
@@ -47,7 +57,7 @@ async function main(): Promise<void> {
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),
-    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation }),
+    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation, keyring }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.

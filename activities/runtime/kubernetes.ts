@@ -42,6 +42,7 @@ import { apiBase, parseImageReference, parseRegistry } from '../../lib/registry/
 import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
+import { applyServerSecrets, deleteServerSecret, kubernetesSecrets, type SecretDelivery } from './secret-delivery.js';
 
 /** The port MCP servers listen on (told through PORT), and their Streamable HTTP path. */
 const MCP_PORT = 8080;
@@ -177,7 +178,13 @@ function podLogError(pod: string, err: unknown): Error {
 /** Loopback registries speak plain HTTP, as Docker assumes; any other, HTTPS. */
 const isLoopback = (host: string) => /^(127\.|localhost(:|$)|\[::1\])/.test(host);
 
-export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, credentials?: CredentialManager) {
+export function createKubernetesExecutor(
+  sql: Sql,
+  env: Env,
+  kube: KubeClient,
+  credentials?: CredentialManager,
+  secrets?: SecretDelivery,
+) {
   const namespace = kube.namespace;
   const workloads = kubernetesWorkloads(kube);
   const ownRegistry = env.REGISTRY ? parseRegistry(env.REGISTRY) : undefined;
@@ -355,6 +362,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
         .catch((err: unknown) => {
           if (kubeStatus(err) !== 409) throw kubeError(`creating network policy ${serviceName(input.serverId)}`, err);
         });
+      const secretValues = await kubernetesSecrets(kube, secrets, input, name);
       const body = deploymentManifest({
         serverId: input.serverId,
         decisionId: input.decisionId,
@@ -374,6 +382,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
         probePeriodSeconds: env.K8S_PROBE_PERIOD_SECONDS,
         replicas: env.K8S_SERVER_REPLICAS,
       });
+      body.spec!.template = applyServerSecrets(body.spec!.template, input.serverId, secretValues);
       const refused = (what: string) => (err: unknown) => {
         const status = kubeStatus(err);
         const failure = kubeError(what, err);
@@ -406,6 +415,7 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     async remove({ serverId }) {
       await workloads.deleteDeployment(serverId);
       await workloads.deleteService(serverId);
+      await deleteServerSecret(kube, serverId);
     },
 
     async logs({ serverId, workload }, { tail }) {

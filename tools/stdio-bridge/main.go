@@ -8,6 +8,9 @@
 //	                              since the bridge image holds nothing else, not even cp)
 //	stdio-bridge --probe URL     (an MCP health check of the server at URL, exit 0 when it answers:
 //	                              the pod's readiness and liveness probes run this)
+//	stdio-bridge --env-from DIR -- command [args...]
+//	                             (each file DIR/<NAME> becomes the variable NAME, then the command
+//	                              replaces the process: secrets as env without container config; envfrom.go)
 //
 // Each HTTP session gets a child process of its own (each client initializes its own server); the
 // messages are relayed as they are, both ways, so whatever the server initiates (sampling,
@@ -49,6 +52,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "--env-from" {
+		err := execWithEnvFrom(os.Args[2:])
+		fmt.Fprintf(os.Stderr, "stdio-bridge: --env-from: %v\n", err)
+		os.Exit(126)
 	}
 	cfg, err := configFromEnv(os.Args[1:])
 	if err != nil {
