@@ -6,6 +6,7 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import type { KubeClient } from '../lib/kubernetes/client.js';
 import type { Logger } from '../lib/logger.js';
+import type { Keyring } from '../lib/secrets/keys.js';
 import { hostPolicy } from '../lib/source-policy.js';
 import { createBuildLedgerActivities } from './db/builds.js';
 import { createGovernanceDbActivities } from './db/governance.js';
@@ -33,6 +34,8 @@ export interface ActivityDeps {
   credentials: CredentialManager;
   /** This installation's id (lib/ledger/installation.ts): it keys the servers' network names. */
   installation: string;
+  /** The secret store's key-encryption keys: launches resolve secret references with them. */
+  keyring: Keyring;
   /** Launch, stop and remove go through these; decisions ask them what they offer. */
   executors: Executors;
 }

@@ -9,6 +9,7 @@ import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import type { ExecutorRegistry } from '../lib/runtime/executor.js';
 import type { Role } from '../lib/schemas/common.js';
+import type { Keyring } from '../lib/secrets/keys.js';
 import type { WorkflowIds } from '../lib/workflow-ids.js';
 import type { Streams } from './streams.js';
 
@@ -23,6 +24,8 @@ export interface ApiDeps {
   docker: Docker;
   /** Where servers run, for their logs (built by the process's composition root). */
   executors: ExecutorRegistry;
+  /** The secret store's key-encryption keys (lib/secrets/keys.ts). */
+  keyring: Keyring;
   /** This installation's workflow ids (lib/installation.ts). */
   workflowIds: WorkflowIds;
   /** A span per request, when OpenTelemetry tracing is on (lib/tracing.ts). */

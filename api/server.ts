@@ -4,7 +4,8 @@ import { serve } from '@hono/node-server';
 import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { loadEnv } from '../lib/env.js';
+import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
@@ -16,6 +17,8 @@ import { createApp } from './app.js';
 import { createStreams } from './streams.js';
 
 const env = loadEnv();
+// The secret store's key-encryption key: missing or malformed stops the process here, with one line.
+const keyring = exitOnEnvError(() => loadKeyring(env));
 setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
     sql,
     temporal,
     env,
+    keyring,
     log,
     streams,
     docker,

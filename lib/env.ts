@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseRate } from './rate.js';
 import { parseMemory } from './runtime/resources.js';
 import { parseAllowedHost } from './source-policy.js';
+import { decodeKey } from './secrets/key-format.js';
 
 const bool = <F extends boolean | undefined>(fallback: F) =>
   z
@@ -106,6 +107,12 @@ const list = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/** A key-encryption key, base64 of 32 bytes; a bad one is reported without echoing it. */
+const kek = optionalText.superRefine((v, ctx) => {
+  const key = v === undefined ? undefined : decodeKey(v);
+  if (typeof key === 'string') ctx.addIssue({ code: 'custom', message: key });
+});
 
 const isHttpUrl = (v: string) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol);
 
@@ -230,6 +237,19 @@ export const envSchema = z.object({
     (v) => v === undefined || isHttpUrl(v),
     'expected an http:// or https:// URL',
   ),
+
+  /**
+   * The secret store's key-encryption key (base64 of 32 bytes), or a file holding it; one of the two is
+   * required by the API and the worker (`npm start` creates .data/secrets.key). Never logged.
+   */
+  SECRETS_KEY: kek,
+  SECRETS_KEY_FILE: optionalText,
+  /**
+   * The next key-encryption key, configured beside SECRETS_KEY during a rekey: new secret versions are
+   * wrapped with it, and `mcpctl secrets rekey` re-wraps every data key with it. Then it becomes SECRETS_KEY.
+   */
+  SECRETS_KEY_NEXT: kek,
+  SECRETS_KEY_NEXT_FILE: optionalText,
 
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
@@ -419,8 +439,13 @@ export function childToolEnv(): { PATH: string | undefined; HOME: string | undef
 
 /** Entry points call this: parse, or print the one-line reason and exit non-zero. */
 export function loadEnv(): Env {
+  return exitOnEnvError(() => parseEnvironment(readProcessEnv()));
+}
+
+/** Runs a start-up step of configuration; an EnvError prints its one line and exits non-zero. */
+export function exitOnEnvError<T>(step: () => T): T {
   try {
-    return parseEnvironment(readProcessEnv());
+    return step();
   } catch (err) {
     if (err instanceof EnvError) {
       process.stderr.write(`${err.message}\n`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { EnvError, parseEnvironment, readProcessEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { migrate } from '../lib/migrate.js';
 import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
@@ -18,6 +19,7 @@ import { DATA_DIR } from './stack/paths.js';
 import { resolvePostgres } from './stack/postgres.js';
 import { portOpen, superviseChildren, type ManagedProcess } from './stack/process.js';
 import { startRegistry } from './stack/registry.js';
+import { ensureSecretsKeyFile } from './stack/secrets-key.js';
 import { claimStack, PreviousStackRunning } from './stack/stack-record.js';
 import { startTemporal } from './stack/temporal.js';
 
@@ -28,7 +30,14 @@ let releaseRecord: (() => void) | undefined;
 
 async function main(): Promise<void> {
   const raw = readProcessEnv();
+  // The secret store's key: the one configured, else .data/secrets.key, created on first start.
+  if (!raw.SECRETS_KEY && !raw.SECRETS_KEY_FILE) {
+    const key = ensureSecretsKeyFile(join(DATA_DIR, 'secrets.key'));
+    raw.SECRETS_KEY_FILE = key.file;
+    if (key.created) say(`secrets    key-encryption key created in ${key.file} (mode 0600; back it up)`);
+  }
   const env = parseEnvironment(raw); // a bad value stops here, with one line naming it
+  loadKeyring(env); // and so does a missing or malformed key
 
   const record = await claimStack(join(DATA_DIR, 'stack.json'), say);
   releaseRecord = record.release;

@@ -4,7 +4,8 @@ import { createActivities } from '../activities/index.js';
 import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { loadEnv } from '../lib/env.js';
+import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -16,6 +17,8 @@ import { createExecutors } from './executors.js';
 import { ensureCredentialSchedule } from './schedules.js';
 
 const env = loadEnv();
+// The secret store's key-encryption key: missing or malformed stops the process here, with one line.
+const keyring = exitOnEnvError(() => loadKeyring(env));
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),
-    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation }),
+    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation, keyring }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.

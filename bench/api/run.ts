@@ -22,7 +22,7 @@
 // been answered, latency counted from the moment each was due — because autocannon's overallRate sends
 // each connection's share of a second in one burst at the start of that second.
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       BIND_ADDRESS: '127.0.0.1',
       BIND_PORT: String(port),
       ADMIN_TOKEN: adminToken,
+      SECRETS_KEY: randomBytes(32).toString('base64'),
       DOCKER_HOST: 'unix:///nonexistent/docker.sock', // nothing here runs a container
       ...(opts.poolMax ? { DATABASE_POOL_MAX: String(opts.poolMax) } : {}),
     };

@@ -8,7 +8,7 @@
 // image store and leaves no vfs layers behind), and talks to the registry directly rather than
 // through the tests' fault proxy (a test device: both paths would pay its hop, and nothing here
 // injects faults).
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBaseImages, type BaseImages } from '../../scripts/stack/base-images.js';
@@ -151,6 +151,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       BIND_ADDRESS: '127.0.0.1',
       BIND_PORT: String(port),
       ADMIN_TOKEN: adminToken,
+      SECRETS_KEY: randomBytes(32).toString('base64'),
       DOCKER_HOST: dockerd.host,
       REGISTRY: `http://${registryHost}/mcp`,
       REGISTRY_AUTH_DOCKERCONFIG: join(dockerConfigDir, 'config.json'),

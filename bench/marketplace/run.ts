@@ -2,6 +2,7 @@
 // (4 platforms each), beside a baseline measured in the same run: the same filters answered the
 // way the original did — a plain ILIKE over the joined tables, tier computed per row, no indexes.
 // Usage: npm run bench:marketplace [-- --requests 200]
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
         BIND_ADDRESS: '127.0.0.1',
         BIND_PORT: String(port),
         ADMIN_TOKEN,
+        SECRETS_KEY: randomBytes(32).toString('base64'),
         LOG_LEVEL: 'warn',
       },
       join(DATA_DIR, 'bench-logs', 'marketplace-api.log'),

@@ -1,6 +1,6 @@
 // An API + worker pair per test file, started as child processes through the stack scripts, on the
 // shared Temporal server and database, with a task queue of the file's own.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
@@ -51,6 +51,7 @@ export async function startHarness(
     SSE_KEEPALIVE_MS: '1000',
     // Tests name loopback git daemons, registries and example images; a file narrows this as it needs.
     SOURCE_ALLOWED_HOSTS: '127.0.0.1,localhost',
+    SECRETS_KEY: testSecretsKey(stack.databaseUrl),
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
@@ -75,4 +76,12 @@ export async function startHarness(
     },
   };
   return harness;
+}
+
+/**
+ * The key-encryption key of a test database: the same for every file of a run (they share the
+ * database and its secrets), another for each run.
+ */
+export function testSecretsKey(databaseUrl: string): string {
+  return createHash('sha256').update(`mcp-host test secrets key:${databaseUrl}`).digest('base64');
 }
