@@ -55,6 +55,9 @@ export function createActivities(deps: ActivityDeps) {
       baseImages: { node: env.BUILD_NODE_BASE_IMAGE, python: env.BUILD_PYTHON_BASE_IMAGE },
       sourcePolicy,
       checkoutLimits: { maxBytes: env.CHECKOUT_MAX_BYTES, maxFiles: env.CHECKOUT_MAX_FILES },
+      readSecret: async ({ name }) => {
+        throw new Error(`secret "${name}" cannot be read: the secret store is not wired yet`);
+      },
     }),
     ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy),
     ...createRegistryActivities({ docker, telemetry, credentials }),

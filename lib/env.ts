@@ -174,9 +174,18 @@ export const envSchema = z.object({
   TEMPORAL_UI_ORIGINS: list
     .superRefine((entries, ctx) => {
       const bad = entries.find((e) => !isHttpUrl(e) || new URL(e).origin !== e.replace(/\/+$/, ''));
-      if (bad) ctx.addIssue({ code: 'custom', message: `expected origins such as http://127.0.0.1:8233, got "${bad}"` });
+      if (bad)
+        ctx.addIssue({ code: 'custom', message: `expected origins such as http://127.0.0.1:8233, got "${bad}"` });
     })
     .transform((entries) => (entries.length > 0 ? entries.map((e) => e.replace(/\/+$/, '')) : DEFAULT_UI_ORIGINS)),
+  /**
+   * Key-encryption keys retired from SECRETS_KEY by a rekey (base64, comma-separated): the Temporal
+   * payload codec still opens the history payloads they sealed, and seals nothing with them. Never logged.
+   */
+  SECRETS_KEY_RETIRED: list.superRefine((entries, ctx) => {
+    const problem = entries.map((e) => decodeKey(e)).find((k) => typeof k === 'string');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
 
   /**
    * OpenTelemetry tracing, off by default: on when an OTLP endpoint is set (or when this is `true`,

@@ -35,8 +35,8 @@ export const ImageRef = z
 const SecretRefName = z
   .string()
   .regex(
-    /^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$/,
-    'must be a secret name: 1-128 letters, digits, ".", "_" or "-"',
+    /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/,
+    'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting and ending with a letter or digit',
   );
 
 /**

@@ -6,6 +6,9 @@
 // codec existed still replay.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
+import type { Env } from '../env.js';
+import { decodeKey } from './key-format.js';
+import { deriveKey, loadKeyring, type Keyring } from './keys.js';
 
 /** Purpose string for `deriveKey(kek, purpose)`: the codec's key is never the KEK or a data key. */
 export const PAYLOAD_CODEC_PURPOSE = 'temporal-payload-codec';
@@ -95,32 +98,35 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((payload) => {
-      if (metadataText(payload, METADATA_ENCODING_KEY) !== ENCRYPTED_ENCODING) return payload;
-      const id = metadataText(payload, KEY_ID_METADATA);
-      const format = metadataText(payload, FORMAT_METADATA);
-      if (format !== FORMAT) throw new PayloadDecryptionError(`encrypted payload has an unknown format "${format}"`);
-      const key = id ? this.byId.get(id) : undefined;
-      if (!key) {
-        throw new PayloadDecryptionError(
-          `payload was encrypted with codec key ${id ?? '(none)'}, which this process does not hold (it holds ${[...this.byId.keys()].join(', ')}); start it with the key-encryption key that sealed it, or keep that key as the previous one after a rekey`,
-        );
-      }
-      const data = Buffer.from(payload.data ?? new Uint8Array());
-      if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError('encrypted payload is truncated');
-      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
-      decipher.setAAD(text.encode(id!));
-      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      try {
-        return deserialize(
-          Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]),
-        );
-      } catch {
-        throw new PayloadDecryptionError(
-          `payload sealed with codec key ${id} does not decrypt: the key is wrong or the payload was altered`,
-        );
-      }
-    });
+    return payloads.map((payload) => this.open(payload));
+  }
+
+  /** One payload opened (an unsealed one as it is); synchronous, for tools that walk a history. */
+  open(payload: Payload): Payload {
+    if (metadataText(payload, METADATA_ENCODING_KEY) !== ENCRYPTED_ENCODING) return payload;
+    const id = metadataText(payload, KEY_ID_METADATA);
+    const format = metadataText(payload, FORMAT_METADATA);
+    if (format !== FORMAT) throw new PayloadDecryptionError(`encrypted payload has an unknown format "${format}"`);
+    const key = id ? this.byId.get(id) : undefined;
+    if (!key) {
+      throw new PayloadDecryptionError(
+        `payload was encrypted with codec key ${id ?? '(none)'}, which this process does not hold (it holds ${[...this.byId.keys()].join(', ')}); start it with the key-encryption key that sealed it (after a rekey, list the old key in SECRETS_KEY_RETIRED)`,
+      );
+    }
+    const data = Buffer.from(payload.data ?? new Uint8Array());
+    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError('encrypted payload is truncated');
+    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+    decipher.setAAD(text.encode(id!));
+    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+    try {
+      return deserialize(
+        Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]),
+      );
+    } catch {
+      throw new PayloadDecryptionError(
+        `payload sealed with codec key ${id} does not decrypt: the key is wrong or the payload was altered`,
+      );
+    }
   }
 }
 
@@ -144,4 +150,26 @@ export function payloadToJson({ metadata, data }: Payload): JsonPayload {
     ),
     data: Buffer.from(data ?? new Uint8Array()).toString('base64'),
   };
+}
+
+/**
+ * The codec of a process's keyring: it seals with the current KEK's codec key (a replica that already
+ * has SECRETS_KEY_NEXT still writes what every replica reads), and opens with the codec key of every
+ * configured KEK and of each retired one (SECRETS_KEY_RETIRED), so histories outlive a rekey.
+ */
+export function payloadCodecFor(keyring: Keyring, retired: readonly Buffer[] = []): EncryptionCodec {
+  const keks = [
+    keyring.current.key,
+    ...keyring.all.map((k) => k.key).filter((k) => k !== keyring.current.key),
+    ...retired,
+  ];
+  return new EncryptionCodec(keks.map((kek) => codecKey(deriveKey(kek, PAYLOAD_CODEC_PURPOSE))));
+}
+
+/** The codec from the environment's keys (the API's, the worker's, a test harness's). */
+export function payloadCodecFromEnv(env: Env): EncryptionCodec {
+  return payloadCodecFor(
+    loadKeyring(env),
+    env.SECRETS_KEY_RETIRED.map((k) => decodeKey(k) as Buffer),
+  );
 }
