@@ -21,6 +21,7 @@ import { metricRoutes } from './routes/metrics.js';
 import { registryRoutes } from './routes/registry.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { vmRoutes } from './routes/vm.js';
+import { secretRoutes } from './routes/secrets.js';
 import { serverRoutes } from './routes/servers.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/users.js';
@@ -96,6 +97,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/', healthRoutes(deps));
   app.route('/api', userRoutes(deps));
   app.route('/api/tokens', tokenRoutes(deps));
+  app.route('/api/secrets', secretRoutes(deps));
   app.route('/api/servers', serverRoutes(deps));
   app.route('/api/servers', metricRoutes(deps));
   app.route('/api/servers', runtimeRoutes(deps));

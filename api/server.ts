@@ -8,6 +8,7 @@ import { exitOnEnvError, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
 import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
 import { setSourcePolicy } from '../lib/source-policy.js';
@@ -33,6 +34,12 @@ async function main(): Promise<void> {
     if (!env.ALLOW_MIGRATION_FAILURE) throw err;
     log.error({ err }, 'migrations failed; continuing because ALLOW_MIGRATION_FAILURE=true');
   }
+  // A key other than the one the secrets are wrapped by stops the API here, with one line.
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const { generatedToken } = await bootstrapAdmin(sql, {
     adminEmail: env.ADMIN_EMAIL,
     adminToken: env.ADMIN_TOKEN,

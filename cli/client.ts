@@ -67,6 +67,10 @@ export class ApiClient {
     return this.request<T>('PATCH', path, body);
   }
 
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
   delete<T>(path: string): Promise<T> {
     return this.request<T>('DELETE', path);
   }
@@ -108,6 +112,7 @@ export class ApiClient {
       });
       const text = await res.text();
       if (!res.ok) throw apiErrorFrom(res.status, res.statusText, text);
+      if (res.status === 204) return { body: undefined as T, headers: res.headers }; // No Content
       try {
         return { body: JSON.parse(text) as T, headers: res.headers };
       } catch {

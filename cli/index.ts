@@ -11,6 +11,7 @@ import { governanceCommand } from './commands/governance.js';
 import { marketplaceCommand } from './commands/marketplace.js';
 import { policyCommand } from './commands/policy.js';
 import { promotionsCommand } from './commands/promotions.js';
+import { secretsCommand } from './commands/secrets.js';
 import { serversCommand } from './commands/servers.js';
 import { tokenCommand } from './commands/token.js';
 import { usersCommand, whoamiCommand } from './commands/users.js';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
     );
 
   program.addCommand(serversCommand());
+  program.addCommand(secretsCommand());
   program.addCommand(buildsCommand());
   program.addCommand(credentialsCommand());
   program.addCommand(usersCommand());

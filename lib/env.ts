@@ -260,6 +260,13 @@ export const envSchema = z.object({
   SECRETS_KEY_NEXT: kek,
   SECRETS_KEY_NEXT_FILE: optionalText,
 
+  /**
+   * Where the worker writes Docker servers' secrets (a directory per container, bind-mounted read-only
+   * at /run/secrets): a tmpfs on the Docker daemon's host, which is the worker's (launches refuse
+   * another file system). The development stack mounts one.
+   */
+  SECRETS_RUN_DIR: z.string().trim().min(1).default('/run/mcp-host/secrets'),
+
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
   /**

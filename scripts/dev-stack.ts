@@ -72,10 +72,12 @@ async function main(): Promise<void> {
     );
 
   let dockerHost = env.DOCKER_HOST;
+  let secretsRunDir: string | undefined;
   if (!dockerHost) {
     const docker = await startDockerd(join(DATA_DIR, 'docker'), LOGS, { egressAllow: env.SERVER_EGRESS_ALLOW });
     stops.push({ name: 'dockerd', stop: docker.stop });
     dockerHost = docker.host;
+    secretsRunDir = docker.secretsDir;
   }
   say(`docker     ${dockerHost}`);
 
@@ -146,6 +148,8 @@ async function main(): Promise<void> {
     TEMPORAL_ADDRESS: temporalAddress,
     DOCKER_HOST: dockerHost,
     REGISTRY: registry,
+    // Servers' secrets go to the private dockerd's tmpfs.
+    ...(secretsRunDir && !raw.SECRETS_RUN_DIR && { SECRETS_RUN_DIR: secretsRunDir }),
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
     // The Web UI this stack runs may call the API's codec endpoint.
     ...(!raw.TEMPORAL_UI_ORIGINS && {

@@ -8,6 +8,7 @@ import { exitOnEnvError, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
 import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
 import { connectionOptions, dataConverter, ensureSearchAttributes } from '../lib/temporal.js';
@@ -25,6 +26,12 @@ const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
+  // A key other than the one the secrets are wrapped by stops the worker here, with one line.
+  await checkKeyring(sql, keyring).catch((err: unknown) =>
+    exitOnEnvError(() => {
+      throw err;
+    }),
+  );
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);
@@ -42,7 +49,7 @@ async function main(): Promise<void> {
   const kube = createKubeClient(env);
   const credentials = credentialsFromEnv(env);
   const { installation } = workflowIds;
-  const executors = createExecutors({ sql, env, docker, installation, kube, credentials });
+  const executors = createExecutors({ sql, env, docker, installation, kube, credentials, keyring });
   const connection = await NativeConnection.connect(connectionOptions(env));
   const worker = await Worker.create({
     connection,

@@ -24,6 +24,7 @@ import type {
   ServerLifecycleStart,
   ServerLifecycleState,
 } from './server-lifecycle.messages.js';
+import type { ConfigValues } from '../lib/schemas/secrets.js';
 
 /** The most useful one-line reason inside a failure chain. */
 export function reasonOf(err: unknown): string {
@@ -43,7 +44,7 @@ function settledStatus(intent: ServerIntent): ServerStatus {
 export class ServerEntity {
   readonly serverId: number;
   readonly source: ServerSource;
-  readonly config: Record<string, string | number | boolean>;
+  readonly config: ConfigValues;
   readonly useGpu: boolean;
   private readonly workflowId = workflowInfo().workflowId;
   private status: ServerStatus;

@@ -2,6 +2,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ServerSource } from '../lib/schemas/servers.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
+import type { ConfigValues } from '../lib/schemas/secrets.js';
 
 /** What the server is: given when it is created, the same in every run. */
 export interface ServerLifecycleStart {
@@ -10,7 +11,7 @@ export interface ServerLifecycleStart {
   /** Where the server's image comes from; a git source is built before it can run. Absent = image. */
   source?: ServerSource;
   /** Settings passed to the server's workload as environment (absent in runs started before launching). */
-  config?: Record<string, string | number | boolean>;
+  config?: ConfigValues;
   useGpu?: boolean;
 }
 

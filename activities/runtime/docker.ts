@@ -26,6 +26,15 @@ import type { CredentialManager } from '../registry/credentials.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 import { createDockerBridge, type DockerBridge } from './stdio-bridge.js';
+import {
+  prepareSecrets,
+  secretMounts,
+  secretsCommand,
+  type ContainerSecrets,
+  type SecretDelivery,
+} from './secret-delivery.js';
+import { plainSettings } from '../../lib/schemas/secrets.js';
+import type { ConfigValues } from '../../lib/schemas/secrets.js';
 
 export const containerName = (serverId: number) => `mcp-server-${serverId}`;
 
@@ -132,7 +141,7 @@ export interface ContainerSpec {
   image: string;
   /** The image's labels (how to reach the server) and USER. */
   labels: ImageFacts;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
   useGpu: boolean;
   extraLabels: Record<string, string>;
   /** Long-running servers restart with the daemon; throw-away evaluations do not. */
@@ -140,6 +149,8 @@ export interface ContainerSpec {
   networks: SandboxNetworks;
   /** Where a stdio server's bridge comes from. */
   bridge: DockerBridge;
+  /** The server's secrets, written for this launch (secret-delivery.ts). */
+  secrets?: ContainerSecrets;
 }
 
 /**
@@ -151,8 +162,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   const { labels, name, networks } = spec;
   await dockerWorkloads(docker).removeContainer(name);
   const stdio = labels.transport === 'stdio';
-  const command = stdio ? bridgedCommand(labels.entrypoint, labels.cmd) : null;
-  if (stdio && !command) {
+  const { secrets } = spec;
+  const command = secretsCommand(secrets, stdio ? bridgedCommand(labels.entrypoint, labels.cmd) : null, labels);
+  if ((stdio || secrets?.asEnv) && !command) {
     throw ApplicationFailure.nonRetryable(
       `image ${spec.image} is a stdio server (io.mcp-host.transport=stdio) without ENTRYPOINT or CMD: nothing to run`,
       ErrorType.LaunchFailed,
@@ -172,11 +184,12 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   const path = stdio ? BRIDGE_MCP_PATH : labels.path;
   const resources = launchResources(`container ${name}`, spec.config, env);
   await assertLimitsEnforced(docker, name);
-  const bridgeVolume = stdio ? await spec.bridge.volume(spec.image) : undefined;
+  const bridgeVolume = stdio || secrets?.asEnv ? await spec.bridge.volume(spec.image) : undefined;
   const environment = [
-    ...Object.entries(spec.config)
+    ...Object.entries(plainSettings(spec.config))
       .filter(([key]) => !isPlatformConfigKey(key))
       .map(([key, value]) => `${key}=${String(value)}`),
+    ...(secrets?.env ?? []),
     ...(stdio ? bridgeEnvironment(env.STDIO_BRIDGE_MAX_SESSIONS).map(([key, value]) => `${key}=${value}`) : []),
     `PORT=${port}`,
   ];
@@ -202,9 +215,10 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
-      ...(bridgeVolume && {
-        Mounts: [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }],
-      }),
+      Mounts: [
+        ...(bridgeVolume ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }] : []),
+        ...secretMounts(secrets),
+      ],
       Memory: resources.memoryBytes,
       MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
       NanoCpus: Math.round(resources.cpus * 1e9),
@@ -275,6 +289,7 @@ export function createDockerExecutor(
   docker: Docker,
   credentials: CredentialManager,
   installation: string,
+  secrets?: SecretDelivery,
 ) {
   const ensureImage = imagePuller(docker, env, credentials);
   const containers = dockerWorkloads(docker);
@@ -295,6 +310,7 @@ export function createDockerExecutor(
         image: input.image,
         transport: 'streamable-http',
       });
+      const delivered = await prepareSecrets(secrets, name, ownerId, input.config, containerUser(labels.user, env));
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
         name,
@@ -306,14 +322,19 @@ export function createDockerExecutor(
         restart: true,
         networks,
         bridge,
+        secrets: delivered,
       });
       await recordEndpoint(sql, input.serverId, launched.endpoint);
       return launched;
     },
 
-    stop: ({ workload }) => containers.stopContainer(workload),
+    async stop({ workload }) {
+      await containers.stopContainer(workload);
+      await secrets?.removeDocker(workload);
+    },
     async remove({ workload }) {
       await containers.removeContainer(workload);
+      await secrets?.removeDocker(workload);
       await networks.remove(workload);
     },
 

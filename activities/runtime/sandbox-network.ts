@@ -10,11 +10,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import type { ConfigValues } from '../../lib/schemas/secrets.js';
 
 export type Egress = 'none' | 'internet';
 
 /** A server's egress, from its config (`egress`, validated when the server is written); none by default. */
-export const egressOf = (config: Record<string, string | number | boolean>): Egress =>
+export const egressOf = (config: ConfigValues): Egress =>
   config.egress === 'internet' ? 'internet' : 'none';
 
 /** How long a passed canary vouches for the policy; a failed one is never remembered. */

@@ -5,6 +5,7 @@ import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import type { ExecutorDescriptor } from '../../lib/policy/decide.js';
 import { ResourceLimitError, serverResources, type ServerResources } from '../../lib/runtime/resources.js';
+import type { ConfigValues } from '../../lib/schemas/secrets.js';
 
 /** What an executor offers changes rarely: ask at most every few seconds, not on every decision. */
 const EXECUTOR_TTL_MS = 5_000;
@@ -34,7 +35,7 @@ export async function* linesOf(text: NodeJS.ReadableStream): AsyncGenerator<stri
 /** The limits `workload` launches with; config over the operator maximum fails the launch (no retry helps). */
 export function launchResources(
   workload: string,
-  config: Record<string, string | number | boolean>,
+  config: ConfigValues,
   env: Env,
 ): ServerResources {
   try {

@@ -12,6 +12,7 @@ import {
 } from '../../lib/ledger/servers.js';
 import { ApiError } from '../../lib/errors.js';
 import { inScope } from '../../lib/ledger/scope.js';
+import { referencedSecretsExist } from '../../lib/ledger/secrets.js';
 import { mayNameImage } from '../../lib/registry/namespace.js';
 import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -131,6 +132,7 @@ export function serverRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const body = c.req.valid('json');
       resourcesWithinMaximum(body.config, env);
+      await referencedSecretsExist(sql, caller.id, body.config);
       // Another owner's image (their namespace of the registry, a local build's name) is theirs: a 404,
       // as any other tenant's resource. Admins see every owner's resources, and may name them.
       if (body.source.type === 'image' && caller.role !== 'admin') {

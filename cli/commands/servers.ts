@@ -39,12 +39,24 @@ export function parseConfigPairs(pairs: string[]): Record<string, ConfigValue> {
   return config;
 }
 
+/** `KEY=NAME` (a file, KEY_FILE pointing at it) or `KEY=NAME:env` pairs into secret references. */
+export function parseSecretPairs(pairs: string[]): Record<string, { secret: string; as?: 'env' }> {
+  const refs: Record<string, { secret: string; as?: 'env' }> = {};
+  for (const pair of pairs) {
+    const m = /^([^=]+)=([^:]+)(:env|:file)?$/.exec(pair);
+    if (!m) throw new CliError(`--secret: expected KEY=NAME or KEY=NAME:env, got "${pair}"`);
+    refs[m[1]!] = { secret: m[2]!, ...(m[3] === ':env' && { as: 'env' as const }) };
+  }
+  return refs;
+}
+
 export interface CreateOptions {
   type: string;
   git?: string;
   branch?: string;
   image?: string;
   config?: string[];
+  secret?: string[];
   gpu?: boolean;
   start: boolean;
 }
@@ -71,7 +83,7 @@ export function buildCreateBody(name: string, opts: CreateOptions): z.input<type
     name,
     server_type: opts.type,
     source,
-    config: parseConfigPairs(opts.config ?? []),
+    config: { ...parseConfigPairs(opts.config ?? []), ...parseSecretPairs(opts.secret ?? []) },
     use_gpu: Boolean(opts.gpu),
     start: opts.start,
   };
@@ -99,7 +111,7 @@ const detailTable = (s: Server): [string[], Cell[][]] => [
     [
       'config',
       Object.entries(s.config)
-        .map(([k, v]) => `${k}=${v}`)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
         .join(', '),
     ],
     ['gpu', s.use_gpu],
@@ -143,6 +155,11 @@ export function serversCommand(): Command {
     .option('--branch <branch>', 'git branch (default: main)')
     .option('--image <ref>', 'run this container image')
     .option('--config <KEY=VALUE>', 'a config setting; repeat for more', collect)
+    .option(
+      '--secret <KEY=NAME[:env]>',
+      'a secret reference: the file /run/secrets/NAME with KEY_FILE pointing at it, or KEY itself with :env; repeat for more',
+      collect,
+    )
     .option('--gpu', 'give the server a GPU')
     .option('--no-start', 'create it stopped')
     .action(async (name: string, opts: CreateOptions & { json?: boolean }, cmd: Command) => {

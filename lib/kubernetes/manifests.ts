@@ -12,6 +12,7 @@
 import type { V1Container, V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { isPlatformConfigKey, type ServerResources } from '../runtime/resources.js';
 import { BRIDGE_DIR, bridgeEnvironment } from '../runtime/stdio-bridge.js';
+import { plainSettings, type ConfigValues } from '../schemas/secrets.js';
 
 export const SERVER_ID_LABEL = 'mcp-host.dev/server-id';
 export const SYNCED_AT_ANNOTATION = 'mcp-host.dev/synced-at';
@@ -36,7 +37,7 @@ export interface PodSpecInput {
   namespace: string;
   image: string;
   useGpu: boolean;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
   serviceAccount: string;
   /** K8S_REGISTRY_SECRET_NAME, referenced as the pod's imagePullSecret. */
   pullSecret?: string;
@@ -61,8 +62,8 @@ const CONTAINER_SECURITY: V1Container['securityContext'] = {
 };
 
 /** Config entries become environment variables, as the Docker executor passes them; platform settings do not. */
-export function configEnvironment(config: Record<string, string | number | boolean>): [string, string][] {
-  return Object.entries(config)
+export function configEnvironment(config: ConfigValues): [string, string][] {
+  return Object.entries(plainSettings(config))
     .filter(([key]) => !isPlatformConfigKey(key))
     .map(([key, value]) => [key, String(value)]);
 }

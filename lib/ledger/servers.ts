@@ -10,6 +10,7 @@ import { ApiError, ErrorType, notFound } from '../errors.js';
 import type { Server, ServerEvent, ServerSource } from '../schemas/servers.js';
 import { canTransition, type ServerStatus } from '../server-status.js';
 import { ownedBy, type OwnerScope } from './scope.js';
+import type { ConfigValues } from '../schemas/secrets.js';
 
 export interface ServerRow {
   id: number;
@@ -17,7 +18,7 @@ export interface ServerRow {
   name: string;
   server_type: string;
   source: ServerSource;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
   use_gpu: boolean;
   status: ServerStatus;
   status_reason: string | null;
@@ -112,7 +113,7 @@ export interface NewServer {
   name: string;
   serverType: string;
   source: ServerSource;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
   useGpu: boolean;
 }
 

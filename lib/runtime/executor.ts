@@ -4,6 +4,7 @@
 // after any restart of the API or the worker. The implementations live in activities/runtime/; the
 // API reaches them only through this interface.
 import type { Backend, ExecutorDescriptor } from '../policy/decide.js';
+import type { ConfigValues } from '../schemas/secrets.js';
 
 export type { Backend };
 
@@ -13,7 +14,7 @@ export interface LaunchInput {
   decisionId: number;
   image: string;
   useGpu: boolean;
-  config: Record<string, string | number | boolean>;
+  config: ConfigValues;
 }
 
 export interface Launched {

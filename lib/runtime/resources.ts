@@ -3,6 +3,7 @@
 // default, and nothing may exceed the operator's maximum. Docker and Kubernetes apply the same numbers.
 import type { Env } from '../env.js';
 import { ApiError } from '../errors.js';
+import type { ConfigValue, ConfigValues } from '../schemas/secrets.js';
 
 export const RESOURCE_KEYS = ['resources.cpus', 'resources.memory', 'resources.pids'] as const;
 
@@ -39,7 +40,8 @@ export function parseMemory(value: string | number): number | undefined {
 const MIN_MEMORY = 6 * 1024 ** 2;
 
 /** The problem with one `resources.*` config value on its own (no maximum involved), or undefined. */
-export function resourceValueProblem(key: string, value: string | number | boolean): string | undefined {
+export function resourceValueProblem(key: string, value: ConfigValue): string | undefined {
+  if (typeof value === 'object') return isPlatformConfigKey(key) ? 'is a platform setting, not a secret' : undefined;
   switch (key) {
     case 'resources.cpus': {
       const cpus = typeof value === 'boolean' ? NaN : Number(value);
@@ -84,7 +86,7 @@ export const formatBytes = (bytes: number) =>
  * lib/env.ts keeps within the maximum). Throws ResourceLimitError naming the config key that is invalid or
  * asks for more than the maximum.
  */
-export function serverResources(config: Record<string, string | number | boolean>, env: Env): ServerResources {
+export function serverResources(config: ConfigValues, env: Env): ServerResources {
   for (const [key, value] of Object.entries(config)) {
     const problem = resourceValueProblem(key, value);
     if (problem) throw new ResourceLimitError(key, `${key} ${problem}`);
@@ -117,10 +119,10 @@ export function serverResources(config: Record<string, string | number | boolean
 
 /** Config keys that are settings of the platform, not environment of the server. */
 export const isPlatformConfigKey = (key: string) =>
-  key === 'runtime' || key === 'egress' || key.startsWith('resources.');
+  key === 'runtime' || key === 'egress' || key.startsWith('resources.') || key.startsWith('secrets.');
 
 /** A server may not ask for more CPU, memory or processes than the operator allows: 422 naming the config key. */
-export function resourcesWithinMaximum(config: Record<string, string | number | boolean>, env: Env): void {
+export function resourcesWithinMaximum(config: ConfigValues, env: Env): void {
   try {
     serverResources(config, env);
   } catch (err) {

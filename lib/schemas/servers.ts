@@ -1,9 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { gitUrlProblem } from '../git-url.js';
-import { resourceValueProblem } from '../runtime/resources.js';
+import { isPlatformConfigKey, resourceValueProblem } from '../runtime/resources.js';
 import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
 import { Timestamp } from './common.js';
+import { SecretRef } from './secrets.js';
 
 /** A DNS label, so the name can become a container, pod or service name as it is. */
 export const ServerName = z
@@ -93,30 +94,48 @@ const RequestedSource = ServerSource.superRefine((source, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
 });
 
-const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
+/** What happens when a secret the server references gets a new version (config `secrets.on_change`). */
+export const SECRET_CHANGE_POLICIES = ['next-start', 'redeploy'] as const;
 
 /**
- * Plain settings only: secrets get a store of their own and are never kept in config. `runtime` and
- * `resources.*` (cpus, memory, pids) are settings of the platform; every other key is the server's environment.
+ * Plain settings, and references to secrets: a value is a string, number or boolean, or
+ * `{"secret": "<name>"}` (`"as": "env"` for an environment variable rather than a file). Config is
+ * stored, shown and carried by workflows as it is, so a secret's value never belongs in it. `runtime`,
+ * `egress`, `resources.*` (cpus, memory, pids) and `secrets.on_change` are settings of the platform;
+ * every other key is the server's environment.
  */
 export const ServerConfig = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'config keys must be 1-128 letters, digits, "_", "." or "-"'),
-    z.union([z.string().max(4096), z.number(), z.boolean()]),
+    z.union([z.string().max(4096), z.number(), z.boolean(), SecretRef]),
   )
   .superRefine((config, ctx) => {
     const keys = Object.keys(config);
     if (keys.length > 64) ctx.addIssue({ code: 'custom', message: 'config may hold at most 64 keys' });
     for (const key of keys) {
-      if (SECRET_LIKE.test(key)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: 'looks like a secret; secrets are not accepted in config',
-        });
+      const value = config[key]!;
+      if (typeof value === 'object') {
+        if (isPlatformConfigKey(key))
+          ctx.addIssue({ code: 'custom', path: [key], message: `${key} is a platform setting, not a secret` });
+        // The file reference takes <KEY>_FILE: a plain key of that name would be overwritten.
+        else if (value.as !== 'env' && `${key}_FILE` in config)
+          ctx.addIssue({
+            code: 'custom',
+            path: [`${key}_FILE`],
+            message: `${key}_FILE is set by the secret reference of ${key}`,
+          });
+        continue;
       }
-      const problem = resourceValueProblem(key, config[key]!);
+      const problem = resourceValueProblem(key, value);
       if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+    const onChange = config['secrets.on_change'];
+    if (onChange !== undefined && !SECRET_CHANGE_POLICIES.includes(onChange as never)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secrets.on_change'],
+        message: 'secrets.on_change must be "next-start" or "redeploy"',
+      });
     }
     // What a server may reach beyond mcp-host's gateway: nothing (the default) or the internet minus
     // private, loopback and link-local ranges.
@@ -147,7 +166,7 @@ export const Server = z
     name: z.string(),
     server_type: z.string(),
     source: ServerSource,
-    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), SecretRef])),
     use_gpu: z.boolean(),
     owner_id: z.number().int(),
     status: ServerStatusSchema,

@@ -16,6 +16,8 @@ import { processArgv, spawnManaged, stopPid, waitUntil, type ManagedProcess } fr
 
 export interface DockerDaemon {
   host: string;
+  /** A tmpfs for the secrets of this daemon's servers (SECRETS_RUN_DIR), unmounted on stop. */
+  secretsDir: string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -79,7 +81,12 @@ export async function startDockerd(
   // exec-root holds unix sockets, whose paths must stay short: keep it under /run.
   const execRoot = `/run/mcp-host-docker-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
   const pidFile = join(dir, 'docker.pid');
+  const secretsDir = `${execRoot}-secrets`;
   await clearDeadDaemon(dir, execRoot, pidFile);
+  if (mountsUnder([secretsDir]).length > 0) unmountUnder([secretsDir]);
+  // Servers' secret files live in memory only: never on the data root's disk.
+  mkdirSync(secretsDir, { recursive: true, mode: 0o711 });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,size=16m,nosuid,nodev,noexec', 'tmpfs', secretsDir]);
   const proc = spawnManaged(
     'dockerd',
     DOCKERD,
@@ -104,7 +111,7 @@ export async function startDockerd(
   await waitUntil('dockerd', () => dockerPing(socket), { proc, timeoutMs: 60_000 }).catch(async (err: unknown) => {
     await proc.stop();
     try {
-      unmountUnder([dir, execRoot]);
+      unmountUnder([dir, execRoot, secretsDir]);
     } catch {
       // the failed start is what to report
     }
@@ -112,6 +119,7 @@ export async function startDockerd(
   });
   return {
     host: `unix://${socket}`,
+    secretsDir,
     process: proc,
     async stop() {
       // dockerd leaves its networks' bridges in the host's namespace when it exits; it makes them again
@@ -127,8 +135,9 @@ export async function startDockerd(
       }
       // After a clean exit this finds nothing; after the grace period's SIGKILL, dockerd's own mounts.
       await stopStaleContainerd(execRoot);
-      unmountUnder([dir, execRoot]);
+      unmountUnder([dir, execRoot, secretsDir]);
       rmSync(execRoot, { recursive: true, force: true });
+      rmSync(secretsDir, { recursive: true, force: true });
     },
   };
 }

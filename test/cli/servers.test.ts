@@ -85,8 +85,19 @@ describe('buildCreateBody', () => {
     expect(() => buildCreateBody('w', { type: 'node', image: 'Not An Image', start: true })).toThrow(
       /^--image: must be an image reference/,
     );
-    expect(() => buildCreateBody('w', { ...git, config: ['DB_PASSWORD=x'] })).toThrow(
-      '--config DB_PASSWORD: looks like a secret',
-    );
+    expect(() => buildCreateBody('w', { ...git, config: ['resources.cpus=x'] })).toThrow(/^--config resources\.cpus: /);
+  });
+
+  it('takes config as plain settings and secrets as references', () => {
+    // No key-name deny list: a setting named like a secret is a setting; secrets are references.
+    expect(buildCreateBody('w', { ...git, config: ['DB_PASSWORD_HINT=ask'] }).config).toEqual({
+      DB_PASSWORD_HINT: 'ask',
+    });
+    expect(buildCreateBody('w', { ...git, secret: ['GH_TOKEN=gh', 'DB_URL=db:env'] }).config).toEqual({
+      GH_TOKEN: { secret: 'gh' },
+      DB_URL: { secret: 'db', as: 'env' },
+    });
+    expect(() => buildCreateBody('w', { ...git, secret: ['GH_TOKEN'] })).toThrow(/^--secret: expected KEY=NAME/);
+    expect(() => buildCreateBody('w', { ...git, secret: ['GH_TOKEN=Bad Name'] })).toThrow(/GH_TOKEN/);
   });
 });

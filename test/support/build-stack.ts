@@ -83,6 +83,7 @@ export async function startBuildStack(name: string): Promise<BuildStack> {
     },
     env: (targets) => ({
       DOCKER_HOST: dockerd.host,
+      SECRETS_RUN_DIR: dockerd.secretsDir,
       REGISTRY: `http://${registryHost}/mcp`,
       REGISTRY_AUTH_DOCKERCONFIG: dockerconfigPath,
       REGISTRY_ARCH_TARGETS: targets,

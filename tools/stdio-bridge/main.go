@@ -6,6 +6,9 @@
 //	stdio-bridge [--] command [args...]
 //	stdio-bridge --install DIR   (copies itself to DIR/stdio-bridge: a pod's init container does this,
 //	                              since the bridge image holds nothing else, not even cp)
+//	stdio-bridge --env-from DIR -- command [args...]
+//	                             (each file DIR/<NAME> becomes the variable NAME, then the command
+//	                              replaces the process: secrets as env without container config; envfrom.go)
 //
 // Each HTTP session gets a child process of its own (each client initializes its own server); the
 // messages are relayed as they are, both ways, so whatever the server initiates (sampling,
@@ -39,6 +42,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "--env-from" {
+		err := execWithEnvFrom(os.Args[2:])
+		fmt.Fprintf(os.Stderr, "stdio-bridge: --env-from: %v\n", err)
+		os.Exit(126)
 	}
 	cfg, err := configFromEnv(os.Args[1:])
 	if err != nil {

@@ -1,0 +1,119 @@
+// The secret store: names, versions and who uses each secret; values go in (encrypted at once) and
+// never come out of the API. A new version redeploys the servers that ask for it
+// (`secrets.on_change: redeploy`); the others take it at their next start.
+import { createRoute, z } from '@hono/zod-openapi';
+import { ApiError } from '../../lib/errors.js';
+import {
+  createSecret,
+  deleteSecret,
+  listSecrets,
+  rekeySecrets,
+  serversUsing,
+  toSecret,
+  updateSecret,
+} from '../../lib/ledger/secrets.js';
+import { CreateSecretBody, RekeyResult, Secret, SecretNameParam, UpdateSecretBody } from '../../lib/schemas/secrets.js';
+import { requireRole, visibleScope } from '../auth.js';
+import type { ApiDeps } from '../context.js';
+import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import { sendIntent } from '../workflow-calls.js';
+
+const tags = ['secrets'];
+
+const createSecretRoute = createRoute({
+  method: 'post',
+  path: '/',
+  operationId: 'createSecret',
+  tags,
+  summary: 'Create a secret of your own (version 1); its value is never shown again',
+  request: { body: jsonBody(CreateSecretBody) },
+  responses: { 201: json(Secret, 'Created'), ...commonErrors, ...conflictError },
+});
+
+const listSecretsRoute = createRoute({
+  method: 'get',
+  path: '/',
+  operationId: 'listSecrets',
+  tags,
+  summary: 'List secrets (operators: their own; admins and viewers: all): names, versions, users — never values',
+  responses: { 200: json(z.array(Secret), 'Secrets'), ...commonErrors },
+});
+
+const updateSecretRoute = createRoute({
+  method: 'put',
+  path: '/{name}',
+  operationId: 'updateSecret',
+  tags,
+  summary: 'Store a new version of a secret of your own',
+  request: { params: SecretNameParam, body: jsonBody(UpdateSecretBody) },
+  responses: { 200: json(Secret, 'The secret at its new version'), ...commonErrors, ...notFoundError },
+});
+
+const deleteSecretRoute = createRoute({
+  method: 'delete',
+  path: '/{name}',
+  operationId: 'deleteSecret',
+  tags,
+  summary: 'Delete a secret of your own with every version; 409 naming the servers while any references it',
+  request: { params: SecretNameParam },
+  responses: { 204: { description: 'Deleted' }, ...commonErrors, ...notFoundError, ...conflictError },
+});
+
+const rekeySecretsRoute = createRoute({
+  method: 'post',
+  path: '/rekey',
+  operationId: 'rekeySecrets',
+  tags,
+  summary: 'Re-wrap every data key with SECRETS_KEY_NEXT (admins); servers keep running',
+  responses: { 200: json(RekeyResult, 'Every version is wrapped by the next key'), ...commonErrors, ...conflictError },
+});
+
+export function secretRoutes(deps: ApiDeps) {
+  const { sql, keyring, log } = deps;
+  return createRouter()
+    .openapi(createSecretRoute, async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      const body = c.req.valid('json');
+      const row = await createSecret(sql, keyring, { ownerId: caller.id, name: body.name, value: body.value });
+      return c.json(toSecret(row), 201);
+    })
+    .openapi(listSecretsRoute, async (c) => {
+      const rows = await listSecrets(sql, visibleScope(c.get('caller')));
+      return c.json(rows.map(toSecret), 200);
+    })
+    .openapi(updateSecretRoute, async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      const { name } = c.req.valid('param');
+      const row = await updateSecret(sql, keyring, { ownerId: caller.id, name, value: c.req.valid('json').value });
+      // Servers that asked to follow their secrets are redeployed now; one that cannot be (stopped,
+      // mid-transition) takes the new version at its next start, like every other.
+      for (const server of await serversUsing(sql, caller.id, name)) {
+        if (!server.redeploy) continue;
+        await sendIntent(deps, server.id, 'redeploy', caller.id).catch((err: unknown) =>
+          log.info({ serverId: server.id, secret: name, reason: (err as Error).message }, 'secret change: no redeploy'),
+        );
+      }
+      return c.json(toSecret(row), 200);
+    })
+    .openapi(deleteSecretRoute, async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      await deleteSecret(sql, caller.id, c.req.valid('param').name);
+      return c.body(null, 204);
+    })
+    .openapi(rekeySecretsRoute, async (c) => {
+      requireRole(c.get('caller'), 'admin');
+      if (!keyring.next) {
+        throw new ApiError(
+          409,
+          'no_next_key',
+          'no next key is configured: set SECRETS_KEY_NEXT (or SECRETS_KEY_NEXT_FILE) on the API and the worker, restart them, then rekey',
+        );
+      }
+      const result = await rekeySecrets(sql, keyring);
+      log.info({ keyId: keyring.write.id, rewrapped: result.rewrapped }, 'secrets rekeyed');
+      return c.json({ key_id: keyring.write.id, ...result }, 200);
+    });
+}

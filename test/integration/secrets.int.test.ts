@@ -1,0 +1,236 @@
+// Names carry a sec- prefix: every test file of a run shares one database (and the bootstrap admin).
+// Secrets for real: a secret whose value is a unique marker is stored, referenced by a server as a
+// file and as env, built from git and launched on Docker; the value reaches the server's process and
+// nothing else (docker inspect, API answers). A new version reaches it at its next start, a rekey
+// keeps everything readable and running, a reference blocks deletion, a wrong key stops the API.
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi } from '../../scripts/stack/app.js';
+import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { helloMcpRepo } from '../support/example-repo.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { eventually, httpClient, waitForStatus } from '../support/http.js';
+
+let stack: BuildStack;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+const logDir = join(DATA_DIR, 'test-logs');
+const marker = `marker-${randomUUID()}`;
+const marker2 = `rotated-${randomUUID()}`;
+/** Everything the API answered in this file: the marker must be in none of it. */
+const answers: string[] = [];
+
+const api = async (method: string, path: string, json?: unknown) => {
+  const res = await call(method, path, { token: h.adminToken, json });
+  answers.push(res.text);
+  return res;
+};
+
+/** Runs a command in the server's container as its own user; stdout and stderr together. */
+async function exec(id: number, cmd: string[]): Promise<string> {
+  const container = stack.docker.getContainer(`mcp-server-${id}`);
+  const run = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const raw = await run.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  stack.docker.modem.demuxStream(raw, out, out);
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise((resolve) => raw.on('end', resolve));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What the server's own process (PID 1) sees: its secret file and its environment. */
+const seen = (id: number) =>
+  exec(id, ['sh', '-c', 'cat "$API_TOKEN_FILE"; echo; tr "\\0" "\\n" < /proc/1/environ | grep ^ENV_TOKEN=']);
+
+async function restartApiAndWorker(): Promise<void> {
+  await h.api.stop();
+  h.api = await startApi(h.env, join(logDir, 'secrets-api.log'));
+  await h.restartWorker();
+}
+
+beforeAll(async () => {
+  stack = await startBuildStack('secrets');
+  h = await startHarness('secrets', {
+    ...stack.env('linux/amd64'),
+    // A bridge built from this checkout when the shared one predates --env-from (local runs only).
+    ...(process.env.STDIO_BRIDGE_DIR && { STDIO_BRIDGE_DIR: process.env.STDIO_BRIDGE_DIR }),
+  });
+  call = httpClient(h.apiUrl);
+}, 300_000);
+afterAll(async () => {
+  await h?.stop();
+  await stack?.stop();
+});
+
+describe('secrets', () => {
+  let id: number;
+
+  it('are stored encrypted and listed without their values', async () => {
+    const created = await api('POST', '/api/secrets', { name: 'sec-token', value: marker });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'sec-token', version: 1, used_by: [] });
+    expect((await api('POST', '/api/secrets', { name: 'sec-token', value: 'x' })).status).toBe(409);
+    const bad = await api('POST', '/api/secrets', { name: 'Bad/Name', value: 'x' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.field).toBe('name');
+    const [row] = await h.sql<{ ciphertext: Buffer; wrapped_key: Buffer }[]>`
+      select v.ciphertext, v.wrapped_key from secret_versions v join secrets s on s.id = v.secret_id
+      where s.name = 'sec-token'`;
+    expect(row!.ciphertext.includes(Buffer.from(marker))).toBe(false);
+    expect(row!.wrapped_key).toHaveLength(12 + 16 + 32);
+  });
+
+  it('reach the launched server as a file and as env, and docker inspect holds no value', async () => {
+    await helloMcpRepo(stack, 'hello-mcp');
+    const missing = await api('POST', '/api/servers', {
+      name: 'sec-missing',
+      server_type: 'Example',
+      source: { type: 'git', repository: stack.git.url('hello-mcp') },
+      config: { API_TOKEN: { secret: 'sec-nope' } },
+    });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.field).toBe('config.API_TOKEN');
+    // The key-name deny list is gone: a key that looks like a secret is a plain setting.
+    const created = await api('POST', '/api/servers', {
+      name: 'sec-hello',
+      server_type: 'Example',
+      source: { type: 'git', repository: stack.git.url('hello-mcp') },
+      config: {
+        API_TOKEN: { secret: 'sec-token' },
+        ENV_TOKEN: { secret: 'sec-token', as: 'env' },
+        GH_PAT_HINT: 'none',
+      },
+    });
+    expect(created.status).toBe(201);
+    id = created.body.id;
+    const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running');
+    expect(server.status, server.status_reason).toBe('running');
+
+    expect(await seen(id)).toBe(`${marker}\nENV_TOKEN=${marker}\n`);
+    const mode = await exec(id, ['stat', '-c', '%a %u %n', '/run/secrets/sec-token', '/run/secrets']);
+    expect(mode).toMatch(/^400 65532 \/run\/secrets\/sec-token\n500 65532 \/run\/secrets\n$/);
+    expect(await exec(id, ['sh', '-c', 'echo x > /run/secrets/sec-token 2>&1 || echo refused'])).toMatch(/refused/);
+
+    const inspected = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
+    expect(JSON.stringify(inspected)).not.toContain(marker);
+    expect(inspected.Config.Env).toContain('API_TOKEN_FILE=/run/secrets/sec-token');
+    expect(inspected.Config.Env!.some((e) => e.startsWith('ENV_TOKEN'))).toBe(false);
+
+    const shown = await api('GET', `/api/servers/${id}`);
+    expect(shown.body.config).toEqual({
+      API_TOKEN: { secret: 'sec-token' },
+      ENV_TOKEN: { secret: 'sec-token', as: 'env' },
+      GH_PAT_HINT: 'none',
+    });
+    const [listed] = (await api('GET', '/api/secrets')).body.filter((s: { name: string }) => s.name === 'sec-token');
+    expect(listed.used_by).toEqual([{ id, name: 'sec-hello' }]);
+  });
+
+  it('cannot be deleted while a server references them', async () => {
+    const refused = await api('DELETE', '/api/secrets/sec-token');
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain(`sec-hello (${id})`);
+  });
+
+  it('reach the server at its next start when they get a new version', async () => {
+    const mcpctl = promisify(execFile)(
+      process.execPath,
+      [join(PROJECT_ROOT, 'cli', 'bin.mjs'), 'secrets', 'set', 'sec-token'],
+      {
+        env: { PATH: process.env.PATH, MCPCTL_URL: h.apiUrl, MCPCTL_TOKEN: h.adminToken },
+      },
+    );
+    mcpctl.child.stdin!.end(`${marker2}\n`);
+    const { stdout } = await mcpctl;
+    answers.push(stdout);
+    expect(stdout).toMatch(/sec-token\s+\d+\s+2/);
+    expect(await seen(id)).toContain(marker); // the running server keeps the version it started with
+
+    expect((await api('POST', `/api/servers/${id}/stop`)).status).toBe(202);
+    await waitForStatus(call, h.adminToken, id, ['stopped'], 'stopped');
+    expect((await api('POST', `/api/servers/${id}/start`)).status).toBe(202);
+    const back = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running again');
+    expect(back.status, back.status_reason).toBe('running');
+    expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
+  });
+
+  it('stay readable, and servers keep running, across a rekey', async () => {
+    const original = h.env.SECRETS_KEY!;
+    const next = randomBytes(32).toString('base64');
+    const started = (await stack.docker.getContainer(`mcp-server-${id}`).inspect()).State.StartedAt;
+
+    expect((await api('POST', '/api/secrets/rekey')).status).toBe(409); // no next key configured
+    h.env.SECRETS_KEY_NEXT = next;
+    await restartApiAndWorker();
+    const rekeyed = await api('POST', '/api/secrets/rekey');
+    expect(rekeyed.status).toBe(200);
+    expect(rekeyed.body.rewrapped).toBeGreaterThanOrEqual(2);
+    // The next key takes over; the old one is retired.
+    h.env.SECRETS_KEY = next;
+    delete h.env.SECRETS_KEY_NEXT;
+    await restartApiAndWorker();
+    const after = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
+    expect(after.State.Running).toBe(true);
+    expect(after.State.StartedAt).toBe(started);
+    expect((await api('POST', `/api/servers/${id}/redeploy`)).status).toBe(202);
+    await eventually(
+      async () => {
+        const state = (
+          await stack.docker
+            .getContainer(`mcp-server-${id}`)
+            .inspect()
+            .catch(() => undefined)
+        )?.State;
+        return state?.Running && state.StartedAt !== started;
+      },
+      120_000,
+      'the redeployed container',
+    );
+    const back = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'redeployed');
+    expect(back.status, back.status_reason).toBe('running');
+    expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
+
+    // A process with the retired key stops at start-up with one line.
+    const wrong = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'api', 'server.ts')],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...h.env, SECRETS_KEY: original, BIND_PORT: '0' },
+      },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(wrong.code).toBe(78);
+    expect(wrong.stderr.trim()).toMatch(
+      /^invalid environment: SECRETS_KEY: this database's secrets are wrapped by key [0-9a-f]{16}, which is not the configured key/,
+    );
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+
+    // Back to the run's key, so the files after this one find their secrets readable.
+    h.env.SECRETS_KEY_NEXT = original;
+    await restartApiAndWorker();
+    expect((await api('POST', '/api/secrets/rekey')).status).toBe(200);
+    h.env.SECRETS_KEY = original;
+    delete h.env.SECRETS_KEY_NEXT;
+    await restartApiAndWorker();
+  }, 300_000);
+
+  it('are deleted once no server references them, and the value appeared in no answer', async () => {
+    expect((await api('DELETE', `/api/servers/${id}`)).status).toBe(202);
+    await expect
+      .poll(async () => (await api('DELETE', '/api/secrets/sec-token')).status, { timeout: 60_000, interval: 500 })
+      .toBe(204);
+    for (const text of answers) {
+      expect(text).not.toContain(marker);
+      expect(text).not.toContain(marker2);
+    }
+  });
+});
