@@ -14,6 +14,7 @@ import { createEvaluationActivities } from './evaluation/certify.js';
 import { createServerDbActivities } from './db/servers.js';
 import { createDockerBuildActivities } from './docker/build.js';
 import { createGitActivities } from './git/checkout.js';
+import { sourceSecretReader } from './git/source-secret.js';
 import { createPullSecretActivities } from './kubernetes/pull-secret.js';
 import { createCredentialCheckActivities } from './registry/credential-check.js';
 import type { CredentialManager } from './registry/credentials.js';
@@ -41,7 +42,7 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const { sql, env, docker, log, kube, credentials, executors, installation } = deps;
+  const { sql, env, docker, log, kube, credentials, executors, installation, keyring } = deps;
   const telemetry = createTelemetry(sql, log);
   const sourcePolicy = hostPolicy(env.SOURCE_ALLOWED_HOSTS);
   return {
@@ -55,6 +56,7 @@ export function createActivities(deps: ActivityDeps) {
       baseImages: { node: env.BUILD_NODE_BASE_IMAGE, python: env.BUILD_PYTHON_BASE_IMAGE },
       sourcePolicy,
       checkoutLimits: { maxBytes: env.CHECKOUT_MAX_BYTES, maxFiles: env.CHECKOUT_MAX_FILES },
+      readSecret: sourceSecretReader(sql, keyring),
     }),
     ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy),
     ...createRegistryActivities({ docker, telemetry, credentials }),

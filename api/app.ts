@@ -11,6 +11,7 @@ import { createMetrics } from './metrics.js';
 import { createRouter } from './openapi.js';
 import { buildRoutes } from './routes/builds.js';
 import { clientConfigRoutes } from './routes/client-config.js';
+import { codecRoutes } from './routes/codec.js';
 import { evaluationRoutes } from './routes/evaluations.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { governanceRoutes } from './routes/governance.js';
@@ -88,6 +89,8 @@ export function createApp(deps: ApiDeps) {
     }
     await next();
   });
+  // The Temporal Web UI's codec server: its own CORS, body limit and authentication (a cookie too).
+  app.route('/codec', codecRoutes(deps));
   // Webhooks authenticate by signature: routed before the token check.
   app.route('/api/servers', webhookRoutes(deps));
   app.use('/api/*', authenticate(deps.sql));

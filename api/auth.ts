@@ -1,4 +1,5 @@
 // Bearer-token authentication and role checks for every /api route.
+import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { Sql } from '../lib/db.js';
 import { everyOwner, ownerScope, type OwnerScope } from '../lib/ledger/scope.js';
@@ -10,9 +11,14 @@ import type { AppEnv, Caller } from './context.js';
 
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message);
 
-export function authenticate(sql: Sql) {
+/**
+ * `cookie`: a cookie that may carry the token instead of the header, for a browser page that cannot
+ * set one (the Temporal Web UI calling the codec endpoint with its "include credentials" setting).
+ */
+export function authenticate(sql: Sql, opts: { cookie?: string } = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const header = c.req.header('authorization');
+    const fromCookie = opts.cookie ? getCookie(c, opts.cookie) : undefined;
+    const header = c.req.header('authorization') ?? (fromCookie && `Bearer ${fromCookie}`);
     if (!header) throw unauthorized('missing bearer token (Authorization: Bearer <token>)');
     const match = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,200})$/.exec(header);
     if (!match) throw unauthorized('malformed Authorization header; expected "Bearer <token>"');

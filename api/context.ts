@@ -1,5 +1,6 @@
 // What every route handler can reach: its dependencies and the authenticated caller.
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type Docker from 'dockerode';
 import type { MiddlewareHandler } from 'hono';
 import type { RelayTracing } from '../gateway/relay.js';
@@ -15,6 +16,8 @@ import type { Streams } from './streams.js';
 export interface ApiDeps {
   sql: Sql;
   temporal: Client;
+  /** The payload codec of that client, for the codec endpoint (lib/secrets/payload-codec.ts). */
+  codec: PayloadCodec;
   env: Env;
   log: Logger;
   streams: Streams;

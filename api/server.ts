@@ -4,6 +4,7 @@ import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
+import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createLogger } from '../lib/logger.js';
@@ -19,6 +20,7 @@ import { createStreams } from './streams.js';
 const env = loadEnv();
 // The secret store's key-encryption key: missing or malformed stops the process here, with one line.
 const keyring = exitOnEnvError(() => loadKeyring(env));
+const codec = exitOnEnvError(() => payloadCodecFromEnv(env));
 setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
 
   const tracing = await startTracing(env, 'mcp-host-api');
   if (tracing) log.info({ url: tracing.url }, 'tracing on');
-  const temporal = await connectClient(env, tracing?.clientInterceptors);
+  const temporal = await connectClient(env, codec, tracing?.clientInterceptors);
   const streams = createStreams(sql, log);
   await streams.start();
   const docker = createDocker(env.DOCKER_HOST);
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   const app = createApp({
     sql,
     temporal,
+    codec,
     env,
     keyring,
     log,

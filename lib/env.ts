@@ -95,6 +95,9 @@ const optionalText = z
   .optional()
   .transform((v) => (v ? v : undefined));
 
+// The Web UI of `npm start` and of docker-compose.yml.
+const DEFAULT_UI_ORIGINS = ['http://127.0.0.1:8233', 'http://localhost:8233'];
+
 const list = z
   .string()
   .optional()
@@ -166,6 +169,25 @@ export const envSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: optionalText,
   /** Temporal Cloud API key (a secret: never logged). */
   TEMPORAL_API_KEY: optionalText,
+  /**
+   * Origins of the Temporal Web UI that may call the API's codec endpoint (`<api>/codec`) from an
+   * operator's browser to decode histories.
+   */
+  TEMPORAL_UI_ORIGINS: list
+    .superRefine((entries, ctx) => {
+      const bad = entries.find((e) => !isHttpUrl(e) || new URL(e).origin !== e.replace(/\/+$/, ''));
+      if (bad)
+        ctx.addIssue({ code: 'custom', message: `expected origins such as http://127.0.0.1:8233, got "${bad}"` });
+    })
+    .transform((entries) => (entries.length > 0 ? entries.map((e) => e.replace(/\/+$/, '')) : DEFAULT_UI_ORIGINS)),
+  /**
+   * Key-encryption keys retired from SECRETS_KEY by a rekey (base64, comma-separated): the Temporal
+   * payload codec still opens the history payloads they sealed, and seals nothing with them. Never logged.
+   */
+  SECRETS_KEY_RETIRED: list.superRefine((entries, ctx) => {
+    const problem = entries.map((e) => decodeKey(e)).find((k) => typeof k === 'string');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
 
   /**
    * OpenTelemetry tracing, off by default: on when an OTLP endpoint is set (or when this is `true`,

@@ -14,6 +14,8 @@ export const ErrorType = {
   RowRolledBack: 'RowRolledBack',
   InvalidTransition: 'InvalidTransition',
   GitSourceInvalid: 'GitSourceInvalid',
+  /** The git remote wants credentials it did not get, or refused the ones of source.credentials. */
+  GitAuthFailed: 'GitAuthFailed',
   BuildFailed: 'BuildFailed',
   RegistryRejected: 'RegistryRejected',
   RegistryAuthExpired: 'RegistryAuthExpired',

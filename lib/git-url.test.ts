@@ -22,5 +22,10 @@ describe('git remote validation', () => {
     ['https://example.com/re po', /whitespace/],
     ['https://example.com/\nrepo', /control/],
     ['ftp://example.com/repo', /unsupported scheme/],
+    ['https://user:ghp_token@github.com/org/repo.git', /must not embed credentials/],
+    ['https://ghp_token@github.com/org/repo.git', /must not embed credentials/],
+    ['http://:pw@127.0.0.1/repo.git', /must not embed credentials/],
+    ['ssh://git:pw@example.com/org/repo.git', /must not embed credentials/],
+    ['git://user@example.com/repo', /must not embed credentials/],
   ])('refuses %j', (url, problem) => expect(gitUrlProblem(url)).toMatch(problem));
 });

@@ -1,6 +1,7 @@
 // Which git remotes mcp-host will clone. Local paths, file://, ext:: transports and anything that
 // git could read as a command-line option are refused: they turn a build into a local-file read
-// or a command execution on the build host.
+// or a command execution on the build host. Credentials are never part of a URL (it is stored, logged,
+// shown and carried in workflow inputs): a private source names a secret in `source.credentials`.
 
 const ALLOWED_SCHEMES = ['https:', 'http:', 'ssh:', 'git:'];
 const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!\/\/)[A-Za-z0-9._~/-]+$/;
@@ -20,5 +21,8 @@ export function gitUrlProblem(url: string): string | undefined {
   if (!ALLOWED_SCHEMES.includes(parsed.protocol)) return `uses the unsupported scheme "${parsed.protocol}"`;
   if (!parsed.hostname) return 'must name a host';
   if (parsed.hostname.startsWith('-')) return 'must not have a host starting with "-"';
+  // ssh:// names the login user (git@); any other user name, and any password, is a credential.
+  if (parsed.password || (parsed.username && parsed.protocol !== 'ssh:'))
+    return 'must not embed credentials; name a secret in source.credentials instead';
   return undefined;
 }

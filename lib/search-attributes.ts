@@ -1,5 +1,7 @@
 // Custom search attributes that make mcp-host's workflows findable in the Temporal Web UI.
-// Workflow-safe (only @temporalio/common), so workflows may upsert them.
+// Workflow-safe (only @temporalio/common), so workflows may upsert them. Temporal stores and shows
+// search attributes in clear (the payload codec does not cover them): each is an id, a status, a
+// revision, a digest or a name of the platform's own, never a config value or anything a secret could be.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const ServerIdKey = defineSearchAttributeKey('ServerId', SearchAttributeType.KEYWORD);

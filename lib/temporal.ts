@@ -1,7 +1,7 @@
 // Temporal client connection and namespace set-up shared by the API, the worker and mcpctl.
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
-import type { SearchAttributeType } from '@temporalio/common';
+import type { DataConverter, PayloadCodec, SearchAttributeType } from '@temporalio/common';
 import type { Env } from './env.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from './search-attributes.js';
 
@@ -45,14 +45,24 @@ export function connectionOptions(env: TemporalEnv): {
   };
 }
 
+/**
+ * What every client and worker of mcp-host converts payloads with: the default JSON converter, then the
+ * payload codec (lib/secrets/payload-codec.ts), so Temporal stores and shows only ciphertext.
+ */
+export function dataConverter(codec: PayloadCodec): DataConverter {
+  return { payloadCodecs: [codec] };
+}
+
 export async function connectClient(
   env: TemporalEnv & Pick<Env, 'TEMPORAL_NAMESPACE'>,
+  codec: PayloadCodec,
   interceptors: WorkflowClientInterceptor[] = [],
 ): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(env));
   return new Client({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverter(codec),
     ...(interceptors.length > 0 && { interceptors: { workflow: interceptors } }),
   });
 }

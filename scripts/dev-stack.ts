@@ -56,6 +56,8 @@ async function main(): Promise<void> {
     const temporal = await startTemporal({
       port,
       uiPort: env.DEV_TEMPORAL_UI_PORT,
+      // Payloads are sealed by the payload codec: the Web UI has the API open them for a signed-in operator.
+      uiCodecEndpoint: `http://${apiHostOf(env)}:${env.BIND_PORT}/codec`,
       dbFile: join(DATA_DIR, 'temporal.db'),
       logDir: LOGS,
     });
@@ -64,6 +66,10 @@ async function main(): Promise<void> {
     temporalUi = temporal.uiUrl!;
   }
   say(`temporal   ${temporalAddress}   Web UI ${temporalUi}`);
+  if (!raw.TEMPORAL_ADDRESS)
+    say(
+      `           payloads are encrypted; to read them in the Web UI, sign in at http://${apiHostOf(env)}:${env.BIND_PORT}/codec/login`,
+    );
 
   let dockerHost = env.DOCKER_HOST;
   let secretsRunDir: string | undefined;
@@ -148,6 +154,10 @@ async function main(): Promise<void> {
     // Servers' secrets go to the private dockerd's tmpfs.
     ...(secretsRunDir && !raw.SECRETS_RUN_DIR && { SECRETS_RUN_DIR: secretsRunDir }),
     ...(kubeconfig && { K8S_KUBECONFIG: kubeconfig }),
+    // The Web UI this stack runs may call the API's codec endpoint.
+    ...(!raw.TEMPORAL_UI_ORIGINS && {
+      TEMPORAL_UI_ORIGINS: `http://127.0.0.1:${env.DEV_TEMPORAL_UI_PORT},http://localhost:${env.DEV_TEMPORAL_UI_PORT}`,
+    }),
     // Checkouts under the project, not in a temporary folder every stack on the machine shares.
     BUILD_WORK_DIR: raw.BUILD_WORK_DIR ?? join(DATA_DIR, 'builds'),
     // The network canary runs on the busybox the examples build from: no image hub needed.
@@ -164,7 +174,7 @@ async function main(): Promise<void> {
   stops.push({ name: 'worker', stop: () => worker.stop() });
   const api = await startApi(childEnv, join(LOGS, 'api.log'));
   stops.push({ name: 'api', stop: () => api.stop() });
-  const apiHost = env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS;
+  const apiHost = apiHostOf(env);
   say(`worker     task queue ${env.TEMPORAL_TASK_QUEUE} (log ${join(LOGS, 'worker.log')})`);
   say(`api        http://${apiHost}:${env.BIND_PORT} (log ${join(LOGS, 'api.log')}); console /ui, reference /docs`);
   say(`\nmcp-host is up. export MCPCTL_URL=http://${apiHost}:${env.BIND_PORT} and try: npx mcpctl servers list`);
@@ -172,6 +182,9 @@ async function main(): Promise<void> {
 
   for (const child of [worker, api]) watchChild(child);
 }
+
+/** Where a browser on this machine reaches the API. */
+const apiHostOf = (env: { BIND_ADDRESS: string }) => (env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS);
 
 function watchChild(proc: ManagedProcess): void {
   proc.child.once('exit', (code, signal) => {

@@ -6,11 +6,12 @@ import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
+import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
-import { connectionOptions, ensureSearchAttributes } from '../lib/temporal.js';
+import { connectionOptions, dataConverter, ensureSearchAttributes } from '../lib/temporal.js';
 import { Client, Connection } from '@temporalio/client';
 import { startTracing } from '../lib/tracing.js';
 import { workflowBundleOptions } from './bundle.js';
@@ -20,6 +21,7 @@ import { ensureCredentialSchedule } from './schedules.js';
 const env = loadEnv();
 // The secret store's key-encryption key: missing or malformed stops the process here, with one line.
 const keyring = exitOnEnvError(() => loadKeyring(env));
+const codec = exitOnEnvError(() => payloadCodecFromEnv(env));
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);
   await ensureCredentialSchedule(
-    new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE }),
+    new Client({ connection: client, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverter(codec) }),
     env,
     log,
     workflowIds,
@@ -53,6 +55,8 @@ async function main(): Promise<void> {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    // Every payload the worker sends is sealed, and every one it receives opened (unsealed ones pass).
+    dataConverter: dataConverter(codec),
     ...workflowBundleOptions(),
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.

@@ -1,6 +1,7 @@
 // Contract of the buildAndPublish workflow (`build/<server>/<revision>`): its input and result, and
 // the shapes passed between it and its activities (recorded in history).
 import type { PlatformRecord } from '../lib/ledger/builds.js';
+import type { SourceCredentials } from '../lib/schemas/servers.js';
 
 export interface BuildInput {
   serverId: number;
@@ -8,6 +9,8 @@ export interface BuildInput {
   branch: string;
   /** The exact commit to build, resolved before the build starts (it is part of the workflow id). */
   revision: string;
+  /** A private source's secret reference (never its value). */
+  credentials?: SourceCredentials;
 }
 
 export interface BuildResult {

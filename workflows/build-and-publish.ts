@@ -136,6 +136,7 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
       repository: input.repository,
       branch: input.branch,
       revision: input.revision,
+      ...(input.credentials && { credentials: input.credentials }),
     });
     const pushed: PlatformPush[] = [];
     let built: PlatformBuild[];

@@ -35,17 +35,36 @@ import { git, ledger, runtime } from './server-profiles.js';
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
 const RUNTIME_PATCH = 'runtime-launch-v1';
 
+/**
+ * What resolveRevision asks git: a private source adds its credentials' reference (the activity reads
+ * the secret itself). Activity inputs are not part of what a replay compares, so no patch is needed.
+ */
+function revisionOf(serverId: number, source: Extract<ServerEntity['source'], { type: 'git' }>) {
+  return {
+    repository: source.repository,
+    branch: source.branch,
+    ...(source.credentials && { serverId, credentials: source.credentials }),
+  };
+}
+
 /** Resolves the branch to a commit (unless given), then builds and publishes it as a child workflow. */
 async function build(server: ServerEntity, resolved?: string): Promise<number | undefined> {
   const { source, serverId } = server;
   if (source.type !== 'git') return undefined;
   await server.transition('building');
-  const revision =
-    resolved ?? (await git.resolveRevision({ repository: source.repository, branch: source.branch })).revision;
+  const revision = resolved ?? (await git.resolveRevision(revisionOf(serverId, source))).revision;
   const result = await executeChild(buildAndPublish, {
     // The build's id is of this server's installation, read off the server's own workflow id.
     workflowId: workflowIdsOf(workflowInfo().workflowId).build(serverId, revision),
-    args: [{ serverId, repository: source.repository, branch: source.branch, revision }],
+    args: [
+      {
+        serverId,
+        repository: source.repository,
+        branch: source.branch,
+        revision,
+        ...(source.credentials && { credentials: source.credentials }),
+      },
+    ],
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -68,7 +87,7 @@ async function carryOut(server: ServerEntity, intent: Exclude<ServerIntent, 'del
         // (Redeploy always rebuilds.)
         let runId: number | undefined;
         if (source.type === 'git') {
-          const { revision } = await git.resolveRevision({ repository: source.repository, branch: source.branch });
+          const { revision } = await git.resolveRevision(revisionOf(serverId, source));
           runId = (await ledger.findArtifact({ serverId, revision }))?.runId ?? (await build(server, revision));
         }
         await launch(server, runId);

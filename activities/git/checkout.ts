@@ -1,7 +1,8 @@
 // Git for builds: resolve a branch to the commit to build, and a shallow checkout of exactly that
 // commit. git runs with prompts off, only the http(s), git and ssh transports, and a configuration
 // and HOME of its own: the worker's ~/.gitconfig, credential helpers and ssh keys never apply to a
-// tenant's URL. The remote's host passes the source policy before git contacts it.
+// tenant's URL. The remote's host passes the source policy before git contacts it. A private
+// source's secret is read here, inside the activity, and reaches git through ./credentials.ts only.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -14,7 +15,9 @@ import { childToolEnv } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
 import { gitRemoteHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
+import type { SourceCredentials } from '../../lib/schemas/servers.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
+import { AUTH_REFUSED, gitCredential, SSH_BASE, type GitCredential } from './credentials.js';
 import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
 
 const exec = promisify(execFile);
@@ -43,10 +46,12 @@ function gitEnv(): NodeJS.ProcessEnv {
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: 'true',
-    GIT_SSH_COMMAND:
-      'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=none -o IdentityAgent=none -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no',
+    GIT_SSH_COMMAND: `${SSH_BASE} -o IdentityFile=none`,
   };
 }
+
+/** Reads a secret of the server's owner by name (the secret store); the value never leaves the activity. */
+export type SourceSecretReader = (ref: { serverId: number; name: string }) => Promise<Buffer>;
 
 export interface GitDeps {
   workDir: string;
@@ -54,6 +59,7 @@ export interface GitDeps {
   baseImages: { node: string; python: string };
   sourcePolicy: HostPolicy;
   checkoutLimits: CheckoutLimits;
+  readSecret: SourceSecretReader;
 }
 
 export interface CheckoutLimits {
@@ -61,11 +67,17 @@ export interface CheckoutLimits {
   maxFiles: number;
 }
 
-async function git(args: string[], cwd?: string, timeoutMs = 120_000, signal?: AbortSignal): Promise<string> {
+async function git(
+  args: string[],
+  cwd?: string,
+  timeoutMs = 120_000,
+  signal?: AbortSignal,
+  credential?: GitCredential,
+): Promise<string> {
   const { stdout } = await exec('git', [...SAFE, ...args], {
     cwd,
     timeout: timeoutMs,
-    env: gitEnv(),
+    env: { ...gitEnv(), ...credential?.env },
     maxBuffer: 16 * 1024 * 1024,
     ...(signal && { signal }),
   });
@@ -80,6 +92,38 @@ function gitError(err: unknown): string {
     .split('\n')
     .slice(-3)
     .join(' ');
+}
+
+/**
+ * A remote that wants credentials it did not get, or refused the ones it got, will not change its mind
+ * on a retry: a non-retryable failure that says which, naming the secret (never its value).
+ */
+function authFailure(err: unknown, credentials: SourceCredentials | undefined): ApplicationFailure | undefined {
+  const text = gitError(err);
+  if (!AUTH_REFUSED.test(text)) return undefined;
+  return ApplicationFailure.nonRetryable(
+    credentials
+      ? `the repository refused the credentials of secret "${credentials.secret}" (${text})`
+      : `the repository asks for credentials: name a secret in source.credentials (${text})`,
+    ErrorType.GitAuthFailed,
+  );
+}
+
+/** Runs `fn` with the source's credentials materialized for git, and removes them after. */
+async function withCredential<T>(
+  deps: GitDeps,
+  ref: { serverId?: number; repository: string; credentials?: SourceCredentials },
+  fn: (credential?: GitCredential) => Promise<T>,
+): Promise<T> {
+  if (!ref.credentials) return fn();
+  if (ref.serverId === undefined) throw new Error('a private source needs its server id to read its secret');
+  const value = await deps.readSecret({ serverId: ref.serverId, name: ref.credentials.secret });
+  const credential = await gitCredential(ref.repository, value, ref.credentials.username);
+  try {
+    return await fn(credential);
+  } finally {
+    await credential.dispose();
+  }
 }
 
 /**
@@ -130,7 +174,13 @@ const overLimit = (u: { bytes: number; files: number }, limits: CheckoutLimits) 
       : undefined;
 
 /** Clones into `dir`, stopping git as soon as the checkout grows past the limits. */
-async function boundedClone(args: string[], dir: string, limits: CheckoutLimits): Promise<void> {
+async function boundedClone(
+  args: string[],
+  dir: string,
+  limits: CheckoutLimits,
+  credential: GitCredential | undefined,
+  credentials: SourceCredentials | undefined,
+): Promise<void> {
   const abort = new AbortController();
   let exceeded: string | undefined;
   const check = async () => {
@@ -139,10 +189,11 @@ async function boundedClone(args: string[], dir: string, limits: CheckoutLimits)
   };
   const watch = setInterval(() => void check(), 1_000);
   try {
-    await git(args, undefined, 600_000, abort.signal);
+    await git(args, undefined, 600_000, abort.signal, credential);
     await check();
   } catch (err) {
-    if (!exceeded) throw ApplicationFailure.retryable(`git clone failed: ${gitError(err)}`);
+    if (!exceeded)
+      throw authFailure(err, credentials) ?? ApplicationFailure.retryable(`git clone failed: ${gitError(err)}`);
   } finally {
     clearInterval(watch);
   }
@@ -154,20 +205,32 @@ async function boundedClone(args: string[], dir: string, limits: CheckoutLimits)
 
 export function createGitActivities(deps: GitDeps) {
   return {
-    async resolveRevision({
-      repository,
-      branch,
-    }: {
+    async resolveRevision(input: {
       repository: string;
       branch: string;
+      /** With credentials: whose secret they name. */
+      serverId?: number;
+      credentials?: SourceCredentials;
     }): Promise<{ revision: string }> {
+      const { repository, branch } = input;
       const pin = await checkUrl(repository, deps.sourcePolicy);
       let out: string;
       try {
-        out = await git([...pin, 'ls-remote', '--', repository, `refs/heads/${branch}`], undefined, 60_000);
+        out = await withCredential(deps, input, (credential) =>
+          git(
+            [...pin, 'ls-remote', '--', repository, `refs/heads/${branch}`],
+            undefined,
+            60_000,
+            undefined,
+            credential,
+          ),
+        );
       } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
         // Unreachable hosts may come back; a missing repository will not, but both look alike here.
-        throw ApplicationFailure.retryable(`git ls-remote failed: ${gitError(err)}`);
+        throw (
+          authFailure(err, input.credentials) ?? ApplicationFailure.retryable(`git ls-remote failed: ${gitError(err)}`)
+        );
       }
       const revision = out.split(/\s/)[0];
       if (!revision || !/^[0-9a-f]{40,64}$/.test(revision)) {
@@ -185,6 +248,7 @@ export function createGitActivities(deps: GitDeps) {
       repository: string;
       branch: string;
       revision: string;
+      credentials?: SourceCredentials;
     }): Promise<PreparedSource> {
       const pin = await checkUrl(input.repository, deps.sourcePolicy);
       const log: BuildLog = deps.telemetry.buildLog(input.runId, null);
@@ -198,16 +262,25 @@ export function createGitActivities(deps: GitDeps) {
           await mkdir(dir, { recursive: true });
           log.line(`Cloning ${input.repository} (${input.branch}) at ${input.revision.slice(0, 12)}`);
           Context.current().heartbeat('cloning');
-          await boundedClone(
-            [...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir],
-            dir,
-            deps.checkoutLimits,
-          );
-          const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
-          if (cloned !== input.revision) {
+          await withCredential(deps, input, async (credential) => {
+            await boundedClone(
+              [...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir],
+              dir,
+              deps.checkoutLimits,
+              credential,
+              input.credentials,
+            );
+            const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
+            if (cloned === input.revision) return;
             // The branch moved on since the build was requested: fetch the requested commit itself.
             try {
-              await git([...pin, 'fetch', '--quiet', '--depth', '1', 'origin', input.revision], dir);
+              await git(
+                [...pin, 'fetch', '--quiet', '--depth', '1', 'origin', input.revision],
+                dir,
+                120_000,
+                undefined,
+                credential,
+              );
               await git(['checkout', '--quiet', '--detach', input.revision], dir);
             } catch {
               throw ApplicationFailure.nonRetryable(
@@ -215,7 +288,7 @@ export function createGitActivities(deps: GitDeps) {
                 ErrorType.CheckoutMoved,
               );
             }
-          }
+          });
         }
         const files = await readdir(dir);
         let dockerfileGenerated = false;

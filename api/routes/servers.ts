@@ -12,7 +12,7 @@ import {
 } from '../../lib/ledger/servers.js';
 import { ApiError } from '../../lib/errors.js';
 import { inScope } from '../../lib/ledger/scope.js';
-import { referencedSecretsExist } from '../../lib/ledger/secrets.js';
+import { missingSecrets, referencedSecretsExist } from '../../lib/ledger/secrets.js';
 import { mayNameImage } from '../../lib/registry/namespace.js';
 import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
@@ -139,6 +139,16 @@ export function serverRoutes(deps: ApiDeps) {
       const body = c.req.valid('json');
       resourcesWithinMaximum(body.config, env);
       await referencedSecretsExist(sql, caller.id, body.config);
+      // A private source's secret must exist too: its build would fail later for want of it.
+      const sourceSecret = body.source.type === 'git' ? body.source.credentials?.secret : undefined;
+      if (sourceSecret && (await missingSecrets(sql, caller.id, [sourceSecret])).length > 0) {
+        throw new ApiError(
+          422,
+          'validation_failed',
+          `source.credentials.secret: no secret named ${sourceSecret} (create it with mcpctl secrets set ${sourceSecret})`,
+          'source.credentials.secret',
+        );
+      }
       // Another owner's image (their namespace of the registry, a local build's name) is theirs: a 404,
       // as any other tenant's resource. Admins see every owner's resources, and may name them.
       if (body.source.type === 'image' && caller.role !== 'admin') {

@@ -29,7 +29,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../../lib/db.js';
+import { parseEnvironment } from '../../lib/env.js';
 import { migrate } from '../../lib/migrate.js';
+import { payloadCodecFromEnv } from '../../lib/secrets/payload-codec.js';
+import { dataConverter } from '../../lib/temporal.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
     const apiUrl = `http://127.0.0.1:${port}`;
     const connection = await Connection.connect({ address: temporal.address });
     stops.push({ what: 'temporal client', stop: () => connection.close() });
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: dataConverter(payloadCodecFromEnv(parseEnvironment(env))) });
 
     const stackPids = async (): Promise<[Role, number][]> => [
       ['bench', process.pid],

@@ -32,6 +32,33 @@ export const ImageRef = z
     'must be an image reference such as registry.example.com/team/server:1.0',
   );
 
+/** A secret's name, as the secret store names them (owner-scoped). */
+const SecretRefName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/,
+    'must be 1-64 lowercase letters, digits, ".", "_" or "-", starting and ending with a letter or digit',
+  );
+
+/**
+ * How mcp-host authenticates to a private repository: the named secret of the server's owner holds an
+ * HTTPS token (sent as the password of basic auth, with `username`) or, for ssh:// and user@host:path,
+ * a deploy key (an OpenSSH private key). Only the reference is stored and carried; the value is read
+ * inside the checkout activity.
+ */
+export const SourceCredentials = z
+  .object({
+    secret: SecretRefName,
+    username: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
+      .optional()
+      .openapi({ description: 'Basic-auth user name for an HTTPS token (default x-access-token)' }),
+  })
+  .strict()
+  .openapi('SourceCredentials');
+export type SourceCredentials = z.infer<typeof SourceCredentials>;
+
 export const GitSource = z
   .object({
     type: z.literal('git'),
@@ -40,8 +67,18 @@ export const GitSource = z
       if (problem) ctx.addIssue({ code: 'custom', message: `repository ${problem}` });
     }),
     branch: GitRef.default('main'),
+    credentials: SourceCredentials.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((source, ctx) => {
+    if (source.credentials && /^git:\/\//i.test(source.repository)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credentials'],
+        message: 'credentials need an https:// or ssh:// repository; git:// has no authentication',
+      });
+    }
+  });
 
 export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef }).strict();
 

@@ -8,6 +8,8 @@ import { portOpen, spawnManaged, waitUntil, type ManagedProcess } from './proces
 export interface TemporalOptions {
   port: number;
   uiPort?: number;
+  /** The remote codec the Web UI sends history payloads to for decoding (`<api>/codec`). */
+  uiCodecEndpoint?: string;
   /** SQLite file for persistence; in-memory when omitted. */
   dbFile?: string;
   logDir?: string;
@@ -31,6 +33,7 @@ export async function startTemporal(options: TemporalOptions): Promise<TemporalS
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

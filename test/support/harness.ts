@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
+import { parseEnvironment } from '../../lib/env.js';
+import { payloadCodecFromEnv } from '../../lib/secrets/payload-codec.js';
+import { dataConverter } from '../../lib/temporal.js';
+import { rememberCodec } from './histories.js';
 import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
@@ -56,12 +60,18 @@ export async function startHarness(
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
   const sql = createSql(stack.databaseUrl, { max: 4 });
+  const codec = payloadCodecFromEnv(parseEnvironment(env));
+  rememberCodec(stack.temporalAddress, codec);
   const harness: Harness = {
     apiUrl: `http://127.0.0.1:${port}`,
     adminToken,
     env,
     sql,
-    temporal: new Client({ connection: await Connection.connect({ address: stack.temporalAddress }) }),
+    // The API's and the worker's codec: what the test reads back through this client is opened as they would.
+    temporal: new Client({
+      connection: await Connection.connect({ address: stack.temporalAddress }),
+      dataConverter: dataConverter(codec),
+    }),
     workflowIds: await loadWorkflowIds(sql),
     api,
     worker: await startWorker(env, join(logDir, `${name}-worker.log`)),

@@ -5,6 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import {
+  ENCRYPTED_ENCODING,
+  payloadFromJson,
+  payloadToJson,
+  type EncryptionCodec,
+  type JsonPayload,
+} from '../../lib/secrets/payload-codec.js';
 import { PROJECT_ROOT, TEMPORAL_BIN } from '../../scripts/stack/paths.js';
 import { WORKFLOWS_PATH } from '../../worker/bundle.js';
 
@@ -14,11 +21,30 @@ export const HISTORIES_DIR = join(PROJECT_ROOT, 'test', 'histories');
 export async function replayTaskQueue(client: Client, taskQueue: string): Promise<number> {
   const histories = client.workflow.list({ query: `TaskQueue = "${taskQueue}"` }).intoHistories();
   let count = 0;
-  for await (const result of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
+  // The histories' payloads are sealed by the payload codec: the replay opens them with the client's.
+  const options = { workflowsPath: WORKFLOWS_PATH, dataConverter: client.options.dataConverter };
+  for await (const result of Worker.runReplayHistories(options, histories)) {
     if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
     count += 1;
   }
   return count;
+}
+
+/** The payload codec of the API and worker on each Temporal address (set by the harness). */
+const codecs = new Map<string, EncryptionCodec>();
+export function rememberCodec(temporalAddress: string, codec: EncryptionCodec): void {
+  codecs.set(temporalAddress, codec);
+}
+
+const ENCRYPTED_BASE64 = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
+
+/** `node` with every sealed payload in it opened: a recorded history then replays under any key. */
+function openPayloads(node: unknown, codec: EncryptionCodec): unknown {
+  if (Array.isArray(node)) return node.map((n) => openPayloads(n, codec));
+  if (node === null || typeof node !== 'object') return node;
+  const payload = node as JsonPayload;
+  if (payload.metadata?.encoding === ENCRYPTED_BASE64) return payloadToJson(codec.open(payloadFromJson(payload)));
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, openPayloads(v, codec)]));
 }
 
 /**
@@ -37,8 +63,10 @@ export function recordHistory(temporalAddress: string, workflowId: string, name:
       encoding: 'utf8',
     },
   );
+  const codec = codecs.get(temporalAddress);
+  const history = codec ? openPayloads(JSON.parse(json), codec) : JSON.parse(json);
   writeFileSync(
     join(HISTORIES_DIR, `${name}.json`),
-    `${JSON.stringify({ workflowId, ...JSON.parse(json) }, null, 2)}\n`,
+    `${JSON.stringify({ workflowId, ...(history as object) }, null, 2)}\n`,
   );
 }

@@ -1,11 +1,13 @@
 // The workflow unit tests' environment: a client and a worker connection to the dev server the
 // unit project's global setup started, and a worker per test on its own task queue, running the
 // real workflow bundle with fake activities until the test's body settles.
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { expect, inject, vi } from 'vitest';
+import { codecKey, EncryptionCodec } from '../../lib/secrets/payload-codec.js';
+import { dataConverter } from '../../lib/temporal.js';
 
 // A test drives a workflow through several activities and updates: a second or more on a busy
 // machine. Applies to every test file that imports this one.
@@ -32,8 +34,11 @@ export async function createWorkflowEnv(): Promise<WorkflowEnv> {
   } catch {
     // installed already by an earlier file in this process
   }
+  // Workflow tests run with the payload codec too, under a key of their own: what passes through
+  // Temporal is sealed, as in production.
+  const converter = dataConverter(new EncryptionCodec([codecKey(randomBytes(32))]));
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: converter });
   const workerConnection = await NativeConnection.connect({ address: temporalAddress });
   return {
     client,
@@ -45,6 +50,7 @@ export async function createWorkflowEnv(): Promise<WorkflowEnv> {
         namespace,
         taskQueue,
         workflowBundle: { codePath: bundlePath },
+        dataConverter: converter,
         activities,
         // Workflows run in this thread's sandbox, as replay runs them: a worker starts in
         // milliseconds instead of loading the bundle into a thread of its own for a second.

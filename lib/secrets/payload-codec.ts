@@ -1,0 +1,175 @@
+// The Temporal payload codec: every payload a client or worker sends to Temporal is AES-256-GCM-encrypted
+// with a key derived from the key-encryption key, so workflow inputs, results, signals, heartbeats and
+// failures' details are ciphertext in history and in the Web UI. A payload names the key that sealed it
+// (a fingerprint, not the key), so after a rekey the previous key-encryption key still opens old
+// histories. A payload that was never encoded is passed through as it is: histories recorded before the
+// codec existed still replay.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
+import type { Env } from '../env.js';
+import { decodeKey } from './key-format.js';
+import { deriveKey, loadKeyring, type Keyring } from './keys.js';
+
+/** Purpose string for `deriveKey(kek, purpose)`: the codec's key is never the KEK or a data key. */
+export const PAYLOAD_CODEC_PURPOSE = 'temporal-payload-codec';
+
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+export const KEY_ID_METADATA = 'encryption-key-id';
+/** Names the sealed form, so a later format can sit beside this one. */
+const FORMAT_METADATA = 'encryption-format';
+const FORMAT = 'aes-256-gcm+json-v1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+export interface CodecKey {
+  /** Written into every payload the key seals; a fingerprint of the key, safe to show. */
+  id: string;
+  key: Buffer;
+}
+
+/** A codec key from a 32-byte derived key: its id is a fingerprint, so a new KEK gets a new id. */
+export function codecKey(key: Buffer): CodecKey {
+  if (key.length !== 32) throw new Error(`the payload codec needs a 32-byte key, got ${key.length} bytes`);
+  const id = createHash('sha256').update('mcp-host payload codec key id\0').update(key).digest('hex').slice(0, 16);
+  return { id, key };
+}
+
+/** Raised for a payload this process cannot open: the message says which key it needs and why it failed. */
+export class PayloadDecryptionError extends Error {
+  override readonly name = 'PayloadDecryptionError';
+}
+
+// The inner payload is sealed as JSON with base64 bytes: small, and needs no protobuf encoder of our own.
+function serialize(payload: Payload): Uint8Array {
+  const metadata = Object.fromEntries(
+    Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+  );
+  return text.encode(
+    JSON.stringify({ metadata, data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64') }),
+  );
+}
+
+function deserialize(bytes: Buffer): Payload {
+  const inner = JSON.parse(untext.decode(bytes)) as { metadata: Record<string, string>; data: string };
+  return {
+    metadata: Object.fromEntries(Object.entries(inner.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(inner.data, 'base64'),
+  };
+}
+
+const metadataText = (payload: Payload, key: string) => {
+  const value = payload.metadata?.[key];
+  return value ? untext.decode(value) : undefined;
+};
+
+export class EncryptionCodec implements PayloadCodec {
+  private readonly byId: Map<string, Buffer>;
+
+  /** `keys[0]` seals; every key opens what it sealed (the previous KEK's key, during and after a rekey). */
+  constructor(private readonly keys: readonly CodecKey[]) {
+    if (keys.length === 0) throw new Error('the payload codec needs at least one key');
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get keyId(): string {
+    return this.keys[0]!.id;
+  }
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    const { id, key } = this.keys[0]!;
+    return payloads.map((payload) => {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      // The key id is bound to the ciphertext: a payload relabelled with another id does not open.
+      cipher.setAAD(text.encode(id));
+      const sealed = Buffer.concat([iv, cipher.update(serialize(payload)), cipher.final(), cipher.getAuthTag()]);
+      return {
+        metadata: {
+          [METADATA_ENCODING_KEY]: text.encode(ENCRYPTED_ENCODING),
+          [KEY_ID_METADATA]: text.encode(id),
+          [FORMAT_METADATA]: text.encode(FORMAT),
+        },
+        data: sealed,
+      };
+    });
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => this.open(payload));
+  }
+
+  /** One payload opened (an unsealed one as it is); synchronous, for tools that walk a history. */
+  open(payload: Payload): Payload {
+    if (metadataText(payload, METADATA_ENCODING_KEY) !== ENCRYPTED_ENCODING) return payload;
+    const id = metadataText(payload, KEY_ID_METADATA);
+    const format = metadataText(payload, FORMAT_METADATA);
+    if (format !== FORMAT) throw new PayloadDecryptionError(`encrypted payload has an unknown format "${format}"`);
+    const key = id ? this.byId.get(id) : undefined;
+    if (!key) {
+      throw new PayloadDecryptionError(
+        `payload was encrypted with codec key ${id ?? '(none)'}, which this process does not hold (it holds ${[...this.byId.keys()].join(', ')}); start it with the key-encryption key that sealed it (after a rekey, list the old key in SECRETS_KEY_RETIRED)`,
+      );
+    }
+    const data = Buffer.from(payload.data ?? new Uint8Array());
+    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError('encrypted payload is truncated');
+    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+    decipher.setAAD(text.encode(id!));
+    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+    try {
+      return deserialize(
+        Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]),
+      );
+    } catch {
+      throw new PayloadDecryptionError(
+        `payload sealed with codec key ${id} does not decrypt: the key is wrong or the payload was altered`,
+      );
+    }
+  }
+}
+
+/** JSON form of a payload on the codec endpoint (proto3 JSON: bytes as base64), as the Web UI and CLI send it. */
+export interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
+export function payloadFromJson({ metadata, data }: JsonPayload): Payload {
+  return {
+    metadata: Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(data ?? '', 'base64'),
+  };
+}
+
+export function payloadToJson({ metadata, data }: Payload): JsonPayload {
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
+    data: Buffer.from(data ?? new Uint8Array()).toString('base64'),
+  };
+}
+
+/**
+ * The codec of a process's keyring: it seals with the current KEK's codec key (a replica that already
+ * has SECRETS_KEY_NEXT still writes what every replica reads), and opens with the codec key of every
+ * configured KEK and of each retired one (SECRETS_KEY_RETIRED), so histories outlive a rekey.
+ */
+export function payloadCodecFor(keyring: Keyring, retired: readonly Buffer[] = []): EncryptionCodec {
+  const keks = [
+    keyring.current.key,
+    ...keyring.all.map((k) => k.key).filter((k) => k !== keyring.current.key),
+    ...retired,
+  ];
+  return new EncryptionCodec(keks.map((kek) => codecKey(deriveKey(kek, PAYLOAD_CODEC_PURPOSE))));
+}
+
+/** The codec from the environment's keys (the API's, the worker's, a test harness's). */
+export function payloadCodecFromEnv(env: Env): EncryptionCodec {
+  return payloadCodecFor(
+    loadKeyring(env),
+    env.SECRETS_KEY_RETIRED.map((k) => decodeKey(k) as Buffer),
+  );
+}

@@ -1,0 +1,191 @@
+// The payload codec on the real stack: what the API and the worker send Temporal is ciphertext in its
+// history (`temporal workflow show` sees no config value), and the API's codec endpoint opens it for an
+// operator — through the CLI's --codec-endpoint, and for the Web UI (CORS for its origin, a cookie).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CUSTOM_SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
+import { TEMPORAL_BIN } from '../../scripts/stack/paths.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { replayTaskQueue } from '../support/histories.js';
+import { eventually, httpClient } from '../support/http.js';
+
+const UI_ORIGIN = 'http://127.0.0.1:8233';
+const MARKER = `codec-marker-${randomBytes(8).toString('hex')}`;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+let workflowId: string;
+
+async function tokenFor(role: 'operator' | 'viewer') {
+  const email = `${role}-${randomBytes(4).toString('hex')}@example.test`;
+  const user = await call('POST', '/api/users', { token: h.adminToken, json: { email, role } });
+  const token = await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 't', user_id: user.body.id } });
+  return token.body.token as string;
+}
+
+function show(...extra: string[]): string {
+  return execFileSync(
+    TEMPORAL_BIN,
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--address',
+      h.env.TEMPORAL_ADDRESS!,
+      '--output',
+      'json',
+      ...extra,
+    ],
+    { encoding: 'utf8' },
+  );
+}
+
+/**
+ * Every payload of a history as text, its bytes decoded from base64 (where a marker would be), and
+ * where each sits. Search attributes are apart: Temporal indexes them in clear, the codec never sees them.
+ */
+function payloadTexts(history: string) {
+  const payloads: { path: string; encoding: string; text: string }[] = [];
+  const searchAttributes = new Set<string>();
+  const walk = (node: unknown, path: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}.${i}`));
+    if (node === null || typeof node !== 'object') return;
+    if (path.endsWith('.searchAttributes.indexedFields')) {
+      Object.keys(node).forEach((key) => searchAttributes.add(key));
+      return;
+    }
+    const { metadata, data } = node as { metadata?: Record<string, string>; data?: string };
+    if (metadata && typeof metadata.encoding === 'string') {
+      const encoding = Buffer.from(metadata.encoding, 'base64').toString();
+      payloads.push({ path, encoding, text: Buffer.from(data ?? '', 'base64').toString('latin1') });
+    }
+    for (const [key, value] of Object.entries(node)) walk(value, `${path}.${key}`);
+  };
+  walk(JSON.parse(history), '');
+  return { payloads, searchAttributes, texts: payloads.map((p) => p.text) };
+}
+
+beforeAll(async () => {
+  h = await startHarness('payload-codec', {
+    DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    TEMPORAL_UI_ORIGINS: UI_ORIGIN,
+  });
+  call = httpClient(h.apiUrl);
+  const created = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: {
+      name: 'codec',
+      server_type: 'Router',
+      source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
+      config: { GREETING: MARKER },
+      start: false,
+    },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id as number;
+  workflowId = h.workflowIds.server(id);
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status === 'stopped',
+    30_000,
+    'stopped after create',
+  );
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('payload codec', () => {
+  it('keeps every payload of the history sealed: the config value is not in it', async () => {
+    const raw = show();
+    const { payloads, searchAttributes, texts } = payloadTexts(raw);
+    expect(payloads.length).toBeGreaterThan(2);
+    // The SDK writes its own markers' bookkeeping (a patch's id, a local activity's attempt and times)
+    // without the codec; every payload of the workflow's own (inputs, results, updates) is sealed.
+    const sdkBookkeeping = /\.markerRecordedEventAttributes\.details\.(patch-data|data)\./;
+    expect(payloads.filter((p) => p.encoding !== 'binary/encrypted' && !sdkBookkeeping.test(p.path))).toEqual([]);
+    expect(payloads.filter((p) => p.encoding === 'binary/encrypted').length).toBeGreaterThan(2);
+    // What is indexed in clear is ids and statuses (lib/search-attributes.ts), never config.
+    const ours = CUSTOM_SEARCH_ATTRIBUTES.map((k) => k.name as string);
+    expect(
+      [...searchAttributes].filter((k) => !ours.includes(k) && !k.startsWith('Temporal') && k !== 'BuildIds'),
+    ).toEqual([]);
+    expect(raw).not.toContain(MARKER);
+    for (const text of texts) expect(text).not.toContain(MARKER);
+    // The workflow itself reads its input through the codec: its history replays with the client's.
+    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThan(0);
+  });
+
+  it('opens the history for the CLI with an operator token at the codec endpoint, and for no one else', async () => {
+    const operator = await tokenFor('operator');
+    const opened = show('--codec-endpoint', `${h.apiUrl}/codec`, '--codec-auth', `Bearer ${operator}`);
+    expect(payloadTexts(opened).texts.some((t) => t.includes(MARKER))).toBe(true);
+
+    const sealed = JSON.parse(show()) as { events: { workflowExecutionStartedEventAttributes?: { input: object } }[] };
+    const input = sealed.events[0]!.workflowExecutionStartedEventAttributes!.input as { payloads: object[] };
+    const viewer = await tokenFor('viewer');
+    expect((await call('POST', '/codec/decode', { token: viewer, json: input })).status).toBe(403);
+    expect((await call('POST', '/codec/decode', { json: input })).status).toBe(401);
+    const decoded = await call('POST', '/codec/decode', { token: operator, json: input });
+    expect(decoded.status).toBe(200);
+    expect(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).toContain(MARKER);
+
+    // Encode then decode is the identity; a payload sealed under another key is refused by name.
+    const plain = { metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: 'Im9rIg==' };
+    const encoded = await call('POST', '/codec/encode', { token: operator, json: { payloads: [plain] } });
+    expect(encoded.body.payloads[0].metadata.encoding).toBe(Buffer.from('binary/encrypted').toString('base64'));
+    const back = await call('POST', '/codec/decode', { token: operator, json: encoded.body });
+    expect(back.body.payloads).toEqual([plain]);
+    const forged = structuredClone(encoded.body);
+    forged.payloads[0].metadata['encryption-key-id'] = Buffer.from('0000000000000000').toString('base64');
+    const refused = await call('POST', '/codec/decode', { token: operator, json: forged });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'undecodable_payload', field: 'payloads' });
+    expect(
+      (await call('POST', '/codec/decode', { token: operator, json: { payloads: [{ data: '%%' }] } })).status,
+    ).toBe(422);
+  });
+
+  it("answers the Web UI's origin only, and takes the token from the cookie /codec/session sets", async () => {
+    const preflight = (origin: string) =>
+      fetch(`${h.apiUrl}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-namespace',
+        },
+      });
+    const ui = await preflight(UI_ORIGIN);
+    expect(ui.status).toBe(204);
+    expect(ui.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    expect(ui.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(ui.headers.get('access-control-allow-headers')).toMatch(/x-namespace/);
+    expect((await preflight('http://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+
+    const operator = await tokenFor('operator');
+    const session = await fetch(`${h.apiUrl}/codec/session`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    expect(session.status).toBe(204);
+    const cookie = session.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^mcp_host_codec=[^;]+; Max-Age=28800; Path=\/codec; HttpOnly; SameSite=Strict/);
+    const viaCookie = await fetch(`${h.apiUrl}/codec/decode`, {
+      method: 'POST',
+      headers: {
+        origin: UI_ORIGIN,
+        cookie: cookie.split(';')[0]!,
+        'content-type': 'application/json',
+        'x-namespace': 'default',
+      },
+      body: JSON.stringify({ payloads: [] }),
+    });
+    expect(viaCookie.status).toBe(200);
+    expect(await viaCookie.json()).toEqual({ payloads: [] });
+    expect(viaCookie.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    // The sign-in page for a browser.
+    const login = await fetch(`${h.apiUrl}/codec/login`);
+    expect(await login.text()).toContain("fetch('/codec/session'");
+  });
+});
