@@ -43,7 +43,16 @@ export interface CreateOptions {
   type: string;
   git?: string;
   branch?: string;
+  directory?: string;
+  dockerfile?: string;
   image?: string;
+  npm?: string;
+  pypi?: string;
+  go?: string;
+  version?: string;
+  arg?: string[];
+  env?: string[];
+  transport?: string;
   config?: string[];
   gpu?: boolean;
   start: boolean;
@@ -54,33 +63,90 @@ const createLabels = {
   server_type: '--type',
   'source.repository': '--git',
   'source.branch': '--branch',
+  'source.directory': '--directory',
+  'source.dockerfile': '--dockerfile',
   'source.image': '--image',
+  'source.package': '--npm/--pypi',
+  'source.module': '--go',
+  'source.version': '--version',
+  'source.args': '--arg',
+  'source.env': '--env',
+  transport: '--transport',
   config: '--config',
 };
 
+/** `KEY=VALUE` pairs as strings (a package's environment keeps its values as written). */
+function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`--env: expected KEY=VALUE, got "${pair}"`);
+    const key = pair.slice(0, eq);
+    if (Object.hasOwn(env, key)) throw new CliError(`--env: ${key} is given more than once`);
+    env[key] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** The source the flags name: exactly one of --git, --image, --npm, --pypi, --go. */
+function sourceOf(opts: CreateOptions): Record<string, unknown> {
+  const given = (['git', 'image', 'npm', 'pypi', 'go'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) throw new CliError('--git/--image/--npm/--pypi/--go: give exactly one source');
+  const kind = given[0]!;
+  const only = (flag: string, value: unknown, kinds: readonly string[]) => {
+    if (value !== undefined && !kinds.includes(kind))
+      throw new CliError(`--${flag}: only applies with ${kinds.map((k) => `--${k}`).join('/')}`);
+  };
+  only('branch', opts.branch, ['git']);
+  only('directory', opts.directory, ['git']);
+  only('dockerfile', opts.dockerfile, ['git']);
+  only('version', opts.version, ['npm', 'pypi', 'go']);
+  only('arg', opts.arg, ['npm', 'pypi', 'go']);
+  only('env', opts.env, ['npm', 'pypi', 'go']);
+  if (kind === 'git')
+    return {
+      type: 'git',
+      repository: opts.git,
+      ...(opts.branch !== undefined && { branch: opts.branch }),
+      ...(opts.directory !== undefined && { directory: opts.directory }),
+      ...(opts.dockerfile !== undefined && { dockerfile: opts.dockerfile }),
+    };
+  if (kind === 'image') return { type: 'image', image: opts.image };
+  const pkg = {
+    ...(opts.version !== undefined && { version: opts.version }),
+    ...(opts.arg !== undefined && { args: opts.arg }),
+    ...(opts.env !== undefined && { env: parseEnvPairs(opts.env) }),
+  };
+  return kind === 'go' ? { type: 'go', module: opts.go, ...pkg } : { type: kind, package: opts[kind], ...pkg };
+}
+
 /** The POST /api/servers body, checked against the API's own schema before it is sent. */
 export function buildCreateBody(name: string, opts: CreateOptions): z.input<typeof CreateServerBody> {
-  if ((opts.git === undefined) === (opts.image === undefined))
-    throw new CliError('--git/--image: give exactly one source');
-  if (opts.branch !== undefined && opts.git === undefined) throw new CliError('--branch: only applies with --git');
-  const source =
-    opts.git !== undefined
-      ? { type: 'git' as const, repository: opts.git, ...(opts.branch !== undefined && { branch: opts.branch }) }
-      : { type: 'image' as const, image: opts.image! };
   const body = {
     name,
     server_type: opts.type,
-    source,
+    source: sourceOf(opts),
+    ...(opts.transport !== undefined && { transport: opts.transport }),
     config: parseConfigPairs(opts.config ?? []),
     use_gpu: Boolean(opts.gpu),
     start: opts.start,
   };
   checkBody(CreateServerBody, body, createLabels);
-  return body; // unparsed, so the branch default stays the API's to choose
+  return body as z.input<typeof CreateServerBody>; // unparsed, so the defaults stay the API's to choose
 }
 
-const sourceText = (source: Server['source']) =>
-  source.type === 'git' ? `${source.repository}@${source.branch}` : source.image;
+const sourceText = (source: Server['source']) => {
+  switch (source.type) {
+    case 'git':
+      return `${source.repository}@${source.branch}${source.directory ? ` (${source.directory})` : ''}`;
+    case 'image':
+      return source.image;
+    case 'go':
+      return `go:${source.module}@${source.version}`;
+    default:
+      return `${source.type}:${source.package}@${source.version}`;
+  }
+};
 
 const listTable = (servers: Server[]): [string[], Cell[][]] => [
   ['id', 'name', 'type', 'status', 'source', 'owner', 'updated'],
@@ -141,7 +207,16 @@ export function serversCommand(): Command {
     .requiredOption('--type <type>', 'server type')
     .option('--git <url>', 'build from this git repository')
     .option('--branch <branch>', 'git branch (default: main)')
+    .option('--directory <path>', 'with --git: the build context inside the repository')
+    .option('--dockerfile <path>', 'with --git: the Dockerfile, relative to --directory')
     .option('--image <ref>', 'run this container image')
+    .option('--npm <package>', 'build an image that runs this npm package (stdio by default)')
+    .option('--pypi <package>', 'build an image that runs this PyPI package')
+    .option('--go <package>', 'build an image that runs this Go package (module path of its main package)')
+    .option('--version <version>', 'with --npm/--pypi/--go: the version (npm and Go default: latest)')
+    .option('--arg <arg>', 'with a package: an argument to its command; repeat for more', collect)
+    .option('--env <KEY=VALUE>', 'with a package: an environment variable of its command; repeat for more', collect)
+    .option('--transport <transport>', 'stdio or streamable-http (packages: stdio; git: from the image)')
     .option('--config <KEY=VALUE>', 'a config setting; repeat for more', collect)
     .option('--gpu', 'give the server a GPU')
     .option('--no-start', 'create it stopped')
