@@ -1,5 +1,6 @@
 // mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret, and
 // connect/tools/call through the gateway.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CreateServerBody, ServerStatusSchema, type Server } from '../../lib/schemas/servers.js';
@@ -40,7 +41,11 @@ export function parseConfigPairs(pairs: string[]): Record<string, ConfigValue> {
 }
 
 export interface CreateOptions {
-  type: string;
+  type?: string;
+  /** A server.json of the official MCP registry (read by the command, sent as a registry source). */
+  from?: string;
+  package?: string;
+  secret?: string[];
   git?: string;
   branch?: string;
   directory?: string;
@@ -73,6 +78,7 @@ const createLabels = {
   'source.env': '--env',
   transport: '--transport',
   config: '--config',
+  'source.server': '--from',
 };
 
 /** `KEY=VALUE` pairs as strings (a package's environment keeps its values as written). */
@@ -88,10 +94,54 @@ function parseEnvPairs(pairs: string[]): Record<string, string> {
   return env;
 }
 
-/** The source the flags name: exactly one of --git, --image, --npm, --pypi, --go. */
+/** `KEY=NAME` pairs as secret references: the config value names a stored secret, never holds one. */
+function parseSecretPairs(pairs: string[]): Record<string, { secret: string }> {
+  const refs: Record<string, { secret: string }> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new CliError(`--secret: expected KEY=SECRET_NAME, got "${pair}"`);
+    refs[pair.slice(0, eq)] = { secret: pair.slice(eq + 1) };
+  }
+  return refs;
+}
+
+/** A server.json file as the registry source the API maps (it validates, naming server.json's fields). */
+function registrySourceOf(opts: CreateOptions): { type: 'registry'; server: unknown; package?: number } {
+  let server: unknown;
+  try {
+    server = JSON.parse(readFileSync(opts.from!, 'utf8'));
+  } catch (err) {
+    throw new CliError(`--from: ${opts.from} ${(err as NodeJS.ErrnoException).code ? 'cannot be read' : 'is not JSON'}`);
+  }
+  const index = opts.package === undefined ? undefined : Number(opts.package);
+  if (index !== undefined && !Number.isSafeInteger(index)) throw new CliError('--package: expected an index (0 is the first)');
+  return { type: 'registry', server, ...(index !== undefined && { package: index }) };
+}
+
+/** server.json's name (`io.github.user/weather`) as a server name: its last part, as a DNS label. */
+function nameFromServerJson(server: unknown): string | undefined {
+  const full = (server as { name?: unknown } | null)?.name;
+  if (typeof full !== 'string') return undefined;
+  const label = full
+    .slice(full.lastIndexOf('/') + 1)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return label || undefined;
+}
+
+/** The source the flags name: exactly one of --git, --image, --npm, --pypi, --go, --from. */
 function sourceOf(opts: CreateOptions): Record<string, unknown> {
-  const given = (['git', 'image', 'npm', 'pypi', 'go'] as const).filter((k) => opts[k] !== undefined);
-  if (given.length !== 1) throw new CliError('--git/--image/--npm/--pypi/--go: give exactly one source');
+  const given = (['git', 'image', 'npm', 'pypi', 'go', 'from'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) throw new CliError('--git/--image/--npm/--pypi/--go/--from: give exactly one source');
+  if (opts.package !== undefined && given[0] !== 'from') throw new CliError('--package: only applies with --from');
+  if (given[0] === 'from') {
+    for (const flag of ['branch', 'directory', 'dockerfile', 'version', 'arg', 'env'] as const)
+      if (opts[flag] !== undefined) throw new CliError(`--${flag}: does not apply with --from (server.json says it)`);
+    return registrySourceOf(opts);
+  }
   const kind = given[0]!;
   const only = (flag: string, value: unknown, kinds: readonly string[]) => {
     if (value !== undefined && !kinds.includes(kind))
@@ -121,13 +171,22 @@ function sourceOf(opts: CreateOptions): Record<string, unknown> {
 }
 
 /** The POST /api/servers body, checked against the API's own schema before it is sent. */
-export function buildCreateBody(name: string, opts: CreateOptions): z.input<typeof CreateServerBody> {
+export function buildCreateBody(name: string | undefined, opts: CreateOptions): z.input<typeof CreateServerBody> {
+  const source = sourceOf(opts);
+  const fromServerJson = source.type === 'registry';
+  if (!fromServerJson && opts.type === undefined) throw new CliError("--type: required option '--type <type>' not specified");
+  const config = { ...parseConfigPairs(opts.config ?? []) };
+  for (const [key, ref] of Object.entries(parseSecretPairs(opts.secret ?? []))) {
+    if (Object.hasOwn(config, key)) throw new CliError(`--secret: ${key} is also given with --config`);
+    Object.assign(config, { [key]: ref });
+  }
   const body = {
-    name,
-    server_type: opts.type,
-    source: sourceOf(opts),
+    name: name ?? (fromServerJson ? nameFromServerJson(source.server) : undefined),
+    // A server.json says what the server is, not what type of server the platform files it under.
+    server_type: opts.type ?? 'MCP',
+    source,
     ...(opts.transport !== undefined && { transport: opts.transport }),
-    config: parseConfigPairs(opts.config ?? []),
+    config,
     use_gpu: Boolean(opts.gpu),
     start: opts.start,
   };
@@ -203,8 +262,11 @@ export function serversCommand(): Command {
     });
 
   withJson(servers.command('create').description('create a server, and start it unless --no-start'))
-    .argument('<name>', 'server name (lowercase letters, digits, "-")')
-    .requiredOption('--type <type>', 'server type')
+    .argument('[name]', 'server name (lowercase letters, digits, "-"); with --from, server.json\'s by default')
+    .option('--type <type>', 'server type (with --from: MCP by default)')
+    .option('--from <server.json>', "create it from a server.json of the official MCP registry (its npm, pypi or oci package)")
+    .option('--package <index>', "with --from: which of server.json's packages (default: the first npm, pypi or oci one)")
+    .option('--secret <KEY=NAME>', 'a config value that references the stored secret NAME; repeat for more', collect)
     .option('--git <url>', 'build from this git repository')
     .option('--branch <branch>', 'git branch (default: main)')
     .option('--directory <path>', 'with --git: the build context inside the repository')
@@ -220,7 +282,7 @@ export function serversCommand(): Command {
     .option('--config <KEY=VALUE>', 'a config setting; repeat for more', collect)
     .option('--gpu', 'give the server a GPU')
     .option('--no-start', 'create it stopped')
-    .action(async (name: string, opts: CreateOptions & { json?: boolean }, cmd: Command) => {
+    .action(async (name: string | undefined, opts: CreateOptions & { json?: boolean }, cmd: Command) => {
       const body = buildCreateBody(name, opts);
       show(opts.json, await clientFrom(cmd).post<Server>('/api/servers', body), detailTable);
     });

@@ -3,7 +3,9 @@ import { gitUrlProblem } from '../git-url.js';
 import { resourceValueProblem } from '../runtime/resources.js';
 import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
+import { importServerJson } from '../mcp-registry/import.js';
 import { Timestamp } from './common.js';
+import { RegistrySource } from './server-json.js';
 
 /** A DNS label, so the name can become a container, pod or service name as it is. */
 export const ServerName = z
@@ -224,18 +226,47 @@ export const ServerConfig = z
   })
   .openapi('ServerConfig');
 
+/** The fields of a mapped source as server.json names them, for the errors about them. */
+const SERVER_JSON_FIELD: Record<string, string> = {
+  package: 'identifier',
+  image: 'identifier',
+  version: 'version',
+  args: 'packageArguments',
+};
+
 export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: RequestedSource,
+    source: z.discriminatedUnion('type', [RequestedSource, RegistrySource]),
     transport: ServerTransport.optional(),
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),
   })
   .strict()
-  .openapi('CreateServer');
+  .openapi('CreateServer')
+  // A server.json (`source: {type: "registry", server}`) becomes the source it names, checked as
+  // any requested source is; its errors name the server.json's fields.
+  .transform((body, ctx) => {
+    const { source } = body;
+    if (source.type !== 'registry') return { ...body, source };
+    const { imported, issues } = importServerJson(source, body.config);
+    for (const issue of issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    if (!imported) return z.NEVER;
+    const mapped = RequestedSource.safeParse(imported.source);
+    const config = ServerConfig.safeParse(imported.config);
+    if (!mapped.success)
+      for (const issue of mapped.error.issues) {
+        const field = SERVER_JSON_FIELD[String(issue.path[0])] ?? String(issue.path[0] ?? 'identifier');
+        ctx.addIssue({ code: 'custom', path: [...imported.packagePath, field], message: issue.message });
+      }
+    if (!config.success)
+      for (const issue of config.error.issues)
+        ctx.addIssue({ code: 'custom', path: ['config', ...issue.path.map(String)], message: issue.message });
+    if (!mapped.success || !config.success) return z.NEVER;
+    return { ...body, source: mapped.data, transport: body.transport ?? imported.transport, config: config.data };
+  });
 export type CreateServerBody = z.infer<typeof CreateServerBody>;
 
 export const ServerStatusSchema = z.enum(SERVER_STATUSES);
