@@ -206,9 +206,9 @@ describe('GET /v0/servers', () => {
       platforms: [expect.objectContaining({ platform: 'linux/amd64' })],
       promotion: null,
     });
-    expect((await call('GET', '/v0/servers', { token: bob })).body.servers.map((s: Listed) => s.server.name)).toEqual(
-      [`dev.mcp-host.user-${bobId}/reg-bobs`],
-    );
+    expect((await call('GET', '/v0/servers', { token: bob })).body.servers.map((s: Listed) => s.server.name)).toEqual([
+      `dev.mcp-host.user-${bobId}/reg-bobs`,
+    ]);
   });
 
   it('pages with cursor and limit, and filters by version=latest, search and updated_since', async () => {
@@ -268,9 +268,9 @@ describe('GET /v0/servers/{name}/versions[/{version}]', () => {
     expect((await call('GET', `/v0/servers/${name}/versions`, { token: bob })).status).toBe(404);
     expect((await call('GET', `/v0/servers/${name}/versions/latest`, { token: bob })).status).toBe(404);
     expect((await call('GET', `/v0/servers/${name}/versions/9.9.9`, { token: alice })).status).toBe(404);
-    expect((await call('GET', `/v0/servers/${encodeURIComponent('io.github.x/y')}/versions`, { token: alice })).status).toBe(
-      404,
-    );
+    expect(
+      (await call('GET', `/v0/servers/${encodeURIComponent('io.github.x/y')}/versions`, { token: alice })).status,
+    ).toBe(404);
     // Admins see every owner's.
     expect((await call('GET', `/v0/servers/${name}/versions/latest`, { token: h.adminToken })).status).toBe(200);
   });
@@ -287,8 +287,8 @@ describe('a server.json imported to a running server', () => {
       packages: [
         {
           registryType: 'oci',
-          identifier: repository,
-          version: 'latest',
+          // The tag in the identifier, as the registry's later schema has it: `version` may not be "latest".
+          identifier: `${repository}:latest`,
           transport: { type: 'streamable-http', url: 'http://localhost:8080/cgi-bin/mcp' },
           environmentVariables: [
             { name: 'GREETING', default: 'hello from server.json' },
@@ -300,7 +300,12 @@ describe('a server.json imported to a running server', () => {
     // A secret given as a value is refused before anything is created, naming the variable.
     const refused = await call('POST', '/api/servers', {
       token: alice,
-      json: { name: 'reg-json', server_type: 'RegExample', source: { type: 'registry', server: serverJson }, config: { SEARCH_KEY: 'sk-1' } },
+      json: {
+        name: 'reg-json',
+        server_type: 'RegExample',
+        source: { type: 'registry', server: serverJson },
+        config: { SEARCH_KEY: 'sk-1' },
+      },
     });
     expect(refused.status).toBe(422);
     expect(refused.body.error.field).toBe('config.SEARCH_KEY');
@@ -339,7 +344,11 @@ describe('a server.json imported to a running server', () => {
     const repository = `${stack.registryHost}/${await serverRepository(h.sql, hello)}`;
     const created = await call('POST', '/api/servers', {
       token: alice,
-      json: { name: 'reg-notag', server_type: 'RegExample', source: { type: 'image', image: `${repository}:no-such-tag` } },
+      json: {
+        name: 'reg-notag',
+        server_type: 'RegExample',
+        source: { type: 'image', image: `${repository}:no-such-tag` },
+      },
     });
     expect(created.status).toBe(201);
     const server = await waitForStatus(call, alice, created.body.id, ['running', 'error'], 'decided');
