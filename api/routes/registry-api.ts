@@ -87,7 +87,7 @@ export function registryApiRoutes({ sql, env }: ApiDeps) {
         path: '/servers/{name}/versions',
         operationId: 'listRegistryServerVersions',
         tags,
-        summary: "Every version of one server (its succeeded builds), newest first",
+        summary: 'Every version of one server (its succeeded builds), newest first',
         request: { params: RegistryNameParam },
         responses: {
           200: json(RegistryServerList, 'The versions'),

@@ -111,10 +111,13 @@ function registrySourceOf(opts: CreateOptions): { type: 'registry'; server: unkn
   try {
     server = JSON.parse(readFileSync(opts.from!, 'utf8'));
   } catch (err) {
-    throw new CliError(`--from: ${opts.from} ${(err as NodeJS.ErrnoException).code ? 'cannot be read' : 'is not JSON'}`);
+    throw new CliError(
+      `--from: ${opts.from} ${(err as NodeJS.ErrnoException).code ? 'cannot be read' : 'is not JSON'}`,
+    );
   }
   const index = opts.package === undefined ? undefined : Number(opts.package);
-  if (index !== undefined && !Number.isSafeInteger(index)) throw new CliError('--package: expected an index (0 is the first)');
+  if (index !== undefined && !Number.isSafeInteger(index))
+    throw new CliError('--package: expected an index (0 is the first)');
   return { type: 'registry', server, ...(index !== undefined && { package: index }) };
 }
 
@@ -174,7 +177,8 @@ function sourceOf(opts: CreateOptions): Record<string, unknown> {
 export function buildCreateBody(name: string | undefined, opts: CreateOptions): z.input<typeof CreateServerBody> {
   const source = sourceOf(opts);
   const fromServerJson = source.type === 'registry';
-  if (!fromServerJson && opts.type === undefined) throw new CliError("--type: required option '--type <type>' not specified");
+  if (!fromServerJson && opts.type === undefined)
+    throw new CliError("--type: required option '--type <type>' not specified");
   const config = { ...parseConfigPairs(opts.config ?? []) };
   for (const [key, ref] of Object.entries(parseSecretPairs(opts.secret ?? []))) {
     if (Object.hasOwn(config, key)) throw new CliError(`--secret: ${key} is also given with --config`);
@@ -264,8 +268,14 @@ export function serversCommand(): Command {
   withJson(servers.command('create').description('create a server, and start it unless --no-start'))
     .argument('[name]', 'server name (lowercase letters, digits, "-"); with --from, server.json\'s by default')
     .option('--type <type>', 'server type (with --from: MCP by default)')
-    .option('--from <server.json>', "create it from a server.json of the official MCP registry (its npm, pypi or oci package)")
-    .option('--package <index>', "with --from: which of server.json's packages (default: the first npm, pypi or oci one)")
+    .option(
+      '--from <server.json>',
+      'create it from a server.json of the official MCP registry (its npm, pypi or oci package)',
+    )
+    .option(
+      '--package <index>',
+      "with --from: which of server.json's packages (default: the first npm, pypi or oci one)",
+    )
     .option('--secret <KEY=NAME>', 'a config value that references the stored secret NAME; repeat for more', collect)
     .option('--git <url>', 'build from this git repository')
     .option('--branch <branch>', 'git branch (default: main)')

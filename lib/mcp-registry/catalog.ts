@@ -2,11 +2,7 @@
 // server is one version of it, named and numbered so a registry client can browse, page and fetch
 // them; what only mcp-host knows goes under `_meta["dev.mcp-host/catalog"]`. Pure mapping.
 import type { MarketplaceEntry } from '../schemas/marketplace.js';
-import {
-  MCP_HOST_META_KEY,
-  OFFICIAL_META_KEY,
-  type RegistryServerResponse,
-} from '../schemas/mcp-registry.js';
+import { MCP_HOST_META_KEY, OFFICIAL_META_KEY, type RegistryServerResponse } from '../schemas/mcp-registry.js';
 
 /** Server names are unique per owner: the owner is the name's namespace. */
 export function registryName(ownerId: number, serverName: string): string {

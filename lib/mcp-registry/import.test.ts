@@ -42,7 +42,10 @@ const issueOf = (input: unknown) => {
   return { field: issue.path.join('.'), message: issue.message };
 };
 
-const withPackage = (patch: Record<string, unknown>) => ({ ...memory, packages: [{ ...memory.packages[0], ...patch }] });
+const withPackage = (patch: Record<string, unknown>) => ({
+  ...memory,
+  packages: [{ ...memory.packages[0], ...patch }],
+});
 
 describe('server.json import', () => {
   it('refuses a plain value for an isSecret variable, naming it', () => {
@@ -63,7 +66,9 @@ describe('server.json import', () => {
   });
 
   it('maps an npm package: source, arguments, transport and environment', () => {
-    const noSecret = withPackage({ environmentVariables: memory.packages[0]!.environmentVariables.filter((v) => !v.isSecret) });
+    const noSecret = withPackage({
+      environmentVariables: memory.packages[0]!.environmentVariables.filter((v) => !v.isSecret),
+    });
     const parsed = CreateServerBody.parse(body(noSecret, { config: { MODE: 'slow', egress: 'internet' } }));
     expect(parsed.source).toEqual({
       type: 'npm',
@@ -79,13 +84,20 @@ describe('server.json import', () => {
     const pypi = CreateServerBody.parse(
       body({
         ...memory,
-        packages: [{ registryType: 'pypi', identifier: 'mcp-server-fetch', version: '2025.4.7', transport: { type: 'stdio' } }],
+        packages: [
+          { registryType: 'pypi', identifier: 'mcp-server-fetch', version: '2025.4.7', transport: { type: 'stdio' } },
+        ],
       }),
     );
     expect(pypi.source).toEqual({ type: 'pypi', package: 'mcp-server-fetch', version: '2025.4.7' });
     const oci = (pkg: Record<string, unknown>) =>
       CreateServerBody.parse(
-        body({ ...memory, packages: [{ registryType: 'oci', transport: { type: 'streamable-http', url: 'http://localhost:8080/mcp' }, ...pkg }] }),
+        body({
+          ...memory,
+          packages: [
+            { registryType: 'oci', transport: { type: 'streamable-http', url: 'http://localhost:8080/mcp' }, ...pkg },
+          ],
+        }),
       );
     const tagged = oci({ identifier: 'registry.example.com/team/weather', version: '1.0.2' });
     expect(tagged.source).toEqual({ type: 'image', image: 'registry.example.com/team/weather:1.0.2' });
@@ -130,7 +142,11 @@ describe('server.json import', () => {
     expect(issueOf(body(withPackage({ registryBaseUrl: 'https://npm.example.com' })))?.field).toBe(
       'source.server.packages.0.registryBaseUrl',
     );
-    const remoteOnly = { ...memory, packages: [], remotes: [{ type: 'streamable-http', url: 'https://weather.example.com/mcp' }] };
+    const remoteOnly = {
+      ...memory,
+      packages: [],
+      remotes: [{ type: 'streamable-http', url: 'https://weather.example.com/mcp' }],
+    };
     expect(issueOf(body(remoteOnly))).toEqual({
       field: 'source.server.remotes',
       message: expect.stringContaining('hosted elsewhere'),

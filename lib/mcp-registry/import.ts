@@ -32,7 +32,8 @@ const isReference = (value: ConfigValue | undefined): value is { secret: string 
 function choosePackage(server: ServerJson, asked: number | undefined, issues: ImportIssue[]): number | undefined {
   const packages = server.packages ?? [];
   if (asked !== undefined) {
-    if (asked >= packages.length) issues.push({ path: ['source', 'package'], message: `server.json has ${packages.length} package(s)` });
+    if (asked >= packages.length)
+      issues.push({ path: ['source', 'package'], message: `server.json has ${packages.length} package(s)` });
     return asked < packages.length ? asked : undefined;
   }
   const index = packages.findIndex((p) => (HOSTED as readonly string[]).includes(p.registryType));
@@ -45,7 +46,8 @@ function choosePackage(server: ServerJson, asked: number | undefined, issues: Im
   else if ((server.remotes ?? []).length > 0)
     issues.push({
       path: ['source', 'server', 'remotes'],
-      message: 'a server.json with only remotes describes a server hosted elsewhere: connect to its URL directly; mcp-host hosts packages (npm, pypi, oci)',
+      message:
+        'a server.json with only remotes describes a server hosted elsewhere: connect to its URL directly; mcp-host hosts packages (npm, pypi, oci)',
     });
   else issues.push({ path: ['source', 'server', 'packages'], message: 'server.json names no package to host' });
   return undefined;
@@ -58,7 +60,10 @@ function argumentsOf(args: readonly ServerJsonArgument[], at: (string | number)[
     const value = arg.value ?? arg.default;
     if (arg.isSecret && value !== undefined) {
       // A secret on a command line is visible to anyone who can list the container's processes.
-      issues.push({ path: [...at, i], message: 'a secret argument cannot be hosted: mcp-host passes secrets as files or environment' });
+      issues.push({
+        path: [...at, i],
+        message: 'a secret argument cannot be hosted: mcp-host passes secrets as files or environment',
+      });
       return;
     }
     if (value === undefined) {
@@ -85,14 +90,28 @@ function sourceOf(pkg: ServerJsonPackage, at: (string | number)[], args: string[
   switch (pkg.registryType) {
     case 'npm':
       foreignBase(NPM_REGISTRY);
-      return { type: 'npm' as const, package: pkg.identifier, version: pkg.version ?? 'latest', ...(args.length ? { args } : {}) };
+      return {
+        type: 'npm' as const,
+        package: pkg.identifier,
+        version: pkg.version ?? 'latest',
+        ...(args.length ? { args } : {}),
+      };
     case 'pypi':
       foreignBase(PYPI_REGISTRY);
-      if (pkg.version === undefined) issues.push({ path: [...at, 'version'], message: 'a pypi package needs its exact version' });
-      return { type: 'pypi' as const, package: pkg.identifier, version: pkg.version ?? '', ...(args.length ? { args } : {}) };
+      if (pkg.version === undefined)
+        issues.push({ path: [...at, 'version'], message: 'a pypi package needs its exact version' });
+      return {
+        type: 'pypi' as const,
+        package: pkg.identifier,
+        version: pkg.version ?? '',
+        ...(args.length ? { args } : {}),
+      };
     case 'oci': {
       if (args.length)
-        issues.push({ path: [...at, 'packageArguments'], message: "an image runs its own command: arguments cannot be hosted for oci packages" });
+        issues.push({
+          path: [...at, 'packageArguments'],
+          message: 'an image runs its own command: arguments cannot be hosted for oci packages',
+        });
       // `registryBaseUrl` names the registry when the identifier does not (`https://docker.io` + `user/image`).
       const host = base ? new URL(base).host : undefined;
       const named = host && !/^[^/]+[.:][^/]*\//.test(pkg.identifier) ? `${host}/${pkg.identifier}` : pkg.identifier;
@@ -100,7 +119,10 @@ function sourceOf(pkg: ServerJsonPackage, at: (string | number)[], args: string[
       return { type: 'image' as const, image: pinnedOrTagged || !pkg.version ? named : `${named}:${pkg.version}` };
     }
     default:
-      issues.push({ path: [...at, 'registryType'], message: `mcp-host hosts ${HOSTED.join(', ')} packages, not ${pkg.registryType}` });
+      issues.push({
+        path: [...at, 'registryType'],
+        message: `mcp-host hosts ${HOSTED.join(', ')} packages, not ${pkg.registryType}`,
+      });
       return undefined;
   }
 }
@@ -122,7 +144,10 @@ export function importServerJson(
 
   let transport: ImportedServer['transport'];
   if (pkg.transport.type === 'sse')
-    issues.push({ path: [...at, 'transport', 'type'], message: 'mcp-host serves stdio and streamable-http servers, not sse' });
+    issues.push({
+      path: [...at, 'transport', 'type'],
+      message: 'mcp-host serves stdio and streamable-http servers, not sse',
+    });
   else transport = pkg.transport.type;
 
   const args = argumentsOf(pkg.packageArguments ?? [], [...at, 'packageArguments'], issues);

@@ -40,7 +40,8 @@ export interface ArtifactInput {
  * the digest the launch runs, or why none could be read (`not-found`, `unreachable`, `refused`,
  * `registry-error`) — then nothing runs, since a tag read later may name another image.
  */
-export type ImageResolution = { digest: string } | { problem: 'not-found' | 'unreachable' | 'refused' | 'registry-error' };
+export type ImageResolution =
+  { digest: string } | { problem: 'not-found' | 'unreachable' | 'refused' | 'registry-error' };
 
 export interface PolicyInput {
   serverId: number;

@@ -29,7 +29,11 @@ export function registryClientFor(image: string, access: ImageRegistryAccess = {
         : `${isLoopback(ref.host) ? 'http' : 'https'}://${ref.host}`;
   return {
     ref,
-    client: new RegistryClient({ apiBase: base, credentials: access.credentials, timeoutMs: access.timeoutMs ?? 10_000 }),
+    client: new RegistryClient({
+      apiBase: base,
+      credentials: access.credentials,
+      timeoutMs: access.timeoutMs ?? 10_000,
+    }),
   };
 }
 

@@ -120,7 +120,11 @@ export const RegistryListQuery = z
   .strict();
 
 export const RegistryNameParam = z.object({
-  name: z.string().min(3).max(300).openapi({ description: 'URL-encoded server name', example: 'dev.mcp-host.user-2%2Fhello' }),
+  name: z
+    .string()
+    .min(3)
+    .max(300)
+    .openapi({ description: 'URL-encoded server name', example: 'dev.mcp-host.user-2%2Fhello' }),
 });
 
 export const RegistryVersionParam = RegistryNameParam.extend({

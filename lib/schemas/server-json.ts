@@ -37,7 +37,10 @@ export const ServerJsonEnvironmentVariable = z.object({
 });
 export type ServerJsonEnvironmentVariable = z.infer<typeof ServerJsonEnvironmentVariable>;
 
-const Url = z.string().max(2048).regex(/^(https?:\/\/\S+|\{[A-Za-z_][A-Za-z0-9_]*\}\S*)$/, 'must be an http(s) URL or a {variable} template');
+const Url = z
+  .string()
+  .max(2048)
+  .regex(/^(https?:\/\/\S+|\{[A-Za-z_][A-Za-z0-9_]*\}\S*)$/, 'must be an http(s) URL or a {variable} template');
 
 const Transport = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stdio') }),
@@ -50,14 +53,20 @@ const ExactVersion = z
   .string()
   .min(1)
   .max(255)
-  .refine((v) => v !== 'latest' && !/^[\^~<>=]|[*x]$|\s/.test(v), 'must be a specific version, not a range or "latest"');
+  .refine(
+    (v) => v !== 'latest' && !/^[\^~<>=]|[*x]$|\s/.test(v),
+    'must be a specific version, not a range or "latest"',
+  );
 
 export const ServerJsonPackage = z.object({
   registryType: z.string().min(1).max(32).openapi({ description: 'npm, pypi, oci, nuget, mcpb, …' }),
   registryBaseUrl: z.url().max(2048).optional(),
   identifier: z.string().min(1).max(512),
   version: ExactVersion.optional(),
-  fileSha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits').optional(),
+  fileSha256: z
+    .string()
+    .regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits')
+    .optional(),
   runtimeHint: z.string().max(64).optional(),
   transport: Transport,
   runtimeArguments: z.array(ServerJsonArgument).max(64).optional(),
@@ -79,18 +88,28 @@ export const ServerJson = z
       .string()
       .min(3)
       .max(200)
-      .regex(/^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/, 'must be a reverse-DNS name with one "/", such as io.github.user/weather'),
+      .regex(
+        /^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/,
+        'must be a reverse-DNS name with one "/", such as io.github.user/weather',
+      ),
     description: z.string().min(1).max(100),
     title: z.string().min(1).max(100).optional(),
     version: ExactVersion,
     websiteUrl: z.url().max(2048).optional(),
     repository: z
-      .object({ url: z.string().max(2048), source: z.string().max(64), id: z.string().max(200).optional(), subfolder: z.string().max(255).optional() })
+      .object({
+        url: z.string().max(2048),
+        source: z.string().max(64),
+        id: z.string().max(200).optional(),
+        subfolder: z.string().max(255).optional(),
+      })
       .optional(),
     packages: z.array(ServerJsonPackage).max(32).optional(),
     remotes: z.array(ServerJsonRemote).max(32).optional(),
   })
-  .openapi('ServerJson', { description: "A server.json of the official MCP registry (2025-09-29 / 2025-10-17 schema)" });
+  .openapi('ServerJson', {
+    description: 'A server.json of the official MCP registry (2025-09-29 / 2025-10-17 schema)',
+  });
 export type ServerJson = z.infer<typeof ServerJson>;
 
 /** A server created from a server.json: its package becomes the source, its variables the config. */

@@ -164,9 +164,10 @@ describe('hosting an MCP server', () => {
     expect(server.status, server.status_reason).toBe('running');
     // The tag was read once, at the decision: the decision, the ledger and the container name its digest.
     const [decision] = (await call('GET', `/api/servers/${fromImage}/decisions`, { token: h.adminToken })).body;
-    const digest = (await h.sql<{ manifest_digest: string }[]>`
-      select manifest_digest from build_artifact_runs where server_id = ${built} order by id desc limit 1`)[0]!
-      .manifest_digest;
+    const digest = (
+      await h.sql<{ manifest_digest: string }[]>`
+      select manifest_digest from build_artifact_runs where server_id = ${built} order by id desc limit 1`
+    )[0]!.manifest_digest;
     const pinned = `${image.replace(/:latest$/, '')}@${digest}`;
     expect(decision).toMatchObject({ image: pinned, manifest_digest: digest, requires_build: false, launchable: true });
     expect(decision.notes).toContain('image:pinned-by-digest');
