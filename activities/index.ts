@@ -61,7 +61,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
-    ...createDecisionActivities(sql, env, executors),
+    ...createDecisionActivities(sql, env, executors, credentials),
     ...createHealthActivities(sql, executors),
     ...createWorkloadActivities(executors),
     ...createPullSecretActivities({ sql, env, kube, telemetry, log }),

@@ -18,6 +18,7 @@ import { governanceRoutes } from './routes/governance.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { healthRoutes } from './routes/health.js';
 import { marketplaceRoutes } from './routes/marketplace.js';
+import { registryApiRoutes } from './routes/registry-api.js';
 import { metricRoutes } from './routes/metrics.js';
 import { registryRoutes } from './routes/registry.js';
 import { runtimeRoutes } from './routes/runtime.js';
@@ -94,6 +95,8 @@ export function createApp(deps: ApiDeps) {
   // Webhooks authenticate by signature: routed before the token check.
   app.route('/api/servers', webhookRoutes(deps));
   app.use('/api/*', authenticate(deps.sql));
+  // The MCP registry API answers with the caller's scope, as the marketplace does: a token is needed.
+  app.use('/v0/*', authenticate(deps.sql));
 
   app.route('/', healthRoutes(deps));
   app.route('/api', userRoutes(deps));
@@ -108,6 +111,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/api', vmRoutes(deps));
   app.route('/api/registry', registryRoutes(deps));
   app.route('/api/marketplace', marketplaceRoutes(deps));
+  app.route('/v0', registryApiRoutes(deps));
   app.route('/api', evaluationRoutes(deps));
   app.route('/api/governance', governanceRoutes(deps));
   app.route('/api/promotions', promotionRoutes(deps));

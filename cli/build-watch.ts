@@ -241,8 +241,8 @@ export async function runToWatch(
   opts: { timeoutMs: number; pollMs?: number; onNote: (note: string) => void },
 ): Promise<BuildRun> {
   const server = await getServer(client, serverId, `server ${serverId} not found`);
-  if (server.source.type !== 'git')
-    throw new CliError(`server ${serverId} runs an image; only servers with a git source are built`);
+  if (server.source.type === 'image')
+    throw new CliError(`server ${serverId} runs an image; only servers with a git or package source are built`);
   let run = await newestRun(client, serverId);
   const current = run && (run.status === 'running' || run.started_at >= server.updated_at);
   if (MAY_BUILD.includes(server.status) && !current) {

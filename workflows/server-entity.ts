@@ -67,9 +67,9 @@ export class ServerEntity {
     this.queue = [...carried.pending];
   }
 
-  /** Builds come from a git source. */
+  /** Everything but an image is built: a git repository, or a package (npm, PyPI, Go). */
   get builds(): boolean {
-    return this.source.type === 'git';
+    return this.source.type !== 'image';
   }
 
   // --- message handlers ---
@@ -82,7 +82,7 @@ export class ServerEntity {
   validateIntent(intent: ServerIntent, request: IntentRequest): void {
     if (!Number.isInteger(request?.actorId)) throw ApplicationFailure.nonRetryable('actorId is required');
     if (intent === 'build' && !this.builds) {
-      throw ApplicationFailure.nonRetryable('only servers with a git source are built', ErrorType.InvalidTransition);
+      throw ApplicationFailure.nonRetryable('only servers with a git or package source are built', ErrorType.InvalidTransition);
     }
     const verdict = checkIntent(this.projected(), intent);
     if (!verdict.ok) throw ApplicationFailure.nonRetryable(verdict.reason!, ErrorType.InvalidTransition);

@@ -1,6 +1,6 @@
 // Contract of the serverLifecycle workflow (`server/<id>`): input, updates, query. The API imports this.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ServerSource } from '../lib/schemas/servers.js';
+import type { ServerSource, ServerTransport } from '../lib/schemas/servers.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
 
@@ -10,6 +10,8 @@ export interface ServerLifecycleStart {
   ownerId: number;
   /** Where the server's image comes from; a git source is built before it can run. Absent = image. */
   source?: ServerSource;
+  /** How the server speaks MCP when declared (absent: stdio for packages, the image's label for git). */
+  transport?: ServerTransport;
   /** Settings passed to the server's workload as environment (absent in runs started before launching). */
   config?: ConfigValues;
   useGpu?: boolean;

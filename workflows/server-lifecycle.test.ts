@@ -99,7 +99,7 @@ describe.concurrent('serverLifecycle: create, start, stop', () => {
 
       const build = await updateRefusal(handle.executeUpdate(buildUpdate, { args: [actor] }));
       expect(build.type).toBe(ErrorType.InvalidTransition);
-      expect(build.message).toBe('only servers with a git source are built');
+      expect(build.message).toBe('only servers with a git or package source are built');
 
       await handle.executeUpdate(stopUpdate, { args: [actor] });
       // Validated against where the queued intents leave the server, not where it is now.

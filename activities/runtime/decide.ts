@@ -12,6 +12,7 @@ import {
   launchArtifact,
   launchServer,
   recordDecision,
+  type LaunchServerRow,
 } from '../../lib/ledger/decisions.js';
 import { latestVmInstance } from '../../lib/ledger/vm.js';
 import {
@@ -21,8 +22,11 @@ import {
   type ExecutorDescriptor,
   type PolicyDecision,
 } from '../../lib/policy/decide.js';
+import { resolveImageDigest } from '../../lib/registry/image-digest.js';
+import { lendsCredentials } from '../../lib/registry/namespace.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { evaluateVmPosture, vmFallbackBackend, type VmPosture } from '../../lib/vm/posture.js';
+import type { CredentialManager } from '../registry/credentials.js';
 
 export interface DecideLaunchInput {
   serverId: number;
@@ -66,13 +70,32 @@ async function loadGate(
   });
 }
 
-export function createDecisionActivities(sql: Sql, env: Env, executors: ExecutorRegistry) {
+export function createDecisionActivities(
+  sql: Sql,
+  env: Env,
+  executors: ExecutorRegistry,
+  credentials?: Pick<CredentialManager, 'current'>,
+) {
+  /** An image source's tag, read once per decision; the platform's credentials only where a pull would get them. */
+  async function resolveSource(server: { owner_id: number; source: LaunchServerRow['source'] }) {
+    if (server.source.type !== 'image') return { type: 'git' as const };
+    const { image } = server.source;
+    const lend = env.REGISTRY !== undefined && lendsCredentials(image, env.REGISTRY, { ownerId: server.owner_id });
+    const resolution = await resolveImageDigest(image, {
+      ownRegistry: env.REGISTRY,
+      credentials: lend ? await credentials?.current() : undefined,
+    });
+    return { type: 'image' as const, image, resolution };
+  }
+
   return {
     async decideLaunch(input: DecideLaunchInput): Promise<RecordedDecision> {
       const server = await launchServer(sql, input.serverId);
       if (!server)
         throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
       const artifact = await launchArtifact(sql, input.serverId, input.artifactRunId);
+      const source = await resolveSource(server);
+      const imageDigest = source.type === 'image' && 'digest' in source.resolution ? source.resolution.digest : null;
       // What each executor offers now; CONTAINER_RUNTIME decides which besides docker take launches.
       const offered: ExecutorDescriptor[] = [];
       for (const executor of executors.all()) {
@@ -91,11 +114,17 @@ export function createDecisionActivities(sql: Sql, env: Env, executors: Executor
           fallback: vmFallbackBackend(server.use_gpu),
         });
       }
-      const gate = await loadGate(sql, server.owner_id, server.server_type, artifact ?? null);
+      // An image source has no build: its gates (promotions of its digest) see the digest it resolved to.
+      const gate = await loadGate(
+        sql,
+        server.owner_id,
+        server.server_type,
+        artifact ?? (imageDigest ? { manifestDigest: imageDigest, tier: '' } : null),
+      );
       const decision = decide({
         serverId: server.id,
         serverType: server.server_type,
-        source: server.source.type === 'image' ? { type: 'image', image: server.source.image } : { type: 'git' },
+        source,
         runtimeOverride,
         useGpu: server.use_gpu,
         defaultBackend: env.CONTAINER_RUNTIME,

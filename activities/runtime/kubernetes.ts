@@ -37,8 +37,9 @@ import {
   serviceName,
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
-import { RegistryClient, type ImageConfig } from '../../lib/registry/client.js';
-import { apiBase, parseImageReference, parseRegistry } from '../../lib/registry/reference.js';
+import type { ImageConfig } from '../../lib/registry/client.js';
+import { registryClientFor } from '../../lib/registry/image-digest.js';
+import { parseImageReference, parseRegistry } from '../../lib/registry/reference.js';
 import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
@@ -175,9 +176,6 @@ function podLogError(pod: string, err: unknown): Error {
     : new LogsUnavailable(kubeError(`reading logs of pod ${pod}`, err).message);
 }
 
-/** Loopback registries speak plain HTTP, as Docker assumes; any other, HTTPS. */
-const isLoopback = (host: string) => /^(127\.|localhost(:|$)|\[::1\])/.test(host);
-
 export function createKubernetesExecutor(
   sql: Sql,
   env: Env,
@@ -194,10 +192,9 @@ export function createKubernetesExecutor(
    * registry; undefined when it cannot be read (the kubelet then reports what it finds pulling).
    */
   async function imageConfig(image: string): Promise<ImageConfig | undefined> {
-    const ref = parseImageReference(image);
-    const own = ownRegistry?.host === ref.host;
-    const client = new RegistryClient({
-      apiBase: own ? apiBase(ownRegistry!) : `${isLoopback(ref.host) ? 'http' : 'https'}://${ref.host}`,
+    const own = ownRegistry?.host === parseImageReference(image).host;
+    const { ref, client } = registryClientFor(image, {
+      ownRegistry: env.REGISTRY,
       credentials: own ? await credentials?.current() : undefined,
       timeoutMs: 15_000,
     });

@@ -3,7 +3,7 @@
 // back decoded, for an operator or an admin. The key never leaves the API. Browsers reach it from the Web
 // UI's origins only (TEMPORAL_UI_ORIGINS), with the token in a cookie set by /codec/session, since the UI
 // sends no Authorization header of ours.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { setCookie } from 'hono/cookie';
 import { cors } from 'hono/cors';
@@ -12,7 +12,7 @@ import { payloadFromJson, payloadToJson } from '../../lib/secrets/payload-codec.
 import { authenticate, requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { errorBody } from '../errors.js';
-import { commonErrors, createRouter, json, jsonBody, tooLargeError } from '../openapi.js';
+import { commonErrors, createRouter, json, jsonBody, tooLargeError, defineRoute } from '../openapi.js';
 
 const tags = ['codec'];
 export const CODEC_COOKIE = 'mcp_host_codec';
@@ -73,7 +73,7 @@ export function codecRoutes({ sql, env, codec }: ApiDeps) {
   router.use('/session', authenticate(sql));
 
   const transform = (direction: 'decode' | 'encode') =>
-    createRoute({
+    defineRoute({
       method: 'post',
       path: `/${direction}`,
       operationId: direction === 'decode' ? 'codecDecode' : 'codecEncode',
@@ -103,7 +103,7 @@ export function codecRoutes({ sql, env, codec }: ApiDeps) {
       return c.json({ payloads: encoded.map(payloadToJson) }, 200);
     })
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'post',
         path: '/session',
         operationId: 'codecSession',
@@ -127,7 +127,7 @@ export function codecRoutes({ sql, env, codec }: ApiDeps) {
       },
     )
     .openapi(
-      createRoute({
+      defineRoute({
         method: 'get',
         path: '/login',
         operationId: 'codecLoginPage',

@@ -1,28 +1,13 @@
 // The marketplace catalog (lib/ledger/marketplace.ts): browse build artifacts, keyset-paginated.
 import { z } from '@hono/zod-openapi';
-import { ApiError, notFound } from '../../lib/errors.js';
+import { notFound } from '../../lib/errors.js';
 import { catalogEntry, catalogPage, toEntries } from '../../lib/ledger/marketplace.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import { MarketplaceEntry, MarketplaceQuery } from '../../lib/schemas/marketplace.js';
 import { visibleScope } from '../auth.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, createRouter, json, notFoundError, defineRoute } from '../openapi.js';
-
-export function encodeCursor(row: { sort_at: Date; id: number }): string {
-  return Buffer.from(JSON.stringify([row.sort_at.toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { at: Date; id: number } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    const date = new Date(String(at));
-    if (typeof at === 'string' && !Number.isNaN(date.getTime()) && Number.isSafeInteger(id))
-      return { at: date, id: id as number };
-  } catch {
-    // fall through
-  }
-  throw new ApiError(422, 'validation_failed', 'cursor: not a cursor this API issued', 'cursor');
-}
 
 const tags = ['marketplace'];
 

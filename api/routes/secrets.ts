@@ -1,7 +1,7 @@
 // The secret store: names, versions and who uses each secret; values go in (encrypted at once) and
 // never come out of the API. A new version redeploys the servers that ask for it
 // (`secrets.on_change: redeploy`); the others take it at their next start.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import {
   createSecret,
@@ -15,12 +15,12 @@ import {
 import { CreateSecretBody, RekeyResult, Secret, SecretNameParam, UpdateSecretBody } from '../../lib/schemas/secrets.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
-import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError } from '../openapi.js';
+import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, defineRoute } from '../openapi.js';
 import { sendIntent } from '../workflow-calls.js';
 
 const tags = ['secrets'];
 
-const createSecretRoute = createRoute({
+const createSecretRoute = defineRoute({
   method: 'post',
   path: '/',
   operationId: 'createSecret',
@@ -30,7 +30,7 @@ const createSecretRoute = createRoute({
   responses: { 201: json(Secret, 'Created'), ...commonErrors, ...conflictError },
 });
 
-const listSecretsRoute = createRoute({
+const listSecretsRoute = defineRoute({
   method: 'get',
   path: '/',
   operationId: 'listSecrets',
@@ -39,7 +39,7 @@ const listSecretsRoute = createRoute({
   responses: { 200: json(z.array(Secret), 'Secrets'), ...commonErrors },
 });
 
-const updateSecretRoute = createRoute({
+const updateSecretRoute = defineRoute({
   method: 'put',
   path: '/{name}',
   operationId: 'updateSecret',
@@ -49,7 +49,7 @@ const updateSecretRoute = createRoute({
   responses: { 200: json(Secret, 'The secret at its new version'), ...commonErrors, ...notFoundError },
 });
 
-const deleteSecretRoute = createRoute({
+const deleteSecretRoute = defineRoute({
   method: 'delete',
   path: '/{name}',
   operationId: 'deleteSecret',
@@ -59,7 +59,7 @@ const deleteSecretRoute = createRoute({
   responses: { 204: { description: 'Deleted' }, ...commonErrors, ...notFoundError, ...conflictError },
 });
 
-const rekeySecretsRoute = createRoute({
+const rekeySecretsRoute = defineRoute({
   method: 'post',
   path: '/rekey',
   operationId: 'rekeySecrets',

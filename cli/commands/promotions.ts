@@ -230,7 +230,7 @@ export function promotionsCommand(): Command {
       .description("schedule a digest's promotion to a stage; the previous stage must be active"),
   )
     .argument('<track_id>', 'track id')
-    .argument('<digest>', 'manifest digest (sha256:...)')
+    .argument('<digest>', 'manifest digest (sha256:...), or run:<id> for the digest that build run published')
     .argument('<stage>', 'one of the track stages')
     .option('--run <id>', 'the build run that published the digest (default: the newest)')
     .option('--note <text>', 'a note; repeat for more', collect)
@@ -242,6 +242,16 @@ export function promotionsCommand(): Command {
         opts: { run?: string; note?: string[]; json?: boolean },
         cmd: Command,
       ) => {
+        // `run:<id>`: the digest as the ledger recorded it, so nobody copies a sha256 by hand.
+        const byRun = /^run:(.*)$/.exec(digest);
+        if (byRun) {
+          if (opts.run !== undefined) throw new CliError('--run: not with DIGEST run:<id>, which names the run');
+          const runId = checkOption('DIGEST run:<id>', Id, byRun[1]);
+          const run = await clientFrom(cmd).get<{ manifest_digest: string | null }>(`/api/builds/${runId}`);
+          if (!run.manifest_digest) throw new CliError(`DIGEST: build run ${runId} published no manifest digest`);
+          digest = run.manifest_digest;
+          opts = { ...opts, run: String(runId) };
+        }
         const body = buildScheduleBody(trackId, digest, stage, opts);
         show(
           opts.json,

@@ -1,5 +1,6 @@
 // mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret, and
 // connect/tools/call through the gateway.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { CreateServerBody, ServerStatusSchema, type Server } from '../../lib/schemas/servers.js';
@@ -51,12 +52,24 @@ export function parseSecretPairs(pairs: string[]): Record<string, { secret: stri
 }
 
 export interface CreateOptions {
-  type: string;
+  type?: string;
+  /** A server.json of the official MCP registry (read by the command, sent as a registry source). */
+  from?: string;
+  package?: string;
+  secret?: string[];
   git?: string;
   branch?: string;
+  directory?: string;
+  dockerfile?: string;
   image?: string;
+  npm?: string;
+  pypi?: string;
+  go?: string;
+  version?: string;
+  arg?: string[];
+  env?: string[];
+  transport?: string;
   config?: string[];
-  secret?: string[];
   gpu?: boolean;
   start: boolean;
 }
@@ -66,33 +79,137 @@ const createLabels = {
   server_type: '--type',
   'source.repository': '--git',
   'source.branch': '--branch',
+  'source.directory': '--directory',
+  'source.dockerfile': '--dockerfile',
   'source.image': '--image',
+  'source.package': '--npm/--pypi',
+  'source.module': '--go',
+  'source.version': '--version',
+  'source.args': '--arg',
+  'source.env': '--env',
+  transport: '--transport',
   config: '--config',
+  'source.server': '--from',
 };
 
+/** `KEY=VALUE` pairs as strings (a package's environment keeps its values as written). */
+function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`--env: expected KEY=VALUE, got "${pair}"`);
+    const key = pair.slice(0, eq);
+    if (Object.hasOwn(env, key)) throw new CliError(`--env: ${key} is given more than once`);
+    env[key] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** A server.json file as the registry source the API maps (it validates, naming server.json's fields). */
+function registrySourceOf(opts: CreateOptions): { type: 'registry'; server: unknown; package?: number } {
+  let server: unknown;
+  try {
+    server = JSON.parse(readFileSync(opts.from!, 'utf8'));
+  } catch (err) {
+    throw new CliError(
+      `--from: ${opts.from} ${(err as NodeJS.ErrnoException).code ? 'cannot be read' : 'is not JSON'}`,
+    );
+  }
+  const index = opts.package === undefined ? undefined : Number(opts.package);
+  if (index !== undefined && !Number.isSafeInteger(index))
+    throw new CliError('--package: expected an index (0 is the first)');
+  return { type: 'registry', server, ...(index !== undefined && { package: index }) };
+}
+
+/** server.json's name (`io.github.user/weather`) as a server name: its last part, as a DNS label. */
+function nameFromServerJson(server: unknown): string | undefined {
+  const full = (server as { name?: unknown } | null)?.name;
+  if (typeof full !== 'string') return undefined;
+  const label = full
+    .slice(full.lastIndexOf('/') + 1)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return label || undefined;
+}
+
+/** The source the flags name: exactly one of --git, --image, --npm, --pypi, --go, --from. */
+function sourceOf(opts: CreateOptions): Record<string, unknown> {
+  const given = (['git', 'image', 'npm', 'pypi', 'go', 'from'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) throw new CliError('--git/--image/--npm/--pypi/--go/--from: give exactly one source');
+  if (opts.package !== undefined && given[0] !== 'from') throw new CliError('--package: only applies with --from');
+  if (given[0] === 'from') {
+    for (const flag of ['branch', 'directory', 'dockerfile', 'version', 'arg', 'env'] as const)
+      if (opts[flag] !== undefined) throw new CliError(`--${flag}: does not apply with --from (server.json says it)`);
+    return registrySourceOf(opts);
+  }
+  const kind = given[0]!;
+  const only = (flag: string, value: unknown, kinds: readonly string[]) => {
+    if (value !== undefined && !kinds.includes(kind))
+      throw new CliError(`--${flag}: only applies with ${kinds.map((k) => `--${k}`).join('/')}`);
+  };
+  only('branch', opts.branch, ['git']);
+  only('directory', opts.directory, ['git']);
+  only('dockerfile', opts.dockerfile, ['git']);
+  only('version', opts.version, ['npm', 'pypi', 'go']);
+  only('arg', opts.arg, ['npm', 'pypi', 'go']);
+  only('env', opts.env, ['npm', 'pypi', 'go']);
+  if (kind === 'git')
+    return {
+      type: 'git',
+      repository: opts.git,
+      ...(opts.branch !== undefined && { branch: opts.branch }),
+      ...(opts.directory !== undefined && { directory: opts.directory }),
+      ...(opts.dockerfile !== undefined && { dockerfile: opts.dockerfile }),
+    };
+  if (kind === 'image') return { type: 'image', image: opts.image };
+  const pkg = {
+    ...(opts.version !== undefined && { version: opts.version }),
+    ...(opts.arg !== undefined && { args: opts.arg }),
+    ...(opts.env !== undefined && { env: parseEnvPairs(opts.env) }),
+  };
+  return kind === 'go' ? { type: 'go', module: opts.go, ...pkg } : { type: kind, package: opts[kind], ...pkg };
+}
+
 /** The POST /api/servers body, checked against the API's own schema before it is sent. */
-export function buildCreateBody(name: string, opts: CreateOptions): z.input<typeof CreateServerBody> {
-  if ((opts.git === undefined) === (opts.image === undefined))
-    throw new CliError('--git/--image: give exactly one source');
-  if (opts.branch !== undefined && opts.git === undefined) throw new CliError('--branch: only applies with --git');
-  const source =
-    opts.git !== undefined
-      ? { type: 'git' as const, repository: opts.git, ...(opts.branch !== undefined && { branch: opts.branch }) }
-      : { type: 'image' as const, image: opts.image! };
+export function buildCreateBody(name: string | undefined, opts: CreateOptions): z.input<typeof CreateServerBody> {
+  const source = sourceOf(opts);
+  const fromServerJson = source.type === 'registry';
+  if (!fromServerJson && opts.type === undefined)
+    throw new CliError("--type: required option '--type <type>' not specified");
+  const config = { ...parseConfigPairs(opts.config ?? []) };
+  for (const [key, ref] of Object.entries(parseSecretPairs(opts.secret ?? []))) {
+    if (Object.hasOwn(config, key)) throw new CliError(`--secret: ${key} is also given with --config`);
+    Object.assign(config, { [key]: ref });
+  }
   const body = {
-    name,
-    server_type: opts.type,
+    name: name ?? (fromServerJson ? nameFromServerJson(source.server) : undefined),
+    // A server.json says what the server is, not what type of server the platform files it under.
+    server_type: opts.type ?? 'MCP',
     source,
-    config: { ...parseConfigPairs(opts.config ?? []), ...parseSecretPairs(opts.secret ?? []) },
+    ...(opts.transport !== undefined && { transport: opts.transport }),
+    config,
     use_gpu: Boolean(opts.gpu),
     start: opts.start,
   };
   checkBody(CreateServerBody, body, createLabels);
-  return body; // unparsed, so the branch default stays the API's to choose
+  return body as z.input<typeof CreateServerBody>; // unparsed, so the defaults stay the API's to choose
 }
 
-const sourceText = (source: Server['source']) =>
-  source.type === 'git' ? `${source.repository}@${source.branch}` : source.image;
+const sourceText = (source: Server['source']) => {
+  switch (source.type) {
+    case 'git':
+      return `${source.repository}@${source.branch}${source.directory ? ` (${source.directory})` : ''}`;
+    case 'image':
+      return source.image;
+    case 'go':
+      return `go:${source.module}@${source.version}`;
+    default:
+      return `${source.type}:${source.package}@${source.version}`;
+  }
+};
 
 const listTable = (servers: Server[]): [string[], Cell[][]] => [
   ['id', 'name', 'type', 'status', 'source', 'owner', 'updated'],
@@ -149,11 +266,28 @@ export function serversCommand(): Command {
     });
 
   withJson(servers.command('create').description('create a server, and start it unless --no-start'))
-    .argument('<name>', 'server name (lowercase letters, digits, "-")')
-    .requiredOption('--type <type>', 'server type')
+    .argument('[name]', 'server name (lowercase letters, digits, "-"); with --from, server.json\'s by default')
+    .option('--type <type>', 'server type (with --from: MCP by default)')
+    .option(
+      '--from <server.json>',
+      'create it from a server.json of the official MCP registry (its npm, pypi or oci package)',
+    )
+    .option(
+      '--package <index>',
+      "with --from: which of server.json's packages (default: the first npm, pypi or oci one)",
+    )
     .option('--git <url>', 'build from this git repository')
     .option('--branch <branch>', 'git branch (default: main)')
+    .option('--directory <path>', 'with --git: the build context inside the repository')
+    .option('--dockerfile <path>', 'with --git: the Dockerfile, relative to --directory')
     .option('--image <ref>', 'run this container image')
+    .option('--npm <package>', 'build an image that runs this npm package (stdio by default)')
+    .option('--pypi <package>', 'build an image that runs this PyPI package')
+    .option('--go <package>', 'build an image that runs this Go package (module path of its main package)')
+    .option('--version <version>', 'with --npm/--pypi/--go: the version (npm and Go default: latest)')
+    .option('--arg <arg>', 'with a package: an argument to its command; repeat for more', collect)
+    .option('--env <KEY=VALUE>', 'with a package: an environment variable of its command; repeat for more', collect)
+    .option('--transport <transport>', 'stdio or streamable-http (packages: stdio; git: from the image)')
     .option('--config <KEY=VALUE>', 'a config setting; repeat for more', collect)
     .option(
       '--secret <KEY=NAME[:env]>',
@@ -162,7 +296,7 @@ export function serversCommand(): Command {
     )
     .option('--gpu', 'give the server a GPU')
     .option('--no-start', 'create it stopped')
-    .action(async (name: string, opts: CreateOptions & { json?: boolean }, cmd: Command) => {
+    .action(async (name: string | undefined, opts: CreateOptions & { json?: boolean }, cmd: Command) => {
       const body = buildCreateBody(name, opts);
       show(opts.json, await clientFrom(cmd).post<Server>('/api/servers', body), detailTable);
     });

@@ -153,3 +153,57 @@ export async function catalogEntry(sql: Sql, scope: OwnerScope, id: number): Pro
     where id = ${id} ${ownedBy(sql, scope)}`;
   return (await toEntries(sql, rows))[0];
 }
+
+/** A catalog row as the registry API (`/v0`) lists it: one published version of a server. */
+export interface RegistryVersionRow extends CatalogRow {
+  owner_id: number;
+  /** No newer succeeded build of the same server. */
+  is_latest: boolean;
+  /** When the version first appeared: the build's start. */
+  started_at: Date;
+  /** The hosted server's status, `deleted` once its row is gone. */
+  server_status: string;
+}
+
+export interface RegistryQuery {
+  /** Substring of the server's name, case-insensitive. */
+  search?: string;
+  /** Versions completed at or after this instant. */
+  updatedSince?: Date;
+  /** Only each server's latest version. */
+  latestOnly?: boolean;
+  /** One server: its owner and name. */
+  server?: { ownerId: number; name: string };
+  /** One version: its build run. */
+  runId?: number;
+  after?: { at: Date; id: number };
+  limit: number;
+}
+
+/**
+ * Published versions (succeeded builds) in the scope, newest first, `limit + 1` of them; the same
+ * indexes and keyset order as the marketplace. "Latest" is the server's newest succeeded build.
+ */
+export function registryPage(sql: Sql, scope: OwnerScope, q: RegistryQuery): Promise<RegistryVersionRow[]> {
+  return sql<RegistryVersionRow[]>`
+    select ${sql.unsafe(COLUMNS)}, owner_id, started_at,
+           coalesce((select s.status from mcp_servers s where s.id = r.server_id), 'deleted') as server_status,
+           not exists (select 1 from build_artifact_runs n
+                       where n.server_id = r.server_id and n.status = 'succeeded' and (n.sort_at, n.id) > (r.sort_at, r.id)) as is_latest
+    from build_artifact_runs r
+    where status = 'succeeded'
+      ${ownedBy(sql, scope)}
+      ${q.server ? sql`and owner_id = ${q.server.ownerId} and server_name = ${q.server.name}` : sql``}
+      ${q.runId === undefined ? sql`` : sql`and id = ${q.runId}`}
+      ${q.search ? sql`and server_name ilike ${likePattern(q.search)}` : sql``}
+      ${q.updatedSince ? sql`and sort_at >= ${q.updatedSince}` : sql``}
+      ${
+        q.latestOnly
+          ? sql`and not exists (select 1 from build_artifact_runs n
+                  where n.server_id = r.server_id and n.status = 'succeeded' and (n.sort_at, n.id) > (r.sort_at, r.id))`
+          : sql``
+      }
+      ${q.after ? sql`and (sort_at, id) < (${q.after.at}, ${q.after.id})` : sql``}
+    order by sort_at desc, id desc
+    limit ${q.limit + 1}`;
+}

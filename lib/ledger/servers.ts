@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterCreation, createWithWorkflow } from '../creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../db.js';
 import { ApiError, ErrorType, notFound } from '../errors.js';
-import type { Server, ServerEvent, ServerSource } from '../schemas/servers.js';
+import type { Server, ServerEvent, ServerSource, ServerTransport } from '../schemas/servers.js';
 import { canTransition, type ServerStatus } from '../server-status.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 import type { ConfigValues } from '../schemas/secrets.js';
@@ -18,6 +18,7 @@ export interface ServerRow {
   name: string;
   server_type: string;
   source: ServerSource;
+  transport?: ServerTransport | null;
   config: ConfigValues;
   use_gpu: boolean;
   status: ServerStatus;
@@ -44,6 +45,7 @@ export function toServer(row: ServerRow): Server {
     name: row.name,
     server_type: row.server_type,
     source: row.source,
+    transport: row.transport ?? null,
     config: row.config,
     use_gpu: row.use_gpu,
     owner_id: row.owner_id,
@@ -113,6 +115,7 @@ export interface NewServer {
   name: string;
   serverType: string;
   source: ServerSource;
+  transport?: ServerTransport;
   config: ConfigValues;
   useGpu: boolean;
 }
@@ -141,8 +144,8 @@ export async function createServer(
           );
         }
         const [server] = await tx<ServerRow[]>`
-          insert into mcp_servers (owner_id, name, server_type, source, config, use_gpu, webhook_secret)
-          values (${input.ownerId}, ${input.name}, ${input.serverType}, ${tx.json(input.source)}, ${tx.json(input.config)}, ${input.useGpu},
+          insert into mcp_servers (owner_id, name, server_type, source, transport, config, use_gpu, webhook_secret)
+          values (${input.ownerId}, ${input.name}, ${input.serverType}, ${tx.json(input.source)}, ${input.transport ?? null}, ${tx.json(input.config)}, ${input.useGpu},
                   ${newWebhookSecret()})
           returning *`;
         return server!;

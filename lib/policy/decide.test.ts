@@ -35,8 +35,9 @@ const posture = (latest: Partial<LatestVmInstance> | null) =>
     fallback: 'docker',
   });
 /** A VM-mode image server: both executors registered, as CONTAINER_RUNTIME=virtual-machine does. */
+const DIGEST = `sha256:${'b'.repeat(64)}`;
 const vm: Partial<PolicyInput> = {
-  source: { type: 'image', image: 'team/router:1' },
+  source: { type: 'image', image: 'team/router:1', resolution: { digest: DIGEST } },
   artifact: null,
   defaultBackend: 'virtual-machine',
   executors: [EXECUTORS.docker, EXECUTORS['virtual-machine']],
@@ -70,10 +71,31 @@ describe('runtime policy decisions', () => {
 
   it.each<[string, Partial<PolicyInput>, Partial<ReturnType<typeof decide>>, string[]]>([
     [
-      'image source runs its image',
-      { source: { type: 'image', image: 'team/router:1' }, artifact: null },
-      { image: 'team/router:1', requiresBuild: false, launchable: true, capabilityRequirements: [] },
-      ['artifact:none'],
+      'image source runs the digest its tag named (#19)',
+      { source: { type: 'image', image: 'team/router:1', resolution: { digest: DIGEST } }, artifact: null },
+      {
+        image: `team/router@${DIGEST}`,
+        manifestDigest: DIGEST,
+        requiresBuild: false,
+        launchable: true,
+        capabilityRequirements: [],
+      },
+      ['image:pinned-by-digest'],
+    ],
+    [
+      'image source already pinned keeps its digest',
+      {
+        source: { type: 'image', image: `team/router:1@${DIGEST}`, resolution: { digest: DIGEST } },
+        artifact: null,
+      },
+      { image: `team/router@${DIGEST}`, manifestDigest: DIGEST, launchable: true },
+      ['image:pinned-by-digest'],
+    ],
+    [
+      'image source whose tag the registry does not know is not launched',
+      { source: { type: 'image', image: 'team/router:1', resolution: { problem: 'not-found' } }, artifact: null },
+      { image: null, manifestDigest: null, launchable: false, heldByGate: false },
+      ['image:unresolved:not-found', 'image:missing'],
     ],
     [
       'no registry: the local build',

@@ -35,10 +35,18 @@ export interface ArtifactInput {
   healthOverall: HealthOverall;
 }
 
+/**
+ * What an image source's tag named when the launch was decided (a registry HEAD of its manifest):
+ * the digest the launch runs, or why none could be read (`not-found`, `unreachable`, `refused`,
+ * `registry-error`) — then nothing runs, since a tag read later may name another image.
+ */
+export type ImageResolution =
+  { digest: string } | { problem: 'not-found' | 'unreachable' | 'refused' | 'registry-error' };
+
 export interface PolicyInput {
   serverId: number;
   serverType: string;
-  source: { type: 'git' } | { type: 'image'; image: string };
+  source: { type: 'git' } | { type: 'image'; image: string; resolution: ImageResolution };
   /** `config.runtime` when given: a backend override. */
   runtimeOverride?: string;
   useGpu: boolean;
@@ -116,7 +124,18 @@ export function decide(input: PolicyInput): PolicyDecision {
   }
 
   const artifact = input.artifact;
-  let image: string | null = input.source.type === 'image' ? input.source.image : null;
+  let image: string | null = null;
+  // An image source runs the digest its tag named at this decision: the decision, the ledger and the
+  // runtime all see the same image, whatever the tag is moved to later.
+  const resolvedDigest =
+    input.source.type === 'image' && 'digest' in input.source.resolution ? input.source.resolution.digest : null;
+  if (input.source.type === 'image') {
+    const { resolution } = input.source;
+    if ('digest' in resolution) {
+      image = pinToDigest(input.source.image, resolution.digest);
+      notes.push('image:pinned-by-digest');
+    } else notes.push(`image:unresolved:${resolution.problem}`);
+  }
   if (artifact) {
     notes.push(`artifact:${artifact.runId}:status:${artifact.status}:health:${artifact.healthOverall}`);
     if (requiresBuild) {
@@ -132,7 +151,7 @@ export function decide(input: PolicyInput): PolicyDecision {
         notes.push('image:local-build');
       }
     }
-  } else {
+  } else if (requiresBuild) {
     notes.push('artifact:none');
   }
   if (image === null) notes.push('image:missing');
@@ -201,7 +220,7 @@ export function decide(input: PolicyInput): PolicyDecision {
     image,
     requiresBuild,
     artifactRunId: artifact?.runId ?? null,
-    manifestDigest: artifact?.manifestDigest ?? null,
+    manifestDigest: artifact?.manifestDigest ?? resolvedDigest,
     tier: artifact?.tier ?? null,
     healthOverall: artifact?.healthOverall ?? null,
     capabilityRequirements: reqs,

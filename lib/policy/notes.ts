@@ -12,5 +12,5 @@ export function waitingFor(notes: readonly string[]): string[] {
 
 /** The notes of a decision that does not allow a launch that say why. */
 export function refusalReasons(notes: readonly string[]): string[] {
-  return notes.filter((n) => /unsatisfied|unusable|missing|unavailable/.test(n));
+  return notes.filter((n) => /unsatisfied|unusable|unresolved|missing|unavailable/.test(n));
 }

@@ -135,7 +135,7 @@ export function isDigest(reference: string): boolean {
 
 /** `repo:tag` (or `repo`) pinned to a manifest digest: `repo@sha256:…` — exactly the artifact, whatever the tag says now. */
 export function pinToDigest(image: string, digest: string): string {
-  return `${image.replace(/:[^:/]+$/, '')}@${digest}`;
+  return `${image.split('@', 1)[0]!.replace(/:[^:/]+$/, '')}@${digest}`;
 }
 
 /** An image reference split as the distribution API needs it. */

@@ -3,8 +3,10 @@ import { gitUrlProblem } from '../git-url.js';
 import { isPlatformConfigKey, resourceValueProblem } from '../runtime/resources.js';
 import { gitSourceHostProblem, imageSourceHostProblem } from '../source-policy.js';
 import { SERVER_INTENTS, SERVER_STATUSES } from '../server-status.js';
+import { importServerJson } from '../mcp-registry/import.js';
 import { Timestamp } from './common.js';
 import { SecretRef } from './secrets.js';
+import { RegistrySource } from './server-json.js';
 
 /** A DNS label, so the name can become a container, pod or service name as it is. */
 export const ServerName = z
@@ -59,6 +61,19 @@ export const SourceCredentials = z
   .openapi('SourceCredentials');
 export type SourceCredentials = z.infer<typeof SourceCredentials>;
 
+/**
+ * A path inside the repository (the build context, or the Dockerfile relative to it): relative, no
+ * `..` or `.` segments, no empty segments, so it can never name anything outside the checkout.
+ */
+const RepoPath = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^(?!\/)(?!.*\/\/)(?!.*\/$)(?!(?:.*\/)?\.\.?(?:\/|$))[A-Za-z0-9._@+-]+(?:\/[A-Za-z0-9._@+-]+)*$/,
+    'must be a relative path inside the repository (letters, digits, "._@+-" and "/"; no "..", no leading "/")',
+  );
+
 export const GitSource = z
   .object({
     type: z.literal('git'),
@@ -68,6 +83,13 @@ export const GitSource = z
     }),
     branch: GitRef.default('main'),
     credentials: SourceCredentials.optional(),
+    directory: RepoPath.optional().openapi({
+      description: 'The build context inside the repository (a monorepo package); the repository root by default',
+    }),
+    dockerfile: RepoPath.optional().openapi({
+      description:
+        'The Dockerfile, relative to `directory`; `Dockerfile` by default, generated when the project has none',
+    }),
   })
   .strict()
   .superRefine((source, ctx) => {
@@ -82,11 +104,128 @@ export const GitSource = z
 
 export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef }).strict();
 
-export const ServerSource = z.discriminatedUnion('type', [GitSource, ImageSource]).openapi('ServerSource');
+/** Arguments the package's command is started with (after its own entry point). */
+const PackageArgs = z
+  .array(
+    z
+      .string()
+      .max(1024)
+      .regex(/^[^\0]*$/, 'must not contain NUL'),
+  )
+  .max(64)
+  .openapi({ description: "Arguments passed to the package's command" });
+
+const SECRET_LIKE = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
+
+/** Environment baked into a package's image: plain settings only, secrets are never kept here. */
+const PackageEnv = z
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names must be 1-128 letters, digits or "_"'),
+    z.string().max(4096),
+  )
+  .superRefine((env, ctx) => {
+    const keys = Object.keys(env);
+    if (keys.length > 64) ctx.addIssue({ code: 'custom', message: 'env may hold at most 64 variables' });
+    for (const key of keys) {
+      if (SECRET_LIKE.test(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: 'looks like a secret; secrets are not accepted in env' });
+    }
+  })
+  .openapi({ description: "Environment of the package's command (no secrets: they would be part of the image)" });
+
+/** A version as a package registry resolves it: exact, a range or a dist-tag (resolved once per build). */
+const NpmVersion = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9.+~^<>=*| -]+$/, 'must be a version, range or dist-tag such as 1.2.3, ^1.2 or latest');
+
+export const NpmSource = z
+  .object({
+    type: z.literal('npm'),
+    package: z
+      .string()
+      .max(214)
+      .regex(
+        /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/,
+        'must be an npm package name such as @modelcontextprotocol/server-memory',
+      ),
+    version: NpmVersion.default('latest'),
+    args: PackageArgs.optional(),
+    env: PackageEnv.optional(),
+  })
+  .strict();
+
+export const PypiSource = z
+  .object({
+    type: z.literal('pypi'),
+    package: z
+      .string()
+      .max(128)
+      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, 'must be a PyPI project name such as mcp-server-fetch'),
+    version: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[0-9][A-Za-z0-9.!+-]*$/, 'must be an exact version such as 2025.4.7 (PEP 440)'),
+    args: PackageArgs.optional(),
+    env: PackageEnv.optional(),
+  })
+  .strict();
+
+export const GoSource = z
+  .object({
+    type: z.literal('go'),
+    module: z
+      .string()
+      .max(255)
+      .regex(
+        /^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}(?:\/[A-Za-z0-9._~-]+)+$/,
+        'must be a Go package path such as github.com/owner/repo/cmd/server',
+      ),
+    version: z
+      .string()
+      .max(128)
+      .regex(
+        /^(?:latest|v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$/,
+        'must be a module version such as v1.2.3, or latest',
+      )
+      .default('latest'),
+    args: PackageArgs.optional(),
+    env: PackageEnv.optional(),
+  })
+  .strict();
+
+export const ServerSource = z
+  .discriminatedUnion('type', [GitSource, ImageSource, NpmSource, PypiSource, GoSource])
+  .openapi('ServerSource', {
+    description:
+      'Where the server comes from: a git repository (built), an image (run as it is), or an npm, PyPI or Go package (built into an image that runs the package)',
+  });
 export type ServerSource = z.infer<typeof ServerSource>;
+export type PackageSource = Extract<ServerSource, { type: 'npm' | 'pypi' | 'go' }>;
+
+/** Sources mcp-host builds an image from (everything but an image). */
+export const isBuiltSource = (source: ServerSource): source is Exclude<ServerSource, { type: 'image' }> =>
+  source.type !== 'image';
+export const isPackageSource = (source: ServerSource): source is PackageSource =>
+  source.type === 'npm' || source.type === 'pypi' || source.type === 'go';
+
+/**
+ * How the server speaks MCP: over stdin/stdout (run behind the stdio bridge) or Streamable HTTP.
+ * Unset: a package source is stdio, a git source what its image declares (`io.mcp-host.transport`).
+ */
+export const ServerTransport = z.enum(['stdio', 'streamable-http']).openapi('ServerTransport', {
+  description:
+    'stdio (the default for packages; served through the stdio bridge) or streamable-http (the image listens on $PORT, 8080, at /mcp). Unset for git: what the image labels io.mcp-host.transport say, else detected from the project',
+});
+export type ServerTransport = z.infer<typeof ServerTransport>;
 
 /** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
 const RequestedSource = ServerSource.superRefine((source, ctx) => {
+  if (source.type !== 'git' && source.type !== 'image') return; // package registries are the platform's own
   const [field, problem] =
     source.type === 'git'
       ? ['repository', gitSourceHostProblem(source.repository)]
@@ -145,17 +284,47 @@ export const ServerConfig = z
   })
   .openapi('ServerConfig');
 
+/** The fields of a mapped source as server.json names them, for the errors about them. */
+const SERVER_JSON_FIELD: Record<string, string> = {
+  package: 'identifier',
+  image: 'identifier',
+  version: 'version',
+  args: 'packageArguments',
+};
+
 export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: RequestedSource,
+    source: z.discriminatedUnion('type', [RequestedSource, RegistrySource]),
+    transport: ServerTransport.optional(),
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),
   })
   .strict()
-  .openapi('CreateServer');
+  .openapi('CreateServer')
+  // A server.json (`source: {type: "registry", server}`) becomes the source it names, checked as
+  // any requested source is; its errors name the server.json's fields.
+  .transform((body, ctx) => {
+    const { source } = body;
+    if (source.type !== 'registry') return { ...body, source };
+    const { imported, issues } = importServerJson(source, body.config);
+    for (const issue of issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    if (!imported) return z.NEVER;
+    const mapped = RequestedSource.safeParse(imported.source);
+    const config = ServerConfig.safeParse(imported.config);
+    if (!mapped.success)
+      for (const issue of mapped.error.issues) {
+        const field = SERVER_JSON_FIELD[String(issue.path[0])] ?? String(issue.path[0] ?? 'identifier');
+        ctx.addIssue({ code: 'custom', path: [...imported.packagePath, field], message: issue.message });
+      }
+    if (!config.success)
+      for (const issue of config.error.issues)
+        ctx.addIssue({ code: 'custom', path: ['config', ...issue.path.map(String)], message: issue.message });
+    if (!mapped.success || !config.success) return z.NEVER;
+    return { ...body, source: mapped.data, transport: body.transport ?? imported.transport, config: config.data };
+  });
 export type CreateServerBody = z.infer<typeof CreateServerBody>;
 
 export const ServerStatusSchema = z.enum(SERVER_STATUSES);
@@ -166,6 +335,7 @@ export const Server = z
     name: z.string(),
     server_type: z.string(),
     source: ServerSource,
+    transport: ServerTransport.nullable(),
     config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), SecretRef])),
     use_gpu: z.boolean(),
     owner_id: z.number().int(),

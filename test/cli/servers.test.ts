@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCreateBody, parseConfigPairs, type CreateOptions } from '../../cli/commands/servers.js';
 
@@ -67,9 +70,10 @@ describe('buildCreateBody', () => {
     expect(body.start).toBe(false);
   });
 
-  it('needs exactly one of --git and --image', () => {
-    expect(() => buildCreateBody('w', { type: 'node', start: true })).toThrow('--git/--image: give exactly one source');
-    expect(() => buildCreateBody('w', { ...git, image: 'acme/w' })).toThrow('--git/--image: give exactly one source');
+  it('needs exactly one source', () => {
+    const one = '--git/--image/--npm/--pypi/--go/--from: give exactly one source';
+    expect(() => buildCreateBody('w', { type: 'node', start: true })).toThrow(one);
+    expect(() => buildCreateBody('w', { ...git, image: 'acme/w' })).toThrow(one);
     expect(() => buildCreateBody('w', { type: 'node', image: 'acme/w', branch: 'dev', start: true })).toThrow(
       '--branch: only applies with --git',
     );
@@ -99,5 +103,45 @@ describe('buildCreateBody', () => {
     });
     expect(() => buildCreateBody('w', { ...git, secret: ['GH_TOKEN'] })).toThrow(/^--secret: expected KEY=NAME/);
     expect(() => buildCreateBody('w', { ...git, secret: ['GH_TOKEN=Bad Name'] })).toThrow(/GH_TOKEN/);
+  });
+
+  it('--from reads a server.json: its name by default, MCP as the type, no plain value for a secret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcpctl-from-'));
+    const file = join(dir, 'server.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'io.github.example/Weather_Server',
+        description: 'Weather',
+        version: '1.0.0',
+        packages: [
+          {
+            registryType: 'npm',
+            identifier: '@example/weather-mcp',
+            version: '1.0.0',
+            transport: { type: 'stdio' },
+            environmentVariables: [{ name: 'WEATHER_KEY', isSecret: true }],
+          },
+        ],
+      }),
+    );
+    try {
+      // A server.json's optional secret left out; given, it is a reference only (the secret store's).
+      const body = buildCreateBody(undefined, { from: file, start: true });
+      expect(body).toMatchObject({ name: 'weather-server', server_type: 'MCP', config: {} });
+      expect(body.source).toMatchObject({ type: 'registry', server: { name: 'io.github.example/Weather_Server' } });
+      expect(() => buildCreateBody('w', { from: file, config: ['WEATHER_KEY=plain'], start: true })).toThrow(
+        /WEATHER_KEY/,
+      );
+      expect(() => buildCreateBody('w', { from: file, version: '2', start: true })).toThrow(
+        '--version: does not apply with --from',
+      );
+      expect(() => buildCreateBody('w', { from: join(dir, 'missing.json'), start: true })).toThrow('--from:');
+      expect(() => buildCreateBody('w', { type: 'node', image: 'acme/w', package: '0', start: true })).toThrow(
+        '--package: only applies with --from',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

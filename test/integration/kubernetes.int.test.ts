@@ -32,6 +32,9 @@ const NAMESPACE = 'mcp-servers';
 const SERVICE_ACCOUNT = 'mcp-runner';
 const PULL_SECRET = 'mcp-registry-pull';
 const REGISTRY_HOST = '127.0.0.1:5999';
+// Nothing listens at REGISTRY_HOST (the kubelet here pulls nothing): a reference pinned by digest names
+// its image without a registry to ask, as a tag would be resolved at the decision (and refused unresolved).
+const ROUTER_IMAGE = `${REGISTRY_HOST}/mcp/router@sha256:${'e'.repeat(64)}`;
 
 let k8s: KubernetesControlPlane;
 let kubelet: KubeletStandIn;
@@ -163,7 +166,7 @@ describe('the kubernetes backend', () => {
       json: {
         name: 'k8s-router',
         server_type: 'Router',
-        source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+        source: { type: 'image', image: ROUTER_IMAGE },
         config: { LOG_LEVEL: 'debug', 'resources.cpus': 0.25, 'resources.memory': '128m' },
         use_gpu: true,
       },
@@ -185,7 +188,7 @@ describe('the kubernetes backend', () => {
     expect(pod.spec!.serviceAccountName).toBe(SERVICE_ACCOUNT);
     expect(pod.spec!.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
     const container = pod.spec!.containers[0]!;
-    expect(container.image).toBe(`${REGISTRY_HOST}/mcp/router:1`);
+    expect(container.image).toBe(ROUTER_IMAGE);
     expect(container.resources!.limits).toEqual({ cpu: '250m', memory: '128Mi', 'nvidia.com/gpu': '1' });
     expect(container.env).toEqual(
       expect.arrayContaining([
@@ -344,7 +347,10 @@ describe('a stdio server on kubernetes', () => {
       },
     });
     const [container] = pod.spec!.containers;
-    expect(container!.image).toBe(image);
+    // The tag was read once, at the decision: the pod runs the digest it named.
+    expect(container!.image).toMatch(
+      new RegExp(`^${images.address.replace(/\./g, '\\.')}/mcp/hello-stdio@sha256:[a-f0-9]{64}$`),
+    );
     expect(container!.command).toEqual(['/.mcp-host/stdio-bridge', '--', '/usr/local/bin/hello-mcp', '--stdio']);
     expect(container!.args ?? []).toEqual([]);
     expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
@@ -387,7 +393,7 @@ describe('a pod that never becomes ready', () => {
         json: {
           name: 'k8s-never-ready',
           server_type: 'Router',
-          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+          source: { type: 'image', image: ROUTER_IMAGE },
         },
       })
     ).body.id;
@@ -437,7 +443,7 @@ describe('kubernetes server logs', () => {
         json: {
           name: 'k8s-logger',
           server_type: 'Router',
-          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+          source: { type: 'image', image: ROUTER_IMAGE },
         },
       })
     ).body.id;
@@ -511,7 +517,7 @@ describe('registry pull-secret rotation', () => {
         json: {
           name: 'k8s-rotation-witness',
           server_type: 'Router',
-          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/router:1` },
+          source: { type: 'image', image: ROUTER_IMAGE },
         },
       })
     ).body.id;

@@ -162,8 +162,17 @@ describe('hosting an MCP server', () => {
     ).body.id;
     const server = await waitFor(fromImage, ['running', 'unhealthy', 'error'], 'running from image');
     expect(server.status, server.status_reason).toBe('running');
+    // The tag was read once, at the decision: the decision, the ledger and the container name its digest.
     const [decision] = (await call('GET', `/api/servers/${fromImage}/decisions`, { token: h.adminToken })).body;
-    expect(decision).toMatchObject({ image, requires_build: false, launchable: true });
+    const digest = (
+      await h.sql<{ manifest_digest: string }[]>`
+      select manifest_digest from build_artifact_runs where server_id = ${built} order by id desc limit 1`
+    )[0]!.manifest_digest;
+    const pinned = `${image.replace(/:latest$/, '')}@${digest}`;
+    expect(decision).toMatchObject({ image: pinned, manifest_digest: digest, requires_build: false, launchable: true });
+    expect(decision.notes).toContain('image:pinned-by-digest');
+    expect(decision.notes).not.toContain('artifact:none');
+    expect((await container(fromImage).inspect()).Config.Image).toBe(pinned);
     await call('DELETE', `/api/servers/${fromImage}`, { token: h.adminToken });
   });
 

@@ -8,6 +8,10 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory } from '../support/histories.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
 
+// No registry here holds ghcr.io: a reference pinned by digest names its image without asking one
+// (a tag would be resolved at the decision, and refused when its registry cannot be reached).
+const VM_IMAGE = `ghcr.io/example/router@sha256:${'c'.repeat(64)}`;
+
 let hv: HypervisorStandIn;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
@@ -48,7 +52,7 @@ describe('the virtual-machine backend', () => {
     await hv.setBehaviour({});
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
-      json: { name: 'vm-router', server_type: 'Router', source: { type: 'image', image: 'ghcr.io/example/router:1' } },
+      json: { name: 'vm-router', server_type: 'Router', source: { type: 'image', image: VM_IMAGE } },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id: number = created.body.id;
@@ -138,7 +142,7 @@ describe('the virtual-machine backend', () => {
           json: {
             name: 'vm-untrusted',
             server_type: 'Router',
-            source: { type: 'image', image: 'ghcr.io/example/router:1' },
+            source: { type: 'image', image: VM_IMAGE },
           },
         })
       ).body.id;
