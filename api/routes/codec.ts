@@ -12,7 +12,15 @@ import { payloadFromJson, payloadToJson } from '../../lib/secrets/payload-codec.
 import { authenticate, requireRole } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { errorBody } from '../errors.js';
-import { commonErrors, createRouter, json, jsonBody, tooLargeError, defineRoute } from '../openapi.js';
+import {
+  commonErrors,
+  createRouter,
+  json,
+  jsonBody,
+  tooLargeError,
+  defineRoute,
+  headersTooLargeError,
+} from '../openapi.js';
 
 const tags = ['codec'];
 export const CODEC_COOKIE = 'mcp_host_codec';
@@ -133,7 +141,12 @@ export function codecRoutes({ sql, env, codec }: ApiDeps) {
         operationId: 'codecLoginPage',
         tags,
         summary: 'A page where an operator signs in the browser for the codec endpoint',
-        responses: { 200: { content: { 'text/html': { schema: z.string() } }, description: 'The page' } },
+        // The sign-in page itself needs no token: it is where the token is typed.
+        security: [],
+        responses: {
+          200: { content: { 'text/html': { schema: z.string() } }, description: 'The page' },
+          ...headersTooLargeError,
+        },
       }),
       (c) => c.html(LOGIN_HTML),
     );

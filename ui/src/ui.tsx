@@ -144,3 +144,17 @@ export function useStreamLines<T>(path: string | null, pick: (event: string, dat
   }, [path]);
   return { lines, error };
 }
+
+/** A server's source in one line, whichever kind it is (the API's union, so a new kind fails to type-check here). */
+export function sourceLabel(source: Schemas['Server']['source']): string {
+  switch (source.type) {
+    case 'git':
+      return `${source.repository} @ ${source.branch}${source.directory ? ` / ${source.directory}` : ''}`;
+    case 'image':
+      return source.image;
+    case 'go':
+      return `go ${source.module}@${source.version}`;
+    default:
+      return `${source.type} ${source.package}@${source.version}`;
+  }
+}

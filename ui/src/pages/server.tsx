@@ -14,6 +14,7 @@ import {
   useSession,
   useStreamLines,
   workflowId,
+  sourceLabel,
 } from '../ui';
 
 const INTENTS = [
@@ -197,7 +198,7 @@ export function ServerPage({ id }: { id: number }) {
         <Section title="Runtime and endpoint">
           <dl>
             <dt>Source</dt>
-            <dd>{s.source.type === 'git' ? `${s.source.repository} @ ${s.source.branch}` : s.source.image}</dd>
+            <dd>{sourceLabel(s.source)}</dd>
             <dt>Runs on</dt>
             <dd>{latest ? `${latest.backend}${latest.executor_name ? ` (${latest.executor_name})` : ''}` : '—'}</dd>
             <dt>Image</dt>

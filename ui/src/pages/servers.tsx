@@ -5,7 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { call, client, followStream, type Schemas, type ServerEvent } from '../api';
 // The API's own list (lib/server-status.ts is dependency-free, shared by every layer).
 import { SERVER_STATUSES } from '../../../lib/server-status';
-import { ErrorDisplay, Section, Status, When, useSession, Table } from '../ui';
+import { ErrorDisplay, Section, Status, When, useSession, Table, sourceLabel } from '../ui';
 
 type Server = Schemas['Server'];
 
@@ -154,7 +154,7 @@ export function ServersPage() {
                 <Status value={s.status} />
               </td>
               <td>{s.status_reason ?? ''}</td>
-              <td>{s.source.type === 'git' ? `${s.source.repository} (${s.source.branch})` : s.source.image}</td>
+              <td>{sourceLabel(s.source)}</td>
               <td>
                 <When at={s.updated_at} />
               </td>
