@@ -70,7 +70,13 @@ interface Message {
   bytes: number;
 }
 
-const RUNNING = new Set(['running', 'unhealthy']);
+/**
+ * Statuses the relay routes to: a degraded server still answers (slowly, or failing under the
+ * limit), a drifted one serves the sessions it has. Unhealthy, restarting and crashloop servers
+ * get a 503 with Retry-After until their supervisor has them running again (the route cache drops
+ * a server's route on each of its status events).
+ */
+const RUNNING = new Set(['running', 'degraded', 'drifted']);
 
 function describe(raw: unknown, bytes: number): Message | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;

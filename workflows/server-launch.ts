@@ -131,6 +131,8 @@ export async function launch(server: ServerEntity, artifactRunId: number | undef
       artifactRunId,
     });
     if (decision.launchable && decision.image) {
+      // What the supervisor restarts (no command: replays as before).
+      server.launched = { backend: decision.backend, ...(artifactRunId !== undefined && { artifactRunId }) };
       await launcherFor(decision.backend).launch(server, decisionId, decision, decision.image);
       return;
     }

@@ -93,7 +93,6 @@ export function createEvaluationActivities(
           config: {},
           useGpu: false,
           extraLabels: { 'mcp-host.certification-id': String(certificationId) },
-          restart: false,
           networks,
           bridge,
         });

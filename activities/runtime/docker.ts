@@ -1,5 +1,5 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
-// the decision names, config as environment, a restart policy and GPUs when asked, on a network of
+// the decision names, config as environment, no restart policy (its supervisor restarts it) and GPUs when asked, on a network of
 // its own (sandbox-network.ts). A stdio server runs behind the stdio bridge (stdio-bridge.ts), so
 // every server answers Streamable HTTP at its address on its network. Every container (servers and evaluations alike) runs hardened: not
 // as root, no capabilities, no new privileges, a read-only root with a small tmpfs /tmp, Docker's
@@ -135,8 +135,6 @@ export interface ContainerSpec {
   config: Record<string, string | number | boolean>;
   useGpu: boolean;
   extraLabels: Record<string, string>;
-  /** Long-running servers restart with the daemon; throw-away evaluations do not. */
-  restart: boolean;
   networks: SandboxNetworks;
   /** Where a stdio server's bridge comes from. */
   bridge: DockerBridge;
@@ -195,7 +193,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     ...(command && { Entrypoint: command, Cmd: [] }),
     HostConfig: {
       NetworkMode: hostNetwork ? 'host' : name,
-      RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
+      // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
+      // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
+      RestartPolicy: { Name: 'no' },
       // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
       // (nothing here may set seccomp=unconfined).
       CapDrop: ['ALL'],
@@ -303,7 +303,6 @@ export function createDockerExecutor(
         config: { ...input.config, MCP_SERVER_ID: input.serverId },
         useGpu: input.useGpu,
         extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
-        restart: true,
         networks,
         bridge,
       });
@@ -337,6 +336,13 @@ export function createDockerExecutor(
     },
 
     inspect: async ({ workload }) => containerState(workload, await docker.getContainer(workload).inspect()),
+
+    /** The daemon answers the wait when the container's process ends: no polling, noticed at once. */
+    async awaitExit({ workload }, signal) {
+      const container = docker.getContainer(workload);
+      await container.wait({ condition: 'not-running', abortSignal: signal });
+      return containerState(workload, await container.inspect());
+    },
   } satisfies Executor<LaunchInput, Launched>;
 }
 
