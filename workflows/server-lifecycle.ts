@@ -104,8 +104,8 @@ async function remove(server: ServerEntity): Promise<void> {
 }
 
 export async function serverLifecycle(input: ServerLifecycleInput): Promise<ServerLifecycleResult> {
-  const { status, seq, pending, ...start } = input;
-  const server = new ServerEntity(start, { status, seq, pending });
+  const { status, seq, pending, launched, health, ...start } = input;
+  const server = new ServerEntity(start, { status, seq, pending, launched, health });
 
   setHandler(stateQuery, () => server.state());
   for (const [intent, update] of Object.entries(intentUpdates) as [
