@@ -258,6 +258,15 @@ export function createRelay(deps: RelayDeps) {
     if (session && session.generation !== route.generation) {
       return refuse(404, RpcCode.sessionNotFound, `server ${serverId} was redeployed: start a new session`, 'error');
     }
+    // A drifted server keeps its sessions; a new one is refused (and audited) unless its track allows drift.
+    if (route.status === 'drifted' && !route.driftAllowed && messages.some((m) => m.method === 'initialize')) {
+      return refuse(
+        403,
+        RpcCode.forbidden,
+        `server ${serverId} refuses new sessions: ${route.statusReason ?? 'its tools differ from those certified'}`,
+        'denied',
+      );
+    }
 
     for (const m of messages) {
       if (m.kind && m.name !== null && !parts.access.allowsItem(principal, serverId, m.kind, m.name)) {

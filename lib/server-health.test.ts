@@ -39,6 +39,18 @@ describe('judgeProbe', () => {
   });
 });
 
+describe('judgeProbe and drift', () => {
+  it('is drifted when the tools differ from the certified ones, whatever the latency', () => {
+    const drift = { certified: 'sha256:abc', difference: ['added tool shout'] };
+    expect(judgeProbe(s, 1, { ...ok(5_000), drift })).toEqual({
+      status: 'drifted',
+      reason: 'tools differ from those certified for sha256:abc: added tool shout',
+      failures: 0,
+    });
+    expect(judgeProbe(s, 0, { ...ok(5), drift: null }).status).toBe('running');
+  });
+});
+
 describe('planRestart', () => {
   it('doubles the delay with each restart in the window, up to the maximum', () => {
     const now = 10_000_000;

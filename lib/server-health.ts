@@ -35,10 +35,12 @@ export interface ProbeOutcome {
   error: string | null;
   /** The workload is not running at all: counted as the last failure allowed at once. */
   exited: boolean;
+  /** The tools differ from the certified ones (the digest certified, and how). */
+  drift?: { certified: string; difference: string[] } | null;
 }
 
 export interface HealthVerdict {
-  status: Extract<ServerStatus, 'running' | 'degraded' | 'unhealthy'>;
+  status: Extract<ServerStatus, 'running' | 'degraded' | 'unhealthy' | 'drifted'>;
   reason: string;
   failures: number;
 }
@@ -47,6 +49,10 @@ const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 
 /** The status a probe leaves the server in, and the failures in a row after it. */
 export function judgeProbe(s: HealthSettings, failuresBefore: number, probe: ProbeOutcome): HealthVerdict {
+  if (probe.ok && probe.drift) {
+    // What it offers is not what was certified: that outweighs how fast it answers.
+    return { status: 'drifted', reason: driftReason(probe.drift), failures: 0 };
+  }
   if (probe.ok) {
     const latency = probe.latencyMs ?? 0;
     return latency > s.degradedLatencyMs
@@ -67,6 +73,11 @@ export function judgeProbe(s: HealthSettings, failuresBefore: number, probe: Pro
     };
   }
   return { status: 'degraded', reason: `probe failed (${failures} of ${s.failureThreshold}): ${error}`, failures };
+}
+
+/** `tools differ from those certified for sha256:…: added tool shout` — the gateway's refusal quotes it. */
+export function driftReason(drift: { certified: string; difference: string[] }): string {
+  return `tools differ from those certified for ${drift.certified}: ${drift.difference.join('; ')}`;
 }
 
 export interface RestartPlan {

@@ -10,10 +10,10 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Context } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
-import { recordProbe } from '../../lib/ledger/probes.js';
+import { certifiedSurface, recordProbe } from '../../lib/ledger/probes.js';
 import type { ExecutorRegistry, WorkloadState } from '../../lib/runtime/executor.js';
 import type { HealthSettings } from '../../lib/server-health.js';
-import { surfaceDigest, type SurfaceTool } from '../../lib/runtime/tool-surface.js';
+import { surfaceDifference, surfaceDigest, type SurfaceTool } from '../../lib/runtime/tool-surface.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -24,6 +24,11 @@ export interface ProbeResult {
   /** The workload is not running at all (exited, gone): no further probe will answer. */
   exited: boolean;
   toolsDigest: string | null;
+  /**
+   * How the tools differ from those the server was certified with (`added tool shout`); null when
+   * they are the same, or nothing was certified to compare with.
+   */
+  drift?: { certified: string; difference: string[] } | null;
 }
 
 /** When awaitExit is not offered: how often the workload is inspected instead. */
@@ -103,13 +108,18 @@ export function createSupervisionActivities(sql: Sql, env: Env, executors: Execu
         } else {
           try {
             const probed = await probeEndpoint(found.workload.endpoint, timeoutMs);
+            const digest = surfaceDigest(probed.tools);
+            const certified = await certifiedSurface(sql, serverId);
+            const difference =
+              certified && certified.digest !== digest ? surfaceDifference(certified.tools, probed.tools) : [];
             result = {
               ok: true,
               method: probed.method,
               latencyMs: probed.latencyMs,
               error: null,
               exited: false,
-              toolsDigest: surfaceDigest(probed.tools),
+              toolsDigest: digest,
+              drift: difference.length > 0 ? { certified: certified!.manifestDigest, difference } : null,
             };
           } catch (err) {
             result = fail(`MCP probe of ${found.workload.endpoint} failed: ${(err as Error).message}`, false);
