@@ -23,8 +23,6 @@ create table server_probes (
 );
 create index server_probes_server_idx on server_probes (server_id, id desc);
 
--- A track may let its servers keep serving new sessions with a tool surface other than the
--- certified one, and give each stage a soak time: a digest promoted there that fails health (or
--- drifts) within it is rolled back automatically. {"staging": 600} = ten minutes in staging.
+-- A track may let the servers it governs keep taking new gateway sessions while their tools differ
+-- from the certified ones (drifted).
 alter table promotion_tracks add column allow_drift boolean not null default false;
-alter table promotion_tracks add column soak_seconds jsonb not null default '{}'::jsonb;
