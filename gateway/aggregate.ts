@@ -9,7 +9,6 @@
 // A session's id describes it (gateway/aggregate-session.ts): a replica that does not hold the
 // session, or one that restarted, rebuilds it from a valid id on first sight — the in-memory map is a
 // cache, and upstream connections are opened again as they are needed.
-import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -80,6 +79,7 @@ import type {
   GatewayPrincipal,
   GrantedKind,
 } from './contracts.js';
+import { auditEntry, digestArguments } from './messages.js';
 
 /** The status events the aggregate follows (the ledger's server_events tail). */
 export type ServerEventFeed = Pick<TableTail<ServerEventRow>, 'subscribe'>;
@@ -128,37 +128,6 @@ const MAX_LIST_PAGES = 50;
 /** A server slower than this to answer initialize or a list is left out of that list (the others are not held up by it). */
 const LIST_TIMEOUT_MS = 10_000;
 
-/** The audit row of one JSON-RPC message (or of a refused HTTP request, `method` then its HTTP method). */
-function auditRow(
-  p: GatewayPrincipal | null,
-  sessionId: string | null,
-  entry: Partial<GatewayAuditEntry>,
-  durationMs: number,
-  outcome: AuditOutcome,
-  httpStatus: number,
-): GatewayAuditEntry {
-  return {
-    at: new Date(Date.now() - durationMs),
-    ownerId: p?.scope.kind === 'owner' ? p.scope.ownerId : null,
-    userId: p?.userId ?? null,
-    subject: p?.subject ?? null,
-    tokenId: p?.tokenId ?? null,
-    serverId: null,
-    sessionId,
-    method: 'unknown',
-    name: null,
-    outcome,
-    httpStatus,
-    durationMs,
-    requestBytes: 0,
-    responseBytes: 0,
-    argumentsDigest: null,
-    arguments: null,
-    error: null,
-    ...entry,
-  };
-}
-
 /** An audit row, also counted in the metrics. */
 function emit(deps: AggregateDeps, row: GatewayAuditEntry): void {
   deps.parts.audit.record(row);
@@ -171,11 +140,6 @@ function rpcError(status: number, code: number, message: string, id: RequestId |
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
-}
-
-/** sha256 of the request's arguments as the client sent them, when there are any. */
-export function digestArguments(args: unknown): string | null {
-  return args === undefined ? null : createHash('sha256').update(JSON.stringify(args)).digest('hex');
 }
 
 /** The item a request names, for grants and the audit. */
@@ -645,7 +609,7 @@ class AggregateSession {
   }
 
   record(entry: Partial<GatewayAuditEntry>, durationMs: number, outcome: AuditOutcome, httpStatus = 200): void {
-    emit(this.deps, auditRow(this.principal, this.id, entry, durationMs, outcome, httpStatus));
+    emit(this.deps, auditEntry(this.principal, { sessionId: this.id, ...entry }, durationMs, outcome, httpStatus));
   }
 
   close(): void {
@@ -775,7 +739,7 @@ export function createAggregate(deps: AggregateDeps): Aggregate {
       let principal: GatewayPrincipal | null = null;
       const refuse = (status: number, code: number, message: string, outcome: AuditOutcome, headers = {}) => {
         const row = { method: req.method, error: message, sessionId: req.headers.get('mcp-session-id') };
-        emit(deps, auditRow(principal, null, row, Date.now() - started, outcome, status));
+        emit(deps, auditEntry(principal, row, Date.now() - started, outcome, status));
         return rpcError(status, code, message, null, headers);
       };
       if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {

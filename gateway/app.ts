@@ -1,7 +1,9 @@
-// The MCP gateway as the API mounts it: `/mcp/<server-id>` (the relay), `/mcp` (every server in one,
-// gateway/aggregate.ts) and the protected-resource metadata clients discover authorization from. This file composes the gateway's parts; each part is
-// replaceable without touching the relay.
+// The MCP gateway as the API mounts it: `/mcp/<server-id>` (the relay, served on node:http before
+// Hono sees the request: gateway/http.ts), `/mcp` (every server in one, gateway/aggregate.ts) and the
+// protected-resource metadata clients discover authorization from. This file composes the gateway's
+// parts; each part is replaceable without touching the relay.
 import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { Sql } from '../lib/db.js';
@@ -16,6 +18,7 @@ import { createGatewayAccess } from './grants.js';
 import { createGatewayLimits } from './limits.js';
 import { createGatewayMetrics } from './metrics.js';
 import { gatewayAuthenticator, type Authenticate } from './principal.js';
+import { corsHeaders, preflight } from './cors.js';
 import { createRelay, RpcCode, type RelayTracing, type RouteSource } from './relay.js';
 import { sessionSigner, signedIds, type SessionSigner, type SignedIds } from './sessions.js';
 
@@ -36,11 +39,28 @@ export interface GatewayDeps {
 }
 
 export interface Gateway {
+  /** `/mcp`, and the protected-resource metadata. */
   app: Hono;
+  /**
+   * Takes the request when it is for `/mcp/<server-id>` (the relay) and answers it on node:http;
+   * false for any other path, which goes to Hono (gateway/http.ts puts the two together).
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
   parts: GatewayParts;
   /** Writes what the audit holds and stops its timers. */
   close(): Promise<void>;
 }
+
+/** `/mcp/<server-id>`, as Hono's `/mcp/:id` matched it (one segment, no trailing slash), query allowed. */
+const RELAY_PATH = /^\/mcp\/([^/?#]+)(?:\?|$)/;
+
+const decodePathSegment = (segment: string) => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+};
 
 /** How long a server's route is trusted before the ledger is asked again (a failed hop drops it sooner). */
 const ROUTE_CACHE_MS = 2_000;
@@ -52,7 +72,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     audit: deps.parts?.audit ?? createAuditSink(sql, log),
     limits: deps.parts?.limits ?? createGatewayLimits(env, sql, { log }),
   };
-  const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env);
+  const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env, undefined, log);
   const originAllowed = originPolicy(env);
   const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`;
   const secret = gatewayKey(sql, env);
@@ -94,9 +114,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     log,
     maxBodyBytes: env.MAX_BODY_BYTES,
   });
-  // Exactly /mcp: the relay's /mcp/<id> is a route of its own.
-  app.all('/mcp', (c) => aggregate.handle(c.req.raw));
-  app.all('/mcp/:id', relay);
+  // Exactly /mcp: the relay's /mcp/<id> never reaches Hono.
+  app.options('/mcp', (c) => {
+    const answer = preflight(c.req.header('origin'), c.req.header('access-control-request-headers'), (o) =>
+      originAllowed(o, c.req.url),
+    );
+    return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+  });
+  app.all('/mcp', async (c) => {
+    const res = await aggregate.handle(c.req.raw);
+    const origin = c.req.header('origin');
+    if (origin === undefined || !originAllowed(origin, c.req.url)) return res;
+    // An allowed browser origin may read the answer and its session id.
+    const out = new Response(res.body, res);
+    for (const [name, value] of Object.entries(corsHeaders(origin))) out.headers.set(name, value);
+    return out;
+  });
   app.onError((err, c) => {
     log.error({ err, path: c.req.path }, 'gateway: request failed');
     return c.json(
@@ -110,8 +143,30 @@ export function createGateway(deps: GatewayDeps): Gateway {
     );
   });
 
+  const failed = (err: unknown, res: ServerResponse) => {
+    log.error({ err, path: '/mcp/:id' }, 'gateway: request failed');
+    if (res.headersSent) return void res.destroy();
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: RpcCode.unavailable, message: 'the gateway could not serve this request' },
+    });
+    res.writeHead(503, {
+      'content-type': 'application/json',
+      'retry-after': '1',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
   return {
     app,
+    handle(req, res) {
+      const match = RELAY_PATH.exec(req.url ?? '');
+      if (!match) return false;
+      relay(req, res, decodePathSegment(match[1]!)).catch((err: unknown) => failed(err, res));
+      return true;
+    },
     parts,
     async close() {
       await aggregate.close();

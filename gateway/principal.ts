@@ -6,7 +6,8 @@ import type { Sql } from '../lib/db.js';
 import type { Env } from '../lib/env.js';
 import { findUserByEmail } from '../lib/ledger/users.js';
 import { everyOwner, ownerScope } from '../lib/ledger/scope.js';
-import { tokenHolder, touchToken } from '../lib/ledger/tokens.js';
+import { TOKEN_CHANGES_CHANNEL, tokenHolder, touchToken } from '../lib/ledger/tokens.js';
+import type { Logger } from '../lib/logger.js';
 import { hashToken } from '../lib/tokens.js';
 import type { GatewayAuthFailure, GatewayPrincipal } from './contracts.js';
 import { looksLikeJwt, oidcVerifier, type OidcVerifier } from './oidc.js';
@@ -19,7 +20,11 @@ export type Authenticate = (
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,4096})$/;
 
-/** How long a token, once looked up, is trusted without asking the ledger again (a revocation takes this long). */
+/**
+ * How long a token, once looked up, is trusted without asking the ledger again. A revocation clears
+ * it at once (TOKEN_CHANGES_CHANNEL); this bounds only what a process that missed the notification
+ * (its listening connection was down) may go on trusting.
+ */
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 
@@ -28,10 +33,34 @@ export const isAuthFailure = (p: GatewayPrincipal | GatewayAuthFailure): p is Ga
 
 const failure = (message: string): GatewayAuthFailure => ({ status: 401, message });
 
-/** Authenticates mcp-host tokens; a short cache keeps the ledger off the hot path of every relayed request. */
-export function tokenAuthenticator(sql: Sql): Authenticate {
+/**
+ * Authenticates mcp-host tokens; a short cache keeps the ledger off the hot path of every relayed
+ * request, and every process's cache hears of revocations through Postgres LISTEN/NOTIFY.
+ */
+export function tokenAuthenticator(sql: Sql, log?: Logger): Authenticate {
   const cache = new Map<string, { principal: GatewayPrincipal; until: number }>();
+  let listening: Promise<unknown> | undefined;
+  // Nothing is cached until the listen is in place: a revocation before it would go unheard.
+  let heard = false;
+  const forget = (payload: string) => {
+    if (payload === '*') return cache.clear();
+    const tokenId = Number(payload);
+    for (const [key, hit] of cache) if (hit.principal.tokenId === tokenId) cache.delete(key);
+  };
+  const listen = () => {
+    listening ??= sql
+      .listen(TOKEN_CHANGES_CHANNEL, forget, () => {
+        // Also after a reconnect: whatever was revoked meanwhile went unheard.
+        cache.clear();
+        heard = true;
+      })
+      .catch((err: unknown) => {
+        listening = undefined;
+        log?.warn({ err: (err as Error).message }, 'gateway: cannot listen for token revocations; not caching');
+      });
+  };
   return async (authorization) => {
+    listen();
     if (!authorization) return failure('missing bearer token (Authorization: Bearer <token>)');
     const match = BEARER.exec(authorization);
     if (!match) return failure('malformed Authorization header; expected "Bearer <token>"');
@@ -56,7 +85,7 @@ export function tokenAuthenticator(sql: Sql): Authenticate {
       grants: row.gateway_grants,
     };
     if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(key, { principal, until: now + CACHE_MS });
+    if (heard) cache.set(key, { principal, until: now + CACHE_MS });
     return principal;
   };
 }
@@ -65,8 +94,8 @@ export function tokenAuthenticator(sql: Sql): Authenticate {
  * mcp-host tokens, and access tokens of the OpenID Connect issuer when one is configured: a bearer
  * shaped like a JWT goes to the issuer's verifier, anything else to the ledger.
  */
-export function gatewayAuthenticator(sql: Sql, env: Env, oidc?: OidcVerifier): Authenticate {
-  const tokens = tokenAuthenticator(sql);
+export function gatewayAuthenticator(sql: Sql, env: Env, oidc?: OidcVerifier, log?: Logger): Authenticate {
+  const tokens = tokenAuthenticator(sql, log);
   const verify =
     oidc ??
     (env.GATEWAY_OIDC_ISSUER

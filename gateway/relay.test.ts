@@ -1,17 +1,18 @@
 // The relay against a real MCP server (the SDK's, in this process) with the official SDK Client,
 // its ledger replaced by a route the test controls: what each part is asked and what each refusal
 // looks like. The real stack's version is test/integration/gateway.int.test.ts.
-import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseEnvironment } from '../lib/env.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import { everyOwner, ownerScope } from '../lib/ledger/scope.js';
 import { createLogger } from '../lib/logger.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../test/support/mcp-upstream.js';
 import { createGateway } from './app.js';
+import { serveGateway } from './http.js';
 import type { GatewayAuditEntry, GatewayPrincipal, LimitVerdict } from './contracts.js';
 
 const principal = (tokenId: number, extra: Partial<GatewayPrincipal> = {}): GatewayPrincipal => ({
@@ -36,7 +37,7 @@ const PRINCIPALS: Record<string, GatewayPrincipal> = {
 };
 
 let upstream: RecordingUpstream;
-let server: ServerType;
+let server: Server;
 let base: string;
 let route: ServerRoute;
 const audit: GatewayAuditEntry[] = [];
@@ -48,7 +49,10 @@ beforeAll(async () => {
     globs.some((g) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name));
   const gateway = createGateway({
     sql: {} as never,
-    env: parseEnvironment({ GATEWAY_SESSION_SECRET: 'a-test-secret-of-at-least-32-characters' }),
+    env: parseEnvironment({
+      GATEWAY_SESSION_SECRET: 'a-test-secret-of-at-least-32-characters',
+      GATEWAY_ALLOWED_ORIGINS: 'https://app.example',
+    }),
     log: createLogger('relay-test', 'silent'),
     registry: new Registry(),
     authenticate: async (header) =>
@@ -68,7 +72,7 @@ beforeAll(async () => {
       },
     },
   });
-  server = serve({ fetch: gateway.app.fetch, port: 0, hostname: '127.0.0.1' });
+  server = serveGateway({ gateway, fetch: gateway.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
@@ -103,8 +107,9 @@ async function connect(token: string, sessionId?: string) {
   return { client, transport };
 }
 
-const post = (body: unknown, headers: Record<string, string> = {}) =>
+const post = (body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
   fetch(`${base}/mcp/1`, {
+    signal,
     method: 'POST',
     headers: {
       authorization: 'Bearer owner-token-0000000001',
@@ -290,5 +295,80 @@ describe('the relay', () => {
       'mcp-param-x': '1',
     });
     expect(upstream.seen[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('relays a cancellation: the client aborts a slow call and the server stops it', async () => {
+    const { client } = await connect('Bearer owner-token-0000000001');
+    const before = upstream.cancelled;
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: { steps: 50 } }, undefined, {
+      signal: controller.signal,
+      onprogress: () => controller.abort(),
+    });
+    await expect(call).rejects.toThrow();
+    await vi.waitFor(() => expect(upstream.cancelled).toBe(before + 1), { timeout: 10_000 });
+    await vi.waitFor(() =>
+      expect(audit.find((e) => e.method === 'notifications/cancelled')).toMatchObject({ outcome: 'ok' }),
+    );
+    await client.close();
+  });
+
+  it('audits a call whose client dropped the stream before the answer', async () => {
+    const { transport } = await connect('Bearer owner-token-0000000001');
+    const controller = new AbortController();
+    const res = await post(
+      { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'slow', arguments: { steps: 30 } } },
+      { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      controller.signal,
+    );
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    controller.abort();
+    await vi.waitFor(() =>
+      expect(audit.find((e) => e.method === 'tools/call' && e.name === 'slow')).toMatchObject({
+        outcome: 'error',
+        error: 'the client closed the stream',
+      }),
+    );
+  });
+
+  it('answers CORS preflights for allowed origins only, and lets them read the session id', async () => {
+    const preflight = (path: string, origin: string) =>
+      fetch(`${base}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type, mcp-session-id, mcp-param-x, x-other',
+        },
+      });
+    for (const path of ['/mcp/1', '/mcp']) {
+      const ok = await preflight(path, 'https://app.example');
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(ok.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+      const allowed = ok.headers.get('access-control-allow-headers')!.split(', ');
+      expect(allowed).toEqual(
+        expect.arrayContaining(['authorization', 'mcp-session-id', 'mcp-protocol-version', 'mcp-param-x']),
+      );
+      expect(allowed).not.toContain('x-other');
+      expect(ok.headers.get('access-control-expose-headers')).toContain('Mcp-Session-Id');
+      const refused = await preflight(path, 'http://evil.example');
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    }
+    const init = await post(
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'browser', version: '1' } },
+      },
+      { origin: 'https://app.example' },
+    );
+    await init.body?.cancel();
+    expect(init.status).toBe(200);
+    expect(init.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(init.headers.get('access-control-expose-headers')).toContain('Mcp-Session-Id');
+    expect(init.headers.get('mcp-session-id')).toMatch(/\./);
   });
 });

@@ -1,37 +1,35 @@
 // The relay of `/mcp/<server-id>`: MCP Streamable HTTP from a client to the server's current endpoint
-// and back. It authenticates the caller, routes by the ledger's record of where the server runs, wraps
-// the server's session in a signed gateway session, asks the access, limit and audit parts at each
+// and back, on node:http (gateway/http.ts hands it the request before Hono sees it). It authenticates
+// the caller, routes by the ledger's record of where the server runs (gateway/route.ts), wraps the
+// server's session in a signed gateway session, asks the access, limit and audit parts at each
 // JSON-RPC message, and otherwise streams bytes through untouched: a POST's body is the only thing it
 // parses, a list result the only thing it may rewrite.
-import { createHash, randomBytes } from 'node:crypto';
-import type { Context } from 'hono';
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
 import type { RelaySpans } from '../lib/tracing.js';
 import { inScope } from '../lib/ledger/scope.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
-import type { AuditOutcome, GatewayAuditEntry, GatewayParts, GatewayPrincipal, GrantedKind } from './contracts.js';
-import { grantedItemOf, isFilteredList } from './grants.js';
+import type { AuditOutcome, GatewayParts, GatewayPrincipal } from './contracts.js';
+import { corsHeaders, preflight } from './cors.js';
+import { isFilteredList } from './grants.js';
+import {
+  auditEntry,
+  describeMessage,
+  errorMessage,
+  messageFields,
+  RpcCode,
+  rpcErrorBody,
+  type ClientMessage,
+} from './messages.js';
 import type { GatewayMetrics } from './metrics.js';
 import { isAuthFailure, type Authenticate } from './principal.js';
+import { pipeBody, pipeEventStream, readAll } from './relay-stream.js';
+import { RETRY_AFTER_SECONDS, routeDecision } from './route.js';
 import type { SessionSigner } from './sessions.js';
-import { formatEvent, SseSplitter } from './sse-scan.js';
-import { downstreamHeaders, sendUpstream, upstreamHeaders } from './upstream.js';
+import { downstreamHeaders, sendUpstream, upstreamHeaders, type UpstreamCall } from './upstream.js';
 
-/** JSON-RPC error codes the gateway answers with itself. */
-export const RpcCode = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  /** The session id is unknown here, or ended: the client starts a new session. */
-  sessionNotFound: -32001,
-  unauthorized: -32002,
-  forbidden: -32003,
-  rateLimited: -32029,
-  unavailable: -32004,
-  notFound: -32005,
-} as const;
-
-/** Seconds a client is told to wait before trying a server that is not running again. */
-const RETRY_AFTER_SECONDS = 5;
+export { RpcCode } from './messages.js';
 
 /** Where each server is; read through a short cache, dropped when the endpoint does not answer. */
 export interface RouteSource {
@@ -57,70 +55,36 @@ export interface RelayDeps {
   maxBodyBytes: number;
 }
 
-interface Message {
-  /** The JSON-RPC id, for requests and responses. */
-  id: string | number | null;
-  hasId: boolean;
-  /** The method; `response` for a client's answer to a server-initiated request. */
-  method: string;
-  name: string | null;
-  kind: GrantedKind | null;
-  arguments: unknown;
-  isRequest: boolean;
-  bytes: number;
-}
+type RefusalStatus = 400 | 401 | 403 | 404 | 405 | 413 | 429 | 502 | 503;
 
-/**
- * Statuses the relay routes to: a degraded server still answers (slowly, or failing under the
- * limit), a drifted one serves the sessions it has. Unhealthy, restarting and crashloop servers
- * get a 503 with Retry-After until their supervisor has them running again (the route cache drops
- * a server's route on each of its status events).
- */
-const RUNNING = new Set(['running', 'degraded', 'drifted']);
+/** `/mcp/<server-id>` relayed; the handler ends `res` itself, whatever happens. */
+export type Relay = (req: IncomingMessage, res: ServerResponse, serverParam: string) => Promise<void>;
 
-function describe(raw: unknown, bytes: number): Message | undefined {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const m = raw as { id?: unknown; method?: unknown; params?: unknown };
-  const hasId = 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number' || m.id === null);
-  const id = hasId ? (m.id as string | number | null) : null;
-  if (typeof m.method !== 'string') {
-    return { id, hasId, method: 'response', name: null, kind: null, arguments: undefined, isRequest: false, bytes };
-  }
-  const params = typeof m.params === 'object' && m.params !== null ? (m.params as Record<string, unknown>) : {};
-  // What the grant must allow (completion/complete names a prompt or a resource too).
-  const item = grantedItemOf(m.method, params);
-  return {
-    id,
-    hasId,
-    method: m.method,
-    name: item?.name ?? null,
-    kind: item?.kind ?? null,
-    arguments: params.arguments,
-    isRequest: hasId,
-    bytes,
-  };
-}
+/** The URL the client asked for, as Hono would see it (for the Origin policy and canonical URLs). */
+export const requestUrlOf = (req: IncomingMessage) =>
+  `${(req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
 
-const rpcError = (id: string | number | null, code: number, message: string) =>
-  JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+};
 
-const digest = (args: unknown) =>
-  args === undefined ? null : createHash('sha256').update(JSON.stringify(args)).digest('hex');
-
-export function createRelay(deps: RelayDeps) {
+export function createRelay(deps: RelayDeps): Relay {
   const { parts, metrics, log } = deps;
 
-  return async function relay(c: Context): Promise<Response> {
+  return async function relay(req, res, serverParam) {
     const started = performance.now();
-    const req = c.req.raw;
-    const method = req.method;
-    const serverParam = c.req.param('id') ?? '';
+    const method = req.method ?? 'GET';
+    const requestUrl = requestUrlOf(req);
     const serverId =
       /^[1-9]\d{0,9}$/.test(serverParam) && Number(serverParam) <= 2 ** 31 - 1 ? Number(serverParam) : null;
-    let messages: Message[] = [];
+    let messages: ClientMessage[] = [];
     let principal: GatewayPrincipal | undefined = undefined;
     let route: ServerRoute | undefined;
-    let sessionId: string | null = req.headers.get('mcp-session-id');
+    let sessionId: string | null = header(req.headers, 'mcp-session-id') ?? null;
+    const origin = header(req.headers, 'origin');
+    // An allowed browser origin may read the answer (and its session id): every answer says so.
+    const cors = origin !== undefined && deps.originAllowed(origin, requestUrl) ? corsHeaders(origin) : undefined;
 
     const firstId = () => messages.find((m) => m.hasId)?.id ?? null;
     // Only a server the caller may see names a metric label: unknown ids would make labels without bound.
@@ -134,7 +98,7 @@ export function createRelay(deps: RelayDeps) {
     };
 
     const record = (
-      m: Message,
+      m: ClientMessage,
       outcome: AuditOutcome,
       httpStatus: number,
       error: string | null,
@@ -143,56 +107,59 @@ export function createRelay(deps: RelayDeps) {
     ) => {
       metrics.observe(labelled(), m.method, outcome, durationMs / 1000);
       if (!principal) return;
-      const entry: GatewayAuditEntry = {
-        at: new Date(Date.now() - durationMs),
+      const fields = {
+        ...messageFields(m, route?.auditArguments ?? false),
         ownerId: route?.ownerId ?? null,
-        userId: principal.userId,
-        subject: principal.subject,
-        tokenId: principal.tokenId,
         serverId,
         sessionId,
-        method: m.method,
-        name: m.name,
-        outcome,
-        httpStatus,
-        durationMs,
-        requestBytes: m.bytes,
         responseBytes,
-        argumentsDigest: digest(m.arguments),
-        arguments: route?.auditArguments && m.arguments !== undefined ? m.arguments : null,
         error,
       };
-      parts.audit.record(entry);
+      parts.audit.record(auditEntry(principal, fields, durationMs, outcome, httpStatus));
+    };
+
+    const send = (status: number, headers: OutgoingHttpHeaders, body: string | Buffer) => {
+      if (cors) Object.assign(headers, cors);
+      headers['content-length'] = Buffer.byteLength(body);
+      res.writeHead(status, headers);
+      res.end(body);
     };
 
     const refuse = (
-      status: 400 | 401 | 403 | 404 | 405 | 413 | 429 | 502 | 503,
+      status: RefusalStatus,
       code: number,
       message: string,
       outcome: AuditOutcome,
       headers: Record<string, string> = {},
     ) => {
-      const body = rpcError(firstId(), code, message);
+      const body = rpcErrorBody(firstId(), code, message);
       auditAll(outcome, status, message, Buffer.byteLength(body));
-      return new Response(body, { status, headers: { 'content-type': 'application/json', ...headers } });
+      send(status, { 'content-type': 'application/json', ...headers }, body);
     };
 
+    if (method === 'OPTIONS') {
+      const answer = preflight(origin, header(req.headers, 'access-control-request-headers'), (o) =>
+        deps.originAllowed(o, requestUrl),
+      );
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body ?? '') });
+      res.end(answer.body);
+      return;
+    }
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return refuse(405, RpcCode.invalidRequest, `${method} is not part of MCP Streamable HTTP`, 'error', {
-        allow: 'GET, POST, DELETE',
+        allow: 'GET, POST, DELETE, OPTIONS',
       });
     }
-    const origin = req.headers.get('origin');
-    if (origin !== null && !deps.originAllowed(origin, req.url)) {
+    if (origin !== undefined && !cors) {
       return refuse(403, RpcCode.forbidden, `origin ${origin} may not call this gateway`, 'denied');
     }
 
     const auth = await deps.authenticate(
-      req.headers.get('authorization') ?? undefined,
-      deps.publicUrl(`/mcp/${serverParam}`, req.url),
+      header(req.headers, 'authorization'),
+      deps.publicUrl(`/mcp/${serverParam}`, requestUrl),
     );
     if (isAuthFailure(auth)) {
-      const metadata = deps.publicUrl(`/.well-known/oauth-protected-resource/mcp/${serverParam}`, req.url);
+      const metadata = deps.publicUrl(`/.well-known/oauth-protected-resource/mcp/${serverParam}`, requestUrl);
       return refuse(401, RpcCode.unauthorized, auth.message, 'denied', {
         'www-authenticate': `Bearer resource_metadata="${metadata}"`,
       });
@@ -208,32 +175,35 @@ export function createRelay(deps: RelayDeps) {
       return refuse(403, RpcCode.forbidden, `this token may not use server ${serverId}`, 'denied');
     }
 
-    let body: Uint8Array | undefined;
+    let body: Buffer | undefined;
     if (method === 'POST') {
-      const declared = Number(req.headers.get('content-length') ?? '0');
+      const tooLarge = `request body exceeds ${deps.maxBodyBytes} bytes`;
+      const declared = Number(header(req.headers, 'content-length') ?? '0');
       if (declared > deps.maxBodyBytes) {
-        return refuse(413, RpcCode.invalidRequest, `request body exceeds ${deps.maxBodyBytes} bytes`, 'error');
+        return refuse(413, RpcCode.invalidRequest, tooLarge, 'error', { connection: 'close' });
       }
-      body = await readBounded(req, deps.maxBodyBytes);
-      if (!body) {
-        return refuse(413, RpcCode.invalidRequest, `request body exceeds ${deps.maxBodyBytes} bytes`, 'error', {
-          connection: 'close',
-        });
+      const read = await readBounded(req, deps.maxBodyBytes);
+      if (read === 'gone') {
+        auditAll('error', 499, 'the client went away');
+        res.destroy();
+        return;
       }
+      if (!read) return refuse(413, RpcCode.invalidRequest, tooLarge, 'error', { connection: 'close' });
+      body = read;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+        parsed = JSON.parse(body.toString('utf8'));
       } catch {
         return refuse(400, RpcCode.parseError, 'the request body is not JSON', 'error');
       }
       const batch = Array.isArray(parsed) ? parsed : [parsed];
       const described = batch.map((m) =>
-        describe(m, batch.length === 1 ? body!.byteLength : Buffer.byteLength(JSON.stringify(m))),
+        describeMessage(m, batch.length === 1 ? body!.byteLength : Buffer.byteLength(JSON.stringify(m))),
       );
       if (described.length === 0 || described.some((m) => m === undefined)) {
         return refuse(400, RpcCode.invalidRequest, 'the request body is not a JSON-RPC message', 'error');
       }
-      messages = described as Message[];
+      messages = described as ClientMessage[];
     }
 
     let session = undefined as ReturnType<SessionSigner['verify']>;
@@ -248,24 +218,15 @@ export function createRelay(deps: RelayDeps) {
       metrics.sessionUsed(sessionId);
     }
 
-    if (!RUNNING.has(route.status) || route.endpoint === null || route.generation === null) {
-      const why =
-        route.transport === 'stdio' && RUNNING.has(route.status)
-          ? `server ${serverId} speaks stdio, which the gateway reaches only through a stdio bridge this server does not have yet`
-          : `server ${serverId} is not running (status ${route.status})`;
-      return refuse(503, RpcCode.unavailable, why, 'unavailable', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    const decision = routeDecision(route, { opensSession: messages.some((m) => m.method === 'initialize') });
+    if (!decision.ok) {
+      if (decision.status === 403) return refuse(403, RpcCode.forbidden, decision.message, 'denied');
+      return refuse(decision.status, RpcCode.unavailable, decision.message, 'unavailable', {
+        'retry-after': String(decision.retryAfterSeconds),
+      });
     }
-    if (session && session.generation !== route.generation) {
+    if (session && session.generation !== decision.generation) {
       return refuse(404, RpcCode.sessionNotFound, `server ${serverId} was redeployed: start a new session`, 'error');
-    }
-    // A drifted server keeps its sessions; a new one is refused (and audited) unless its track allows drift.
-    if (route.status === 'drifted' && !route.driftAllowed && messages.some((m) => m.method === 'initialize')) {
-      return refuse(
-        403,
-        RpcCode.forbidden,
-        `server ${serverId} refuses new sessions: ${route.statusReason ?? 'its tools differ from those certified'}`,
-        'denied',
-      );
     }
 
     for (const m of messages) {
@@ -282,7 +243,8 @@ export function createRelay(deps: RelayDeps) {
         });
       }
     }
-    if (messages.some((m) => m.method === 'initialize')) {
+    const initializes = messages.some((m) => m.method === 'initialize');
+    if (initializes) {
       const verdict = await parts.limits.openSession(principal);
       if (!verdict.ok) {
         return refuse(429, RpcCode.rateLimited, verdict.reason, 'rate-limited', {
@@ -305,16 +267,22 @@ export function createRelay(deps: RelayDeps) {
     }
     const headers = upstreamHeaders(req.headers);
     if (session?.upstream) headers['mcp-session-id'] = session.upstream;
-    const endpoint = route.endpoint;
-    const send = async (trace: Record<string, string>) =>
-      sendUpstream({
-        endpoint,
-        method,
-        headers: { ...headers, ...trace },
-        body: method === 'POST' ? body : undefined,
-        signal: req.signal,
-      });
-    let upstream: Response;
+    const endpoint = decision.endpoint;
+
+    // The client going away drops the hop at any point: before the answer came, or while it streams.
+    let call: UpstreamCall | undefined;
+    let clientGone = false;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      call?.abort();
+    });
+    const hop = (trace: Record<string, string>) => {
+      call = sendUpstream({ endpoint, method, headers: { ...headers, ...trace }, body });
+      if (clientGone) call.abort();
+      return call.response;
+    };
+    let upstream: IncomingMessage;
     try {
       upstream = deps.tracing
         ? await deps.tracing.span(
@@ -325,32 +293,35 @@ export function createRelay(deps: RelayDeps) {
               'mcp.method.name': messages[0]?.method ?? method,
               'http.request.method': method,
             },
-            send,
+            hop,
           )
-        : await send(passThroughTrace(req.headers));
+        : await hop(passThroughTrace(req.headers));
     } catch (err) {
-      if (req.signal.aborted) {
+      if (clientGone) {
         auditAll('error', 499, 'the client went away');
-        return new Response(null, { status: 499 });
+        return;
       }
       deps.routes.invalidate(serverId);
       log.warn({ serverId, err: (err as Error).message }, 'gateway: server did not answer');
       const now = await deps.routes.get(serverId);
-      if (!now || !RUNNING.has(now.status) || now.endpoint === null) {
-        return refuse(503, RpcCode.unavailable, `server ${serverId} is not running`, 'unavailable', {
-          'retry-after': String(RETRY_AFTER_SECONDS),
+      const retry = now && routeDecision(now);
+      if (!retry || !retry.ok) {
+        return refuse(503, RpcCode.unavailable, retry?.message ?? `server ${serverId} is not running`, 'unavailable', {
+          'retry-after': String(retry && retry.status === 503 ? retry.retryAfterSeconds : RETRY_AFTER_SECONDS),
         });
       }
-      if (session && session.generation !== now.generation) {
+      if (session && session.generation !== retry.generation) {
         return refuse(404, RpcCode.sessionNotFound, `server ${serverId} was redeployed: start a new session`, 'error');
       }
       return refuse(502, RpcCode.unavailable, `server ${serverId} did not answer`, 'unavailable');
     }
+    const status = upstream.statusCode ?? 502;
+    const ok = status >= 200 && status < 300;
 
     // An initialize opens a gateway session bound to this principal and this launch, wrapping the
     // server's own session if it keeps one: even a stateless server's clients then learn of a redeploy.
-    const upstreamSession = upstream.headers.get('mcp-session-id');
-    const opened = upstreamSession !== null || (upstream.ok && messages.some((m) => m.method === 'initialize'));
+    const upstreamSession = header(upstream.headers, 'mcp-session-id') ?? null;
+    const opened = upstreamSession !== null || (ok && initializes);
     // A server repeats its session id on every answer: the id the client sent, verified above for this
     // server, principal and launch, says the same already and goes back as it is (no HMAC per call).
     if (opened && !(session && session.upstream === upstreamSession)) {
@@ -358,31 +329,36 @@ export function createRelay(deps: RelayDeps) {
         upstream: upstreamSession,
         serverId,
         subject: principal.subject,
-        generation: route.generation,
+        generation: decision.generation,
         nonce: session?.nonce ?? randomBytes(12).toString('base64url'),
       });
       metrics.sessionUsed(sessionId);
-      if (messages.some((m) => m.method === 'initialize')) await parts.limits.sessionOpened?.(principal, sessionId);
+      if (initializes) await parts.limits.sessionOpened?.(principal, sessionId);
     }
-    if (method === 'DELETE' && upstream.ok && sessionId !== null) {
+    if (method === 'DELETE' && ok && sessionId !== null) {
       metrics.sessionClosed(sessionId);
       await parts.limits.sessionClosed?.(sessionId);
     }
 
-    const pending = new Map<string | number, Message>();
+    const pending = new Map<string | number, ClientMessage>();
     for (const m of messages) if (m.isRequest && m.id !== null) pending.set(m.id, m);
     const filtered = new Set<string | number>();
     if (principal.grants !== null) for (const m of pending.values()) if (isFilteredList(m.method)) filtered.add(m.id!);
 
-    const outcomeOf = (response: { error?: unknown }): [AuditOutcome, string | null] =>
-      response.error === undefined ? ['ok', null] : ['error', errorMessage(response.error)];
     const p = principal;
     const settle = (id: string | number, response: { result?: unknown; error?: unknown }, bytes: number) => {
       const m = pending.get(id);
       if (!m) return undefined;
       pending.delete(id);
-      const [outcome, error] = outcomeOf(response);
-      record(m, outcome, upstream.status, error, performance.now() - started, bytes);
+      const failed = response.error !== undefined;
+      record(
+        m,
+        failed ? 'error' : 'ok',
+        status,
+        failed ? errorMessage(response.error) : null,
+        performance.now() - started,
+        bytes,
+      );
       if (filtered.has(id) && response.result !== undefined) {
         filtered.delete(id);
         return { ...response, result: parts.access.filterList(p, serverId, m.method, response.result) };
@@ -390,53 +366,70 @@ export function createRelay(deps: RelayDeps) {
       return undefined;
     };
     const settleRest = (outcome: AuditOutcome, error: string | null) => {
-      for (const m of pending.values()) record(m, outcome, upstream.status, error, performance.now() - started, 0);
+      for (const m of pending.values()) record(m, outcome, status, error, performance.now() - started, 0);
       pending.clear();
     };
     // Notifications and the client's responses are done once the server took them.
     for (const m of messages) {
       if (m.isRequest) continue;
-      const ok = upstream.status < 400;
-      record(
-        m,
-        ok ? 'ok' : 'error',
-        upstream.status,
-        ok ? null : `HTTP ${upstream.status}`,
-        performance.now() - started,
-        0,
-      );
+      const took = status < 400;
+      record(m, took ? 'ok' : 'error', status, took ? null : `HTTP ${status}`, performance.now() - started, 0);
     }
     if (messages.length === 0)
-      metrics.observe(labelled(), method, upstream.ok ? 'ok' : 'error', (performance.now() - started) / 1000);
+      metrics.observe(labelled(), method, ok ? 'ok' : 'error', (performance.now() - started) / 1000);
 
-    const type = upstream.headers.get('content-type') ?? '';
     const out = (rewritten: boolean) => {
       const h = downstreamHeaders(upstream.headers, rewritten);
-      if (opened && sessionId !== null) h.set('mcp-session-id', sessionId);
+      if (opened && sessionId !== null) h['mcp-session-id'] = sessionId;
+      if (cors) Object.assign(h, cors);
       return h;
     };
-
-    if (type.startsWith('text/event-stream') && upstream.body) {
-      return new Response(relayStream(upstream.body, pending, filtered, settle, settleRest, metrics), {
-        status: upstream.status,
-        headers: out(filtered.size > 0),
-      });
+    const abort = () => call?.abort();
+    if (clientGone) {
+      settleRest('error', 'the client went away');
+      abort();
+      return;
     }
-    if (pending.size === 0 || !upstream.body) {
-      settleRest(upstream.ok ? 'ok' : 'error', upstream.ok ? null : `HTTP ${upstream.status}`);
-      return new Response(upstream.body, { status: upstream.status, headers: out(false) });
+
+    const type = header(upstream.headers, 'content-type') ?? '';
+    if (type.startsWith('text/event-stream')) {
+      res.writeHead(status, out(filtered.size > 0));
+      // The headers go out with the first event; a stream with nothing to say yet (a GET stream, a slow
+      // call) sends them alone, so the client knows its stream is open.
+      const flush = setImmediate(() => res.flushHeaders());
+      upstream.once('data', () => clearImmediate(flush));
+      metrics.streamOpened();
+      pipeEventStream(
+        upstream,
+        res,
+        { pending, filtered, settle, settleRest, done: () => metrics.streamClosed() },
+        abort,
+      );
+      return;
+    }
+    if (pending.size === 0) {
+      settleRest(ok ? 'ok' : 'error', ok ? null : `HTTP ${status}`);
+      res.writeHead(status, out(false));
+      pipeBody(upstream, res, abort);
+      return;
     }
     // A JSON answer: read whole (it is one message or one batch), to know each request's outcome.
-    const text = await upstream.text();
-    const bytes = Buffer.byteLength(text);
+    let raw: Buffer;
+    try {
+      raw = await readAll(upstream);
+    } catch {
+      settleRest('error', 'the server closed the answer');
+      res.destroy();
+      return;
+    }
     let rewritten: string | undefined;
     if (type.includes('json')) {
       try {
-        const parsed = JSON.parse(text) as unknown;
+        const parsed = JSON.parse(raw.toString('utf8')) as unknown;
         const answers = Array.isArray(parsed) ? parsed : [parsed];
         let changed = false;
         const next = answers.map((a: { id?: string | number; result?: unknown; error?: unknown }) => {
-          const replaced = a && a.id !== undefined ? settle(a.id, a, bytes) : undefined;
+          const replaced = a && a.id !== undefined ? settle(a.id, a, raw.byteLength) : undefined;
           if (replaced) changed = true;
           return replaced ?? a;
         });
@@ -445,110 +438,44 @@ export function createRelay(deps: RelayDeps) {
         // Not JSON after all: the client gets it as the server sent it.
       }
     }
-    settleRest(upstream.ok ? 'ok' : 'error', upstream.ok ? 'no response to this request' : `HTTP ${upstream.status}`);
-    return new Response(rewritten ?? text, { status: upstream.status, headers: out(rewritten !== undefined) });
+    settleRest(ok ? 'ok' : 'error', ok ? 'no response to this request' : `HTTP ${status}`);
+    const h = out(rewritten !== undefined);
+    const answer = rewritten ?? raw;
+    h['content-length'] = Buffer.byteLength(answer);
+    res.writeHead(status, h);
+    res.end(answer);
   };
 }
 
-/** The request's body, or undefined once it passes `max` bytes (a chunked body declares no length). */
-async function readBounded(req: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!req.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > max) return undefined;
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+/** The request's body; undefined once it passes `max` bytes (a chunked body declares no length), `gone` when the client left. */
+function readBounded(req: IncomingMessage, max: number): Promise<Buffer | undefined | 'gone'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > max) {
+        // Stop reading: the answer says Connection: close, and what is left of the body goes with the socket.
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', () => resolve('gone'));
+    req.once('aborted', () => resolve('gone'));
+  });
 }
 
 /** Without tracing of its own the gateway is transparent to the caller's trace context. */
-function passThroughTrace(incoming: Headers): Record<string, string> {
+function passThroughTrace(incoming: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
-  const parent = incoming.get('traceparent');
-  const state = incoming.get('tracestate');
+  const parent = header(incoming, 'traceparent');
+  const state = header(incoming, 'tracestate');
   if (parent) out.traceparent = parent;
   if (state) out.tracestate = state;
   return out;
-}
-
-function errorMessage(error: unknown): string {
-  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
-    return (error as { message: string }).message.slice(0, 500);
-  }
-  return 'error';
-}
-
-/**
- * The server's event stream, passed through chunk by chunk. While requests of this POST still wait
- * for their response, events are read on the side (for the audit); when a list result must be cut to
- * the principal's grants, events are held until whole and the rewritten one is sent instead.
- */
-function relayStream(
-  body: ReadableStream<Uint8Array>,
-  pending: Map<string | number, Message>,
-  filtered: Set<string | number>,
-  settle: (id: string | number, response: { result?: unknown; error?: unknown }, bytes: number) => object | undefined,
-  settleRest: (outcome: AuditOutcome, error: string | null) => void,
-  metrics: GatewayMetrics,
-): ReadableStream<Uint8Array> {
-  const splitter = new SseSplitter();
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  const reader = body.getReader();
-  let open = true;
-  metrics.streamOpened();
-  const close = () => {
-    if (!open) return;
-    open = false;
-    metrics.streamClosed();
-  };
-  const inspect = (chunk: Uint8Array, controller: ReadableStreamDefaultController<Uint8Array>) => {
-    const holding = filtered.size > 0;
-    if (!holding) controller.enqueue(chunk);
-    if (pending.size === 0) return;
-    for (const event of splitter.push(decoder.decode(chunk, { stream: true }))) {
-      let replaced: object | undefined;
-      if (event.data !== '') {
-        try {
-          const message = JSON.parse(event.data) as { id?: string | number; method?: string; result?: unknown };
-          if (message.method === undefined && message.id !== undefined)
-            replaced = settle(message.id, message, event.bytes);
-        } catch {
-          // Not JSON: not a message the gateway needs to know about.
-        }
-      }
-      if (holding)
-        controller.enqueue(encoder.encode(replaced ? formatEvent(event.fields, JSON.stringify(replaced)) : event.raw));
-    }
-    if (holding && filtered.size === 0) {
-      const rest = splitter.rest() + decoder.decode();
-      if (rest) controller.enqueue(encoder.encode(rest));
-    }
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          settleRest('error', 'the stream ended without a response');
-          close();
-          controller.close();
-          return;
-        }
-        inspect(value, controller);
-      } catch (err) {
-        settleRest('error', 'the server stream broke');
-        close();
-        controller.error(err);
-      }
-    },
-    async cancel(reason) {
-      // The client went away: stop reading from the server, which ends its stream (a cancellation).
-      settleRest('error', 'the client closed the stream');
-      close();
-      await reader.cancel(reason).catch(() => {});
-    },
-  });
 }

@@ -65,8 +65,22 @@ export function signedIds(key: Buffer): SignedIds {
   };
 }
 
+/** Ids verified once are remembered (a session sends its id on every request; an HMAC each time is waste). */
+const VERIFIED_MAX = 20_000;
+
 export function sessionSigner(key: Buffer): SessionSigner {
   const ids = signedIds(key);
+  const verified = new Map<string, GatewaySession>();
+  const decode = (id: string): GatewaySession | undefined => {
+    const p = ids.verify(id) as Payload | undefined;
+    if (typeof p !== 'object' || p === null) return undefined;
+    if (typeof p.s !== 'number' || typeof p.p !== 'string' || typeof p.g !== 'string') return undefined;
+    if (p.u !== null && typeof p.u !== 'string') return undefined;
+    if (p.n !== undefined && typeof p.n !== 'string') return undefined;
+    const session: GatewaySession = { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
+    if (p.n !== undefined) session.nonce = p.n;
+    return session;
+  };
   return {
     sign(session) {
       const payload: Payload = { u: session.upstream, s: session.serverId, p: session.subject, g: session.generation };
@@ -74,13 +88,13 @@ export function sessionSigner(key: Buffer): SessionSigner {
       return ids.sign(payload);
     },
     verify(id) {
-      const p = ids.verify(id) as Payload | undefined;
-      if (typeof p !== 'object' || p === null) return undefined;
-      if (typeof p.s !== 'number' || typeof p.p !== 'string' || typeof p.g !== 'string') return undefined;
-      if (p.u !== null && typeof p.u !== 'string') return undefined;
-      if (p.n !== undefined && typeof p.n !== 'string') return undefined;
-      const session: GatewaySession = { upstream: p.u, serverId: p.s, subject: p.p, generation: p.g };
-      if (p.n !== undefined) session.nonce = p.n;
+      const known = verified.get(id);
+      if (known) return known;
+      const session = decode(id);
+      if (session) {
+        if (verified.size >= VERIFIED_MAX) verified.clear();
+        verified.set(id, session);
+      }
       return session;
     },
   };

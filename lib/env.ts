@@ -294,6 +294,13 @@ export const envSchema = z.object({
   K8S_STDIO_BRIDGE_IMAGE: optionalText,
   /** How long a launched pod may take to become Ready before the server is reported unhealthy. */
   K8S_READY_TIMEOUT_SECONDS: int(300, 1, 86_400),
+  /** Pods of each server's Deployment (an MCP session stays on one pod: the Service keeps a client on its pod). */
+  K8S_SERVER_REPLICAS: int(1, 1, 16),
+  /**
+   * Seconds between liveness probes of a server's pod (readiness: half that); three failures in a
+   * row and the kubelet restarts the container.
+   */
+  K8S_PROBE_PERIOD_SECONDS: int(10, 2, 300),
 
   REGISTRY: optionalText,
   REGISTRY_AUTH_DOCKERCONFIG: optionalText,

@@ -39,11 +39,11 @@ describe('relay spans', () => {
       'relay-test',
     ))!;
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const incoming = new Headers({ traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=x' });
+    const incoming = { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=x' };
     const sent = await tracing.relay.span('MCP tools/call', incoming, { 'mcp.server.id': 3 }, async (h) => h);
     expect(sent.traceparent).toMatch(new RegExp(`^00-${traceId}-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$`));
     expect(sent.tracestate).toBe('vendor=x');
-    const fresh = await tracing.relay.span('MCP ping', new Headers(), {}, async (h) => h);
+    const fresh = await tracing.relay.span('MCP ping', {}, {}, async (h) => h);
     expect(fresh.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(fresh.traceparent).not.toContain(traceId);
   });

@@ -7,6 +7,7 @@
 // their context in the workflow's headers; the worker continues the trace in RunWorkflow:,
 // StartActivity: and RunActivity: spans (workflow spans leave the sandbox through a sink).
 import { createRequire } from 'node:module';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
@@ -39,7 +40,7 @@ export interface RelaySpans {
    */
   span<T>(
     name: string,
-    incoming: Headers,
+    incoming: IncomingHttpHeaders,
     attributes: Record<string, string | number>,
     fn: (traceHeaders: Record<string, string>) => Promise<T>,
   ): Promise<T>;
@@ -110,8 +111,8 @@ export async function startTracing(env: TracingEnv, defaultServiceName: string):
     relay: {
       span(name, incoming, attributes, fn) {
         const parent = otel.propagation.extract(otel.ROOT_CONTEXT, incoming, {
-          get: (carrier, key) => carrier.get(key) ?? undefined,
-          keys: (carrier) => [...carrier.keys()],
+          get: (carrier, key) => carrier[key],
+          keys: (carrier) => Object.keys(carrier),
         });
         return tracer.startActiveSpan(name, { kind: otel.SpanKind.SERVER, attributes }, parent, async (span) => {
           const traceHeaders: Record<string, string> = {};

@@ -87,8 +87,9 @@ async function main(): Promise<void> {
   stops.push({ name: 'git daemon', stop: examples.daemon.stop });
   for (const name of examples.names) say(`example    ${examples.daemon.url(name)}   (examples/${name})`);
 
-  // CONTAINER_RUNTIME=kubernetes without a cluster named: the loopback control plane (API only,
-  // no kubelet: pods are created but never run), with the namespace and service account it needs.
+  // CONTAINER_RUNTIME=kubernetes without a cluster named: the loopback control plane (API server and
+  // the Deployment controllers; no kubelet: pods are created but never run), with the namespace and
+  // service account it needs.
   let kubeconfig = env.K8S_KUBECONFIG ?? env.KUBECONFIG;
   if (env.CONTAINER_RUNTIME === 'kubernetes' && !kubeconfig) {
     const k8s = await startKubernetes({

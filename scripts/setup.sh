@@ -88,6 +88,22 @@ else
   echo "$kube_sum" > "$TOOLS/kube-apiserver.stamp"
 fi
 
+# 4b. kube-controller-manager, from the same Kubernetes modules and versions as kube-apiserver
+#     (tools/kube-controller-manager/go.mod), so the test stack's Deployments get ReplicaSets and Pods.
+#     Most packages are shared with kube-apiserver's build (same Go build cache): the second build is
+#     shorter. Rebuilt only when its go.mod/go.sum/main.go change.
+kcm_sum=$(cat tools/kube-controller-manager/go.mod tools/kube-controller-manager/go.sum tools/kube-controller-manager/main.go | sha256sum | cut -d' ' -f1)
+if [ -x "$TOOLS/bin/kube-controller-manager" ] && [ "$(cat "$TOOLS/kube-controller-manager.stamp" 2>/dev/null)" = "$kcm_sum" ]; then
+  ok "kube-controller-manager present ($(k8s_version))"
+else
+  step "go build kube-controller-manager (first time only; a few CPU-minutes)"
+  version=$(k8s_version)
+  (cd tools/kube-controller-manager && nice -n 10 "$GO" build -trimpath \
+    -ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)" \
+    -o "$TOOLS/bin/kube-controller-manager" .)
+  echo "$kcm_sum" > "$TOOLS/kube-controller-manager.stamp"
+fi
+
 # 5. stdio-bridge, put at the entrypoint of stdio MCP servers so they answer Streamable HTTP: static,
 #    for both architectures servers run on. Rebuilt only when tools/stdio-bridge's sources change.
 bridge_sum=$(cat tools/stdio-bridge/go.mod tools/stdio-bridge/go.sum tools/stdio-bridge/*.go | sha256sum | cut -d' ' -f1)

@@ -204,6 +204,8 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
       ...(bridgeVolume && {
         Mounts: [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }],
+        // The bridge would be PID 1: Docker's init reaps what its children leave and forwards signals.
+        Init: true,
       }),
       Memory: resources.memoryBytes,
       MemorySwap: resources.memoryBytes, // no swap beyond the memory limit

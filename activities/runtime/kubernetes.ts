@@ -1,12 +1,14 @@
-// The Kubernetes executor: a Pod per launch and a Service and NetworkPolicy per MCP server in K8S_NAMESPACE, recorded
-// in server_runtimes (backend `kubernetes`, workload = the pod) so stop, delete and logs work after
-// any restart. The server's status follows the pod: awaitReady watches it until it is Ready
-// (running), failed (with the kubelet's reason), or the ready timeout passes — a server is never
-// left in `starting`. A stdio image (its config read from its registry) runs behind the stdio bridge,
-// so the pod answers Streamable HTTP like any other.
+// The Kubernetes executor: a Deployment (its ReplicaSets make the pods), a Service and a NetworkPolicy
+// per MCP server in K8S_NAMESPACE, recorded in server_runtimes (backend `kubernetes`, workload = the
+// Deployment) so stop, delete and logs work after any restart. A redeploy changes the Deployment's
+// pod template, which rolls it to a new ReplicaSet. The server's status follows the pods of the
+// launch's ReplicaSet: awaitReady watches them until one is Ready (running), they have failed (with
+// the kubelet's reason), or the ready timeout passes — a server is never left in `starting`. A stdio
+// image (its config read from its registry) runs behind the stdio bridge, so the pod answers
+// Streamable HTTP like any other; the bridge binary is also every pod's MCP probe.
 import { PassThrough, Writable } from 'node:stream';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { Log, type V1Pod } from '@kubernetes/client-node';
+import { Log, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
@@ -23,9 +25,12 @@ import {
 } from '../../lib/runtime/executor.js';
 import {
   CONTAINER_NAME,
+  DECISION_ID_LABEL,
+  deploymentManifest,
+  deploymentName,
+  launchSelector,
+  launchVerdict,
   networkPolicyManifest,
-  podManifest,
-  podName,
   podVerdict,
   serverSelector,
   serviceManifest,
@@ -48,27 +53,48 @@ const ignore404 = (what: string) => (err: unknown) => {
   if (kubeStatus(err) !== 404) throw kubeError(what, err);
 };
 
-/** Deleting a server's pods and its Service, and reading a pod's log. */
+/** Deleting a server's Deployment, pods and Service, and reading a pod's log. */
 function kubernetesWorkloads(kube: KubeClient) {
   const namespace = kube.namespace;
-  return {
-    /** Deletes every pod of the server (a stop: the Service stays for the next start). */
-    async deletePods(serverId: number, except?: string): Promise<void> {
-      const labelSelector = serverSelector(serverId);
-      const pods = await kube
+  /** The server's pods; `bare`: only those no ReplicaSet owns (launched before servers were Deployments). */
+  async function deletePods(serverId: number, which: 'all' | 'bare'): Promise<void> {
+    const pods = await kube
+      .core()
+      .listNamespacedPod({ namespace, labelSelector: serverSelector(serverId) })
+      .catch((err: unknown) => {
+        throw kubeError(`listing pods of server ${serverId}`, err);
+      });
+    for (const pod of pods.items) {
+      if (which === 'bare' && (pod.metadata!.ownerReferences ?? []).length > 0) continue;
+      const name = pod.metadata!.name!;
+      await kube
         .core()
-        .listNamespacedPod({ namespace, labelSelector })
-        .catch((err: unknown) => {
-          throw kubeError(`listing pods of server ${serverId}`, err);
-        });
-      for (const pod of pods.items) {
-        const name = pod.metadata!.name!;
-        if (name === except) continue;
-        await kube
-          .core()
-          .deleteNamespacedPod({ name, namespace })
-          .catch(ignore404(`deleting pod ${name}`));
-      }
+        .deleteNamespacedPod({ name, namespace })
+        .catch(ignore404(`deleting pod ${name}`));
+    }
+  }
+  return {
+    deletePods,
+    /**
+     * Deletes the Deployment, then its ReplicaSets and pods (a stop: the Service stays for the next
+     * start). The garbage collector would delete them too, later; deleted here, none is left when
+     * the stop is reported, and nothing is left to recreate them (the Deployment goes first).
+     */
+    async deleteDeployment(serverId: number): Promise<void> {
+      const name = deploymentName(serverId);
+      await kube
+        .apps()
+        .deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' })
+        .catch(ignore404(`deleting deployment ${name}`));
+      await kube
+        .apps()
+        .deleteCollectionNamespacedReplicaSet({
+          namespace,
+          labelSelector: serverSelector(serverId),
+          propagationPolicy: 'Background',
+        })
+        .catch(ignore404(`deleting the replica sets of server ${serverId}`));
+      await deletePods(serverId, 'all');
     },
     /** Deletes the server's Service and its NetworkPolicy (a delete: nothing of the server is left). */
     async deleteService(serverId: number): Promise<void> {
@@ -107,10 +133,10 @@ function kubernetesWorkloads(kube: KubeClient) {
   };
 }
 
-/** Resolves at the pod's next change, after `ms`, or when the watch ends; rejects when cancelled. */
+/** Resolves at the next change of the pods asked for, after `ms`, or when the watch ends; rejects when cancelled. */
 function nextChange(
   kube: KubeClient,
-  name: string,
+  query: { fieldSelector?: string; labelSelector?: string },
   resourceVersion: string | undefined,
   ms: number,
   cancelled: Promise<never>,
@@ -132,12 +158,7 @@ function nextChange(
     const ended = () => setTimeout(() => settle(), 1_000);
     kube
       .watch()
-      .watch(
-        `/api/v1/namespaces/${kube.namespace}/pods`,
-        { fieldSelector: `metadata.name=${name}`, resourceVersion },
-        () => settle(),
-        ended,
-      )
+      .watch(`/api/v1/namespaces/${kube.namespace}/pods`, { ...query, resourceVersion }, () => settle(), ended)
       .then((c) => {
         controller = c;
         if (settled) c.abort();
@@ -199,8 +220,14 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     return { image: env.K8S_STDIO_BRIDGE_IMAGE, command, maxSessions: env.STDIO_BRIDGE_MAX_SESSIONS };
   }
 
-  /** The pod's verdict and version; `gone` (a fatal failure) when it no longer exists. */
-  async function readPod(serverId: number, name: string): Promise<{ verdict: PodVerdict; resourceVersion?: string }> {
+  /**
+   * A pod launched before servers were Deployments (its name recorded as the workload): its
+   * verdict and version, failed (fatal) when it no longer exists.
+   */
+  async function readBarePod(
+    serverId: number,
+    name: string,
+  ): Promise<{ verdict: PodVerdict; resourceVersion?: string }> {
     let pod: V1Pod;
     try {
       pod = await kube.core().readNamespacedPod({ name, namespace });
@@ -214,6 +241,85 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     return { verdict: podVerdict(pod), resourceVersion: pod.metadata?.resourceVersion };
   }
 
+  /** The server's Deployment; undefined when there is none. */
+  async function readDeployment(serverId: number): Promise<V1Deployment | undefined> {
+    const name = deploymentName(serverId);
+    return kube
+      .apps()
+      .readNamespacedDeployment({ name, namespace })
+      .catch((err: unknown) => {
+        if (kubeStatus(err) === 404) return undefined;
+        throw kubeError(`reading deployment ${name}`, err);
+      });
+  }
+
+  /** The pods of the Deployment's current pod template (its newest ReplicaSet's), newest first. */
+  async function currentPods(serverId: number, deployment: V1Deployment) {
+    const decision = deployment.spec?.template?.metadata?.labels?.[DECISION_ID_LABEL] ?? '';
+    const labelSelector = launchSelector(serverId, decision);
+    const list = await kube
+      .core()
+      .listNamespacedPod({ namespace, labelSelector })
+      .catch((err: unknown) => {
+        throw kubeError(`listing pods of deployment ${deploymentName(serverId)}`, err);
+      });
+    const pods = [...list.items].sort((a, b) =>
+      String(b.metadata?.creationTimestamp?.toISOString?.() ?? '').localeCompare(
+        String(a.metadata?.creationTimestamp?.toISOString?.() ?? ''),
+      ),
+    );
+    return { pods, labelSelector, resourceVersion: list.metadata?.resourceVersion };
+  }
+
+  /** The launch's verdict, and what to watch for its next change. */
+  async function readLaunch(
+    serverId: number,
+    workload: string,
+  ): Promise<{
+    verdict: PodVerdict;
+    query: { fieldSelector?: string; labelSelector?: string };
+    resourceVersion?: string;
+  }> {
+    if (workload !== deploymentName(serverId)) {
+      const { verdict, resourceVersion } = await readBarePod(serverId, workload);
+      return { verdict, query: { fieldSelector: `metadata.name=${workload}` }, resourceVersion };
+    }
+    const deployment = await readDeployment(serverId);
+    if (!deployment)
+      return {
+        verdict: {
+          state: 'failed',
+          fatal: true,
+          reason: `deployment ${workload} of server ${serverId} no longer exists`,
+        },
+        query: { labelSelector: serverSelector(serverId) },
+      };
+    const { pods, labelSelector, resourceVersion } = await currentPods(serverId, deployment);
+    return { verdict: launchVerdict(deployment, pods), query: { labelSelector }, resourceVersion };
+  }
+
+  /**
+   * The pod whose logs stand for the server's: the current template's Ready pod, else its newest,
+   * else any of the server's (the old ReplicaSet's during a rollout); the workload itself for a bare pod.
+   */
+  async function logPod(serverId: number, workload: string): Promise<string> {
+    if (workload !== deploymentName(serverId)) return workload;
+    const deployment = await readDeployment(serverId);
+    const { pods } = deployment ? await currentPods(serverId, deployment) : { pods: [] as V1Pod[] };
+    const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+    const chosen = live.find((p) => podVerdict(p).state === 'running') ?? live[0] ?? pods[0];
+    if (chosen) return chosen.metadata!.name!;
+    const any = await kube
+      .core()
+      .listNamespacedPod({ namespace, labelSelector: serverSelector(serverId) })
+      .catch((err: unknown) => {
+        throw new LogsUnavailable(kubeError(`listing pods of server ${serverId}`, err).message);
+      });
+    const pod = any.items[0]?.metadata?.name;
+    if (!pod) throw new NoLogsYet(`deployment ${workload} has no pod yet`);
+    return pod;
+  }
+
   return {
     backend: 'kubernetes',
     // CONTAINER_RUNTIME=kubernetes registers the cluster while its API server answers.
@@ -222,34 +328,34 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     ),
 
     async launch(input: LaunchInput): Promise<Launched> {
-      const pod = podName(input.serverId, input.decisionId);
+      const name = deploymentName(input.serverId);
       const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
-      // Recorded before the pod exists, so a crash in between leaves nothing untracked.
+      // Recorded before the Deployment exists, so a crash in between leaves nothing untracked.
       await recordKubernetesLaunch(sql, {
         serverId: input.serverId,
         decisionId: input.decisionId,
-        pod,
+        pod: name,
         image: input.image,
         endpoint,
       });
-      const resources = launchResources(`pod ${pod}`, input.config, env);
+      const resources = launchResources(`deployment ${name}`, input.config, env);
       const bridge = await bridgeFor(input.image);
-      // A redeploy replaces the previous launch's pod.
-      await workloads.deletePods(input.serverId, pod);
+      // A server launched as a bare pod before it was a Deployment: that pod goes.
+      await workloads.deletePods(input.serverId, 'bare');
       const core = kube.core();
       await core
         .createNamespacedService({ namespace, body: serviceManifest(input.serverId, namespace, MCP_PORT) })
         .catch((err: unknown) => {
           if (kubeStatus(err) !== 409) throw kubeError(`creating service ${serviceName(input.serverId)}`, err);
         });
-      // Before the pod exists, so it never runs without its policy.
+      // Before any pod exists, so none runs without its policy.
       await kube
         .networking()
         .createNamespacedNetworkPolicy({ namespace, body: networkPolicyManifest(input.serverId, namespace, MCP_PORT) })
         .catch((err: unknown) => {
           if (kubeStatus(err) !== 409) throw kubeError(`creating network policy ${serviceName(input.serverId)}`, err);
         });
-      const body = podManifest({
+      const body = deploymentManifest({
         serverId: input.serverId,
         decisionId: input.decisionId,
         namespace,
@@ -264,42 +370,58 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
         runAs: { uid: env.SERVER_DEFAULT_UID, gid: env.SERVER_DEFAULT_GID },
         tmpBytes: env.SERVER_TMPFS_SIZE,
         bridge,
+        probeImage: env.K8S_STDIO_BRIDGE_IMAGE,
+        probePeriodSeconds: env.K8S_PROBE_PERIOD_SECONDS,
+        replicas: env.K8S_SERVER_REPLICAS,
       });
-      await core.createNamespacedPod({ namespace, body }).catch((err: unknown) => {
+      const refused = (what: string) => (err: unknown) => {
         const status = kubeStatus(err);
-        if (status === 409) return; // created by an earlier attempt of this launch
-        const failure = kubeError(`creating pod ${pod}`, err);
-        // Refused as asked (invalid spec, missing service account, quota): retrying cannot help.
-        if (status !== undefined && status >= 400 && status < 500 && status !== 429)
+        const failure = kubeError(what, err);
+        // Refused as asked (invalid spec, quota): retrying cannot help. A conflict (409: changed
+        // since it was read) is retried.
+        if (status !== undefined && status >= 400 && status < 500 && status !== 409 && status !== 429)
           throw ApplicationFailure.nonRetryable(failure.message, ErrorType.LaunchFailed);
         throw failure;
-      });
+      };
+      const apps = kube.apps();
+      const existing = await readDeployment(input.serverId);
+      if (!existing) {
+        await apps.createNamespacedDeployment({ namespace, body }).catch(refused(`creating deployment ${name}`));
+      } else {
+        // A redeploy: the new template (its decision id) rolls the Deployment to a new ReplicaSet.
+        // A retried attempt writes the same template again, which changes nothing.
+        body.metadata!.resourceVersion = existing.metadata?.resourceVersion;
+        await apps.replaceNamespacedDeployment({ name, namespace, body }).catch(refused(`updating deployment ${name}`));
+      }
       return {
-        workload: pod,
+        workload: name,
         endpoint,
         transport: 'streamable-http',
         ...(bridge && { bridgedFrom: 'stdio' as const }),
       };
     },
 
-    /** A stop deletes the pods; the Service stays for the next start. */
-    stop: ({ serverId }) => workloads.deletePods(serverId),
+    /** A stop deletes the Deployment and its pods; the Service stays for the next start. */
+    stop: ({ serverId }) => workloads.deleteDeployment(serverId),
     async remove({ serverId }) {
-      await workloads.deletePods(serverId);
+      await workloads.deleteDeployment(serverId);
       await workloads.deleteService(serverId);
     },
 
-    logs: ({ workload }, { tail }) =>
-      workloads.logs(workload, tail ?? 100).catch((err: unknown) => {
-        throw podLogError(workload, err);
-      }),
+    async logs({ serverId, workload }, { tail }) {
+      const pod = await logPod(serverId, workload);
+      return workloads.logs(pod, tail ?? 100).catch((err: unknown) => {
+        throw podLogError(pod, err);
+      });
+    },
 
-    async followLogs({ workload }, { tail }) {
+    async followLogs({ serverId, workload }, { tail }) {
+      const pod = await logPod(serverId, workload);
       const out = new PassThrough();
       const request = await new Log(kube.config())
-        .log(namespace, workload, CONTAINER_NAME, out, () => out.end(), { follow: true, tailLines: tail ?? 20 })
+        .log(namespace, pod, CONTAINER_NAME, out, () => out.end(), { follow: true, tailLines: tail ?? 20 })
         .catch((err: unknown) => {
-          throw podLogError(workload, err);
+          throw podLogError(pod, err);
         });
       const stop = () => {
         request.abort();
@@ -309,27 +431,31 @@ export function createKubernetesExecutor(sql: Sql, env: Env, kube: KubeClient, c
     },
 
     async inspect({ serverId, workload }): Promise<WorkloadState> {
-      const { verdict } = await readPod(serverId, workload);
+      const { verdict } = await readLaunch(serverId, workload);
       if (verdict.state === 'running') return { state: 'running', reason: verdict.reason };
       if (verdict.state === 'pending') return { state: 'starting', reason: verdict.reason };
+      if (workload === deploymentName(serverId) && verdict.reason.endsWith('no longer exists'))
+        return { state: 'gone', reason: verdict.reason };
       return { state: 'exited', reason: verdict.reason };
     },
 
     /**
-     * Watches the launched pod until it is Ready or has failed, heartbeating; after
-     * K8S_READY_TIMEOUT_SECONDS it answers `timeout` with the pod's last state as the reason.
+     * Watches the launch's pods (those of the Deployment's current ReplicaSet) until one is Ready
+     * or they have failed, heartbeating; after K8S_READY_TIMEOUT_SECONDS it answers `timeout` with
+     * the last state as the reason. A pod deleted meanwhile is replaced by its ReplicaSet: the wait
+     * follows the replacement.
      */
     async awaitReady({ serverId, workload }: { serverId: number; workload: string }): Promise<KubernetesVerdict> {
       const ctx = Context.current();
       const deadline = Date.now() + env.K8S_READY_TIMEOUT_SECONDS * 1000;
       for (;;) {
         ctx.heartbeat();
-        const { verdict, resourceVersion } = await readPod(serverId, workload);
+        const { verdict, query, resourceVersion } = await readLaunch(serverId, workload);
         if (verdict.state !== 'pending') return verdict;
         const left = deadline - Date.now();
         if (left <= 0)
           return { state: 'timeout', reason: `not ready after ${env.K8S_READY_TIMEOUT_SECONDS}s: ${verdict.reason}` };
-        await nextChange(kube, workload, resourceVersion, Math.min(left, 5_000), ctx.cancelled);
+        await nextChange(kube, query, resourceVersion, Math.min(left, 5_000), ctx.cancelled);
       }
     },
   } satisfies Executor<LaunchInput, Launched> & {

@@ -74,7 +74,26 @@ export function createDockerBridge(docker: Docker, env: Env) {
     } finally {
       await helper.remove({ force: true }).catch(missing);
     }
+    // Once per worker process (and bridge): earlier bridges' volumes go when nothing mounts them.
+    await pruneStale(volume);
     return volume;
+  }
+
+  /**
+   * Removes the volumes of earlier bridges that no container uses any more (Docker refuses to remove
+   * a volume a container, even a stopped one, still mounts: those stay until their server goes).
+   */
+  async function pruneStale(current: string): Promise<void> {
+    const { Volumes: volumes = [] } = await docker
+      .listVolumes({ filters: JSON.stringify({ label: ['mcp-host.stdio-bridge=true'] }) })
+      .catch(() => ({ Volumes: [] }));
+    for (const { Name: name } of volumes) {
+      if (name === current || !name.startsWith('mcp-stdio-bridge-')) continue;
+      await docker
+        .getVolume(name)
+        .remove()
+        .catch(() => {}); // in use (409), or gone meanwhile: nothing to do
+    }
   }
 
   return {

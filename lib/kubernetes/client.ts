@@ -1,11 +1,12 @@
 // The Kubernetes API client (@kubernetes/client-node), built lazily from K8S_KUBECONFIG / KUBECONFIG
 // (else in-cluster or ~/.kube/config), so processes that never touch Kubernetes need no cluster.
-import { CoreV1Api, KubeConfig, NetworkingV1Api, Watch, ApiException, VersionApi } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, Watch, ApiException, VersionApi } from '@kubernetes/client-node';
 import type { Env } from '../env.js';
 
 export interface KubeClient {
   readonly namespace: string;
   core(): CoreV1Api;
+  apps(): AppsV1Api;
   networking(): NetworkingV1Api;
   watch(): Watch;
   config(): KubeConfig;
@@ -27,6 +28,7 @@ export function createKubeClient(env: Pick<Env, 'K8S_KUBECONFIG' | 'KUBECONFIG' 
   return {
     namespace: env.K8S_NAMESPACE,
     core: () => load().makeApiClient(CoreV1Api),
+    apps: () => load().makeApiClient(AppsV1Api),
     networking: () => load().makeApiClient(NetworkingV1Api),
     watch: () => new Watch(load()),
     config: load,

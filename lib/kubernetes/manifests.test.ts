@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
+  deploymentManifest,
+  launchVerdict,
   networkPolicyManifest,
-  podManifest,
+  podTemplate,
   podVerdict,
   pullSecretManifest,
   resourceLimits,
@@ -23,16 +25,19 @@ const base = {
   gpuCount: 1,
   runAs: { uid: 65532, gid: 65532 },
   tmpBytes: 64 * 1024 ** 2,
+  probePeriodSeconds: 10,
 };
+const BRIDGE_IMAGE = '127.0.0.1:5000/mcp-host/stdio-bridge:abc';
+const MCP_PROBE = { exec: { command: ['/.mcp-host/stdio-bridge', '--probe', 'http://127.0.0.1:8080/mcp'] } };
 
-describe('podManifest', () => {
+describe('podTemplate', () => {
   it('wraps a stdio image in the bridge: an init container copies it into an emptyDir, the command runs it first', () => {
     const bridge = {
-      image: '127.0.0.1:5000/mcp-host/stdio-bridge:abc',
+      image: BRIDGE_IMAGE,
       command: ['/.mcp-host/stdio-bridge', '--', 'node', 'server.js'],
       maxSessions: 4,
     };
-    const pod = podManifest({ ...base, bridge });
+    const pod = podTemplate({ ...base, bridge });
     expect(pod.metadata!.annotations).toEqual({ 'mcp-host.dev/bridged-from': 'stdio' });
     const [init] = pod.spec!.initContainers!;
     expect(init).toMatchObject({
@@ -57,22 +62,54 @@ describe('podManifest', () => {
     );
     expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
     expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(container!.readinessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 5 });
+    // Probed over MCP through the bridge itself, as the gateway reaches it.
+    expect(container!.readinessProbe).toEqual({
+      ...MCP_PROBE,
+      periodSeconds: 5,
+      timeoutSeconds: 5,
+      failureThreshold: 1,
+    });
     expect(pod.spec!.volumes).toContainEqual({ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } });
   });
 
-  it('leaves a Streamable HTTP image as it is: no init container, no command', () => {
-    const pod = podManifest(base);
+  it('leaves a Streamable HTTP image as it is: no init container, no command, TCP probes without a probe image', () => {
+    const pod = podTemplate(base);
     expect(pod.spec!.initContainers).toBeUndefined();
     expect(pod.spec!.containers[0]!.command).toBeUndefined();
     expect(pod.metadata!.annotations).toBeUndefined();
+    expect(pod.spec!.containers[0]!.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
+    expect(pod.spec!.containers[0]!.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 } });
+  });
+
+  it('probes a Streamable HTTP image over MCP with the bridge binary from the probe image, its command untouched', () => {
+    const pod = podTemplate({ ...base, probeImage: BRIDGE_IMAGE });
+    expect(pod.spec!.initContainers!.map((c) => [c.name, c.image])).toEqual([['stdio-bridge', BRIDGE_IMAGE]]);
+    const [container] = pod.spec!.containers;
+    expect(container!.command).toBeUndefined();
+    expect(pod.metadata!.annotations).toBeUndefined(); // not bridged: the image speaks HTTP itself
+    expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
+    expect(container!.readinessProbe).toEqual({
+      ...MCP_PROBE,
+      periodSeconds: 5,
+      timeoutSeconds: 5,
+      failureThreshold: 1,
+    });
+    // Liveness: three failed MCP probes in a row restart the container, not one slow answer.
+    expect(container!.livenessProbe).toEqual({
+      ...MCP_PROBE,
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    });
+    expect(
+      podTemplate({ ...base, probeImage: BRIDGE_IMAGE, probePeriodSeconds: 3 }).spec!.containers[0]!.readinessProbe,
+    ).toMatchObject({ periodSeconds: 1 });
   });
 
   it('labels the pod, runs the image as container mcp with config as env and the service account', () => {
-    const pod = podManifest(base);
+    const pod = podTemplate(base);
     expect(pod.metadata).toMatchObject({
-      name: 'mcp-server-7-d42',
-      namespace: 'mcp',
       labels: {
         'mcp-host.dev/server-id': '7',
         'mcp-host.dev/decision-id': '42',
@@ -98,7 +135,7 @@ describe('podManifest', () => {
   });
 
   it('runs unprivileged: non-root uid, no capabilities or escalation, read-only root, default seccomp, no token', () => {
-    const pod = podManifest(base);
+    const pod = podTemplate(base);
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
     expect(pod.spec!.securityContext).toEqual({
       runAsNonRoot: true,
@@ -116,22 +153,91 @@ describe('podManifest', () => {
   });
 
   it('sets cpu and memory limits (and equal requests) from the server resources', () => {
-    const { resources } = podManifest(base).spec!.containers[0]!;
+    const { resources } = podTemplate(base).spec!.containers[0]!;
     expect(resources).toEqual({ limits: { cpu: '500m', memory: '256Mi' }, requests: { cpu: '500m', memory: '256Mi' } });
   });
 
   it('asks for the configured number of NVIDIA GPUs only when use_gpu is set', () => {
-    expect(podManifest(base).spec!.containers[0]!.resources!.limits).not.toHaveProperty('nvidia.com/gpu');
-    const gpu = podManifest({ ...base, useGpu: true, gpuCount: 2 }).spec!.containers[0]!.resources!;
+    expect(podTemplate(base).spec!.containers[0]!.resources!.limits).not.toHaveProperty('nvidia.com/gpu');
+    const gpu = podTemplate({ ...base, useGpu: true, gpuCount: 2 }).spec!.containers[0]!.resources!;
     expect(gpu.limits).toMatchObject({ 'nvidia.com/gpu': '2' });
     expect(gpu.requests).not.toHaveProperty('nvidia.com/gpu');
   });
 
   it('references the pull secret only when one is configured', () => {
-    expect(podManifest(base).spec!.imagePullSecrets).toBeUndefined();
-    expect(podManifest({ ...base, pullSecret: 'registry-pull' }).spec!.imagePullSecrets).toEqual([
+    expect(podTemplate(base).spec!.imagePullSecrets).toBeUndefined();
+    expect(podTemplate({ ...base, pullSecret: 'registry-pull' }).spec!.imagePullSecrets).toEqual([
       { name: 'registry-pull' },
     ]);
+  });
+});
+
+describe('deploymentManifest', () => {
+  it('is one Deployment per server selecting its pods by server id, rolling without ever going below its replicas', () => {
+    const deployment = deploymentManifest({ ...base, replicas: 1 });
+    expect(deployment.metadata).toMatchObject({ name: 'mcp-server-7', namespace: 'mcp' });
+    expect(deployment.spec).toMatchObject({
+      replicas: 1,
+      // Not the decision id: the selector is immutable, and every launch's pods must match it.
+      selector: { matchLabels: { 'mcp-host.dev/server-id': '7' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    });
+    expect(deployment.spec!.template).toEqual(podTemplate(base));
+    // A redeploy's template differs (its decision id), which is what makes a new ReplicaSet.
+    const redeployed = deploymentManifest({ ...base, decisionId: 43, replicas: 1 });
+    expect(redeployed.spec!.template.metadata!.labels!['mcp-host.dev/decision-id']).toBe('43');
+    expect(redeployed.spec!.selector).toEqual(deployment.spec!.selector);
+  });
+});
+
+describe('launchVerdict', () => {
+  const deployment = (conditions: { type: string; status: string; reason?: string; message?: string }[] = []) => ({
+    metadata: { name: 'mcp-server-7' },
+    status: { conditions },
+  });
+  const ready: V1Pod = {
+    metadata: { name: 'mcp-server-7-abc-1' },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  };
+  const crashing: V1Pod = {
+    metadata: { name: 'mcp-server-7-abc-2' },
+    status: {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'mcp',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 4,
+          state: { waiting: { reason: 'CrashLoopBackOff' } },
+        },
+      ],
+    },
+  };
+  it('waits for the ReplicaSet to create a pod', () => {
+    expect(launchVerdict(deployment(), [])).toEqual({
+      state: 'pending',
+      reason: 'deployment mcp-server-7: waiting for its ReplicaSet to create a pod',
+    });
+  });
+  it('is running once a pod of the launch is Ready, failed with a pod failure otherwise', () => {
+    expect(launchVerdict(deployment(), [crashing, ready]).state).toBe('running');
+    expect(launchVerdict(deployment(), [crashing])).toMatchObject({ state: 'failed', fatal: false });
+  });
+  it('ignores pods being deleted', () => {
+    const leaving = { ...ready, metadata: { ...ready.metadata, deletionTimestamp: new Date() } };
+    expect(launchVerdict(deployment(), [leaving]).state).toBe('pending');
+  });
+  it("fails for good when the ReplicaSet cannot create pods, with the controller's reason", () => {
+    const refused = deployment([
+      { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'serviceaccount "x" not found' },
+    ]);
+    expect(launchVerdict(refused, [])).toEqual({
+      state: 'failed',
+      fatal: true,
+      reason: 'deployment mcp-server-7: FailedCreate: serviceaccount "x" not found',
+    });
   });
 });
 
@@ -189,7 +295,11 @@ describe('serviceManifest', () => {
   it("selects the server's pods by label", () => {
     expect(serviceManifest(7, 'mcp', 8080)).toMatchObject({
       metadata: { name: 'mcp-server-7', namespace: 'mcp' },
-      spec: { selector: { 'mcp-host.dev/server-id': '7' }, ports: [{ port: 8080, targetPort: 8080 }] },
+      spec: {
+        selector: { 'mcp-host.dev/server-id': '7' },
+        sessionAffinity: 'ClientIP',
+        ports: [{ port: 8080, targetPort: 8080 }],
+      },
     });
   });
 });

@@ -1,19 +1,33 @@
 // What the Kubernetes executor asks the API server for, and how it reads a pod's status back. Pure:
 // unit-tested without a cluster, used by the activities (activities/kubernetes/).
 //
-// Pods reference the registry pull secret, storage is an
-// emptyDir (not a hostPath relative to the API process), and a pod's status is read into a verdict
-// so a launch ends running, unhealthy or in error — never stuck in `starting`. A pod runs as the
-// Docker executor's containers do: not as root, no capabilities, no privilege escalation, a
-// read-only root with an emptyDir /tmp, the runtime's default seccomp profile, no service-account
-// token, requests and limits; a NetworkPolicy lets only the gateway in and nothing out. A stdio
-// image runs behind the stdio bridge: an init container copies the bridge binary into an emptyDir,
-// and the server's container runs the bridge with the image's own command as its arguments.
-import type { V1Container, V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+// A server is a Deployment (K8S_SERVER_REPLICAS, 1 by default) whose pod template is built by
+// podTemplate alone; a redeploy changes the template (a new decision id), so the Deployment rolls
+// to a new ReplicaSet, the new pod Ready before the old one goes. Pods reference the registry pull
+// secret, storage is an emptyDir (not a hostPath relative to the API process), and a pod's status
+// is read into a verdict so a launch ends running, unhealthy or in error — never stuck in
+// `starting`. A pod runs as the Docker executor's containers do: not as root, no capabilities, no
+// privilege escalation, a read-only root with an emptyDir /tmp, the runtime's default seccomp
+// profile, no service-account token, requests and limits; a NetworkPolicy lets only the gateway in
+// and nothing out. A stdio image runs behind the stdio bridge: an init container copies the bridge
+// binary into an emptyDir, and the server's container runs the bridge with the image's own command
+// as its arguments. The same binary is the pod's MCP probe (`stdio-bridge --probe`, an exec probe
+// the kubelet runs in the container): readiness and liveness pass only while the server answers MCP.
+import type {
+  V1Container,
+  V1Deployment,
+  V1NetworkPolicy,
+  V1Pod,
+  V1PodTemplateSpec,
+  V1Probe,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import { isPlatformConfigKey, type ServerResources } from '../runtime/resources.js';
-import { BRIDGE_DIR, bridgeEnvironment } from '../runtime/stdio-bridge.js';
+import { BRIDGE_BINARY, BRIDGE_DIR, BRIDGE_MCP_PATH, bridgeEnvironment } from '../runtime/stdio-bridge.js';
 
 export const SERVER_ID_LABEL = 'mcp-host.dev/server-id';
+export const DECISION_ID_LABEL = 'mcp-host.dev/decision-id';
 export const SYNCED_AT_ANNOTATION = 'mcp-host.dev/synced-at';
 export const CONTAINER_NAME = 'mcp';
 /** The init container that puts the stdio bridge into the pod. */
@@ -24,11 +38,13 @@ const MANAGED_LABELS = { 'app.kubernetes.io/name': 'mcp-server', 'app.kubernetes
 /** The label of the gateway's pods (and of the namespace it runs in): the only peers a server's pod admits. */
 export const GATEWAY_LABELS = { 'app.kubernetes.io/component': 'mcp-gateway' };
 
-/** The Service (and the stable part of pod names) of a server. */
+/** The Service, NetworkPolicy and Deployment of a server (its pods are named by their ReplicaSet). */
 export const serviceName = (serverId: number) => `mcp-server-${serverId}`;
-/** One pod per launch: a redeploy's pod never waits for the previous one to finish terminating. */
-export const podName = (serverId: number, decisionId: number) => `mcp-server-${serverId}-d${decisionId}`;
+export const deploymentName = serviceName;
 export const serverSelector = (serverId: number) => `${SERVER_ID_LABEL}=${serverId}`;
+/** The pods of one launch: those of the ReplicaSet its pod template made. */
+export const launchSelector = (serverId: number, decisionId: string) =>
+  `${serverSelector(serverId)},${DECISION_ID_LABEL}=${decisionId}`;
 
 export interface PodSpecInput {
   serverId: number;
@@ -50,6 +66,18 @@ export interface PodSpecInput {
   tmpBytes: number;
   /** A stdio image: the bridge image and the command line (bridge first, then the image's own command). */
   bridge?: { image: string; command: string[]; maxSessions: number };
+  /**
+   * The bridge image (K8S_STDIO_BRIDGE_IMAGE) for the MCP probe of any pod, stdio or not; without
+   * it a Streamable HTTP pod falls back to TCP probes (the port is open, not that MCP answers).
+   */
+  probeImage?: string;
+  /** Seconds between liveness probes (K8S_PROBE_PERIOD_SECONDS); readiness is probed twice as often. */
+  probePeriodSeconds: number;
+}
+
+export interface DeploymentInput extends PodSpecInput {
+  /** K8S_SERVER_REPLICAS. */
+  replicas: number;
 }
 
 /** What every container of a server's pod runs with: nothing to gain, nothing to write but its volumes. */
@@ -81,12 +109,48 @@ export function serverLabels(serverId: number, decisionId?: number): Record<stri
   return {
     ...MANAGED_LABELS,
     [SERVER_ID_LABEL]: String(serverId),
-    ...(decisionId !== undefined && { 'mcp-host.dev/decision-id': String(decisionId) }),
+    ...(decisionId !== undefined && { [DECISION_ID_LABEL]: String(decisionId) }),
   };
 }
 
-export function podManifest(input: PodSpecInput): V1Pod {
+/**
+ * The probes of the server's container. With the bridge binary in the pod: an exec of
+ * `stdio-bridge --probe` against the container's own MCP endpoint (initialize, ping or tools/list)
+ * — what a kubelet runs inside the container, so it needs no route from the node and no HTTP probe
+ * that could only see a port or a GET. Readiness takes the pod out of its Service at the first
+ * failure; liveness restarts the container after three in a row. Without the binary: TCP.
+ */
+export function serverProbes(input: Pick<PodSpecInput, 'port' | 'probePeriodSeconds'>, mcpProbe: boolean) {
+  const check: V1Probe = mcpProbe
+    ? { exec: { command: [BRIDGE_BINARY, '--probe', `http://127.0.0.1:${input.port}${BRIDGE_MCP_PATH}`] } }
+    : { tcpSocket: { port: input.port } };
+  const period = input.probePeriodSeconds;
+  return {
+    readinessProbe: {
+      ...check,
+      periodSeconds: Math.max(1, Math.floor(period / 2)),
+      timeoutSeconds: 5,
+      failureThreshold: 1,
+    },
+    livenessProbe: {
+      ...check,
+      // A server gets one period to start before its first liveness probe.
+      initialDelaySeconds: period,
+      periodSeconds: period,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  } satisfies Pick<V1Container, 'readinessProbe' | 'livenessProbe'>;
+}
+
+/**
+ * The pod template of a server's Deployment: the one place a server's pod is described (what a
+ * later feature mounts into the pod goes here too). Its decision-id label changes with every
+ * launch, so every launch is a new ReplicaSet.
+ */
+export function podTemplate(input: PodSpecInput): V1PodTemplateSpec {
   const { bridge } = input;
+  const bridgeImage = bridge?.image ?? input.probeImage;
   const env = [
     ...configEnvironment(input.config).map(([name, value]) => ({ name, value })),
     ...(bridge ? bridgeEnvironment(bridge.maxSessions).map(([name, value]) => ({ name, value })) : []),
@@ -94,11 +158,7 @@ export function podManifest(input: PodSpecInput): V1Pod {
     { name: 'MCP_SERVER_ID', value: String(input.serverId) },
   ];
   return {
-    apiVersion: 'v1',
-    kind: 'Pod',
     metadata: {
-      name: podName(input.serverId, input.decisionId),
-      namespace: input.namespace,
       labels: serverLabels(input.serverId, input.decisionId),
       ...(bridge && { annotations: { [BRIDGED_ANNOTATION]: 'stdio' } }),
     },
@@ -117,11 +177,11 @@ export function podManifest(input: PodSpecInput): V1Pod {
         fsGroup: input.runAs.gid,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      ...(bridge && {
+      ...(bridgeImage && {
         initContainers: [
           {
             name: BRIDGE_CONTAINER_NAME,
-            image: bridge.image,
+            image: bridgeImage,
             // The bridge image holds the binary alone: it copies itself.
             command: ['/stdio-bridge', '--install', BRIDGE_DIR],
             resources: { limits: { cpu: '100m', memory: '32Mi' }, requests: { cpu: '100m', memory: '32Mi' } },
@@ -140,13 +200,11 @@ export function podManifest(input: PodSpecInput): V1Pod {
           ports: [{ name: 'mcp', containerPort: input.port, protocol: 'TCP' }],
           resources: resourceLimits(input.resources, input.useGpu ? input.gpuCount : 0),
           securityContext: CONTAINER_SECURITY,
-          readinessProbe: bridge
-            ? { httpGet: { path: '/healthz', port: input.port }, periodSeconds: 5 }
-            : { tcpSocket: { port: input.port }, periodSeconds: 5 },
+          ...serverProbes(input, bridgeImage !== undefined),
           volumeMounts: [
             { name: 'data', mountPath: '/data' },
             { name: 'tmp', mountPath: '/tmp' },
-            ...(bridge ? [{ name: 'stdio-bridge', mountPath: BRIDGE_DIR, readOnly: true }] : []),
+            ...(bridgeImage ? [{ name: 'stdio-bridge', mountPath: BRIDGE_DIR, readOnly: true }] : []),
           ],
         },
       ],
@@ -154,8 +212,31 @@ export function podManifest(input: PodSpecInput): V1Pod {
         { name: 'data', emptyDir: {} },
         // In memory, like Docker's tmpfs /tmp, and counted against the pod's memory.
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: `${Math.ceil(input.tmpBytes / 1024 ** 2)}Mi` } },
-        ...(bridge ? [{ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } }] : []),
+        ...(bridgeImage ? [{ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } }] : []),
       ],
+    },
+  };
+}
+
+/**
+ * The server's Deployment. A rolling update never takes the only pod away before its successor is
+ * Ready (maxUnavailable 0, one extra pod at a time); two old ReplicaSets are kept for a rollback.
+ */
+export function deploymentManifest(input: DeploymentInput): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(input.serverId),
+      namespace: input.namespace,
+      labels: serverLabels(input.serverId, input.decisionId),
+    },
+    spec: {
+      replicas: input.replicas,
+      selector: { matchLabels: { [SERVER_ID_LABEL]: String(input.serverId) } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      revisionHistoryLimit: 2,
+      template: podTemplate(input),
     },
   };
 }
@@ -190,6 +271,8 @@ export function serviceManifest(serverId: number, namespace: string, port: numbe
     metadata: { name: serviceName(serverId), namespace, labels: serverLabels(serverId) },
     spec: {
       selector: { [SERVER_ID_LABEL]: String(serverId) },
+      // An MCP session lives in one pod: with more than one replica, a client stays on its pod.
+      sessionAffinity: 'ClientIP',
       ports: [{ name: 'mcp', port, targetPort: port, protocol: 'TCP' }],
     },
   };
@@ -263,4 +346,25 @@ export function podVerdict(pod: V1Pod): PodVerdict {
     ready?.message ??
     (phase === 'Running' ? 'not ready' : 'waiting to be scheduled and started');
   return { state: 'pending', reason: `pod ${name} ${phase.toLowerCase()}: ${detail}` };
+}
+
+/**
+ * A launch's verdict from its Deployment and the pods of its ReplicaSet (those with the launch's
+ * decision id): running once one of them is Ready; failed with a pod's reason, or with the
+ * Deployment's when its ReplicaSet cannot create pods at all (a missing service account, a quota):
+ * that will not pass without a change, so it is fatal. Pods being deleted do not count.
+ */
+export function launchVerdict(deployment: V1Deployment, pods: V1Pod[]): PodVerdict {
+  const name = deployment.metadata?.name ?? 'deployment';
+  const verdicts = pods.filter((p) => !p.metadata?.deletionTimestamp).map(podVerdict);
+  const decided = verdicts.find((v) => v.state === 'running') ?? verdicts.find((v) => v.state === 'failed');
+  if (decided) return decided;
+  const failure = deployment.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  if (failure)
+    return {
+      state: 'failed',
+      fatal: true,
+      reason: `deployment ${name}: ${failure.reason ?? 'ReplicaFailure'}${failure.message ? `: ${failure.message}` : ''}`,
+    };
+  return verdicts[0] ?? { state: 'pending', reason: `deployment ${name}: waiting for its ReplicaSet to create a pod` };
 }

@@ -1,6 +1,7 @@
 // First-start set-up of the bootstrap admin and its token, safe when several processes boot at once.
 import type { Sql } from '../db.js';
 import { generateToken, hashToken, tokenPrefix } from '../tokens.js';
+import { TOKEN_CHANGES_CHANNEL } from './tokens.js';
 
 const LOCK_KEY = 727_002; // "mcp-host bootstrap"
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
@@ -37,6 +38,7 @@ export async function bootstrapAdmin(
       if (!same) {
         await tx`update api_tokens set revoked_at = now()
                  where user_id = ${adminId} and name = ${BOOTSTRAP_TOKEN_NAME} and revoked_at is null`;
+        await tx`select pg_notify(${TOKEN_CHANGES_CHANNEL}, '*')`;
         await tx`insert into api_tokens (user_id, name, token_hash, prefix)
                  values (${adminId}, ${BOOTSTRAP_TOKEN_NAME}, ${hash}, ${tokenPrefix(opts.adminToken)})`;
       }

@@ -72,12 +72,22 @@ export function listTokens(sql: Sql, scope: OwnerScope): Promise<TokenRow[]> {
   >`select ${sql.unsafe(columns)} from api_tokens where true ${ownedBy(sql, scope, 'user_id')} order by id`;
 }
 
+/**
+ * The NOTIFY channel of changes to who a token names or what it may do (a revocation): the payload is
+ * the token's id, or `*` for any. The gateway's principal cache of every API process listens, so a
+ * revoked token is refused at its next request, not when its cache entry runs out.
+ */
+export const TOKEN_CHANGES_CHANNEL = 'mcp_host_token_changes';
+
 /** Revokes a token in the scope (once: a revoked token keeps its time); undefined when there is none. */
 export async function revokeToken(sql: Sql, id: number, scope: OwnerScope): Promise<TokenRow | undefined> {
+  // One statement: the notification goes out when the update commits, never without it.
   const [row] = await sql<TokenRow[]>`
-    update api_tokens set revoked_at = coalesce(revoked_at, now())
-    where id = ${id} ${ownedBy(sql, scope, 'user_id')}
-    returning ${sql.unsafe(columns)}`;
+    with revoked as (
+      update api_tokens set revoked_at = coalesce(revoked_at, now())
+      where id = ${id} ${ownedBy(sql, scope, 'user_id')}
+      returning ${sql.unsafe(columns)})
+    select revoked.* from revoked cross join lateral (select pg_notify(${TOKEN_CHANGES_CHANNEL}, revoked.id::text)) n`;
   return row;
 }
 

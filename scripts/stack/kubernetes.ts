@@ -1,7 +1,10 @@
-// A real Kubernetes control plane on loopback: etcd (Debian's etcd-server) and kube-apiserver, which
-// `npm run setup` builds from the published Kubernetes Go modules (tools/kube-apiserver) into
-// .tools/bin. No kubelet or controllers run: objects are stored and served, pods never start by
-// themselves (tests move pod status as a kubelet would).
+// A real Kubernetes control plane on loopback: etcd (Debian's etcd-server), kube-apiserver and
+// kube-controller-manager, which `npm run setup` builds from the published Kubernetes Go modules
+// (tools/kube-apiserver, tools/kube-controller-manager) into .tools/bin. The controller manager runs
+// only the controllers servers need — Deployments make ReplicaSets, ReplicaSets make pods, and the
+// garbage collector removes what an owner left — so a Deployment behaves as on a cluster. No
+// scheduler or kubelet runs: pods stay unscheduled and never start by themselves (tests move pod
+// status as a kubelet would, or run test/support/kubelet-stand-in.ts, which does).
 //
 // Authentication is a static admin token (group system:masters, so RBAC lets it do anything); the
 // serving certificate is the one kube-apiserver generates in its cert dir, trusted by the kubeconfig.
@@ -14,6 +17,9 @@ import { DATA_DIR, TOOLS_BIN } from './paths.js';
 import { freePort, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
 
 export const KUBE_APISERVER_BIN = join(TOOLS_BIN, 'kube-apiserver');
+export const KUBE_CONTROLLER_MANAGER_BIN = join(TOOLS_BIN, 'kube-controller-manager');
+/** What servers' Deployments need, and nothing else (no node, service-account or volume controllers). */
+const CONTROLLERS = ['deployment-controller', 'replicaset-controller', 'garbage-collector-controller'];
 const ETCD_BIN = '/usr/bin/etcd';
 
 export interface KubernetesOptions {
@@ -43,6 +49,7 @@ export interface KubernetesControlPlane {
   startMs: number;
   etcd: ManagedProcess;
   apiserver: ManagedProcess;
+  controllerManager: ManagedProcess;
   /** GET an API path with the admin token (for readiness and quick checks). */
   get(path: string): Promise<{ status: number; body: string }>;
   /** POST a JSON object with the admin token (bootstrap objects such as a namespace). */
@@ -62,6 +69,10 @@ function writeOnce(path: string, make: () => string, mode = 0o600): string {
 export async function startKubernetes(options: KubernetesOptions = {}): Promise<KubernetesControlPlane> {
   if (!existsSync(KUBE_APISERVER_BIN))
     throw new Error(`${KUBE_APISERVER_BIN} not found; run "npm run setup" (builds it from tools/kube-apiserver)`);
+  if (!existsSync(KUBE_CONTROLLER_MANAGER_BIN))
+    throw new Error(
+      `${KUBE_CONTROLLER_MANAGER_BIN} not found; run "npm run setup" (builds it from tools/kube-controller-manager)`,
+    );
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} not found; run "npm run setup" (installs etcd-server)`);
   const apiPort = options.apiPort ?? (await freePort());
   const etcdPort = options.etcdPort ?? (await freePort());
@@ -164,6 +175,8 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     '-v=1',
   ];
   let apiserver!: ManagedProcess;
+  // Started once the kubeconfig it reads is written (below).
+  const controllers: { manager?: ManagedProcess } = {};
   let startMs = 0;
   const agent = () => new Agent({ ca: readFileSync(join(certDir, 'apiserver.crt')) });
   const send = (method: string, path: string, body?: unknown) =>
@@ -213,11 +226,15 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
     get apiserver() {
       return apiserver;
     },
+    get controllerManager() {
+      return controllers.manager!;
+    },
     get,
     post: (path, body) => send('POST', path, body),
     stopApiServer: () => apiserver.stop(),
     startApiServer,
     async stop() {
+      await controllers.manager?.stop();
       await apiserver?.stop();
       await etcd.stop();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
@@ -253,6 +270,20 @@ export async function startKubernetes(options: KubernetesOptions = {}): Promise<
       '',
     ].join('\n'),
     { mode: 0o600 },
+  );
+  // With the admin's kubeconfig (system:masters), one instance (no leader election), no serving
+  // port of its own (parallel stacks would fight over 10257). It rides out an API server restart.
+  controllers.manager = spawnManaged(
+    'kube-controller-manager',
+    KUBE_CONTROLLER_MANAGER_BIN,
+    [
+      `--kubeconfig=${kubeconfig}`,
+      `--controllers=${CONTROLLERS.join(',')}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '-v=1',
+    ],
+    { logFile: join(logDir, `kube-controller-manager-${apiPort}.log`) },
   );
   return plane;
 }

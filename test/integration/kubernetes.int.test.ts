@@ -1,7 +1,8 @@
-// The Kubernetes backend against a real kube-apiserver (built from the Kubernetes Go modules by
-// `npm run setup`) with etcd, started here on loopback. No kubelet runs, so pods never start by
-// themselves: the test moves pod status through the /status subresource as a kubelet would, and the
-// server's status must follow. Pull-secret rotation is checked on the secret itself, including while
+// The Kubernetes backend against a real kube-apiserver and kube-controller-manager (built from the
+// Kubernetes Go modules by `npm run setup`) with etcd, started here on loopback: servers are
+// Deployments whose ReplicaSets make the pods. No kubelet runs, so pods never start by themselves:
+// the test moves pod status through the /status subresource as a kubelet would, and the server's
+// status must follow (kubernetes-deployments.int.test.ts runs pods on the kubelet stand-in). Pull-secret rotation is checked on the secret itself, including while
 // the API server is away (the patch lands once Temporal's retries find it back).
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -173,9 +174,12 @@ describe('the kubernetes backend', () => {
     const pod = await onePod(id);
     const [decision] = (await call('GET', `/api/servers/${id}/decisions`, { token: h.adminToken })).body;
     expect(decision).toMatchObject({ backend: 'kubernetes', executor_name: 'Kubernetes clusters', launchable: true });
-    expect(pod.metadata!.name).toBe(`mcp-server-${id}-d${decision.id}`);
+    // The pod of the server's Deployment (made by its ReplicaSet), labelled with the launch's decision.
+    expect(pod.metadata!.name).toMatch(new RegExp(`^mcp-server-${id}-`));
+    expect(pod.metadata!.ownerReferences).toMatchObject([{ kind: 'ReplicaSet' }]);
     expect(pod.metadata!.labels).toMatchObject({
       'mcp-host.dev/server-id': String(id),
+      'mcp-host.dev/decision-id': String(decision.id),
       'app.kubernetes.io/managed-by': 'mcp-host',
     });
     expect(pod.spec!.serviceAccountName).toBe(SERVICE_ACCOUNT);
@@ -216,7 +220,7 @@ describe('the kubernetes backend', () => {
     const [runtime] = await h.sql`select backend, workload, endpoint from server_runtimes where server_id = ${id}`;
     expect(runtime).toMatchObject({
       backend: 'kubernetes',
-      workload: pod.metadata!.name,
+      workload: `mcp-server-${id}`,
       endpoint: `http://mcp-server-${id}.${NAMESPACE}.svc:8080/mcp`,
     });
 
@@ -344,7 +348,12 @@ describe('a stdio server on kubernetes', () => {
     expect(container!.command).toEqual(['/.mcp-host/stdio-bridge', '--', '/usr/local/bin/hello-mcp', '--stdio']);
     expect(container!.args ?? []).toEqual([]);
     expect(container!.volumeMounts).toContainEqual({ name: 'stdio-bridge', mountPath: '/.mcp-host', readOnly: true });
-    expect(container!.readinessProbe!.httpGet).toMatchObject({ path: '/healthz', port: 8080 });
+    // Probed over MCP by the bridge it runs behind.
+    expect(container!.readinessProbe!.exec!.command).toEqual([
+      '/.mcp-host/stdio-bridge',
+      '--probe',
+      'http://127.0.0.1:8080/mcp',
+    ]);
     expect(container!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     expect(pod.spec!.volumes).toContainEqual({ name: 'stdio-bridge', emptyDir: { sizeLimit: '32Mi' } });

@@ -170,6 +170,12 @@ describe('hosting an MCP server', () => {
 
   it('runs a stdio MCP server behind the stdio bridge: hardened, on its own network, answering the SDK client at its endpoint', async () => {
     await exampleRepo('hello-stdio', 'Dockerfile.stdio');
+    // An earlier bridge's volume that nothing mounts: removed when the worker fills its own.
+    const stale = 'mcp-stdio-bridge-amd64-0000000000000000';
+    await stack.docker.createVolume({
+      Name: stale,
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.stdio-bridge': 'true' },
+    });
     const stdioServer = (
       await call('POST', '/api/servers', {
         token: h.adminToken,
@@ -208,10 +214,18 @@ describe('hosting an MCP server', () => {
       expect.objectContaining({ Type: 'volume', Destination: '/.mcp-host', RW: false }),
     ]);
     expect(inspected.Mounts[0]!.Name).toMatch(/^mcp-stdio-bridge-amd64-[0-9a-f]{16}$/);
+    expect(
+      await stack.docker
+        .getVolume(stale)
+        .inspect()
+        .catch((e: { statusCode?: number }) => e.statusCode),
+    ).toBe(404);
     // Hardened as any server, on its own network with no egress (stdio's default).
     expect(inspected.Config.User).toBe('65532:65532');
     expect(inspected.HostConfig).toMatchObject({
       NetworkMode: `mcp-server-${stdioServer}`,
+      // The bridge is not PID 1: Docker's init is, and reaps what the children leave.
+      Init: true,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,

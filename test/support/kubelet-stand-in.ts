@@ -1,8 +1,35 @@
-// The one part of a node that pod logs need: the kubelet's /containerLogs endpoint, over TLS with
-// the certificate kube-apiserver was told to trust. No kubelet can run here (it needs a container
-// runtime); kube-apiserver itself is real and proxies `pods/<name>/log` to this.
+// The node side of the test cluster, as far as mcp-host can see it. No kubelet can run here (it needs
+// a container runtime); kube-apiserver and kube-controller-manager are real, and this stands in for
+// the node:
+// - the kubelet's /containerLogs endpoint, over TLS with the certificate kube-apiserver was told to
+//   trust, which kube-apiserver proxies `pods/<name>/log` to;
+// - with runPods, the node itself: it registers, binds the namespace's unscheduled pods to itself
+//   (the scheduler's one decision on a one-node cluster), runs each pod's server container as a host
+//   process, runs the container's readiness and liveness probes as the kubelet would, and reports
+//   it all in the pod's status: phase, conditions, container states, restartCount. A liveness
+//   failure past its threshold, or an exit, restarts the container with the kubelet's back-off; a
+//   pod being deleted has its process stopped, then its deletion confirmed (grace period 0).
+//
+// The liberties it takes, since it has no containers: the init container (the bridge image copying
+// /stdio-bridge into the pod) is reported completed and the host's bridge binary stands for the
+// copy; a pod has no network namespace, so its container port is a free host port (given to the
+// process as PORT) and the probes' 127.0.0.1:<containerPort> is rewritten to it; what process runs
+// for an image is the test's choice (`start`).
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1ContainerStatus,
+  type V1Pod,
+  type V1Probe,
+} from '@kubernetes/client-node';
+import { BRIDGE_BINARY } from '../../lib/runtime/stdio-bridge.js';
+import { freePort } from '../../scripts/stack/process.js';
 
 export interface KubeletStandIn {
   port: number;
@@ -10,12 +37,355 @@ export interface KubeletStandIn {
   requests: string[];
   /** Output of a container, by `<namespace>/<pod>/<container>`. */
   logs: Map<string, string>;
+  /** Registers the node and runs the namespace's pods on it (see the file's comment). */
+  runPods(options: RunPodsOptions): Promise<PodRunner>;
   stop(): Promise<void>;
+}
+
+export interface RunPodsOptions {
+  kubeconfig: string;
+  namespace: string;
+  nodeName?: string;
+  /** The host binary that stands for the pod's copy of the stdio bridge (its probe). */
+  bridgeBinary: string;
+  /** Starts a pod's server container as a host process; `env` is the container's, PORT its host port. */
+  start(pod: V1Pod, container: V1Container, env: Record<string, string>): ChildProcess;
+}
+
+export interface ProbeRun {
+  pod: string;
+  kind: 'readiness' | 'liveness';
+  /** The probe as the pod declares it (an exec's command, an httpGet's path, a tcpSocket's port). */
+  what: string;
+  ok: boolean;
+  output: string;
+}
+
+export interface PodRunner {
+  /** Every probe run, oldest first. */
+  probes: ProbeRun[];
+  /** The host process of a pod's server container now. */
+  process(pod: string): ChildProcess | undefined;
+  stop(): Promise<void>;
+}
+
+/** The kubelet's restart back-off: 10 s doubling up to five minutes; the first restart is at once. */
+const backoffMs = (restarts: number) => (restarts === 0 ? 0 : Math.min(10_000 * 2 ** (restarts - 1), 300_000));
+
+interface Running {
+  pod: V1Pod;
+  container: V1Container;
+  port: number;
+  child?: ChildProcess;
+  restartCount: number;
+  startedAt: Date;
+  ready: boolean;
+  waiting?: { reason: string; message: string };
+  lastTerminated?: { exitCode: number; reason: string; message?: string; startedAt: Date; finishedAt: Date };
+  timers: NodeJS.Timeout[];
+  stopped: boolean;
+  restarting: boolean;
+}
+
+async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<PodRunner> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(options.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const { namespace } = options;
+  const nodeName = options.nodeName ?? 'stand-in-node';
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const probes: ProbeRun[] = [];
+  const running = new Map<string, Running>();
+
+  await core.createNode({ body: { metadata: { name: nodeName } } }).catch(() => undefined);
+  await core.patchNodeStatus(
+    {
+      name: nodeName,
+      body: {
+        status: {
+          addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+          daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
+          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }],
+        },
+      },
+    },
+    merge,
+  );
+
+  const patchStatus = async (r: Running) => {
+    const state: V1ContainerStatus['state'] = r.waiting
+      ? { waiting: r.waiting }
+      : { running: { startedAt: r.startedAt } };
+    const status: V1Pod['status'] = {
+      phase: 'Running',
+      hostIP: '127.0.0.1',
+      podIP: '127.0.0.1',
+      podIPs: [{ ip: '127.0.0.1' }],
+      startTime: r.pod.status?.startTime ?? r.startedAt,
+      conditions: [
+        { type: 'PodScheduled', status: 'True' },
+        { type: 'Initialized', status: 'True' },
+        { type: 'ContainersReady', status: r.ready ? 'True' : 'False' },
+        {
+          type: 'Ready',
+          status: r.ready ? 'True' : 'False',
+          ...(!r.ready && {
+            reason: 'ContainersNotReady',
+            message: `containers with unready status: [${r.container.name}]`,
+          }),
+        },
+      ],
+      initContainerStatuses: (r.pod.spec!.initContainers ?? []).map((c) => ({
+        name: c.name,
+        image: c.image ?? '',
+        imageID: '',
+        ready: true,
+        restartCount: 0,
+        state: { terminated: { exitCode: 0, reason: 'Completed' } },
+      })),
+      containerStatuses: [
+        {
+          name: r.container.name,
+          image: r.container.image ?? '',
+          imageID: '',
+          ready: r.ready,
+          started: !r.waiting,
+          restartCount: r.restartCount,
+          state,
+          ...(r.lastTerminated && { lastState: { terminated: r.lastTerminated } }),
+        },
+      ],
+    };
+    await core
+      .patchNamespacedPodStatus({ name: r.pod.metadata!.name!, namespace, body: { status } }, merge)
+      .catch(() => undefined); // deleted meanwhile
+  };
+
+  const containerPort = (r: Running) => r.container.ports?.[0]?.containerPort ?? 8080;
+
+  /** One probe, as the kubelet runs it; inside the "pod", so its loopback port is the process's. */
+  const runProbe = (r: Running, probe: V1Probe): Promise<{ ok: boolean; output: string; what: string }> => {
+    const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+    if (probe.exec?.command) {
+      const [cmd, ...args] = probe.exec.command;
+      const inPod = `127.0.0.1:${containerPort(r)}`;
+      const file = cmd === BRIDGE_BINARY ? options.bridgeBinary : cmd!;
+      const mapped = args.map((a) =>
+        a.replace(inPod, `127.0.0.1:${r.port}`).replace(`localhost:${containerPort(r)}`, `127.0.0.1:${r.port}`),
+      );
+      return new Promise((resolve) =>
+        execFile(file, mapped, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) =>
+          resolve({ ok: !err, output: `${stdout}${stderr}`.trim(), what: probe.exec!.command!.join(' ') }),
+        ),
+      );
+    }
+    if (probe.httpGet) {
+      const path = probe.httpGet.path ?? '/';
+      return fetch(`http://127.0.0.1:${r.port}${path}`, { signal: AbortSignal.timeout(timeoutMs) }).then(
+        (res) => ({ ok: res.status >= 200 && res.status < 400, output: `HTTP ${res.status}`, what: `GET ${path}` }),
+        (err: Error) => ({ ok: false, output: err.message, what: `GET ${path}` }),
+      );
+    }
+    return new Promise((resolve) => {
+      const socket = connect(r.port, '127.0.0.1');
+      const done = (ok: boolean, output: string) => {
+        socket.destroy();
+        resolve({ ok, output, what: `tcp ${containerPort(r)}` });
+      };
+      socket.setTimeout(timeoutMs, () => done(false, 'timeout'));
+      socket.once('connect', () => done(true, 'connected'));
+      socket.once('error', (err) => done(false, err.message));
+    });
+  };
+
+  const kill = (r: Running): Promise<void> =>
+    new Promise((resolve) => {
+      const child = r.child;
+      r.child = undefined;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+
+  const launch = (r: Running) => {
+    const env: Record<string, string> = {};
+    for (const e of r.container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    env.PORT = String(r.port);
+    const child = options.start(r.pod, r.container, env);
+    r.child = child;
+    r.startedAt = new Date();
+    r.waiting = undefined;
+    r.ready = false;
+    // A process that cannot start is a container that exits at once (its exit may never come).
+    child.once('error', (err) => {
+      if (r.child !== child || r.stopped) return;
+      void restart(r, { exitCode: 128, reason: 'StartError', message: err.message });
+    });
+    child.once('exit', (code, signal) => {
+      if (r.child !== child || r.stopped) return; // killed on purpose: whoever killed it says why
+      void restart(r, { exitCode: code ?? 137, reason: signal ? 'Error' : code === 0 ? 'Completed' : 'Error' });
+    });
+    void patchStatus(r);
+  };
+
+  /** The container ended (or is killed now): recorded as its last state, started again after the back-off. */
+  const restart = async (r: Running, end: { exitCode: number; reason: string; message?: string }) => {
+    if (r.restarting || r.stopped) return;
+    r.restarting = true;
+    await kill(r);
+    r.lastTerminated = { ...end, startedAt: r.startedAt, finishedAt: new Date() };
+    r.ready = false;
+    const delay = backoffMs(r.restartCount);
+    r.restartCount += 1;
+    if (delay > 0) {
+      r.waiting = {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${delay / 1000}s restarting failed container=${r.container.name} pod=${r.pod.metadata!.name}`,
+      };
+      await patchStatus(r);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    r.restarting = false;
+    if (!r.stopped) launch(r);
+  };
+
+  const schedule = (r: Running, kind: 'readiness' | 'liveness', probe: V1Probe | undefined) => {
+    if (!probe) {
+      if (kind === 'readiness') {
+        // No readiness probe: ready once started, as the kubelet has it.
+        const t = setInterval(() => {
+          if (r.child && !r.waiting && !r.ready) {
+            r.ready = true;
+            void patchStatus(r);
+          }
+        }, 500);
+        r.timers.push(t);
+      }
+      return;
+    }
+    let inFlight = false;
+    let failures = 0;
+    const tick = async () => {
+      if (inFlight || !r.child || r.waiting || r.restarting || r.stopped) return;
+      inFlight = true;
+      try {
+        const { ok, output, what } = await runProbe(r, probe);
+        if (r.stopped) return;
+        probes.push({ pod: r.pod.metadata!.name!, kind, what, ok, output });
+        failures = ok ? 0 : failures + 1;
+        if (kind === 'readiness') {
+          const ready = ok ? true : failures >= (probe.failureThreshold ?? 3) ? false : r.ready;
+          if (ready !== r.ready) {
+            r.ready = ready;
+            await patchStatus(r);
+          }
+        } else if (failures >= (probe.failureThreshold ?? 3)) {
+          failures = 0;
+          await restart(r, { exitCode: 137, reason: 'Error', message: `liveness probe failed: ${output}` });
+        }
+      } finally {
+        inFlight = false;
+      }
+    };
+    const start = setTimeout(
+      () => {
+        void tick();
+        r.timers.push(setInterval(() => void tick(), (probe.periodSeconds ?? 10) * 1000));
+      },
+      (probe.initialDelaySeconds ?? 0) * 1000,
+    );
+    r.timers.push(start);
+  };
+
+  const stopPod = async (r: Running) => {
+    r.stopped = true;
+    for (const t of r.timers) clearTimeout(t);
+    await kill(r);
+  };
+
+  let busy = false;
+  const sync = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const { items } = await core.listNamespacedPod({ namespace });
+      const seen = new Set<string>();
+      for (const pod of items) {
+        const uid = pod.metadata!.uid!;
+        const name = pod.metadata!.name!;
+        seen.add(uid);
+        if (!pod.spec!.nodeName) {
+          if (!pod.metadata!.deletionTimestamp)
+            await core
+              .createNamespacedPodBinding({
+                name,
+                namespace,
+                body: { metadata: { name }, target: { kind: 'Node', name: nodeName } },
+              })
+              .catch(() => undefined); // bound meanwhile, or gone
+          continue;
+        }
+        if (pod.spec!.nodeName !== nodeName) continue;
+        const r = running.get(uid);
+        if (pod.metadata!.deletionTimestamp) {
+          // Graceful deletion: the kubelet stops the containers, then confirms.
+          if (r) {
+            running.delete(uid);
+            await stopPod(r);
+          }
+          await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+          continue;
+        }
+        if (r) {
+          r.pod = pod;
+          continue;
+        }
+        const container = pod.spec!.containers[0]!;
+        const fresh: Running = {
+          pod,
+          container,
+          port: await freePort(),
+          restartCount: 0,
+          startedAt: new Date(),
+          ready: false,
+          timers: [],
+          stopped: false,
+          restarting: false,
+        };
+        running.set(uid, fresh);
+        launch(fresh);
+        schedule(fresh, 'readiness', container.readinessProbe);
+        schedule(fresh, 'liveness', container.livenessProbe);
+      }
+      for (const [uid, r] of running)
+        if (!seen.has(uid)) {
+          running.delete(uid);
+          await stopPod(r);
+        }
+    } catch {
+      // API server away: the next round tries again, as a kubelet does
+    } finally {
+      busy = false;
+    }
+  };
+  const loop = setInterval(() => void sync(), 500);
+  await sync();
+
+  return {
+    probes,
+    process: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.child,
+    async stop() {
+      clearInterval(loop);
+      for (const r of running.values()) await stopPod(r);
+      running.clear();
+    },
+  };
 }
 
 export async function startKubeletStandIn(tls: { cert: string; key: string }): Promise<KubeletStandIn> {
   const requests: string[] = [];
   const logs = new Map<string, string>();
+  const runners: PodRunner[] = [];
   const server: Server = createServer(tls, (req, res) => {
     requests.push(req.url ?? '');
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
@@ -39,10 +409,19 @@ export async function startKubeletStandIn(tls: { cert: string; key: string }): P
     next();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     requests,
     logs,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    async runPods(options) {
+      const runner = await runPodsOn(port, options);
+      runners.push(runner);
+      return runner;
+    },
+    async stop() {
+      for (const r of runners) await r.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

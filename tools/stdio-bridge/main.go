@@ -6,6 +6,8 @@
 //	stdio-bridge [--] command [args...]
 //	stdio-bridge --install DIR   (copies itself to DIR/stdio-bridge: a pod's init container does this,
 //	                              since the bridge image holds nothing else, not even cp)
+//	stdio-bridge --probe URL     (an MCP health check of the server at URL, exit 0 when it answers:
+//	                              the pod's readiness and liveness probes run this)
 //
 // Each HTTP session gets a child process of its own (each client initializes its own server); the
 // messages are relayed as they are, both ways, so whatever the server initiates (sampling,
@@ -36,6 +38,14 @@ func main() {
 	if len(os.Args) == 3 && os.Args[1] == "--install" {
 		if err := install(os.Args[2]); err != nil {
 			fmt.Fprintf(os.Stderr, "stdio-bridge: install: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 3 && os.Args[1] == "--probe" {
+		if err := probe(context.Background(), os.Args[2]); err != nil {
+			// The kubelet keeps this as the probe's failure message (pod events).
+			fmt.Fprintf(os.Stderr, "MCP probe of %s failed: %v\n", os.Args[2], err)
 			os.Exit(1)
 		}
 		return

@@ -1,0 +1,245 @@
+// Kubernetes servers as Deployments, on a real control plane: kube-apiserver, kube-controller-manager
+// (its Deployment, ReplicaSet and garbage-collector controllers make the ReplicaSets and pods) and
+// the kubelet stand-in as the node, which runs each pod's server (test/support/pod-mcp-server.mjs,
+// an MCP server) and its probes — the pod template's exec of `stdio-bridge --probe`, the real bridge
+// binary, against the server's MCP endpoint — and reports them as a kubelet would. So what is checked
+// is what a cluster would do: a launch makes a Deployment, its ReplicaSet and a Ready pod; a
+// redeploy rolls to a new ReplicaSet; a deleted pod comes back; a server that stops answering MCP
+// is restarted by its liveness probe.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBridgeImage } from '../../scripts/stack/bridge-image.js';
+import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
+import { TOOLS_BIN } from '../../scripts/stack/paths.js';
+import { freePort } from '../../scripts/stack/process.js';
+import { startRegistry, type Registry } from '../../scripts/stack/registry.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { replayTaskQueue } from '../support/histories.js';
+import { eventually, httpClient } from '../support/http.js';
+import { startKubeletStandIn, type KubeletStandIn, type PodRunner } from '../support/kubelet-stand-in.js';
+
+const NAMESPACE = 'mcp-deployments';
+/** The bridge binaries (with --probe); STDIO_BRIDGE_DIR as the worker reads it, else setup's. */
+const BRIDGE_DIR = process.env.STDIO_BRIDGE_DIR ?? TOOLS_BIN;
+const POD_SERVER = join(import.meta.dirname, '../support/pod-mcp-server.mjs');
+
+let k8s: KubernetesControlPlane;
+let kubelet: KubeletStandIn;
+let node: PodRunner;
+let core: CoreV1Api;
+let apps: AppsV1Api;
+let images: Registry;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+
+const selector = (id: number) => `mcp-host.dev/server-id=${id}`;
+const podsOf = async (id: number) =>
+  (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: selector(id) })).items;
+const replicaSetsOf = async (id: number) =>
+  (await apps.listNamespacedReplicaSet({ namespace: NAMESPACE, labelSelector: selector(id) })).items;
+const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+const server = async (id: number) => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
+
+/** The server's one Ready pod, not being deleted, matching `also`. */
+const readyPod = (id: number, what: string, also: (pod: V1Pod) => boolean = () => true) =>
+  eventually(
+    async () => (await podsOf(id)).find((p) => !p.metadata!.deletionTimestamp && isReady(p) && also(p)),
+    60_000,
+    what,
+  );
+
+async function waitFor(id: number, status: string, what: string) {
+  return eventually(
+    async () => {
+      const s = await server(id);
+      return s.status === status ? s : undefined;
+    },
+    90_000,
+    what,
+  );
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-host-k8s-deployments-'));
+  k8s = await startKubernetes({ logDir: join(dir, 'logs') });
+  const kc = new KubeConfig();
+  kc.loadFromFile(k8s.kubeconfig);
+  core = kc.makeApiClient(CoreV1Api);
+  apps = kc.makeApiClient(AppsV1Api);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
+  images = await startRegistry({ dir: join(dir, 'registry'), port: await freePort(), logDir: join(dir, 'logs') });
+  const bridgeImage = (await ensureBridgeImage({ registry: images.address, binDir: BRIDGE_DIR })).reference;
+
+  kubelet = await startKubeletStandIn(k8s.kubeletTls);
+  node = await kubelet.runPods({
+    kubeconfig: k8s.kubeconfig,
+    namespace: NAMESPACE,
+    bridgeBinary: join(BRIDGE_DIR, 'stdio-bridge-amd64'),
+    start: (_pod, _container, env) =>
+      spawn(process.execPath, [POD_SERVER], { env: { ...process.env, ...env }, stdio: 'ignore' }),
+  });
+
+  h = await startHarness('kubernetes-deployments', {
+    CONTAINER_RUNTIME: 'kubernetes',
+    K8S_KUBECONFIG: k8s.kubeconfig,
+    K8S_NAMESPACE: NAMESPACE,
+    K8S_READY_TIMEOUT_SECONDS: '60',
+    // Liveness every 4 s (readiness every 2 s): three failures restart the server within seconds,
+    // and a server process slow to start on a loaded machine still gets 12 s.
+    K8S_PROBE_PERIOD_SECONDS: '4',
+    K8S_STDIO_BRIDGE_IMAGE: bridgeImage,
+    DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+  });
+  call = httpClient(h.apiUrl);
+}, 240_000);
+
+afterAll(async () => {
+  await h?.stop();
+  await kubelet?.stop();
+  await images?.stop();
+  await k8s?.stop();
+});
+
+describe('a kubernetes server is a Deployment', () => {
+  let id: number;
+  let firstSet: string;
+
+  it('launches as a Deployment whose ReplicaSet makes a pod, Ready by its MCP probe', async () => {
+    const created = await call('POST', '/api/servers', {
+      token: h.adminToken,
+      json: {
+        name: 'k8s-deployed',
+        server_type: 'Router',
+        source: { type: 'image', image: '127.0.0.1:5999/mcp/router:1' },
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    id = created.body.id;
+    const running = await waitFor(id, 'running', 'the server running');
+    expect(running.status_reason).toContain('running and ready');
+
+    const deployment = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
+    expect(deployment.spec).toMatchObject({
+      replicas: 1,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    });
+    const [set, ...others] = await replicaSetsOf(id);
+    expect(others).toHaveLength(0);
+    expect(set!.metadata!.ownerReferences).toMatchObject([{ kind: 'Deployment', name: `mcp-server-${id}` }]);
+    firstSet = set!.metadata!.name!;
+    const pod = await readyPod(id, 'a Ready pod');
+    expect(pod.metadata!.ownerReferences).toMatchObject([{ kind: 'ReplicaSet', name: firstSet }]);
+    // The pod is as hardened as a bare pod was: no token, non-root, the bridge init container.
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(pod.spec!.initContainers!.map((c) => c.name)).toEqual(['stdio-bridge']);
+    // Ready because the server answered MCP through the bridge's probe, run as the pod declares it.
+    const probe = ['/.mcp-host/stdio-bridge', '--probe', 'http://127.0.0.1:8080/mcp'];
+    expect(pod.spec!.containers[0]!.readinessProbe!.exec!.command).toEqual(probe);
+    expect(pod.spec!.containers[0]!.livenessProbe!.exec!.command).toEqual(probe);
+    expect(node.probes).toContainEqual(
+      expect.objectContaining({ pod: pod.metadata!.name, kind: 'readiness', what: probe.join(' '), ok: true }),
+    );
+    const [runtime] = await h.sql`select workload from server_runtimes where server_id = ${id}`;
+    expect(runtime).toEqual({ workload: `mcp-server-${id}` });
+  }, 120_000);
+
+  it('rolls to a new ReplicaSet on redeploy, the old one scaled down once the new pod is Ready', async () => {
+    const before = await podsOf(id);
+    expect((await call('POST', `/api/servers/${id}/redeploy`, { token: h.adminToken })).status).toBe(202);
+    const sets = await eventually(
+      async () => {
+        const all = await replicaSetsOf(id);
+        return all.length === 2 ? all : undefined;
+      },
+      60_000,
+      'a second replica set',
+    );
+    const fresh = sets.find((s) => s.metadata!.name !== firstSet)!;
+    const pod = await readyPod(id, "the new ReplicaSet's Ready pod", (p) =>
+      p.metadata!.ownerReferences!.some((o) => o.name === fresh.metadata!.name),
+    );
+    expect(pod.metadata!.labels!['mcp-host.dev/decision-id']).not.toBe(
+      before[0]!.metadata!.labels!['mcp-host.dev/decision-id'],
+    );
+    await eventually(
+      async () => {
+        const old = (await replicaSetsOf(id)).find((s) => s.metadata!.name === firstSet);
+        return old?.spec?.replicas === 0 && (old.status?.replicas ?? 0) === 0;
+      },
+      60_000,
+      'the old replica set scaled to zero',
+    );
+    await eventually(
+      async () => !(await podsOf(id)).some((p) => p.metadata!.uid === before[0]!.metadata!.uid),
+      60_000,
+      'the old pod gone',
+    );
+    // The server's status followed the new ReplicaSet's pod.
+    await eventually(
+      async () => {
+        const s = await server(id);
+        return s.status === 'running' && String(s.status_reason).includes(pod.metadata!.name!);
+      },
+      60_000,
+      'running on the new pod',
+    );
+  }, 150_000);
+
+  it('gets a deleted pod back from its ReplicaSet, Ready again', async () => {
+    const [pod] = (await podsOf(id)).filter((p) => !p.metadata!.deletionTimestamp);
+    await core.deleteNamespacedPod({ name: pod!.metadata!.name!, namespace: NAMESPACE });
+    const back = await readyPod(id, 'a replacement pod', (p) => p.metadata!.uid !== pod!.metadata!.uid);
+    expect(back.metadata!.ownerReferences![0]!.name).toBe(pod!.metadata!.ownerReferences![0]!.name);
+    const deployment = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
+    // The replacement is of the current template (its labels, plus the ReplicaSet's pod-template-hash).
+    expect(back.metadata!.labels).toMatchObject(deployment.spec!.template.metadata!.labels!);
+  }, 90_000);
+
+  it('restarts a server that stops answering MCP (its liveness probe), counting the restart', async () => {
+    const pod = await readyPod(id, 'a Ready pod');
+    const name = pod.metadata!.name!;
+    const child = node.process(name)!;
+    // Wedged: the process is there, its port accepts connections, nothing answers.
+    child.kill('SIGSTOP');
+    const restarted = await eventually(
+      async () => {
+        const p = await core.readNamespacedPod({ name, namespace: NAMESPACE });
+        return (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && isReady(p) ? p : undefined;
+      },
+      60_000,
+      'the container restarted and Ready',
+    );
+    const status = restarted.status!.containerStatuses![0]!;
+    expect(status.lastState!.terminated).toMatchObject({ exitCode: 137 });
+    expect(status.lastState!.terminated!.message).toContain('liveness probe failed');
+    expect(node.probes.some((p) => p.pod === name && p.kind === 'liveness' && !p.ok)).toBe(true);
+    expect(node.process(name)!.pid).not.toBe(child.pid);
+  }, 90_000);
+
+  it('deletes the Deployment, its ReplicaSets and pods with the server', async () => {
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(
+      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+      60_000,
+      'deleted',
+    );
+    await expect(
+      apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE }),
+    ).rejects.toMatchObject({ code: 404 });
+    expect(await replicaSetsOf(id)).toHaveLength(0);
+    // Pods on a node go once their kubelet confirms.
+    await eventually(async () => (await podsOf(id)).length === 0, 30_000, 'no pods left');
+  }, 90_000);
+});
+
+describe('workflow determinism', () => {
+  it('replays every workflow this file ran against the current code', async () => {
+    expect(await replayTaskQueue(h.temporal, h.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThanOrEqual(1);
+  });
+});
