@@ -127,6 +127,20 @@ export function containerState(name: string, inspected: Docker.ContainerInspectI
     : { state: 'exited', reason: `container ${name} is ${state.Status} (exit code ${state.ExitCode})` };
 }
 
+/**
+ * The started container's address on its network. One that has already exited (it crashed on start)
+ * has none: that is its exit (WorkloadExited, so its supervisor restarts it), not a failed launch.
+ */
+async function addressOf(container: Docker.Container, name: string, networks: SandboxNetworks): Promise<string> {
+  try {
+    return await networks.address(name, name);
+  } catch (err) {
+    const state = containerState(name, await container.inspect());
+    if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
+    throw err;
+  }
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -217,7 +231,7 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     },
   });
   await container.start();
-  const address = hostNetwork ? '127.0.0.1' : await networks.address(name, name);
+  const address = hostNetwork ? '127.0.0.1' : await addressOf(container, name, networks);
   return {
     workload: name,
     endpoint: `http://${address}:${port}${path}`,
