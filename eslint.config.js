@@ -40,6 +40,7 @@ const WORKFLOW_SAFE_LIB = [
   'lib/governance/states.ts',
   'lib/policy/notes.ts',
   'lib/search-attributes.ts',
+  'lib/server-health.ts',
   'lib/server-status.ts',
   'lib/workflow-ids.ts',
 ];

@@ -21,6 +21,7 @@ import type { CredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
 import { createDecisionActivities } from './runtime/decide.js';
 import { createHealthActivities } from './runtime/health.js';
+import { createSupervisionActivities } from './runtime/supervision.js';
 import type { Executors } from './runtime/registry.js';
 import { createWorkloadActivities } from './runtime/workloads.js';
 import { createTelemetry } from './telemetry.js';
@@ -63,6 +64,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCredentialCheckActivities(sql, credentials),
     ...createDecisionActivities(sql, env, executors, credentials),
     ...createHealthActivities(sql, executors),
+    ...createSupervisionActivities(sql, env, executors),
     ...createWorkloadActivities(executors),
     ...createPullSecretActivities({ sql, env, kube, telemetry, log }),
   };

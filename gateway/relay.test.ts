@@ -185,6 +185,40 @@ describe('the relay', () => {
     await client.close();
   });
 
+  it('follows health: 503 while unhealthy or in crashloop, served again once running; degraded still served', async () => {
+    const { client } = await connect('Bearer owner-token-0000000001');
+    for (const status of ['unhealthy', 'crashloop', 'restarting']) {
+      route = { ...route, status };
+      const res = await post({ jsonrpc: '2.0', id: 3, method: 'ping' });
+      expect(res.status, status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+    }
+    route = { ...route, status: 'degraded' };
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    route = { ...route, status: 'running' };
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+  });
+
+  it('keeps the sessions of a drifted server, refuses new ones with the difference (audited), unless drift is allowed', async () => {
+    const { client } = await connect('Bearer owner-token-0000000001');
+    const reason = 'tools differ from those certified for sha256:abc: added tool shout';
+    route = { ...route, status: 'drifted', statusReason: reason };
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    const refused = await connect('Bearer owner-token-0000000001').catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 403 });
+    expect(String((refused as Error).message)).toContain('added tool shout');
+    expect(audit.at(-1)).toMatchObject({
+      method: 'initialize',
+      outcome: 'denied',
+      error: `server 1 refuses new sessions: ${reason}`,
+    });
+    route = { ...route, driftAllowed: true };
+    const allowed = await connect('Bearer owner-token-0000000001');
+    await allowed.client.close();
+    await client.close();
+  });
+
   it('says a stdio server without a bridge cannot be reached', async () => {
     route = { ...route, transport: 'stdio', endpoint: null };
     const res = await post({ jsonrpc: '2.0', id: 1, method: 'ping' });

@@ -25,7 +25,7 @@ import {
 import type { GatewayMetrics } from './metrics.js';
 import { isAuthFailure, type Authenticate } from './principal.js';
 import { pipeBody, pipeEventStream, readAll } from './relay-stream.js';
-import { routeDecision } from './route.js';
+import { RETRY_AFTER_SECONDS, routeDecision } from './route.js';
 import type { SessionSigner } from './sessions.js';
 import { downstreamHeaders, sendUpstream, upstreamHeaders, type UpstreamCall } from './upstream.js';
 
@@ -218,8 +218,9 @@ export function createRelay(deps: RelayDeps): Relay {
       metrics.sessionUsed(sessionId);
     }
 
-    const decision = routeDecision(route);
+    const decision = routeDecision(route, { opensSession: messages.some((m) => m.method === 'initialize') });
     if (!decision.ok) {
+      if (decision.status === 403) return refuse(403, RpcCode.forbidden, decision.message, 'denied');
       return refuse(decision.status, RpcCode.unavailable, decision.message, 'unavailable', {
         'retry-after': String(decision.retryAfterSeconds),
       });
@@ -306,7 +307,7 @@ export function createRelay(deps: RelayDeps): Relay {
       const retry = now && routeDecision(now);
       if (!retry || !retry.ok) {
         return refuse(503, RpcCode.unavailable, retry?.message ?? `server ${serverId} is not running`, 'unavailable', {
-          'retry-after': String(retry?.retryAfterSeconds ?? 5),
+          'retry-after': String(retry && retry.status === 503 ? retry.retryAfterSeconds : RETRY_AFTER_SECONDS),
         });
       }
       if (session && session.generation !== retry.generation) {

@@ -315,6 +315,22 @@ export const envSchema = z.object({
   SERVER_DEFAULT_GID: int(65532, 1, 2_147_483_647),
   /** GPUs a server with use_gpu gets (never all of the machine's). */
   SERVER_GPU_COUNT: int(1, 1, 64),
+  /**
+   * Supervision of running servers (workflows/server-supervision.ts): a probe (MCP ping, else
+   * tools/list) every HEALTH_PROBE_INTERVAL_MS, failing after HEALTH_PROBE_TIMEOUT_MS; slower than
+   * HEALTH_DEGRADED_LATENCY_MS or failing fewer than HEALTH_FAILURE_THRESHOLD times in a row is
+   * `degraded`, that many is `unhealthy` and a restart, after a delay doubling from
+   * HEALTH_RESTART_BACKOFF_MS up to HEALTH_RESTART_BACKOFF_MAX_MS; HEALTH_CRASHLOOP_RESTARTS restarts
+   * within HEALTH_CRASHLOOP_WINDOW_MS is `crashloop`.
+   */
+  HEALTH_PROBE_INTERVAL_MS: int(10_000, 100, 86_400_000),
+  HEALTH_PROBE_TIMEOUT_MS: int(5_000, 100, 600_000),
+  HEALTH_DEGRADED_LATENCY_MS: int(2_000, 1, 600_000),
+  HEALTH_FAILURE_THRESHOLD: int(3, 1, 100),
+  HEALTH_RESTART_BACKOFF_MS: int(5_000, 100, 86_400_000),
+  HEALTH_RESTART_BACKOFF_MAX_MS: int(300_000, 100, 86_400_000),
+  HEALTH_CRASHLOOP_RESTARTS: int(5, 1, 1_000),
+  HEALTH_CRASHLOOP_WINDOW_MS: int(600_000, 1_000, 86_400_000),
   K8S_NAMESPACE: z.string().trim().min(1).default('default'),
   K8S_SERVICE_ACCOUNT: z.string().trim().min(1).default('default'),
   K8S_REGISTRY_SECRET_NAME: optionalText,

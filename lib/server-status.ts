@@ -9,7 +9,14 @@ export const SERVER_STATUSES = [
   'building',
   'ready',
   'running',
+  // Supervision after launch (workflows/server-supervision.ts): probes slow or failing under the
+  // limit, N failures in a row, a restart under way, too many restarts in the window, and a tool
+  // surface that is not the one certified.
+  'degraded',
   'unhealthy',
+  'restarting',
+  'crashloop',
+  'drifted',
   'stopping',
   'stopped',
   'redeploying',
@@ -31,12 +38,19 @@ const ACTIVE: readonly ServerStatus[] = [
   'starting',
   'building',
   'running',
+  'degraded',
   'unhealthy',
+  'restarting',
+  'crashloop',
+  'drifted',
   'redeploying',
   'pending-governance',
   'provisioning',
   'pending-attestation',
 ];
+
+/** Statuses the supervisor watches over: the workload was launched and has not been stopped. */
+export const SUPERVISED: readonly ServerStatus[] = ['running', 'degraded', 'unhealthy', 'crashloop', 'drifted'];
 
 /** Allowed edges. `deleting` ends in removal of the row, which is not a status. */
 const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
@@ -65,8 +79,23 @@ const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
     'deleting',
     'error',
   ],
-  running: ['unhealthy', 'stopping', 'redeploying', 'deleting', 'error'],
-  unhealthy: ['running', 'stopping', 'redeploying', 'deleting', 'error'],
+  running: ['degraded', 'unhealthy', 'restarting', 'drifted', 'stopping', 'redeploying', 'deleting', 'error'],
+  degraded: ['running', 'unhealthy', 'restarting', 'drifted', 'stopping', 'redeploying', 'deleting', 'error'],
+  unhealthy: [
+    'running',
+    'degraded',
+    'restarting',
+    'crashloop',
+    'drifted',
+    'stopping',
+    'redeploying',
+    'deleting',
+    'error',
+  ],
+  // A restart is a launch: it goes through starting, as any launch does.
+  restarting: ['starting', 'crashloop', 'stopping', 'redeploying', 'deleting', 'error'],
+  crashloop: ['restarting', 'running', 'degraded', 'stopping', 'redeploying', 'deleting', 'error'],
+  drifted: ['running', 'degraded', 'unhealthy', 'restarting', 'stopping', 'redeploying', 'deleting', 'error'],
   stopping: ['stopped', 'deleting', 'error'],
   stopped: ['starting', 'building', 'redeploying', 'deleting'],
   redeploying: ['building', 'ready', 'starting', 'running', 'pending-governance', 'stopping', 'deleting', 'error'],

@@ -16,8 +16,10 @@ import type { ServerSource } from '../lib/schemas/servers.js';
 import { ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
 import { ledger } from './server-profiles.js';
+import { freshHealth, type HealthCarried } from '../lib/server-health.js';
 import type {
   IntentAccepted,
+  LaunchedWorkload,
   IntentRequest,
   QueuedIntent,
   ServerLifecycleCarried,
@@ -48,6 +50,7 @@ export class ServerEntity {
   readonly useGpu: boolean;
   private readonly workflowId = workflowInfo().workflowId;
   private status: ServerStatus;
+  private reason: string | undefined;
   private seq: number;
   private readonly queue: QueuedIntent[];
   /** The intent being carried out right now, and the scope a superseding intent cancels. */
@@ -56,6 +59,9 @@ export class ServerEntity {
   /** gateChanged signals received: a held launch decides again on each. */
   private gateSignals = 0;
   private waitingOnGate = false;
+  /** What the last launch ran, and the supervisor's state (workflows/server-supervision.ts). */
+  launched: LaunchedWorkload | undefined;
+  health: HealthCarried;
 
   constructor(start: ServerLifecycleStart, carried: ServerLifecycleCarried) {
     this.serverId = start.serverId;
@@ -65,6 +71,18 @@ export class ServerEntity {
     this.status = carried.status;
     this.seq = carried.seq;
     this.queue = [...carried.pending];
+    this.launched = carried.launched;
+    this.health = carried.health ?? freshHealth();
+  }
+
+  /** Where the server stands now. */
+  get currentStatus(): ServerStatus {
+    return this.status;
+  }
+
+  /** Why the server is in its status, as far as this run has seen. */
+  get currentReason(): string | undefined {
+    return this.reason;
   }
 
   /** Everything but an image is built: a git repository, or a package (npm, PyPI, Go). */
@@ -120,7 +138,13 @@ export class ServerEntity {
 
   /** The state a continued run starts from. */
   carried(): ServerLifecycleCarried {
-    return { status: this.status, seq: this.seq, pending: [...this.queue] };
+    // Runs from before supervision carried neither: their continued runs look the same as before.
+    return {
+      status: this.status,
+      seq: this.seq,
+      pending: [...this.queue],
+      ...(this.launched && { launched: this.launched, health: this.health }),
+    };
   }
 
   /** The next queued intent, now the current one. */
@@ -156,6 +180,7 @@ export class ServerEntity {
   async transition(to: ServerStatus, reason?: string): Promise<void> {
     await ledger.recordServerStatus({ serverId: this.serverId, to, reason, transitionKey: this.nextKey() });
     this.status = to;
+    this.reason = reason;
     upsertSearchAttributes([{ key: ServerStatusKey, value: to }]);
   }
 

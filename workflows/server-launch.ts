@@ -1,6 +1,7 @@
 // Launching a server: decide (waiting while a gate holds the launch), then launch through the
 // executor the decision chose and settle the server's status the way that executor reports it.
-import { isCancellation, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import { ErrorType } from '../lib/errors.js';
 import type { Backend, PolicyDecision } from '../lib/policy/decide.js';
 import { refusalReasons, waitingFor } from '../lib/policy/notes.js';
 import { reasonOf, type ServerEntity } from './server-entity.js';
@@ -12,6 +13,12 @@ const GATES_PATCH = 'governance-gates-v1';
 const VM_PATCH = 'runtime-vm-launch-v1';
 /** Launching on the kubernetes backend (a pod, then its status, instead of launchServer + health check). */
 const K8S_PATCH = 'runtime-kubernetes-launch-v1';
+/** serverLifecycle's supervision (server-lifecycle.ts): a container that exits during its launch is unhealthy. */
+const SUPERVISION_PATCH = 'health-supervision-v1';
+
+/** Whether an activity failed because its workload had already exited (it crashed on start). */
+const workloadExited = (err: unknown) =>
+  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.WorkloadExited;
 
 interface Launcher {
   /** Runs started before this launcher existed launch on Docker's instead. */
@@ -22,13 +29,23 @@ interface Launcher {
 /** Docker: the container, then an MCP health check — running, or unhealthy with the reason. */
 const container: Launcher = {
   async launch(server, decisionId, _decision, image) {
-    await runtime.launchServer({
-      serverId: server.serverId,
-      decisionId,
-      image,
-      useGpu: server.useGpu,
-      config: server.config,
-    });
+    try {
+      await runtime.launchServer({
+        serverId: server.serverId,
+        decisionId,
+        image,
+        useGpu: server.useGpu,
+        config: server.config,
+      });
+    } catch (err) {
+      // A container that exited before it had an address crashed on start: unhealthy with its exit,
+      // so its supervisor restarts it (toward crashloop), not an error nobody restarts.
+      if (workloadExited(err) && patched(SUPERVISION_PATCH)) {
+        await server.transition('unhealthy', reasonOf(err));
+        return;
+      }
+      throw err;
+    }
     try {
       const checked = await health.checkMcpHealth({ serverId: server.serverId });
       await server.transition(
@@ -131,6 +148,8 @@ export async function launch(server: ServerEntity, artifactRunId: number | undef
       artifactRunId,
     });
     if (decision.launchable && decision.image) {
+      // What the supervisor restarts (no command: replays as before).
+      server.launched = { backend: decision.backend, ...(artifactRunId !== undefined && { artifactRunId }) };
       await launcherFor(decision.backend).launch(server, decisionId, decision, decision.image);
       return;
     }

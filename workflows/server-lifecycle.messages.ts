@@ -1,6 +1,8 @@
 // Contract of the serverLifecycle workflow (`server/<id>`): input, updates, query. The API imports this.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ServerSource, ServerTransport } from '../lib/schemas/servers.js';
+import type { Backend } from '../lib/policy/decide.js';
+import type { HealthCarried } from '../lib/server-health.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
 
@@ -25,6 +27,16 @@ export interface ServerLifecycleCarried {
   seq: number;
   /** Intents accepted but not yet carried out. */
   pending: QueuedIntent[];
+  /** What the last launch ran (absent in runs from before supervision): the supervisor's restarts launch it again. */
+  launched?: LaunchedWorkload;
+  /** The supervisor's count of failures and restarts (absent until it first ran). */
+  health?: HealthCarried;
+}
+
+export interface LaunchedWorkload {
+  backend: Backend;
+  /** The build artifact the launch ran, for a git source. */
+  artifactRunId?: number;
 }
 
 /** The workflow's argument: a new server starts with status `creating`, seq 0 and its first intents. */

@@ -21,6 +21,7 @@ import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
+import { freshHealth } from '../lib/server-health.js';
 import { ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
 import {
@@ -31,9 +32,12 @@ import {
   type ServerLifecycleResult,
 } from './server-lifecycle.messages.js';
 import { git, ledger, runtime } from './server-profiles.js';
+import { supervise, supervises } from './server-supervision.js';
 
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
 const RUNTIME_PATCH = 'runtime-launch-v1';
+/** A launched server is supervised between intents (probes, exits, restarts); older runs only waited. */
+const SUPERVISION_PATCH = 'health-supervision-v1';
 
 /**
  * What resolveRevision asks git: a private source adds its credentials' reference (the activity reads
@@ -119,8 +123,8 @@ async function remove(server: ServerEntity): Promise<void> {
 }
 
 export async function serverLifecycle(input: ServerLifecycleInput): Promise<ServerLifecycleResult> {
-  const { status, seq, pending, ...start } = input;
-  const server = new ServerEntity(start, { status, seq, pending });
+  const { status, seq, pending, launched, health, ...start } = input;
+  const server = new ServerEntity(start, { status, seq, pending, launched, health });
 
   setHandler(stateQuery, () => server.state());
   for (const [intent, update] of Object.entries(intentUpdates) as [
@@ -142,6 +146,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   }
 
   for (;;) {
+    if (!server.hasQueued() && supervises(server) && patched(SUPERVISION_PATCH)) await supervise(server);
     await condition(() => server.hasQueued() || workflowInfo().continueAsNewSuggested);
     if (!server.hasQueued()) {
       // Bound history: hand the state to a fresh run once every handler has finished.
@@ -154,6 +159,8 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
       await condition(allHandlersFinished);
       return { outcome: 'deleted' };
     }
+    // An operator's intent starts the supervisor's count afresh (no command: replays as before).
+    server.health = freshHealth();
     await server.carryOut(() => carryOut(server, intent));
   }
 }

@@ -70,3 +70,19 @@ export const pods = proxyActivities<Activities>({
   heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
 });
+
+/** A health probe and the settings: a failed probe is a result; these retry only the ledger and the registry. */
+export const supervisor = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.ServerNotFound] },
+});
+
+/**
+ * Waiting for the workload to exit: as long as it runs; the heartbeats carry the supervisor's
+ * cancellation, and their timeout hands the wait to another worker within seconds of a crash.
+ */
+export const exits = proxyActivities<Activities>({
+  startToCloseTimeout: '30d',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});

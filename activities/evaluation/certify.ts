@@ -14,6 +14,7 @@ import { containerState, dockerWorkloads, imagePuller, runMcpContainer } from '.
 import { createSandboxNetworks } from '../runtime/sandbox-network.js';
 import { createDockerBridge } from '../runtime/stdio-bridge.js';
 import { readManifest, type McpManifest } from '../runtime/health.js';
+import { normalizeSurface, surfaceDigest } from '../../lib/runtime/tool-surface.js';
 
 /** How long a fresh container may take to answer before the evaluation calls it a failure. */
 const ANSWER_WITHIN_MS = 30_000;
@@ -93,7 +94,6 @@ export function createEvaluationActivities(
           config: {},
           useGpu: false,
           extraLabels: { 'mcp-host.certification-id': String(certificationId) },
-          restart: false,
           networks,
           bridge,
         });
@@ -109,6 +109,9 @@ export function createEvaluationActivities(
           actual_tools: [...actual].sort(),
           missing: verdict.missing,
           unexpected: verdict.unexpected,
+          // The certified tool surface: the supervisor's probes compare what the server offers with it (drift).
+          surface: normalizeSurface(manifest.tools),
+          surface_digest: surfaceDigest(manifest.tools),
           checked_at: manifest.checked_at,
         };
       } catch (err) {

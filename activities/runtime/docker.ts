@@ -1,5 +1,5 @@
 // The Docker executor: one container per MCP server (`mcp-server-<id>`), labelled, with the image
-// the decision names, config as environment, a restart policy and GPUs when asked, on a network of
+// the decision names, config as environment, no restart policy (its supervisor restarts it) and GPUs when asked, on a network of
 // its own (sandbox-network.ts). A stdio server runs behind the stdio bridge (stdio-bridge.ts), so
 // every server answers Streamable HTTP at its address on its network. Every container (servers and evaluations alike) runs hardened: not
 // as root, no capabilities, no new privileges, a read-only root with a small tmpfs /tmp, Docker's
@@ -136,6 +136,20 @@ export function containerState(name: string, inspected: Docker.ContainerInspectI
     : { state: 'exited', reason: `container ${name} is ${state.Status} (exit code ${state.ExitCode})` };
 }
 
+/**
+ * The started container's address on its network. One that has already exited (it crashed on start)
+ * has none: that is its exit (WorkloadExited, so its supervisor restarts it), not a failed launch.
+ */
+async function addressOf(container: Docker.Container, name: string, networks: SandboxNetworks): Promise<string> {
+  try {
+    return await networks.address(name, name);
+  } catch (err) {
+    const state = containerState(name, await container.inspect());
+    if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
+    throw err;
+  }
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
@@ -144,8 +158,6 @@ export interface ContainerSpec {
   config: ConfigValues;
   useGpu: boolean;
   extraLabels: Record<string, string>;
-  /** Long-running servers restart with the daemon; throw-away evaluations do not. */
-  restart: boolean;
   networks: SandboxNetworks;
   /** Where a stdio server's bridge comes from. */
   bridge: DockerBridge;
@@ -208,7 +220,9 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     ...(command && { Entrypoint: command, Cmd: [] }),
     HostConfig: {
       NetworkMode: hostNetwork ? 'host' : name,
-      RestartPolicy: spec.restart ? { Name: 'unless-stopped' } : undefined,
+      // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
+      // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
+      RestartPolicy: { Name: 'no' },
       // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
       // (nothing here may set seccomp=unconfined).
       CapDrop: ['ALL'],
@@ -233,7 +247,7 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     },
   });
   await container.start();
-  const address = hostNetwork ? '127.0.0.1' : await networks.address(name, name);
+  const address = hostNetwork ? '127.0.0.1' : await addressOf(container, name, networks);
   return {
     workload: name,
     endpoint: `http://${address}:${port}${path}`,
@@ -323,7 +337,6 @@ export function createDockerExecutor(
         config: { ...input.config, MCP_SERVER_ID: input.serverId },
         useGpu: input.useGpu,
         extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
-        restart: true,
         networks,
         bridge,
         secrets: delivered,
@@ -362,6 +375,13 @@ export function createDockerExecutor(
     },
 
     inspect: async ({ workload }) => containerState(workload, await docker.getContainer(workload).inspect()),
+
+    /** The daemon answers the wait when the container's process ends: no polling, noticed at once. */
+    async awaitExit({ workload }, signal) {
+      const container = docker.getContainer(workload);
+      await container.wait({ condition: 'not-running', abortSignal: signal });
+      return containerState(workload, await container.inspect());
+    },
   } satisfies Executor<LaunchInput, Launched>;
 }
 

@@ -180,6 +180,7 @@ export function promotionRoutes(deps: ApiDeps) {
         launchStage: body.launch_stage ?? null,
         requiredCertifications: [...new Set(body.required_certifications ?? [])].sort(),
         requireDistinctApprover: body.require_distinct_approver ?? false,
+        allowDrift: body.allow_drift ?? false,
       });
       return c.json(toTrack(row), 201);
     })
@@ -209,6 +210,7 @@ export function promotionRoutes(deps: ApiDeps) {
             ? track.required_certifications
             : [...new Set(body.required_certifications)].sort(),
         requireDistinctApprover: body.require_distinct_approver ?? track.require_distinct_approver,
+        allowDrift: body.allow_drift ?? track.allow_drift,
       });
       return c.json(toTrack(row), 200);
     })

@@ -5,6 +5,7 @@ import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { ApiError } from '../../lib/errors.js';
 import { policyDecisions, serverManifest } from '../../lib/ledger/runtime.js';
+import { lastProbes } from '../../lib/ledger/probes.js';
 import { findServer } from '../../lib/ledger/servers.js';
 import { LogsUnavailable, NoLogsYet, type ExecutorRegistry } from '../../lib/runtime/executor.js';
 import { IdParam, Timestamp } from '../../lib/schemas/common.js';
@@ -23,6 +24,17 @@ const Manifest = z
     checked_at: Timestamp,
   })
   .openapi('McpManifest');
+
+const Probe = z
+  .object({
+    ok: z.boolean(),
+    method: z.string().openapi({ description: '`ping`, or `tools/list` for a server without ping' }),
+    latency_ms: z.number().int().nullable(),
+    error: z.string().nullable(),
+    tools_digest: z.string().nullable().openapi({ description: 'digest of the tools/list the probe read' }),
+    probed_at: Timestamp,
+  })
+  .openapi('HealthProbe');
 
 const Decision = z
   .object({
@@ -164,6 +176,24 @@ export function runtimeRoutes(deps: ApiDeps) {
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         return c.json(await policyDecisions(sql, server.id, Math.min(c.req.valid('query').limit ?? 20, 200)), 200);
+      },
+    )
+    .openapi(
+      defineRoute({
+        method: 'get',
+        path: '/{id}/probes',
+        operationId: 'listServerProbes',
+        tags,
+        summary: "The supervisor's latest health probes of this server, newest first",
+        request: {
+          params: IdParam,
+          query: z.object({ limit: LogsQuery.shape.tail }).strict(),
+        },
+        responses: { 200: json(z.array(Probe), 'Probes'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        return c.json(await lastProbes(sql, server.id, Math.min(c.req.valid('query').limit ?? 10, 50)), 200);
       },
     );
 }

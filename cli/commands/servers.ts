@@ -238,6 +238,17 @@ const detailTable = (s: Server): [string[], Cell[][]] => [
   ],
 ];
 
+interface Probe {
+  ok: boolean;
+  method: string;
+  latency_ms: number | null;
+  error: string | null;
+  probed_at: string;
+}
+
+const probeText = (p: Probe) =>
+  `${p.probed_at} ${p.ok ? `ok, ${p.method} in ${p.latency_ms} ms` : `failed: ${p.error ?? 'no answer'}`}`;
+
 const PAGE = 500;
 
 /** Every page, so a long fleet is never silently cut at the API's default page size. */
@@ -305,7 +316,15 @@ export function serversCommand(): Command {
     .argument('<id>', 'server id')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const serverId = checkOption('ID', Id, id);
-      show(opts.json, await clientFrom(cmd).get<Server>(`/api/servers/${serverId}`), detailTable);
+      const client = clientFrom(cmd);
+      const server = await client.get<Server>(`/api/servers/${serverId}`);
+      if (opts.json) return show(true, server, detailTable);
+      // The supervisor's latest probes under the server's fields, newest first.
+      const probes = await client.get<Probe[]>(`/api/servers/${serverId}/probes?limit=5`);
+      show(false, server, (s) => {
+        const [headers, rows] = detailTable(s);
+        return [headers, [...rows, ...probes.map((p): Cell[] => ['probe', probeText(p)])]];
+      });
     });
 
   for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {

@@ -14,6 +14,9 @@ respond() {
   [ -n "$id" ] || return 0
   result() { printf '%s' "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":$1}"; }
   failure() { printf '%s' "{\"jsonrpc\":\"2.0\",\"id\":$id,\"error\":{\"code\":$1,\"message\":\"$2\"}}"; }
+  # Unwell on demand (mcp-host's supervision tests): once /tmp/hello-mcp-unwell exists, ping and
+  # tools/list take a minute to answer, as a hung server's would.
+  case "$method" in ping|tools/list) [ ! -e /tmp/hello-mcp-unwell ] || sleep 60 ;; esac
   case "$method" in
     initialize)
       version=$(field protocolVersion)

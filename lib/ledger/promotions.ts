@@ -78,6 +78,7 @@ export interface NewTrack {
   launchStage: string | null;
   requiredCertifications: string[];
   requireDistinctApprover: boolean;
+  allowDrift: boolean;
 }
 
 /** Creates a track; 409 when the owner has one of that name. */
@@ -85,9 +86,9 @@ export async function createTrack(sql: Sql, t: NewTrack): Promise<TrackRow> {
   try {
     const [row] = await sql<TrackRow[]>`
       insert into promotion_tracks (owner_id, name, tier, stages, description, workflow_id, launch_stage, required_certifications,
-                                    require_distinct_approver)
+                                    require_distinct_approver, allow_drift)
       values (${t.ownerId}, ${t.name}, ${t.tier}, ${t.stages}, ${t.description}, ${t.workflowId}, ${t.launchStage}, ${t.requiredCertifications},
-              ${t.requireDistinctApprover})
+              ${t.requireDistinctApprover}, ${t.allowDrift})
       returning *`;
     return row!;
   } catch (err) {
@@ -109,6 +110,7 @@ export async function updateTrack(
       launch_stage = ${t.launchStage},
       required_certifications = ${t.requiredCertifications},
       require_distinct_approver = ${t.requireDistinctApprover},
+      allow_drift = ${t.allowDrift},
       updated_at = now()
     where id = ${id} returning *`;
   return row!;

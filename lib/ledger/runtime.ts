@@ -124,6 +124,10 @@ export interface ServerRoute {
   generation: string | null;
   /** The server's config opts in to audit rows carrying the calls' arguments (`audit_arguments: true`). */
   auditArguments: boolean;
+  /** Why the server is in its status (a drifted server's: how its tools differ from the certified ones). */
+  statusReason?: string | null;
+  /** A track that governs the server lets it take new sessions while drifted (promotion_tracks.allow_drift). */
+  driftAllowed?: boolean;
 }
 
 interface RouteRow {
@@ -136,11 +140,19 @@ interface RouteRow {
   decision_id: number | null;
   started_at: Date | null;
   audit_arguments: boolean;
+  status_reason: string | null;
+  drift_allowed: boolean;
 }
 
 const routeColumns = (sql: Sql) => sql`
   s.id, s.owner_id, s.name, s.status, r.transport, r.endpoint, r.decision_id, r.started_at,
-  coalesce(s.config->>'audit_arguments', 'false') = 'true' as audit_arguments`;
+  coalesce(s.config->>'audit_arguments', 'false') = 'true' as audit_arguments, s.status_reason,
+  exists (
+    select 1 from promotion_tracks t
+    where t.owner_id = s.owner_id and t.allow_drift
+      -- trackGoverns (lib/governance/gate.ts): the tier names the type, or a derived tier of it.
+      and lower(regexp_replace(trim(t.tier), '^.*:', '')) = lower(trim(s.server_type))
+  ) as drift_allowed`;
 
 function toRoute(row: RouteRow): ServerRoute {
   return {
@@ -152,6 +164,8 @@ function toRoute(row: RouteRow): ServerRoute {
     endpoint: row.endpoint,
     generation: row.started_at ? `${row.decision_id ?? 0}.${row.started_at.getTime()}` : null,
     auditArguments: row.audit_arguments,
+    statusReason: row.status_reason,
+    driftAllowed: row.drift_allowed,
   };
 }
 

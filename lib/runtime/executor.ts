@@ -83,6 +83,11 @@ export interface Executor<LaunchIn = never, LaunchOut = unknown> {
   /** The workload's output as it is written, from `tail` lines back; null when it has no live log. */
   followLogs(workload: RecordedWorkload, options: { tail?: number }): Promise<LogFollow | null>;
   inspect(workload: RecordedWorkload): Promise<WorkloadState>;
+  /**
+   * Resolves once the workload is no longer running (at once when it is not), with why; `signal`
+   * ends the wait. Absent: the supervisor asks `inspect` every few seconds instead.
+   */
+  awaitExit?(workload: RecordedWorkload, signal: AbortSignal): Promise<WorkloadState>;
 }
 
 /** Every executor of this installation, and where each server runs. */

@@ -232,6 +232,7 @@ export const Track = z
     launch_stage: z.string().nullable(),
     required_certifications: z.array(z.string()),
     require_distinct_approver: z.boolean(),
+    allow_drift: z.boolean(),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -268,6 +269,10 @@ const trackGates = {
   require_distinct_approver: z.boolean().optional().openapi({
     description:
       "Separation of duties: whoever schedules a promotion neither approves it, completes its governance run, nor certifies the track's required certifications of its digest",
+  }),
+  allow_drift: z.boolean().optional().openapi({
+    description:
+      'Servers the track governs keep taking new gateway sessions while their tools differ from the certified ones (drifted)',
   }),
 };
 

@@ -455,6 +455,7 @@ describe('promotions tables', () => {
       launch_stage: 'staging',
       required_certifications: ['baseline', 'sec'],
       require_distinct_approver: false,
+      allow_drift: false,
       created_at: AT,
       updated_at: AT,
     };

@@ -71,14 +71,15 @@ describe('hosting an MCP server', () => {
     expect(decision.image).toBe(`${stack.registryHost}/${await serverRepository(h.sql, id)}@${run!.manifest_digest}`);
     expect(decision.notes).toEqual([...decision.notes].sort());
 
-    // The container: labelled, the built image, config as environment, restarted unless stopped.
+    // The container: labelled, the built image, config as environment, and no restart policy (its
+    // supervisor restarts it, with backoff).
     const inspected = await container(id).inspect();
     expect(inspected.Config.Labels).toMatchObject({ 'mcp-host.server-id': String(id), 'mcp-host.managed': 'true' });
     expect(inspected.Config.Image).toBe(decision.image);
     expect(inspected.Config.Env).toEqual(
       expect.arrayContaining(['GREETING=hi there', 'LEVEL=3', `MCP_SERVER_ID=${id}`]),
     );
-    expect(inspected.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
+    expect(inspected.HostConfig.RestartPolicy?.Name).toBe('no');
   });
 
   it('serves its logs, tail and live', async () => {

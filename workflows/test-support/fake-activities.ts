@@ -104,7 +104,22 @@ export type ServerActivities = Fakes<
   | 'checkMcpHealth'
   | 'stopServer'
   | 'removeServerWorkload'
+  | 'supervisionSettings'
+  | 'probeServer'
+  | 'awaitWorkloadExit'
 >;
+
+/** Supervision that stays out of the way: an hour between probes, each answered at once. */
+export const quietSupervision = {
+  probeIntervalMs: 3_600_000,
+  probeTimeoutMs: 1_000,
+  degradedLatencyMs: 1_000,
+  failureThreshold: 3,
+  restartBackoffMs: 5_000,
+  restartBackoffMaxMs: 300_000,
+  crashloopRestarts: 5,
+  crashloopWindowMs: 600_000,
+};
 
 function serverRow(): ServerLedger {
   const row: ServerLedger = {
@@ -164,6 +179,16 @@ export function fakeServerActivities(serverId = freshId()): {
     checkMcpHealth: fake('checkMcpHealth', async () => ({ name: 'echo', tools: ['echo', 'add'] })),
     stopServer: fake('stopServer', async () => {}),
     removeServerWorkload: fake('removeServerWorkload', async () => {}),
+    supervisionSettings: fake('supervisionSettings', async () => quietSupervision),
+    probeServer: fake('probeServer', async () => ({
+      ok: true,
+      method: 'ping' as const,
+      latencyMs: 3,
+      error: null,
+      exited: false,
+      toolsDigest: 'sha256:0',
+    })),
+    awaitWorkloadExit: fake('awaitWorkloadExit', untilCancelled),
   };
   return { activities, serverId, ledger: rows(serverId), rows };
 }

@@ -1,0 +1,151 @@
+// The supervisor inside serverLifecycle (server-supervision.ts), the real workflow code on the dev
+// server with fake activities: a workload's exit is a restart, failing probes go degraded then
+// unhealthy then a restart, a server that keeps failing goes crashloop with growing delays, and an
+// intent ends the supervision (and its wait for the exit). Timings are milliseconds here; the
+// integration tests (test/integration/supervision.int.test.ts) run the same on Docker.
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorType } from '../lib/errors.js';
+import { stateQuery, stopUpdate } from './server-lifecycle.messages.js';
+import { fakeServerActivities, quietSupervision } from './test-support/fake-activities.js';
+import { startServerLifecycle } from './test-support/starts.js';
+import { createWorkflowEnv, eventually, type WorkflowEnv } from './test-support/workflow-env.js';
+
+let env: WorkflowEnv;
+beforeAll(async () => {
+  env = await createWorkflowEnv();
+});
+afterAll(() => env?.close());
+
+const fast = {
+  ...quietSupervision,
+  probeIntervalMs: 100,
+  failureThreshold: 2,
+  restartBackoffMs: 100,
+  restartBackoffMaxMs: 1_000,
+  crashloopRestarts: 2,
+};
+
+/** Resolves the first wait on the workload after `ms`; later waits block until cancelled. */
+function exitOnce(activities: ReturnType<typeof fakeServerActivities>['activities'], reason: string, ms = 200) {
+  const blocking = activities.awaitWorkloadExit.getMockImplementation()!;
+  activities.awaitWorkloadExit.mockImplementationOnce(async () => {
+    await new Promise((r) => setTimeout(r, ms));
+    return { reason };
+  });
+  return blocking;
+}
+
+describe.concurrent('serverLifecycle supervision', () => {
+  it('restarts a workload that exited, noticed by the wait, not a probe', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    exitOnce(activities, 'container mcp-server-1 is exited (exit code 137)');
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(activities.launchServer).toHaveBeenCalledTimes(2));
+      await eventually(() => expect(ledger.status).toBe('running'));
+      expect(ledger.statuses()).toEqual(['starting', 'running', 'unhealthy', 'restarting', 'starting', 'running']);
+      expect(ledger.reasonOf('unhealthy')).toBe('container mcp-server-1 is exited (exit code 137)');
+      expect(ledger.reasonOf('restarting')).toMatch(/^restart 1 after waiting 100 ms: container mcp-server-1/);
+      expect(activities.probeServer).not.toHaveBeenCalled(); // an hour between probes: the wait noticed it
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  });
+
+  it(
+    'goes degraded on a failing probe, unhealthy on the next, then restarts; slow answers are degraded',
+    { timeout: 60_000 },
+    async () => {
+      const { activities, ledger, serverId } = fakeServerActivities();
+      activities.supervisionSettings.mockResolvedValue(fast);
+      const failed = { ok: false, method: 'ping' as const, latencyMs: null, exited: false, toolsDigest: null };
+      activities.probeServer
+        .mockResolvedValueOnce({ ...failed, error: 'MCP probe failed: timeout' })
+        .mockResolvedValueOnce({ ...failed, error: 'MCP probe failed: timeout' })
+        .mockResolvedValueOnce({
+          ok: true,
+          method: 'ping',
+          latencyMs: 5_000,
+          error: null,
+          exited: false,
+          toolsDigest: 'x',
+        });
+      await env.run(activities, async (taskQueue) => {
+        await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+        await eventually(
+          () =>
+            expect(ledger.statuses().slice(0, 9)).toEqual([
+              'starting',
+              'running',
+              'degraded',
+              'unhealthy',
+              'restarting',
+              'starting',
+              'running',
+              'degraded',
+              'running',
+            ]),
+          40_000,
+        );
+        expect(ledger.events[2]!.reason).toBe('probe failed (1 of 2): MCP probe failed: timeout');
+        expect(ledger.events[3]!.reason).toBe('2 probes failed in a row: MCP probe failed: timeout');
+        expect(ledger.events[7]!.reason).toBe('ping answered in 5000 ms, slower than 1000 ms');
+        // Each probe has a key of its own (its server_probes row is written once).
+        const keys = activities.probeServer.mock.calls.map(([input]) => input.probeKey);
+        expect(new Set(keys).size).toBe(keys.length);
+      });
+    },
+  );
+
+  it('goes crashloop after too many restarts, each delay twice the one before', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, restartBackoffMs: 200, restartBackoffMaxMs: 10_000 });
+    exitOnce(activities, 'container exited (exit code 1)', 50);
+    let launches = 0;
+    // The first launch answers; every relaunch exits at once.
+    activities.checkMcpHealth.mockImplementation(async () => {
+      launches += 1;
+      if (launches === 1) return { name: 'echo', tools: ['echo'] };
+      throw ApplicationFailure.nonRetryable('container is exited (exit code 1)', ErrorType.WorkloadExited);
+    });
+    const restartedAt: number[] = [];
+    activities.launchServer.mockImplementation(async ({ serverId: id }) => {
+      restartedAt.push(Date.now());
+      return { workload: `mcp-server-${id}`, endpoint: 'http://127.0.0.1:1/mcp', transport: 'streamable-http' };
+    });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(restartedAt.length).toBeGreaterThanOrEqual(5), 40_000);
+      expect(ledger.statuses()).toContain('crashloop');
+      expect(ledger.reasonOf('crashloop')).toMatch(
+        /^\d+ restarts within 600 s; next in \d+ ms; last failure: container/,
+      );
+      // Delays: 200, 400, 800, 1600 ms (restarts 2..5 after the first relaunch).
+      // The durable timers waited 200, 400, 800, 1600 ms: each delay twice the one before.
+      const waited = ledger.events
+        .filter((e) => e.to === 'restarting')
+        .map((e) => Number(/after waiting (\d+) ms/.exec(e.reason!)![1]));
+      expect(waited.slice(0, 4)).toEqual([200, 400, 800, 1600]);
+      const gaps = restartedAt.slice(1).map((t, i) => t - restartedAt[i]!);
+      for (let i = 1; i < 4; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(waited[i]!);
+      expect((await handle.query(stateQuery)).status).not.toBe('running');
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+
+  it('marks a server drifted when its tools differ from the certified ones, and running once they match again', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue(fast);
+    const answered = { ok: true, method: 'ping' as const, latencyMs: 3, error: null, exited: false, toolsDigest: 'b' };
+    const drift = { certified: 'sha256:aaa', difference: ['added tool shout'] };
+    activities.probeServer.mockResolvedValueOnce({ ...answered, drift }).mockResolvedValueOnce({ ...answered, drift });
+    await env.run(activities, async (taskQueue) => {
+      await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(ledger.statuses()).toEqual(['starting', 'running', 'drifted', 'running']), 40_000);
+      expect(ledger.reasonOf('drifted')).toBe('tools differ from those certified for sha256:aaa: added tool shout');
+    });
+  }, 60_000);
+});
