@@ -21,7 +21,6 @@ import type { CredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
 import { createDecisionActivities } from './runtime/decide.js';
 import { imagePuller } from './runtime/docker.js';
-import { createSandboxNetworks } from './runtime/sandbox-network.js';
 import { createHealthActivities } from './runtime/health.js';
 import type { Executors } from './runtime/registry.js';
 import { createWorkloadActivities } from './runtime/workloads.js';
@@ -77,12 +76,12 @@ export function createActivities(deps: ActivityDeps) {
   };
 }
 
-/** The build network: the tenant policy's canary, and the registries a build's RUN steps reach. */
+/** The build network: its canary's image, and the registries a build's RUN steps reach. */
 function buildNetworkSettings({ env, docker, credentials, installation }: ActivityDeps): BuildNetworkSettings {
   const ensureImage = imagePuller(docker, env, credentials);
-  const sandbox = createSandboxNetworks(installation, env, docker, (image) => ensureImage(image, 'platform'));
   return {
-    verifyPolicy: () => sandbox.verify(),
+    canaryImage: env.DOCKER_CANARY_IMAGE,
+    ensureCanaryImage: () => ensureImage(env.DOCKER_CANARY_IMAGE, 'platform').then(() => undefined),
     allowedHosts: [
       env.BUILD_NPM_REGISTRY,
       env.BUILD_GOPROXY,

@@ -1,6 +1,6 @@
 // A build's network: its RUN steps reach the package registries and nothing else. Each platform
-// build gets a Docker bridge network of its own, internal (no route out) and named `mcpn-x…`, so
-// the host's tenant network policy (scripts/stack/sandbox.nft) drops everything it sends to the host
+// build gets a Docker bridge network of its own, internal (no route out) and named `mcpb-…`, so
+// the host's network policy (scripts/stack/sandbox.nft, table mcphost_build) drops everything it sends to the host
 // — Postgres, Temporal, the API, the registry, other tenants — but the build egress proxy's port
 // on the bridge's own gateway address. The proxy runs in the worker, so builds reach exactly the
 // registries the worker reaches, by name, through the worker's resolver: HTTP CONNECT (and plain
@@ -8,7 +8,7 @@
 // Docker keeps out of the image's history; no credential of the worker's is ever handed on.
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { BuildLog } from '../telemetry.js';
 
@@ -43,14 +43,55 @@ export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean
   return false;
 }
 
-export function createBuildEgress(docker: Docker, allowedHosts: readonly string[]) {
+export function createBuildEgress(docker: Docker, allowedHosts: readonly string[], canaryImage: string) {
   const allowed = new Set(allowedHosts.map(hostOf));
+
+  /**
+   * Before a build uses the network: a container on it must not reach a listener of the host's on
+   * the bridge's gateway (any port but the proxy's). Otherwise the policy is missing and the build is
+   * refused — never run with the host reachable.
+   */
+  async function canary(name: string, gateway: string): Promise<void> {
+    let reached = false;
+    const listener = createNetServer((socket) => {
+      reached = true;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const container = await docker.createContainer({
+      Image: canaryImage,
+      Entrypoint: [
+        'sh',
+        '-c',
+        `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
+      ],
+      Cmd: [],
+      User: '65534:65534',
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
+      HostConfig: { NetworkMode: name, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+    });
+    try {
+      await container.start();
+      await container.wait();
+      const out = ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+      if (reached || out.includes('canary:reached'))
+        throw new Error(
+          `a build network reaches the host (${gateway}:${port}): the build network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
+        );
+      if (!out.includes('canary:blocked'))
+        throw new Error(`the build network canary did not run: ${out.trim().slice(0, 200)}`);
+    } finally {
+      listener.close();
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
 
   return {
     allowed: [...allowed],
 
     async open(name: string, log: BuildLog): Promise<BuildNetwork> {
-      const bridge = `mcpn-x${randomBytes(5).toString('hex').slice(0, 9)}`;
+      const bridge = `mcpb-${randomBytes(5).toString('hex')}`;
       await docker
         .getNetwork(name)
         .remove()
@@ -74,6 +115,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
       try {
         const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
         if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
+        await canary(name, gateway);
 
         const admit = (host: string): boolean => {
           if (!hostAllowed(host, allowed)) {

@@ -221,8 +221,10 @@ function checkBaseTenancy(image: string, settings: BuildSettings): void {
 }
 
 export interface BuildNetworkSettings {
-  /** The tenant network policy's canary (activities/runtime/sandbox-network.ts): passes before a build network opens. */
-  verifyPolicy: () => Promise<void>;
+  /** The image of the build network's canary (DOCKER_CANARY_IMAGE: a shell with nc). */
+  canaryImage: string;
+  /** Pulls the canary's image when the daemon lacks it. */
+  ensureCanaryImage: () => Promise<void>;
   /** Package registries and other hosts a build's RUN steps may reach through the egress proxy. */
   allowedHosts: string[];
   /** Build arguments naming the registries (npm_config_registry, GOPROXY, …). */
@@ -239,7 +241,7 @@ export function createDockerBuildActivities(
   policy: HostPolicy,
   network: BuildNetworkSettings,
 ) {
-  const egress = createBuildEgress(docker, network.allowedHosts);
+  const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage);
   return {
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
@@ -286,8 +288,10 @@ export function createDockerBuildActivities(
           dockerfilePath,
         );
         // RUN steps reach the package registries through the egress proxy, nothing else.
-        await network.verifyPolicy();
-        const net = await egress.open(buildNetworkName(network.installation, input), log);
+        await network.ensureCanaryImage();
+        const net = await egress.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
+          throw ApplicationFailure.nonRetryable(`the build network cannot open: ${err.message}`, ErrorType.BuildFailed);
+        });
         closeNetwork = net.close;
         const [os, arch, variant] = input.platform.split('/');
         // A build printing nothing for long fails with what it was waiting on, never hangs silently.
