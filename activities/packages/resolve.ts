@@ -38,7 +38,10 @@ async function get(url: string, what: string, accept = 'application/json'): Prom
   try {
     res = await fetch(url, { headers: { accept }, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
-    throw ApplicationFailure.retryable(`${what}: ${new URL(url).host} did not answer (${(err as Error).message})`);
+    // fetch's own message is only "fetch failed": the cause says what (DNS, refused, timeout).
+    const cause = (err as { cause?: { message?: string; code?: string } }).cause;
+    const detail = [(err as Error).message, cause?.code ?? cause?.message].filter(Boolean).join(': ');
+    throw ApplicationFailure.retryable(`${what}: ${new URL(url).host} did not answer (${detail})`);
   }
   if (res.status === 404 || res.status === 410) throw invalid(`${what} not found (${new URL(url).host})`);
   if (!res.ok) throw ApplicationFailure.retryable(`${what}: ${new URL(url).host} answered ${res.status}`);

@@ -84,6 +84,8 @@ async function create(name: string, source: object) {
 async function running(id: number) {
   const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running', 600_000);
   const builds = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body;
+  // A server that failed before its build started (its package not resolved) has no run to show.
+  expect(builds.length, `${server.status}: ${server.status_reason}`).toBeGreaterThan(0);
   const log = (await call('GET', `/api/builds/${builds[0].id}/logs`, { token: h.adminToken })).body as {
     line: string;
   }[];
