@@ -12,14 +12,17 @@ import { createBuildLedgerActivities } from './db/builds.js';
 import { createGovernanceDbActivities } from './db/governance.js';
 import { createEvaluationActivities } from './evaluation/certify.js';
 import { createServerDbActivities } from './db/servers.js';
-import { createDockerBuildActivities } from './docker/build.js';
+import { createDockerBuildActivities, type BuildNetworkSettings } from './docker/build.js';
+import { buildBaseImages } from '../lib/build/dockerfile.js';
 import { createGitActivities } from './git/checkout.js';
 import { sourceSecretReader } from './git/source-secret.js';
+import { createPackageActivities } from './packages/resolve.js';
 import { createPullSecretActivities } from './kubernetes/pull-secret.js';
 import { createCredentialCheckActivities } from './registry/credential-check.js';
 import type { CredentialManager } from './registry/credentials.js';
 import { createRegistryActivities } from './registry/push.js';
 import { createDecisionActivities } from './runtime/decide.js';
+import { imagePuller } from './runtime/docker.js';
 import { createHealthActivities } from './runtime/health.js';
 import { createSupervisionActivities } from './runtime/supervision.js';
 import type { Executors } from './runtime/registry.js';
@@ -54,12 +57,22 @@ export function createActivities(deps: ActivityDeps) {
     ...createGitActivities({
       workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),
       telemetry,
-      baseImages: { node: env.BUILD_NODE_BASE_IMAGE, python: env.BUILD_PYTHON_BASE_IMAGE },
+      baseImages: buildBaseImages(env),
       sourcePolicy,
       checkoutLimits: { maxBytes: env.CHECKOUT_MAX_BYTES, maxFiles: env.CHECKOUT_MAX_FILES },
       readSecret: sourceSecretReader(sql, keyring),
     }),
-    ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy),
+    ...createPackageActivities({
+      workDir: env.BUILD_WORK_DIR ?? join(tmpdir(), 'mcp-host-builds'),
+      baseImages: buildBaseImages(env),
+      registries: {
+        npm: env.BUILD_NPM_REGISTRY,
+        goproxy: env.BUILD_GOPROXY,
+        gosumdb: env.BUILD_GOSUMDB,
+        pypi: env.BUILD_PIP_INDEX_URL,
+      },
+    }),
+    ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy, buildNetworkSettings(deps)),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
     ...createDecisionActivities(sql, env, executors, credentials),
@@ -67,6 +80,35 @@ export function createActivities(deps: ActivityDeps) {
     ...createSupervisionActivities(sql, env, executors),
     ...createWorkloadActivities(executors),
     ...createPullSecretActivities({ sql, env, kube, telemetry, log }),
+  };
+}
+
+/** The build network: its canary's image, and the registries a build's RUN steps reach. */
+function buildNetworkSettings({ env, docker, credentials, installation }: ActivityDeps): BuildNetworkSettings {
+  const ensureImage = imagePuller(docker, env, credentials);
+  return {
+    canaryImage: env.DOCKER_CANARY_IMAGE,
+    ensureCanaryImage: () => ensureImage(env.DOCKER_CANARY_IMAGE, 'platform').then(() => undefined),
+    allowedHosts: [
+      env.BUILD_NPM_REGISTRY,
+      env.BUILD_GOPROXY,
+      env.BUILD_PIP_INDEX_URL,
+      ...(env.BUILD_GOSUMDB === 'off' ? [] : [env.BUILD_GOSUMDB.split(/\s+/)[0]!]),
+      // PyPI's files live on a host of their own.
+      ...(new URL(env.BUILD_PIP_INDEX_URL).hostname === 'pypi.org' ? ['files.pythonhosted.org'] : []),
+      ...env.BUILD_EGRESS_ALLOWED_HOSTS,
+    ],
+    registryArgs: {
+      npm_config_registry: env.BUILD_NPM_REGISTRY,
+      GOPROXY: env.BUILD_GOPROXY,
+      GOSUMDB: env.BUILD_GOSUMDB,
+      PIP_INDEX_URL: env.BUILD_PIP_INDEX_URL,
+      // A registry away makes npm fail within minutes, with the reason, instead of retrying for long.
+      npm_config_fetch_timeout: '60000',
+      npm_config_fetch_retries: '2',
+    },
+    idleTimeoutMs: env.BUILD_IDLE_TIMEOUT_SECONDS * 1000,
+    installation,
   };
 }
 

@@ -383,6 +383,33 @@ export const envSchema = z.object({
   /** Base images for Dockerfiles generated for repositories that have none. */
   BUILD_NODE_BASE_IMAGE: z.string().trim().min(1).default('node:20-alpine'),
   BUILD_PYTHON_BASE_IMAGE: z.string().trim().min(1).default('python:3.12-slim'),
+  /** The Go toolchain of generated Go builds (their build stage only), and the minimal base their binary runs on. */
+  BUILD_GO_BASE_IMAGE: z.string().trim().min(1).default('golang:1.25-alpine'),
+  BUILD_STATIC_BASE_IMAGE: z.string().trim().min(1).default('busybox:stable'),
+  /**
+   * Package registries builds reach (their RUN steps, through the build's egress proxy; nothing else):
+   * the npm registry, the Go module proxy and checksum database, the PyPI index.
+   */
+  BUILD_NPM_REGISTRY: z
+    .string()
+    .trim()
+    .default('https://registry.npmjs.org')
+    .refine(isHttpUrl, 'expected an http:// or https:// URL'),
+  BUILD_GOPROXY: z
+    .string()
+    .trim()
+    .default('https://proxy.golang.org')
+    .refine(isHttpUrl, 'expected an http:// or https:// URL'),
+  BUILD_GOSUMDB: z.string().trim().min(1).default('sum.golang.org'),
+  BUILD_PIP_INDEX_URL: z
+    .string()
+    .trim()
+    .default('https://pypi.org/simple')
+    .refine(isHttpUrl, 'expected an http:// or https:// URL'),
+  /** More hosts (`host` or `host:port`) the build egress proxy lets builds reach, besides the registries above. */
+  BUILD_EGRESS_ALLOWED_HOSTS: list,
+  /** A build that prints nothing for this long fails, with the reason (the network requests it was waiting on). */
+  BUILD_IDLE_TIMEOUT_SECONDS: int(600, 10, 86_400),
 
   /** The hypervisor control plane that runs virtual-machine servers. */
   VM_HYPERVISOR_ENDPOINT: z

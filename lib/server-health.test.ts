@@ -56,7 +56,13 @@ describe('planRestart', () => {
     const now = 10_000_000;
     expect(planRestart(s, [], now).delayMs).toBe(5_000);
     expect(planRestart(s, [now - 1, now - 2], now).delayMs).toBe(20_000);
-    expect(planRestart(s, Array.from({ length: 12 }, (_, i) => now - i), now).delayMs).toBe(300_000);
+    expect(
+      planRestart(
+        s,
+        Array.from({ length: 12 }, (_, i) => now - i),
+        now,
+      ).delayMs,
+    ).toBe(300_000);
   });
 
   it('forgets restarts older than the window and goes crashloop at M of them', () => {

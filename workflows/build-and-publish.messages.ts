@@ -1,16 +1,27 @@
 // Contract of the buildAndPublish workflow (`build/<server>/<revision>`): its input and result, and
 // the shapes passed between it and its activities (recorded in history).
+import type { ResolvedPackage } from '../lib/build/dockerfile.js';
 import type { PlatformRecord } from '../lib/ledger/builds.js';
-import type { SourceCredentials } from '../lib/schemas/servers.js';
+import type { ServerTransport, SourceCredentials } from '../lib/schemas/servers.js';
 
 export interface BuildInput {
   serverId: number;
   repository: string;
   branch: string;
-  /** The exact commit to build, resolved before the build starts (it is part of the workflow id). */
+  /**
+   * The exact commit to build, resolved before the build starts (it is part of the workflow id); for a
+   * package, a hash of the resolved package and everything that shapes its image.
+   */
   revision: string;
   /** A private source's secret reference (never its value). */
   credentials?: SourceCredentials;
+  /** A git source's build context inside the repository, and its Dockerfile relative to that. */
+  directory?: string;
+  dockerfile?: string;
+  /** Declared by the server; labelled on the image (io.mcp-host.transport). */
+  transport?: ServerTransport;
+  /** A package source (npm, PyPI, Go): what was resolved, recorded in the ledger; `repository` is `<type>:<name>`. */
+  package?: { resolved: ResolvedPackage; integrity: string | null };
 }
 
 export interface BuildResult {
@@ -52,6 +63,8 @@ export interface PreparedSource {
   contextDir: string;
   revision: string;
   dockerfileGenerated: boolean;
+  /** The Dockerfile, relative to contextDir (absent in builds recorded before: `Dockerfile`). */
+  dockerfile?: string;
 }
 
 export interface PlatformBuild {

@@ -130,14 +130,25 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
   });
 
   try {
-    const source = await checkout.prepareCheckout({
-      runId: run.runId,
-      serverId: input.serverId,
-      repository: input.repository,
-      branch: input.branch,
-      revision: input.revision,
-      ...(input.credentials && { credentials: input.credentials }),
-    });
+    // A package's context is one generated Dockerfile; a repository's is its checkout.
+    const source = input.package
+      ? await checkout.preparePackage({
+          serverId: input.serverId,
+          revision: input.revision,
+          resolved: input.package.resolved,
+          ...(input.transport !== undefined && { transport: input.transport }),
+        })
+      : await checkout.prepareCheckout({
+          runId: run.runId,
+          serverId: input.serverId,
+          repository: input.repository,
+          branch: input.branch,
+          revision: input.revision,
+          ...(input.credentials && { credentials: input.credentials }),
+          ...(input.directory !== undefined && { directory: input.directory }),
+          ...(input.dockerfile !== undefined && { dockerfile: input.dockerfile }),
+          ...(input.transport !== undefined && { transport: input.transport }),
+        });
     const pushed: PlatformPush[] = [];
     let built: PlatformBuild[];
     try {
@@ -149,6 +160,9 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
           contextDir: source.contextDir,
           revision: input.revision,
           settings,
+          ...(source.dockerfile !== undefined &&
+            source.dockerfile !== 'Dockerfile' && { dockerfile: source.dockerfile }),
+          ...(input.transport !== undefined && { transport: input.transport }),
         });
         if (settings.registry)
           pushed.push(

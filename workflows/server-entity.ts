@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ErrorType } from '../lib/errors.js';
-import type { ServerSource } from '../lib/schemas/servers.js';
+import type { ServerSource, ServerTransport } from '../lib/schemas/servers.js';
 import { ServerStatusKey } from '../lib/search-attributes.js';
 import { checkIntent, firstStatusFor, type ServerIntent, type ServerStatus } from '../lib/server-status.js';
 import { ledger } from './server-profiles.js';
@@ -46,6 +46,7 @@ function settledStatus(intent: ServerIntent): ServerStatus {
 export class ServerEntity {
   readonly serverId: number;
   readonly source: ServerSource;
+  readonly transport: ServerTransport | undefined;
   readonly config: ConfigValues;
   readonly useGpu: boolean;
   private readonly workflowId = workflowInfo().workflowId;
@@ -66,6 +67,7 @@ export class ServerEntity {
   constructor(start: ServerLifecycleStart, carried: ServerLifecycleCarried) {
     this.serverId = start.serverId;
     this.source = start.source ?? { type: 'image', image: '' };
+    this.transport = start.transport;
     this.config = start.config ?? {};
     this.useGpu = start.useGpu ?? false;
     this.status = carried.status;
@@ -100,7 +102,10 @@ export class ServerEntity {
   validateIntent(intent: ServerIntent, request: IntentRequest): void {
     if (!Number.isInteger(request?.actorId)) throw ApplicationFailure.nonRetryable('actorId is required');
     if (intent === 'build' && !this.builds) {
-      throw ApplicationFailure.nonRetryable('only servers with a git or package source are built', ErrorType.InvalidTransition);
+      throw ApplicationFailure.nonRetryable(
+        'only servers with a git or package source are built',
+        ErrorType.InvalidTransition,
+      );
     }
     const verdict = checkIntent(this.projected(), intent);
     if (!verdict.ok) throw ApplicationFailure.nonRetryable(verdict.reason!, ErrorType.InvalidTransition);

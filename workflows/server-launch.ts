@@ -18,7 +18,9 @@ const SUPERVISION_PATCH = 'health-supervision-v1';
 
 /** Whether an activity failed because its workload had already exited (it crashed on start). */
 const workloadExited = (err: unknown) =>
-  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.WorkloadExited;
+  err instanceof ActivityFailure &&
+  err.cause instanceof ApplicationFailure &&
+  err.cause.type === ErrorType.WorkloadExited;
 
 interface Launcher {
   /** Runs started before this launcher existed launch on Docker's instead. */

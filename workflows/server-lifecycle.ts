@@ -19,6 +19,7 @@ import { RevisionKey, ServerIdKey } from '../lib/search-attributes.js';
 import type { ServerIntent } from '../lib/server-status.js';
 import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
+import type { BuildInput } from './build-and-publish.messages.js';
 import { firstRead } from './first-read.js';
 import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
 import { freshHealth } from '../lib/server-health.js';
@@ -31,7 +32,7 @@ import {
   type ServerLifecycleInput,
   type ServerLifecycleResult,
 } from './server-lifecycle.messages.js';
-import { git, ledger, runtime } from './server-profiles.js';
+import { git, ledger, packages, runtime } from './server-profiles.js';
 import { supervise, supervises } from './server-supervision.js';
 
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
@@ -51,24 +52,45 @@ function revisionOf(serverId: number, source: Extract<ServerEntity['source'], { 
   };
 }
 
-/** Resolves the branch to a commit (unless given), then builds and publishes it as a child workflow. */
-async function build(server: ServerEntity, resolved?: string): Promise<number | undefined> {
+/** What a build of the server's source is: the git commit or the resolved package, and the build's arguments. */
+async function resolveBuild(server: ServerEntity): Promise<BuildInput | undefined> {
+  const { source, serverId, transport } = server;
+  if (source.type === 'git') {
+    const { revision } = await git.resolveRevision(revisionOf(serverId, source));
+    return {
+      serverId,
+      repository: source.repository,
+      branch: source.branch,
+      revision,
+      ...(source.credentials && { credentials: source.credentials }),
+      ...(source.directory !== undefined && { directory: source.directory }),
+      ...(source.dockerfile !== undefined && { dockerfile: source.dockerfile }),
+      ...(transport !== undefined && { transport }),
+    };
+  }
+  if (source.type === 'image') return undefined;
+  const found = await packages.resolvePackage({ source, ...(transport !== undefined && { transport }) });
+  return {
+    serverId,
+    repository: `${source.type}:${source.type === 'go' ? source.module : source.package}`,
+    branch: source.version,
+    revision: found.revision,
+    package: { resolved: found.resolved, integrity: found.integrity },
+    ...(transport !== undefined && { transport }),
+  };
+}
+
+/** Resolves the source (unless given), then builds and publishes it as a child workflow. */
+async function build(server: ServerEntity, resolved?: BuildInput): Promise<number | undefined> {
   const { source, serverId } = server;
-  if (source.type !== 'git') return undefined;
+  if (source.type === 'image') return undefined;
   await server.transition('building');
-  const revision = resolved ?? (await git.resolveRevision(revisionOf(serverId, source))).revision;
+  const input = resolved ?? (await resolveBuild(server))!;
+  const { revision } = input;
   const result = await executeChild(buildAndPublish, {
     // The build's id is of this server's installation, read off the server's own workflow id.
     workflowId: workflowIdsOf(workflowInfo().workflowId).build(serverId, revision),
-    args: [
-      {
-        serverId,
-        repository: source.repository,
-        branch: source.branch,
-        revision,
-        ...(source.credentials && { credentials: source.credentials }),
-      },
-    ],
+    args: [input],
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -77,7 +99,8 @@ async function build(server: ServerEntity, resolved?: string): Promise<number | 
       { key: RevisionKey, value: revision },
     ],
   });
-  await server.transition('ready', `built ${revision.slice(0, 12)} as ${result.registryImage ?? result.localImage}`);
+  const what = input.package ? `${input.repository}@${input.package.resolved.version}` : revision.slice(0, 12);
+  await server.transition('ready', `built ${what} as ${result.registryImage ?? result.localImage}`);
   return result.runId;
 }
 
@@ -90,9 +113,10 @@ async function carryOut(server: ServerEntity, intent: Exclude<ServerIntent, 'del
         // Start resumes: the branch head's artifact when it was built already, otherwise a build.
         // (Redeploy always rebuilds.)
         let runId: number | undefined;
-        if (source.type === 'git') {
-          const { revision } = await git.resolveRevision(revisionOf(serverId, source));
-          runId = (await ledger.findArtifact({ serverId, revision }))?.runId ?? (await build(server, revision));
+        const resolved = source.type === 'image' ? undefined : await resolveBuild(server);
+        if (resolved) {
+          const { revision } = resolved;
+          runId = (await ledger.findArtifact({ serverId, revision }))?.runId ?? (await build(server, resolved));
         }
         await launch(server, runId);
       } else if (server.builds) await build(server);

@@ -16,6 +16,12 @@ export const git = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.GitSourceInvalid] },
 });
 
+/** Resolving a package's version at its registry: a missing package will not appear; a registry away might come back. */
+export const packages = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: [ErrorType.BuildFailed] },
+});
+
 /**
  * Deciding, launching, stopping and removing: pulls and starts a container (a side effect that
  * replaces the previous one, so safe to retry). Attempts are spaced out (2 s, 4 s, 8 s, …) so a

@@ -7,13 +7,7 @@
 // when an intent arrives or the history is long enough to continue as new; what it counts is
 // carried (ServerEntity.health), so a new run, or a replay on another worker, does not restart twice.
 import { CancellationScope, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
-import {
-  crashloopReason,
-  judgeProbe,
-  planRestart,
-  restartReason,
-  type HealthSettings,
-} from '../lib/server-health.js';
+import { crashloopReason, judgeProbe, planRestart, restartReason, type HealthSettings } from '../lib/server-health.js';
 import { SUPERVISED } from '../lib/server-status.js';
 import { reasonOf, type ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';

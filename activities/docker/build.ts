@@ -1,8 +1,8 @@
 // One image per platform through the real dockerd (classic builder, as the daemon here offers).
 // Progress is heartbeated; cancellation aborts the request, and the daemon stops the build.
 import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { lstat, open, realpath } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import dockerignoreModule from '@balena/dockerignore';
 import type Docker from 'dockerode';
@@ -17,7 +17,9 @@ import { parseRegistry } from '../../lib/registry/reference.js';
 import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
 import type { BuildSettings, PlatformBuild } from '../../workflows/build-and-publish.messages.js';
+import type { ServerTransport } from '../../lib/schemas/servers.js';
 import type { CredentialManager } from '../registry/credentials.js';
+import { createBuildEgress } from './build-egress.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 
 export interface BuildPlatformInput {
@@ -27,6 +29,10 @@ export interface BuildPlatformInput {
   contextDir: string;
   revision: string;
   settings: BuildSettings;
+  /** The Dockerfile relative to contextDir; `Dockerfile` when absent. */
+  dockerfile?: string;
+  /** Declared by the server: labelled on the image, whatever the Dockerfile says. */
+  transport?: ServerTransport;
 }
 
 // Heartbeats are also how a cancellation (fail-fast, stop) reaches the build: the workflow's
@@ -41,8 +47,15 @@ export const CONTROL_FILE_MAX_BYTES = 1024 * 1024;
  * naming the file, never its content) when it is a symlink, not a regular file, or larger than
  * CONTROL_FILE_MAX_BYTES: the file is opened without following links and read within the bound.
  */
-export async function readControlFile(dir: string, name: 'Dockerfile' | '.dockerignore'): Promise<string | undefined> {
+export async function readControlFile(dir: string, name: string): Promise<string | undefined> {
   const refuse = (why: string) => ApplicationFailure.nonRetryable(`${name} ${why}`, ErrorType.BuildContextInvalid);
+  // A path's directories are not opened without following links: refuse any link on the way.
+  if (name.includes('/')) {
+    const real = await realpath(dirname(join(dir, name))).catch(() => undefined);
+    if (real === undefined) return undefined;
+    if (real !== join(await realpath(dir), dirname(name)))
+      throw refuse('is under a symbolic link; it must be a regular file in the repository');
+  }
   let handle;
   try {
     handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -77,7 +90,11 @@ export async function readControlFile(dir: string, name: 'Dockerfile' | '.docker
  * checkout's: nothing is written into the checkout, so nothing of mcp-host's own reaches `COPY .`,
  * and concurrent builds for other platforms cannot see each other's Dockerfiles.
  */
-export async function contextStream(dir: string, dockerfile: string): Promise<NodeJS.ReadableStream> {
+export async function contextStream(
+  dir: string,
+  dockerfile: string,
+  dockerfilePath = 'Dockerfile',
+): Promise<NodeJS.ReadableStream> {
   const ignoreFile = await readControlFile(dir, '.dockerignore');
   const patterns = (ignoreFile ?? '')
     .split(/\r?\n/)
@@ -85,7 +102,7 @@ export async function contextStream(dir: string, dockerfile: string): Promise<No
     .filter((l) => l && !l.startsWith('#'));
   // A CommonJS module whose function sits on `.default`.
   const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
-  const { mtime } = await lstat(join(dir, 'Dockerfile'));
+  const { mtime } = await lstat(join(dir, dockerfilePath));
   return tar.pack(dir, {
     ignore: (name) => {
       const rel = relative(dir, name);
@@ -162,6 +179,11 @@ async function pinForPlatform(
   }
 }
 
+/** A build network's name: of this installation, run and platform (a retried attempt replaces it). */
+function buildNetworkName(installation: string, input: { runId: number; platform: string }): string {
+  return `mcp-build-${installation}-${input.runId}-${platformSlug(input.platform)}`;
+}
+
 /** `linux/arm64/v8` → the daemon's Architecture value `arm64`. */
 const archOf = (platform: string) => platform.split('/')[1]!;
 
@@ -198,12 +220,28 @@ function checkBaseTenancy(image: string, settings: BuildSettings): void {
   );
 }
 
+export interface BuildNetworkSettings {
+  /** The image of the build network's canary (DOCKER_CANARY_IMAGE: a shell with nc). */
+  canaryImage: string;
+  /** Pulls the canary's image when the daemon lacks it. */
+  ensureCanaryImage: () => Promise<void>;
+  /** Package registries and other hosts a build's RUN steps may reach through the egress proxy. */
+  allowedHosts: string[];
+  /** Build arguments naming the registries (npm_config_registry, GOPROXY, …). */
+  registryArgs: Record<string, string>;
+  idleTimeoutMs: number;
+  /** This installation's id: build network names are global on the daemon. */
+  installation: string;
+}
+
 export function createDockerBuildActivities(
   docker: Docker,
   telemetry: Telemetry,
   credentials: CredentialManager,
   policy: HostPolicy,
+  network: BuildNetworkSettings,
 ) {
+  const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage);
   return {
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
@@ -213,24 +251,28 @@ export function createDockerBuildActivities(
       const onCancel = () => abort.abort();
       ctx.cancellationSignal.addEventListener('abort', onCancel);
       let progress = 'starting';
+      let idleFailure: string | undefined;
+      let stopIdle = () => {};
+      let closeNetwork = async () => {};
       const beat = setInterval(() => ctx.heartbeat({ platform: input.platform, progress }), HEARTBEAT_MS);
       try {
         log.line(`Building image for ${input.platform}`);
         // A per-platform Dockerfile with every FROM pinned to that platform's digest.
-        const original = await readControlFile(input.contextDir, 'Dockerfile');
+        const dockerfilePath = input.dockerfile ?? 'Dockerfile';
+        const original = await readControlFile(input.contextDir, dockerfilePath);
         if (original === undefined)
           throw ApplicationFailure.nonRetryable(
-            'Dockerfile is missing from the checkout',
+            `${dockerfilePath} is missing from the checkout`,
             ErrorType.BuildContextInvalid,
           );
         const pins = new Map<string, string>();
-        for (const { image } of fromImages(original)) {
+        for (const { image, platform = input.platform } of fromImages(original)) {
           checkBaseTenancy(image, input.settings);
           await checkBaseRegistry(image, input.settings.registry, policy);
-          const pinned = await pinForPlatform(image, input.platform, input.settings.registry, credentials, log);
+          const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, log);
           if (pinned) {
             pins.set(image, pinned);
-            log.line(`Base image ${image} for ${input.platform} is ${pinned}`);
+            log.line(`Base image ${image} for ${platform} is ${pinned}`);
           }
         }
         // Base images may live in the same (authenticated) registry the build pushes to. Read after
@@ -238,15 +280,46 @@ export function createDockerBuildActivities(
         const creds = input.settings.registry ? await credentials.current() : undefined;
         const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
         // Provenance labels as one LABEL line: the classic builder spends a step (~1 s here) per label option.
-        const provenance = `\nLABEL "mcp-host.server-id"="${input.serverId}" "mcp-host.revision"="${input.revision}"\n`;
-        const context = await contextStream(input.contextDir, pinFromImages(original, pins) + provenance);
+        const transport = input.transport ? ` "io.mcp-host.transport"="${input.transport}"` : '';
+        const provenance = `\nLABEL "mcp-host.server-id"="${input.serverId}" "mcp-host.revision"="${input.revision}"${transport}\n`;
+        const context = await contextStream(
+          input.contextDir,
+          pinFromImages(original, pins) + provenance,
+          dockerfilePath,
+        );
+        // RUN steps reach the package registries through the egress proxy, nothing else.
+        await network.ensureCanaryImage();
+        const net = await egress.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
+          throw ApplicationFailure.nonRetryable(`the build network cannot open: ${err.message}`, ErrorType.BuildFailed);
+        });
+        closeNetwork = net.close;
+        const [os, arch, variant] = input.platform.split('/');
+        // A build printing nothing for long fails with what it was waiting on, never hangs silently.
+        let idleSince = Date.now();
+        const idle = setInterval(() => {
+          if (Date.now() - idleSince < network.idleTimeoutMs) return;
+          idleFailure = `no output for ${Math.round(network.idleTimeoutMs / 1000)} s (build network: ${net.summary()})`;
+          abort.abort();
+        }, 1_000);
+        stopIdle = () => clearInterval(idle);
         const stream = (await docker.buildImage(context, {
+          networkmode: net.networkMode,
+          buildargs: {
+            ...net.buildArgs,
+            ...network.registryArgs,
+            // The classic builder does not set these itself; generated Go builds cross-compile with them.
+            TARGETPLATFORM: input.platform,
+            TARGETOS: os!,
+            TARGETARCH: arch!,
+            ...(variant && { TARGETVARIANT: variant }),
+          },
           t: `${localImage}:latest`,
           dockerfile: 'Dockerfile',
           version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
           ...(registryconfig && { registryconfig }),
           platform: input.platform,
-          pull: true,
+          // A base the registry could not pin may exist only on the daemon (a local image): use it as it is.
+          pull: fromImages(original).every(({ image }) => pins.has(image)),
           nocache: input.settings.noCache,
           ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
           rm: true,
@@ -256,6 +329,7 @@ export function createDockerBuildActivities(
         let failure: string | undefined;
         let imageId: string | undefined;
         await readJsonStream(stream, (msg) => {
+          idleSince = Date.now();
           if (msg.stream) {
             log.line(msg.stream);
             const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
@@ -291,12 +365,21 @@ export function createDockerBuildActivities(
         log.line(`Built ${localImage}:latest (${input.platform})`);
         return { platform: input.platform, localImage: `${localImage}:latest`, imageId: imageId ?? inspected.Id };
       } catch (err) {
+        if (idleFailure) {
+          log.line(`Image build failed for ${input.platform}: ${idleFailure}`);
+          throw ApplicationFailure.nonRetryable(
+            `image build failed for ${input.platform}: ${idleFailure}`,
+            ErrorType.BuildFailed,
+          );
+        }
         if (abort.signal.aborted) {
           log.line(`Build for ${input.platform} cancelled`);
           throw ctx.cancellationSignal.reason ?? err;
         }
         throw err;
       } finally {
+        stopIdle();
+        await closeNetwork().catch(() => undefined);
         clearInterval(beat);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);
         await log.flush();

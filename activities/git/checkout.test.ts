@@ -36,7 +36,7 @@ function activities(secrets: Record<string, string>) {
   return createGitActivities({
     workDir,
     telemetry,
-    baseImages: { node: 'node:24', python: 'python:3' },
+    baseImages: { node: 'node:24', python: 'python:3', go: 'golang:1', static: 'busybox:1' },
     sourcePolicy: hostPolicy(['127.0.0.1']),
     checkoutLimits: { maxBytes: 10_000_000, maxFiles: 1_000 },
     readSecret,

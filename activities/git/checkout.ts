@@ -4,13 +4,23 @@
 // tenant's URL. The remote's host passes the source policy before git contacts it. A private
 // source's secret is read here, inside the activity, and reaches git through ./credentials.ts only.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { detectProjectKind, generateDockerfile } from '../../lib/build/dockerfile.js';
+import {
+  detectProjectKind,
+  generateDockerfile,
+  GenerateError,
+  GENERATOR_VERSION,
+  type BaseImages,
+  type ProjectFacts,
+} from '../../lib/build/dockerfile.js';
+import type { ServerTransport } from '../../lib/schemas/servers.js';
+import { readControlFile } from '../docker/build.js';
 import { childToolEnv } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { gitUrlProblem } from '../../lib/git-url.js';
@@ -56,7 +66,7 @@ export type SourceSecretReader = (ref: { serverId: number; name: string }) => Pr
 export interface GitDeps {
   workDir: string;
   telemetry: Telemetry;
-  baseImages: { node: string; python: string };
+  baseImages: BaseImages;
   sourcePolicy: HostPolicy;
   checkoutLimits: CheckoutLimits;
   readSecret: SourceSecretReader;
@@ -203,6 +213,92 @@ async function boundedClone(
   }
 }
 
+/** The part of a checkout's name after the revision: a hash of everything else that shapes the build. */
+export function checkoutKey(
+  input: { directory?: string; dockerfile?: string; transport?: ServerTransport },
+  baseImages: BaseImages,
+): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        GENERATOR_VERSION,
+        input.directory ?? '',
+        input.dockerfile ?? '',
+        input.transport ?? '',
+        baseImages.node,
+        baseImages.python,
+        baseImages.go,
+        baseImages.static,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/** The build context inside the checkout: a directory, reached through no symbolic link. */
+async function contextDirOf(checkout: string, directory: string | undefined): Promise<string> {
+  if (directory === undefined) return checkout;
+  const refuse = (why: string) =>
+    ApplicationFailure.nonRetryable(`directory ${directory} ${why}`, ErrorType.BuildContextInvalid);
+  const path = join(checkout, directory);
+  const real = await realpath(path).catch(() => undefined);
+  if (real === undefined) throw refuse('not found in the repository');
+  if (real !== join(await realpath(checkout), directory)) throw refuse('is (or is under) a symbolic link');
+  if (!(await lstat(real)).isDirectory()) throw refuse('is not a directory');
+  return path;
+}
+
+const FACT_FILE_MAX = 256 * 1024;
+
+/** A generated Dockerfile for the project in `dir`, from what its manifests say. */
+async function generateFor(dir: string, base: BaseImages, transport: ServerTransport | undefined) {
+  const files = await readdir(dir);
+  const kind = detectProjectKind(files);
+  if (!kind) {
+    throw ApplicationFailure.nonRetryable(
+      'no Dockerfile, and not a Node, Python or Go project to generate one for',
+      ErrorType.BuildFailed,
+    );
+  }
+  const read = async (name: string) => {
+    const text = await readControlFile(dir, name);
+    if (text !== undefined && text.length > FACT_FILE_MAX)
+      throw ApplicationFailure.nonRetryable(
+        `${name} is larger than ${FACT_FILE_MAX} bytes`,
+        ErrorType.BuildContextInvalid,
+      );
+    return text;
+  };
+  const facts: ProjectFacts = { files };
+  if (kind === 'node') {
+    try {
+      facts.packageJson = JSON.parse((await read('package.json')) ?? '{}') as ProjectFacts['packageJson'];
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      throw ApplicationFailure.nonRetryable('package.json is not valid JSON', ErrorType.BuildFailed);
+    }
+  }
+  if (kind === 'python') facts.pyproject = await read('pyproject.toml');
+  if (kind === 'go') {
+    const rootGo = files.filter((f) => f.endsWith('.go') && !f.endsWith('_test.go'));
+    facts.goRootMain = false;
+    for (const f of rootGo.slice(0, 50)) if (/^package main\b/m.test((await read(f)) ?? '')) facts.goRootMain = true;
+    facts.goCommands = files.includes('cmd')
+      ? (await readdir(join(dir, 'cmd'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name)
+      : [];
+  }
+  try {
+    return generateDockerfile(kind, facts, base, { transport, buildPlatform: workerPlatform() });
+  } catch (err) {
+    if (err instanceof GenerateError)
+      throw ApplicationFailure.nonRetryable(`cannot generate a Dockerfile: ${err.message}`, ErrorType.BuildFailed);
+    throw err;
+  }
+}
+
+/** The platform the worker (and, in every supported setup, its daemon) runs natively. */
+export const workerPlatform = () => `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
+
 export function createGitActivities(deps: GitDeps) {
   return {
     async resolveRevision(input: {
@@ -249,10 +345,19 @@ export function createGitActivities(deps: GitDeps) {
       branch: string;
       revision: string;
       credentials?: SourceCredentials;
+      directory?: string;
+      dockerfile?: string;
+      transport?: ServerTransport;
     }): Promise<PreparedSource> {
       const pin = await checkUrl(input.repository, deps.sourcePolicy);
       const log: BuildLog = deps.telemetry.buildLog(input.runId, null);
-      const dir = join(deps.workDir, `server-${input.serverId}`, input.revision);
+      // Keyed by everything that shapes the build, not the revision alone: a checkout kept with a
+      // Dockerfile generated for other base images (or another directory) is never reused.
+      const dir = join(
+        deps.workDir,
+        `server-${input.serverId}`,
+        `${input.revision}-${checkoutKey(input, deps.baseImages)}`,
+      );
       try {
         const head = existsSync(join(dir, '.git'))
           ? (await git(['rev-parse', 'HEAD'], dir).catch(() => '')).trim()
@@ -290,21 +395,21 @@ export function createGitActivities(deps: GitDeps) {
             }
           });
         }
-        const files = await readdir(dir);
+        const contextDir = await contextDirOf(dir, input.directory);
+        const dockerfile = input.dockerfile ?? 'Dockerfile';
         let dockerfileGenerated = false;
-        if (!files.includes('Dockerfile')) {
-          const kind = detectProjectKind(files);
-          if (!kind) {
+        if ((await readControlFile(contextDir, dockerfile)) === undefined) {
+          if (input.dockerfile !== undefined)
             throw ApplicationFailure.nonRetryable(
-              'no Dockerfile, and not a Node or Python project to generate one for',
-              ErrorType.BuildFailed,
+              `dockerfile ${input.dockerfile} not found in ${input.directory ?? 'the repository'}`,
+              ErrorType.BuildContextInvalid,
             );
-          }
-          log.line(`No Dockerfile found, generating one (${kind})`);
-          await writeFile(join(dir, 'Dockerfile'), generateDockerfile(kind, deps.baseImages[kind]));
+          const generated = await generateFor(contextDir, deps.baseImages, input.transport);
+          log.line(`No Dockerfile found, generating one (${generated.summary}; ${generated.transport})`);
+          await writeFile(join(contextDir, 'Dockerfile'), generated.dockerfile);
           dockerfileGenerated = true;
         }
-        return { contextDir: dir, revision: input.revision, dockerfileGenerated };
+        return { contextDir, revision: input.revision, dockerfileGenerated, dockerfile };
       } catch (err) {
         // A checkout the build can never use is not kept; a retried one is cloned again anyway.
         if (err instanceof ApplicationFailure && err.nonRetryable) await rm(dir, { recursive: true, force: true });
@@ -318,8 +423,11 @@ export function createGitActivities(deps: GitDeps) {
     async removeCheckout({ contextDir }: { contextDir: string }): Promise<void> {
       const rel = relative(deps.workDir, contextDir);
       if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return; // only what prepareCheckout made
-      await rm(contextDir, { recursive: true, force: true });
-      await rmdir(dirname(contextDir)).catch(() => undefined); // the server's directory, once no other revision is there
+      // `server-<id>/<checkout>`, whatever directory inside it the build's context was.
+      const [serverDir, checkoutDir] = rel.split(sep);
+      if (!serverDir || !checkoutDir) return;
+      await rm(join(deps.workDir, serverDir, checkoutDir), { recursive: true, force: true });
+      await rmdir(join(deps.workDir, serverDir)).catch(() => undefined); // once no other checkout is there
     },
   };
 }

@@ -100,9 +100,9 @@ export function createSupervisionActivities(sql: Sql, env: Env, executors: Execu
       if (!found?.workload.endpoint) {
         result = fail(`server ${serverId} has no recorded endpoint`, true);
       } else {
-        const state = await found.executor.inspect(found.workload).catch(
-          (err: Error): WorkloadState => ({ state: 'gone', reason: `cannot inspect: ${err.message}` }),
-        );
+        const state = await found.executor
+          .inspect(found.workload)
+          .catch((err: Error): WorkloadState => ({ state: 'gone', reason: `cannot inspect: ${err.message}` }));
         if (state.state === 'exited' || state.state === 'gone') {
           result = fail(state.reason, true);
         } else {

@@ -7,6 +7,8 @@ export interface FromLine {
   /** Index into the Dockerfile's lines. */
   line: number;
   image: string;
+  /** The stage's own `--platform=` (a build stage run natively while the target is another). */
+  platform?: string;
 }
 
 const FROM = /^(\s*FROM\s+)((?:--[a-z-]+=\S+\s+)*)(\S+)(.*)$/i;
@@ -25,7 +27,8 @@ export function fromImages(dockerfile: string): FromLine[] {
       !stages.has(image.toLowerCase()) &&
       !image.includes('@') &&
       !image.includes('$');
-    if (pinnable) found.push({ line, image });
+    const platform = /--platform=(\S+)/.exec(m[2] ?? '')?.[1];
+    if (pinnable) found.push({ line, image, ...(platform && !platform.includes('$') && { platform }) });
     if (alias) stages.add(alias.toLowerCase());
   });
   return found;

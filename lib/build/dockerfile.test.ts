@@ -1,24 +1,159 @@
 import { describe, expect, it } from 'vitest';
-import { detectProjectKind, exposesMcpPort, generateDockerfile } from './dockerfile.js';
+import { fromImages } from './base-pinning.js';
+import {
+  consoleScript,
+  detectProjectKind,
+  exposesMcpPort,
+  generateDockerfile,
+  GenerateError,
+  packageDockerfile,
+  type BaseImages,
+} from './dockerfile.js';
 
-describe('generated Dockerfiles', () => {
-  it('detects Node before Python and nothing else', () => {
+const BASE: BaseImages = {
+  node: 'registry.local/base/node:24',
+  python: 'registry.local/base/python:3.12',
+  go: 'registry.local/base/go:1.25',
+  static: 'registry.local/base/busybox:latest',
+};
+const opts = { buildPlatform: 'linux/amd64' };
+
+describe('detecting the project', () => {
+  it('detects Node before Python before Go, and nothing else', () => {
     expect(detectProjectKind(['package.json', 'requirements.txt'])).toBe('node');
-    expect(detectProjectKind(['pyproject.toml'])).toBe('python');
+    expect(detectProjectKind(['pyproject.toml', 'go.mod'])).toBe('python');
     expect(detectProjectKind(['requirements.txt'])).toBe('python');
-    expect(detectProjectKind(['Cargo.toml', 'main.go'])).toBeUndefined();
+    expect(detectProjectKind(['go.mod', 'main.go'])).toBe('go');
+    expect(detectProjectKind(['Cargo.toml'])).toBeUndefined();
+  });
+});
+
+describe('generated Dockerfiles for git projects', () => {
+  it('Node: multi-stage, lockfile manager, dev deps and the build step in the build stage, bin entry, stdio', () => {
+    const g = generateDockerfile(
+      'node',
+      {
+        files: ['package.json', 'package-lock.json'],
+        packageJson: { bin: { 'my-server': './dist/index.js' }, scripts: { build: 'tsc' } },
+      },
+      BASE,
+      opts,
+    );
+    const lines = g.dockerfile.split('\n');
+    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual([`FROM ${BASE.node} AS build`, `FROM ${BASE.node}`]);
+    const install = lines.indexOf('RUN npm ci --no-audit --no-fund');
+    const build = lines.indexOf('RUN npm run build');
+    const prune = lines.indexOf('RUN npm prune --omit=dev --no-audit --no-fund');
+    expect(install).toBeGreaterThan(0);
+    expect(build).toBeGreaterThan(install);
+    expect(prune).toBeGreaterThan(build);
+    expect(g.dockerfile).toContain('ENTRYPOINT ["node","/app/dist/index.js"]');
+    expect(g.dockerfile).toContain('LABEL "io.mcp-host.transport"="stdio"');
+    expect(g.transport).toBe('stdio');
+    expect(exposesMcpPort(g.dockerfile)).toBe(false);
   });
 
-  it('builds from the configured base image and exposes 8080', () => {
-    const node = generateDockerfile('node', 'registry.local/base/node:20');
-    expect(node).toMatch(/^FROM registry\.local\/base\/node:20$/m);
-    expect(node).toContain('npm');
-    expect(exposesMcpPort(node)).toBe(true);
-    const python = generateDockerfile('python', 'python:3.12-slim');
-    expect(python).toMatch(/^FROM python:3\.12-slim$/m);
-    expect(python).toContain('pip install');
+  it('Node: pnpm and yarn from their lockfiles; start script serves Streamable HTTP; no build step when none', () => {
+    const pnpm = generateDockerfile(
+      'node',
+      { files: ['package.json', 'pnpm-lock.yaml'], packageJson: { scripts: { start: 'node server.js' } } },
+      BASE,
+      opts,
+    );
+    expect(pnpm.dockerfile).toContain('pnpm@9 -- install --frozen-lockfile');
+    expect(pnpm.dockerfile).not.toContain('run build');
+    expect(pnpm.dockerfile).toContain('ENTRYPOINT ["npm","start"]');
+    expect(pnpm.transport).toBe('streamable-http');
+    expect(exposesMcpPort(pnpm.dockerfile)).toBe(true);
+    const yarn = generateDockerfile(
+      'node',
+      { files: ['package.json', 'yarn.lock'], packageJson: { bin: 'cli.js' } },
+      BASE,
+      { ...opts, transport: 'streamable-http' },
+    );
+    expect(yarn.dockerfile).toContain('yarn@1 -- install --frozen-lockfile');
+    expect(yarn.transport).toBe('streamable-http');
   });
 
+  it('Node: refuses a project with nothing to run, and a bin outside the project', () => {
+    expect(() => generateDockerfile('node', { files: ['package.json'], packageJson: {} }, BASE, opts)).toThrow(
+      GenerateError,
+    );
+    expect(() =>
+      generateDockerfile('node', { files: ['package.json'], packageJson: { bin: '../../etc/x' } }, BASE, opts),
+    ).toThrow(/neither a "bin" nor a "start"/);
+  });
+
+  it('Python: pyproject installs the project into a venv and runs its console script', () => {
+    const pyproject = '[project]\nname = "weather"\n\n[project.scripts]\nweather-mcp = "weather:main"\n';
+    expect(consoleScript(pyproject)).toBe('weather-mcp');
+    const g = generateDockerfile('python', { files: ['pyproject.toml'], pyproject }, BASE, opts);
+    expect(g.dockerfile).toContain('/venv/bin/pip install --no-cache-dir .');
+    expect(g.dockerfile).toContain('ENTRYPOINT ["/venv/bin/weather-mcp"]');
+    const req = generateDockerfile('python', { files: ['requirements.txt', 'server.py'] }, BASE, opts);
+    expect(req.dockerfile).toContain('-r requirements.txt');
+    expect(req.dockerfile).toContain('ENTRYPOINT ["/venv/bin/python","/app/server.py"]');
+    expect(() => generateDockerfile('python', { files: ['requirements.txt'] }, BASE, opts)).toThrow(GenerateError);
+  });
+
+  it('Go: the toolchain stage runs natively and cross-compiles a static binary onto the minimal base', () => {
+    const g = generateDockerfile('go', { files: ['go.mod', 'cmd'], goCommands: ['server'] }, BASE, opts);
+    expect(g.dockerfile).toContain(`FROM --platform=linux/amd64 ${BASE.go} AS build`);
+    expect(g.dockerfile).toContain('CGO_ENABLED=0');
+    expect(g.dockerfile).toMatch(/GOARCH=\$TARGETARCH go build .* \.\/cmd\/server$/m);
+    expect(g.dockerfile).toContain(`FROM ${BASE.static}`);
+    // Pinning reads the stage's own platform, so the toolchain is pinned for the worker's platform.
+    expect(fromImages(g.dockerfile).map((f) => f.platform)).toEqual(['linux/amd64', undefined]);
+    expect(() => generateDockerfile('go', { files: ['go.mod'], goCommands: ['a', 'b'] }, BASE, opts)).toThrow(
+      /several commands/,
+    );
+  });
+});
+
+describe('generated Dockerfiles for package sources', () => {
+  it('npm: exactly the resolved version, its bin, args as CMD, env, stdio', () => {
+    const d = packageDockerfile(
+      {
+        type: 'npm',
+        name: '@modelcontextprotocol/server-memory',
+        version: '2026.8.31',
+        bin: 'dist/index.js',
+        args: ['--flag'],
+        env: { MEMORY_FILE_PATH: '/tmp/memory.json' },
+      },
+      BASE,
+      opts,
+    );
+    expect(d).toContain('"dependencies":{"@modelcontextprotocol/server-memory":"2026.8.31"}');
+    expect(d).toContain('ENTRYPOINT ["node","/app/node_modules/@modelcontextprotocol/server-memory/dist/index.js"]');
+    expect(d).toContain('CMD ["--flag"]');
+    expect(d).toContain('ENV MEMORY_FILE_PATH="/tmp/memory.json"');
+    expect(d).toContain('LABEL "io.mcp-host.transport"="stdio"');
+  });
+
+  // PyPI is not reachable from this machine: the pypi path is covered here, by its Dockerfile.
+  it('pypi: pip installs name==version into a venv and runs the console script', () => {
+    const d = packageDockerfile(
+      { type: 'pypi', name: 'mcp-server-fetch', version: '2025.4.7', script: 'mcp-server-fetch' },
+      BASE,
+      opts,
+    );
+    expect(d).toMatch(new RegExp(`^FROM ${BASE.python.replace(/\./g, '\\.')} AS build$`, 'm'));
+    expect(d).toContain('ARG PIP_INDEX_URL');
+    expect(d).toContain('/venv/bin/pip install --no-cache-dir "mcp-server-fetch==2025.4.7"');
+    expect(d).toContain('ENTRYPOINT ["/venv/bin/mcp-server-fetch"]');
+    expect(d).toContain('LABEL "io.mcp-host.transport"="stdio"');
+  });
+
+  it('go: go install module@version through GOPROXY, cross-compiled, static', () => {
+    const d = packageDockerfile({ type: 'go', module: 'github.com/a/b/cmd/server', version: 'v1.2.1' }, BASE, opts);
+    expect(d).toContain('ARG GOPROXY');
+    expect(d).toContain('go install -trimpath -ldflags="-s -w" github.com/a/b/cmd/server@v1.2.1');
+    expect(d).toContain('ENTRYPOINT ["/usr/local/bin/mcp-server"]');
+  });
+});
+
+describe('the MCP port', () => {
   it.each([
     ['EXPOSE 8080', true],
     ['  expose 8080/tcp', true],

@@ -1,6 +1,14 @@
 // The Kubernetes API client (@kubernetes/client-node), built lazily from K8S_KUBECONFIG / KUBECONFIG
 // (else in-cluster or ~/.kube/config), so processes that never touch Kubernetes need no cluster.
-import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, Watch, ApiException, VersionApi } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  Watch,
+  ApiException,
+  VersionApi,
+} from '@kubernetes/client-node';
 import type { Env } from '../env.js';
 
 export interface KubeClient {

@@ -2,6 +2,7 @@
 // last), its platforms and its log lines. The buildAndPublish workflow's activities write it, both
 // writes idempotent, so retried activities never duplicate a run or its platforms; the API reads.
 import { ApplicationFailure } from '@temporalio/common';
+import type { ResolvedPackage } from '../build/dockerfile.js';
 import { catalogSearchText, classifyArtifact } from '../artifact-health.js';
 import type { Sql } from '../db.js';
 import { ErrorType, notFound } from '../errors.js';
@@ -105,6 +106,8 @@ export interface OpenRunInput {
   workflowRunId: string;
   registry: string | null;
   localImage: string;
+  /** A package source's build: what was resolved (type, name, exact version, integrity). */
+  package?: { resolved: ResolvedPackage; integrity: string | null };
 }
 
 /** Opens the run's row (once per workflow run); its id, and the owner of its server. */
@@ -113,6 +116,7 @@ export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<{ id:
     select owner_id, name, server_type from mcp_servers where id = ${input.serverId}`;
   if (!server)
     throw ApplicationFailure.nonRetryable(`server ${input.serverId} no longer exists`, ErrorType.ServerNotFound);
+  const pkg = input.package?.resolved;
   // A running build, in the catalog's own vocabulary (blocked until it succeeds).
   const classified = classifyArtifact({
     status: 'running',
@@ -132,10 +136,13 @@ export async function openBuildRun(sql: Sql, input: OpenRunInput): Promise<{ id:
   const [row] = await sql<{ id: number }[]>`
     insert into build_artifact_runs
       (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, status,
-       owner_id, server_name, server_type, tier, health_overall, health_issues, search_text)
+       owner_id, server_name, server_type, tier, health_overall, health_issues, search_text,
+       package_type, package_name, package_version, package_integrity)
     values (${input.serverId}, ${input.workflowId}, ${input.workflowRunId}, ${input.repository}, ${input.branch},
             ${input.revision}, ${input.registry}, ${input.localImage}, 'running', ${server.owner_id}, ${server.name},
-            ${server.server_type}, ${classified.tier}, ${classified.overall}, ${classified.issues}, ${searchText})
+            ${server.server_type}, ${classified.tier}, ${classified.overall}, ${classified.issues}, ${searchText},
+            ${pkg?.type ?? null}, ${pkg ? (pkg.type === 'go' ? pkg.module : pkg.name) : null}, ${pkg?.version ?? null},
+            ${input.package?.integrity ?? null})
     on conflict (workflow_id, workflow_run_id) do update set workflow_id = excluded.workflow_id
     returning id`;
   return { id: row!.id, ownerId: server.owner_id };

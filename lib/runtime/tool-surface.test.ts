@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { surfaceDifference, surfaceDigest } from './tool-surface.js';
 
-const echo = { name: 'echo', description: 'Echo', input_schema: { type: 'object', properties: { text: { type: 'string' } } } };
+const echo = {
+  name: 'echo',
+  description: 'Echo',
+  input_schema: { type: 'object', properties: { text: { type: 'string' } } },
+};
 const arch = { name: 'arch', description: 'Arch', input_schema: { type: 'object', properties: {} } };
 
 describe('tool surface', () => {
   it('has one digest whatever the order of tools and keys', () => {
-    const reordered = { input_schema: { properties: { text: { type: 'string' } }, type: 'object' }, description: 'Echo', name: 'echo' };
+    const reordered = {
+      input_schema: { properties: { text: { type: 'string' } }, type: 'object' },
+      description: 'Echo',
+      name: 'echo',
+    };
     expect(surfaceDigest([echo, arch])).toBe(surfaceDigest([arch, reordered]));
     expect(surfaceDigest([echo, arch])).toMatch(/^sha256:[0-9a-f]{64}$/);
   });

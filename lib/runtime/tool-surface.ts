@@ -30,7 +30,9 @@ export function normalizeSurface(tools: readonly SurfaceTool[]): SurfaceTool[] {
 }
 
 export function surfaceDigest(tools: readonly SurfaceTool[]): string {
-  return `sha256:${createHash('sha256').update(canonical(normalizeSurface(tools))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(canonical(normalizeSurface(tools)))
+    .digest('hex')}`;
 }
 
 /** What changed from `certified` to `now`; empty when the surfaces are the same. */

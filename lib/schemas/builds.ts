@@ -42,6 +42,13 @@ export const BuildRun = z
     auth_rotation_attempted: z.boolean(),
     auth_rotation_succeeded: z.boolean(),
     credential_health_status: Health,
+    package_type: z.enum(['npm', 'pypi', 'go']).nullable().openapi({ description: 'A package source: its type' }),
+    package_name: z.string().nullable().openapi({ description: 'The npm or PyPI package, or the Go package path' }),
+    package_version: z.string().nullable().openapi({ description: 'The exact version the requested one resolved to' }),
+    package_integrity: z
+      .string()
+      .nullable()
+      .openapi({ description: "The registry's integrity hash (npm sha512-…, Go h1:… or sha256: of the module zip)" }),
     platforms: z.array(BuildPlatform),
   })
   .openapi('BuildRun');

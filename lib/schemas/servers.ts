@@ -135,12 +135,15 @@ const PackageEnv = z
   })
   .openapi({ description: "Environment of the package's command (no secrets: they would be part of the image)" });
 
-/** A version as a package registry resolves it: exact, a range or a dist-tag (resolved once per build). */
+/** An exact version or a dist-tag (resolved once per build, and recorded with the build). */
 const NpmVersion = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9.+~^<>=*| -]+$/, 'must be a version, range or dist-tag such as 1.2.3, ^1.2 or latest');
+  .regex(
+    /^(?:\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|[A-Za-z][A-Za-z0-9._-]*)$/,
+    'must be an exact version such as 1.2.3, or a dist-tag such as latest',
+  );
 
 export const NpmSource = z
   .object({
@@ -206,12 +209,6 @@ export const ServerSource = z
   });
 export type ServerSource = z.infer<typeof ServerSource>;
 export type PackageSource = Extract<ServerSource, { type: 'npm' | 'pypi' | 'go' }>;
-
-/** Sources mcp-host builds an image from (everything but an image). */
-export const isBuiltSource = (source: ServerSource): source is Exclude<ServerSource, { type: 'image' }> =>
-  source.type !== 'image';
-export const isPackageSource = (source: ServerSource): source is PackageSource =>
-  source.type === 'npm' || source.type === 'pypi' || source.type === 'go';
 
 /**
  * How the server speaks MCP: over stdin/stdout (run behind the stdio bridge) or Streamable HTTP.

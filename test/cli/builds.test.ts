@@ -40,6 +40,10 @@ function run(overrides: Partial<BuildRun> = {}): BuildRun {
     auth_rotation_attempted: true,
     auth_rotation_succeeded: false,
     credential_health_status: 'healthy',
+    package_type: null,
+    package_name: null,
+    package_version: null,
+    package_integrity: null,
     platforms: [
       {
         platform: 'linux/amd64',

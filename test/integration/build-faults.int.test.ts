@@ -145,7 +145,9 @@ async function buildLogOf(h: Harness, runId: number, platform?: string): Promise
 async function runIn(image: string, script: string): Promise<string> {
   const container = await stack.docker.createContainer({
     Image: image,
-    Cmd: ['sh', '-c', script],
+    // Generated images have an ENTRYPOINT (the server's command): the script replaces it.
+    Entrypoint: ['sh', '-c'],
+    Cmd: [script],
     Tty: true,
     HostConfig: { NetworkMode: 'none' },
   });
@@ -380,11 +382,12 @@ describe('one platform (linux/amd64)', () => {
   });
 
   it('generates a Dockerfile for a Node project without one, from BUILD_NODE_BASE_IMAGE', async () => {
-    // The stub Node base: busybox plus an `npm` that only records how it was called.
+    // The stub Node base: busybox plus an `npm` that only records how it was called, in the working
+    // directory: the build stage's /app is what the generated Dockerfile copies into the image.
     const dir = join(stack.dir, 'node-stub');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'Dockerfile'), `FROM ${busybox()}\nCOPY npm /bin/npm\nRUN chmod 755 /bin/npm\n`);
-    writeFileSync(join(dir, 'npm'), '#!/bin/sh\necho "npm $*" >> /npm-calls\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'npm'), '#!/bin/sh\necho "npm $*" >> .npm-calls\n', { mode: 0o755 });
     const auth = { username: REGISTRY_USER, password: REGISTRY_PASSWORD, serveraddress: stack.registryHost };
     await daemonDone(
       stack.docker.buildImage(tar.pack(dir) as unknown as NodeJS.ReadableStream, {
@@ -410,7 +413,11 @@ describe('one platform (linux/amd64)', () => {
     const app = (await runIn(image, 'ls -A /app')).split(/\s+/);
     expect(app).toEqual(expect.arrayContaining(['package.json', 'index.js']));
     expect(await runIn(image, 'cat /app/package.json')).toContain('"name":"node-no-dockerfile"');
-    expect(await runIn(image, 'cat /npm-calls')).toBe('npm install --omit=dev');
+    // Dev dependencies for the build, then pruned; no build script in this package.json.
+    expect(await runIn(image, 'cat /app/.npm-calls')).toBe(
+      'npm install --no-audit --no-fund\nnpm prune --omit=dev --no-audit --no-fund',
+    );
+    expect((await stack.docker.getImage(image).inspect()).Config.Entrypoint).toEqual(['npm', 'start']);
   });
 });
 

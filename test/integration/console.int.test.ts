@@ -87,7 +87,7 @@ describe('web console', () => {
     const form = page.getByRole('form', { name: 'Create a server' });
     await form.getByLabel('Name').fill('ui-hello');
     await form.getByLabel('Type').fill('Router');
-    await form.getByLabel('Repository').fill(stack.git.url('ui-hello'));
+    await form.getByRole('textbox', { name: 'Repository' }).fill(stack.git.url('ui-hello'));
     await form.getByRole('button', { name: 'Create server' }).click();
     await page.waitForURL(/#\/servers\/\d+$/);
     serverId = Number(page.url().split('/').pop());

@@ -199,7 +199,9 @@ describe('a server that always crashes', () => {
     });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/is not running \(status (crashloop|restarting|starting|unhealthy)\)/);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /is not running \(status (crashloop|restarting|starting|unhealthy)\)/,
+    );
 
     const stopped = await call('POST', `/api/servers/${id}/stop`, { token: h.adminToken });
     expect(stopped.status).toBe(202);

@@ -44,6 +44,9 @@ export async function startHarness(
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // A machine behind a TLS-inspecting proxy trusts its CA this way; without it the worker's fetch of
+    // a package registry fails with SELF_SIGNED_CERT_IN_CHAIN where `npm` on the same host works.
+    ...(process.env.NODE_EXTRA_CA_CERTS && { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATABASE_URL: stack.databaseUrl,

@@ -1,0 +1,230 @@
+// A build's network: its RUN steps reach the package registries and nothing else. Each platform
+// build gets a Docker bridge network of its own, internal (no route out) and named `mcpb-…`, so
+// the host's network policy (scripts/stack/sandbox.nft, table mcphost_build) drops everything it sends to the host
+// — Postgres, Temporal, the API, the registry, other tenants — but the build egress proxy's port
+// on the bridge's own gateway address. The proxy runs in the worker, so builds reach exactly the
+// registries the worker reaches, by name, through the worker's resolver: HTTP CONNECT (and plain
+// HTTP) to the allowed hosts only. RUN steps find it through HTTP(S)_PROXY build arguments, which
+// Docker keeps out of the image's history; no credential of the worker's is ever handed on.
+import { randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type Docker from 'dockerode';
+import type { BuildLog } from '../telemetry.js';
+
+/** The proxy's port on every build bridge's gateway (sandbox.nft lets `mcpn-x*` reach only this one). */
+export const BUILD_PROXY_PORT = 3128;
+
+/** How long one upstream connection may take to open before the build is told why. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+export interface BuildNetwork {
+  /** The network the build's RUN steps run on. */
+  networkMode: string;
+  /** Build arguments that point RUN steps at the proxy. */
+  buildArgs: Record<string, string>;
+  /** Hosts contacted and refused so far, for a failure's reason. */
+  summary(): string;
+  close(): Promise<void>;
+}
+
+/** `host` from `https://host[:port]/…`, `host:port` or `host`. */
+export function hostOf(entry: string): string {
+  const text = entry.trim().toLowerCase();
+  if (/^[a-z]+:\/\//.test(text)) return new URL(text).hostname;
+  return text.replace(/:\d+$/, '');
+}
+
+/** Whether `host` is allowed: an exact entry, or under a `.suffix` entry. */
+export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (allowed.has(h)) return true;
+  for (const entry of allowed) if (entry.startsWith('.') && h.endsWith(entry)) return true;
+  return false;
+}
+
+export function createBuildEgress(docker: Docker, allowedHosts: readonly string[], canaryImage: string) {
+  const allowed = new Set(allowedHosts.map(hostOf));
+
+  /**
+   * Before a build uses the network: a container on it must not reach a listener of the host's on
+   * the bridge's gateway (any port but the proxy's). Otherwise the policy is missing and the build is
+   * refused — never run with the host reachable.
+   */
+  async function canary(name: string, gateway: string): Promise<void> {
+    let reached = false;
+    const listener = createNetServer((socket) => {
+      reached = true;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const container = await docker.createContainer({
+      Image: canaryImage,
+      Entrypoint: [
+        'sh',
+        '-c',
+        `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
+      ],
+      Cmd: [],
+      User: '65534:65534',
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
+      HostConfig: { NetworkMode: name, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+    });
+    try {
+      await container.start();
+      await container.wait();
+      const out = ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+      if (reached || out.includes('canary:reached'))
+        throw new Error(
+          `a build network reaches the host (${gateway}:${port}): the build network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
+        );
+      if (!out.includes('canary:blocked'))
+        throw new Error(`the build network canary did not run: ${out.trim().slice(0, 200)}`);
+    } finally {
+      listener.close();
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  return {
+    allowed: [...allowed],
+
+    async open(name: string, log: BuildLog): Promise<BuildNetwork> {
+      const bridge = `mcpb-${randomBytes(5).toString('hex')}`;
+      await docker
+        .getNetwork(name)
+        .remove()
+        .catch(() => undefined); // left by an attempt that did not finish
+      const network = await docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Internal: true,
+        Labels: { 'mcp-host.managed': 'true', 'mcp-host.build': 'true' },
+        Options: {
+          'com.docker.network.bridge.name': bridge,
+          'com.docker.network.bridge.enable_ip_masquerade': 'false',
+        },
+      });
+      const remove = () => network.remove().catch(() => undefined);
+      let server: Server | undefined;
+      const sockets = new Set<Socket>();
+      const contacted = new Set<string>();
+      const refused = new Set<string>();
+      try {
+        const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
+        if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
+        await canary(name, gateway);
+
+        const admit = (host: string): boolean => {
+          if (!hostAllowed(host, allowed)) {
+            if (!refused.has(host))
+              log.line(`Build network: refused ${host} (not a package registry of this installation)`);
+            refused.add(host);
+            return false;
+          }
+          if (!contacted.has(host)) log.line(`Build network: fetching from ${host}`);
+          contacted.add(host);
+          return true;
+        };
+        const track = (s: Socket) => {
+          sockets.add(s);
+          s.once('close', () => sockets.delete(s));
+        };
+
+        server = createServer((req, res) => {
+          // Plain HTTP through the proxy (`GET http://host/…`).
+          let target: URL;
+          try {
+            target = new URL(req.url ?? '');
+          } catch {
+            res.writeHead(400).end('absolute URL required');
+            return;
+          }
+          if (target.protocol !== 'http:' || !admit(target.hostname)) {
+            res.writeHead(403).end(`${target.hostname} is not an allowed package registry`);
+            return;
+          }
+          const headers = { ...req.headers };
+          delete headers['proxy-authorization'];
+          delete headers['proxy-connection'];
+          const upstream = httpRequest(
+            target,
+            { method: req.method, headers, timeout: CONNECT_TIMEOUT_MS },
+            (up: IncomingMessage) => {
+              res.writeHead(up.statusCode ?? 502, up.headers);
+              up.pipe(res);
+            },
+          );
+          upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
+          upstream.on('error', (err) => {
+            log.line(`Build network: ${target.hostname} failed: ${err.message}`);
+            if (!res.headersSent) res.writeHead(502);
+            res.end();
+          });
+          req.pipe(upstream);
+        });
+        server.on('connection', track);
+        server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+          const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(req.url ?? '');
+          const host = m?.[1]?.toLowerCase();
+          const port = Number(m?.[2]);
+          if (!host || !(port === 443 || port === 80) || !admit(host)) {
+            client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+            return;
+          }
+          const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
+          track(upstream);
+          upstream.once('connect', () => {
+            upstream.setTimeout(0);
+            client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+            if (head.length) upstream.write(head);
+            upstream.pipe(client);
+            client.pipe(upstream);
+          });
+          upstream.once('timeout', () =>
+            upstream.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+          );
+          upstream.once('error', (err) => {
+            log.line(`Build network: ${host}:${port} failed: ${err.message}`);
+            client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+          });
+          client.once('error', () => upstream.destroy());
+        });
+        await new Promise<void>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen(BUILD_PROXY_PORT, gateway, () => resolve());
+        });
+
+        const proxy = `http://${gateway}:${BUILD_PROXY_PORT}`;
+        return {
+          networkMode: name,
+          buildArgs: {
+            // Predefined proxy arguments: usable by every RUN step, never recorded in the image.
+            HTTP_PROXY: proxy,
+            HTTPS_PROXY: proxy,
+            http_proxy: proxy,
+            https_proxy: proxy,
+            NO_PROXY: '',
+            no_proxy: '',
+          },
+          summary: () =>
+            [
+              contacted.size ? `contacted ${[...contacted].join(', ')}` : 'contacted no registry',
+              ...(refused.size ? [`refused ${[...refused].join(', ')}`] : []),
+            ].join('; '),
+          close: async () => {
+            for (const s of sockets) s.destroy();
+            await new Promise<void>((resolve) => server!.close(() => resolve()));
+            await remove();
+          },
+        };
+      } catch (err) {
+        server?.close();
+        await remove();
+        throw err;
+      }
+    },
+  };
+}
