@@ -176,6 +176,8 @@ export function ServerPage({ id }: { id: number }) {
     void qc.invalidateQueries({ queryKey: ['server', id] });
     void qc.invalidateQueries({ queryKey: ['builds', id] });
     void qc.invalidateQueries({ queryKey: ['decisions', id] });
+    // The tools come from the running server: a server that starts after the page opened shows them.
+    void qc.invalidateQueries({ queryKey: ['manifest', id] });
     return event === 'deleted' ? undefined : (data as ServerEvent);
   });
   const logs = useStreamLines(server.data ? `/api/servers/${id}/logs/stream?tail=200` : null, (event, data) =>
