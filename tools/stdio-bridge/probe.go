@@ -21,6 +21,19 @@ const probeTimeout = 4 * time.Second
 func probe(ctx context.Context, endpoint string) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	// The SDK may spend longer than the deadline tearing a half-open session down; the verdict is due at
+	// the deadline all the same (the probe process exits right after, which ends whatever is left).
+	verdict := make(chan error, 1)
+	go func() { verdict <- probeSession(ctx, endpoint) }()
+	select {
+	case err := <-verdict:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no answer within %v: %w", probeTimeout, ctx.Err())
+	}
+}
+
+func probeSession(ctx context.Context, endpoint string) error {
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcp-host-probe", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
 	if err != nil {
