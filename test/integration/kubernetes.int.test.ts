@@ -279,7 +279,12 @@ describe('the kubernetes backend', () => {
     const launch = async (name: string) => {
       const res = await call('POST', '/api/servers', {
         token: h.adminToken,
-        json: { name, server_type: 'Router', source: { type: 'image', image: `${REGISTRY_HOST}/mcp/${name}:1` } },
+        // Pinned, so the decision resolves nothing and the pod exists for the stand-in to fail.
+        json: {
+          name,
+          server_type: 'Router',
+          source: { type: 'image', image: `${REGISTRY_HOST}/mcp/${name}@sha256:${'f'.repeat(64)}` },
+        },
       });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       return res.body.id as number;

@@ -397,8 +397,9 @@ describe('bad requests get the documented 4xx, never a 5xx, and change nothing',
       'source.image',
     ],
     [
-      'secret in config',
-      { method: 'POST', path: '/api/servers', json: { ...valid, config: { API_TOKEN: 'x' } } },
+      // Config is plain settings (a key named like a secret is one); a secret is a reference to the store.
+      'reference to a secret that does not exist',
+      { method: 'POST', path: '/api/servers', json: { ...valid, config: { API_TOKEN: { secret: 'no-such-secret' } } } },
       422,
       'config.API_TOKEN',
     ],
