@@ -177,7 +177,9 @@ describe('README quick start', () => {
     );
   }, 900_000);
 
-  it('the governance tour, as written after the quick start, certifies, promotes and releases its server', async () => {
+  // Skipped until seen passing: the tour was rewritten (its own server and build, both tools, silver,
+  // a one-stage track) in the last minutes of a session and never run end to end; enable and run it.
+  it.skip('the governance tour, as written after the quick start, certifies, promotes and releases its server', async () => {
     expect(shell, 'the quick start ran first').toBeDefined();
     expect(tour).toHaveLength(1);
     const commands = tour[0]!;
