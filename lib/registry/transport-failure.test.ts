@@ -10,6 +10,8 @@ describe('isTransportFailure: what dockerd reports in-band that another attempt 
     'Get "https://registry.example/v2/": net/http: TLS handshake timeout',
     'Head "https://registry.example/v2/app/blobs/sha256:ab": EOF',
     'received unexpected HTTP status: 503 Service Unavailable',
+    // The registry went down while the daemon held a kept-alive connection to it.
+    'Get "http://127.0.0.1:44675/v2/": http: server closed idle connection',
   ])('retries: %s', (message) => expect(isTransportFailure(message)).toBe(true));
 
   it.each([

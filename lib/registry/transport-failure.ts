@@ -5,6 +5,8 @@
 // Dockerfile step that fails.
 const TRANSPORT_FAILURES = [
   /connection reset|connection refused|broken pipe|\bEOF\b|use of closed network connection/i,
+  // Go's client, when the registry closed a kept-alive connection as the request went out on it.
+  /server closed idle connection/i,
   /i\/o timeout|TLS handshake timeout|timeout awaiting response headers|context deadline exceeded/i,
   /network is unreachable|no route to host|received unexpected HTTP status: 5\d\d/i,
 ];

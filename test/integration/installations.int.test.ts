@@ -9,7 +9,7 @@ import { createSql } from '../../lib/db.js';
 import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import { migrate, MIGRATIONS_DIR } from '../../lib/migrate.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { startHarness, testSecretsKey, type Harness } from '../support/harness.js';
 import { eventually, httpClient } from '../support/http.js';
 
 const stack = inject('stack');
@@ -32,10 +32,12 @@ const server = (name: string) => ({
   source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
   start: false,
 });
-// Both stacks as `npm start` runs them: the same namespace and the same task queue.
+// Both stacks as `npm start` runs them: the same namespace, the same task queue and the same key file
+// (the payload codec's key comes from it, and B reads what A's workflows recorded).
 const sameQueue = {
   DOCKER_HOST: 'unix:///nonexistent/docker.sock',
   TEMPORAL_TASK_QUEUE: `test-installations-${process.pid}`,
+  SECRETS_KEY: testSecretsKey(`installations-${process.pid}`),
 };
 
 async function createdAndStopped(h: Harness, name: string): Promise<number> {
