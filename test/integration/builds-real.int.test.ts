@@ -121,9 +121,7 @@ afterAll(async () => {
 describe('real MCP servers, built with packages from the npm registry', () => {
   let adder: number;
 
-  // Skipped: not yet seen passing end to end (the 19:30 cut-off of the branch came first); the npm source
-  // path it shares with rb-memory is verified. Enable once a run of it passes here.
-  it.skip('builds a TypeScript project of a git monorepo (directory, generated multi-stage Dockerfile, tsc) and calls its tool', async () => {
+  it('builds a TypeScript project of a git monorepo (directory, generated multi-stage Dockerfile, tsc) and calls its tool', async () => {
     const t = Date.now();
     await createGitRepo({ dir: join(stack.gitDir, 'rb-monorepo'), files: TS_PROJECT });
     adder = await create('rb-adder', {
@@ -145,8 +143,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     }
   }, 700_000);
 
-  // Skipped: needs the TypeScript project above.
-  it.skip('a changed base image setting rebuilds the same commit with a new Dockerfile, not the cached one', async () => {
+  it('a changed base image setting rebuilds the same commit with a new Dockerfile, not the cached one', async () => {
     expect(adder).toBeDefined();
     const alt = 'mcp-host/node-base-alt:24';
     await stack.docker.getImage(NODE_BASE_IMAGE).tag({ repo: 'mcp-host/node-base-alt', tag: '24' });
@@ -202,8 +199,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     () => npmServer('rb-memory', '@modelcontextprotocol/server-memory', 'create_entities', 'read_graph', {}),
     700_000,
   );
-  // Skipped: not yet seen passing end to end (the branch's cut-off came first). Enable once a run passes.
-  it.skip(
+  it(
     'rb-everything: the npm package @modelcontextprotocol/server-everything as a stdio server',
     () => npmServer('rb-everything', '@modelcontextprotocol/server-everything', 'echo', 'echo', { message: 'hi' }),
     700_000,
