@@ -262,6 +262,9 @@ describe('web console', () => {
     await row.getByRole('button', { name: 'Store version 3' }).waitFor();
     expect(await row.getByLabel(`New value for ${name}`).inputValue()).toBe('');
     await check(page, 'secrets');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await check(page, 'secrets-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
     // Neither the DOM (attributes and input values included) nor any answer holds the value.
     expect(await page.content()).not.toContain(marker);
     const values = (await page.evaluate(

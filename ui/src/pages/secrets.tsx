@@ -29,7 +29,7 @@ function NewVersionForm({ secret, onDone }: { secret: Schemas['Secret']; onDone:
   };
   const id = `new-value-${secret.name}`;
   return (
-    <form onSubmit={submit} className="inline" aria-label={`New value for ${secret.name}`}>
+    <form onSubmit={submit} className="inline" aria-label={`New version of ${secret.name}`}>
       <label htmlFor={id}>New value for {secret.name}</label>
       <input id={id} name="value" type="password" autoComplete="off" spellCheck={false} required />
       <button type="submit" disabled={update.isPending}>
@@ -141,7 +141,7 @@ export function SecretsPage() {
                       }}
                     />
                     {s.used_by.length === 0 ? (
-                      <button type="button" onClick={() => remove.mutate(s.name)}>
+                      <button type="button" className="danger" onClick={() => remove.mutate(s.name)}>
                         Delete {s.name}
                       </button>
                     ) : (
