@@ -91,7 +91,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    // The console's .tsx files get their type information from ui/tsconfig.json (DOM, JSX), the rest from the root one.
+    files: ['**/*.{ts,tsx}'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -133,20 +134,26 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    files: ['**/*.{ts,js,mjs,cjs}'],
+    files: ['**/*.{ts,tsx,js,mjs,cjs}'],
     plugins: { 'import-x': importX, 'check-file': checkFile },
     settings: {
-      'import-x/extensions': ['.ts', '.js', '.mjs', '.cjs'],
-      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
-      // Relative imports name the .js file that the .ts source compiles to.
-      'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      // Relative imports name the .js file that the .ts source compiles to; the console's (bundled by Vite)
+      // name the module without an extension.
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.tsx', '.d.ts', '.js'],
+          extensionAlias: { '.js': ['.ts', '.js'] },
+        }),
+      ],
     },
     rules: {
       eqeqeq: ['error', 'always'],
       'import-x/no-cycle': 'error',
       'check-file/filename-naming-convention': [
         'error',
-        { '**/*.{ts,js,mjs,cjs}': 'KEBAB_CASE' },
+        { '**/*.{ts,tsx,js,mjs,cjs}': 'KEBAB_CASE' },
         { ignoreMiddleExtensions: true },
       ],
     },
@@ -155,7 +162,7 @@ export default tseslint.config(
   // the app as child processes (scripts/, bench/, test/) build those children's environments and are exempt, as
   // are the example MCP servers (examples/), programs of their own that mcp-host hosts.
   {
-    files: ['**/*.{ts,js,mjs,cjs}'],
+    files: ['**/*.{ts,tsx,js,mjs,cjs}'],
     ignores: ['lib/env.ts', 'scripts/**', 'bench/**', 'test/**', 'examples/**', '**/*.test.ts', '**/test-support/**'],
     rules: {
       'no-restricted-properties': [

@@ -9,6 +9,7 @@ import {
   createRun,
   createWorkflow as defineWorkflow,
   findWorkflow,
+  listRuns,
   listWorkflows as workflowsIn,
   loadRunDetail,
   runIsOver,
@@ -20,11 +21,13 @@ import {
 import { distinctApproverRefusal } from '../../lib/ledger/promotions.js';
 import { ownerScope } from '../../lib/ledger/scope.js';
 import { findServer } from '../../lib/ledger/servers.js';
+import { PageQuery } from '../../lib/schemas/builds.js';
 import { IdParam } from '../../lib/schemas/common.js';
 import {
   CreateGovernanceWorkflow,
   GovernanceRunDetail,
   GovernanceRunStatusChange,
+  GovernanceRunSummary,
   GovernanceStepChange,
   GovernanceWorkflow,
   StartGovernanceRun,
@@ -90,6 +93,15 @@ const startRun = defineRoute({
     ...conflictError,
     ...unavailableError,
   },
+});
+const listRunsRoute = defineRoute({
+  method: 'get',
+  path: '/runs',
+  operationId: 'listGovernanceRuns',
+  tags,
+  summary: "Runs of the caller-visible workflows, newest first, with their steps' states (keyset: `before` a run id)",
+  request: { query: PageQuery },
+  responses: { 200: json(z.array(GovernanceRunSummary), 'Runs'), ...commonErrors },
 });
 const getRun = defineRoute({
   method: 'get',
@@ -238,6 +250,13 @@ export function governanceRoutes(deps: ApiDeps) {
           }),
       );
       return c.json(stripOwner(await loadRunDetail(sql, workflowIds, runId, visibleScope(caller))), 201);
+    })
+    .openapi(listRunsRoute, async (c) => {
+      const { before, limit } = c.req.valid('query');
+      return c.json(
+        await listRuns(sql, workflowIds, visibleScope(c.get('caller')), { before, limit: limit ?? 50 }),
+        200,
+      );
     })
     .openapi(getRun, async (c) =>
       c.json(

@@ -9,7 +9,7 @@ import { afterCreation, createWithWorkflow } from '../creation-lock.js';
 import type { Sql } from '../db.js';
 import { ApiError, ErrorType, notFound } from '../errors.js';
 import { runEnded, type RunStatus, type StepState, type StepStatus } from '../governance/states.js';
-import type { GovernanceRunDetail, GovernanceWorkflow } from '../schemas/governance.js';
+import type { GovernanceRunDetail, GovernanceRunSummary, GovernanceWorkflow } from '../schemas/governance.js';
 import type { WorkflowIds } from '../workflow-ids.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 
@@ -152,6 +152,41 @@ export async function loadRunDetail(
     steps: steps.map((s) => ({ ...s, started_at: iso(s.started_at), completed_at: iso(s.completed_at) })),
     audit_log: audit.map((a) => ({ ...a, details: a.details ?? null, created_at: a.created_at.toISOString() })),
   };
+}
+
+/** Runs of the scope's workflows, newest first, `limit` of them with an id below `before` (keyset paging). */
+export async function listRuns(
+  sql: Sql,
+  workflowIds: WorkflowIds,
+  scope: OwnerScope,
+  page: { before?: number; limit: number },
+): Promise<GovernanceRunSummary[]> {
+  const runs = await sql<
+    (Omit<GovernanceRunSummary, 'steps' | 'created_at' | 'updated_at' | 'temporal_workflow_id'> & {
+      created_at: Date;
+      updated_at: Date;
+    })[]
+  >`
+    select r.id, r.workflow_id, w.name as workflow_name, r.status, r.target_tier, r.target_manifest_digest,
+           r.promotion_track_id, r.promotion_stage, r.initiated_by, r.created_at, r.updated_at
+    from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
+    where true ${page.before === undefined ? sql`` : sql`and r.id < ${page.before}`} ${ownedBy(sql, scope, 'w.owner_id')}
+    order by r.id desc limit ${page.limit}`;
+  const ids = runs.map((r) => r.id);
+  const steps = ids.length
+    ? await sql<{ workflow_run_id: number; position: number; action: string; status: StepStatus }[]>`
+        select workflow_run_id, position, action, status from governance_step_runs
+        where workflow_run_id in ${sql(ids)} order by position`
+    : [];
+  return runs.map((r) => ({
+    ...r,
+    temporal_workflow_id: workflowIds.governance(r.id),
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+    steps: steps
+      .filter((s) => s.workflow_run_id === r.id)
+      .map(({ position, action, status }) => ({ position, action, status })),
+  }));
 }
 
 /** A run's audit rows after `after`, oldest first (a stream's replay). */

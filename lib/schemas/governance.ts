@@ -220,6 +220,26 @@ export const GovernanceRunDetail = z
   .openapi('GovernanceRunDetail');
 export type GovernanceRunDetail = z.infer<typeof GovernanceRunDetail>;
 
+/** A run in the run list: its steps' states in order, without the audit log (the run's own page streams it). */
+export const GovernanceRunSummary = z
+  .object({
+    id: z.number().int(),
+    workflow_id: z.number().int(),
+    workflow_name: z.string(),
+    temporal_workflow_id: z.string(),
+    status: z.enum(RUN_STATUSES),
+    target_tier: z.string(),
+    target_manifest_digest: z.string().nullable(),
+    promotion_track_id: z.number().int().nullable(),
+    promotion_stage: z.string().nullable(),
+    initiated_by: z.number().int().nullable(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    steps: z.array(z.object({ position: z.number().int(), action: z.string(), status: z.enum(STEP_STATUSES) })),
+  })
+  .openapi('GovernanceRunSummary');
+export type GovernanceRunSummary = z.infer<typeof GovernanceRunSummary>;
+
 export const Track = z
   .object({
     id: z.number().int(),

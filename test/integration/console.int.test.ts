@@ -2,10 +2,13 @@
 // The web console at /ui, in Debian's Chromium driven by playwright-core (no browser download), on the
 // real stack: sign in, create a server from the example git repository, watch both platforms' build
 // logs arrive live, see it run, read its decisions, call a tool through the gateway and find the call
-// in the gateway audit, move a governance step, approve a promotion. axe-core checks every page
+// in the gateway audit, move a governance step and find the run in the run list, approve a promotion,
+// keep a secret whose value never comes back, create a track and a certification through their
+// forms. axe-core checks every page
 // (no serious or critical violation) and a screenshot of each is written to test-artifacts/console/.
 // A viewer sees no mutating action, and a forged one (the viewer's role lied about in the browser)
 // shows the API's 403 in the console's error display.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import axe from 'axe-core';
@@ -18,6 +21,8 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient } from '../support/http.js';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'console');
+// Only linked to, never fetched: the console builds workflow links from it.
+const TEMPORAL_UI = 'http://127.0.0.1:9/temporal';
 // The machine's closed network refuses Chromium's own connections; these flags keep it from making them.
 // playwright-core gives every launch a fresh, temporary profile of its own (it refuses --user-data-dir).
 const CHROMIUM_ARGS = [
@@ -63,7 +68,7 @@ async function check(page: Page, name: string) {
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   stack = await startBuildStack('console');
-  h = await startHarness('console', stack.env('linux/amd64,linux/arm64'));
+  h = await startHarness('console', { ...stack.env('linux/amd64,linux/arm64'), TEMPORAL_UI_URL: TEMPORAL_UI });
   call = httpClient(h.apiUrl);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -180,6 +185,43 @@ describe('web console', () => {
     expect(await page.getByRole('alert').count()).toBe(0);
     await check(page, 'governance-run-phone');
 
+    // The run list shows the run with its steps' states, refreshed while open, and links it to Temporal.
+    await page.goto(`${h.apiUrl}/ui/#/governance`);
+    const row = page.locator(`tr[data-run="${promo.workflow_run_id}"]`);
+    await expect
+      .poll(
+        async () =>
+          (await row.getByRole('list', { name: `Steps of run ${promo.workflow_run_id}` }).textContent()) ?? '',
+        {
+          timeout: 30_000,
+        },
+      )
+      .toMatch(/ui-review\s*completed/);
+    const detail = (await call('GET', `/api/governance/runs/${promo.workflow_run_id}`, admin)).body;
+    const { namespace } = (await call('GET', '/ui/config.json')).body;
+    expect(await row.getByRole('link', { name: /in Temporal$/ }).getAttribute('href')).toBe(
+      `${TEMPORAL_UI}/namespaces/${namespace}/workflows/${encodeURIComponent(detail.temporal_workflow_id)}`,
+    );
+    await row.getByRole('link', { name: `Run ${promo.workflow_run_id}` }).click();
+    await page.waitForURL(new RegExp(`#/governance/runs/${promo.workflow_run_id}$`));
+    await page.goto(`${h.apiUrl}/ui/#/governance`);
+    await row.waitFor();
+    await check(page, 'governance-phone');
+    // Keyset paging and the owner scope: a page before the run leaves it out; an operator sees no admin run.
+    const older = await call('GET', `/api/governance/runs?before=${promo.workflow_run_id}&limit=5`, admin);
+    expect(older.status).toBe(200);
+    expect(older.body.every((r: { id: number }) => r.id < promo.workflow_run_id)).toBe(true);
+    const operator = await call('POST', '/api/users', {
+      ...admin,
+      json: { email: `ui-operator-${Date.now()}@example.test`, role: 'operator' },
+    });
+    const operatorToken = (
+      await call('POST', '/api/tokens', { ...admin, json: { name: 'ui', user_id: operator.body.id } })
+    ).body.token as string;
+    const theirs = await call('GET', '/api/governance/runs', { token: operatorToken });
+    expect(theirs.status).toBe(200);
+    expect(theirs.body).toEqual([]);
+
     await page.goto(`${h.apiUrl}/ui/#/promotions`);
     await page.getByRole('button', { name: `Approve ${scheduled.body.id}` }).click();
     await eventually(
@@ -189,6 +231,101 @@ describe('web console', () => {
     );
     expect(await page.getByRole('alert').count()).toBe(0);
     await check(page, 'promotions-phone');
+    await page.close();
+  });
+
+  it('keeps a secret whose value never comes back, and creates a track and a certification through their forms', async () => {
+    const marker = `ui-marker-${randomUUID()}`;
+    const name = `ui-secret-${Date.now()}`;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // Every API answer's body, streams aside (they never end; none carries a secret value).
+    const bodies: Promise<string>[] = [];
+    page.on('response', (r) => {
+      if (!r.url().includes('/api/') || (r.headers()['content-type'] ?? '').includes('event-stream')) return;
+      bodies.push(r.text().catch(() => ''));
+    });
+    await signIn(page, h.adminToken);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Secrets' }).click();
+    const form = page.getByRole('form', { name: 'Create a secret' });
+    await form.getByLabel('Name').fill(name);
+    await form.getByLabel('Value').fill(marker);
+    expect(await form.getByLabel('Value').getAttribute('type')).toBe('password');
+    await form.getByRole('button', { name: 'Create secret' }).click();
+    const row = page.locator(`tr[data-secret="${name}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('no server');
+    expect(await form.getByLabel('Value').inputValue()).toBe('');
+
+    // A new version through the row's masked field; the version moves on, the value stays unseen.
+    await row.getByLabel(`New value for ${name}`).fill(`${marker}-2`);
+    await row.getByRole('button', { name: 'Store version 2' }).click();
+    await row.getByRole('button', { name: 'Store version 3' }).waitFor();
+    expect(await row.getByLabel(`New value for ${name}`).inputValue()).toBe('');
+    await check(page, 'secrets');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await check(page, 'secrets-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    // Neither the DOM (attributes and input values included) nor any answer holds the value.
+    expect(await page.content()).not.toContain(marker);
+    const values = (await page.evaluate(
+      `[...document.querySelectorAll('input, textarea')].map((e) => e.value).join(' ')`,
+    )) as string;
+    expect(values).not.toContain(marker);
+    expect((await Promise.all(bodies)).filter((b) => b.includes(marker))).toEqual([]);
+    expect(bodies.length).toBeGreaterThan(0);
+    const listed = await call('GET', '/api/secrets', { token: h.adminToken });
+    expect(listed.body.find((s: { name: string }) => s.name === name)).toMatchObject({ version: 2, used_by: [] });
+
+    await row.getByRole('button', { name: `Delete ${name}` }).click();
+    await row.waitFor({ state: 'detached' });
+    expect((await call('GET', '/api/secrets', { token: h.adminToken })).body.map((s: any) => s.name)).not.toContain(
+      name,
+    );
+
+    // A track through the form: its stages in order and its gates, as the API stored them.
+    await page.goto(`${h.apiUrl}/ui/#/promotions`);
+    await page.getByText('Create a track').click();
+    const trackForm = page.getByRole('form', { name: 'Create a track' });
+    await trackForm.getByLabel('Name').fill('ui-form-train');
+    await trackForm.getByLabel('Tier').fill('UiFormTier');
+    await trackForm.getByLabel('Stages, in order').fill('candidate, production');
+    await trackForm.getByLabel('Launch gate: stage a server needs').selectOption('production');
+    await trackForm.getByLabel('Approver must differ from the scheduler').check();
+    await check(page, 'promotions-track-form');
+    await trackForm.getByRole('button', { name: 'Create track' }).click();
+    const listedTrack = page.locator('li[data-track="ui-form-train"]');
+    await listedTrack.waitFor();
+    expect(await listedTrack.textContent()).toContain('candidate → production; launches from production');
+    const tracks = (await call('GET', '/api/promotions/tracks', { token: h.adminToken })).body;
+    expect(tracks.find((t: { name: string }) => t.name === 'ui-form-train')).toMatchObject({
+      tier: 'UiFormTier',
+      stages: ['candidate', 'production'],
+      launch_stage: 'production',
+      require_distinct_approver: true,
+      allow_drift: false,
+    });
+
+    // A manual certification of the server's build, with its evidence.
+    const [build] = await h.sql<{ id: number }[]>`
+      select id from build_artifact_runs where server_id = ${serverId} and manifest_digest is not null order by id desc limit 1`;
+    await page.goto(`${h.apiUrl}/ui/#/certifications`);
+    await page.getByText('Certify a build').click();
+    const certForm = page.getByRole('form', { name: 'Certify a build' });
+    await certForm.getByLabel('Build run id').fill(String(build!.id));
+    await certForm.getByLabel('Tier').fill('Router');
+    await certForm.getByLabel('Requirement').fill('ui-console');
+    await certForm.getByLabel('Status').selectOption('pass');
+    await certForm.getByLabel('Evidence (JSON)').fill('{"checked_by": "console"}');
+    await check(page, 'certifications-form');
+    await certForm.getByRole('button', { name: 'Certify' }).click();
+    await page.getByRole('listitem').filter({ hasText: 'ui-console' }).waitFor();
+    const certs = (await call('GET', `/api/artifacts/${build!.id}/evaluations`, { token: h.adminToken })).body;
+    expect(certs.find((c: { policy_requirement: string }) => c.policy_requirement === 'ui-console')).toMatchObject({
+      status: 'pass',
+      tier: 'Router',
+      evidence: { checked_by: 'console' },
+    });
+    expect(await page.getByRole('alert').count()).toBe(0);
     await page.close();
   });
 
@@ -203,6 +340,15 @@ describe('web console', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, viewer);
     expect(await page.getByText('Create a server').count()).toBe(0);
+    expect(
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Secrets' }).count(),
+    ).toBe(0);
+    await page.goto(`${h.apiUrl}/ui/#/secrets`);
+    await page.getByText('Only admins manage secrets here.').waitFor();
+    expect(await page.getByRole('form', { name: 'Create a secret' }).count()).toBe(0);
+    await page.goto(`${h.apiUrl}/ui/#/governance`);
+    await page.getByRole('region', { name: 'Runs' }).waitFor();
+    expect(await page.getByRole('button', { name: /^Start a run/ }).count()).toBe(0);
     await page.goto(`${h.apiUrl}/ui/#/servers/${serverId}`);
     await page.getByRole('heading', { level: 1 }).waitFor();
     expect(await page.getByRole('group', { name: 'Server actions' }).count()).toBe(0);

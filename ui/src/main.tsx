@@ -10,6 +10,7 @@ import { CertificationsPage } from './pages/certifications';
 import { GovernancePage, RunPage } from './pages/governance';
 import { MarketplacePage } from './pages/marketplace';
 import { PromotionsPage } from './pages/promotions';
+import { SecretsPage } from './pages/secrets';
 import { ServerPage } from './pages/server';
 import { ServersPage } from './pages/servers';
 import { UsersPage } from './pages/users';
@@ -68,6 +69,7 @@ const NAV: [string, string, boolean][] = [
   ['promotions', 'Promotions', false],
   ['certifications', 'Certifications', false],
   ['audit', 'Gateway audit', false],
+  ['secrets', 'Secrets', true],
   ['users', 'Users and tokens', true],
 ];
 
@@ -89,6 +91,8 @@ function Page({ route }: { route: string[] }) {
       return <CertificationsPage />;
     case 'audit':
       return <AuditPage />;
+    case 'secrets':
+      return <SecretsPage />;
     case 'users':
       return <UsersPage />;
     default:

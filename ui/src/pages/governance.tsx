@@ -1,9 +1,75 @@
-// Governance: workflow definitions, starting a run, and a run's steps (with step and status actions)
-// and its audit log, live from the run's stream.
+// Governance: workflow definitions, starting a run, the run list (refreshed while open), and a run's
+// steps (with step and status actions) and its audit log, live from the run's stream.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { call, client, type Schemas } from '../api';
-import { ErrorDisplay, Section, Status, TemporalLink, When, useSession, useStreamLines } from '../ui';
+import { Digest, ErrorDisplay, Section, Status, Table, TemporalLink, When, useSession, useStreamLines } from '../ui';
+
+const RUNS_PAGE = 25;
+
+/** Runs newest first, a page at a time (keyset on the run id); the open page refreshes itself. */
+function RunList() {
+  const [pages, setPages] = useState<(number | undefined)[]>([undefined]);
+  const before = pages[pages.length - 1];
+  const runs = useQuery({
+    queryKey: ['gov-runs', before],
+    queryFn: () =>
+      call(
+        client.GET('/api/governance/runs', {
+          params: { query: { limit: String(RUNS_PAGE), ...(before ? { before: String(before) } : {}) } },
+        }),
+      ),
+    refetchInterval: 5_000,
+  });
+  const rows = runs.data ?? [];
+  return (
+    <Section title="Runs">
+      <ErrorDisplay error={runs.error} />
+      <Table columns={['Run', 'Workflow', 'Status', 'Steps', 'Target', 'Started']}>
+        {rows.map((r) => (
+          <tr key={r.id} data-run={r.id}>
+            <td>
+              <a href={`#/governance/runs/${r.id}`}>Run {r.id}</a>
+            </td>
+            <td>{r.workflow_name}</td>
+            <td>
+              <Status value={r.status} />
+            </td>
+            <td>
+              <ol className="steps" aria-label={`Steps of run ${r.id}`}>
+                {r.steps.map((s) => (
+                  <li key={s.position}>
+                    {s.action} <Status value={s.status} />
+                  </li>
+                ))}
+              </ol>
+            </td>
+            <td>
+              tier {r.target_tier}
+              {r.promotion_stage ? `, stage ${r.promotion_stage}` : ''} <Digest value={r.target_manifest_digest} />
+            </td>
+            <td>
+              <When at={r.created_at} /> <TemporalLink workflowId={r.temporal_workflow_id} />
+            </td>
+          </tr>
+        ))}
+      </Table>
+      {runs.isSuccess && rows.length === 0 ? <p>No runs{before ? ' before these' : ''}.</p> : null}
+      <div className="pager">
+        {pages.length > 1 ? (
+          <button type="button" onClick={() => setPages(pages.slice(0, -1))}>
+            Newer runs
+          </button>
+        ) : null}
+        {rows.length === RUNS_PAGE ? (
+          <button type="button" onClick={() => setPages([...pages, rows[rows.length - 1]!.id])}>
+            Older runs
+          </button>
+        ) : null}
+      </div>
+    </Section>
+  );
+}
 
 export function GovernancePage() {
   const { canMutate } = useSession();
@@ -50,6 +116,7 @@ export function GovernancePage() {
           ))}
         </ul>
       </Section>
+      <RunList />
     </>
   );
 }
