@@ -196,7 +196,8 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   const path = stdio ? BRIDGE_MCP_PATH : labels.path;
   const resources = launchResources(`container ${name}`, spec.config, env);
   await assertLimitsEnforced(docker, name);
-  const bridgeVolume = stdio || secrets?.asEnv ? await spec.bridge.volume(spec.image) : undefined;
+  const bridgeVolume =
+    stdio || secrets?.asEnv ? await spec.bridge.volume(spec.image, { envFrom: secrets?.asEnv }) : undefined;
   const environment = [
     ...Object.entries(plainSettings(spec.config))
       .filter(([key]) => !isPlatformConfigKey(key))

@@ -27,9 +27,9 @@ const missing = (err: { statusCode?: number }) => {
 
 export function createDockerBridge(docker: Docker, env: Env) {
   const dir = env.STDIO_BRIDGE_DIR ?? DEFAULT_BRIDGE_DIR;
-  let known: Promise<string> | undefined;
+  let known: Promise<Filled> | undefined;
 
-  async function binary(): Promise<{ bytes: Buffer; volume: string }> {
+  async function binary(): Promise<{ bytes: Buffer; volume: string; file: string }> {
     const { Architecture: architecture = '' } = (await docker.info()) as { Architecture?: string };
     const arch = bridgeArch(architecture);
     if (!arch) {
@@ -47,12 +47,12 @@ export function createDockerBridge(docker: Docker, env: Env) {
     });
     // Named by the binary, so a new bridge goes to a new volume and running servers keep theirs.
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-    return { bytes, volume: `mcp-stdio-bridge-${arch}-${digest}` };
+    return { bytes, volume: `mcp-stdio-bridge-${arch}-${digest}`, file };
   }
 
   /** Creates the volume and puts the binary in, unless it is there already. */
-  async function fill(helperImage: string): Promise<string> {
-    const { bytes, volume } = await binary();
+  async function fill(helperImage: string): Promise<Filled> {
+    const { bytes, volume, file } = await binary();
     await docker.createVolume({
       Name: volume,
       Labels: { 'mcp-host.managed': 'true', 'mcp-host.stdio-bridge': 'true' },
@@ -76,7 +76,9 @@ export function createDockerBridge(docker: Docker, env: Env) {
     }
     // Once per worker process (and bridge): earlier bridges' volumes go when nothing mounts them.
     await pruneStale(volume);
-    return volume;
+    // A bridge built before --env-from takes the flag for the command to bridge and serves its own
+    // HTTP at /mcp on the server's port: the server would answer 404 at its path, its secrets unread.
+    return { volume, file, envFrom: bytes.includes('--env-from') };
   }
 
   /**
@@ -99,21 +101,35 @@ export function createDockerBridge(docker: Docker, env: Env) {
   return {
     /**
      * The volume that holds the bridge, filled once per process (through a container of
-     * `helperImage`, an image the daemon has), and again if someone removed it.
+     * `helperImage`, an image the daemon has), and again if someone removed it. With `envFrom`, the
+     * bridge must have the --env-from mode (secrets delivered as env).
      */
-    async volume(helperImage: string): Promise<string> {
+    async volume(helperImage: string, { envFrom = false } = {}): Promise<string> {
       if (known) {
-        const volume = await known.catch(() => undefined);
-        if (volume && (await docker.getVolume(volume).inspect().catch(missing))) return volume;
-        known = undefined;
+        const filled = await known.catch(() => undefined);
+        if (!filled || !(await docker.getVolume(filled.volume).inspect().catch(missing))) known = undefined;
       }
       known ??= fill(helperImage);
-      return known.catch((err: unknown) => {
+      const filled = await known.catch((err: unknown) => {
         known = undefined;
         throw err;
       });
+      if (envFrom && !filled.envFrom) {
+        throw ApplicationFailure.nonRetryable(
+          `secrets delivered as env need the stdio bridge's --env-from mode, which ${filled.file} predates (npm run setup rebuilds it; STDIO_BRIDGE_DIR names another folder)`,
+          ErrorType.LaunchFailed,
+        );
+      }
+      return filled.volume;
     },
   };
+}
+
+/** The bridge's volume, the file it was filled from, and whether that bridge has --env-from. */
+interface Filled {
+  volume: string;
+  file: string;
+  envFrom: boolean;
 }
 
 /** A tar stream of the one file, root-owned and executable by any uid the server runs as. */
