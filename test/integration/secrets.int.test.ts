@@ -50,9 +50,17 @@ async function exec(id: number, cmd: string[]): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What the server's own process (PID 1) sees: its secret file and its environment. */
+/**
+ * What the server's own process sees: its secret file and its environment. With env secrets the
+ * container runs under Docker's init (PID 1), and the server is init's child: the bridge's --env-from
+ * replaced itself with the image's command.
+ */
 const seen = (id: number) =>
-  exec(id, ['sh', '-c', 'cat "$API_TOKEN_FILE"; echo; tr "\\0" "\\n" < /proc/1/environ | grep ^ENV_TOKEN=']);
+  exec(id, [
+    'sh',
+    '-c',
+    'cat "$API_TOKEN_FILE"; echo; for s in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$s" && tr "\\0" "\\n" < "${s%/status}/environ" | grep ^ENV_TOKEN=; done',
+  ]);
 
 /** With h.env as it is now; the worker only when it must launch with the new keys (its start is the slow one). */
 async function restart({ worker = false } = {}): Promise<void> {
@@ -254,6 +262,11 @@ describe('secrets', () => {
       h.env.SECRETS_KEY_NEXT = original;
       await restart();
       expect((await api('POST', '/api/secrets/rekey')).status).toBe(200);
+      const runKey = keyringFrom(Buffer.from(original, 'base64')).current.id;
+      const wrapping = await h.sql<{ key_id: string }[]>`
+        select secrets_key_id as key_id from installation
+        union select key_id from secret_versions union select key_id from payload_codec_keys`;
+      expect(wrapping.map((w) => w.key_id)).toEqual([runKey]);
       h.env.SECRETS_KEY = original;
       delete h.env.SECRETS_KEY_NEXT;
       await restart({ worker: workerRestarted });
