@@ -61,7 +61,7 @@ export async function loadCodecKeys(sql: Sql, keyring: Keyring): Promise<StoredC
   }
 }
 
-/** The payload codec of this database's keys; an EnvError (one line) when the keyring wraps none of them. */
+/** The payload codec of this database's keys; an EnvError (one line) when a KEK that wraps one is not configured. */
 export async function loadPayloadCodec(sql: Sql, keyring: Keyring): Promise<EncryptionCodec> {
   return codecFromStored(keyring, await loadCodecKeys(sql, keyring));
 }

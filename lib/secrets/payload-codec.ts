@@ -166,7 +166,11 @@ export interface StoredCodecKey extends WrappedKey {
 /** A fresh random codec key, wrapped by the keyring's write key, to be stored. */
 export function newStoredCodecKey(keyring: Keyring): StoredCodecKey {
   const { dataKey, ...wrapped } = newDataKey(keyring);
-  return { codecKeyId: codecKey(dataKey).id, ...wrapped };
+  try {
+    return { codecKeyId: codecKey(dataKey).id, ...wrapped };
+  } finally {
+    dataKey.fill(0); // whoever uses it unwraps it from the stored form, as every other process does
+  }
 }
 
 /**
