@@ -2,10 +2,10 @@
 import { bootstrapAdmin } from '../lib/ledger/bootstrap.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { exitOnEnvError, exitOnEnvErrorOf, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
-import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
@@ -20,7 +20,6 @@ import { createStreams } from './streams.js';
 const env = loadEnv();
 // The secret store's key-encryption key: missing or malformed stops the process here, with one line.
 const keyring = exitOnEnvError(() => loadKeyring(env));
-const codec = exitOnEnvError(() => payloadCodecFromEnv(env));
 setSourcePolicy(env.SOURCE_ALLOWED_HOSTS);
 const log = createLogger('mcp-host-api', env.LOG_LEVEL);
 
@@ -33,12 +32,10 @@ async function main(): Promise<void> {
     if (!env.ALLOW_MIGRATION_FAILURE) throw err;
     log.error({ err }, 'migrations failed; continuing because ALLOW_MIGRATION_FAILURE=true');
   }
-  // A key other than the one the secrets are wrapped by stops the API here, with one line.
-  await checkKeyring(sql, keyring).catch((err: unknown) =>
-    exitOnEnvError(() => {
-      throw err;
-    }),
-  );
+  // A key other than the one the secrets and the payload codec's keys are wrapped by stops the API
+  // here, with one line. The codec is the database's: its first key is created now if there is none.
+  await checkKeyring(sql, keyring).catch(exitOnEnvErrorOf);
+  const codec = await loadPayloadCodec(sql, keyring).catch(exitOnEnvErrorOf);
   const { generatedToken } = await bootstrapAdmin(sql, {
     adminEmail: env.ADMIN_EMAIL,
     adminToken: env.ADMIN_TOKEN,

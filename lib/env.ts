@@ -181,15 +181,6 @@ export const envSchema = z.object({
     })
     .transform((entries) => (entries.length > 0 ? entries.map((e) => e.replace(/\/+$/, '')) : DEFAULT_UI_ORIGINS)),
   /**
-   * Key-encryption keys retired from SECRETS_KEY by a rekey (base64, comma-separated): the Temporal
-   * payload codec still opens the history payloads they sealed, and seals nothing with them. Never logged.
-   */
-  SECRETS_KEY_RETIRED: list.superRefine((entries, ctx) => {
-    const problem = entries.map((e) => decodeKey(e)).find((k) => typeof k === 'string');
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-
-  /**
    * OpenTelemetry tracing, off by default: on when an OTLP endpoint is set (or when this is `true`,
    * then to http://127.0.0.1:4318); `false` keeps it off even with an endpoint.
    */
@@ -508,6 +499,13 @@ export function childToolEnv(): { PATH: string | undefined; HOME: string | undef
 /** Entry points call this: parse, or print the one-line reason and exit non-zero. */
 export function loadEnv(): Env {
   return exitOnEnvError(() => parseEnvironment(readProcessEnv()));
+}
+
+/** For an async start-up step's rejection (`.catch(exitOnEnvErrorOf)`): an EnvError exits as above. */
+export function exitOnEnvErrorOf(err: unknown): never {
+  return exitOnEnvError(() => {
+    throw err;
+  });
 }
 
 /** Runs a start-up step of configuration; an EnvError prints its one line and exits non-zero. */

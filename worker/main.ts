@@ -4,10 +4,10 @@ import { createActivities } from '../activities/index.js';
 import { credentialsFromEnv } from '../activities/registry/credentials.js';
 import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
-import { exitOnEnvError, loadEnv } from '../lib/env.js';
+import { exitOnEnvError, exitOnEnvErrorOf, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
-import { payloadCodecFromEnv } from '../lib/secrets/payload-codec.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
+import { loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -21,17 +21,14 @@ import { ensureCredentialSchedule } from './schedules.js';
 const env = loadEnv();
 // The secret store's key-encryption key: missing or malformed stops the process here, with one line.
 const keyring = exitOnEnvError(() => loadKeyring(env));
-const codec = exitOnEnvError(() => payloadCodecFromEnv(env));
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
-  // A key other than the one the secrets are wrapped by stops the worker here, with one line.
-  await checkKeyring(sql, keyring).catch((err: unknown) =>
-    exitOnEnvError(() => {
-      throw err;
-    }),
-  );
+  // A key other than the one the secrets and the payload codec's keys are wrapped by stops the worker
+  // here, with one line. The codec is the database's: its first key is created now if there is none.
+  await checkKeyring(sql, keyring).catch(exitOnEnvErrorOf);
+  const codec = await loadPayloadCodec(sql, keyring).catch(exitOnEnvErrorOf);
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);

@@ -112,8 +112,8 @@ export function secretRoutes(deps: ApiDeps) {
           'no next key is configured: set SECRETS_KEY_NEXT (or SECRETS_KEY_NEXT_FILE) on the API and the worker, restart them, then rekey',
         );
       }
-      const result = await rekeySecrets(sql, keyring);
-      log.info({ keyId: keyring.write.id, rewrapped: result.rewrapped }, 'secrets rekeyed');
+      const { codecKeys, ...result } = await rekeySecrets(sql, keyring);
+      log.info({ keyId: keyring.write.id, rewrapped: result.rewrapped, codecKeys }, 'secrets rekeyed');
       return c.json({ key_id: keyring.write.id, ...result }, 200);
     });
 }

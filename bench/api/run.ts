@@ -31,7 +31,8 @@ import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../../lib/db.js';
 import { parseEnvironment } from '../../lib/env.js';
 import { migrate } from '../../lib/migrate.js';
-import { payloadCodecFromEnv } from '../../lib/secrets/payload-codec.js';
+import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
+import { loadKeyring } from '../../lib/secrets/keys.js';
 import { dataConverter } from '../../lib/temporal.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
     const apiUrl = `http://127.0.0.1:${port}`;
     const connection = await Connection.connect({ address: temporal.address });
     stops.push({ what: 'temporal client', stop: () => connection.close() });
-    const client = new Client({ connection, dataConverter: dataConverter(payloadCodecFromEnv(parseEnvironment(env))) });
+    const codec = await loadPayloadCodec(sql, loadKeyring(parseEnvironment(env)));
+    const client = new Client({ connection, dataConverter: dataConverter(codec) });
 
     const stackPids = async (): Promise<[Role, number][]> => [
       ['bench', process.pid],

@@ -8,6 +8,7 @@ import { secretRefs, type ConfigValues, type Secret } from '../schemas/secrets.j
 import { open, rewrap, seal } from '../secrets/envelope.js';
 import { EnvError } from '../env.js';
 import type { Keyring } from '../secrets/keys.js';
+import { rewrapCodecKeys } from './payload-codec-keys.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 
 interface SecretRow {
@@ -190,13 +191,20 @@ export function serversUsing(sql: Sql, ownerId: number, name: string): Promise<{
 /**
  * Re-wraps every data key not yet wrapped by the keyring's write key (the next KEK during a rekey),
  * in batches, each its own transaction; the ciphertexts stay as they are, so running servers and
- * concurrent reads are untouched. Then records the write key as the installation's.
+ * concurrent reads are untouched. The payload codec's keys are re-wrapped in the first batch's
+ * transaction (a later batch re-wraps any created meanwhile), so once a rekey has returned no codec
+ * key needs the old KEK either. Then records the write key as the installation's.
  */
-export async function rekeySecrets(sql: Sql, keyring: Keyring): Promise<{ rewrapped: number; already: number }> {
+export async function rekeySecrets(
+  sql: Sql,
+  keyring: Keyring,
+): Promise<{ rewrapped: number; already: number; codecKeys: number }> {
   const target = keyring.write.id;
   let rewrapped = 0;
+  let codecKeys = 0;
   for (;;) {
     const done = await sql.begin(async (tx) => {
+      codecKeys += await rewrapCodecKeys(tx, keyring);
       const rows = await tx<{ secret_id: number; version: number; wrapped_key: Buffer; key_id: string }[]>`
         select secret_id, version, wrapped_key, key_id from secret_versions
         where key_id <> ${target} order by secret_id, version limit 100 for update skip locked`;
@@ -214,7 +222,7 @@ export async function rekeySecrets(sql: Sql, keyring: Keyring): Promise<{ rewrap
   await sql`update installation set secrets_key_id = ${target}`;
   const [total] = await sql<{ count: number }[]>`
     select count(*)::int as count from secret_versions where key_id = ${target}`;
-  return { rewrapped, already: total!.count - rewrapped };
+  return { rewrapped, already: total!.count - rewrapped, codecKeys };
 }
 
 /**

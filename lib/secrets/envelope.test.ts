@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { open, rewrap, seal, SecretKeyUnavailable } from './envelope.js';
+import { newDataKey, open, rewrap, seal, SecretKeyUnavailable, unwrapDataKey } from './envelope.js';
 import { keyringFrom } from './keys.js';
 
 describe('envelope encryption', () => {
@@ -43,5 +43,18 @@ describe('envelope encryption', () => {
     expect(() => open(after, s, 'ctx')).toThrow(SecretKeyUnavailable);
     // While both are configured, new versions are wrapped by the next key.
     expect(seal(during, value, 'ctx').keyId).toBe(during.next!.id);
+  });
+
+  it("makes data keys for other uses that unwrap and rewrap like a version's", () => {
+    const made = newDataKey(ring);
+    expect(made.dataKey).toHaveLength(32);
+    expect(made.keyId).toBe(ring.current.id);
+    expect(made.wrappedKey.includes(made.dataKey)).toBe(false);
+    expect(unwrapDataKey(ring, made)).toEqual(made.dataKey);
+    expect(newDataKey(ring).dataKey.equals(made.dataKey)).toBe(false);
+    const next = randomBytes(32);
+    const moved = rewrap(keyringFrom(kek, next), made);
+    expect(unwrapDataKey(keyringFrom(next), moved)).toEqual(made.dataKey);
+    expect(() => unwrapDataKey(keyringFrom(next), made)).toThrow(SecretKeyUnavailable);
   });
 });

@@ -1,6 +1,7 @@
 // Envelope encryption of secret values: each secret version gets a random data key (AES-256-GCM),
 // and only that data key, wrapped by the KEK (AES-256-GCM again), is stored beside the ciphertext.
-// A rekey re-wraps the data keys and never touches the ciphertexts.
+// A rekey re-wraps the data keys and never touches the ciphertexts. The payload codec's keys are data
+// keys of the same kind (newDataKey, unwrapDataKey), so one rekey moves both.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { KEY_BYTES, type Kek, type Keyring } from './keys.js';
 
@@ -40,28 +41,38 @@ export function decrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {
 
 const wrapContext = (kek: Kek) => `mcp-host:data-key:${kek.id}`;
 
+export type WrappedKey = Pick<Sealed, 'wrappedKey' | 'keyId'>;
+
+const wrap = (keyring: Keyring, dataKey: Buffer): WrappedKey => ({
+  wrappedKey: encrypt(keyring.write.key, dataKey, wrapContext(keyring.write)),
+  keyId: keyring.write.id,
+});
+
 /** Encrypts under a fresh data key, wrapped by the keyring's write key. `context` is bound as AAD. */
 export function seal(keyring: Keyring, value: Buffer, context: string): Sealed {
   const dataKey = randomBytes(KEY_BYTES);
   try {
-    return {
-      ciphertext: encrypt(dataKey, value, context),
-      wrappedKey: encrypt(keyring.write.key, dataKey, wrapContext(keyring.write)),
-      keyId: keyring.write.id,
-    };
+    return { ciphertext: encrypt(dataKey, value, context), ...wrap(keyring, dataKey) };
   } finally {
     dataKey.fill(0);
   }
 }
 
-function unwrap(keyring: Keyring, sealed: Pick<Sealed, 'wrappedKey' | 'keyId'>): Buffer {
+/** A fresh data key for a use of its own (the payload codec's), and its wrapped form, which is what is stored. */
+export function newDataKey(keyring: Keyring): { dataKey: Buffer } & WrappedKey {
+  const dataKey = randomBytes(KEY_BYTES);
+  return { dataKey, ...wrap(keyring, dataKey) };
+}
+
+/** The data key itself; SecretKeyUnavailable when the KEK that wrapped it is not configured. */
+export function unwrapDataKey(keyring: Keyring, sealed: WrappedKey): Buffer {
   const kek = keyring.byId(sealed.keyId);
   if (!kek) throw new SecretKeyUnavailable(`the key-encryption key ${sealed.keyId} is not configured`);
   return decrypt(kek.key, sealed.wrappedKey, wrapContext(kek));
 }
 
 export function open(keyring: Keyring, sealed: Sealed, context: string): Buffer {
-  const dataKey = unwrap(keyring, sealed);
+  const dataKey = unwrapDataKey(keyring, sealed);
   try {
     return decrypt(dataKey, sealed.ciphertext, context);
   } finally {
@@ -70,13 +81,10 @@ export function open(keyring: Keyring, sealed: Sealed, context: string): Buffer 
 }
 
 /** The same data key wrapped by the keyring's write key (a rekey); the ciphertext stays as it is. */
-export function rewrap(
-  keyring: Keyring,
-  sealed: Pick<Sealed, 'wrappedKey' | 'keyId'>,
-): Pick<Sealed, 'wrappedKey' | 'keyId'> {
-  const dataKey = unwrap(keyring, sealed);
+export function rewrap(keyring: Keyring, sealed: WrappedKey): WrappedKey {
+  const dataKey = unwrapDataKey(keyring, sealed);
   try {
-    return { wrappedKey: encrypt(keyring.write.key, dataKey, wrapContext(keyring.write)), keyId: keyring.write.id };
+    return wrap(keyring, dataKey);
   } finally {
     dataKey.fill(0);
   }

@@ -1,4 +1,5 @@
-// The key-encryption key (KEK) of the secret store, and keys derived from it for other purposes.
+// The key-encryption key (KEK) of the secret store: it wraps every data key (the secrets' and the
+// payload codec's, lib/secrets/envelope.ts) and nothing else.
 // One KEK is configured (SECRETS_KEY or SECRETS_KEY_FILE); during a rekey a second, the next one
 // (SECRETS_KEY_NEXT or SECRETS_KEY_NEXT_FILE), is configured beside it. Every wrapped data key records
 // the id of the KEK that wrapped it, so unwrapping picks the right one and rekey knows what is left.
@@ -28,15 +29,11 @@ export interface Keyring {
   byId(id: string): Kek | undefined;
 }
 
-/**
- * A key for another use of the same KEK (HKDF-SHA256, the purpose as `info`): the payload codec takes
- * `deriveKey(kek, 'temporal-payload-codec')`. Distinct purposes give independent keys, and none of them
- * reveals the KEK.
- */
-export function deriveKey(kek: Buffer, purpose: string, length = KEY_BYTES): Buffer {
+// HKDF-SHA256 of the KEK, the purpose as `info`: what a KEK's id is computed from, so the id reveals
+// nothing of the key.
+function deriveKey(kek: Buffer, purpose: string): Buffer {
   if (kek.length !== KEY_BYTES) throw new Error(`a key-encryption key has ${KEY_BYTES} bytes, got ${kek.length}`);
-  if (!purpose) throw new Error('deriveKey needs a purpose');
-  return Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), `mcp-host:${purpose}`, length));
+  return Buffer.from(hkdfSync('sha256', kek, Buffer.alloc(0), `mcp-host:${purpose}`, KEY_BYTES));
 }
 
 export function kekFromBytes(key: Buffer): Kek {

@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { DefaultPayloadConverter, METADATA_ENCODING_KEY } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
+import { EnvError } from '../env.js';
+import { rewrap } from './envelope.js';
+import { keyringFrom } from './keys.js';
 import {
+  codecFromStored,
   codecKey,
   ENCRYPTED_ENCODING,
   EncryptionCodec,
   KEY_ID_METADATA,
+  newStoredCodecKey,
   PayloadDecryptionError,
   payloadFromJson,
   payloadToJson,
@@ -63,7 +68,7 @@ describe('payload codec', () => {
     );
   });
 
-  it('opens payloads sealed under the previous key after a rekey, and seals new ones with the new key', async () => {
+  it('opens payloads sealed under an older key, and seals new ones with the newest', async () => {
     const old = codecKey(randomBytes(32));
     const [before] = await new EncryptionCodec([old]).encode([converter.toPayload(value)]);
     const rekeyed = new EncryptionCodec([codecKey(randomBytes(32)), old]);
@@ -89,5 +94,80 @@ describe('payload codec', () => {
 
   it('refuses a key that is not 32 bytes', () => {
     expect(() => codecKey(randomBytes(16))).toThrow('32-byte key');
+  });
+});
+
+describe('stored payload codec keys', () => {
+  const kek = randomBytes(32);
+  const ring = keyringFrom(kek);
+  const keyIdOf = (payload: { metadata?: Record<string, Uint8Array | null> | null }) =>
+    Buffer.from(payload.metadata![KEY_ID_METADATA]!).toString();
+
+  it('are random data keys wrapped by the KEK, and hold neither the key nor the KEK in clear', async () => {
+    const a = newStoredCodecKey(ring);
+    const b = newStoredCodecKey(ring);
+    expect(a.keyId).toBe(ring.current.id);
+    expect(a.codecKeyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(a.codecKeyId).not.toBe(b.codecKeyId);
+    expect(a.wrappedKey).toHaveLength(12 + 16 + 32);
+    expect(a.wrappedKey.includes(kek)).toBe(false);
+    const codec = codecFromStored(ring, [a]);
+    expect(codec.keyId).toBe(a.codecKeyId);
+    const [sealed] = await codec.encode([converter.toPayload(value)]);
+    expect(keyIdOf(sealed!)).toBe(a.codecKeyId);
+    // Loaded again (another process, the same row): the same key.
+    expect(converter.fromPayload((await codecFromStored(ring, [a]).decode([sealed!]))[0]!)).toEqual(value);
+    expect(() => codecFromStored(ring, [b]).open(sealed!)).toThrow(PayloadDecryptionError);
+  });
+
+  it('open what was sealed before a rekey under the next KEK alone, with the same key id', async () => {
+    const stored = newStoredCodecKey(ring);
+    const [before] = await codecFromStored(ring, [stored]).encode([converter.toPayload(value)]);
+    const next = randomBytes(32);
+    const during = keyringFrom(kek, next);
+    // While both KEKs are configured, the key opens unwrapped by either.
+    expect(codecFromStored(during, [stored]).keyId).toBe(stored.codecKeyId);
+    const moved = { ...stored, ...rewrap(during, stored) };
+    expect(moved.keyId).toBe(during.next!.id);
+    const after = codecFromStored(keyringFrom(next), [moved]);
+    expect(after.keyId).toBe(stored.codecKeyId);
+    expect(converter.fromPayload((await after.decode([before!]))[0]!)).toEqual(value);
+  });
+
+  it('stop the process with one line naming the key when the configured KEK wraps them not', () => {
+    const stored = newStoredCodecKey(ring);
+    const other = keyringFrom(randomBytes(32));
+    let error: unknown;
+    try {
+      codecFromStored(other, [stored]);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const message = (error as Error).message;
+    expect(message).toBe(
+      `invalid environment: SECRETS_KEY: this database's payload codec keys are wrapped by key ${ring.current.id}, which is not the configured key (${other.current.id}); set the installation's key`,
+    );
+    expect(message).not.toContain(kek.toString('base64'));
+    // One stored key of an unknown KEK among known ones is refused too: the histories it sealed would not open.
+    expect(() => codecFromStored(ring, [newStoredCodecKey(ring), newStoredCodecKey(other)])).toThrow(EnvError);
+  });
+
+  it('seal with the newest (the first) and open with every one', async () => {
+    const older = newStoredCodecKey(ring);
+    const newer = newStoredCodecKey(ring);
+    const [old] = await codecFromStored(ring, [older]).encode([converter.toPayload(value)]);
+    const codec = codecFromStored(ring, [newer, older]);
+    const [fresh] = await codec.encode([converter.toPayload(value)]);
+    expect(keyIdOf(fresh!)).toBe(newer.codecKeyId);
+    expect(codec.holds(old!)).toBe(true);
+    expect(converter.fromPayload(codec.open(old!))).toEqual(value);
+    expect(codecFromStored(ring, [older]).holds(fresh!)).toBe(false);
+  });
+
+  it('refuse a row whose recorded id is not its key', () => {
+    const stored = newStoredCodecKey(ring);
+    const swapped = { ...newStoredCodecKey(ring), codecKeyId: stored.codecKeyId };
+    expect(() => codecFromStored(ring, [swapped])).toThrow(/unwraps to another key/);
   });
 });

@@ -1,17 +1,15 @@
 // The Temporal payload codec: every payload a client or worker sends to Temporal is AES-256-GCM-encrypted
-// with a key derived from the key-encryption key, so workflow inputs, results, signals, heartbeats and
-// failures' details are ciphertext in history and in the Web UI. A payload names the key that sealed it
-// (a fingerprint, not the key), so after a rekey the previous key-encryption key still opens old
-// histories. A payload that was never encoded is passed through as it is: histories recorded before the
-// codec existed still replay.
+// with a codec key, so workflow inputs, results, signals, heartbeats and failures' details are
+// ciphertext in history and in the Web UI. A codec key is a random data key of the installation's,
+// stored in its database wrapped by the key-encryption key like a secret's data key
+// (lib/ledger/payload-codec-keys.ts): a rekey re-wraps it and never changes it, so histories outlive
+// every KEK. A payload names the key that sealed it (a fingerprint, not the key). A payload that was
+// never encoded is passed through as it is: histories recorded before the codec existed still replay.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import type { Env } from '../env.js';
-import { decodeKey } from './key-format.js';
-import { deriveKey, loadKeyring, type Keyring } from './keys.js';
-
-/** Purpose string for `deriveKey(kek, purpose)`: the codec's key is never the KEK or a data key. */
-export const PAYLOAD_CODEC_PURPOSE = 'temporal-payload-codec';
+import { EnvError } from '../env.js';
+import { newDataKey, unwrapDataKey, type WrappedKey } from './envelope.js';
+import type { Keyring } from './keys.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -30,7 +28,7 @@ export interface CodecKey {
   key: Buffer;
 }
 
-/** A codec key from a 32-byte derived key: its id is a fingerprint, so a new KEK gets a new id. */
+/** A codec key from its 32 bytes: its id is a fingerprint, the same wherever the key is loaded. */
 export function codecKey(key: Buffer): CodecKey {
   if (key.length !== 32) throw new Error(`the payload codec needs a 32-byte key, got ${key.length} bytes`);
   const id = createHash('sha256').update('mcp-host payload codec key id\0').update(key).digest('hex').slice(0, 16);
@@ -68,7 +66,7 @@ const metadataText = (payload: Payload, key: string) => {
 export class EncryptionCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
 
-  /** `keys[0]` seals; every key opens what it sealed (the previous KEK's key, during and after a rekey). */
+  /** `keys[0]` seals; every key opens what it sealed. */
   constructor(private readonly keys: readonly CodecKey[]) {
     if (keys.length === 0) throw new Error('the payload codec needs at least one key');
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
@@ -97,6 +95,13 @@ export class EncryptionCodec implements PayloadCodec {
     });
   }
 
+  /** Whether this codec holds the key a sealed payload names (an unsealed one: true, it opens as it is). */
+  holds(payload: Payload): boolean {
+    if (metadataText(payload, METADATA_ENCODING_KEY) !== ENCRYPTED_ENCODING) return true;
+    const id = metadataText(payload, KEY_ID_METADATA);
+    return id !== undefined && this.byId.has(id);
+  }
+
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => this.open(payload));
   }
@@ -110,7 +115,7 @@ export class EncryptionCodec implements PayloadCodec {
     const key = id ? this.byId.get(id) : undefined;
     if (!key) {
       throw new PayloadDecryptionError(
-        `payload was encrypted with codec key ${id ?? '(none)'}, which this process does not hold (it holds ${[...this.byId.keys()].join(', ')}); start it with the key-encryption key that sealed it (after a rekey, list the old key in SECRETS_KEY_RETIRED)`,
+        `payload was encrypted with codec key ${id ?? '(none)'}, which this process does not hold (it holds ${[...this.byId.keys()].join(', ')}): only the database whose codec key sealed it (another installation's, or an earlier database's) can open it`,
       );
     }
     const data = Buffer.from(payload.data ?? new Uint8Array());
@@ -152,24 +157,40 @@ export function payloadToJson({ metadata, data }: Payload): JsonPayload {
   };
 }
 
-/**
- * The codec of a process's keyring: it seals with the current KEK's codec key (a replica that already
- * has SECRETS_KEY_NEXT still writes what every replica reads), and opens with the codec key of every
- * configured KEK and of each retired one (SECRETS_KEY_RETIRED), so histories outlive a rekey.
- */
-export function payloadCodecFor(keyring: Keyring, retired: readonly Buffer[] = []): EncryptionCodec {
-  const keks = [
-    keyring.current.key,
-    ...keyring.all.map((k) => k.key).filter((k) => k !== keyring.current.key),
-    ...retired,
-  ];
-  return new EncryptionCodec(keks.map((kek) => codecKey(deriveKey(kek, PAYLOAD_CODEC_PURPOSE))));
+/** A codec key as its database stores it: wrapped by a KEK, never in clear. */
+export interface StoredCodecKey extends WrappedKey {
+  /** The fingerprint of the key (`codecKey(key).id`), checked when it is unwrapped. */
+  codecKeyId: string;
 }
 
-/** The codec from the environment's keys (the API's, the worker's, a test harness's). */
-export function payloadCodecFromEnv(env: Env): EncryptionCodec {
-  return payloadCodecFor(
-    loadKeyring(env),
-    env.SECRETS_KEY_RETIRED.map((k) => decodeKey(k) as Buffer),
+/** A fresh random codec key, wrapped by the keyring's write key, to be stored. */
+export function newStoredCodecKey(keyring: Keyring): StoredCodecKey {
+  const { dataKey, ...wrapped } = newDataKey(keyring);
+  try {
+    return { codecKeyId: codecKey(dataKey).id, ...wrapped };
+  } finally {
+    dataKey.fill(0); // whoever uses it unwraps it from the stored form, as every other process does
+  }
+}
+
+/**
+ * The codec of the stored keys, newest first: the newest seals, every one opens. A key wrapped by a KEK
+ * the keyring does not hold stops the process at start-up (an EnvError, one line), rather than every
+ * history it sealed failing to open later.
+ */
+export function codecFromStored(keyring: Keyring, stored: readonly StoredCodecKey[]): EncryptionCodec {
+  const unknown = stored.find((s) => !keyring.byId(s.keyId));
+  if (unknown) {
+    throw new EnvError(
+      `invalid environment: SECRETS_KEY: this database's payload codec keys are wrapped by key ${unknown.keyId}, which is not the configured key (${keyring.all.map((k) => k.id).join(', ')}); set the installation's key`,
+    );
+  }
+  return new EncryptionCodec(
+    stored.map((s) => {
+      const key = codecKey(unwrapDataKey(keyring, s));
+      if (key.id !== s.codecKeyId)
+        throw new Error(`payload codec key ${s.codecKeyId} unwraps to another key (${key.id}): the row was altered`);
+      return key;
+    }),
   );
 }

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createSql } from '../../lib/db.js';
 import { loadWorkflowIds } from '../../lib/ledger/installation.js';
 import { migrate, MIGRATIONS_DIR } from '../../lib/migrate.js';
+import { PayloadDecryptionError } from '../../lib/secrets/payload-codec.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { startHarness, testSecretsKey, type Harness } from '../support/harness.js';
 import { eventually, httpClient } from '../support/http.js';
@@ -32,13 +33,20 @@ const server = (name: string) => ({
   source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
   start: false,
 });
-// Both stacks as `npm start` runs them: the same namespace, the same task queue and the same key file
-// (the payload codec's key comes from it, and B reads what A's workflows recorded).
+// Both stacks as `npm start` runs them: the same namespace, the same task queue and the same key file.
+// The payload codec's keys are each database's own, not the key file's: an installation's histories
+// carry its servers' configs and sources, and a second installation on the namespace (or a database
+// created anew) is another owner, whose users must not read them through their own codec endpoint. So
+// B sees A's workflows only as Temporal shows everyone (ids, status, search attributes), never their
+// payloads; A's database, restored or migrated, still opens them.
 const sameQueue = {
   DOCKER_HOST: 'unix:///nonexistent/docker.sock',
   TEMPORAL_TASK_QUEUE: `test-installations-${process.pid}`,
   SECRETS_KEY: testSecretsKey(`installations-${process.pid}`),
 };
+
+/** temporal.api.enums.v1.WorkflowExecutionStatus: the raw describe answers with its number. */
+const WORKFLOW_EXECUTION_STATUS_RUNNING = 1;
 
 async function createdAndStopped(h: Harness, name: string): Promise<number> {
   const call = httpClient(h.apiUrl);
@@ -71,8 +79,15 @@ describe('a database created anew on a Temporal that remembers the old one', () 
       temporalAddress: stack.temporalAddress,
     });
     try {
-      // A's server workflow is still open in Temporal (a stopped server keeps its workflow).
-      expect((await b.temporal.workflow.getHandle(a.workflowIds.server(first)).describe()).status.name).toBe('RUNNING');
+      // A's server workflow is still open in Temporal (a stopped server keeps its workflow): B describes
+      // it as Temporal holds it, but cannot open its payloads (the memo), which A's codec key sealed.
+      const aWorkflow = a.workflowIds.server(first);
+      const raw = await b.temporal.workflowService.describeWorkflowExecution({
+        namespace: b.temporal.options.namespace,
+        execution: { workflowId: aWorkflow },
+      });
+      expect(raw.workflowExecutionInfo?.status).toBe(WORKFLOW_EXECUTION_STATUS_RUNNING);
+      await expect(b.temporal.workflow.getHandle(aWorkflow).describe()).rejects.toThrow(PayloadDecryptionError);
       expect(b.workflowIds.installation).toMatch(/^[0-9a-f]{8}$/);
       expect(b.workflowIds.installation).not.toBe(a.workflowIds.installation);
       const again = await createdAndStopped(b, 'first-again');

@@ -1,11 +1,21 @@
 // The payload codec on the real stack: what the API and the worker send Temporal is ciphertext in its
 // history (`temporal workflow show` sees no config value), and the API's codec endpoint opens it for an
 // operator — through the CLI's --codec-endpoint, and for the Web UI (CORS for its origin, a cookie).
+// Its keys are the database's: created once however many processes start together, refused with one
+// line under a key that wraps none of them, and moved by a rekey without changing.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createSql, type Sql } from '../../lib/db.js';
+import { EnvError } from '../../lib/env.js';
+import { loadCodecKeys, loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
+import { rekeySecrets } from '../../lib/ledger/secrets.js';
+import { migrate } from '../../lib/migrate.js';
 import { CUSTOM_SEARCH_ATTRIBUTES } from '../../lib/search-attributes.js';
+import { keyringFrom } from '../../lib/secrets/keys.js';
 import { TEMPORAL_BIN } from '../../scripts/stack/paths.js';
+import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { replayTaskQueue } from '../support/histories.js';
 import { eventually, httpClient } from '../support/http.js';
@@ -187,5 +197,61 @@ describe('payload codec', () => {
     // The sign-in page for a browser.
     const login = await fetch(`${h.apiUrl}/codec/login`);
     expect(await login.text()).toContain("fetch('/codec/session'");
+  });
+});
+
+describe("the payload codec's keys", () => {
+  const databases: string[] = [];
+  afterAll(async () => {
+    for (const url of databases) await dropDatabase(url).catch(() => {});
+  });
+  async function freshDatabase(suffix: string): Promise<Sql> {
+    const url = new URL(inject('stack').databaseUrl);
+    url.pathname = `${url.pathname}_codec_${suffix}`;
+    await ensureDatabase(url.toString());
+    databases.push(url.toString());
+    const sql = createSql(url.toString(), { max: 8 });
+    await migrate(sql);
+    return sql;
+  }
+
+  it('are created once when several processes start at once, and every one loads the same key', async () => {
+    const sql = await freshDatabase('race');
+    const keyring = keyringFrom(randomBytes(32));
+    try {
+      const loaded = await Promise.all(Array.from({ length: 6 }, () => loadCodecKeys(sql, keyring)));
+      const rows = await sql<{ codec_key_id: string }[]>`select codec_key_id from payload_codec_keys`;
+      expect(rows).toHaveLength(1);
+      expect(new Set(loaded.map((keys) => keys.map((k) => k.codecKeyId).join()))).toEqual(
+        new Set([rows[0]!.codec_key_id]),
+      );
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  });
+
+  it('stop a process whose key wraps none of them with one line, and open under the key a rekey moved them to', async () => {
+    const sql = await freshDatabase('rekey');
+    const kek = randomBytes(32);
+    try {
+      const before = await loadPayloadCodec(sql, keyringFrom(kek));
+      const [sealed] = await before.encode([defaultPayloadConverter.toPayload({ marker: MARKER })]);
+      const other = keyringFrom(randomBytes(32));
+      const refused = await loadPayloadCodec(sql, other).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(EnvError);
+      expect((refused as Error).message).toMatch(
+        /^invalid environment: SECRETS_KEY: this database's payload codec keys are wrapped by key [0-9a-f]{16}, which is not the configured key \([0-9a-f]{16}\); set the installation's key$/,
+      );
+      expect(await sql`select 1 from payload_codec_keys`).toHaveLength(1); // and no key of its own was made
+
+      const next = randomBytes(32);
+      expect((await rekeySecrets(sql, keyringFrom(kek, next))).codecKeys).toBe(1);
+      const after = await loadPayloadCodec(sql, keyringFrom(next));
+      expect(after.keyId).toBe(before.keyId);
+      expect(defaultPayloadConverter.fromPayload(after.open(sealed!))).toEqual({ marker: MARKER });
+      await expect(loadPayloadCodec(sql, keyringFrom(kek))).rejects.toThrow(EnvError);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
   });
 });

@@ -2,13 +2,19 @@
 // Secrets for real: a secret whose value is a unique marker is stored, referenced by a server as a
 // file and as env, built from git and launched on Docker; the value reaches the server's process and
 // nothing else (docker inspect, API answers). A new version reaches it at its next start, a rekey
-// keeps everything readable and running, a reference blocks deletion, a wrong key stops the API.
+// keeps everything readable and running (the Temporal histories sealed before it too, once the old key
+// is gone), a reference blocks deletion, the retired key stops the API and the worker.
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
+import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
+import { keyringFrom } from '../../lib/secrets/keys.js';
+import { payloadToJson } from '../../lib/secrets/payload-codec.js';
+import { dataConverter } from '../../lib/temporal.js';
 import { startApi } from '../../scripts/stack/app.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
@@ -44,9 +50,17 @@ async function exec(id: number, cmd: string[]): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** What the server's own process (PID 1) sees: its secret file and its environment. */
+/**
+ * What the server's own process sees: its secret file and its environment. With env secrets the
+ * container runs under Docker's init (PID 1), and the server is init's child: the bridge's --env-from
+ * replaced itself with the image's command.
+ */
 const seen = (id: number) =>
-  exec(id, ['sh', '-c', 'cat "$API_TOKEN_FILE"; echo; tr "\\0" "\\n" < /proc/1/environ | grep ^ENV_TOKEN=']);
+  exec(id, [
+    'sh',
+    '-c',
+    'cat "$API_TOKEN_FILE"; echo; for s in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$s" && tr "\\0" "\\n" < "${s%/status}/environ" | grep ^ENV_TOKEN=; done',
+  ]);
 
 /** With h.env as it is now; the worker only when it must launch with the new keys (its start is the slow one). */
 async function restart({ worker = false } = {}): Promise<void> {
@@ -87,10 +101,7 @@ describe('secrets', () => {
     expect(row!.wrapped_key).toHaveLength(12 + 16 + 32);
   });
 
-  // Skipped until fixed: on the merged tree the worker restarted by the rekey cannot open payloads the
-  // payload codec sealed under the earlier key (PayloadDecryptionError), and the rotated key then breaks
-  // the files after this one, which share the database.
-  it.skip('reach the launched server as a file and as env, and docker inspect holds no value', async () => {
+  it('reach the launched server as a file and as env, and docker inspect holds no value', async () => {
     await helloMcpRepo(stack, 'hello-mcp');
     const missing = await api('POST', '/api/servers', {
       name: 'sec-missing',
@@ -142,10 +153,7 @@ describe('secrets', () => {
     expect(refused.body.error.message).toContain(`sec-hello (${id})`);
   });
 
-  // Skipped until fixed: on the merged tree the worker restarted by the rekey cannot open payloads the
-  // payload codec sealed under the earlier key (PayloadDecryptionError), and the rotated key then breaks
-  // the files after this one, which share the database.
-  it.skip('reach the server at its next start when they get a new version', async () => {
+  it('reach the server at its next start when they get a new version', async () => {
     const mcpctl = promisify(execFile)(
       process.execPath,
       [join(PROJECT_ROOT, 'cli', 'bin.mjs'), 'secrets', 'set', 'sec-token'],
@@ -167,76 +175,105 @@ describe('secrets', () => {
     expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
   });
 
-  // Skipped until fixed: on the merged tree the worker restarted by the rekey cannot open payloads the
-  // payload codec sealed under the earlier key (PayloadDecryptionError), and the rotated key then breaks
-  // the files after this one, which share the database.
-  it.skip('stay readable, and servers keep running, across a rekey', async () => {
+  it('stay readable, and servers keep running, across a rekey, and so do the histories sealed before it', async () => {
     const original = h.env.SECRETS_KEY!;
     const next = randomBytes(32).toString('base64');
+    const nextId = keyringFrom(Buffer.from(next, 'base64')).current.id;
     const started = (await stack.docker.getContainer(`mcp-server-${id}`).inspect()).State.StartedAt;
+    const handle = h.temporal.workflow.getHandle(h.workflowIds.server(id));
+    // The server workflow's input, as Temporal holds it: sealed by the payload codec before the rekey.
+    const history = await handle.fetchHistory();
+    const sealedInput = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    expect(Buffer.from(sealedInput.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    let workerRestarted = false;
 
-    expect((await api('POST', '/api/secrets/rekey')).status).toBe(409); // no next key configured
-    h.env.SECRETS_KEY_NEXT = next;
-    await restart(); // the API rekeys; nothing launches meanwhile
-    const rekeyed = await api('POST', '/api/secrets/rekey');
-    expect(rekeyed.status).toBe(200);
-    expect(rekeyed.body.rewrapped).toBeGreaterThanOrEqual(2);
-    // The next key takes over; the old one is retired.
-    h.env.SECRETS_KEY = next;
-    delete h.env.SECRETS_KEY_NEXT;
-    await restart({ worker: true }); // the redeploy below resolves the secrets with the new key
-    const after = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
-    expect(after.State.Running).toBe(true);
-    expect(after.State.StartedAt).toBe(started);
-    expect((await api('POST', `/api/servers/${id}/redeploy`)).status).toBe(202);
-    await eventually(
-      async () => {
-        const state = (
-          await stack.docker
-            .getContainer(`mcp-server-${id}`)
-            .inspect()
-            .catch(() => undefined)
-        )?.State;
-        return state?.Running && state.StartedAt !== started;
-      },
-      120_000,
-      'the redeployed container',
-    );
-    const back = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'redeployed');
-    expect(back.status, back.status_reason).toBe('running');
-    expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
+    try {
+      expect((await api('POST', '/api/secrets/rekey')).status).toBe(409); // no next key configured
+      h.env.SECRETS_KEY_NEXT = next;
+      await restart(); // the API rekeys; nothing launches meanwhile
+      const rekeyed = await api('POST', '/api/secrets/rekey');
+      expect(rekeyed.status).toBe(200);
+      expect(rekeyed.body.rewrapped).toBeGreaterThanOrEqual(2);
+      // The payload codec's keys moved with the secrets: none is wrapped by the old key any more.
+      const codecKeys = await h.sql<{ key_id: string }[]>`select key_id from payload_codec_keys`;
+      expect(codecKeys.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(codecKeys.map((k) => k.key_id))).toEqual(new Set([nextId]));
+      // The next key takes over; the old one is retired, and nothing below has it.
+      h.env.SECRETS_KEY = next;
+      delete h.env.SECRETS_KEY_NEXT;
+      workerRestarted = true;
+      await restart({ worker: true }); // the redeploy below resolves the secrets with the new key
+      const after = await stack.docker.getContainer(`mcp-server-${id}`).inspect();
+      expect(after.State.Running).toBe(true);
+      expect(after.State.StartedAt).toBe(started);
 
-    // A process with the retired key stops at start-up with one line.
-    const wrong = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', join(PROJECT_ROOT, 'api', 'server.ts')],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...h.env, SECRETS_KEY: original, BIND_PORT: '0' },
-      },
-    ).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect(wrong.code).toBe(78);
-    expect(wrong.stderr.trim()).toMatch(
-      /^invalid environment: SECRETS_KEY: this database's secrets are wrapped by key [0-9a-f]{16}, which is not the configured key/,
-    );
-    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+      // What was sealed before the rekey opens under the new key alone: at the restarted API's codec
+      // endpoint, and through a client whose codec is loaded from the database with the new key only.
+      const opened = await api('POST', '/codec/decode', { payloads: [payloadToJson(sealedInput)] });
+      expect(opened.status, opened.text).toBe(200);
+      const input = JSON.parse(Buffer.from(opened.body.payloads[0].data, 'base64').toString()) as { serverId: number };
+      expect(input.serverId).toBe(id);
+      const newKeyOnly = await loadPayloadCodec(h.sql, keyringFrom(Buffer.from(next, 'base64')));
+      const reader = new Client({ connection: h.temporal.connection, dataConverter: dataConverter(newKeyOnly) });
+      const described = await reader.workflow.getHandle(h.workflowIds.server(id)).describe();
+      expect(described.memo).toMatchObject({ name: 'sec-hello' });
 
-    // Back to the run's key, so the files after this one find their secrets readable.
-    h.env.SECRETS_KEY_NEXT = original;
-    await restart();
-    expect((await api('POST', '/api/secrets/rekey')).status).toBe(200);
-    h.env.SECRETS_KEY = original;
-    delete h.env.SECRETS_KEY_NEXT;
-    await restart(); // the worker launches nothing more in this file
-  }, 300_000);
+      // The worker, restarted under the new key alone, replays the server's history (sealed before the
+      // rekey) to take the redeploy.
+      expect((await api('POST', `/api/servers/${id}/redeploy`)).status).toBe(202);
+      await eventually(
+        async () => {
+          const state = (
+            await stack.docker
+              .getContainer(`mcp-server-${id}`)
+              .inspect()
+              .catch(() => undefined)
+          )?.State;
+          return state?.Running && state.StartedAt !== started;
+        },
+        120_000,
+        'the redeployed container',
+      );
+      const back = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'redeployed');
+      expect(back.status, back.status_reason).toBe('running');
+      expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
 
-  // Skipped until fixed: on the merged tree the worker restarted by the rekey cannot open payloads the
-  // payload codec sealed under the earlier key (PayloadDecryptionError), and the rotated key then breaks
-  // the files after this one, which share the database.
-  it.skip('are deleted once no server references them, and the value appeared in no answer', async () => {
+      // A process with the retired key alone, the API or the worker, stops at start-up with one line.
+      for (const entry of [join('api', 'server.ts'), join('worker', 'main.ts')]) {
+        const wrong = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+          cwd: PROJECT_ROOT,
+          env: { ...h.env, SECRETS_KEY: original, BIND_PORT: '0' },
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (err: { code: number; stderr: string }) => err,
+        );
+        expect(wrong.code, entry).toBe(78);
+        expect(wrong.stderr.trim()).toMatch(
+          /^invalid environment: SECRETS_KEY: this database's secrets are wrapped by key [0-9a-f]{16}, which is not the configured key/,
+        );
+        expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+        expect(wrong.stderr).not.toContain(original);
+      }
+    } finally {
+      // Back to the run's key whatever happened above, so the files after this one find their secrets
+      // readable: with both keys configured and the run's as the next one, a rekey moves everything to it
+      // from wherever the rekey above stopped.
+      h.env.SECRETS_KEY = next;
+      h.env.SECRETS_KEY_NEXT = original;
+      await restart();
+      expect((await api('POST', '/api/secrets/rekey')).status).toBe(200);
+      const runKey = keyringFrom(Buffer.from(original, 'base64')).current.id;
+      const wrapping = await h.sql<{ key_id: string }[]>`
+        select secrets_key_id as key_id from installation
+        union select key_id from secret_versions union select key_id from payload_codec_keys`;
+      expect(wrapping.map((w) => w.key_id)).toEqual([runKey]);
+      h.env.SECRETS_KEY = original;
+      delete h.env.SECRETS_KEY_NEXT;
+      await restart({ worker: workerRestarted });
+    }
+  }, 420_000);
+
+  it('are deleted once no server references them, and the value appeared in no answer', async () => {
     expect((await api('DELETE', `/api/servers/${id}`)).status).toBe(202);
     await expect
       .poll(async () => (await api('DELETE', '/api/secrets/sec-token')).status, { timeout: 60_000, interval: 500 })

@@ -6,7 +6,8 @@ import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
 import { parseEnvironment } from '../../lib/env.js';
-import { payloadCodecFromEnv } from '../../lib/secrets/payload-codec.js';
+import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
+import { loadKeyring } from '../../lib/secrets/keys.js';
 import { dataConverter } from '../../lib/temporal.js';
 import { rememberCodec } from './histories.js';
 import { loadWorkflowIds } from '../../lib/ledger/installation.js';
@@ -63,7 +64,8 @@ export async function startHarness(
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
   const sql = createSql(stack.databaseUrl, { max: 4 });
-  const codec = payloadCodecFromEnv(parseEnvironment(env));
+  // The database's codec, as the API (which has just created its first key, if need be) and the worker load it.
+  const codec = await loadPayloadCodec(sql, loadKeyring(parseEnvironment(env)));
   rememberCodec(stack.temporalAddress, codec);
   const harness: Harness = {
     apiUrl: `http://127.0.0.1:${port}`,

@@ -30,21 +30,31 @@ export async function replayTaskQueue(client: Client, taskQueue: string): Promis
   return count;
 }
 
-/** The payload codec of the API and worker on each Temporal address (set by the harness). */
-const codecs = new Map<string, EncryptionCodec>();
+/**
+ * The payload codecs of the harnesses on each Temporal address: one per database, since codec keys
+ * are a database's (two installations on one Temporal each seal with their own).
+ */
+const codecs = new Map<string, EncryptionCodec[]>();
 export function rememberCodec(temporalAddress: string, codec: EncryptionCodec): void {
-  codecs.set(temporalAddress, codec);
+  codecs.set(temporalAddress, [codec, ...(codecs.get(temporalAddress) ?? [])]);
+}
+
+/** The payload opened by whichever codec holds its key (the first one's error when none does). */
+function openWithAny(payload: JsonPayload, all: EncryptionCodec[]): JsonPayload {
+  const parsed = payloadFromJson(payload);
+  const holder = all.find((codec) => codec.holds(parsed)) ?? all[0]!;
+  return payloadToJson(holder.open(parsed));
 }
 
 const ENCRYPTED_BASE64 = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
 
 /** `node` with every sealed payload in it opened: a recorded history then replays under any key. */
-function openPayloads(node: unknown, codec: EncryptionCodec): unknown {
-  if (Array.isArray(node)) return node.map((n) => openPayloads(n, codec));
+function openPayloads(node: unknown, all: EncryptionCodec[]): unknown {
+  if (Array.isArray(node)) return node.map((n) => openPayloads(n, all));
   if (node === null || typeof node !== 'object') return node;
   const payload = node as JsonPayload;
-  if (payload.metadata?.encoding === ENCRYPTED_BASE64) return payloadToJson(codec.open(payloadFromJson(payload)));
-  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, openPayloads(v, codec)]));
+  if (payload.metadata?.encoding === ENCRYPTED_BASE64) return openWithAny(payload, all);
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, openPayloads(v, all)]));
 }
 
 /**
@@ -63,8 +73,8 @@ export function recordHistory(temporalAddress: string, workflowId: string, name:
       encoding: 'utf8',
     },
   );
-  const codec = codecs.get(temporalAddress);
-  const history = codec ? openPayloads(JSON.parse(json), codec) : JSON.parse(json);
+  const known = codecs.get(temporalAddress);
+  const history = known ? openPayloads(JSON.parse(json), known) : JSON.parse(json);
   writeFileSync(
     join(HISTORIES_DIR, `${name}.json`),
     `${JSON.stringify({ workflowId, ...(history as object) }, null, 2)}\n`,
