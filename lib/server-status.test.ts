@@ -19,14 +19,14 @@ describe('server status state machine', () => {
 
   it('allows the first status of each accepted intent from where the intent is accepted', () => {
     for (const from of SERVER_STATUSES) {
-      for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {
+      for (const intent of ['start', 'stop', 'redeploy', 'build', 'delete'] as const) {
         if (checkIntent(from, intent).ok)
           expect(canTransition(from, firstStatusFor(intent)), `${from} ${intent}`).toBe(true);
       }
     }
   });
 
-  it.each<[ServerStatus, 'start' | 'stop' | 'redeploy' | 'delete', boolean]>([
+  it.each<[ServerStatus, 'start' | 'stop' | 'redeploy' | 'build' | 'delete', boolean]>([
     ['stopped', 'start', true],
     ['error', 'start', true],
     ['starting', 'start', false],
@@ -47,6 +47,15 @@ describe('server status state machine', () => {
     ['blocked', 'start', true],
     ['blocked', 'stop', true],
     ['blocked', 'redeploy', true],
+    ['stopped', 'build', true],
+    ['ready', 'build', true],
+    ['error', 'build', true],
+    ['building', 'build', false],
+    // A launched workload is rebuilt by a redeploy: a build alone would end in ready while it runs.
+    ['running', 'build', false],
+    ['degraded', 'build', false],
+    ['crashloop', 'build', false],
+    ['pending-governance', 'build', false],
   ])('%s + %s → %s', (status, intent, ok) => {
     const verdict = checkIntent(status, intent);
     expect(verdict.ok).toBe(ok);

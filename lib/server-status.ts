@@ -142,6 +142,10 @@ export function checkIntent(status: ServerStatus, intent: ServerIntent): IntentV
     case 'build':
       if (status === 'building') return { ok: false, reason: 'a build is already running' };
       if (status === 'stopping') return { ok: false, reason: 'server is stopping; build once it has stopped' };
+      // A build ends in `ready`, which would misstate a workload that keeps running the old image:
+      // a launched server is rebuilt by a redeploy, which builds and relaunches.
+      if (!canTransition(status, 'building'))
+        return { ok: false, reason: `server is ${status}: redeploy it to build and relaunch, or stop it first` };
       return { ok: true };
     case 'delete':
       return { ok: true };

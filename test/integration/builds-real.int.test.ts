@@ -149,14 +149,18 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     await stack.docker.getImage(NODE_BASE_IMAGE).tag({ repo: 'mcp-host/node-base-alt', tag: '24' });
     h.env.BUILD_NODE_BASE_IMAGE = alt;
     await h.restartWorker();
-    const res = await call('POST', `/api/servers/${adder}/builds`, { token: h.adminToken });
+    // A running server is rebuilt by a redeploy; a build alone is refused while it runs.
+    const refused = await call('POST', `/api/servers/${adder}/builds`, { token: h.adminToken });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/redeploy it to build and relaunch/);
+    const res = await call('POST', `/api/servers/${adder}/redeploy`, { token: h.adminToken });
     expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
     const t = Date.now();
     const builds = await (async () => {
       for (;;) {
         const list = (await call('GET', `/api/servers/${adder}/builds`, { token: h.adminToken })).body;
         if (list.length >= 2 && list[0].status !== 'running') return list;
-        if (Date.now() - t > 600_000) throw new Error('the rebuild did not finish');
+        if (Date.now() - t > 600_000) throw new Error(`the rebuild did not finish: ${JSON.stringify(list[0])}`);
         await new Promise((r) => setTimeout(r, 1_000));
       }
     })();
