@@ -58,12 +58,14 @@ const server = async (id: number) => (await call('GET', `/api/servers/${id}`, { 
 async function clusterState(id: number): Promise<string> {
   const lines: string[] = [];
   const safely = async (what: string, read: () => Promise<void>) =>
-    read().catch((err: Error & { code?: number }) => lines.push(`${what}: ${err.code ?? ''} ${err.message}`));
+    read().catch((err: Error & { code?: number }) =>
+      lines.push(`${what}: ${err.code === 404 ? 'not found' : err.message.split('\n')[0]!.slice(0, 300)}`),
+    );
   await safely('server', async () => {
     const s = await server(id);
     lines.push(`server ${id}: ${s?.status} (${s?.status_reason ?? 'no reason'})`);
   });
-  await safely('deployment', async () => {
+  await safely(`deployment mcp-server-${id}`, async () => {
     const d = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
     const st = d.status ?? {};
     const conditions = (st.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason ?? ''}: ${c.message ?? ''}`);
