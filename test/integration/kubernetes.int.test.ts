@@ -125,10 +125,18 @@ beforeAll(async () => {
     REGISTRY: `${REGISTRY_HOST}/mcp`,
     REGISTRY_AUTH_DOCKERCONFIG: dockerconfig(),
     REGISTRY_AUTH_REFRESH_COMMAND: join(dir, 'refresh.sh'),
+    // The rotation cases start every rotation themselves. The credential schedule's interval is
+    // aligned to the clock (every 15 minutes fires at each quarter hour), so a run crossing one had
+    // the schedule create the pull secret before the case that expects it absent: a day's interval,
+    // and the schedule paused below.
+    REGISTRY_AUTH_CHECK_INTERVAL_MINUTES: '1440',
     // No Docker daemon: the cluster is the only executor that answers.
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
     K8S_STDIO_BRIDGE_IMAGE: bridgeImage,
   });
+  await h.temporal.schedule
+    .getHandle(h.workflowIds.credentials(REGISTRY_HOST))
+    .pause('the rotation cases start their own');
   call = httpClient(h.apiUrl);
 }, 240_000);
 
