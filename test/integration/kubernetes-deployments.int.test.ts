@@ -5,7 +5,8 @@
 // binary, against the server's MCP endpoint — and reports them as a kubelet would. So what is checked
 // is what a cluster would do: a launch makes a Deployment, its ReplicaSet and a Ready pod; a
 // redeploy rolls to a new ReplicaSet; a deleted pod comes back; a server that stops answering MCP
-// is restarted by its liveness probe.
+// is restarted by its liveness probe. The server's image is a tag in the file's own registry, so the
+// decision resolves it as it would any image source, and the Deployment runs the digest it named.
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { replayTaskQueue } from '../support/histories.js';
 import { eventually, httpClient } from '../support/http.js';
 import { startKubeletStandIn, type KubeletStandIn, type PodRunner } from '../support/kubelet-stand-in.js';
+import { pushMinimalImage } from '../support/registry-image.js';
 
 const NAMESPACE = 'mcp-deployments';
 /** The bridge binaries (with --probe); STDIO_BRIDGE_DIR as the worker reads it, else setup's. */
@@ -33,6 +35,9 @@ let node: PodRunner;
 let core: CoreV1Api;
 let apps: AppsV1Api;
 let images: Registry;
+/** The server's image source (a tag), and the digest the registry says it names. */
+let routerImage: string;
+let routerDigest: string;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 
@@ -44,12 +49,70 @@ const replicaSetsOf = async (id: number) =>
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const server = async (id: number) => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
 
+/**
+ * What a failed wait saw, from the server down to its pods' probes: the API's status and reason,
+ * the Deployment's and each ReplicaSet's counts and conditions, each pod's phase, Ready condition,
+ * container state and restarts, and the last probe runs. A wait that times out says which link of
+ * the chain (decision, Deployment, ReplicaSet, pod, probe) did not happen.
+ */
+async function clusterState(id: number): Promise<string> {
+  const lines: string[] = [];
+  const safely = async (what: string, read: () => Promise<void>) =>
+    read().catch((err: Error & { code?: number }) =>
+      lines.push(`${what}: ${err.code === 404 ? 'not found' : err.message.split('\n')[0]!.slice(0, 300)}`),
+    );
+  await safely('server', async () => {
+    const s = await server(id);
+    lines.push(`server ${id}: ${s?.status} (${s?.status_reason ?? 'no reason'})`);
+  });
+  await safely(`deployment mcp-server-${id}`, async () => {
+    const d = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
+    const st = d.status ?? {};
+    const conditions = (st.conditions ?? []).map((c) => `${c.type}=${c.status} ${c.reason ?? ''}: ${c.message ?? ''}`);
+    lines.push(
+      `deployment ${d.metadata!.name} generation ${d.metadata!.generation}/${st.observedGeneration ?? '-'}: ` +
+        `replicas ${st.replicas ?? 0}, updated ${st.updatedReplicas ?? 0}, ready ${st.readyReplicas ?? 0}, ` +
+        `available ${st.availableReplicas ?? 0}; image ${d.spec!.template.spec!.containers[0]!.image}`,
+      ...conditions.map((c) => `  ${c}`),
+    );
+  });
+  await safely('replica sets', async () => {
+    const sets = await replicaSetsOf(id);
+    if (sets.length === 0) lines.push('no replica sets');
+    for (const rs of sets)
+      lines.push(
+        `replica set ${rs.metadata!.name}: want ${rs.spec?.replicas ?? '-'}, have ${rs.status?.replicas ?? 0}, ` +
+          `ready ${rs.status?.readyReplicas ?? 0}` +
+          (rs.status?.conditions ?? []).map((c) => `; ${c.type}=${c.status} ${c.message ?? ''}`).join(''),
+      );
+  });
+  await safely('pods', async () => {
+    const pods = await podsOf(id);
+    if (pods.length === 0) lines.push('no pods');
+    for (const p of pods) {
+      const c = p.status?.containerStatuses?.[0];
+      const state = c?.state ? Object.keys(c.state).find((k) => c.state![k as keyof typeof c.state]) : 'none';
+      const ready = p.status?.conditions?.find((x) => x.type === 'Ready');
+      lines.push(
+        `pod ${p.metadata!.name} of ${p.metadata!.ownerReferences?.[0]?.name ?? 'no owner'} on ` +
+          `${p.spec?.nodeName ?? 'no node'}${p.metadata!.deletionTimestamp ? ' (being deleted)' : ''}: ` +
+          `${p.status?.phase ?? 'no phase'}, Ready=${ready?.status ?? '-'}, container ${state}, ` +
+          `restarts ${c?.restartCount ?? 0}`,
+      );
+      for (const probe of node.probes.filter((r) => r.pod === p.metadata!.name).slice(-3))
+        lines.push(`  ${probe.kind} ${probe.ok ? 'ok' : 'failed'}: ${probe.output.slice(0, 300)}`);
+    }
+  });
+  return lines.join('\n');
+}
+
 /** The server's one Ready pod, not being deleted, matching `also`. */
 const readyPod = (id: number, what: string, also: (pod: V1Pod) => boolean = () => true) =>
   eventually(
     async () => (await podsOf(id)).find((p) => !p.metadata!.deletionTimestamp && isReady(p) && also(p)),
     60_000,
     what,
+    () => clusterState(id),
   );
 
 async function waitFor(id: number, status: string, what: string) {
@@ -60,6 +123,7 @@ async function waitFor(id: number, status: string, what: string) {
     },
     90_000,
     what,
+    () => clusterState(id),
   );
 }
 
@@ -74,6 +138,9 @@ beforeAll(async () => {
   await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
   images = await startRegistry({ dir: join(dir, 'registry'), port: await freePort(), logDir: join(dir, 'logs') });
   const bridgeImage = (await ensureBridgeImage({ registry: images.address, binDir: BRIDGE_DIR })).reference;
+  // The kubelet stand-in pulls nothing, but the decision reads the tag's digest from this registry.
+  routerImage = `${images.address}/mcp/router:1`;
+  routerDigest = await pushMinimalImage(images.address, 'mcp/router', '1', { Cmd: ['/router'] });
 
   kubelet = await startKubeletStandIn(k8s.kubeletTls);
   node = await kubelet.runPods({
@@ -115,7 +182,7 @@ describe('a kubernetes server is a Deployment', () => {
       json: {
         name: 'k8s-deployed',
         server_type: 'Router',
-        source: { type: 'image', image: '127.0.0.1:5999/mcp/router:1' },
+        source: { type: 'image', image: routerImage },
       },
     });
     expect(created.status, created.text).toBe(201);
@@ -138,6 +205,8 @@ describe('a kubernetes server is a Deployment', () => {
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
     expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(pod.spec!.initContainers!.map((c) => c.name)).toEqual(['stdio-bridge']);
+    // The tag was read once, at the decision: the pod runs the digest it named.
+    expect(pod.spec!.containers[0]!.image).toBe(`${images.address}/mcp/router@${routerDigest}`);
     // Ready because the server answered MCP through the bridge's probe, run as the pod declares it.
     const probe = ['/.mcp-host/stdio-bridge', '--probe', 'http://127.0.0.1:8080/mcp'];
     expect(pod.spec!.containers[0]!.readinessProbe!.exec!.command).toEqual(probe);
@@ -159,6 +228,7 @@ describe('a kubernetes server is a Deployment', () => {
       },
       60_000,
       'a second replica set',
+      () => clusterState(id),
     );
     const fresh = sets.find((s) => s.metadata!.name !== firstSet)!;
     const pod = await readyPod(id, "the new ReplicaSet's Ready pod", (p) =>
@@ -174,11 +244,13 @@ describe('a kubernetes server is a Deployment', () => {
       },
       60_000,
       'the old replica set scaled to zero',
+      () => clusterState(id),
     );
     await eventually(
       async () => !(await podsOf(id)).some((p) => p.metadata!.uid === before[0]!.metadata!.uid),
       60_000,
       'the old pod gone',
+      () => clusterState(id),
     );
     // The server's status followed the new ReplicaSet's pod.
     await eventually(
@@ -188,14 +260,16 @@ describe('a kubernetes server is a Deployment', () => {
       },
       60_000,
       'running on the new pod',
+      () => clusterState(id),
     );
   }, 150_000);
 
   it('gets a deleted pod back from its ReplicaSet, Ready again', async () => {
     const [pod] = (await podsOf(id)).filter((p) => !p.metadata!.deletionTimestamp);
-    await core.deleteNamespacedPod({ name: pod!.metadata!.name!, namespace: NAMESPACE });
-    const back = await readyPod(id, 'a replacement pod', (p) => p.metadata!.uid !== pod!.metadata!.uid);
-    expect(back.metadata!.ownerReferences![0]!.name).toBe(pod!.metadata!.ownerReferences![0]!.name);
+    if (!pod) throw new Error(`no pod to delete; seen:\n${await clusterState(id)}`);
+    await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+    const back = await readyPod(id, 'a replacement pod', (p) => p.metadata!.uid !== pod.metadata!.uid);
+    expect(back.metadata!.ownerReferences![0]!.name).toBe(pod.metadata!.ownerReferences![0]!.name);
     const deployment = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
     // The replacement is of the current template (its labels, plus the ReplicaSet's pod-template-hash).
     expect(back.metadata!.labels).toMatchObject(deployment.spec!.template.metadata!.labels!);
@@ -214,6 +288,7 @@ describe('a kubernetes server is a Deployment', () => {
       },
       60_000,
       'the container restarted and Ready',
+      () => clusterState(id),
     );
     const status = restarted.status!.containerStatuses![0]!;
     expect(status.lastState!.terminated).toMatchObject({ exitCode: 137 });
@@ -228,13 +303,19 @@ describe('a kubernetes server is a Deployment', () => {
       async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
       60_000,
       'deleted',
+      () => clusterState(id),
     );
     await expect(
       apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE }),
     ).rejects.toMatchObject({ code: 404 });
     expect(await replicaSetsOf(id)).toHaveLength(0);
     // Pods on a node go once their kubelet confirms.
-    await eventually(async () => (await podsOf(id)).length === 0, 30_000, 'no pods left');
+    await eventually(
+      async () => (await podsOf(id)).length === 0,
+      30_000,
+      'no pods left',
+      () => clusterState(id),
+    );
   }, 90_000);
 });
 

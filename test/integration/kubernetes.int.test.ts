@@ -17,8 +17,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gzipSync } from 'node:zlib';
-import { MediaType, RegistryClient, sha256Digest } from '../../lib/registry/client.js';
+import { RegistryClient } from '../../lib/registry/client.js';
 import { ensureBridgeImage } from '../../scripts/stack/bridge-image.js';
 import { startKubernetes, type KubernetesControlPlane } from '../../scripts/stack/kubernetes.js';
 import { freePort } from '../../scripts/stack/process.js';
@@ -27,6 +26,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { collectSse, eventually, httpClient } from '../support/http.js';
 import { startKubeletStandIn, type KubeletStandIn } from '../support/kubelet-stand-in.js';
+import { pushMinimalImage } from '../support/registry-image.js';
 
 const NAMESPACE = 'mcp-servers';
 const SERVICE_ACCOUNT = 'mcp-runner';
@@ -74,30 +74,6 @@ async function setPodStatus(pod: V1Pod, status: V1Pod['status']): Promise<void> 
 const readSecret = () => core.readNamespacedSecret({ name: PULL_SECRET, namespace: NAMESPACE });
 const secretFile = async () => Buffer.from((await readSecret()).data!['.dockerconfigjson']!, 'base64').toString('utf8');
 
-/** A stdio server's image as hello-mcp's Dockerfile.stdio makes it: the label and the command (one empty layer). */
-async function pushStdioImage(registry: string, repo: string, tag: string): Promise<void> {
-  const client = new RegistryClient({ apiBase: `http://${registry}` });
-  const emptyTar = Buffer.alloc(1024);
-  const layer = gzipSync(emptyTar);
-  const config = JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: {
-      Labels: { 'io.mcp-host.transport': 'stdio' },
-      Cmd: ['/usr/local/bin/hello-mcp', '--stdio'],
-    },
-    rootfs: { type: 'layers', diff_ids: [sha256Digest(emptyTar)] },
-  });
-  await client.uploadBlob(repo, layer);
-  await client.uploadBlob(repo, config);
-  await client.putManifest(repo, tag, MediaType.DockerManifest, {
-    schemaVersion: 2,
-    mediaType: MediaType.DockerManifest,
-    config: { mediaType: MediaType.DockerConfig, size: Buffer.byteLength(config), digest: sha256Digest(config) },
-    layers: [{ mediaType: MediaType.DockerLayerGzip, size: layer.length, digest: sha256Digest(layer) }],
-  });
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mcp-host-k8s-'));
   const began = Date.now();
@@ -132,7 +108,11 @@ beforeAll(async () => {
 
   images = await startRegistry({ dir: join(dir, 'registry'), port: await freePort(), logDir: join(dir, 'logs') });
   bridgeImage = (await ensureBridgeImage({ registry: images.address })).reference;
-  await pushStdioImage(images.address, 'mcp/hello-stdio', '1');
+  // A stdio server's image as hello-mcp's Dockerfile.stdio makes it: the label and the command.
+  await pushMinimalImage(images.address, 'mcp/hello-stdio', '1', {
+    Labels: { 'io.mcp-host.transport': 'stdio' },
+    Cmd: ['/usr/local/bin/hello-mcp', '--stdio'],
+  });
 
   h = await startHarness('kubernetes', {
     CONTAINER_RUNTIME: 'kubernetes',
@@ -145,10 +125,18 @@ beforeAll(async () => {
     REGISTRY: `${REGISTRY_HOST}/mcp`,
     REGISTRY_AUTH_DOCKERCONFIG: dockerconfig(),
     REGISTRY_AUTH_REFRESH_COMMAND: join(dir, 'refresh.sh'),
+    // The rotation cases start every rotation themselves. The credential schedule's interval is
+    // aligned to the clock (every 15 minutes fires at each quarter hour), so a run crossing one had
+    // the schedule create the pull secret before the case that expects it absent: a day's interval,
+    // and the schedule paused below.
+    REGISTRY_AUTH_CHECK_INTERVAL_MINUTES: '1440',
     // No Docker daemon: the cluster is the only executor that answers.
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
     K8S_STDIO_BRIDGE_IMAGE: bridgeImage,
   });
+  await h.temporal.schedule
+    .getHandle(h.workflowIds.credentials(REGISTRY_HOST))
+    .pause('the rotation cases start their own');
   call = httpClient(h.apiUrl);
 }, 240_000);
 

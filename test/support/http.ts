@@ -82,16 +82,29 @@ export function collectSse(url: string, token: string, headers: Record<string, s
   };
 }
 
+/**
+ * Polls `fn` until it returns a value. On timeout the error carries `diagnose()`'s account of the
+ * state waited on, so a failed run says what it saw instead of only what it wanted.
+ */
 export async function eventually<T>(
   fn: () => Promise<T | undefined | false>,
   timeoutMs = 30_000,
   what = 'condition',
+  diagnose?: () => Promise<string>,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const seen = diagnose
+        ? await diagnose().then(
+            (text) => `; seen:\n${text}`,
+            (err: Error) => `; (the diagnosis failed too: ${err.message})`,
+          )
+        : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
