@@ -26,6 +26,7 @@ import type {
   ServerLifecycleStart,
   ServerLifecycleState,
 } from './server-lifecycle.messages.js';
+import type { RelaunchRequest } from './governance.messages.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
 
 /** The most useful one-line reason inside a failure chain. */
@@ -34,6 +35,9 @@ export function reasonOf(err: unknown): string {
   while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
   return cur instanceof Error ? cur.message : String(err);
 }
+
+/** Statuses a rollback's relaunch leaves alone: nothing runs there, or the operator stopped it. */
+const AT_REST: readonly ServerStatus[] = ['creating', 'ready', 'stopping', 'stopped', 'deleting'];
 
 /** Where the server ends up once an intent has been carried out, for validating the next one. */
 function settledStatus(intent: ServerIntent): ServerStatus {
@@ -135,7 +139,23 @@ export class ServerEntity {
     if (this.waitingOnGate) this.currentScope?.cancel();
   }
 
+  /**
+   * A rolled-back promotion asks for a relaunch of its stage's last good digest: queued as a
+   * redeploy of that artifact. A server stopped (or being stopped or deleted) meanwhile stays so.
+   */
+  relaunchRequested(request: RelaunchRequest): void {
+    const projected = this.projected();
+    if (AT_REST.includes(projected) || !checkIntent(projected, 'redeploy').ok) return;
+    this.queue.push({ intent: 'redeploy', actorId: null, relaunch: request });
+    if (this.waitingOnGate) this.currentScope?.cancel();
+  }
+
   // --- what the workflow's loop uses ---
+
+  /** The relaunch the current intent carries out, if it is one. */
+  get currentRelaunch(): RelaunchRequest | undefined {
+    return this.current?.relaunch;
+  }
 
   hasQueued(): boolean {
     return this.queue.length > 0;
