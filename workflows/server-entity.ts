@@ -8,6 +8,7 @@ import {
   ChildWorkflowFailure,
   condition,
   isCancellation,
+  patched,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -35,6 +36,9 @@ export function reasonOf(err: unknown): string {
   while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
   return cur instanceof Error ? cur.message : String(err);
 }
+
+/** Supersedes held launches by intents queued before the wait (server-lifecycle.ts has the same id). */
+const ROLLBACK_PATCH = 'rollback-v1';
 
 /** Statuses a rollback's relaunch leaves alone: nothing runs there, or the operator stopped it. */
 const AT_REST: readonly ServerStatus[] = ['creating', 'ready', 'stopping', 'stopped', 'deleting'];
@@ -195,6 +199,24 @@ export class ServerEntity {
     }
   }
 
+  /**
+   * Runs a launch that is no intent's (a supervisor's restart) so that an intent arriving while it
+   * waits on a gate supersedes it, as it would an intent's launch; false when it was superseded.
+   */
+  async supervisedLaunch(work: () => Promise<void>): Promise<boolean> {
+    const scope = new CancellationScope();
+    this.currentScope = scope;
+    try {
+      await scope.run(work);
+      return true;
+    } catch (err) {
+      if (isCancellation(err)) return false;
+      throw err;
+    } finally {
+      this.currentScope = undefined;
+    }
+  }
+
   /** A fresh idempotency key for the next ledger write of this server (transitions, decisions, launches). */
   nextKey(): string {
     this.seq += 1;
@@ -213,6 +235,9 @@ export class ServerEntity {
   async untilGateChanges(): Promise<void> {
     const seen = this.gateSignals;
     this.waitingOnGate = true;
+    // An intent queued while the launch decided supersedes the wait as one arriving during it does
+    // (a rollback's relaunch sent while a held restart decided); older runs waited regardless.
+    if (this.hasQueued() && this.currentScope && patched(ROLLBACK_PATCH)) this.currentScope.cancel();
     try {
       await condition(() => this.gateSignals > seen);
     } finally {

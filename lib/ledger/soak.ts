@@ -37,7 +37,7 @@ export interface RollbackTarget {
 /** Statuses that fail a soak. */
 const failingStatuses = (allowDrift: boolean) => ['unhealthy', 'crashloop', ...(allowDrift ? [] : ['drifted'])];
 
-async function promotionOf(sql: Sql, promotionId: number) {
+async function soakingPromotion(sql: Sql, promotionId: number) {
   const [p] = await sql<
     {
       status: PromotionStatus;
@@ -88,7 +88,7 @@ export async function recordPromotionNote(
 
 /** The soak of the promotion's stage as its track defines it now. */
 export async function soakPlan(sql: Sql, promotionId: number): Promise<SoakPlan> {
-  const p = await promotionOf(sql, promotionId);
+  const p = await soakingPromotion(sql, promotionId);
   return { seconds: p.soak_seconds[p.stage] ?? 0, stage: p.stage };
 }
 
@@ -103,7 +103,7 @@ interface WatchedServer {
 
 /** The servers of the promotion's stage, each with its first failure since it runs the digest under the promotion. */
 async function watchedServers(sql: Sql, promotionId: number) {
-  const p = await promotionOf(sql, promotionId);
+  const p = await soakingPromotion(sql, promotionId);
   const rows = await sql<WatchedServer[]>`
     select s.id as server_id, s.server_type, s.status, f.status as failed_status, f.reason as failed_reason,
            f.created_at as failed_at
@@ -145,7 +145,7 @@ export async function soakFailure(sql: Sql, promotionId: number): Promise<SoakFa
 }
 
 /** Statuses of a server no rollback relaunches: it was stopped, or is going away. */
-const AT_REST = new Set(['stopped', 'stopping', 'deleting', 'creating']);
+const AT_REST = new Set(['creating', 'ready', 'stopping', 'stopped', 'deleting']);
 
 /**
  * What each server of the rolled-back stage relaunches: its own artifact of the digest most

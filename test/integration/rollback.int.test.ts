@@ -53,7 +53,7 @@ async function certify(run: Run): Promise<void> {
     ...admin(),
     json: { tier: run.tier, policy_requirement: 'tools', status: 'pass' },
   });
-  expect(cert.status, JSON.stringify(cert.body)).toBe(201);
+  expect(cert.status, JSON.stringify(cert.body)).toBe(200);
 }
 
 /** Schedules and approves the digest's promotion to `stage`; the promotion once it is active. */
@@ -190,7 +190,17 @@ describe('a release track with a soak', () => {
     await promote(trackId, bad, 'candidate');
     const staging = await promote(trackId, bad, 'staging');
     badStaging = staging.id;
-    expect(staging.soak_state).toBe('soaking');
+    // Its workflow begins the soak once it has woken the gated servers.
+    const soaking = await eventually(
+      async () => {
+        const p = await promotionOf(badStaging);
+        return p.soak_state !== null && p;
+      },
+      30_000,
+      'the soak to begin',
+    );
+    expect(['soaking', 'failed']).toContain(soaking.soak_state);
+    expect(Date.parse(soaking.soak_ends_at)).toBeGreaterThan(Date.parse(staging.activated_at));
 
     // Nobody rolls it back: its workflow does, well within the 300 s soak.
     const rolled = await eventually(
@@ -205,14 +215,20 @@ describe('a release track with a soak', () => {
     expect(rolled.rollback_reason).toMatch(
       new RegExp(`^promotion:soak-failed:staging:server:${serverId}:(unhealthy|crashloop):`),
     );
-    const events = await h.sql<{ status: string; actor_id: number | null; note: string }[]>`
-      select status, actor_id, note from promotion_events where promotion_id = ${badStaging} order by id`;
+    const relaunchNote = `promotion:rollback:server:${serverId}:relaunches ${good.manifest_digest} (build run ${good.id})`;
+    const events = await eventually(
+      async () => {
+        const rows = await h.sql<{ status: string; actor_id: number | null; note: string }[]>`
+          select status, actor_id, note from promotion_events where promotion_id = ${badStaging} order by id`;
+        return rows.at(-1)?.note === relaunchNote && rows;
+      },
+      30_000,
+      'the relaunch recorded after the rollback',
+    );
     expect(events.map((e) => e.note)).toContain(`promotion:soak:started:staging:300s`);
     const rollback = events.find((e) => e.status === 'rolled_back')!;
     expect(rollback).toMatchObject({ actor_id: null, note: rolled.rollback_reason });
-    expect(events.at(-1)!.note).toBe(
-      `promotion:rollback:server:${serverId}:relaunches ${good.manifest_digest} (build run ${good.id})`,
-    );
+    expect(events.map((e) => e.status).slice(-2)).toEqual(['rolled_back', 'rolled_back']);
 
     // The server relaunched the digest that was active and certified at staging before.
     const back = await eventually(
@@ -223,7 +239,12 @@ describe('a release track with a soak', () => {
       },
       60_000,
       'the server running the previous digest',
-    );
+    ).catch(async (err: unknown) => {
+      const trail = await h.sql`select status, reason from server_events where server_id = ${serverId} order by id`;
+      const decisions = await h.sql`select id, artifact_run_id, launchable, notes from runtime_policy_decisions where server_id = ${serverId} order by id`;
+      console.log(JSON.stringify({ trail, decisions }, null, 1));
+      throw err;
+    });
     expect(back.status).toBe('running');
     const [redeploy] = await h.sql<{ reason: string }[]>`
       select reason from server_events where server_id = ${serverId} and status = 'redeploying' order by id desc limit 1`;
