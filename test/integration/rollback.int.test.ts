@@ -241,7 +241,8 @@ describe('a release track with a soak', () => {
       'the server running the previous digest',
     ).catch(async (err: unknown) => {
       const trail = await h.sql`select status, reason from server_events where server_id = ${serverId} order by id`;
-      const decisions = await h.sql`select id, artifact_run_id, launchable, notes from runtime_policy_decisions where server_id = ${serverId} order by id`;
+      const decisions =
+        await h.sql`select id, artifact_run_id, launchable, notes from runtime_policy_decisions where server_id = ${serverId} order by id`;
       console.log(JSON.stringify({ trail, decisions }, null, 1));
       throw err;
     });
