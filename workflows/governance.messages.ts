@@ -48,6 +48,11 @@ export interface PromotionRequest {
 }
 export const approveUpdate = defineUpdate<{ status: PromotionStatus }, [PromotionRequest]>('approve');
 export const rollbackUpdate = defineUpdate<{ status: PromotionStatus }, [PromotionRequest]>('rollback');
+/**
+ * Why a rollback update is refused by an active promotion that is not soaking: its workflow is
+ * ending, so the API rolls it back with a run of its own instead.
+ */
+export const NOT_SOAKING = 'promotion is active and not soaking';
 export const promotionQuery = defineQuery<{ status: PromotionStatus; governanceRunId: number | null }>(
   'promotionState',
 );
@@ -69,3 +74,12 @@ export const retrySignal = defineSignal('retry');
 export const gateChangedSignal = defineSignal('gateChanged');
 /** To serverLifecycle: a completed governance run asks for a redeploy. */
 export const redeployRequestedSignal = defineSignal<[{ actorId: number; reason: string }]>('redeployRequested');
+
+export interface RelaunchRequest {
+  /** The build artifact to launch; null: decide again on what the server ran (its gate may hold it). */
+  artifactRunId: number | null;
+  /** Why, for the server's status reason. */
+  reason: string;
+}
+/** To serverLifecycle: a promotion whose soak failed was rolled back; relaunch the stage's last good digest. */
+export const relaunchRequestedSignal = defineSignal<[RelaunchRequest]>('relaunchRequested');

@@ -192,3 +192,95 @@ describe.concurrent('promotion: rollback', () => {
     });
   });
 });
+
+describe.concurrent('promotion: soak', () => {
+  const soaking = (
+    ledger: GovernanceLedger,
+    soakSeconds: number,
+    rollbackTargets: PromotionRow['rollbackTargets'] = [],
+  ) =>
+    ledger.addPromotion({
+      promotionId: freshId(),
+      ownerId: freshId(),
+      scheduledBy: releaser,
+      governanceWorkflowId: null,
+      soakSeconds,
+      rollbackTargets,
+    });
+
+  it('a soak without a failure passes; the promotion stays active', async () => {
+    const { activities, ledger } = fakeGovernanceActivities();
+    const p = soaking(ledger, 1);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startPromotion(env.client, taskQueue, p.promotionId);
+      await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] });
+      expect(await handle.result()).toEqual({ status: 'active' });
+      expect(p.soakState).toBe('passed');
+      expect(p.noteEvents.map((e) => e.note)).toEqual([
+        'promotion:soak:started:staging:1s',
+        'promotion:soak:passed:1s',
+      ]);
+      // The watch was cancelled at the soak's end, not left running.
+      expect(activities.awaitSoakFailure).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  it('a server failing within the soak rolls the promotion back by itself and relaunches the stage', async () => {
+    const { activities, ledger } = fakeGovernanceActivities();
+    const p = soaking(ledger, 600, [
+      { serverId: 5, artifactRunId: 41, manifestDigest: `sha256:${'cd'.repeat(32)}` },
+      { serverId: 6, artifactRunId: null, manifestDigest: null },
+    ]);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startPromotion(env.client, taskQueue, p.promotionId);
+      await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] });
+      await eventually(() => expect(p.soakState).toBe('soaking'));
+      p.soakFailure = {
+        serverId: 5,
+        status: 'unhealthy',
+        reason: '2 probes failed in a row',
+        at: new Date().toISOString(),
+      };
+      expect(await handle.result()).toEqual({ status: 'rolled_back' });
+      expect(p.soakState).toBe('failed');
+      expect(p.events.at(-1)).toMatchObject({
+        status: 'rolled_back',
+        actorId: null,
+        soakFailed: true,
+        note: 'promotion:soak-failed:staging:server:5:unhealthy:2 probes failed in a row',
+      });
+      expect(p.noteEvents.slice(1).map((e) => e.note)).toEqual([
+        `promotion:rollback:server:5:relaunches sha256:${'cd'.repeat(32)} (build run 41)`,
+        'promotion:rollback:server:6:decides again: no earlier digest is active and certified at staging',
+      ]);
+      // Each server of the stage was told what to relaunch.
+      const { events } = await handle.fetchHistory();
+      const signals = events!
+        .map((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)
+        .filter((a) => a?.signalName === 'relaunchRequested')
+        .map((a) => a!.workflowExecution!.workflowId);
+      expect(signals).toEqual([workflowIds.server(5), workflowIds.server(6)]);
+    });
+  });
+
+  it("an operator's rollback while the stage soaks is recorded by the soaking run", async () => {
+    const { activities, ledger } = fakeGovernanceActivities();
+    const p = soaking(ledger, 600);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startPromotion(env.client, taskQueue, p.promotionId);
+      await handle.executeUpdate(approveUpdate, { args: [{ actorId: releaser }] });
+      await eventually(() => expect(p.soakState).toBe('soaking'));
+      expect(await handle.executeUpdate(rollbackUpdate, { args: [{ actorId: reviewer, note: 'too slow' }] })).toEqual({
+        status: 'rolled_back',
+      });
+      expect(await handle.result()).toEqual({ status: 'rolled_back' });
+      expect(p.soakState).toBe('cancelled');
+      expect(p.events.at(-1)).toMatchObject({
+        status: 'rolled_back',
+        actorId: reviewer,
+        note: `promotion:rolled-back:user:${reviewer}:too slow`,
+      });
+      expect(activities.rollbackTargets).not.toHaveBeenCalled();
+    });
+  });
+});

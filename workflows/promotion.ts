@@ -4,6 +4,10 @@
 // failed or was cancelled, or an operator rolled it back). Every status change goes through
 // recordPromotionTransition, which keeps artifact_promotions and its events in one transaction —
 // the rollback of an active promotion too, in a run of its own (its first run has ended by then).
+// A stage with a soak time keeps the workflow watching after `active` (behind rollback-v1): a
+// server of the stage that fails health (or drifts) within the soak rolls the promotion back, marks
+// the digest so it is not promoted again by itself, and relaunches each server of the stage on the
+// last digest active and certified there.
 import {
   ApplicationFailure,
   CancellationScope,
@@ -12,6 +16,7 @@ import {
   allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
   patched,
   proxyActivities,
   setHandler,
@@ -22,14 +27,17 @@ import {
 import type { Activities } from '../activities/index.js';
 import { ErrorType } from '../lib/errors.js';
 import { checkPromotionTransition, type PromotionStatus } from '../lib/governance/states.js';
+import type { SoakFailure, SoakPlan } from '../lib/ledger/soak.js';
 import { ManifestDigestKey } from '../lib/search-attributes.js';
 import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { firstRead } from './first-read.js';
 import { governanceRun } from './governance-run.js';
-import { wakeGatedServers } from './governance-server-signals.js';
+import { signalServer, wakeGatedServers } from './governance-server-signals.js';
 import {
+  NOT_SOAKING,
   approveUpdate,
   promotionQuery,
+  relaunchRequestedSignal,
   rollbackUpdate,
   type PromotionInput,
   type PromotionRequest,
@@ -44,6 +52,25 @@ const ledger = proxyActivities<Activities>({
     nonRetryableErrorTypes: [ErrorType.PromotionNotFound, ErrorType.InvalidTransition],
   },
 });
+
+/** Soaks: the stage's servers are watched after `active`; older runs ended there. */
+const ROLLBACK_PATCH = 'rollback-v1';
+
+/**
+ * The soak's watch: as long as the longest soak; the heartbeats carry the cancellation at the soak's
+ * end, and their timeout hands the watch to another worker within seconds of a crash.
+ */
+const soakWatch = proxyActivities<Activities>({
+  startToCloseTimeout: '8d',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: [ErrorType.PromotionNotFound] },
+});
+
+/** A server's reason can be long (a probe's error): the promotion's note keeps its start. */
+const clip = (text: string, max = 300) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+const soakFailedNote = (plan: SoakPlan, f: SoakFailure) =>
+  `promotion:soak-failed:${plan.stage}:server:${f.serverId}:${f.status}${f.reason ? `:${clip(f.reason)}` : ''}`;
 
 const rolledBackNote = (req: PromotionRequest) =>
   `promotion:rolled-back:user:${req.actorId}${req.note ? `:${req.note}` : ''}`;
@@ -77,6 +104,8 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
   let rollback: PromotionRequest | undefined;
   let governanceDone = false;
   let governanceFailed: string | undefined;
+  /** While the stage soaks, an operator's rollback goes to this run (it is not ending). */
+  let soaking = false;
 
   setHandler(promotionQuery, () => ({ status, governanceRunId }));
   const reject = (reason?: string): never => {
@@ -114,6 +143,8 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
         if (rollback) reject('promotion is already being rolled back');
         const verdict = checkPromotionTransition(status, 'rolled_back');
         if (!verdict.ok) reject(verdict.reason);
+        // Active and done soaking, this run is ending: the API starts one of its own (rollbackEnded).
+        if (status === 'active' && !soaking) reject(NOT_SOAKING);
       },
     },
   );
@@ -124,10 +155,67 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
   governanceRunId = loaded.governanceRunId;
   governanceDone = loaded.governanceWorkflowId === null;
 
-  async function transition(to: PromotionStatus, actorId: number | null, note: string): Promise<void> {
+  async function transition(
+    to: PromotionStatus,
+    actorId: number | null,
+    note: string,
+    soakFailed?: boolean,
+  ): Promise<void> {
     seq += 1;
-    await ledger.recordPromotionTransition({ promotionId, key: `${workflowId}#${seq}`, actorId, status: to, note });
+    await ledger.recordPromotionTransition({
+      promotionId,
+      key: `${workflowId}#${seq}`,
+      actorId,
+      status: to,
+      note,
+      ...(soakFailed && { soakFailed }),
+    });
     status = to;
+  }
+
+  /** Rolls back a failed soak: the digest is marked, each server of the stage relaunched on the last good one. */
+  async function rollBackFailedSoak(plan: SoakPlan, failure: SoakFailure): Promise<void> {
+    const note = soakFailedNote(plan, failure);
+    await transition('rolled_back', null, note, true);
+    for (const target of await ledger.rollbackTargets({ promotionId })) {
+      const what =
+        target.artifactRunId === null
+          ? `decides again: no earlier digest is active and certified at ${plan.stage}`
+          : `relaunches ${target.manifestDigest} (build run ${target.artifactRunId})`;
+      await ledger.recordPromotionNote({
+        promotionId,
+        key: `${workflowId}#relaunch-${target.serverId}`,
+        note: `promotion:rollback:server:${target.serverId}:${what}`,
+      });
+      await signalServer(target.serverId, relaunchRequestedSignal, {
+        artifactRunId: target.artifactRunId,
+        reason: `promotion ${promotionId} of ${loaded!.manifestDigest} at ${plan.stage} rolled back (server ${failure.serverId} went ${failure.status} during its soak): ${what}`,
+      });
+    }
+  }
+
+  /** Watches the stage's servers for the soak time, unless an operator rolls back first. */
+  async function soak(): Promise<void> {
+    const plan = await ledger.beginSoak({ promotionId, key: `${workflowId}#soak` });
+    let failure: SoakFailure | undefined;
+    // The watch fails only when the promotion is gone (its track was deleted): nothing left to judge.
+    let gone = false;
+    if (plan.seconds > 0 && !rollback) {
+      const watch = new CancellationScope();
+      void watch
+        .run(() => soakWatch.awaitSoakFailure({ promotionId }))
+        .then(
+          (f) => void (failure = f),
+          (err: unknown) => void (gone = !isCancellation(err)),
+        );
+      await condition(() => failure !== undefined || rollback !== undefined || gone, plan.seconds * 1000);
+      watch.cancel();
+    }
+    soaking = false;
+    if (rollback) await transition('rolled_back', rollback.actorId, rolledBackNote(rollback));
+    else if (failure) await rollBackFailedSoak(plan, failure);
+    else if (plan.seconds > 0 && !gone)
+      await ledger.recordSoakPassed({ promotionId, key: `${workflowId}#soak-passed`, seconds: plan.seconds });
   }
 
   let child: ChildWorkflowHandle<typeof governanceRun> | undefined;
@@ -191,9 +279,16 @@ export async function promotion({ promotionId, rollbackEnded }: PromotionInput):
     );
     break;
   }
-  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  if (status === 'active') {
+  if (status === 'active' && patched(ROLLBACK_PATCH)) {
+    // From here an operator's rollback is this run's to record (a handler waiting for it would
+    // never finish if the run waited for all handlers first).
+    soaking = true;
     await wakeGatedServers(loaded.ownerId);
+    await soak();
+  } else {
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    if (status === 'active') await wakeGatedServers(loaded.ownerId);
   }
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   return { status };
 }

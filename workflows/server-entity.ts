@@ -8,6 +8,7 @@ import {
   ChildWorkflowFailure,
   condition,
   isCancellation,
+  patched,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -26,6 +27,7 @@ import type {
   ServerLifecycleStart,
   ServerLifecycleState,
 } from './server-lifecycle.messages.js';
+import type { RelaunchRequest } from './governance.messages.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
 
 /** The most useful one-line reason inside a failure chain. */
@@ -34,6 +36,12 @@ export function reasonOf(err: unknown): string {
   while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
   return cur instanceof Error ? cur.message : String(err);
 }
+
+/** Supersedes held launches by intents queued before the wait (server-lifecycle.ts has the same id). */
+const ROLLBACK_PATCH = 'rollback-v1';
+
+/** Statuses a rollback's relaunch leaves alone: nothing runs there, or the operator stopped it. */
+const AT_REST: readonly ServerStatus[] = ['creating', 'ready', 'stopping', 'stopped', 'deleting'];
 
 /** Where the server ends up once an intent has been carried out, for validating the next one. */
 function settledStatus(intent: ServerIntent): ServerStatus {
@@ -135,7 +143,23 @@ export class ServerEntity {
     if (this.waitingOnGate) this.currentScope?.cancel();
   }
 
+  /**
+   * A rolled-back promotion asks for a relaunch of its stage's last good digest: queued as a
+   * redeploy of that artifact. A server stopped (or being stopped or deleted) meanwhile stays so.
+   */
+  relaunchRequested(request: RelaunchRequest): void {
+    const projected = this.projected();
+    if (AT_REST.includes(projected) || !checkIntent(projected, 'redeploy').ok) return;
+    this.queue.push({ intent: 'redeploy', actorId: null, relaunch: request });
+    if (this.waitingOnGate) this.currentScope?.cancel();
+  }
+
   // --- what the workflow's loop uses ---
+
+  /** The relaunch the current intent carries out, if it is one. */
+  get currentRelaunch(): RelaunchRequest | undefined {
+    return this.current?.relaunch;
+  }
 
   hasQueued(): boolean {
     return this.queue.length > 0;
@@ -175,6 +199,24 @@ export class ServerEntity {
     }
   }
 
+  /**
+   * Runs a launch that is no intent's (a supervisor's restart) so that an intent arriving while it
+   * waits on a gate supersedes it, as it would an intent's launch; false when it was superseded.
+   */
+  async supervisedLaunch(work: () => Promise<void>): Promise<boolean> {
+    const scope = new CancellationScope();
+    this.currentScope = scope;
+    try {
+      await scope.run(work);
+      return true;
+    } catch (err) {
+      if (isCancellation(err)) return false;
+      throw err;
+    } finally {
+      this.currentScope = undefined;
+    }
+  }
+
   /** A fresh idempotency key for the next ledger write of this server (transitions, decisions, launches). */
   nextKey(): string {
     this.seq += 1;
@@ -193,6 +235,9 @@ export class ServerEntity {
   async untilGateChanges(): Promise<void> {
     const seen = this.gateSignals;
     this.waitingOnGate = true;
+    // An intent queued while the launch decided supersedes the wait as one arriving during it does
+    // (a rollback's relaunch sent while a held restart decided); older runs waited regardless.
+    if (this.hasQueued() && this.currentScope && patched(ROLLBACK_PATCH)) this.currentScope.cancel();
     try {
       await condition(() => this.gateSignals > seen);
     } finally {

@@ -5,6 +5,7 @@ import type { Backend } from '../lib/policy/decide.js';
 import type { HealthCarried } from '../lib/server-health.js';
 import type { ServerIntent, ServerStatus } from '../lib/server-status.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
+import type { RelaunchRequest } from './governance.messages.js';
 
 /** What the server is: given when it is created, the same in every run. */
 export interface ServerLifecycleStart {
@@ -44,7 +45,10 @@ export interface ServerLifecycleInput extends ServerLifecycleStart, ServerLifecy
 
 export interface QueuedIntent {
   intent: ServerIntent;
-  actorId: number;
+  /** Null for a relaunch a rolled-back promotion asked for (no operator behind it). */
+  actorId: number | null;
+  /** A redeploy that launches this artifact as it is, without a build (a promotion's rollback). */
+  relaunch?: RelaunchRequest;
 }
 
 export interface IntentRequest {

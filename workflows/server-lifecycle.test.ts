@@ -5,7 +5,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
-import { gateChangedSignal } from './governance.messages.js';
+import { gateChangedSignal, relaunchRequestedSignal } from './governance.messages.js';
 import type { serverLifecycle } from './server-lifecycle.js';
 import {
   deleteUpdate,
@@ -290,6 +290,42 @@ describe.concurrent('serverLifecycle: git sources', () => {
       expect(server.ledger.statuses()).toEqual(['starting', 'running']);
       expect(build.activities.beginBuildRun).not.toHaveBeenCalled();
       expect(server.activities.decideLaunch.mock.calls[0]![0]).toMatchObject({ artifactRunId: 12 });
+    });
+  });
+
+  it("a rolled-back promotion's relaunch launches the artifact it names, without a build; a stopped server ignores it", async () => {
+    const server = fakeServerActivities();
+    const build = fakeBuildActivities({}, 78);
+    await env.run({ ...server.activities, ...build.activities }, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, {
+        serverId: server.serverId,
+        start: true,
+        source,
+      });
+      await settles(handle, server.ledger, 'running');
+      await handle.signal(relaunchRequestedSignal, { artifactRunId: 12, reason: 'promotion 3 rolled back' });
+      await eventually(() =>
+        expect(server.ledger.statuses()).toEqual([
+          'building',
+          'ready',
+          'starting',
+          'running',
+          'redeploying',
+          'starting',
+          'running',
+        ]),
+      );
+      await settles(handle, server.ledger, 'running');
+      expect(server.ledger.reasonOf('redeploying')).toBe('promotion 3 rolled back');
+      expect(build.activities.beginBuildRun).toHaveBeenCalledTimes(1);
+      expect(server.activities.decideLaunch.mock.calls.map(([input]) => input.artifactRunId)).toEqual([78, 12]);
+
+      await handle.executeUpdate(stopUpdate, { args: [actor] });
+      await settles(handle, server.ledger, 'stopped');
+      await handle.signal(relaunchRequestedSignal, { artifactRunId: 12, reason: 'too late' });
+      await new Promise((r) => setTimeout(r, 500)); // the signal handled, nothing queued
+      expect(await handle.query(stateQuery)).toEqual({ status: 'stopped', pending: [] });
+      expect(server.activities.decideLaunch).toHaveBeenCalledTimes(2);
     });
   });
 

@@ -21,7 +21,7 @@ import { workflowIdsOf } from '../lib/workflow-ids.js';
 import { buildAndPublish } from './build-and-publish.js';
 import type { BuildInput } from './build-and-publish.messages.js';
 import { firstRead } from './first-read.js';
-import { gateChangedSignal, redeployRequestedSignal } from './governance.messages.js';
+import { gateChangedSignal, redeployRequestedSignal, relaunchRequestedSignal } from './governance.messages.js';
 import { freshHealth } from '../lib/server-health.js';
 import { ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
@@ -39,6 +39,8 @@ import { supervise, supervises } from './server-supervision.js';
 const RUNTIME_PATCH = 'runtime-launch-v1';
 /** A launched server is supervised between intents (probes, exits, restarts); older runs only waited. */
 const SUPERVISION_PATCH = 'health-supervision-v1';
+/** A rolled-back promotion's relaunch: a redeploy that launches a given artifact without building. */
+const ROLLBACK_PATCH = 'rollback-v1';
 
 /**
  * What resolveRevision asks git: a private source adds its credentials' reference (the activity reads
@@ -122,12 +124,20 @@ async function carryOut(server: ServerEntity, intent: Exclude<ServerIntent, 'del
       } else if (server.builds) await build(server);
       else await server.transition('starting');
       return;
-    case 'redeploy':
+    case 'redeploy': {
+      const relaunch = server.currentRelaunch;
+      if (relaunch && patched(ROLLBACK_PATCH)) {
+        await server.transition('redeploying', relaunch.reason);
+        // No artifact: decide again on what ran — the gate holds a digest whose promotion was rolled back.
+        await launch(server, relaunch.artifactRunId ?? server.launched?.artifactRunId);
+        return;
+      }
       await server.transition('redeploying');
       if (patched(RUNTIME_PATCH)) await launch(server, await build(server));
       else if (server.builds) await build(server);
       else await server.transition('starting');
       return;
+    }
     case 'build':
       await build(server);
       return;
@@ -161,6 +171,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   }
   setHandler(gateChangedSignal, () => server.gateChanged());
   setHandler(redeployRequestedSignal, (request) => server.redeployRequested(request));
+  setHandler(relaunchRequestedSignal, (request) => server.relaunchRequested(request));
 
   if (seq === 0) {
     // Missing for good: the creating transaction rolled back, there is no server to look after.

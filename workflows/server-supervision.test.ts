@@ -7,7 +7,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
 import { stateQuery, stopUpdate } from './server-lifecycle.messages.js';
-import { fakeServerActivities, quietSupervision } from './test-support/fake-activities.js';
+import { relaunchRequestedSignal } from './governance.messages.js';
+import {
+  fakeServerActivities,
+  heldDecision,
+  launchableDecision,
+  quietSupervision,
+} from './test-support/fake-activities.js';
 import { startServerLifecycle } from './test-support/starts.js';
 import { createWorkflowEnv, eventually, type WorkflowEnv } from './test-support/workflow-env.js';
 
@@ -37,6 +43,31 @@ function exitOnce(activities: ReturnType<typeof fakeServerActivities>['activitie
 }
 
 describe.concurrent('serverLifecycle supervision', () => {
+  it("a restart the gate holds gives way to a rolled-back promotion's relaunch", async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    exitOnce(activities, 'container mcp-server-1 is exited (exit code 1)');
+    // The first launch runs; the restart is held (its digest's promotion was rolled back meanwhile).
+    activities.decideLaunch
+      .mockResolvedValueOnce({ decisionId: 1, decision: launchableDecision(serverId) })
+      .mockResolvedValueOnce({ decisionId: 2, decision: heldDecision(serverId) });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(ledger.status).toBe('pending-governance'));
+      await handle.signal(relaunchRequestedSignal, { artifactRunId: 9, reason: 'promotion 4 rolled back' });
+      await eventually(() => expect(ledger.status).toBe('running'));
+      expect(ledger.statuses().slice(-5)).toEqual([
+        'starting',
+        'pending-governance',
+        'redeploying',
+        'starting',
+        'running',
+      ]);
+      expect(activities.decideLaunch.mock.calls.at(-1)![0]).toMatchObject({ artifactRunId: 9 });
+      expect(activities.launchServer).toHaveBeenCalledTimes(2);
+    });
+  });
+
   it('restarts a workload that exited, noticed by the wait, not a probe', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });

@@ -6,12 +6,15 @@
 // transition (a server_events row, an SSE event); every probe a server_probes row. It returns
 // when an intent arrives or the history is long enough to continue as new; what it counts is
 // carried (ServerEntity.health), so a new run, or a replay on another worker, does not restart twice.
-import { CancellationScope, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { crashloopReason, judgeProbe, planRestart, restartReason, type HealthSettings } from '../lib/server-health.js';
 import { SUPERVISED } from '../lib/server-status.js';
 import { reasonOf, type ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
 import { exits, supervisor } from './server-profiles.js';
+
+/** A restart held by a gate can be superseded by an intent (server-lifecycle.ts has the same id). */
+const ROLLBACK_PATCH = 'rollback-v1';
 
 /** Only Docker's workloads are supervised here (Kubernetes' have the kubelet's probes). */
 export function supervises(server: ServerEntity): boolean {
@@ -51,6 +54,9 @@ async function restart(server: ServerEntity, s: HealthSettings, interrupted: () 
   await server.transition('restarting', restartReason(plan, health.reason));
   health.restarts.push(Date.now());
   health.failures = 0;
+  // A restart the gate holds (the digest's promotion was rolled back) gives way to the next intent,
+  // such as the rollback's relaunch; older runs waited on the gate regardless.
+  if (patched(ROLLBACK_PATCH)) return server.supervisedLaunch(() => launch(server, server.launched?.artifactRunId));
   await launch(server, server.launched?.artifactRunId);
   return true;
 }

@@ -28,9 +28,10 @@ import {
   SchedulePromotion,
   Track,
   UpdateTrack,
+  soakStageRefusal,
 } from '../../lib/schemas/governance.js';
 import { ManifestDigestKey, StageKey, TierKey } from '../../lib/search-attributes.js';
-import { approveUpdate, rollbackUpdate } from '../../workflows/governance.messages.js';
+import { NOT_SOAKING, approveUpdate, rollbackUpdate } from '../../workflows/governance.messages.js';
 import type { promotion } from '../../workflows/promotion.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
@@ -181,6 +182,7 @@ export function promotionRoutes(deps: ApiDeps) {
         requiredCertifications: [...new Set(body.required_certifications ?? [])].sort(),
         requireDistinctApprover: body.require_distinct_approver ?? false,
         allowDrift: body.allow_drift ?? false,
+        soakSeconds: body.soak_seconds ?? {},
       });
       return c.json(toTrack(row), 201);
     })
@@ -200,6 +202,9 @@ export function promotionRoutes(deps: ApiDeps) {
           'launch_stage',
         );
       }
+      const soakSeconds = body.soak_seconds === undefined ? track.soak_seconds : (body.soak_seconds ?? {});
+      const soakRefused = soakStageRefusal(soakSeconds, stages);
+      if (soakRefused) throw new ApiError(422, 'validation_failed', soakRefused, 'soak_seconds');
       const row = await writeTrack(sql, track.id, {
         stages,
         description: body.description === undefined ? track.description : body.description,
@@ -211,6 +216,7 @@ export function promotionRoutes(deps: ApiDeps) {
             : [...new Set(body.required_certifications)].sort(),
         requireDistinctApprover: body.require_distinct_approver ?? track.require_distinct_approver,
         allowDrift: body.allow_drift ?? track.allow_drift,
+        soakSeconds,
       });
       return c.json(toTrack(row), 200);
     })
@@ -246,6 +252,7 @@ export function promotionRoutes(deps: ApiDeps) {
           artifactRunId: body.artifact_run_id ?? artifact.id,
           scheduledBy: caller.id,
           notes: body.notes,
+          repromote: body.repromote,
         },
         (promotionId) =>
           temporal.workflow.start<typeof promotion>('promotion', {
@@ -291,18 +298,19 @@ export function promotionRoutes(deps: ApiDeps) {
       const { note } = c.req.valid('json') ?? {};
       const verdict = checkPromotionTransition(p.status, 'rolled_back');
       if (!verdict.ok) throw new ApiError(409, 'invalid_transition', verdict.reason!);
-      if (p.status === 'active') await rollbackActive(p.id, caller.id, note);
-      else {
-        try {
-          await executeUpdate(temporal, workflowIds.promotion(p.id), rollbackUpdate, [{ actorId: caller.id, note }], {
-            ended: { code: 'promotion_ended', message: `promotion ${p.id} has ended` },
-            what: 'the rollback',
-          });
-        } catch (err) {
-          // It went active (and its workflow ended) in the meantime: roll the active one back.
-          if (!(err instanceof ApiError && err.code === 'promotion_ended')) throw err;
-          await rollbackActive(p.id, caller.id, note);
-        }
+      // Its workflow records it while it runs (also while an active promotion soaks); once it has
+      // ended (active, done soaking), a run of its own does.
+      try {
+        await executeUpdate(temporal, workflowIds.promotion(p.id), rollbackUpdate, [{ actorId: caller.id, note }], {
+          ended: { code: 'promotion_ended', message: `promotion ${p.id} has ended` },
+          what: 'the rollback',
+        });
+      } catch (err) {
+        const ended =
+          err instanceof ApiError &&
+          (err.code === 'promotion_ended' || (err.code === 'invalid_transition' && err.message === NOT_SOAKING));
+        if (!ended) throw err;
+        await rollbackActive(p.id, caller.id, note);
       }
       return c.json(toPromotion(await findPromotion(sql, p.id, visibleScope(caller))), 200);
     });

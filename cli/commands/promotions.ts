@@ -14,7 +14,7 @@ import {
 import { clientFrom } from '../client.js';
 import { CliError } from '../handle-error.js';
 import { show, withJson, type Cell } from '../output.js';
-import { checkBody, checkOption, collect, Id, noneOr } from '../validate.js';
+import { checkBody, checkOption, collect, Id, NONE, noneOr } from '../validate.js';
 import { shortDigest } from './builds.js';
 
 const trackLabels = {
@@ -25,7 +25,25 @@ const trackLabels = {
   launch_stage: '--launch-stage',
   required_certifications: '--require-cert',
   description: '--description',
+  soak_seconds: '--soak',
 };
+
+/** `--soak staging=600 --soak production=3600` as the API's `soak_seconds` map. */
+export function parseSoak(values: string[]): Record<string, number> {
+  const soak: Record<string, number> = {};
+  for (const value of values) {
+    const m = /^([^=]+)=(\d{1,9})$/.exec(value.trim());
+    if (!m) throw new CliError(`--soak: give STAGE=SECONDS (e.g. staging=600), not "${value}"`);
+    soak[m[1]!.trim()] = Number(m[2]);
+  }
+  return soak;
+}
+
+/** A track's soak times, `staging 600 s, production 3600 s`. */
+export const soakText = (soak: Record<string, number>) =>
+  Object.entries(soak)
+    .map(([stage, seconds]) => `${stage} ${seconds} s`)
+    .join(', ');
 
 export interface CreateTrackOptions {
   name: string;
@@ -35,6 +53,7 @@ export interface CreateTrackOptions {
   launchStage?: string;
   requireCert?: string[];
   description?: string;
+  soak?: string[];
 }
 
 /** The POST /api/promotions/tracks body; stages left out are the API's default (candidate, staging, production). */
@@ -47,6 +66,7 @@ export function buildTrackBody(opts: CreateTrackOptions): z.input<typeof CreateT
     ...(opts.launchStage !== undefined && { launch_stage: opts.launchStage }),
     ...(opts.requireCert !== undefined && { required_certifications: opts.requireCert }),
     ...(opts.description !== undefined && { description: opts.description }),
+    ...(opts.soak !== undefined && { soak_seconds: parseSoak(opts.soak) }),
   };
   checkBody(CreateTrack, body, trackLabels);
   return body;
@@ -59,6 +79,7 @@ export interface UpdateTrackOptions {
   requireCert?: string[];
   clearRequiredCerts?: boolean;
   description?: string;
+  soak?: string[];
 }
 
 /** The PATCH /api/promotions/tracks/{id} body: only options given change, `none` clears. */
@@ -68,6 +89,7 @@ export function buildTrackUpdate(opts: UpdateTrackOptions): z.input<typeof Updat
   const workflow = noneOr(opts.workflow, (v) => checkOption('--workflow', Id, v));
   const launchStage = noneOr(opts.launchStage, (v) => v);
   const description = noneOr(opts.description, (v) => v);
+  const soak = opts.soak?.length === 1 && opts.soak[0] === NONE ? null : opts.soak && parseSoak(opts.soak);
   const body = {
     ...(opts.stage !== undefined && { stages: opts.stage }),
     ...(workflow !== undefined && { workflow_id: workflow }),
@@ -75,10 +97,11 @@ export function buildTrackUpdate(opts: UpdateTrackOptions): z.input<typeof Updat
     ...(opts.requireCert !== undefined && { required_certifications: opts.requireCert }),
     ...(opts.clearRequiredCerts && { required_certifications: [] }),
     ...(description !== undefined && { description }),
+    ...(soak !== undefined && { soak_seconds: soak }),
   };
   if (Object.keys(body).length === 0)
     throw new CliError(
-      'give at least one of --stage, --workflow, --launch-stage, --require-cert, --clear-required-certs, --description',
+      'give at least one of --stage, --workflow, --launch-stage, --require-cert, --clear-required-certs, --description, --soak',
     );
   checkBody(UpdateTrack, body, trackLabels);
   return body;
@@ -89,7 +112,7 @@ export function buildScheduleBody(
   trackId: string,
   digest: string,
   stage: string,
-  opts: { run?: string; note?: string[] },
+  opts: { run?: string; note?: string[]; repromote?: boolean },
 ): z.input<typeof SchedulePromotion> {
   const body = {
     track_id: checkOption('TRACK_ID', Id, trackId),
@@ -97,6 +120,7 @@ export function buildScheduleBody(
     stage,
     ...(opts.run !== undefined && { artifact_run_id: checkOption('--run', Id, opts.run) }),
     ...(opts.note !== undefined && { notes: opts.note }),
+    ...(opts.repromote && { repromote: true }),
   };
   checkBody(SchedulePromotion, body, {
     track_id: 'TRACK_ID',
@@ -127,7 +151,7 @@ export function historyQuery(opts: { track?: string; digest?: string }): string 
 }
 
 export const trackListTable = (tracks: Track[]): [string[], Cell[][]] => [
-  ['id', 'name', 'tier', 'stages', 'workflow', 'launch stage', 'required certs', 'description'],
+  ['id', 'name', 'tier', 'stages', 'workflow', 'launch stage', 'required certs', 'soak', 'description'],
   tracks.map((t) => [
     t.id,
     t.name,
@@ -136,21 +160,28 @@ export const trackListTable = (tracks: Track[]): [string[], Cell[][]] => [
     t.workflow_id,
     t.launch_stage,
     t.required_certifications.join(', '),
+    soakText(t.soak_seconds),
     t.description,
   ]),
 ];
 
+/** Where the soak stands: `soaking until …`, `passed`, `failed`, `cancelled`; null without one. */
+const soakCell = (p: PromotionRecord): Cell =>
+  p.soak_state === 'soaking' ? `soaking until ${p.soak_ends_at}` : p.soak_state;
+
 export const promotionListTable = (promotions: PromotionRecord[]): [string[], Cell[][]] => [
-  ['id', 'track', 'stage', 'digest', 'status', 'governance run', 'scheduled', 'updated'],
+  ['id', 'track', 'stage', 'digest', 'status', 'soak', 'governance run', 'scheduled', 'updated', 'rollback reason'],
   promotions.map((p) => [
     p.id,
     p.track_name,
     p.stage,
     shortDigest(p.manifest_digest),
     p.status,
+    soakCell(p),
     p.workflow_run_id,
     p.scheduled_at,
     p.updated_at,
+    p.rollback_reason,
   ]),
 ];
 
@@ -173,6 +204,8 @@ export const promotionDetailTable = (p: PromotionRecord): [string[], Cell[][]] =
     ['approved', p.approved_at],
     ['activated', p.activated_at],
     ['rolled back', p.rolled_back_at],
+    ['soak', soakCell(p)],
+    ['rollback reason', p.rollback_reason],
   ],
 ];
 
@@ -203,6 +236,11 @@ export function promotionsCommand(): Command {
     .option('--workflow <id>', 'the governance workflow each promotion runs')
     .option('--launch-stage <stage>', 'gate: launches need an active promotion at this stage (or later)')
     .option('--description <text>', 'what the track is for')
+    .option(
+      '--soak <stage=seconds>',
+      'soak time of a stage: its servers failing health within it roll the promotion back; repeat for more',
+      collect,
+    )
     .action(async (opts: CreateTrackOptions & { json?: boolean }, cmd: Command) => {
       const body = buildTrackBody(opts);
       show(opts.json, await clientFrom(cmd).post<Track>('/api/promotions/tracks', body), (t) => trackListTable([t]));
@@ -216,6 +254,11 @@ export function promotionsCommand(): Command {
     .option('--launch-stage <stage|none>', 'gate: launches need an active promotion at this stage (or later)')
     .option('--clear-required-certs', 'drop every required certification')
     .option('--description <text|none>', 'what the track is for')
+    .option(
+      '--soak <stage=seconds|none>',
+      'soak times (replace them all; repeat for more stages; none clears)',
+      collect,
+    )
     .action(async (id: string, opts: UpdateTrackOptions & { json?: boolean }, cmd: Command) => {
       const trackId = checkOption('ID', Id, id);
       const body = buildTrackUpdate(opts);
@@ -234,12 +277,13 @@ export function promotionsCommand(): Command {
     .argument('<stage>', 'one of the track stages')
     .option('--run <id>', 'the build run that published the digest (default: the newest)')
     .option('--note <text>', 'a note; repeat for more', collect)
+    .option('--repromote', 'promote a digest whose soak failed on this track (it was rolled back automatically)')
     .action(
       async (
         trackId: string,
         digest: string,
         stage: string,
-        opts: { run?: string; note?: string[]; json?: boolean },
+        opts: { run?: string; note?: string[]; repromote?: boolean; json?: boolean },
         cmd: Command,
       ) => {
         // `run:<id>`: the digest as the ledger recorded it, so nobody copies a sha256 by hand.

@@ -8,6 +8,9 @@ export const STEP_STATUSES = ['pending', 'in_progress', 'completed', 'failed', '
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export const PROMOTION_STATUSES = ['scheduled', 'in_progress', 'approved', 'active', 'rolled_back'] as const;
 export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
+/** Where a promotion's soak stands (null when its stage has none). */
+export const SOAK_STATES = ['soaking', 'passed', 'failed', 'cancelled'] as const;
+export type SoakState = (typeof SOAK_STATES)[number];
 export const WORKFLOW_TYPES = ['promotion', 'rollback', 'credential_rotation'] as const;
 
 const RUN_NEXT: Record<RunStatus, readonly RunStatus[]> = {

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterCreation, createWithWorkflow } from '../creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../db.js';
 import { ApiError, ErrorType, notFound } from '../errors.js';
-import type { PromotionStatus } from '../governance/states.js';
+import type { PromotionStatus, SoakState } from '../governance/states.js';
 import type { PromotionRecord, Track } from '../schemas/governance.js';
 import type { WorkflowIds } from '../workflow-ids.js';
 import { insertRun, recordRunCreated } from './governance.js';
@@ -25,6 +25,7 @@ export type PromotionRow = Omit<
   | 'approved_at'
   | 'activated_at'
   | 'rolled_back_at'
+  | 'soak_ends_at'
   | 'updated_at'
   | 'created_at'
   | 'temporal_workflow_id'
@@ -34,6 +35,7 @@ export type PromotionRow = Omit<
   approved_at: Date | null;
   activated_at: Date | null;
   rolled_back_at: Date | null;
+  soak_ends_at: Date | null;
   updated_at: Date;
   created_at: Date;
 };
@@ -50,6 +52,7 @@ export const promotionOf =
     approved_at: iso(r.approved_at),
     activated_at: iso(r.activated_at),
     rolled_back_at: iso(r.rolled_back_at),
+    soak_ends_at: iso(r.soak_ends_at),
     updated_at: r.updated_at.toISOString(),
     created_at: r.created_at.toISOString(),
   });
@@ -79,6 +82,8 @@ export interface NewTrack {
   requiredCertifications: string[];
   requireDistinctApprover: boolean;
   allowDrift: boolean;
+  /** Stage → seconds. */
+  soakSeconds: Record<string, number>;
 }
 
 /** Creates a track; 409 when the owner has one of that name. */
@@ -86,9 +91,9 @@ export async function createTrack(sql: Sql, t: NewTrack): Promise<TrackRow> {
   try {
     const [row] = await sql<TrackRow[]>`
       insert into promotion_tracks (owner_id, name, tier, stages, description, workflow_id, launch_stage, required_certifications,
-                                    require_distinct_approver, allow_drift)
+                                    require_distinct_approver, allow_drift, soak_seconds)
       values (${t.ownerId}, ${t.name}, ${t.tier}, ${t.stages}, ${t.description}, ${t.workflowId}, ${t.launchStage}, ${t.requiredCertifications},
-              ${t.requireDistinctApprover}, ${t.allowDrift})
+              ${t.requireDistinctApprover}, ${t.allowDrift}, ${sql.json(t.soakSeconds)})
       returning *`;
     return row!;
   } catch (err) {
@@ -111,6 +116,7 @@ export async function updateTrack(
       required_certifications = ${t.requiredCertifications},
       require_distinct_approver = ${t.requireDistinctApprover},
       allow_drift = ${t.allowDrift},
+      soak_seconds = ${sql.json(t.soakSeconds)},
       updated_at = now()
     where id = ${id} returning *`;
   return row!;
@@ -147,11 +153,14 @@ export interface NewPromotion {
   artifactRunId: number;
   scheduledBy: number;
   notes: string[];
+  /** The operator promotes a digest whose soak failed on this track, knowingly. */
+  repromote: boolean;
 }
 
 /**
- * Schedules a promotion (the previous stage must be active: 409; one live promotion per stage and
- * digest: 409) and starts its workflow; the promotion's id.
+ * Schedules a promotion (the previous stage must be active and done soaking: 409; one live
+ * promotion per stage and digest: 409; a digest whose soak failed on the track only with
+ * `repromote`: 409) and starts its workflow; the promotion's id.
  */
 export async function schedulePromotion(
   sql: Sql,
@@ -166,8 +175,8 @@ export async function schedulePromotion(
         await tx`select 1 from promotion_tracks where id = ${p.track.id} for update`;
         if (index > 0) {
           const previous = p.track.stages[index - 1]!;
-          const [active] = await tx`
-            select 1 from artifact_promotions
+          const [active] = await tx<{ soak_state: SoakState | null; soak_ends_at: Date | null }[]>`
+            select soak_state, soak_ends_at from artifact_promotions
             where promotion_track_id = ${p.track.id} and stage = ${previous} and manifest_digest = ${p.manifestDigest} and status = 'active'`;
           if (!active)
             throw new ApiError(
@@ -176,10 +185,31 @@ export async function schedulePromotion(
               `previous stage \`${previous}\` must be active before promoting to \`${p.stage}\``,
               'stage',
             );
+          // A stage still soaking has not shown the digest healthy yet: the next stage waits for it.
+          if (active.soak_state === 'soaking')
+            throw new ApiError(
+              409,
+              'predecessor_soaking',
+              `previous stage \`${previous}\` is soaking until ${active.soak_ends_at?.toISOString() ?? 'its soak ends'}; promote to \`${p.stage}\` once it has passed`,
+              'stage',
+            );
         }
+        // A rollback never loops: a digest whose soak failed here is promoted again only on purpose.
+        const [failed] = await tx<{ id: number; stage: string; rollback_reason: string | null }[]>`
+          select id, stage, rollback_reason from artifact_promotions
+          where promotion_track_id = ${p.track.id} and manifest_digest = ${p.manifestDigest} and soak_state = 'failed'
+          order by id desc limit 1`;
+        if (failed && !p.repromote)
+          throw new ApiError(
+            409,
+            'digest_rolled_back',
+            `${p.manifestDigest} failed its soak at \`${failed.stage}\` and promotion ${failed.id} was rolled back (${failed.rollback_reason ?? 'soak failed'}); give repromote: true to promote it again anyway`,
+            'manifest_digest',
+          );
+        const notes = failed ? [...p.notes, `promotion:repromoted:after:${failed.id}:user:${p.scheduledBy}`] : p.notes;
         const [created] = await tx<{ id: number }[]>`
           insert into artifact_promotions (promotion_track_id, manifest_digest, artifact_run_id, stage, scheduled_by, notes)
-          values (${p.track.id}, ${p.manifestDigest}, ${p.artifactRunId}, ${p.stage}, ${p.scheduledBy}, ${p.notes})
+          values (${p.track.id}, ${p.manifestDigest}, ${p.artifactRunId}, ${p.stage}, ${p.scheduledBy}, ${notes})
           returning id`;
         return created!;
       },
@@ -210,6 +240,8 @@ export interface RecordPromotionTransitionInput {
   actorId: number | null;
   status: PromotionStatus;
   note: string;
+  /** A rollback because the soak failed: the digest is marked so that it is not promoted again by itself. */
+  soakFailed?: boolean;
 }
 
 export interface CreatedPromotion {
@@ -323,6 +355,12 @@ export async function recordPromotionTransition(sql: Sql, input: RecordPromotion
         approved_at = case when ${input.status} = 'approved' then now() else approved_at end,
         activated_at = case when ${input.status} = 'active' then now() else activated_at end,
         rolled_back_at = case when ${input.status} = 'rolled_back' then now() else rolled_back_at end,
+        rollback_reason = case when ${input.status} = 'rolled_back' then ${input.note}::text else rollback_reason end,
+        soak_state = case
+          when ${input.status} <> 'rolled_back' then soak_state
+          when ${input.soakFailed ?? false}::boolean then 'failed'
+          when soak_state = 'soaking' then 'cancelled'
+          else soak_state end,
         updated_at = now()
       where id = ${input.promotionId}`;
     await tx`

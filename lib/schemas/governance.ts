@@ -1,7 +1,7 @@
 // Certifications, governance workflows and runs, release-train tracks and promotions:
 // request and response schemas shared by the API (validation + OpenAPI) and mcpctl.
 import { z } from '@hono/zod-openapi';
-import { PROMOTION_STATUSES, RUN_STATUSES, STEP_STATUSES, WORKFLOW_TYPES } from '../governance/states.js';
+import { PROMOTION_STATUSES, RUN_STATUSES, SOAK_STATES, STEP_STATUSES, WORKFLOW_TYPES } from '../governance/states.js';
 import { Timestamp } from './common.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be a sha256 digest (sha256:<64 hex>)');
@@ -253,6 +253,9 @@ export const Track = z
     required_certifications: z.array(z.string()),
     require_distinct_approver: z.boolean(),
     allow_drift: z.boolean(),
+    soak_seconds: z
+      .record(z.string(), z.number().int())
+      .openapi({ description: 'Soak time per stage, in seconds; a stage not listed has none' }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -264,6 +267,29 @@ const Stages = z
   .min(1)
   .max(20)
   .refine((s) => new Set(s).size === s.length, 'stages must be distinct');
+
+/** The longest soak a stage may have: a week (a soak is one heartbeating watch, not a poller). */
+export const MAX_SOAK_SECONDS = 7 * 86_400;
+
+/** Stage → seconds; stages lower-cased as the track stores them. */
+const SoakSeconds = z
+  .record(
+    Label(50),
+    z
+      .number()
+      .int('must be a whole number of seconds')
+      .positive('must be a positive number of seconds')
+      .max(MAX_SOAK_SECONDS, `must be at most ${MAX_SOAK_SECONDS} seconds (a week)`),
+  )
+  .transform((m) => Object.fromEntries(Object.entries(m).map(([stage, s]) => [stage.toLowerCase(), s])));
+
+/** Why a soak map does not fit the stages (the first stage it names that the track lacks), or undefined. */
+export function soakStageRefusal(soak: Record<string, number>, stages: readonly string[]): string | undefined {
+  const unknown = Object.keys(soak).find((stage) => !stages.includes(stage));
+  return unknown === undefined
+    ? undefined
+    : `soak_seconds names stage \`${unknown}\`, which is not one of the stages (${stages.join(', ')})`;
+}
 
 const trackGates = {
   description: z
@@ -294,6 +320,10 @@ const trackGates = {
     description:
       'Servers the track governs keep taking new gateway sessions while their tools differ from the certified ones (drifted)',
   }),
+  soak_seconds: SoakSeconds.nullable().optional().openapi({
+    description:
+      'Soak time per stage, in seconds (`{"staging": 600}`): a promotion that goes active at the stage is watched that long, and rolled back by its workflow if a server running its digest fails health (or drifts, unless allow_drift); null clears',
+  }),
 };
 
 export const CreateTrack = z
@@ -315,6 +345,8 @@ export const CreateTrack = z
         path: ['launch_stage'],
         message: `launch_stage must be one of the stages (${stages.join(', ')})`,
       });
+    const soak = b.soak_seconds && soakStageRefusal(b.soak_seconds, stages);
+    if (soak) ctx.addIssue({ code: 'custom', path: ['soak_seconds'], message: soak });
   })
   .openapi('CreateTrack');
 
@@ -341,6 +373,12 @@ export const PromotionRecord = z
     approved_at: Timestamp.nullable(),
     activated_at: Timestamp.nullable(),
     rolled_back_at: Timestamp.nullable(),
+    soak_state: z.enum(SOAK_STATES).nullable().openapi({
+      description:
+        'soaking (until soak_ends_at), passed, failed (its workflow rolled it back), cancelled (rolled back while soaking); null: its stage has no soak',
+    }),
+    soak_ends_at: Timestamp.nullable(),
+    rollback_reason: z.string().nullable().openapi({ description: 'Why it was rolled back' }),
     updated_at: Timestamp,
     created_at: Timestamp,
     track_name: z.string(),
@@ -356,6 +394,10 @@ export const SchedulePromotion = z
     artifact_run_id: RunId.optional(),
     stage: Label(50).transform((s) => s.toLowerCase()),
     notes: z.array(Note).max(50).default([]),
+    repromote: z.boolean().default(false).openapi({
+      description:
+        'Promote a digest whose soak failed on this track (it was rolled back automatically); refused without it',
+    }),
   })
   .strict()
   .openapi('SchedulePromotion');

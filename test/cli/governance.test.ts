@@ -391,6 +391,25 @@ describe('promotions bodies', () => {
     expect(() => buildTrackBody({ name: 'x', tier: 'Router', workflow: '0' })).toThrow(/^--workflow: /);
   });
 
+  it('takes soak times as --soak STAGE=SECONDS, checked against the stages', () => {
+    expect(buildTrackBody({ name: 'x', tier: 'Router', soak: ['staging=600', 'Production=3600'] })).toEqual({
+      name: 'x',
+      tier: 'Router',
+      soak_seconds: { staging: 600, Production: 3600 },
+    });
+    expect(() => buildTrackBody({ name: 'x', tier: 'Router', soak: ['staging'] })).toThrow(
+      '--soak: give STAGE=SECONDS (e.g. staging=600), not "staging"',
+    );
+    expect(() => buildTrackBody({ name: 'x', tier: 'Router', soak: ['qa=60'] })).toThrow(
+      '--soak: soak_seconds names stage `qa`, which is not one of the stages (candidate, staging, production)',
+    );
+    expect(() => buildTrackBody({ name: 'x', tier: 'Router', soak: ['staging=0'] })).toThrow(
+      '--soak staging: must be a positive number of seconds',
+    );
+    expect(buildTrackUpdate({ soak: ['none'] })).toEqual({ soak_seconds: null });
+    expect(buildTrackUpdate({ soak: ['staging=5'] })).toEqual({ soak_seconds: { staging: 5 } });
+  });
+
   it('updates only what is given; "none" clears', () => {
     expect(buildTrackUpdate({ workflow: 'none', launchStage: 'none', description: 'none' })).toEqual({
       workflow_id: null,
@@ -406,6 +425,11 @@ describe('promotions bodies', () => {
     expect(() => buildTrackUpdate({ requireCert: ['x'], clearRequiredCerts: true })).toThrow(
       '--require-cert/--clear-required-certs: give one',
     );
+  });
+
+  it('schedules a digest whose soak failed only with --repromote', () => {
+    expect(buildScheduleBody('2', DIGEST, 'staging', { repromote: true })).toMatchObject({ repromote: true });
+    expect(buildScheduleBody('2', DIGEST, 'staging', {})).not.toHaveProperty('repromote');
   });
 
   it('schedules with track_id, manifest_digest, stage, artifact_run_id and notes', () => {
@@ -456,11 +480,22 @@ describe('promotions tables', () => {
       required_certifications: ['baseline', 'sec'],
       require_distinct_approver: false,
       allow_drift: false,
+      soak_seconds: { staging: 600 },
       created_at: AT,
       updated_at: AT,
     };
     expect(trackListTable([track])[1]).toEqual([
-      [2, 'mcg-train', 'Router', 'candidate > staging > production', 3, 'staging', 'baseline, sec', null],
+      [
+        2,
+        'mcg-train',
+        'Router',
+        'candidate > staging > production',
+        3,
+        'staging',
+        'baseline, sec',
+        'staging 600 s',
+        null,
+      ],
     ]);
   });
 
@@ -481,13 +516,28 @@ describe('promotions tables', () => {
       approved_at: AT,
       activated_at: AT,
       rolled_back_at: null,
+      soak_state: null,
+      soak_ends_at: null,
+      rollback_reason: null,
       updated_at: AT,
       created_at: AT,
       track_name: 'mcg-train',
       tier: 'Router',
     };
     expect(promotionListTable([p])[1]).toEqual([
-      [9, 'mcg-train', 'candidate', 'sha256:ab12ab12ab12', 'active', 12, AT, AT],
+      [9, 'mcg-train', 'candidate', 'sha256:ab12ab12ab12', 'active', null, 12, AT, AT, null],
     ]);
+    const failed: PromotionRecord = {
+      ...p,
+      stage: 'staging',
+      status: 'rolled_back',
+      soak_state: 'failed',
+      rollback_reason: 'promotion:soak-failed:staging:server:4:unhealthy:2 probes failed in a row',
+    };
+    expect(promotionListTable([failed])[1][0]![5]).toBe('failed');
+    expect(promotionListTable([failed])[1][0]![9]).toBe(failed.rollback_reason);
+    expect(promotionListTable([{ ...p, soak_state: 'soaking', soak_ends_at: AT }])[1][0]![5]).toBe(
+      `soaking until ${AT}`,
+    );
   });
 });

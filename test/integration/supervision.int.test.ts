@@ -6,8 +6,6 @@
 // always crashes (HELLO_CRASH_ON_START) → crashloop with growing delays, the gateway answering
 // 503 + Retry-After; the worker killed while a server is supervised → supervision resumes, one
 // restart, not two. Timings are the HEALTH_* settings, short here so the file runs in about a minute.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { helloMcpRepo } from '../support/example-repo.js';
@@ -15,21 +13,11 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory } from '../support/histories.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
 import { runMcpctl } from '../support/mcpctl.js';
+import { FAST_HEALTH, gatewayEcho } from '../support/supervised.js';
 
 let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
-
-const HEALTH = {
-  HEALTH_PROBE_INTERVAL_MS: '1000',
-  HEALTH_PROBE_TIMEOUT_MS: '1500',
-  HEALTH_DEGRADED_LATENCY_MS: '1000',
-  HEALTH_FAILURE_THRESHOLD: '2',
-  HEALTH_RESTART_BACKOFF_MS: '1000',
-  HEALTH_RESTART_BACKOFF_MAX_MS: '8000',
-  HEALTH_CRASHLOOP_RESTARTS: '3',
-  HEALTH_CRASHLOOP_WINDOW_MS: '120000',
-};
 
 interface EventRow {
   id: number;
@@ -61,19 +49,6 @@ async function eventsInOrder(id: number, after: number, statuses: string[], time
   );
 }
 
-async function gatewayEcho(id: number, text: string): Promise<unknown> {
-  const client = new Client({ name: 'sv-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${h.apiUrl}/mcp/${id}`), {
-    requestInit: { headers: { authorization: `Bearer ${h.adminToken}` } },
-  });
-  await client.connect(transport);
-  try {
-    return await client.callTool({ name: 'echo', arguments: { text } });
-  } finally {
-    await client.close();
-  }
-}
-
 async function createServer(name: string, config: Record<string, string> = {}): Promise<number> {
   const created = await call('POST', '/api/servers', {
     token: h.adminToken,
@@ -87,7 +62,7 @@ const container = (id: number) => stack.docker.getContainer(`mcp-server-${id}`);
 
 beforeAll(async () => {
   stack = await startBuildStack('supervision');
-  h = await startHarness('supervision', { ...stack.env('linux/amd64'), ...HEALTH });
+  h = await startHarness('supervision', { ...stack.env('linux/amd64'), ...FAST_HEALTH });
   call = httpClient(h.apiUrl);
   await helloMcpRepo(stack, 'sv-hello');
 }, 300_000);
@@ -103,7 +78,7 @@ describe('a supervised server', () => {
     id = await createServer('sv-hello');
     const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running');
     expect(server.status, server.status_reason).toBe('running');
-    expect(await gatewayEcho(id, 'before')).toEqual({ content: [{ type: 'text', text: 'before' }] });
+    expect(await gatewayEcho(h, id, 'before')).toEqual({ content: [{ type: 'text', text: 'before' }] });
 
     const probes = await eventually(
       async () => {
@@ -136,7 +111,7 @@ describe('a supervised server', () => {
     // Noticed by the wait on the container: before the probes could have failed twice.
     expect(unhealthy.created_at.getTime() - killedAt).toBeLessThan(2_000);
     expect(events.find((e) => e.status === 'restarting')!.reason).toMatch(/^restart 1 after waiting 1 s: container/);
-    expect(await gatewayEcho(id, 'after')).toEqual({ content: [{ type: 'text', text: 'after' }] });
+    expect(await gatewayEcho(h, id, 'after')).toEqual({ content: [{ type: 'text', text: 'after' }] });
   });
 
   it('goes degraded, then unhealthy, when it stops answering ping, and is restarted', async () => {
@@ -148,7 +123,7 @@ describe('a supervised server', () => {
     expect(events.find((e) => e.status === 'unhealthy')!.reason).toMatch(/^2 probes failed in a row/);
     const failed = (await call('GET', `/api/servers/${id}/probes?limit=50`, { token: h.adminToken })).body;
     expect(failed.some((p: { ok: boolean }) => !p.ok)).toBe(true);
-    expect(await gatewayEcho(id, 'recovered')).toEqual({ content: [{ type: 'text', text: 'recovered' }] });
+    expect(await gatewayEcho(h, id, 'recovered')).toEqual({ content: [{ type: 'text', text: 'recovered' }] });
   }, 60_000);
 
   it('resumes supervision after the worker is killed, with one restart, not two', async () => {
@@ -164,7 +139,7 @@ describe('a supervised server', () => {
     expect(after.filter((e) => e.status === 'restarting')).toHaveLength(1);
     expect(after.at(-1)!.status).toBe('running');
     expect(events.length).toBeGreaterThan(0);
-    expect(await gatewayEcho(id, 'resumed')).toEqual({ content: [{ type: 'text', text: 'resumed' }] });
+    expect(await gatewayEcho(h, id, 'resumed')).toEqual({ content: [{ type: 'text', text: 'resumed' }] });
     recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-supervised-restarts-open');
   }, 120_000);
 });

@@ -9,7 +9,8 @@ import { vi, type Mock } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import type { BuildSettings, PlatformPush } from '../build-and-publish.messages.js';
 import { ErrorType } from '../../lib/errors.js';
-import type { PromotionStatus, RunStatus, StepState } from '../../lib/governance/states.js';
+import type { PromotionStatus, RunStatus, SoakState, StepState } from '../../lib/governance/states.js';
+import type { RollbackTarget, SoakFailure } from '../../lib/ledger/soak.js';
 import type { PolicyDecision } from '../../lib/policy/decide.js';
 import { canTransition, type ServerStatus } from '../../lib/server-status.js';
 import { freshId } from './workflow-env.js';
@@ -218,6 +219,16 @@ export interface PromotionRow {
   governanceRunId: number | null;
   /** recordPromotionTransition inputs, once per key, in order (promotion_events). */
   events: Parameters<Activities['recordPromotionTransition']>[0][];
+  stage: string;
+  /** The stage's soak time (0: none). */
+  soakSeconds: number;
+  soakState: SoakState | null;
+  /** Set by a test: the failure awaitSoakFailure reports (it waits until there is one). */
+  soakFailure?: SoakFailure;
+  /** What rollbackTargets answers. */
+  rollbackTargets: RollbackTarget[];
+  /** recordPromotionNote inputs, once per key, in order (events that change no status). */
+  noteEvents: { key: string; note: string }[];
 }
 
 export interface GovernanceLedger {
@@ -233,7 +244,7 @@ export interface GovernanceLedger {
   ): GovernanceRunRow;
   addPromotion(
     p: Pick<PromotionRow, 'promotionId' | 'ownerId' | 'governanceWorkflowId'> &
-      Partial<Pick<PromotionRow, 'scheduledBy'>>,
+      Partial<Pick<PromotionRow, 'scheduledBy' | 'soakSeconds' | 'rollbackTargets'>>,
   ): PromotionRow;
 }
 
@@ -245,6 +256,11 @@ export type GovernanceActivities = Fakes<
   | 'loadPromotion'
   | 'createPromotionRun'
   | 'recordPromotionTransition'
+  | 'beginSoak'
+  | 'recordSoakPassed'
+  | 'recordPromotionNote'
+  | 'awaitSoakFailure'
+  | 'rollbackTargets'
 >;
 
 /**
@@ -278,6 +294,11 @@ export function fakeGovernanceActivities(promotionSteps: string[] = ['review', '
         scheduledBy: null,
         governanceRunId: null,
         events: [],
+        stage: 'staging',
+        soakSeconds: 0,
+        soakState: null,
+        rollbackTargets: [],
+        noteEvents: [],
         ...p,
       };
       ledger.promotions.set(row.promotionId, row);
@@ -335,8 +356,38 @@ export function fakeGovernanceActivities(promotionSteps: string[] = ['review', '
       const p = promotionOf(input.promotionId);
       if (p.events.some((e) => e.key === input.key)) return;
       p.status = input.status;
+      if (input.status === 'rolled_back')
+        p.soakState = input.soakFailed ? 'failed' : p.soakState === 'soaking' ? 'cancelled' : p.soakState;
       p.events.push(input);
     }),
+    beginSoak: fake('beginSoak', async ({ promotionId, key }) => {
+      const p = promotionOf(promotionId);
+      if (p.soakSeconds > 0 && !p.noteEvents.some((e) => e.key === key)) {
+        p.soakState = 'soaking';
+        p.noteEvents.push({ key, note: `promotion:soak:started:${p.stage}:${p.soakSeconds}s` });
+      }
+      return { seconds: p.soakSeconds, stage: p.stage };
+    }),
+    recordSoakPassed: fake('recordSoakPassed', async ({ promotionId, key, seconds }) => {
+      const p = promotionOf(promotionId);
+      if (p.noteEvents.some((e) => e.key === key)) return;
+      p.soakState = 'passed';
+      p.noteEvents.push({ key, note: `promotion:soak:passed:${seconds}s` });
+    }),
+    recordPromotionNote: fake('recordPromotionNote', async ({ promotionId, key, note }) => {
+      const p = promotionOf(promotionId);
+      if (!p.noteEvents.some((e) => e.key === key)) p.noteEvents.push({ key, note });
+    }),
+    awaitSoakFailure: fake('awaitSoakFailure', async ({ promotionId }) => {
+      const ctx = Context.current();
+      for (;;) {
+        const failure = promotionOf(promotionId).soakFailure;
+        if (failure) return failure;
+        ctx.heartbeat();
+        await Promise.race([new Promise((r) => setTimeout(r, 50)), ctx.cancelled]);
+      }
+    }),
+    rollbackTargets: fake('rollbackTargets', async ({ promotionId }) => promotionOf(promotionId).rollbackTargets),
   };
   return { activities, ledger };
 }
