@@ -90,6 +90,7 @@ const createLabels = {
   'source.env': '--env',
   transport: '--transport',
   config: '--config',
+  secret_updates: '--secret-updates',
   'source.server': '--from',
 };
 
