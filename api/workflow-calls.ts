@@ -129,8 +129,10 @@ export async function sendIntent(
   serverId: number,
   intent: ServerIntent,
   actorId: number,
+  reason?: string,
 ) {
-  const accepted = await executeUpdate(temporal, workflowIds.server(serverId), intentUpdates[intent], [{ actorId }], {
+  const request = reason === undefined ? { actorId } : { actorId, reason };
+  const accepted = await executeUpdate(temporal, workflowIds.server(serverId), intentUpdates[intent], [request], {
     ended: { code: 'lifecycle_ended', message: `server ${serverId} has no running lifecycle workflow` },
     what: `the ${intent} request`,
   });

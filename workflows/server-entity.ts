@@ -120,7 +120,11 @@ export class ServerEntity {
   }
 
   acceptIntent(intent: ServerIntent, request: IntentRequest): IntentAccepted {
-    this.queue.push({ intent, actorId: request.actorId });
+    this.queue.push({
+      intent,
+      actorId: request.actorId,
+      ...(typeof request.reason === 'string' && { reason: request.reason.slice(0, 500) }),
+    });
     // Stopping or deleting supersedes a build under way: cancel it rather than wait for it.
     // Any new intent supersedes a launch waiting on a gate.
     if ((intent === 'stop' || intent === 'delete') && this.current && this.current.intent !== 'stop')
@@ -155,6 +159,11 @@ export class ServerEntity {
   }
 
   // --- what the workflow's loop uses ---
+
+  /** Why the current intent was asked for, when its request said. */
+  get currentIntentReason(): string | undefined {
+    return this.current?.reason;
+  }
 
   /** The relaunch the current intent carries out, if it is one. */
   get currentRelaunch(): RelaunchRequest | undefined {

@@ -49,10 +49,13 @@ export interface QueuedIntent {
   actorId: number | null;
   /** A redeploy that launches this artifact as it is, without a build (a promotion's rollback). */
   relaunch?: RelaunchRequest;
+  /** Why the intent was asked for when it was not an operator's own (a secret's new version): the event's reason. */
+  reason?: string;
 }
 
 export interface IntentRequest {
   actorId: number;
+  reason?: string;
 }
 
 export interface IntentAccepted {

@@ -134,6 +134,17 @@ describe.concurrent('serverLifecycle: redeploy and delete', () => {
     });
   });
 
+  it("a redeploy asked for with a reason (a secret's new version) records it on the redeploying event", async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await settles(handle, ledger, 'running');
+      await handle.executeUpdate(redeployUpdate, { args: [{ ...actor, reason: 'redeploy: secret gh version 2' }] });
+      await eventually(() => expect(ledger.reasonOf('redeploying')).toBe('redeploy: secret gh version 2'));
+      await settles(handle, ledger, 'running');
+    });
+  });
+
   it('delete removes the workload and the row, and ends the workflow', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     await env.run(activities, async (taskQueue) => {

@@ -37,6 +37,7 @@ import { supervise, supervises } from './server-supervision.js';
 
 /** Workflows started before launching existed replay without it (see README: changing workflows). */
 const RUNTIME_PATCH = 'runtime-launch-v1';
+const REASON_PATCH = 'redeploy-reason-v1';
 /** A launched server is supervised between intents (probes, exits, restarts); older runs only waited. */
 const SUPERVISION_PATCH = 'health-supervision-v1';
 /** A rolled-back promotion's relaunch: a redeploy that launches a given artifact without building. */
@@ -132,7 +133,9 @@ async function carryOut(server: ServerEntity, intent: Exclude<ServerIntent, 'del
         await launch(server, relaunch.artifactRunId ?? server.launched?.artifactRunId);
         return;
       }
-      await server.transition('redeploying');
+      // A redeploy asked for with a reason (a secret's new version) says so in its event.
+      const reason = server.currentIntentReason;
+      await server.transition('redeploying', reason !== undefined && patched(REASON_PATCH) ? reason : undefined);
       if (patched(RUNTIME_PATCH)) await launch(server, await build(server));
       else if (server.builds) await build(server);
       else await server.transition('starting');

@@ -1,6 +1,6 @@
 // The secret store: names, versions and who uses each secret; values go in (encrypted at once) and
-// never come out of the API. A new version redeploys the servers that ask for it
-// (`secrets.on_change: redeploy`); the others take it at their next start.
+// never come out of the API. A new version redeploys the launched servers that ask for it
+// (`secret_updates: "redeploy"`); the others take it at their next start.
 import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
 import {
@@ -8,11 +8,18 @@ import {
   deleteSecret,
   listSecrets,
   rekeySecrets,
-  serversUsing,
+  serversToRedeploy,
   toSecret,
   updateSecret,
 } from '../../lib/ledger/secrets.js';
-import { CreateSecretBody, RekeyResult, Secret, SecretNameParam, UpdateSecretBody } from '../../lib/schemas/secrets.js';
+import {
+  CreateSecretBody,
+  RekeyResult,
+  Secret,
+  SecretNameParam,
+  UpdatedSecret,
+  UpdateSecretBody,
+} from '../../lib/schemas/secrets.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import { commonErrors, conflictError, createRouter, json, jsonBody, notFoundError, defineRoute } from '../openapi.js';
@@ -44,9 +51,13 @@ const updateSecretRoute = defineRoute({
   path: '/{name}',
   operationId: 'updateSecret',
   tags,
-  summary: 'Store a new version of a secret of your own',
+  summary: 'Store a new version of a secret of your own; servers that asked for it are redeployed',
   request: { params: SecretNameParam, body: jsonBody(UpdateSecretBody) },
-  responses: { 200: json(Secret, 'The secret at its new version'), ...commonErrors, ...notFoundError },
+  responses: {
+    200: json(UpdatedSecret, 'The secret at its new version, and the servers redeployed'),
+    ...commonErrors,
+    ...notFoundError,
+  },
 });
 
 const deleteSecretRoute = defineRoute({
@@ -87,15 +98,19 @@ export function secretRoutes(deps: ApiDeps) {
       requireRole(caller, 'admin', 'operator');
       const { name } = c.req.valid('param');
       const row = await updateSecret(sql, keyring, { ownerId: caller.id, name, value: c.req.valid('json').value });
-      // Servers that asked to follow their secrets are redeployed now; one that cannot be (stopped,
-      // mid-transition) takes the new version at its next start, like every other.
-      for (const server of await serversUsing(sql, caller.id, name)) {
-        if (!server.redeploy) continue;
-        await sendIntent(deps, server.id, 'redeploy', caller.id).catch((err: unknown) =>
-          log.info({ serverId: server.id, secret: name, reason: (err as Error).message }, 'secret change: no redeploy'),
-        );
+      // Servers that asked to follow their secrets are redeployed now; one the workflow refuses
+      // (mid-transition, stopped meanwhile) takes the new version at its next start, like every other.
+      const reason = `secret ${name} version ${row.current_version}`;
+      const redeployed: { id: number; name: string }[] = [];
+      for (const server of await serversToRedeploy(sql, caller.id, name)) {
+        try {
+          await sendIntent(deps, server.id, 'redeploy', caller.id, `redeploy: ${reason}`);
+          redeployed.push(server);
+        } catch (err) {
+          log.info({ serverId: server.id, secret: name, reason: (err as Error).message }, 'secret change: no redeploy');
+        }
       }
-      return c.json(toSecret(row), 200);
+      return c.json({ ...toSecret(row), redeployed }, 200);
     })
     .openapi(deleteSecretRoute, async (c) => {
       const caller = c.get('caller');

@@ -166,6 +166,7 @@ export function serverRoutes(deps: ApiDeps) {
           ...(body.transport && { transport: body.transport }),
           config: body.config,
           useGpu: body.use_gpu,
+          secretUpdates: body.secret_updates,
         },
         (server) =>
           deps.temporal.workflow.start<typeof serverLifecycle>('serverLifecycle', {

@@ -2,7 +2,7 @@
 // shell history and the process list), list, rm, and rekey (admins).
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { CreateSecretBody, SecretName, type Secret } from '../../lib/schemas/secrets.js';
+import { CreateSecretBody, SecretName, type Secret, type UpdatedSecret } from '../../lib/schemas/secrets.js';
 import { clientFrom } from '../client.js';
 import { ApiHttpError, CliError } from '../handle-error.js';
 import { show, withJson, type Cell } from '../output.js';
@@ -48,14 +48,17 @@ export function secretsCommand(): Command {
       const value = opts.fromFile ? await readFile(opts.fromFile, 'utf8') : await readStdin();
       checkBody(CreateSecretBody, { name, value }, { name: 'NAME', value: 'the value' });
       const client = clientFrom(cmd);
-      let secret: Secret;
+      let secret: Secret | UpdatedSecret;
       try {
         secret = await client.post<Secret>('/api/secrets', { name, value });
       } catch (err) {
         if (!(err instanceof ApiHttpError) || err.code !== 'secret_exists') throw err;
-        secret = await client.put<Secret>(`/api/secrets/${name}`, { value });
+        secret = await client.put<UpdatedSecret>(`/api/secrets/${name}`, { value });
       }
       show(opts.json, secret, (s) => secretTable([s]));
+      if (!opts.json && 'redeployed' in secret && secret.redeployed.length > 0) {
+        console.log(`redeployed: ${secret.redeployed.map((u) => `${u.name} (${u.id})`).join(', ')}`);
+      }
     });
 
   withJson(secrets.command('list').description('list secrets: names, versions, the servers that use each')).action(

@@ -71,6 +71,7 @@ export interface CreateOptions {
   transport?: string;
   config?: string[];
   gpu?: boolean;
+  secretUpdates?: string;
   start: boolean;
 }
 
@@ -89,6 +90,7 @@ const createLabels = {
   'source.env': '--env',
   transport: '--transport',
   config: '--config',
+  secret_updates: '--secret-updates',
   'source.server': '--from',
 };
 
@@ -192,6 +194,7 @@ export function buildCreateBody(name: string | undefined, opts: CreateOptions): 
     ...(opts.transport !== undefined && { transport: opts.transport }),
     config,
     use_gpu: Boolean(opts.gpu),
+    ...(opts.secretUpdates !== undefined && { secret_updates: opts.secretUpdates }),
     start: opts.start,
   };
   checkBody(CreateServerBody, body, createLabels);
@@ -232,6 +235,7 @@ const detailTable = (s: Server): [string[], Cell[][]] => [
         .join(', '),
     ],
     ['gpu', s.use_gpu],
+    ['secret updates', s.secret_updates],
     ['owner', s.owner_id],
     ['created', s.created_at],
     ['updated', s.updated_at],
@@ -304,6 +308,10 @@ export function serversCommand(): Command {
       '--secret <KEY=NAME[:env]>',
       'a secret reference: the file /run/secrets/NAME with KEY_FILE pointing at it, or KEY itself with :env; repeat for more',
       collect,
+    )
+    .option(
+      '--secret-updates <policy>',
+      "a secret's new version: next-start (default) or redeploy (at once, when launched)",
     )
     .option('--gpu', 'give the server a GPU')
     .option('--no-start', 'create it stopped')

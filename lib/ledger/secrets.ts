@@ -7,6 +7,7 @@ import { ApiError, notFound } from '../errors.js';
 import { secretRefs, type ConfigValues, type Secret } from '../schemas/secrets.js';
 import { open, rewrap, seal } from '../secrets/envelope.js';
 import { EnvError } from '../env.js';
+import { SUPERVISED } from '../server-status.js';
 import type { Keyring } from '../secrets/keys.js';
 import { rewrapCodecKeys } from './payload-codec-keys.js';
 import { ownedBy, type OwnerScope } from './scope.js';
@@ -176,12 +177,17 @@ export async function resolveSecretValues(
   return resolved;
 }
 
-/** The servers (id, whether they redeploy on change) of the owner that reference the secret. */
-export function serversUsing(sql: Sql, ownerId: number, name: string): Promise<{ id: number; redeploy: boolean }[]> {
-  return sql<{ id: number; redeploy: boolean }[]>`
-    select m.id, coalesce(m.config ->> 'secrets.on_change', 'next-start') = 'redeploy' as redeploy
+/**
+ * The owner's launched servers (running or supervised since their launch) that reference the secret
+ * and asked to be redeployed when it gets a new version.
+ */
+export function serversToRedeploy(sql: Sql, ownerId: number, name: string): Promise<{ id: number; name: string }[]> {
+  return sql<{ id: number; name: string }[]>`
+    select m.id, m.name
     from mcp_servers m
     where m.owner_id = ${ownerId}
+      and m.secret_updates = 'redeploy'
+      and m.status in ${sql([...SUPERVISED])}
       and exists (
         select 1 from jsonb_each(m.config) c
         where jsonb_typeof(c.value) = 'object' and c.value ->> 'secret' = ${name})

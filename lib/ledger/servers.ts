@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterCreation, createWithWorkflow } from '../creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../db.js';
 import { ApiError, ErrorType, notFound } from '../errors.js';
-import type { Server, ServerEvent, ServerSource, ServerTransport } from '../schemas/servers.js';
+import type { SecretUpdatePolicy, Server, ServerEvent, ServerSource, ServerTransport } from '../schemas/servers.js';
 import { canTransition, type ServerStatus } from '../server-status.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 import type { ConfigValues } from '../schemas/secrets.js';
@@ -21,6 +21,7 @@ export interface ServerRow {
   transport?: ServerTransport | null;
   config: ConfigValues;
   use_gpu: boolean;
+  secret_updates: SecretUpdatePolicy;
   status: ServerStatus;
   status_reason: string | null;
   webhook_secret?: string | null;
@@ -48,6 +49,7 @@ export function toServer(row: ServerRow): Server {
     transport: row.transport ?? null,
     config: row.config,
     use_gpu: row.use_gpu,
+    secret_updates: row.secret_updates,
     owner_id: row.owner_id,
     status: row.status,
     status_reason: row.status_reason,
@@ -118,6 +120,7 @@ export interface NewServer {
   transport?: ServerTransport;
   config: ConfigValues;
   useGpu: boolean;
+  secretUpdates: SecretUpdatePolicy;
 }
 
 /** Creates the server (within its owner's quota; 409 when the name is taken) and starts its workflow. */
@@ -144,9 +147,9 @@ export async function createServer(
           );
         }
         const [server] = await tx<ServerRow[]>`
-          insert into mcp_servers (owner_id, name, server_type, source, transport, config, use_gpu, webhook_secret)
+          insert into mcp_servers (owner_id, name, server_type, source, transport, config, use_gpu, secret_updates, webhook_secret)
           values (${input.ownerId}, ${input.name}, ${input.serverType}, ${tx.json(input.source)}, ${input.transport ?? null}, ${tx.json(input.config)}, ${input.useGpu},
-                  ${newWebhookSecret()})
+                  ${input.secretUpdates}, ${newWebhookSecret()})
           returning *`;
         return server!;
       },

@@ -31,11 +31,9 @@ describe('server config with secret references', () => {
     expect(issues({ GH: { secret: 'gh', as: 'env' }, GH_FILE: '/x' })).toEqual([]);
   });
 
-  it('has a per-server policy for new versions', () => {
-    expect(issues({ 'secrets.on_change': 'redeploy' })).toEqual([]);
-    expect(issues({ 'secrets.on_change': 'next-start' })).toEqual([]);
-    expect(issues({ 'secrets.on_change': 'now' })).toEqual([
-      'secrets.on_change: secrets.on_change must be "next-start" or "redeploy"',
+  it('leaves the policy for new versions to the server field, not a config key', () => {
+    expect(issues({ 'secrets.on_change': 'redeploy' })).toEqual([
+      'secrets.on_change: secrets.on_change is not a config key: set the server field secret_updates',
     ]);
   });
 

@@ -72,6 +72,14 @@ export const Secret = z
   .openapi('Secret');
 export type Secret = z.infer<typeof Secret>;
 
+export const UpdatedSecret = Secret.extend({
+  redeployed: z.array(SecretUser).openapi({
+    description:
+      'Launched servers using the secret whose secret_updates is "redeploy": redeployed now; the others take the new version at their next start',
+  }),
+}).openapi('UpdatedSecret');
+export type UpdatedSecret = z.infer<typeof UpdatedSecret>;
+
 export const RekeyResult = z
   .object({
     key_id: z.string().openapi({ description: 'The key-encryption key every data key is now wrapped by' }),

@@ -61,3 +61,14 @@ describe('server sources', () => {
     expect(fieldOf(body({ type: 'npm', package: 'x' }, { transport: 'sse' }))).toBe('transport');
   });
 });
+
+describe('secret_updates', () => {
+  const image = { type: 'image', image: 'registry.example.com/x:1' };
+  it('defaults to next-start and takes redeploy', () => {
+    expect(CreateServerBody.parse(body(image)).secret_updates).toBe('next-start');
+    expect(CreateServerBody.parse(body(image, { secret_updates: 'redeploy' })).secret_updates).toBe('redeploy');
+  });
+  it('refuses anything else, naming the field', () => {
+    expect(fieldOf(body(image, { secret_updates: 'now' }))).toBe('secret_updates');
+  });
+});

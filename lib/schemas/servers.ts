@@ -230,15 +230,23 @@ const RequestedSource = ServerSource.superRefine((source, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
 });
 
-/** What happens when a secret the server references gets a new version (config `secrets.on_change`). */
-export const SECRET_CHANGE_POLICIES = ['next-start', 'redeploy'] as const;
+/** What happens when a secret the server references gets a new version (the server's `secret_updates`). */
+export const SECRET_UPDATE_POLICIES = ['next-start', 'redeploy'] as const;
+export type SecretUpdatePolicy = (typeof SECRET_UPDATE_POLICIES)[number];
+
+const SecretUpdates = z
+  .enum(SECRET_UPDATE_POLICIES, { message: 'secret_updates must be "next-start" or "redeploy"' })
+  .openapi({
+    description:
+      'When a secret the server references gets a new version: "next-start" takes it at the next start, "redeploy" redeploys a launched server at once',
+  });
 
 /**
  * Plain settings, and references to secrets: a value is a string, number or boolean, or
  * `{"secret": "<name>"}` (`"as": "env"` for an environment variable rather than a file). Config is
  * stored, shown and carried by workflows as it is, so a secret's value never belongs in it. `runtime`,
- * `egress`, `resources.*` (cpus, memory, pids) and `secrets.on_change` are settings of the platform;
- * every other key is the server's environment.
+ * `egress` and `resources.*` (cpus, memory, pids) are settings of the platform; every other key is
+ * the server's environment.
  */
 export const ServerConfig = z
   .record(
@@ -265,12 +273,12 @@ export const ServerConfig = z
       const problem = resourceValueProblem(key, value);
       if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
-    const onChange = config['secrets.on_change'];
-    if (onChange !== undefined && !SECRET_CHANGE_POLICIES.includes(onChange as never)) {
+    // The policy for a secret's new version is the server's field; a config key would say nothing.
+    if (config['secrets.on_change'] !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['secrets.on_change'],
-        message: 'secrets.on_change must be "next-start" or "redeploy"',
+        message: 'secrets.on_change is not a config key: set the server field secret_updates',
       });
     }
     // What a server may reach beyond mcp-host's gateway: nothing (the default) or the internet minus
@@ -297,6 +305,7 @@ export const CreateServerBody = z
     transport: ServerTransport.optional(),
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),
+    secret_updates: SecretUpdates.default('next-start'),
     start: z.boolean().default(true).openapi({ description: 'Start the server right after creating it' }),
   })
   .strict()
@@ -335,6 +344,7 @@ export const Server = z
     transport: ServerTransport.nullable(),
     config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), SecretRef])),
     use_gpu: z.boolean(),
+    secret_updates: SecretUpdates,
     owner_id: z.number().int(),
     status: ServerStatusSchema,
     status_reason: z.string().nullable(),

@@ -70,6 +70,12 @@ describe('buildCreateBody', () => {
     expect(body.start).toBe(false);
   });
 
+  it('passes --secret-updates on, refused by name when it is neither policy', () => {
+    expect(buildCreateBody('w', { ...git, secretUpdates: 'redeploy' }).secret_updates).toBe('redeploy');
+    expect(buildCreateBody('w', git)).not.toHaveProperty('secret_updates');
+    expect(() => buildCreateBody('w', { ...git, secretUpdates: 'now' })).toThrow('--secret-updates');
+  });
+
   it('needs exactly one source', () => {
     const one = '--git/--image/--npm/--pypi/--go/--from: give exactly one source';
     expect(() => buildCreateBody('w', { type: 'node', start: true })).toThrow(one);

@@ -8,7 +8,9 @@
 // is restarted by its liveness probe. The server's image is a tag in the file's own registry, so the
 // decision resolves it as it would any image source, and the Deployment runs the digest it named.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -106,6 +108,16 @@ async function clusterState(id: number): Promise<string> {
   return lines.join('\n');
 }
 
+/** Creates a server of the registry's router image; its id. */
+async function createRouter(name: string, config: Record<string, unknown> = {}): Promise<number> {
+  const created = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Router', source: { type: 'image', image: routerImage }, config },
+  });
+  expect(created.status, created.text).toBe(201);
+  return created.body.id;
+}
+
 /** The server's one Ready pod, not being deleted, matching `also`. */
 const readyPod = (id: number, what: string, also: (pod: V1Pod) => boolean = () => true) =>
   eventually(
@@ -177,16 +189,7 @@ describe('a kubernetes server is a Deployment', () => {
   let firstSet: string;
 
   it('launches as a Deployment whose ReplicaSet makes a pod, Ready by its MCP probe', async () => {
-    const created = await call('POST', '/api/servers', {
-      token: h.adminToken,
-      json: {
-        name: 'k8s-deployed',
-        server_type: 'Router',
-        source: { type: 'image', image: routerImage },
-      },
-    });
-    expect(created.status, created.text).toBe(201);
-    id = created.body.id;
+    id = await createRouter('k8s-deployed');
     const running = await waitFor(id, 'running', 'the server running');
     expect(running.status_reason).toContain('running and ready');
 
@@ -317,6 +320,92 @@ describe('a kubernetes server is a Deployment', () => {
       () => clusterState(id),
     );
   }, 90_000);
+});
+
+describe("a kubernetes server's secrets", () => {
+  const fileValue = `k8s-file-${randomUUID()}`;
+  const envValue = `k8s-env-${randomUUID()}`;
+  let id: number;
+  const secretName = () => `mcp-server-${id}-secrets`;
+
+  it('are one Secret of the server, mounted read-only at /run/secrets and taken by secretKeyRef', async () => {
+    for (const [name, value] of [
+      ['k8s-file', fileValue],
+      ['k8s-env', envValue],
+    ] as const) {
+      const made = await call('POST', '/api/secrets', { token: h.adminToken, json: { name, value } });
+      expect(made.status, made.text).toBe(201);
+    }
+    id = await createRouter('k8s-secrets', {
+      API_TOKEN: { secret: 'k8s-file' },
+      ENV_TOKEN: { secret: 'k8s-env', as: 'env' },
+    });
+    await waitFor(id, 'running', 'the server with secrets running');
+
+    const secret = await core.readNamespacedSecret({ name: secretName(), namespace: NAMESPACE });
+    const data = Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
+    expect(data).toEqual({ 'k8s-file': fileValue, 'env.ENV_TOKEN': envValue });
+
+    // The Deployment and its pod hold names and paths: the values are in the Secret only.
+    const deployment = await apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE });
+    const pod = await readyPod(id, 'the pod with secrets Ready');
+    for (const object of [deployment, pod]) {
+      expect(JSON.stringify(object)).not.toContain(fileValue);
+      expect(JSON.stringify(object)).not.toContain(envValue);
+    }
+    const spec = pod.spec!;
+    const volume = spec.volumes!.find((v) => v.secret);
+    expect(volume!.secret).toMatchObject({ secretName: secretName(), defaultMode: 0o400 });
+    const container = spec.containers.find((c) => c.volumeMounts?.some((m) => m.name === volume!.name))!;
+    expect(container.volumeMounts!.find((m) => m.name === volume!.name)).toMatchObject({
+      mountPath: '/run/secrets',
+      readOnly: true,
+    });
+    expect(container.env).toEqual(
+      expect.arrayContaining([
+        { name: 'API_TOKEN_FILE', value: '/run/secrets/k8s-file' },
+        { name: 'ENV_TOKEN', valueFrom: { secretKeyRef: { name: secretName(), key: 'env.ENV_TOKEN' } } },
+      ]),
+    );
+
+    // What the server's process got from the node: the env value, and the file with its mode.
+    const child = node.process(pod.metadata!.name!);
+    const environ = new Map(
+      (await readFile(`/proc/${child!.pid}/environ`, 'utf8'))
+        .split('\0')
+        .filter(Boolean)
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as const),
+    );
+    expect(environ.get('ENV_TOKEN')).toBe(envValue);
+    const file = environ.get('API_TOKEN_FILE')!;
+    expect(file).toBe(`${node.mounts(pod.metadata!.name!)!.get('/run/secrets')}/k8s-file`);
+    expect(await readFile(file, 'utf8')).toBe(fileValue);
+    expect((await stat(file)).mode & 0o777).toBe(0o400);
+  });
+
+  it('deletes the Secret with the server', async () => {
+    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+    await eventually(
+      async () =>
+        core.readNamespacedSecret({ name: secretName(), namespace: NAMESPACE }).then(
+          () => undefined,
+          (err: { code?: number }) => (err.code === 404 ? true : undefined),
+        ),
+      90_000,
+      'the Secret deleted',
+      () => clusterState(id),
+    );
+    // The server's row goes after its workload: until then the secrets are in use.
+    for (const name of ['k8s-file', 'k8s-env'])
+      await expect
+        .poll(async () => (await call('DELETE', `/api/secrets/${name}`, { token: h.adminToken })).status, {
+          timeout: 60_000,
+          interval: 500,
+        })
+        .toBe(204);
+  });
 });
 
 describe('workflow determinism', () => {

@@ -85,6 +85,8 @@ afterAll(async () => {
 
 describe('secrets', () => {
   let id: number;
+  /** A server with secret_updates "redeploy": a new version redeploys it. */
+  let follower: number;
 
   it('are stored encrypted and listed without their values', async () => {
     const created = await api('POST', '/api/secrets', { name: 'sec-token', value: marker });
@@ -153,6 +155,26 @@ describe('secrets', () => {
     expect(refused.body.error.message).toContain(`sec-hello (${id})`);
   });
 
+  it('redeploy, on a new version, the servers whose secret_updates say so', async () => {
+    const server = (secret_updates: unknown) => ({
+      name: 'sec-follow',
+      server_type: 'Example',
+      source: { type: 'git', repository: stack.git.url('hello-mcp') },
+      config: { API_TOKEN: { secret: 'sec-token' }, ENV_TOKEN: { secret: 'sec-token', as: 'env' } },
+      secret_updates,
+    });
+    const bad = await api('POST', '/api/servers', server('now'));
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.field).toBe('secret_updates');
+    const created = await api('POST', '/api/servers', server('redeploy'));
+    expect(created.status).toBe(201);
+    follower = created.body.id;
+    const up = await waitForStatus(call, h.adminToken, follower, ['running', 'unhealthy', 'error'], 'running');
+    expect(up.status, up.status_reason).toBe('running');
+    expect((await api('GET', `/api/servers/${follower}`)).body.secret_updates).toBe('redeploy');
+    expect((await api('GET', `/api/servers/${id}`)).body.secret_updates).toBe('next-start');
+  }, 300_000);
+
   it('reach the server at its next start when they get a new version', async () => {
     const mcpctl = promisify(execFile)(
       process.execPath,
@@ -165,6 +187,30 @@ describe('secrets', () => {
     const { stdout } = await mcpctl;
     answers.push(stdout);
     expect(stdout).toMatch(/sec-token\s+\d+\s+2/);
+    // The API's answer names the servers it redeployed: the follower only.
+    expect(stdout).toContain(`redeployed: sec-follow (${follower})`);
+    expect(stdout).not.toContain(`sec-hello (${id})\n`);
+    // The follower is redeployed without a stop or start, and its event says which version did it.
+    await expect
+      .poll(
+        async () =>
+          (
+            await h.sql<{ reason: string | null }[]>`
+              select reason from server_events where server_id = ${follower} and status = 'redeploying'`
+          ).map((e) => e.reason),
+        { timeout: 60_000, interval: 500 },
+      )
+      .toEqual(['redeploy: secret sec-token version 2']);
+    await expect
+      .poll(
+        async () => {
+          const now = (await api('GET', `/api/servers/${follower}`)).body;
+          // Mid-redeploy the container may be gone: that is a status to wait past, not a failure.
+          return now.status === 'running' ? await seen(follower).catch((err: Error) => err.message) : now.status;
+        },
+        { timeout: 240_000, interval: 1000 },
+      )
+      .toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
     expect(await seen(id)).toContain(marker); // the running server keeps the version it started with
 
     expect((await api('POST', `/api/servers/${id}/stop`)).status).toBe(202);
@@ -173,7 +219,7 @@ describe('secrets', () => {
     const back = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running again');
     expect(back.status, back.status_reason).toBe('running');
     expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
-  });
+  }, 360_000);
 
   it('stay readable, and servers keep running, across a rekey, and so do the histories sealed before it', async () => {
     const original = h.env.SECRETS_KEY!;
@@ -275,6 +321,7 @@ describe('secrets', () => {
 
   it('are deleted once no server references them, and the value appeared in no answer', async () => {
     expect((await api('DELETE', `/api/servers/${id}`)).status).toBe(202);
+    if (follower) expect((await api('DELETE', `/api/servers/${follower}`)).status).toBe(202);
     await expect
       .poll(async () => (await api('DELETE', '/api/secrets/sec-token')).status, { timeout: 60_000, interval: 500 })
       .toBe(204);

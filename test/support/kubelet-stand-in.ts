@@ -14,8 +14,14 @@
 // /stdio-bridge into the pod) is reported completed and the host's bridge binary stands for the
 // copy; a pod has no network namespace, so its container port is a free host port (given to the
 // process as PORT) and the probes' 127.0.0.1:<containerPort> is rewritten to it; what process runs
-// for an image is the test's choice (`start`).
+// for an image is the test's choice (`start`). Secret volumes and secretKeyRef env are resolved as
+// the kubelet does, from the Secret at container start: the volume's items are written with their
+// modes into a host directory of the pod's own (the kubelet's tmpfs), and since a host process has
+// no mount namespace, an env value under the mount path is rewritten to that directory.
 import { execFile, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import {
@@ -66,6 +72,8 @@ export interface PodRunner {
   probes: ProbeRun[];
   /** The host process of a pod's server container now. */
   process(pod: string): ChildProcess | undefined;
+  /** Where a pod's volumes are on the host, by the container's mount path. */
+  mounts(pod: string): Map<string, string> | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,6 +93,8 @@ interface Running {
   timers: NodeJS.Timeout[];
   stopped: boolean;
   restarting: boolean;
+  /** Mount path → host directory of the container's Secret volumes. */
+  mounts: Map<string, string>;
 }
 
 async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<PodRunner> {
@@ -207,9 +217,66 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
       child.kill('SIGKILL');
     });
 
-  const launch = (r: Running) => {
+  /** Reads a Secret's data (decoded); a missing Secret or key fails the container's start. */
+  const secretData = async (name: string): Promise<Record<string, Buffer>> => {
+    const secret = await core.readNamespacedSecret({ name, namespace });
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+  };
+
+  /** The Secret volumes' files, written afresh for each start as the kubelet projects them. */
+  const mountSecrets = async (r: Running) => {
+    for (const dir of r.mounts.values()) await rm(dir, { recursive: true, force: true });
+    r.mounts.clear();
+    for (const m of r.container.volumeMounts ?? []) {
+      const volume = r.pod.spec!.volumes?.find((v) => v.name === m.name)?.secret;
+      if (!volume) continue;
+      const data = await secretData(volume.secretName!);
+      const dir = await mkdtemp(join(tmpdir(), 'kubelet-secret-'));
+      const items = volume.items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }));
+      for (const item of items) {
+        const value = data[item.key];
+        if (value === undefined) throw new Error(`secret ${volume.secretName} has no key ${item.key}`);
+        const file = join(dir, item.path);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, value);
+        await chmod(file, item.mode ?? volume.defaultMode ?? 0o644);
+      }
+      // Read-only as mounted: the directory lists and opens its files, nothing is added.
+      if (m.readOnly) await chmod(dir, 0o500);
+      r.mounts.set(m.mountPath, dir);
+    }
+  };
+
+  const containerEnv = async (r: Running): Promise<Record<string, string>> => {
     const env: Record<string, string> = {};
-    for (const e of r.container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    const underMount = (value: string) => {
+      for (const [path, dir] of r.mounts)
+        if (value === path || value.startsWith(`${path}/`)) return dir + value.slice(path.length);
+      return value;
+    };
+    for (const e of r.container.env ?? []) {
+      if (e.value !== undefined) env[e.name] = underMount(e.value);
+      const ref = e.valueFrom?.secretKeyRef;
+      if (ref) {
+        const value = (await secretData(ref.name!))[ref.key];
+        if (value === undefined) throw new Error(`secret ${ref.name} has no key ${ref.key}`);
+        env[e.name] = value.toString('utf8');
+      }
+    }
+    return env;
+  };
+
+  const launch = async (r: Running) => {
+    let env: Record<string, string>;
+    try {
+      await mountSecrets(r);
+      env = await containerEnv(r);
+    } catch (err) {
+      r.waiting = { reason: 'CreateContainerConfigError', message: (err as Error).message };
+      void patchStatus(r);
+      return;
+    }
+    if (r.stopped) return;
     env.PORT = String(r.port);
     const child = options.start(r.pod, r.container, env);
     r.child = child;
@@ -246,7 +313,7 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
     r.restarting = false;
-    if (!r.stopped) launch(r);
+    if (!r.stopped) await launch(r);
   };
 
   const schedule = (r: Running, kind: 'readiness' | 'liveness', probe: V1Probe | undefined) => {
@@ -301,6 +368,10 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
     r.stopped = true;
     for (const t of r.timers) clearTimeout(t);
     await kill(r);
+    for (const dir of r.mounts.values()) {
+      await chmod(dir, 0o700).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
   };
 
   let busy = false;
@@ -351,9 +422,10 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
           timers: [],
           stopped: false,
           restarting: false,
+          mounts: new Map(),
         };
         running.set(uid, fresh);
-        launch(fresh);
+        void launch(fresh);
         schedule(fresh, 'readiness', container.readinessProbe);
         schedule(fresh, 'liveness', container.livenessProbe);
       }
@@ -374,6 +446,7 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
   return {
     probes,
     process: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.child,
+    mounts: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.mounts,
     async stop() {
       clearInterval(loop);
       for (const r of running.values()) await stopPod(r);
