@@ -234,7 +234,16 @@ describe('a release train, end to end', () => {
       're-decided',
     );
     expect(decision).toMatchObject({ evaluation_required: false, governance_required: true, launchable: false });
-    expect((await call('GET', `/api/servers/${serverId}`, as(alice))).body.status).toBe('pending-governance');
+    // The decision is recorded before the launch settles back into its wait: `starting` in between.
+    const settled = await eventually(
+      async () => {
+        const s = (await call('GET', `/api/servers/${serverId}`, as(alice))).body;
+        return s.status !== 'starting' ? s : undefined;
+      },
+      30_000,
+      'held again',
+    );
+    expect(settled.status, settled.status_reason).toBe('pending-governance');
   });
 
   it('promotes to candidate through a governance run stepped in order, surviving a worker crash', async () => {

@@ -150,10 +150,12 @@ describe('mcpctl governance', () => {
     const list = await mcpctl(['promotions', 'tracks']);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(
-      /^id\s+name\s+tier\s+stages\s+workflow\s+launch stage\s+required certs\s+description\n/,
+      /^id\s+name\s+tier\s+stages\s+workflow\s+launch stage\s+required certs\s+soak\s+description\n/,
     );
     expect(list.stdout).toMatch(
-      new RegExp(`${track.id}\\s+${name}\\s+Router\\s+dev > prod\\s+${workflowId}\\s+-\\s+-\\s+the CLI test train`),
+      new RegExp(
+        `${track.id}\\s+${name}\\s+Router\\s+dev > prod\\s+${workflowId}\\s+-\\s+-\\s+-\\s+the CLI test train`,
+      ),
     );
 
     const gated = await json<{ launch_stage: string | null; required_certifications: string[] }>([
