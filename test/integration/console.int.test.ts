@@ -282,7 +282,7 @@ describe('web console', () => {
       name,
     );
 
-    // A track through the form: its stages in order and its gates, as the API stored them.
+    // A track through the form: its stages in order, its gates and a soak for one stage, as the API stored them.
     await page.goto(`${h.apiUrl}/ui/#/promotions`);
     await page.getByText('Create a track').click();
     const trackForm = page.getByRole('form', { name: 'Create a track' });
@@ -291,11 +291,15 @@ describe('web console', () => {
     await trackForm.getByLabel('Stages, in order').fill('candidate, production');
     await trackForm.getByLabel('Launch gate: stage a server needs').selectOption('production');
     await trackForm.getByLabel('Approver must differ from the scheduler').check();
+    // One soak field per stage as typed; candidate is left empty, so it has none.
+    expect(await trackForm.getByLabel(/^Soak at /).count()).toBe(2);
+    await trackForm.getByLabel('Soak at production, seconds').fill('600');
     await check(page, 'promotions-track-form');
     await trackForm.getByRole('button', { name: 'Create track' }).click();
     const listedTrack = page.locator('li[data-track="ui-form-train"]');
     await listedTrack.waitFor();
     expect(await listedTrack.textContent()).toContain('candidate → production; launches from production');
+    expect(await listedTrack.textContent()).toContain('; soaks production 600 s');
     const tracks = (await call('GET', '/api/promotions/tracks', { token: h.adminToken })).body;
     expect(tracks.find((t: { name: string }) => t.name === 'ui-form-train')).toMatchObject({
       tier: 'UiFormTier',
@@ -303,6 +307,7 @@ describe('web console', () => {
       launch_stage: 'production',
       require_distinct_approver: true,
       allow_drift: false,
+      soak_seconds: { production: 600 },
     });
 
     // A manual certification of the server's build, with its evidence.

@@ -8,6 +8,24 @@ import { Digest, ErrorDisplay, Section, Status, TemporalLink, When, useSession, 
 /** A comma- or space-separated field as a list, empty entries dropped. */
 const list = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
+/** The API's ceiling for one stage's soak: a week. */
+const MAX_SOAK_SECONDS = 7 * 86_400;
+
+/** A soak map as the tracks list shows it: `staging 600 s, production 3600 s`. */
+const soakText = (soak: Record<string, number>, stages: readonly string[]) =>
+  stages
+    .filter((s) => soak[s] !== undefined)
+    .map((s) => `${s} ${soak[s]} s`)
+    .join(', ');
+
+/** How a promotion's soak end time reads next to its soak state. */
+const SOAK_END_WORD: Record<Schemas['PromotionRecord']['soak_state'] & string, string> = {
+  soaking: 'until',
+  passed: 'ended',
+  failed: 'was due',
+  cancelled: 'was due',
+};
+
 const EMPTY_TRACK = {
   name: '',
   tier: '',
@@ -18,6 +36,8 @@ const EMPTY_TRACK = {
   required_certifications: '',
   require_distinct_approver: false,
   allow_drift: false,
+  /** Stage → seconds as typed; only the stages still listed, with a value, are sent. */
+  soak_seconds: {} as Record<string, string>,
 };
 
 function CreateTrackForm() {
@@ -34,12 +54,20 @@ function CreateTrackForm() {
       void qc.invalidateQueries({ queryKey: ['tracks'] });
     },
   });
-  const text = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+  const text = (k: Exclude<keyof typeof form, 'soak_seconds'>) => (e: { target: { value: string } }) =>
     setForm({ ...form, [k]: e.target.value });
-  const flag = (k: keyof typeof form) => (e: { target: { checked: boolean } }) =>
+  const flag = (k: Exclude<keyof typeof form, 'soak_seconds'>) => (e: { target: { checked: boolean } }) =>
     setForm({ ...form, [k]: e.target.checked });
+  const soakInput = (stage: string) => (e: { target: { value: string } }) =>
+    setForm({ ...form, soak_seconds: { ...form.soak_seconds, [stage]: e.target.value } });
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    const soak = Object.fromEntries(
+      list(form.stages)
+        .map((s) => s.toLowerCase())
+        .filter((s) => form.soak_seconds[s]?.trim())
+        .map((s) => [s, Number(form.soak_seconds[s])]),
+    );
     // Empty optional fields are left out, so the API's defaults apply.
     create.mutate({
       name: form.name.trim(),
@@ -51,9 +79,11 @@ function CreateTrackForm() {
       ...(form.required_certifications.trim() ? { required_certifications: list(form.required_certifications) } : {}),
       require_distinct_approver: form.require_distinct_approver,
       allow_drift: form.allow_drift,
+      ...(Object.keys(soak).length ? { soak_seconds: soak } : {}),
     });
   };
-  const stages = list(form.stages);
+  // Lower-cased as the API stores them, so a soak typed for a stage keys the stored name.
+  const stages = list(form.stages).map((s) => s.toLowerCase());
   return (
     <form onSubmit={submit} className="card" aria-label="Create a track">
       <label>
@@ -88,6 +118,23 @@ function CreateTrackForm() {
           ))}
         </select>
       </label>
+      <fieldset>
+        <legend>Soak per stage, in seconds (optional; a promotion active there is watched that long)</legend>
+        {stages.map((s) => (
+          <label key={s}>
+            Soak at {s}, seconds{' '}
+            <input
+              type="number"
+              inputMode="numeric"
+              min={1}
+              max={MAX_SOAK_SECONDS}
+              step={1}
+              value={form.soak_seconds[s] ?? ''}
+              onChange={soakInput(s)}
+            />
+          </label>
+        ))}
+      </fieldset>
       <label>
         Required certifications{' '}
         <input value={form.required_certifications} onChange={text('required_certifications')} />
@@ -147,13 +194,14 @@ export function PromotionsPage() {
               {t.launch_stage ? `; launches from ${t.launch_stage}` : ''}
               {t.required_certifications.length ? `; needs ${t.required_certifications.join(', ')}` : ''}
               {t.require_distinct_approver ? '; approver must differ from the scheduler' : ''}
+              {Object.keys(t.soak_seconds).length ? `; soaks ${soakText(t.soak_seconds, t.stages)}` : ''}
             </li>
           ))}
         </ul>
       </Section>
       <Section title="History">
         <ErrorDisplay error={history.error ?? decide.error} />
-        <Table columns={['Id', 'Track', 'Stage', 'Status', 'Artifact', 'Scheduled', 'Actions']}>
+        <Table columns={['Id', 'Track', 'Stage', 'Status', 'Soak', 'Artifact', 'Scheduled', 'Actions']}>
           {(history.data ?? []).map((p) => (
             <tr key={p.id} data-promotion={p.id}>
               <td>{p.id}</td>
@@ -161,6 +209,21 @@ export function PromotionsPage() {
               <td>{p.stage}</td>
               <td>
                 <Status value={p.status} /> {p.notes.join('; ')}
+                {p.rollback_reason ? <p className="rollback-reason">Rolled back: {p.rollback_reason}</p> : null}
+              </td>
+              <td>
+                {p.soak_state ? (
+                  <>
+                    <Status value={p.soak_state} />{' '}
+                    {p.soak_ends_at ? (
+                      <>
+                        {SOAK_END_WORD[p.soak_state]} <When at={p.soak_ends_at} />
+                      </>
+                    ) : null}
+                  </>
+                ) : (
+                  '—'
+                )}
               </td>
               <td>
                 <Digest value={p.manifest_digest} />
