@@ -49,7 +49,14 @@ export function BuildPage({ id }: { id: number }) {
           {platforms.map((p) => (
             <div key={p} className="column">
               <h3>{p}</h3>
-              <pre className="log" tabIndex={0} aria-label={`Build log for ${p}`} data-platform={p}>
+              <pre
+                className="log"
+                role="log"
+                aria-live="off"
+                tabIndex={0}
+                aria-label={`Build log for ${p}`}
+                data-platform={p}
+              >
                 {log.lines
                   .filter((l) => (l.platform ?? 'build') === p)
                   .map((l) => l.line)

@@ -265,7 +265,7 @@ export function ServerPage({ id }: { id: number }) {
       </Section>
       <Section title="Live logs">
         <ErrorDisplay error={logs.error} />
-        <pre className="log" aria-live="off" tabIndex={0} aria-label="Server output">
+        <pre className="log" role="log" aria-live="off" tabIndex={0} aria-label="Server output">
           {logs.lines.join('\n')}
         </pre>
       </Section>
