@@ -6,9 +6,8 @@ import { isPgError, PgCode } from '../db.js';
 import { ApiError, notFound } from '../errors.js';
 import { secretRefs, type ConfigValues, type Secret } from '../schemas/secrets.js';
 import { open, rewrap, seal } from '../secrets/envelope.js';
-import { EnvError } from '../env.js';
 import { SUPERVISED } from '../server-status.js';
-import type { Keyring } from '../secrets/keys.js';
+import { missingKekError, type Keyring } from '../secrets/keys.js';
 import { rewrapCodecKeys } from './payload-codec-keys.js';
 import { ownedBy, type OwnerScope } from './scope.js';
 
@@ -243,9 +242,5 @@ export async function checkKeyring(sql: Sql, keyring: Keyring): Promise<void> {
   const unknown = [row?.secrets_key_id, ...wrapping.map((w) => w.key_id)].filter(
     (id): id is string => !!id && !keyring.byId(id),
   );
-  if (unknown.length > 0) {
-    throw new EnvError(
-      `invalid environment: SECRETS_KEY: this database's secrets are wrapped by key ${unknown[0]}, which is not the configured key (${keyring.all.map((k) => k.id).join(', ')}); set the installation's key`,
-    );
-  }
+  if (unknown.length > 0) throw missingKekError('secrets', unknown[0]!, keyring);
 }

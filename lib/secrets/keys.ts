@@ -83,3 +83,13 @@ export function loadKeyring(env: Env): Keyring {
   }
   return keyringFrom(current, readKey(env, 'SECRETS_KEY_NEXT'));
 }
+
+/**
+ * What stops a process whose keyring lacks a key something stored is wrapped by (`what`: the
+ * database's secrets, its payload codec keys): one line naming the key, at start-up.
+ */
+export function missingKekError(what: string, keyId: string, keyring: Keyring): EnvError {
+  return new EnvError(
+    `invalid environment: SECRETS_KEY: this database's ${what} are wrapped by key ${keyId}, which is not the configured key (${keyring.all.map((k) => k.id).join(', ')}); set the installation's key`,
+  );
+}

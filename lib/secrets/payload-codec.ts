@@ -7,9 +7,8 @@
 // never encoded is passed through as it is: histories recorded before the codec existed still replay.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import { EnvError } from '../env.js';
 import { newDataKey, unwrapDataKey, type WrappedKey } from './envelope.js';
-import type { Keyring } from './keys.js';
+import { missingKekError, type Keyring } from './keys.js';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -180,11 +179,7 @@ export function newStoredCodecKey(keyring: Keyring): StoredCodecKey {
  */
 export function codecFromStored(keyring: Keyring, stored: readonly StoredCodecKey[]): EncryptionCodec {
   const unknown = stored.find((s) => !keyring.byId(s.keyId));
-  if (unknown) {
-    throw new EnvError(
-      `invalid environment: SECRETS_KEY: this database's payload codec keys are wrapped by key ${unknown.keyId}, which is not the configured key (${keyring.all.map((k) => k.id).join(', ')}); set the installation's key`,
-    );
-  }
+  if (unknown) throw missingKekError('payload codec keys', unknown.keyId, keyring);
   return new EncryptionCodec(
     stored.map((s) => {
       const key = codecKey(unwrapDataKey(keyring, s));
