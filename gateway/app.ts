@@ -74,7 +74,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
   const authenticate = deps.authenticate ?? gatewayAuthenticator(sql, env, undefined, log);
   const originAllowed = originPolicy(env);
-  const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? new URL(requestUrl).origin}${path}`;
+  const origins = originCache();
+  const publicUrl = (path: string, requestUrl: string) => `${env.PUBLIC_URL ?? origins(requestUrl)}${path}`;
   const secret = gatewayKey(sql, env);
   const metrics = createGatewayMetrics(deps.registry);
   const relay = createRelay({
@@ -176,9 +177,32 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 }
 
-/** Routes read through a short cache; concurrent misses for one server share one read. */
+/** The origin of a request URL, parsed once per scheme and host (every relayed request names its canonical URL). */
+function originCache(): (requestUrl: string) => string {
+  const origins = new Map<string, string>();
+  return (requestUrl) => {
+    const end = requestUrl.indexOf('/', requestUrl.indexOf('//') + 2);
+    const prefix = end === -1 ? requestUrl : requestUrl.slice(0, end);
+    let origin = origins.get(prefix);
+    if (origin === undefined) {
+      origin = new URL(requestUrl).origin;
+      // The Host header is the client's to choose: the cache stays bounded.
+      if (origins.size >= 1_000) origins.clear();
+      origins.set(prefix, origin);
+    }
+    return origin;
+  };
+}
+
+/** A cached route this close to its time limit is read again in the background, while it still answers. */
+const ROUTE_REFRESH_AHEAD_MS = 500;
+
+/**
+ * Routes read through a short cache; concurrent misses for one server share one read, and a server in
+ * use is read again shortly before its entry runs out, so no request waits for the ledger.
+ */
 export function routeCache(sql: Sql, serverEvents?: ServerEventFeed): RouteSource {
-  const cache = new Map<number, { route: Promise<ServerRoute | undefined>; until: number }>();
+  const cache = new Map<number, { route: Promise<ServerRoute | undefined>; until: number; refreshing?: boolean }>();
   // A status change (a stop, a redeploy's new launch) drops the server's route at once: the time limit
   // only bounds how stale a route can be when the events feed is down.
   serverEvents?.subscribe(
@@ -189,7 +213,19 @@ export function routeCache(sql: Sql, serverEvents?: ServerEventFeed): RouteSourc
     get(serverId) {
       const now = Date.now();
       const hit = cache.get(serverId);
-      if (hit && hit.until > now) return hit.route;
+      if (hit && hit.until > now) {
+        if (!hit.refreshing && hit.until - now < ROUTE_REFRESH_AHEAD_MS) {
+          hit.refreshing = true;
+          const next = serverRoute(sql, serverId);
+          next.then(
+            // Unless a status change dropped the entry meanwhile: then the next request reads afresh.
+            () =>
+              cache.get(serverId) === hit && cache.set(serverId, { route: next, until: Date.now() + ROUTE_CACHE_MS }),
+            () => (hit.refreshing = false),
+          );
+        }
+        return hit.route;
+      }
       const route = serverRoute(sql, serverId);
       cache.set(serverId, { route, until: now + ROUTE_CACHE_MS });
       route.catch(() => cache.delete(serverId));

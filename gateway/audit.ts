@@ -2,7 +2,7 @@
 // (on an interval, when a batch is full, and on close), so recording never waits on the database and
 // never fails a call. Arguments reach the sink only when the server opts in (`audit_arguments: true`);
 // even then, arguments whose names look secret are stored redacted (their digest covers them).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Sql } from '../lib/db.js';
 import { insertGatewayAudit, type NewGatewayAuditRow } from '../lib/ledger/gateway-audit.js';
 import type { Logger } from '../lib/logger.js';
@@ -28,7 +28,7 @@ const MAX_TEXT = 2_000;
 
 /** sha256 (hex) of the arguments as JSON: equal calls have equal digests, without storing them. */
 export function argumentsDigest(args: unknown): string | null {
-  return args === undefined || args === null ? null : createHash('sha256').update(JSON.stringify(args)).digest('hex');
+  return args === undefined || args === null ? null : hash('sha256', JSON.stringify(args), 'hex');
 }
 
 /** The arguments with every secret-named member (at any depth) replaced. */
@@ -41,9 +41,10 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   );
 }
 
-// Postgres text and jsonb cannot hold NUL: one such character would fail the whole batch.
+// Postgres text and jsonb cannot hold NUL, nor jsonb (the batch is sent as one: lib/ledger/gateway-audit.ts)
+// a lone surrogate: one such character would fail the whole batch.
 const clean = (s: string | null, max = MAX_TEXT) =>
-  s === null ? null : s.replaceAll('\u0000', '\uFFFD').slice(0, max);
+  s === null ? null : s.replaceAll('\u0000', '\uFFFD').slice(0, max).toWellFormed();
 
 function storedArguments(args: unknown): unknown {
   if (args === undefined || args === null) return null;

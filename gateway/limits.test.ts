@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { everyOwner } from '../lib/ledger/scope.js';
 import { parseRate } from '../lib/rate.js';
 import type { GatewayPrincipal } from './contracts.js';
-import { createGatewayLimits, TokenBuckets, type LimitsEnv } from './limits.js';
+import { createGatewayLimits, rateLimits, TokenBuckets, type LimitsEnv } from './limits.js';
 
 const principal = (subject: string): GatewayPrincipal => ({
   userId: 1,
@@ -92,6 +92,38 @@ describe('rate limits', () => {
     expect(limits.check(a, 5, 'tools/call', 'x').ok).toBe(false);
     c.advance(1_000);
     expect(limits.check(principal('token:2'), 3, 'tools/call', 'echo').ok).toBe(true);
+  });
+
+  it('decides on the local copy of shared buckets while the database has not answered, and sends what it took', async () => {
+    const c = clock();
+    const sent: { buckets: string[]; spent: number[] }[] = [];
+    // A database that takes its time: nothing the calls below wait for.
+    let answer: (held: Map<string, number>) => void = () => {};
+    const store = {
+      spend: (_rate: unknown, buckets: string[], spent: number[]) => {
+        sent.push({ buckets, spent });
+        if (sent.length > 1) return Promise.resolve(new Map<string, number>());
+        return new Promise<Map<string, number>>((resolve) => (answer = resolve));
+      },
+      prune: async () => 0,
+    };
+    const rates = rateLimits(env({ GATEWAY_RATE_PER_TOKEN: parseRate('3/min') }), c, store);
+    const a = principal('token:1');
+    for (let i = 0; i < 3; i++) expect(rates.check(a, 3, 'tools/call', 'echo').ok).toBe(true);
+    expect(rates.check(a, 3, 'tools/call', 'echo').ok).toBe(false);
+    await new Promise((r) => setTimeout(r, 20));
+    // One statement for the three calls, naming the bucket by a digest of the token's subject.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.spent).toEqual([3]);
+    expect(sent[0]!.buckets[0]).toMatch(/^token:[\w-]{43}$/);
+    // The shared bucket says another replica spent more: this copy follows it.
+    answer(new Map([[sent[0]!.buckets[0]!, -1]]));
+    await new Promise((r) => setTimeout(r, 0));
+    c.advance(20_000);
+    expect(rates.check(a, 3, 'tools/call', 'echo')).toMatchObject({ ok: false, retryAfterSeconds: 20 });
+    c.advance(20_000);
+    expect(rates.check(a, 3, 'tools/call', 'echo').ok).toBe(true);
+    await rates.close();
   });
 
   it('limits nothing when no rate is set', () => {

@@ -1,6 +1,6 @@
 // What the gateway reads of a JSON-RPC message from a client, and the audit row it makes of one:
 // shared by the relay (/mcp/<id>) and the aggregate (/mcp), so both record the same fields alike.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditOutcome, GatewayAuditEntry, GatewayPrincipal, GrantedKind } from './contracts.js';
 import { grantedItemOf } from './grants.js';
 
@@ -56,7 +56,7 @@ export function describeMessage(raw: unknown, bytes: number): ClientMessage | un
 
 /** sha256 of the request's arguments as the client sent them, when there are any. */
 export function digestArguments(args: unknown): string | null {
-  return args === undefined ? null : createHash('sha256').update(JSON.stringify(args)).digest('hex');
+  return args === undefined ? null : hash('sha256', JSON.stringify(args), 'hex');
 }
 
 export const rpcErrorBody = (id: string | number | null, code: number, message: string) =>

@@ -23,7 +23,8 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,4096})$/;
 /**
  * How long a token, once looked up, is trusted without asking the ledger again. A revocation clears
  * it at once (TOKEN_CHANGES_CHANNEL); this bounds only what a process that missed the notification
- * (its listening connection was down) may go on trusting.
+ * (its listening connection was down) may go on trusting: a revoked token is refused at the latest
+ * CACHE_MS and one ledger read after its revocation.
  */
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
@@ -33,16 +34,27 @@ export const isAuthFailure = (p: GatewayPrincipal | GatewayAuthFailure): p is Ga
 
 const failure = (message: string): GatewayAuthFailure => ({ status: 401, message });
 
+/** A cached token this close to its time limit is looked up again in the background, while it still answers. */
+const REFRESH_AHEAD_MS = 1_000;
+
 /**
  * Authenticates mcp-host tokens; a short cache keeps the ledger off the hot path of every relayed
- * request, and every process's cache hears of revocations through Postgres LISTEN/NOTIFY.
+ * request, and every process's cache hears of revocations through Postgres LISTEN/NOTIFY. A token in
+ * use never waits for the ledger: it is read again shortly before its entry runs out, and concurrent
+ * requests of a token not cached share one read.
  */
 export function tokenAuthenticator(sql: Sql, log?: Logger): Authenticate {
-  const cache = new Map<string, { principal: GatewayPrincipal; until: number }>();
+  const cache = new Map<string, { principal: GatewayPrincipal; until: number; refreshing: boolean }>();
+  const reading = new Map<string, Promise<GatewayPrincipal | GatewayAuthFailure>>();
   let listening: Promise<unknown> | undefined;
   // Nothing is cached until the listen is in place: a revocation before it would go unheard.
   let heard = false;
+  // Bumped by every revocation heard: a read that began before one does not cache what it found.
+  let revocations = 0;
   const forget = (payload: string) => {
+    revocations++;
+    // Requests from now on do not share a read that began before the revocation.
+    reading.clear();
     if (payload === '*') return cache.clear();
     const tokenId = Number(payload);
     for (const [key, hit] of cache) if (hit.principal.tokenId === tokenId) cache.delete(key);
@@ -51,6 +63,8 @@ export function tokenAuthenticator(sql: Sql, log?: Logger): Authenticate {
     listening ??= sql
       .listen(TOKEN_CHANGES_CHANNEL, forget, () => {
         // Also after a reconnect: whatever was revoked meanwhile went unheard.
+        revocations++;
+        reading.clear();
         cache.clear();
         heard = true;
       })
@@ -59,21 +73,14 @@ export function tokenAuthenticator(sql: Sql, log?: Logger): Authenticate {
         log?.warn({ err: (err as Error).message }, 'gateway: cannot listen for token revocations; not caching');
       });
   };
-  return async (authorization) => {
-    listen();
-    if (!authorization) return failure('missing bearer token (Authorization: Bearer <token>)');
-    const match = BEARER.exec(authorization);
-    if (!match) return failure('malformed Authorization header; expected "Bearer <token>"');
-    const hash = hashToken(match[1]!);
-    const key = hash.toString('base64');
-    const now = Date.now();
-    const hit = cache.get(key);
-    if (hit && hit.until > now) return hit.principal;
+  const read = async (hash: Buffer, key: string): Promise<GatewayPrincipal | GatewayAuthFailure> => {
+    const since = revocations;
     const row = await tokenHolder(sql, hash);
     if (!row) {
       cache.delete(key);
       return failure('invalid, expired or revoked token');
     }
+    const now = Date.now();
     if (!row.last_used_at || now - row.last_used_at.getTime() > 60_000) touchToken(sql, row.token_id).catch(() => {});
     const principal: GatewayPrincipal = {
       userId: row.id,
@@ -85,8 +92,37 @@ export function tokenAuthenticator(sql: Sql, log?: Logger): Authenticate {
       grants: row.gateway_grants,
     };
     if (cache.size >= CACHE_MAX) cache.clear();
-    if (heard) cache.set(key, { principal, until: now + CACHE_MS });
+    if (heard && since === revocations) cache.set(key, { principal, until: now + CACHE_MS, refreshing: false });
     return principal;
+  };
+  const lookup = (hash: Buffer, key: string) => {
+    let pending = reading.get(key);
+    if (!pending) {
+      pending = read(hash, key).finally(() => reading.get(key) === pending && reading.delete(key));
+      reading.set(key, pending);
+    }
+    return pending;
+  };
+  return async (authorization) => {
+    listen();
+    if (!authorization) return failure('missing bearer token (Authorization: Bearer <token>)');
+    const match = BEARER.exec(authorization);
+    if (!match) return failure('malformed Authorization header; expected "Bearer <token>"');
+    const hash = hashToken(match[1]!);
+    const key = hash.toString('base64');
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.until > now) {
+      if (!hit.refreshing && hit.until - now < REFRESH_AHEAD_MS) {
+        hit.refreshing = true;
+        lookup(hash, key).catch((err: unknown) => {
+          hit.refreshing = false;
+          log?.warn({ err: (err as Error).message }, 'gateway: reading a token again failed');
+        });
+      }
+      return hit.principal;
+    }
+    return lookup(hash, key);
   };
 }
 

@@ -433,9 +433,9 @@ export const envSchema = z.object({
   ),
   /** The claim of an OpenID Connect token that names its mcp-host user, by the user's email. */
   GATEWAY_OIDC_EMAIL_CLAIM: z.string().trim().min(1).default('email'),
-  /** Requests a gateway token (or OpenID Connect subject) may make, per gateway process; unset: no limit. */
+  /** Requests a gateway token (or OpenID Connect subject) may make, across every gateway replica; unset: no limit. */
   GATEWAY_RATE_PER_TOKEN: rate,
-  /** Calls of one tool of one server, from every caller together, per gateway process; unset: no limit. */
+  /** Calls of one tool of one server, from every caller together, across every gateway replica; unset: no limit. */
   GATEWAY_RATE_PER_TOOL: rate,
   /** Sessions one token may hold open at once across every gateway replica; 0: no limit. */
   GATEWAY_MAX_SESSIONS_PER_TOKEN: int(0, 0, 1_000_000),

@@ -30,34 +30,22 @@ export interface GatewayAuditRow extends NewGatewayAuditRow {
   recorded_at: Date;
 }
 
-const COLUMNS = [
-  'at',
-  'owner_id',
-  'user_id',
-  'subject',
-  'token_id',
-  'server_id',
-  'session_id',
-  'method',
-  'name',
-  'outcome',
-  'http_status',
-  'duration_ms',
-  'request_bytes',
-  'response_bytes',
-  'arguments_digest',
-  'arguments',
-  'error',
-] as const;
-
-/** Appends rows in one statement (one round trip per batch). */
+/**
+ * Appends rows in one statement (one round trip per batch), the batch sent as one JSON document: one
+ * parameter instead of one per column of every row, which cost the gateway more than the rows' making.
+ */
 export async function insertGatewayAudit(sql: Sql, rows: NewGatewayAuditRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const values = rows.map((r) => ({
-    ...r,
-    arguments: r.arguments === null || r.arguments === undefined ? null : sql.json(r.arguments as never),
-  }));
-  await sql`insert into gateway_audit ${sql(values as never, COLUMNS as never)}`;
+  await sql`
+    insert into gateway_audit (at, owner_id, user_id, subject, token_id, server_id, session_id, method, name,
+      outcome, http_status, duration_ms, request_bytes, response_bytes, arguments_digest, arguments, error)
+    select at, owner_id, user_id, subject, token_id, server_id, session_id, method, name, outcome,
+           http_status, duration_ms, request_bytes, response_bytes, arguments_digest,
+           nullif(arguments, 'null'::jsonb), error
+    from jsonb_to_recordset(${sql.json(rows as never)}) as r(
+      at timestamptz, owner_id integer, user_id integer, subject text, token_id integer, server_id integer,
+      session_id text, method text, name text, outcome text, http_status integer, duration_ms float8,
+      request_bytes integer, response_bytes integer, arguments_digest text, arguments jsonb, error text)`;
 }
 
 export interface GatewayAuditFilter {

@@ -350,4 +350,49 @@ describe('what crosses the hop to the hosted server', () => {
     expect(metrics).toContain('mcp_gateway_request_duration_seconds_bucket');
     expect(metrics).toContain('mcp_gateway_open_sessions');
   });
+
+  it('holds one rate limit per token across two gateway processes behind a round-robin proxy', async () => {
+    const rate = 8; // a minute's worth is the burst: 8 requests, then about one every 7.5 s
+    const env = { ...h.env, GATEWAY_RATE_PER_TOKEN: `${rate}/min` };
+    const replicas: ManagedProcess[] = [];
+    const backends: string[] = [];
+    try {
+      for (const i of [1, 2]) {
+        const port = await freePort();
+        replicas.push(await startApi({ ...env, BIND_PORT: String(port) }, join(logDir, `gateway-api-rate-${i}.log`)));
+        backends.push(`http://127.0.0.1:${port}`);
+      }
+      const proxy = await roundRobin(backends);
+      try {
+        const made = await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'gw-rate' } });
+        expect(made.status, made.text).toBe(201);
+        const { client } = await connect(proxy.url, id, made.body.token);
+        let admitted = 1; // the initialize
+        const refused: number[] = [];
+        for (let i = 0; i < 2 * rate + 4; i++) {
+          const answer = await client
+            .callTool({ name: 'echo', arguments: { text: `call ${i}` } })
+            .catch((e: unknown) => e);
+          if (answer instanceof StreamableHTTPError) refused.push(answer.code ?? 0);
+          else if (answer instanceof Error) throw answer;
+          else admitted++;
+        }
+        await client.close();
+        // Each replica counting alone would admit twice the rate (16 here). Shared, a replica may admit
+        // what the other took since its last reconciliation: with one call at a time, one call over at
+        // most, and one more when a reconciliation came late.
+        expect(admitted).toBeGreaterThanOrEqual(rate);
+        expect(admitted).toBeLessThanOrEqual(rate + 2);
+        expect(new Set(refused)).toEqual(new Set([429]));
+        expect(proxy.served.every((n) => n >= rate)).toBe(true);
+        const [bucket] = await h.sql<{ tokens: number }[]>`
+          select tokens from gateway_rate_buckets where bucket like 'token:%' order by refilled_at desc limit 1`;
+        expect(bucket!.tokens).toBeLessThan(1);
+      } finally {
+        await proxy.close();
+      }
+    } finally {
+      for (const r of replicas) await r.stop();
+    }
+  });
 });
