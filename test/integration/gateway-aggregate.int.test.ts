@@ -110,8 +110,8 @@ beforeAll(async () => {
   b = await launch(alice, 'b');
   const c = await launch(bob, 'c');
   cf = await launch(carol, 'cf', 'gwagg-conformance');
-  await Promise.all([running(alice, a), running(alice, b), running(bob, c), running(carol, cf, 480_000)]);
-}, 600_000);
+  await Promise.all([running(alice, a), running(alice, b), running(bob, c), running(carol, cf, 1_080_000)]);
+}, 1_200_000); // the Node example's build is the long part (its node_modules travel in the build context)
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => {});
   await h?.stop();
