@@ -11,12 +11,19 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import {
   CallToolResultSchema,
   CreateMessageRequestSchema,
+  LoggingLevelSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
   ToolListChangedNotificationSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
 } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createAggregate, type Aggregate } from './aggregate.js';
+import { createAggregate, type Aggregate } from './aggregate/index.js';
 import type { ServerRoute } from '../lib/ledger/runtime.js';
 import type { ServerEventRow } from '../lib/ledger/servers.js';
 import type { GatewayAuditEntry, GatewayParts, GatewayPrincipal } from './contracts.js';
@@ -32,8 +39,13 @@ const listen = (fetch: (req: Request) => Response | Promise<Response>) =>
 /** An upstream MCP server of its own on a loopback port, one SDK transport per session. */
 async function upstream(label: string, cancelled: string[], built: McpServer[] = []) {
   const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  /** Session ids the gateway ended with DELETE. */
+  const deleted: string[] = [];
   const build = () => {
     const s = new McpServer({ name: label, version: '1.0.0' }, { capabilities: { logging: {} } });
+    /** This session's logging/setLevel, and the resources it subscribed to. */
+    let level: LoggingLevel | undefined;
+    const subscribed = new Set<string>();
     s.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }) => ({
       content: [{ type: 'text', text: `${label}:${text}` }],
     }));
@@ -60,12 +72,46 @@ async function upstream(label: string, cancelled: string[], built: McpServer[] =
       });
       return { content: [{ type: 'text', text: `model said ${(answer.content as { text: string }).text}` }] };
     });
+    // One message at each of four levels, on the call's stream; those below the session's level are
+    // skipped unless the server is told to ignore logging/setLevel (as a careless server would).
+    s.registerTool('log', { inputSchema: { ignoreLevel: z.boolean().optional() } }, async ({ ignoreLevel }, extra) => {
+      const levels = LoggingLevelSchema.options;
+      let sent = 0;
+      for (const l of ['debug', 'info', 'warning', 'error'] as const) {
+        if (!ignoreLevel && level && levels.indexOf(l) < levels.indexOf(level)) continue;
+        await extra.sendNotification({ method: 'notifications/message', params: { level: l, logger: 'db', data: l } });
+        sent++;
+      }
+      return { content: [{ type: 'text', text: `sent ${sent}` }] };
+    });
+    // Tells every subscriber of this session that its resources changed: on the session's GET stream,
+    // or with `onCall` on the call's own stream.
+    s.registerTool('touch', { inputSchema: { onCall: z.boolean().optional() } }, async ({ onCall }, extra) => {
+      for (const uri of subscribed) {
+        const n = { method: 'notifications/resources/updated' as const, params: { uri } };
+        await (onCall ? extra.sendNotification(n) : s.server.notification(n));
+      }
+      return { content: [{ type: 'text', text: `notified ${subscribed.size}` }] };
+    });
     s.registerResource('readme', 'file:///readme', { mimeType: 'text/plain' }, (uri) => ({
       contents: [{ uri: uri.href, text: `${label} readme` }],
     }));
     s.registerPrompt('greet', { argsSchema: { who: z.string() } }, ({ who }) => ({
       messages: [{ role: 'user', content: { type: 'text', text: `hello ${who} from ${label}` } }],
     }));
+    s.server.registerCapabilities({ resources: { subscribe: true } });
+    s.server.setRequestHandler(SetLevelRequestSchema, (req) => {
+      level = req.params.level;
+      return {};
+    });
+    s.server.setRequestHandler(SubscribeRequestSchema, (req) => {
+      subscribed.add(req.params.uri);
+      return {};
+    });
+    s.server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+      subscribed.delete(req.params.uri);
+      return {};
+    });
     built.push(s);
     return s;
   };
@@ -77,12 +123,16 @@ async function upstream(label: string, cancelled: string[], built: McpServer[] =
     const t = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void transports.set(sid, t),
+      onsessionclosed: (sid) => {
+        transports.delete(sid);
+        deleted.push(sid);
+      },
     });
     await build().connect(t);
     return t.handleRequest(req);
   });
   /** Forgets every session, as a restarted server would. */
-  return { ...served, forget: () => transports.clear() };
+  return { ...served, deleted, sessions: () => [...transports.keys()], forget: () => transports.clear() };
 }
 
 const route = (
@@ -116,7 +166,7 @@ const principal = (subject: string, ownerId: number): GatewayPrincipal => ({
 const builtA: McpServer[] = [];
 /** Whether the limits refuse tools/call now. */
 let rateLimited = false;
-let a: { url: string; server: ServerType };
+let a: Awaited<ReturnType<typeof upstream>>;
 let b: Awaited<ReturnType<typeof upstream>>;
 let gateway: { url: string; server: ServerType };
 const cancelled: string[] = [];
@@ -125,6 +175,8 @@ let targets: ServerRoute[];
 const listeners = new Set<(row: ServerEventRow) => void>();
 /** Tool names a principal may not call (a stand-in for grants). */
 const deniedTools = new Set<string>();
+/** Sessions the aggregate told the limits were ended (DELETE). */
+const closedSessions: string[] = [];
 let current: Aggregate;
 let who: GatewayPrincipal = principal('token:1', 1);
 
@@ -145,6 +197,7 @@ const parts: GatewayParts = {
     check: (_p, _s, method) =>
       rateLimited && method === 'tools/call' ? { ok: false, reason: 'slow down', retryAfterSeconds: 7 } : { ok: true },
     openSession: async () => ({ ok: true }),
+    sessionClosed: async (id) => void closedSessions.push(id),
   },
 };
 
@@ -191,7 +244,10 @@ describe('the aggregated endpoint', () => {
   it('lists every server of the principal under <server>__<name>, and calls each', async () => {
     const client = await connect();
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(['a__ask', 'a__echo', 'a__slow', 'b__ask', 'b__echo', 'b__slow']);
+    expect(tools).toEqual([
+      ...['a__ask', 'a__echo', 'a__log', 'a__slow', 'a__touch'],
+      ...['b__ask', 'b__echo', 'b__log', 'b__slow', 'b__touch'],
+    ]);
     expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'x' } }))).toBe('a:x');
     expect(text(await client.callTool({ name: 'b__echo', arguments: { text: 'y' } }))).toBe('b:y');
     const unknown = await client.callTool({ name: 'other__echo', arguments: { text: 'z' } }).catch((e: Error) => e);
@@ -281,7 +337,13 @@ describe('the aggregated endpoint', () => {
         created_at: new Date(),
       });
     await expect.poll(() => changed, { timeout: 5_000 }).toBeGreaterThan(0);
-    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['a__ask', 'a__echo', 'a__slow']);
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      'a__ask',
+      'a__echo',
+      'a__log',
+      'a__slow',
+      'a__touch',
+    ]);
     targets[1] = { ...targets[1]!, status: 'running', endpoint: b.url };
     await client.close();
   });
@@ -314,7 +376,13 @@ describe('the aggregated endpoint', () => {
       expect((await listOn(sessionId)).status).toBe(404); // another principal's session is none
       expect((await listOn(`${sessionId}x`)).status).toBe(404); // nor is a forged id
       const other = await connect();
-      expect((await other.listTools()).tools.map((t) => t.name)).toEqual(['other__echo', 'other__slow', 'other__ask']);
+      expect((await other.listTools()).tools.map((t) => t.name)).toEqual([
+        'other__echo',
+        'other__slow',
+        'other__ask',
+        'other__log',
+        'other__touch',
+      ]);
       await other.close();
     } finally {
       who = principal('token:1', 1);
@@ -391,6 +459,105 @@ describe('the aggregated endpoint', () => {
     expect(text(await client.callTool({ name: 'b__echo', arguments: { text: '1' } }))).toBe('b:1');
     b.forget();
     expect(text(await client.callTool({ name: 'b__echo', arguments: { text: '2' } }))).toBe('b:2');
+    await client.close();
+  });
+  /** A request on a session id by raw HTTP (the SDK Client forgets its id once it ended the session). */
+  const onSession = (id: string, method: 'POST' | 'GET') =>
+    fetch(gateway.url, {
+      method,
+      headers: {
+        authorization: 'Bearer test',
+        accept: method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream',
+        'content-type': 'application/json',
+        'mcp-session-id': id,
+        'mcp-protocol-version': '2025-11-25',
+      },
+      ...(method === 'POST' ? { body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) } : {}),
+    });
+
+  it('ends the session on DELETE: every upstream session it opened is DELETEd, and the id is 404 after', async () => {
+    const client = await connect();
+    expect(text(await client.callTool({ name: 'a__echo', arguments: { text: '1' } }))).toBe('a:1');
+    expect(text(await client.callTool({ name: 'b__echo', arguments: { text: '2' } }))).toBe('b:2');
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    const [aBefore, bBefore] = [a.sessions(), b.sessions()];
+    const held = current.openSessions;
+
+    await (client.transport as StreamableHTTPClientTransport).terminateSession();
+    // The DELETE is answered once the upstream sessions are ended: one on each server, and only this one's.
+    expect(a.sessions()).toHaveLength(aBefore.length - 1);
+    expect(b.sessions()).toHaveLength(bBefore.length - 1);
+    const aEnded = aBefore.filter((sid) => !a.sessions().includes(sid));
+    expect(a.deleted).toContain(aEnded[0]);
+    expect(b.deleted).toContain(bBefore.find((sid) => !b.sessions().includes(sid)));
+    expect(current.openSessions).toBe(held - 1);
+    expect(closedSessions).toContain(sessionId);
+    expect(audit.find((e) => e.method === 'DELETE' && e.sessionId === sessionId)).toMatchObject({
+      outcome: 'ok',
+      httpStatus: 200,
+    });
+
+    // An ended session is none, for a POST and a GET stream alike (the client must initialize again).
+    const post = await onSession(sessionId, 'POST');
+    expect(post.status).toBe(404);
+    expect(await post.json()).toMatchObject({ error: { code: -32001 } });
+    expect((await onSession(sessionId, 'GET')).status).toBe(404);
+    expect(current.openSessions).toBe(held - 1); // and it was not rebuilt from its id
+    await client.close();
+  });
+
+  it('passes resource subscriptions to the server that holds the resource, and relays its updates renamed', async () => {
+    const client = await connect();
+    await client.listTools(); // opens the upstream sessions and their GET streams
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    await new Promise((r) => setTimeout(r, 200));
+
+    await client.subscribeResource({ uri: 'mcp-host://a/file:///readme' });
+    expect(text(await client.callTool({ name: 'a__touch', arguments: {} }))).toBe('notified 1');
+    await expect.poll(() => updated, { timeout: 5_000 }).toEqual(['mcp-host://a/file:///readme']);
+    expect(text(await client.callTool({ name: 'b__touch', arguments: {} }))).toBe('notified 0'); // not b's
+
+    // The server restarted (it forgot every session): the subscription is renewed on the new one.
+    a.forget();
+    expect(text(await client.callTool({ name: 'a__touch', arguments: { onCall: true } }))).toBe('notified 1');
+    expect(updated).toEqual(['mcp-host://a/file:///readme', 'mcp-host://a/file:///readme']); // before the answer
+
+    await client.unsubscribeResource({ uri: 'mcp-host://a/file:///readme' });
+    expect(text(await client.callTool({ name: 'a__touch', arguments: {} }))).toBe('notified 0');
+    const unknown = await client.subscribeResource({ uri: 'mcp-host://nobody/file:///x' }).catch((e: Error) => e);
+    expect(String(unknown)).toMatch(/unknown resource/);
+    await client.close();
+  });
+
+  it('relays log messages under <server>/<logger>, and logging/setLevel reaches every server', async () => {
+    const client = await connect();
+    const messages: { level: string; logger?: string }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void messages.push(n.params));
+    const log = async (name: string, args = {}) => {
+      messages.length = 0;
+      return text(await client.callTool({ name, arguments: args }));
+    };
+
+    expect(await log('a__log')).toBe('sent 4');
+    // On the call's own stream, so they are there before its answer.
+    expect(messages).toEqual([
+      { level: 'debug', logger: 'a/db', data: 'debug' },
+      { level: 'info', logger: 'a/db', data: 'info' },
+      { level: 'warning', logger: 'a/db', data: 'warning' },
+      { level: 'error', logger: 'a/db', data: 'error' },
+    ]);
+    await client.setLoggingLevel('warning');
+    expect(await log('a__log')).toBe('sent 2'); // the open upstream was told
+    expect(messages.map((m) => m.level)).toEqual(['warning', 'error']);
+    expect(await log('b__log')).toBe('sent 2'); // and one opened after it
+    expect(messages.map((m) => [m.logger, m.level])).toEqual([
+      ['b/db', 'warning'],
+      ['b/db', 'error'],
+    ]);
+    // A server that ignores the level: the aggregate holds back what is below it.
+    expect(await log('a__log', { ignoreLevel: true })).toBe('sent 4');
+    expect(messages.map((m) => m.level)).toEqual(['warning', 'error']);
     await client.close();
   });
 });

@@ -1,5 +1,5 @@
 // The MCP gateway as the API mounts it: `/mcp/<server-id>` (the relay, served on node:http before
-// Hono sees the request: gateway/http.ts), `/mcp` (every server in one, gateway/aggregate.ts) and the
+// Hono sees the request: gateway/http.ts), `/mcp` (every server in one, gateway/aggregate/) and the
 // protected-resource metadata clients discover authorization from. This file composes the gateway's
 // parts; each part is replaceable without touching the relay.
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import type { Env } from '../lib/env.js';
 import { gatewaySecret } from '../lib/ledger/installation.js';
 import { serverRoute, serverRoutes, type ServerRoute } from '../lib/ledger/runtime.js';
 import type { Logger } from '../lib/logger.js';
-import { createAggregate, type ServerEventFeed } from './aggregate.js';
+import { createAggregate, type ServerEventFeed } from './aggregate/index.js';
 import type { GatewayParts } from './contracts.js';
 import { createAuditSink } from './audit.js';
 import { createGatewayAccess } from './grants.js';

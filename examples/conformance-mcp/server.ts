@@ -150,6 +150,8 @@ async function elicit(server: Server, extra: Extra, params: ElicitRequestFormPar
   return text(`Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
 }
 
+const WATCHED_URI = 'test://watched-resource';
+
 const TOOLS: ToolEntry[] = [
   {
     tool: { name: 'test_simple_text', description: 'Returns a simple text response', inputSchema: noArguments },
@@ -380,6 +382,18 @@ const TOOLS: ToolEntry[] = [
   },
   {
     tool: {
+      name: 'test_update_watched_resource',
+      description: 'Changes test://watched-resource: a session subscribed to it gets notifications/resources/updated',
+      inputSchema: noArguments,
+    },
+    run: async (_args, extra, session) => {
+      if (!session.subscriptions.has(WATCHED_URI)) return text(`Not subscribed to ${WATCHED_URI}: nothing sent`);
+      await extra.sendNotification({ method: 'notifications/resources/updated', params: { uri: WATCHED_URI } });
+      return text(`Sent notifications/resources/updated for ${WATCHED_URI}`);
+    },
+  },
+  {
+    tool: {
       name: 'test_reconnection',
       description:
         'Closes its SSE stream before it answers, so the client resumes with Last-Event-ID to get the result (SEP-1699)',
@@ -414,7 +428,7 @@ const RESOURCES: (Resource & { text?: string; blob?: string })[] = [
     blob: RED_PIXEL_PNG,
   },
   {
-    uri: 'test://watched-resource',
+    uri: WATCHED_URI,
     name: 'watched-resource',
     description: 'A resource clients may subscribe to',
     mimeType: 'text/plain',
@@ -762,6 +776,8 @@ function startHttp(config: HttpConfig) {
         eventStore: new SessionEvents(),
         retryInterval: RETRY_MS,
         onsessioninitialized: (id) => void sessions.set(id, session),
+        // The one line per session end an operator (and mcp-host's tests) can count; ids stay out of logs.
+        onsessionclosed: () => console.log('conformance-mcp: a session ended by the client (DELETE)'),
       }),
     };
     // Set before connect: the SDK's Server chains its own close handler after this one.

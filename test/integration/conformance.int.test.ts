@@ -6,13 +6,11 @@
 // <api>/mcp/<server-id>. Every scenario that passes directly passes through the gateway. The suite's CLI
 // sends no headers of its own, so a loopback proxy adds the bearer token (and leaves Host and Origin as
 // the CLI sent them: the gateway's DNS-rebinding check sees what a browser would send).
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonStream } from '../../lib/docker.js';
-import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
 import { startBearerProxy, type BearerProxy } from '../support/bearer-proxy.js';
-import { REGISTRY_PASSWORD, REGISTRY_USER, startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import {
+  conformanceExampleRepo,
   notPassing,
   passes,
   runServerScenarios,
@@ -23,7 +21,6 @@ import {
 } from '../support/conformance.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { httpClient, waitForStatus } from '../support/http.js';
-import { nodeExampleRepo } from '../support/node-example.js';
 
 /**
  * Scenarios that pass directly but may not through the gateway, each with the reason; none today. A
@@ -70,29 +67,13 @@ describe('the conformance suite through the gateway, the example hosted by mcp-h
 
   it('builds the example from git FROM the Node base image and runs it, answering MCP with its tools', async () => {
     // The Node base image, made from this host, published where builds pull their base images from.
-    let t = Date.now();
-    await ensureNodeBaseImage(stack.docker);
-    const base = `${stack.registryHost}/mcp-test/node-base:24`;
-    await stack.docker.getImage(NODE_BASE_IMAGE).tag({ repo: base.slice(0, base.lastIndexOf(':')), tag: '24' });
-    await readJsonStream(
-      (await stack.docker
-        .getImage(base)
-        .push({ authconfig: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } })) as NodeJS.ReadableStream,
-      (msg) => {
-        if (msg.error || msg.errorDetail) throw new Error(`push ${base}: ${msg.errorDetail?.message ?? msg.error}`);
-      },
-    );
-    console.log(`node base image in the registry: ${Date.now() - t} ms`);
-
-    t = Date.now();
-    const repo = await nodeExampleRepo('conformance-mcp', join(stack.gitDir, 'conformance-mcp'), (path, content) =>
-      path.startsWith('Dockerfile') ? content.replace(/^FROM \S+/m, `FROM ${base}`) : content,
-    );
+    const t0 = Date.now();
+    const repo = await conformanceExampleRepo(stack, 'conformance-mcp');
     console.log(
-      `repository: ${repo.dependencyFiles} dependency files (${(repo.dependencyBytes / 1e6).toFixed(1)} MB) in ${Date.now() - t} ms`,
+      `base image and repository: ${repo.dependencyFiles} dependency files (${(repo.dependencyBytes / 1e6).toFixed(1)} MB) in ${Date.now() - t0} ms`,
     );
 
-    t = Date.now();
+    const t = Date.now();
     const created = await call('POST', '/api/servers', {
       token: h.adminToken,
       json: {

@@ -2,15 +2,22 @@
 // mcp-host (servers `a` and `b` of one operator), another operator's server beside them, and the
 // official SDK Client on {api}/mcp. It lists and calls both servers' tools under <server>__<tool>,
 // never sees the other tenant's, hears tools/list_changed when a server stops, and keeps its session
-// across a restart of the API that serves the gateway.
+// across a restart of the API that serves the gateway. A third operator's examples/conformance-mcp
+// (sessions, logging, subscriptions) shows what the aggregate relays of a server's own messages, and
+// that a client's DELETE ends the session upstream too, for good.
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../scripts/stack/app.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
+import { conformanceExampleRepo } from '../support/conformance.js';
 import { helloMcpRepo } from '../support/example-repo.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
@@ -29,17 +36,24 @@ async function newOperator() {
   return token.body.token as string;
 }
 
-async function launch(token: string, name: string): Promise<number> {
+async function launch(token: string, name: string, repo = 'gwagg-hello'): Promise<number> {
   const created = await call('POST', '/api/servers', {
     token,
-    json: { name, server_type: 'Example', source: { type: 'git', repository: stack.git.url('gwagg-hello') } },
+    json: { name, server_type: 'Example', source: { type: 'git', repository: stack.git.url(repo) } },
   });
   expect(created.status, created.text).toBe(201);
   return created.body.id as number;
 }
 
-async function running(token: string, id: number) {
-  const server = await waitForStatus(call, token, id, ['running', 'unhealthy', 'error'], `server ${id} running`);
+async function running(token: string, id: number, timeoutMs?: number) {
+  const server = await waitForStatus(
+    call,
+    token,
+    id,
+    ['running', 'unhealthy', 'error'],
+    `server ${id} running`,
+    timeoutMs,
+  );
   expect(server.status, server.status_reason).toBe('running');
 }
 
@@ -59,21 +73,45 @@ const text = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.
 
 let alice: string;
 let bob: string;
+let carol: string;
 let a: number;
 let b: number;
+let cf: number;
+
+/** A raw request on a session id (the SDK Client forgets its id once it ended the session). */
+const onSession = (token: string, sessionId: string) =>
+  fetch(`${h.apiUrl}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sessionId,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+
+/** How many sessions the conformance server says its clients ended with DELETE (its log, one line each). */
+const deletedUpstream = async () => {
+  const logs = await stack.docker.getContainer(`mcp-server-${cf}`).logs({ stdout: true, stderr: true });
+  return logs.toString('utf8').split('a session ended by the client (DELETE)').length - 1;
+};
 
 beforeAll(async () => {
   stack = await startBuildStack('gwagg');
   h = await startHarness('gwagg', stack.env('linux/amd64'));
   call = httpClient(h.apiUrl);
-  await helloMcpRepo(stack, 'gwagg-hello');
+  await Promise.all([helloMcpRepo(stack, 'gwagg-hello'), conformanceExampleRepo(stack, 'gwagg-conformance')]);
   alice = await newOperator();
   bob = await newOperator();
+  carol = await newOperator();
   a = await launch(alice, 'a');
   b = await launch(alice, 'b');
   const c = await launch(bob, 'c');
-  await Promise.all([running(alice, a), running(alice, b), running(bob, c)]);
-}, 600_000);
+  cf = await launch(carol, 'cf', 'gwagg-conformance');
+  await Promise.all([running(alice, a), running(alice, b), running(bob, c), running(carol, cf, 1_080_000)]);
+}, 1_200_000); // the Node example's build is the long part (its node_modules travel in the build context)
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => {});
   await h?.stop();
@@ -128,6 +166,57 @@ describe('the aggregated endpoint /mcp', () => {
     expect(String(stopped)).toMatch(/not running/);
   });
 
+  it("relays a hosted server's log messages under cf/<logger>, and logging/setLevel reaches it", async () => {
+    const client = await connect(carol);
+    const messages: { level: string; logger?: string }[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void messages.push(n.params));
+    await client.callTool({ name: 'cf__test_tool_with_logging', arguments: {} });
+    await eventually(async () => messages.length === 3, 10_000, 'three log messages');
+    expect(messages.map((m) => [m.level, m.logger])).toEqual([
+      ['info', 'cf/conformance-mcp'],
+      ['info', 'cf/conformance-mcp'],
+      ['info', 'cf/conformance-mcp'],
+    ]);
+    // Above info: the server sends none of its info messages (the aggregate passed the level on).
+    await client.setLoggingLevel('warning');
+    messages.length = 0;
+    expect(text(await client.callTool({ name: 'cf__test_tool_with_logging', arguments: {} }))).toMatch(/successfully/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(messages).toEqual([]);
+  });
+
+  it("passes a resource subscription through, and relays the server's update with the aggregate's uri", async () => {
+    const client = await connect(carol);
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    const uri = 'mcp-host://cf/test://watched-resource';
+    expect((await client.listResources()).resources.map((r) => r.uri)).toContain(uri);
+    await client.subscribeResource({ uri });
+    expect(text(await client.callTool({ name: 'cf__test_update_watched_resource', arguments: {} }))).toMatch(/^Sent/);
+    await eventually(async () => updated.length > 0, 10_000, 'notifications/resources/updated');
+    expect(updated).toEqual([uri]);
+    await client.unsubscribeResource({ uri });
+    expect(text(await client.callTool({ name: 'cf__test_update_watched_resource', arguments: {} }))).toMatch(
+      /^Not subscribed/,
+    );
+  });
+
+  let deletedSession: string;
+
+  it('ends a session on DELETE, and the upstream session it opened; the id is 404 after', async () => {
+    const client = await connect(carol);
+    expect(text(await client.callTool({ name: 'cf__test_simple_text', arguments: {} }))).toMatch(/simple text/);
+    const transport = client.transport as StreamableHTTPClientTransport;
+    deletedSession = transport.sessionId!;
+    expect((await onSession(carol, deletedSession)).status).toBe(200);
+    const before = await deletedUpstream();
+    await transport.terminateSession();
+    await eventually(async () => (await deletedUpstream()) === before + 1, 10_000, 'the upstream session DELETEd');
+    const after = await onSession(carol, deletedSession);
+    expect(after.status).toBe(404);
+    expect(await after.json()).toMatchObject({ error: { code: -32001 } });
+  });
+
   it('keeps the session across a restart of the API that serves the gateway', async () => {
     const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId;
     await h.api.kill();
@@ -135,5 +224,7 @@ describe('the aggregated endpoint /mcp', () => {
     expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'after' } }))).toBe('after');
     expect((client.transport as StreamableHTTPClientTransport).sessionId).toBe(sessionId);
     expect(await toolNames(client)).toEqual(['a__arch', 'a__echo']);
+    // An ended session stays ended for a process that never held it (the ledger's word, not memory).
+    expect((await onSession(carol, deletedSession)).status).toBe(404);
   });
 });

@@ -6,7 +6,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readJsonStream } from '../../lib/docker.js';
+import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from './build-stack.js';
+import { nodeExampleRepo } from './node-example.js';
 
 const run = promisify(execFile);
 const CLI = join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
@@ -130,4 +134,25 @@ export async function startExampleServer(env: NodeJS.ProcessEnv = {}): Promise<E
       await exited;
     },
   };
+}
+
+/**
+ * examples/conformance-mcp as a git repository of the build stack, built FROM the Node base image made
+ * from this host and published to the stack's registry (builds pull their base images from there).
+ */
+export async function conformanceExampleRepo(stack: BuildStack, repoName: string) {
+  await ensureNodeBaseImage(stack.docker);
+  const base = `${stack.registryHost}/mcp-test/node-base:24`;
+  await stack.docker.getImage(NODE_BASE_IMAGE).tag({ repo: base.slice(0, base.lastIndexOf(':')), tag: '24' });
+  await readJsonStream(
+    (await stack.docker
+      .getImage(base)
+      .push({ authconfig: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } })) as NodeJS.ReadableStream,
+    (msg) => {
+      if (msg.error || msg.errorDetail) throw new Error(`push ${base}: ${msg.errorDetail?.message ?? msg.error}`);
+    },
+  );
+  return nodeExampleRepo('conformance-mcp', join(stack.gitDir, repoName), (path, content) =>
+    path.startsWith('Dockerfile') ? content.replace(/^FROM \S+/m, `FROM ${base}`) : content,
+  );
 }

@@ -11,6 +11,8 @@
 //   verbatim after the first "/" and only ever compared as a string, so a template expanded by the
 //   client still strips back to the server's own URI. Resource names are prefixed like tools.
 
+import type { GrantedKind } from '../contracts.js';
+
 /** What the aggregate needs of a server to name it. */
 export interface NamedServer {
   serverId: number;
@@ -104,4 +106,66 @@ export function qualifyResultUris<T>(prefix: string, result: T): T {
     );
   }
   return out as T;
+}
+
+/** The item a request names, for grants, routing and the audit (still in the aggregate's naming). */
+export function namedItem(method: string, params: unknown): { kind: GrantedKind; name: string } | undefined {
+  const p = (params ?? {}) as Record<string, unknown>;
+  if (method === 'tools/call' && typeof p.name === 'string') return { kind: 'tool', name: p.name };
+  if (method === 'prompts/get' && typeof p.name === 'string') return { kind: 'prompt', name: p.name };
+  if (
+    (method === 'resources/read' || method === 'resources/subscribe' || method === 'resources/unsubscribe') &&
+    typeof p.uri === 'string'
+  ) {
+    return { kind: 'resource', name: p.uri };
+  }
+  return undefined;
+}
+
+/** A named item split back: which prefix (server) and the server's own name (or URI). */
+export function unqualify(item: { kind: GrantedKind; name: string }): { prefix: string; name: string } | undefined {
+  if (item.kind === 'resource') {
+    const split = splitUri(item.name);
+    return split && { prefix: split.prefix, name: split.uri };
+  }
+  return splitName(item.name);
+}
+
+/** A server's notification as the aggregate's client sees it: `how` says on which stream it travels. */
+export interface QualifiedNotification {
+  method: string;
+  params?: Item;
+  /** `call`: on the stream of the call the server is serving now, if any; `session`: the session's GET stream. */
+  how: 'call' | 'session';
+}
+
+/**
+ * An upstream server's notification renamed into the aggregate, or undefined for one that is the
+ * upstream session's own business. Progress and cancellation never get here: the SDK client maps
+ * those to the request they belong to, and the aggregate relays them with that request.
+ */
+export function qualifyNotification(
+  prefix: string,
+  n: { method: string; params?: unknown },
+): QualifiedNotification | undefined {
+  const params = isItem(n.params) ? n.params : {};
+  switch (n.method) {
+    case 'notifications/tools/list_changed':
+    case 'notifications/prompts/list_changed':
+    case 'notifications/resources/list_changed':
+      // The aggregate's list changed as a whole: a client re-lists every server anyway.
+      return { method: n.method, how: 'session' };
+    case 'notifications/resources/updated':
+      if (typeof params.uri !== 'string') return undefined;
+      return { method: n.method, params: { ...params, uri: qualifiedUri(prefix, params.uri) }, how: 'call' };
+    case 'notifications/message': {
+      const logger = typeof params.logger === 'string' ? `${prefix}/${params.logger}` : prefix;
+      return { method: n.method, params: { ...params, logger }, how: 'call' };
+    }
+    case 'notifications/elicitation/complete':
+      // Its elicitationId was made by the server and reached the client unchanged in elicitation/create.
+      return { method: n.method, params, how: 'call' };
+    default:
+      return undefined;
+  }
 }

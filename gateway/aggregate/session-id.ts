@@ -4,8 +4,8 @@
 // (sampling, elicitation, roots). The id is signed (gateway/sessions.ts, with a key of its own); what
 // it holds is not secret (no token, no key).
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import type { GatewayPrincipal } from './contracts.js';
-import type { SignedIds } from './sessions.js';
+import type { GatewayPrincipal } from '../contracts.js';
+import type { SignedIds } from '../sessions.js';
 
 export interface AggregateSessionState {
   /** The principal's audit subject (`token:12`, `oidc:…`): the session answers only to it. */

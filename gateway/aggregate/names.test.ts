@@ -3,12 +3,13 @@ import {
   qualifiedName,
   qualifiedUri,
   qualifyNamed,
+  qualifyNotification,
   qualifyResources,
   qualifyResultUris,
   serverPrefixes,
   splitName,
   splitUri,
-} from './aggregate-names.js';
+} from './names.js';
 
 describe('aggregate names', () => {
   it('prefixes each server by its name, and by name and id only where names collide', () => {
@@ -78,5 +79,25 @@ describe('aggregate names', () => {
     expect(
       qualifyResultUris('a', { messages: [{ role: 'user', content: { type: 'resource_link', uri: 'x://1' } }] }),
     ).toEqual({ messages: [{ role: 'user', content: { type: 'resource_link', uri: 'mcp-host://a/x://1' } }] });
+  });
+
+  it("renames a server's notifications, says which stream each takes, and drops the upstream session's own", () => {
+    expect(qualifyNotification('a', { method: 'notifications/resources/updated', params: { uri: 'x://1' } })).toEqual({
+      method: 'notifications/resources/updated',
+      params: { uri: 'mcp-host://a/x://1' },
+      how: 'call',
+    });
+    const message = (logger?: string) => ({
+      method: 'notifications/message',
+      params: { level: 'info', data: 'd', ...(logger === undefined ? {} : { logger }) },
+    });
+    expect(qualifyNotification('a', message('db'))?.params).toEqual({ level: 'info', data: 'd', logger: 'a/db' });
+    expect(qualifyNotification('a', message())?.params).toEqual({ level: 'info', data: 'd', logger: 'a' });
+    expect(qualifyNotification('a', { method: 'notifications/tools/list_changed', params: { x: 1 } })).toEqual({
+      method: 'notifications/tools/list_changed',
+      how: 'session',
+    });
+    expect(qualifyNotification('a', { method: 'notifications/resources/updated', params: {} })).toBeUndefined();
+    expect(qualifyNotification('a', { method: 'notifications/tasks/status', params: {} })).toBeUndefined();
   });
 });
