@@ -3,6 +3,7 @@
 // revision it negotiated and the client capabilities the aggregate relays to its upstream servers
 // (sampling, elicitation, roots). The id is signed (gateway/sessions.ts, with a key of its own); what
 // it holds is not secret (no token, no key).
+import { randomBytes } from 'node:crypto';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { GatewayPrincipal } from '../contracts.js';
 import type { SignedIds } from '../sessions.js';
@@ -37,6 +38,9 @@ export function encodeSession(signer: SignedIds, state: AggregateSessionState): 
     v: state.protocolVersion,
     c: state.capabilities,
     t: state.issuedAt,
+    // Two sessions a principal opens in one second with the same capabilities are two sessions: without
+    // it they shared one id, so one's DELETE ended the other.
+    n: randomBytes(9).toString('base64url'),
   });
 }
 
