@@ -150,11 +150,11 @@ describe('a release track with a soak', () => {
         stages: ['candidate', 'staging'],
         launch_stage: 'staging',
         required_certifications: ['tools'],
-        soak_seconds: { Staging: 20 },
+        soak_seconds: { Staging: 30 },
       },
     });
     expect(track.status, JSON.stringify(track.body)).toBe(201);
-    expect(track.body.soak_seconds).toEqual({ staging: 20 });
+    expect(track.body.soak_seconds).toEqual({ staging: 30 });
     trackId = track.body.id;
     const narrowed = await call('PATCH', `/api/promotions/tracks/${trackId}`, {
       ...admin(),
@@ -178,9 +178,10 @@ describe('a release track with a soak', () => {
     await promote(trackId, good, 'candidate');
     const staging = await promote(trackId, good, 'staging');
     goodStaging = staging.id;
+    // The soak runs from the promotion's activation: the worker dies while the server launches.
+    await killWorkerWhileSoaking(goodStaging);
     const running = await waitForStatus(call, h.adminToken, serverId, ['running', 'unhealthy', 'error'], 'launched');
     expect(running.status, running.status_reason).toBe('running');
-    await killWorkerWhileSoaking(goodStaging);
     const passed = await eventually(
       async () => {
         const p = await promotionOf(goodStaging);
@@ -190,12 +191,12 @@ describe('a release track with a soak', () => {
       'the first soak to end',
     );
     expect(passed).toMatchObject({ status: 'active', soak_state: 'passed', rollback_reason: null });
-    expect(passed.notes).toContain('promotion:soak:passed:20s');
+    expect(passed.notes).toContain('promotion:soak:passed:30s');
     // Not before its time, and once: the new worker's timer ended it, the old one's watch is gone.
     const [ended] = await h.sql<{ created_at: Date }[]>`
-      select created_at from promotion_events where promotion_id = ${goodStaging} and note = 'promotion:soak:passed:20s'`;
+      select created_at from promotion_events where promotion_id = ${goodStaging} and note = 'promotion:soak:passed:30s'`;
     expect(ended!.created_at.getTime()).toBeGreaterThanOrEqual(Date.parse(passed.soak_ends_at) - 1_000);
-    expect(await notesOf(goodStaging)).toEqual(['promotion:soak:started:staging:20s', 'promotion:soak:passed:20s']);
+    expect(await notesOf(goodStaging)).toEqual(['promotion:soak:started:staging:30s', 'promotion:soak:passed:30s']);
     expect(await gatewayEcho(h, serverId, 'good')).toEqual({ content: [{ type: 'text', text: 'good' }] });
   }, 360_000);
 
