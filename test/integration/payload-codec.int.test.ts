@@ -356,7 +356,7 @@ describe('a new codec key (mcpctl secrets codec-key rotate)', () => {
     const grown = sealedKeyIds(showOf(r, before.workflowId));
     expect(grown).toEqual(new Set([oldKeys[0], newest]));
     expect(await replayTaskQueue(r.temporal, r.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThan(1);
-  });
+  }, 360_000); // an API and a worker of its own start first
 });
 
 /** The id of the newest codec key of the harness's database. */
