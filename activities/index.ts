@@ -12,6 +12,7 @@ import { createBuildLedgerActivities } from './db/builds.js';
 import { createGovernanceDbActivities } from './db/governance.js';
 import { createEvaluationActivities } from './evaluation/certify.js';
 import { createServerDbActivities } from './db/servers.js';
+import { baseRegistryLogins } from './docker/base-registry-logins.js';
 import { createDockerBuildActivities, type BuildNetworkSettings } from './docker/build.js';
 import { buildBaseImages } from '../lib/build/dockerfile.js';
 import { createGitActivities } from './git/checkout.js';
@@ -72,7 +73,14 @@ export function createActivities(deps: ActivityDeps) {
         pypi: env.BUILD_PIP_INDEX_URL,
       },
     }),
-    ...createDockerBuildActivities(docker, telemetry, credentials, sourcePolicy, buildNetworkSettings(deps)),
+    ...createDockerBuildActivities(
+      docker,
+      telemetry,
+      credentials,
+      sourcePolicy,
+      buildNetworkSettings(deps),
+      baseRegistryLogins(sql, keyring),
+    ),
     ...createRegistryActivities({ docker, telemetry, credentials }),
     ...createCredentialCheckActivities(sql, credentials),
     ...createDecisionActivities(sql, env, executors, credentials),

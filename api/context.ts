@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import type { MiddlewareHandler } from 'hono';
 import type { RelayTracing } from '../gateway/relay.js';
 import type { Sql } from '../lib/db.js';
+import type { CodecKeyFollower } from '../lib/ledger/payload-codec-keys.js';
 import type { Env } from '../lib/env.js';
 import type { Logger } from '../lib/logger.js';
 import type { ExecutorRegistry } from '../lib/runtime/executor.js';
@@ -18,6 +19,8 @@ export interface ApiDeps {
   temporal: Client;
   /** The payload codec of that client, for the codec endpoint (lib/secrets/payload-codec.ts). */
   codec: PayloadCodec;
+  /** Keeps that codec on the database's keys; a key added here is read at once (lib/ledger/payload-codec-keys.ts). */
+  codecKeys: CodecKeyFollower;
   env: Env;
   log: Logger;
   streams: Streams;

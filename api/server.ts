@@ -5,7 +5,7 @@ import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, exitOnEnvErrorOf, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
-import { loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
+import { followCodecKeys, loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createLogger } from '../lib/logger.js';
 import { migrate } from '../lib/migrate.js';
@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   // here, with one line. The codec is the database's: its first key is created now if there is none.
   await checkKeyring(sql, keyring).catch(exitOnEnvErrorOf);
   const codec = await loadPayloadCodec(sql, keyring).catch(exitOnEnvErrorOf);
+  // A codec key added later (mcpctl secrets codec-key rotate) seals here too, without a restart.
+  const codecKeys = await followCodecKeys(sql, keyring, codec, log);
   const { generatedToken } = await bootstrapAdmin(sql, {
     adminEmail: env.ADMIN_EMAIL,
     adminToken: env.ADMIN_TOKEN,
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     sql,
     temporal,
     codec,
+    codecKeys,
     env,
     keyring,
     log,
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     void (async () => {
       await app.gateway.close();
       await streams.stop();
+      await codecKeys.stop();
       await temporal.connection.close();
       await tracing?.shutdown();
       await sql.end({ timeout: 5 });

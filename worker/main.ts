@@ -7,7 +7,7 @@ import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, exitOnEnvErrorOf, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
-import { loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
+import { followCodecKeys, loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
 import { createKubeClient } from '../lib/kubernetes/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   // here, with one line. The codec is the database's: its first key is created now if there is none.
   await checkKeyring(sql, keyring).catch(exitOnEnvErrorOf);
   const codec = await loadPayloadCodec(sql, keyring).catch(exitOnEnvErrorOf);
+  // A codec key added later (mcpctl secrets codec-key rotate) seals here too, without a restart.
+  const codecKeys = await followCodecKeys(sql, keyring, codec, log);
   const client = await Connection.connect(connectionOptions(env));
   await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
   const workflowIds = await loadWorkflowIds(sql);
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   }
   await worker.run();
   await connection.close();
+  await codecKeys.stop();
   await tracing?.shutdown();
   await sql.end({ timeout: 5 });
   log.info('worker stopped');

@@ -26,6 +26,7 @@ import type {
   ServerLifecycleCarried,
   ServerLifecycleStart,
   ServerLifecycleState,
+  SettingsChange,
 } from './server-lifecycle.messages.js';
 import type { RelaunchRequest } from './governance.messages.js';
 import type { ConfigValues } from '../lib/schemas/secrets.js';
@@ -55,8 +56,11 @@ export class ServerEntity {
   readonly serverId: number;
   readonly source: ServerSource;
   readonly transport: ServerTransport | undefined;
-  readonly config: ConfigValues;
-  readonly useGpu: boolean;
+  /** What launches use: given at creation, replaced by a settingsChanged signal. */
+  config: ConfigValues;
+  useGpu: boolean;
+  /** Whether a settingsChanged signal replaced them in this run (a continued run then starts with them). */
+  private settingsChanged = false;
   private readonly workflowId = workflowInfo().workflowId;
   private status: ServerStatus;
   private reason: string | undefined;
@@ -135,6 +139,22 @@ export class ServerEntity {
 
   gateChanged(): void {
     this.gateSignals += 1;
+  }
+
+  /**
+   * New settings, for the launches from now on (what runs keeps its own until its next launch). A
+   * malformed one is dropped: a signal has no caller to answer. It schedules nothing, so no patch.
+   */
+  changeSettings(change: SettingsChange): void {
+    if (typeof change?.config !== 'object' || change.config === null || typeof change.useGpu !== 'boolean') return;
+    this.config = change.config;
+    this.useGpu = change.useGpu;
+    this.settingsChanged = true;
+  }
+
+  /** What a continued run starts with beside the carried state: changed settings, else the run's own input. */
+  startOverrides(): Partial<ServerLifecycleStart> {
+    return this.settingsChanged ? { config: this.config, useGpu: this.useGpu } : {};
   }
 
   /**

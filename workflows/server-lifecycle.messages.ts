@@ -1,5 +1,5 @@
 // Contract of the serverLifecycle workflow (`server/<id>`): input, updates, query. The API imports this.
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ServerSource, ServerTransport } from '../lib/schemas/servers.js';
 import type { Backend } from '../lib/policy/decide.js';
 import type { HealthCarried } from '../lib/server-health.js';
@@ -79,6 +79,15 @@ export const redeployUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('red
 export const buildUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('build');
 export const deleteUpdate = defineUpdate<IntentAccepted, [IntentRequest]>('delete');
 export const stateQuery = defineQuery<ServerLifecycleState>('state');
+
+/** The settings a server's launches use from now on (PATCH /api/servers/:id), as its row now holds them. */
+export interface SettingsChange {
+  config: ConfigValues;
+  useGpu: boolean;
+}
+
+/** A signal, not an update: the row and the workflow agree even while no worker runs. */
+export const settingsChangedSignal = defineSignal<[SettingsChange]>('settingsChanged');
 
 export const intentUpdates = {
   start: startUpdate,

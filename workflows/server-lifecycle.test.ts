@@ -10,6 +10,7 @@ import type { serverLifecycle } from './server-lifecycle.js';
 import {
   deleteUpdate,
   redeployUpdate,
+  settingsChangedSignal,
   startUpdate,
   stateQuery,
   stopUpdate,
@@ -111,6 +112,30 @@ describe.concurrent('serverLifecycle: create, start, stop', () => {
       expect(noActor.message).toBe('actorId is required');
       // Nothing refused was carried out.
       expect(ledger.statuses()).toEqual(['starting', 'running', 'stopping', 'stopped']);
+    });
+  });
+});
+
+describe.concurrent('serverLifecycle: changed settings', () => {
+  it('launches with the settings a settingsChanged signal gave, from its next launch on; a malformed one is dropped', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await settles(handle, ledger, 'running');
+      expect(activities.launchServer.mock.calls[0]![0]).toMatchObject({ config: {}, useGpu: false });
+
+      await handle.signal(settingsChangedSignal, { config: { MODE: 'fast', T: { secret: 'tok' } }, useGpu: true });
+      await handle.signal(settingsChangedSignal, { config: null, useGpu: 'yes' } as never);
+      // What runs is left alone: no intent, no launch.
+      expect(await handle.query(stateQuery)).toEqual({ status: 'running', pending: [] });
+      expect(activities.launchServer).toHaveBeenCalledTimes(1);
+
+      await handle.executeUpdate(redeployUpdate, { args: [actor] });
+      await eventually(async () => expect(activities.launchServer).toHaveBeenCalledTimes(2));
+      expect(activities.launchServer.mock.calls[1]![0]).toMatchObject({
+        config: { MODE: 'fast', T: { secret: 'tok' } },
+        useGpu: true,
+      });
     });
   });
 });

@@ -27,6 +27,7 @@ import { ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
 import {
   intentUpdates,
+  settingsChangedSignal,
   stateQuery,
   type IntentRequest,
   type ServerLifecycleInput,
@@ -175,6 +176,7 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
   setHandler(gateChangedSignal, () => server.gateChanged());
   setHandler(redeployRequestedSignal, (request) => server.redeployRequested(request));
   setHandler(relaunchRequestedSignal, (request) => server.relaunchRequested(request));
+  setHandler(settingsChangedSignal, (change) => server.changeSettings(change));
 
   if (seq === 0) {
     // Missing for good: the creating transaction rolled back, there is no server to look after.
@@ -189,7 +191,12 @@ export async function serverLifecycle(input: ServerLifecycleInput): Promise<Serv
     if (!server.hasQueued()) {
       // Bound history: hand the state to a fresh run once every handler has finished.
       await condition(allHandlersFinished);
-      if (!server.hasQueued()) return await continueAsNew<typeof serverLifecycle>({ ...start, ...server.carried() });
+      if (!server.hasQueued())
+        return await continueAsNew<typeof serverLifecycle>({
+          ...start,
+          ...server.startOverrides(),
+          ...server.carried(),
+        });
     }
     const intent = server.takeNext();
     if (intent === 'delete') {

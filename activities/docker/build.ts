@@ -18,7 +18,9 @@ import { isTransportFailure } from '../../lib/registry/transport-failure.js';
 import { imageRegistryHost, resolveAllowedHost, SourceHostRefused, type HostPolicy } from '../../lib/source-policy.js';
 import type { BuildSettings, PlatformBuild } from '../../workflows/build-and-publish.messages.js';
 import type { ServerTransport } from '../../lib/schemas/servers.js';
+import type { RegistryCredentials } from '../../lib/registry/dockerconfig.js';
 import type { CredentialManager } from '../registry/credentials.js';
+import type { BaseRegistryLogins } from './base-registry-logins.js';
 import { createBuildEgress } from './build-egress.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 
@@ -132,6 +134,7 @@ async function pinForPlatform(
   platform: string,
   registry: string | null,
   credentials: CredentialManager,
+  logins: ReadonlyMap<string, RegistryCredentials>,
   log: BuildLog,
 ): Promise<string | undefined> {
   const { host, repository, tag } = splitImage(image);
@@ -142,7 +145,8 @@ async function pinForPlatform(
   const lookup = async () =>
     new RegistryClient({
       apiBase: `${scheme}://${apiHost}`,
-      credentials: ownRegistry ? await credentials.current() : undefined,
+      // The platform's own registry takes the platform's login; another, the server's own for it.
+      credentials: ownRegistry ? await credentials.current() : logins.get(host),
       timeoutMs: 10_000,
     }).getManifest(repository, tag);
   try {
@@ -234,12 +238,16 @@ export interface BuildNetworkSettings {
   installation: string;
 }
 
+/** The daemon's key for a registry in X-Registry-Config: Docker Hub goes by its index URL. */
+const registryConfigKey = (host: string) => (host === 'docker.io' ? 'https://index.docker.io/v1/' : host);
+
 export function createDockerBuildActivities(
   docker: Docker,
   telemetry: Telemetry,
   credentials: CredentialManager,
   policy: HostPolicy,
   network: BuildNetworkSettings,
+  baseLogins: BaseRegistryLogins,
 ) {
   const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage);
   return {
@@ -265,11 +273,12 @@ export function createDockerBuildActivities(
             `${dockerfilePath} is missing from the checkout`,
             ErrorType.BuildContextInvalid,
           );
+        const logins = await baseLogins(input.serverId);
         const pins = new Map<string, string>();
         for (const { image, platform = input.platform } of fromImages(original)) {
           checkBaseTenancy(image, input.settings);
           await checkBaseRegistry(image, input.settings.registry, policy);
-          const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, log);
+          const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, logins, log);
           if (pinned) {
             pins.set(image, pinned);
             log.line(`Base image ${image} for ${platform} is ${pinned}`);
@@ -277,8 +286,15 @@ export function createDockerBuildActivities(
         }
         // Base images may live in the same (authenticated) registry the build pushes to. Read after
         // pinning, which may have refreshed them.
+        // The server's own logins (source.registry_credentials) go beside it, each for its registry only.
         const creds = input.settings.registry ? await credentials.current() : undefined;
-        const registryconfig = creds ? { [parseRegistry(input.settings.registry!).host]: creds } : undefined;
+        const registryconfig =
+          creds || logins.size > 0
+            ? {
+                ...Object.fromEntries([...logins].map(([host, login]) => [registryConfigKey(host), login])),
+                ...(creds && { [parseRegistry(input.settings.registry!).host]: creds }),
+              }
+            : undefined;
         // Provenance labels as one LABEL line: the classic builder spends a step (~1 s here) per label option.
         const transport = input.transport ? ` "io.mcp-host.transport"="${input.transport}"` : '';
         const provenance = `\nLABEL "mcp-host.server-id"="${input.serverId}" "mcp-host.revision"="${input.revision}"${transport}\n`;

@@ -3,6 +3,7 @@
 // (`secret_updates: "redeploy"`); the others take it at their next start.
 import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../lib/errors.js';
+import { addCodecKey } from '../../lib/ledger/payload-codec-keys.js';
 import {
   createSecret,
   deleteSecret,
@@ -13,6 +14,7 @@ import {
   updateSecret,
 } from '../../lib/ledger/secrets.js';
 import {
+  CodecKeyAdded,
   CreateSecretBody,
   RekeyResult,
   Secret,
@@ -79,6 +81,16 @@ const rekeySecretsRoute = defineRoute({
   responses: { 200: json(RekeyResult, 'Every version is wrapped by the next key'), ...commonErrors, ...conflictError },
 });
 
+const addCodecKeyRoute = defineRoute({
+  method: 'post',
+  path: '/codec-keys',
+  operationId: 'addCodecKey',
+  tags,
+  summary:
+    'Add a new random payload codec key (admins): new Temporal payloads are sealed with it, older histories still open',
+  responses: { 201: json(CodecKeyAdded, 'The new key seals from now on'), ...commonErrors },
+});
+
 export function secretRoutes(deps: ApiDeps) {
   const { sql, keyring, log } = deps;
   return createRouter()
@@ -130,5 +142,12 @@ export function secretRoutes(deps: ApiDeps) {
       const { codecKeys, ...result } = await rekeySecrets(sql, keyring);
       log.info({ keyId: keyring.write.id, rewrapped: result.rewrapped, codecKeys }, 'secrets rekeyed');
       return c.json({ key_id: keyring.write.id, ...result }, 200);
+    })
+    .openapi(addCodecKeyRoute, async (c) => {
+      requireRole(c.get('caller'), 'admin');
+      const added = await addCodecKey(sql, keyring);
+      // This process seals with it before answering (and logs it); the others reload on the insert's NOTIFY.
+      await deps.codecKeys.reload();
+      return c.json({ codec_key_id: added.codecKeyId, key_id: keyring.write.id, keys: added.keys }, 201);
     });
 }

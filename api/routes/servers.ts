@@ -1,6 +1,8 @@
-// MCP servers: create, read, list, the status stream, and intents (start/stop/redeploy/delete) that
-// become updates of the server's `server/<id>` workflow — the only writer of its status.
+// MCP servers: create, read, list, change settings, the status stream, and intents
+// (start/stop/redeploy/delete) that become updates of the server's `server/<id>` workflow — the only
+// writer of its status.
 import { z } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import {
   createServer,
   findServer,
@@ -8,6 +10,7 @@ import {
   serverEventsAfter,
   toServer,
   toServerEvent,
+  updateServerSettings,
   type ServerEventRow,
 } from '../../lib/ledger/servers.js';
 import { ApiError } from '../../lib/errors.js';
@@ -16,10 +19,18 @@ import { missingSecrets, referencedSecretsExist } from '../../lib/ledger/secrets
 import { mayNameImage } from '../../lib/registry/namespace.js';
 import { resourcesWithinMaximum } from '../../lib/runtime/resources.js';
 import { IdParam } from '../../lib/schemas/common.js';
-import { CreateServerBody, IntentAccepted, ListServersQuery, Server } from '../../lib/schemas/servers.js';
+import {
+  CreateServerBody,
+  IntentAccepted,
+  ListServersQuery,
+  Server,
+  UpdateServerBody,
+  type ServerSource,
+} from '../../lib/schemas/servers.js';
 import { ServerIdKey, ServerStatusKey } from '../../lib/search-attributes.js';
 import { SERVER_INTENTS, type ServerIntent } from '../../lib/server-status.js';
 import type { serverLifecycle } from '../../workflows/server-lifecycle.js';
+import { settingsChangedSignal } from '../../workflows/server-lifecycle.messages.js';
 import { requireRole, visibleScope } from '../auth.js';
 import type { ApiDeps } from '../context.js';
 import {
@@ -75,6 +86,22 @@ const getServerRoute = defineRoute({
   responses: { 200: json(Server, 'The server'), ...commonErrors, ...notFoundError },
 });
 
+const updateServerRoute = defineRoute({
+  method: 'patch',
+  path: '/{id}',
+  operationId: 'updateServer',
+  tags,
+  summary:
+    "Change a server's settings: secret_updates at once; config and use_gpu at its next launch (start, redeploy or a restart)",
+  request: { params: IdParam, body: jsonBody(UpdateServerBody) },
+  responses: {
+    200: json(Server, 'The server with its new settings; a `settings` event records what changed'),
+    ...commonErrors,
+    ...notFoundError,
+    ...conflictError,
+  },
+});
+
 const streamRoute = defineRoute({
   method: 'get',
   path: '/stream',
@@ -100,7 +127,7 @@ const streamRoute = defineRoute({
   responses: {
     200: {
       description:
-        'An event stream: `event: status|deleted`, `id: <event id>`, `data: ServerEvent`, keep-alive comments',
+        'An event stream: `event: status|deleted|settings`, `id: <event id>`, `data: ServerEvent`, keep-alive comments',
       content: { 'text/event-stream': { schema: z.string() } },
     },
     ...commonErrors,
@@ -130,6 +157,38 @@ function intentRoute(intent: ServerIntent) {
   });
 }
 
+/**
+ * A private source's secrets must be the owner's (the repository's, the base images' registries'): its
+ * build would fail later for want of them. 422 naming the field of the first one missing.
+ */
+async function sourceSecretsExist(sql: ApiDeps['sql'], ownerId: number, source: ServerSource): Promise<void> {
+  if (source.type !== 'git') return;
+  const named: [string, string][] = [
+    ...(source.credentials ? [['source.credentials.secret', source.credentials.secret] as [string, string]] : []),
+    ...(source.registry_credentials ?? []).map((r, i): [string, string] => [
+      `source.registry_credentials.${i}.secret`,
+      r.secret,
+    ]),
+  ];
+  const missing = new Set(
+    await missingSecrets(
+      sql,
+      ownerId,
+      named.map(([, name]) => name),
+    ),
+  );
+  const first = named.find(([, name]) => missing.has(name));
+  if (first) {
+    const [field, name] = first;
+    throw new ApiError(
+      422,
+      'validation_failed',
+      `${field}: no secret named ${name} (create it with mcpctl secrets set ${name})`,
+      field,
+    );
+  }
+}
+
 export function serverRoutes(deps: ApiDeps) {
   const { sql, env } = deps;
   const router = createRouter()
@@ -139,16 +198,7 @@ export function serverRoutes(deps: ApiDeps) {
       const body = c.req.valid('json');
       resourcesWithinMaximum(body.config, env);
       await referencedSecretsExist(sql, caller.id, body.config);
-      // A private source's secret must exist too: its build would fail later for want of it.
-      const sourceSecret = body.source.type === 'git' ? body.source.credentials?.secret : undefined;
-      if (sourceSecret && (await missingSecrets(sql, caller.id, [sourceSecret])).length > 0) {
-        throw new ApiError(
-          422,
-          'validation_failed',
-          `source.credentials.secret: no secret named ${sourceSecret} (create it with mcpctl secrets set ${sourceSecret})`,
-          'source.credentials.secret',
-        );
-      }
+      await sourceSecretsExist(sql, caller.id, body.source);
       // Another owner's image (their namespace of the registry, a local build's name) is theirs: a 404,
       // as any other tenant's resource. Admins see every owner's resources, and may name them.
       if (body.source.type === 'image' && caller.role !== 'admin') {
@@ -216,6 +266,39 @@ export function serverRoutes(deps: ApiDeps) {
     })
     .openapi(getServerRoute, async (c) => {
       const row = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+      return c.json(toServer(row), 200);
+    })
+    .openapi(updateServerRoute, async (c) => {
+      const caller = c.get('caller');
+      requireRole(caller, 'admin', 'operator');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const scope = visibleScope(caller);
+      const server = await findServer(sql, id, scope);
+      if (body.config) {
+        resourcesWithinMaximum(body.config, env);
+        // The owner's secrets (an admin changing another owner's server names that owner's).
+        await referencedSecretsExist(sql, server.owner_id, body.config);
+      }
+      const row = await updateServerSettings(
+        sql,
+        id,
+        scope,
+        {
+          ...(body.config && { config: body.config }),
+          ...(body.use_gpu !== undefined && { useGpu: body.use_gpu }),
+          ...(body.secret_updates && { secretUpdates: body.secret_updates }),
+        },
+        (updated) =>
+          deps.temporal.workflow
+            .getHandle(deps.workflowIds.server(id))
+            .signal(settingsChangedSignal, { config: updated.config, useGpu: updated.use_gpu })
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowNotFoundError)
+                throw new ApiError(409, 'lifecycle_ended', `server ${id} has no running lifecycle workflow`);
+              throw err;
+            }),
+      );
       return c.json(toServer(row), 200);
     });
 

@@ -1,5 +1,5 @@
 // mcpctl secrets: set (the value from stdin or a file, never from an argument, which would land in
-// shell history and the process list), list, rm, and rekey (admins).
+// shell history and the process list), list, rm, and rekey and codec-key rotate (admins).
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CreateSecretBody, SecretName, type Secret, type UpdatedSecret } from '../../lib/schemas/secrets.js';
@@ -88,6 +88,20 @@ export function secretsCommand(): Command {
       '/api/secrets/rekey',
     );
     show(opts.json, result, (r) => [['key id', 'rewrapped', 'already'], [[r.key_id, r.rewrapped, r.already]]]);
+  });
+
+  const codecKey = secrets.command('codec-key').description("the Temporal payload codec's keys (admins)");
+  withJson(
+    codecKey
+      .command('rotate')
+      .description(
+        'add a new random payload codec key: running APIs and workers seal new payloads with it at once; every older key still opens its histories',
+      ),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    const added = await clientFrom(cmd).post<{ codec_key_id: string; key_id: string; keys: number }>(
+      '/api/secrets/codec-keys',
+    );
+    show(opts.json, added, (a) => [['codec key id', 'wrapped by', 'keys'], [[a.codec_key_id, a.key_id, a.keys]]]);
   });
 
   return secrets;

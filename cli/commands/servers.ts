@@ -1,9 +1,9 @@
-// mcpctl servers: list, create, get, start/stop/redeploy/delete, watch, metrics, webhook-secret, and
-// connect/tools/call through the gateway.
+// mcpctl servers: list, create, get, update, start/stop/redeploy/delete, watch, metrics, webhook-secret,
+// and connect/tools/call through the gateway.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { CreateServerBody, ServerStatusSchema, type Server } from '../../lib/schemas/servers.js';
+import { CreateServerBody, ServerStatusSchema, UpdateServerBody, type Server } from '../../lib/schemas/servers.js';
 import { SERVER_STATUSES } from '../../lib/server-status.js';
 import { clientFrom, type ApiClient, type GlobalOptions } from '../client.js';
 import { CliError } from '../handle-error.js';
@@ -61,6 +61,8 @@ export interface CreateOptions {
   branch?: string;
   directory?: string;
   dockerfile?: string;
+  /** `REGISTRY=SECRET`: a login (`username:password` in the secret) for the registry of the base images. */
+  registrySecret?: string[];
   image?: string;
   npm?: string;
   pypi?: string;
@@ -82,6 +84,7 @@ const createLabels = {
   'source.branch': '--branch',
   'source.directory': '--directory',
   'source.dockerfile': '--dockerfile',
+  'source.registry_credentials': '--registry-secret',
   'source.image': '--image',
   'source.package': '--npm/--pypi',
   'source.module': '--go',
@@ -105,6 +108,15 @@ function parseEnvPairs(pairs: string[]): Record<string, string> {
     env[key] = pair.slice(eq + 1);
   }
   return env;
+}
+
+/** `REGISTRY=SECRET` pairs into a git source's registry_credentials. */
+function parseRegistrySecrets(pairs: string[]): { registry: string; secret: string }[] {
+  return pairs.map((pair) => {
+    const eq = pair.lastIndexOf('=');
+    if (eq <= 0) throw new CliError(`--registry-secret: expected REGISTRY=SECRET, got "${pair}"`);
+    return { registry: pair.slice(0, eq), secret: pair.slice(eq + 1) };
+  });
 }
 
 /** A server.json file as the registry source the API maps (it validates, naming server.json's fields). */
@@ -155,6 +167,7 @@ function sourceOf(opts: CreateOptions): Record<string, unknown> {
   only('branch', opts.branch, ['git']);
   only('directory', opts.directory, ['git']);
   only('dockerfile', opts.dockerfile, ['git']);
+  only('registry-secret', opts.registrySecret, ['git']);
   only('version', opts.version, ['npm', 'pypi', 'go']);
   only('arg', opts.arg, ['npm', 'pypi', 'go']);
   only('env', opts.env, ['npm', 'pypi', 'go']);
@@ -165,6 +178,7 @@ function sourceOf(opts: CreateOptions): Record<string, unknown> {
       ...(opts.branch !== undefined && { branch: opts.branch }),
       ...(opts.directory !== undefined && { directory: opts.directory }),
       ...(opts.dockerfile !== undefined && { dockerfile: opts.dockerfile }),
+      ...(opts.registrySecret !== undefined && { registry_credentials: parseRegistrySecrets(opts.registrySecret) }),
     };
   if (kind === 'image') return { type: 'image', image: opts.image };
   const pkg = {
@@ -181,11 +195,7 @@ export function buildCreateBody(name: string | undefined, opts: CreateOptions): 
   const fromServerJson = source.type === 'registry';
   if (!fromServerJson && opts.type === undefined)
     throw new CliError("--type: required option '--type <type>' not specified");
-  const config = { ...parseConfigPairs(opts.config ?? []) };
-  for (const [key, ref] of Object.entries(parseSecretPairs(opts.secret ?? []))) {
-    if (Object.hasOwn(config, key)) throw new CliError(`--secret: ${key} is also given with --config`);
-    Object.assign(config, { [key]: ref });
-  }
+  const config = configOf(opts);
   const body = {
     name: name ?? (fromServerJson ? nameFromServerJson(source.server) : undefined),
     // A server.json says what the server is, not what type of server the platform files it under.
@@ -199,6 +209,45 @@ export function buildCreateBody(name: string | undefined, opts: CreateOptions): 
   };
   checkBody(CreateServerBody, body, createLabels);
   return body as z.input<typeof CreateServerBody>; // unparsed, so the defaults stay the API's to choose
+}
+
+export interface UpdateOptions {
+  config?: string[];
+  secret?: string[];
+  clearConfig?: boolean;
+  gpu?: boolean;
+  secretUpdates?: string;
+}
+
+const updateLabels = { config: '--config/--secret', use_gpu: '--gpu/--no-gpu', secret_updates: '--secret-updates' };
+
+/**
+ * The PATCH /api/servers/:id body. --config and --secret replace the config as a whole (the API takes
+ * it whole, so what is sent is exactly what the server gets); --clear-config sends an empty one.
+ */
+export function buildUpdateBody(opts: UpdateOptions): z.input<typeof UpdateServerBody> {
+  const pairs = [...(opts.config ?? []), ...(opts.secret ?? [])];
+  if (opts.clearConfig && pairs.length > 0) throw new CliError('--clear-config: not with --config or --secret');
+  const config = opts.clearConfig || pairs.length > 0 ? configOf(opts) : undefined;
+  const body = {
+    ...(config !== undefined && { config }),
+    ...(opts.gpu !== undefined && { use_gpu: opts.gpu }),
+    ...(opts.secretUpdates !== undefined && { secret_updates: opts.secretUpdates }),
+  };
+  if (Object.keys(body).length === 0)
+    throw new CliError('give at least one of --config, --secret, --clear-config, --gpu/--no-gpu or --secret-updates');
+  checkBody(UpdateServerBody, body, updateLabels);
+  return body as z.input<typeof UpdateServerBody>;
+}
+
+/** --config settings and --secret references as one config. */
+function configOf(opts: { config?: string[]; secret?: string[] }): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...parseConfigPairs(opts.config ?? []) };
+  for (const [key, ref] of Object.entries(parseSecretPairs(opts.secret ?? []))) {
+    if (Object.hasOwn(config, key)) throw new CliError(`--secret: ${key} is also given with --config`);
+    config[key] = ref;
+  }
+  return config;
 }
 
 const sourceText = (source: Server['source']) => {
@@ -295,6 +344,11 @@ export function serversCommand(): Command {
     .option('--branch <branch>', 'git branch (default: main)')
     .option('--directory <path>', 'with --git: the build context inside the repository')
     .option('--dockerfile <path>', 'with --git: the Dockerfile, relative to --directory')
+    .option(
+      '--registry-secret <REGISTRY=SECRET>',
+      "with --git: log in to REGISTRY (host[:port]) for the Dockerfile's FROM images with the secret SECRET (username:password); repeat for more",
+      collect,
+    )
     .option('--image <ref>', 'run this container image')
     .option('--npm <package>', 'build an image that runs this npm package (stdio by default)')
     .option('--pypi <package>', 'build an image that runs this PyPI package')
@@ -333,6 +387,26 @@ export function serversCommand(): Command {
         const [headers, rows] = detailTable(s);
         return [headers, [...rows, ...probes.map((p): Cell[] => ['probe', probeText(p)])]];
       });
+    });
+
+  withJson(
+    servers
+      .command('update')
+      .description(
+        "change a server's settings: --secret-updates at once; --config/--secret/--gpu at its next launch (redeploy to apply now)",
+      ),
+  )
+    .argument('<id>', 'server id')
+    .option('--config <KEY=VALUE>', "a config setting; with --secret, replaces the server's whole config", collect)
+    .option('--secret <KEY=NAME[:env]>', 'a secret reference (as with create); part of the new config', collect)
+    .option('--clear-config', 'replace the config with an empty one')
+    .option('--gpu', 'give the server a GPU')
+    .option('--no-gpu', 'take its GPU away')
+    .option('--secret-updates <policy>', "a secret's new version: next-start or redeploy")
+    .action(async (id: string, opts: UpdateOptions & { json?: boolean }, cmd: Command) => {
+      const serverId = checkOption('ID', Id, id);
+      const body = buildUpdateBody(opts);
+      show(opts.json, await clientFrom(cmd).patch<Server>(`/api/servers/${serverId}`, body), detailTable);
     });
 
   for (const intent of ['start', 'stop', 'redeploy', 'delete'] as const) {

@@ -6,13 +6,23 @@
 import type postgres from 'postgres';
 import { isPgError, PgCode, type Sql } from '../db.js';
 import { rewrap } from '../secrets/envelope.js';
+import type { Logger } from '../logger.js';
 import type { Keyring } from '../secrets/keys.js';
 import {
   codecFromStored,
+  codecKeysFromStored,
   newStoredCodecKey,
   type EncryptionCodec,
   type StoredCodecKey,
 } from '../secrets/payload-codec.js';
+
+/** The NOTIFY channel a new codec key is announced on (its id as the payload: a fingerprint, safe to send). */
+export const CODEC_KEYS_CHANNEL = 'payload_codec_keys';
+/**
+ * Reloads a decode asks for (a payload naming a key not held) come at most this often: another
+ * installation's payloads cannot flood the database.
+ */
+const RELOAD_ON_MISS_MS = 1_000;
 
 interface CodecKeyRow {
   codec_key_id: string;
@@ -81,4 +91,88 @@ export async function rewrapCodecKeys(tx: Tx, keyring: Keyring): Promise<number>
       where id = ${row.id}`;
   }
   return rows.length;
+}
+
+/**
+ * Adds a fresh random codec key, wrapped by the keyring's write key: it seals from now on, and every
+ * older one keeps opening what it sealed. The NOTIFY goes out when the insert commits, so every
+ * process following the keys (followCodecKeys) seals with it within moments.
+ */
+export async function addCodecKey(sql: Sql, keyring: Keyring): Promise<{ codecKeyId: string; keys: number }> {
+  const key = newStoredCodecKey(keyring);
+  return sql.begin(async (tx) => {
+    await tx`
+      insert into payload_codec_keys (codec_key_id, wrapped_key, key_id)
+      values (${key.codecKeyId}, ${key.wrappedKey}, ${key.keyId})`;
+    await tx`select pg_notify(${CODEC_KEYS_CHANNEL}, ${key.codecKeyId})`;
+    const [count] = await tx<{ n: number }[]>`select count(*)::int as n from payload_codec_keys`;
+    return { codecKeyId: key.codecKeyId, keys: count!.n };
+  });
+}
+
+export interface CodecKeyFollower {
+  /** Reads the stored keys again now (a process that added one needs no NOTIFY to seal with it). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps `codec` on the database's current keys while the process runs: it reloads on the NOTIFY a new
+ * key sends (immediate, and no polling), after every (re)connection of the LISTEN (a notification
+ * missed while disconnected), and when a payload names a key it lacks (a worker handed a payload an
+ * API sealed with a key whose NOTIFY has not arrived yet). A reload that fails (a key wrapped by a KEK
+ * this process lacks) is logged and the codec keeps its keys: it still opens everything it did.
+ */
+export async function followCodecKeys(
+  sql: Sql,
+  keyring: Keyring,
+  codec: EncryptionCodec,
+  log: Pick<Logger, 'info' | 'error'>,
+): Promise<CodecKeyFollower> {
+  const once = async () => {
+    try {
+      const before = codec.keyId;
+      codec.replaceKeys(codecKeysFromStored(keyring, await loadCodecKeys(sql, keyring)));
+      if (codec.keyId !== before)
+        log.info({ codecKeyId: codec.keyId, keys: codec.keyIds.length }, 'payload codec key added');
+    } catch (err) {
+      log.error({ err }, 'payload codec keys could not be reloaded; keeping the keys held');
+    }
+  };
+  // One read at a time; a request during one reads again after it (it may have begun before the insert committed).
+  let running: Promise<void> | undefined;
+  let again = false;
+  const reload = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await once();
+      } while (again);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  let lastMiss = 0;
+  codec.onUnknownKey = async () => {
+    if (Date.now() - lastMiss < RELOAD_ON_MISS_MS) return;
+    lastMiss = Date.now();
+    await reload();
+  };
+  const { unlisten } = await sql.listen(
+    CODEC_KEYS_CHANNEL,
+    () => void reload(),
+    () => void reload(),
+  );
+  return {
+    reload,
+    async stop() {
+      codec.onUnknownKey = undefined;
+      await unlisten().catch(() => {});
+    },
+  };
 }

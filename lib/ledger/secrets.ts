@@ -24,15 +24,24 @@ interface SecretRow {
 /** Bound to every ciphertext: a version copied to another secret, owner or version does not decrypt. */
 const context = (ownerId: number, name: string, version: number) => `mcp-host:secret:${ownerId}:${name}:${version}`;
 
-/** Servers of the secret's owner whose config references it (by any key, as a file or as env). */
+/**
+ * Servers of the secret's owner that reference it: in config (by any key, as a file or as env), or in
+ * their source (the repository's credentials, a base image registry's).
+ */
 const usedBy = (sql: Sql) => sql`
   coalesce((
     select json_agg(json_build_object('id', m.id, 'name', m.name) order by m.id)
     from mcp_servers m
     where m.owner_id = s.owner_id
-      and exists (
-        select 1 from jsonb_each(m.config) c
-        where jsonb_typeof(c.value) = 'object' and c.value ->> 'secret' = s.name)
+      and (exists (
+            select 1 from jsonb_each(m.config) c
+            where jsonb_typeof(c.value) = 'object' and c.value ->> 'secret' = s.name)
+        or m.source -> 'credentials' ->> 'secret' = s.name
+        or exists (
+            select 1 from jsonb_array_elements(
+              case when jsonb_typeof(m.source -> 'registry_credentials') = 'array'
+                   then m.source -> 'registry_credentials' else '[]'::jsonb end) r
+            where r ->> 'secret' = s.name))
   ), '[]'::json) as used_by`;
 
 export function toSecret(row: SecretRow): Secret {

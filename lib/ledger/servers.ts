@@ -33,7 +33,8 @@ export interface ServerEventRow {
   id: number;
   server_id: number;
   owner_id: number;
-  event_type: 'status' | 'deleted';
+  /** `settings`: PATCH /api/servers/:id changed a setting (the status is the one it had). */
+  event_type: 'status' | 'deleted' | 'settings';
   status: string;
   previous_status: string | null;
   reason: string | null;
@@ -164,6 +165,66 @@ export async function createServer(
     }
     throw err;
   }
+}
+
+export interface ServerSettingsChange {
+  config?: ConfigValues;
+  useGpu?: boolean;
+  secretUpdates?: SecretUpdatePolicy;
+}
+
+/** What changed, for the event's reason: setting names and the new policy or flag, never a config value. */
+function settingsReason(server: ServerRow, change: ServerSettingsChange): { reason?: string; launch: boolean } {
+  const parts: string[] = [];
+  if (change.config !== undefined) {
+    const before = server.config;
+    const after = change.config;
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+      (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+    );
+    if (keys.length > 0) parts.push(`config ${keys.sort().join(', ')} (at the next launch)`);
+  }
+  if (change.useGpu !== undefined && change.useGpu !== server.use_gpu)
+    parts.push(`use_gpu ${change.useGpu} (at the next launch)`);
+  const launch = parts.length > 0;
+  if (change.secretUpdates !== undefined && change.secretUpdates !== server.secret_updates)
+    parts.push(`secret_updates ${change.secretUpdates}`);
+  return { ...(parts.length > 0 && { reason: `settings changed: ${parts.join('; ')}` }), launch };
+}
+
+/**
+ * Changes a server's settings (404 outside the scope) and records a `settings` event naming what
+ * changed; nothing changed, nothing is written. When a launch setting changed, `tell` hands the new
+ * ones to the server's workflow inside the transaction: it failing, the row stays as it was, so the
+ * row and what the workflow launches never disagree.
+ */
+export async function updateServerSettings(
+  sql: Sql,
+  id: number,
+  scope: OwnerScope,
+  change: ServerSettingsChange,
+  tell: (server: ServerRow) => Promise<unknown>,
+): Promise<ServerRow> {
+  return sql.begin(async (tx) => {
+    const [server] = await tx<ServerRow[]>`
+      select * from mcp_servers where id = ${id} ${ownedBy(sql, scope)} for update`;
+    if (!server) throw notFound(`server ${id}`);
+    const { reason, launch } = settingsReason(server, change);
+    if (reason === undefined) return server;
+    const [updated] = await tx<ServerRow[]>`
+      update mcp_servers set
+        config = ${tx.json(change.config ?? server.config)},
+        use_gpu = ${change.useGpu ?? server.use_gpu},
+        secret_updates = ${change.secretUpdates ?? server.secret_updates},
+        updated_at = now()
+      where id = ${id}
+      returning *`;
+    await tx`
+      insert into server_events (server_id, owner_id, event_type, status, previous_status, reason)
+      values (${id}, ${server.owner_id}, 'settings', ${server.status}, ${server.status}, ${reason})`;
+    if (launch) await tell(updated!);
+    return updated!;
+  });
 }
 
 /** What a push webhook needs of any server (the signature, not an owner, authorizes it). */

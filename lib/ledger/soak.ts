@@ -119,7 +119,7 @@ async function watchedServers(sql: Sql, promotionId: number) {
     ) run
     left join lateral (
       select e.status, e.reason, e.created_at from server_events e
-      where e.server_id = s.id and e.status = any(${failingStatuses(p.allow_drift)})
+      where e.server_id = s.id and e.event_type = 'status' and e.status = any(${failingStatuses(p.allow_drift)})
         and e.created_at >= ${p.activated_at ?? new Date(0)} and e.created_at >= coalesce(run.since, ${p.activated_at ?? new Date(0)})
       order by e.id limit 1
     ) f on true

@@ -87,3 +87,13 @@ export const RekeyResult = z
     already: z.number().int().openapi({ description: 'Versions that were wrapped by it already' }),
   })
   .openapi('RekeyResult');
+
+export const CodecKeyAdded = z
+  .object({
+    codec_key_id: z
+      .string()
+      .openapi({ description: "The new payload codec key's id (a fingerprint): new payloads name it, never the key" }),
+    key_id: z.string().openapi({ description: 'The key-encryption key it is wrapped by' }),
+    keys: z.number().int().openapi({ description: 'Codec keys stored now; each still opens what it sealed' }),
+  })
+  .openapi('CodecKeyAdded');

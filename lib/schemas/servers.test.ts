@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CreateServerBody } from './servers.js';
+import { setSourcePolicy } from '../source-policy.js';
+import { CreateServerBody, UpdateServerBody } from './servers.js';
 
 const body = (source: unknown, extra: Record<string, unknown> = {}) => ({
   name: 'memory',
@@ -70,5 +71,60 @@ describe('secret_updates', () => {
   });
   it('refuses anything else, naming the field', () => {
     expect(fieldOf(body(image, { secret_updates: 'now' }))).toBe('secret_updates');
+  });
+});
+
+describe('registry_credentials of a git source', () => {
+  const git = (registry_credentials: unknown) =>
+    body({ type: 'git', repository: 'https://example.com/x.git', registry_credentials });
+
+  it('takes logins by registry host and secret name', () => {
+    const parsed = CreateServerBody.parse(
+      git([
+        { registry: 'registry.example.com', secret: 'base-login' },
+        { registry: 'docker.io', secret: 'hub' },
+      ]),
+    );
+    expect(parsed.source).toMatchObject({ registry_credentials: [{ registry: 'registry.example.com' }, {}] });
+  });
+
+  it('refuses a URL, a path, a bad secret name, a registry twice, and one the source policy refuses', () => {
+    expect(fieldOf(git([{ registry: 'https://r.example.com', secret: 's' }]))).toBe(
+      'source.registry_credentials.0.registry',
+    );
+    expect(fieldOf(git([{ registry: 'r.example.com/team', secret: 's' }]))).toBe(
+      'source.registry_credentials.0.registry',
+    );
+    expect(fieldOf(git([{ registry: 'r.example.com', secret: 'Bad Name' }]))).toBe(
+      'source.registry_credentials.0.secret',
+    );
+    expect(
+      fieldOf(
+        git([
+          { registry: 'r.example.com', secret: 'a' },
+          { registry: 'r.example.com', secret: 'b' },
+        ]),
+      ),
+    ).toBe('source.registry_credentials.1.registry');
+    expect(fieldOf(git([{ registry: 'r.example.com', secret: 's', password: 'x' }]))).toBe(
+      'source.registry_credentials.0',
+    );
+    // The API's policy (nothing private allowed), as set at its start; later cases name no private host.
+    setSourcePolicy([]);
+    expect(fieldOf(git([{ registry: '10.0.0.5:5000', secret: 's' }]))).toBe('source.registry_credentials.0.registry');
+  });
+});
+
+describe('UpdateServerBody', () => {
+  it('takes settings only, at least one', () => {
+    expect(UpdateServerBody.parse({ secret_updates: 'redeploy' })).toEqual({ secret_updates: 'redeploy' });
+    expect(UpdateServerBody.parse({ config: { A: 1, T: { secret: 'tok' } }, use_gpu: true })).toMatchObject({
+      use_gpu: true,
+    });
+    expect(UpdateServerBody.safeParse({}).success).toBe(false);
+    for (const fixed of ['source', 'owner_id', 'name', 'server_type']) {
+      const result = UpdateServerBody.safeParse({ [fixed]: 'x', use_gpu: true });
+      expect(result.success).toBe(false);
+    }
   });
 });

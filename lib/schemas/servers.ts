@@ -61,6 +61,29 @@ export const SourceCredentials = z
   .openapi('SourceCredentials');
 export type SourceCredentials = z.infer<typeof SourceCredentials>;
 
+/** A registry as image references name it: host[:port], no scheme, no path (Docker Hub is docker.io). */
+const RegistryHost = z
+  .string()
+  .max(255)
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/,
+    'must be a registry host such as registry.example.com or 127.0.0.1:5000 (no scheme, no path)',
+  );
+
+/**
+ * Credentials for the registry of a git source's base images (its Dockerfile's FROM): the named secret
+ * of the server's owner holds `username:password` (the user name up to the first ":", the password
+ * or token after it). Used to pin each FROM to its digest and for the daemon's pull; only the
+ * reference is stored and carried, the value is read inside the build activity.
+ */
+export const RegistryCredentials = z
+  .object({ registry: RegistryHost, secret: SecretRefName })
+  .strict()
+  .openapi('RegistryCredentials', {
+    description: 'A registry of base images and the secret (`username:password`) that logs in to it',
+  });
+export type RegistryCredentials = z.infer<typeof RegistryCredentials>;
+
 /**
  * A path inside the repository (the build context, or the Dockerfile relative to it): relative, no
  * `..` or `.` segments, no empty segments, so it can never name anything outside the checkout.
@@ -83,6 +106,11 @@ export const GitSource = z
     }),
     branch: GitRef.default('main'),
     credentials: SourceCredentials.optional(),
+    registry_credentials: z
+      .array(RegistryCredentials)
+      .max(8)
+      .optional()
+      .openapi({ description: "Logins to private registries the Dockerfile's FROM images come from" }),
     directory: RepoPath.optional().openapi({
       description: 'The build context inside the repository (a monorepo package); the repository root by default',
     }),
@@ -100,6 +128,16 @@ export const GitSource = z
         message: 'credentials need an https:// or ssh:// repository; git:// has no authentication',
       });
     }
+    const seen = new Set<string>();
+    (source.registry_credentials ?? []).forEach(({ registry }, i) => {
+      if (seen.has(registry))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registry_credentials', i, 'registry'],
+          message: `registry ${registry} is given more than once`,
+        });
+      seen.add(registry);
+    });
   });
 
 export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef }).strict();
@@ -228,6 +266,13 @@ const RequestedSource = ServerSource.superRefine((source, ctx) => {
       ? ['repository', gitSourceHostProblem(source.repository)]
       : ['image', imageSourceHostProblem(source.image)];
   if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
+  // A registry the credentials go to is a source host too: they are sent nowhere the policy refuses.
+  if (source.type !== 'git') return;
+  (source.registry_credentials ?? []).forEach(({ registry }, i) => {
+    const refused = imageSourceHostProblem(`${registry}/base`);
+    if (refused)
+      ctx.addIssue({ code: 'custom', path: ['registry_credentials', i, 'registry'], message: `registry ${refused}` });
+  });
 });
 
 /** What happens when a secret the server references gets a new version (the server's `secret_updates`). */
@@ -332,6 +377,29 @@ export const CreateServerBody = z
     return { ...body, source: mapped.data, transport: body.transport ?? imported.transport, config: config.data };
   });
 export type CreateServerBody = z.infer<typeof CreateServerBody>;
+
+/**
+ * What PATCH /api/servers/:id may change: the server's settings. Its source, owner, name and type are
+ * what the server is (its builds, its namespace, its governance track): a new one is a new server.
+ */
+export const UpdateServerBody = z
+  .object({
+    config: ServerConfig.optional().openapi({
+      description:
+        "Replaces the server's config as a whole (plain settings and secret references); taken at its next launch",
+    }),
+    use_gpu: z.boolean().optional().openapi({ description: 'Taken at the next launch' }),
+    secret_updates: SecretUpdates.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.config === undefined && body.use_gpu === undefined && body.secret_updates === undefined)
+      ctx.addIssue({ code: 'custom', message: 'give at least one of config, use_gpu or secret_updates' });
+  })
+  .openapi('UpdateServer', {
+    description: 'Settings to change; the source, owner, name and server_type are fixed (unknown fields are refused)',
+  });
+export type UpdateServerBody = z.infer<typeof UpdateServerBody>;
 
 export const ServerStatusSchema = z.enum(SERVER_STATUSES);
 

@@ -7,6 +7,7 @@ import { keyringFrom } from './keys.js';
 import {
   codecFromStored,
   codecKey,
+  codecKeysFromStored,
   ENCRYPTED_ENCODING,
   EncryptionCodec,
   KEY_ID_METADATA,
@@ -163,6 +164,27 @@ describe('stored payload codec keys', () => {
     expect(codec.holds(old!)).toBe(true);
     expect(converter.fromPayload(codec.open(old!))).toEqual(value);
     expect(codecFromStored(ring, [older]).holds(fresh!)).toBe(false);
+  });
+
+  it('take a key added later: it seals from then on, and a payload naming a key not held asks for a reload first', async () => {
+    const older = newStoredCodecKey(ring);
+    const newer = newStoredCodecKey(ring);
+    const running = codecFromStored(ring, [older]);
+    const [fromOther] = await codecFromStored(ring, [newer, older]).encode([converter.toPayload(value)]);
+    let reloads = 0;
+    running.onUnknownKey = async () => {
+      reloads += 1;
+      running.replaceKeys(codecKeysFromStored(ring, [newer, older]));
+    };
+    const [opened] = await running.decode([fromOther!]);
+    expect(converter.fromPayload(opened!)).toEqual(value);
+    expect(reloads).toBe(1);
+    expect(running.keyIds).toEqual([newer.codecKeyId, older.codecKeyId]);
+    const [fresh] = await running.encode([converter.toPayload(value)]);
+    expect(keyIdOf(fresh!)).toBe(newer.codecKeyId);
+    // Payloads it holds the keys of ask for nothing.
+    await running.decode([fresh!]);
+    expect(reloads).toBe(1);
   });
 
   it('refuse a row whose recorded id is not its key', () => {

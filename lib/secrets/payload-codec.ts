@@ -63,12 +63,29 @@ const metadataText = (payload: Payload, key: string) => {
 };
 
 export class EncryptionCodec implements PayloadCodec {
-  private readonly byId: Map<string, Buffer>;
+  private keys!: readonly CodecKey[];
+  private byId!: Map<string, Buffer>;
+  /**
+   * Asked once before decoding payloads that name a key this codec lacks: a key added since it was
+   * loaded (lib/ledger/payload-codec-keys.ts sets it to a reload from the database).
+   */
+  onUnknownKey: (() => Promise<void>) | undefined;
 
   /** `keys[0]` seals; every key opens what it sealed. */
-  constructor(private readonly keys: readonly CodecKey[]) {
+  constructor(keys: readonly CodecKey[]) {
+    this.replaceKeys(keys);
+  }
+
+  /** A newer set of keys (a key was added): the newest seals from now on, every one opens. */
+  replaceKeys(keys: readonly CodecKey[]): void {
     if (keys.length === 0) throw new Error('the payload codec needs at least one key');
+    this.keys = keys;
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  /** The ids of the keys held, the sealing one first. */
+  get keyIds(): string[] {
+    return this.keys.map((k) => k.id);
   }
 
   get keyId(): string {
@@ -102,6 +119,7 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
+    if (this.onUnknownKey && !payloads.every((p) => this.holds(p))) await this.onUnknownKey();
     return payloads.map((payload) => this.open(payload));
   }
 
@@ -178,14 +196,17 @@ export function newStoredCodecKey(keyring: Keyring): StoredCodecKey {
  * history it sealed failing to open later.
  */
 export function codecFromStored(keyring: Keyring, stored: readonly StoredCodecKey[]): EncryptionCodec {
+  return new EncryptionCodec(codecKeysFromStored(keyring, stored));
+}
+
+/** The stored keys unwrapped, in their order; the same refusals as codecFromStored. */
+export function codecKeysFromStored(keyring: Keyring, stored: readonly StoredCodecKey[]): CodecKey[] {
   const unknown = stored.find((s) => !keyring.byId(s.keyId));
   if (unknown) throw missingKekError('payload codec keys', unknown.keyId, keyring);
-  return new EncryptionCodec(
-    stored.map((s) => {
-      const key = codecKey(unwrapDataKey(keyring, s));
-      if (key.id !== s.codecKeyId)
-        throw new Error(`payload codec key ${s.codecKeyId} unwraps to another key (${key.id}): the row was altered`);
-      return key;
-    }),
-  );
+  return stored.map((s) => {
+    const key = codecKey(unwrapDataKey(keyring, s));
+    if (key.id !== s.codecKeyId)
+      throw new Error(`payload codec key ${s.codecKeyId} unwraps to another key (${key.id}): the row was altered`);
+    return key;
+  });
 }

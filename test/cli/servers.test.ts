@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCreateBody, parseConfigPairs, type CreateOptions } from '../../cli/commands/servers.js';
+import { buildCreateBody, buildUpdateBody, parseConfigPairs, type CreateOptions } from '../../cli/commands/servers.js';
 
 describe('parseConfigPairs', () => {
   it('turns true/false into booleans and plain numbers into numbers', () => {
@@ -149,5 +149,49 @@ describe('buildCreateBody', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('buildUpdateBody (mcpctl servers update)', () => {
+  it('sends only what is given: the policy, the GPU, a whole new config of settings and references', () => {
+    expect(buildUpdateBody({ secretUpdates: 'redeploy' })).toEqual({ secret_updates: 'redeploy' });
+    expect(buildUpdateBody({ gpu: false })).toEqual({ use_gpu: false });
+    expect(buildUpdateBody({ config: ['MODE=fast', 'PORT=8080'], secret: ['GH_TOKEN=gh:env'] })).toEqual({
+      config: { MODE: 'fast', PORT: 8080, GH_TOKEN: { secret: 'gh', as: 'env' } },
+    });
+    expect(buildUpdateBody({ clearConfig: true })).toEqual({ config: {} });
+  });
+
+  it('refuses, naming the option, before calling the API', () => {
+    expect(() => buildUpdateBody({})).toThrow(/^give at least one of --config/);
+    expect(() => buildUpdateBody({ secretUpdates: 'now' })).toThrow(/^--secret-updates: /);
+    expect(() => buildUpdateBody({ config: ['egress=everywhere'] })).toThrow(/^--config\/--secret egress: /);
+    expect(() => buildUpdateBody({ clearConfig: true, config: ['A=1'] })).toThrow(/^--clear-config: /);
+    expect(() => buildUpdateBody({ config: ['A=1'], secret: ['A=a'] })).toThrow(/^--secret: A is also given/);
+  });
+});
+
+describe('--registry-secret (mcpctl servers create)', () => {
+  it("becomes the git source's registry_credentials, and only applies with --git", () => {
+    const body = buildCreateBody('w', {
+      type: 'Example',
+      git: 'https://git.example.com/team/server.git',
+      registrySecret: ['registry.example.com:5000=base-login'],
+      start: false,
+    });
+    expect(body.source).toMatchObject({
+      registry_credentials: [{ registry: 'registry.example.com:5000', secret: 'base-login' }],
+    });
+    expect(() =>
+      buildCreateBody('w', { type: 'Example', image: 'team/x:1', registrySecret: ['r.example.com=s'], start: false }),
+    ).toThrow(/^--registry-secret: only applies with --git/);
+    expect(() =>
+      buildCreateBody('w', {
+        type: 'Example',
+        git: 'https://git.example.com/team/server.git',
+        registrySecret: ['https://r.example.com=s'],
+        start: false,
+      }),
+    ).toThrow(/registry_credentials\.0\.registry: must be a registry host/);
   });
 });

@@ -70,6 +70,32 @@ describe('mcpctl', () => {
     expect(gone.stderr).toContain('not found');
   });
 
+  it("updates a server's settings: the table shows them, the API's 422 reaches the operator by name", async () => {
+    const created = await mcpctl([
+      'servers',
+      'create',
+      'cli-settings',
+      '--type',
+      'Router',
+      '--image',
+      'example/router:1',
+      '--no-start',
+      '--json',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = String(JSON.parse(created.stdout).id);
+    const updated = await mcpctl(['servers', 'update', id, '--secret-updates', 'redeploy', '--config', 'PORT=9090']);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toMatch(/secret updates\s+redeploy/);
+    expect(updated.stdout).toMatch(/config\s+PORT=9090/);
+    const refused = await mcpctl(['servers', 'update', id, '--secret', 'API_TOKEN=no-such-secret']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/config\.API_TOKEN: no secret named no-such-secret/);
+    const local = await mcpctl(['servers', 'update', id]);
+    expect(local.code).toBe(1);
+    expect(local.stderr).toMatch(/give at least one of --config/);
+  });
+
   it('lists and revokes tokens; a revoked token is refused', async () => {
     const created = JSON.parse((await mcpctl(['token', 'create', 'short-lived', '--json'])).stdout);
     const list = await mcpctl(['token', 'list']);

@@ -17,6 +17,7 @@ import { keyringFrom } from '../../lib/secrets/keys.js';
 import { TEMPORAL_BIN } from '../../scripts/stack/paths.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { runMcpctl } from '../support/mcpctl.js';
 import { replayTaskQueue } from '../support/histories.js';
 import { eventually, httpClient } from '../support/http.js';
 
@@ -33,22 +34,35 @@ async function tokenFor(role: 'operator' | 'viewer') {
   return token.body.token as string;
 }
 
-function show(...extra: string[]): string {
+/** A workflow's history as `temporal workflow show` prints it (sealed, unless `extra` names a codec endpoint). */
+function showOf(harness: Harness, id: string, ...extra: string[]): string {
   return execFileSync(
     TEMPORAL_BIN,
-    [
-      'workflow',
-      'show',
-      '--workflow-id',
-      workflowId,
-      '--address',
-      h.env.TEMPORAL_ADDRESS!,
-      '--output',
-      'json',
-      ...extra,
-    ],
+    ['workflow', 'show', '--workflow-id', id, '--address', harness.env.TEMPORAL_ADDRESS!, '--output', 'json', ...extra],
     { encoding: 'utf8' },
   );
+}
+const show = (...extra: string[]) => showOf(h, workflowId, ...extra);
+
+/** The ids of the codec keys the sealed payloads of a history name. */
+function sealedKeyIds(history: string): Set<string> {
+  const ids = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    const { metadata } = node as { metadata?: Record<string, string> };
+    if (metadata?.['encryption-key-id']) ids.add(Buffer.from(metadata['encryption-key-id'], 'base64').toString());
+    Object.values(node).forEach(walk);
+  };
+  walk(JSON.parse(history));
+  return ids;
+}
+
+/** A database of this file's own beside the shared one (what happens to its keys stays there). */
+function databaseUrlFor(suffix: string): string {
+  const url = new URL(inject('stack').databaseUrl);
+  url.pathname = `${url.pathname}_codec_${suffix}`;
+  return url.toString();
 }
 
 /**
@@ -206,11 +220,10 @@ describe("the payload codec's keys", () => {
     for (const url of databases) await dropDatabase(url).catch(() => {});
   });
   async function freshDatabase(suffix: string): Promise<Sql> {
-    const url = new URL(inject('stack').databaseUrl);
-    url.pathname = `${url.pathname}_codec_${suffix}`;
-    await ensureDatabase(url.toString());
-    databases.push(url.toString());
-    const sql = createSql(url.toString(), { max: 8 });
+    const url = databaseUrlFor(suffix);
+    await ensureDatabase(url);
+    databases.push(url);
+    const sql = createSql(url, { max: 8 });
     await migrate(sql);
     return sql;
   }
@@ -255,3 +268,100 @@ describe("the payload codec's keys", () => {
     }
   });
 });
+
+describe('a new codec key (mcpctl secrets codec-key rotate)', () => {
+  // Its own database, API and worker: the shared database's key stays as the other files loaded it.
+  const url = databaseUrlFor('rotate');
+  let r: Harness;
+  afterAll(async () => {
+    await r?.stop();
+    await dropDatabase(url).catch(() => {});
+  });
+
+  it('seals the histories begun after it, in the API and in the worker, while older ones still open', async () => {
+    await ensureDatabase(url);
+    r = await startHarness(
+      'codec-rotate',
+      { DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+      { databaseUrl: url, temporalAddress: inject('stack').temporalAddress },
+    );
+    const rcall = httpClient(r.apiUrl);
+    const createStopped = async (name: string) => {
+      const created = await rcall('POST', '/api/servers', {
+        token: r.adminToken,
+        json: {
+          name,
+          server_type: 'Router',
+          source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
+          config: { GREETING: MARKER },
+          start: false,
+        },
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.id as number;
+      await eventually(
+        async () => (await rcall('GET', `/api/servers/${id}`, { token: r.adminToken })).body.status === 'stopped',
+        30_000,
+        `${name} stopped after create`,
+      );
+      return { id, workflowId: r.workflowIds.server(id) };
+    };
+
+    const before = await createStopped('before-rotation');
+    const oldKeys = [...sealedKeyIds(showOf(r, before.workflowId))];
+    expect(oldKeys).toHaveLength(1);
+
+    const user = await rcall('POST', '/api/users', {
+      token: r.adminToken,
+      json: { email: 'codec-op@example.test', role: 'operator' },
+    });
+    const operator = (
+      await rcall('POST', '/api/tokens', { token: r.adminToken, json: { name: 't', user_id: user.body.id } })
+    ).body.token as string;
+    const refused = await rcall('POST', '/api/secrets/codec-keys', { token: operator });
+    expect(refused.status).toBe(403);
+
+    const rotated = await runMcpctl(r, ['secrets', 'codec-key', 'rotate', '--json']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const added = JSON.parse(rotated.stdout) as { codec_key_id: string; key_id: string; keys: number };
+    expect(added.keys).toBe(2);
+    expect(added.codec_key_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(added.codec_key_id).not.toBe(oldKeys[0]);
+    const table = await runMcpctl(r, ['secrets', 'codec-key', 'rotate']);
+    expect(table.stdout).toMatch(/codec key id\s+wrapped by\s+keys/);
+
+    // The API sealed the new workflow's input, the worker its commands and activity results: all with the newest key.
+    const newest = await newestKey(r);
+    expect(table.stdout).toContain(newest);
+    const after = await createStopped('after-rotation');
+    expect(sealedKeyIds(showOf(r, after.workflowId))).toEqual(new Set([newest]));
+
+    // The history sealed before still opens through the codec endpoint, and its workflow carries on
+    // (the worker opens its older payloads): deleting the server ends it.
+    const opened = showOf(
+      r,
+      before.workflowId,
+      '--codec-endpoint',
+      `${r.apiUrl}/codec`,
+      '--codec-auth',
+      `Bearer ${operator}`,
+    );
+    expect(payloadTexts(opened).texts.some((t) => t.includes(MARKER))).toBe(true);
+    expect((await rcall('DELETE', `/api/servers/${before.id}`, { token: r.adminToken })).status).toBe(202);
+    await eventually(
+      async () => (await rcall('GET', `/api/servers/${before.id}`, { token: r.adminToken })).status === 404,
+      30_000,
+      'the older server deleted',
+    );
+    const grown = sealedKeyIds(showOf(r, before.workflowId));
+    expect(grown).toEqual(new Set([oldKeys[0], newest]));
+    expect(await replayTaskQueue(r.temporal, r.env.TEMPORAL_TASK_QUEUE!)).toBeGreaterThan(1);
+  }, 360_000); // an API and a worker of its own start first
+});
+
+/** The id of the newest codec key of the harness's database. */
+async function newestKey(harness: Harness): Promise<string> {
+  const [row] = await harness.sql<{ codec_key_id: string }[]>`
+    select codec_key_id from payload_codec_keys order by id desc limit 1`;
+  return row!.codec_key_id;
+}

@@ -28,6 +28,7 @@ let call: ReturnType<typeof httpClient>;
 const logDir = join(DATA_DIR, 'test-logs');
 const marker = `marker-${randomUUID()}`;
 const marker2 = `rotated-${randomUUID()}`;
+const marker3 = `extra-${randomUUID()}`;
 /** Everything the API answered in this file: the marker must be in none of it. */
 const answers: string[] = [];
 
@@ -221,6 +222,58 @@ describe('secrets', () => {
     expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
   }, 360_000);
 
+  it("follow a server's changed settings: secret_updates at once, config at its next launch", async () => {
+    expect((await api('POST', '/api/secrets', { name: 'sec-extra', value: 'first' })).status).toBe(201);
+    const before = (await api('GET', `/api/servers/${follower}`)).body;
+    const config = { ...before.config, EXTRA: { secret: 'sec-extra' }, GREETING: 'patched' };
+    const missing = await api('PATCH', `/api/servers/${follower}`, {
+      config: { ...config, EXTRA: { secret: 'sec-none' } },
+    });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.field).toBe('config.EXTRA');
+    const changed = await api('PATCH', `/api/servers/${follower}`, { config, secret_updates: 'next-start' });
+    expect(changed.status, changed.text).toBe(200);
+    expect(changed.body).toMatchObject({ config, secret_updates: 'next-start', status: 'running' });
+    // What runs keeps its settings until its next launch.
+    const started = (await stack.docker.getContainer(`mcp-server-${follower}`).inspect()).State.StartedAt;
+    expect((await stack.docker.getContainer(`mcp-server-${follower}`).inspect()).Config.Env).not.toContain(
+      'GREETING=patched',
+    );
+    // next-start now: a new version redeploys nothing.
+    const quiet = await api('PUT', '/api/secrets/sec-extra', { value: 'second' });
+    expect(quiet.body.redeployed).toEqual([]);
+
+    expect((await api('PATCH', `/api/servers/${follower}`, { secret_updates: 'redeploy' })).status).toBe(200);
+    const loud = await api('PUT', '/api/secrets/sec-extra', { value: marker3 });
+    expect(loud.body.redeployed).toEqual([{ id: follower, name: 'sec-follow' }]);
+    await eventually(
+      async () => {
+        const state = (
+          await stack.docker
+            .getContainer(`mcp-server-${follower}`)
+            .inspect()
+            .catch(() => undefined)
+        )?.State;
+        return state?.Running && state.StartedAt !== started;
+      },
+      240_000,
+      'the redeployed follower',
+    );
+    const back = await waitForStatus(call, h.adminToken, follower, ['running', 'unhealthy', 'error'], 'redeployed');
+    expect(back.status, back.status_reason).toBe('running');
+    // The launch took the changed config: the new setting, and the new reference's file.
+    const inspected = await stack.docker.getContainer(`mcp-server-${follower}`).inspect();
+    expect(inspected.Config.Env).toContain('GREETING=patched');
+    expect(inspected.Config.Env).toContain('EXTRA_FILE=/run/secrets/sec-extra');
+    expect(await exec(follower, ['sh', '-c', 'cat "$EXTRA_FILE"'])).toBe(marker3);
+    const reasons = await h.sql<{ reason: string }[]>`
+      select reason from server_events where server_id = ${follower} and event_type = 'settings' order by id`;
+    expect(reasons.map((r) => r.reason)).toEqual([
+      'settings changed: config EXTRA, GREETING (at the next launch); secret_updates next-start',
+      'settings changed: secret_updates redeploy',
+    ]);
+  }, 360_000);
+
   it('stay readable, and servers keep running, across a rekey, and so do the histories sealed before it', async () => {
     const original = h.env.SECRETS_KEY!;
     const next = randomBytes(32).toString('base64');
@@ -325,9 +378,11 @@ describe('secrets', () => {
     await expect
       .poll(async () => (await api('DELETE', '/api/secrets/sec-token')).status, { timeout: 60_000, interval: 500 })
       .toBe(204);
+    expect((await api('DELETE', '/api/secrets/sec-extra')).status).toBe(204);
     for (const text of answers) {
       expect(text).not.toContain(marker);
       expect(text).not.toContain(marker2);
+      expect(text).not.toContain(marker3);
     }
   });
 });

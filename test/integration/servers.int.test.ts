@@ -156,6 +156,101 @@ describe('server lifecycle', () => {
   });
 });
 
+describe('changing settings (PATCH /api/servers/:id)', () => {
+  it('changes config, use_gpu and secret_updates, records a settings event, and tells the workflow', async () => {
+    const op = await newUser('operator');
+    const stream = collectSse(`${h.apiUrl}/api/servers/stream`, op.token);
+    await eventually(async () => stream.frames.some((f) => f.event === 'ready'), 10_000, 'stream ready');
+    const id = (
+      await call('POST', '/api/servers', {
+        token: op.token,
+        json: imageServer('settings', { start: false, config: { GREETING: 'hello', MODE: 'slow' } }),
+      })
+    ).body.id as number;
+    await eventually(async () => (await statusOf(id, op.token)) === 'stopped', 30_000, 'stopped');
+    const patch = (json: unknown, token = op.token) => call('PATCH', `/api/servers/${id}`, { token, json });
+
+    const changed = await patch({ config: { GREETING: 'bonjour', LEVEL: 3 }, secret_updates: 'redeploy' });
+    expect(changed.status, changed.text).toBe(200);
+    expect(changed.body).toMatchObject({
+      id,
+      status: 'stopped',
+      config: { GREETING: 'bonjour', LEVEL: 3 },
+      use_gpu: false,
+      secret_updates: 'redeploy',
+    });
+    expect((await call('GET', `/api/servers/${id}`, { token: op.token })).body).toMatchObject({
+      config: { GREETING: 'bonjour', LEVEL: 3 },
+      secret_updates: 'redeploy',
+    });
+    // The event names what changed (never a value) and when it takes effect; the status stays.
+    const events = async () =>
+      h.sql<{ event_type: string; status: string; previous_status: string; reason: string }[]>`
+        select event_type, status, previous_status, reason from server_events
+        where server_id = ${id} and event_type = 'settings' order by id`;
+    expect(await events()).toEqual([
+      {
+        event_type: 'settings',
+        status: 'stopped',
+        previous_status: 'stopped',
+        reason: 'settings changed: config GREETING, LEVEL, MODE (at the next launch); secret_updates redeploy',
+      },
+    ]);
+    await eventually(
+      async () => stream.frames.some((f) => f.event === 'settings' && f.data?.id === id),
+      10_000,
+      'the settings event on the stream',
+    );
+    await stream.stop();
+    expect(stream.frames.some((f) => f.event === 'settings' && JSON.stringify(f.data).includes('bonjour'))).toBe(false);
+
+    // The same settings again change nothing and record nothing; secret_updates alone tells no workflow.
+    expect((await patch({ config: { GREETING: 'bonjour', LEVEL: 3 } })).status).toBe(200);
+    expect(await events()).toHaveLength(1);
+    expect((await patch({ secret_updates: 'next-start' })).body.secret_updates).toBe('next-start');
+    expect((await patch({ use_gpu: true })).body.use_gpu).toBe(true);
+    expect((await events()).map((e) => e.reason)).toEqual([
+      'settings changed: config GREETING, LEVEL, MODE (at the next launch); secret_updates redeploy',
+      'settings changed: secret_updates next-start',
+      'settings changed: use_gpu true (at the next launch)',
+    ]);
+    // The workflow heard of the launch settings (twice: config, then use_gpu), and still replays.
+    const history = await h.temporal.workflow.getHandle(h.workflowIds.server(id)).fetchHistory();
+    const signals = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName);
+    expect(signals.map((e) => e.workflowExecutionSignaledEventAttributes!.signalName)).toEqual([
+      'settingsChanged',
+      'settingsChanged',
+    ]);
+
+    // Refusals: 422 naming the field, 403 for a viewer, 404 for another operator; nothing changes.
+    const cases: [unknown, string | undefined][] = [
+      [{}, undefined],
+      [{ source: { type: 'image', image: 'registry.local:5000/team/other:1.0' } }, 'source'],
+      [{ owner_id: 1 }, 'owner_id'],
+      [{ name: 'renamed' }, 'name'],
+      [{ secret_updates: 'now' }, 'secret_updates'],
+      [{ config: { API_TOKEN: { secret: 'no-such-secret' } } }, 'config.API_TOKEN'],
+      [{ config: { egress: 'everywhere' } }, 'config.egress'],
+      [{ use_gpu: 'yes' }, 'use_gpu'],
+    ];
+    for (const [json, field] of cases) {
+      const refused = await patch(json);
+      expect(refused.status, JSON.stringify(json)).toBe(422);
+      if (field) expect(refused.body.error.field, JSON.stringify(json)).toBe(field);
+    }
+    const viewer = await newUser('viewer');
+    expect((await patch({ use_gpu: false }, viewer.token)).status).toBe(403);
+    const other = await newUser('operator');
+    expect((await patch({ use_gpu: false }, other.token)).status).toBe(404);
+    expect(await events()).toHaveLength(3);
+    expect((await call('GET', `/api/servers/${id}`, { token: op.token })).body).toMatchObject({
+      name: 'settings',
+      use_gpu: true,
+      source: { type: 'image', image: 'registry.local:5000/team/router:1.0' },
+    });
+  });
+});
+
 describe('ownership and roles', () => {
   it('another operator can neither see nor touch a server', async () => {
     const alice = await newUser('operator');
@@ -496,6 +591,7 @@ describe('every route, enumerated from the OpenAPI document', () => {
       '/api/governance/runs/{id}/status': { status: 'completed' },
       '/api/governance/runs/{id}/steps/{position}': { status: 'completed' },
       '/api/promotions/tracks/{id}': { description: 'x' },
+      '/api/servers/{id}': { secret_updates: 'redeploy' },
     };
     let checked = 0;
     for (const [path, item] of Object.entries(doc.paths).filter(([p]) => p.startsWith('/api/'))) {

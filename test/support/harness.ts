@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createSql, type Sql } from '../../lib/db.js';
 import { parseEnvironment } from '../../lib/env.js';
-import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
+import { followCodecKeys, loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
 import { loadKeyring } from '../../lib/secrets/keys.js';
 import { dataConverter } from '../../lib/temporal.js';
 import { rememberCodec } from './histories.js';
@@ -65,7 +65,10 @@ export async function startHarness(
   const api = await startApi(env, join(logDir, `${name}-api.log`));
   const sql = createSql(stack.databaseUrl, { max: 4 });
   // The database's codec, as the API (which has just created its first key, if need be) and the worker load it.
-  const codec = await loadPayloadCodec(sql, loadKeyring(parseEnvironment(env)));
+  const keyring = loadKeyring(parseEnvironment(env));
+  const codec = await loadPayloadCodec(sql, keyring);
+  // Following the keys as they do: a codec key added by a test seals and opens here too.
+  const codecKeys = await followCodecKeys(sql, keyring, codec, { info: () => {}, error: () => {} });
   rememberCodec(stack.temporalAddress, codec);
   const harness: Harness = {
     apiUrl: `http://127.0.0.1:${port}`,
@@ -87,6 +90,7 @@ export async function startHarness(
     async stop() {
       await Promise.all([harness.worker.stop(), harness.api.stop()]);
       await harness.temporal.connection.close();
+      await codecKeys.stop();
       await harness.sql.end({ timeout: 5 });
     },
   };

@@ -22,6 +22,13 @@ export function useLiveServers(serverId?: number) {
           qc.setQueryData<Server[]>(['servers'], (list) => list?.filter((s) => s.id !== e.id));
           return;
         }
+        // Changed settings leave the status as it is: read the server again, and list the event.
+        if (event === 'settings') {
+          void qc.invalidateQueries({ queryKey: ['servers'] });
+          void qc.invalidateQueries({ queryKey: ['server', e.id] });
+          qc.setQueryData<ServerEvent[]>(['server-events', e.id], (list) => [...(list ?? []), e]);
+          return;
+        }
         const patch = (s: Server) =>
           s.id === e.id ? { ...s, status: e.status as Server['status'], status_reason: e.reason } : s;
         const list = qc.getQueryData<Server[]>(['servers']);
