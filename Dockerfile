@@ -1,7 +1,22 @@
 # mcp-host: one image for the API and the worker (the command picks which).
-# Stage 1 installs production dependencies, stage 2 gathers the sources; the last is the runtime,
-# TypeScript run through tsx.
+# Stage 1 builds the stdio bridge, stage 2 installs production dependencies, stage 3 gathers the
+# sources; the last is the runtime, TypeScript run through tsx.
 ARG NODE_IMAGE=node:24-bookworm-slim
+# The Go toolchain that builds the stdio bridge (tools/stdio-bridge). Built here rather than copied
+# from the build context: a fresh checkout builds without `npm run setup` (and its Go) having run, and
+# the binaries always match the sources of the image.
+ARG GO_IMAGE=golang:1.26
+
+# The bridge every stdio server runs behind, static, for both architectures servers run on (the
+# worker gives a server the one of its Docker daemon's architecture), as `npm run setup` builds it.
+FROM ${GO_IMAGE} AS stdio-bridge
+WORKDIR /src
+COPY tools/stdio-bridge/go.mod tools/stdio-bridge/go.sum ./
+RUN go mod download
+COPY tools/stdio-bridge/*.go ./
+RUN for arch in amd64 arm64; do \
+      CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags="-s -w" -o /out/stdio-bridge-$arch . || exit 1; \
+    done
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -21,6 +36,8 @@ COPY workflows /app/workflows
 COPY activities /app/activities
 COPY migrations /app/migrations
 COPY cli /app/cli
+# Where the worker looks for the bridge by default (STDIO_BRIDGE_DIR unset): the checkout's .tools/bin.
+COPY --from=stdio-bridge /out/ /app/.tools/bin/
 
 FROM ${NODE_IMAGE}
 # git clones sources for builds; the worker reaches Docker through DOCKER_HOST. A base that brings git

@@ -31,6 +31,10 @@ describe('environment schema', () => {
       '10.0.0.53:53',
       '192.168.1.10:443',
     ]);
+    expect(parseEnvironment({}).DOCKER_ATTACH_CONTAINERS).toEqual([]);
+    expect(
+      parseEnvironment({ DOCKER_ATTACH_CONTAINERS: 'mcp-host-api, mcp-host-worker' }).DOCKER_ATTACH_CONTAINERS,
+    ).toEqual(['mcp-host-api', 'mcp-host-worker']);
   });
 
   it('parses booleans from explicit words only', () => {
@@ -59,6 +63,9 @@ describe('environment schema', () => {
     ['DOCKER_NETWORK_MODE', 'host', /DOCKER_NETWORK_MODE: host shares the host network .* set ALLOW_HOST_NETWORK=true/],
     ['SERVER_EGRESS_ALLOW', '10.0.0.53', /SERVER_EGRESS_ALLOW: expected ipv4:port entries/],
     ['SERVER_EGRESS_ALLOW', 'dns.internal:53', /SERVER_EGRESS_ALLOW: expected ipv4:port entries/],
+    // A server's own container is never joined to other servers' networks.
+    ['DOCKER_ATTACH_CONTAINERS', 'mcp-host-api,mcp-server-7', /DOCKER_ATTACH_CONTAINERS: expected container names/],
+    ['DOCKER_ATTACH_CONTAINERS', 'label=x', /DOCKER_ATTACH_CONTAINERS: expected container names/],
   ])('%s=%j stops start-up with one line naming it', (name, value, message) => {
     let error: unknown;
     try {

@@ -276,6 +276,16 @@ export const envSchema = z.object({
    */
   DOCKER_CANARY_IMAGE: z.string().trim().min(1).default('busybox:1.36'),
   /**
+   * Containers of the control plane itself (the API and the worker, when they run in containers, as
+   * in docker-compose.yml) that reach servers: each is joined to every server's and evaluation's
+   * network when it is made, and leaves it when it goes. Names, not labels: an image chooses its
+   * own labels, but never its container's name. Never Postgres or Temporal.
+   */
+  DOCKER_ATTACH_CONTAINERS: list.refine(
+    (names) => names.every((n) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n) && !/^mcp-(server|eval|canary)-/.test(n)),
+    'expected container names separated by commas (not those of servers, evaluations or canaries)',
+  ),
+  /**
    * What servers with `egress: internet` may reach in the otherwise blocked private ranges, as
    * `ipv4:port` (TCP and UDP), e.g. a DNS resolver. The development stack adds them to its policy.
    */

@@ -375,7 +375,15 @@ export function createDockerExecutor(
       return { lines: linesOf(demux(docker, raw)), stop: () => raw.destroy(), endReason: 'the workload stopped' };
     },
 
-    inspect: async ({ workload }) => containerState(workload, await docker.getContainer(workload).inspect()),
+    async inspect({ workload }) {
+      const state = containerState(workload, await docker.getContainer(workload).inspect());
+      // Health checks and supervision's periodic probes inspect first: a control-plane container made
+      // again since the launch (a new image) joins the server's network here, not only at the next
+      // launch. Failing that shows as the probe's own failure to reach the server.
+      if (state.state === 'running' && env.DOCKER_ATTACH_CONTAINERS.length > 0)
+        await networks.attach(workload).catch(() => {});
+      return state;
+    },
 
     /** The daemon answers the wait when the container's process ends: no polling, noticed at once. */
     async awaitExit({ workload }, signal) {

@@ -4,7 +4,17 @@
 // the gateway, the health probe — reaches the server at its container address on that bridge; nothing
 // is published on the host. Before launches a canary on a fresh network checks that the policy is in
 // force, and a launch is refused, with the reason, when it is not.
-import { createHash, randomBytes } from 'node:crypto';
+//
+// When the control plane runs in containers (docker-compose.yml), the host's address on the bridge is
+// not theirs, and Docker isolates one bridge network from another: the containers named in
+// DOCKER_ATTACH_CONTAINERS (the API for the gateway, the worker for health probes) are joined to each
+// server's network instead, and leave it before it is removed. Their traffic with the server stays on
+// that one bridge (the policy lets frames between a tenant bridge's own ports through), so nothing is
+// routed: the server still reaches no other network of theirs (Postgres and Temporal are never joined;
+// a container does not forward, and a server has no capability to change its routes) and no other
+// server (each has a bridge of its own). The canary's listener then runs in a container on the host's
+// network, since the worker is not there.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
@@ -62,8 +72,80 @@ export function createSandboxNetworks(
     }
   }
 
+  /** Joins the control plane's containers (DOCKER_ATTACH_CONTAINERS) to the network; those already joined stay. */
+  async function attach(name: string): Promise<void> {
+    const network = docker.getNetwork(name);
+    for (const container of env.DOCKER_ATTACH_CONTAINERS) {
+      await network.connect({ Container: container }).catch((err: { statusCode?: number; message: string }) => {
+        if (/already (exists|attached|connected)/i.test(err.message)) return; // joined before
+        throw ApplicationFailure.retryable(
+          `cannot join container ${container} (DOCKER_ATTACH_CONTAINERS) to network ${name}: ${err.message}`,
+          ErrorType.LaunchFailed,
+        );
+      });
+    }
+  }
+
+  /** Removes the network, after whatever containers are still joined to it (attach) leave: Docker refuses otherwise. */
   async function remove(name: string): Promise<void> {
-    await docker.getNetwork(name).remove().catch(notFound);
+    const network = docker.getNetwork(name);
+    const info = await network.inspect().catch((err: { statusCode?: number }) => notFound(err));
+    if (!info) return;
+    for (const id of Object.keys((info.Containers ?? {}) as Record<string, unknown>)) {
+      await network.disconnect({ Container: id, Force: true }).catch(() => {}); // gone meanwhile
+    }
+    await network.remove().catch(notFound);
+  }
+
+  /**
+   * Something of the host's listening on every address at `port`: the worker itself when it runs on
+   * the host, else (its address on the bridge is not the host's) a container on the host's network.
+   */
+  async function hostListener(
+    gateway: string,
+  ): Promise<{ port: number; reached(): Promise<boolean>; close(): Promise<void> }> {
+    if (env.DOCKER_ATTACH_CONTAINERS.length === 0) {
+      let reached = false;
+      const listener = createServer((socket) => {
+        reached = true;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch(
+        (err: Error) => {
+          throw refuse(
+            `cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host, or name its container in DOCKER_ATTACH_CONTAINERS`,
+          );
+        },
+      );
+      return {
+        port: (listener.address() as AddressInfo).port,
+        reached: async () => reached,
+        close: async () => void listener.close(),
+      };
+    }
+    const port = 20_000 + randomInt(40_000);
+    // nc exits 0 once a connection came; `listening` only when it is still up a moment after start (bound).
+    const container = await canaryContainer(
+      'host',
+      `(nc -l -p ${port} </dev/null >/dev/null 2>&1 && echo canary:reached) & sleep 1; kill -0 $! 2>/dev/null && echo canary:listening; wait`,
+    );
+    const output = async () =>
+      ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+    const close = () => container.remove({ force: true }).catch(notFound);
+    try {
+      await container.start();
+      for (let waited = 0; !(await output()).includes('canary:listening'); waited += 250) {
+        if (waited > 10_000 || !(await container.inspect()).State.Running)
+          throw refuse(
+            `the canary's listener on the host's port ${port} did not start: ${(await output()).trim().slice(0, 200)}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { port, reached: async () => (await output()).includes('canary:reached'), close };
   }
 
   /** Runs the canary: a container on a fresh egress-none network tries to reach a listener of the host's. */
@@ -75,27 +157,17 @@ export function createSandboxNetworks(
     const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', {
       'mcp-host.canary': 'true',
     });
-    let reached = false;
-    const listener = createServer((socket) => {
-      reached = true;
-      socket.destroy();
-    });
+    let listener: Awaited<ReturnType<typeof hostListener>> | undefined;
     try {
       const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
       if (!gateway) throw refuse(`the canary network ${name} has no gateway address`);
-      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch(
-        (err: Error) => {
-          throw refuse(
-            `cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host`,
-          );
-        },
-      );
-      const port = (listener.address() as AddressInfo).port;
+      listener = await hostListener(gateway);
+      const { port } = listener;
       const output = await runProbe(
         name,
         `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
       );
-      if (reached || output.includes('canary:reached')) {
+      if ((await listener.reached()) || output.includes('canary:reached')) {
         throw refuse(
           `a tenant network reaches the host (${gateway}:${port}): the tenant network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
         );
@@ -105,13 +177,14 @@ export function createSandboxNetworks(
           `the network canary (image ${env.DOCKER_CANARY_IMAGE}) did not run: ${output.trim().slice(0, 200)}`,
         );
     } finally {
-      listener.close();
+      await listener?.close();
       await remove(name);
     }
   }
 
-  async function runProbe(network: string, script: string): Promise<string> {
-    const container = await docker.createContainer({
+  /** A container of the canary image running `script` unprivileged, on `network`. */
+  function canaryContainer(network: string, script: string): Promise<Docker.Container> {
+    return docker.createContainer({
       Image: env.DOCKER_CANARY_IMAGE,
       Entrypoint: ['sh', '-c', script],
       Cmd: [],
@@ -119,6 +192,10 @@ export function createSandboxNetworks(
       Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
       HostConfig: { NetworkMode: network, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
     });
+  }
+
+  async function runProbe(network: string, script: string): Promise<string> {
+    const container = await canaryContainer(network, script);
     try {
       await container.start();
       await container.wait();
@@ -149,9 +226,12 @@ export function createSandboxNetworks(
         .getNetwork(name)
         .inspect()
         .catch((err: { statusCode?: number }) => notFound(err));
-      if (existing?.Options?.[BRIDGE_OPTION] === bridge) return name;
-      if (existing) await remove(name);
-      await create(name, bridge, egress, labels);
+      if (existing?.Options?.[BRIDGE_OPTION] !== bridge) {
+        if (existing) await remove(name);
+        await create(name, bridge, egress, labels);
+      }
+      // Also for a network that was there: a control-plane container made again since then joins it now.
+      await attach(name);
       return name;
     },
 
@@ -166,6 +246,7 @@ export function createSandboxNetworks(
       return ip;
     },
 
+    attach,
     remove,
   };
 }

@@ -138,9 +138,13 @@ export const GitSource = z
         });
       seen.add(registry);
     });
-  });
+  })
+  .openapi('GitSource');
 
-export const ImageSource = z.object({ type: z.literal('image'), image: ImageRef }).strict();
+export const ImageSource = z
+  .object({ type: z.literal('image'), image: ImageRef })
+  .strict()
+  .openapi('ImageSource');
 
 /** Arguments the package's command is started with (after its own entry point). */
 const PackageArgs = z
@@ -197,7 +201,8 @@ export const NpmSource = z
     args: PackageArgs.optional(),
     env: PackageEnv.optional(),
   })
-  .strict();
+  .strict()
+  .openapi('NpmSource');
 
 export const PypiSource = z
   .object({
@@ -214,7 +219,8 @@ export const PypiSource = z
     args: PackageArgs.optional(),
     env: PackageEnv.optional(),
   })
-  .strict();
+  .strict()
+  .openapi('PypiSource');
 
 export const GoSource = z
   .object({
@@ -237,7 +243,8 @@ export const GoSource = z
     args: PackageArgs.optional(),
     env: PackageEnv.optional(),
   })
-  .strict();
+  .strict()
+  .openapi('GoSource');
 
 export const ServerSource = z
   .discriminatedUnion('type', [GitSource, ImageSource, NpmSource, PypiSource, GoSource])
@@ -258,13 +265,16 @@ export const ServerTransport = z.enum(['stdio', 'streamable-http']).openapi('Ser
 });
 export type ServerTransport = z.infer<typeof ServerTransport>;
 
-/** A source as requests name it: its host must also pass the source policy (lib/source-policy.ts). */
-const RequestedSource = ServerSource.superRefine((source, ctx) => {
+/** A requested source's host must also pass the source policy (lib/source-policy.ts). */
+function checkSourceHost(
+  source: { type: string; repository?: string; image?: string; registry_credentials?: { registry: string }[] },
+  ctx: z.RefinementCtx,
+): void {
   if (source.type !== 'git' && source.type !== 'image') return; // package registries are the platform's own
   const [field, problem] =
     source.type === 'git'
-      ? ['repository', gitSourceHostProblem(source.repository)]
-      : ['image', imageSourceHostProblem(source.image)];
+      ? ['repository', gitSourceHostProblem(source.repository!)]
+      : ['image', imageSourceHostProblem(source.image!)];
   if (problem) ctx.addIssue({ code: 'custom', path: [field], message: `${field} ${problem}` });
   // A registry the credentials go to is a source host too: they are sent nowhere the policy refuses.
   if (source.type !== 'git') return;
@@ -273,7 +283,10 @@ const RequestedSource = ServerSource.superRefine((source, ctx) => {
     if (refused)
       ctx.addIssue({ code: 'custom', path: ['registry_credentials', i, 'registry'], message: `registry ${refused}` });
   });
-});
+}
+
+/** A source as requests name it (and as a server.json maps to one). */
+const RequestedSource = ServerSource.superRefine(checkSourceHost);
 
 /** What happens when a secret the server references gets a new version (the server's `secret_updates`). */
 export const SECRET_UPDATE_POLICIES = ['next-start', 'redeploy'] as const;
@@ -346,7 +359,11 @@ export const CreateServerBody = z
   .object({
     name: ServerName,
     server_type: ServerType,
-    source: z.discriminatedUnion('type', [RequestedSource, RegistrySource]),
+    // One level of variants, each a named schema: a union nested in the union would leave the
+    // document's discriminator mapping pointing at a oneOf (ServerSource) instead of an object.
+    source: z
+      .discriminatedUnion('type', [GitSource, ImageSource, NpmSource, PypiSource, GoSource, RegistrySource])
+      .superRefine(checkSourceHost),
     transport: ServerTransport.optional(),
     config: ServerConfig.default({}),
     use_gpu: z.boolean().default(false),

@@ -1,8 +1,9 @@
 // The project's own Dockerfile builds where no image hub is reachable: FROM a Node base image made
-// from this host (scripts/stack/node-base-image.ts), through the classic builder of a private dockerd,
-// `npm ci` reaching the npm registry over the host network (the daemon has no bridge). The image then
-// runs: mcpctl's help, and the env schema's one-line refusal of a bad value, prove the sources,
-// node_modules and tsx arrived. Measured here (2 cores, vfs): base import 7-12 s, build ~90 s of which
+// from this host (scripts/stack/node-base-image.ts), the stdio bridge with a Go image made from the
+// host's Go (scripts/stack/go-base-image.ts), through the classic builder of a private dockerd,
+// `npm ci` and the Go module proxy reached over the host network (the daemon has no bridge). The image
+// then runs: mcpctl's help, and the env schema's one-line refusal of a bad value, prove the sources,
+// node_modules and tsx arrived; the bridge binaries are where the worker looks for them. Measured here (2 cores, vfs): base import 7-12 s, build ~90 s of which
 // npm ci ~31 s, the whole file ~3 min (each container run copies the image's filesystem, ~15 s).
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextStream } from '../../activities/docker/build.js';
 import { readJsonStream } from '../../lib/docker.js';
 import { startDockerd, type DockerDaemon } from '../../scripts/stack/docker.js';
+import { ensureGoBaseImage, GO_BASE_IMAGE } from '../../scripts/stack/go-base-image.js';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 
@@ -67,12 +69,16 @@ describe('the project image', () => {
   it('builds the Dockerfile FROM it (production default untouched) and runs mcpctl and the env schema', async () => {
     const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^ARG GO_IMAGE=golang:1\.\d+$/m);
+    const g = Date.now();
+    const { imported } = await ensureGoBaseImage(docker);
+    console.log(`go base image: ${imported ? 'imported' : 'already there'} in ${Date.now() - g} ms`);
     const t = Date.now();
     const stream = await docker.buildImage(await contextStream(PROJECT_ROOT, dockerfile), {
       t: TAG,
       version: '1', // the classic builder, as the daemon here runs
-      buildargs: { NODE_IMAGE: NODE_BASE_IMAGE },
-      networkmode: 'host', // npm ci needs the registry; the private daemon has no bridge
+      buildargs: { NODE_IMAGE: NODE_BASE_IMAGE, GO_IMAGE: GO_BASE_IMAGE },
+      networkmode: 'host', // npm ci and go mod download need their registries; the private daemon has no bridge
       rm: true,
       forcerm: true,
     });
@@ -119,5 +125,16 @@ describe('the project image', () => {
 
     const git = await run(['git', '--version']);
     expect(git.output).toMatch(/^git version \d/);
+
+    // The stdio bridge for both architectures where the worker looks when STDIO_BRIDGE_DIR is unset; it runs
+    // (its probe mode, against nothing listening).
+    const bridges = await run([
+      'sh',
+      '-c',
+      'ls -l /app/.tools/bin/; /app/.tools/bin/stdio-bridge-amd64 --probe http://127.0.0.1:9/mcp',
+    ]);
+    expect(bridges.output).toMatch(/-rwxr-xr-x .* stdio-bridge-amd64/);
+    expect(bridges.output).toMatch(/-rwxr-xr-x .* stdio-bridge-arm64/);
+    expect(bridges.output).toContain('MCP probe of http://127.0.0.1:9/mcp failed');
   }, 900_000);
 });
