@@ -3,6 +3,7 @@
 // workflow's activities, idempotently: keyed by the transition key, a retried activity never writes
 // a transition twice.
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterCreation, createWithWorkflow } from '../creation-lock.js';
 import { isPgError, PgCode, type Sql } from '../db.js';
@@ -179,8 +180,10 @@ function settingsReason(server: ServerRow, change: ServerSettingsChange): { reas
   if (change.config !== undefined) {
     const before = server.config;
     const after = change.config;
+    // Compared as values, not as JSON text: jsonb hands objects back with its own key order, so
+    // `{"secret": …, "as": "env"}` sent again unchanged would read as a change.
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
-      (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+      (k) => !isDeepStrictEqual(before[k], after[k]),
     );
     if (keys.length > 0) parts.push(`config ${keys.sort().join(', ')} (at the next launch)`);
   }
