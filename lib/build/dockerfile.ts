@@ -11,7 +11,7 @@ import type { ServerTransport } from '../schemas/servers.js';
  * Part of the checkout cache key: bump when what is generated changes, so a cached checkout never
  * keeps a Dockerfile of an older generator.
  */
-export const GENERATOR_VERSION = '2';
+export const GENERATOR_VERSION = '3';
 
 export type ProjectKind = 'node' | 'python' | 'go';
 
@@ -209,11 +209,8 @@ function goStages(
 ): string[] {
   return [
     `FROM --platform=${buildPlatform} ${base.go} AS build`,
-    'ARG TARGETOS=linux',
-    'ARG TARGETARCH',
-    'ARG GOPROXY',
-    'ARG GOSUMDB',
-    'ARG GOFLAGS',
+    // One instruction each: every step of the classic builder is a layer (a full copy on vfs).
+    'ARG TARGETOS=linux TARGETARCH GOPROXY GOSUMDB GOFLAGS',
     'ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOCACHE=/tmp/go-cache GOMODCACHE=/tmp/go-mod',
     ...build,
     `FROM ${base.static}`,
