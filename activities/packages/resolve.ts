@@ -14,7 +14,6 @@ import {
 import { ErrorType } from '../../lib/errors.js';
 import type { PackageSource, ServerTransport } from '../../lib/schemas/servers.js';
 import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
-import { workerPlatform } from '../git/checkout.js';
 
 export interface PackageRegistries {
   npm: string;
@@ -224,7 +223,6 @@ export function createPackageActivities(deps: {
       await mkdir(dir, { recursive: true });
       const dockerfile = packageDockerfile(input.resolved, deps.baseImages, {
         transport: input.transport,
-        buildPlatform: workerPlatform(),
       });
       await writeFile(join(dir, 'Dockerfile'), dockerfile);
       return { contextDir: dir, revision: input.revision, dockerfileGenerated: true, dockerfile: 'Dockerfile' };

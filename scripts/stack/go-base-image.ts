@@ -2,9 +2,9 @@
 // official toolchain of each architecture as the Go module proxy serves it (golang.org/toolchain,
 // fetched and checked against the checksum database by the host's `go mod download`, through the
 // host's GOPROXY), at /usr/local/go, with Debian's static busybox as the shell of RUN steps and the
-// host's CA bundle. Generated Go builds run it on the worker's own platform and cross-compile, so
-// nothing of it is emulated; their binaries run on the busybox base. Published to the registry with
-// a label of its inputs: an unchanged toolchain is not made or uploaded twice.
+// host's CA bundle. Each platform's generated Go build runs that platform's toolchain (emulated for
+// a foreign one); the binaries run on the busybox base. Published to the registry with a label of
+// its inputs: an unchanged toolchain is not made or uploaded twice.
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
