@@ -16,7 +16,10 @@ export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise
   const proc = spawnTs('api', 'api/server.ts', env, logFile);
   const host = !env.BIND_ADDRESS || env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS;
   const url = `http://${host}:${env.BIND_PORT ?? 3000}/healthz`;
-  await waitUntil('api', async () => (await fetch(url)).ok, { proc, timeoutMs: 60_000 });
+  await readyOrStopped(
+    proc,
+    waitUntil('api', async () => (await fetch(url)).ok, { proc, timeoutMs: 60_000 }),
+  );
   return proc;
 }
 
@@ -24,11 +27,24 @@ export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Prom
   const before = safeRead(logFile).length;
   const proc = spawnTs('worker', 'worker/main.ts', env, logFile);
   // Ready once it logs "worker started" (after bundling workflows and connecting).
-  await waitUntil('worker', async () => safeRead(logFile).slice(before).includes('"worker started"'), {
+  await readyOrStopped(
     proc,
-    timeoutMs: 120_000,
-  });
+    waitUntil('worker', async () => safeRead(logFile).slice(before).includes('"worker started"'), {
+      proc,
+      timeoutMs: 120_000,
+    }),
+  );
   return proc;
+}
+
+/** A process that never became ready is stopped, so a failed start leaves nothing listening behind it. */
+async function readyOrStopped(proc: ManagedProcess, ready: Promise<void>): Promise<void> {
+  try {
+    await ready;
+  } catch (err) {
+    await proc.kill().catch(() => undefined);
+    throw err;
+  }
 }
 
 function safeRead(file: string): string {
