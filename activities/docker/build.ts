@@ -85,6 +85,15 @@ export async function readControlFile(dir: string, name: string): Promise<string
   }
 }
 
+/** The patterns of a checkout's .dockerignore (none when absent), refused as readControlFile refuses. */
+export async function dockerignorePatterns(dir: string): Promise<string[]> {
+  const ignoreFile = await readControlFile(dir, '.dockerignore');
+  return (ignoreFile ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
 /**
  * The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile and
  * .dockerignore always sent, as the docker CLI does; the daemon drops them again when .dockerignore
@@ -96,14 +105,12 @@ export async function contextStream(
   dir: string,
   dockerfile: string,
   dockerfilePath = 'Dockerfile',
+  patterns?: readonly string[],
 ): Promise<NodeJS.ReadableStream> {
-  const ignoreFile = await readControlFile(dir, '.dockerignore');
-  const patterns = (ignoreFile ?? '')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
   // A CommonJS module whose function sits on `.default`.
-  const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
+  const ig = dockerignoreModule
+    .default({ ignorecase: false })
+    .add(['.git', ...(patterns ?? (await dockerignorePatterns(dir)))]);
   const { mtime } = await lstat(join(dir, dockerfilePath));
   return tar.pack(dir, {
     ignore: (name) => {
@@ -274,15 +281,20 @@ export function createDockerBuildActivities(
             `${dockerfilePath} is missing from the checkout`,
             ErrorType.BuildContextInvalid,
           );
-        const logins = await baseLogins(input.serverId);
+        // Every refusal of the source comes before the daemon is asked for anything: opened beside
+        // the pinning below, the build network would otherwise fail (or retry) first and hide it.
+        const ignorePatterns = await dockerignorePatterns(input.contextDir);
         const bases = fromImages(original);
-        for (const { image } of bases) checkBaseTenancy(image, input.settings);
+        for (const { image } of bases) {
+          checkBaseTenancy(image, input.settings);
+          await checkBaseRegistry(image, input.settings.registry, policy);
+        }
+        const logins = await baseLogins(input.serverId);
         // The network (a bridge, and its canary when none passed lately: the slow part) opens while
         // the bases are pinned; neither needs the other, and the build needs both.
         const pinning = steps.time('pin FROM', async () => {
           const pins = new Map<string, string>();
           for (const { image, platform = input.platform } of bases) {
-            await checkBaseRegistry(image, input.settings.registry, policy);
             const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, logins, log);
             if (pinned) {
               pins.set(image, pinned);
@@ -325,6 +337,7 @@ export function createDockerBuildActivities(
           input.contextDir,
           pinFromImages(original, pins) + provenance,
           dockerfilePath,
+          ignorePatterns,
         );
         const [os, arch, variant] = input.platform.split('/');
         // A build printing nothing for long fails with what it was waiting on, never hangs silently.
