@@ -14,6 +14,17 @@ export interface Telemetry {
   ): Promise<void>;
   /** A line writer for one build (and platform); call flush() before the activity returns. */
   buildLog(runId: number, platform: string | null): BuildLog;
+  /** Step timings of one build activity; flush() records them as one `step_timings` event. */
+  steps(serverId: number, runId: number, activity: string, platform: string | null): StepTimer;
+}
+
+/**
+ * Where a build's time goes, inside its activities (Temporal's history has each activity's own start
+ * and end): the steps of one activity, recorded together so timing them costs one insert.
+ */
+export interface StepTimer {
+  time<T>(step: string, fn: () => Promise<T>): Promise<T>;
+  flush(): Promise<void>;
 }
 
 export interface BuildLog {
@@ -29,6 +40,31 @@ export function createTelemetry(sql: Sql, log: Logger): Telemetry {
     async metric(serverId, runId, eventType, details) {
       await recordMetric(sql, { serverId, runId, eventType, details });
       log.info({ target: 'registry.push', serverId, runId, eventType, ...details }, eventType);
+    },
+    steps(serverId, runId, activity, platform) {
+      const steps: { step: string; started_at: string; ms: number }[] = [];
+      return {
+        async time(step, fn) {
+          const startedAt = new Date();
+          const t0 = performance.now();
+          try {
+            return await fn();
+          } finally {
+            steps.push({
+              step,
+              started_at: startedAt.toISOString(),
+              ms: Math.round((performance.now() - t0) * 10) / 10,
+            });
+          }
+        },
+        async flush() {
+          if (steps.length === 0) return;
+          const details = { activity, platform, steps: steps.splice(0) };
+          await recordMetric(sql, { serverId, runId, eventType: 'step_timings', details }).catch((err: unknown) =>
+            log.warn({ err, runId }, 'step timings lost'),
+          );
+        },
+      };
     },
     buildLog(runId, platform) {
       let pending: string[] = [];

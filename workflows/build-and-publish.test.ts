@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ErrorType } from '../lib/errors.js';
 import type { BuildInput } from './build-and-publish.messages.js';
 import { buildUntilCancelled, fakeBuildActivities, pushedPlatform } from './test-support/fake-activities.js';
+import { saveHistory } from '../test/support/histories.js';
 import { startBuild } from './test-support/starts.js';
 import {
   createWorkflowEnv,
@@ -147,6 +148,36 @@ describe.concurrent('buildAndPublish', () => {
       expect(activities.pushPlatformImage).toHaveBeenCalledTimes(1);
       expect(activities.publishManifestList).not.toHaveBeenCalled();
       expect(ledger.completed).toMatchObject({ status: 'failed' });
+    });
+  });
+
+  it('removes the checkout, tags the local alias and publishes the manifest list side by side', async () => {
+    const { activities, ledger } = fakeBuildActivities();
+    // Each of the three waits until all three have started: done one after another, the first would
+    // wait in vain and fail the build.
+    const started = new Set<string>();
+    let allStarted = () => {};
+    const all = new Promise<void>((resolve) => (allStarted = resolve));
+    const together = async (name: string) => {
+      started.add(name);
+      if (started.size === 3) allStarted();
+      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`${name} ran alone`)), 5_000));
+      await Promise.race([all, timeout]);
+    };
+    activities.removeCheckout.mockImplementation(() => together('removeCheckout'));
+    activities.tagLocalAlias.mockImplementation(() => together('tagLocalAlias'));
+    const published = activities.publishManifestList.getMockImplementation()!;
+    activities.publishManifestList.mockImplementation(async (input) => {
+      await together('publishManifestList');
+      return published(input);
+    });
+    const input = buildInput();
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startBuild(env.client, taskQueue, input);
+      await handle.result();
+      expect([...started].sort()).toEqual(['publishManifestList', 'removeCheckout', 'tagLocalAlias']);
+      expect(ledger.completed).toMatchObject({ status: 'succeeded', manifestDigest: `sha256:${'cd'.repeat(32)}` });
+      saveHistory(await handle.fetchHistory(), handle.workflowId, 'build-and-publish-parallel-finish', env.codec);
     });
   });
 

@@ -67,6 +67,12 @@ const pullSecret = proxyActivities<Activities>({
 const PULL_SECRET_PATCH = 'build-pull-secret-sync-v1';
 /** Builds started before checkouts were removed replay without the removal. */
 const CHECKOUT_REMOVAL_PATCH = 'build-checkout-removed-v1';
+/**
+ * Builds started before the finish ran side by side replay it one step after another: the checkout's
+ * removal, the local alias and the manifest list touch nothing of each other's, so each waits only
+ * for its own round trip through the engine.
+ */
+const PARALLEL_FINISH_PATCH = 'build-parallel-finish-v1';
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -150,7 +156,8 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
           ...(input.transport !== undefined && { transport: input.transport }),
         });
     const pushed: PlatformPush[] = [];
-    let built: PlatformBuild[];
+    let built: PlatformBuild[] | undefined;
+    let removing: Promise<unknown> | undefined;
     try {
       built = await boundedAll(settings.targets, settings.parallelism, async (platform) => {
         const image = await builder.buildPlatformImage({
@@ -179,25 +186,41 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
     } finally {
       // Once every platform is built (or the build failed) the checkout is no longer needed.
       if (patched(CHECKOUT_REMOVAL_PATCH)) {
-        await CancellationScope.nonCancellable(() => checkout.removeCheckout({ contextDir: source.contextDir })).catch(
-          () => undefined,
-        );
+        const removal = CancellationScope.nonCancellable(() =>
+          checkout.removeCheckout({ contextDir: source.contextDir }),
+        ).catch(() => undefined);
+        if (built !== undefined && patched(PARALLEL_FINISH_PATCH)) removing = removal;
+        else await removal;
       }
     }
-    await publisher.tagLocalAlias({ serverId: input.serverId, from: built[0]!.localImage, to: run.localImage });
-
-    let manifest: { image: string; digest: string } | null = null;
-    if (settings.registry) {
+    const images = built!; // a failed build threw above
+    const alias = () =>
+      publisher.tagLocalAlias({ serverId: input.serverId, from: images[0]!.localImage, to: run.localImage });
+    const publish = async () => {
+      if (!settings.registry) return null;
       // Platform order as configured, whatever order the pushes finished in.
       const ordered = settings.targets.map((p) => pushed.find((x) => x.platform === p)!);
-      manifest = await publisher.publishManifestList({
+      const published = await publisher.publishManifestList({
         runId: run.runId,
         serverId: input.serverId,
         revision: input.revision,
         platforms: ordered,
         settings,
       });
-      upsertSearchAttributes([{ key: ManifestDigestKey, value: manifest.digest }]);
+      upsertSearchAttributes([{ key: ManifestDigestKey, value: published.digest }]);
+      return published;
+    };
+
+    let manifest: { image: string; digest: string } | null;
+    if (removing) {
+      // Every one settles before the build is closed; the first failure is the build's.
+      const [aliased, published] = await Promise.allSettled([alias(), publish(), removing]);
+      if (aliased.status === 'rejected') throw aliased.reason;
+      if (published.status === 'rejected') throw published.reason;
+      manifest = published.value;
+    } else {
+      await alias();
+      manifest = await publish();
     }
     // New credentials reach the cluster's pull secret (pushes refreshed or rotated them).
     const refreshed = pushed.some(

@@ -18,6 +18,13 @@ export const BUILD_PROXY_PORT = 3128;
 /** How long one upstream connection may take to open before the build is told why. */
 const CONNECT_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a passed canary vouches for the policy (as the servers' networks' canary does): the rule
+ * matches every build bridge by its name's prefix, so what one build network proved holds for the
+ * next. A failed canary is never remembered, and a network that fails to open forgets the pass.
+ */
+const CANARY_TTL_MS = 60_000;
+
 export interface BuildNetwork {
   /** The network the build's RUN steps run on. */
   networkMode: string;
@@ -45,6 +52,20 @@ export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean
 
 export function createBuildEgress(docker: Docker, allowedHosts: readonly string[], canaryImage: string) {
   const allowed = new Set(allowedHosts.map(hostOf));
+  let passedAt = -Infinity;
+  /** The canary under way: builds opening their networks at once (the platforms of one build) share it. */
+  let canaryRun: Promise<void> | undefined;
+  const vouch = async (name: string, gateway: string) => {
+    if (Date.now() - passedAt < CANARY_TTL_MS) return;
+    canaryRun ??= canary(name, gateway)
+      .then(() => {
+        passedAt = Date.now();
+      })
+      .finally(() => {
+        canaryRun = undefined;
+      });
+    await canaryRun;
+  };
 
   /**
    * Before a build uses the network: a container on it must not reach a listener of the host's on
@@ -115,7 +136,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
       try {
         const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
         if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
-        await canary(name, gateway);
+        await vouch(name, gateway);
 
         const admit = (host: string): boolean => {
           if (!hostAllowed(host, allowed)) {
@@ -221,6 +242,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
           },
         };
       } catch (err) {
+        passedAt = -Infinity;
         server?.close();
         await remove();
         throw err;

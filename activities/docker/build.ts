@@ -85,6 +85,15 @@ export async function readControlFile(dir: string, name: string): Promise<string
   }
 }
 
+/** The patterns of a checkout's .dockerignore (none when absent), refused as readControlFile refuses. */
+export async function dockerignorePatterns(dir: string): Promise<string[]> {
+  const ignoreFile = await readControlFile(dir, '.dockerignore');
+  return (ignoreFile ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
 /**
  * The build context: the checkout minus .git and whatever .dockerignore excludes (Dockerfile and
  * .dockerignore always sent, as the docker CLI does; the daemon drops them again when .dockerignore
@@ -96,14 +105,12 @@ export async function contextStream(
   dir: string,
   dockerfile: string,
   dockerfilePath = 'Dockerfile',
+  patterns?: readonly string[],
 ): Promise<NodeJS.ReadableStream> {
-  const ignoreFile = await readControlFile(dir, '.dockerignore');
-  const patterns = (ignoreFile ?? '')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
   // A CommonJS module whose function sits on `.default`.
-  const ig = dockerignoreModule.default({ ignorecase: false }).add(['.git', ...patterns]);
+  const ig = dockerignoreModule
+    .default({ ignorecase: false })
+    .add(['.git', ...(patterns ?? (await dockerignorePatterns(dir)))]);
   const { mtime } = await lstat(join(dir, dockerfilePath));
   return tar.pack(dir, {
     ignore: (name) => {
@@ -254,6 +261,7 @@ export function createDockerBuildActivities(
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
       const log = telemetry.buildLog(input.runId, input.platform);
+      const steps = telemetry.steps(input.serverId, input.runId, 'buildPlatformImage', input.platform);
       const localImage = `mcp-custom-${input.serverId}-${platformSlug(input.platform)}`;
       const abort = new AbortController();
       const onCancel = () => abort.abort();
@@ -273,17 +281,44 @@ export function createDockerBuildActivities(
             `${dockerfilePath} is missing from the checkout`,
             ErrorType.BuildContextInvalid,
           );
-        const logins = await baseLogins(input.serverId);
-        const pins = new Map<string, string>();
-        for (const { image, platform = input.platform } of fromImages(original)) {
+        // Every refusal of the source comes before the daemon is asked for anything: opened beside
+        // the pinning below, the build network would otherwise fail (or retry) first and hide it.
+        const ignorePatterns = await dockerignorePatterns(input.contextDir);
+        const bases = fromImages(original);
+        for (const { image } of bases) {
           checkBaseTenancy(image, input.settings);
           await checkBaseRegistry(image, input.settings.registry, policy);
-          const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, logins, log);
-          if (pinned) {
-            pins.set(image, pinned);
-            log.line(`Base image ${image} for ${platform} is ${pinned}`);
-          }
         }
+        const logins = await baseLogins(input.serverId);
+        // The network (a bridge, and its canary when none passed lately: the slow part) opens while
+        // the bases are pinned; neither needs the other, and the build needs both.
+        const pinning = steps.time('pin FROM', async () => {
+          const pins = new Map<string, string>();
+          for (const { image, platform = input.platform } of bases) {
+            const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, logins, log);
+            if (pinned) {
+              pins.set(image, pinned);
+              log.line(`Base image ${image} for ${platform} is ${pinned}`);
+            }
+          }
+          return pins;
+        });
+        // RUN steps reach the package registries through the egress proxy, nothing else.
+        const opening = steps.time('open build network', async () => {
+          await network.ensureCanaryImage();
+          return egress.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
+            throw ApplicationFailure.nonRetryable(
+              `the build network cannot open: ${err.message}`,
+              ErrorType.BuildFailed,
+            );
+          });
+        });
+        const [pinned, opened] = await Promise.allSettled([pinning, opening]);
+        if (opened.status === 'fulfilled') closeNetwork = opened.value.close;
+        if (pinned.status === 'rejected') throw pinned.reason;
+        if (opened.status === 'rejected') throw opened.reason;
+        const pins = pinned.value;
+        const net = opened.value;
         // Base images may live in the same (authenticated) registry the build pushes to. Read after
         // pinning, which may have refreshed them.
         // The server's own logins (source.registry_credentials) go beside it, each for its registry only.
@@ -302,13 +337,8 @@ export function createDockerBuildActivities(
           input.contextDir,
           pinFromImages(original, pins) + provenance,
           dockerfilePath,
+          ignorePatterns,
         );
-        // RUN steps reach the package registries through the egress proxy, nothing else.
-        await network.ensureCanaryImage();
-        const net = await egress.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
-          throw ApplicationFailure.nonRetryable(`the build network cannot open: ${err.message}`, ErrorType.BuildFailed);
-        });
-        closeNetwork = net.close;
         const [os, arch, variant] = input.platform.split('/');
         // A build printing nothing for long fails with what it was waiting on, never hangs silently.
         let idleSince = Date.now();
@@ -318,43 +348,47 @@ export function createDockerBuildActivities(
           abort.abort();
         }, 1_000);
         stopIdle = () => clearInterval(idle);
-        const stream = (await docker.buildImage(context, {
-          networkmode: net.networkMode,
-          buildargs: {
-            ...net.buildArgs,
-            ...network.registryArgs,
-            // The classic builder does not set these itself; generated Go builds cross-compile with them.
-            TARGETPLATFORM: input.platform,
-            TARGETOS: os!,
-            TARGETARCH: arch!,
-            ...(variant && { TARGETVARIANT: variant }),
-          },
-          t: `${localImage}:latest`,
-          dockerfile: 'Dockerfile',
-          version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
-          ...(registryconfig && { registryconfig }),
-          platform: input.platform,
-          // A base the registry could not pin may exist only on the daemon (a local image): use it as it is.
-          pull: fromImages(original).every(({ image }) => pins.has(image)),
-          nocache: input.settings.noCache,
-          ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
-          rm: true,
-          forcerm: true,
-          abortSignal: abort.signal,
-        } as Docker.ImageBuildOptions & { abortSignal: AbortSignal })) as NodeJS.ReadableStream;
-        let failure: string | undefined;
-        let imageId: string | undefined;
-        await readJsonStream(stream, (msg) => {
-          idleSince = Date.now();
-          if (msg.stream) {
-            log.line(msg.stream);
-            const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
-            if (step) progress = step[0];
-          }
-          if (msg.error || msg.errorDetail)
-            failure = bounded(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
-          if (msg.aux?.ID) imageId = msg.aux.ID;
+        const built = await steps.time('docker build', async () => {
+          const stream = (await docker.buildImage(context, {
+            networkmode: net.networkMode,
+            buildargs: {
+              ...net.buildArgs,
+              ...network.registryArgs,
+              // The classic builder does not set these itself; generated Go builds cross-compile with them.
+              TARGETPLATFORM: input.platform,
+              TARGETOS: os!,
+              TARGETARCH: arch!,
+              ...(variant && { TARGETVARIANT: variant }),
+            },
+            t: `${localImage}:latest`,
+            dockerfile: 'Dockerfile',
+            version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
+            ...(registryconfig && { registryconfig }),
+            platform: input.platform,
+            // A base the registry could not pin may exist only on the daemon (a local image): use it as it is.
+            pull: fromImages(original).every(({ image }) => pins.has(image)),
+            nocache: input.settings.noCache,
+            ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
+            rm: true,
+            forcerm: true,
+            abortSignal: abort.signal,
+          } as Docker.ImageBuildOptions & { abortSignal: AbortSignal })) as NodeJS.ReadableStream;
+          let failure: string | undefined;
+          let imageId: string | undefined;
+          await readJsonStream(stream, (msg) => {
+            idleSince = Date.now();
+            if (msg.stream) {
+              log.line(msg.stream);
+              const step = /^Step \d+\/\d+/.exec(msg.stream.trim());
+              if (step) progress = step[0];
+            }
+            if (msg.error || msg.errorDetail)
+              failure = bounded(msg.errorDetail?.message ?? msg.error ?? 'unknown build error');
+            if (msg.aux?.ID) imageId = msg.aux.ID;
+          });
+          return { failure, imageId };
         });
+        const { failure, imageId } = built;
         if (failure && isTransportFailure(failure)) {
           // The daemon could not reach a registry (pulling a base image): retried by Temporal.
           log.line(`Image build for ${input.platform} could not reach the registry, will retry: ${failure}`);
@@ -370,7 +404,7 @@ export function createDockerBuildActivities(
             ErrorType.BuildFailed,
           );
         }
-        const inspected = await docker.getImage(`${localImage}:latest`).inspect();
+        const inspected = await steps.time('inspect', () => docker.getImage(`${localImage}:latest`).inspect());
         // A misconfigured emulator silently builds the host's architecture: refuse such an image.
         if (inspected.Architecture !== archOf(input.platform)) {
           throw ApplicationFailure.nonRetryable(
@@ -398,7 +432,7 @@ export function createDockerBuildActivities(
         await closeNetwork().catch(() => undefined);
         clearInterval(beat);
         ctx.cancellationSignal.removeEventListener('abort', onCancel);
-        await log.flush();
+        await Promise.all([log.flush(), steps.flush()]);
       }
     },
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONTROL_FILE_MAX_BYTES, readControlFile } from './build.js';
+import { CONTROL_FILE_MAX_BYTES, dockerignorePatterns, readControlFile } from './build.js';
 
 let dir: string;
 beforeEach(() => {
@@ -32,6 +32,15 @@ describe("a checkout's Dockerfile and .dockerignore", () => {
     rmSync(join(dir, 'Dockerfile'));
     mkdirSync(join(dir, 'Dockerfile'));
     await expect(readControlFile(dir, 'Dockerfile')).rejects.toThrow(/Dockerfile is not a regular file/);
+  });
+
+  it(".dockerignore's patterns without comments and blank lines; none when absent, refused when a link", async () => {
+    await expect(dockerignorePatterns(dir)).resolves.toEqual([]);
+    writeFileSync(join(dir, '.dockerignore'), '# tooling\r\nnode_modules\n\n  *.log  \n');
+    await expect(dockerignorePatterns(dir)).resolves.toEqual(['node_modules', '*.log']);
+    rmSync(join(dir, '.dockerignore'));
+    symlinkSync('/dev/zero', join(dir, '.dockerignore'));
+    await expect(dockerignorePatterns(dir)).rejects.toThrow(/\.dockerignore is a symbolic link/);
   });
 
   it('refuses a file larger than the bound, naming the bound and not the content', async () => {

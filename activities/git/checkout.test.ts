@@ -21,6 +21,7 @@ const logLines: string[] = [];
 const telemetry: Telemetry = {
   metric: async () => undefined,
   buildLog: () => ({ line: (text) => void logLines.push(text), flush: async () => undefined }),
+  steps: () => ({ time: (_step, fn) => fn(), flush: async () => undefined }),
 };
 let server: GitHttpServer;
 let revision: string;

@@ -351,6 +351,7 @@ export function createGitActivities(deps: GitDeps) {
     }): Promise<PreparedSource> {
       const pin = await checkUrl(input.repository, deps.sourcePolicy);
       const log: BuildLog = deps.telemetry.buildLog(input.runId, null);
+      const steps = deps.telemetry.steps(input.serverId, input.runId, 'prepareCheckout', null);
       // Keyed by everything that shapes the build, not the revision alone: a checkout kept with a
       // Dockerfile generated for other base images (or another directory) is never reused.
       const dir = join(
@@ -367,33 +368,35 @@ export function createGitActivities(deps: GitDeps) {
           await mkdir(dir, { recursive: true });
           log.line(`Cloning ${input.repository} (${input.branch}) at ${input.revision.slice(0, 12)}`);
           Context.current().heartbeat('cloning');
-          await withCredential(deps, input, async (credential) => {
-            await boundedClone(
-              [...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir],
-              dir,
-              deps.checkoutLimits,
-              credential,
-              input.credentials,
-            );
-            const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
-            if (cloned === input.revision) return;
-            // The branch moved on since the build was requested: fetch the requested commit itself.
-            try {
-              await git(
-                [...pin, 'fetch', '--quiet', '--depth', '1', 'origin', input.revision],
+          await steps.time('clone', () =>
+            withCredential(deps, input, async (credential) => {
+              await boundedClone(
+                [...pin, 'clone', '--quiet', '--depth', '1', '--branch', input.branch, '--', input.repository, dir],
                 dir,
-                120_000,
-                undefined,
+                deps.checkoutLimits,
                 credential,
+                input.credentials,
               );
-              await git(['checkout', '--quiet', '--detach', input.revision], dir);
-            } catch {
-              throw ApplicationFailure.nonRetryable(
-                `branch ${input.branch} moved from ${input.revision.slice(0, 12)} to ${cloned.slice(0, 12)} and the server does not serve the old commit`,
-                ErrorType.CheckoutMoved,
-              );
-            }
-          });
+              const cloned = (await git(['rev-parse', 'HEAD'], dir)).trim();
+              if (cloned === input.revision) return;
+              // The branch moved on since the build was requested: fetch the requested commit itself.
+              try {
+                await git(
+                  [...pin, 'fetch', '--quiet', '--depth', '1', 'origin', input.revision],
+                  dir,
+                  120_000,
+                  undefined,
+                  credential,
+                );
+                await git(['checkout', '--quiet', '--detach', input.revision], dir);
+              } catch {
+                throw ApplicationFailure.nonRetryable(
+                  `branch ${input.branch} moved from ${input.revision.slice(0, 12)} to ${cloned.slice(0, 12)} and the server does not serve the old commit`,
+                  ErrorType.CheckoutMoved,
+                );
+              }
+            }),
+          );
         }
         const contextDir = await contextDirOf(dir, input.directory);
         const dockerfile = input.dockerfile ?? 'Dockerfile';
@@ -415,7 +418,7 @@ export function createGitActivities(deps: GitDeps) {
         if (err instanceof ApplicationFailure && err.nonRetryable) await rm(dir, { recursive: true, force: true });
         throw err;
       } finally {
-        await log.flush();
+        await Promise.all([log.flush(), steps.flush()]);
       }
     },
 

@@ -92,6 +92,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
       const tag = `latest-${platformSlug(input.platform)}`;
       const endpoint = endpointOf(registry, name);
       const log = telemetry.buildLog(input.runId, input.platform);
+      const steps = telemetry.steps(input.serverId, input.runId, 'pushPlatformImage', input.platform);
       const metric = (event: string, details: Record<string, unknown>) =>
         telemetry.metric(input.serverId, input.runId, event, { ...details, platform: input.platform });
       const progress: PushProgress = {
@@ -120,7 +121,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         log.line(`Tagging image as ${repository}:${tag}`);
         await metric('tag_started', { registry_endpoint: endpoint, tag });
         try {
-          await docker.getImage(input.localImage).tag({ repo: repository, tag });
+          await steps.time('tag', () => docker.getImage(input.localImage).tag({ repo: repository, tag }));
         } catch (err) {
           const e = new PushError('tag', `docker tag failed: ${(err as Error).message}`);
           log.line(`Failed to tag image for registry push: ${(err as Error).message}`);
@@ -130,7 +131,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         await metric('tag_succeeded', { registry_endpoint: endpoint, tag });
 
         // 2. Credential health, and proactive rotation inside the lead window.
-        const health = await credentials.probe();
+        const health = await steps.time('credential probe', () => credentials.probe());
         await metric('auth_health_reported', {
           registry_endpoint: endpoint,
           registry,
@@ -175,39 +176,44 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         const creds = await credentials.current();
         let digest: string | undefined;
         try {
-          const stream = (await docker.getImage(repository).push({
-            tag,
-            ...(creds && {
-              authconfig: { username: creds.username, password: creds.password, serveraddress: location.host },
-            }),
-            abortSignal: ctx.cancellationSignal,
-          } as never)) as unknown as NodeJS.ReadableStream;
-          let remote: PushError | undefined;
-          await readJsonStream(stream, (msg) => {
-            if (msg.errorDetail || msg.error) {
-              const message = msg.errorDetail?.message ?? msg.error ?? 'Unknown registry error';
-              const code = msg.errorDetail?.code;
-              if (isAuthFailure(code, message)) {
-                remote = new PushError('auth_expired', `registry authentication expired: ${message}`);
-              } else if (isTransportFailure(message)) {
-                remote = new PushError('push', `docker push failed: ${message}`);
-              } else {
-                remote = new PushError('remote', `registry rejected image: ${message}${code ? ` (code ${code})` : ''}`);
+          await steps.time('docker push', async () => {
+            const stream = (await docker.getImage(repository).push({
+              tag,
+              ...(creds && {
+                authconfig: { username: creds.username, password: creds.password, serveraddress: location.host },
+              }),
+              abortSignal: ctx.cancellationSignal,
+            } as never)) as unknown as NodeJS.ReadableStream;
+            let remote: PushError | undefined;
+            await readJsonStream(stream, (msg) => {
+              if (msg.errorDetail || msg.error) {
+                const message = msg.errorDetail?.message ?? msg.error ?? 'Unknown registry error';
+                const code = msg.errorDetail?.code;
+                if (isAuthFailure(code, message)) {
+                  remote = new PushError('auth_expired', `registry authentication expired: ${message}`);
+                } else if (isTransportFailure(message)) {
+                  remote = new PushError('push', `docker push failed: ${message}`);
+                } else {
+                  remote = new PushError(
+                    'remote',
+                    `registry rejected image: ${message}${code ? ` (code ${code})` : ''}`,
+                  );
+                }
+                return;
               }
-              return;
-            }
-            if (msg.status) {
-              const line = msg.progress ? `${msg.status} ${msg.progress}` : msg.status;
-              const found = /digest: (sha256:[0-9a-f]{64})/.exec(line);
-              if (found) {
-                digest = found[1];
-                log.line(`Manifest published with digest ${digest}`);
+              if (msg.status) {
+                const line = msg.progress ? `${msg.status} ${msg.progress}` : msg.status;
+                const found = /digest: (sha256:[0-9a-f]{64})/.exec(line);
+                if (found) {
+                  digest = found[1];
+                  log.line(`Manifest published with digest ${digest}`);
+                }
+                if (!msg.progress) log.line(line);
               }
-              if (!msg.progress) log.line(line);
-            }
-            ctx.heartbeat(progress);
+              ctx.heartbeat(progress);
+            });
+            if (remote) throw remote;
           });
-          if (remote) throw remote;
         } catch (err) {
           if (err instanceof PushError) throw err;
           // The daemon could not reach the registry, or the stream broke: worth another attempt.
@@ -217,7 +223,10 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
 
         // 4. What exactly was pushed: media type and size for the manifest list entry.
         const client = await registryClient(registry);
-        const descriptor = await client.headManifest(repoPath(location, name), digest);
+        const pushedDigest = digest;
+        const descriptor = await steps.time('HEAD manifest', () =>
+          client.headManifest(repoPath(location, name), pushedDigest),
+        );
         if (!descriptor) throw new PushError('remote', `registry does not show the pushed manifest ${digest}`);
         await metric('push_succeeded', { attempt, retry_limit: retryLimit, registry_endpoint: endpoint });
         log.line(`Registry push succeeded after ${attempt} attempt(s) for ${repository}`);
@@ -273,7 +282,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         throw ApplicationFailure.nonRetryable(err.message, ErrorType.RegistryRejected);
       } finally {
         clearInterval(beat);
-        await log.flush();
+        await Promise.all([log.flush(), steps.flush()]);
       }
     },
 
@@ -286,9 +295,10 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
       const log = telemetry.buildLog(input.runId, null);
       const metric = (event: string, details: Record<string, unknown>) =>
         telemetry.metric(input.serverId, input.runId, event, details);
+      const steps = telemetry.steps(input.serverId, input.runId, 'publishManifestList', null);
       try {
         const client = await registryClient(registry);
-        const previous = await client.listIndexPlatforms(repo, 'latest');
+        const previous = await steps.time('GET previous list', () => client.listIndexPlatforms(repo, 'latest'));
         const entries = input.platforms.map((p) => {
           const [os, architecture, variant] = p.platform.split('/');
           return {
@@ -301,9 +311,14 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         // An OCI index when every entry is an OCI manifest, else a Docker manifest list.
         const format = entries.every((e) => e.mediaType === MediaType.OciManifest) ? 'oci' : 'docker';
         log.line(`Publishing manifest list for ${repo}:latest`);
-        const digest = await client.putIndex(repo, 'latest', entries, format);
         const revisionTag = input.revision.slice(0, 12);
-        await client.putIndex(repo, revisionTag, entries, format);
+        // The same list under both tags: two independent PUTs, side by side.
+        const [digest] = await steps.time('PUT :latest and :revision', () =>
+          Promise.all([
+            client.putIndex(repo, 'latest', entries, format),
+            client.putIndex(repo, revisionTag, entries, format),
+          ]),
+        );
         log.line(`Manifest list published for ${repo}:latest and :${revisionTag} with digest ${digest}`);
         await metric('manifest_published', {
           registry_endpoint: endpoint,
@@ -344,7 +359,7 @@ export function createRegistryActivities({ docker, telemetry, credentials }: Reg
         }
         throw err;
       } finally {
-        await log.flush();
+        await Promise.all([log.flush(), steps.flush()]);
       }
     },
   };

@@ -26,7 +26,8 @@ export function machineTicks(): { busy: number; total: number } {
   return { busy: total - v[3]! - v[4]!, total }; // less idle and iowait
 }
 
-export const ROLES = ['api', 'worker', 'temporal', 'postgres', 'bench'] as const;
+/** `baseline` is the baseline's worker (bench/api/baseline-worker.ts). */
+export const ROLES = ['api', 'worker', 'baseline', 'temporal', 'postgres', 'bench'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface CpuShare {

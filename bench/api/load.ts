@@ -120,3 +120,39 @@ export function httpCall(agent: Agent, url: string, token: string, body: string)
       req.end(body);
     });
 }
+
+/**
+ * Closed loop: `connections` callers, each calling again as soon as its last call returned, until
+ * `amount` calls were made (the saturated case of a call that is not HTTP, e.g. a bare Temporal start).
+ */
+export async function closed(
+  name: string,
+  connections: number,
+  amount: number,
+  call: () => Promise<boolean>,
+): Promise<LoadResult> {
+  log(`${name}: ${amount} calls, ${connections} at a time`);
+  const latencies: number[] = [];
+  let ok = 0;
+  let bad = 0;
+  let sent = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (sent < amount) {
+        sent++;
+        const t0 = performance.now();
+        const good = await call().catch(() => false);
+        if (!good) {
+          bad++;
+          continue;
+        }
+        ok++;
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { name, connections, reqPerSec: ok / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99), ok, bad };
+}

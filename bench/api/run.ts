@@ -9,11 +9,15 @@
 //   3. SSE fan-out on GET /api/servers/stream: N subscribers, status events written the way
 //      recordServerStatus writes them; delivery latency per subscriber per event, and lost events;
 //   4. baselines from the same run: GET /healthz (the framework floor), a Temporal start alone (no
-//      API, no database) at the same offered rate, and the fan-out to 1 subscriber.
+//      API, no database) at the same offered rate, the fan-out to 1 subscriber, and the durable
+//      minimum of a start — a bare client starting a workflow whose one workflow task runs one local
+//      activity inserting one row (bench/api/baseline-*.ts), on a worker of its own, saturated and at
+//      the rate of mcp-host's half-saturated case.
 // Each phase also reports how busy the machine was and how much of that was not this benchmark
 // (other work on a shared machine skews every figure). Prints figures; asserts nothing.
 // Usage: npm run bench:api [-- --duration 10 --connections 10 --post-rate 200 --post-connections 32
-//   --post-amount 1000 --subscribers 1000 --events 100 --event-rate 20 --pool-max 10 --cpu-prof]
+//   --post-amount 1000 --subscribers 1000 --events 100 --event-rate 20 --pool-max 10 --cpu-prof
+//   --cases reads,fanout,starts --runs 100000 --servers 2000]
 //
 // The workflow-starting POSTs are counted exactly, so that 2xx answers can be set against ledger rows
 // and Temporal workflows: autocannon runs the saturated case with a fixed number of requests (a timed
@@ -37,12 +41,13 @@ import { dataConverter } from '../../lib/temporal.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
-import { freePort } from '../../scripts/stack/process.js';
+import { freePort, spawnManaged, waitUntil } from '../../scripts/stack/process.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';
+import { count, DEFAULT_SEED, seedSql } from '../marketplace/seed.js';
 import { log, sleep, table } from './common.js';
 import { ROLES, quiesce, withCpu, type CpuShare, type Role } from './cpu.js';
 import { fanout } from './fanout.js';
-import { httpCall, load, paced, type LoadResult } from './load.js';
+import { closed, httpCall, load, paced, type LoadResult } from './load.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,9 +66,19 @@ const opts = {
   subscribers: flag('subscribers', 1000),
   events: flag('events', 100),
   eventRate: flag('event-rate', 20),
+  /** The seeded ledger: GET /api/servers lists every server (10,000 is the issue's scale). */
+  runs: flag('runs', DEFAULT_SEED.runs),
+  servers: flag('servers', DEFAULT_SEED.servers),
   poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
   /** V8 CPU profiles of the API's and the worker's main threads (all cases), written to .data/bench-logs/cpu-prof when they stop. */
   cpuProf: process.argv.includes('--cpu-prof'),
+  /** Which phases run (all by default): `reads` (GETs), `fanout` (SSE), `starts` (workflow starts). */
+  cases: new Set(
+    (process.argv.includes('--cases')
+      ? process.argv[process.argv.indexOf('--cases') + 1]!
+      : 'reads,fanout,starts'
+    ).split(','),
+  ),
 };
 
 /** Wall-clock milliseconds with sub-millisecond resolution (one clock for sender and receivers). */
@@ -96,6 +111,8 @@ function ensureFileLimit(): void {
 
 // ---------------------------------------------------------------------------------------------
 
+const seed = { runs: opts.runs, servers: opts.servers };
+
 async function main(): Promise<void> {
   ensureFileLimit();
   const stops: { what: string; stop: () => Promise<void> }[] = [];
@@ -124,8 +141,8 @@ async function main(): Promise<void> {
     stops.push({ what: 'bench pool', stop: () => sql.end({ timeout: 5 }) });
 
     await migrate(sql);
-    log('seeding 100,000 runs × 4 platforms (bench/marketplace/seed.sql)');
-    await sql.unsafe(readFileSync(join(import.meta.dirname, '..', 'marketplace', 'seed.sql'), 'utf8'));
+    log(`seeding ${count(seed.runs)} runs × 4 platforms, ${count(seed.servers)} servers (bench/marketplace/seed.sql)`);
+    await sql.unsafe(seedSql(seed));
     await sql`vacuum analyze`;
 
     const temporal = await startTemporal({ port: await freePort(), logDir });
@@ -159,22 +176,46 @@ async function main(): Promise<void> {
     stops.push({ what: 'api', stop: () => api.stop() });
     const worker = await startWorker(opts.cpuProf ? { ...env, ...profile } : env, join(logDir, 'api-bench-worker.log'));
     stops.push({ what: 'worker', stop: () => worker.stop() });
+    const baselineQueue = `bench-baseline-${process.pid}`;
+    const baselineLog = join(logDir, 'api-bench-baseline-worker.log');
+    const baselineWorker = spawnManaged(
+      'baseline worker',
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'baseline-worker.ts')],
+      {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: pg.url,
+          TEMPORAL_ADDRESS: temporal.address,
+          TASK_QUEUE: baselineQueue,
+        },
+        logFile: baselineLog,
+      },
+    );
+    stops.push({ what: 'baseline worker', stop: () => baselineWorker.stop() });
+    await waitUntil('baseline worker', async () => readFileSync(baselineLog, 'utf8').includes('"worker started"'), {
+      proc: baselineWorker,
+      timeoutMs: 120_000,
+    });
     const apiUrl = `http://127.0.0.1:${port}`;
     const connection = await Connection.connect({ address: temporal.address });
     stops.push({ what: 'temporal client', stop: () => connection.close() });
     const codec = await loadPayloadCodec(sql, loadKeyring(parseEnvironment(env)));
     const client = new Client({ connection, dataConverter: dataConverter(codec) });
+    // The baseline's client: the SDK's defaults, no codec.
+    const bare = new Client({ connection });
 
     const stackPids = async (): Promise<[Role, number][]> => [
       ['bench', process.pid],
       ['api', api.child.pid!],
       ['worker', worker.child.pid!],
+      ['baseline', baselineWorker.child.pid!],
       ['temporal', temporal.process.child.pid!],
       ...(await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map(
         (r): [Role, number] => ['postgres', r.pid],
       ),
     ];
-    const busyPids = [worker.child.pid!, temporal.process.child.pid!, api.child.pid!];
+    const busyPids = [worker.child.pid!, baselineWorker.child.pid!, temporal.process.child.pid!, api.child.pid!];
     const idle = async () => {
       const waited = await quiesce(busyPids);
       if (waited > 1.5) log(`waited ${waited.toFixed(0)} s for the worker and Temporal to go idle`);
@@ -203,41 +244,47 @@ async function main(): Promise<void> {
         duration: opts.duration,
       }),
     );
-    const reads = [
-      await measure(() =>
-        load('GET /api/servers', {
-          url: `${apiUrl}/api/servers`,
-          token: adminToken,
-          connections: opts.connections,
-          duration: opts.duration,
-        }),
-      ),
-      await measure(() =>
-        load('GET /api/marketplace', {
-          url: `${apiUrl}/api/marketplace`,
-          token: adminToken,
-          connections: opts.connections,
-          duration: opts.duration,
-        }),
-      ),
-    ];
+    const reads = !opts.cases.has('reads')
+      ? []
+      : [
+          await measure(() =>
+            load('GET /api/servers', {
+              url: `${apiUrl}/api/servers`,
+              token: adminToken,
+              connections: opts.connections,
+              duration: opts.duration,
+            }),
+          ),
+          await measure(() =>
+            load('GET /api/marketplace', {
+              url: `${apiUrl}/api/marketplace`,
+              token: adminToken,
+              connections: opts.connections,
+              duration: opts.duration,
+            }),
+          ),
+        ];
 
     // --- 3 + 4: SSE fan-out, 1 subscriber first (the baseline), on a seeded server
     const [server] = await sql<{ id: number }[]>`select id from mcp_servers order by id limit 1`;
     const meter = (fn: () => Promise<object>) => withCpu(stackPids, fn);
-    await idle();
-    const single = await fanout(sql, apiUrl, adminToken, server!.id, 1, opts.events, opts.eventRate, meter);
-    await idle();
-    const many = await fanout(
-      sql,
-      apiUrl,
-      adminToken,
-      server!.id,
-      opts.subscribers,
-      opts.events,
-      opts.eventRate,
-      meter,
-    );
+    const fanouts = async () => {
+      await idle();
+      const single = await fanout(sql, apiUrl, adminToken, server!.id, 1, opts.events, opts.eventRate, meter);
+      await idle();
+      const many = await fanout(
+        sql,
+        apiUrl,
+        adminToken,
+        server!.id,
+        opts.subscribers,
+        opts.events,
+        opts.eventRate,
+        meter,
+      );
+      return { single, many };
+    };
+    const sse = opts.cases.has('fanout') ? await fanouts() : undefined;
 
     // --- 2 + 4: workflow starts: Temporal alone (no worker polls its queue), then through the API;
     // last, as the worker then runs each new workflow's first activity.
@@ -299,6 +346,25 @@ async function main(): Promise<void> {
       ),
     );
     agent.destroy();
+
+    // The baseline, right after: a bare client, saturated as the POSTs were (same concurrency, same
+    // count), then at the rate of mcp-host's half-saturated case.
+    let baseSeq = 0;
+    const baselineStart = async () => {
+      await bare.workflow.start('benchBaseline', {
+        taskQueue: baselineQueue,
+        workflowId: `bench-baseline/${baseSeq++}`,
+        args: [],
+      });
+      return true;
+    };
+    const baseline = [
+      await measureSettled(() => closed('baseline start, saturated', opts.connections, opts.postAmount, baselineStart)),
+      await measureSettled(() =>
+        paced(`baseline start at ${half}/s`, opts.postConnections, half, opts.duration, baselineStart),
+      ),
+    ];
+    const baselineRows = (await sql<{ n: number }[]>`select count(*)::int as n from bench_baseline_rows`)[0]!.n;
     // Every request has been answered: each answer came after its commit.
     const answered = posts.reduce((n, p) => n + p.ok, 0);
     const rows = (
@@ -327,7 +393,7 @@ async function main(): Promise<void> {
     );
     console.log(
       `stack: API + worker (LOG_LEVEL=info, DATABASE_POOL_MAX=${opts.poolMax || 'default (10)'}), Temporal dev server (in-memory), Postgres (${pg.source}); ` +
-        `ledger: 100,000 runs × 4 platforms, 2,000 servers; load generators and SSE clients in this process, same machine`,
+        `ledger: ${count(seed.runs)} runs × 4 platforms, ${count(seed.servers)} servers; load generators and SSE clients in this process, same machine`,
     );
     console.log(
       `"busy %": the machine's CPU use over the case, of all ${cpu.length} cores; "others %": the part not used by this benchmark's processes (other work on the machine)`,
@@ -335,7 +401,7 @@ async function main(): Promise<void> {
     console.log(
       `\nHTTP: GETs with autocannon for ${opts.duration} s each; workflow starts at ${opts.postRate}/s offered (open loop, ${opts.duration} s), saturated (autocannon, ${opts.postAmount} requests), then at half the saturated rate (open loop, ${opts.duration} s)`,
     );
-    const http: (LoadResult & { cpu: CpuShare; settle?: number })[] = [floor, ...reads, alone, ...posts];
+    const http: (LoadResult & { cpu: CpuShare; settle?: number })[] = [floor, ...reads, alone, ...posts, ...baseline];
     console.log(
       `"settle s": for workflow starts, how long the worker and Temporal stayed busy after the last answer (each new workflow's first task); "settled/s": 2xx ÷ (sending time + settle), what the stack sustains`,
     );
@@ -364,7 +430,7 @@ async function main(): Promise<void> {
         r.p99.toFixed(1),
         String(r.ok),
         String(r.bad),
-        r === alone ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
+        r === alone || baseline.includes(r as never) ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
         r.settle === undefined ? '-' : r.settle.toFixed(1),
         r.settle === undefined ? '-' : settledRate(r, r.settle).toFixed(0),
         ...cpuCols(r.cpu),
@@ -396,6 +462,15 @@ async function main(): Promise<void> {
         `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`,
     );
 
+    const ours = settledRate(posts[1]!, posts[1]!.settle);
+    const theirs = settledRate(baseline[0]!, baseline[0]!.settle);
+    console.log(
+      `\nstarts against the engine's limit: mcp-host sustains ${ours.toFixed(0)}/s (saturated POST …/runs, until settled; p99 ${posts[1]!.p99.toFixed(1)} ms), ` +
+        `the baseline (bare client, one workflow task, one local activity inserting one row; ${baselineRows} rows) ${theirs.toFixed(0)}/s (p99 ${baseline[0]!.p99.toFixed(1)} ms) ` +
+        `→ ratio ${(ours / theirs).toFixed(2)}× (goal ≥ 0.85×); at ${half}/s (half of mcp-host's): mcp-host p99 ${posts[2]!.p99.toFixed(1)} ms (goal < 50 ms), baseline p99 ${baseline[1]!.p99.toFixed(1)} ms`,
+    );
+    if (!sse) return;
+    const { single, many } = sse;
     console.log(
       `\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`,
     );

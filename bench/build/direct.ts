@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export interface DirectTarget {
   dockerHost: string;
@@ -98,9 +99,26 @@ export function directEnv(t: DirectTarget): NodeJS.ProcessEnv {
  */
 export async function directBuild(
   t: DirectTarget,
-  opts: { repoUrl: string; branch: string; platforms: string[]; noCache: boolean; label: string; repository?: string },
+  opts: {
+    repoUrl: string;
+    branch: string;
+    platforms: string[];
+    noCache: boolean;
+    label: string;
+    repository?: string;
+    /** Filled with each step's milliseconds, for the bench's step table. */
+    steps?: Map<string, number>;
+  },
 ): Promise<DirectResult> {
   const env = directEnv(t);
+  const time = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      opts.steps?.set(step, performance.now() - t0);
+    }
+  };
   const repository = opts.repository ?? 'bench/direct';
   const dir = join(t.workDir, opts.label);
   rmSync(dir, { recursive: true, force: true });
@@ -111,7 +129,9 @@ export async function directBuild(
   const curl = (args: string[], input?: string) => sh('curl', ['-sS', '--fail', '-K', curlrc, ...args], { input });
   const registry = `http://${t.registryHost}/v2`;
 
-  await sh('git', ['clone', '--quiet', '--depth', '1', '--branch', opts.branch, '--', opts.repoUrl, dir], { env });
+  await time('git clone', () =>
+    sh('git', ['clone', '--quiet', '--depth', '1', '--branch', opts.branch, '--', opts.repoUrl, dir], { env }),
+  );
 
   // Parallel classic builds resolve FROM through the daemon's one local tag, which the other
   // platform's pull re-points (an arm64 build can end up FROM the amd64 image); mcp-host pins FROM
@@ -119,7 +139,9 @@ export async function directBuild(
   const baseRepo = t.baseReference.slice(t.registryHost.length + 1, t.baseReference.lastIndexOf(':'));
   const baseTag = t.baseReference.slice(t.baseReference.lastIndexOf(':') + 1);
   const index = JSON.parse(
-    await curl(['-H', `Accept: ${INDEX_TYPES.join(', ')}`, `${registry}/${baseRepo}/manifests/${baseTag}`]),
+    await time('curl GET base index', () =>
+      curl(['-H', `Accept: ${INDEX_TYPES.join(', ')}`, `${registry}/${baseRepo}/manifests/${baseTag}`]),
+    ),
   ) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
   const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8');
 
@@ -136,28 +158,32 @@ export async function directBuild(
 
       const tag = `latest-${slug(platform)}`;
       const image = `${t.registryHost}/${repository}:${tag}`;
-      await sh(
-        'docker',
-        [
-          'build',
-          '--quiet',
-          '--platform',
-          platform,
-          '--pull',
-          ...(opts.noCache ? ['--no-cache'] : []),
-          '-f',
-          join(dir, pinnedFile),
-          '-t',
-          image,
-          dir,
-        ],
-        { env },
+      await time(`docker build ${platform}`, () =>
+        sh(
+          'docker',
+          [
+            'build',
+            '--quiet',
+            '--platform',
+            platform,
+            '--pull',
+            ...(opts.noCache ? ['--no-cache'] : []),
+            '-f',
+            join(dir, pinnedFile),
+            '-t',
+            image,
+            dir,
+          ],
+          { env },
+        ),
       );
-      await sh('docker', ['push', '--quiet', image], { env });
+      await time(`docker push ${platform}`, () => sh('docker', ['push', '--quiet', image], { env }));
 
       // What the registry now holds under the tag: digest, size and media type for the list entry.
       const head = headersOf(
-        await curl(['-I', '-H', `Accept: ${MANIFEST_TYPES.join(', ')}`, `${registry}/${repository}/manifests/${tag}`]),
+        await time(`curl HEAD ${platform}`, () =>
+          curl(['-I', '-H', `Accept: ${MANIFEST_TYPES.join(', ')}`, `${registry}/${repository}/manifests/${tag}`]),
+        ),
       );
       const digest = head['docker-content-digest'];
       if (!digest) throw new Error(`registry gave no digest for ${image}`);
@@ -183,21 +209,23 @@ export async function directBuild(
     }),
   };
   const put = headersOf(
-    await curl(
-      [
-        '-X',
-        'PUT',
-        '-D',
-        '-',
-        '-o',
-        '/dev/null',
-        '-H',
-        `Content-Type: ${listType}`,
-        '--data-binary',
-        '@-',
-        `${registry}/${repository}/manifests/latest`,
-      ],
-      JSON.stringify(list),
+    await time('curl PUT list', () =>
+      curl(
+        [
+          '-X',
+          'PUT',
+          '-D',
+          '-',
+          '-o',
+          '/dev/null',
+          '-H',
+          `Content-Type: ${listType}`,
+          '--data-binary',
+          '@-',
+          `${registry}/${repository}/manifests/latest`,
+        ],
+        JSON.stringify(list),
+      ),
     ),
   );
   const digest = put['docker-content-digest'];

@@ -30,6 +30,8 @@ export interface BenchStackOptions {
   /** REGISTRY_BUILD_DISABLE_CACHE for the worker; the direct path must match it. */
   noCache: boolean;
   parallelism: number;
+  /** More settings for the API and the worker. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface BenchStack {
@@ -45,6 +47,10 @@ export interface BenchStack {
   gitDir: string;
   apiUrl: string;
   adminToken: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  /** Stops the worker and starts it again with `env` over its environment (a build setting changed). */
+  restartWorker(env: NodeJS.ProcessEnv): Promise<void>;
   /** Stops whatever was started, newest first; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -160,11 +166,22 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       REGISTRY_BUILD_DISABLE_CACHE: String(opts.noCache),
       REGISTRY_BUILD_CACHE_FROM: '',
       BUILD_WORK_DIR: join(dir, 'work'),
+      // As test/support/build-stack.ts: the build network's canary from the stack's own base image
+      // (nothing is pulled from a hub), the loopback git daemon and registry allowed as sources, and
+      // the daemon's tmpfs for servers' secret files (bench:launch runs servers on this stack).
+      DOCKER_CANARY_IMAGE: base.reference,
+      SOURCE_ALLOWED_HOSTS: `127.0.0.1:${git.port},${registryHost}`,
+      SECRETS_RUN_DIR: dockerd.secretsDir,
+      ...opts.env,
     };
     const api = await startApi(env, join(logDir, 'api.log'));
     onStop('api', () => api.stop());
-    const worker = await startWorker(env, join(logDir, 'worker.log'));
+    let worker = await startWorker(env, join(logDir, 'worker.log'));
     onStop('worker', () => worker.stop());
+    const restartWorker = async (overrides: NodeJS.ProcessEnv) => {
+      await worker.stop();
+      worker = await startWorker({ ...env, ...overrides }, join(logDir, 'worker.log'));
+    };
 
     starting = false;
     return {
@@ -178,6 +195,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       gitDir,
       apiUrl: `http://127.0.0.1:${port}`,
       adminToken,
+      databaseUrl: pg.url,
+      temporalAddress: temporal.address,
+      restartWorker,
       stop,
     };
   } catch (err) {
@@ -185,3 +205,34 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     throw err;
   }
 }
+
+/** fetch against the stack's API as the bootstrap admin; throws unless the status is the expected one. */
+export async function api<T = any>(
+  stack: BenchStack,
+  method: string,
+  path: string,
+  expect: number,
+  json?: unknown,
+): Promise<T> {
+  const res = await fetch(stack.apiUrl + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(json !== undefined && { 'content-type': 'application/json' }),
+    },
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  const text = await res.text();
+  if (res.status !== expect) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

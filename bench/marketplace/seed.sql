@@ -1,5 +1,6 @@
--- 100,000 build runs with 4 platforms each, shaped like the ledger the build activities write:
--- 10 operators, 2,000 servers of 6 types, tiers and health derived as lib/artifact-health.ts does.
+-- :runs build runs with 4 platforms each, shaped like the ledger the build activities write:
+-- 10 operators, :servers servers of 6 types, tiers and health derived as lib/artifact-health.ts does.
+-- psql variables (psql -v runs=100000 -v servers=2000 -f seed.sql); bench/marketplace/seed.ts fills them.
 insert into users (email, role, server_quota)
 select 'bench-op-' || g || '@example.test', 'operator', 100000 from generate_series(1, 10) g;
 
@@ -9,7 +10,7 @@ select (select min(id) from users where role = 'operator') + (g % 10),
        (array['Router','PostgreSQL','Slack','PDF Parser','Notion','Search'])[1 + g % 6],
        jsonb_build_object('type', 'git', 'repository', 'https://git.example.test/team-' || (g % 50) || '/mcp-' || g || '.git', 'branch', 'main'),
        'ready'
-from generate_series(1, 2000) g;
+from generate_series(1, :servers) g;
 
 with runs as (
   select g,
@@ -19,8 +20,8 @@ with runs as (
          (array['healthy','healthy','healthy','expiring_soon','expired'])[1 + g % 5] as cred,
          encode(sha256(('run-' || g)::bytea), 'hex') as digest_hex,
          now() - (g || ' minutes')::interval as done
-  from generate_series(1, 100000) g
-  join mcp_servers s on s.id = (select min(id) from mcp_servers) + (g % 2000)
+  from generate_series(1, :runs) g
+  join mcp_servers s on s.id = (select min(id) from mcp_servers) + (g % :servers)
 )
 insert into build_artifact_runs
   (server_id, workflow_id, workflow_run_id, source_repo, source_branch, source_revision, registry, local_image, registry_image,

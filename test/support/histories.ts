@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import {
   ENCRYPTED_ENCODING,
@@ -55,6 +56,19 @@ function openPayloads(node: unknown, all: EncryptionCodec[]): unknown {
   const payload = node as JsonPayload;
   if (payload.metadata?.encoding === ENCRYPTED_BASE64) return openWithAny(payload, all);
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, openPayloads(v, all)]));
+}
+
+/**
+ * With RECORD_HISTORIES=1, saves a history fetched by a client (a workflow test's, whose server the
+ * CLI does not reach) as test/histories/<name>.json, its payloads opened with `codec`.
+ */
+export function saveHistory(history: History, workflowId: string, name: string, codec: EncryptionCodec): void {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const opened = openPayloads(JSON.parse(historyToJSON(history)), [codec]);
+  writeFileSync(
+    join(HISTORIES_DIR, `${name}.json`),
+    `${JSON.stringify({ workflowId, ...(opened as object) }, null, 2)}\n`,
+  );
 }
 
 /**

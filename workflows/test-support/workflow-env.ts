@@ -15,6 +15,8 @@ vi.setConfig({ testTimeout: 20_000 });
 
 export interface WorkflowEnv {
   client: Client;
+  /** The payload codec of `client` and the workers: a recorded history's payloads are opened with it. */
+  codec: EncryptionCodec;
   /** Events after which the server suggests continue-as-new (see global-setup.ts). */
   continueAsNewAfterEvents: number;
   /**
@@ -36,12 +38,14 @@ export async function createWorkflowEnv(): Promise<WorkflowEnv> {
   }
   // Workflow tests run with the payload codec too, under a key of their own: what passes through
   // Temporal is sealed, as in production.
-  const converter = dataConverter(new EncryptionCodec([codecKey(randomBytes(32))]));
+  const codec = new EncryptionCodec([codecKey(randomBytes(32))]);
+  const converter = dataConverter(codec);
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace, dataConverter: converter });
   const workerConnection = await NativeConnection.connect({ address: temporalAddress });
   return {
     client,
+    codec,
     continueAsNewAfterEvents,
     async run(activities, body) {
       const taskQueue = `workflow-test-${randomUUID()}`;

@@ -1,0 +1,206 @@
+// bench/launch: launch to first tool call. An image mcp-host has already built (examples/hello-mcp,
+// from the stack's git daemon) is started two ways, alternately, in one run:
+//   - mcp-host: from POST /api/servers/:id/start until the first successful tools/call through the
+//     gateway (/mcp/:id, the SDK's Streamable HTTP client, retried every --poll-ms until it answers);
+//   - direct: `docker run` of the same image on the same daemon (on a network made once beforehand:
+//     this daemon has no default bridge), then the SDK's client straight at the container, retried
+//     the same way.
+// Each round then stops what it started (not timed). Prints each round, the medians, the ratio
+// (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded.
+// Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25]
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createSql, type Sql } from '../../lib/db.js';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { createGitRepo } from '../../test/support/git-fixture.js';
+import { directEnv, sh, type DirectTarget } from '../build/direct.js';
+import {
+  api,
+  median,
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+  secs,
+  sleep,
+  startBenchStack,
+  type BenchStack,
+} from '../build/stack.js';
+
+const { values: args } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    'poll-ms': { type: 'string', default: '25' },
+  },
+});
+const iterations = Number(args.iterations);
+const warmup = Number(args.warmup);
+const pollMs = Number(args['poll-ms']);
+const TIMEOUT_MS = 120_000;
+const HELLO = join(PROJECT_ROOT, 'examples', 'hello-mcp');
+
+const note = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+async function waitForStatus(stack: BenchStack, id: number, statuses: string[]): Promise<void> {
+  for (const t0 = Date.now(); ; await sleep(100)) {
+    const server = await api(stack, 'GET', `/api/servers/${id}`, 200);
+    if (statuses.includes(server.status)) return;
+    if (server.status === 'error') throw new Error(`server ${id}: error: ${server.status_reason}`);
+    if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`server ${id} stayed ${server.status}`);
+  }
+}
+
+/** Until one tools/call on `url` answers: a fresh SDK client per attempt (as a client would reconnect). */
+async function firstToolCall(url: string, headers: Record<string, string>, t0: number): Promise<number> {
+  let last: unknown;
+  while (performance.now() - t0 < TIMEOUT_MS) {
+    const client = new Client({ name: 'bench-launch', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+    try {
+      await client.connect(transport, { timeout: 5_000 });
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'launched' } }, undefined, {
+        timeout: 5_000,
+      });
+      const text = (result.content as { text?: string }[] | undefined)?.[0]?.text;
+      if (text === 'launched') return performance.now() - t0;
+      last = new Error(`unexpected answer ${JSON.stringify(result).slice(0, 200)}`);
+    } catch (err) {
+      last = err;
+    } finally {
+      await transport.terminateSession().catch(() => {});
+      await client.close().catch(() => {});
+    }
+    await sleep(pollMs);
+  }
+  throw new Error(`no tools/call answered at ${url}: ${(last as Error)?.message}`);
+}
+
+/** The server's status changes since `since`, as ms after it: where mcp-host's launch spent its time. */
+async function statusSteps(sql: Sql, serverId: number, since: number): Promise<Map<string, number>> {
+  const rows = await sql<{ status: string; at: Date }[]>`
+    select status, created_at as at from server_events
+    where server_id = ${serverId} and event_type = 'status' and created_at >= ${new Date(since)} order by id`;
+  const out = new Map<string, number>();
+  for (const r of rows) if (!out.has(r.status)) out.set(r.status, r.at.getTime() - since);
+  return out;
+}
+
+async function main(): Promise<void> {
+  note('starting the stack (temporal, postgres, dockerd, registry, git daemon, api, worker)…');
+  const stack = await startBenchStack({ targets: ['linux/amd64'], noCache: false, parallelism: 1 });
+  const sql = createSql(stack.databaseUrl, { max: 2 });
+  const target: DirectTarget = {
+    dockerHost: stack.dockerHost,
+    dockerConfigDir: stack.dockerConfigDir,
+    registryHost: stack.registryHost,
+    username: REGISTRY_USER,
+    password: REGISTRY_PASSWORD,
+    baseReference: stack.base.reference,
+    workDir: join(stack.dir, 'direct'),
+  };
+  const docker = (argv: string[]) => sh('docker', argv, { env: directEnv(target) });
+  try {
+    const repo = await createGitRepo({
+      dir: join(stack.gitDir, 'hello-mcp'),
+      files: {
+        // FROM the stack's own base (nothing is pulled from a hub), as the tests build it.
+        Dockerfile: readFileSync(join(HELLO, 'Dockerfile'), 'utf8').replace(
+          /^FROM .*$/m,
+          `FROM ${stack.base.reference}`,
+        ),
+        'mcp.cgi': readFileSync(join(HELLO, 'mcp.cgi'), 'utf8'),
+      },
+    });
+    note('building hello-mcp through mcp-host (not timed)…');
+    const server = await api(stack, 'POST', '/api/servers', 201, {
+      name: 'bench-launch',
+      server_type: 'Router',
+      source: { type: 'git', repository: stack.git.url(repo), branch: repo.branch },
+      start: false,
+    });
+    await waitForStatus(stack, server.id, ['stopped', 'ready']);
+    await api(stack, 'POST', `/api/servers/${server.id}/builds`, 202);
+    for (const t0 = Date.now(); ; await sleep(200)) {
+      const runs = await api<any[]>(stack, 'GET', `/api/servers/${server.id}/builds?limit=1`, 200);
+      if (runs[0]?.status === 'succeeded') break;
+      if (runs[0] && runs[0].status !== 'running')
+        throw new Error(`build ${runs[0].status}: ${runs[0].failure_reason}`);
+      if (Date.now() - t0 > 10 * 60_000) throw new Error('the build did not finish');
+    }
+    await waitForStatus(stack, server.id, ['ready', 'stopped']);
+    const image = `mcp-custom-${server.id}:latest`;
+    await docker(['network', 'create', 'bench-launch']);
+
+    const load0 = loadavg()[0]!;
+    const rows: { mcp: number; direct: number; steps: Map<string, number> }[] = [];
+    for (let i = -warmup; i < iterations; i++) {
+      const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
+      // mcp-host
+      const wall0 = Date.now();
+      const m0 = performance.now();
+      await api(stack, 'POST', `/api/servers/${server.id}/start`, 202);
+      const mcp = await firstToolCall(
+        `${stack.apiUrl}/mcp/${server.id}`,
+        { authorization: `Bearer ${stack.adminToken}` },
+        m0,
+      );
+      const steps = await statusSteps(sql, server.id, wall0);
+      note(`${name} mcp-host ${secs(mcp)}`);
+      await api(stack, 'POST', `/api/servers/${server.id}/stop`, 202);
+      await waitForStatus(stack, server.id, ['stopped']);
+
+      // direct
+      const d0 = performance.now();
+      const container = (
+        await docker(['run', '-d', '--network', 'bench-launch', '--name', `bench-launch-${i + warmup}`, image])
+      ).trim();
+      const ip = (
+        await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', container])
+      ).trim();
+      const direct = await firstToolCall(`http://${ip}:8080/cgi-bin/mcp`, {}, d0);
+      note(`${name} direct   ${secs(direct)}`);
+      await docker(['rm', '-f', container]);
+      if (i >= 0) rows.push({ mcp, direct, steps });
+    }
+
+    const mcp = median(rows.map((r) => r.mcp));
+    const direct = median(rows.map((r) => r.direct));
+    const statuses = [...new Set(rows.flatMap((r) => [...r.steps.keys()]))];
+    const out = [
+      '',
+      `machine   ${availableParallelism()} CPUs, load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}; hello-mcp (busybox httpd), built once; ` +
+        `${warmup} warm-up round(s) not counted; first tools/call retried every ${pollMs} ms`,
+      '',
+      `  ${''.padEnd(8)}${'mcp-host'.padStart(10)}${'direct'.padStart(10)}`,
+      ...rows.map((r, i) => `  ${`#${i + 1}`.padEnd(8)}${secs(r.mcp).padStart(10)}${secs(r.direct).padStart(10)}`),
+      `  ${'median'.padEnd(8)}${secs(mcp).padStart(10)}${secs(direct).padStart(10)}`,
+      '',
+      `ratio mcp-host / direct: ${(mcp / direct).toFixed(2)}× (median; goal ≤ 1.5×), overhead ${secs(mcp - direct)}`,
+      '',
+      'mcp-host: the server reached each status this long after the start request (median)',
+      ...statuses.map(
+        (s) =>
+          `  ${`${median(rows.map((r) => r.steps.get(s) ?? NaN).filter((v) => !Number.isNaN(v))).toFixed(0)} ms`.padStart(9)}  ${s}`,
+      ),
+      '',
+    ];
+    process.stdout.write(out.join('\n'));
+  } finally {
+    await docker(['network', 'rm', 'bench-launch']).catch(() => undefined);
+    await sql.end({ timeout: 5 });
+    note('stopping the stack…');
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
