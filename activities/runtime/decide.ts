@@ -12,12 +12,7 @@ import {
   type LaunchServerRow,
 } from '../../lib/ledger/decisions.js';
 import { latestVmInstance } from '../../lib/ledger/vm.js';
-import {
-  decide,
-  requestedBackend,
-  type ExecutorDescriptor,
-  type PolicyDecision,
-} from '../../lib/policy/decide.js';
+import { decide, requestedBackend, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
 import { resolveImageDigest } from '../../lib/registry/image-digest.js';
 import { lendsCredentials } from '../../lib/registry/namespace.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
