@@ -2,7 +2,7 @@
 // their notes, the gates it waits on in words, client config, builds, tools and a tool console.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { call, client, token, type Schemas, type ServerEvent } from '../api';
+import { ApiError, call, client, token, type Schemas, type ServerEvent } from '../api';
 import {
   CopyButton,
   Digest,
@@ -160,7 +160,10 @@ function Gates({
   const others: string[] = [];
   if (latest && !latest.capabilities_satisfied)
     others.push(`capabilities: ${latest.capability_requirements.join(', ')}`);
-  if (latest?.requires_build) others.push('a build of its source');
+  // A built source's launch waits on a build only while it has no usable one (the decision's notes say so).
+  const build = latest?.notes.find((n) => n === 'artifact:none' || n.startsWith('artifact:unusable:'));
+  if (latest?.requires_build && build)
+    others.push(build === 'artifact:none' ? 'a build of its source' : `a build that succeeds (${build})`);
   if (!gates) return <p>{latest ? 'Reading the gates…' : 'No policy decision yet.'}</p>;
   if (gates.gates.length === 0 && others.length === 0)
     return (
@@ -187,11 +190,13 @@ function Gates({
             <span className="gate-mark" aria-hidden="true">
               {g.met ? '✓' : '✗'}
             </span>
-            {g.kind === 'certification' ? (
-              <CertificationGate gate={g} digest={gates.manifest_digest} />
-            ) : (
-              <PromotionGate gate={g} digest={gates.manifest_digest} />
-            )}
+            <div>
+              {g.kind === 'certification' ? (
+                <CertificationGate gate={g} digest={gates.manifest_digest} />
+              ) : (
+                <PromotionGate gate={g} digest={gates.manifest_digest} />
+              )}
+            </div>
           </li>
         ))}
         {others.map((o) => (
@@ -199,7 +204,7 @@ function Gates({
             <span className="gate-mark" aria-hidden="true">
               ✗
             </span>
-            Waits on {o}
+            <div>Waits on {o}</div>
           </li>
         ))}
       </ul>
@@ -399,7 +404,12 @@ export function ServerPage({ id }: { id: number }) {
         </ol>
       </Section>
       <Section title="Live logs">
-        <ErrorDisplay error={logs.error} />
+        {logs.error instanceof ApiError && logs.error.status === 409 ? (
+          // A server never launched has no workload to read: that is a state, not an error.
+          <p>No live logs: the server has not been launched yet.</p>
+        ) : (
+          <ErrorDisplay error={logs.error} />
+        )}
         <pre className="log" role="log" aria-live="off" tabIndex={0} aria-label="Server output">
           {logs.lines.join('\n')}
         </pre>
