@@ -4,24 +4,15 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
-import { evaluateGates, type GateVerdict } from '../../lib/governance/gate.js';
 import {
-  gateCertifications,
-  gatePromotions,
-  gateTracks,
   launchArtifact,
+  loadGateVerdict,
   launchServer,
   recordDecision,
   type LaunchServerRow,
 } from '../../lib/ledger/decisions.js';
 import { latestVmInstance } from '../../lib/ledger/vm.js';
-import {
-  decide,
-  requestedBackend,
-  type ArtifactInput,
-  type ExecutorDescriptor,
-  type PolicyDecision,
-} from '../../lib/policy/decide.js';
+import { decide, requestedBackend, type ExecutorDescriptor, type PolicyDecision } from '../../lib/policy/decide.js';
 import { resolveImageDigest } from '../../lib/registry/image-digest.js';
 import { lendsCredentials } from '../../lib/registry/namespace.js';
 import type { ExecutorRegistry } from '../../lib/runtime/executor.js';
@@ -38,36 +29,6 @@ export interface DecideLaunchInput {
 export interface RecordedDecision {
   decisionId: number;
   decision: PolicyDecision;
-}
-
-/** The gate's inputs: the owner's tracks, the artifact's promotions on them, its certifications. */
-async function loadGate(
-  sql: Sql,
-  ownerId: number,
-  serverType: string,
-  artifact: Pick<ArtifactInput, 'manifestDigest' | 'tier'> | null,
-): Promise<GateVerdict> {
-  const tracks = await gateTracks(sql, ownerId);
-  const digest = artifact?.manifestDigest ?? null;
-  const tier = artifact?.tier ?? null;
-  const promotions =
-    digest && tracks.length
-      ? await gatePromotions(
-          sql,
-          digest,
-          tracks.map((t) => t.id),
-        )
-      : [];
-  const certifications = digest && tier ? await gateCertifications(sql, ownerId, digest, tier) : [];
-  return evaluateGates({
-    serverType,
-    manifestDigest: digest,
-    tier,
-    tracks,
-    promotions,
-    certifications,
-    now: new Date(),
-  });
 }
 
 export function createDecisionActivities(
@@ -115,7 +76,7 @@ export function createDecisionActivities(
         });
       }
       // An image source has no build: its gates (promotions of its digest) see the digest it resolved to.
-      const gate = await loadGate(
+      const gate = await loadGateVerdict(
         sql,
         server.owner_id,
         server.server_type,

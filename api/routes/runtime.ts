@@ -4,6 +4,8 @@
 import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { ApiError } from '../../lib/errors.js';
+import { automaticCertificationIds } from '../../lib/ledger/certifications.js';
+import { gateArtifactOf, loadGateVerdict } from '../../lib/ledger/decisions.js';
 import { policyDecisions, serverManifest } from '../../lib/ledger/runtime.js';
 import { lastProbes } from '../../lib/ledger/probes.js';
 import { findServer } from '../../lib/ledger/servers.js';
@@ -59,6 +61,74 @@ const Decision = z
   })
   .openapi('PolicyDecision');
 
+const GateFields = {
+  met: z.boolean(),
+  note: z.string().openapi({ description: "the policy engine's note for this gate, as in the decision's notes" }),
+};
+
+const CertificationGate = z
+  .object({
+    kind: z.literal('certification'),
+    ...GateFields,
+    state: z
+      .enum(['certified', 'missing', 'pending', 'failed', 'expired', 'stale', 'missing-manifest', 'missing-tier'])
+      .openapi({ description: '`certified` is met; every other state says why not' }),
+    tier: z.string().nullable(),
+    requirement: z.string().nullable().openapi({ description: 'null while no manifest or tier lets one be judged' }),
+    required_by: z
+      .array(z.string())
+      .openapi({ description: 'the tracks that require it; empty for one on record that no track asked for' }),
+    certification: z
+      .object({
+        id: z.number().int(),
+        status: z.enum(['pending', 'pass', 'fail']),
+        valid_until: Timestamp.nullable(),
+        next_refresh_at: Timestamp.nullable(),
+        workflow_id: z.string().nullable().openapi({ description: "an automatic certification's workflow" }),
+      })
+      .nullable(),
+  })
+  .openapi('CertificationGate');
+
+const PromotionGate = z
+  .object({
+    kind: z.literal('promotion'),
+    ...GateFields,
+    state: z
+      .enum(['active', 'not-active', 'missing', 'missing-manifest'])
+      .openapi({ description: '`active` is met; every other state says why not' }),
+    track: z.object({ id: z.number().int(), name: z.string(), launch_stage: z.string() }),
+    promotion: z
+      .object({
+        id: z.number().int(),
+        stage: z.string(),
+        status: z.string(),
+        workflow_id: z.string(),
+        governance_run_id: z.number().int().nullable(),
+        governance_workflow_id: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: 'the promotion that satisfied the track, or came closest to it' }),
+  })
+  .openapi('PromotionGate');
+
+const ServerGates = z
+  .object({
+    judged_at: Timestamp,
+    decision_id: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'the decision whose artifact is judged; null before the first decision' }),
+    artifact_run_id: z.number().int().nullable(),
+    manifest_digest: z.string().nullable(),
+    tier: z.string().nullable(),
+    evaluation_required: z.boolean(),
+    governance_required: z.boolean(),
+    gates: z.array(z.discriminatedUnion('kind', [CertificationGate, PromotionGate])),
+  })
+  .openapi('ServerGates');
+
 const LogsQuery = z
   .object({
     tail: z
@@ -84,7 +154,8 @@ function logError(err: unknown): unknown {
 }
 
 export function runtimeRoutes(deps: ApiDeps) {
-  const { sql, executors } = deps;
+  const { sql, executors, workflowIds } = deps;
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return createRouter()
     .openapi(
       defineRoute({
@@ -176,6 +247,77 @@ export function runtimeRoutes(deps: ApiDeps) {
       async (c) => {
         const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
         return c.json(await policyDecisions(sql, server.id, Math.min(c.req.valid('query').limit ?? 20, 200)), 200);
+      },
+    )
+    .openapi(
+      defineRoute({
+        method: 'get',
+        path: '/{id}/gates',
+        operationId: 'getServerGates',
+        tags,
+        summary: "What the server's launch waits on: each certification and promotion gate, met or not, judged now",
+        description:
+          "The policy engine's gate judged on the latest decision's artifact against the ledger as it is now: " +
+          'the same judgement the next launch decision makes, with the certification and promotion rows it read.',
+        request: { params: IdParam },
+        responses: { 200: json(ServerGates, 'The gates'), ...commonErrors, ...notFoundError },
+      }),
+      async (c) => {
+        const server = await findServer(sql, c.req.valid('param').id, visibleScope(c.get('caller')));
+        const artifact = await gateArtifactOf(sql, server.id);
+        const verdict = await loadGateVerdict(sql, server.owner_id, server.server_type, artifact);
+        const automatic = await automaticCertificationIds(
+          sql,
+          verdict.checks.flatMap((g) => (g.kind === 'certification' && g.certification ? [g.certification.id] : [])),
+        );
+        const gates = verdict.checks.map((g) =>
+          g.kind === 'certification'
+            ? {
+                kind: g.kind,
+                met: g.met,
+                note: g.note,
+                state: g.state,
+                tier: g.tier,
+                requirement: g.requirement,
+                required_by: g.requiredBy,
+                certification: g.certification && {
+                  id: g.certification.id,
+                  status: g.certification.status as 'pending' | 'pass' | 'fail',
+                  valid_until: iso(g.certification.validUntil),
+                  next_refresh_at: iso(g.certification.nextRefreshAt),
+                  workflow_id: automatic.has(g.certification.id) ? workflowIds.certification(g.certification.id) : null,
+                },
+              }
+            : {
+                kind: g.kind,
+                met: g.met,
+                note: g.note,
+                state: g.state,
+                track: { id: g.trackId, name: g.trackName, launch_stage: g.launchStage },
+                promotion: g.promotion && {
+                  id: g.promotion.id,
+                  stage: g.promotion.stage,
+                  status: g.promotion.status,
+                  workflow_id: workflowIds.promotion(g.promotion.id),
+                  governance_run_id: g.promotion.workflowRunId,
+                  governance_workflow_id:
+                    g.promotion.workflowRunId === null ? null : workflowIds.governance(g.promotion.workflowRunId),
+                },
+              },
+        );
+        return c.json(
+          {
+            judged_at: new Date().toISOString(),
+            decision_id: artifact.decisionId,
+            artifact_run_id: artifact.runId,
+            manifest_digest: artifact.manifestDigest,
+            tier: artifact.tier,
+            evaluation_required: verdict.evaluationRequired,
+            governance_required: verdict.governanceRequired,
+            gates,
+          },
+          200,
+        );
       },
     )
     .openapi(

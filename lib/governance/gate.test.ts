@@ -23,6 +23,7 @@ const track = (over: Partial<GateTrack> = {}): GateTrack => ({
   ...over,
 });
 const cert = (over: Partial<GateCertification> = {}): GateCertification => ({
+  id: 21,
   policyRequirement: 'baseline',
   status: 'pass',
   validFrom: minutes(-60),
@@ -33,6 +34,7 @@ const cert = (over: Partial<GateCertification> = {}): GateCertification => ({
   ...over,
 });
 const promo = (over: Partial<GatePromotion> = {}): GatePromotion => ({
+  id: 31,
   trackId: 1,
   stage: 'staging',
   status: 'active',
@@ -238,6 +240,92 @@ describe('evaluateGates', () => {
       }),
     );
     expect(b).toEqual(a);
+  });
+
+  it('names each gate with the rows it was judged on, met or not, as its notes say', () => {
+    const tracks = [
+      track({ launchStage: 'staging', requiredCertifications: ['baseline'] }),
+      track({ id: 2, name: 'b-train', launchStage: 'candidate' }),
+    ];
+    const verdict = evaluateGates(
+      input({
+        tracks,
+        certifications: [cert(), cert({ id: 22, policyRequirement: 'extra', status: 'pending' })],
+        promotions: [promo({ status: 'approved' }), promo({ id: 32, trackId: 2, stage: 'production' })],
+      }),
+    );
+    expect(verdict.checks).toEqual([
+      {
+        kind: 'certification',
+        met: true,
+        state: 'certified',
+        note: 'evaluation:certified:gold:Router:baseline',
+        tier: 'gold:Router',
+        requirement: 'baseline',
+        requiredBy: ['router-train'],
+        certification: { id: 21, status: 'pass', validUntil: minutes(60), nextRefreshAt: null },
+      },
+      {
+        kind: 'certification',
+        met: false,
+        state: 'pending',
+        note: 'evaluation:pending:gold:Router:extra',
+        tier: 'gold:Router',
+        requirement: 'extra',
+        requiredBy: [],
+        certification: { id: 22, status: 'pending', validUntil: minutes(60), nextRefreshAt: null },
+      },
+      {
+        kind: 'promotion',
+        met: true,
+        state: 'active',
+        note: 'governance:satisfied:b-train',
+        trackId: 2,
+        trackName: 'b-train',
+        launchStage: 'candidate',
+        promotion: { id: 32, stage: 'production', status: 'active', workflowRunId: 9 },
+      },
+      {
+        kind: 'promotion',
+        met: false,
+        state: 'not-active',
+        note: 'promotion:not-active:router-train:staging',
+        trackId: 1,
+        trackName: 'router-train',
+        launchStage: 'staging',
+        promotion: { id: 31, stage: 'staging', status: 'approved', workflowRunId: 9 },
+      },
+    ]);
+    // Every check's note is one of the verdict's own notes: one judgement, two shapes.
+    for (const c of verdict.checks) expect(verdict.notes).toContain(c.note);
+  });
+
+  it.each([
+    ['no manifest', { manifestDigest: null }, 'missing-manifest'],
+    ['no tier', { tier: null }, 'missing-tier'],
+    ['a pass due for refresh', { certifications: [cert({ nextRefreshAt: minutes(-1) })] }, 'stale'],
+    ['an expired pass', { certifications: [cert({ validUntil: minutes(-1) })] }, 'expired'],
+    ['a failed one', { certifications: [cert({ status: 'fail' })] }, 'failed'],
+    ['none on record', {}, 'missing'],
+  ] as const)('a certification gate held by %s says so', (_name, over, state) => {
+    const verdict = evaluateGates(input({ tracks: [track({ requiredCertifications: ['baseline'] })], ...over }));
+    expect(verdict.checks).toMatchObject([{ kind: 'certification', met: false, state }]);
+  });
+
+  it('a promotion gate of a server not built yet is held by the missing manifest', () => {
+    const verdict = evaluateGates(input({ manifestDigest: null, tracks: [track({ launchStage: 'staging' })] }));
+    expect(verdict.checks).toEqual([
+      {
+        kind: 'promotion',
+        met: false,
+        state: 'missing-manifest',
+        note: 'governance:missing-manifest',
+        trackId: 1,
+        trackName: 'router-train',
+        launchStage: 'staging',
+        promotion: null,
+      },
+    ]);
   });
 });
 

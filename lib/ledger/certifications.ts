@@ -222,3 +222,11 @@ export async function recordEvaluation(
       updated_at = now()
     where id = ${e.certificationId}`;
 }
+
+/** Which of these certifications a workflow evaluates (the automatic ones: they have expected tools). */
+export async function automaticCertificationIds(sql: Sql, ids: readonly number[]): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql<{ id: number }[]>`
+    select id from evaluation_certifications where id in ${sql(ids)} and expected_tools is not null`;
+  return new Set(rows.map((r) => r.id));
+}

@@ -2,7 +2,13 @@
 // promotion tracks with the artifact's promotions and certifications) and the decision it records
 // in runtime_policy_decisions, once per decision key.
 import type { Sql } from '../db.js';
-import type { GateCertification, GatePromotion, GateTrack } from '../governance/gate.js';
+import {
+  evaluateGates,
+  type GateCertification,
+  type GatePromotion,
+  type GateTrack,
+  type GateVerdict,
+} from '../governance/gate.js';
 import type { ArtifactInput, PolicyDecision } from '../policy/decide.js';
 import type { ServerSource } from '../schemas/servers.js';
 
@@ -44,7 +50,7 @@ export function gateTracks(sql: Sql, ownerId: number): Promise<GateTrack[]> {
 /** The digest's promotions on the given tracks (at least one). */
 export async function gatePromotions(sql: Sql, digest: string, trackIds: number[]): Promise<GatePromotion[]> {
   const rows = await sql<(Omit<GatePromotion, 'workflowRunId'> & { workflowRunId: string | null })[]>`
-    select promotion_track_id as "trackId", stage, status, workflow_run_id as "workflowRunId", notes, updated_at as "updatedAt"
+    select id, promotion_track_id as "trackId", stage, status, workflow_run_id as "workflowRunId", notes, updated_at as "updatedAt"
     from artifact_promotions
     where manifest_digest = ${digest} and promotion_track_id in ${sql(trackIds)}`;
   return rows.map((p) => ({ ...p, workflowRunId: p.workflowRunId === null ? null : Number(p.workflowRunId) }));
@@ -60,7 +66,7 @@ export async function gateCertifications(
   const rows = await sql<
     (Omit<GateCertification, 'refreshCadenceSeconds'> & { refreshCadenceSeconds: string | null })[]
   >`
-    select policy_requirement as "policyRequirement", status, valid_from as "validFrom", valid_until as "validUntil",
+    select id, policy_requirement as "policyRequirement", status, valid_from as "validFrom", valid_until as "validUntil",
            refresh_cadence_seconds as "refreshCadenceSeconds", next_refresh_at as "nextRefreshAt", evidence_source as "evidenceSource"
     from evaluation_certifications
     where owner_id = ${ownerId} and manifest_digest = ${digest} and tier = ${tier}`;
@@ -68,6 +74,39 @@ export async function gateCertifications(
     ...c,
     refreshCadenceSeconds: c.refreshCadenceSeconds === null ? null : Number(c.refreshCadenceSeconds),
   }));
+}
+
+/**
+ * The gate's inputs — the owner's tracks, the artifact's promotions on them, its certifications —
+ * judged now: what the launch decision records, and what the API shows as a server's gates.
+ */
+export async function loadGateVerdict(
+  sql: Sql,
+  ownerId: number,
+  serverType: string,
+  artifact: { manifestDigest: string | null; tier: string | null } | null,
+): Promise<GateVerdict> {
+  const tracks = await gateTracks(sql, ownerId);
+  const digest = artifact?.manifestDigest ?? null;
+  const tier = artifact?.tier ?? null;
+  const promotions =
+    digest && tracks.length
+      ? await gatePromotions(
+          sql,
+          digest,
+          tracks.map((t) => t.id),
+        )
+      : [];
+  const certifications = digest && tier ? await gateCertifications(sql, ownerId, digest, tier) : [];
+  return evaluateGates({
+    serverType,
+    manifestDigest: digest,
+    tier,
+    tracks,
+    promotions,
+    certifications,
+    now: new Date(),
+  });
 }
 
 export interface NewDecision {
@@ -99,4 +138,33 @@ export async function recordDecision(
     on conflict (decision_key) do update set decision_key = excluded.decision_key -- a retry: the recorded id
     returning id`;
   return row!.id;
+}
+
+/**
+ * What the server's gates are judged on: the artifact of its latest decision (an image source's is
+ * the digest its tag resolved to then), or its latest build before any decision.
+ */
+export async function gateArtifactOf(
+  sql: Sql,
+  serverId: number,
+): Promise<{ decisionId: number | null; runId: number | null; manifestDigest: string | null; tier: string | null }> {
+  const [decision] = await sql<
+    { id: number; artifact_run_id: number | null; manifest_digest: string | null; tier: string | null }[]
+  >`
+    select id, artifact_run_id, manifest_digest, tier from runtime_policy_decisions
+    where server_id = ${serverId} order by id desc limit 1`;
+  if (decision)
+    return {
+      decisionId: decision.id,
+      runId: decision.artifact_run_id,
+      manifestDigest: decision.manifest_digest,
+      tier: decision.tier,
+    };
+  const artifact = await launchArtifact(sql, serverId);
+  return {
+    decisionId: null,
+    runId: artifact?.runId ?? null,
+    manifestDigest: artifact?.manifestDigest ?? null,
+    tier: artifact?.tier ?? null,
+  };
 }

@@ -201,6 +201,7 @@ export function decide(input: PolicyInput): PolicyDecision {
     evaluationRequired: false,
     governanceRequired: false,
     notes: ['evaluation:not-required', 'governance:not-required'],
+    checks: [],
     promotion: null,
   };
   // The attestation's wish replaces the gate's `evaluation:not-required`, so no decision says both.

@@ -4,7 +4,8 @@
 // logs arrive live, see it run, read its decisions, call a tool through the gateway and find the call
 // in the gateway audit, move a governance step and find the run in the run list, approve a promotion,
 // keep a secret whose value never comes back, create a track and a certification through their
-// forms. axe-core checks every page
+// forms; read which certifications and which promotion a gated server waits on, and create a server
+// from an npm package, with the API's field error shown at its field. axe-core checks every page
 // (no serious or critical violation) and a screenshot of each is written to test-artifacts/console/.
 // A viewer sees no mutating action, and a forged one (the viewer's role lied about in the browser)
 // shows the API's 403 in the console's error display.
@@ -231,6 +232,203 @@ describe('web console', () => {
     );
     expect(await page.getByRole('alert').count()).toBe(0);
     await check(page, 'promotions-phone');
+    await page.close();
+  });
+
+  it('names the certifications and the promotion a gated launch waits on, marks the met ones, and links each', async () => {
+    const admin = { token: h.adminToken };
+    // A type of its own: a launch gate on Router would hold the other files' servers of the shared database.
+    const wf = await call('POST', '/api/governance/workflows', {
+      ...admin,
+      json: { name: 'ui-gate-review', workflow_type: 'promotion', tier: 'UiGated', steps: [{ action: 'ui-gate' }] },
+    });
+    expect(wf.status, JSON.stringify(wf.body)).toBe(201);
+    const track = await call('POST', '/api/promotions/tracks', {
+      ...admin,
+      json: {
+        name: 'ui-gate-train',
+        tier: 'UiGated',
+        stages: ['candidate'],
+        workflow_id: wf.body.id,
+        launch_stage: 'candidate',
+        required_certifications: ['ui-smoke', 'ui-review'],
+      },
+    });
+    expect(track.status, JSON.stringify(track.body)).toBe(201);
+    await helloMcpRepo(stack, 'ui-gated');
+    const created = await call('POST', '/api/servers', {
+      ...admin,
+      json: {
+        name: 'ui-gated',
+        server_type: 'UiGated',
+        source: { type: 'git', repository: stack.git.url('ui-gated') },
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const gatedId = created.body.id as number;
+    const held = await eventually(
+      async () => {
+        const s = (await call('GET', `/api/servers/${gatedId}`, admin)).body;
+        return ['pending-governance', 'running', 'error'].includes(s.status) ? s : undefined;
+      },
+      420_000,
+      'the gated server decided',
+    );
+    expect(held.status, held.status_reason).toBe('pending-governance');
+    const [run] = await h.sql<{ id: number; manifest_digest: string; tier: string }[]>`
+      select id, manifest_digest, tier from build_artifact_runs
+      where server_id = ${gatedId} and manifest_digest is not null order by id desc limit 1`;
+    const certify = (requirement: string, status: string) =>
+      call('POST', `/api/artifacts/${run!.id}/evaluations`, {
+        ...admin,
+        json: { tier: run!.tier, policy_requirement: requirement, status, evidence: { by: 'console test' } },
+      });
+    const smoke = await certify('ui-smoke', 'pass');
+    expect(smoke.status, JSON.stringify(smoke.body)).toBe(200);
+    const review = await certify('ui-review', 'pending');
+    expect(review.status, JSON.stringify(review.body)).toBe(200);
+    const scheduled = await call('POST', '/api/promotions/schedule', {
+      ...admin,
+      json: { track_id: track.body.id, manifest_digest: run!.manifest_digest, stage: 'candidate' },
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, h.adminToken);
+    await page.goto(`${h.apiUrl}/ui/#/servers/${gatedId}`);
+    const gates = page.getByRole('region', { name: 'Gates' });
+    const gate = (kind: string, text: string) => gates.locator(`li[data-gate="${kind}"]`).filter({ hasText: text });
+    await gate('promotion', `promotion ${scheduled.body.id}`).waitFor({ timeout: 30_000 });
+    const met = gate('certification', 'ui-smoke');
+    const pending = gate('certification', 'ui-review');
+    const promotion = gate('promotion', 'ui-gate-train');
+    expect(await met.getAttribute('data-met')).toBe('true');
+    expect(await met.textContent()).toContain(`Certification ui-smoke at tier ${run!.tier} of artifact`);
+    expect(await met.textContent()).toContain(`certification ${smoke.body.id}`);
+    expect(await met.textContent()).toContain('required by track ui-gate-train');
+    expect(await met.textContent()).toContain('Met: passed and is valid');
+    expect(await pending.getAttribute('data-met')).toBe('false');
+    expect(await pending.textContent()).toContain(`certification ${review.body.id}`);
+    expect(await pending.textContent()).toContain('Not met: pending: not evaluated yet');
+    expect(await promotion.getAttribute('data-met')).toBe('false');
+    expect(await promotion.textContent()).toContain('Promotion on track ui-gate-train to stage candidate of artifact');
+    expect(await promotion.textContent()).toMatch(/Not met: promotion \d+ is (scheduled|in_progress) at candidate/);
+    // The artifact by its digest, the promotion's and its governance run's workflows in Temporal.
+    for (const g of [met, pending, promotion])
+      expect(await g.locator('code.digest').getAttribute('title')).toBe(run!.manifest_digest);
+    const { namespace } = (await call('GET', '/ui/config.json')).body;
+    const promo = await eventually(
+      async () => {
+        const p = (await call('GET', `/api/promotions/${scheduled.body.id}`, admin)).body;
+        return p.workflow_run_id ? p : undefined;
+      },
+      60_000,
+      'governance run started',
+    );
+    expect(
+      await promotion.getByRole('link', { name: /^Workflow .*promotion\/\d+ in Temporal$/ }).getAttribute('href'),
+    ).toBe(`${TEMPORAL_UI}/namespaces/${namespace}/workflows/${encodeURIComponent(promo.temporal_workflow_id)}`);
+    await promotion.getByRole('link', { name: `run ${promo.workflow_run_id}` }).waitFor({ timeout: 15_000 });
+    expect(await gates.textContent()).toContain('Waits on 2 of 3');
+    await check(page, 'server-gates');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await check(page, 'server-gates-phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Each links to its page in the console, which points at it.
+    await pending.getByRole('link', { name: `certification ${review.body.id}` }).click();
+    await page.waitForURL(new RegExp(`#/certifications/${review.body.id}$`));
+    const listed = page.locator(`#certification-${review.body.id}`);
+    await expect.poll(() => listed.getAttribute('aria-current')).toBe('true');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe(
+      `certification-${review.body.id}`,
+    );
+    await page.goBack();
+    await promotion.getByRole('link', { name: `promotion ${scheduled.body.id}` }).click();
+    await page.waitForURL(new RegExp(`#/promotions/${scheduled.body.id}$`));
+    await expect.poll(() => page.locator(`#promotion-${scheduled.body.id}`).getAttribute('aria-current')).toBe('true');
+    await check(page, 'promotions-linked');
+
+    // The pending certification passes: the panel marks it met without a reload.
+    await page.goto(`${h.apiUrl}/ui/#/servers/${gatedId}`);
+    await pending.waitFor();
+    expect((await certify('ui-review', 'pass')).status).toBe(200);
+    await expect.poll(() => pending.getAttribute('data-met'), { timeout: 20_000 }).toBe('true');
+    expect(await gates.textContent()).toContain('Waits on 1 of 3');
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await page.close();
+  });
+
+  it("creates a server from an npm package through the form, and shows the API's field error at its field", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await signIn(page, h.adminToken);
+    await page.getByText('Create a server').click();
+    const form = page.getByRole('form', { name: 'Create a server' });
+    // Every source the API takes, each with its own fields.
+    const fields: [string, string[]][] = [
+      ['Git repository', ['Repository', 'Branch', 'Build directory (optional)']],
+      ['Container image', ['Image']],
+      [
+        'npm package',
+        ['Package', 'Version (optional)', 'Arguments, one per line', 'Environment, one KEY=value per line'],
+      ],
+      ['PyPI package', ['Package', 'Version', 'Arguments, one per line', 'Environment, one KEY=value per line']],
+      ['Go module', ['Go package path', 'Version (optional)', 'Arguments, one per line']],
+      ['server.json (MCP registry)', ['server.json', 'Package to host (optional)']],
+    ];
+    expect(await form.getByRole('group', { name: 'Source' }).getByRole('radio').count()).toBe(fields.length);
+    for (const [kind, labels] of fields) {
+      await form.getByRole('radio', { name: kind, exact: true }).check();
+      for (const label of labels)
+        expect(await form.getByLabel(label, { exact: true }).count(), `${kind}: ${label}`).toBe(1);
+    }
+    // The keyboard moves through the kinds: from git, two steps on is npm.
+    await form.getByRole('radio', { name: 'Git repository' }).check();
+    await form.getByRole('radio', { name: 'Git repository' }).focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    expect(await form.getByRole('radio', { name: 'npm package' }).isChecked()).toBe(true);
+
+    const name = `ui-npm-${Date.now()}`;
+    await form.getByLabel('Name').fill(name);
+    await form.getByLabel('Type').fill('UiNpm');
+    const pkg = form.getByLabel('Package', { exact: true });
+    await pkg.fill('Not A Package!');
+    await form.getByLabel('Arguments, one per line').fill('--verbose');
+    await form.getByLabel('Environment, one KEY=value per line').fill('LOG_LEVEL=debug');
+    await form.getByLabel('Start it now').uncheck();
+    await form.getByRole('button', { name: 'Create server' }).click();
+    // The API's 422 names source.package; its message stands at that field, which takes the focus.
+    const fieldError = form.locator('#create-source-package-error');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toContain('must be an npm package name');
+    expect(await pkg.getAttribute('aria-invalid')).toBe('true');
+    expect(await pkg.getAttribute('aria-describedby')).toContain('create-source-package-error');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('create-source-package');
+    expect(await form.getByRole('alert').textContent()).toMatch(/^422 validation_failed/);
+    await check(page, 'servers-create-npm-error-phone');
+
+    await pkg.fill('@modelcontextprotocol/server-memory');
+    await form.getByRole('button', { name: 'Create server' }).click();
+    await page.waitForURL(/#\/servers\/\d+$/);
+    const id = Number(page.url().split('/').pop());
+    await page.getByRole('heading', { level: 1 }).getByText(name).waitFor();
+    expect(await page.getByRole('region', { name: 'Runtime and endpoint' }).textContent()).toContain(
+      'npm @modelcontextprotocol/server-memory@latest',
+    );
+    const server = (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body;
+    expect(server).toMatchObject({
+      name,
+      server_type: 'UiNpm',
+      source: {
+        type: 'npm',
+        package: '@modelcontextprotocol/server-memory',
+        version: 'latest',
+        args: ['--verbose'],
+        env: { LOG_LEVEL: 'debug' },
+      },
+    });
+    await call('DELETE', `/api/servers/${id}`, { token: h.adminToken });
     await page.close();
   });
 

@@ -86,9 +86,9 @@ function Page({ route }: { route: string[] }) {
     case 'governance':
       return route[1] === 'runs' && route[2] ? <RunPage id={Number(route[2])} /> : <GovernancePage />;
     case 'promotions':
-      return <PromotionsPage />;
+      return <PromotionsPage focus={Number.isInteger(n) ? n : undefined} />;
     case 'certifications':
-      return <CertificationsPage />;
+      return <CertificationsPage focus={Number.isInteger(n) ? n : undefined} />;
     case 'audit':
       return <AuditPage />;
     case 'secrets':

@@ -69,6 +69,27 @@ export function TemporalLink({ workflowId }: { workflowId: string | null | undef
   );
 }
 
+/**
+ * The item a link points at (`#/promotions/7` → the element `promotion-7`): once it is listed, it is
+ * scrolled to and takes the focus, so a keyboard or screen-reader user starts there.
+ */
+export function useFocusedItem(domId: string | null, listed: boolean) {
+  useEffect(() => {
+    if (!domId || !listed) return;
+    const el = document.getElementById(domId);
+    el?.scrollIntoView({ block: 'center' });
+    el?.focus();
+  }, [domId, listed]);
+}
+
+/** The attributes of a listed item that a link may point at. */
+export function focusProps(domId: string, focused: boolean) {
+  return {
+    id: domId,
+    ...(focused ? { tabIndex: -1, 'aria-current': 'true' as const, className: 'focused' } : {}),
+  };
+}
+
 export function workflowId(config: ConsoleConfig, kind: string, id: number | string): string {
   return `${config.installation ? `${config.installation}/` : ''}${kind}/${id}`;
 }

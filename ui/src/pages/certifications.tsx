@@ -3,7 +3,17 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { call, client, type Schemas } from '../api';
-import { Digest, ErrorDisplay, Section, Status, TemporalLink, When, useSession } from '../ui';
+import {
+  Digest,
+  ErrorDisplay,
+  Section,
+  Status,
+  TemporalLink,
+  When,
+  focusProps,
+  useFocusedItem,
+  useSession,
+} from '../ui';
 
 const EMPTY = {
   run: '',
@@ -135,9 +145,10 @@ function CertifyForm() {
   );
 }
 
-export function CertificationsPage() {
+export function CertificationsPage({ focus }: { focus?: number }) {
   const { canMutate } = useSession();
   const list = useQuery({ queryKey: ['certifications'], queryFn: () => call(client.GET('/api/evaluations')) });
+  useFocusedItem(focus === undefined ? null : `certification-${focus}`, list.isSuccess);
   return (
     <>
       <h1>Certifications</h1>
@@ -151,7 +162,7 @@ export function CertificationsPage() {
       <Section title="All certifications">
         <ul>
           {(list.data ?? []).map((c) => (
-            <li key={c.id}>
+            <li key={c.id} data-certification={c.id} {...focusProps(`certification-${c.id}`, c.id === focus)}>
               <strong>{c.policy_requirement}</strong> tier {c.tier} <Status value={c.status} /> for{' '}
               <a href={`#/builds/${c.build_artifact_run_id}`}>build {c.build_artifact_run_id}</a>{' '}
               <Digest value={c.manifest_digest} />, valid <When at={c.valid_from} /> – <When at={c.valid_until} />{' '}

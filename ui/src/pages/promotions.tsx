@@ -3,7 +3,18 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { call, client, type Schemas } from '../api';
-import { Digest, ErrorDisplay, Section, Status, TemporalLink, When, useSession, Table } from '../ui';
+import {
+  Digest,
+  ErrorDisplay,
+  Section,
+  Status,
+  TemporalLink,
+  When,
+  focusProps,
+  useFocusedItem,
+  useSession,
+  Table,
+} from '../ui';
 
 /** A comma- or space-separated field as a list, empty entries dropped. */
 const list = (text: string) => text.split(/[\s,]+/).filter(Boolean);
@@ -154,7 +165,7 @@ function CreateTrackForm() {
   );
 }
 
-export function PromotionsPage() {
+export function PromotionsPage({ focus }: { focus?: number }) {
   const { canMutate } = useSession();
   const qc = useQueryClient();
   const tracks = useQuery({ queryKey: ['tracks'], queryFn: () => call(client.GET('/api/promotions/tracks')) });
@@ -176,6 +187,7 @@ export function PromotionsPage() {
           ),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['promotions'] }),
   });
+  useFocusedItem(focus === undefined ? null : `promotion-${focus}`, history.isSuccess);
   return (
     <>
       <h1>Promotions</h1>
@@ -203,7 +215,7 @@ export function PromotionsPage() {
         <ErrorDisplay error={history.error ?? decide.error} />
         <Table columns={['Id', 'Track', 'Stage', 'Status', 'Soak', 'Artifact', 'Scheduled', 'Actions']}>
           {(history.data ?? []).map((p) => (
-            <tr key={p.id} data-promotion={p.id}>
+            <tr key={p.id} data-promotion={p.id} {...focusProps(`promotion-${p.id}`, p.id === focus)}>
               <td>{p.id}</td>
               <td>{p.track_name}</td>
               <td>{p.stage}</td>

@@ -2,7 +2,7 @@
 // their notes, the gates it waits on in words, client config, builds, tools and a tool console.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { call, client, token, type Schemas, type ServerEvent } from '../api';
+import { ApiError, call, client, token, type Schemas, type ServerEvent } from '../api';
 import {
   CopyButton,
   Digest,
@@ -57,15 +57,159 @@ function Actions({ id }: { id: number }) {
   );
 }
 
-/** What the latest decision waits on, said in words. */
-function gates(d: Schemas['PolicyDecision']): string[] {
-  const out: string[] = [];
-  if (d.evaluation_required)
-    out.push(`a certification of tier ${d.tier ?? '(none)'} for artifact ${d.manifest_digest ?? 'not built yet'}`);
-  if (d.governance_required) out.push('a completed governance run and an approved promotion of its track');
-  if (!d.capabilities_satisfied) out.push(`capabilities: ${d.capability_requirements.join(', ')}`);
-  if (d.requires_build) out.push('a build of its source');
-  return out;
+type Gate = Schemas['ServerGates']['gates'][number];
+
+const CERTIFICATION_REASON: Record<Extract<Gate, { kind: 'certification' }>['state'], string> = {
+  certified: 'passed and is valid',
+  missing: 'no certification on record',
+  pending: 'pending: not evaluated yet',
+  failed: 'failed',
+  expired: 'its validity window has ended',
+  stale: 'due for its refresh',
+  'missing-manifest': 'no build of this server has a manifest digest yet',
+  'missing-tier': 'the artifact has no tier yet, so no certification applies',
+};
+
+function CertificationGate({
+  gate,
+  digest,
+}: {
+  gate: Extract<Gate, { kind: 'certification' }>;
+  digest: string | null;
+}) {
+  const c = gate.certification;
+  return (
+    <>
+      Certification <strong>{gate.requirement ?? '(any required)'}</strong> at tier <strong>{gate.tier ?? '—'}</strong>{' '}
+      of artifact <Digest value={digest} />
+      {gate.required_by.length
+        ? `, required by track ${gate.required_by.join(', ')}`
+        : ', on record though no track requires it'}
+      {c ? (
+        <>
+          {' '}
+          — <a href={`#/certifications/${c.id}`}>certification {c.id}</a> <Status value={c.status} />
+          {c.valid_until ? (
+            <>
+              , valid until <When at={c.valid_until} />
+            </>
+          ) : null}{' '}
+          <TemporalLink workflowId={c.workflow_id} />
+        </>
+      ) : null}
+      <br />
+      <span className="gate-reason">
+        {gate.met ? 'Met' : 'Not met'}: {CERTIFICATION_REASON[gate.state]}
+      </span>
+    </>
+  );
+}
+
+function promotionReason(gate: Extract<Gate, { kind: 'promotion' }>): string {
+  const p = gate.promotion;
+  switch (gate.state) {
+    case 'active':
+      return p && p.stage !== gate.track.launch_stage
+        ? `active at ${p.stage}, past the launch stage ${gate.track.launch_stage}`
+        : `active at ${gate.track.launch_stage}`;
+    case 'not-active':
+      return `promotion ${p?.id ?? ''} is ${p?.status ?? 'not active'} at ${gate.track.launch_stage}, not yet active`;
+    case 'missing':
+      return `no promotion of this artifact to ${gate.track.launch_stage} yet`;
+    case 'missing-manifest':
+      return 'no build of this server has a manifest digest yet';
+  }
+}
+
+function PromotionGate({ gate, digest }: { gate: Extract<Gate, { kind: 'promotion' }>; digest: string | null }) {
+  const p = gate.promotion;
+  return (
+    <>
+      Promotion on track <strong>{gate.track.name}</strong> to stage <strong>{gate.track.launch_stage}</strong> of
+      artifact <Digest value={digest} />
+      {p ? (
+        <>
+          {' '}
+          — <a href={`#/promotions/${p.id}`}>promotion {p.id}</a> at {p.stage} <Status value={p.status} />{' '}
+          <TemporalLink workflowId={p.workflow_id} />
+          {p.governance_run_id !== null ? (
+            <>
+              {' '}
+              governed by <a href={`#/governance/runs/${p.governance_run_id}`}>run {p.governance_run_id}</a>{' '}
+              <TemporalLink workflowId={p.governance_workflow_id} />
+            </>
+          ) : null}
+        </>
+      ) : null}
+      <br />
+      <span className="gate-reason">
+        {gate.met ? 'Met' : 'Not met'}: {promotionReason(gate)}
+      </span>
+    </>
+  );
+}
+
+/** What a launch waits on: each gate named, met or not and why, and what the decision itself lacks. */
+function Gates({
+  gates,
+  latest,
+}: {
+  gates: Schemas['ServerGates'] | undefined;
+  latest: Schemas['PolicyDecision'] | undefined;
+}) {
+  const others: string[] = [];
+  if (latest && !latest.capabilities_satisfied)
+    others.push(`capabilities: ${latest.capability_requirements.join(', ')}`);
+  // A built source's launch waits on a build only while it has no usable one (the decision's notes say so).
+  const build = latest?.notes.find((n) => n === 'artifact:none' || n.startsWith('artifact:unusable:'));
+  if (latest?.requires_build && build)
+    others.push(build === 'artifact:none' ? 'a build of its source' : `a build that succeeds (${build})`);
+  if (!gates) return <p>{latest ? 'Reading the gates…' : 'No policy decision yet.'}</p>;
+  if (gates.gates.length === 0 && others.length === 0)
+    return (
+      <p>
+        No certification or promotion gate governs this server
+        {latest ? (latest.launchable ? '; launchable.' : '; not launchable, see the decision notes.') : '.'}
+      </p>
+    );
+  const waiting = gates.gates.filter((g) => !g.met).length + others.length;
+  return (
+    <>
+      <p>
+        {waiting ? `Waits on ${waiting} of ${gates.gates.length + others.length}` : 'Every gate is met'}; judged{' '}
+        <When at={gates.judged_at} />.
+      </p>
+      <ul className="gates" aria-label="Gates">
+        {gates.gates.map((g) => (
+          <li
+            key={g.kind === 'promotion' ? `promotion-${g.track.id}` : `certification-${g.requirement ?? ''}`}
+            className={g.met ? 'gate-met' : 'gate-unmet'}
+            data-gate={g.kind}
+            data-met={g.met}
+          >
+            <span className="gate-mark" aria-hidden="true">
+              {g.met ? '✓' : '✗'}
+            </span>
+            <div>
+              {g.kind === 'certification' ? (
+                <CertificationGate gate={g} digest={gates.manifest_digest} />
+              ) : (
+                <PromotionGate gate={g} digest={gates.manifest_digest} />
+              )}
+            </div>
+          </li>
+        ))}
+        {others.map((o) => (
+          <li key={o} className="gate-unmet" data-gate="decision" data-met={false}>
+            <span className="gate-mark" aria-hidden="true">
+              ✗
+            </span>
+            <div>Waits on {o}</div>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
 }
 
 function ToolConsole({ id, tools }: { id: number; tools: { name: string }[] }) {
@@ -158,6 +302,12 @@ export function ServerPage({ id }: { id: number }) {
     queryKey: ['decisions', id],
     queryFn: () => call(client.GET('/api/servers/{id}/decisions', path)),
   });
+  const gates = useQuery({
+    queryKey: ['gates', id],
+    queryFn: () => call(client.GET('/api/servers/{id}/gates', path)),
+    // A certification or promotion moves on without a server event: look again while one is unmet.
+    refetchInterval: (q) => (q.state.data?.gates.some((g) => !g.met) ? 5000 : false),
+  });
   const builds = useQuery({
     queryKey: ['builds', id],
     queryFn: () => call(client.GET('/api/servers/{id}/builds', path)),
@@ -176,6 +326,7 @@ export function ServerPage({ id }: { id: number }) {
     void qc.invalidateQueries({ queryKey: ['server', id] });
     void qc.invalidateQueries({ queryKey: ['builds', id] });
     void qc.invalidateQueries({ queryKey: ['decisions', id] });
+    void qc.invalidateQueries({ queryKey: ['gates', id] });
     // The tools come from the running server: a server that starts after the page opened shows them.
     void qc.invalidateQueries({ queryKey: ['manifest', id] });
     return event === 'deleted' ? undefined : (data as ServerEvent);
@@ -210,19 +361,8 @@ export function ServerPage({ id }: { id: number }) {
           </dl>
         </Section>
         <Section title="Gates">
-          {latest ? (
-            gates(latest).length ? (
-              <ul>
-                {gates(latest).map((g) => (
-                  <li key={g}>Waits on {g}</li>
-                ))}
-              </ul>
-            ) : (
-              <p>{latest.launchable ? 'No gate: launchable.' : 'Not launchable; see the decision notes.'}</p>
-            )
-          ) : (
-            <p>No policy decision yet.</p>
-          )}
+          <ErrorDisplay error={gates.error} />
+          <Gates gates={gates.data} latest={latest} />
         </Section>
       </div>
       <Section title="Status history">
@@ -264,7 +404,12 @@ export function ServerPage({ id }: { id: number }) {
         </ol>
       </Section>
       <Section title="Live logs">
-        <ErrorDisplay error={logs.error} />
+        {logs.error instanceof ApiError && logs.error.status === 409 ? (
+          // A server never launched has no workload to read: that is a state, not an error.
+          <p>No live logs: the server has not been launched yet.</p>
+        ) : (
+          <ErrorDisplay error={logs.error} />
+        )}
         <pre className="log" role="log" aria-live="off" tabIndex={0} aria-label="Server output">
           {logs.lines.join('\n')}
         </pre>

@@ -1,8 +1,8 @@
 // Servers: the list with live status (the servers SSE stream patches the cached list), filters, and
-// the create form (from a git repository or an image).
+// the create form (from every source the API takes: git, image, npm, PyPI, Go, server.json).
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
-import { call, client, followStream, type Schemas, type ServerEvent } from '../api';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { ApiError, call, client, followStream, type Schemas, type ServerEvent } from '../api';
 // The API's own list (lib/server-status.ts is dependency-free, shared by every layer).
 import { SERVER_STATUSES } from '../../../lib/server-status';
 import { ErrorDisplay, Section, Status, When, useSession, Table, sourceLabel } from '../ui';
@@ -44,10 +44,149 @@ export function useLiveServers(serverId?: number) {
   }, [qc, serverId]);
 }
 
+type SourceKind = Schemas['CreateServer']['source']['type'];
+
+/** Every source the API takes (CreateServer's variants): a new variant fails to type-check here. */
+const SOURCE_KINDS: Record<SourceKind, string> = {
+  git: 'Git repository',
+  image: 'Container image',
+  npm: 'npm package',
+  pypi: 'PyPI package',
+  go: 'Go module',
+  registry: 'server.json (MCP registry)',
+};
+
+const EMPTY = {
+  name: '',
+  server_type: 'mcp',
+  transport: '',
+  repository: '',
+  branch: 'main',
+  directory: '',
+  image: '',
+  package: '',
+  version: '',
+  module: '',
+  args: '',
+  env: '',
+  server_json: '',
+  package_index: '',
+};
+type Fields = typeof EMPTY;
+
+/** A field the form checks before sending (the API checks everything else and names its field). */
+class FormError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+function packageExtras(form: Fields) {
+  const args = lines(form.args);
+  const env: Record<string, string> = {};
+  for (const line of lines(form.env)) {
+    const cut = line.indexOf('=');
+    if (cut <= 0) throw new FormError('source.env', `"${line}" is not KEY=value`);
+    env[line.slice(0, cut)] = line.slice(cut + 1);
+  }
+  return { ...(args.length ? { args } : {}), ...(Object.keys(env).length ? { env } : {}) };
+}
+
+function sourceOf(kind: SourceKind, form: Fields): Schemas['CreateServer']['source'] {
+  switch (kind) {
+    case 'git':
+      return {
+        type: 'git',
+        repository: form.repository,
+        branch: form.branch,
+        ...(form.directory ? { directory: form.directory } : {}),
+      };
+    case 'image':
+      return { type: 'image', image: form.image };
+    case 'npm':
+      return { type: 'npm', package: form.package, version: form.version || 'latest', ...packageExtras(form) };
+    case 'pypi':
+      return { type: 'pypi', package: form.package, version: form.version, ...packageExtras(form) };
+    case 'go':
+      return { type: 'go', module: form.module, version: form.version || 'latest', ...packageExtras(form) };
+    case 'registry': {
+      let server: unknown;
+      try {
+        server = JSON.parse(form.server_json);
+      } catch (err) {
+        throw new FormError('source.server', `not JSON (${(err as Error).message})`);
+      }
+      const index = form.package_index === '' ? undefined : Number(form.package_index);
+      return {
+        type: 'registry',
+        server: server as Schemas['ServerJson'],
+        ...(index === undefined ? {} : { package: index }),
+      };
+    }
+  }
+}
+
+/** The error's message when it names this field (or a part of it: `source.env.KEY` is the env field's). */
+function errorFor(error: unknown, field: string): string | null {
+  const named = error instanceof ApiError || error instanceof FormError ? error.field : undefined;
+  if (!named || (named !== field && !named.startsWith(`${field}.`))) return null;
+  return (error as Error).message;
+}
+
+/** One labelled input with the error the API (or the form) gave for its field, announced with it. */
+function Field({
+  label,
+  field,
+  error,
+  hint,
+  children,
+}: {
+  label: string;
+  field: string;
+  error: unknown;
+  hint?: string;
+  children: (props: { id: string; 'aria-invalid'?: true; 'aria-describedby'?: string }) => ReactNode;
+}) {
+  const id = `create-${field.replace(/\W+/g, '-')}`;
+  const message = errorFor(error, field);
+  const described = [hint ? `${id}-hint` : '', message ? `${id}-error` : ''].filter(Boolean).join(' ');
+  return (
+    <div className={`field${message ? ' invalid' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {children({
+        id,
+        ...(message ? { 'aria-invalid': true as const } : {}),
+        ...(described ? { 'aria-describedby': described } : {}),
+      })}
+      {hint ? (
+        <small id={`${id}-hint`} className="hint">
+          {hint}
+        </small>
+      ) : null}
+      {message ? (
+        <small id={`${id}-error`} className="field-error">
+          {message}
+        </small>
+      ) : null}
+    </div>
+  );
+}
+
 function CreateServer() {
   const qc = useQueryClient();
-  const [kind, setKind] = useState<'git' | 'image'>('git');
-  const [form, setForm] = useState({ name: '', server_type: 'mcp', repository: '', branch: 'main', image: '' });
+  const [kind, setKind] = useState<SourceKind>('git');
+  const [form, setForm] = useState(EMPTY);
+  const [start, setStart] = useState(true);
+  const formRef = useRef<HTMLFormElement>(null);
   const create = useMutation({
     mutationFn: () =>
       call(
@@ -55,10 +194,9 @@ function CreateServer() {
           body: {
             name: form.name,
             server_type: form.server_type,
-            source:
-              kind === 'git'
-                ? { type: 'git', repository: form.repository, branch: form.branch }
-                : { type: 'image', image: form.image },
+            source: sourceOf(kind, form),
+            ...(form.transport ? { transport: form.transport as Schemas['ServerTransport'] } : {}),
+            start,
           } as Schemas['CreateServer'],
         }),
       ),
@@ -67,46 +205,162 @@ function CreateServer() {
       window.location.hash = `#/servers/${server.id}`;
     },
   });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  // A refused field takes the focus, so a keyboard user lands where the message is.
+  useEffect(() => {
+    formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }, [create.error]);
+  const set = (k: keyof Fields) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate();
   };
+  const err = create.error;
+  const text = (k: keyof Fields, props: object, required = false) => (
+    <input {...props} name={k} required={required} value={form[k]} onChange={set(k)} />
+  );
+  const packageFields = (
+    <>
+      <Field
+        label="Arguments, one per line"
+        field="source.args"
+        error={err}
+        hint="Passed to the package's command after its own entry point."
+      >
+        {(p) => <textarea {...p} name="args" rows={2} value={form.args} onChange={set('args')} />}
+      </Field>
+      <Field
+        label="Environment, one KEY=value per line"
+        field="source.env"
+        error={err}
+        hint="Plain settings only: secrets are refused here (they would be part of the image)."
+      >
+        {(p) => <textarea {...p} name="env" rows={2} value={form.env} onChange={set('env')} />}
+      </Field>
+    </>
+  );
   return (
-    <form onSubmit={submit} className="card" aria-label="Create a server">
-      <fieldset>
+    <form ref={formRef} onSubmit={submit} className="card create-server" aria-label="Create a server" noValidate>
+      <fieldset className="kinds">
         <legend>Source</legend>
-        <label>
-          <input type="radio" name="kind" checked={kind === 'git'} onChange={() => setKind('git')} /> Git repository
-        </label>
-        <label>
-          <input type="radio" name="kind" checked={kind === 'image'} onChange={() => setKind('image')} /> Image
-        </label>
+        {(Object.keys(SOURCE_KINDS) as SourceKind[]).map((k) => (
+          <label key={k}>
+            <input type="radio" name="kind" value={k} checked={kind === k} onChange={() => setKind(k)} />{' '}
+            {SOURCE_KINDS[k]}
+          </label>
+        ))}
       </fieldset>
-      <label>
-        Name <input name="name" required value={form.name} onChange={set('name')} />
-      </label>
-      <label>
-        Type <input name="server_type" required value={form.server_type} onChange={set('server_type')} />
-      </label>
+      <Field label="Name" field="name" error={err}>
+        {(p) => text('name', p, true)}
+      </Field>
+      <Field label="Type" field="server_type" error={err} hint="Its governance tier: tracks of this type gate it.">
+        {(p) => text('server_type', p, true)}
+      </Field>
       {kind === 'git' ? (
         <>
-          <label>
-            Repository <input name="repository" required value={form.repository} onChange={set('repository')} />
-          </label>
-          <label>
-            Branch <input name="branch" required value={form.branch} onChange={set('branch')} />
-          </label>
+          <Field label="Repository" field="source.repository" error={err} hint="An https://, ssh:// or git:// URL.">
+            {(p) => text('repository', p, true)}
+          </Field>
+          <Field label="Branch" field="source.branch" error={err}>
+            {(p) => text('branch', p, true)}
+          </Field>
+          <Field label="Build directory (optional)" field="source.directory" error={err}>
+            {(p) => text('directory', p)}
+          </Field>
         </>
-      ) : (
-        <label>
-          Image <input name="image" required value={form.image} onChange={set('image')} />
-        </label>
-      )}
+      ) : null}
+      {kind === 'image' ? (
+        <Field label="Image" field="source.image" error={err} hint="A reference such as ghcr.io/owner/server:1.2.">
+          {(p) => text('image', p, true)}
+        </Field>
+      ) : null}
+      {kind === 'npm' || kind === 'pypi' ? (
+        <>
+          <Field
+            label="Package"
+            field="source.package"
+            error={err}
+            hint={kind === 'npm' ? 'Such as @modelcontextprotocol/server-memory.' : 'Such as mcp-server-fetch.'}
+          >
+            {(p) => text('package', p, true)}
+          </Field>
+          <Field
+            label={kind === 'npm' ? 'Version (optional)' : 'Version'}
+            field="source.version"
+            error={err}
+            hint={kind === 'npm' ? 'An exact version or a dist-tag; latest when empty.' : 'An exact version (PEP 440).'}
+          >
+            {(p) => text('version', p, kind === 'pypi')}
+          </Field>
+          {packageFields}
+        </>
+      ) : null}
+      {kind === 'go' ? (
+        <>
+          <Field
+            label="Go package path"
+            field="source.module"
+            error={err}
+            hint="Such as github.com/owner/repo/cmd/server."
+          >
+            {(p) => text('module', p, true)}
+          </Field>
+          <Field
+            label="Version (optional)"
+            field="source.version"
+            error={err}
+            hint="Such as v1.2.3; latest when empty."
+          >
+            {(p) => text('version', p)}
+          </Field>
+          {packageFields}
+        </>
+      ) : null}
+      {kind === 'registry' ? (
+        <>
+          <Field
+            label="server.json"
+            field="source.server"
+            error={err}
+            hint="The document as the official MCP registry publishes it."
+          >
+            {(p) => (
+              <textarea
+                {...p}
+                name="server_json"
+                required
+                rows={6}
+                spellCheck={false}
+                value={form.server_json}
+                onChange={set('server_json')}
+              />
+            )}
+          </Field>
+          <Field
+            label="Package to host (optional)"
+            field="source.package"
+            error={err}
+            hint="Its index in server.packages; the first npm, PyPI or OCI one when empty."
+          >
+            {(p) => text('package_index', { ...p, inputMode: 'numeric' })}
+          </Field>
+        </>
+      ) : null}
+      <Field label="Transport" field="transport" error={err}>
+        {(p) => (
+          <select {...p} name="transport" value={form.transport} onChange={set('transport')}>
+            <option value="">as the source declares</option>
+            <option value="stdio">stdio</option>
+            <option value="streamable-http">Streamable HTTP</option>
+          </select>
+        )}
+      </Field>
+      <label className="check">
+        <input type="checkbox" checked={start} onChange={(e) => setStart(e.target.checked)} /> Start it now
+      </label>
       <button type="submit" disabled={create.isPending}>
         Create server
       </button>
-      <ErrorDisplay error={create.error} />
+      <ErrorDisplay error={err} />
     </form>
   );
 }
