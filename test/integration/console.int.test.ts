@@ -6,7 +6,8 @@
 // keep a secret whose value never comes back, create a track and a certification through their
 // forms; read which certifications and which promotion a gated server waits on, and create a server
 // from an npm package, with the API's field error shown at its field. axe-core checks every page
-// (no serious or critical violation) and a screenshot of each is written to test-artifacts/console/.
+// (no serious or critical violation), each main page is seen at phone width (390 px) too, where the
+// page must not be wider than the viewport, and a screenshot of each is written to test-artifacts/console/.
 // A viewer sees no mutating action, and a forged one (the viewer's role lied about in the browser)
 // shows the API's 403 in the console's error display.
 import { randomUUID } from 'node:crypto';
@@ -52,8 +53,33 @@ async function signIn(page: Page, token: string) {
   await page.getByRole('navigation', { name: 'Sections' }).waitFor();
 }
 
-/** axe-core on the page as it is now: no serious or critical violation; then a screenshot. */
+const PHONE = { width: 390, height: 844 };
+const LAPTOP = { width: 1280, height: 900 };
+
+/**
+ * axe-core on the page as it is now: no serious or critical violation; at phone width, no page wider
+ * than the viewport (a wide table or log scrolls in its own box); then a screenshot.
+ */
 async function check(page: Page, name: string) {
+  if (page.viewportSize()!.width <= PHONE.width) {
+    // The elements sticking out past the right edge, outside any box that scrolls: what widened the page.
+    const overflow = (await page.evaluate(`(() => {
+      const inScroller = (el) => {
+        for (let p = el.parentElement; p; p = p.parentElement)
+          if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true;
+        return false;
+      };
+      const wide = [...document.body.querySelectorAll('*')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !inScroller(el))
+        .slice(0, 5)
+        .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ' ' + Math.round(el.getBoundingClientRect().right) + 'px');
+      return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, wide };
+    })()`)) as { scrollWidth: number; innerWidth: number; wide: string[] };
+    expect(
+      overflow.scrollWidth,
+      `${name}: page wider than the phone (${overflow.wide.join('; ')})`,
+    ).toBeLessThanOrEqual(overflow.innerWidth);
+  }
   await page.addScriptTag({ content: axe.source });
   // A string, run in the page: this file's types are Node's, the page's globals are the browser's.
   const violations = (await page.evaluate(`(async () => {
@@ -64,6 +90,14 @@ async function check(page: Page, name: string) {
   })()`)) as string[];
   expect(violations, `${name}: accessibility`).toEqual([]);
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** check() at laptop width, then again at phone width as `<name>-phone`, back to laptop width. */
+async function checkBoth(page: Page, name: string) {
+  await check(page, name);
+  await page.setViewportSize(PHONE);
+  await check(page, `${name}-phone`);
+  await page.setViewportSize(LAPTOP);
 }
 
 beforeAll(async () => {
@@ -85,9 +119,9 @@ afterAll(async () => {
 describe('web console', () => {
   it('an admin creates a server from git, watches both builds live, sees it run, and calls a tool', async () => {
     await helloMcpRepo(stack, 'ui-hello');
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: LAPTOP });
     await signIn(page, h.adminToken);
-    await check(page, 'servers');
+    await checkBoth(page, 'servers');
 
     await page.getByText('Create a server').click();
     const form = page.getByRole('form', { name: 'Create a server' });
@@ -112,7 +146,7 @@ describe('web console', () => {
         })
         .toBeGreaterThan(0);
     }
-    await check(page, 'build');
+    await checkBoth(page, 'build');
 
     await page.goto(`${h.apiUrl}/ui/#/servers/${serverId}`);
     await page.getByRole('heading', { level: 1 }).getByText('running').waitFor({ timeout: 240_000 });
@@ -127,19 +161,19 @@ describe('web console', () => {
     const exchange = tools.getByRole('list', { name: 'JSON-RPC exchange' });
     await expect.poll(() => exchange.getByRole('listitem').count(), { timeout: 30_000 }).toBe(5);
     expect(await exchange.textContent()).toContain('"tools/call"');
-    await check(page, 'server');
+    await checkBoth(page, 'server');
 
     await page.goto(`${h.apiUrl}/ui/#/audit`);
     await page
       .getByRole('cell', { name: /tools\/call/ })
       .first()
       .waitFor({ timeout: 30_000 });
-    await check(page, 'gateway-audit');
+    await checkBoth(page, 'gateway-audit');
 
     for (const section of ['marketplace', 'certifications', 'users']) {
       await page.goto(`${h.apiUrl}/ui/#/${section}`);
       await page.getByRole('heading', { level: 1 }).waitFor();
-      await check(page, section);
+      await checkBoth(page, section);
     }
     // The token travelled in headers only.
     expect(requestedUrls.filter((u) => u.includes(h.adminToken))).toEqual([]);
@@ -174,7 +208,7 @@ describe('web console', () => {
       'governance run started',
     );
 
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const page = await browser.newPage({ viewport: PHONE });
     await signIn(page, h.adminToken);
     await page.goto(`${h.apiUrl}/ui/#/governance/runs/${promo.workflow_run_id}`);
     await page.getByRole('button', { name: 'Start step 1' }).click();
@@ -293,7 +327,7 @@ describe('web console', () => {
     });
     expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: LAPTOP });
     await signIn(page, h.adminToken);
     await page.goto(`${h.apiUrl}/ui/#/servers/${gatedId}`);
     const gates = page.getByRole('region', { name: 'Gates' });
@@ -330,10 +364,7 @@ describe('web console', () => {
     ).toBe(`${TEMPORAL_UI}/namespaces/${namespace}/workflows/${encodeURIComponent(promo.temporal_workflow_id)}`);
     await promotion.getByRole('link', { name: `run ${promo.workflow_run_id}` }).waitFor({ timeout: 15_000 });
     expect(await gates.textContent()).toContain('Waits on 2 of 3');
-    await check(page, 'server-gates');
-    await page.setViewportSize({ width: 390, height: 844 });
-    await check(page, 'server-gates-phone');
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await checkBoth(page, 'server-gates');
 
     // Each links to its page in the console, which points at it.
     await pending.getByRole('link', { name: `certification ${review.body.id}` }).click();
@@ -360,7 +391,7 @@ describe('web console', () => {
   });
 
   it("creates a server from an npm package through the form, and shows the API's field error at its field", async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const page = await browser.newPage({ viewport: PHONE });
     await signIn(page, h.adminToken);
     await page.getByText('Create a server').click();
     const form = page.getByRole('form', { name: 'Create a server' });
@@ -435,7 +466,7 @@ describe('web console', () => {
   it('keeps a secret whose value never comes back, and creates a track and a certification through their forms', async () => {
     const marker = `ui-marker-${randomUUID()}`;
     const name = `ui-secret-${Date.now()}`;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: LAPTOP });
     // Every API answer's body, streams aside (they never end; none carries a secret value).
     const bodies: Promise<string>[] = [];
     page.on('response', (r) => {
@@ -459,10 +490,7 @@ describe('web console', () => {
     await row.getByRole('button', { name: 'Store version 2' }).click();
     await row.getByRole('button', { name: 'Store version 3' }).waitFor();
     expect(await row.getByLabel(`New value for ${name}`).inputValue()).toBe('');
-    await check(page, 'secrets');
-    await page.setViewportSize({ width: 390, height: 844 });
-    await check(page, 'secrets-phone');
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await checkBoth(page, 'secrets');
     // Neither the DOM (attributes and input values included) nor any answer holds the value.
     expect(await page.content()).not.toContain(marker);
     const values = (await page.evaluate(
@@ -522,6 +550,7 @@ describe('web console', () => {
     await check(page, 'certifications-form');
     await certForm.getByRole('button', { name: 'Certify' }).click();
     await page.getByRole('listitem').filter({ hasText: 'ui-console' }).waitFor();
+    await checkBoth(page, 'certifications-listed');
     const certs = (await call('GET', `/api/artifacts/${build!.id}/evaluations`, { token: h.adminToken })).body;
     expect(certs.find((c: { policy_requirement: string }) => c.policy_requirement === 'ui-console')).toMatchObject({
       status: 'pass',
@@ -540,7 +569,7 @@ describe('web console', () => {
     const viewer = (
       await call('POST', '/api/tokens', { token: h.adminToken, json: { name: 'ui', user_id: user.body.id } })
     ).body.token as string;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: LAPTOP });
     await signIn(page, viewer);
     expect(await page.getByText('Create a server').count()).toBe(0);
     expect(

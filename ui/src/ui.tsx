@@ -107,10 +107,13 @@ export function Section({ title, children, actions }: { title: string; children:
   );
 }
 
-/** A table that scrolls sideways on a phone instead of squeezing its columns. */
-export function Table({ columns, children }: { columns: string[]; children: ReactNode }) {
+/**
+ * A table that scrolls sideways on a phone instead of squeezing its columns or widening the page; the
+ * scrolling box is a named region a keyboard can reach, so its hidden columns are reachable too.
+ */
+export function Table({ label, columns, children }: { label: string; columns: string[]; children: ReactNode }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
       <table>
         <thead>
           <tr>

@@ -36,7 +36,7 @@ export function AuditPage() {
       <h1>Gateway audit</h1>
       <ErrorDisplay error={page.error ?? live.error} />
       <Section title="Requests">
-        <Table columns={['At', 'Server', 'Method', 'Outcome', 'HTTP', 'Duration', 'Caller']}>
+        <Table label="Gateway calls" columns={['At', 'Server', 'Method', 'Outcome', 'HTTP', 'Duration', 'Caller']}>
           {rows.map((a) => (
             <Row key={a.id} a={a} />
           ))}

@@ -74,7 +74,7 @@ export function BuildPage({ id }: { id: number }) {
             {r.manifest_tag ? `:${r.manifest_tag}` : ''} <Digest value={r.manifest_digest} />
           </dd>
         </dl>
-        <Table columns={['Platform', 'Digest', 'Size', 'Credentials']}>
+        <Table label="Platform images" columns={['Platform', 'Digest', 'Size', 'Credentials']}>
           {r.platforms.map((p) => (
             <tr key={p.platform}>
               <td>{p.platform}</td>

@@ -25,7 +25,7 @@ function RunList() {
   return (
     <Section title="Runs">
       <ErrorDisplay error={runs.error} />
-      <Table columns={['Run', 'Workflow', 'Status', 'Steps', 'Target', 'Started']}>
+      <Table label="Run list" columns={['Run', 'Workflow', 'Status', 'Steps', 'Target', 'Started']}>
         {rows.map((r) => (
           <tr key={r.id} data-run={r.id}>
             <td>

@@ -50,7 +50,7 @@ export function MarketplacePage() {
       </div>
       <ErrorDisplay error={page.error} />
       <Section title="Artifacts">
-        <Table columns={['Server', 'Tier', 'Health', 'Platforms', 'Digest', 'Lineage', 'Built']}>
+        <Table label="Catalog" columns={['Server', 'Tier', 'Health', 'Platforms', 'Digest', 'Lineage', 'Built']}>
           {(page.data?.entries ?? []).map((e) => (
             <tr key={e.run_id}>
               <td>

@@ -213,7 +213,10 @@ export function PromotionsPage({ focus }: { focus?: number }) {
       </Section>
       <Section title="History">
         <ErrorDisplay error={history.error ?? decide.error} />
-        <Table columns={['Id', 'Track', 'Stage', 'Status', 'Soak', 'Artifact', 'Scheduled', 'Actions']}>
+        <Table
+          label="Promotion history"
+          columns={['Id', 'Track', 'Stage', 'Status', 'Soak', 'Artifact', 'Scheduled', 'Actions']}
+        >
           {(history.data ?? []).map((p) => (
             <tr key={p.id} data-promotion={p.id} {...focusProps(`promotion-${p.id}`, p.id === focus)}>
               <td>{p.id}</td>

@@ -108,7 +108,7 @@ export function SecretsPage() {
         </p>
       ) : null}
       <Section title="All secrets">
-        <Table columns={['Name', 'Version', 'Owner', 'Updated', 'Used by', 'Actions']}>
+        <Table label="Secret list" columns={['Name', 'Version', 'Owner', 'Updated', 'Used by', 'Actions']}>
           {(secrets.data ?? []).map((s) => (
             <tr key={`${s.owner_id}/${s.name}`} data-secret={s.name}>
               <td>

@@ -404,7 +404,7 @@ export function ServersPage() {
           </label>
         </div>
         <ErrorDisplay error={servers.error} />
-        <Table columns={['Name', 'Type', 'Status', 'Reason', 'Source', 'Updated']}>
+        <Table label="Server list" columns={['Name', 'Type', 'Status', 'Reason', 'Source', 'Updated']}>
           {shown.map((s) => (
             <tr key={s.id} data-server={s.id}>
               <td>
