@@ -12,7 +12,7 @@ import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
 import { ensureBaseImages } from './stack/base-images.js';
 import { ensureBridgeImage } from './stack/bridge-image.js';
-import { ensureGoBaseImage } from './stack/go-base-image.js';
+import { ensureGoBaseImages } from './stack/go-base-image.js';
 import { ensureNodeBaseImages } from './stack/node-base-image.js';
 import { ensurePythonBaseImages } from './stack/python-base-image.js';
 import { startDockerd } from './stack/docker.js';
@@ -201,7 +201,7 @@ async function publishBuildBases(registry: string, busybox: string): Promise<Rec
   const bases: Record<string, string> = { BUILD_STATIC_BASE_IMAGE: busybox };
   for (const [key, what, make] of [
     ['BUILD_NODE_BASE_IMAGE', 'node', () => ensureNodeBaseImages({ registry })],
-    ['BUILD_GO_BASE_IMAGE', 'go', () => ensureGoBaseImage({ registry })],
+    ['BUILD_GO_BASE_IMAGE', 'go', () => ensureGoBaseImages({ registry })],
     ['BUILD_PYTHON_BASE_IMAGE', 'python', () => ensurePythonBaseImages({ registry })],
   ] as const) {
     const t = Date.now();

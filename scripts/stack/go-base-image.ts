@@ -1,14 +1,22 @@
-// The Go toolchain as a multi-arch build base (linux/amd64 and linux/arm64) without an image hub: the
-// official toolchain of each architecture as the Go module proxy serves it (golang.org/toolchain,
-// fetched and checked against the checksum database by the host's `go mod download`, through the
-// host's GOPROXY), at /usr/local/go, with Debian's static busybox as the shell of RUN steps and the
-// host's CA bundle. Each platform's generated Go build runs that platform's toolchain (emulated for
-// a foreign one); the binaries run on the busybox base. Published to the registry with a label of
-// its inputs: an unchanged toolchain is not made or uploaded twice.
+// Go toolchain images made without an image hub, in two forms:
+// - `ensureGoBaseImage`: the host's Go (the one `npm run setup` builds the stdio bridge with), `docker
+//   import`ed into a daemon for the host's architecture, for the project Dockerfile's stdio-bridge stage
+//   (GO_IMAGE); replaced only when the Go version changes.
+// - `ensureGoBaseImages`: the base of generated Go builds, published to a registry for linux/amd64 and
+//   linux/arm64 under one index: the official toolchain of each architecture as the Go module proxy
+//   serves it (golang.org/toolchain, fetched and checked against the checksum database by the host's
+//   `go mod download`, through the host's GOPROXY), at /usr/local/go. A generated build runs the
+//   toolchain of the build platform and cross-compiles; the other is there for a daemon of that
+//   architecture. Labelled with its inputs: an unchanged toolchain is not made or uploaded twice.
+// Both have Debian's static busybox as the shell of RUN steps and the host's CA bundle (modules come
+// through the module proxy).
 import { execFileSync } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import type Docker from 'dockerode';
+import tar from 'tar-fs';
+import { readJsonStream } from '../../lib/docker.js';
 import { CA_BUNDLE, stageBusyboxRoot } from './base-images.js';
 import { DATA_DIR } from './paths.js';
 import { ensureRootfsImage, rootfsTar, type Arch, type RootfsImage, type RootfsImageOptions } from './rootfs-image.js';
@@ -16,7 +24,13 @@ import { ensureRootfsImage, rootfsTar, type Arch, type RootfsImage, type RootfsI
 /** The toolchain release the base carries; its minor version is the tag. */
 export const GO_BASE_VERSION = '1.26.8';
 const LABEL = 'mcp-host.go-base.inputs';
-const FORMAT = '2'; // bump when the image's layout or config changes
+const FORMAT = '2'; // bump when the registry image's layout or config changes
+const HOST_FORMAT = '1'; // bump when the imported image's layout or config changes
+const HOST_GO_ROOT = '/usr/local/go';
+const HOST_BUSYBOX = '/bin/busybox';
+
+/** The host's Go, imported into a daemon (the project Dockerfile's GO_IMAGE). */
+export const GO_BASE_IMAGE = 'mcp-host/go-base:host';
 const ARCHES: Arch[] = ['amd64', 'arm64'];
 
 export const goBaseRepository = 'mcp-host/go-base';
@@ -60,7 +74,52 @@ function mode(name: string, type: string, current: number): number {
   return 0o644;
 }
 
-export async function ensureGoBaseImage(
+/** Makes (or keeps) `tag` in the daemon from the host's Go; returns whether it was imported now. */
+export async function ensureGoBaseImage(docker: Docker, tag = GO_BASE_IMAGE): Promise<{ imported: boolean }> {
+  for (const path of [`${HOST_GO_ROOT}/bin/go`, HOST_BUSYBOX, CA_BUNDLE]) {
+    if (!existsSync(path))
+      throw new Error(`${path} not found; run "npm run setup" (Go, busybox-static, ca-certificates)`);
+  }
+  const version = execFileSync(`${HOST_GO_ROOT}/bin/go`, ['version'], { encoding: 'utf8' }).trim().split(' ')[2];
+  const inputs = `${HOST_FORMAT}-${version}`;
+  const existing = await docker
+    .getImage(tag)
+    .inspect()
+    .catch(() => undefined);
+  if (existing?.Config?.Labels?.[LABEL] === inputs) return { imported: false };
+
+  // The Go tree packed from its parent (tar-fs refuses entries below a cwd of /), the rest added as files.
+  const rootfs = tar.pack(dirname(HOST_GO_ROOT), {
+    entries: [basename(HOST_GO_ROOT)],
+    finalize: false,
+    map: (header) => ({ ...header, name: `${dirname(HOST_GO_ROOT).slice(1)}/${header.name}`, uid: 0, gid: 0 }),
+    finish: (pack) => {
+      pack.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(HOST_BUSYBOX));
+      pack.entry({ name: 'bin/sh', type: 'symlink', linkname: 'busybox' });
+      pack.entry({ name: CA_BUNDLE.slice(1), mode: 0o644 }, readFileSync(CA_BUNDLE));
+      pack.entry({ name: 'tmp', type: 'directory', mode: 0o1777 });
+      pack.finalize();
+    },
+  }) as unknown as NodeJS.ReadableStream;
+  const stream = await docker.importImage(rootfs, {
+    repo: tag.split(':')[0],
+    tag: tag.split(':')[1] ?? 'latest',
+    changes: [
+      `ENV PATH=${HOST_GO_ROOT}/bin:/bin`,
+      `ENV HOME=/tmp GOPATH=/tmp/go GOCACHE=/tmp/go-cache SSL_CERT_FILE=${CA_BUNDLE}`,
+      `LABEL ${LABEL}=${inputs}`,
+    ],
+  } as object);
+  let failure: string | undefined;
+  await readJsonStream(stream as NodeJS.ReadableStream, (msg) => {
+    if (msg.error || msg.errorDetail) failure = msg.errorDetail?.message ?? msg.error;
+  });
+  if (failure) throw new Error(`docker import ${tag}: ${failure}`);
+  return { imported: true };
+}
+
+/** `<registry>/mcp-host/go-base:<minor>` for linux/amd64 and linux/arm64 (the base of generated Go builds). */
+export async function ensureGoBaseImages(
   opts: Omit<RootfsImageOptions, 'repository' | 'tag'> & { version?: string },
 ): Promise<{ reference: string; uploaded: boolean; made: boolean }> {
   const version = opts.version ?? GO_BASE_VERSION;

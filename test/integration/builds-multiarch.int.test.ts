@@ -4,7 +4,7 @@
 // - Go, through the Go module proxy (the build's RUN steps reach it through the build's egress proxy,
 //   and nothing else): a module of the tests' own written with the official Go SDK, as a git source
 //   with a generated Dockerfile, and the SDK's own `hello` example as a go package source
-//   (`go install module@version`). The toolchain is the base `ensureGoBaseImage` publishes to the
+//   (`go install module@version`). The toolchain is the base `ensureGoBaseImages` publishes to the
 //   stack's registry (the module proxy's golang.org/toolchain per architecture); the arm64 compiler
 //   runs emulated (the classic builder takes no stage of another platform). Binaries run on busybox.
 // - npm: @modelcontextprotocol/server-memory on the two-platform Node base `ensureNodeBaseImages`
@@ -20,7 +20,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
-import { ensureGoBaseImage } from '../../scripts/stack/go-base-image.js';
+import { ensureGoBaseImages } from '../../scripts/stack/go-base-image.js';
 import { ensureNodeBaseImages } from '../../scripts/stack/node-base-image.js';
 import { ensurePythonBaseImages } from '../../scripts/stack/python-base-image.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
@@ -170,7 +170,7 @@ async function stdioTools(serverId: number, platform: string): Promise<string[]>
 beforeAll(async () => {
   stack = await startBuildStack('multiarch-builds');
   let t = Date.now();
-  const go = await ensureGoBaseImage({ registry: stack.registryHost, auth });
+  const go = await ensureGoBaseImages({ registry: stack.registryHost, auth });
   console.log(
     `go base ${go.reference}: ${go.made ? 'made and uploaded' : go.uploaded ? 'uploaded' : 'already there'} in ${Date.now() - t} ms`,
   );
