@@ -11,7 +11,7 @@ import type { ServerTransport } from '../schemas/servers.js';
  * Part of the checkout cache key: bump when what is generated changes, so a cached checkout never
  * keeps a Dockerfile of an older generator.
  */
-export const GENERATOR_VERSION = '3';
+export const GENERATOR_VERSION = '4';
 
 export type ProjectKind = 'node' | 'python' | 'go';
 
@@ -196,9 +196,10 @@ function pythonProject(facts: ProjectFacts, base: BaseImages, declared?: ServerT
 }
 
 /**
- * The Go toolchain of the target platform (the classic builder refuses a stage of another platform:
- * a foreign target's compiler runs emulated) builds a static binary (CGO off) for
- * TARGETOS/TARGETARCH, build arguments of every build, on the minimal base of the target platform.
+ * The Go toolchain runs on the build platform (BUILDPLATFORM, the daemon's own, so never emulated) and
+ * cross-compiles a static binary (CGO off) for TARGETOS/TARGETARCH onto the minimal base of the target
+ * platform. The build passes these arguments itself (the classic builder does not set them) and pins
+ * each stage's base for its own platform.
  */
 function goStages(
   base: BaseImages,
@@ -207,7 +208,8 @@ function goStages(
   extra: { args?: readonly string[]; env?: Record<string, string> } = {},
 ): string[] {
   return [
-    `FROM ${base.go} AS build`,
+    'ARG BUILDPLATFORM',
+    `FROM --platform=$BUILDPLATFORM ${base.go} AS build`,
     // One instruction each: every step of the classic builder is a layer (a full copy on vfs).
     'ARG TARGETOS=linux TARGETARCH GOPROXY GOSUMDB GOFLAGS',
     'ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOCACHE=/tmp/go-cache GOMODCACHE=/tmp/go-mod',
@@ -261,6 +263,9 @@ export type ResolvedPackage =
   | { type: 'pypi'; name: string; version: string; script: string; args?: string[]; env?: Record<string, string> }
   | { type: 'go'; module: string; version: string; args?: string[]; env?: Record<string, string> };
 
+/** TARGETARCH in Node's names (process.arch), as npm's --cpu takes it. */
+const NODE_CPU = '"$(case $TARGETARCH in amd64) echo x64;; 386) echo ia32;; *) echo $TARGETARCH;; esac)"';
+
 /** The Dockerfile of a package source: installs exactly the resolved version, runs its command. */
 export function packageDockerfile(
   pkg: ResolvedPackage,
@@ -273,15 +278,21 @@ export function packageDockerfile(
   switch (pkg.type) {
     case 'npm':
       lines = [
-        `FROM ${base.node} AS build`,
-        'ARG npm_config_registry',
+        'ARG BUILDPLATFORM',
+        `FROM --platform=$BUILDPLATFORM ${base.node} AS build`,
+        'ARG npm_config_registry TARGETOS=linux TARGETARCH',
         'WORKDIR /app',
         // A project of one exact dependency: npm verifies the tarball against the registry's integrity.
-        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install --omit=dev --no-audit --no-fund && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
+        // Installed natively for the target: its optional platform packages (--os, --cpu in Node's
+        // names), no install scripts (they would build or fetch for the build platform).
+        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install --omit=dev --no-audit --no-fund --ignore-scripts --os=$TARGETOS --cpu=${NODE_CPU} && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
         `FROM ${base.node}`,
         'WORKDIR /app',
         'ENV NODE_ENV=production',
         'COPY --from=build /app /app',
+        // What has install scripts (or native code: binding.gyp) is rebuilt on the target platform,
+        // emulated when foreign; plain JavaScript, most servers, is used as installed.
+        `RUN if grep -qs '"hasInstallScript": true' node_modules/.package-lock.json; then npm rebuild --no-audit --no-fund; fi`,
         ...envLines(pkg.env),
         label(transport),
         ...http,

@@ -5,11 +5,11 @@
 //   and nothing else): a module of the tests' own written with the official Go SDK, as a git source
 //   with a generated Dockerfile, and the SDK's own `hello` example as a go package source
 //   (`go install module@version`). The toolchain is the base `ensureGoBaseImages` publishes to the
-//   stack's registry (the module proxy's golang.org/toolchain per architecture); the arm64 compiler
-//   runs emulated (the classic builder takes no stage of another platform). Binaries run on busybox.
+//   stack's registry (the module proxy's golang.org/toolchain per architecture); the compiler runs on
+//   the build platform for both targets and cross-compiles. Binaries run on busybox.
 // - npm: @modelcontextprotocol/server-memory on the two-platform Node base `ensureNodeBaseImages`
-//   publishes (arm64: Node from the npm registry, libraries from Debian's arm64 packages); its arm64
-//   `npm install` runs emulated.
+//   publishes (arm64: Node from the npm registry, libraries from Debian's arm64 packages); `npm
+//   install` runs on the build platform with the target's platform packages.
 // - Python: a stdlib-only project of the tests' own (PyPI is not reachable here) as a git source, on
 //   the Python base `ensurePythonBaseImages` publishes (Debian's Python with venv and pip's wheel);
 //   its arm64 `python -m venv` and `pip install` run emulated.
@@ -246,7 +246,7 @@ describe('Go MCP servers, built through the Go module proxy for two platforms', 
 });
 
 describe('npm sources for two platforms, on the two-platform Node base', () => {
-  it('builds @modelcontextprotocol/server-memory for amd64 and arm64 (emulated npm install) and calls its tool', async () => {
+  it('builds @modelcontextprotocol/server-memory for amd64 and arm64 (npm install on the build platform) and calls its tool', async () => {
     const t = Date.now();
     const id = await create('rm-memory', { type: 'npm', package: '@modelcontextprotocol/server-memory' });
     const { build, log } = await running(id);
