@@ -21,10 +21,25 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.int.test.ts'],
+          exclude: ['test/integration/builds-multiarch.int.test.ts', 'node_modules/**'],
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 240_000,
           // One stack per run; files run one after another on this 2-core machine.
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // npm run test:multiarch: real Go, npm and Python servers built for amd64 and arm64 on the
+          // published bases (about 15 minutes on 2 cores, most of it arm64 RUN steps under qemu), kept
+          // out of npm test so that it stays inside CI's time; run it when builds or bases change.
+          name: 'multiarch',
+          include: ['test/integration/builds-multiarch.int.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },

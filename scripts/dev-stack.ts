@@ -12,6 +12,9 @@ import { parseRegistry } from '../lib/registry/reference.js';
 import { startApi, startWorker } from './stack/app.js';
 import { ensureBaseImages } from './stack/base-images.js';
 import { ensureBridgeImage } from './stack/bridge-image.js';
+import { ensureGoBaseImages } from './stack/go-base-image.js';
+import { ensureNodeBaseImages } from './stack/node-base-image.js';
+import { ensurePythonBaseImages } from './stack/python-base-image.js';
 import { startDockerd } from './stack/docker.js';
 import { serveExamples } from './stack/examples.js';
 import { startKubernetes } from './stack/kubernetes.js';
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
   let registry = env.REGISTRY;
   let exampleBase: string | undefined;
   let bridgeImage: string | undefined;
+  let buildBases: Record<string, string> = {};
   if (!registry) {
     const reg = await startRegistry({ dir: join(DATA_DIR, 'registry'), port: env.DEV_REGISTRY_PORT, logDir: LOGS });
     stops.push({ name: 'registry', stop: reg.stop });
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
     exampleBase = (await ensureBaseImages({ registry: reg.address })).reference;
     // Pods of stdio servers take the stdio bridge from this image (an init container copies it out).
     bridgeImage = (await ensureBridgeImage({ registry: reg.address })).reference;
+    buildBases = await publishBuildBases(reg.address, exampleBase);
   }
   say(`registry   ${registry}${exampleBase ? ` (base image ${exampleBase})` : ''}`);
 
@@ -163,6 +168,8 @@ async function main(): Promise<void> {
     // The network canary runs on the busybox the examples build from: no image hub needed.
     ...(exampleBase && !raw.DOCKER_CANARY_IMAGE && { DOCKER_CANARY_IMAGE: exampleBase }),
     ...(bridgeImage && !raw.K8S_STDIO_BRIDGE_IMAGE && { K8S_STDIO_BRIDGE_IMAGE: bridgeImage }),
+    // Generated Dockerfiles build on the bases published here, unless the operator names others.
+    ...Object.fromEntries(Object.entries(buildBases).filter(([key]) => !raw[key])),
     // Sources may name this stack's own git daemon and registry (loopback, refused otherwise).
     SOURCE_ALLOWED_HOSTS: [
       ...env.SOURCE_ALLOWED_HOSTS,
@@ -181,6 +188,35 @@ async function main(): Promise<void> {
   say('Ctrl-C stops everything.');
 
   for (const child of [worker, api]) watchChild(child);
+}
+
+/**
+ * The bases of generated builds for linux/amd64 and linux/arm64, made from this host and the package
+ * registries (no image hub): Node (npm sources, Node projects), the Go toolchain, Python (Debian's,
+ * with venv and pip), and busybox for Go binaries. The first start makes them (a few minutes: the Go toolchains, Node for arm64 and Debian's
+ * arm64 packages are downloaded once); later starts find them in the registry. One that cannot be
+ * made is reported and left to the defaults.
+ */
+async function publishBuildBases(registry: string, busybox: string): Promise<Record<string, string>> {
+  const bases: Record<string, string> = { BUILD_STATIC_BASE_IMAGE: busybox };
+  for (const [key, what, make] of [
+    ['BUILD_NODE_BASE_IMAGE', 'node', () => ensureNodeBaseImages({ registry })],
+    ['BUILD_GO_BASE_IMAGE', 'go', () => ensureGoBaseImages({ registry })],
+    ['BUILD_PYTHON_BASE_IMAGE', 'python', () => ensurePythonBaseImages({ registry })],
+  ] as const) {
+    const t = Date.now();
+    try {
+      const made = await make();
+      bases[key] = made.reference;
+      if (made.made)
+        say(
+          `base       ${made.reference} (${what}, linux/amd64 + linux/arm64; made in ${Math.round((Date.now() - t) / 1000)} s)`,
+        );
+    } catch (err) {
+      say(`base       ${what}: not published (${(err as Error).message}); ${key} keeps its default`);
+    }
+  }
+  return bases;
 }
 
 /** Where a browser on this machine reaches the API. */

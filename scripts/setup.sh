@@ -38,8 +38,9 @@ fi
 # 2. Debian packages: dockerd, docker-compose (test/compose.test.ts reads the compose file with it), a
 #    registry, qemu binfmt for arm64 builds, static busybox for base images, etcd for the test stack's
 #    Kubernetes API server, nftables for the hosted servers' network policy,
-#    chromium for the web console's browser tests (playwright-core drives it; it never downloads a browser).
-PACKAGES=(docker.io docker-compose docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server nftables chromium)
+#    chromium for the web console's browser tests (playwright-core drives it; it never downloads a browser),
+#    python3-venv (Python with venv and pip's wheel) for the Python build base made from the host.
+PACKAGES=(docker.io docker-compose docker-registry qemu-user-static binfmt-support busybox-static git ca-certificates perl etcd-server nftables chromium python3-venv)
 # One dpkg-query for all: a line per installed package (unknown ones print nothing on stdout).
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }' || true)
 missing=()

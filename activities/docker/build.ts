@@ -190,6 +190,17 @@ async function pinForPlatform(
   }
 }
 
+/** `<kind>PLATFORM`, `<kind>OS`, `<kind>ARCH` (and `<kind>VARIANT`) of a platform, as BuildKit sets them. */
+function platformBuildArgs(kind: 'BUILD' | 'TARGET', platform: string): Record<string, string> {
+  const [os, arch, variant] = platform.split('/');
+  return {
+    [`${kind}PLATFORM`]: platform,
+    [`${kind}OS`]: os!,
+    [`${kind}ARCH`]: arch!,
+    ...(variant && { [`${kind}VARIANT`]: variant }),
+  };
+}
+
 /** A build network's name: of this installation, run and platform (a retried attempt replaces it). */
 function buildNetworkName(installation: string, input: { runId: number; platform: string }): string {
   return `mcp-build-${installation}-${input.runId}-${platformSlug(input.platform)}`;
@@ -257,6 +268,18 @@ export function createDockerBuildActivities(
   baseLogins: BaseRegistryLogins,
 ) {
   const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage);
+  let daemonPlatform: Promise<string> | undefined;
+  /** The daemon's own platform: where RUN steps run without emulation. */
+  const buildPlatform = () => {
+    daemonPlatform ??= docker.version().then(
+      (v) => `${v.Os}/${v.Arch}`,
+      (err: unknown) => {
+        daemonPlatform = undefined;
+        throw err;
+      },
+    );
+    return daemonPlatform;
+  };
   return {
     async buildPlatformImage(input: BuildPlatformInput): Promise<PlatformBuild> {
       const ctx = Context.current();
@@ -284,20 +307,27 @@ export function createDockerBuildActivities(
         // Every refusal of the source comes before the daemon is asked for anything: opened beside
         // the pinning below, the build network would otherwise fail (or retry) first and hide it.
         const ignorePatterns = await dockerignorePatterns(input.contextDir);
-        const bases = fromImages(original);
-        for (const { image } of bases) {
+        // A FROM's image never depends on the platform arguments (only its --platform does), so the
+        // bases are judged before the daemon is asked for its platform.
+        for (const { image } of fromImages(original)) {
           checkBaseTenancy(image, input.settings);
           await checkBaseRegistry(image, input.settings.registry, policy);
         }
+        const platformArgs = {
+          ...platformBuildArgs('BUILD', await buildPlatform()),
+          ...platformBuildArgs('TARGET', input.platform),
+        };
+        const froms = fromImages(original, platformArgs);
         const logins = await baseLogins(input.serverId);
         // The network (a bridge, and its canary when none passed lately: the slow part) opens while
         // the bases are pinned; neither needs the other, and the build needs both.
         const pinning = steps.time('pin FROM', async () => {
-          const pins = new Map<string, string>();
-          for (const { image, platform = input.platform } of bases) {
+          // Keyed by line: one image may be pinned for two platforms (a build platform's stage beside the target's).
+          const pins = new Map<number, string>();
+          for (const { line, image, platform = input.platform } of froms) {
             const pinned = await pinForPlatform(image, platform, input.settings.registry, credentials, logins, log);
             if (pinned) {
-              pins.set(image, pinned);
+              pins.set(line, pinned);
               log.line(`Base image ${image} for ${platform} is ${pinned}`);
             }
           }
@@ -319,6 +349,7 @@ export function createDockerBuildActivities(
         if (opened.status === 'rejected') throw opened.reason;
         const pins = pinned.value;
         const net = opened.value;
+        const allPinned = froms.every(({ line }) => pins.has(line));
         // Base images may live in the same (authenticated) registry the build pushes to. Read after
         // pinning, which may have refreshed them.
         // The server's own logins (source.registry_credentials) go beside it, each for its registry only.
@@ -339,7 +370,6 @@ export function createDockerBuildActivities(
           dockerfilePath,
           ignorePatterns,
         );
-        const [os, arch, variant] = input.platform.split('/');
         // A build printing nothing for long fails with what it was waiting on, never hangs silently.
         let idleSince = Date.now();
         const idle = setInterval(() => {
@@ -355,18 +385,19 @@ export function createDockerBuildActivities(
               ...net.buildArgs,
               ...network.registryArgs,
               // The classic builder does not set these itself; generated Go builds cross-compile with them.
-              TARGETPLATFORM: input.platform,
-              TARGETOS: os!,
-              TARGETARCH: arch!,
-              ...(variant && { TARGETVARIANT: variant }),
+              ...platformArgs,
             },
             t: `${localImage}:latest`,
             dockerfile: 'Dockerfile',
-            version: '1', // the classic builder: what this daemon runs, and it honours `platform` for FROM
+            version: '1', // the classic builder: what this daemon runs
             ...(registryconfig && { registryconfig }),
-            platform: input.platform,
+            // With every FROM pinned, the digests choose each stage's platform. The classic builder checks
+            // every image a step reads against `platform`, a stage of the build platform's too
+            // (`FROM --platform=$BUILDPLATFORM`: "failed to get destination image ... wanted linux/arm64"),
+            // so it is given only when a base is unpinned, for the daemon to pick that base's platform.
+            ...(!allPinned && { platform: input.platform }),
             // A base the registry could not pin may exist only on the daemon (a local image): use it as it is.
-            pull: fromImages(original).every(({ image }) => pins.has(image)),
+            pull: allPinned,
             nocache: input.settings.noCache,
             ...(input.settings.cacheFrom.length > 0 && { cachefrom: JSON.stringify(input.settings.cacheFrom) }),
             rm: true,

@@ -288,16 +288,13 @@ async function generateFor(dir: string, base: BaseImages, transport: ServerTrans
       : [];
   }
   try {
-    return generateDockerfile(kind, facts, base, { transport, buildPlatform: workerPlatform() });
+    return generateDockerfile(kind, facts, base, { transport });
   } catch (err) {
     if (err instanceof GenerateError)
       throw ApplicationFailure.nonRetryable(`cannot generate a Dockerfile: ${err.message}`, ErrorType.BuildFailed);
     throw err;
   }
 }
-
-/** The platform the worker (and, in every supported setup, its daemon) runs natively. */
-export const workerPlatform = () => `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
 
 export function createGitActivities(deps: GitDeps) {
   return {

@@ -14,7 +14,6 @@ import {
 import { ErrorType } from '../../lib/errors.js';
 import type { PackageSource, ServerTransport } from '../../lib/schemas/servers.js';
 import type { PreparedSource } from '../../workflows/build-and-publish.messages.js';
-import { workerPlatform } from '../git/checkout.js';
 
 export interface PackageRegistries {
   npm: string;
@@ -126,18 +125,23 @@ async function resolveGo(source: Extract<PackageSource, { type: 'go' }>, registr
 }
 
 /**
- * The module's `h1:` hash from the checksum database (what go.sum records); without one (GOSUMDB=off,
- * or the database unreachable) the sha256 of the zip the proxy serves, so the ledger still says what was built.
+ * The module's `h1:` hash from the checksum database (what go.sum records), asked through the module
+ * proxy first as the go command does (a proxy may serve the database where its host is unreachable);
+ * without one (GOSUMDB=off, or the database unreachable) the sha256 of the zip the proxy serves, so
+ * the ledger still says what was built.
  */
 async function goIntegrity(mod: string, version: string, registries: PackageRegistries): Promise<string | null> {
   if (registries.gosumdb !== 'off') {
     const host = registries.gosumdb.split(/\s+/)[0]!;
-    const res = await fetch(`https://${host}/lookup/${goEscape(mod)}@${version}`, {
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).catch(() => undefined);
-    const text = res?.ok ? await res.text() : '';
-    const h1 = new RegExp(`^${mod.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${version} (h1:\\S+)$`, 'm').exec(text)?.[1];
-    if (h1) return h1;
+    const lookup = `lookup/${goEscape(mod)}@${version}`;
+    for (const url of [`${base(registries.goproxy)}/sumdb/${host}/${lookup}`, `https://${host}/${lookup}`]) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(() => undefined);
+      const text = res?.ok ? await res.text() : '';
+      const h1 = new RegExp(`^${mod.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${version} (h1:\\S+)$`, 'm').exec(
+        text,
+      )?.[1];
+      if (h1) return h1;
+    }
   }
   const zip = await get(
     `${base(registries.goproxy)}/${goEscape(mod)}/@v/${version}.zip`,
@@ -219,7 +223,6 @@ export function createPackageActivities(deps: {
       await mkdir(dir, { recursive: true });
       const dockerfile = packageDockerfile(input.resolved, deps.baseImages, {
         transport: input.transport,
-        buildPlatform: workerPlatform(),
       });
       await writeFile(join(dir, 'Dockerfile'), dockerfile);
       return { contextDir: dir, revision: input.revision, dockerfileGenerated: true, dockerfile: 'Dockerfile' };

@@ -17,12 +17,34 @@ describe('FROM pinning', () => {
     expect(fromImages(dockerfile).map((f) => f.image)).toEqual(['127.0.0.1:5000/base/busybox:1', 'node:20-alpine']);
   });
 
+  it("reads a stage's --platform with its build arguments expanded, and leaves an unknown one to the target", () => {
+    expect(fromImages(dockerfile, { BUILDPLATFORM: 'linux/amd64' }).map((f) => f.platform)).toEqual([
+      'linux/amd64',
+      undefined,
+    ]);
+    expect(fromImages(dockerfile).map((f) => f.platform)).toEqual([undefined, undefined]);
+    expect(fromImages('FROM --platform=${BUILDOS}/arm64 a', { BUILDOS: 'linux' })[0]?.platform).toBe('linux/arm64');
+  });
+
+  it('pins each FROM for its own stage, also one image based on for two platforms', () => {
+    const twice = 'FROM --platform=$BUILDPLATFORM node:22 AS build\nFROM node:22';
+    expect(
+      pinFromImages(
+        twice,
+        new Map([
+          [0, 'node@sha256:1'],
+          [1, 'node@sha256:2'],
+        ]),
+      ),
+    ).toBe('FROM --platform=$BUILDPLATFORM node@sha256:1 AS build\nFROM node@sha256:2');
+  });
+
   it('replaces them with the pinned reference and keeps flags, aliases and everything else', () => {
     const pinned = pinFromImages(
       dockerfile,
       new Map([
-        ['127.0.0.1:5000/base/busybox:1', '127.0.0.1:5000/base/busybox@sha256:' + 'b'.repeat(64)],
-        ['node:20-alpine', 'node@sha256:' + 'c'.repeat(64)],
+        [0, '127.0.0.1:5000/base/busybox@sha256:' + 'b'.repeat(64)],
+        [3, 'node@sha256:' + 'c'.repeat(64)],
       ]),
     ).split('\n');
     expect(pinned[0]).toBe(

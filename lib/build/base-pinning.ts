@@ -7,14 +7,34 @@ export interface FromLine {
   /** Index into the Dockerfile's lines. */
   line: number;
   image: string;
-  /** The stage's own `--platform=` (a build stage run natively while the target is another). */
+  /**
+   * The stage's own `--platform=`, its `$VAR`s expanded from `args` (a build stage run on the build
+   * platform, `--platform=$BUILDPLATFORM`, while the target is another); absent: the target's.
+   */
   platform?: string;
 }
 
 const FROM = /^(\s*FROM\s+)((?:--[a-z-]+=\S+\s+)*)(\S+)(.*)$/i;
 
-/** FROM lines naming an image (not `scratch`, not an earlier stage, not already pinned, no build args). */
-export function fromImages(dockerfile: string): FromLine[] {
+/** `$NAME` and `${NAME}` of `text` replaced from `args`; undefined when one has no value there. */
+function expand(text: string, args: Readonly<Record<string, string>>): string | undefined {
+  let unknown = false;
+  const out = text.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_all, a?: string, b?: string) => {
+      const value = args[(a ?? b)!];
+      if (value === undefined) unknown = true;
+      return value ?? '';
+    },
+  );
+  return unknown ? undefined : out;
+}
+
+/**
+ * FROM lines naming an image (not `scratch`, not an earlier stage, not already pinned, no build args).
+ * `args` are the platform build arguments (BUILDPLATFORM, TARGETPLATFORM) a `--platform=` may name.
+ */
+export function fromImages(dockerfile: string, args: Readonly<Record<string, string>> = {}): FromLine[] {
   const stages = new Set<string>();
   const found: FromLine[] = [];
   dockerfile.split('\n').forEach((text, line) => {
@@ -27,18 +47,22 @@ export function fromImages(dockerfile: string): FromLine[] {
       !stages.has(image.toLowerCase()) &&
       !image.includes('@') &&
       !image.includes('$');
-    const platform = /--platform=(\S+)/.exec(m[2] ?? '')?.[1];
-    if (pinnable) found.push({ line, image, ...(platform && !platform.includes('$') && { platform }) });
+    const flag = /--platform=(\S+)/.exec(m[2] ?? '')?.[1];
+    const platform = flag === undefined ? undefined : expand(flag, args);
+    if (pinnable) found.push({ line, image, ...(platform && { platform }) });
     if (alias) stages.add(alias.toLowerCase());
   });
   return found;
 }
 
-/** The Dockerfile with the given FROM images replaced by their pinned references. */
-export function pinFromImages(dockerfile: string, pinned: ReadonlyMap<string, string>): string {
+/**
+ * The Dockerfile with FROM images replaced by their pinned references, keyed by the FROM's line (one
+ * image may be the base of stages of different platforms, each pinned for its own).
+ */
+export function pinFromImages(dockerfile: string, pinned: ReadonlyMap<number, string>): string {
   const lines = dockerfile.split('\n');
-  for (const { line, image } of fromImages(dockerfile)) {
-    const ref = pinned.get(image);
+  for (const { line } of fromImages(dockerfile)) {
+    const ref = pinned.get(line);
     if (!ref) continue;
     lines[line] = lines[line]!.replace(
       FROM,

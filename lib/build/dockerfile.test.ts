@@ -16,7 +16,7 @@ const BASE: BaseImages = {
   go: 'registry.local/base/go:1.25',
   static: 'registry.local/base/busybox:latest',
 };
-const opts = { buildPlatform: 'linux/amd64' };
+const opts = {};
 
 describe('detecting the project', () => {
   it('detects Node before Python before Go, and nothing else', () => {
@@ -96,14 +96,20 @@ describe('generated Dockerfiles for git projects', () => {
     expect(() => generateDockerfile('python', { files: ['requirements.txt'] }, BASE, opts)).toThrow(GenerateError);
   });
 
-  it('Go: the toolchain stage runs natively and cross-compiles a static binary onto the minimal base', () => {
+  it('Go: the toolchain runs on the build platform and cross-compiles a static binary onto the minimal base', () => {
     const g = generateDockerfile('go', { files: ['go.mod', 'cmd'], goCommands: ['server'] }, BASE, opts);
-    expect(g.dockerfile).toContain(`FROM --platform=linux/amd64 ${BASE.go} AS build`);
+    // BUILDPLATFORM is an ARG before the first FROM, or the classic builder cannot expand it there.
+    expect(g.dockerfile).toMatch(
+      new RegExp(`^ARG BUILDPLATFORM\nFROM --platform=\\$BUILDPLATFORM ${BASE.go} AS build$`, 'm'),
+    );
     expect(g.dockerfile).toContain('CGO_ENABLED=0');
     expect(g.dockerfile).toMatch(/GOARCH=\$TARGETARCH go build .* \.\/cmd\/server$/m);
     expect(g.dockerfile).toContain(`FROM ${BASE.static}`);
-    // Pinning reads the stage's own platform, so the toolchain is pinned for the worker's platform.
-    expect(fromImages(g.dockerfile).map((f) => f.platform)).toEqual(['linux/amd64', undefined]);
+    // The toolchain is pinned for the build platform, the runtime base for the target.
+    expect(fromImages(g.dockerfile, { BUILDPLATFORM: 'linux/amd64' }).map((f) => f.platform)).toEqual([
+      'linux/amd64',
+      undefined,
+    ]);
     expect(() => generateDockerfile('go', { files: ['go.mod'], goCommands: ['a', 'b'] }, BASE, opts)).toThrow(
       /several commands/,
     );
@@ -125,6 +131,10 @@ describe('generated Dockerfiles for package sources', () => {
       opts,
     );
     expect(d).toContain('"dependencies":{"@modelcontextprotocol/server-memory":"2026.8.31"}');
+    // Installed on the build platform for the target's platform packages; rebuilt there only with install scripts.
+    expect(d).toContain(`FROM --platform=$BUILDPLATFORM ${BASE.node} AS build`);
+    expect(d).toMatch(/npm install .*--ignore-scripts --os=\$TARGETOS --cpu=/);
+    expect(d).toMatch(/^RUN if grep -qs '"hasInstallScript": true' .* then npm rebuild/m);
     expect(d).toContain('ENTRYPOINT ["node","/app/node_modules/@modelcontextprotocol/server-memory/dist/index.js"]');
     expect(d).toContain('CMD ["--flag"]');
     expect(d).toContain('ENV MEMORY_FILE_PATH="/tmp/memory.json"');
@@ -147,7 +157,8 @@ describe('generated Dockerfiles for package sources', () => {
 
   it('go: go install module@version through GOPROXY, cross-compiled, static', () => {
     const d = packageDockerfile({ type: 'go', module: 'github.com/a/b/cmd/server', version: 'v1.2.1' }, BASE, opts);
-    expect(d).toContain('ARG GOPROXY');
+    expect(d).toMatch(/^ARG .*\bGOPROXY\b/m);
+    expect(d).toContain(`FROM --platform=$BUILDPLATFORM ${BASE.go} AS build`);
     expect(d).toContain('go install -trimpath -ldflags="-s -w" github.com/a/b/cmd/server@v1.2.1');
     expect(d).toContain('ENTRYPOINT ["/usr/local/bin/mcp-server"]');
   });

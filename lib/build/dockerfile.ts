@@ -11,7 +11,7 @@ import type { ServerTransport } from '../schemas/servers.js';
  * Part of the checkout cache key: bump when what is generated changes, so a cached checkout never
  * keeps a Dockerfile of an older generator.
  */
-export const GENERATOR_VERSION = '2';
+export const GENERATOR_VERSION = '4';
 
 export type ProjectKind = 'node' | 'python' | 'go';
 
@@ -196,24 +196,22 @@ function pythonProject(facts: ProjectFacts, base: BaseImages, declared?: ServerT
 }
 
 /**
- * The Go toolchain runs for the worker's own platform (`buildPlatform`) and cross-compiles for the
- * target (TARGETOS/TARGETARCH, build arguments of every build): no emulated compiler, and a static
- * binary (CGO off) on the minimal base of the target platform.
+ * The Go toolchain runs on the build platform (BUILDPLATFORM, the daemon's own, so never emulated) and
+ * cross-compiles a static binary (CGO off) for TARGETOS/TARGETARCH onto the minimal base of the target
+ * platform. The build passes these arguments itself (the classic builder does not set them) and pins
+ * each stage's base for its own platform.
  */
 function goStages(
   base: BaseImages,
-  buildPlatform: string,
   build: string[],
   transport: ServerTransport,
   extra: { args?: readonly string[]; env?: Record<string, string> } = {},
 ): string[] {
   return [
-    `FROM --platform=${buildPlatform} ${base.go} AS build`,
-    'ARG TARGETOS=linux',
-    'ARG TARGETARCH',
-    'ARG GOPROXY',
-    'ARG GOSUMDB',
-    'ARG GOFLAGS',
+    'ARG BUILDPLATFORM',
+    `FROM --platform=$BUILDPLATFORM ${base.go} AS build`,
+    // One instruction each: every step of the classic builder is a layer (a full copy on vfs).
+    'ARG TARGETOS=linux TARGETARCH GOPROXY GOSUMDB GOFLAGS',
     'ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOCACHE=/tmp/go-cache GOMODCACHE=/tmp/go-mod',
     ...build,
     `FROM ${base.static}`,
@@ -228,7 +226,7 @@ function goStages(
 
 const GO_BUILD = 'GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags="-s -w" -o /out/server';
 
-function goProject(facts: ProjectFacts, base: BaseImages, buildPlatform: string, declared?: ServerTransport) {
+function goProject(facts: ProjectFacts, base: BaseImages, declared?: ServerTransport) {
   const commands = (facts.goCommands ?? []).filter((c) => SAFE_NAME.test(c));
   const pkg = facts.goRootMain ? '.' : commands.length === 1 ? `./cmd/${commands[0]}` : undefined;
   if (!pkg)
@@ -240,12 +238,7 @@ function goProject(facts: ProjectFacts, base: BaseImages, buildPlatform: string,
   const transport = declared ?? 'stdio';
   const lines = [
     header('the project has no Dockerfile (Go)'),
-    ...goStages(
-      base,
-      buildPlatform,
-      ['WORKDIR /src', 'COPY . .', 'RUN go mod download', `RUN ${GO_BUILD} ${pkg}`],
-      transport,
-    ),
+    ...goStages(base, ['WORKDIR /src', 'COPY . .', 'RUN go mod download', `RUN ${GO_BUILD} ${pkg}`], transport),
   ];
   return { dockerfile: `${lines.join('\n')}\n`, transport, summary: `go, go build ${pkg}` };
 }
@@ -257,11 +250,11 @@ export function generateDockerfile(
   kind: ProjectKind,
   facts: ProjectFacts,
   base: BaseImages,
-  opts: { transport?: ServerTransport; buildPlatform: string },
+  opts: { transport?: ServerTransport } = {},
 ): Generated {
   if (kind === 'node') return nodeProject(facts, base, opts.transport);
   if (kind === 'python') return pythonProject(facts, base, opts.transport);
-  return goProject(facts, base, opts.buildPlatform, opts.transport);
+  return goProject(facts, base, opts.transport);
 }
 
 /** A package source as resolved for one build: the exact version, and the command to start. */
@@ -270,11 +263,14 @@ export type ResolvedPackage =
   | { type: 'pypi'; name: string; version: string; script: string; args?: string[]; env?: Record<string, string> }
   | { type: 'go'; module: string; version: string; args?: string[]; env?: Record<string, string> };
 
+/** TARGETARCH in Node's names (process.arch), as npm's --cpu takes it. */
+const NODE_CPU = '"$(case $TARGETARCH in amd64) echo x64;; 386) echo ia32;; *) echo $TARGETARCH;; esac)"';
+
 /** The Dockerfile of a package source: installs exactly the resolved version, runs its command. */
 export function packageDockerfile(
   pkg: ResolvedPackage,
   base: BaseImages,
-  opts: { transport?: ServerTransport; buildPlatform: string },
+  opts: { transport?: ServerTransport } = {},
 ): string {
   const transport = opts.transport ?? 'stdio';
   const http = transport === 'streamable-http' ? ['EXPOSE 8080', 'ENV PORT=8080'] : [];
@@ -282,15 +278,21 @@ export function packageDockerfile(
   switch (pkg.type) {
     case 'npm':
       lines = [
-        `FROM ${base.node} AS build`,
-        'ARG npm_config_registry',
+        'ARG BUILDPLATFORM',
+        `FROM --platform=$BUILDPLATFORM ${base.node} AS build`,
+        'ARG npm_config_registry TARGETOS=linux TARGETARCH',
         'WORKDIR /app',
         // A project of one exact dependency: npm verifies the tarball against the registry's integrity.
-        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install --omit=dev --no-audit --no-fund && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
+        // Installed natively for the target: its optional platform packages (--os, --cpu in Node's
+        // names), no install scripts (they would build or fetch for the build platform).
+        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install --omit=dev --no-audit --no-fund --ignore-scripts --os=$TARGETOS --cpu=${NODE_CPU} && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
         `FROM ${base.node}`,
         'WORKDIR /app',
         'ENV NODE_ENV=production',
         'COPY --from=build /app /app',
+        // What has install scripts (or native code: binding.gyp) is rebuilt on the target platform,
+        // emulated when foreign; plain JavaScript, most servers, is used as installed.
+        `RUN if grep -qs '"hasInstallScript": true' node_modules/.package-lock.json; then npm rebuild --no-audit --no-fund; fi`,
         ...envLines(pkg.env),
         label(transport),
         ...http,
@@ -318,7 +320,6 @@ export function packageDockerfile(
         header(`go ${pkg.module}@${pkg.version}`),
         ...goStages(
           base,
-          opts.buildPlatform,
           [
             // GOBIN is refused for a cross-compiled install: the binary lands under $GOPATH/bin[/<os>_<arch>].
             `RUN GOPATH=/tmp/gopath GOOS=$TARGETOS GOARCH=$TARGETARCH go install -trimpath -ldflags="-s -w" ${pkg.module}@${pkg.version} && mkdir -p /out && mv "$(find /tmp/gopath/bin -type f | head -n 1)" /out/server`,

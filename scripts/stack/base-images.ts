@@ -13,7 +13,17 @@
 // No docker daemon is needed; dockerd pulls the result like any hub image (`FROM`, `--platform`).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DATA_DIR } from './paths.js';
@@ -168,7 +178,7 @@ function buildImage(
 }
 
 /** Applet paths (bin/sh, usr/bin/env, …) from `busybox --list-full`, run on the host's busybox. */
-function listApplets(amd64Busybox: string): string[] {
+export function listApplets(amd64Busybox = '/bin/busybox'): string[] {
   const out = execFileSync(amd64Busybox, ['--list-full'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return out
     .split('\n')
@@ -280,6 +290,55 @@ function readStaticElf(path: string, arch: BaseArch): Buffer {
 // ---------------------------------------------------------------------------------------------
 // arm64 busybox from Debian, cached
 
+/**
+ * The common ground of base images made from the host, under `root` (emptied first): the usual
+ * directories, Debian's static busybox for `arch` as the shell and coreutils, the host's CA bundle,
+ * and passwd and group with root, nobody and `users` (name and uid; home /home/<name>).
+ */
+export function stageBusyboxRoot(root: string, arch: BaseArch, users: Record<string, number> = {}): void {
+  rmSync(root, { recursive: true, force: true });
+  const homes = Object.keys(users).map((u) => `home/${u}`);
+  for (const d of [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'usr/lib',
+    'etc/ssl/certs',
+    'root',
+    'tmp',
+    'var/tmp',
+    'dev',
+    'proc',
+    'sys',
+    ...homes,
+  ])
+    mkdirSync(join(root, d), { recursive: true });
+  copyFileSync(busyboxFor(arch), join(root, 'bin/busybox'));
+  for (const applet of listApplets()) symlinkSync('/bin/busybox', join(root, applet));
+  copyFileSync(CA_BUNDLE, join(root, CA_BUNDLE.slice(1)));
+  const extra = Object.entries(users);
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    [
+      'root:x:0:0:root:/root:/bin/sh',
+      ...extra.map(([name, uid]) => `${name}:x:${uid}:${uid}::/home/${name}:/bin/sh`),
+      'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(root, 'etc/group'),
+    ['root:x:0:', ...extra.map(([name, uid]) => `${name}:x:${uid}:`), 'nogroup:x:65534:', ''].join('\n'),
+  );
+}
+
+export const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Debian's static busybox for `arch`: the host's for amd64, the cached arm64 package's otherwise. */
+export const busyboxFor = (arch: BaseArch, cacheDir = join(DATA_DIR, 'base-images')): string =>
+  arch === 'amd64' ? '/bin/busybox' : arm64Busybox(cacheDir);
+
 function arm64Busybox(cacheDir: string): string {
   const bin = join(cacheDir, 'busybox-arm64');
   if (existsSync(bin)) return bin;
@@ -311,8 +370,11 @@ function findDeb(dir: string): string | undefined {
   return name && join(dir, name);
 }
 
-/** `apt-get update` + `download` for arm64 with a private state: no dpkg foreign architecture, no system lists touched. */
-function aptDownloadArm64(cacheDir: string): void {
+/**
+ * `apt-get update` + `download` of arm64 packages (`name:arm64`) into `cacheDir`, with a private state:
+ * no dpkg foreign architecture, no system lists touched.
+ */
+export function aptDownloadArm64(cacheDir: string, packages = ['busybox-static:arm64']): void {
   const apt = join(cacheDir, 'apt');
   mkdirSync(join(apt, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(apt, 'cache', 'archives', 'partial'), { recursive: true });
@@ -331,12 +393,12 @@ function aptDownloadArm64(cacheDir: string): void {
   ];
   try {
     execFileSync('apt-get', [...o, 'update'], { stdio: 'pipe' });
-    execFileSync('apt-get', [...o, 'download', 'busybox-static:arm64'], { cwd: cacheDir, stdio: 'pipe' });
+    execFileSync('apt-get', [...o, 'download', ...packages], { cwd: cacheDir, stdio: 'pipe' });
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string };
     throw new Error(
-      `could not fetch busybox-static:arm64 with apt-get (${e.stderr?.toString().trim() || e.message}); ` +
-        `put a busybox-static_*_arm64.deb in ${cacheDir} to skip apt`,
+      `could not fetch ${packages.join(' ')} with apt-get (${e.stderr?.toString().trim() || e.message}); ` +
+        `put their arm64 .deb files in ${cacheDir} to skip apt`,
     );
   } finally {
     rmSync(apt, { recursive: true, force: true }); // ~45 MB of package lists, not needed once the .deb is here

@@ -1,0 +1,326 @@
+// Names carry an rm- prefix: every test file of a run shares one database (and the bootstrap admin).
+// Builds for linux/amd64 and linux/arm64 with no image hub, each pushed as a two-platform index, the
+// arm64 image run under the emulator too (an MCP initialize and tools/list over its stdio):
+// - Go, through the Go module proxy (the build's RUN steps reach it through the build's egress proxy,
+//   and nothing else): a module of the tests' own written with the official Go SDK, as a git source
+//   with a generated Dockerfile, and the SDK's own `hello` example as a go package source
+//   (`go install module@version`). The toolchain is the base `ensureGoBaseImages` publishes to the
+//   stack's registry (the module proxy's golang.org/toolchain per architecture); the compiler runs on
+//   the build platform for both targets and cross-compiles. Binaries run on busybox.
+// - npm: @modelcontextprotocol/server-memory on the two-platform Node base `ensureNodeBaseImages`
+//   publishes (arm64: Node from the npm registry, libraries from Debian's arm64 packages); `npm
+//   install` runs on the build platform with the target's platform packages.
+// - Python: a stdlib-only project of the tests' own (PyPI is not reachable here) as a git source, on
+//   the Python base `ensurePythonBaseImages` publishes (Debian's Python with venv and pip's wheel);
+//   its arm64 `python -m venv` and `pip install` run emulated.
+// Each server reaches `running` (the host's platform) and answers tools/call through the gateway.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../lib/registry/client.js';
+import { ensureGoBaseImages } from '../../scripts/stack/go-base-image.js';
+import { ensureNodeBaseImages } from '../../scripts/stack/node-base-image.js';
+import { ensurePythonBaseImages } from '../../scripts/stack/python-base-image.js';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import {
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+  serverRepository,
+  startBuildStack,
+  type BuildStack,
+} from '../support/build-stack.js';
+import { createGitRepo } from '../support/git-fixture.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { httpClient, waitForStatus } from '../support/http.js';
+
+let stack: BuildStack;
+let h: Harness;
+let call: ReturnType<typeof httpClient>;
+const started = Date.now();
+const auth = { username: REGISTRY_USER, password: REGISTRY_PASSWORD };
+
+/** go.sum of the stdio bridge: the same SDK release and its dependencies. */
+const bridge = (file: string) => readFileSync(join(PROJECT_ROOT, 'tools/stdio-bridge', file), 'utf8');
+const sdkVersion = () => /github\.com\/modelcontextprotocol\/go-sdk (v\S+)/.exec(bridge('go.mod'))![1]!;
+
+const GO_PROJECT = () => ({
+  'go.mod': `module example.test/rm-adder\n\ngo 1.25.0\n\nrequire github.com/modelcontextprotocol/go-sdk ${sdkVersion()}\n\n${bridge('go.mod').slice(bridge('go.mod').indexOf('require ('))}`,
+  'go.sum': bridge('go.sum'),
+  'main.go': `package main
+
+import (
+	"context"
+	"log"
+	"strconv"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+type args struct {
+	A int \`json:"a"\`
+	B int \`json:"b"\`
+}
+
+func main() {
+	server := mcp.NewServer(&mcp.Implementation{Name: "rm-adder", Version: "1.0.0"}, nil)
+	mcp.AddTool(server, &mcp.Tool{Name: "add", Description: "a + b"},
+		func(ctx context.Context, req *mcp.CallToolRequest, in args) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strconv.Itoa(in.A + in.B)}}}, nil, nil
+		})
+	if err := server.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+		log.Fatal(err)
+	}
+}
+`,
+});
+
+async function gatewayClient(id: number) {
+  const client = new Client({ name: 'rm-test', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${h.apiUrl}/mcp/${id}`), {
+      requestInit: { headers: { authorization: `Bearer ${h.adminToken}` } },
+    }),
+  );
+  return client;
+}
+
+async function create(name: string, source: object) {
+  const res = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Example', source },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id as number;
+}
+
+async function running(id: number) {
+  const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running', 600_000);
+  const builds = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body;
+  expect(builds.length, `${server.status}: ${server.status_reason}`).toBeGreaterThan(0);
+  const log = (await call('GET', `/api/builds/${builds[0].id}/logs`, { token: h.adminToken })).body as {
+    line: string;
+  }[];
+  const text = log.map((l) => l.line).join('\n');
+  expect(server.status, `${server.status_reason}\n${text.slice(-3000)}`).toBe('running');
+  return { build: builds[0], log: text };
+}
+
+/** The platforms of the server's pushed index. */
+async function platforms(id: number): Promise<string[]> {
+  const registry = new RegistryClient({ apiBase: `http://${stack.registryHost}`, credentials: auth });
+  const list = await registry.listIndexPlatforms(await serverRepository(h.sql, id), 'latest');
+  return list.map((p) => p.platform ?? '').sort();
+}
+
+/** Seconds each platform's build took, from its first log line to its last (lines are stored as they come). */
+async function perPlatform(runId: number): Promise<string> {
+  const rows = await h.sql<{ platform: string; seconds: number }[]>`
+    select platform, extract(epoch from max(created_at) - min(created_at))::float8 as seconds
+    from build_logs where run_id = ${runId} and platform is not null group by platform order by platform`;
+  return rows.map((r) => `${r.platform} ${r.seconds.toFixed(1)} s`).join(', ');
+}
+
+/**
+ * The tools a server image lists over stdio, run for `platform` (arm64 under the emulator): its own
+ * entrypoint behind a shell that sends initialize, initialized and tools/list, then keeps stdin open
+ * a while so the answers come before EOF ends the server.
+ */
+async function stdioTools(serverId: number, platform: string): Promise<string[]> {
+  const image = `mcp-custom-${serverId}-${platform.replace(/\//g, '_')}:latest`;
+  const { Config, Architecture } = await stack.docker.getImage(image).inspect();
+  expect(Architecture).toBe(platform.split('/')[1]);
+  const messages = [
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'rm', version: '1' } },
+    },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+  ].map((m) => `'${JSON.stringify(m)}'`);
+  const command = [...(Config.Entrypoint ?? []), ...(Config.Cmd ?? [])].map((a) => `'${a}'`).join(' ');
+  const container = await stack.docker.createContainer({
+    Image: image,
+    Entrypoint: ['sh', '-c', `(printf '%s\\n' ${messages.join(' ')}; sleep 30) | ${command}`],
+    Cmd: [],
+    Tty: true,
+    HostConfig: { NetworkMode: 'none' },
+    platform,
+  } as never);
+  try {
+    await container.start();
+    await container.wait();
+    const out = ((await container.logs({ stdout: true })) as unknown as Buffer).toString('utf8');
+    const answer = out
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { id?: number; result?: { tools?: { name: string }[] } })
+      .find((m) => m.id === 2);
+    expect(answer?.result?.tools, out.slice(-2000)).toBeDefined();
+    return answer!.result!.tools!.map((t) => t.name);
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+beforeAll(async () => {
+  stack = await startBuildStack('multiarch-builds');
+  let t = Date.now();
+  const go = await ensureGoBaseImages({ registry: stack.registryHost, auth });
+  console.log(
+    `go base ${go.reference}: ${go.made ? 'made and uploaded' : go.uploaded ? 'uploaded' : 'already there'} in ${Date.now() - t} ms`,
+  );
+  t = Date.now();
+  const node = await ensureNodeBaseImages({ registry: stack.registryHost, auth });
+  console.log(
+    `node base ${node.reference}: ${node.made ? 'made and uploaded' : node.uploaded ? 'uploaded' : 'already there'} in ${Date.now() - t} ms`,
+  );
+  t = Date.now();
+  const python = await ensurePythonBaseImages({ registry: stack.registryHost, auth });
+  console.log(
+    `python base ${python.reference}: ${python.made ? 'made and uploaded' : python.uploaded ? 'uploaded' : 'already there'} in ${Date.now() - t} ms`,
+  );
+  h = await startHarness('multiarch-builds', {
+    ...stack.env('linux/amd64,linux/arm64'),
+    BUILD_GO_BASE_IMAGE: go.reference,
+    BUILD_NODE_BASE_IMAGE: node.reference,
+    BUILD_PYTHON_BASE_IMAGE: python.reference,
+    BUILD_STATIC_BASE_IMAGE: stack.base.reference,
+    ...(process.env.STDIO_BRIDGE_DIR && { STDIO_BRIDGE_DIR: process.env.STDIO_BRIDGE_DIR }),
+  });
+  call = httpClient(h.apiUrl);
+}, 900_000);
+afterAll(async () => {
+  await h?.stop();
+  await stack?.stop();
+  console.log(`builds-multiarch: ${Date.now() - started} ms in all`);
+});
+
+describe('Go MCP servers, built through the Go module proxy for two platforms', () => {
+  it('builds a Go module of a git repository (generated Dockerfile, go build) and calls its tool', async () => {
+    const t = Date.now();
+    await createGitRepo({ dir: join(stack.gitDir, 'rm-adder'), files: GO_PROJECT() });
+    const id = await create('rm-adder', { type: 'git', repository: stack.git.url('rm-adder') });
+    const { build, log } = await running(id);
+    console.log(`Go git project built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(log).toContain('No Dockerfile found, generating one (go, go build .; stdio)');
+    expect(log).toContain('Build network: fetching from proxy.golang.org');
+    expect(log).not.toMatch(/Build network: refused/);
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toEqual(['add']);
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add']);
+      const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+      expect(result.content).toEqual([{ type: 'text', text: '42' }]);
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
+
+  it('builds a go package source (go install module@version), its version and h1: hash in the ledger', async () => {
+    const t = Date.now();
+    const module = 'github.com/modelcontextprotocol/go-sdk/examples/server/hello';
+    const id = await create('rm-hello', { type: 'go', module, version: sdkVersion() });
+    const { build, log } = await running(id);
+    console.log(`go package ${module} built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(build).toMatchObject({ package_type: 'go', package_version: sdkVersion() });
+    // The checksum database's hash, as go.sum records it (asked through the module proxy).
+    expect(build.package_integrity).toMatch(/^h1:/);
+    expect(log).toContain('Build network: fetching from proxy.golang.org');
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toEqual(['greet']);
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['greet']);
+      const result = await client.callTool({ name: 'greet', arguments: { name: 'mcp-host' } });
+      expect(result.content).toEqual([{ type: 'text', text: 'Hi mcp-host' }]);
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
+});
+
+describe('npm sources for two platforms, on the two-platform Node base', () => {
+  it('builds @modelcontextprotocol/server-memory for amd64 and arm64 (npm install on the build platform) and calls its tool', async () => {
+    const t = Date.now();
+    const id = await create('rm-memory', { type: 'npm', package: '@modelcontextprotocol/server-memory' });
+    const { build, log } = await running(id);
+    console.log(`npm package server-memory built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(build).toMatchObject({ package_type: 'npm', package_name: '@modelcontextprotocol/server-memory' });
+    expect(build.package_integrity).toMatch(/^sha512-/);
+    expect(log).toContain('Build network: fetching from registry.npmjs.org');
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toContain('create_entities');
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((x) => x.name)).toContain('create_entities');
+      const result = await client.callTool({ name: 'read_graph', arguments: {} });
+      expect(result.isError ?? false).toBe(false);
+    } finally {
+      await client.close();
+    }
+  }, 1_200_000);
+});
+
+/** An MCP server in Python's standard library alone: JSON-RPC over stdin and stdout. */
+const PY_PROJECT = {
+  'requirements.txt': '# the standard library only: PyPI is not reachable from the test machine\n',
+  'server.py': `import json
+import sys
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    method, rid = msg.get("method"), msg["id"]
+    if method == "initialize":
+        result = {
+            "protocolVersion": msg["params"]["protocolVersion"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "rm-shout", "version": "1.0.0"},
+        }
+    elif method == "tools/list":
+        schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+        result = {"tools": [{"name": "shout", "description": "upper-cases text", "inputSchema": schema}]}
+    elif method == "tools/call":
+        result = {"content": [{"type": "text", "text": msg["params"]["arguments"]["text"].upper()}]}
+    elif method == "ping":
+        result = {}
+    else:
+        send({"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "method not found"}})
+        continue
+    send({"jsonrpc": "2.0", "id": rid, "result": result})
+`,
+};
+
+describe('Python projects for two platforms, on the two-platform Python base', () => {
+  it('builds a Python project of a git repository (generated Dockerfile, venv, pip) and calls its tool', async () => {
+    const t = Date.now();
+    await createGitRepo({ dir: join(stack.gitDir, 'rm-shout'), files: PY_PROJECT });
+    const id = await create('rm-shout', { type: 'git', repository: stack.git.url('rm-shout') });
+    const { build, log } = await running(id);
+    console.log(`Python git project built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(log).toContain('No Dockerfile found, generating one (python, server.py; stdio)');
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toEqual(['shout']);
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((x) => x.name)).toEqual(['shout']);
+      const result = await client.callTool({ name: 'shout', arguments: { text: 'hi' } });
+      expect(result.content).toEqual([{ type: 'text', text: 'HI' }]);
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
+});
