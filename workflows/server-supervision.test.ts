@@ -180,3 +180,69 @@ describe.concurrent('serverLifecycle supervision', () => {
     });
   }, 60_000);
 });
+
+// Apart from the timing-sensitive cases above: run beside them, it made their waits time out on a loaded machine.
+describe('serverLifecycle supervision of a Kubernetes server', () => {
+  it('counts the restarts a Kubernetes pod shows, noticed by the pod watch; crashloop past the threshold; never relaunches', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    activities.decideLaunch.mockImplementation(async ({ serverId: id }) => ({
+      decisionId: 1,
+      decision: launchableDecision(id, { backend: 'kubernetes', executorName: 'kubernetes' }),
+    }));
+    const pod = `mcp-server-${serverId}-a`;
+    const ready = { pod, ready: true, reason: `pod ${pod} running and ready`, lastTermination: null };
+    const unready = (restarts: number, reason: string) => ({
+      pod,
+      restarts,
+      ready: false,
+      reason,
+      lastTermination: 'exit code 137 (Error)',
+    });
+    const blocking = activities.awaitKubernetesPodChange.getMockImplementation()!;
+    const later = (o: object) => async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return o as never;
+    };
+    activities.awaitKubernetesPodChange
+      .mockImplementationOnce(async () => ({ ...ready, restarts: 0 }))
+      .mockImplementationOnce(later(unready(1, `pod ${pod} running: containers with unready status: [mcp]`)))
+      .mockImplementationOnce(later({ ...ready, restarts: 1, lastTermination: 'exit code 137 (Error)' }))
+      .mockImplementationOnce(later(unready(2, `pod ${pod}: container mcp CrashLoopBackOff: back-off 10s`)))
+      .mockImplementationOnce(later({ ...ready, restarts: 2, lastTermination: 'exit code 137 (Error)' }))
+      .mockImplementation(blocking);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(
+        () =>
+          expect(ledger.statuses()).toEqual([
+            'starting',
+            'running',
+            'unhealthy',
+            'running',
+            'unhealthy',
+            'crashloop',
+            'running',
+          ]),
+        40_000,
+      );
+      expect(ledger.events[2]!.reason).toBe(
+        `pod ${pod} running: containers with unready status: [mcp]; restarted by Kubernetes (once), last exit: exit code 137 (Error)`,
+      );
+      expect(ledger.reasonOf('crashloop')).toMatch(
+        /^2 restarts within 600 s \(Kubernetes restarts it, backing off\); last failure: pod \S+: container mcp CrashLoopBackOff/,
+      );
+      // Kubernetes restarted it; the workflow only watched, and probed the Ready pod.
+      expect(activities.launchKubernetesServer).toHaveBeenCalledTimes(1);
+      expect(activities.awaitWorkloadExit).not.toHaveBeenCalled();
+      expect(activities.probeServer).toHaveBeenCalledTimes(3);
+      // Each watch but the first asks about a change from what was seen last.
+      expect(activities.awaitKubernetesPodChange.mock.calls[1]![0]).toEqual({
+        serverId,
+        seen: { pod, restarts: 0, ready: true },
+      });
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+});
