@@ -49,6 +49,10 @@ export interface PodObservation {
   lastTermination: string | null;
 }
 
+/** Whether an observation says something the supervisor has not seen (nothing seen: it does). */
+export const podChanged = (seen: Pick<PodObservation, 'pod' | 'restarts' | 'ready'> | undefined, now: PodObservation) =>
+  !seen || seen.pod !== now.pod || seen.restarts !== now.restarts || seen.ready !== now.ready;
+
 export const freshHealth = (): HealthCarried => ({ failures: 0, restarts: [], reason: null });
 
 export interface ProbeOutcome {

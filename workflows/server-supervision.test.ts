@@ -3,9 +3,11 @@
 // unhealthy then a restart, a server that keeps failing goes crashloop with growing delays, and an
 // intent ends the supervision (and its wait for the exit). Timings are milliseconds here; the
 // integration tests (test/integration/supervision.int.test.ts) run the same on Docker.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
+import { podChanged, type PodObservation } from '../lib/server-health.js';
 import { stateQuery, stopUpdate } from './server-lifecycle.messages.js';
 import { relaunchRequestedSignal } from './governance.messages.js';
 import {
@@ -241,6 +243,84 @@ describe('serverLifecycle supervision of a Kubernetes server', () => {
         serverId,
         seen: { pod, restarts: 0, ready: true },
       });
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+
+  it("looks at the pod when a probe fails: a restart its watch has not reported (the watch's worker died) is counted once, from the pod", async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, failureThreshold: 3, crashloopRestarts: 5 });
+    activities.decideLaunch.mockImplementation(async ({ serverId: id }) => ({
+      decisionId: 1,
+      decision: launchableDecision(id, { backend: 'kubernetes', executorName: 'kubernetes' }),
+    }));
+    const name = `mcp-server-${serverId}-a`;
+    const exit = 'exit code 137 (Error)';
+    let pod: PodObservation = {
+      pod: name,
+      restarts: 0,
+      ready: true,
+      reason: 'running and ready',
+      lastTermination: null,
+    };
+    let failing = 0;
+    activities.probeServer.mockImplementation(async () =>
+      failing > 0
+        ? ((failing -= 1),
+          {
+            ok: false,
+            method: 'ping' as const,
+            latencyMs: null,
+            error: pod.reason,
+            exited: !pod.ready,
+            toolsDigest: null,
+          })
+        : { ok: true, method: 'ping' as const, latencyMs: 3, error: null, exited: false, toolsDigest: 'sha256:0' },
+    );
+    const blocking = activities.awaitKubernetesPodChange.getMockImplementation()!;
+    activities.awaitKubernetesPodChange.mockImplementation(async (input) => {
+      const { seen } = input;
+      if (!seen) return pod;
+      // The watch from the first observation stands for one whose worker died: it never reports.
+      if (seen.restarts === 0) return blocking(input);
+      const ctx = Context.current();
+      while (!podChanged(seen, pod)) {
+        ctx.heartbeat();
+        await Promise.race([new Promise((r) => setTimeout(r, 20)), ctx.cancelled]);
+      }
+      return pod;
+    });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(ledger.status).toBe('running'));
+      const watching = () => activities.awaitKubernetesPodChange.mock.calls.filter(([i]) => i.seen).length;
+      await eventually(() => expect(watching()).toBe(1));
+      // Killed and restarted by the kubelet, which backs off: the probes fail, the watch says nothing.
+      pod = { pod: name, restarts: 1, ready: false, reason: `pod ${name}: CrashLoopBackOff`, lastTermination: exit };
+      failing = 1_000;
+      await eventually(() => expect(ledger.status).toBe('unhealthy'));
+      pod = { pod: name, restarts: 1, ready: true, reason: 'running and ready', lastTermination: exit };
+      failing = 0;
+      await eventually(() => expect(ledger.statuses().slice(-1)).toEqual(['running']));
+      expect(ledger.statuses()).toEqual(['starting', 'running', 'unhealthy', 'running']);
+      expect(ledger.reasonOf('unhealthy')).toBe(
+        `pod ${name}: CrashLoopBackOff; restarted by Kubernetes (once), last exit: ${exit}`,
+      );
+      // A probe that fails while the pod is as it was seen counts as a failed probe.
+      failing = 1;
+      await eventually(() => expect(ledger.statuses().slice(-2)).toEqual(['degraded', 'running']));
+      expect(ledger.reasonOf('degraded')).toBe('probe failed (1 of 3): running and ready');
+      const looks = activities.awaitKubernetesPodChange.mock.calls.filter(([i]) => !i.seen);
+      // The first watch, then one look per failed probe: the one that found the restart, the last one.
+      expect(looks).toHaveLength(3);
+      // The stale watch was given up for one from the pod the look found.
+      expect(activities.awaitKubernetesPodChange.mock.calls.map(([i]) => i.seen).filter(Boolean)).toEqual([
+        { pod: name, restarts: 0, ready: true },
+        { pod: name, restarts: 1, ready: false },
+        { pod: name, restarts: 1, ready: true },
+      ]);
+      expect(activities.launchKubernetesServer).toHaveBeenCalledTimes(1);
       await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
       await eventually(() => expect(ledger.status).toBe('stopped'));
     });

@@ -20,6 +20,7 @@ import {
   crashloopReason,
   judgeProbe,
   planRestart,
+  podChanged,
   podCrashloopReason,
   podRestartsSince,
   podUnwellReason,
@@ -38,6 +39,13 @@ const ROLLBACK_PATCH = 'rollback-v1';
 
 /** Kubernetes servers are supervised too (probes, the pod watch, restarts counted); older runs left them alone. */
 const K8S_SUPERVISION_PATCH = 'k8s-supervision-v1';
+
+/**
+ * A Kubernetes server's failed probe looks at its pod before it is counted: the pod watch in flight
+ * may be on a worker that died (retried elsewhere only once its heartbeat times out), and a
+ * restart it has not reported yet is what the failure is.
+ */
+const K8S_POD_CHECK_PATCH = 'k8s-supervision-pod-check-v1';
 
 /** Docker's and Kubernetes' workloads are supervised here (virtual machines are not yet). */
 export function supervises(server: ServerEntity): boolean {
@@ -200,7 +208,20 @@ async function superviseKubernetes(server: ServerEntity, settings: HealthSetting
         last = current.changed;
         if (!(await judgePod(server, settings, last))) continue;
       }
-      await judge(server, settings, await probeOnce(server, settings));
+      const result = await probeOnce(server, settings);
+      if (!result.ok && patched(K8S_POD_CHECK_PATCH)) {
+        // Without `seen`, the pod as it is now. Changed: the pod explains the failure (a restart
+        // counted once, with its exit), and the watch goes on from it; unchanged: the probe counts.
+        const now = await supervisor.awaitKubernetesPodChange({ serverId: server.serverId });
+        if (podChanged(last, now)) {
+          watch?.scope.cancel();
+          watch = undefined;
+          last = now;
+          await judgePod(server, settings, now);
+          continue;
+        }
+      }
+      await judge(server, settings, result);
     }
   } finally {
     watch?.scope.cancel();

@@ -38,7 +38,7 @@ import {
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
 import type { ImageConfig } from '../../lib/registry/client.js';
-import type { PodObservation } from '../../lib/server-health.js';
+import { podChanged, type PodObservation } from '../../lib/server-health.js';
 import { registryClientFor } from '../../lib/registry/image-digest.js';
 import { parseImageReference, parseRegistry } from '../../lib/registry/reference.js';
 import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
@@ -59,10 +59,6 @@ function lastTermination(pod: V1Pod): string | null {
   if (!t) return null;
   return `exit code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}${t.message ? `: ${t.message}` : ''}`;
 }
-
-/** Whether an observation says something the supervisor has not seen. */
-const changed = (seen: Pick<PodObservation, 'pod' | 'restarts' | 'ready'> | undefined, now: PodObservation) =>
-  !seen || seen.pod !== now.pod || seen.restarts !== now.restarts || seen.ready !== now.ready;
 
 const ignore404 = (what: string) => (err: unknown) => {
   if (kubeStatus(err) !== 404) throw kubeError(what, err);
@@ -564,7 +560,7 @@ export function createKubernetesExecutor(
       for (;;) {
         ctx.heartbeat();
         const { observation, query, resourceVersion } = await observePods(serverId, workload);
-        if (changed(seen, observation)) return observation;
+        if (podChanged(seen, observation)) return observation;
         await nextChange(kube, query, resourceVersion, 5_000, ctx.cancelled);
       }
     },
