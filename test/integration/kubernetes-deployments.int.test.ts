@@ -478,7 +478,11 @@ describe('a kubernetes server under supervision', () => {
     expect(statuses).not.toContain('restarting');
     expect(await launches(id)).toBe(launched);
     expect(await gatewayEcho(h, id, 'resumed')).toEqual({ content: [{ type: 'text', text: 'resumed' }] });
-    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-kubernetes-supervised-open');
+    recordHistory(
+      h.env.TEMPORAL_ADDRESS!,
+      h.workflowIds.server(id),
+      'server-lifecycle-kubernetes-supervised-pod-check-open',
+    );
   }, 240_000);
 
   it('goes crashloop when its pod keeps crashing, and the gateway answers 503 with Retry-After', async () => {
