@@ -111,7 +111,15 @@ async function runningDecision(serverId: number) {
 
 beforeAll(async () => {
   stack = await startBuildStack('rollback');
-  h = await startHarness('rollback', { ...stack.env('linux/amd64'), ...FAST_HEALTH });
+  h = await startHarness('rollback', {
+    ...stack.env('linux/amd64'),
+    ...FAST_HEALTH,
+    // The good digest must pass a 30 s soak that a new worker joins: on a loaded machine two probes
+    // slower than 1.5 s would roll it back. The bad one hangs, so it still fails within seconds.
+    HEALTH_PROBE_TIMEOUT_MS: '5000',
+    HEALTH_DEGRADED_LATENCY_MS: '5000',
+    HEALTH_FAILURE_THRESHOLD: '3',
+  });
   call = httpClient(h.apiUrl);
   repo = await helloMcpRepo(stack, 'rb-hello');
 }, 300_000);
