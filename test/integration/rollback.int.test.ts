@@ -349,6 +349,10 @@ describe('a release track with a soak', () => {
       h.workflowIds.promotion(badStaging),
       'promotion-staging-soak-failed-rolled-back',
     );
-    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(serverId), 'server-lifecycle-rollback-relaunch-open');
+    recordHistory(
+      h.env.TEMPORAL_ADDRESS!,
+      h.workflowIds.server(serverId),
+      'server-lifecycle-rollback-relaunch-gate-during-decision-open',
+    );
   }, 120_000);
 });
