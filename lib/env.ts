@@ -353,6 +353,26 @@ export const envSchema = z.object({
    * row and the kubelet restarts the container.
    */
   K8S_PROBE_PERIOD_SECONDS: int(10, 2, 300),
+  /**
+   * The URL the gateway and the health probes reach a server's Service at, from `{service}`,
+   * `{namespace}`, `{port}` and `{path}`: the cluster's DNS name by default (an API and worker that
+   * run in the cluster); outside it, whatever routes to the Services (an ingress, a proxy).
+   */
+  K8S_SERVICE_ENDPOINT: z
+    .string()
+    .trim()
+    .default('http://{service}.{namespace}.svc:{port}{path}')
+    .refine((v) => v.includes('{service}'), 'expected a URL naming {service}')
+    .refine(
+      (v) =>
+        isHttpUrl(
+          v
+            .replaceAll('{port}', '8080')
+            .replaceAll('{path}', '/mcp')
+            .replace(/\{(service|namespace)\}/g, 'x'),
+        ),
+      'expected an http:// or https:// URL',
+    ),
 
   REGISTRY: optionalText,
   REGISTRY_AUTH_DOCKERCONFIG: optionalText,

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { judgeProbe, planRestart, type HealthSettings } from './server-health.js';
+import {
+  judgeProbe,
+  planRestart,
+  podCrashloopReason,
+  podRestartsSince,
+  podUnwellReason,
+  type HealthSettings,
+} from './server-health.js';
 
 const s: HealthSettings = {
   probeIntervalMs: 10_000,
@@ -70,5 +77,45 @@ describe('planRestart', () => {
     const recent = [now - 1, now - 2, now - 3, now - 4, now - 5];
     expect(planRestart(s, [...recent, now - 700_000], now)).toEqual({ recent, delayMs: 160_000, crashloop: true });
     expect(planRestart(s, recent.slice(1), now).crashloop).toBe(false);
+  });
+});
+
+describe('a Kubernetes pod observed', () => {
+  const seen = { name: 'mcp-server-1-a', restarts: 2, ready: true };
+  const now = (o: Partial<Parameters<typeof podRestartsSince>[1]> = {}) => ({
+    pod: 'mcp-server-1-a',
+    restarts: 2,
+    ready: true,
+    reason: 'pod mcp-server-1-a running and ready',
+    lastTermination: null,
+    ...o,
+  });
+
+  it('counts the restarts since it was seen: the container restarted, or the pod replaced', () => {
+    expect(podRestartsSince(seen, now())).toBe(0);
+    expect(podRestartsSince(seen, now({ restarts: 4 }))).toBe(2);
+    // Replaced by its ReplicaSet: one restart, plus the new pod's own.
+    expect(podRestartsSince(seen, now({ pod: 'mcp-server-1-b', restarts: 0 }))).toBe(1);
+    expect(podRestartsSince(seen, now({ pod: 'mcp-server-1-b', restarts: 1 }))).toBe(2);
+    // No pod yet: nothing to count until its replacement is there.
+    expect(podRestartsSince(seen, now({ pod: null, restarts: 0 }))).toBe(0);
+    // A fresh launch: every restart of its pod is its own.
+    expect(podRestartsSince(undefined, now({ restarts: 3 }))).toBe(3);
+  });
+
+  it('says why it is unwell: not Ready, restarted by Kubernetes with its last exit', () => {
+    const exit = 'exit code 137 (Error): liveness probe failed';
+    expect(podUnwellReason(now({ ready: false, reason: 'pod p running: not ready' }), 0)).toBe(
+      'pod p running: not ready',
+    );
+    expect(podUnwellReason(now({ lastTermination: exit }), 1)).toBe(
+      `pod mcp-server-1-a restarted by Kubernetes (once), last exit: ${exit}`,
+    );
+    expect(podUnwellReason(now({ ready: false, reason: 'pod p: CrashLoopBackOff', lastTermination: exit }), 2)).toBe(
+      `pod p: CrashLoopBackOff; restarted by Kubernetes (2 times), last exit: ${exit}`,
+    );
+    expect(podCrashloopReason(s, 5, 'pod p: CrashLoopBackOff')).toBe(
+      '5 restarts within 600 s (Kubernetes restarts it, backing off); last failure: pod p: CrashLoopBackOff',
+    );
   });
 });

@@ -24,7 +24,34 @@ export interface HealthCarried {
   restarts: number[];
   /** Why the server needs a restart, for the restart's reason. */
   reason: string | null;
+  /** A Kubernetes server: its pod as last observed, so each restart the kubelet makes is counted once. */
+  pod?: PodSeen;
 }
+
+/** A Kubernetes server's pod as the supervisor last saw it. */
+export interface PodSeen {
+  name: string;
+  /** Its server container's restartCount. */
+  restarts: number;
+  ready: boolean;
+}
+
+/**
+ * What the pod watch reports of a Kubernetes server: the pod of its Deployment's current template
+ * that stands for it (null: none yet, a replacement not created), its container's restarts, whether
+ * it is Ready (the kubelet's MCP probe passed), and why not, with the container's last termination.
+ */
+export interface PodObservation {
+  pod: string | null;
+  restarts: number;
+  ready: boolean;
+  reason: string;
+  lastTermination: string | null;
+}
+
+/** Whether an observation says something the supervisor has not seen (nothing seen: it does). */
+export const podChanged = (seen: Pick<PodObservation, 'pod' | 'restarts' | 'ready'> | undefined, now: PodObservation) =>
+  !seen || seen.pod !== now.pod || seen.restarts !== now.restarts || seen.ready !== now.ready;
 
 export const freshHealth = (): HealthCarried => ({ failures: 0, restarts: [], reason: null });
 
@@ -101,4 +128,32 @@ export function crashloopReason(s: HealthSettings, plan: RestartPlan, last: stri
 
 export function restartReason(plan: RestartPlan, last: string | null): string {
   return `restart ${plan.recent.length + 1} after waiting ${seconds(plan.delayMs)}: ${last ?? 'unhealthy'}`;
+}
+
+/**
+ * How many restarts a pod observation shows since the one before: the container's restartCount
+ * grew, or the pod was replaced (deleted, evicted: its ReplicaSet made another, one restart plus its
+ * own). With none before (a fresh launch) every restart of the pod counts: they are this launch's.
+ */
+export function podRestartsSince(before: PodSeen | undefined, now: PodObservation): number {
+  if (now.pod === null) return 0;
+  if (!before) return now.restarts;
+  if (now.pod === before.name) return Math.max(0, now.restarts - before.restarts);
+  return 1 + now.restarts;
+}
+
+/** Why a pod observation makes a Kubernetes server unhealthy: not Ready, or restarted by the kubelet. */
+export function podUnwellReason(now: PodObservation, restarted: number): string {
+  const restart =
+    restarted > 0
+      ? `restarted by Kubernetes (${restarted === 1 ? 'once' : `${restarted} times`})` +
+        (now.lastTermination ? `, last exit: ${now.lastTermination}` : '')
+      : '';
+  if (now.ready) return `pod ${now.pod} ${restart}`;
+  return restart ? `${now.reason}; ${restart}` : now.reason;
+}
+
+/** A Kubernetes server restarted too often: the kubelet's back-off is what delays the next start. */
+export function podCrashloopReason(s: HealthSettings, recent: number, last: string | null): string {
+  return `${recent} restarts within ${seconds(s.crashloopWindowMs)} (Kubernetes restarts it, backing off); last failure: ${last ?? 'unknown'}`;
 }

@@ -94,7 +94,8 @@ const TRANSITIONS: Record<ServerStatus, readonly ServerStatus[]> = {
   ],
   // A restart is a launch: it goes through starting, as any launch does.
   restarting: ['starting', 'crashloop', 'stopping', 'redeploying', 'deleting', 'error'],
-  crashloop: ['restarting', 'running', 'degraded', 'stopping', 'redeploying', 'deleting', 'error'],
+  // A Kubernetes server in crashloop answers again once its pod is Ready: as what its probe finds.
+  crashloop: ['restarting', 'running', 'degraded', 'drifted', 'stopping', 'redeploying', 'deleting', 'error'],
   drifted: ['running', 'degraded', 'unhealthy', 'restarting', 'stopping', 'redeploying', 'deleting', 'error'],
   stopping: ['stopped', 'deleting', 'error'],
   stopped: ['starting', 'building', 'redeploying', 'deleting'],

@@ -40,6 +40,8 @@ export function reasonOf(err: unknown): string {
 
 /** Supersedes held launches by intents queued before the wait (server-lifecycle.ts has the same id). */
 const ROLLBACK_PATCH = 'rollback-v1';
+/** A gate change signalled while a launch decided makes it decide again (a lost wake-up before). */
+const GATE_DURING_DECISION_PATCH = 'gate-change-during-decision-v1';
 
 /** Statuses a rollback's relaunch leaves alone: nothing runs there, or the operator stopped it. */
 const AT_REST: readonly ServerStatus[] = ['creating', 'ready', 'stopping', 'stopped', 'deleting'];
@@ -260,9 +262,18 @@ export class ServerEntity {
     upsertSearchAttributes([{ key: ServerStatusKey, value: to }]);
   }
 
-  /** Waits for the next gateChanged signal; any new intent cancels the wait. */
-  async untilGateChanges(): Promise<void> {
-    const seen = this.gateSignals;
+  /** gateChanged signals received so far: a launch notes it before it decides. */
+  get gateChanges(): number {
+    return this.gateSignals;
+  }
+
+  /**
+   * Waits for a gateChanged signal after the `since`-th (the count before the held decision): one
+   * that came while the decision was made may have changed what it read, so it does not wait.
+   * Older runs waited for the next one after the decision. Any new intent cancels the wait.
+   */
+  async untilGateChanges(since: number): Promise<void> {
+    const seen = patched(GATE_DURING_DECISION_PATCH) ? since : this.gateSignals;
     this.waitingOnGate = true;
     // An intent queued while the launch decided supersedes the wait as one arriving during it does
     // (a rollback's relaunch sent while a held restart decided); older runs waited regardless.

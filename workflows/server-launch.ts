@@ -144,6 +144,7 @@ function launcherFor(backend: Backend): Launcher {
 export async function launch(server: ServerEntity, artifactRunId: number | undefined): Promise<void> {
   await server.transition('starting');
   for (;;) {
+    const gateChanges = server.gateChanges;
     const { decisionId, decision } = await runtime.decideLaunch({
       serverId: server.serverId,
       decisionKey: server.nextKey(),
@@ -162,7 +163,7 @@ export async function launch(server: ServerEntity, artifactRunId: number | undef
         'pending-governance',
         `policy decision ${decisionId} waits for: ${waitingFor(decision.notes).join(', ') || 'governance'}`,
       );
-      await server.untilGateChanges();
+      await server.untilGateChanges(gateChanges);
       await server.transition('starting', 'a gate changed: deciding again');
       continue;
     }

@@ -225,6 +225,30 @@ describe.concurrent('serverLifecycle: governance gates', () => {
     });
   });
 
+  it('a gate that changes while the launch decides makes it decide again rather than wait', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    let deciding!: () => void;
+    const decided = new Promise<void>((resolve) => (deciding = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // The first decision read the gate before the promotion that opens it, whose signal comes meanwhile.
+    activities.decideLaunch.mockImplementationOnce(async () => {
+      deciding();
+      await released;
+      return { decisionId: 51, decision: heldDecision(serverId) };
+    });
+    activities.decideLaunch.mockResolvedValueOnce({ decisionId: 52, decision: launchableDecision(serverId) });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await decided;
+      await handle.signal(gateChangedSignal); // in the history once it resolves
+      release();
+      await settles(handle, ledger, 'running');
+      expect(ledger.statuses()).toEqual(['starting', 'pending-governance', 'starting', 'running']);
+      expect(activities.launchServer.mock.calls[0]![0]).toMatchObject({ decisionId: 52 });
+    });
+  });
+
   it('stop supersedes a launch waiting on a gate', async () => {
     const { activities, ledger, serverId } = fakeServerActivities();
     activities.decideLaunch.mockResolvedValue({ decisionId: 5, decision: heldDecision(serverId) });

@@ -3,9 +3,11 @@
 // unhealthy then a restart, a server that keeps failing goes crashloop with growing delays, and an
 // intent ends the supervision (and its wait for the exit). Timings are milliseconds here; the
 // integration tests (test/integration/supervision.int.test.ts) run the same on Docker.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../lib/errors.js';
+import { podChanged, type PodObservation } from '../lib/server-health.js';
 import { stateQuery, stopUpdate } from './server-lifecycle.messages.js';
 import { relaunchRequestedSignal } from './governance.messages.js';
 import {
@@ -177,6 +179,150 @@ describe.concurrent('serverLifecycle supervision', () => {
       await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
       await eventually(() => expect(ledger.statuses()).toEqual(['starting', 'running', 'drifted', 'running']), 40_000);
       expect(ledger.reasonOf('drifted')).toBe('tools differ from those certified for sha256:aaa: added tool shout');
+    });
+  }, 60_000);
+});
+
+// Apart from the timing-sensitive cases above: run beside them, it made their waits time out on a loaded machine.
+describe('serverLifecycle supervision of a Kubernetes server', () => {
+  it('counts the restarts a Kubernetes pod shows, noticed by the pod watch; crashloop past the threshold; never relaunches', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    activities.decideLaunch.mockImplementation(async ({ serverId: id }) => ({
+      decisionId: 1,
+      decision: launchableDecision(id, { backend: 'kubernetes', executorName: 'kubernetes' }),
+    }));
+    const pod = `mcp-server-${serverId}-a`;
+    const ready = { pod, ready: true, reason: `pod ${pod} running and ready`, lastTermination: null };
+    const unready = (restarts: number, reason: string) => ({
+      pod,
+      restarts,
+      ready: false,
+      reason,
+      lastTermination: 'exit code 137 (Error)',
+    });
+    const blocking = activities.awaitKubernetesPodChange.getMockImplementation()!;
+    const later = (o: object) => async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return o as never;
+    };
+    activities.awaitKubernetesPodChange
+      .mockImplementationOnce(async () => ({ ...ready, restarts: 0 }))
+      .mockImplementationOnce(later(unready(1, `pod ${pod} running: containers with unready status: [mcp]`)))
+      .mockImplementationOnce(later({ ...ready, restarts: 1, lastTermination: 'exit code 137 (Error)' }))
+      .mockImplementationOnce(later(unready(2, `pod ${pod}: container mcp CrashLoopBackOff: back-off 10s`)))
+      .mockImplementationOnce(later({ ...ready, restarts: 2, lastTermination: 'exit code 137 (Error)' }))
+      .mockImplementation(blocking);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(
+        () =>
+          expect(ledger.statuses()).toEqual([
+            'starting',
+            'running',
+            'unhealthy',
+            'running',
+            'unhealthy',
+            'crashloop',
+            'running',
+          ]),
+        40_000,
+      );
+      expect(ledger.events[2]!.reason).toBe(
+        `pod ${pod} running: containers with unready status: [mcp]; restarted by Kubernetes (once), last exit: exit code 137 (Error)`,
+      );
+      expect(ledger.reasonOf('crashloop')).toMatch(
+        /^2 restarts within 600 s \(Kubernetes restarts it, backing off\); last failure: pod \S+: container mcp CrashLoopBackOff/,
+      );
+      // Kubernetes restarted it; the workflow only watched, and probed the Ready pod.
+      expect(activities.launchKubernetesServer).toHaveBeenCalledTimes(1);
+      expect(activities.awaitWorkloadExit).not.toHaveBeenCalled();
+      expect(activities.probeServer).toHaveBeenCalledTimes(3);
+      // Each watch but the first asks about a change from what was seen last.
+      expect(activities.awaitKubernetesPodChange.mock.calls[1]![0]).toEqual({
+        serverId,
+        seen: { pod, restarts: 0, ready: true },
+      });
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+
+  it("looks at the pod when a probe fails: a restart its watch has not reported (the watch's worker died) is counted once, from the pod", async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, failureThreshold: 3, crashloopRestarts: 5 });
+    activities.decideLaunch.mockImplementation(async ({ serverId: id }) => ({
+      decisionId: 1,
+      decision: launchableDecision(id, { backend: 'kubernetes', executorName: 'kubernetes' }),
+    }));
+    const name = `mcp-server-${serverId}-a`;
+    const exit = 'exit code 137 (Error)';
+    let pod: PodObservation = {
+      pod: name,
+      restarts: 0,
+      ready: true,
+      reason: 'running and ready',
+      lastTermination: null,
+    };
+    let failing = 0;
+    activities.probeServer.mockImplementation(async () =>
+      failing > 0
+        ? ((failing -= 1),
+          {
+            ok: false,
+            method: 'ping' as const,
+            latencyMs: null,
+            error: pod.reason,
+            exited: !pod.ready,
+            toolsDigest: null,
+          })
+        : { ok: true, method: 'ping' as const, latencyMs: 3, error: null, exited: false, toolsDigest: 'sha256:0' },
+    );
+    const blocking = activities.awaitKubernetesPodChange.getMockImplementation()!;
+    activities.awaitKubernetesPodChange.mockImplementation(async (input) => {
+      const { seen } = input;
+      if (!seen) return pod;
+      // The watch from the first observation stands for one whose worker died: it never reports.
+      if (seen.restarts === 0) return blocking(input);
+      const ctx = Context.current();
+      while (!podChanged(seen, pod)) {
+        ctx.heartbeat();
+        await Promise.race([new Promise((r) => setTimeout(r, 20)), ctx.cancelled]);
+      }
+      return pod;
+    });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(ledger.status).toBe('running'));
+      const watching = () => activities.awaitKubernetesPodChange.mock.calls.filter(([i]) => i.seen).length;
+      await eventually(() => expect(watching()).toBe(1));
+      // Killed and restarted by the kubelet, which backs off: the probes fail, the watch says nothing.
+      pod = { pod: name, restarts: 1, ready: false, reason: `pod ${name}: CrashLoopBackOff`, lastTermination: exit };
+      failing = 1_000;
+      await eventually(() => expect(ledger.status).toBe('unhealthy'));
+      pod = { pod: name, restarts: 1, ready: true, reason: 'running and ready', lastTermination: exit };
+      failing = 0;
+      await eventually(() => expect(ledger.statuses().slice(-1)).toEqual(['running']));
+      expect(ledger.statuses()).toEqual(['starting', 'running', 'unhealthy', 'running']);
+      expect(ledger.reasonOf('unhealthy')).toBe(
+        `pod ${name}: CrashLoopBackOff; restarted by Kubernetes (once), last exit: ${exit}`,
+      );
+      // A probe that fails while the pod is as it was seen counts as a failed probe.
+      failing = 1;
+      await eventually(() => expect(ledger.statuses().slice(-2)).toEqual(['degraded', 'running']));
+      expect(ledger.reasonOf('degraded')).toBe('probe failed (1 of 3): running and ready');
+      const looks = activities.awaitKubernetesPodChange.mock.calls.filter(([i]) => !i.seen);
+      // The first watch, then one look per failed probe: the one that found the restart, the last one.
+      expect(looks).toHaveLength(3);
+      // The stale watch was given up for one from the pod the look found.
+      expect(activities.awaitKubernetesPodChange.mock.calls.map(([i]) => i.seen).filter(Boolean)).toEqual([
+        { pod: name, restarts: 0, ready: true },
+        { pod: name, restarts: 1, ready: false },
+        { pod: name, restarts: 1, ready: true },
+      ]);
+      expect(activities.launchKubernetesServer).toHaveBeenCalledTimes(1);
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
     });
   }, 60_000);
 });

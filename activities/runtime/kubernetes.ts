@@ -13,7 +13,7 @@ import type { Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
-import { recordKubernetesLaunch } from '../../lib/ledger/runtime.js';
+import { recordKubernetesLaunch, recordedWorkload } from '../../lib/ledger/runtime.js';
 import { EXECUTORS } from '../../lib/policy/decide.js';
 import {
   LogsUnavailable,
@@ -38,6 +38,7 @@ import {
   type PodVerdict,
 } from '../../lib/kubernetes/manifests.js';
 import type { ImageConfig } from '../../lib/registry/client.js';
+import { podChanged, type PodObservation } from '../../lib/server-health.js';
 import { registryClientFor } from '../../lib/registry/image-digest.js';
 import { parseImageReference, parseRegistry } from '../../lib/registry/reference.js';
 import { bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
@@ -50,6 +51,14 @@ const MCP_PORT = 8080;
 const MCP_PATH = '/mcp';
 
 export type KubernetesVerdict = PodVerdict | { state: 'timeout'; reason: string };
+
+/** The last termination of a pod's server container, as an operator reads it: `exit code 137 (Error): …`. */
+function lastTermination(pod: V1Pod): string | null {
+  const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME);
+  const t = status?.lastState?.terminated ?? status?.state?.terminated;
+  if (!t) return null;
+  return `exit code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}${t.message ? `: ${t.message}` : ''}`;
+}
 
 const ignore404 = (what: string) => (err: unknown) => {
   if (kubeStatus(err) !== 404) throw kubeError(what, err);
@@ -303,6 +312,71 @@ export function createKubernetesExecutor(
   }
 
   /**
+   * The pod that stands for the server, as the supervisor sees it: of the Deployment's current
+   * template, not being deleted, the Ready one else the newest (a bare pod: itself).
+   */
+  async function observePods(
+    serverId: number,
+    workload: string,
+  ): Promise<{
+    observation: PodObservation;
+    query: { fieldSelector?: string; labelSelector?: string };
+    resourceVersion?: string;
+  }> {
+    let pods: V1Pod[];
+    let query: { fieldSelector?: string; labelSelector?: string };
+    let resourceVersion: string | undefined;
+    let gone: string | undefined;
+    if (workload !== deploymentName(serverId)) {
+      query = { fieldSelector: `metadata.name=${workload}` };
+      const pod = await kube
+        .core()
+        .readNamespacedPod({ name: workload, namespace })
+        .catch((err: unknown) => {
+          if (kubeStatus(err) === 404) return undefined;
+          throw kubeError(`reading pod ${workload}`, err);
+        });
+      pods = pod ? [pod] : [];
+      resourceVersion = pod?.metadata?.resourceVersion;
+      if (!pod) gone = `pod ${workload} of server ${serverId} no longer exists`;
+    } else {
+      const deployment = await readDeployment(serverId);
+      if (!deployment) {
+        query = { labelSelector: serverSelector(serverId) };
+        pods = [];
+        gone = `deployment ${workload} of server ${serverId} no longer exists`;
+      } else {
+        const current = await currentPods(serverId, deployment);
+        ({ pods, resourceVersion } = current);
+        query = { labelSelector: current.labelSelector };
+      }
+    }
+    const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+    const pod = live.find((p) => podVerdict(p).state === 'running') ?? live[0];
+    if (!pod) {
+      const reason = gone ?? `deployment ${workload} has no pod: its ReplicaSet is replacing it`;
+      return {
+        observation: { pod: null, restarts: 0, ready: false, reason, lastTermination: null },
+        query,
+        resourceVersion,
+      };
+    }
+    const verdict = podVerdict(pod);
+    const status = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME);
+    return {
+      observation: {
+        pod: pod.metadata!.name!,
+        restarts: status?.restartCount ?? 0,
+        ready: verdict.state === 'running',
+        reason: verdict.reason,
+        lastTermination: lastTermination(pod),
+      },
+      query,
+      resourceVersion,
+    };
+  }
+
+  /**
    * The pod whose logs stand for the server's: the current template's Ready pod, else its newest,
    * else any of the server's (the old ReplicaSet's during a rollout); the workload itself for a bare pod.
    */
@@ -333,7 +407,10 @@ export function createKubernetesExecutor(
 
     async launch(input: LaunchInput): Promise<Launched> {
       const name = deploymentName(input.serverId);
-      const endpoint = `http://${serviceName(input.serverId)}.${namespace}.svc:${MCP_PORT}${MCP_PATH}`;
+      const endpoint = env.K8S_SERVICE_ENDPOINT.replaceAll('{service}', serviceName(input.serverId))
+        .replaceAll('{namespace}', namespace)
+        .replaceAll('{port}', String(MCP_PORT))
+        .replaceAll('{path}', MCP_PATH);
       // Recorded before the Deployment exists, so a crash in between leaves nothing untracked.
       await recordKubernetesLaunch(sql, {
         serverId: input.serverId,
@@ -465,8 +542,34 @@ export function createKubernetesExecutor(
         await nextChange(kube, query, resourceVersion, Math.min(left, 5_000), ctx.cancelled);
       }
     },
+
+    /**
+     * Watches the server's pod until the supervisor has something new to judge (another pod, a
+     * restart by the kubelet, Ready gained or lost), heartbeating: a crashed container is noticed
+     * within seconds, not at the next probe. `seen` absent: the pod as it is now.
+     */
+    async awaitPodChange({
+      serverId,
+      seen,
+    }: {
+      serverId: number;
+      seen?: Pick<PodObservation, 'pod' | 'restarts' | 'ready'>;
+    }): Promise<PodObservation> {
+      const ctx = Context.current();
+      const workload = (await recordedWorkload(sql, serverId))?.workload ?? deploymentName(serverId);
+      for (;;) {
+        ctx.heartbeat();
+        const { observation, query, resourceVersion } = await observePods(serverId, workload);
+        if (podChanged(seen, observation)) return observation;
+        await nextChange(kube, query, resourceVersion, 5_000, ctx.cancelled);
+      }
+    },
   } satisfies Executor<LaunchInput, Launched> & {
     awaitReady(input: { serverId: number; workload: string }): Promise<KubernetesVerdict>;
+    awaitPodChange(input: {
+      serverId: number;
+      seen?: Pick<PodObservation, 'pod' | 'restarts' | 'ready'>;
+    }): Promise<PodObservation>;
   };
 }
 

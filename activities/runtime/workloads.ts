@@ -11,6 +11,8 @@ export function createWorkloadActivities(executors: Executors) {
     launchServer: docker.launch,
     launchKubernetesServer: kubernetes.launch,
     awaitKubernetesServer: kubernetes.awaitReady,
+    /** The supervisor's watch on a Kubernetes server's pod (workflows/server-supervision.ts). */
+    awaitKubernetesPodChange: kubernetes.awaitPodChange,
     provisionVm: vm.launch,
 
     /** Stops the server's workload where it was recorded to run; nothing recorded, nothing to stop. */

@@ -253,10 +253,15 @@ export async function rotateWebhookSecret(sql: Sql, id: number): Promise<string>
   return secret;
 }
 
-/** The owner's servers waiting in pending-governance: whoever changes a gate's input tells each to decide again. */
+/**
+ * The owner's servers a gate may hold: waiting in pending-governance, or starting — a launch deciding
+ * now may have read the gate before its change and be about to wait. Whoever changes a gate's input
+ * tells each to decide again; one that is launching anyway ignores it.
+ */
 export async function gatedServers(sql: Sql, ownerId: number): Promise<number[]> {
   const rows = await sql<{ id: number }[]>`
-    select id from mcp_servers where owner_id = ${ownerId} and status = 'pending-governance' order by id`;
+    select id from mcp_servers
+    where owner_id = ${ownerId} and status in ('pending-governance', 'starting') order by id`;
   return rows.map((r) => r.id);
 }
 

@@ -7,6 +7,10 @@
 // redeploy rolls to a new ReplicaSet; a deleted pod comes back; a server that stops answering MCP
 // is restarted by its liveness probe. The server's image is a tag in the file's own registry, so the
 // decision resolves it as it would any image source, and the Deployment runs the digest it named.
+// The servers are supervised by their workflow as Docker's are: probed over the gateway's path (a
+// proxy stands for the cluster's Service routing, test/support/service-proxy.ts), a crashed pod
+// noticed by the pod watch within seconds and its restart by Kubernetes counted, crashloop past the
+// HEALTH_* thresholds (short here), supervision resumed after the worker is killed.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -21,10 +25,12 @@ import { TOOLS_BIN } from '../../scripts/stack/paths.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { startRegistry, type Registry } from '../../scripts/stack/registry.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { replayTaskQueue } from '../support/histories.js';
+import { recordHistory, replayTaskQueue } from '../support/histories.js';
 import { eventually, httpClient } from '../support/http.js';
 import { startKubeletStandIn, type KubeletStandIn, type PodRunner } from '../support/kubelet-stand-in.js';
 import { pushMinimalImage } from '../support/registry-image.js';
+import { startServiceProxy, type ServiceProxy } from '../support/service-proxy.js';
+import { gatewayEcho, gatewayPost } from '../support/supervised.js';
 
 const NAMESPACE = 'mcp-deployments';
 /** The bridge binaries (with --probe); STDIO_BRIDGE_DIR as the worker reads it, else setup's. */
@@ -42,6 +48,7 @@ let routerImage: string;
 let routerDigest: string;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
+let services: ServiceProxy;
 
 const selector = (id: number) => `mcp-host.dev/server-id=${id}`;
 const podsOf = async (id: number) =>
@@ -127,6 +134,17 @@ const readyPod = (id: number, what: string, also: (pod: V1Pod) => boolean = () =
     () => clusterState(id),
   );
 
+/** Deletes the server and waits until it is gone. */
+async function deleteServer(id: number): Promise<void> {
+  expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+    60_000,
+    'deleted',
+    () => clusterState(id),
+  );
+}
+
 async function waitFor(id: number, status: string, what: string) {
   return eventually(
     async () => {
@@ -159,9 +177,13 @@ beforeAll(async () => {
     kubeconfig: k8s.kubeconfig,
     namespace: NAMESPACE,
     bridgeBinary: join(BRIDGE_DIR, 'stdio-bridge-amd64'),
+    // POD_CRASH (the server's config): a server that exits as soon as it starts, every time.
     start: (_pod, _container, env) =>
-      spawn(process.execPath, [POD_SERVER], { env: { ...process.env, ...env }, stdio: 'ignore' }),
+      env.POD_CRASH
+        ? spawn(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' })
+        : spawn(process.execPath, [POD_SERVER], { env: { ...process.env, ...env }, stdio: 'ignore' }),
   });
+  services = await startServiceProxy({ kubeconfig: k8s.kubeconfig, node });
 
   h = await startHarness('kubernetes-deployments', {
     CONTAINER_RUNTIME: 'kubernetes',
@@ -172,13 +194,23 @@ beforeAll(async () => {
     // and a server process slow to start on a loaded machine still gets 12 s.
     K8S_PROBE_PERIOD_SECONDS: '4',
     K8S_STDIO_BRIDGE_IMAGE: bridgeImage,
+    K8S_SERVICE_ENDPOINT: services.endpoint,
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    // Probes every 2 s; three restarts within five minutes are crashloop. Slow enough that a loaded
+    // machine's answers are not taken for a degraded server.
+    HEALTH_PROBE_INTERVAL_MS: '2000',
+    HEALTH_PROBE_TIMEOUT_MS: '3000',
+    HEALTH_DEGRADED_LATENCY_MS: '3000',
+    HEALTH_FAILURE_THRESHOLD: '3',
+    HEALTH_CRASHLOOP_RESTARTS: '3',
+    HEALTH_CRASHLOOP_WINDOW_MS: '300000',
   });
   call = httpClient(h.apiUrl);
 }, 240_000);
 
 afterAll(async () => {
   await h?.stop();
+  await services?.stop();
   await kubelet?.stop();
   await images?.stop();
   await k8s?.stop();
@@ -301,13 +333,7 @@ describe('a kubernetes server is a Deployment', () => {
   }, 90_000);
 
   it('deletes the Deployment, its ReplicaSets and pods with the server', async () => {
-    expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
-    await eventually(
-      async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
-      60_000,
-      'deleted',
-      () => clusterState(id),
-    );
+    await deleteServer(id);
     await expect(
       apps.readNamespacedDeployment({ name: `mcp-server-${id}`, namespace: NAMESPACE }),
     ).rejects.toMatchObject({ code: 404 });
@@ -320,6 +346,173 @@ describe('a kubernetes server is a Deployment', () => {
       () => clusterState(id),
     );
   }, 90_000);
+});
+
+describe('a kubernetes server under supervision', () => {
+  let id: number;
+
+  interface EventRow {
+    id: number;
+    status: string;
+    reason: string | null;
+    created_at: Date;
+  }
+  const eventsAfter = (after: number) =>
+    h.sql<EventRow[]>`
+      select id, status, reason, created_at from server_events where server_id = ${id} and id > ${after} order by id`;
+  const lastEventId = async () => (await eventsAfter(0)).at(-1)?.id ?? 0;
+  /** Waits until the events after `after` hold `statuses` in this order (others may come between). */
+  const eventsInOrder = (after: number, statuses: string[], timeoutMs: number) =>
+    eventually(
+      async () => {
+        const events = await eventsAfter(after);
+        let i = 0;
+        for (const e of events) if (e.status === statuses[i]) i += 1;
+        return i === statuses.length && events;
+      },
+      timeoutMs,
+      `events ${statuses.join(' → ')} of server ${id}`,
+      () => clusterState(id),
+    );
+  const launches = async (serverId: number) =>
+    (
+      await h.sql<
+        { n: number }[]
+      >`select count(*)::int as n from runtime_policy_decisions where server_id = ${serverId}`
+    )[0]!.n;
+
+  it('is probed over the gateway path while it runs, and serves gateway calls', async () => {
+    id = await createRouter('k8s-supervised');
+    await waitFor(id, 'running', 'the supervised server running');
+    const probes = await eventually(
+      async () => {
+        const r = await call('GET', `/api/servers/${id}/probes`, { token: h.adminToken });
+        return r.body.length >= 2 && r.body;
+      },
+      30_000,
+      'two probes',
+      () => clusterState(id),
+    );
+    expect(probes[0]).toMatchObject({ ok: true, error: null });
+    expect(probes[0].tools_digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const [runtime] = await h.sql`select endpoint from server_runtimes where server_id = ${id}`;
+    expect(runtime!.endpoint).toBe(
+      services.endpoint
+        .replace('{namespace}', NAMESPACE)
+        .replace('{service}', `mcp-server-${id}`)
+        .replace('{path}', '/mcp'),
+    );
+    expect(await gatewayEcho(h, id, 'through the service')).toEqual({
+      content: [{ type: 'text', text: 'through the service' }],
+    });
+  }, 120_000);
+
+  it("notices a crashed pod within seconds, counts Kubernetes' restart of it, and does not relaunch", async () => {
+    const pod = await readyPod(id, 'a Ready pod');
+    const name = pod.metadata!.name!;
+    const launched = await launches(id);
+    const mark = await lastEventId();
+    const killedAt = Date.now();
+    node.process(name)!.kill('SIGKILL');
+    const events = await eventsInOrder(mark, ['unhealthy', 'running'], 60_000);
+    const unhealthy = events.find((e) => e.status === 'unhealthy')!;
+    console.log(`k8s supervision: crash noticed in ${unhealthy.created_at.getTime() - killedAt} ms`);
+    // The watch on the pod saw it, not a probe (2 s apart, three failures needed).
+    expect(unhealthy.created_at.getTime() - killedAt).toBeLessThan(5_000);
+    expect(unhealthy.reason).toContain(`restarted by Kubernetes (once), last exit: exit code 137`);
+    expect(unhealthy.reason).toContain(name);
+    // Kubernetes restarted the container in its pod: the same pod, no new launch, no relaunch.
+    const after = await core.readNamespacedPod({ name, namespace: NAMESPACE });
+    expect(after.status!.containerStatuses![0]!.restartCount).toBe(1);
+    expect(await launches(id)).toBe(launched);
+    expect(events.filter((e) => e.status === 'restarting')).toHaveLength(0);
+    expect(await gatewayEcho(h, id, 'after the crash')).toEqual({
+      content: [{ type: 'text', text: 'after the crash' }],
+    });
+  }, 90_000);
+
+  it('resumes supervision after the worker is killed, counting the restart once', async () => {
+    await waitFor(id, 'running', 'running');
+    const [pod] = (await podsOf(id)).filter((p) => !p.metadata!.deletionTimestamp);
+    const name = pod!.metadata!.name!;
+    const restartsBefore = pod!.status!.containerStatuses![0]!.restartCount;
+    const launched = await launches(id);
+    const mark = await lastEventId();
+    await h.worker.kill();
+    const killedAt = Date.now();
+    node.process(name)!.kill('SIGKILL');
+    await h.restartWorker({ kill: true }); // already dead: this starts the new one
+    const events = await eventsInOrder(mark, ['unhealthy', 'running'], 120_000);
+    const recovered = events.findLast((e) => e.status === 'running')!;
+    // Settled: the new worker's probes find it well since, and the dead worker's watch has long
+    // timed out (10 s without a heartbeat), so a late report of the same restart would be in.
+    await eventually(
+      async () => {
+        const [row] = await h.sql<{ n: number }[]>`
+          select count(*)::int as n from server_probes
+          where server_id = ${id} and ok and probed_at > ${recovered.created_at}`;
+        return row!.n >= 3 && Date.now() - killedAt > 30_000;
+      },
+      90_000,
+      'probes after the recovery',
+      () => clusterState(id),
+    );
+    const after = await eventsAfter(mark);
+    const statuses = after.map((e) => e.status);
+    expect(
+      statuses.filter((s) => s === 'unhealthy'),
+      statuses.join(' → '),
+    ).toHaveLength(1);
+    // Seen by a probe that failed and looked at the pod, or by the watch retried on the new worker:
+    // either way the pod's restart is the reason.
+    expect(after.find((e) => e.status === 'unhealthy')!.reason).toContain(
+      `restarted by Kubernetes (once), last exit: exit code 137`,
+    );
+    // Counted once: with the previous case's restart that is two within the window; counted twice,
+    // three, and the server would be crashloop (HEALTH_CRASHLOOP_RESTARTS=3).
+    expect(statuses).not.toContain('crashloop');
+    expect(statuses.at(-1)).toBe('running');
+    // Kubernetes restarted the container once; nothing relaunched it.
+    const now = await core.readNamespacedPod({ name, namespace: NAMESPACE });
+    expect(now.status!.containerStatuses![0]!.restartCount).toBe(restartsBefore + 1);
+    expect(statuses).not.toContain('restarting');
+    expect(await launches(id)).toBe(launched);
+    expect(await gatewayEcho(h, id, 'resumed')).toEqual({ content: [{ type: 'text', text: 'resumed' }] });
+    recordHistory(
+      h.env.TEMPORAL_ADDRESS!,
+      h.workflowIds.server(id),
+      'server-lifecycle-kubernetes-supervised-pod-check-open',
+    );
+  }, 240_000);
+
+  it('goes crashloop when its pod keeps crashing, and the gateway answers 503 with Retry-After', async () => {
+    // Every file of a run shares one database: a name of this file's own (kubernetes.int has a k8s-crashing).
+    const crashing = await createRouter('k8s-deployment-crashing', { POD_CRASH: '1' });
+    const events = await eventually(
+      async () => {
+        const rows = await h.sql<EventRow[]>`
+          select id, status, reason, created_at from server_events where server_id = ${crashing} order by id`;
+        return rows.some((e) => e.status === 'crashloop') && rows;
+      },
+      120_000,
+      'crashloop',
+      () => clusterState(crashing),
+    );
+    expect(events.map((e) => e.status)).toEqual(expect.arrayContaining(['unhealthy', 'crashloop']));
+    expect(events.find((e) => e.status === 'crashloop')!.reason).toMatch(
+      /^3 restarts within 300 s \(Kubernetes restarts it, backing off\); last failure: .*(CrashLoopBackOff|exit code 3)/,
+    );
+    // One launch: Kubernetes did the restarts.
+    expect(await launches(crashing)).toBe(1);
+    const refused = await gatewayPost(h, crashing, { method: 'ping' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await call('POST', `/api/servers/${crashing}/stop`, { token: h.adminToken })).status).toBe(202);
+    await waitFor(crashing, 'stopped', 'the crashing server stopped');
+    await deleteServer(crashing);
+  }, 180_000);
+
+  it('is deleted with its Deployment', () => deleteServer(id), 90_000);
 });
 
 describe("a kubernetes server's secrets", () => {

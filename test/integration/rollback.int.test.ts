@@ -6,7 +6,9 @@
 // and the promotion ends `rolled_back` by itself: its reason in promotion_events and `mcpctl
 // promotions history`, the server relaunched on the first digest, a tool call through the gateway
 // answered by it. The failed digest is not promoted again unless an operator says so (repromote).
-// Timings are the HEALTH_* settings, short here as in the supervision tests.
+// Both soaks outlive a worker: it is killed (SIGKILL) while each soaks and a new one started, and
+// each soak still ends once, as it would have — passed, then rolled back. Timings are the HEALTH_*
+// settings, short here as in the supervision tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +79,28 @@ async function promote(trackId: number, run: Run, stage: string) {
 
 const promotionOf = async (id: number) => (await call('GET', `/api/promotions/${id}`, admin())).body;
 
+/** The soak notes of a promotion's events, oldest first. */
+const notesOf = async (id: number) =>
+  (
+    await h.sql<{ note: string }[]>`
+      select note from promotion_events where promotion_id = ${id} and note like 'promotion:soak:%' order by id`
+  ).map((r) => r.note);
+
+/**
+ * Kills the worker (SIGKILL) while the promotion soaks, and starts a new one: the soak's timer and
+ * its watch (an activity whose heartbeats time out) go on in the new worker.
+ */
+async function killWorkerWhileSoaking(promotionId: number): Promise<void> {
+  await eventually(
+    async () => (await promotionOf(promotionId)).soak_state === 'soaking',
+    30_000,
+    `promotion ${promotionId} soaking`,
+  );
+  await h.worker.kill();
+  expect((await promotionOf(promotionId)).soak_state).toBe('soaking');
+  await h.restartWorker({ kill: true }); // already dead: this starts the new one
+}
+
 /** The digest of the launch the server runs now (its runtime's policy decision). */
 async function runningDecision(serverId: number) {
   const [row] = await h.sql<{ artifact_run_id: number; manifest_digest: string }[]>`
@@ -87,7 +111,15 @@ async function runningDecision(serverId: number) {
 
 beforeAll(async () => {
   stack = await startBuildStack('rollback');
-  h = await startHarness('rollback', { ...stack.env('linux/amd64'), ...FAST_HEALTH });
+  h = await startHarness('rollback', {
+    ...stack.env('linux/amd64'),
+    ...FAST_HEALTH,
+    // The good digest must pass a 30 s soak that a new worker joins: on a loaded machine two probes
+    // slower than 1.5 s would roll it back. The bad one hangs, so it still fails within seconds.
+    HEALTH_PROBE_TIMEOUT_MS: '5000',
+    HEALTH_DEGRADED_LATENCY_MS: '5000',
+    HEALTH_FAILURE_THRESHOLD: '3',
+  });
   call = httpClient(h.apiUrl);
   repo = await helloMcpRepo(stack, 'rb-hello');
 }, 300_000);
@@ -126,11 +158,11 @@ describe('a release track with a soak', () => {
         stages: ['candidate', 'staging'],
         launch_stage: 'staging',
         required_certifications: ['tools'],
-        soak_seconds: { Staging: 3 },
+        soak_seconds: { Staging: 30 },
       },
     });
     expect(track.status, JSON.stringify(track.body)).toBe(201);
-    expect(track.body.soak_seconds).toEqual({ staging: 3 });
+    expect(track.body.soak_seconds).toEqual({ staging: 30 });
     trackId = track.body.id;
     const narrowed = await call('PATCH', `/api/promotions/tracks/${trackId}`, {
       ...admin(),
@@ -140,7 +172,7 @@ describe('a release track with a soak', () => {
     expect(narrowed.body.error.field).toBe('soak_seconds');
   });
 
-  it('a digest promoted to staging soaks and passes; its server runs it', async () => {
+  it('a digest promoted to staging soaks and passes, though the worker is killed during the soak; its server runs it', async () => {
     const created = await call('POST', '/api/servers', {
       ...admin(),
       json: { name: 'rb-hello', server_type: 'RbEx', source: { type: 'git', repository: stack.git.url('rb-hello') } },
@@ -154,6 +186,8 @@ describe('a release track with a soak', () => {
     await promote(trackId, good, 'candidate');
     const staging = await promote(trackId, good, 'staging');
     goodStaging = staging.id;
+    // The soak runs from the promotion's activation: the worker dies while the server launches.
+    await killWorkerWhileSoaking(goodStaging);
     const running = await waitForStatus(call, h.adminToken, serverId, ['running', 'unhealthy', 'error'], 'launched');
     expect(running.status, running.status_reason).toBe('running');
     const passed = await eventually(
@@ -161,11 +195,16 @@ describe('a release track with a soak', () => {
         const p = await promotionOf(goodStaging);
         return p.soak_state !== 'soaking' && p;
       },
-      30_000,
+      60_000,
       'the first soak to end',
     );
     expect(passed).toMatchObject({ status: 'active', soak_state: 'passed', rollback_reason: null });
-    expect(passed.notes).toContain('promotion:soak:passed:3s');
+    expect(passed.notes).toContain('promotion:soak:passed:30s');
+    // Not before its time, and once: the new worker's timer ended it, the old one's watch is gone.
+    const [ended] = await h.sql<{ created_at: Date }[]>`
+      select created_at from promotion_events where promotion_id = ${goodStaging} and note = 'promotion:soak:passed:30s'`;
+    expect(ended!.created_at.getTime()).toBeGreaterThanOrEqual(Date.parse(passed.soak_ends_at) - 1_000);
+    expect(await notesOf(goodStaging)).toEqual(['promotion:soak:started:staging:30s', 'promotion:soak:passed:30s']);
     expect(await gatewayEcho(h, serverId, 'good')).toEqual({ content: [{ type: 'text', text: 'good' }] });
   }, 360_000);
 
@@ -201,6 +240,8 @@ describe('a release track with a soak', () => {
     );
     expect(['soaking', 'failed']).toContain(soaking.soak_state);
     expect(Date.parse(soaking.soak_ends_at)).toBeGreaterThan(Date.parse(staging.activated_at));
+    // The server fails while no worker runs, or just after: the new one's watch finds it.
+    await killWorkerWhileSoaking(badStaging);
 
     // Nobody rolls it back: its workflow does, well within the 300 s soak.
     const rolled = await eventually(
@@ -229,6 +270,13 @@ describe('a release track with a soak', () => {
     const rollback = events.find((e) => e.status === 'rolled_back')!;
     expect(rollback).toMatchObject({ actor_id: null, note: rolled.rollback_reason });
     expect(events.map((e) => e.status).slice(-2)).toEqual(['rolled_back', 'rolled_back']);
+    // Once each, though two workers watched the soak.
+    const notes = events.map((e) => e.note);
+    for (const once of ['promotion:soak:started:staging:300s', rolled.rollback_reason, relaunchNote])
+      expect(
+        notes.filter((n) => n === once),
+        once,
+      ).toHaveLength(1);
 
     // The server relaunched the digest that was active and certified at staging before.
     const back = await eventually(
@@ -301,6 +349,10 @@ describe('a release track with a soak', () => {
       h.workflowIds.promotion(badStaging),
       'promotion-staging-soak-failed-rolled-back',
     );
-    recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(serverId), 'server-lifecycle-rollback-relaunch-open');
+    recordHistory(
+      h.env.TEMPORAL_ADDRESS!,
+      h.workflowIds.server(serverId),
+      'server-lifecycle-rollback-relaunch-gate-during-decision-open',
+    );
   }, 120_000);
 });

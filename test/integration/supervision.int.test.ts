@@ -13,7 +13,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory } from '../support/histories.js';
 import { eventually, httpClient, waitForStatus } from '../support/http.js';
 import { runMcpctl } from '../support/mcpctl.js';
-import { FAST_HEALTH, gatewayEcho } from '../support/supervised.js';
+import { FAST_HEALTH, gatewayEcho, gatewayPost } from '../support/supervised.js';
 
 let stack: BuildStack;
 let h: Harness;
@@ -163,15 +163,7 @@ describe('a server that always crashes', () => {
       .map((e) => /after waiting (\d+) s/.exec(e.reason ?? '')?.[1]);
     expect(waited.slice(0, 4)).toEqual(['1', '2', '4', '8']);
 
-    const refused = await fetch(`${h.apiUrl}/mcp/${id}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${h.adminToken}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
-    });
+    const refused = await gatewayPost(h, id, { method: 'ping' });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(

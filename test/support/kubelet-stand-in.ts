@@ -72,6 +72,8 @@ export interface PodRunner {
   probes: ProbeRun[];
   /** The host process of a pod's server container now. */
   process(pod: string): ChildProcess | undefined;
+  /** The host port that stands for a pod's container port (its PORT). */
+  port(pod: string): number | undefined;
   /** Where a pod's volumes are on the host, by the container's mount path. */
   mounts(pod: string): Map<string, string> | undefined;
   stop(): Promise<void>;
@@ -446,6 +448,7 @@ async function runPodsOn(kubeletPort: number, options: RunPodsOptions): Promise<
   return {
     probes,
     process: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.child,
+    port: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.port,
     mounts: (pod) => [...running.values()].find((r) => r.pod.metadata!.name === pod)?.mounts,
     async stop() {
       clearInterval(loop);

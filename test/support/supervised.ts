@@ -1,5 +1,6 @@
 // What the tests of supervised servers share: HEALTH_* settings short enough for a file to run in
-// about a minute, and one tool call through the gateway with the official MCP SDK client.
+// about a minute, one tool call through the gateway with the official MCP SDK client, and one raw
+// message to the gateway (to see its refusals as they are).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Harness } from './harness.js';
@@ -14,6 +15,19 @@ export const FAST_HEALTH = {
   HEALTH_CRASHLOOP_RESTARTS: '3',
   HEALTH_CRASHLOOP_WINDOW_MS: '120000',
 };
+
+/** One JSON-RPC message posted to `/mcp/<id>` as the admin, as an MCP client sends it: the raw answer. */
+export function gatewayPost(h: Harness, id: number, message: object): Promise<Response> {
+  return fetch(`${h.apiUrl}/mcp/${id}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${h.adminToken}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, ...message }),
+  });
+}
 
 /** hello-mcp's `echo` called through `/mcp/<id>` as the admin: what the tool answered. */
 export async function gatewayEcho(h: Harness, id: number, text: string): Promise<unknown> {

@@ -108,6 +108,9 @@ export type ServerActivities = Fakes<
   | 'supervisionSettings'
   | 'probeServer'
   | 'awaitWorkloadExit'
+  | 'launchKubernetesServer'
+  | 'awaitKubernetesServer'
+  | 'awaitKubernetesPodChange'
 >;
 
 /** Supervision that stays out of the way: an hour between probes, each answered at once. */
@@ -190,6 +193,16 @@ export function fakeServerActivities(serverId = freshId()): {
       toolsDigest: 'sha256:0',
     })),
     awaitWorkloadExit: fake('awaitWorkloadExit', untilCancelled),
+    launchKubernetesServer: fake('launchKubernetesServer', async ({ serverId }) => ({
+      workload: `mcp-server-${serverId}`,
+      endpoint: `http://mcp-server-${serverId}.mcp.svc:8080/mcp`,
+      transport: 'streamable-http' as const,
+    })),
+    awaitKubernetesServer: fake('awaitKubernetesServer', async ({ serverId }) => ({
+      state: 'running' as const,
+      reason: `pod mcp-server-${serverId}-a running and ready`,
+    })),
+    awaitKubernetesPodChange: fake('awaitKubernetesPodChange', untilCancelled),
   };
   return { activities, serverId, ledger: rows(serverId), rows };
 }
