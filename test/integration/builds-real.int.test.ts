@@ -6,7 +6,8 @@
 // sources (stdio, behind the stdio bridge). The base is the Node image made from this host, known
 // only to the daemon (never pushed): a local-only image is a usable base. Each server reaches
 // `running` with its real tools and answers tools/call through the gateway. One platform (the
-// host's): there is no multi-arch Node base here without an image hub.
+// host's), because the base here is the daemon's own; two-platform builds on the bases the stack
+// publishes are builds-multiarch.int's (npm run test:multiarch).
 // PyPI is not reachable from this machine: the pypi path is covered by lib/build/dockerfile.test.ts.
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
