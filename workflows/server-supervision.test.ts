@@ -326,3 +326,109 @@ describe('serverLifecycle supervision of a Kubernetes server', () => {
     });
   }, 60_000);
 });
+
+describe('serverLifecycle supervision of a virtual machine', () => {
+  const onVm = (activities: ReturnType<typeof fakeServerActivities>['activities']) =>
+    activities.decideLaunch.mockImplementation(async ({ serverId: id }) => ({
+      decisionId: 1,
+      decision: launchableDecision(id, { backend: 'virtual-machine', executorName: 'Secure virtual machines' }),
+    }));
+
+  it('starts a VM that died again, once: the same instance, no new launch', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    onVm(activities);
+    exitOnce(activities, `virtual machine vm-${serverId} failed: kernel panic`);
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() =>
+        expect(ledger.statuses()).toEqual([
+          'starting',
+          'provisioning',
+          'running',
+          'unhealthy',
+          'restarting',
+          'starting',
+          'running',
+        ]),
+      );
+      expect(ledger.reasonOf('unhealthy')).toBe(`virtual machine vm-${serverId} failed: kernel panic`);
+      expect(ledger.reasonOf('restarting')).toMatch(/after waiting 100 ms/);
+      expect(ledger.reasonOf('running')).toBe(`virtual machine vm-${serverId} started again`);
+      expect(activities.restartVm).toHaveBeenCalledTimes(1);
+      expect(activities.provisionVm).toHaveBeenCalledTimes(1);
+      expect(activities.launchServer).not.toHaveBeenCalled();
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+
+  it('goes crashloop when the VM dies after every start, still starting it with growing delays', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000 });
+    onVm(activities);
+    activities.awaitWorkloadExit.mockImplementation(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return { reason: `virtual machine vm-${serverId} failed: out of memory` };
+    });
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(activities.restartVm.mock.calls.length).toBeGreaterThanOrEqual(4), 40_000);
+      expect(ledger.statuses()).toContain('crashloop');
+      expect(ledger.reasonOf('crashloop')).toMatch(
+        /^\d+ restarts within 600 s; next in \d+ ms; last failure: virtual machine vm-\d+ failed: out of memory$/,
+      );
+      const waited = ledger.events
+        .filter((e) => e.to === 'restarting')
+        .map((e) => Number(/after waiting (\d+) ms/.exec(e.reason!)![1]));
+      expect(waited.slice(0, 4)).toEqual([100, 200, 400, 800]);
+      expect(activities.provisionVm).toHaveBeenCalledTimes(1);
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+
+  it('launches anew when the hypervisor no longer holds the instance; a start it refuses leaves the VM unhealthy', async () => {
+    const { activities, ledger, serverId } = fakeServerActivities();
+    activities.supervisionSettings.mockResolvedValue({ ...fast, probeIntervalMs: 3_600_000, crashloopRestarts: 5 });
+    onVm(activities);
+    const exit = (reason: string) => async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      return { reason };
+    };
+    activities.awaitWorkloadExit
+      .mockImplementationOnce(exit(`virtual machine vm-${serverId} is no longer known to the hypervisor`))
+      .mockImplementationOnce(exit(`virtual machine vm-${serverId} failed: kernel panic`));
+    activities.restartVm
+      .mockResolvedValueOnce({ status: 'gone', reason: 'gone' })
+      .mockRejectedValueOnce(ApplicationFailure.nonRetryable('hypervisor rejected start request: 409', 'Rejected'));
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startServerLifecycle(env.client, taskQueue, { serverId, start: true });
+      await eventually(() => expect(activities.restartVm).toHaveBeenCalledTimes(3), 40_000);
+      await eventually(() => expect(ledger.status).toBe('running'));
+      expect(ledger.statuses()).toEqual([
+        'starting',
+        'provisioning',
+        'running',
+        'unhealthy',
+        'restarting',
+        'starting',
+        'provisioning',
+        'running',
+        'unhealthy',
+        'restarting',
+        'starting',
+        'unhealthy',
+        'restarting',
+        'starting',
+        'running',
+      ]);
+      expect(ledger.events[11]!.reason).toBe(
+        'the virtual machine did not start again: hypervisor rejected start request: 409',
+      );
+      expect(activities.provisionVm).toHaveBeenCalledTimes(2);
+      await handle.executeUpdate(stopUpdate, { args: [{ actorId: 7 }] });
+      await eventually(() => expect(ledger.status).toBe('stopped'));
+    });
+  }, 60_000);
+});

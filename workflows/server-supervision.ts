@@ -15,6 +15,12 @@
 // noticed within seconds), counts each restart the pod status shows, and says what it sees:
 // unhealthy while the pod is not Ready or just restarted, crashloop past the same thresholds, then
 // what the probes say once it is Ready again.
+//
+// A virtual machine is supervised as a Docker server is (the same statuses, thresholds and backoff),
+// its exit noticed by the hypervisor's state of the instance (awaitWorkloadExit asks every few
+// seconds) and probed over MCP when its hypervisor reports an endpoint, by that state otherwise.
+// Its restart starts the same instance again (its attestation stands); only an instance the
+// hypervisor no longer holds is launched anew.
 import { CancellationScope, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import {
   crashloopReason,
@@ -30,9 +36,10 @@ import {
   type ProbeOutcome,
 } from '../lib/server-health.js';
 import { SUPERVISED } from '../lib/server-status.js';
+import type { RestartVmResult } from '../activities/runtime/vm.js';
 import { reasonOf, type ServerEntity } from './server-entity.js';
 import { launch } from './server-launch.js';
-import { exits, supervisor } from './server-profiles.js';
+import { exits, supervisor, vm } from './server-profiles.js';
 
 /** A restart held by a gate can be superseded by an intent (server-lifecycle.ts has the same id). */
 const ROLLBACK_PATCH = 'rollback-v1';
@@ -47,11 +54,18 @@ const K8S_SUPERVISION_PATCH = 'k8s-supervision-v1';
  */
 const K8S_POD_CHECK_PATCH = 'k8s-supervision-pod-check-v1';
 
-/** Docker's and Kubernetes' workloads are supervised here (virtual machines are not yet). */
+/** Virtual machines are supervised too (probes, exits, restarts by a start); older runs left them alone. */
+const VM_SUPERVISION_PATCH = 'vm-supervision-v1';
+
+/** Every backend's workloads are supervised here; each since its patch. */
 export function supervises(server: ServerEntity): boolean {
   if (!SUPERVISED.includes(server.currentStatus)) return false;
   const backend = server.launched?.backend;
-  return backend === 'docker' || (backend === 'kubernetes' && patched(K8S_SUPERVISION_PATCH));
+  return (
+    backend === 'docker' ||
+    (backend === 'kubernetes' && patched(K8S_SUPERVISION_PATCH)) ||
+    (backend === 'virtual-machine' && patched(VM_SUPERVISION_PATCH))
+  );
 }
 
 interface ExitWatch {
@@ -87,11 +101,28 @@ async function restart(server: ServerEntity, s: HealthSettings, interrupted: () 
   await server.transition('restarting', restartReason(plan, health.reason));
   health.restarts.push(Date.now());
   health.failures = 0;
+  if (server.launched?.backend === 'virtual-machine') return server.supervisedLaunch(() => restartInstance(server));
   // A restart the gate holds (the digest's promotion was rolled back) gives way to the next intent,
   // such as the rollback's relaunch; older runs waited on the gate regardless.
   if (patched(ROLLBACK_PATCH)) return server.supervisedLaunch(() => launch(server, server.launched?.artifactRunId));
   await launch(server, server.launched?.artifactRunId);
   return true;
+}
+
+/** A VM's instance started again; a start the hypervisor refuses leaves it unhealthy (the next restart backs off more). */
+async function restartInstance(server: ServerEntity): Promise<void> {
+  let restarted: RestartVmResult;
+  try {
+    restarted = await vm.restartVm({ serverId: server.serverId });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    await server.transition('starting', 'starting the virtual machine again');
+    await server.transition('unhealthy', `the virtual machine did not start again: ${reasonOf(err)}`);
+    return;
+  }
+  if (restarted.status === 'gone') return launch(server, server.launched?.artifactRunId);
+  await server.transition('starting', `virtual machine ${restarted.instanceId} asked to start again`);
+  await server.transition('running', `virtual machine ${restarted.instanceId} started again`);
 }
 
 const interruptedFor = (server: ServerEntity) => () => server.hasQueued() || workflowInfo().continueAsNewSuggested;

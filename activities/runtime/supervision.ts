@@ -2,7 +2,9 @@
 // settings, one health probe, and a wait that ends when the workload exits. The probe goes the way
 // the gateway goes (the endpoint recorded for the server: the server itself, or the stdio bridge in
 // front of a stdio server): MCP initialize, then `ping` (`tools/list` for a server without it),
-// timed, then `tools/list` for the tool surface's digest. Every probe is a server_probes row.
+// timed, then `tools/list` for the tool surface's digest. A virtual machine whose hypervisor
+// reports no endpoint has no MCP path to probe: its instance's state, read from the hypervisor, is
+// the probe instead. Every probe is a server_probes row.
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -17,7 +19,7 @@ import { surfaceDifference, surfaceDigest, type SurfaceTool } from '../../lib/ru
 
 export interface ProbeResult {
   ok: boolean;
-  method: 'ping' | 'tools/list';
+  method: 'ping' | 'tools/list' | 'instance state';
   latencyMs: number | null;
   /** Why the probe failed. */
   error: string | null;
@@ -97,14 +99,27 @@ export function createSupervisionActivities(sql: Sql, env: Env, executors: Execu
     }): Promise<ProbeResult> {
       const found = await executors.find(serverId);
       let result: ProbeResult;
-      if (!found?.workload.endpoint) {
+      if (!found || (!found.workload.endpoint && found.workload.backend !== 'virtual-machine')) {
         result = fail(`server ${serverId} has no recorded endpoint`, true);
       } else {
+        const started = performance.now();
         const state = await found.executor
           .inspect(found.workload)
           .catch((err: Error): WorkloadState => ({ state: 'gone', reason: `cannot inspect: ${err.message}` }));
         if (state.state === 'exited' || state.state === 'gone') {
           result = fail(state.reason, true);
+        } else if (!found.workload.endpoint) {
+          result =
+            state.state === 'running'
+              ? {
+                  ok: true,
+                  method: 'instance state',
+                  latencyMs: Math.round(performance.now() - started),
+                  error: null,
+                  exited: false,
+                  toolsDigest: null,
+                }
+              : { ...fail(state.reason, false), method: 'instance state' };
         } else {
           try {
             const probed = await probeEndpoint(found.workload.endpoint, timeoutMs);

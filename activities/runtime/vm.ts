@@ -1,5 +1,8 @@
 // The virtual-machine executor: provision → record → verify attestation → start only what is
-// trusted; stop, delete and logs of a server's VM instances on the hypervisor.
+// trusted; stop, delete and logs of a server's VM instances on the hypervisor. Once started, the
+// endpoint the hypervisor reports (if any) is recorded as the server's, so the gateway and the
+// supervisor's MCP probes reach it; inspect asks the hypervisor for the instance's state, so an
+// instance that died (failed, or stopped by anyone but mcp-host) is seen as exited with its reason.
 //
 // An untrusted instance is torn down and reported as
 // `blocked` (a result, not an error, so the workflow records `blocked` and nothing overwrites it);
@@ -12,6 +15,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { isPgError, PgCode, type Sql } from '../../lib/db.js';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { recordEndpoint } from '../../lib/ledger/runtime.js';
 import {
   instancesNotTornDown,
   newestLiveInstance,
@@ -75,6 +79,11 @@ export type ProvisionVmResult =
   | { status: 'pending-attestation'; instanceId: string; isolationTier: string | null; notes: string[] }
   | { status: 'blocked'; instanceId: string; isolationTier: string | null; notes: string[] };
 
+export type RestartVmResult =
+  | { status: 'running'; instanceId: string }
+  /** The hypervisor no longer holds an instance to start: only a new launch brings the server back. */
+  | { status: 'gone'; reason: string };
+
 export interface VmLogsInput {
   serverId: number;
   tail?: number;
@@ -114,6 +123,12 @@ export function createVmActivities(deps: VmActivityDeps) {
     } catch (err) {
       return { tornDown: false, error: `teardown failed: ${message(err)}` };
     }
+  }
+
+  /** The endpoint the started instance reports becomes the server's (none reported: none recorded). */
+  async function recordReportedEndpoint(serverId: number, instanceId: string): Promise<void> {
+    const status = await hypervisor.status(instanceId);
+    if (status?.endpoint) await recordEndpoint(sql, serverId, status.endpoint);
   }
 
   return {
@@ -176,6 +191,7 @@ export function createVmActivities(deps: VmActivityDeps) {
         if (verdict.status === 'unknown') return { status: 'pending-attestation', ...result };
 
         await hypervisor.start(instanceId);
+        await recordReportedEndpoint(input.serverId, instanceId);
         await recordReady(sql, id, input.serverId);
         return { status: 'running', ...result };
       } catch (err) {
@@ -190,6 +206,27 @@ export function createVmActivities(deps: VmActivityDeps) {
         }
         throw toFailure(err);
       }
+    },
+
+    /**
+     * The supervisor's restart of an instance that died: the same instance started again (its
+     * attestation stands), the endpoint it reports then recorded. `gone` when there is none to start.
+     */
+    async restartVm({ serverId }: { serverId: number }): Promise<RestartVmResult> {
+      const instance = await newestLiveInstance(sql, serverId);
+      if (!instance) return { status: 'gone', reason: `server ${serverId} has no live virtual machine to start` };
+      try {
+        await hypervisor.start(instance.instance_id);
+        await recordReportedEndpoint(serverId, instance.instance_id);
+      } catch (err) {
+        if (err instanceof HypervisorError && err.status === 404)
+          return {
+            status: 'gone',
+            reason: `virtual machine ${instance.instance_id} is no longer known to the hypervisor`,
+          };
+        throw toFailure(err);
+      }
+      return { status: 'running', instanceId: instance.instance_id };
     },
 
     /** Stops the server's newest running instance; `instanceId` is null when there was none. */
@@ -245,6 +282,7 @@ export function createVmExecutor(deps: VmActivityDeps, enabled: boolean) {
     backend: 'virtual-machine',
     describe: async () => (enabled ? EXECUTORS['virtual-machine'] : undefined),
     launch: vm.provisionVm,
+    restart: vm.restartVm,
     async stop({ serverId }) {
       await vm.stopVm({ serverId });
     },
@@ -268,14 +306,28 @@ export function createVmExecutor(deps: VmActivityDeps, enabled: boolean) {
         return { state: 'gone', reason: `virtual machine ${workload} of server ${serverId} is not recorded` };
       if (instance.terminated_at)
         return { state: 'exited', reason: `virtual machine ${workload} was stopped or torn down` };
-      if (instance.attestation_status === 'trusted')
-        return { state: 'running', reason: `virtual machine ${workload} attested and started` };
+      if (instance.attestation_status === 'trusted') {
+        // Recorded as running: whether it still runs, only the hypervisor knows.
+        const status = await hypervisor.status(workload);
+        if (!status)
+          return { state: 'gone', reason: `virtual machine ${workload} is no longer known to the hypervisor` };
+        if (status.state === 'running')
+          return { state: 'running', reason: `virtual machine ${workload} attested and running` };
+        if (status.state === 'stopped' || status.state === 'failed')
+          return {
+            state: 'exited',
+            reason: `virtual machine ${workload} ${status.state}: ${status.exitReason ?? 'the hypervisor gave no reason'}`,
+          };
+        return { state: 'starting', reason: `virtual machine ${workload} is ${status.state}` };
+      }
       return {
         state: 'starting',
         reason: `virtual machine ${workload} awaits attestation (${instance.attestation_status})`,
       };
     },
-  } satisfies Executor<ProvisionVmInput, ProvisionVmResult>;
+  } satisfies Executor<ProvisionVmInput, ProvisionVmResult> & {
+    restart(input: { serverId: number }): Promise<RestartVmResult>;
+  };
 }
 
 export type VmExecutor = ReturnType<typeof createVmExecutor>;

@@ -14,6 +14,8 @@ export function createWorkloadActivities(executors: Executors) {
     /** The supervisor's watch on a Kubernetes server's pod (workflows/server-supervision.ts). */
     awaitKubernetesPodChange: kubernetes.awaitPodChange,
     provisionVm: vm.launch,
+    /** The supervisor's restart of a VM server's instance (workflows/server-supervision.ts). */
+    restartVm: vm.restart,
 
     /** Stops the server's workload where it was recorded to run; nothing recorded, nothing to stop. */
     async stopServer({ serverId }: { serverId: number }): Promise<void> {

@@ -12,7 +12,7 @@ export interface ProbeRecord {
   serverId: number;
   probeKey: string;
   ok: boolean;
-  method: 'ping' | 'tools/list';
+  method: 'ping' | 'tools/list' | 'instance state';
   latencyMs: number | null;
   error: string | null;
   toolsDigest: string | null;

@@ -100,6 +100,48 @@ describe('hypervisor client', () => {
     expect((await errorOf(hv.start('vm-1'))).status).toBe(404);
   });
 
+  it("reads an instance's status: state, endpoint and exit reason; 404 is null", async () => {
+    const { hv, calls } = client((url) =>
+      url.pathname.endsWith('/vm-1')
+        ? Response.json({ instance_id: 'vm-1', state: 'failed', exit_reason: `kernel panic (${TOKEN})` })
+        : url.pathname.endsWith('/vm-2')
+          ? Response.json({ instance_id: 'vm-2', state: 'running', endpoint: 'http://10.0.0.5:8080/mcp' })
+          : new Response('', { status: 404 }),
+    );
+    expect(await hv.status('vm-1')).toEqual({
+      instanceId: 'vm-1',
+      state: 'failed',
+      endpoint: null,
+      exitReason: 'kernel panic (***)',
+    });
+    expect(await hv.status('vm-2')).toEqual({
+      instanceId: 'vm-2',
+      state: 'running',
+      endpoint: 'http://10.0.0.5:8080/mcp',
+      exitReason: null,
+    });
+    expect(await hv.status('vm-3')).toBeNull();
+    expect(calls.map((c) => `${c.init.method} ${c.url.pathname}`)).toEqual([
+      'GET /api/instances/vm-1',
+      'GET /api/instances/vm-2',
+      'GET /api/instances/vm-3',
+    ]);
+  });
+
+  it.each([
+    [{ state: 'running' }, 'instance_id: '],
+    [{ instance_id: 'vm-1', state: 'Running!' }, 'state: a lower-case word'],
+    [{ instance_id: 'vm-1', state: 'running', endpoint: 'file:///etc/passwd' }, 'endpoint: '],
+    [{ instance_id: 'vm-1', state: 'running', exit_reason: 7 }, 'exit_reason: '],
+    [{ instance_id: 'vm-9', state: 'running' }, 'it describes instance vm-9'],
+  ])('refuses a status answer %j, naming what is wrong', async (body, named) => {
+    const { hv } = client(() => Response.json(body));
+    const err = await errorOf(hv.status('vm-1'));
+    expect(err).toMatchObject({ kind: 'invalid-response', retryable: false });
+    expect(err.message).toContain('hypervisor sent an invalid status response for instance vm-1: ');
+    expect(err.message).toContain(named);
+  });
+
   it('refuses provisioning answers without a usable instance id', async () => {
     for (const body of [{}, { instance_id: '' }, { instance_id: '../etc' }, { instance_id: 'a b' }]) {
       const { hv } = client(() => Response.json(body));

@@ -3,6 +3,7 @@
 //   POST   /instances                   {server_id, image, policy_version, capabilities, tier?, config?}
 //                                         → {instance_id, isolation_tier?, attestation?, image?}
 //   POST   /instances/<id>/start | /stop
+//   GET    /instances/<id>               → {instance_id, state, endpoint?, exit_reason?}
 //   DELETE /instances/<id>
 //   GET    /instances/<id>/logs?tail=N   → text
 //   GET    /instances/<id>/logs/stream   → 204 (no stream) or newline-delimited lines
@@ -10,6 +11,8 @@
 // Bearer token when configured, UA `mcp-host-runtime/1.0`, a timeout on every request (body
 // included). Failures are HypervisorError with the request named ("hypervisor rejected provisioning
 // request: 503"); messages never carry the token, and a response body quoted in one is redacted.
+import { z } from 'zod';
+
 export const HYPERVISOR_USER_AGENT = 'mcp-host-runtime/1.0';
 
 export type HypervisorErrorKind = 'rejected' | 'transport' | 'invalid-response';
@@ -60,9 +63,24 @@ export interface ProvisionedInstance {
   image: string | null;
 }
 
+/**
+ * An instance as the hypervisor sees it now. `state` is provisioning, running, stopped or failed
+ * (a hypervisor may name others: they are read as not running yet); `endpoint` is the Streamable
+ * HTTP URL of the server inside, when the hypervisor exposes one.
+ */
+export interface InstanceStatus {
+  instanceId: string;
+  state: string;
+  endpoint: string | null;
+  /** Why a stopped or failed instance stopped, in the hypervisor's words. */
+  exitReason: string | null;
+}
+
 export interface HypervisorClient {
   provision(request: ProvisionRequest): Promise<ProvisionedInstance>;
   start(instanceId: string): Promise<void>;
+  /** Null when the hypervisor no longer knows the instance (404). */
+  status(instanceId: string): Promise<InstanceStatus | null>;
   /** False when the hypervisor no longer knows the instance (404): nothing left to stop. */
   stop(instanceId: string): Promise<boolean>;
   /** False when the instance was already gone (404). */
@@ -75,6 +93,16 @@ export interface HypervisorClient {
 
 /** Instance ids go into paths and notes: printable, bounded. */
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+const INSTANCE_STATUS = z.object({
+  instance_id: z.string().regex(INSTANCE_ID),
+  state: z.string().regex(/^[a-z][a-z_-]{0,31}$/, 'a lower-case word'),
+  endpoint: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .nullish(),
+  exit_reason: z.string().max(2000).nullish(),
+});
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -227,6 +255,36 @@ export function createHypervisorClient(options: HypervisorClientOptions): Hyperv
 
     async start(instanceId) {
       await send('start', instanceId, 'POST', path(instanceId, '/start'));
+    },
+
+    async status(instanceId) {
+      const res = await send('status', instanceId, 'GET', path(instanceId), { missingOk: true });
+      if (!res) return null;
+      const invalid = (why: string) =>
+        new HypervisorError(
+          'invalid-response',
+          `hypervisor sent an invalid status response for instance ${instanceId}: ${why}`,
+          res.status,
+        );
+      let json: unknown;
+      try {
+        json = await res.json();
+      } catch {
+        throw invalid('not JSON');
+      }
+      const parsed = INSTANCE_STATUS.safeParse(json);
+      if (!parsed.success) {
+        throw invalid(
+          parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`.slice(0, 200)).join('; '),
+        );
+      }
+      if (parsed.data.instance_id !== instanceId) throw invalid(`it describes instance ${parsed.data.instance_id}`);
+      return {
+        instanceId,
+        state: parsed.data.state,
+        endpoint: parsed.data.endpoint ?? null,
+        exitReason: parsed.data.exit_reason ? redact(parsed.data.exit_reason) : null,
+      };
     },
 
     async stop(instanceId) {

@@ -1,12 +1,16 @@
 // The virtual-machine backend end to end: CONTAINER_RUNTIME=virtual-machine, no Docker daemon at
 // all, a hypervisor stand-in as its own process. An image server is provisioned, attested and
 // started (provisioning → running), stopped and deleted on the hypervisor; untrusted evidence
-// leaves the server blocked with the verifier's note.
+// leaves the server blocked with the verifier's note. A running VM server is supervised: the
+// stand-in kills its instance → unhealthy with the hypervisor's reason → restarted (the same
+// instance started again) → running; one that dies after every start → crashloop with growing
+// delays. Timings are the HEALTH_* settings of supervision.int.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHypervisorStandIn, type HypervisorStandIn } from '../support/hypervisor-stand-in.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory } from '../support/histories.js';
 import { collectSse, eventually, httpClient, waitForStatus } from '../support/http.js';
+import { FAST_HEALTH } from '../support/supervised.js';
 
 // No registry here holds ghcr.io: a reference pinned by digest names its image without asking one
 // (a tag would be resolved at the decision, and refused when its registry cannot be reached).
@@ -26,6 +30,52 @@ const statusHistory = async (id: number) =>
     >`select status from server_events where server_id = ${id} and status is not null order by id`
   ).map((r) => r.status);
 
+interface EventRow {
+  id: number;
+  status: string;
+  reason: string | null;
+}
+
+/** Waits until the server's events after `after` hold `statuses` in this order (others may come between). */
+const eventsInOrder = (id: number, after: number, statuses: string[], timeoutMs: number) =>
+  eventually(
+    async () => {
+      const events = await h.sql<EventRow[]>`
+        select id, status, reason from server_events
+        where server_id = ${id} and id > ${after} and status is not null order by id`;
+      let i = 0;
+      for (const e of events) if (e.status === statuses[i]) i += 1;
+      return i === statuses.length && events;
+    },
+    timeoutMs,
+    `events ${statuses.join(' → ')} of server ${id}`,
+  );
+
+const lastEventId = async (id: number) =>
+  (await h.sql<{ id: number }[]>`select coalesce(max(id), 0)::int as id from server_events where server_id = ${id}`)[0]!
+    .id;
+
+async function createVmServer(name: string): Promise<number> {
+  const created = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Router', source: { type: 'image', image: VM_IMAGE } },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const id: number = created.body.id;
+  const server = await waitFor(id, ['running', 'pending-attestation', 'blocked', 'error'], 'running');
+  expect(server.status, server.status_reason).toBe('running');
+  return id;
+}
+
+async function deleteServer(id: number): Promise<void> {
+  expect((await call('DELETE', `/api/servers/${id}`, { token: h.adminToken })).status).toBe(202);
+  await eventually(
+    async () => (await call('GET', `/api/servers/${id}`, { token: h.adminToken })).status === 404,
+    60_000,
+    'deleted',
+  );
+}
+
 const hvRequests = async (instanceId: string) =>
   (await hv.requests()).filter((r) => r.path.startsWith(`/instances/${instanceId}`));
 
@@ -39,6 +89,7 @@ beforeAll(async () => {
     VM_ATTESTATION_MEASUREMENTS: 'expected-measurement',
     VM_ATTESTATION_MAX_AGE_SECONDS: '300',
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    ...FAST_HEALTH,
   });
   call = httpClient(h.apiUrl);
 }, 120_000);
@@ -195,4 +246,74 @@ describe('the virtual-machine backend', () => {
       await hv.setBehaviour({});
     }
   });
+
+  it('restarts a VM whose instance died: unhealthy with the reason, the same instance started again, running', async () => {
+    await hv.setBehaviour({});
+    try {
+      const id = await createVmServer('vm-dies');
+      const instanceId: string = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body
+        .active_instance_id;
+      // Supervised by its instance's state (the stand-in reports no endpoint).
+      await eventually(
+        async () =>
+          (await h.sql`select 1 from server_probes where server_id = ${id} and method = 'instance state' and ok`)
+            .length > 0,
+        15_000,
+        'a state probe',
+      );
+      const after = await lastEventId(id);
+      await hv.setBehaviour({ die: { reason: 'kernel panic: the stand-in killed it' } });
+      const events = await eventsInOrder(id, after, ['unhealthy', 'restarting', 'starting', 'running'], 30_000);
+      expect(events.find((e) => e.status === 'unhealthy')!.reason).toBe(
+        `virtual machine ${instanceId} failed: kernel panic: the stand-in killed it`,
+      );
+      expect(events.find((e) => e.status === 'restarting')!.reason).toMatch(/after waiting 1 s/);
+      expect(events.find((e) => e.status === 'running')!.reason).toBe(`virtual machine ${instanceId} started again`);
+      expect((await call('GET', `/api/servers/${id}`, { token: h.adminToken })).body.status).toBe('running');
+
+      // The same instance, started twice (the launch, the restart); nothing new provisioned.
+      const asked = (await hvRequests(instanceId)).map((r) => `${r.method} ${r.path}`);
+      expect(asked.filter((r) => r === `POST /instances/${instanceId}/start`)).toHaveLength(2);
+      const posture = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
+      expect(posture.instances).toHaveLength(1);
+      expect(posture.active_instance_id).toBe(instanceId);
+      // Restarted once: no other restart follows while it runs.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const later = await h.sql<EventRow[]>`
+        select id, status, reason from server_events where server_id = ${id} and id > ${after} and status is not null order by id`;
+      expect(later.map((e) => e.status)).toEqual(['unhealthy', 'restarting', 'starting', 'running']);
+      recordHistory(h.env.TEMPORAL_ADDRESS!, h.workflowIds.server(id), 'server-lifecycle-vm-supervised-restart-open');
+      await deleteServer(id);
+    } finally {
+      await hv.setBehaviour({});
+    }
+  }, 120_000);
+
+  it('goes crashloop when the VM dies after every start, with growing delays', async () => {
+    await hv.setBehaviour({ die: { reason: 'out of memory', afterStartMs: 300 } });
+    try {
+      const id = await createVmServer('vm-crashing');
+      const events = await eventsInOrder(
+        id,
+        0,
+        ['unhealthy', 'restarting', 'restarting', 'restarting', 'crashloop', 'restarting'],
+        90_000,
+      );
+      expect(events.find((e) => e.status === 'unhealthy')!.reason).toMatch(
+        /^virtual machine \S+ failed: out of memory$/,
+      );
+      expect(events.find((e) => e.status === 'crashloop')!.reason).toMatch(
+        /^3 restarts within 120 s; next in 8 s; last failure: virtual machine \S+ failed: out of memory$/,
+      );
+      const waited = events
+        .filter((e) => e.status === 'restarting')
+        .map((e) => /after waiting (\d+) s/.exec(e.reason ?? '')?.[1]);
+      expect(waited.slice(0, 4)).toEqual(['1', '2', '4', '8']);
+      const posture = (await call('GET', `/api/servers/${id}/vm`, { token: h.adminToken })).body;
+      expect(posture.instances).toHaveLength(1); // started again each time, never provisioned anew
+      await deleteServer(id);
+    } finally {
+      await hv.setBehaviour({});
+    }
+  }, 150_000);
 });

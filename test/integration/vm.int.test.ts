@@ -5,7 +5,7 @@ import { ErrorType } from '../../lib/errors.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createHypervisorClient } from '../../lib/vm/hypervisor.js';
-import { createVmActivities, type VmActivities } from '../../activities/runtime/vm.js';
+import { createVmActivities, createVmExecutor, type VmActivities } from '../../activities/runtime/vm.js';
 import type { Caller } from '../../api/context.js';
 import { handleError } from '../../api/errors.js';
 import { createRouter } from '../../api/openapi.js';
@@ -33,13 +33,13 @@ const config = (trustRoots: string[]) => ({
   trustRoots,
   maxAgeSeconds: 300,
 });
-const activities = (overrides: { trustRoots?: string[]; token?: string } = {}) =>
-  createVmActivities({
-    sql,
-    hypervisor: createHypervisorClient({ endpoint: hv.url, token: overrides.token ?? hv.token, timeoutMs: 5_000 }),
-    attestation: config(overrides.trustRoots ?? [hv.trustRoot]),
-    logTailLines: 500,
-  });
+const deps = (overrides: { trustRoots?: string[]; token?: string } = {}) => ({
+  sql,
+  hypervisor: createHypervisorClient({ endpoint: hv.url, token: overrides.token ?? hv.token, timeoutMs: 5_000 }),
+  attestation: config(overrides.trustRoots ?? [hv.trustRoot]),
+  logTailLines: 500,
+});
+const activities = (overrides: { trustRoots?: string[]; token?: string } = {}) => createVmActivities(deps(overrides));
 
 let serverSeq = 0;
 async function newServer(owner: Caller = alice): Promise<number> {
@@ -156,6 +156,7 @@ describe('VM executor lifecycle', () => {
     expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
       'POST /instances',
       `POST ${path}/start`,
+      `GET ${path}`, // the endpoint it reports, if any
       `GET ${path}/logs`,
       `GET ${path}/logs`,
       `GET ${path}/logs/stream`,
@@ -163,7 +164,7 @@ describe('VM executor lifecycle', () => {
       `GET ${path}/logs/stream`,
       `DELETE ${path}`,
     ]);
-    expect(seen[2]!.query).toEqual({ tail: '200' });
+    expect(seen[3]!.query).toEqual({ tail: '200' });
     expect(seen.every((r) => r.authorized && r.userAgent === 'mcp-host-runtime/1.0')).toBe(true);
     expect(seen[0]!.body).toEqual({
       server_id: serverId,
@@ -299,6 +300,51 @@ describe('idempotency', () => {
     expect(
       (await hv.requests()).filter((r) => r.method === 'POST' && r.path === '/instances').at(-1)!.idempotencyKey,
     ).toBe(`server-lifecycle/${serverId}#3`);
+    await vm.deleteVm({ serverId });
+  });
+
+  it("records the endpoint the hypervisor reports, sees an instance that died as exited with the hypervisor's reason, and starts it again", async () => {
+    const executor = createVmExecutor(deps(), true);
+    const serverId = await newServer();
+    await hv.setBehaviour({ endpoint: 'http://10.20.0.7:8080/mcp' });
+    const { instanceId } = await vm.provisionVm(provisionInput(serverId));
+    const [runtime] = await sql`select workload, endpoint from server_runtimes where server_id = ${serverId}`;
+    expect(runtime).toEqual({ workload: instanceId, endpoint: 'http://10.20.0.7:8080/mcp' });
+    const workload = {
+      serverId,
+      backend: 'virtual-machine' as const,
+      workload: instanceId,
+      transport: 'streamable-http' as const,
+      endpoint: runtime!.endpoint as string,
+    };
+    expect(await executor.inspect(workload)).toEqual({
+      state: 'running',
+      reason: `virtual machine ${instanceId} attested and running`,
+    });
+
+    await hv.setBehaviour({ die: { reason: 'kernel panic: the stand-in killed it' } });
+    expect(await executor.inspect(workload)).toEqual({
+      state: 'exited',
+      reason: `virtual machine ${instanceId} failed: kernel panic: the stand-in killed it`,
+    });
+    const before = (await hv.requests()).length;
+    expect(await vm.restartVm({ serverId })).toEqual({ status: 'running', instanceId });
+    expect((await hv.requests()).slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /instances/${instanceId}/start`,
+      `GET /instances/${instanceId}`,
+    ]);
+    expect((await executor.inspect(workload)).state).toBe('running');
+
+    // Torn down behind mcp-host's back: gone, and a restart says only a new launch brings it back.
+    await createHypervisorClient({ endpoint: hv.url, token: hv.token }).teardown(instanceId);
+    expect(await executor.inspect(workload)).toEqual({
+      state: 'gone',
+      reason: `virtual machine ${instanceId} is no longer known to the hypervisor`,
+    });
+    expect(await vm.restartVm({ serverId })).toEqual({
+      status: 'gone',
+      reason: `virtual machine ${instanceId} is no longer known to the hypervisor`,
+    });
     await vm.deleteVm({ serverId });
   });
 

@@ -15,6 +15,11 @@
 //   isolationTier        the isolation tier answered (default "coco")
 //   failProvision        {status, count}: the next `count` provisioning requests answer `status`
 //   logLines             the log of every instance (default ["alpha", "line-one", "line-two"])
+//   endpoint             the endpoint GET /instances/<id> reports for every instance (default none)
+//   die                  {reason, afterStartMs?}: every running instance fails now with `reason`
+//                        as its exit_reason; with afterStartMs, so does every instance that many ms
+//                        after each later start (one that always dies). Without it, a start brings
+//                        a failed instance back to running.
 //
 // GET /_stand-in/requests lists what was asked: [{method, path, query, authorized, userAgent,
 // idempotencyKey, body}] (the token itself is never recorded).
@@ -44,7 +49,25 @@ const DEFAULTS = {
 let behaviour = { ...DEFAULTS };
 let failuresLeft = 0;
 
-/** id → {id, serverId, image, state: provisioned|running|stopped} */
+function fail(instance, reason) {
+  instance.state = 'failed';
+  instance.exitReason = reason;
+}
+
+/** A start; an instance that always dies fails again `afterStartMs` later, unless started or stopped since. */
+function start(instance) {
+  instance.state = 'running';
+  instance.exitReason = null;
+  const starts = ++instance.starts;
+  const die = behaviour.die;
+  if (die?.afterStartMs !== undefined) {
+    setTimeout(() => {
+      if (instance.starts === starts && instance.state === 'running') fail(instance, die.reason);
+    }, die.afterStartMs);
+  }
+}
+
+/** id → {id, serverId, image, state: provisioning|running|stopped|failed, exitReason, starts} */
 const instances = new Map();
 /** Idempotency-Key → instance id */
 const byKey = new Map();
@@ -99,6 +122,10 @@ const server = createServer(async (req, res) => {
     if (url.pathname === '/_stand-in/behaviour' && req.method === 'PUT') {
       behaviour = { ...DEFAULTS, ...body };
       failuresLeft = behaviour.failProvision?.count ?? 0;
+      if (behaviour.die) {
+        for (const instance of instances.values())
+          if (instance.state === 'running') fail(instance, behaviour.die.reason);
+      }
       return send(res, 204);
     }
 
@@ -128,7 +155,9 @@ const server = createServer(async (req, res) => {
           id: `vm-${randomUUID().slice(0, 8)}`,
           serverId: body.server_id,
           image: body.image,
-          state: 'provisioned',
+          state: 'provisioning',
+          exitReason: null,
+          starts: 0,
         };
         instances.set(instance.id, instance);
         if (key) byKey.set(key, instance.id);
@@ -147,8 +176,15 @@ const server = createServer(async (req, res) => {
     if (!match || !instance) return send(res, 404, { error: 'no such instance' });
     const action = `${req.method} ${match[2] ?? ''}`;
     switch (action) {
+      case 'GET ':
+        return send(res, 200, {
+          instance_id: instance.id,
+          state: instance.state,
+          ...(behaviour.endpoint ? { endpoint: behaviour.endpoint } : {}),
+          ...(instance.exitReason ? { exit_reason: instance.exitReason } : {}),
+        });
       case 'POST /start':
-        instance.state = 'running';
+        start(instance);
         return send(res, 200, { instance_id: instance.id, state: instance.state });
       case 'POST /stop':
         instance.state = 'stopped';

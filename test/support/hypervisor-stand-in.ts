@@ -16,6 +16,10 @@ export interface StandInBehaviour {
   isolationTier?: string;
   failProvision?: { status: number; count: number };
   logLines?: string[];
+  /** The endpoint every instance reports. */
+  endpoint?: string;
+  /** Every running instance fails now; with afterStartMs, each again that long after every later start. */
+  die?: { reason: string; afterStartMs?: number };
 }
 
 export interface StandInRequest {

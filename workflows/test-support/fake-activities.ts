@@ -111,6 +111,8 @@ export type ServerActivities = Fakes<
   | 'launchKubernetesServer'
   | 'awaitKubernetesServer'
   | 'awaitKubernetesPodChange'
+  | 'provisionVm'
+  | 'restartVm'
 >;
 
 /** Supervision that stays out of the way: an hour between probes, each answered at once. */
@@ -203,6 +205,16 @@ export function fakeServerActivities(serverId = freshId()): {
       reason: `pod mcp-server-${serverId}-a running and ready`,
     })),
     awaitKubernetesPodChange: fake('awaitKubernetesPodChange', untilCancelled),
+    provisionVm: fake('provisionVm', async ({ serverId }) => ({
+      status: 'running' as const,
+      instanceId: `vm-${serverId}`,
+      isolationTier: 'coco',
+      notes: [],
+    })),
+    restartVm: fake('restartVm', async ({ serverId }) => ({
+      status: 'running' as const,
+      instanceId: `vm-${serverId}`,
+    })),
   };
   return { activities, serverId, ledger: rows(serverId), rows };
 }
