@@ -16,8 +16,6 @@
 // Each server reaches `running` (the host's platform) and answers tools/call through the gateway.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lib/registry/client.js';
 import { ensureGoBaseImages } from '../../scripts/stack/go-base-image.js';
@@ -31,9 +29,10 @@ import {
   startBuildStack,
   type BuildStack,
 } from '../support/build-stack.js';
+import { createServer, gatewayClient as sharedGatewayClient, runningWithBuild } from '../support/built-servers.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { httpClient, waitForStatus } from '../support/http.js';
+import { httpClient } from '../support/http.js';
 
 let stack: BuildStack;
 let h: Harness;
@@ -76,36 +75,9 @@ func main() {
 `,
 });
 
-async function gatewayClient(id: number) {
-  const client = new Client({ name: 'rm-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${h.apiUrl}/mcp/${id}`), {
-      requestInit: { headers: { authorization: `Bearer ${h.adminToken}` } },
-    }),
-  );
-  return client;
-}
-
-async function create(name: string, source: object) {
-  const res = await call('POST', '/api/servers', {
-    token: h.adminToken,
-    json: { name, server_type: 'Example', source },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.id as number;
-}
-
-async function running(id: number) {
-  const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running', 600_000);
-  const builds = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body;
-  expect(builds.length, `${server.status}: ${server.status_reason}`).toBeGreaterThan(0);
-  const log = (await call('GET', `/api/builds/${builds[0].id}/logs`, { token: h.adminToken })).body as {
-    line: string;
-  }[];
-  const text = log.map((l) => l.line).join('\n');
-  expect(server.status, `${server.status_reason}\n${text.slice(-3000)}`).toBe('running');
-  return { build: builds[0], log: text };
-}
+const gatewayClient = (id: number) => sharedGatewayClient(h, id, 'rm-test');
+const create = (name: string, source: object) => createServer(h, call, name, source);
+const running = (id: number) => runningWithBuild(h, call, id);
 
 /** The platforms of the server's pushed index. */
 async function platforms(id: number): Promise<string[]> {

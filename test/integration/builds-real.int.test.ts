@@ -10,14 +10,13 @@
 // publishes are builds-multiarch.int's (npm run test:multiarch).
 // PyPI is not reachable from this machine: the pypi path is covered by lib/build/dockerfile.test.ts.
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
+import { createServer, gatewayClient as sharedGatewayClient, runningWithBuild } from '../support/built-servers.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { httpClient, waitForStatus } from '../support/http.js';
+import { httpClient } from '../support/http.js';
 
 let stack: BuildStack;
 let h: Harness;
@@ -63,42 +62,9 @@ await server.connect(new StdioServerTransport());
   'README.md': 'a monorepo: the server lives in servers/adder\n',
 };
 
-async function gatewayClient(id: number) {
-  const client = new Client({ name: 'rb-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${h.apiUrl}/mcp/${id}`), {
-      requestInit: { headers: { authorization: `Bearer ${h.adminToken}` } },
-    }),
-  );
-  return client;
-}
-
-async function create(name: string, source: object) {
-  const res = await call('POST', '/api/servers', {
-    token: h.adminToken,
-    json: { name, server_type: 'Example', source },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.id as number;
-}
-
-async function running(id: number) {
-  const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running', 600_000);
-  const builds = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body;
-  // A server that failed before its build started (its package not resolved) has no run to show.
-  expect(builds.length, `${server.status}: ${server.status_reason}`).toBeGreaterThan(0);
-  const log = (await call('GET', `/api/builds/${builds[0].id}/logs`, { token: h.adminToken })).body as {
-    line: string;
-  }[];
-  expect(
-    server.status,
-    `${server.status_reason}\n${log
-      .map((l) => l.line)
-      .join('\n')
-      .slice(-3000)}`,
-  ).toBe('running');
-  return { server, build: builds[0], log: log.map((l) => l.line).join('\n') };
-}
+const gatewayClient = (id: number) => sharedGatewayClient(h, id, 'rb-test');
+const create = (name: string, source: object) => createServer(h, call, name, source);
+const running = (id: number) => runningWithBuild(h, call, id);
 
 beforeAll(async () => {
   stack = await startBuildStack('real-builds');

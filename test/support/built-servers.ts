@@ -1,0 +1,44 @@
+// The steps every real-build test file takes with a server: create it from a source, wait until its
+// build ran and it runs (failing with its build log's tail), and talk to it through the gateway.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { expect } from 'vitest';
+import type { Harness } from './harness.js';
+import { waitForStatus, type httpClient } from './http.js';
+
+type Call = ReturnType<typeof httpClient>;
+
+/** An MCP client connected to the server through the gateway, as the admin. */
+export async function gatewayClient(h: Harness, id: number, clientName: string): Promise<Client> {
+  const client = new Client({ name: clientName, version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${h.apiUrl}/mcp/${id}`), {
+      requestInit: { headers: { authorization: `Bearer ${h.adminToken}` } },
+    }),
+  );
+  return client;
+}
+
+/** A server of type Example from `source`; its id. */
+export async function createServer(h: Harness, call: Call, name: string, source: object): Promise<number> {
+  const res = await call('POST', '/api/servers', {
+    token: h.adminToken,
+    json: { name, server_type: 'Example', source },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id as number;
+}
+
+/** Waits (10 min at most) until the server runs; its latest build and that build's log. */
+export async function runningWithBuild(h: Harness, call: Call, id: number) {
+  const server = await waitForStatus(call, h.adminToken, id, ['running', 'unhealthy', 'error'], 'running', 600_000);
+  const builds = (await call('GET', `/api/servers/${id}/builds`, { token: h.adminToken })).body;
+  // A server that failed before its build started (its package not resolved) has no run to show.
+  expect(builds.length, `${server.status}: ${server.status_reason}`).toBeGreaterThan(0);
+  const log = (await call('GET', `/api/builds/${builds[0].id}/logs`, { token: h.adminToken })).body as {
+    line: string;
+  }[];
+  const text = log.map((l) => l.line).join('\n');
+  expect(server.status, `${server.status_reason}\n${text.slice(-3000)}`).toBe('running');
+  return { server, build: builds[0], log: text };
+}
