@@ -43,8 +43,11 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 
 // Postgres text and jsonb cannot hold NUL, nor jsonb (the batch is sent as one: lib/ledger/gateway-audit.ts)
 // a lone surrogate: one such character would fail the whole batch.
+// Most text needs none of it (checking is cheaper than copying): the common row copies nothing.
 const clean = (s: string | null, max = MAX_TEXT) =>
-  s === null ? null : s.replaceAll('\u0000', '\uFFFD').slice(0, max).toWellFormed();
+  s === null || (s.length <= max && !s.includes('\u0000') && s.isWellFormed())
+    ? s
+    : s.replaceAll('\u0000', '\uFFFD').slice(0, max).toWellFormed();
 
 function storedArguments(args: unknown): unknown {
   if (args === undefined || args === null) return null;

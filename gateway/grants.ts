@@ -50,15 +50,16 @@ const LISTS: Record<string, { key: string; kind: GrantedKind; nameOf: (item: Rec
 /** Whether the relay must cut this method's result to the grant. */
 export const isFilteredList = (method: string) => Object.hasOwn(LISTS, method);
 
+// A request that should name an item but names none is checked against the empty name: only a grant
+// of `*` lets it through to the server, which then refuses it itself.
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
+
 /**
  * The tool, resource or prompt a request names, which the grant must allow; null for methods that
  * name none (initialize, ping, the list methods, notifications).
  */
 export function grantedItemOf(method: string, params: unknown): { kind: GrantedKind; name: string } | null {
   const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
-  // A request that should name an item but names none is checked against the empty name: only a
-  // grant of `*` lets it through to the server, which then refuses it itself.
-  const text = (v: unknown) => (typeof v === 'string' ? v : '');
   switch (method) {
     case 'tools/call':
       return { kind: 'tool', name: text(p.name) };

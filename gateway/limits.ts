@@ -341,7 +341,22 @@ interface LocalSession {
 }
 
 /** Session ids are long and carry routing data: the ledger keys them by digest. */
-const keyOf = (sessionId: string) => hash('sha256', sessionId, 'base64url');
+const digestOf = (sessionId: string) => hash('sha256', sessionId, 'base64url');
+
+/** Digests of ids seen lately: a session sends its id on every request, and a digest each time is waste. */
+const KEYS_MAX = 20_000;
+function sessionKeys(): (sessionId: string) => string {
+  const keys = new Map<string, string>();
+  return (sessionId) => {
+    let key = keys.get(sessionId);
+    if (key === undefined) {
+      key = digestOf(sessionId);
+      if (keys.size >= KEYS_MAX) keys.clear();
+      keys.set(sessionId, key);
+    }
+    return key;
+  };
+}
 
 /**
  * The gateway's limits. Given the database, open sessions are counted in the ledger (every replica sees the
@@ -355,6 +370,7 @@ export function createGatewayLimits(env: LimitsEnv, sql?: Sql, options: LimitsOp
   const idleSeconds = env.GATEWAY_SESSION_IDLE_SECONDS;
   const idleMs = idleSeconds * 1000;
   const local = new Map<string, LocalSession>();
+  const keyOf = sessionKeys();
   const touched = new Set<string>();
   // Use is written to the ledger in batches, often enough that no replica takes a live session for idle.
   const touchEveryMs = idleSeconds > 0 ? Math.min(30_000, Math.max(1_000, idleMs / 4)) : 0;

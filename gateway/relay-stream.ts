@@ -23,60 +23,64 @@ export interface StreamAudit {
 
 /** Pipes an event stream from `upstream` to `res` (headers already set), scanning it while `audit.pending` is not empty. */
 export function pipeEventStream(upstream: IncomingMessage, res: ServerResponse, audit: StreamAudit, abort: () => void) {
-  let splitter: SseSplitter | undefined;
-  let decoder: StringDecoder | undefined;
-  let over = false;
-  const finish = () => {
-    if (over) return false;
-    over = true;
-    audit.done();
-    return true;
-  };
-
   const write = corkedWriter(upstream, res);
-  const scan = (chunk: Buffer) => {
-    const holding = audit.filtered.size > 0;
-    if (!holding) write(chunk);
-    if (audit.pending.size === 0) return;
-    splitter ??= new SseSplitter();
-    decoder ??= new StringDecoder('utf8');
-    for (const event of splitter.push(decoder.write(chunk))) {
-      let replaced: object | undefined;
-      if (event.data !== '') {
-        try {
-          const message = JSON.parse(event.data) as { id?: string | number; method?: string; result?: unknown };
-          if (message.method === undefined && message.id !== undefined)
-            replaced = audit.settle(message.id, message, event.bytes);
-        } catch {
-          // Not JSON: not a message the gateway needs to know about.
+  // Methods of one object rather than `const f = () => …`, which the TypeScript loader (esbuild's
+  // keepNames) names with an Object.defineProperty per closure, per stream.
+  const stream = {
+    splitter: undefined as SseSplitter | undefined,
+    decoder: undefined as StringDecoder | undefined,
+    over: false,
+    /** True the first time: the relayed stream is over. */
+    finish() {
+      if (stream.over) return false;
+      stream.over = true;
+      audit.done();
+      return true;
+    },
+    scan(chunk: Buffer) {
+      const holding = audit.filtered.size > 0;
+      if (!holding) write(chunk);
+      if (audit.pending.size === 0) return;
+      const splitter = (stream.splitter ??= new SseSplitter());
+      const decoder = (stream.decoder ??= new StringDecoder('utf8'));
+      for (const event of splitter.push(decoder.write(chunk))) {
+        let replaced: object | undefined;
+        if (event.data !== '') {
+          try {
+            const message = JSON.parse(event.data) as { id?: string | number; method?: string; result?: unknown };
+            if (message.method === undefined && message.id !== undefined)
+              replaced = audit.settle(message.id, message, event.bytes);
+          } catch {
+            // Not JSON: not a message the gateway needs to know about.
+          }
         }
+        if (holding) write(replaced ? formatEvent(event.fields, JSON.stringify(replaced)) : event.raw);
       }
-      if (holding) write(replaced ? formatEvent(event.fields, JSON.stringify(replaced)) : event.raw);
-    }
-    if (holding && audit.filtered.size === 0) {
-      const rest = splitter.rest() + decoder.end();
-      if (rest) write(rest);
-    }
+      if (holding && audit.filtered.size === 0) {
+        const rest = splitter.rest() + decoder.end();
+        if (rest) write(rest);
+      }
+    },
+    /** The server's side broke: the client's stream ends broken too (it may resume with Last-Event-ID). */
+    broke() {
+      if (!stream.finish()) return;
+      audit.settleRest('error', 'the server stream broke');
+      res.destroy();
+    },
   };
 
-  upstream.on('data', audit.pending.size === 0 ? write : scan);
+  upstream.on('data', audit.pending.size === 0 ? write : (chunk: Buffer) => stream.scan(chunk));
   res.on('drain', () => upstream.resume());
   upstream.once('end', () => {
-    if (!finish()) return;
+    if (!stream.finish()) return;
     audit.settleRest('error', 'the stream ended without a response');
     res.end();
   });
-  // The server's side broke: the client's stream ends broken too (it may resume with Last-Event-ID).
-  const broke = () => {
-    if (!finish()) return;
-    audit.settleRest('error', 'the server stream broke');
-    res.destroy();
-  };
-  upstream.on('error', broke);
-  upstream.once('aborted', broke);
+  upstream.on('error', () => stream.broke());
+  upstream.once('aborted', () => stream.broke());
   // The client went away: stop reading from the server, which ends its stream (a cancellation).
   res.once('close', () => {
-    if (!finish()) return;
+    if (!stream.finish()) return;
     audit.settleRest('error', 'the client closed the stream');
     abort();
   });
@@ -101,15 +105,14 @@ export function pipeBody(upstream: IncomingMessage, res: ServerResponse, abort: 
  */
 function corkedWriter(upstream: IncomingMessage, res: ServerResponse) {
   let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
   return (chunk: Buffer | string) => {
     if (!corked) {
       corked = true;
       res.cork();
-      setImmediate(uncork);
+      setImmediate(() => {
+        corked = false;
+        res.uncork();
+      });
     }
     if (!res.write(chunk)) upstream.pause();
   };

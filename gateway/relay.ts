@@ -86,56 +86,66 @@ export function createRelay(deps: RelayDeps): Relay {
     // An allowed browser origin may read the answer (and its session id): every answer says so.
     const cors = origin !== undefined && deps.originAllowed(origin, requestUrl) ? corsHeaders(origin) : undefined;
 
-    const firstId = () => messages.find((m) => m.hasId)?.id ?? null;
-    // Only a server the caller may see names a metric label: unknown ids would make labels without bound.
-    const labelled = () => (route ? serverId : null);
+    // The request's helpers are methods of one object, not `const f = () => …`: the TypeScript loader
+    // (tsx, esbuild's keepNames) names each such closure with an Object.defineProperty as it is
+    // created, which costs microseconds per closure and request; a method's name needs no such call.
+    const ctx = {
+      firstId() {
+        return messages.find((m) => m.hasId)?.id ?? null;
+      },
+      /** Only a server the caller may see names a metric label: unknown ids would make labels without bound. */
+      labelled(): number | null {
+        return route ? serverId : null;
+      },
 
-    /** Records each message of the request with one outcome (refusals before or instead of the server). */
-    const auditAll = (outcome: AuditOutcome, httpStatus: number, error: string | null, responseBytes = 0) => {
-      const durationMs = performance.now() - started;
-      for (const m of messages) record(m, outcome, httpStatus, error, durationMs, responseBytes);
-      if (messages.length === 0) metrics.observe(labelled(), method, outcome, durationMs / 1000);
-    };
+      /** Records each message of the request with one outcome (refusals before or instead of the server). */
+      auditAll(outcome: AuditOutcome, httpStatus: number, error: string | null, responseBytes = 0) {
+        const durationMs = performance.now() - started;
+        for (const m of messages) ctx.record(m, outcome, httpStatus, error, durationMs, responseBytes);
+        if (messages.length === 0) metrics.observe(ctx.labelled(), method, outcome, durationMs / 1000);
+      },
 
-    const record = (
-      m: ClientMessage,
-      outcome: AuditOutcome,
-      httpStatus: number,
-      error: string | null,
-      durationMs: number,
-      responseBytes: number,
-    ) => {
-      metrics.observe(labelled(), m.method, outcome, durationMs / 1000);
-      if (!principal) return;
-      const fields = {
-        ...messageFields(m, route?.auditArguments ?? false),
-        ownerId: route?.ownerId ?? null,
-        serverId,
-        sessionId,
-        responseBytes,
-        error,
-      };
-      parts.audit.record(auditEntry(principal, fields, durationMs, outcome, httpStatus));
-    };
+      record(
+        m: ClientMessage,
+        outcome: AuditOutcome,
+        httpStatus: number,
+        error: string | null,
+        durationMs: number,
+        responseBytes: number,
+      ) {
+        metrics.observe(ctx.labelled(), m.method, outcome, durationMs / 1000);
+        if (!principal) return;
+        const fields = {
+          ...messageFields(m, route?.auditArguments ?? false),
+          ownerId: route?.ownerId ?? null,
+          serverId,
+          sessionId,
+          responseBytes,
+          error,
+        };
+        parts.audit.record(auditEntry(principal, fields, durationMs, outcome, httpStatus));
+      },
 
-    const send = (status: number, headers: OutgoingHttpHeaders, body: string | Buffer) => {
-      if (cors) Object.assign(headers, cors);
-      headers['content-length'] = Buffer.byteLength(body);
-      res.writeHead(status, headers);
-      res.end(body);
-    };
+      send(status: number, headers: OutgoingHttpHeaders, body: string | Buffer) {
+        if (cors) Object.assign(headers, cors);
+        headers['content-length'] = Buffer.byteLength(body);
+        res.writeHead(status, headers);
+        res.end(body);
+      },
 
-    const refuse = (
-      status: RefusalStatus,
-      code: number,
-      message: string,
-      outcome: AuditOutcome,
-      headers: Record<string, string> = {},
-    ) => {
-      const body = rpcErrorBody(firstId(), code, message);
-      auditAll(outcome, status, message, Buffer.byteLength(body));
-      send(status, { 'content-type': 'application/json', ...headers }, body);
+      refuse(
+        status: RefusalStatus,
+        code: number,
+        message: string,
+        outcome: AuditOutcome,
+        headers: Record<string, string> = {},
+      ) {
+        const body = rpcErrorBody(ctx.firstId(), code, message);
+        ctx.auditAll(outcome, status, message, Buffer.byteLength(body));
+        ctx.send(status, { 'content-type': 'application/json', ...headers }, body);
+      },
     };
+    const { refuse, auditAll } = ctx;
 
     if (method === 'OPTIONS') {
       const answer = preflight(origin, header(req.headers, 'access-control-request-headers'), (o) =>
@@ -277,10 +287,12 @@ export function createRelay(deps: RelayDeps): Relay {
       clientGone = true;
       call?.abort();
     });
-    const hop = (trace: Record<string, string>) => {
-      call = sendUpstream({ endpoint, method, headers: { ...headers, ...trace }, body });
-      if (clientGone) call.abort();
-      return call.response;
+    const hop = {
+      send(trace: Record<string, string>) {
+        call = sendUpstream({ endpoint, method, headers: { ...headers, ...trace }, body });
+        if (clientGone) call.abort();
+        return call.response;
+      },
     };
     let upstream: IncomingMessage;
     try {
@@ -293,9 +305,9 @@ export function createRelay(deps: RelayDeps): Relay {
               'mcp.method.name': messages[0]?.method ?? method,
               'http.request.method': method,
             },
-            hop,
+            (trace) => hop.send(trace),
           )
-        : await hop(passThroughTrace(req.headers));
+        : await hop.send(passThroughTrace(req.headers));
     } catch (err) {
       if (clientGone) {
         auditAll('error', 499, 'the client went away');
@@ -346,71 +358,70 @@ export function createRelay(deps: RelayDeps): Relay {
     if (principal.grants !== null) for (const m of pending.values()) if (isFilteredList(m.method)) filtered.add(m.id!);
 
     const p = principal;
-    const settle = (id: string | number, response: { result?: unknown; error?: unknown }, bytes: number) => {
-      const m = pending.get(id);
-      if (!m) return undefined;
-      pending.delete(id);
-      const failed = response.error !== undefined;
-      record(
-        m,
-        failed ? 'error' : 'ok',
-        status,
-        failed ? errorMessage(response.error) : null,
-        performance.now() - started,
-        bytes,
-      );
-      if (filtered.has(id) && response.result !== undefined) {
-        filtered.delete(id);
-        return { ...response, result: parts.access.filterList(p, serverId, m.method, response.result) };
-      }
-      return undefined;
-    };
-    const settleRest = (outcome: AuditOutcome, error: string | null) => {
-      for (const m of pending.values()) record(m, outcome, status, error, performance.now() - started, 0);
-      pending.clear();
+    const audit = {
+      pending,
+      filtered,
+      settle(id: string | number, response: { result?: unknown; error?: unknown }, bytes: number) {
+        const m = pending.get(id);
+        if (!m) return undefined;
+        pending.delete(id);
+        const failed = response.error !== undefined;
+        ctx.record(
+          m,
+          failed ? 'error' : 'ok',
+          status,
+          failed ? errorMessage(response.error) : null,
+          performance.now() - started,
+          bytes,
+        );
+        if (filtered.has(id) && response.result !== undefined) {
+          filtered.delete(id);
+          return { ...response, result: parts.access.filterList(p, serverId, m.method, response.result) };
+        }
+        return undefined;
+      },
+      settleRest(outcome: AuditOutcome, error: string | null) {
+        for (const m of pending.values()) ctx.record(m, outcome, status, error, performance.now() - started, 0);
+        pending.clear();
+      },
+      done() {
+        metrics.streamClosed();
+      },
     };
     // Notifications and the client's responses are done once the server took them.
     for (const m of messages) {
       if (m.isRequest) continue;
       const took = status < 400;
-      record(m, took ? 'ok' : 'error', status, took ? null : `HTTP ${status}`, performance.now() - started, 0);
+      ctx.record(m, took ? 'ok' : 'error', status, took ? null : `HTTP ${status}`, performance.now() - started, 0);
     }
     if (messages.length === 0)
-      metrics.observe(labelled(), method, ok ? 'ok' : 'error', (performance.now() - started) / 1000);
+      metrics.observe(ctx.labelled(), method, ok ? 'ok' : 'error', (performance.now() - started) / 1000);
 
-    const out = (rewritten: boolean) => {
-      const h = downstreamHeaders(upstream.headers, rewritten);
-      if (opened && sessionId !== null) h['mcp-session-id'] = sessionId;
-      if (cors) Object.assign(h, cors);
-      return h;
-    };
-    const abort = () => call?.abort();
+    const downstreamSession = opened ? sessionId : null;
     if (clientGone) {
-      settleRest('error', 'the client went away');
-      abort();
+      audit.settleRest('error', 'the client went away');
+      call?.abort();
       return;
     }
 
     const type = header(upstream.headers, 'content-type') ?? '';
     if (type.startsWith('text/event-stream')) {
-      res.writeHead(status, out(filtered.size > 0));
+      res.writeHead(status, responseHeaders(upstream.headers, filtered.size > 0, downstreamSession, cors));
       // The headers go out with the first event; a stream with nothing to say yet (a GET stream, a slow
-      // call) sends them alone, so the client knows its stream is open.
-      const flush = setImmediate(() => res.flushHeaders());
-      upstream.once('data', () => clearImmediate(flush));
+      // call) sends them alone, so the client knows its stream is open. An event that came with the
+      // headers (the usual answer to a call) is buffered already: nothing to wait for.
+      if (upstream.readableLength === 0 && !upstream.complete) {
+        const flush = setImmediate(() => res.flushHeaders());
+        upstream.once('data', () => clearImmediate(flush));
+      }
       metrics.streamOpened();
-      pipeEventStream(
-        upstream,
-        res,
-        { pending, filtered, settle, settleRest, done: () => metrics.streamClosed() },
-        abort,
-      );
+      pipeEventStream(upstream, res, audit, () => call?.abort());
       return;
     }
     if (pending.size === 0) {
-      settleRest(ok ? 'ok' : 'error', ok ? null : `HTTP ${status}`);
-      res.writeHead(status, out(false));
-      pipeBody(upstream, res, abort);
+      audit.settleRest(ok ? 'ok' : 'error', ok ? null : `HTTP ${status}`);
+      res.writeHead(status, responseHeaders(upstream.headers, false, downstreamSession, cors));
+      pipeBody(upstream, res, () => call?.abort());
       return;
     }
     // A JSON answer: read whole (it is one message or one batch), to know each request's outcome.
@@ -418,7 +429,7 @@ export function createRelay(deps: RelayDeps): Relay {
     try {
       raw = await readAll(upstream);
     } catch {
-      settleRest('error', 'the server closed the answer');
+      audit.settleRest('error', 'the server closed the answer');
       res.destroy();
       return;
     }
@@ -429,7 +440,7 @@ export function createRelay(deps: RelayDeps): Relay {
         const answers = Array.isArray(parsed) ? parsed : [parsed];
         let changed = false;
         const next = answers.map((a: { id?: string | number; result?: unknown; error?: unknown }) => {
-          const replaced = a && a.id !== undefined ? settle(a.id, a, raw.byteLength) : undefined;
+          const replaced = a && a.id !== undefined ? audit.settle(a.id, a, raw.byteLength) : undefined;
           if (replaced) changed = true;
           return replaced ?? a;
         });
@@ -438,8 +449,8 @@ export function createRelay(deps: RelayDeps): Relay {
         // Not JSON after all: the client gets it as the server sent it.
       }
     }
-    settleRest(ok ? 'ok' : 'error', ok ? 'no response to this request' : `HTTP ${status}`);
-    const h = out(rewritten !== undefined);
+    audit.settleRest(ok ? 'ok' : 'error', ok ? 'no response to this request' : `HTTP ${status}`);
+    const h = responseHeaders(upstream.headers, rewritten !== undefined, downstreamSession, cors);
     const answer = rewritten ?? raw;
     h['content-length'] = Buffer.byteLength(answer);
     res.writeHead(status, h);
@@ -447,23 +458,35 @@ export function createRelay(deps: RelayDeps): Relay {
   };
 }
 
+/** The server's answer headers as the client gets them: the gateway's session id, CORS for an allowed origin. */
+function responseHeaders(
+  upstream: IncomingHttpHeaders,
+  bodyRewritten: boolean,
+  sessionId: string | null,
+  cors: Record<string, string> | undefined,
+): OutgoingHttpHeaders {
+  const h = downstreamHeaders(upstream, bodyRewritten);
+  if (sessionId !== null) h['mcp-session-id'] = sessionId;
+  if (cors) Object.assign(h, cors);
+  return h;
+}
+
 /** The request's body; undefined once it passes `max` bytes (a chunked body declares no length), `gone` when the client left. */
 function readBounded(req: IncomingMessage, max: number): Promise<Buffer | undefined | 'gone'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
+    req.on('data', (chunk: Buffer) => {
+      if (size > max) return;
       size += chunk.byteLength;
       if (size > max) {
         // Stop reading: the answer says Connection: close, and what is left of the body goes with the socket.
-        req.off('data', onData);
         req.pause();
         resolve(undefined);
         return;
       }
       chunks.push(chunk);
-    };
-    req.on('data', onData);
+    });
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.once('error', () => resolve('gone'));
     req.once('aborted', () => resolve('gone'));

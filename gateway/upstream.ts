@@ -141,7 +141,7 @@ export function sendUpstream(r: UpstreamRequest): UpstreamCall {
   req.end(r.body);
   return {
     response,
-    abort: () => {
+    abort() {
       req.destroy();
     },
   };
