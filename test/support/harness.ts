@@ -37,7 +37,7 @@ export interface Harness {
 export async function startHarness(
   name: string,
   extraEnv: NodeJS.ProcessEnv = {},
-  stack: { databaseUrl: string; temporalAddress: string } = inject('stack'),
+  stack: { databaseUrl: string; temporalAddress: string; workflowBundlePath?: string } = inject('stack'),
 ): Promise<Harness> {
   const port = await freePort();
   const adminToken = `test-admin-${randomUUID()}`;
@@ -60,6 +60,7 @@ export async function startHarness(
     // Tests name loopback git daemons, registries and example images; a file narrows this as it needs.
     SOURCE_ALLOWED_HOSTS: '127.0.0.1,localhost',
     SECRETS_KEY: testSecretsKey(stack.databaseUrl),
+    ...(stack.workflowBundlePath && { WORKFLOW_BUNDLE_PATH: stack.workflowBundlePath }),
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
