@@ -89,7 +89,10 @@ export async function startHarness(
       harness.worker = await startWorker(env, join(logDir, `${name}-worker.log`));
     },
     async stop() {
-      await Promise.all([harness.worker.stop(), harness.api.stop()]);
+      // The worker's own shutdown waits its 10 s grace for the watch activities of servers still running
+      // (they end only when cancelled); no other worker polls the file's task queue and nothing after a
+      // file's teardown reads what they would finish, so it gets 2 s before SIGKILL.
+      await Promise.all([harness.worker.stop(2_000), harness.api.stop()]);
       await harness.temporal.connection.close();
       await codecKeys.stop();
       await harness.sql.end({ timeout: 5 });
