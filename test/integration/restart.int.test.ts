@@ -33,7 +33,8 @@ async function startUp(): Promise<NpmStart> {
 }
 
 beforeAll(async () => {
-  clone = await cloneForNpmStart('restart', inject('stack').databaseUrl);
+  // What is under test is starting again; making the build bases is quickstart.int's newcomer's part.
+  clone = await cloneForNpmStart('restart', inject('stack').databaseUrl, { warmBaseImages: true });
   const dataDir = join(clone.root, '.data');
   dockerRoots = [
     dataDir,
