@@ -33,8 +33,7 @@ async function startUp(): Promise<NpmStart> {
 }
 
 beforeAll(async () => {
-  // What is under test is starting again; making the build bases is quickstart.int's newcomer's part.
-  clone = await cloneForNpmStart('restart', inject('stack').databaseUrl, { warmBaseImages: true });
+  clone = await cloneForNpmStart('restart', inject('stack').databaseUrl);
   const dataDir = join(clone.root, '.data');
   dockerRoots = [
     dataDir,

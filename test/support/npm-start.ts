@@ -4,11 +4,11 @@
 // clone's own (BIND_PORT and the DEV_*_PORT variables), so parallel runs and other stacks on this
 // machine do not collide.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { eventually } from './http.js';
@@ -22,29 +22,13 @@ export interface Clone {
   remove(): Promise<void>;
 }
 
-/**
- * Clones the repository into a temporary folder, with free ports and a fresh database named `name`.
- * `warmBaseImages`: the clone's .data/base-images starts as hard links to this checkout's (the build
- * bases' layers, keyed by their inputs, and the arm64 packages), so its first `npm start` uploads the
- * bases to its new registry rather than making them again, as a developer's second start does; without
- * it the clone is a newcomer's, making them.
- */
-export async function cloneForNpmStart(
-  name: string,
-  stackDatabaseUrl: string,
-  { warmBaseImages = false }: { warmBaseImages?: boolean } = {},
-): Promise<Clone> {
+/** Clones the repository into a temporary folder, with free ports and a fresh database named `name`. */
+export async function cloneForNpmStart(name: string, stackDatabaseUrl: string): Promise<Clone> {
   const dir = mkdtempSync(join(tmpdir(), `mcp-host-${name}-`));
   const root = join(dir, 'mcp-host');
   await promisify(execFile)('git', ['clone', '--quiet', PROJECT_ROOT, root]);
   symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
   symlinkSync(join(PROJECT_ROOT, '.tools'), join(root, '.tools'));
-  const baseImages = join(DATA_DIR, 'base-images');
-  if (warmBaseImages && existsSync(baseImages)) {
-    // Links, not copies: the cache's files are written aside and renamed into place, never rewritten.
-    mkdirSync(join(root, '.data'), { recursive: true });
-    await promisify(execFile)('cp', ['-al', baseImages, join(root, '.data', 'base-images')]);
-  }
   const ports = {
     api: await freePort(),
     temporal: await freePort(),
