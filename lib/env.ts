@@ -160,6 +160,8 @@ export const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().trim().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('mcp-host-v1'),
+  /** The worker's workflow code, bundled beforehand from workflows/index.ts; unset: bundled at start. */
+  WORKFLOW_BUNDLE_PATH: optionalText,
   /** TLS to Temporal (Temporal Cloud, or a cluster with TLS); implied by an API key or a client certificate. */
   TEMPORAL_TLS: bool(false),
   /** mTLS client certificate and key files (PEM), as Temporal Cloud namespaces with certificates use. */

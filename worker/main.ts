@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     // Every payload the worker sends is sealed, and every one it receives opened (unsealed ones pass).
     dataConverter: dataConverter(codec),
-    ...workflowBundleOptions(),
+    ...workflowBundleOptions(env.WORKFLOW_BUNDLE_PATH, Boolean(tracing)),
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),

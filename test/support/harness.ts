@@ -37,7 +37,7 @@ export interface Harness {
 export async function startHarness(
   name: string,
   extraEnv: NodeJS.ProcessEnv = {},
-  stack: { databaseUrl: string; temporalAddress: string } = inject('stack'),
+  stack: { databaseUrl: string; temporalAddress: string; workflowBundlePath?: string } = inject('stack'),
 ): Promise<Harness> {
   const port = await freePort();
   const adminToken = `test-admin-${randomUUID()}`;
@@ -60,6 +60,7 @@ export async function startHarness(
     // Tests name loopback git daemons, registries and example images; a file narrows this as it needs.
     SOURCE_ALLOWED_HOSTS: '127.0.0.1,localhost',
     SECRETS_KEY: testSecretsKey(stack.databaseUrl),
+    ...(stack.workflowBundlePath && { WORKFLOW_BUNDLE_PATH: stack.workflowBundlePath }),
     ...extraEnv,
   };
   const api = await startApi(env, join(logDir, `${name}-api.log`));
@@ -88,7 +89,10 @@ export async function startHarness(
       harness.worker = await startWorker(env, join(logDir, `${name}-worker.log`));
     },
     async stop() {
-      await Promise.all([harness.worker.stop(), harness.api.stop()]);
+      // The worker's own shutdown waits its 10 s grace for the watch activities of servers still running
+      // (they end only when cancelled); no other worker polls the file's task queue and nothing after a
+      // file's teardown reads what they would finish, so it gets 2 s before SIGKILL.
+      await Promise.all([harness.worker.stop(2_000), harness.api.stop()]);
       await harness.temporal.connection.close();
       await codecKeys.stop();
       await harness.sql.end({ timeout: 5 });
