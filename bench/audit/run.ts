@@ -3,27 +3,34 @@
 // calls to their servers or by them), each filter beside the unfiltered first page measured in the
 // same run (the floor: a walk down the primary key). Seeded in SQL (generate_series, in chunks).
 // Goal: every filtered page's p99 < 50 ms. Prints figures and the ratios; asserts nothing.
-// Usage: npm run bench:audit [-- --rows 10000000 --requests 200 --chunk 1000000 --goal-ms 50]
+// Usage: npm run bench:audit [-- --rows 10000000 --requests 200 --chunk 1000000 --goal-ms 50] (--help)
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { createSql } from '../../lib/db.js';
 import { migrate } from '../../lib/migrate.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 import { freePort, type ManagedProcess } from '../../scripts/stack/process.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';
-import { log, pct, table } from '../api/common.js';
+import { pct, table } from '../api/common.js';
 import { count, startReadApi } from '../marketplace/seed.js';
+import { benchArgs, num } from '../support/args.js';
+import { machineLine, markLoad, note as log } from '../support/machine.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i === -1 ? fallback : Number(process.argv[i + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a whole number`);
-  return value;
-};
-const rows = arg('rows', 10_000_000);
-const requests = arg('requests', 200);
-const chunk = arg('chunk', 1_000_000);
-const goalMs = arg('goal-ms', 50);
+const {
+  rows,
+  requests,
+  chunk,
+  'goal-ms': goalMs,
+} = benchArgs(
+  'bench:audit',
+  'GET /api/gateway/audit (filtered, keyset-paged) over HTTP on a seeded gateway_audit, as an admin and\n' +
+    'as an operator, each filter beside the unfiltered first page (the floor) measured in the same run.',
+  {
+    rows: num(10_000_000, 'gateway_audit rows seeded (generate_series)', { min: 1 }),
+    requests: num(200, 'timed requests per case', { min: 1 }),
+    chunk: num(1_000_000, 'rows per seeding statement', { min: 1 }),
+    'goal-ms': num(50, 'the p99 every filtered page must stay under', { min: 1 }),
+  },
+);
 const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString('hex')}`;
 const SERVERS = 500;
 const TOKENS = 100;
@@ -165,7 +172,7 @@ async function main(): Promise<void> {
         page: 3,
       },
     ];
-    const load0 = loadavg()[0]!;
+    const load0 = markLoad();
     const results: { name: string; p50: number; p99: number; floor: number }[] = [];
     let floor = 0;
     for (const c of cases) {
@@ -175,9 +182,11 @@ async function main(): Promise<void> {
       results.push({ name: c.name, ...r, floor });
     }
     console.log(
-      `\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.arch}; load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}; ` +
+      `\n${machineLine(
+        load0,
         `gateway_audit ${count(rows)} rows (seeded in ${seedSeconds.toFixed(0)} s), ${SERVERS} servers, ${TOKENS} tokens, ${OPERATORS} operators; ` +
-        `${requests} requests per case over HTTP, limit 50`,
+          `${requests} requests per case over HTTP, limit 50`,
+      )}`,
     );
     table(
       ['case', 'p50 ms', 'p99 ms', 'p99 ÷ floor p99'],

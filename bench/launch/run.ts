@@ -7,12 +7,10 @@
 //     the same way.
 // Each round then stops what it started (not timed). Prints each round, the medians, the ratio
 // (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded.
-// Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25]
+// Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25] (--help lists the flags)
 import { readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createSql, type Sql } from '../../lib/db.js';
@@ -29,21 +27,23 @@ import {
   startBenchStack,
   type BenchStack,
 } from '../build/stack.js';
+import { benchArgs, num } from '../support/args.js';
+import { machineLine, markLoad, note } from '../support/machine.js';
 
-const { values: args } = parseArgs({
-  options: {
-    iterations: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    'poll-ms': { type: 'string', default: '25' },
+const args = benchArgs(
+  'bench:launch',
+  'Launch to first tool call: POST /api/servers/:id/start of an image mcp-host built, until the first\n' +
+    'tools/call through the gateway answers, against docker run + a direct SDK client, alternately.',
+  {
+    iterations: num(5, 'measured rounds (each: mcp-host, then direct)', { min: 1 }),
+    warmup: num(1, 'rounds run first and not counted'),
+    'poll-ms': num(25, 'pause between attempts at the first tools/call'),
   },
-});
-const iterations = Number(args.iterations);
-const warmup = Number(args.warmup);
-const pollMs = Number(args['poll-ms']);
+);
+const { iterations, warmup } = args;
+const pollMs = args['poll-ms'];
 const TIMEOUT_MS = 120_000;
 const HELLO = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-
-const note = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 async function waitForStatus(stack: BenchStack, id: number, statuses: string[]): Promise<void> {
   for (const t0 = Date.now(); ; await sleep(100)) {
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     const image = `mcp-custom-${server.id}:latest`;
     await docker(['network', 'create', 'bench-launch']);
 
-    const load0 = loadavg()[0]!;
+    const load0 = markLoad();
     const rows: { mcp: number; direct: number; steps: Map<string, number> }[] = [];
     for (let i = -warmup; i < iterations; i++) {
       const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
@@ -172,8 +172,10 @@ async function main(): Promise<void> {
     const statuses = [...new Set(rows.flatMap((r) => [...r.steps.keys()]))];
     const out = [
       '',
-      `machine   ${availableParallelism()} CPUs, load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}; hello-mcp (busybox httpd), built once; ` +
-        `${warmup} warm-up round(s) not counted; first tools/call retried every ${pollMs} ms`,
+      machineLine(
+        load0,
+        `hello-mcp (busybox httpd), built once; ${warmup} warm-up round(s) not counted; first tools/call retried every ${pollMs} ms`,
+      ),
       '',
       `  ${''.padEnd(8)}${'mcp-host'.padStart(10)}${'direct'.padStart(10)}`,
       ...rows.map((r, i) => `  ${`#${i + 1}`.padEnd(8)}${secs(r.mcp).padStart(10)}${secs(r.direct).padStart(10)}`),
