@@ -264,6 +264,17 @@ async function main(): Promise<void> {
               duration: opts.duration,
             }),
           ),
+          // The listing's last page: a keyset walk from the end must cost what the first page does.
+          await measure(async () => {
+            const [last] = await sql<{ after: number }[]>`
+              select coalesce(min(id), 1) - 1 as after from (select id from mcp_servers order by id desc limit 100) x`;
+            return load(`GET /api/servers, last page of ${count(seed.servers)}`, {
+              url: `${apiUrl}/api/servers?after=${last!.after}`,
+              token: adminToken,
+              connections: opts.connections,
+              duration: opts.duration,
+            });
+          }),
           await measure(() =>
             load('GET /api/marketplace', {
               url: `${apiUrl}/api/marketplace`,
