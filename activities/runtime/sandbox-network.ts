@@ -206,17 +206,30 @@ export function createSandboxNetworks(
   }
 
   return {
-    /** Passes when the policy was in force within the last minute; otherwise runs the canary (once for concurrent callers). */
+    /**
+     * Passes when the policy was in force within the last minute; otherwise runs the canary (once for
+     * concurrent callers). A pass past half its time is renewed in the background, so launches in a
+     * steady stream do not wait for the canary's two containers (seconds on a busy daemon: most of a
+     * launch); a renewal that fails withdraws the pass, and the next launch runs the canary itself.
+     */
     async verify(): Promise<void> {
-      if (Date.now() - passedAt < CANARY_TTL_MS) return;
-      canaryRun ??= canary()
-        .then(() => {
-          passedAt = Date.now();
-        })
-        .finally(() => {
-          canaryRun = undefined;
-        });
-      await canaryRun;
+      const run = () =>
+        (canaryRun ??= canary()
+          .then(() => {
+            passedAt = Date.now();
+          })
+          .finally(() => {
+            canaryRun = undefined;
+          }));
+      const age = Date.now() - passedAt;
+      if (age < CANARY_TTL_MS) {
+        if (age >= CANARY_TTL_MS / 2)
+          run().catch(() => {
+            passedAt = 0;
+          });
+        return;
+      }
+      await run();
     },
 
     /** The workload's network (named as the workload), created or replaced to match its egress. */

@@ -29,7 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createSql } from '../../lib/db.js';
@@ -48,38 +48,47 @@ import { log, sleep, table } from './common.js';
 import { ROLES, quiesce, withCpu, type CpuShare, type Role } from './cpu.js';
 import { fanout } from './fanout.js';
 import { closed, httpCall, load, paced, type LoadResult } from './load.js';
+import { benchArgs, bool, num, str } from '../support/args.js';
+import { machineLine, markLoad } from '../support/machine.js';
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} takes a number`);
-  return value;
-}
+const args = benchArgs(
+  'bench:api',
+  'Load on the whole stack (API + worker, Temporal, Postgres): GETs, governance-run starts through the API\n' +
+    'beside a bare client starting a workflow of the same durable minimum, and SSE fan-out.',
+  {
+    duration: num(10, 'seconds per timed case (GETs, paced starts)', { min: 1 }),
+    connections: num(10, 'autocannon connections (GETs, saturated starts)', { min: 1 }),
+    'post-rate': num(200, 'workflow starts offered per second (the fixed-rate case)', { min: 1 }),
+    'post-connections': num(32, 'sockets for the paced starts', { min: 1 }),
+    'post-amount': num(1000, 'requests of the saturated start cases (mcp-host and the baseline)', { min: 1 }),
+    subscribers: num(1000, 'SSE subscribers of the fan-out', { min: 1 }),
+    events: num(100, 'status events sent to them', { min: 1 }),
+    'event-rate': num(20, 'events per second', { min: 1 }),
+    runs: num(DEFAULT_SEED.runs, 'build runs seeded (4 platforms each)', { min: 1 }),
+    servers: num(DEFAULT_SEED.servers, 'servers seeded (GET /api/servers lists every one)', { min: 1 }),
+    'pool-max': num(0, "DATABASE_POOL_MAX of the API and the worker (0: the API's default)"),
+    'cpu-prof': bool("V8 CPU profiles of the API's and the worker's main threads, to .data/bench-logs/cpu-prof"),
+    cases: str('reads,fanout,starts', 'which phases run, comma-separated: reads, fanout, starts'),
+  },
+);
 
 const opts = {
-  duration: flag('duration', 10),
-  connections: flag('connections', 10),
-  postRate: flag('post-rate', 200),
-  postConnections: flag('post-connections', 32),
-  postAmount: flag('post-amount', 1000),
-  subscribers: flag('subscribers', 1000),
-  events: flag('events', 100),
-  eventRate: flag('event-rate', 20),
-  /** The seeded ledger: GET /api/servers lists every server (10,000 is the issue's scale). */
-  runs: flag('runs', DEFAULT_SEED.runs),
-  servers: flag('servers', DEFAULT_SEED.servers),
-  poolMax: flag('pool-max', 0), // 0: the API's default (DATABASE_POOL_MAX unset)
-  /** V8 CPU profiles of the API's and the worker's main threads (all cases), written to .data/bench-logs/cpu-prof when they stop. */
-  cpuProf: process.argv.includes('--cpu-prof'),
-  /** Which phases run (all by default): `reads` (GETs), `fanout` (SSE), `starts` (workflow starts). */
-  cases: new Set(
-    (process.argv.includes('--cases')
-      ? process.argv[process.argv.indexOf('--cases') + 1]!
-      : 'reads,fanout,starts'
-    ).split(','),
-  ),
+  duration: args.duration,
+  connections: args.connections,
+  postRate: args['post-rate'],
+  postConnections: args['post-connections'],
+  postAmount: args['post-amount'],
+  subscribers: args.subscribers,
+  events: args.events,
+  eventRate: args['event-rate'],
+  runs: args.runs,
+  servers: args.servers,
+  poolMax: args['pool-max'],
+  cpuProf: args['cpu-prof'],
+  cases: new Set(args.cases.split(',')),
 };
+for (const c of opts.cases)
+  if (!['reads', 'fanout', 'starts'].includes(c)) throw new Error(`--cases: no phase ${c} (reads, fanout, starts)`);
 
 /** Wall-clock milliseconds with sub-millisecond resolution (one clock for sender and receivers). */
 
@@ -129,7 +138,7 @@ async function main(): Promise<void> {
       void stop().finally(() => process.exit(130));
     });
   }
-  const load0 = loadavg();
+  const load0 = markLoad();
 
   try {
     const logDir = join(DATA_DIR, 'bench-logs');
@@ -255,6 +264,17 @@ async function main(): Promise<void> {
               duration: opts.duration,
             }),
           ),
+          // The listing's last page: a keyset walk from the end must cost what the first page does.
+          await measure(async () => {
+            const [last] = await sql<{ after: number }[]>`
+              select coalesce(min(id), 1) - 1 as after from (select id from mcp_servers order by id desc limit 100) x`;
+            return load(`GET /api/servers, last page of ${count(seed.servers)}`, {
+              url: `${apiUrl}/api/servers?after=${last!.after}`,
+              token: adminToken,
+              connections: opts.connections,
+              duration: opts.duration,
+            });
+          }),
           await measure(() =>
             load('GET /api/marketplace', {
               url: `${apiUrl}/api/marketplace`,
@@ -385,12 +405,7 @@ async function main(): Promise<void> {
     // --- report
     const cpu = cpus();
     const cpuCols = (c: CpuShare) => [c.busy.toFixed(0), c.others.toFixed(0)];
-    console.log(
-      `\nmachine: ${cpu.length} × ${cpu[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}; ` +
-        `load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(' ')} at end`,
-    );
+    console.log(`\n${machineLine(load0)}`);
     console.log(
       `stack: API + worker (LOG_LEVEL=info, DATABASE_POOL_MAX=${opts.poolMax || 'default (10)'}), Temporal dev server (in-memory), Postgres (${pg.source}); ` +
         `ledger: ${count(seed.runs)} runs × 4 platforms, ${count(seed.servers)} servers; load generators and SSE clients in this process, same machine`,

@@ -7,15 +7,15 @@
 //     the same way.
 // Each round then stops what it started (not timed). Prints each round, the medians, the ratio
 // (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded.
-// Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25]
+// Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25] (--help lists the flags)
 import { readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Connection } from '@temporalio/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createSql, type Sql } from '../../lib/db.js';
+import { workflowIdsFor } from '../../lib/workflow-ids.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { createGitRepo } from '../../test/support/git-fixture.js';
 import { directEnv, sh, type DirectTarget } from '../build/direct.js';
@@ -29,21 +29,24 @@ import {
   startBenchStack,
   type BenchStack,
 } from '../build/stack.js';
+import { benchArgs, num } from '../support/args.js';
+import { machineLine, markLoad, note } from '../support/machine.js';
+import { launchActivities, type ActivitySpan } from './steps.js';
 
-const { values: args } = parseArgs({
-  options: {
-    iterations: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    'poll-ms': { type: 'string', default: '25' },
+const args = benchArgs(
+  'bench:launch',
+  'Launch to first tool call: POST /api/servers/:id/start of an image mcp-host built, until the first\n' +
+    'tools/call through the gateway answers, against docker run + a direct SDK client, alternately.',
+  {
+    iterations: num(5, 'measured rounds (each: mcp-host, then direct)', { min: 1 }),
+    warmup: num(1, 'rounds run first and not counted'),
+    'poll-ms': num(25, 'pause between attempts at the first tools/call'),
   },
-});
-const iterations = Number(args.iterations);
-const warmup = Number(args.warmup);
-const pollMs = Number(args['poll-ms']);
+);
+const { iterations, warmup } = args;
+const pollMs = args['poll-ms'];
 const TIMEOUT_MS = 120_000;
 const HELLO = join(PROJECT_ROOT, 'examples', 'hello-mcp');
-
-const note = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 async function waitForStatus(stack: BenchStack, id: number, statuses: string[]): Promise<void> {
   for (const t0 = Date.now(); ; await sleep(100)) {
@@ -103,7 +106,10 @@ async function main(): Promise<void> {
     workDir: join(stack.dir, 'direct'),
   };
   const docker = (argv: string[]) => sh('docker', argv, { env: directEnv(target) });
+  const temporal = await Connection.connect({ address: stack.temporalAddress });
   try {
+    const [installation] = await sql<{ id: string }[]>`select id from installation`;
+    const ids = workflowIdsFor(installation?.id ?? '');
     const repo = await createGitRepo({
       dir: join(stack.gitDir, 'hello-mcp'),
       files: {
@@ -135,8 +141,8 @@ async function main(): Promise<void> {
     const image = `mcp-custom-${server.id}:latest`;
     await docker(['network', 'create', 'bench-launch']);
 
-    const load0 = loadavg()[0]!;
-    const rows: { mcp: number; direct: number; steps: Map<string, number> }[] = [];
+    const load0 = markLoad();
+    const rows: { mcp: number; direct: number; steps: Map<string, number>; activities: ActivitySpan[] }[] = [];
     for (let i = -warmup; i < iterations; i++) {
       const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
       // mcp-host
@@ -149,7 +155,10 @@ async function main(): Promise<void> {
         m0,
       );
       const steps = await statusSteps(sql, server.id, wall0);
-      note(`${name} mcp-host ${secs(mcp)}`);
+      const activities = await launchActivities(temporal, ids.server(server.id), wall0, wall0 + mcp);
+      note(
+        `${name} mcp-host ${secs(mcp)}: ${activities.map((a) => `${a.name} ${a.scheduled.toFixed(0)}→${a.completed.toFixed(0)} ms${a.attempts > 1 ? ` (${a.attempts} attempts)` : ''}`).join(', ')}`,
+      );
       await api(stack, 'POST', `/api/servers/${server.id}/stop`, 202);
       await waitForStatus(stack, server.id, ['stopped']);
 
@@ -164,7 +173,7 @@ async function main(): Promise<void> {
       const direct = await firstToolCall(`http://${ip}:8080/cgi-bin/mcp`, {}, d0);
       note(`${name} direct   ${secs(direct)}`);
       await docker(['rm', '-f', container]);
-      if (i >= 0) rows.push({ mcp, direct, steps });
+      if (i >= 0) rows.push({ mcp, direct, steps, activities });
     }
 
     const mcp = median(rows.map((r) => r.mcp));
@@ -172,8 +181,10 @@ async function main(): Promise<void> {
     const statuses = [...new Set(rows.flatMap((r) => [...r.steps.keys()]))];
     const out = [
       '',
-      `machine   ${availableParallelism()} CPUs, load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}; hello-mcp (busybox httpd), built once; ` +
-        `${warmup} warm-up round(s) not counted; first tools/call retried every ${pollMs} ms`,
+      machineLine(
+        load0,
+        `hello-mcp (busybox httpd), built once; ${warmup} warm-up round(s) not counted; first tools/call retried every ${pollMs} ms`,
+      ),
       '',
       `  ${''.padEnd(8)}${'mcp-host'.padStart(10)}${'direct'.padStart(10)}`,
       ...rows.map((r, i) => `  ${`#${i + 1}`.padEnd(8)}${secs(r.mcp).padStart(10)}${secs(r.direct).padStart(10)}`),
@@ -187,10 +198,19 @@ async function main(): Promise<void> {
           `  ${`${median(rows.map((r) => r.steps.get(s) ?? NaN).filter((v) => !Number.isNaN(v))).toFixed(0)} ms`.padStart(9)}  ${s}`,
       ),
       '',
+      "mcp-host: the server workflow's activities, scheduled → completed, ms after the start request (median; attempts: the most any round took)",
+      ...[...new Set(rows.flatMap((r) => r.activities.map((a) => a.name)))].map((name) => {
+        const of = rows.flatMap((r) => r.activities.filter((a) => a.name === name).slice(0, 1));
+        const scheduled = median(of.map((a) => a.scheduled));
+        const completed = median(of.map((a) => a.completed));
+        return `  ${`${scheduled.toFixed(0)} → ${completed.toFixed(0)} ms`.padStart(18)}  ${name} (${(completed - scheduled).toFixed(0)} ms, attempts ≤ ${Math.max(...of.map((a) => a.attempts))})`;
+      }),
+      '',
     ];
     process.stdout.write(out.join('\n'));
   } finally {
     await docker(['network', 'rm', 'bench-launch']).catch(() => undefined);
+    await temporal.close();
     await sql.end({ timeout: 5 });
     note('stopping the stack…');
     await stack.stop();

@@ -3,24 +3,33 @@
 // filters answered the way the original did — a plain ILIKE over the joined tables, tier computed
 // per row, no indexes. The goal is every filter's p99 under --goal-ms (25 ms at 1,000,000 runs).
 // Usage: npm run bench:marketplace [-- --requests 200 --runs 1000000 --servers 2000
-//   --baseline-requests 20 --goal-ms 25]
-import { cpus, loadavg, totalmem } from 'node:os';
+//   --baseline-requests 20 --goal-ms 25] (--help lists the flags)
 import { createSql } from '../../lib/db.js';
 import { migrate } from '../../lib/migrate.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
 import { freePort, type ManagedProcess } from '../../scripts/stack/process.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';
+import { benchArgs, num } from '../support/args.js';
+import { machineLine, markLoad } from '../support/machine.js';
 import { count, DEFAULT_SEED, seedSql, startReadApi } from './seed.js';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? undefined : Number(process.argv[i + 1]);
-};
-const requests = arg('requests') || 200;
-const size = { runs: arg('runs') || DEFAULT_SEED.runs, servers: arg('servers') || DEFAULT_SEED.servers };
-// The baseline scans the whole ledger per query: fewer of them at a large size.
-const baselineRequests = arg('baseline-requests') || Math.max(10, Math.floor(requests / 10));
-const goalMs = arg('goal-ms') || 25;
+const args = benchArgs(
+  'bench:marketplace',
+  'GET /api/marketplace over HTTP on a seeded ledger (runs × 4 platforms), each filter beside the\n' +
+    "original's unindexed ILIKE query measured in the same run.",
+  {
+    requests: num(200, 'timed requests per case', { min: 1 }),
+    runs: num(DEFAULT_SEED.runs, 'build runs seeded (4 platforms each)', { min: 1 }),
+    servers: num(DEFAULT_SEED.servers, 'servers the runs belong to', { min: 1 }),
+    // The baseline scans the whole ledger per query: fewer of them at a large size.
+    'baseline-requests': num(0, 'timed baseline queries per case (0: requests ÷ 10, at least 10)'),
+    'goal-ms': num(25, 'the p99 every filter must stay under', { min: 1 }),
+  },
+);
+const requests = args.requests;
+const size = { runs: args.runs, servers: args.servers };
+const baselineRequests = args['baseline-requests'] || Math.max(10, Math.floor(requests / 10));
+const goalMs = args['goal-ms'];
 const ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
 function percentile(sorted: number[], p: number): number {
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
       { name: 'q=<digest prefix>', query: `&q=${digest.slice(0, 19)}`, filter: { q: digest.slice(0, 19) } },
     ];
     const rows: string[][] = [];
-    const load0 = loadavg()[0]!;
+    const load0 = markLoad();
     for (const c of cases) {
       const ours = await measure(requests, () => get(c.query));
       const base = await measure(baselineRequests, () => baselineQuery(sql, c.filter));
@@ -130,10 +139,11 @@ async function main(): Promise<void> {
     ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-    const load1 = loadavg()[0]!;
     console.log(
-      `\nmachine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.arch}; load average ${load0.toFixed(2)} → ${load1.toFixed(2)}; ` +
+      `\n${machineLine(
+        load0,
         `ledger ${count(size.runs)} runs × 4 platforms, ${count(size.servers)} servers; ${requests} requests per case over HTTP (baseline: ${baselineRequests}, SQL only, no HTTP)`,
+      )}`,
     );
     console.log(line(header));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
