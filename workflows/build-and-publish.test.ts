@@ -181,6 +181,38 @@ describe.concurrent('buildAndPublish', () => {
     });
   });
 
+  it('a local alias that cannot be tagged leaves the build succeeded with its manifest list published', async () => {
+    const { activities, ledger } = fakeBuildActivities();
+    activities.tagLocalAlias.mockRejectedValue(ApplicationFailure.nonRetryable('no such image', 'DockerError'));
+    const input = buildInput();
+    await env.run(activities, async (taskQueue) => {
+      const handle = await startBuild(env.client, taskQueue, input);
+      const result = await handle.result();
+      expect(result.manifestDigest).toBe(`sha256:${'cd'.repeat(32)}`);
+      expect(activities.publishManifestList).toHaveBeenCalledTimes(1);
+      // The activity is told the run, so its failure is in the build's log.
+      expect(activities.tagLocalAlias.mock.calls[0]![0]).toMatchObject({ runId: ledger.runId });
+      expect(ledger.completed).toMatchObject({ status: 'succeeded', manifestDigest: `sha256:${'cd'.repeat(32)}` });
+      expect(activities.completeBuildRun).toHaveBeenCalledTimes(1);
+      saveHistory(
+        await handle.fetchHistory(),
+        handle.workflowId,
+        'build-and-publish-alias-failed-published',
+        env.codec,
+      );
+    });
+  });
+
+  it('without a registry a local alias that cannot be tagged fails the build: the alias is its artifact', async () => {
+    const { activities, ledger } = fakeBuildActivities({ registry: null });
+    activities.tagLocalAlias.mockRejectedValue(ApplicationFailure.nonRetryable('no such image', 'DockerError'));
+    await env.run(activities, async (taskQueue) => {
+      const failure = await workflowFailure((await startBuild(env.client, taskQueue, buildInput())).result());
+      expect(failure.message).toBe('build failed: no such image');
+      expect(ledger.completed).toMatchObject({ status: 'failed', failureReason: 'no such image' });
+    });
+  });
+
   it('without a registry it builds only: nothing is pushed or published', async () => {
     const { activities, ledger } = fakeBuildActivities({ registry: null });
     const input = buildInput();

@@ -73,6 +73,13 @@ const CHECKOUT_REMOVAL_PATCH = 'build-checkout-removed-v1';
  * for its own round trip through the engine.
  */
 const PARALLEL_FINISH_PATCH = 'build-parallel-finish-v1';
+/**
+ * With a registry, the artifact is the published manifest list (launches and certifications read
+ * it, never the local alias), and the finish publishes it beside the alias: a failed alias then
+ * leaves the build succeeded, with the failure in its log, rather than failed with :latest published.
+ * Without a registry the alias is the artifact, and its failure fails the build as before.
+ */
+const ALIAS_BESIDE_PATCH = 'build-alias-beside-published-v1';
 
 const publisher = proxyActivities<Activities>({
   startToCloseTimeout: '5m',
@@ -195,7 +202,12 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
     }
     const images = built!; // a failed build threw above
     const alias = () =>
-      publisher.tagLocalAlias({ serverId: input.serverId, from: images[0]!.localImage, to: run.localImage });
+      publisher.tagLocalAlias({
+        serverId: input.serverId,
+        runId: run.runId,
+        from: images[0]!.localImage,
+        to: run.localImage,
+      });
     const publish = async () => {
       if (!settings.registry) return null;
       // Platform order as configured, whatever order the pushes finished in.
@@ -215,7 +227,8 @@ export async function buildAndPublish(input: BuildInput): Promise<BuildResult> {
     if (removing) {
       // Every one settles before the build is closed; the first failure is the build's.
       const [aliased, published] = await Promise.allSettled([alias(), publish(), removing]);
-      if (aliased.status === 'rejected') throw aliased.reason;
+      const publishedList = published.status === 'fulfilled' && published.value !== null;
+      if (aliased.status === 'rejected' && !(publishedList && patched(ALIAS_BESIDE_PATCH))) throw aliased.reason;
       if (published.status === 'rejected') throw published.reason;
       manifest = published.value;
     } else {

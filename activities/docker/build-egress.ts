@@ -6,6 +6,13 @@
 // registries the worker reaches, by name, through the worker's resolver: HTTP CONNECT (and plain
 // HTTP) to the allowed hosts only. RUN steps find it through HTTP(S)_PROXY build arguments, which
 // Docker keeps out of the image's history; no credential of the worker's is ever handed on.
+//
+// The RUN steps do not join the bridge themselves: one holder container per build network does
+// (unprivileged, read-only, idle), and every RUN step joins its network namespace
+// (`container:<holder>`). The packets leave through the holder's port on the same bridge, so the
+// policy is the same; what is saved is the daemon's per-container bridge attachment (a veth pair,
+// an address, the embedded resolver: about a second per RUN step on this daemon, where joining an
+// existing namespace costs what a container without network does).
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -26,7 +33,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const CANARY_TTL_MS = 60_000;
 
 export interface BuildNetwork {
-  /** The network the build's RUN steps run on. */
+  /** The build's network mode for its RUN steps: the holder's namespace on the build network. */
   networkMode: string;
   /** Build arguments that point RUN steps at the proxy. */
   buildArgs: Record<string, string>;
@@ -55,9 +62,9 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
   let passedAt = -Infinity;
   /** The canary under way: builds opening their networks at once (the platforms of one build) share it. */
   let canaryRun: Promise<void> | undefined;
-  const vouch = async (name: string, gateway: string) => {
+  const vouch = async (networkMode: string, gateway: string) => {
     if (Date.now() - passedAt < CANARY_TTL_MS) return;
-    canaryRun ??= canary(name, gateway)
+    canaryRun ??= canary(networkMode, gateway)
       .then(() => {
         passedAt = Date.now();
       })
@@ -70,9 +77,10 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
   /**
    * Before a build uses the network: a container on it must not reach a listener of the host's on
    * the bridge's gateway (any port but the proxy's). Otherwise the policy is missing and the build is
-   * refused — never run with the host reachable.
+   * refused — never run with the host reachable. It runs where the RUN steps run: in the holder's
+   * namespace.
    */
-  async function canary(name: string, gateway: string): Promise<void> {
+  async function canary(networkMode: string, gateway: string): Promise<void> {
     let reached = false;
     const listener = createNetServer((socket) => {
       reached = true;
@@ -90,7 +98,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
       Cmd: [],
       User: '65534:65534',
       Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
-      HostConfig: { NetworkMode: name, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+      HostConfig: { NetworkMode: networkMode, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
     });
     try {
       await container.start();
@@ -113,10 +121,16 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
 
     async open(name: string, log: BuildLog): Promise<BuildNetwork> {
       const bridge = `mcpb-${randomBytes(5).toString('hex')}`;
+      // Left by an attempt that did not finish: the holder first, or the network cannot go.
+      const holderName = `${name}-net`;
+      await docker
+        .getContainer(holderName)
+        .remove({ force: true })
+        .catch(() => undefined);
       await docker
         .getNetwork(name)
         .remove()
-        .catch(() => undefined); // left by an attempt that did not finish
+        .catch(() => undefined);
       const network = await docker.createNetwork({
         Name: name,
         Driver: 'bridge',
@@ -128,7 +142,11 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
           'com.docker.network.bridge.enable_ip_masquerade': 'false',
         },
       });
-      const remove = () => network.remove().catch(() => undefined);
+      let holder: Docker.Container | undefined;
+      const remove = async () => {
+        await holder?.remove({ force: true }).catch(() => undefined);
+        await network.remove().catch(() => undefined);
+      };
       let server: Server | undefined;
       const sockets = new Set<Socket>();
       const contacted = new Set<string>();
@@ -136,7 +154,25 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
       try {
         const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
         if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
-        await vouch(name, gateway);
+        holder = await docker.createContainer({
+          name: holderName,
+          Image: canaryImage,
+          Entrypoint: ['sh', '-c', 'while :; do sleep 3600; done'],
+          Cmd: [],
+          User: '65534:65534',
+          Labels: { 'mcp-host.managed': 'true', 'mcp-host.build': 'true' },
+          HostConfig: {
+            NetworkMode: name,
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges'],
+            ReadonlyRootfs: true,
+            Memory: 32 * 1024 * 1024,
+            PidsLimit: 8,
+          },
+        });
+        await holder.start();
+        const networkMode = `container:${holder.id}`;
+        await vouch(networkMode, gateway);
 
         const admit = (host: string): boolean => {
           if (!hostAllowed(host, allowed)) {
@@ -220,7 +256,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
 
         const proxy = `http://${gateway}:${BUILD_PROXY_PORT}`;
         return {
-          networkMode: name,
+          networkMode,
           buildArgs: {
             // Predefined proxy arguments: usable by every RUN step, never recorded in the image.
             HTTP_PROXY: proxy,

@@ -468,8 +468,18 @@ export function createDockerBuildActivities(
     },
 
     /** `mcp-custom-<id>:latest` names the first target's image, for runtimes that use local images. */
-    async tagLocalAlias({ from, to }: { serverId: number; from: string; to: string }): Promise<void> {
-      await docker.getImage(from).tag({ repo: to, tag: 'latest' });
+    async tagLocalAlias({ runId, from, to }: { serverId: number; runId?: number; from: string; to: string }) {
+      try {
+        await docker.getImage(from).tag({ repo: to, tag: 'latest' });
+      } catch (err) {
+        // With a registry the build may succeed without the alias: its log says why it is stale.
+        if (runId !== undefined) {
+          const log = telemetry.buildLog(runId, null);
+          log.line(`Tagging the local alias ${to}:latest failed: ${bounded((err as Error).message)}`);
+          await log.flush();
+        }
+        throw err;
+      }
     },
   };
 }

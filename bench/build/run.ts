@@ -15,8 +15,10 @@
 //
 // What mcp-host does on top of the baseline, and so inside the ratio: Temporal scheduling, the
 // ledger, telemetry and build-log rows, a credential probe per push, a second manifest-list tag (the
-// revision), and two provenance labels on each image — which the classic builder runs as one extra
-// LABEL step per label (about 1 s each on this vfs daemon).
+// revision), the provenance labels on each image (one extra LABEL step, which the classic builder
+// commits like any other), and the build network: an internal bridge per platform, the egress proxy
+// and a holder container whose namespace the RUN steps join (the canary at most once a minute). The
+// baseline's RUN steps run with the daemon's default network, which here (--bridge=none) is none.
 import { availableParallelism, loadavg, machine, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
