@@ -117,6 +117,7 @@ function buildNetworkSettings({ env, docker, credentials, installation }: Activi
     },
     idleTimeoutMs: env.BUILD_IDLE_TIMEOUT_SECONDS * 1000,
     installation,
+    egressContainer: env.BUILD_EGRESS_CONTAINER,
   };
 }
 

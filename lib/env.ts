@@ -261,6 +261,12 @@ export const envSchema = z.object({
    * another file system). The development stack mounts one.
    */
   SECRETS_RUN_DIR: z.string().trim().min(1).default('/run/mcp-host/secrets'),
+  /**
+   * When SECRETS_RUN_DIR is checked: `launch` (each Docker launch with secrets refuses another file
+   * system), or also `start` (the worker refuses to start unless it is a tmpfs where it can chown
+   * files; the compose file sets it, since there the directory is the Docker host's, bind-mounted).
+   */
+  SECRETS_RUN_DIR_CHECK: z.enum(['launch', 'start']).default('launch'),
 
   CONTAINER_RUNTIME: z.enum(['docker', 'kubernetes', 'virtual-machine']).default('docker'),
   DOCKER_HOST: optionalText,
@@ -431,6 +437,15 @@ export const envSchema = z.object({
     .refine(isHttpUrl, 'expected an http:// or https:// URL'),
   /** More hosts (`host` or `host:port`) the build egress proxy lets builds reach, besides the registries above. */
   BUILD_EGRESS_ALLOWED_HOSTS: list,
+  /**
+   * The worker's own container, when the worker runs in one (compose): it is joined to each build
+   * network and the egress proxy listens on its address there, since the bridge's gateway address is
+   * the Docker host's. Unset: the worker is on the Docker host and listens on the gateway.
+   */
+  BUILD_EGRESS_CONTAINER: optionalText.refine(
+    (n) => n === undefined || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n),
+    'expected a container name',
+  ),
   /** A build that prints nothing for this long fails, with the reason (the network requests it was waiting on). */
   BUILD_IDLE_TIMEOUT_SECONDS: int(600, 10, 86_400),
 

@@ -6,6 +6,7 @@ import { createSql } from '../lib/db.js';
 import { createDocker } from '../lib/docker.js';
 import { exitOnEnvError, exitOnEnvErrorOf, loadEnv } from '../lib/env.js';
 import { loadKeyring } from '../lib/secrets/keys.js';
+import { checkSecretsRunDir } from '../lib/secrets/run-dir.js';
 import { loadWorkflowIds } from '../lib/ledger/installation.js';
 import { followCodecKeys, loadPayloadCodec } from '../lib/ledger/payload-codec-keys.js';
 import { checkKeyring } from '../lib/ledger/secrets.js';
@@ -24,6 +25,9 @@ const keyring = exitOnEnvError(() => loadKeyring(env));
 const log = createLogger('mcp-host-worker', env.LOG_LEVEL);
 
 async function main(): Promise<void> {
+  // Where secret files go (compose: the Docker host's tmpfs, bind-mounted): unusable stops the worker here.
+  if (env.SECRETS_RUN_DIR_CHECK === 'start' && env.CONTAINER_RUNTIME === 'docker')
+    await checkSecretsRunDir(env.SECRETS_RUN_DIR).catch(exitOnEnvErrorOf);
   const sql = createSql(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX, applicationName: 'mcp-host-worker' });
   // A key other than the one the secrets and the payload codec's keys are wrapped by stops the worker
   // here, with one line. The codec is the database's: its first key is created now if there is none.

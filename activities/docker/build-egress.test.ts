@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostAllowed, hostOf } from './build-egress.js';
+import { forwardingProblem, hostAllowed, hostOf } from './build-egress.js';
 
 describe('the build egress allow-list', () => {
   const allowed = new Set(['https://registry.npmjs.org', 'proxy.golang.org:443', '.pythonhosted.org'].map(hostOf));
@@ -16,5 +16,21 @@ describe('the build egress allow-list', () => {
     expect(hostAllowed('registry.npmjs.org.evil.example', allowed)).toBe(false);
     expect(hostAllowed('127.0.0.1', allowed)).toBe(false);
     expect(hostAllowed('169.254.169.254', allowed)).toBe(false);
+  });
+});
+
+describe('a worker container joined to build networks', () => {
+  const sysctls = (values: Record<string, string>) => async (path: string) => values[path];
+
+  it('must not forward IP packets, IPv4 or (where the kernel has it) IPv6', async () => {
+    const off = { '/proc/sys/net/ipv4/ip_forward': '0\n', '/proc/sys/net/ipv6/conf/all/forwarding': '0\n' };
+    expect(await forwardingProblem(sysctls(off))).toBeUndefined();
+    expect(await forwardingProblem(sysctls({ '/proc/sys/net/ipv4/ip_forward': '0\n' }))).toBeUndefined();
+    expect(await forwardingProblem(sysctls({ ...off, '/proc/sys/net/ipv4/ip_forward': '1\n' }))).toMatch(
+      /forwards IP packets \(net\.ipv4\.ip_forward=1\).*set it to 0/,
+    );
+    expect(await forwardingProblem(sysctls({ ...off, '/proc/sys/net/ipv6/conf/all/forwarding': '1\n' }))).toContain(
+      'net.ipv6.conf.all.forwarding=1',
+    );
   });
 });

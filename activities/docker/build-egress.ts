@@ -13,13 +13,24 @@
 // policy is the same; what is saved is the daemon's per-container bridge attachment (a veth pair,
 // an address, the embedded resolver: about a second per RUN step on this daemon, where joining an
 // existing namespace costs what a container without network does).
-import { randomBytes } from 'node:crypto';
+//
+// When the worker runs in a container (docker-compose.yml: BUILD_EGRESS_CONTAINER names it), the
+// bridge's gateway address is the Docker host's, not the worker's. The worker's container is then
+// joined to each build network and the proxy listens on its address there (and nowhere else); it
+// leaves the network before the network is removed. The build shares a bridge with the worker and
+// nothing else of the control plane: the policy lets a build bridge's own frames through to port 3128
+// only (where br_netfilter passes them to it), the worker listens on nothing else, and a worker that
+// would forward IP packets (net.ipv4.ip_forward, which the compose file sets to 0) is refused, since a
+// RUN step could then send packets through it to the worker's other networks (Postgres, Temporal).
+// The canary's listener then runs in a container on the host's network, as for servers' networks.
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { BuildLog } from '../telemetry.js';
 
-/** The proxy's port on every build bridge's gateway (sandbox.nft lets `mcpn-x*` reach only this one). */
+/** The proxy's port on every build network (sandbox.nft lets `mcpb-*` reach only this one). */
 export const BUILD_PROXY_PORT = 3128;
 
 /** How long one upstream connection may take to open before the build is told why. */
@@ -57,7 +68,33 @@ export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean
   return false;
 }
 
-export function createBuildEgress(docker: Docker, allowedHosts: readonly string[], canaryImage: string) {
+/**
+ * Why a container that joins build networks must not: it forwards IP packets (IPv4, or IPv6 where the
+ * kernel has it). `read` gives a /proc/sys file's text, undefined when absent.
+ */
+export async function forwardingProblem(
+  read: (path: string) => Promise<string | undefined>,
+): Promise<string | undefined> {
+  for (const key of ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding']) {
+    const value = (await read(`/proc/sys/${key}`))?.trim();
+    if (value !== undefined && value !== '0')
+      return `the worker's container forwards IP packets (${key.replace(/\//g, '.')}=${value}), so a build joined to it could reach its other networks; set it to 0 (compose: sysctls)`;
+  }
+  return undefined;
+}
+
+const procSys = (path: string) => readFile(path, 'utf8').catch(() => undefined);
+
+const logsOf = async (c: Docker.Container) =>
+  ((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+
+export function createBuildEgress(
+  docker: Docker,
+  allowedHosts: readonly string[],
+  canaryImage: string,
+  /** The worker's own container when it is not on the Docker host (BUILD_EGRESS_CONTAINER). */
+  container?: string,
+) {
   const allowed = new Set(allowedHosts.map(hostOf));
   let passedAt = -Infinity;
   /** The canary under way: builds opening their networks at once (the platforms of one build) share it. */
@@ -81,39 +118,108 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
    * namespace.
    */
   async function canary(networkMode: string, gateway: string): Promise<void> {
-    let reached = false;
-    const listener = createNetServer((socket) => {
-      reached = true;
-      socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve));
-    const port = (listener.address() as AddressInfo).port;
-    const container = await docker.createContainer({
-      Image: canaryImage,
-      Entrypoint: [
-        'sh',
-        '-c',
-        `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
-      ],
-      Cmd: [],
-      User: '65534:65534',
-      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
-      HostConfig: { NetworkMode: networkMode, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
-    });
+    const listener = await hostListener(gateway);
+    const { port } = listener;
+    const probe = canaryContainer(
+      networkMode,
+      `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
+    );
     try {
+      const container = await probe;
       await container.start();
       await container.wait();
-      const out = ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
-      if (reached || out.includes('canary:reached'))
+      const out = await logsOf(container);
+      if ((await listener.reached()) || out.includes('canary:reached'))
         throw new Error(
           `a build network reaches the host (${gateway}:${port}): the build network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
         );
       if (!out.includes('canary:blocked'))
         throw new Error(`the build network canary did not run: ${out.trim().slice(0, 200)}`);
     } finally {
-      listener.close();
-      await container.remove({ force: true }).catch(() => undefined);
+      await listener.close();
+      await probe.then((c) => c.remove({ force: true })).catch(() => undefined);
     }
+  }
+
+  /** A container of the canary image running `script` unprivileged, on `network`. */
+  function canaryContainer(network: string, script: string): Promise<Docker.Container> {
+    return docker.createContainer({
+      Image: canaryImage,
+      Entrypoint: ['sh', '-c', script],
+      Cmd: [],
+      User: '65534:65534',
+      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
+      HostConfig: { NetworkMode: network, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+    });
+  }
+
+  /**
+   * Something of the host's listening at a port of the gateway: the worker itself on the Docker host,
+   * else (its addresses are not the host's) a container on the host's network, on every address.
+   */
+  async function hostListener(
+    gateway: string,
+  ): Promise<{ port: number; reached(): Promise<boolean>; close(): Promise<void> }> {
+    if (!container) {
+      let reached = false;
+      const listener = createNetServer((socket) => {
+        reached = true;
+        socket.destroy();
+      });
+      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve));
+      return {
+        port: (listener.address() as AddressInfo).port,
+        reached: async () => reached,
+        close: async () => void listener.close(),
+      };
+    }
+    const port = 20_000 + randomInt(40_000);
+    // nc exits 0 once a connection came; `listening` only when it is still up a moment after start (bound).
+    const listener = await canaryContainer(
+      'host',
+      `(nc -l -p ${port} </dev/null >/dev/null 2>&1 && echo canary:reached) & sleep 1; kill -0 $! 2>/dev/null && echo canary:listening; wait`,
+    );
+    const close = () =>
+      listener.remove({ force: true }).then(
+        () => undefined,
+        () => undefined,
+      );
+    try {
+      await listener.start();
+      for (let waited = 0; !(await logsOf(listener)).includes('canary:listening'); waited += 250) {
+        if (waited > 10_000 || !(await listener.inspect()).State.Running)
+          throw new Error(
+            `the build network canary's listener on the host's port ${port} did not start: ${(await logsOf(listener)).trim().slice(0, 200)}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } catch (err) {
+      await close();
+      throw err;
+    }
+    return { port, reached: async () => (await logsOf(listener)).includes('canary:reached'), close };
+  }
+
+  /** Removes the network, after the worker's container (and whatever else is still joined) leaves it. */
+  async function removeNetwork(name: string): Promise<void> {
+    const network = docker.getNetwork(name);
+    const info = (await network.inspect().catch(() => undefined)) as
+      { Containers?: Record<string, unknown> } | undefined;
+    if (!info) return;
+    for (const id of Object.keys(info.Containers ?? {}))
+      await network.disconnect({ Container: id, Force: true }).catch(() => undefined);
+    await network.remove().catch(() => undefined);
+  }
+
+  /** Where the proxy listens on the network: the gateway (the worker is the host), or the worker's address on it. */
+  async function proxyAddress(name: string, gateway: string): Promise<string> {
+    if (!container) return gateway;
+    const problem = await forwardingProblem(procSys);
+    if (problem) throw new Error(problem);
+    await docker.getNetwork(name).connect({ Container: container });
+    const ip = (await docker.getContainer(container).inspect()).NetworkSettings.Networks?.[name]?.IPAddress;
+    if (!ip) throw new Error(`the worker's container ${container} (BUILD_EGRESS_CONTAINER) has no address on ${name}`);
+    return ip;
   }
 
   return {
@@ -127,10 +233,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
         .getContainer(holderName)
         .remove({ force: true })
         .catch(() => undefined);
-      await docker
-        .getNetwork(name)
-        .remove()
-        .catch(() => undefined);
+      await removeNetwork(name);
       const network = await docker.createNetwork({
         Name: name,
         Driver: 'bridge',
@@ -145,7 +248,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
       let holder: Docker.Container | undefined;
       const remove = async () => {
         await holder?.remove({ force: true }).catch(() => undefined);
-        await network.remove().catch(() => undefined);
+        await removeNetwork(name);
       };
       let server: Server | undefined;
       const sockets = new Set<Socket>();
@@ -173,6 +276,7 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
         await holder.start();
         const networkMode = `container:${holder.id}`;
         await vouch(networkMode, gateway);
+        const address = await proxyAddress(name, gateway);
 
         const admit = (host: string): boolean => {
           if (!hostAllowed(host, allowed)) {
@@ -251,10 +355,10 @@ export function createBuildEgress(docker: Docker, allowedHosts: readonly string[
         });
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen(BUILD_PROXY_PORT, gateway, () => resolve());
+          server!.listen(BUILD_PROXY_PORT, address, () => resolve());
         });
 
-        const proxy = `http://${gateway}:${BUILD_PROXY_PORT}`;
+        const proxy = `http://${address}:${BUILD_PROXY_PORT}`;
         return {
           networkMode,
           buildArgs: {

@@ -254,6 +254,8 @@ export interface BuildNetworkSettings {
   idleTimeoutMs: number;
   /** This installation's id: build network names are global on the daemon. */
   installation: string;
+  /** The worker's container, joined to build networks when the worker is not on the Docker host. */
+  egressContainer?: string;
 }
 
 /** The daemon's key for a registry in X-Registry-Config: Docker Hub goes by its index URL. */
@@ -267,7 +269,7 @@ export function createDockerBuildActivities(
   network: BuildNetworkSettings,
   baseLogins: BaseRegistryLogins,
 ) {
-  const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage);
+  const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage, network.egressContainer);
   let daemonPlatform: Promise<string> | undefined;
   /** The daemon's own platform: where RUN steps run without emulation. */
   const buildPlatform = () => {

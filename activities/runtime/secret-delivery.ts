@@ -24,6 +24,7 @@ import { resolveSecretValues } from '../../lib/ledger/secrets.js';
 import { BRIDGE_BINARY } from '../../lib/runtime/stdio-bridge.js';
 import { SECRETS_MOUNT, secretRefs, type ConfigValues } from '../../lib/schemas/secrets.js';
 import type { Keyring } from '../../lib/secrets/keys.js';
+import { isMemoryFs } from '../../lib/secrets/run-dir.js';
 import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { kubeError, kubeStatus, type KubeClient } from '../../lib/kubernetes/client.js';
 import { CONTAINER_NAME } from '../../lib/kubernetes/manifests.js';
@@ -38,9 +39,6 @@ import { findServer } from '../../lib/ledger/servers.js';
 
 /** Where env-delivered secrets are, inside the mount. */
 export const ENV_SECRETS_DIR = `${SECRETS_MOUNT}/.env`;
-
-const TMPFS_MAGIC = 0x01021994;
-const RAMFS_MAGIC = 0x858458f6;
 
 /** What a launch sets on the container so that its secrets reach it. */
 export interface ContainerSecrets {
@@ -104,7 +102,7 @@ export function createSecretDelivery(sql: Sql, keyring: Keyring, env: Env) {
   async function assertTmpfs(): Promise<void> {
     await mkdir(root, { recursive: true, mode: 0o711 });
     const { type } = await statfs(root);
-    if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) {
+    if (!isMemoryFs(type)) {
       throw launchFailed(
         `secrets are not delivered: SECRETS_RUN_DIR ${root} is not a tmpfs (secret files must never reach a disk); mount one there`,
       );
