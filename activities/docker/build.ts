@@ -8,7 +8,7 @@ import dockerignoreModule from '@balena/dockerignore';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { fromImages, pinFromImages, splitImage } from '../../lib/build/base-pinning.js';
-import { platformSlug } from '../../lib/build/platform.js';
+import { declarePlatformArgs, platformSlug } from '../../lib/build/platform.js';
 import { readJsonStream } from '../../lib/docker.js';
 import { RegistryClient, RegistryError, type Manifest } from '../../lib/registry/client.js';
 import { ErrorType } from '../../lib/errors.js';
@@ -300,7 +300,8 @@ export function createDockerBuildActivities(
         log.line(`Building image for ${input.platform}`);
         // A per-platform Dockerfile with every FROM pinned to that platform's digest.
         const dockerfilePath = input.dockerfile ?? 'Dockerfile';
-        const original = await readControlFile(input.contextDir, dockerfilePath);
+        // A Dockerfile written for BuildKit names its platform arguments in FROM without declaring them.
+        const original = declarePlatformArgs(await readControlFile(input.contextDir, dockerfilePath));
         if (original === undefined)
           throw ApplicationFailure.nonRetryable(
             `${dockerfilePath} is missing from the checkout`,

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fromImages } from './base-pinning.js';
 import {
@@ -6,6 +10,7 @@ import {
   exposesMcpPort,
   generateDockerfile,
   GenerateError,
+  NPM_REBUILD_ON_TARGET,
   packageDockerfile,
   type BaseImages,
 } from './dockerfile.js';
@@ -29,28 +34,67 @@ describe('detecting the project', () => {
 });
 
 describe('generated Dockerfiles for git projects', () => {
-  it('Node: multi-stage, lockfile manager, dev deps and the build step in the build stage, bin entry, stdio', () => {
+  it('Node (npm): build on the build platform, production dependencies installed for the target, rebuilt there', () => {
     const g = generateDockerfile(
       'node',
       {
-        files: ['package.json', 'package-lock.json'],
+        files: ['package.json', 'package-lock.json', 'src', 'tsconfig.json'],
         packageJson: { bin: { 'my-server': './dist/index.js' }, scripts: { build: 'tsc' } },
       },
       BASE,
       opts,
     );
     const lines = g.dockerfile.split('\n');
-    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual([`FROM ${BASE.node} AS build`, `FROM ${BASE.node}`]);
-    const install = lines.indexOf('RUN npm ci --no-audit --no-fund');
-    const build = lines.indexOf('RUN npm run build');
-    const prune = lines.indexOf('RUN npm prune --omit=dev --no-audit --no-fund');
-    expect(install).toBeGreaterThan(0);
-    expect(build).toBeGreaterThan(install);
-    expect(prune).toBeGreaterThan(build);
+    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual([
+      `FROM --platform=$BUILDPLATFORM ${BASE.node} AS build`,
+      `FROM --platform=$BUILDPLATFORM ${BASE.node} AS deps`,
+      `FROM ${BASE.node}`,
+    ]);
+    // BUILDPLATFORM is an ARG before the first FROM, or the classic builder cannot expand it there.
+    expect(lines.indexOf('ARG BUILDPLATFORM')).toBeLessThan(lines.findIndex((l) => l.startsWith('FROM ')));
+    // Dev dependencies and the build step, then the build platform's node_modules dropped.
+    expect(lines).toContain('RUN npm ci --no-audit --no-fund && npm run build && rm -rf node_modules');
+    // The target's production dependencies from the manifests alone (reused until they change).
+    const deps = lines.indexOf(`FROM --platform=$BUILDPLATFORM ${BASE.node} AS deps`);
+    expect(lines.slice(deps + 1, deps + 5)).toEqual([
+      'ARG npm_config_registry TARGETOS=linux TARGETARCH',
+      'WORKDIR /app',
+      'COPY package.json package-lock.json ./',
+      expect.stringMatching(
+        /^RUN mkdir -p node_modules && npm ci --omit=dev .*--ignore-scripts --os=\$TARGETOS --cpu=/,
+      ),
+    ]);
+    const runtime = lines.indexOf(`FROM ${BASE.node}`);
+    expect(lines.slice(runtime + 3, runtime + 6)).toEqual([
+      'COPY --from=build /app /app',
+      'COPY --from=deps /app/node_modules /app/node_modules',
+      NPM_REBUILD_ON_TARGET,
+    ]);
     expect(g.dockerfile).toContain('ENTRYPOINT ["node","/app/dist/index.js"]');
     expect(g.dockerfile).toContain('LABEL "io.mcp-host.transport"="stdio"');
     expect(g.transport).toBe('stdio');
+    expect(g.summary).toBe('node, npm, npm run build, bin dist/index.js');
     expect(exposesMcpPort(g.dockerfile)).toBe(false);
+    // Pinned per stage: the build and deps stages for the build platform, the runtime for the target.
+    expect(fromImages(g.dockerfile, { BUILDPLATFORM: 'linux/amd64' }).map((f) => f.platform)).toEqual([
+      'linux/amd64',
+      'linux/amd64',
+      undefined,
+    ]);
+  });
+
+  it('Node (npm): no lockfile installs; workspaces copy the whole project into the deps stage', () => {
+    const plain = generateDockerfile('node', { files: ['package.json'], packageJson: { bin: 'x.js' } }, BASE, opts);
+    expect(plain.dockerfile).toContain('RUN npm install --no-audit --no-fund && rm -rf node_modules');
+    expect(plain.dockerfile).toMatch(/^COPY package\.json \.\/$/m);
+    expect(plain.dockerfile).toMatch(/^RUN mkdir -p node_modules && npm install --omit=dev /m);
+    const ws = generateDockerfile(
+      'node',
+      { files: ['package.json', 'package-lock.json', '.npmrc'], packageJson: { bin: 'x.js', workspaces: ['pkgs/*'] } },
+      BASE,
+      opts,
+    );
+    expect(ws.dockerfile).toMatch(/AS deps\n.*\nWORKDIR \/app\nCOPY \. \.\/\n/);
   });
 
   it('Node: pnpm and yarn from their lockfiles; start script serves Streamable HTTP; no build step when none', () => {
@@ -61,6 +105,9 @@ describe('generated Dockerfiles for git projects', () => {
       opts,
     );
     expect(pnpm.dockerfile).toContain('pnpm@9 -- install --frozen-lockfile');
+    // No cross-install with pnpm or yarn: everything runs on the target's base.
+    expect(pnpm.dockerfile).not.toContain('$BUILDPLATFORM');
+    expect(pnpm.dockerfile).toContain('pnpm@9 -- prune --prod');
     expect(pnpm.dockerfile).not.toContain('run build');
     expect(pnpm.dockerfile).toContain('ENTRYPOINT ["npm","start"]');
     expect(pnpm.transport).toBe('streamable-http');
@@ -134,7 +181,7 @@ describe('generated Dockerfiles for package sources', () => {
     // Installed on the build platform for the target's platform packages; rebuilt there only with install scripts.
     expect(d).toContain(`FROM --platform=$BUILDPLATFORM ${BASE.node} AS build`);
     expect(d).toMatch(/npm install .*--ignore-scripts --os=\$TARGETOS --cpu=/);
-    expect(d).toMatch(/^RUN if grep -qs '"hasInstallScript": true' .* then npm rebuild/m);
+    expect(d.split('\n')).toContain(NPM_REBUILD_ON_TARGET);
     expect(d).toContain('ENTRYPOINT ["node","/app/node_modules/@modelcontextprotocol/server-memory/dist/index.js"]');
     expect(d).toContain('CMD ["--flag"]');
     expect(d).toContain('ENV MEMORY_FILE_PATH="/tmp/memory.json"');
@@ -173,4 +220,48 @@ describe('the MCP port', () => {
     ['# EXPOSE 8080', false],
     ['EXPOSE 3000', false],
   ])('%j exposes the MCP port: %s', (line, expected) => expect(exposesMcpPort(`FROM x\n${line}\n`)).toBe(expected));
+});
+
+describe('the rebuild on the target platform', () => {
+  // The step's own shell, in a directory shaped as /app, with an `npm` that records what it was asked.
+  const runStep = (packages: Record<string, object> | undefined) => {
+    const dir = mkdtempSync(join(tmpdir(), 'rebuild-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      mkdirSync(join(dir, 'bin'));
+      if (packages)
+        writeFileSync(
+          join(dir, 'node_modules/.package-lock.json'),
+          JSON.stringify({ name: 'app', lockfileVersion: 3, packages }, null, 2),
+        );
+      writeFileSync(join(dir, 'bin/npm'), '#!/bin/sh\necho "npm called: $*"\n', { mode: 0o755 });
+      return execFileSync('sh', ['-c', NPM_REBUILD_ON_TARGET.replace(/^RUN /, '')], {
+        cwd: dir,
+        env: { PATH: `${join(dir, 'bin')}:${dirname(process.execPath)}:/usr/bin:/bin` },
+        encoding: 'utf8',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('rebuilds by name only the packages with install scripts, nested ones once', () => {
+    const out = runStep({
+      'node_modules/esbuild': { version: '0.25.10', hasInstallScript: true },
+      'node_modules/@esbuild/linux-arm64': { version: '0.25.10', optional: true },
+      'node_modules/zod': { version: '3.25.76' },
+      'node_modules/a/node_modules/esbuild': { version: '0.24.0', hasInstallScript: true },
+      'node_modules/@scope/native': { version: '1.0.0', hasInstallScript: true },
+    });
+    expect(out).toMatch(/^npm rebuild on \S+, install scripts of: esbuild @scope\/native$/m);
+    expect(out).toMatch(/^npm called: rebuild --no-audit --no-fund esbuild @scope\/native$/m);
+  });
+
+  it('skips the rebuild when no package has install scripts, or nothing is installed', () => {
+    for (const packages of [{ 'node_modules/zod': { version: '3.25.76' } }, undefined]) {
+      const out = runStep(packages);
+      expect(out).toMatch(/^npm rebuild skipped on \S+: no install scripts$/m);
+      expect(out).not.toContain('npm called');
+    }
+  });
 });

@@ -11,7 +11,7 @@ import type { ServerTransport } from '../schemas/servers.js';
  * Part of the checkout cache key: bump when what is generated changes, so a cached checkout never
  * keeps a Dockerfile of an older generator.
  */
-export const GENERATOR_VERSION = '4';
+export const GENERATOR_VERSION = '5';
 
 export type ProjectKind = 'node' | 'python' | 'go';
 
@@ -47,7 +47,7 @@ export function detectProjectKind(files: readonly string[]): ProjectKind | undef
 export interface ProjectFacts {
   files: readonly string[];
   /** package.json, parsed (Node). */
-  packageJson?: { name?: unknown; bin?: unknown; scripts?: unknown; main?: unknown };
+  packageJson?: { name?: unknown; bin?: unknown; scripts?: unknown; main?: unknown; workspaces?: unknown };
   /** pyproject.toml, as text (Python). */
   pyproject?: string;
   /** Directories under cmd/ (Go), for a module whose main package is not at its root. */
@@ -92,13 +92,33 @@ function nodeManager(files: readonly string[]) {
       build: 'npm exec --yes yarn@1 -- run build',
       prune: 'npm exec --yes yarn@1 -- install --frozen-lockfile --production --non-interactive --ignore-scripts',
     };
+  const lock = files.includes('package-lock.json') || files.includes('npm-shrinkwrap.json');
   return {
     name: 'npm',
-    install: files.includes('package-lock.json') ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund',
+    install: lock ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund',
     build: 'npm run build',
-    prune: 'npm prune --omit=dev --no-audit --no-fund',
+    prune: undefined,
+    lock,
   };
 }
+
+/**
+ * Rebuilds, on the target platform (emulated when foreign), the installed packages that have install
+ * scripts (or native code: npm counts binding.gyp as one), by name: never the project's own scripts,
+ * which may need its dev dependencies. Plain JavaScript, most servers, is used as installed. The log
+ * says which branch ran and, when one, for which packages.
+ */
+export const NPM_REBUILD_ON_TARGET =
+  `RUN if grep -qs '"hasInstallScript": true' node_modules/.package-lock.json; then ` +
+  `set -- $(node -e 'const p=require("./node_modules/.package-lock.json").packages;` +
+  `console.log([...new Set(Object.keys(p).filter((k)=>p[k].hasInstallScript).map((k)=>k.slice(k.lastIndexOf("node_modules/")+13)))].join(" "))') && ` +
+  `echo "npm rebuild on $(uname -m), install scripts of: $*" && npm rebuild --no-audit --no-fund "$@"; ` +
+  `else echo "npm rebuild skipped on $(uname -m): no install scripts"; fi`;
+
+/** TARGETARCH in Node's names (process.arch), as npm's --cpu takes it. */
+const NODE_CPU = '"$(case $TARGETARCH in amd64) echo x64;; 386) echo ia32;; *) echo $TARGETARCH;; esac)"';
+/** npm's install for the target from the build platform: its platform packages, no install scripts. */
+const NPM_FOR_TARGET = `--omit=dev --no-audit --no-fund --ignore-scripts --os=$TARGETOS --cpu=${NODE_CPU}`;
 
 /** The package's first `bin`, when it names a safe path. */
 function binOf(pkg: ProjectFacts['packageJson']): string | undefined {
@@ -112,6 +132,13 @@ function binOf(pkg: ProjectFacts['packageJson']): string | undefined {
 const scriptsOf = (pkg: ProjectFacts['packageJson']): Record<string, unknown> =>
   pkg?.scripts && typeof pkg.scripts === 'object' ? (pkg.scripts as Record<string, unknown>) : {};
 
+/**
+ * npm: the build stage (all dependencies, the build step: JavaScript, the same for every platform)
+ * runs on the build platform, never emulated; the production dependencies are installed there too,
+ * for the target (its platform packages, no install scripts), from the manifests alone so the layer
+ * is reused until they change, and rebuilt on the target only when a package has install scripts.
+ * pnpm and yarn have no such cross-install: everything runs on the target's base.
+ */
 function nodeProject(facts: ProjectFacts, base: BaseImages, declared?: ServerTransport): Generated {
   const pm = nodeManager(facts.files);
   const scripts = scriptsOf(facts.packageJson);
@@ -122,26 +149,55 @@ function nodeProject(facts: ProjectFacts, base: BaseImages, declared?: ServerTra
     throw new GenerateError('package.json has neither a "bin" nor a "start" script: nothing to run');
   // A command-line entry is how stdio servers are started (`npx -y pkg`); a start script usually serves HTTP.
   const transport = declared ?? (bin ? 'stdio' : 'streamable-http');
-  const lines = [
-    header('the project has no Dockerfile (Node)'),
-    `FROM ${base.node} AS build`,
-    'ARG npm_config_registry',
-    'WORKDIR /app',
-    'COPY . .',
-    // Dev dependencies too: the build step (tsc, bundlers) and `prepare` scripts need them.
-    `RUN ${pm.install}`,
-    ...(hasBuild ? [`RUN ${pm.build}`] : []),
-    `RUN ${pm.prune}`,
-    `FROM ${base.node}`,
-    'WORKDIR /app',
-    'ENV NODE_ENV=production',
-    'COPY --from=build /app /app',
+  const runtime = [
     label(transport),
     ...(transport === 'streamable-http' ? ['EXPOSE 8080', 'ENV PORT=8080'] : []),
     entrypoint(bin ? ['node', `/app/${bin}`] : ['npm', 'start']),
   ];
+  // Dev dependencies too: the build step (tsc, bundlers) and `prepare` scripts need them.
+  const build = `${pm.install}${hasBuild ? ` && ${pm.build}` : ''}`;
+  let lines: string[];
+  if (pm.prune === undefined) {
+    // Workspaces need every member's manifest: the whole project, then.
+    const manifests =
+      facts.packageJson?.workspaces !== undefined
+        ? ['.']
+        : ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', '.npmrc'].filter((f) => facts.files.includes(f));
+    lines = [
+      'ARG BUILDPLATFORM',
+      `FROM --platform=$BUILDPLATFORM ${base.node} AS build`,
+      'ARG npm_config_registry',
+      'WORKDIR /app',
+      'COPY . .',
+      // The build platform's node_modules stay here: the runtime gets the target's.
+      `RUN ${build} && rm -rf node_modules`,
+      `FROM --platform=$BUILDPLATFORM ${base.node} AS deps`,
+      'ARG npm_config_registry TARGETOS=linux TARGETARCH',
+      'WORKDIR /app',
+      `COPY ${manifests.join(' ')} ./`,
+      `RUN mkdir -p node_modules && ${pm.lock ? 'npm ci' : 'npm install'} ${NPM_FOR_TARGET}`,
+      `FROM ${base.node}`,
+      'WORKDIR /app',
+      'ENV NODE_ENV=production',
+      'COPY --from=build /app /app',
+      'COPY --from=deps /app/node_modules /app/node_modules',
+      NPM_REBUILD_ON_TARGET,
+    ];
+  } else {
+    lines = [
+      `FROM ${base.node} AS build`,
+      'ARG npm_config_registry',
+      'WORKDIR /app',
+      'COPY . .',
+      `RUN ${build} && ${pm.prune}`,
+      `FROM ${base.node}`,
+      'WORKDIR /app',
+      'ENV NODE_ENV=production',
+      'COPY --from=build /app /app',
+    ];
+  }
   return {
-    dockerfile: `${lines.join('\n')}\n`,
+    dockerfile: `${[header('the project has no Dockerfile (Node)'), ...lines, ...runtime].join('\n')}\n`,
     transport,
     summary: `node, ${pm.name}${hasBuild ? `, ${pm.name} run build` : ''}, ${bin ? `bin ${bin}` : 'npm start'}`,
   };
@@ -263,9 +319,6 @@ export type ResolvedPackage =
   | { type: 'pypi'; name: string; version: string; script: string; args?: string[]; env?: Record<string, string> }
   | { type: 'go'; module: string; version: string; args?: string[]; env?: Record<string, string> };
 
-/** TARGETARCH in Node's names (process.arch), as npm's --cpu takes it. */
-const NODE_CPU = '"$(case $TARGETARCH in amd64) echo x64;; 386) echo ia32;; *) echo $TARGETARCH;; esac)"';
-
 /** The Dockerfile of a package source: installs exactly the resolved version, runs its command. */
 export function packageDockerfile(
   pkg: ResolvedPackage,
@@ -285,14 +338,12 @@ export function packageDockerfile(
         // A project of one exact dependency: npm verifies the tarball against the registry's integrity.
         // Installed natively for the target: its optional platform packages (--os, --cpu in Node's
         // names), no install scripts (they would build or fetch for the build platform).
-        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install --omit=dev --no-audit --no-fund --ignore-scripts --os=$TARGETOS --cpu=${NODE_CPU} && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
+        `RUN echo '{"private":true,"dependencies":${json({ [pkg.name]: pkg.version })}}' > package.json && npm install ${NPM_FOR_TARGET} && test "$(node -p 'require("${pkg.name}/package.json").version')" = ${json(pkg.version)}`,
         `FROM ${base.node}`,
         'WORKDIR /app',
         'ENV NODE_ENV=production',
         'COPY --from=build /app /app',
-        // What has install scripts (or native code: binding.gyp) is rebuilt on the target platform,
-        // emulated when foreign; plain JavaScript, most servers, is used as installed.
-        `RUN if grep -qs '"hasInstallScript": true' node_modules/.package-lock.json; then npm rebuild --no-audit --no-fund; fi`,
+        NPM_REBUILD_ON_TARGET,
         ...envLines(pkg.env),
         label(transport),
         ...http,

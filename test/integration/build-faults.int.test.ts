@@ -413,10 +413,9 @@ describe('one platform (linux/amd64)', () => {
     const app = (await runIn(image, 'ls -A /app')).split(/\s+/);
     expect(app).toEqual(expect.arrayContaining(['package.json', 'index.js']));
     expect(await runIn(image, 'cat /app/package.json')).toContain('"name":"node-no-dockerfile"');
-    // Dev dependencies for the build, then pruned; no build script in this package.json.
-    expect(await runIn(image, 'cat /app/.npm-calls')).toBe(
-      'npm install --no-audit --no-fund\nnpm prune --omit=dev --no-audit --no-fund',
-    );
+    // Dev dependencies for the build (no build script in this package.json); the production ones are
+    // installed in a stage of their own, whose node_modules alone the image gets.
+    expect(await runIn(image, 'cat /app/.npm-calls')).toBe('npm install --no-audit --no-fund');
     expect((await stack.docker.getImage(image).inspect()).Config.Entrypoint).toEqual(['npm', 'start']);
   });
 });

@@ -29,7 +29,12 @@ import {
   startBuildStack,
   type BuildStack,
 } from '../support/build-stack.js';
-import { createServer, gatewayClient as sharedGatewayClient, runningWithBuild } from '../support/built-servers.js';
+import {
+  createServer,
+  gatewayClient as sharedGatewayClient,
+  runningWithBuild,
+  tsProject,
+} from '../support/built-servers.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { httpClient } from '../support/http.js';
@@ -37,6 +42,7 @@ import { httpClient } from '../support/http.js';
 let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
+let pythonBase: string;
 const started = Date.now();
 const auth = { username: REGISTRY_USER, password: REGISTRY_PASSWORD };
 
@@ -139,6 +145,32 @@ async function stdioTools(serverId: number, platform: string): Promise<string[]>
   }
 }
 
+/** What `sh -c command` prints in the server's image for `platform` (arm64 under the emulator). */
+async function runIn(serverId: number, platform: string, command: string): Promise<string> {
+  const container = await stack.docker.createContainer({
+    Image: `mcp-custom-${serverId}-${platform.replace(/\//g, '_')}:latest`,
+    Entrypoint: ['sh', '-c', command],
+    Cmd: [],
+    HostConfig: { NetworkMode: 'none' },
+    platform,
+  } as never);
+  try {
+    await container.start();
+    await container.wait();
+    const out = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
+    // Docker's multiplexed frames: an 8-byte header before each chunk.
+    const chunks: string[] = [];
+    for (let i = 0; i + 8 <= out.length;) {
+      const size = out.readUInt32BE(i + 4);
+      chunks.push(out.subarray(i + 8, i + 8 + size).toString('utf8'));
+      i += 8 + size;
+    }
+    return chunks.join('').trim();
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
 beforeAll(async () => {
   stack = await startBuildStack('multiarch-builds');
   let t = Date.now();
@@ -153,6 +185,7 @@ beforeAll(async () => {
   );
   t = Date.now();
   const python = await ensurePythonBaseImages({ registry: stack.registryHost, auth });
+  pythonBase = python.reference;
   console.log(
     `python base ${python.reference}: ${python.made ? 'made and uploaded' : python.uploaded ? 'uploaded' : 'already there'} in ${Date.now() - t} ms`,
   );
@@ -170,6 +203,117 @@ afterAll(async () => {
   await h?.stop();
   await stack?.stop();
   console.log(`builds-multiarch: ${Date.now() - started} ms in all`);
+});
+
+/**
+ * A Dockerfile written for BuildKit: its build stage on the build platform by
+ * `FROM --platform=$BUILDPLATFORM`, with no `ARG BUILDPLATFORM` before it (BuildKit declares it).
+ */
+const USER_DOCKERFILE_PROJECT = (base: string) => ({
+  Dockerfile: `FROM --platform=$BUILDPLATFORM ${base} AS build
+ARG TARGETPLATFORM
+RUN mkdir -p /out && echo "$TARGETPLATFORM" > /out/built-for
+FROM ${base}
+COPY --from=build /out/built-for /etc/built-for
+COPY server.py /app/server.py
+LABEL "io.mcp-host.transport"="stdio"
+ENTRYPOINT ["python", "/app/server.py"]
+`,
+  'server.py': PY_PROJECT['server.py']
+    .replace('"rm-shout"', '"rm-built-for"')
+    .replace(
+      '[{"name": "shout", "description": "upper-cases text", "inputSchema": schema}]',
+      '[{"name": "built_for", "description": "the platform it was built for", "inputSchema": {"type": "object"}}]',
+    )
+    .replace('msg["params"]["arguments"]["text"].upper()', 'open("/etc/built-for").read().strip()'),
+});
+
+describe("a user's Dockerfile with BuildKit's automatic platform arguments, for two platforms", () => {
+  it('builds FROM --platform=$BUILDPLATFORM without ARG BUILDPLATFORM, each target told its TARGETPLATFORM', async () => {
+    const t = Date.now();
+    await createGitRepo({ dir: join(stack.gitDir, 'rm-built-for'), files: USER_DOCKERFILE_PROJECT(pythonBase) });
+    const id = await create('rm-built-for', { type: 'git', repository: stack.git.url('rm-built-for') });
+    const { build, log } = await running(id);
+    console.log(`user Dockerfile built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(log).not.toContain('No Dockerfile found');
+    // The declaration mcp-host adds before the first FROM, as BuildKit would have it.
+    expect(log).toMatch(/Step 1\/\d+ : ARG BUILDPLATFORM$/m);
+    // The build stage is the build platform's for both targets: amd64's two stages, arm64's first.
+    const pinnedFor = (platform: string) => log.split(`Base image ${pythonBase} for ${platform} is `).length - 1;
+    expect([pinnedFor('linux/amd64'), pinnedFor('linux/arm64')]).toEqual([3, 1]);
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toEqual(['built_for']);
+    expect(await runIn(id, 'linux/arm64', 'cat /etc/built-for; uname -m')).toBe('linux/arm64\naarch64');
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((x) => x.name)).toEqual(['built_for']);
+      const result = await client.callTool({ name: 'built_for', arguments: {} });
+      expect(result.content).toEqual([{ type: 'text', text: 'linux/amd64' }]);
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
+});
+
+describe('npm: a TypeScript project of a git monorepo and server-everything for two platforms', () => {
+  it('builds the project (directory, tsc on the build platform, esbuild rebuilt on the target) and calls its tools', async () => {
+    const t = Date.now();
+    await createGitRepo({ dir: join(stack.gitDir, 'rm-monorepo'), files: tsProject('rm-ts-adder') });
+    const id = await create('rm-ts-adder', {
+      type: 'git',
+      repository: stack.git.url('rm-monorepo'),
+      directory: 'servers/adder',
+    });
+    const { build, log } = await running(id);
+    console.log(`TypeScript git project built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`);
+    expect(log).toContain('No Dockerfile found, generating one (node, npm, npm run build, bin dist/index.js; stdio)');
+    expect(log).toContain('Build network: fetching from registry.npmjs.org');
+    // esbuild has an install script: each target rebuilds it, and only it, on its own platform.
+    expect(log).toMatch(/^npm rebuild on x86_64, install scripts of: esbuild$/m);
+    expect(log).toMatch(/^npm rebuild on aarch64, install scripts of: esbuild$/m);
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toEqual(['add', 'minify']);
+    // The target's own esbuild, not the build platform's: installed for arm64 and runnable there.
+    expect(await runIn(id, 'linux/arm64', 'ls /app/node_modules/@esbuild')).toBe('linux-arm64');
+    expect(
+      await runIn(id, 'linux/arm64', "cd /app && node -p \"require('esbuild').transformSync('let  y = 2').code\""),
+    ).toBe('let y = 2;');
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add', 'minify']);
+      const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
+      expect(sum.content).toEqual([{ type: 'text', text: '42' }]);
+      const minified = await client.callTool({ name: 'minify', arguments: { code: 'let  x  =  1 ;' } });
+      expect(minified.content).toEqual([{ type: 'text', text: 'let x=1;' }]);
+    } finally {
+      await client.close();
+    }
+  }, 1_200_000);
+
+  it('builds @modelcontextprotocol/server-everything for amd64 and arm64, no rebuild (no install scripts), and calls its tool', async () => {
+    const t = Date.now();
+    const id = await create('rm-everything', { type: 'npm', package: '@modelcontextprotocol/server-everything' });
+    const { build, log } = await running(id);
+    console.log(
+      `npm package server-everything built (${await perPlatform(build.id)}) and running: ${Date.now() - t} ms`,
+    );
+    expect(build).toMatchObject({ package_type: 'npm', package_name: '@modelcontextprotocol/server-everything' });
+    expect(build.package_integrity).toMatch(/^sha512-/);
+    expect(log).toMatch(/^npm rebuild skipped on x86_64: no install scripts$/m);
+    expect(log).toMatch(/^npm rebuild skipped on aarch64: no install scripts$/m);
+    expect(log).not.toMatch(/^npm rebuild on /m);
+    expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(await stdioTools(id, 'linux/arm64')).toContain('echo');
+    const client = await gatewayClient(id);
+    try {
+      expect((await client.listTools()).tools.map((x) => x.name)).toContain('echo');
+      const result = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
+      expect(result.isError ?? false).toBe(false);
+      expect(JSON.stringify(result.content)).toContain('hi');
+    } finally {
+      await client.close();
+    }
+  }, 1_200_000);
 });
 
 describe('Go MCP servers, built through the Go module proxy for two platforms', () => {

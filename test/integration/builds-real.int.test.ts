@@ -12,7 +12,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
-import { createServer, gatewayClient as sharedGatewayClient, runningWithBuild } from '../support/built-servers.js';
+import {
+  createServer,
+  gatewayClient as sharedGatewayClient,
+  runningWithBuild,
+  tsProject,
+} from '../support/built-servers.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -22,45 +27,6 @@ let stack: BuildStack;
 let h: Harness;
 let call: ReturnType<typeof httpClient>;
 const started = Date.now();
-
-/** A TypeScript MCP server: `tsc` (a dev dependency) builds dist/, `bin` runs it over stdio. */
-const TS_PROJECT = {
-  'servers/adder/package.json': JSON.stringify(
-    {
-      name: 'rb-adder',
-      version: '1.0.0',
-      type: 'module',
-      bin: { 'rb-adder': 'dist/index.js' },
-      scripts: { build: 'tsc' },
-      dependencies: { '@modelcontextprotocol/sdk': '1.24.3', zod: '3.25.76' },
-      devDependencies: { typescript: '5.9.3' },
-    },
-    null,
-    2,
-  ),
-  'servers/adder/tsconfig.json': JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      outDir: 'dist',
-      strict: true,
-      skipLibCheck: true,
-    },
-    include: ['src'],
-  }),
-  'servers/adder/src/index.ts': `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { z } from 'zod';
-
-const server = new McpServer({ name: 'rb-adder', version: '1.0.0' });
-server.tool('add', { a: z.number(), b: z.number() }, async ({ a, b }) => ({
-  content: [{ type: 'text', text: String(a + b) }],
-}));
-await server.connect(new StdioServerTransport());
-`,
-  'README.md': 'a monorepo: the server lives in servers/adder\n',
-};
 
 const gatewayClient = (id: number) => sharedGatewayClient(h, id, 'rb-test');
 const create = (name: string, source: object) => createServer(h, call, name, source);
@@ -90,7 +56,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
 
   it('builds a TypeScript project of a git monorepo (directory, generated multi-stage Dockerfile, tsc) and calls its tool', async () => {
     const t = Date.now();
-    await createGitRepo({ dir: join(stack.gitDir, 'rb-monorepo'), files: TS_PROJECT });
+    await createGitRepo({ dir: join(stack.gitDir, 'rb-monorepo'), files: tsProject('rb-adder') });
     adder = await create('rb-adder', {
       type: 'git',
       repository: stack.git.url('rb-monorepo'),
@@ -100,11 +66,15 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     console.log(`TypeScript project built and running: ${Date.now() - t} ms`);
     expect(log).toContain('No Dockerfile found, generating one (node, npm, npm run build, bin dist/index.js; stdio)');
     expect(log).toContain('Build network: fetching from registry.npmjs.org');
+    // esbuild's install script, rebuilt on the target (here the host's platform) by name.
+    expect(log).toMatch(/^npm rebuild on x86_64, install scripts of: esbuild$/m);
     const client = await gatewayClient(adder);
     try {
-      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add']);
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add', 'minify']);
       const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
       expect(result.content).toEqual([{ type: 'text', text: '42' }]);
+      const minified = await client.callTool({ name: 'minify', arguments: { code: 'let  x  =  1 ;' } });
+      expect(minified.content).toEqual([{ type: 'text', text: 'let x=1;' }]);
     } finally {
       await client.close();
     }

@@ -1,4 +1,4 @@
-// The steps every real-build test file takes with a server: create it from a source, wait until its
+// The steps and fixtures every real-build test file shares: create a server from a source, wait until its
 // build ran and it runs (failing with its build log's tail), and talk to it through the gateway.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -42,3 +42,50 @@ export async function runningWithBuild(h: Harness, call: Call, id: number) {
   expect(server.status, `${server.status_reason}\n${text.slice(-3000)}`).toBe('running');
   return { server, build: builds[0], log: text };
 }
+
+/**
+ * A TypeScript MCP server in servers/adder of a monorepo: `tsc` (a dev dependency) builds dist/,
+ * `bin` runs it over stdio. esbuild, a production dependency, has an install script and a platform
+ * package per architecture: installed for the target, rebuilt there, and used by the `minify` tool.
+ */
+export const tsProject = (name: string): Record<string, string> => ({
+  'servers/adder/package.json': JSON.stringify(
+    {
+      name,
+      version: '1.0.0',
+      type: 'module',
+      bin: { [name]: 'dist/index.js' },
+      scripts: { build: 'tsc' },
+      dependencies: { '@modelcontextprotocol/sdk': '1.24.3', esbuild: '0.25.10', zod: '3.25.76' },
+      devDependencies: { typescript: '5.9.3' },
+    },
+    null,
+    2,
+  ),
+  'servers/adder/tsconfig.json': JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      outDir: 'dist',
+      strict: true,
+      skipLibCheck: true,
+    },
+    include: ['src'],
+  }),
+  'servers/adder/src/index.ts': `import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { transform } from 'esbuild';
+import { z } from 'zod';
+
+const server = new McpServer({ name: ${JSON.stringify(name)}, version: '1.0.0' });
+server.tool('add', { a: z.number(), b: z.number() }, async ({ a, b }) => ({
+  content: [{ type: 'text', text: String(a + b) }],
+}));
+server.tool('minify', { code: z.string() }, async ({ code }) => ({
+  content: [{ type: 'text', text: (await transform(code, { minify: true })).code.trim() }],
+}));
+await server.connect(new StdioServerTransport());
+`,
+  'README.md': 'a monorepo: the server lives in servers/adder\n',
+});
