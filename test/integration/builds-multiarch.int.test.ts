@@ -35,6 +35,7 @@ import {
   runInImage,
   runningWithBuild,
   tsProject,
+  tsProjectCalls,
   type GatewayCall,
 } from '../support/built-servers.js';
 import { createGitRepo } from '../support/git-fixture.js';
@@ -123,29 +124,19 @@ async function stdioTools(serverId: number, platform: string): Promise<string[]>
     { jsonrpc: '2.0', id: 2, method: 'tools/list' },
   ].map((m) => `'${JSON.stringify(m)}'`);
   const command = [...(Config.Entrypoint ?? []), ...(Config.Cmd ?? [])].map((a) => `'${a}'`).join(' ');
-  const container = await stack.docker.createContainer({
-    Image: image,
+  const out = await runInImage(stack.docker, image, platform, {
     Entrypoint: ['sh', '-c', `(printf '%s\\n' ${messages.join(' ')}; sleep 30) | ${command}`],
     Cmd: [],
     Tty: true,
-    HostConfig: { NetworkMode: 'none' },
-    platform,
-  } as never);
-  try {
-    await container.start();
-    await container.wait();
-    const out = ((await container.logs({ stdout: true })) as unknown as Buffer).toString('utf8');
-    const answer = out
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { id?: number; result?: { tools?: { name: string }[] } })
-      .find((m) => m.id === 2);
-    expect(answer?.result?.tools, out.slice(-2000)).toBeDefined();
-    return answer!.result!.tools!.map((t) => t.name);
-  } finally {
-    await container.remove({ force: true }).catch(() => undefined);
-  }
+  });
+  const answer = out
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { id?: number; result?: { tools?: { name: string }[] } })
+    .find((m) => m.id === 2);
+  expect(answer?.result?.tools, out.slice(-2000)).toBeDefined();
+  return answer!.result!.tools!.map((t) => t.name);
 }
 
 /** What `sh -c command` prints in the server's image for `platform` (arm64 under the emulator). */
@@ -259,14 +250,7 @@ describe('npm: a TypeScript project of a git monorepo and server-everything for 
     expect(
       await runIn(id, 'linux/arm64', "cd /app && node -p \"require('esbuild').transformSync('let  y = 2').code\""),
     ).toBe('let y = 2;');
-    await gatewayTools(
-      id,
-      ['add', 'minify'],
-      [
-        { name: 'add', arguments: { a: 2, b: 40 }, content: [{ type: 'text', text: '42' }] },
-        { name: 'minify', arguments: { code: 'let  x  =  1 ;' }, content: [{ type: 'text', text: 'let x=1;' }] },
-      ],
-    );
+    await gatewayTools(id, ['add', 'minify'], tsProjectCalls);
   }, 1_200_000);
 
   it('builds @modelcontextprotocol/server-everything for amd64 and arm64, no rebuild (no install scripts), and calls its tool', async () => {

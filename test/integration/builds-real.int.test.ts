@@ -17,6 +17,7 @@ import {
   expectGatewayTools,
   runningWithBuild,
   tsProject,
+  tsProjectCalls,
   type GatewayCall,
 } from '../support/built-servers.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
@@ -70,14 +71,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     expect(log).toContain('Build network: fetching from registry.npmjs.org');
     // esbuild's install script, rebuilt on the target (here the host's platform) by name.
     expect(log).toMatch(/^npm rebuild on x86_64, install scripts of: esbuild$/m);
-    await gatewayTools(
-      adder,
-      ['add', 'minify'],
-      [
-        { name: 'add', arguments: { a: 2, b: 40 }, content: [{ type: 'text', text: '42' }] },
-        { name: 'minify', arguments: { code: 'let  x  =  1 ;' }, content: [{ type: 'text', text: 'let x=1;' }] },
-      ],
-    );
+    await gatewayTools(adder, ['add', 'minify'], tsProjectCalls);
   }, 700_000);
 
   it('a changed base image setting rebuilds the same commit with a new Dockerfile, not the cached one', async () => {

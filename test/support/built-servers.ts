@@ -63,13 +63,13 @@ export async function expectGatewayTools(
 
 /**
  * What a container of `image` for `platform` (a foreign one under the emulator) prints, stdout and stderr
- * in order, trimmed: run to its end with no network, `run` its Cmd (and Entrypoint, when given).
+ * in order, trimmed: run to its end with no network, `run` its Cmd (and Entrypoint, and a terminal, when given).
  */
 export async function runInImage(
   docker: Docker,
   image: string,
   platform: string,
-  run: { Entrypoint?: string[]; Cmd: string[] },
+  run: { Entrypoint?: string[]; Cmd: string[]; Tty?: boolean },
 ): Promise<string> {
   const container = await docker.createContainer({
     Image: image,
@@ -81,6 +81,8 @@ export async function runInImage(
     await container.start();
     await container.wait();
     const out = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
+    // A terminal's output is one stream, as it came.
+    if (run.Tty) return out.toString('utf8').trim();
     // Docker's multiplexed frames: an 8-byte header before each chunk.
     const chunks: string[] = [];
     for (let i = 0; i + 8 <= out.length;) {
@@ -117,6 +119,12 @@ export async function runningWithBuild(h: Harness, call: Call, id: number) {
   expect(server.status, `${server.status_reason}\n${text.slice(-3000)}`).toBe('running');
   return { server, build: builds[0], log: text };
 }
+
+/** What the calls of tsProject's tools answer: `add`'s sum, and `minify` through the target's esbuild. */
+export const tsProjectCalls: GatewayCall[] = [
+  { name: 'add', arguments: { a: 2, b: 40 }, content: [{ type: 'text', text: '42' }] },
+  { name: 'minify', arguments: { code: 'let  x  =  1 ;' }, content: [{ type: 'text', text: 'let x=1;' }] },
+];
 
 /**
  * A TypeScript MCP server in servers/adder of a monorepo: `tsc` (a dev dependency) builds dist/,
