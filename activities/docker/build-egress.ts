@@ -23,12 +23,13 @@
 // would forward IP packets (net.ipv4.ip_forward, which the compose file sets to 0) is refused, since a
 // RUN step could then send packets through it to the worker's other networks (Postgres, Temporal).
 // The canary's listener then runs in a container on the host's network, as for servers' networks.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { BuildLog } from '../telemetry.js';
+import { createNetworkCanary, removeNetwork as removeBridgeNetwork } from './network-canary.js';
 
 /** The proxy's port on every build network (sandbox.nft lets `mcpb-*` reach only this one). */
 export const BUILD_PROXY_PORT = 3128;
@@ -85,8 +86,8 @@ export async function forwardingProblem(
 
 const procSys = (path: string) => readFile(path, 'utf8').catch(() => undefined);
 
-const logsOf = async (c: Docker.Container) =>
-  ((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
+/** Removals here pass over every failure: cleaning up never fails a build (a network left behind goes when its build opens it again). */
+const ignore = () => undefined;
 
 export function createBuildEgress(
   docker: Docker,
@@ -111,6 +112,15 @@ export function createBuildEgress(
     await canaryRun;
   };
 
+  const canaries = createNetworkCanary(docker, {
+    image: canaryImage,
+    onHost: !container,
+    removalFailed: ignore,
+    cannotListen: (err) => err,
+    listenerDidNotStart: (port, output) =>
+      new Error(`the build network canary's listener on the host's port ${port} did not start: ${output}`),
+  });
+
   /**
    * Before a build uses the network: a container on it must not reach a listener of the host's on
    * the bridge's gateway (any port but the proxy's). Otherwise the policy is missing and the build is
@@ -118,17 +128,13 @@ export function createBuildEgress(
    * namespace.
    */
   async function canary(networkMode: string, gateway: string): Promise<void> {
-    const listener = await hostListener(gateway);
+    const listener = await canaries.hostListener(gateway);
     const { port } = listener;
-    const probe = canaryContainer(
-      networkMode,
-      `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
-    );
     try {
-      const container = await probe;
-      await container.start();
-      await container.wait();
-      const out = await logsOf(container);
+      const out = await canaries.probe(
+        networkMode,
+        `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
+      );
       if ((await listener.reached()) || out.includes('canary:reached'))
         throw new Error(
           `a build network reaches the host (${gateway}:${port}): the build network policy is missing; load it with nft -f scripts/stack/sandbox.nft`,
@@ -137,79 +143,11 @@ export function createBuildEgress(
         throw new Error(`the build network canary did not run: ${out.trim().slice(0, 200)}`);
     } finally {
       await listener.close();
-      await probe.then((c) => c.remove({ force: true })).catch(() => undefined);
     }
-  }
-
-  /** A container of the canary image running `script` unprivileged, on `network`. */
-  function canaryContainer(network: string, script: string): Promise<Docker.Container> {
-    return docker.createContainer({
-      Image: canaryImage,
-      Entrypoint: ['sh', '-c', script],
-      Cmd: [],
-      User: '65534:65534',
-      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
-      HostConfig: { NetworkMode: network, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
-    });
-  }
-
-  /**
-   * Something of the host's listening at a port of the gateway: the worker itself on the Docker host,
-   * else (its addresses are not the host's) a container on the host's network, on every address.
-   */
-  async function hostListener(
-    gateway: string,
-  ): Promise<{ port: number; reached(): Promise<boolean>; close(): Promise<void> }> {
-    if (!container) {
-      let reached = false;
-      const listener = createNetServer((socket) => {
-        reached = true;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve));
-      return {
-        port: (listener.address() as AddressInfo).port,
-        reached: async () => reached,
-        close: async () => void listener.close(),
-      };
-    }
-    const port = 20_000 + randomInt(40_000);
-    // nc exits 0 once a connection came; `listening` only when it is still up a moment after start (bound).
-    const listener = await canaryContainer(
-      'host',
-      `(nc -l -p ${port} </dev/null >/dev/null 2>&1 && echo canary:reached) & sleep 1; kill -0 $! 2>/dev/null && echo canary:listening; wait`,
-    );
-    const close = () =>
-      listener.remove({ force: true }).then(
-        () => undefined,
-        () => undefined,
-      );
-    try {
-      await listener.start();
-      for (let waited = 0; !(await logsOf(listener)).includes('canary:listening'); waited += 250) {
-        if (waited > 10_000 || !(await listener.inspect()).State.Running)
-          throw new Error(
-            `the build network canary's listener on the host's port ${port} did not start: ${(await logsOf(listener)).trim().slice(0, 200)}`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { port, reached: async () => (await logsOf(listener)).includes('canary:reached'), close };
   }
 
   /** Removes the network, after the worker's container (and whatever else is still joined) leaves it. */
-  async function removeNetwork(name: string): Promise<void> {
-    const network = docker.getNetwork(name);
-    const info = (await network.inspect().catch(() => undefined)) as
-      { Containers?: Record<string, unknown> } | undefined;
-    if (!info) return;
-    for (const id of Object.keys(info.Containers ?? {}))
-      await network.disconnect({ Container: id, Force: true }).catch(() => undefined);
-    await network.remove().catch(() => undefined);
-  }
+  const removeNetwork = (name: string) => removeBridgeNetwork(docker, name, ignore);
 
   /** Where the proxy listens on the network: the gateway (the worker is the host), or the worker's address on it. */
   async function proxyAddress(name: string, gateway: string): Promise<string> {

@@ -14,13 +14,13 @@
 // a container does not forward, and a server has no capability to change its routes) and no other
 // server (each has a bridge of its own). The canary's listener then runs in a container on the host's
 // network, since the worker is not there.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
 import type { ConfigValues } from '../../lib/schemas/secrets.js';
+import { createNetworkCanary, removeNetwork, type HostListener } from '../docker/network-canary.js';
 
 export type Egress = 'none' | 'internet';
 
@@ -87,66 +87,20 @@ export function createSandboxNetworks(
   }
 
   /** Removes the network, after whatever containers are still joined to it (attach) leave: Docker refuses otherwise. */
-  async function remove(name: string): Promise<void> {
-    const network = docker.getNetwork(name);
-    const info = await network.inspect().catch((err: { statusCode?: number }) => notFound(err));
-    if (!info) return;
-    for (const id of Object.keys((info.Containers ?? {}) as Record<string, unknown>)) {
-      await network.disconnect({ Container: id, Force: true }).catch(() => {}); // gone meanwhile
-    }
-    await network.remove().catch(notFound);
-  }
+  const remove = (name: string) => removeNetwork(docker, name, notFound);
 
-  /**
-   * Something of the host's listening on every address at `port`: the worker itself when it runs on
-   * the host, else (its address on the bridge is not the host's) a container on the host's network.
-   */
-  async function hostListener(
-    gateway: string,
-  ): Promise<{ port: number; reached(): Promise<boolean>; close(): Promise<void> }> {
-    if (env.DOCKER_ATTACH_CONTAINERS.length === 0) {
-      let reached = false;
-      const listener = createServer((socket) => {
-        reached = true;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, gateway, resolve)).catch(
-        (err: Error) => {
-          throw refuse(
-            `cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host, or name its container in DOCKER_ATTACH_CONTAINERS`,
-          );
-        },
-      );
-      return {
-        port: (listener.address() as AddressInfo).port,
-        reached: async () => reached,
-        close: async () => void listener.close(),
-      };
-    }
-    const port = 20_000 + randomInt(40_000);
-    // nc exits 0 once a connection came; `listening` only when it is still up a moment after start (bound).
-    const container = await canaryContainer(
-      'host',
-      `(nc -l -p ${port} </dev/null >/dev/null 2>&1 && echo canary:reached) & sleep 1; kill -0 $! 2>/dev/null && echo canary:listening; wait`,
-    );
-    const output = async () =>
-      ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
-    const close = () => container.remove({ force: true }).catch(notFound);
-    try {
-      await container.start();
-      for (let waited = 0; !(await output()).includes('canary:listening'); waited += 250) {
-        if (waited > 10_000 || !(await container.inspect()).State.Running)
-          throw refuse(
-            `the canary's listener on the host's port ${port} did not start: ${(await output()).trim().slice(0, 200)}`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    return { port, reached: async () => (await output()).includes('canary:reached'), close };
-  }
+  const canaries = createNetworkCanary(docker, {
+    image: env.DOCKER_CANARY_IMAGE,
+    // The control plane runs in containers (the worker's addresses are not the host's) when it names some to attach.
+    onHost: env.DOCKER_ATTACH_CONTAINERS.length === 0,
+    removalFailed: notFound,
+    cannotListen: (err, gateway) =>
+      refuse(
+        `cannot listen on the canary network's gateway ${gateway} (${err.message}); the worker must run on the Docker host, or name its container in DOCKER_ATTACH_CONTAINERS`,
+      ),
+    listenerDidNotStart: (port, output) =>
+      refuse(`the canary's listener on the host's port ${port} did not start: ${output}`),
+  });
 
   /** Runs the canary: a container on a fresh egress-none network tries to reach a listener of the host's. */
   async function canary(): Promise<void> {
@@ -157,13 +111,13 @@ export function createSandboxNetworks(
     const network = await create(name, bridgeName('none', randomBytes(5).toString('hex')), 'none', {
       'mcp-host.canary': 'true',
     });
-    let listener: Awaited<ReturnType<typeof hostListener>> | undefined;
+    let listener: HostListener | undefined;
     try {
       const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
       if (!gateway) throw refuse(`the canary network ${name} has no gateway address`);
-      listener = await hostListener(gateway);
+      listener = await canaries.hostListener(gateway);
       const { port } = listener;
-      const output = await runProbe(
+      const output = await canaries.probe(
         name,
         `if echo | timeout 3 nc -w 2 ${gateway} ${port} >/dev/null 2>&1; then echo canary:reached; else echo canary:blocked; fi`,
       );
@@ -179,29 +133,6 @@ export function createSandboxNetworks(
     } finally {
       await listener?.close();
       await remove(name);
-    }
-  }
-
-  /** A container of the canary image running `script` unprivileged, on `network`. */
-  function canaryContainer(network: string, script: string): Promise<Docker.Container> {
-    return docker.createContainer({
-      Image: env.DOCKER_CANARY_IMAGE,
-      Entrypoint: ['sh', '-c', script],
-      Cmd: [],
-      User: '65534:65534',
-      Labels: { 'mcp-host.managed': 'true', 'mcp-host.canary': 'true' },
-      HostConfig: { NetworkMode: network, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
-    });
-  }
-
-  async function runProbe(network: string, script: string): Promise<string> {
-    const container = await canaryContainer(network, script);
-    try {
-      await container.start();
-      await container.wait();
-      return ((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).toString('utf8');
-    } finally {
-      await container.remove({ force: true }).catch(notFound);
     }
   }
 

@@ -31,9 +31,12 @@ import {
 } from '../support/build-stack.js';
 import {
   createServer,
-  gatewayClient as sharedGatewayClient,
+  expectGatewayTools,
+  runInImage,
   runningWithBuild,
   tsProject,
+  tsProjectCalls,
+  type GatewayCall,
 } from '../support/built-servers.js';
 import { createGitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -81,7 +84,8 @@ func main() {
 `,
 });
 
-const gatewayClient = (id: number) => sharedGatewayClient(h, id, 'rm-test');
+const gatewayTools = (id: number, tools: string[] | { including: string }, calls: GatewayCall[]) =>
+  expectGatewayTools(h, id, 'rm-test', tools, calls);
 const create = (name: string, source: object) => createServer(h, call, name, source);
 const running = (id: number) => runningWithBuild(h, call, id);
 
@@ -120,56 +124,27 @@ async function stdioTools(serverId: number, platform: string): Promise<string[]>
     { jsonrpc: '2.0', id: 2, method: 'tools/list' },
   ].map((m) => `'${JSON.stringify(m)}'`);
   const command = [...(Config.Entrypoint ?? []), ...(Config.Cmd ?? [])].map((a) => `'${a}'`).join(' ');
-  const container = await stack.docker.createContainer({
-    Image: image,
+  const out = await runInImage(stack.docker, image, platform, {
     Entrypoint: ['sh', '-c', `(printf '%s\\n' ${messages.join(' ')}; sleep 30) | ${command}`],
     Cmd: [],
     Tty: true,
-    HostConfig: { NetworkMode: 'none' },
-    platform,
-  } as never);
-  try {
-    await container.start();
-    await container.wait();
-    const out = ((await container.logs({ stdout: true })) as unknown as Buffer).toString('utf8');
-    const answer = out
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { id?: number; result?: { tools?: { name: string }[] } })
-      .find((m) => m.id === 2);
-    expect(answer?.result?.tools, out.slice(-2000)).toBeDefined();
-    return answer!.result!.tools!.map((t) => t.name);
-  } finally {
-    await container.remove({ force: true }).catch(() => undefined);
-  }
+  });
+  const answer = out
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { id?: number; result?: { tools?: { name: string }[] } })
+    .find((m) => m.id === 2);
+  expect(answer?.result?.tools, out.slice(-2000)).toBeDefined();
+  return answer!.result!.tools!.map((t) => t.name);
 }
 
 /** What `sh -c command` prints in the server's image for `platform` (arm64 under the emulator). */
-async function runIn(serverId: number, platform: string, command: string): Promise<string> {
-  const container = await stack.docker.createContainer({
-    Image: `mcp-custom-${serverId}-${platform.replace(/\//g, '_')}:latest`,
+const runIn = (serverId: number, platform: string, command: string) =>
+  runInImage(stack.docker, `mcp-custom-${serverId}-${platform.replace(/\//g, '_')}:latest`, platform, {
     Entrypoint: ['sh', '-c', command],
     Cmd: [],
-    HostConfig: { NetworkMode: 'none' },
-    platform,
-  } as never);
-  try {
-    await container.start();
-    await container.wait();
-    const out = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
-    // Docker's multiplexed frames: an 8-byte header before each chunk.
-    const chunks: string[] = [];
-    for (let i = 0; i + 8 <= out.length;) {
-      const size = out.readUInt32BE(i + 4);
-      chunks.push(out.subarray(i + 8, i + 8 + size).toString('utf8'));
-      i += 8 + size;
-    }
-    return chunks.join('').trim();
-  } finally {
-    await container.remove({ force: true }).catch(() => undefined);
-  }
-}
+  });
 
 beforeAll(async () => {
   stack = await startBuildStack('multiarch-builds');
@@ -244,14 +219,11 @@ describe("a user's Dockerfile with BuildKit's automatic platform arguments, for 
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toEqual(['built_for']);
     expect(await runIn(id, 'linux/arm64', 'cat /etc/built-for; uname -m')).toBe('linux/arm64\naarch64');
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((x) => x.name)).toEqual(['built_for']);
-      const result = await client.callTool({ name: 'built_for', arguments: {} });
-      expect(result.content).toEqual([{ type: 'text', text: 'linux/amd64' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(
+      id,
+      ['built_for'],
+      [{ name: 'built_for', arguments: {}, content: [{ type: 'text', text: 'linux/amd64' }] }],
+    );
   }, 900_000);
 });
 
@@ -278,16 +250,7 @@ describe('npm: a TypeScript project of a git monorepo and server-everything for 
     expect(
       await runIn(id, 'linux/arm64', "cd /app && node -p \"require('esbuild').transformSync('let  y = 2').code\""),
     ).toBe('let y = 2;');
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add', 'minify']);
-      const sum = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
-      expect(sum.content).toEqual([{ type: 'text', text: '42' }]);
-      const minified = await client.callTool({ name: 'minify', arguments: { code: 'let  x  =  1 ;' } });
-      expect(minified.content).toEqual([{ type: 'text', text: 'let x=1;' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(id, ['add', 'minify'], tsProjectCalls);
   }, 1_200_000);
 
   it('builds @modelcontextprotocol/server-everything for amd64 and arm64, no rebuild (no install scripts), and calls its tool', async () => {
@@ -304,15 +267,13 @@ describe('npm: a TypeScript project of a git monorepo and server-everything for 
     expect(log).not.toMatch(/^npm rebuild on /m);
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toContain('echo');
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((x) => x.name)).toContain('echo');
-      const result = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
-      expect(result.isError ?? false).toBe(false);
-      expect(JSON.stringify(result.content)).toContain('hi');
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(id, { including: 'echo' }, [
+      {
+        name: 'echo',
+        arguments: { message: 'hi' },
+        check: (result) => expect(JSON.stringify(result.content)).toContain('hi'),
+      },
+    ]);
   }, 1_200_000);
 });
 
@@ -328,14 +289,11 @@ describe('Go MCP servers, built through the Go module proxy for two platforms', 
     expect(log).not.toMatch(/Build network: refused/);
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toEqual(['add']);
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add']);
-      const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
-      expect(result.content).toEqual([{ type: 'text', text: '42' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(
+      id,
+      ['add'],
+      [{ name: 'add', arguments: { a: 2, b: 40 }, content: [{ type: 'text', text: '42' }] }],
+    );
   }, 900_000);
 
   it('builds a go package source (go install module@version), its version and h1: hash in the ledger', async () => {
@@ -350,14 +308,11 @@ describe('Go MCP servers, built through the Go module proxy for two platforms', 
     expect(log).toContain('Build network: fetching from proxy.golang.org');
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toEqual(['greet']);
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['greet']);
-      const result = await client.callTool({ name: 'greet', arguments: { name: 'mcp-host' } });
-      expect(result.content).toEqual([{ type: 'text', text: 'Hi mcp-host' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(
+      id,
+      ['greet'],
+      [{ name: 'greet', arguments: { name: 'mcp-host' }, content: [{ type: 'text', text: 'Hi mcp-host' }] }],
+    );
   }, 900_000);
 });
 
@@ -372,14 +327,7 @@ describe('npm sources for two platforms, on the two-platform Node base', () => {
     expect(log).toContain('Build network: fetching from registry.npmjs.org');
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toContain('create_entities');
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((x) => x.name)).toContain('create_entities');
-      const result = await client.callTool({ name: 'read_graph', arguments: {} });
-      expect(result.isError ?? false).toBe(false);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(id, { including: 'create_entities' }, [{ name: 'read_graph', arguments: {} }]);
   }, 1_200_000);
 });
 
@@ -430,13 +378,10 @@ describe('Python projects for two platforms, on the two-platform Python base', (
     expect(log).toContain('No Dockerfile found, generating one (python, server.py; stdio)');
     expect(await platforms(id)).toEqual(['linux/amd64', 'linux/arm64']);
     expect(await stdioTools(id, 'linux/arm64')).toEqual(['shout']);
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((x) => x.name)).toEqual(['shout']);
-      const result = await client.callTool({ name: 'shout', arguments: { text: 'hi' } });
-      expect(result.content).toEqual([{ type: 'text', text: 'HI' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(
+      id,
+      ['shout'],
+      [{ name: 'shout', arguments: { text: 'hi' }, content: [{ type: 'text', text: 'HI' }] }],
+    );
   }, 900_000);
 });

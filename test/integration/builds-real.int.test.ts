@@ -14,9 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
 import {
   createServer,
-  gatewayClient as sharedGatewayClient,
+  expectGatewayTools,
   runningWithBuild,
   tsProject,
+  tsProjectCalls,
+  type GatewayCall,
 } from '../support/built-servers.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
 import { createGitRepo } from '../support/git-fixture.js';
@@ -28,7 +30,8 @@ let h: Harness;
 let call: ReturnType<typeof httpClient>;
 const started = Date.now();
 
-const gatewayClient = (id: number) => sharedGatewayClient(h, id, 'rb-test');
+const gatewayTools = (id: number, tools: string[] | { including: string }, calls: GatewayCall[]) =>
+  expectGatewayTools(h, id, 'rb-test', tools, calls);
 const create = (name: string, source: object) => createServer(h, call, name, source);
 const running = (id: number) => runningWithBuild(h, call, id);
 
@@ -68,16 +71,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     expect(log).toContain('Build network: fetching from registry.npmjs.org');
     // esbuild's install script, rebuilt on the target (here the host's platform) by name.
     expect(log).toMatch(/^npm rebuild on x86_64, install scripts of: esbuild$/m);
-    const client = await gatewayClient(adder);
-    try {
-      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(['add', 'minify']);
-      const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
-      expect(result.content).toEqual([{ type: 'text', text: '42' }]);
-      const minified = await client.callTool({ name: 'minify', arguments: { code: 'let  x  =  1 ;' } });
-      expect(minified.content).toEqual([{ type: 'text', text: 'let x=1;' }]);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(adder, ['add', 'minify'], tsProjectCalls);
   }, 700_000);
 
   it('a changed base image setting rebuilds the same commit with a new Dockerfile, not the cached one', async () => {
@@ -126,14 +120,7 @@ describe('real MCP servers, built with packages from the npm registry', () => {
     expect(build.package_version).toMatch(/^\d+\.\d+\.\d+/);
     expect(build.package_integrity).toMatch(/^sha512-/);
     expect(log).toContain('Build network: fetching from registry.npmjs.org');
-    const client = await gatewayClient(id);
-    try {
-      expect((await client.listTools()).tools.map((x) => x.name)).toContain(tool);
-      const result = await client.callTool({ name: callName, arguments: args });
-      expect(result.isError ?? false).toBe(false);
-    } finally {
-      await client.close();
-    }
+    await gatewayTools(id, { including: tool }, [{ name: callName, arguments: args }]);
   };
   it(
     'rb-memory: the npm package @modelcontextprotocol/server-memory as a stdio server, its version and integrity in the ledger',

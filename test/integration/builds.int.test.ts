@@ -12,6 +12,7 @@ import {
   REGISTRY_USER,
   type BuildStack,
 } from '../support/build-stack.js';
+import { runInImage } from '../support/built-servers.js';
 import { commit, createGitRepo, type GitRepo } from '../support/git-fixture.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { recordHistory, replayTaskQueue } from '../support/histories.js';
@@ -24,26 +25,9 @@ let call: ReturnType<typeof httpClient>;
 let serverId: number;
 let repo: GitRepo;
 
-async function runImage(image: string, platform: string): Promise<string> {
-  const container = await stack.docker.createContainer({
-    Image: image,
-    Cmd: ['cat', '/arch'],
-    HostConfig: { NetworkMode: 'none' },
-    platform,
-  } as never);
-  try {
-    await container.start();
-    await container.wait();
-    const logs = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
-    // Multiplexed stream: strip the 8-byte frame headers.
-    return logs
-      .toString('latin1')
-      .replace(/[\x00-\x08]/g, '')
-      .trim();
-  } finally {
-    await container.remove({ force: true }).catch(() => {});
-  }
-}
+/** What the image for `platform` recorded in /arch: `uname -m` of its RUN step. */
+const runImage = (image: string, platform: string) =>
+  runInImage(stack.docker, image, platform, { Cmd: ['cat', '/arch'] });
 
 beforeAll(async () => {
   stack = await startBuildStack('builds');
