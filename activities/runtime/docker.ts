@@ -6,7 +6,7 @@
 // default seccomp profile, and CPU, memory and process limits. Where it runs is recorded in
 // server_runtimes, so stop, delete and logs work after any restart.
 import { PassThrough } from 'node:stream';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import { readJsonStream } from '../../lib/docker.js';
@@ -23,6 +23,7 @@ import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/r
 import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
 import { BRIDGE_DIR, BRIDGE_MCP_PATH, bridgeEnvironment, bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
+import { createStepTimer, type StepTimer } from '../telemetry.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 import { createDockerBridge, type DockerBridge } from './stdio-bridge.js';
@@ -163,7 +164,13 @@ export interface ContainerSpec {
   bridge: DockerBridge;
   /** The server's secrets, written for this launch (secret-delivery.ts). */
   secrets?: ContainerSecrets;
+  /** Where the launch's steps are timed (a server's launch); untimed without. */
+  steps?: StepTimer;
 }
+
+/** Runs `fn` as the step `step` of `steps`, or just runs it. */
+const timed = <T>(steps: StepTimer | undefined, step: string, fn: () => Promise<T>): Promise<T> =>
+  steps ? steps.time(step, fn) : fn();
 
 /**
  * Creates and starts an MCP server container (replacing one of the same name) and says where it
@@ -171,8 +178,8 @@ export interface ContainerSpec {
  * stdio bridge: the bridge is its entrypoint, the image's own ENTRYPOINT and CMD its arguments.
  */
 export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerSpec): Promise<Launched> {
-  const { labels, name, networks } = spec;
-  await dockerWorkloads(docker).removeContainer(name);
+  const { labels, name, networks, steps } = spec;
+  await timed(steps, 'remove old container', () => dockerWorkloads(docker).removeContainer(name));
   const stdio = labels.transport === 'stdio';
   const { secrets } = spec;
   const command = secretsCommand(secrets, stdio ? bridgedCommand(labels.entrypoint, labels.cmd) : null, labels);
@@ -186,18 +193,20 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
   // Host networking only where the operator allowed it (the environment refuses it otherwise).
   const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK;
   if (hostNetwork) {
-    await networks.remove(name);
+    await timed(steps, 'remove network', () => networks.remove(name));
   } else {
-    await networks.verify();
-    await networks.ensure(name, egress, spec.extraLabels);
+    await timed(steps, 'verify sandbox policy (canary)', () => networks.verify());
+    await timed(steps, 'ensure network', () => networks.ensure(name, egress, spec.extraLabels));
   }
   // On the host network the server listens on a port of its own, told through PORT.
   const port = hostNetwork ? await freePort() : labels.port;
   const path = stdio ? BRIDGE_MCP_PATH : labels.path;
   const resources = launchResources(`container ${name}`, spec.config, env);
-  await assertLimitsEnforced(docker, name);
+  await timed(steps, 'docker info (limits enforced)', () => assertLimitsEnforced(docker, name));
   const bridgeVolume =
-    stdio || secrets?.asEnv ? await spec.bridge.volume(spec.image, { envFrom: secrets?.asEnv }) : undefined;
+    stdio || secrets?.asEnv
+      ? await timed(steps, 'bridge volume', () => spec.bridge.volume(spec.image, { envFrom: secrets?.asEnv }))
+      : undefined;
   const environment = [
     ...Object.entries(plainSettings(spec.config))
       .filter(([key]) => !isPlatformConfigKey(key))
@@ -206,49 +215,53 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     ...(stdio ? bridgeEnvironment(env.STDIO_BRIDGE_MAX_SESSIONS).map(([key, value]) => `${key}=${value}`) : []),
     `PORT=${port}`,
   ];
-  const container = await docker.createContainer({
-    name,
-    Image: spec.image,
-    User: containerUser(labels.user, env),
-    Env: environment,
-    Labels: {
-      'mcp-host.managed': 'true',
-      ...spec.extraLabels,
-      // How the server is reached, and that its image speaks stdio behind the bridge.
-      'mcp-host.transport': 'streamable-http',
-      ...(stdio && { 'mcp-host.bridged-from': 'stdio' }),
-    },
-    ...(command && { Entrypoint: command, Cmd: [] }),
-    HostConfig: {
-      NetworkMode: hostNetwork ? 'host' : name,
-      // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
-      // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
-      RestartPolicy: { Name: 'no' },
-      // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
-      // (nothing here may set seccomp=unconfined).
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      ReadonlyRootfs: true,
-      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
-      Mounts: [
-        ...(bridgeVolume
-          ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }]
-          : []),
-        ...secretMounts(secrets),
-      ],
-      // The bridge would be PID 1: Docker's init reaps what its children leave and forwards signals.
-      ...(bridgeVolume && { Init: true }),
-      Memory: resources.memoryBytes,
-      MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
-      NanoCpus: Math.round(resources.cpus * 1e9),
-      PidsLimit: resources.pids,
-      ...(spec.useGpu && {
-        DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }],
-      }),
-    },
-  });
-  await container.start();
-  const address = hostNetwork ? '127.0.0.1' : await addressOf(container, name, networks);
+  const container = await timed(steps, 'create container', () =>
+    docker.createContainer({
+      name,
+      Image: spec.image,
+      User: containerUser(labels.user, env),
+      Env: environment,
+      Labels: {
+        'mcp-host.managed': 'true',
+        ...spec.extraLabels,
+        // How the server is reached, and that its image speaks stdio behind the bridge.
+        'mcp-host.transport': 'streamable-http',
+        ...(stdio && { 'mcp-host.bridged-from': 'stdio' }),
+      },
+      ...(command && { Entrypoint: command, Cmd: [] }),
+      HostConfig: {
+        NetworkMode: hostNetwork ? 'host' : name,
+        // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
+        // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
+        RestartPolicy: { Name: 'no' },
+        // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
+        // (nothing here may set seccomp=unconfined).
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
+        Mounts: [
+          ...(bridgeVolume
+            ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }]
+            : []),
+          ...secretMounts(secrets),
+        ],
+        // The bridge would be PID 1: Docker's init reaps what its children leave and forwards signals.
+        ...(bridgeVolume && { Init: true }),
+        Memory: resources.memoryBytes,
+        MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
+        NanoCpus: Math.round(resources.cpus * 1e9),
+        PidsLimit: resources.pids,
+        ...(spec.useGpu && {
+          DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }],
+        }),
+      },
+    }),
+  );
+  await timed(steps, 'start container', () => container.start());
+  const address = hostNetwork
+    ? '127.0.0.1'
+    : await timed(steps, 'container address', () => addressOf(container, name, networks));
   return {
     workload: name,
     endpoint: `http://${address}:${port}${path}`,
@@ -320,16 +333,28 @@ export function createDockerExecutor(
 
     async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
-      const { owner_id: ownerId } = await findServer(sql, input.serverId, everyOwner);
-      const labels = await ensureImage(input.image, { ownerId });
-      await recordDockerLaunch(sql, {
-        serverId: input.serverId,
-        decisionId: input.decisionId,
-        workload: name,
-        image: input.image,
-        transport: 'streamable-http',
-      });
-      const delivered = await prepareSecrets(secrets, name, ownerId, input.config, containerUser(labels.user, env));
+      // Where the launch's time goes (bench/launch reads it); a lost record never fails the launch.
+      const steps = createStepTimer(
+        sql,
+        { serverId: input.serverId, runId: null, activity: 'launchServer', platform: null },
+        (err) => log.warn('launch step timings lost', { err: (err as Error).message, serverId: input.serverId }),
+      );
+      const { owner_id: ownerId } = await timed(steps, 'find server', () =>
+        findServer(sql, input.serverId, everyOwner),
+      );
+      const labels = await timed(steps, 'image', () => ensureImage(input.image, { ownerId }));
+      await timed(steps, 'record launch', () =>
+        recordDockerLaunch(sql, {
+          serverId: input.serverId,
+          decisionId: input.decisionId,
+          workload: name,
+          image: input.image,
+          transport: 'streamable-http',
+        }),
+      );
+      const delivered = await timed(steps, 'deliver secrets', () =>
+        prepareSecrets(secrets, name, ownerId, input.config, containerUser(labels.user, env)),
+      );
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
         name,
@@ -341,8 +366,10 @@ export function createDockerExecutor(
         networks,
         bridge,
         secrets: delivered,
+        steps,
       });
-      await recordEndpoint(sql, input.serverId, launched.endpoint);
+      await timed(steps, 'record endpoint', () => recordEndpoint(sql, input.serverId, launched.endpoint));
+      await steps.flush();
       return launched;
     },
 

@@ -6,7 +6,8 @@
 //     this daemon has no default bridge), then the SDK's client straight at the container, retried
 //     the same way.
 // Each round then stops what it started (not timed). Prints each round, the medians, the ratio
-// (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded.
+// (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded,
+// the workflow's activities, and the steps inside launchServer as the Docker executor timed them.
 // Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25] (--help lists the flags)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ import {
 } from '../build/stack.js';
 import { benchArgs, num } from '../support/args.js';
 import { machineLine, markLoad, note } from '../support/machine.js';
-import { launchActivities, type ActivitySpan } from './steps.js';
+import { launchActivities, launchSteps, type ActivitySpan, type LaunchStep } from './steps.js';
 
 const args = benchArgs(
   'bench:launch',
@@ -142,7 +143,13 @@ async function main(): Promise<void> {
     await docker(['network', 'create', 'bench-launch']);
 
     const load0 = markLoad();
-    const rows: { mcp: number; direct: number; steps: Map<string, number>; activities: ActivitySpan[] }[] = [];
+    const rows: {
+      mcp: number;
+      direct: number;
+      steps: Map<string, number>;
+      activities: ActivitySpan[];
+      launch: LaunchStep[];
+    }[] = [];
     for (let i = -warmup; i < iterations; i++) {
       const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
       // mcp-host
@@ -156,8 +163,12 @@ async function main(): Promise<void> {
       );
       const steps = await statusSteps(sql, server.id, wall0);
       const activities = await launchActivities(temporal, ids.server(server.id), wall0, wall0 + mcp);
+      const launch = await launchSteps(sql, server.id, wall0);
       note(
         `${name} mcp-host ${secs(mcp)}: ${activities.map((a) => `${a.name} ${a.scheduled.toFixed(0)}→${a.completed.toFixed(0)} ms${a.attempts > 1 ? ` (${a.attempts} attempts)` : ''}`).join(', ')}`,
+      );
+      note(
+        `${name} launchServer: ${launch.map((l) => `${l.step} ${l.start.toFixed(0)}+${l.ms.toFixed(0)} ms`).join(', ')}`,
       );
       await api(stack, 'POST', `/api/servers/${server.id}/stop`, 202);
       await waitForStatus(stack, server.id, ['stopped']);
@@ -173,7 +184,7 @@ async function main(): Promise<void> {
       const direct = await firstToolCall(`http://${ip}:8080/cgi-bin/mcp`, {}, d0);
       note(`${name} direct   ${secs(direct)}`);
       await docker(['rm', '-f', container]);
-      if (i >= 0) rows.push({ mcp, direct, steps, activities });
+      if (i >= 0) rows.push({ mcp, direct, steps, activities, launch });
     }
 
     const mcp = median(rows.map((r) => r.mcp));
@@ -205,6 +216,18 @@ async function main(): Promise<void> {
         const completed = median(of.map((a) => a.completed));
         return `  ${`${scheduled.toFixed(0)} → ${completed.toFixed(0)} ms`.padStart(18)}  ${name} (${(completed - scheduled).toFixed(0)} ms, attempts ≤ ${Math.max(...of.map((a) => a.attempts))})`;
       }),
+      '',
+      'mcp-host: inside launchServer, each step began → ended, ms after the start request (median; steps that overlap ran at once)',
+      ...[...new Set(rows.flatMap((r) => r.launch.map((l) => l.step)))]
+        .map((step) => {
+          const of = rows.flatMap((r) => r.launch.filter((l) => l.step === step));
+          return { step, start: median(of.map((l) => l.start)), ms: median(of.map((l) => l.ms)), n: of.length };
+        })
+        .sort((a, b) => a.start - b.start)
+        .map(
+          (l) =>
+            `  ${`${l.start.toFixed(0)} → ${(l.start + l.ms).toFixed(0)} ms`.padStart(18)}  ${l.step} (${l.ms.toFixed(0)} ms${l.n < rows.length ? `, in ${l.n} of ${rows.length} rounds` : ''})`,
+        ),
       '',
     ];
     process.stdout.write(out.join('\n'));
