@@ -5,7 +5,8 @@
 //   - direct: `docker run` of the same image on the same daemon (on a network made once beforehand:
 //     this daemon has no default bridge), then the SDK's client straight at the container, retried
 //     the same way.
-// Each round then stops what it started (not timed). Prints each round, the medians, the ratio
+// Each round then stops what it started (not timed), and each timed phase waits (untimed) until no
+// canary of the worker's is on the daemon. Prints each round, the medians, the ratio
 // (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded,
 // the workflow's activities, and the steps inside launchServer as the Docker executor timed them.
 // Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25] (--help lists the flags)
@@ -142,6 +143,18 @@ async function main(): Promise<void> {
     const image = `mcp-custom-${server.id}:latest`;
     await docker(['network', 'create', 'bench-launch']);
 
+    // The worker renews its sandbox canary in the background (two containers and a network on this
+    // daemon): each timed phase starts once none is under way, so neither side pays for the other's.
+    const quiet = async () => {
+      for (const t0 = Date.now(); Date.now() - t0 < TIMEOUT_MS; await sleep(100)) {
+        const busy =
+          (await docker(['ps', '-aq', '--filter', 'label=mcp-host.canary=true'])).trim() +
+          (await docker(['network', 'ls', '-q', '--filter', 'label=mcp-host.canary=true'])).trim();
+        if (!busy) return;
+      }
+      throw new Error('a canary stayed on the daemon');
+    };
+
     const load0 = markLoad();
     const rows: {
       mcp: number;
@@ -153,6 +166,7 @@ async function main(): Promise<void> {
     for (let i = -warmup; i < iterations; i++) {
       const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
       // mcp-host
+      await quiet();
       const wall0 = Date.now();
       const m0 = performance.now();
       await api(stack, 'POST', `/api/servers/${server.id}/start`, 202);
@@ -174,6 +188,7 @@ async function main(): Promise<void> {
       await waitForStatus(stack, server.id, ['stopped']);
 
       // direct
+      await quiet();
       const d0 = performance.now();
       const container = (
         await docker(['run', '-d', '--network', 'bench-launch', '--name', `bench-launch-${i + warmup}`, image])
