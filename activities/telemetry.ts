@@ -19,8 +19,9 @@ export interface Telemetry {
 }
 
 /**
- * Where a build's time goes, inside its activities (Temporal's history has each activity's own start
- * and end): the steps of one activity, recorded together so timing them costs one insert.
+ * Where a build's or a launch's time goes, inside its activities (Temporal's history has each
+ * activity's own start and end): the steps of one activity, recorded together so timing them costs
+ * one insert.
  */
 export interface StepTimer {
   time<T>(step: string, fn: () => Promise<T>): Promise<T>;
@@ -30,6 +31,37 @@ export interface StepTimer {
 export interface BuildLog {
   line(text: string): void;
   flush(): Promise<void>;
+}
+
+/**
+ * A step timer for one activity of `serverId` (a build's, with its run and platform, or a launch's
+ * with neither). Steps may overlap: each keeps its own start. A failed write is reported to `lost`
+ * and never fails the activity whose steps they are.
+ */
+export function createStepTimer(
+  sql: Sql,
+  of: { serverId: number; runId: number | null; activity: string; platform: string | null },
+  lost: (err: unknown) => void,
+): StepTimer {
+  const steps: { step: string; started_at: string; ms: number }[] = [];
+  return {
+    async time(step, fn) {
+      const startedAt = new Date();
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        steps.push({ step, started_at: startedAt.toISOString(), ms: Math.round((performance.now() - t0) * 10) / 10 });
+      }
+    },
+    async flush() {
+      if (steps.length === 0) return;
+      const details = { activity: of.activity, platform: of.platform, steps: steps.splice(0) };
+      await recordMetric(sql, { serverId: of.serverId, runId: of.runId, eventType: 'step_timings', details }).catch(
+        lost,
+      );
+    },
+  };
 }
 
 const FLUSH_MS = 250;
@@ -42,29 +74,9 @@ export function createTelemetry(sql: Sql, log: Logger): Telemetry {
       log.info({ target: 'registry.push', serverId, runId, eventType, ...details }, eventType);
     },
     steps(serverId, runId, activity, platform) {
-      const steps: { step: string; started_at: string; ms: number }[] = [];
-      return {
-        async time(step, fn) {
-          const startedAt = new Date();
-          const t0 = performance.now();
-          try {
-            return await fn();
-          } finally {
-            steps.push({
-              step,
-              started_at: startedAt.toISOString(),
-              ms: Math.round((performance.now() - t0) * 10) / 10,
-            });
-          }
-        },
-        async flush() {
-          if (steps.length === 0) return;
-          const details = { activity, platform, steps: steps.splice(0) };
-          await recordMetric(sql, { serverId, runId, eventType: 'step_timings', details }).catch((err: unknown) =>
-            log.warn({ err, runId }, 'step timings lost'),
-          );
-        },
-      };
+      return createStepTimer(sql, { serverId, runId, activity, platform }, (err) =>
+        log.warn({ err, runId }, 'step timings lost'),
+      );
     },
     buildLog(runId, platform) {
       let pending: string[] = [];

@@ -6,7 +6,7 @@
 // default seccomp profile, and CPU, memory and process limits. Where it runs is recorded in
 // server_runtimes, so stop, delete and logs work after any restart.
 import { PassThrough } from 'node:stream';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { Sql } from '../../lib/db.js';
 import { readJsonStream } from '../../lib/docker.js';
@@ -23,6 +23,7 @@ import type { Executor, LaunchInput, Launched, WorkloadState } from '../../lib/r
 import { formatBytes, isPlatformConfigKey } from '../../lib/runtime/resources.js';
 import { BRIDGE_DIR, BRIDGE_MCP_PATH, bridgeEnvironment, bridgedCommand } from '../../lib/runtime/stdio-bridge.js';
 import type { CredentialManager } from '../registry/credentials.js';
+import { createStepTimer, type StepTimer } from '../telemetry.js';
 import { createSandboxNetworks, egressOf, type SandboxNetworks } from './sandbox-network.js';
 import { cachedProbe, launchResources, linesOf } from './shared.js';
 import { createDockerBridge, type DockerBridge } from './stdio-bridge.js';
@@ -101,11 +102,17 @@ const isRootUser = (user: string) => /^(|root|0+)(:.*)?$/.test(user.trim());
 export const containerUser = (imageUser: string, env: Env) =>
   isRootUser(imageUser) ? `${env.SERVER_DEFAULT_UID}:${env.SERVER_DEFAULT_GID}` : imageUser.trim();
 
+/** How long a daemon that enforced every limit is believed to still: its cgroup controllers change only when it restarts. */
+const LIMITS_TTL_MS = 60_000;
+const limitsPassedAt = new WeakMap<Docker, number>();
+
 /**
  * Refuses to launch on a daemon that would drop a limit: Docker ignores memory, CPU or pids limits
- * (with only a warning) when the cgroup controller for them is missing.
+ * (with only a warning) when the cgroup controller for them is missing. A pass is remembered for
+ * LIMITS_TTL_MS (docker info is one of the daemon's heavier answers); a refusal is never.
  */
 async function assertLimitsEnforced(docker: Docker, name: string): Promise<void> {
+  if (Date.now() - (limitsPassedAt.get(docker) ?? 0) < LIMITS_TTL_MS) return;
   const info = (await docker.info()) as { MemoryLimit?: boolean; PidsLimit?: boolean; CpuCfsQuota?: boolean };
   const missing = [
     !info.MemoryLimit && 'memory',
@@ -118,6 +125,7 @@ async function assertLimitsEnforced(docker: Docker, name: string): Promise<void>
       ErrorType.LaunchFailed,
     );
   }
+  limitsPassedAt.set(docker, Date.now());
 }
 
 /** A container as the executor reports it; one killed for using more memory than its limit says so. */
@@ -163,16 +171,99 @@ export interface ContainerSpec {
   bridge: DockerBridge;
   /** The server's secrets, written for this launch (secret-delivery.ts). */
   secrets?: ContainerSecrets;
+  /** Where the launch's steps are timed (a server's launch); untimed without. */
+  steps?: StepTimer;
+  /** prepareContainerRun's promise for this spec, when the caller started it early; started here otherwise. */
+  prepared?: Promise<void>;
+}
+
+/** Runs `fn` as the step `step` of `steps`, or just runs it. */
+const timed = <T>(steps: StepTimer | undefined, step: string, fn: () => Promise<T>): Promise<T> =>
+  steps ? steps.time(step, fn) : fn();
+
+/** Host networking only where the operator allowed it (the environment refuses it otherwise). */
+const onHostNetwork = (env: Env) => env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK;
+
+/**
+ * What a container's launch checks and readies that its image, owner and secrets have no part in:
+ * the sandbox policy in force (the canary) and the container's network made to match its egress
+ * (or, on the host network, its own network removed), and a daemon that enforces its limits. A
+ * launch starts it at once, beside finding the image and writing the secrets, and runMcpContainer
+ * awaits it before the create: nothing is created that these would refuse.
+ */
+export function prepareContainerRun(
+  docker: Docker,
+  env: Env,
+  spec: Pick<ContainerSpec, 'name' | 'config' | 'extraLabels' | 'networks' | 'steps'>,
+): Promise<void> {
+  const { name, networks, steps } = spec;
+  const network = onHostNetwork(env)
+    ? timed(steps, 'remove network', () => networks.remove(name))
+    : timed(steps, 'verify sandbox policy (canary)', () => networks.verify()).then(() =>
+        timed(steps, 'ensure network', () => networks.ensure(name, egressOf(spec.config), spec.extraLabels)),
+      );
+  const prepared = Promise.all([
+    network,
+    timed(steps, 'docker info (limits enforced)', () => assertLimitsEnforced(docker, name)),
+  ]).then(() => undefined);
+  // Awaited later, or never when the launch fails first (the image, the secrets): not unhandled meanwhile.
+  prepared.catch(() => undefined);
+  return prepared;
+}
+
+/** The name an old container is set aside under while its replacement is created. */
+const asideName = (name: string) => `${name}-replaced`;
+
+/**
+ * Moves the container `name` out of the way of its replacement (a rename: the daemon only records
+ * it), so that removing it, which deletes its filesystem, need not hold up the new one's create.
+ * Answers the name it now has, or undefined when there was none. One left aside by a launch that
+ * died half-way is removed first.
+ */
+async function setAside(docker: Docker, name: string): Promise<string | undefined> {
+  const aside = asideName(name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await docker.getContainer(name).rename({ name: aside });
+      return aside;
+    } catch (err) {
+      const { statusCode } = err as { statusCode?: number };
+      if (statusCode === 404) return undefined; // nothing to replace
+      if (statusCode !== 409 || attempt > 1) throw err;
+      await dockerWorkloads(docker).removeContainer(aside);
+    }
+  }
 }
 
 /**
  * Creates and starts an MCP server container (replacing one of the same name) and says where it
  * answers: a Streamable HTTP URL at its address on its own network. A stdio image runs behind the
  * stdio bridge: the bridge is its entrypoint, the image's own ENTRYPOINT and CMD its arguments.
+ * The old container is set aside and removed while the new one is readied and created; the launch
+ * ends once both are done, failed if either failed (the old one is gone whatever becomes of the new).
  */
 export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerSpec): Promise<Launched> {
-  const { labels, name, networks } = spec;
-  await dockerWorkloads(docker).removeContainer(name);
+  const { name, networks, steps } = spec;
+  const prepared = spec.prepared ?? prepareContainerRun(docker, env, spec);
+  const aside = await timed(steps, 'set old container aside', () => setAside(docker, name));
+  const removing = aside
+    ? timed(steps, 'remove old container', () => dockerWorkloads(docker).removeContainer(aside))
+    : Promise.resolve();
+  const [run, removed] = await Promise.allSettled([createAndStart(docker, env, spec, prepared), removing]);
+  // The sandbox policy's canary is renewed now, if due, rather than beside this launch's own create and start.
+  if (networks.renewIfDue()) await timed(steps, 'canary renewal started (in the background)', async () => {});
+  if (run.status === 'rejected') throw run.reason;
+  if (removed.status === 'rejected') throw removed.reason;
+  return run.value;
+}
+
+async function createAndStart(
+  docker: Docker,
+  env: Env,
+  spec: ContainerSpec,
+  prepared: Promise<void>,
+): Promise<Launched> {
+  const { labels, name, networks, steps } = spec;
   const stdio = labels.transport === 'stdio';
   const { secrets } = spec;
   const command = secretsCommand(secrets, stdio ? bridgedCommand(labels.entrypoint, labels.cmd) : null, labels);
@@ -182,22 +273,16 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
       ErrorType.LaunchFailed,
     );
   }
-  const egress = egressOf(spec.config);
-  // Host networking only where the operator allowed it (the environment refuses it otherwise).
-  const hostNetwork = env.DOCKER_NETWORK_MODE === 'host' && env.ALLOW_HOST_NETWORK;
-  if (hostNetwork) {
-    await networks.remove(name);
-  } else {
-    await networks.verify();
-    await networks.ensure(name, egress, spec.extraLabels);
-  }
+  const hostNetwork = onHostNetwork(env);
   // On the host network the server listens on a port of its own, told through PORT.
   const port = hostNetwork ? await freePort() : labels.port;
   const path = stdio ? BRIDGE_MCP_PATH : labels.path;
   const resources = launchResources(`container ${name}`, spec.config, env);
-  await assertLimitsEnforced(docker, name);
+  await timed(steps, 'wait for network and limits', () => prepared);
   const bridgeVolume =
-    stdio || secrets?.asEnv ? await spec.bridge.volume(spec.image, { envFrom: secrets?.asEnv }) : undefined;
+    stdio || secrets?.asEnv
+      ? await timed(steps, 'bridge volume', () => spec.bridge.volume(spec.image, { envFrom: secrets?.asEnv }))
+      : undefined;
   const environment = [
     ...Object.entries(plainSettings(spec.config))
       .filter(([key]) => !isPlatformConfigKey(key))
@@ -206,49 +291,53 @@ export async function runMcpContainer(docker: Docker, env: Env, spec: ContainerS
     ...(stdio ? bridgeEnvironment(env.STDIO_BRIDGE_MAX_SESSIONS).map(([key, value]) => `${key}=${value}`) : []),
     `PORT=${port}`,
   ];
-  const container = await docker.createContainer({
-    name,
-    Image: spec.image,
-    User: containerUser(labels.user, env),
-    Env: environment,
-    Labels: {
-      'mcp-host.managed': 'true',
-      ...spec.extraLabels,
-      // How the server is reached, and that its image speaks stdio behind the bridge.
-      'mcp-host.transport': 'streamable-http',
-      ...(stdio && { 'mcp-host.bridged-from': 'stdio' }),
-    },
-    ...(command && { Entrypoint: command, Cmd: [] }),
-    HostConfig: {
-      NetworkMode: hostNetwork ? 'host' : name,
-      // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
-      // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
-      RestartPolicy: { Name: 'no' },
-      // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
-      // (nothing here may set seccomp=unconfined).
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      ReadonlyRootfs: true,
-      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
-      Mounts: [
-        ...(bridgeVolume
-          ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }]
-          : []),
-        ...secretMounts(secrets),
-      ],
-      // The bridge would be PID 1: Docker's init reaps what its children leave and forwards signals.
-      ...(bridgeVolume && { Init: true }),
-      Memory: resources.memoryBytes,
-      MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
-      NanoCpus: Math.round(resources.cpus * 1e9),
-      PidsLimit: resources.pids,
-      ...(spec.useGpu && {
-        DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }],
-      }),
-    },
-  });
-  await container.start();
-  const address = hostNetwork ? '127.0.0.1' : await addressOf(container, name, networks);
+  const container = await timed(steps, 'create container', () =>
+    docker.createContainer({
+      name,
+      Image: spec.image,
+      User: containerUser(labels.user, env),
+      Env: environment,
+      Labels: {
+        'mcp-host.managed': 'true',
+        ...spec.extraLabels,
+        // How the server is reached, and that its image speaks stdio behind the bridge.
+        'mcp-host.transport': 'streamable-http',
+        ...(stdio && { 'mcp-host.bridged-from': 'stdio' }),
+      },
+      ...(command && { Entrypoint: command, Cmd: [] }),
+      HostConfig: {
+        NetworkMode: hostNetwork ? 'host' : name,
+        // No restart policy: the server's supervisor notices an exit (awaitExit) and restarts it with
+        // backoff, counting restarts toward crashloop; Docker restarting it behind its back would hide both.
+        RestartPolicy: { Name: 'no' },
+        // No capabilities and no way to gain privileges; Docker's default seccomp profile stays on
+        // (nothing here may set seccomp=unconfined).
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${env.SERVER_TMPFS_SIZE}` },
+        Mounts: [
+          ...(bridgeVolume
+            ? [{ Type: 'volume' as const, Source: bridgeVolume, Target: BRIDGE_DIR, ReadOnly: true }]
+            : []),
+          ...secretMounts(secrets),
+        ],
+        // The bridge would be PID 1: Docker's init reaps what its children leave and forwards signals.
+        ...(bridgeVolume && { Init: true }),
+        Memory: resources.memoryBytes,
+        MemorySwap: resources.memoryBytes, // no swap beyond the memory limit
+        NanoCpus: Math.round(resources.cpus * 1e9),
+        PidsLimit: resources.pids,
+        ...(spec.useGpu && {
+          DeviceRequests: [{ Driver: 'nvidia', Count: env.SERVER_GPU_COUNT, Capabilities: [['gpu']] }],
+        }),
+      },
+    }),
+  );
+  await timed(steps, 'start container', () => container.start());
+  const address = hostNetwork
+    ? '127.0.0.1'
+    : await timed(steps, 'container address', () => addressOf(container, name, networks));
   return {
     workload: name,
     endpoint: `http://${address}:${port}${path}`,
@@ -320,29 +409,51 @@ export function createDockerExecutor(
 
     async launch(input: LaunchInput): Promise<Launched> {
       const name = containerName(input.serverId);
-      const { owner_id: ownerId } = await findServer(sql, input.serverId, everyOwner);
-      const labels = await ensureImage(input.image, { ownerId });
-      await recordDockerLaunch(sql, {
-        serverId: input.serverId,
-        decisionId: input.decisionId,
-        workload: name,
-        image: input.image,
-        transport: 'streamable-http',
-      });
-      const delivered = await prepareSecrets(secrets, name, ownerId, input.config, containerUser(labels.user, env));
+      // Where the launch's time goes (bench/launch reads it); a lost record never fails the launch.
+      const steps = createStepTimer(
+        sql,
+        { serverId: input.serverId, runId: null, activity: 'launchServer', platform: null },
+        (err) => log.warn('launch step timings lost', { err: (err as Error).message, serverId: input.serverId }),
+      );
+      const config = { ...input.config, MCP_SERVER_ID: input.serverId };
+      const extraLabels = {
+        'mcp-host.server-id': String(input.serverId),
+        'mcp-host.decision-id': String(input.decisionId),
+      };
+      // The canary, the network and the daemon's limits need nothing of what follows: readied meanwhile.
+      const prepared = prepareContainerRun(docker, env, { name, config, extraLabels, networks, steps });
+      const { owner_id: ownerId } = await timed(steps, 'find server', () =>
+        findServer(sql, input.serverId, everyOwner),
+      );
+      const labels = await timed(steps, 'image', () => ensureImage(input.image, { ownerId }));
+      await timed(steps, 'record launch', () =>
+        recordDockerLaunch(sql, {
+          serverId: input.serverId,
+          decisionId: input.decisionId,
+          workload: name,
+          image: input.image,
+          transport: 'streamable-http',
+        }),
+      );
+      const delivered = await timed(steps, 'deliver secrets', () =>
+        prepareSecrets(secrets, name, ownerId, input.config, containerUser(labels.user, env)),
+      );
       // A redeploy replaces the previous container.
       const launched = await runMcpContainer(docker, env, {
         name,
         image: input.image,
         labels,
-        config: { ...input.config, MCP_SERVER_ID: input.serverId },
+        config,
         useGpu: input.useGpu,
-        extraLabels: { 'mcp-host.server-id': String(input.serverId), 'mcp-host.decision-id': String(input.decisionId) },
+        extraLabels,
         networks,
         bridge,
         secrets: delivered,
+        steps,
+        prepared,
       });
-      await recordEndpoint(sql, input.serverId, launched.endpoint);
+      await timed(steps, 'record endpoint', () => recordEndpoint(sql, input.serverId, launched.endpoint));
+      await steps.flush();
       return launched;
     },
 
@@ -352,6 +463,7 @@ export function createDockerExecutor(
     },
     async remove({ workload }) {
       await containers.removeContainer(workload);
+      await containers.removeContainer(asideName(workload)); // left by a launch that died half-way, if any
       await secrets?.removeDocker(workload);
       await networks.remove(workload);
     },

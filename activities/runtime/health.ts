@@ -1,10 +1,12 @@
 // MCP health check: connect to the running server with the MCP SDK (Streamable HTTP: stdio servers
 // answer it through the stdio bridge), initialize, list its tools, and keep what it said as the
 // server's manifest. The workflow marks the server
-// `running` only once this succeeds; Temporal retries it while the server is still starting.
+// `running` only once this succeeds; while the server is still starting, the first attempt asks
+// again itself for a moment, then Temporal retries it.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ApplicationFailure } from '@temporalio/activity';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Sql } from '../../lib/db.js';
 import { ErrorType } from '../../lib/errors.js';
 import { recordManifest } from '../../lib/ledger/runtime.js';
@@ -19,6 +21,14 @@ export interface McpManifest {
 }
 
 const CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * A server just started is usually answering within moments: the first attempt asks again itself,
+ * after 20 ms, then twice as long each time, for this long, before leaving the retries to Temporal
+ * (whose first is half a second away, then longer).
+ */
+const FIRST_ATTEMPT_MS = 2_000;
+const FIRST_PAUSE_MS = 20;
 
 /**
  * Connects, initializes, lists the tools, and ends the session: what the server says it is. The
@@ -55,14 +65,26 @@ export function createHealthActivities(sql: Sql, executors: ExecutorRegistry) {
       }
       const { executor, workload } = found;
       // A workload that exited will not answer: say why instead of timing out.
-      const state = await executor.inspect(workload);
-      if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
-      try {
-        const manifest = await readManifest(endpoint);
+      const assertNotExited = async () => {
+        const state = await executor.inspect(workload);
+        if (state.state === 'exited') throw ApplicationFailure.nonRetryable(state.reason, ErrorType.WorkloadExited);
+      };
+      await assertNotExited();
+      const t0 = Date.now();
+      const budget = Context.current().info.attempt === 1 ? FIRST_ATTEMPT_MS : 0;
+      for (let pause = FIRST_PAUSE_MS; ; pause *= 2) {
+        let manifest: McpManifest;
+        try {
+          manifest = await readManifest(endpoint);
+        } catch (err) {
+          if (Date.now() - t0 + pause > budget)
+            throw ApplicationFailure.retryable(`MCP health check of ${endpoint} failed: ${(err as Error).message}`);
+          await sleep(pause);
+          await assertNotExited();
+          continue;
+        }
         await recordManifest(sql, serverId, manifest);
         return { name: manifest.name, tools: manifest.tools.map((t) => t.name) };
-      } catch (err) {
-        throw ApplicationFailure.retryable(`MCP health check of ${endpoint} failed: ${(err as Error).message}`);
       }
     },
   };

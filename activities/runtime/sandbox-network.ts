@@ -49,6 +49,16 @@ export function createSandboxNetworks(
   let passedAt = 0;
   let canaryRun: Promise<void> | undefined;
 
+  /** Runs the canary, once for concurrent callers; a pass is remembered from when it passed. */
+  const runCanary = () =>
+    (canaryRun ??= canary()
+      .then(() => {
+        passedAt = Date.now();
+      })
+      .finally(() => {
+        canaryRun = undefined;
+      }));
+
   /** Bridge names are global on the host: keyed by the installation, so parallel stacks never collide. */
   function keyOf(name: string): string {
     return createHash('sha256').update(`${installation}/${name}`).digest('hex').slice(0, 10);
@@ -138,29 +148,31 @@ export function createSandboxNetworks(
 
   return {
     /**
-     * Passes when the policy was in force within the last minute; otherwise runs the canary (once for
-     * concurrent callers). A pass past half its time is renewed in the background, so launches in a
-     * steady stream do not wait for the canary's two containers (seconds on a busy daemon: most of a
-     * launch); a renewal that fails withdraws the pass, and the next launch runs the canary itself.
+     * Passes when the policy was in force within the last minute ('passed'); otherwise runs the
+     * canary (once for concurrent callers) and passes only if it does ('ran'). A pass past half its
+     * time is renewed in the background by renewIfDue, so launches in a steady stream do not wait
+     * for the canary's two containers (seconds on a busy daemon: most of a launch).
      */
-    async verify(): Promise<void> {
-      const run = () =>
-        (canaryRun ??= canary()
-          .then(() => {
-            passedAt = Date.now();
-          })
-          .finally(() => {
-            canaryRun = undefined;
-          }));
+    async verify(): Promise<'passed' | 'ran'> {
+      if (Date.now() - passedAt < CANARY_TTL_MS) return 'passed';
+      await runCanary();
+      return 'ran';
+    },
+
+    /**
+     * Starts renewing a pass past half its time, without waiting for it (true when it did, or one
+     * was under way); a renewal that fails
+     * withdraws the pass, and the next launch runs the canary itself. Called once a launch has
+     * started its container: the canary's containers on the same daemon would slow its create and
+     * start, while the pass that launch relied on is still within its time.
+     */
+    renewIfDue(): boolean {
       const age = Date.now() - passedAt;
-      if (age < CANARY_TTL_MS) {
-        if (age >= CANARY_TTL_MS / 2)
-          run().catch(() => {
-            passedAt = 0;
-          });
-        return;
-      }
-      await run();
+      if (age < CANARY_TTL_MS / 2 || age >= CANARY_TTL_MS) return false;
+      runCanary().catch(() => {
+        passedAt = 0;
+      });
+      return true;
     },
 
     /** The workload's network (named as the workload), created or replaced to match its egress. */

@@ -60,6 +60,8 @@ export function sh(
           ),
         );
     });
+    // A command that exits without reading its input (docker ps) closes the pipe first: its exit code says how it went.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -5,8 +5,10 @@
 //   - direct: `docker run` of the same image on the same daemon (on a network made once beforehand:
 //     this daemon has no default bridge), then the SDK's client straight at the container, retried
 //     the same way.
-// Each round then stops what it started (not timed). Prints each round, the medians, the ratio
-// (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded.
+// Each round then stops what it started (not timed), and each timed phase waits (untimed) until no
+// canary of the worker's is on the daemon. Prints each round, the medians, the ratio
+// (goal ≤ 1.5×) and, for mcp-host, where the time went: the server's status changes as recorded,
+// the workflow's activities, and the steps inside launchServer as the Docker executor timed them.
 // Usage: npm run bench:launch [-- --iterations 5 --warmup 1 --poll-ms 25] (--help lists the flags)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +33,7 @@ import {
 } from '../build/stack.js';
 import { benchArgs, num } from '../support/args.js';
 import { machineLine, markLoad, note } from '../support/machine.js';
-import { launchActivities, type ActivitySpan } from './steps.js';
+import { launchActivities, launchSteps, type ActivitySpan, type LaunchStep } from './steps.js';
 
 const args = benchArgs(
   'bench:launch',
@@ -141,11 +143,30 @@ async function main(): Promise<void> {
     const image = `mcp-custom-${server.id}:latest`;
     await docker(['network', 'create', 'bench-launch']);
 
+    // The worker renews its sandbox canary in the background (two containers and a network on this
+    // daemon): each timed phase starts once none is under way, so neither side pays for the other's.
+    const quiet = async () => {
+      for (const t0 = Date.now(); Date.now() - t0 < TIMEOUT_MS; await sleep(100)) {
+        const busy =
+          (await docker(['ps', '-aq', '--filter', 'label=mcp-host.canary=true'])).trim() +
+          (await docker(['network', 'ls', '-q', '--filter', 'label=mcp-host.canary=true'])).trim();
+        if (!busy) return;
+      }
+      throw new Error('a canary stayed on the daemon');
+    };
+
     const load0 = markLoad();
-    const rows: { mcp: number; direct: number; steps: Map<string, number>; activities: ActivitySpan[] }[] = [];
+    const rows: {
+      mcp: number;
+      direct: number;
+      steps: Map<string, number>;
+      activities: ActivitySpan[];
+      launch: LaunchStep[];
+    }[] = [];
     for (let i = -warmup; i < iterations; i++) {
       const name = i < 0 ? `warm-up ${i + warmup + 1}` : `#${i + 1}`;
       // mcp-host
+      await quiet();
       const wall0 = Date.now();
       const m0 = performance.now();
       await api(stack, 'POST', `/api/servers/${server.id}/start`, 202);
@@ -156,13 +177,18 @@ async function main(): Promise<void> {
       );
       const steps = await statusSteps(sql, server.id, wall0);
       const activities = await launchActivities(temporal, ids.server(server.id), wall0, wall0 + mcp);
+      const launch = await launchSteps(sql, server.id, wall0);
       note(
         `${name} mcp-host ${secs(mcp)}: ${activities.map((a) => `${a.name} ${a.scheduled.toFixed(0)}→${a.completed.toFixed(0)} ms${a.attempts > 1 ? ` (${a.attempts} attempts)` : ''}`).join(', ')}`,
+      );
+      note(
+        `${name} launchServer: ${launch.map((l) => `${l.step} ${l.start.toFixed(0)}+${l.ms.toFixed(0)} ms`).join(', ')}`,
       );
       await api(stack, 'POST', `/api/servers/${server.id}/stop`, 202);
       await waitForStatus(stack, server.id, ['stopped']);
 
       // direct
+      await quiet();
       const d0 = performance.now();
       const container = (
         await docker(['run', '-d', '--network', 'bench-launch', '--name', `bench-launch-${i + warmup}`, image])
@@ -173,7 +199,7 @@ async function main(): Promise<void> {
       const direct = await firstToolCall(`http://${ip}:8080/cgi-bin/mcp`, {}, d0);
       note(`${name} direct   ${secs(direct)}`);
       await docker(['rm', '-f', container]);
-      if (i >= 0) rows.push({ mcp, direct, steps, activities });
+      if (i >= 0) rows.push({ mcp, direct, steps, activities, launch });
     }
 
     const mcp = median(rows.map((r) => r.mcp));
@@ -205,6 +231,18 @@ async function main(): Promise<void> {
         const completed = median(of.map((a) => a.completed));
         return `  ${`${scheduled.toFixed(0)} → ${completed.toFixed(0)} ms`.padStart(18)}  ${name} (${(completed - scheduled).toFixed(0)} ms, attempts ≤ ${Math.max(...of.map((a) => a.attempts))})`;
       }),
+      '',
+      'mcp-host: inside launchServer, each step began → ended, ms after the start request (median; steps that overlap ran at once)',
+      ...[...new Set(rows.flatMap((r) => r.launch.map((l) => l.step)))]
+        .map((step) => {
+          const of = rows.flatMap((r) => r.launch.filter((l) => l.step === step));
+          return { step, start: median(of.map((l) => l.start)), ms: median(of.map((l) => l.ms)), n: of.length };
+        })
+        .sort((a, b) => a.start - b.start)
+        .map(
+          (l) =>
+            `  ${`${l.start.toFixed(0)} → ${(l.start + l.ms).toFixed(0)} ms`.padStart(18)}  ${l.step} (${l.ms.toFixed(0)} ms${l.n < rows.length ? `, in ${l.n} of ${rows.length} rounds` : ''})`,
+        ),
       '',
     ];
     process.stdout.write(out.join('\n'));

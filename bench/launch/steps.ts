@@ -1,9 +1,11 @@
 // Where a launch's time goes, from the server workflow's own history: each activity it ran between
 // the start request and `until` (the first answered tools/call), with the time it waited for a
 // worker (scheduled → started) and the attempts Temporal made (a retried health check waits out
-// its retry interval between attempts, which shows here as run time of the last attempt's span).
+// its retry interval between attempts, which shows here as run time of the last attempt's span);
+// and inside launchServer, the steps the Docker executor timed (`step_timings`).
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import type { Sql } from '../../lib/db.js';
 
 // A CommonJS module: its namespace comes as the default export.
 const EventType = proto.temporal.api.enums.v1.EventType;
@@ -60,4 +62,28 @@ export async function launchActivities(
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);
   return out;
+}
+
+export interface LaunchStep {
+  step: string;
+  /** ms after the start request it began, and how long it took. */
+  start: number;
+  ms: number;
+}
+
+/**
+ * The steps inside launchServer (the `step_timings` event the Docker executor records once a launch
+ * succeeds) of the launch that began at or after `since` (epoch ms): where that activity's time went.
+ */
+export async function launchSteps(sql: Sql, serverId: number, since: number): Promise<LaunchStep[]> {
+  const [row] = await sql<{ details: { steps: { step: string; started_at: string; ms: number }[] } }[]>`
+    select details from usage_metrics
+    where server_id = ${serverId} and event_type = 'step_timings' and details->>'activity' = 'launchServer'
+      and timestamp >= ${new Date(since)}
+    order by id limit 1`;
+  return (row?.details.steps ?? []).map((s) => ({
+    step: s.step,
+    start: new Date(s.started_at).getTime() - since,
+    ms: s.ms,
+  }));
 }
