@@ -48,6 +48,9 @@ export async function startHarness(
     // A machine behind a TLS-inspecting proxy trusts its CA this way; without it the worker's fetch of
     // a package registry fails with SELF_SIGNED_CERT_IN_CHAIN where `npm` on the same host works.
     ...(process.env.NODE_EXTRA_CA_CERTS && { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }),
+    // Node's on-disk cache of compiled modules: each file's API and worker (and every restart of one)
+    // load the same sources and packages, so later starts skip compiling them.
+    NODE_COMPILE_CACHE: join(DATA_DIR, 'node-compile-cache'),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATABASE_URL: stack.databaseUrl,
