@@ -4,13 +4,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { createSql, type Sql } from '../../lib/db.js';
+import { createSql, isPgError, PgCode, type Sql } from '../../lib/db.js';
 import { parseEnvironment } from '../../lib/env.js';
 import { followCodecKeys, loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
 import { loadKeyring } from '../../lib/secrets/keys.js';
 import { dataConverter } from '../../lib/temporal.js';
 import { rememberCodec } from './histories.js';
 import { loadWorkflowIds } from '../../lib/ledger/installation.js';
+import { readMigrations } from '../../lib/migrate.js';
 import type { WorkflowIds } from '../../lib/workflow-ids.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
@@ -48,6 +49,9 @@ export async function startHarness(
     // A machine behind a TLS-inspecting proxy trusts its CA this way; without it the worker's fetch of
     // a package registry fails with SELF_SIGNED_CERT_IN_CHAIN where `npm` on the same host works.
     ...(process.env.NODE_EXTRA_CA_CERTS && { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }),
+    // Node's on-disk cache of compiled modules: each file's API and worker (and every restart of one)
+    // load the same sources and packages, so later starts skip compiling them.
+    NODE_COMPILE_CACHE: join(DATA_DIR, 'node-compile-cache'),
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATABASE_URL: stack.databaseUrl,
@@ -63,8 +67,25 @@ export async function startHarness(
     ...(stack.workflowBundlePath && { WORKFLOW_BUNDLE_PATH: stack.workflowBundlePath }),
     ...extraEnv,
   };
-  const api = await startApi(env, join(logDir, `${name}-api.log`));
   const sql = createSql(stack.databaseUrl, { max: 4 });
+  // The worker never migrates; its checks and its first codec key (under an advisory lock) hold
+  // beside a starting API. So once every migration is in (a file before this one, or an earlier run
+  // on this database, applied them), both start at once; on a fresh database the worker waits for
+  // the API's migrations.
+  const workerLog = join(logDir, `${name}-worker.log`);
+  const early = (await migrationsApplied(sql)) ? startWorker(env, workerLog) : undefined;
+  early?.catch(() => {}); // awaited below, or stopped if the API fails; a failure there is the one reported
+  let api: ManagedProcess;
+  try {
+    api = await startApi(env, join(logDir, `${name}-api.log`));
+  } catch (err) {
+    await early?.then(
+      (worker) => worker.stop(2_000),
+      () => {},
+    );
+    await sql.end({ timeout: 5 });
+    throw err;
+  }
   // The database's codec, as the API (which has just created its first key, if need be) and the worker load it.
   const keyring = loadKeyring(parseEnvironment(env));
   const codec = await loadPayloadCodec(sql, keyring);
@@ -83,10 +104,10 @@ export async function startHarness(
     }),
     workflowIds: await loadWorkflowIds(sql),
     api,
-    worker: await startWorker(env, join(logDir, `${name}-worker.log`)),
+    worker: await (early ?? startWorker(env, workerLog)),
     async restartWorker({ kill = false } = {}) {
       await (kill ? harness.worker.kill() : harness.worker.stop());
-      harness.worker = await startWorker(env, join(logDir, `${name}-worker.log`));
+      harness.worker = await startWorker(env, workerLog);
     },
     async stop() {
       // The worker's own shutdown waits its 10 s grace for the watch activities of servers still running
@@ -99,6 +120,17 @@ export async function startHarness(
     },
   };
   return harness;
+}
+
+/** Whether the database holds every migration of this checkout (false before the first API start). */
+async function migrationsApplied(sql: Sql): Promise<boolean> {
+  try {
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from schema_migrations`;
+    return row!.n === readMigrations().length;
+  } catch (err) {
+    if (isPgError(err, PgCode.undefinedTable)) return false;
+    throw err;
+  }
 }
 
 /**
