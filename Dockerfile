@@ -1,7 +1,7 @@
 # mcp-host: one image for the API and the worker (the command picks which).
-# Stage 1 builds the stdio bridge, stage 2 installs production dependencies, stage 3 bundles the API
-# and the worker into dist/ (scripts/build-dist.ts), stage 4 gathers the sources; the last is the
-# runtime, which runs the bundles (the worker still bundles workflows/ from the sources).
+# Stage 1 builds the stdio bridge, stage 2 installs production dependencies, stage 3 gathers the
+# sources, stage 4 bundles the API and the worker into dist/ beside them; the last is the runtime,
+# which runs the bundles (the worker still bundles workflows/ from the sources).
 ARG NODE_IMAGE=node:24-bookworm-slim
 # The Go toolchain that builds the stdio bridge (tools/stdio-bridge). Built here rather than copied
 # from the build context: a fresh checkout builds without `npm run setup` (and its Go) having run, and
@@ -25,23 +25,6 @@ COPY package.json package-lock.json ./
 # The Node binary that npm ci adds for the project's scripts (node-linux-*) is the base's own node here.
 RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* node_modules/.bin/node
 
-# Only esbuild from the dependencies: every package stays an import, so nothing else is read, and each
-# layer here is a full copy of the filesystem on storage drivers without overlays (node runs the
-# build's TypeScript itself: it has only types to strip).
-FROM ${NODE_IMAGE} AS dist
-WORKDIR /app
-COPY --from=deps /app/node_modules/esbuild ./node_modules/esbuild
-COPY --from=deps /app/node_modules/@esbuild ./node_modules/@esbuild
-COPY package.json tsconfig.json ./
-COPY scripts/build-dist.ts ./scripts/
-COPY lib ./lib
-COPY api ./api
-COPY gateway ./gateway
-COPY worker ./worker
-COPY workflows ./workflows
-COPY activities ./activities
-RUN node scripts/build-dist.ts
-
 # The sources, gathered in an empty stage so the runtime gets them as one layer (each layer is a full
 # copy of the filesystem on storage drivers without overlays, such as vfs).
 FROM scratch AS sources
@@ -54,9 +37,20 @@ COPY workflows /app/workflows
 COPY activities /app/activities
 COPY migrations /app/migrations
 COPY cli /app/cli
-COPY --from=dist /app/dist /app/dist
+COPY scripts/build-dist.ts /app/scripts/
 # Where the worker looks for the bridge by default (STDIO_BRIDGE_DIR unset): the checkout's .tools/bin.
 COPY --from=stdio-bridge /out/ /app/.tools/bin/
+
+# The bundles, built beside the sources; the runtime takes this stage's /app in place of the sources
+# stage's, so it gains no layer (each layer is a full copy of the filesystem on storage drivers
+# without overlays, such as vfs). Only esbuild from the dependencies: every package stays an import,
+# so nothing else is read; node strips the build script's types itself.
+FROM ${NODE_IMAGE} AS dist
+WORKDIR /app
+COPY --from=sources /app ./
+COPY --from=deps /app/node_modules/esbuild ./node_modules/esbuild
+COPY --from=deps /app/node_modules/@esbuild ./node_modules/@esbuild
+RUN node scripts/build-dist.ts && rm -rf node_modules scripts
 
 FROM ${NODE_IMAGE}
 # git clones sources for builds; the worker reaches Docker through DOCKER_HOST. A base that brings git
@@ -71,4 +65,4 @@ USER node
 EXPOSE 3000
 CMD ["node", "--enable-source-maps", "dist/api.mjs"]
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=sources /app ./
+COPY --from=dist /app ./
