@@ -37,19 +37,20 @@ COPY workflows /app/workflows
 COPY activities /app/activities
 COPY migrations /app/migrations
 COPY cli /app/cli
+# What the bundling stage below needs beside the sources: its script, and esbuild alone of the
+# dependencies (every package stays an import of node_modules, so nothing else is read).
 COPY scripts/build-dist.ts /app/scripts/
+COPY --from=deps /app/node_modules/esbuild /app/node_modules/esbuild
+COPY --from=deps /app/node_modules/@esbuild /app/node_modules/@esbuild
 # Where the worker looks for the bridge by default (STDIO_BRIDGE_DIR unset): the checkout's .tools/bin.
 COPY --from=stdio-bridge /out/ /app/.tools/bin/
 
-# The bundles, built beside the sources; the runtime takes this stage's /app in place of the sources
-# stage's, so it gains no layer (each layer is a full copy of the filesystem on storage drivers
-# without overlays, such as vfs). Only esbuild from the dependencies: every package stays an import,
-# so nothing else is read; node strips the build script's types itself.
+# The bundles, built beside the sources in two layers (node strips the build script's types itself);
+# the runtime takes this stage's /app, without the script and esbuild, in place of the sources
+# stage's, so it gains no layer.
 FROM ${NODE_IMAGE} AS dist
 WORKDIR /app
 COPY --from=sources /app ./
-COPY --from=deps /app/node_modules/esbuild ./node_modules/esbuild
-COPY --from=deps /app/node_modules/@esbuild ./node_modules/@esbuild
 RUN node scripts/build-dist.ts && rm -rf node_modules scripts
 
 FROM ${NODE_IMAGE}
