@@ -1,6 +1,7 @@
 # mcp-host: one image for the API and the worker (the command picks which).
 # Stage 1 builds the stdio bridge, stage 2 installs production dependencies, stage 3 gathers the
-# sources; the last is the runtime, TypeScript run through tsx.
+# sources, stage 4 bundles the API and the worker into dist/ beside them; the last is the runtime,
+# which runs the bundles (the worker still bundles workflows/ from the sources).
 ARG NODE_IMAGE=node:24-bookworm-slim
 # The Go toolchain that builds the stdio bridge (tools/stdio-bridge). Built here rather than copied
 # from the build context: a fresh checkout builds without `npm run setup` (and its Go) having run, and
@@ -36,8 +37,21 @@ COPY workflows /app/workflows
 COPY activities /app/activities
 COPY migrations /app/migrations
 COPY cli /app/cli
+# What the bundling stage below needs beside the sources: its script, and esbuild alone of the
+# dependencies (every package stays an import of node_modules, so nothing else is read).
+COPY scripts/build-dist.ts /app/scripts/
+COPY --from=deps /app/node_modules/esbuild /app/node_modules/esbuild
+COPY --from=deps /app/node_modules/@esbuild /app/node_modules/@esbuild
 # Where the worker looks for the bridge by default (STDIO_BRIDGE_DIR unset): the checkout's .tools/bin.
 COPY --from=stdio-bridge /out/ /app/.tools/bin/
+
+# The bundles, built beside the sources in two layers (node strips the build script's types itself);
+# the runtime takes this stage's /app, without the script and esbuild, in place of the sources
+# stage's, so it gains no layer.
+FROM ${NODE_IMAGE} AS dist
+WORKDIR /app
+COPY --from=sources /app ./
+RUN node scripts/build-dist.ts && rm -rf node_modules scripts
 
 FROM ${NODE_IMAGE}
 # git clones sources for builds; the worker reaches Docker through DOCKER_HOST. A base that brings git
@@ -50,6 +64,6 @@ WORKDIR /app
 ENV NODE_ENV=production
 USER node
 EXPOSE 3000
-CMD ["node", "--import", "tsx", "api/server.ts"]
+CMD ["node", "--enable-source-maps", "dist/api.mjs"]
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=sources /app ./
+COPY --from=dist /app ./

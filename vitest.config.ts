@@ -33,7 +33,7 @@ export default defineConfig({
         extends: true,
         test: {
           // npm run test:multiarch: real Go, npm and Python servers built for amd64 and arm64 on the
-          // published bases (about 15 minutes on 2 cores, most of it arm64 RUN steps under qemu), kept
+          // published bases (over 30 minutes on 2 cores, most of it arm64 RUN steps under qemu), kept
           // out of npm test so that it stays inside CI's time; run it when builds or bases change.
           name: 'multiarch',
           include: ['test/integration/builds-multiarch.int.test.ts'],

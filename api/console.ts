@@ -6,10 +6,11 @@ import { join, relative } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Env } from '../lib/env.js';
+import { PROJECT_ROOT } from '../lib/paths.js';
 import type { WorkflowIds } from '../lib/workflow-ids.js';
 import { errorBody } from './errors.js';
 
-const DIST = join(import.meta.dirname, '..', 'ui', 'dist');
+const DIST = join(PROJECT_ROOT, 'ui', 'dist');
 
 /** Mounted at /ui. */
 export function consoleRoutes(env: Env, workflowIds: WorkflowIds | undefined) {

@@ -2,11 +2,11 @@
 // An advisory lock makes concurrent boots (API replicas, the worker, mcpctl) take turns.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Sql } from './db.js';
+import { PROJECT_ROOT } from './paths.js';
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'migrations');
 const LOCK_KEY = 727_001; // arbitrary, constant: "mcp-host migrations"
 const FILE_PATTERN = /^(\d{5})_([a-z0-9-]+)\.sql$/;
 

@@ -6,16 +6,16 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import type { Env } from '../../lib/env.js';
 import { ErrorType } from '../../lib/errors.js';
+import { PROJECT_ROOT } from '../../lib/paths.js';
 import { bridgeArch } from '../../lib/runtime/stdio-bridge.js';
 
 /** Where `npm run setup` builds the bridge: the checkout's .tools/bin. */
-const DEFAULT_BRIDGE_DIR = fileURLToPath(new URL('../../.tools/bin/', import.meta.url));
+const DEFAULT_BRIDGE_DIR = join(PROJECT_ROOT, '.tools', 'bin');
 
 /** Where the helper container sees the volume while the binary goes in. */
 const FILL_PATH = '/bridge';

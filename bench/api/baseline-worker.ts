@@ -1,8 +1,11 @@
 // The baseline's worker (bench/api): the SDK's defaults, no payload codec, no interceptors, a
 // postgres pool like the worker's; its local activity inserts one row. Run as a child process so the
-// bench counts its CPU apart. Env: DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE.
+// bench counts its CPU apart, from a bundle built as the worker's is (dist/). Env: DATABASE_URL,
+// TEMPORAL_ADDRESS, TASK_QUEUE.
+import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
+import { PROJECT_ROOT } from '../../lib/paths.js';
 
 const sql = postgres(process.env.DATABASE_URL!, { max: 10, onnotice: () => {} });
 await sql`create table if not exists bench_baseline_rows (
@@ -11,7 +14,7 @@ const connection = await NativeConnection.connect({ address: process.env.TEMPORA
 const worker = await Worker.create({
   connection,
   taskQueue: process.env.TASK_QUEUE!,
-  workflowsPath: new URL('./baseline-workflow.ts', import.meta.url).pathname,
+  workflowsPath: join(PROJECT_ROOT, 'bench', 'api', 'baseline-workflow.ts'),
   activities: {
     async insertBaselineRow(workflowId: string): Promise<void> {
       await sql`insert into bench_baseline_rows (workflow_id) values (${workflowId})`;

@@ -38,6 +38,7 @@ import { migrate } from '../../lib/migrate.js';
 import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
 import { loadKeyring } from '../../lib/secrets/keys.js';
 import { dataConverter } from '../../lib/temporal.js';
+import { buildDist, DIST_NODE_OPTIONS } from '../../scripts/build-dist.js';
 import { startApi, startWorker } from '../../scripts/stack/app.js';
 import { DATA_DIR } from '../../scripts/stack/paths.js';
 import { dropDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
@@ -187,20 +188,17 @@ async function main(): Promise<void> {
     stops.push({ what: 'worker', stop: () => worker.stop() });
     const baselineQueue = `bench-baseline-${process.pid}`;
     const baselineLog = join(logDir, 'api-bench-baseline-worker.log');
-    const baselineWorker = spawnManaged(
-      'baseline worker',
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'baseline-worker.ts')],
-      {
-        env: {
-          PATH: process.env.PATH,
-          DATABASE_URL: pg.url,
-          TEMPORAL_ADDRESS: temporal.address,
-          TASK_QUEUE: baselineQueue,
-        },
-        logFile: baselineLog,
+    // Run as mcp-host's worker is: from a bundle, so the ratio compares like with like.
+    const [baselineEntry] = await buildDist({ 'bench-baseline-worker': 'bench/api/baseline-worker.ts' });
+    const baselineWorker = spawnManaged('baseline worker', process.execPath, [...DIST_NODE_OPTIONS, baselineEntry!], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: pg.url,
+        TEMPORAL_ADDRESS: temporal.address,
+        TASK_QUEUE: baselineQueue,
       },
-    );
+      logFile: baselineLog,
+    });
     stops.push({ what: 'baseline worker', stop: () => baselineWorker.stop() });
     await waitUntil('baseline worker', async () => readFileSync(baselineLog, 'utf8').includes('"worker started"'), {
       proc: baselineWorker,

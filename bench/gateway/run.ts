@@ -22,6 +22,7 @@ import { bootstrapAdmin } from '../../lib/ledger/bootstrap.js';
 import { migrate } from '../../lib/migrate.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { dropDatabase, ensureDatabase, resolvePostgres } from '../../scripts/stack/postgres.js';
+import { buildDist, DIST_NODE_OPTIONS } from '../../scripts/build-dist.js';
 import { freePort, portOpen, spawnManaged, waitUntil, type ManagedProcess } from '../../scripts/stack/process.js';
 import { log, pct, sleep } from '../api/common.js';
 import { machineTicks, processTicks, TICK_MS } from '../api/cpu.js';
@@ -180,11 +181,13 @@ async function startGateway(upstream: string) {
   };
   const profile = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'cpu-prof')}`] : [];
   const base = `http://127.0.0.1:${port}`;
+  // Built as the API's bundle is (dist/), so the gateway runs as it does in the API.
+  const [entry] = await buildDist({ 'bench-gateway': 'bench/gateway/gateway-server.ts' });
   const spawn = async () => {
     const proc = spawnManaged(
       'gateway',
       process.execPath,
-      [...opts.gatewayNodeArgs, ...profile, '--import', 'tsx', join(import.meta.dirname, 'gateway-server.ts')],
+      [...opts.gatewayNodeArgs, ...profile, ...DIST_NODE_OPTIONS, entry!],
       { cwd: PROJECT_ROOT, env, logFile: join(logDir, 'gateway-bench-gateway.log') },
     );
     await waitUntil('gateway', async () => (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).ok, {

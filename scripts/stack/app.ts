@@ -1,11 +1,19 @@
-// The API and the worker as child processes (so a crash test can kill one and start it again).
+// The API and the worker as child processes (so a crash test can kill one and start it again), run
+// from their bundles in dist/ as the image runs them, built from the sources once per stack process.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { buildDist, DIST_NODE_OPTIONS, distEntry } from '../build-dist.js';
 import { PROJECT_ROOT } from './paths.js';
 import { spawnManaged, waitUntil, type ManagedProcess } from './process.js';
 
-function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, logFile: string): ManagedProcess {
-  return spawnManaged(name, process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+let built: Promise<string[]> | undefined;
+
+async function spawnBuilt(name: 'api' | 'worker', env: NodeJS.ProcessEnv, logFile: string): Promise<ManagedProcess> {
+  built ??= buildDist();
+  await built.catch((err: unknown) => {
+    built = undefined; // a failed build (a syntax error being fixed) is tried again at the next start
+    throw err;
+  });
+  return spawnManaged(name, process.execPath, [...DIST_NODE_OPTIONS, distEntry(name)], {
     cwd: PROJECT_ROOT,
     env,
     logFile,
@@ -13,7 +21,7 @@ function spawnTs(name: string, entry: string, env: NodeJS.ProcessEnv, logFile: s
 }
 
 export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ManagedProcess> {
-  const proc = spawnTs('api', 'api/server.ts', env, logFile);
+  const proc = await spawnBuilt('api', env, logFile);
   const host = !env.BIND_ADDRESS || env.BIND_ADDRESS === '0.0.0.0' ? '127.0.0.1' : env.BIND_ADDRESS;
   const url = `http://${host}:${env.BIND_PORT ?? 3000}/healthz`;
   await readyOrStopped(
@@ -25,7 +33,7 @@ export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise
 
 export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ManagedProcess> {
   const before = safeRead(logFile).length;
-  const proc = spawnTs('worker', 'worker/main.ts', env, logFile);
+  const proc = await spawnBuilt('worker', env, logFile);
   // Ready once it logs "worker started" (after bundling workflows and connecting).
   await readyOrStopped(
     proc,

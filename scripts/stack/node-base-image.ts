@@ -1,5 +1,5 @@
 // A Node base image made from this host, where no image hub is reachable: the project's Node, the
-// host's npm, the shared libraries `ldd` names for node and git, Debian's static busybox as the shell
+// host's npm, the shared libraries `ldd` names for node, git and the worker's Temporal bridge, Debian's static busybox as the shell
 // and coreutils, git (with its helpers) and the CA bundle — the same things the Dockerfile's runtime
 // stage otherwise installs with apt. A `node` user (uid 1000) as in the official images. Two forms:
 // `docker import`ed into a daemon for the host's architecture (the project's own Dockerfile), or
@@ -20,7 +20,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
 import { readJsonStream } from '../../lib/docker.js';
@@ -40,6 +41,16 @@ const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const LABEL = 'mcp-host.node-base.inputs';
 const FORMAT = '2'; // bump when the image's layout or config changes
 
+/**
+ * The worker's native Temporal bridge (from the project's node_modules, as the image installs it): its
+ * libraries go in as well (librt, which neither node nor git loads), so the worker runs on this base.
+ */
+function temporalBridge(): string {
+  const dir = dirname(createRequire(import.meta.url).resolve('@temporalio/core-bridge/package.json'));
+  const triple = process.arch === 'arm64' ? 'aarch64-unknown-linux-gnu' : 'x86_64-unknown-linux-gnu';
+  return join(dir, 'releases', triple, 'index.node');
+}
+
 /** What the image holds besides node: host binaries whose shared libraries go in too. */
 function hostParts() {
   for (const path of [NODE, NPM_DIR, BUSYBOX, GIT, GIT_CORE, CA_BUNDLE]) {
@@ -48,7 +59,7 @@ function hostParts() {
   }
   // Most of git-core is hard links to git: ldd once per file content, not per name.
   const inodes = new Map<number, string>();
-  for (const file of [NODE, GIT, ...readdirSync(GIT_CORE).map((f) => join(GIT_CORE, f))]) {
+  for (const file of [NODE, temporalBridge(), GIT, ...readdirSync(GIT_CORE).map((f) => join(GIT_CORE, f))]) {
     const { ino } = statSync(file);
     if (!inodes.has(ino) && isElf(file)) inodes.set(ino, file);
   }

@@ -105,18 +105,22 @@ describe('the project image', () => {
 
     const info = await docker.getImage(TAG).inspect();
     expect(info.Config.User).toBe('node');
-    expect(info.Config.Cmd).toEqual(['node', '--import', 'tsx', 'api/server.ts']);
+    expect(info.Config.Cmd).toEqual(['node', '--enable-source-maps', 'dist/api.mjs']);
 
     const help = await run(['node', '--import', 'tsx', 'cli/index.ts', '--help']);
     expect(help.output).toContain('manage MCP servers hosted by mcp-host');
     expect(help.code).toBe(0);
 
     // The API entry point parses its env first: a bad value stops it with one line and EX_CONFIG.
-    const bad = await run(['node', '--import', 'tsx', 'api/server.ts'], ['BIND_PORT=not-a-port']);
+    const bad = await run(['node', '--enable-source-maps', 'dist/api.mjs'], ['BIND_PORT=not-a-port']);
     expect(bad.output.trim()).toBe(
       'invalid environment: BIND_PORT: expected an integer between 0 and 65535, got "not-a-port"',
     );
     expect(bad.code).toBe(78);
+    // The worker's bundle, as compose runs it, gets as far as its own env check.
+    const worker = await run(['node', '--enable-source-maps', 'dist/worker.mjs']);
+    expect(worker.output).toContain('invalid environment: SECRETS_KEY');
+    expect(worker.code).toBe(78);
 
     // The project's Node, which the base took from the node running this test.
     const node = await run(['node', '--version']);

@@ -15,6 +15,7 @@ import { loadPayloadCodec } from '../../lib/ledger/payload-codec-keys.js';
 import { keyringFrom } from '../../lib/secrets/keys.js';
 import { payloadToJson } from '../../lib/secrets/payload-codec.js';
 import { dataConverter } from '../../lib/temporal.js';
+import { DIST_NODE_OPTIONS, distEntry } from '../../scripts/build-dist.js';
 import { startApi } from '../../scripts/stack/app.js';
 import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { startBuildStack, type BuildStack } from '../support/build-stack.js';
@@ -338,8 +339,8 @@ describe('secrets', () => {
       expect(await seen(id)).toBe(`${marker2}\nENV_TOKEN=${marker2}\n`);
 
       // A process with the retired key alone, the API or the worker, stops at start-up with one line.
-      for (const entry of [join('api', 'server.ts'), join('worker', 'main.ts')]) {
-        const wrong = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+      for (const entry of [distEntry('api'), distEntry('worker')]) {
+        const wrong = await promisify(execFile)(process.execPath, [...DIST_NODE_OPTIONS, entry], {
           cwd: PROJECT_ROOT,
           env: { ...h.env, SECRETS_KEY: original, BIND_PORT: '0' },
         }).then(
