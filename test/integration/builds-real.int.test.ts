@@ -101,8 +101,9 @@ describe('real MCP servers, built with packages from the npm registry', () => {
       line: string;
     }[];
     const text = log.map((l) => l.line).join('\n');
-    expect(text).toMatch(new RegExp(`FROM ${alt} AS build`));
-    expect(text).not.toContain(`FROM ${NODE_BASE_IMAGE} AS build`);
+    // The build stage runs on the build platform: `FROM --platform=$BUILDPLATFORM <base> AS build`.
+    expect(text).toContain(`FROM --platform=$BUILDPLATFORM ${alt} AS build`);
+    expect(text).not.toContain(` ${NODE_BASE_IMAGE} AS build`);
   }, 700_000);
 
   const npmServer = async (
