@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+// Its own root rather than scripts/stack/paths.ts's: the image's build stage runs this file alone,
+// with node stripping its types, where a relative import of another .ts file would not resolve.
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 /** dist/<name>.mjs for each entry, its sources relative to the project's root. */

@@ -148,23 +148,22 @@ export function createSandboxNetworks(
 
   return {
     /**
-     * Passes when the policy was in force within the last minute ('passed'); otherwise runs the
-     * canary (once for concurrent callers) and passes only if it does ('ran'). A pass past half its
-     * time is renewed in the background by renewIfDue, so launches in a steady stream do not wait
-     * for the canary's two containers (seconds on a busy daemon: most of a launch).
+     * Passes when the policy was in force within the last minute; otherwise runs the canary (once
+     * for concurrent callers) and passes only if it does. A pass past half its time is renewed in the
+     * background by renewIfDue, so launches in a steady stream do not wait for the canary's two
+     * containers (seconds on a busy daemon: most of a launch).
      */
-    async verify(): Promise<'passed' | 'ran'> {
-      if (Date.now() - passedAt < CANARY_TTL_MS) return 'passed';
+    async verify(): Promise<void> {
+      if (Date.now() - passedAt < CANARY_TTL_MS) return;
       await runCanary();
-      return 'ran';
     },
 
     /**
      * Starts renewing a pass past half its time, without waiting for it (true when it did, or one
-     * was under way); a renewal that fails
-     * withdraws the pass, and the next launch runs the canary itself. Called once a launch has
-     * started its container: the canary's containers on the same daemon would slow its create and
-     * start, while the pass that launch relied on is still within its time.
+     * was under way); a renewal that fails withdraws the pass, and the next launch runs the canary
+     * itself. Called once a launch has started its container: the canary's containers on the same
+     * daemon would slow its create and start, while the pass that launch relied on is still within
+     * its time.
      */
     renewIfDue(): boolean {
       const age = Date.now() - passedAt;

@@ -1,7 +1,8 @@
 // A Node base image made from this host, where no image hub is reachable: the project's Node, the
 // host's npm, the shared libraries `ldd` names for node, git and the worker's Temporal bridge,
 // Debian's static busybox as the shell and coreutils, git (with its helpers) and the CA bundle — the
-// same things the Dockerfile's runtime stage otherwise installs with apt. A `node` user (uid 1000) as in the official images. Two forms:
+// same things the Dockerfile's runtime stage otherwise installs with apt. A `node` user (uid 1000)
+// as in the official images. Two forms:
 // `docker import`ed into a daemon for the host's architecture (the project's own Dockerfile), or
 // published to a registry for linux/amd64 and linux/arm64 under one index (the base of builds for
 // both platforms). Either is replaced only when its inputs change.
