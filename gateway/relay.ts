@@ -289,7 +289,8 @@ export function createRelay(deps: RelayDeps): Relay {
     });
     const hop = {
       send(trace: Record<string, string>) {
-        call = sendUpstream({ endpoint, method, headers: { ...headers, ...trace }, body });
+        // `headers` is this request's own copy: the trace context goes in without another one.
+        call = sendUpstream({ endpoint, method, headers: Object.assign(headers, trace), body });
         if (clientGone) call.abort();
         return call.response;
       },

@@ -132,6 +132,9 @@ export function sendUpstream(r: UpstreamRequest): UpstreamCall {
     method: r.method,
     headers,
     agent: t.https ? httpsAgent : httpAgent,
+    // A TLS server name is for https only: left unset, the agent works one out (the Host header read
+    // back, an IP-address test) for every plain-http request too.
+    ...(t.https ? {} : { servername: '' }),
   });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', resolve);
