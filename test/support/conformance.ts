@@ -6,8 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readJsonStream } from '../../lib/docker.js';
-import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image.js';
+import { ensureNodeBaseImages } from '../../scripts/stack/node-base-image.js';
 import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { REGISTRY_PASSWORD, REGISTRY_USER, type BuildStack } from './build-stack.js';
 import { nodeExampleRepo } from './node-example.js';
@@ -139,20 +138,17 @@ export async function startExampleServer(env: NodeJS.ProcessEnv = {}): Promise<E
 /**
  * examples/conformance-mcp as a git repository of the build stack, built FROM the Node base image made
  * from this host and published to the stack's registry (builds pull their base images from there).
+ * The image goes straight into the registry from the blobs cached for this host's inputs: no import
+ * into the stack's daemon and no push from it, the part of a build stack's start that took longest.
  */
 export async function conformanceExampleRepo(stack: BuildStack, repoName: string) {
-  await ensureNodeBaseImage(stack.docker);
-  const base = `${stack.registryHost}/mcp-test/node-base:24`;
-  await stack.docker.getImage(NODE_BASE_IMAGE).tag({ repo: base.slice(0, base.lastIndexOf(':')), tag: '24' });
-  await readJsonStream(
-    (await stack.docker
-      .getImage(base)
-      .push({ authconfig: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } })) as NodeJS.ReadableStream,
-    (msg) => {
-      if (msg.error || msg.errorDetail) throw new Error(`push ${base}: ${msg.errorDetail?.message ?? msg.error}`);
-    },
-  );
+  const { reference } = await ensureNodeBaseImages({
+    registry: stack.registryHost,
+    auth: { username: REGISTRY_USER, password: REGISTRY_PASSWORD },
+    repository: 'mcp-test/node-base',
+    arches: ['amd64'],
+  });
   return nodeExampleRepo('conformance-mcp', join(stack.gitDir, repoName), (path, content) =>
-    path.startsWith('Dockerfile') ? content.replace(/^FROM \S+/m, `FROM ${base}`) : content,
+    path.startsWith('Dockerfile') ? content.replace(/^FROM \S+/m, `FROM ${reference}`) : content,
   );
 }

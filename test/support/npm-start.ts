@@ -1,14 +1,16 @@
 // `npm start` in a clone of this repository (what is committed, not the working tree), as a newcomer
 // runs it: the clone borrows this checkout's node_modules and .tools by symlink, so the setup that
-// `npm start` runs first finds everything there and only checks. Ports and the database are the
-// clone's own (BIND_PORT and the DEV_*_PORT variables), so parallel runs and other stacks on this
-// machine do not collide.
+// `npm start` runs first finds everything there and only checks, and its .data/base-images (the build
+// bases' blobs and arm64 downloads, kept per inputs), so the bases a first start publishes are made
+// once per machine, not once per clone (its registry is still its own and gets them uploaded). Ports
+// and the database are the clone's own (BIND_PORT and the DEV_*_PORT variables), so parallel runs and
+// other stacks on this machine do not collide.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../../scripts/stack/paths.js';
+import { DATA_DIR, PROJECT_ROOT } from '../../scripts/stack/paths.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { freePort } from '../../scripts/stack/process.js';
 import { eventually } from './http.js';
@@ -29,6 +31,9 @@ export async function cloneForNpmStart(name: string, stackDatabaseUrl: string): 
   await promisify(execFile)('git', ['clone', '--quiet', PROJECT_ROOT, root]);
   symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
   symlinkSync(join(PROJECT_ROOT, '.tools'), join(root, '.tools'));
+  mkdirSync(join(DATA_DIR, 'base-images'), { recursive: true });
+  mkdirSync(join(root, '.data'));
+  symlinkSync(join(DATA_DIR, 'base-images'), join(root, '.data', 'base-images'));
   const ports = {
     api: await freePort(),
     temporal: await freePort(),
