@@ -115,7 +115,7 @@ export function createBuildNetworkPool(docker: Docker, egress: BuildEgress, opti
       const prepared = size > 0 ? await takeChecked(name) : undefined;
       if (!prepared) {
         if (size > 0) fill();
-        return egress.open(name, log);
+        return egress.serve(await egress.prepare(name), log);
       }
       // The replacement opens once this network is gone, not beside the build it serves.
       const net = await egress.serve(prepared, log).catch((err: unknown) => {
