@@ -37,6 +37,8 @@ export function createBuildNetworkPool(docker: Docker, egress: BuildEgress, opti
   const idle: PreparedNetwork[] = [];
   /** Networks being opened for the pool. */
   const opening = new Set<Promise<void>>();
+  /** Networks of finished builds being removed. */
+  const removing = new Set<Promise<void>>();
   let closed = false;
   /** The leftovers' removal, once, before the pool's first network opens. */
   let started: Promise<void> | undefined;
@@ -113,25 +115,39 @@ export function createBuildNetworkPool(docker: Docker, egress: BuildEgress, opti
     async open(name: string, log: BuildLog): Promise<BuildNetwork> {
       await egress.removeLeftover(name);
       const prepared = size > 0 ? await takeChecked(name) : undefined;
+      let net: BuildNetwork;
       if (!prepared) {
         if (size > 0) fill();
-        return egress.serve(await egress.prepare(name), log);
+        net = await egress.serve(await egress.prepare(name), log);
+      } else {
+        net = await egress.serve(prepared, log).catch((err: unknown) => {
+          fill();
+          throw err;
+        });
       }
-      // The replacement opens once this network is gone, not beside the build it serves.
-      const net = await egress.serve(prepared, log).catch((err: unknown) => {
-        fill();
-        throw err;
-      });
       return {
         ...net,
-        close: () => net.close().finally(fill),
+        // The proxy stops at once (its connections are cut before close() first yields); removing the
+        // holder and the bridge (a few hundred ms) goes on after the build returns, off its critical
+        // path: the build's RUN containers are gone by then, and the network serves no other build.
+        // The replacement opens once this network is gone, not beside the build it served.
+        close: async () => {
+          const removal: Promise<void> = net
+            .close()
+            .catch((err: Error) => options.warn(`build network ${name} not removed: ${err.message}`))
+            .finally(() => {
+              removing.delete(removal);
+              if (size > 0) fill();
+            });
+          removing.add(removal);
+        },
       };
     },
 
-    /** Removes the untaken networks; networks of builds under way go when their builds end. */
+    /** Removes the untaken networks, and waits for those of finished builds to go; those of builds under way go when their builds end. */
     async close(): Promise<void> {
       closed = true;
-      await Promise.allSettled([...opening]);
+      await Promise.allSettled([...opening, ...removing]);
       await Promise.allSettled(idle.splice(0).map((p) => p.remove()));
     },
   };
