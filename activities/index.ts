@@ -44,6 +44,8 @@ export interface ActivityDeps {
   keyring: Keyring;
   /** Launch, stop and remove go through these; decisions ask them what they offer. */
   executors: Executors;
+  /** Registers what runs when the worker stops, after its activities finished. */
+  onShutdown: (hook: () => Promise<void>) => void;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -92,7 +94,14 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 /** The build network: its canary's image, and the registries a build's RUN steps reach. */
-function buildNetworkSettings({ env, docker, credentials, installation }: ActivityDeps): BuildNetworkSettings {
+function buildNetworkSettings({
+  env,
+  docker,
+  credentials,
+  installation,
+  log,
+  onShutdown,
+}: ActivityDeps): BuildNetworkSettings {
   const ensureImage = imagePuller(docker, env, credentials);
   return {
     canaryImage: env.DOCKER_CANARY_IMAGE,
@@ -118,6 +127,9 @@ function buildNetworkSettings({ env, docker, credentials, installation }: Activi
     idleTimeoutMs: env.BUILD_IDLE_TIMEOUT_SECONDS * 1000,
     installation,
     egressContainer: env.BUILD_EGRESS_CONTAINER,
+    poolSize: env.BUILD_NETWORK_POOL_SIZE,
+    warn: (message) => log.warn(message),
+    onShutdown,
   };
 }
 

@@ -446,6 +446,11 @@ export const envSchema = z.object({
     (n) => n === undefined || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n),
     'expected a container name',
   ),
+  /**
+   * Build networks (bridge, holder, canary's pass) the worker keeps open for builds to come, each
+   * used by one build only; 0 opens each network when its build asks (about a second per platform).
+   */
+  BUILD_NETWORK_POOL_SIZE: int(2, 0, 64),
   /** A build that prints nothing for this long fails, with the reason (the network requests it was waiting on). */
   BUILD_IDLE_TIMEOUT_SECONDS: int(600, 10, 86_400),
 

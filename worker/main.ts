@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   const { installation } = workflowIds;
   const executors = createExecutors({ sql, env, docker, installation, kube, credentials, keyring });
   const connection = await NativeConnection.connect(connectionOptions(env));
+  /** Run once the worker stopped (its activities finished or were cancelled): the build network pool's removal. */
+  const shutdownHooks: (() => Promise<void>)[] = [];
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -64,7 +66,10 @@ async function main(): Promise<void> {
     // Tracing adds the OpenTelemetry workflow interceptors to the bundle; they schedule no commands,
     // so histories replay the same with or without them.
     ...tracing?.workerOptions(),
-    activities: createActivities({ sql, env, docker, log, kube, credentials, executors, installation, keyring }),
+    activities: createActivities({
+      ...{ sql, env, docker, log, kube, credentials, executors, installation, keyring },
+      onShutdown: (hook) => shutdownHooks.push(hook),
+    }),
     // Let in-flight activities finish (or heartbeat their cancellation) before exit.
     shutdownGraceTime: '10s',
     // Heartbeats carry cancellation: send them often, so a cancelled build stops within seconds.
@@ -84,6 +89,7 @@ async function main(): Promise<void> {
     });
   }
   await worker.run();
+  await Promise.allSettled(shutdownHooks.map((hook) => hook()));
   await connection.close();
   await codecKeys.stop();
   await tracing?.shutdown();

@@ -44,6 +44,21 @@ const CONNECT_TIMEOUT_MS = 30_000;
  */
 const CANARY_TTL_MS = 60_000;
 
+const BRIDGE_OPTION = 'com.docker.network.bridge.name';
+const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+
+/** A build network before its build: bridge, running holder and the proxy's address on it. */
+export interface PreparedNetwork {
+  name: string;
+  bridge: string;
+  gateway: string;
+  holder: Docker.Container;
+  networkMode: string;
+  address: string;
+  /** Removes the holder, then the network (the worker's container leaves it first). */
+  remove(): Promise<void>;
+}
+
 export interface BuildNetwork {
   /** The build's network mode for its RUN steps: the holder's namespace on the build network. */
   networkMode: string;
@@ -160,171 +175,227 @@ export function createBuildEgress(
     return ip;
   }
 
-  return {
-    allowed: [...allowed],
-
-    async open(name: string, log: BuildLog): Promise<BuildNetwork> {
-      const bridge = `mcpb-${randomBytes(5).toString('hex')}`;
-      // Left by an attempt that did not finish: the holder first, or the network cannot go.
-      const holderName = `${name}-net`;
-      await docker
-        .getContainer(holderName)
-        .remove({ force: true })
-        .catch(() => undefined);
+  /**
+   * A build network without its proxy: the bridge, its holder (running), the canary's pass, and the
+   * address the proxy is to listen on. Labels mark what the pool opened, for a worker start to find it.
+   */
+  async function prepare(name: string, labels: Record<string, string> = {}): Promise<PreparedNetwork> {
+    const bridge = `mcpb-${randomBytes(5).toString('hex')}`;
+    const holderName = `${name}-net`;
+    const managed = { 'mcp-host.managed': 'true', 'mcp-host.build': 'true', ...labels };
+    const network = await docker.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Internal: true,
+      Labels: managed,
+      Options: { [BRIDGE_OPTION]: bridge, [MASQUERADE_OPTION]: 'false' },
+    });
+    let holder: Docker.Container | undefined;
+    const remove = async () => {
+      await holder?.remove({ force: true }).catch(() => undefined);
       await removeNetwork(name);
-      const network = await docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Internal: true,
-        Labels: { 'mcp-host.managed': 'true', 'mcp-host.build': 'true' },
-        Options: {
-          'com.docker.network.bridge.name': bridge,
-          'com.docker.network.bridge.enable_ip_masquerade': 'false',
+    };
+    try {
+      const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
+      if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
+      holder = await docker.createContainer({
+        name: holderName,
+        Image: canaryImage,
+        Entrypoint: ['sh', '-c', 'while :; do sleep 3600; done'],
+        Cmd: [],
+        User: '65534:65534',
+        Labels: managed,
+        HostConfig: {
+          NetworkMode: name,
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          ReadonlyRootfs: true,
+          Memory: 32 * 1024 * 1024,
+          PidsLimit: 8,
         },
       });
-      let holder: Docker.Container | undefined;
-      const remove = async () => {
-        await holder?.remove({ force: true }).catch(() => undefined);
-        await removeNetwork(name);
+      await holder.start();
+      const networkMode = `container:${holder.id}`;
+      await vouch(networkMode, gateway);
+      const address = await proxyAddress(name, gateway);
+      return { name, bridge, gateway, holder, networkMode, address, remove };
+    } catch (err) {
+      passedAt = -Infinity;
+      await remove();
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a prepared network is still as prepare left it: the holder running on it, the bridge
+   * internal, unmasqueraded and named for the policy's rule. The canary's pass is renewed when it is
+   * older than its time, in the holder's namespace, as for a network opened on the spot.
+   */
+  async function check(prepared: PreparedNetwork): Promise<void> {
+    const [holder, net] = await Promise.all([
+      prepared.holder.inspect(),
+      docker.getNetwork(prepared.name).inspect() as Promise<{
+        Internal?: boolean;
+        Options?: Record<string, string>;
+        Containers?: Record<string, unknown>;
+      }>,
+    ]);
+    if (!holder.State.Running) throw new Error(`the holder of ${prepared.name} is not running`);
+    if (
+      !net.Internal ||
+      net.Options?.[BRIDGE_OPTION] !== prepared.bridge ||
+      net.Options?.[MASQUERADE_OPTION] !== 'false' ||
+      !net.Containers?.[holder.Id]
+    )
+      throw new Error(`the build network ${prepared.name} is not as it was opened`);
+    await vouch(prepared.networkMode, prepared.gateway);
+  }
+
+  /** Removes what an attempt that did not finish left under `name`: the holder first, or the network cannot go. */
+  async function removeLeftover(name: string): Promise<void> {
+    const holder = docker.getContainer(`${name}-net`);
+    // A pooled network's holder is renamed for the build that takes it; its network keeps the pool's name.
+    const joined = await holder
+      .inspect()
+      .then((info) => info.HostConfig.NetworkMode)
+      .catch(() => undefined);
+    await holder.remove({ force: true }).catch(() => undefined);
+    if (joined && joined !== name && joined.startsWith('mcp-build-')) await removeNetwork(joined);
+    await removeNetwork(name);
+  }
+
+  /** The build's proxy on a prepared network: the build's own log, and what it contacted and refused. */
+  async function serve(prepared: PreparedNetwork, log: BuildLog): Promise<BuildNetwork> {
+    const { networkMode, address, remove } = prepared;
+    let server: Server | undefined;
+    const sockets = new Set<Socket>();
+    const contacted = new Set<string>();
+    const refused = new Set<string>();
+    try {
+      const admit = (host: string): boolean => {
+        if (!hostAllowed(host, allowed)) {
+          if (!refused.has(host))
+            log.line(`Build network: refused ${host} (not a package registry of this installation)`);
+          refused.add(host);
+          return false;
+        }
+        if (!contacted.has(host)) log.line(`Build network: fetching from ${host}`);
+        contacted.add(host);
+        return true;
       };
-      let server: Server | undefined;
-      const sockets = new Set<Socket>();
-      const contacted = new Set<string>();
-      const refused = new Set<string>();
-      try {
-        const gateway = (await network.inspect()).IPAM?.Config?.[0]?.Gateway as string | undefined;
-        if (!gateway) throw new Error(`the build network ${name} has no gateway address`);
-        holder = await docker.createContainer({
-          name: holderName,
-          Image: canaryImage,
-          Entrypoint: ['sh', '-c', 'while :; do sleep 3600; done'],
-          Cmd: [],
-          User: '65534:65534',
-          Labels: { 'mcp-host.managed': 'true', 'mcp-host.build': 'true' },
-          HostConfig: {
-            NetworkMode: name,
-            CapDrop: ['ALL'],
-            SecurityOpt: ['no-new-privileges'],
-            ReadonlyRootfs: true,
-            Memory: 32 * 1024 * 1024,
-            PidsLimit: 8,
-          },
-        });
-        await holder.start();
-        const networkMode = `container:${holder.id}`;
-        await vouch(networkMode, gateway);
-        const address = await proxyAddress(name, gateway);
+      const track = (s: Socket) => {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+      };
 
-        const admit = (host: string): boolean => {
-          if (!hostAllowed(host, allowed)) {
-            if (!refused.has(host))
-              log.line(`Build network: refused ${host} (not a package registry of this installation)`);
-            refused.add(host);
-            return false;
-          }
-          if (!contacted.has(host)) log.line(`Build network: fetching from ${host}`);
-          contacted.add(host);
-          return true;
-        };
-        const track = (s: Socket) => {
-          sockets.add(s);
-          s.once('close', () => sockets.delete(s));
-        };
-
-        server = createServer((req, res) => {
-          // Plain HTTP through the proxy (`GET http://host/…`).
-          let target: URL;
-          try {
-            target = new URL(req.url ?? '');
-          } catch {
-            res.writeHead(400).end('absolute URL required');
-            return;
-          }
-          if (target.protocol !== 'http:' || !admit(target.hostname)) {
-            res.writeHead(403).end(`${target.hostname} is not an allowed package registry`);
-            return;
-          }
-          const headers = { ...req.headers };
-          delete headers['proxy-authorization'];
-          delete headers['proxy-connection'];
-          const upstream = httpRequest(
-            target,
-            { method: req.method, headers, timeout: CONNECT_TIMEOUT_MS },
-            (up: IncomingMessage) => {
-              res.writeHead(up.statusCode ?? 502, up.headers);
-              up.pipe(res);
-            },
-          );
-          upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
-          upstream.on('error', (err) => {
-            log.line(`Build network: ${target.hostname} failed: ${err.message}`);
-            if (!res.headersSent) res.writeHead(502);
-            res.end();
-          });
-          req.pipe(upstream);
-        });
-        server.on('connection', track);
-        server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-          const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(req.url ?? '');
-          const host = m?.[1]?.toLowerCase();
-          const port = Number(m?.[2]);
-          if (!host || !(port === 443 || port === 80) || !admit(host)) {
-            client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-            return;
-          }
-          const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
-          track(upstream);
-          upstream.once('connect', () => {
-            upstream.setTimeout(0);
-            client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-            if (head.length) upstream.write(head);
-            upstream.pipe(client);
-            client.pipe(upstream);
-          });
-          upstream.once('timeout', () =>
-            upstream.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)),
-          );
-          upstream.once('error', (err) => {
-            log.line(`Build network: ${host}:${port} failed: ${err.message}`);
-            client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-          });
-          client.once('error', () => upstream.destroy());
-        });
-        await new Promise<void>((resolve, reject) => {
-          server!.once('error', reject);
-          server!.listen(BUILD_PROXY_PORT, address, () => resolve());
-        });
-
-        const proxy = `http://${address}:${BUILD_PROXY_PORT}`;
-        return {
-          networkMode,
-          buildArgs: {
-            // Predefined proxy arguments: usable by every RUN step, never recorded in the image.
-            HTTP_PROXY: proxy,
-            HTTPS_PROXY: proxy,
-            http_proxy: proxy,
-            https_proxy: proxy,
-            NO_PROXY: '',
-            no_proxy: '',
+      server = createServer((req, res) => {
+        // Plain HTTP through the proxy (`GET http://host/…`).
+        let target: URL;
+        try {
+          target = new URL(req.url ?? '');
+        } catch {
+          res.writeHead(400).end('absolute URL required');
+          return;
+        }
+        if (target.protocol !== 'http:' || !admit(target.hostname)) {
+          res.writeHead(403).end(`${target.hostname} is not an allowed package registry`);
+          return;
+        }
+        const headers = { ...req.headers };
+        delete headers['proxy-authorization'];
+        delete headers['proxy-connection'];
+        const upstream = httpRequest(
+          target,
+          { method: req.method, headers, timeout: CONNECT_TIMEOUT_MS },
+          (up: IncomingMessage) => {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
           },
-          summary: () =>
-            [
-              contacted.size ? `contacted ${[...contacted].join(', ')}` : 'contacted no registry',
-              ...(refused.size ? [`refused ${[...refused].join(', ')}`] : []),
-            ].join('; '),
-          close: async () => {
-            for (const s of sockets) s.destroy();
-            await new Promise<void>((resolve) => server!.close(() => resolve()));
-            await remove();
-          },
-        };
-      } catch (err) {
-        passedAt = -Infinity;
-        server?.close();
-        await remove();
-        throw err;
-      }
+        );
+        upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
+        upstream.on('error', (err) => {
+          log.line(`Build network: ${target.hostname} failed: ${err.message}`);
+          if (!res.headersSent) res.writeHead(502);
+          res.end();
+        });
+        req.pipe(upstream);
+      });
+      server.on('connection', track);
+      server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+        const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(req.url ?? '');
+        const host = m?.[1]?.toLowerCase();
+        const port = Number(m?.[2]);
+        if (!host || !(port === 443 || port === 80) || !admit(host)) {
+          client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+          return;
+        }
+        const upstream = connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
+        track(upstream);
+        upstream.once('connect', () => {
+          upstream.setTimeout(0);
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          if (head.length) upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.once('timeout', () =>
+          upstream.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+        );
+        upstream.once('error', (err) => {
+          log.line(`Build network: ${host}:${port} failed: ${err.message}`);
+          client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+        });
+        client.once('error', () => upstream.destroy());
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(BUILD_PROXY_PORT, address, () => resolve());
+      });
+
+      const proxy = `http://${address}:${BUILD_PROXY_PORT}`;
+      return {
+        networkMode,
+        buildArgs: {
+          // Predefined proxy arguments: usable by every RUN step, never recorded in the image.
+          HTTP_PROXY: proxy,
+          HTTPS_PROXY: proxy,
+          http_proxy: proxy,
+          https_proxy: proxy,
+          NO_PROXY: '',
+          no_proxy: '',
+        },
+        summary: () =>
+          [
+            contacted.size ? `contacted ${[...contacted].join(', ')}` : 'contacted no registry',
+            ...(refused.size ? [`refused ${[...refused].join(', ')}`] : []),
+          ].join('; '),
+        close: async () => {
+          for (const s of sockets) s.destroy();
+          await new Promise<void>((resolve) => server!.close(() => resolve()));
+          await remove();
+        },
+      };
+    } catch (err) {
+      server?.close();
+      await remove();
+      throw err;
+    }
+  }
+
+  return {
+    allowed: [...allowed],
+    prepare,
+    check,
+    serve,
+    removeLeftover,
+
+    /** A build network opened on the spot, named `name` (a retried attempt's is replaced). */
+    async open(name: string, log: BuildLog): Promise<BuildNetwork> {
+      await removeLeftover(name);
+      return serve(await prepare(name), log);
     },
   };
 }
+
+export type BuildEgress = ReturnType<typeof createBuildEgress>;

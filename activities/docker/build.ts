@@ -22,6 +22,7 @@ import type { RegistryCredentials } from '../../lib/registry/dockerconfig.js';
 import type { CredentialManager } from '../registry/credentials.js';
 import type { BaseRegistryLogins } from './base-registry-logins.js';
 import { createBuildEgress } from './build-egress.js';
+import { createBuildNetworkPool } from './build-network-pool.js';
 import type { BuildLog, Telemetry } from '../telemetry.js';
 
 export interface BuildPlatformInput {
@@ -256,6 +257,12 @@ export interface BuildNetworkSettings {
   installation: string;
   /** The worker's container, joined to build networks when the worker is not on the Docker host. */
   egressContainer?: string;
+  /** Build networks kept open for builds to come (BUILD_NETWORK_POOL_SIZE); 0: each opens when its build asks. */
+  poolSize: number;
+  /** What goes wrong in the pool, outside any build (a build then opens its network itself). */
+  warn: (message: string) => void;
+  /** Registers what the worker's shutdown runs: the pool's untaken networks are removed. */
+  onShutdown: (hook: () => Promise<void>) => void;
 }
 
 /** The daemon's key for a registry in X-Registry-Config: Docker Hub goes by its index URL. */
@@ -270,6 +277,13 @@ export function createDockerBuildActivities(
   baseLogins: BaseRegistryLogins,
 ) {
   const egress = createBuildEgress(docker, network.allowedHosts, network.canaryImage, network.egressContainer);
+  const networks = createBuildNetworkPool(docker, egress, {
+    size: network.poolSize,
+    installation: network.installation,
+    ready: network.ensureCanaryImage,
+    warn: network.warn,
+  });
+  network.onShutdown(() => networks.close());
   let daemonPlatform: Promise<string> | undefined;
   /** The daemon's own platform: where RUN steps run without emulation. */
   const buildPlatform = () => {
@@ -339,7 +353,7 @@ export function createDockerBuildActivities(
         // RUN steps reach the package registries through the egress proxy, nothing else.
         const opening = steps.time('open build network', async () => {
           await network.ensureCanaryImage();
-          return egress.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
+          return networks.open(buildNetworkName(network.installation, input), log).catch((err: Error) => {
             throw ApplicationFailure.nonRetryable(
               `the build network cannot open: ${err.message}`,
               ErrorType.BuildFailed,

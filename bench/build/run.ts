@@ -17,7 +17,8 @@
 // ledger, telemetry and build-log rows, a credential probe per push, a second manifest-list tag (the
 // revision), the provenance labels on each image (one extra LABEL step, which the classic builder
 // commits like any other), and the build network: an internal bridge per platform, the egress proxy
-// and a holder container whose namespace the RUN steps join (the canary at most once a minute). The
+// and a holder container whose namespace the RUN steps join (the canary at most once a minute), taken
+// from the worker's pool opened ahead of builds (BUILD_NETWORK_POOL_SIZE) and removed after each. The
 // baseline's RUN steps run with the daemon's default network, which here (--bridge=none) is none.
 import { availableParallelism, loadavg, machine, release, totalmem } from 'node:os';
 import { join } from 'node:path';
