@@ -304,8 +304,8 @@ export interface CreatedRun {
 
 /** The run and its steps once the transaction that created them has ended; undefined when it rolled back. */
 export async function readCreatedRun(sql: Sql, runId: number): Promise<CreatedRun | undefined> {
-  const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (tx) => {
-    const [row] = await tx<
+  const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (db) => {
+    const [row] = await db<
       {
         status: RunStatus;
         initiated_by: number | null;
