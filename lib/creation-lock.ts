@@ -19,14 +19,20 @@ export async function holdCreation(tx: Tx, table: CreatedTable, id: number): Pro
 }
 
 /**
- * Waits for the creating transaction of `table`/`id` to end, then reads (a new statement, so a new
- * snapshot: the committed row is visible to it).
+ * Waits for the creating transaction of `table`/`id` to end, then reads. The lock is taken by a
+ * statement of its own outside any transaction: it is granted once the creating transaction has
+ * ended and released with the statement, and the read after it is a new statement, so a new
+ * snapshot in which the committed row is visible — two statements where a transaction around them
+ * took four.
  */
-export function afterCreation<T>(sql: Sql, table: CreatedTable, id: number, read: (tx: Tx) => Promise<T>): Promise<T> {
-  return sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock_shared(hashtextextended(${key(table, id)}, 0))`;
-    return read(tx);
-  }) as Promise<T>;
+export async function afterCreation<T>(
+  sql: Sql,
+  table: CreatedTable,
+  id: number,
+  read: (sql: Sql) => Promise<T>,
+): Promise<T> {
+  await sql`select pg_advisory_xact_lock_shared(hashtextextended(${key(table, id)}, 0))`;
+  return read(sql);
 }
 
 export interface CreationSteps<R extends { id: number }> {

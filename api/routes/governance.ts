@@ -225,8 +225,10 @@ export function governanceRoutes(deps: ApiDeps) {
           throw new ApiError(422, 'validation_failed', `server ${body.target_server_id} not found`, 'target_server_id');
         });
       }
-      const runId = await createRun(
+      const run = await createRun(
         sql,
+        workflowIds,
+        wf.owner_id,
         {
           workflowId: wf.id,
           initiatedBy: caller.id,
@@ -249,7 +251,7 @@ export function governanceRoutes(deps: ApiDeps) {
             memo: { workflow: wf.name, workflowType: wf.workflow_type, initiatedBy: caller.id },
           }),
       );
-      return c.json(stripOwner(await loadRunDetail(sql, workflowIds, runId, visibleScope(caller))), 201);
+      return c.json(stripOwner(run), 201);
     })
     .openapi(listRunsRoute, async (c) => {
       const { before, limit } = c.req.valid('query');

@@ -306,99 +306,106 @@ async function main(): Promise<void> {
 
     // --- 2 + 4: workflow starts: Temporal alone (no worker polls its queue), then through the API;
     // last, as the worker then runs each new workflow's first activity.
-    let seq = 0;
-    const alone = await measure(() =>
-      paced(`Temporal start alone at ${opts.postRate}/s`, 1, opts.postRate, opts.duration, async () => {
-        await client.workflow.start('benchNoop', {
-          taskQueue: `bench-noop-${process.pid}`,
-          workflowId: `bench-noop/${seq++}`,
+    const startCases = async () => {
+      let seq = 0;
+      const alone = await measure(() =>
+        paced(`Temporal start alone at ${opts.postRate}/s`, 1, opts.postRate, opts.duration, async () => {
+          await client.workflow.start('benchNoop', {
+            taskQueue: `bench-noop-${process.pid}`,
+            workflowId: `bench-noop/${seq++}`,
+            args: [],
+          });
+          return true;
+        }),
+      );
+      const created = await fetch(`${apiUrl}/api/governance/workflows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'bench', workflow_type: 'promotion', tier: 'Bench', steps: [{ action: 'a' }] }),
+      });
+      if (created.status !== 201)
+        throw new Error(`creating the governance workflow: HTTP ${created.status} ${await created.text()}`);
+      const wf = (await created.json()) as { id: number };
+      const postUrl = `${apiUrl}/api/governance/workflows/${wf.id}/runs`;
+      const body = JSON.stringify({ notes: [] });
+      const agent = new Agent({ keepAlive: true, maxSockets: opts.postConnections });
+      const posts = [
+        await measureSettled(() =>
+          paced(
+            `POST …/runs at ${opts.postRate}/s`,
+            opts.postConnections,
+            opts.postRate,
+            opts.duration,
+            httpCall(agent, postUrl, adminToken, body),
+          ),
+        ),
+        await measureSettled(() =>
+          load('POST …/runs, saturated', {
+            url: postUrl,
+            token: adminToken,
+            method: 'POST',
+            body,
+            connections: opts.connections,
+            amount: opts.postAmount,
+          }),
+        ),
+      ];
+      // And below capacity: half the saturated throughput counted until the stack settled, where
+      // queueing no longer dominates latency.
+      const half = Math.max(1, Math.round(settledRate(posts[1]!, posts[1]!.settle) / 2));
+      posts.push(
+        await measureSettled(() =>
+          paced(
+            `POST …/runs at ${half}/s (½ saturated)`,
+            opts.postConnections,
+            half,
+            opts.duration,
+            httpCall(agent, postUrl, adminToken, body),
+          ),
+        ),
+      );
+      agent.destroy();
+
+      // The baseline, right after: a bare client, saturated as the POSTs were (same concurrency, same
+      // count), then at the rate of mcp-host's half-saturated case.
+      let baseSeq = 0;
+      const baselineStart = async () => {
+        await bare.workflow.start('benchBaseline', {
+          taskQueue: baselineQueue,
+          workflowId: `bench-baseline/${baseSeq++}`,
           args: [],
         });
         return true;
-      }),
-    );
-    const created = await fetch(`${apiUrl}/api/governance/workflows`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', workflow_type: 'promotion', tier: 'Bench', steps: [{ action: 'a' }] }),
-    });
-    if (created.status !== 201)
-      throw new Error(`creating the governance workflow: HTTP ${created.status} ${await created.text()}`);
-    const wf = (await created.json()) as { id: number };
-    const postUrl = `${apiUrl}/api/governance/workflows/${wf.id}/runs`;
-    const body = JSON.stringify({ notes: [] });
-    const agent = new Agent({ keepAlive: true, maxSockets: opts.postConnections });
-    const posts = [
-      await measureSettled(() =>
-        paced(
-          `POST …/runs at ${opts.postRate}/s`,
-          opts.postConnections,
-          opts.postRate,
-          opts.duration,
-          httpCall(agent, postUrl, adminToken, body),
+      };
+      const baseline = [
+        await measureSettled(() =>
+          closed('baseline start, saturated', opts.connections, opts.postAmount, baselineStart),
         ),
-      ),
-      await measureSettled(() =>
-        load('POST …/runs, saturated', {
-          url: postUrl,
-          token: adminToken,
-          method: 'POST',
-          body,
-          connections: opts.connections,
-          amount: opts.postAmount,
-        }),
-      ),
-    ];
-    // And below capacity: half the saturated throughput counted until the stack settled, where
-    // queueing no longer dominates latency.
-    const half = Math.max(1, Math.round(settledRate(posts[1]!, posts[1]!.settle) / 2));
-    posts.push(
-      await measureSettled(() =>
-        paced(
-          `POST …/runs at ${half}/s (½ saturated)`,
-          opts.postConnections,
-          half,
-          opts.duration,
-          httpCall(agent, postUrl, adminToken, body),
+        await measureSettled(() =>
+          paced(`baseline start at ${half}/s`, opts.postConnections, half, opts.duration, baselineStart),
         ),
-      ),
-    );
-    agent.destroy();
-
-    // The baseline, right after: a bare client, saturated as the POSTs were (same concurrency, same
-    // count), then at the rate of mcp-host's half-saturated case.
-    let baseSeq = 0;
-    const baselineStart = async () => {
-      await bare.workflow.start('benchBaseline', {
-        taskQueue: baselineQueue,
-        workflowId: `bench-baseline/${baseSeq++}`,
-        args: [],
-      });
-      return true;
+      ];
+      const baselineRows = (await sql<{ n: number }[]>`select count(*)::int as n from bench_baseline_rows`)[0]!.n;
+      // Every request has been answered: each answer came after its commit.
+      const answered = posts.reduce((n, p) => n + p.ok, 0);
+      const rows = (
+        await sql<{ n: number }[]>`select count(*)::int as n from governance_workflow_runs where workflow_id = ${wf.id}`
+      )[0]!.n;
+      const audits = (
+        await sql<{ n: number }[]>`
+        select count(*)::int as n from governance_audit_logs a join governance_workflow_runs r on r.id = a.workflow_run_id
+        where r.workflow_id = ${wf.id} and a.event_type = 'run_created'`
+      )[0]!.n;
+      // Workflows Temporal holds for this task queue (visibility lags a little: poll until it settles).
+      let workflows: number;
+      for (const deadline = Date.now() + 30_000; ; await sleep(500)) {
+        workflows = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND WorkflowType = "governanceRun"`))
+          .count;
+        if (workflows === rows || Date.now() > deadline) break;
+      }
+      return { alone, posts, half, baseline, baselineRows, answered, rows, audits, workflows };
     };
-    const baseline = [
-      await measureSettled(() => closed('baseline start, saturated', opts.connections, opts.postAmount, baselineStart)),
-      await measureSettled(() =>
-        paced(`baseline start at ${half}/s`, opts.postConnections, half, opts.duration, baselineStart),
-      ),
-    ];
-    const baselineRows = (await sql<{ n: number }[]>`select count(*)::int as n from bench_baseline_rows`)[0]!.n;
-    // Every request has been answered: each answer came after its commit.
-    const answered = posts.reduce((n, p) => n + p.ok, 0);
-    const rows = (
-      await sql<{ n: number }[]>`select count(*)::int as n from governance_workflow_runs where workflow_id = ${wf.id}`
-    )[0]!.n;
-    const audits = (
-      await sql<{ n: number }[]>`
-      select count(*)::int as n from governance_audit_logs a join governance_workflow_runs r on r.id = a.workflow_run_id
-      where r.workflow_id = ${wf.id} and a.event_type = 'run_created'`
-    )[0]!.n;
-    // Workflows Temporal holds for this task queue (visibility lags a little: poll until it settles).
-    let workflows = -1;
-    for (const deadline = Date.now() + 30_000; ; await sleep(500)) {
-      workflows = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND WorkflowType = "governanceRun"`)).count;
-      if (workflows === rows || Date.now() > deadline) break;
-    }
+    const starts = opts.cases.has('starts') ? await startCases() : undefined;
 
     // --- report
     const cpu = cpus();
@@ -414,7 +421,11 @@ async function main(): Promise<void> {
     console.log(
       `\nHTTP: GETs with autocannon for ${opts.duration} s each; workflow starts at ${opts.postRate}/s offered (open loop, ${opts.duration} s), saturated (autocannon, ${opts.postAmount} requests), then at half the saturated rate (open loop, ${opts.duration} s)`,
     );
-    const http: (LoadResult & { cpu: CpuShare; settle?: number })[] = [floor, ...reads, alone, ...posts, ...baseline];
+    const http: (LoadResult & { cpu: CpuShare; settle?: number })[] = [
+      floor,
+      ...reads,
+      ...(starts ? [starts.alone, ...starts.posts, ...starts.baseline] : []),
+    ];
     console.log(
       `"settle s": for workflow starts, how long the worker and Temporal stayed busy after the last answer (each new workflow's first task); "settled/s": 2xx ÷ (sending time + settle), what the stack sustains`,
     );
@@ -443,7 +454,7 @@ async function main(): Promise<void> {
         r.p99.toFixed(1),
         String(r.ok),
         String(r.bad),
-        r === alone || baseline.includes(r as never) ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
+        r === starts?.alone || starts?.baseline.includes(r as never) ? '-' : (r.reqPerSec / floor.reqPerSec).toFixed(3),
         r.settle === undefined ? '-' : r.settle.toFixed(1),
         r.settle === undefined ? '-' : settledRate(r, r.settle).toFixed(0),
         ...cpuCols(r.cpu),
@@ -465,66 +476,70 @@ async function main(): Promise<void> {
         ];
       }),
     );
-    console.log(
-      `\nworkflow starts through the API: ${answered} answered 2xx; ${rows} rows in governance_workflow_runs; ${audits} run_created audit rows; ` +
-        `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`,
-    );
-    console.log(
-      `goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
-        `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
-        `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`,
-    );
+    if (starts) {
+      const { alone, posts, half, baseline, baselineRows, answered, rows, audits, workflows } = starts;
+      console.log(
+        `\nworkflow starts through the API: ${answered} answered 2xx; ${rows} rows in governance_workflow_runs; ${audits} run_created audit rows; ` +
+          `${workflows} governanceRun workflows in Temporal → ${answered === rows && rows === workflows && rows === audits ? 'all agree' : 'MISMATCH'}`,
+      );
+      console.log(
+        `goal 200 starts/s with p99 < 50 ms → at ${opts.postRate}/s offered: ${posts[0]!.reqPerSec.toFixed(0)}/s, p99 ${posts[0]!.p99.toFixed(1)} ms ` +
+          `(Temporal start alone at the same rate: ${alone.reqPerSec.toFixed(0)}/s, p99 ${alone.p99.toFixed(1)} ms); saturated: ${posts[1]!.reqPerSec.toFixed(0)}/s, p99 ${posts[1]!.p99.toFixed(1)} ms; ` +
+          `at ${half}/s: p99 ${posts[2]!.p99.toFixed(1)} ms; sustained until settled: ${posts.map((p) => settledRate(p, p.settle).toFixed(0)).join(', ')}/s`,
+      );
 
-    const ours = settledRate(posts[1]!, posts[1]!.settle);
-    const theirs = settledRate(baseline[0]!, baseline[0]!.settle);
-    console.log(
-      `\nstarts against the engine's limit: mcp-host sustains ${ours.toFixed(0)}/s (saturated POST …/runs, until settled; p99 ${posts[1]!.p99.toFixed(1)} ms), ` +
-        `the baseline (bare client, one workflow task, one local activity inserting one row; ${baselineRows} rows) ${theirs.toFixed(0)}/s (p99 ${baseline[0]!.p99.toFixed(1)} ms) ` +
-        `→ ratio ${(ours / theirs).toFixed(2)}× (goal ≥ 0.85×); at ${half}/s (half of mcp-host's): mcp-host p99 ${posts[2]!.p99.toFixed(1)} ms (goal < 50 ms), baseline p99 ${baseline[1]!.p99.toFixed(1)} ms`,
-    );
-    if (!sse) return;
-    const { single, many } = sse;
-    console.log(
-      `\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`,
-    );
-    table(
-      [
-        'subscribers',
-        'deliveries',
-        'p50 ms',
-        'p99 ms',
-        'max ms',
-        'lost',
-        'duplicates',
-        'connect s',
-        'p99 ÷ 1-subscriber p99',
-        'busy %',
-        'others %',
-      ],
-      [single, many].map((f) => [
-        String(f.subscribers),
-        String(f.subscribers * f.events - f.lost),
-        f.p50.toFixed(1),
-        f.p99.toFixed(1),
-        f.max.toFixed(1),
-        String(f.lost),
-        String(f.duplicates),
-        f.connectSeconds.toFixed(1),
-        (f.p99 / single.p99).toFixed(1),
-        ...cpuCols(f.cpu),
-      ]),
-    );
-    console.log(
-      `CPU per delivery (µs; as above): ${[single, many]
-        .map((f) => {
-          const deliveries = Math.max(1, f.subscribers * f.events - f.lost);
-          return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
-        })
-        .join('; ')}`,
-    );
-    console.log(
-      `goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`,
-    );
+      const ours = settledRate(posts[1]!, posts[1]!.settle);
+      const theirs = settledRate(baseline[0]!, baseline[0]!.settle);
+      console.log(
+        `\nstarts against the engine's limit: mcp-host sustains ${ours.toFixed(0)}/s (saturated POST …/runs, until settled; p99 ${posts[1]!.p99.toFixed(1)} ms), ` +
+          `the baseline (bare client, one workflow task, one local activity inserting one row; ${baselineRows} rows) ${theirs.toFixed(0)}/s (p99 ${baseline[0]!.p99.toFixed(1)} ms) ` +
+          `→ ratio ${(ours / theirs).toFixed(2)}× (goal ≥ 0.85×); at ${half}/s (half of mcp-host's): mcp-host p99 ${posts[2]!.p99.toFixed(1)} ms (goal < 50 ms), baseline p99 ${baseline[1]!.p99.toFixed(1)} ms`,
+      );
+    }
+    if (sse) {
+      const { single, many } = sse;
+      console.log(
+        `\nSSE fan-out on GET /api/servers/stream?server_id=… (${opts.events} status events at ${opts.eventRate}/s; latency = receipt − send, per subscriber per event)`,
+      );
+      table(
+        [
+          'subscribers',
+          'deliveries',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'lost',
+          'duplicates',
+          'connect s',
+          'p99 ÷ 1-subscriber p99',
+          'busy %',
+          'others %',
+        ],
+        [single, many].map((f) => [
+          String(f.subscribers),
+          String(f.subscribers * f.events - f.lost),
+          f.p50.toFixed(1),
+          f.p99.toFixed(1),
+          f.max.toFixed(1),
+          String(f.lost),
+          String(f.duplicates),
+          f.connectSeconds.toFixed(1),
+          (f.p99 / single.p99).toFixed(1),
+          ...cpuCols(f.cpu),
+        ]),
+      );
+      console.log(
+        `CPU per delivery (µs; as above): ${[single, many]
+          .map((f) => {
+            const deliveries = Math.max(1, f.subscribers * f.events - f.lost);
+            return `${f.subscribers} subscriber(s): ${ROLES.map((role) => `${role} ${((f.cpu.ms[role] * 1000) / deliveries).toFixed(0)}`).join(', ')}`;
+          })
+          .join('; ')}`,
+      );
+      console.log(
+        `goal ${opts.subscribers} subscribers, delivery p99 < 200 ms, nothing lost → p99 ${many.p99.toFixed(1)} ms, ${many.lost} lost`,
+      );
+    }
     if (opts.cpuProf)
       console.log(
         `\nthe API's and the worker's CPU profiles go to ${profiles} when they stop (open them in Chrome DevTools or speedscope)`,

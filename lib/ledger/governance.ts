@@ -108,42 +108,27 @@ export function createWorkflow(sql: Sql, input: NewWorkflow): Promise<WorkflowRo
 
 export type RunDetail = GovernanceRunDetail & { owner_id: number };
 
-/** A run if its workflow's owner is in the scope; another owner's is a 404. */
-export async function loadRunDetail(
-  sql: Sql,
-  workflowIds: WorkflowIds,
-  id: number,
-  scope: OwnerScope,
-): Promise<RunDetail> {
-  const [run] = await sql<
-    (Omit<GovernanceRunDetail, 'steps' | 'audit_log' | 'created_at' | 'updated_at' | 'temporal_workflow_id'> & {
-      owner_id: number;
-      created_at: Date;
-      updated_at: Date;
-    })[]
-  >`
-    select r.id, r.workflow_id, r.status, r.notes, r.target_manifest_digest, r.target_artifact_run_id, r.target_server_id, r.target_tier,
-           r.promotion_track_id, r.promotion_stage, r.initiated_by, r.created_at, r.updated_at, w.owner_id
-    from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
-    where r.id = ${id} ${ownedBy(sql, scope, 'w.owner_id')}`;
-  if (!run) throw notFound(`governance run ${id}`);
-  const steps = await sql<
-    {
-      id: number;
-      step_id: number | null;
-      position: number;
-      action: string;
-      status: GovernanceRunDetail['steps'][number]['status'];
-      started_at: Date | null;
-      completed_at: Date | null;
-      error: string | null;
-    }[]
-  >`
-    select id, step_id, position, action, status, started_at, completed_at, error from governance_step_runs where workflow_run_id = ${id} order by position`;
-  const audit = await sql<
-    { id: number; event_type: string; details: unknown; created_at: Date; actor_id: number | null }[]
-  >`
-    select id, event_type, details, created_at, actor_id from governance_audit_logs where workflow_run_id = ${id} order by created_at, id`;
+type RunRow = Omit<
+  GovernanceRunDetail,
+  'steps' | 'audit_log' | 'created_at' | 'updated_at' | 'temporal_workflow_id'
+> & {
+  owner_id: number;
+  created_at: Date;
+  updated_at: Date;
+};
+type StepRunRow = Omit<GovernanceRunDetail['steps'][number], 'started_at' | 'completed_at'> & {
+  started_at: Date | null;
+  completed_at: Date | null;
+};
+type AuditEntryRow = { id: number; event_type: string; details: unknown; created_at: Date; actor_id: number | null };
+
+const RUN_COLUMNS = (sql: Sql | Tx) =>
+  sql`id, workflow_id, status, notes, target_manifest_digest, target_artifact_run_id, target_server_id, target_tier,
+      promotion_track_id, promotion_stage, initiated_by, created_at, updated_at`;
+const STEP_COLUMNS = (sql: Sql | Tx) => sql`id, step_id, position, action, status, started_at, completed_at, error`;
+const AUDIT_COLUMNS = (sql: Sql | Tx) => sql`id, event_type, details, created_at, actor_id`;
+
+function toRunDetail(workflowIds: WorkflowIds, run: RunRow, steps: StepRunRow[], audit: AuditEntryRow[]): RunDetail {
   return {
     ...run,
     temporal_workflow_id: workflowIds.governance(run.id),
@@ -152,6 +137,26 @@ export async function loadRunDetail(
     steps: steps.map((s) => ({ ...s, started_at: iso(s.started_at), completed_at: iso(s.completed_at) })),
     audit_log: audit.map((a) => ({ ...a, details: a.details ?? null, created_at: a.created_at.toISOString() })),
   };
+}
+
+/** A run if its workflow's owner is in the scope; another owner's is a 404. */
+export async function loadRunDetail(
+  sql: Sql,
+  workflowIds: WorkflowIds,
+  id: number,
+  scope: OwnerScope,
+): Promise<RunDetail> {
+  const [run] = await sql<RunRow[]>`
+    select r.id, r.workflow_id, r.status, r.notes, r.target_manifest_digest, r.target_artifact_run_id, r.target_server_id, r.target_tier,
+           r.promotion_track_id, r.promotion_stage, r.initiated_by, r.created_at, r.updated_at, w.owner_id
+    from governance_workflow_runs r join governance_workflows w on w.id = r.workflow_id
+    where r.id = ${id} ${ownedBy(sql, scope, 'w.owner_id')}`;
+  if (!run) throw notFound(`governance run ${id}`);
+  const steps = await sql<StepRunRow[]>`
+    select ${STEP_COLUMNS(sql)} from governance_step_runs where workflow_run_id = ${id} order by position`;
+  const audit = await sql<AuditEntryRow[]>`
+    select ${AUDIT_COLUMNS(sql)} from governance_audit_logs where workflow_run_id = ${id} order by created_at, id`;
+  return toRunDetail(workflowIds, run, steps, audit);
 }
 
 /** Runs of the scope's workflows, newest first, `limit` of them with an id below `before` (keyset paging). */
@@ -212,19 +217,26 @@ export interface NewRun {
   promotion?: { trackId: number; stage: string };
 }
 
-/** In `tx`: a run and one step row per step of its workflow; the run's id. */
-export async function insertRun(tx: Tx, run: NewRun): Promise<number> {
-  const [row] = await tx<{ id: number }[]>`
+/** In `tx`: a run and one step row per step of its workflow, as written. */
+async function insertRunRows(tx: Tx, run: NewRun): Promise<{ run: Omit<RunRow, 'owner_id'>; steps: StepRunRow[] }> {
+  const [row] = await tx<Omit<RunRow, 'owner_id'>[]>`
     insert into governance_workflow_runs
       (workflow_id, initiated_by, target_artifact_run_id, target_manifest_digest, target_tier, target_server_id, notes,
        promotion_track_id, promotion_stage)
     values (${run.workflowId}, ${run.initiatedBy}, ${run.targetArtifactRunId}, ${run.targetManifestDigest}, ${run.targetTier},
             ${run.targetServerId}, ${run.notes}, ${run.promotion?.trackId ?? null}, ${run.promotion?.stage ?? null})
-    returning id`;
-  await tx`
+    returning ${RUN_COLUMNS(tx)}`;
+  const steps = await tx<StepRunRow[]>`
     insert into governance_step_runs (workflow_run_id, step_id, position, action)
-    select ${row!.id}, id, position, action from governance_workflow_steps where workflow_id = ${run.workflowId}`;
-  return row!.id;
+    select ${row!.id}, id, position, action from governance_workflow_steps where workflow_id = ${run.workflowId}
+    returning ${STEP_COLUMNS(tx)}`;
+  // insert … returning does not promise the select's order.
+  return { run: row!, steps: [...steps].sort((a, b) => a.position - b.position) };
+}
+
+/** In `tx`: a run and one step row per step of its workflow; the run's id. */
+export async function insertRun(tx: Tx, run: NewRun): Promise<number> {
+  return (await insertRunRows(tx, run)).run.id;
 }
 
 /** In `tx`, last: the run's `run_created` audit row (it takes the audit log's ordering lock until commit). */
@@ -234,25 +246,39 @@ export async function recordRunCreated(
   actorId: number | null,
   details: Record<string, unknown>,
   key: string | null = null,
-): Promise<void> {
-  await tx`
+): Promise<AuditEntryRow> {
+  const [row] = await tx<AuditEntryRow[]>`
     insert into governance_audit_logs (workflow_run_id, actor_id, event_type, details, transition_key)
-    values (${runId}, ${actorId}, 'run_created', ${tx.json(details as never)}, ${key})`;
+    values (${runId}, ${actorId}, 'run_created', ${tx.json(details as never)}, ${key})
+    returning ${AUDIT_COLUMNS(tx)}`;
+  return row!;
 }
 
-/** Creates a run (its rows and `run_created` audit row) and starts its workflow; the run's id. */
+/**
+ * Creates a run (its rows and `run_created` audit row) and starts its workflow; the run as the
+ * transaction wrote it, which is what reading it back after the commit would answer (nothing else
+ * knows the run's id before then), so the answer costs no further query.
+ */
 export async function createRun(
   sql: Sql,
+  workflowIds: WorkflowIds,
+  ownerId: number,
   run: NewRun,
   created: Record<string, unknown>,
   start: (runId: number) => Promise<unknown>,
-): Promise<number> {
-  const row = await createWithWorkflow<{ id: number }>(sql, 'governance_workflow_runs', {
-    insert: async (tx) => ({ id: await insertRun(tx, run) }),
+): Promise<RunDetail> {
+  let audit: AuditEntryRow | undefined;
+  const rows = await createWithWorkflow(sql, 'governance_workflow_runs', {
+    insert: async (tx) => {
+      const written = await insertRunRows(tx, run);
+      return { id: written.run.id, ...written };
+    },
     start: (r) => start(r.id),
-    firstEvent: (tx, r) => recordRunCreated(tx, r.id, run.initiatedBy, created),
+    firstEvent: async (tx, r) => {
+      audit = await recordRunCreated(tx, r.id, run.initiatedBy, created);
+    },
   });
-  return row.id;
+  return toRunDetail(workflowIds, { ...rows.run, owner_id: ownerId }, rows.steps, [audit!]);
 }
 
 // Written by the governanceRun workflow's activities only; ordering and permissions were checked by the workflow.
@@ -278,8 +304,8 @@ export interface CreatedRun {
 
 /** The run and its steps once the transaction that created them has ended; undefined when it rolled back. */
 export async function readCreatedRun(sql: Sql, runId: number): Promise<CreatedRun | undefined> {
-  const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (tx) => {
-    const [row] = await tx<
+  const run = await afterCreation(sql, 'governance_workflow_runs', runId, async (db) => {
+    const [row] = await db<
       {
         status: RunStatus;
         initiated_by: number | null;

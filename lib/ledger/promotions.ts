@@ -259,7 +259,7 @@ export async function readCreatedPromotion(sql: Sql, promotionId: number): Promi
     sql,
     'artifact_promotions',
     promotionId,
-    (tx) => tx<
+    (db) => db<
       {
         status: PromotionStatus;
         manifest_digest: string;

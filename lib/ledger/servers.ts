@@ -285,7 +285,7 @@ export async function readCreatedServer(sql: Sql, serverId: number): Promise<{ s
     sql,
     'mcp_servers',
     serverId,
-    (tx) => tx<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`,
+    (db) => db<{ status: ServerStatus }[]>`select status from mcp_servers where id = ${serverId}`,
   );
   return row;
 }
